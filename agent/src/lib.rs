@@ -1,0 +1,1 @@
+//! Driftvakt agent library.

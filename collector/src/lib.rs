@@ -1,0 +1,2 @@
+//! Driftvakt collector: receives probe results from agents, keeps device and service state, and
+//! computes availability against the yearly target. See the module docs for each part.

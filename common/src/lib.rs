@@ -1,0 +1,46 @@
+//! Shared between the Driftvakt agent and collector: the probe result as it crosses the wire
+//! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
+//! name file, line and key ([`config`]).
+
+pub mod config;
+pub mod wire;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The five device classes the municipal IT runs on its networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    Switch,
+    Ups,
+    AccessPoint,
+    Printer,
+    Screen,
+}
+
+impl DeviceClass {
+    pub const ALL: [DeviceClass; 5] = [
+        DeviceClass::Switch,
+        DeviceClass::Ups,
+        DeviceClass::AccessPoint,
+        DeviceClass::Printer,
+        DeviceClass::Screen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceClass::Switch => "switch",
+            DeviceClass::Ups => "ups",
+            DeviceClass::AccessPoint => "access_point",
+            DeviceClass::Printer => "printer",
+            DeviceClass::Screen => "screen",
+        }
+    }
+}
+
+impl fmt::Display for DeviceClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
