@@ -166,43 +166,50 @@ fn clean_message(raw: &str) -> String {
 pub fn key_path_at(source: &str, line: u64) -> Option<String> {
     let lines: Vec<&str> = source.lines().collect();
     let idx = usize::try_from(line).ok()?.checked_sub(1)?;
-    let mut parts: Vec<String> = Vec::new();
     let (mut indent, first) = line_key(lines.get(idx)?);
-    if let Some(k) = first.key {
-        parts.push(k);
+    let mut parts: Vec<String> = first.key.into_iter().collect();
+    // Column of the `- ` of the list item we are inside and have not yet numbered.
+    let mut pending_dash = first.item_indent;
+    if let Some(d) = pending_dash {
+        indent = d;
     }
-    let mut item_indent = first.item_indent;
-    let mut i = idx;
-    while i > 0 && indent > 0 {
-        i -= 1;
+    for i in (0..idx).rev() {
+        if indent == 0 && pending_dash.is_none() {
+            break;
+        }
         let (ind, info) = line_key(lines[i]);
         if info.blank {
             continue;
         }
-        if let Some(dash) = item_indent {
-            // Count this list's items above us to give the index of the one we are in.
-            if ind < dash || (ind == dash && info.item_indent.is_none()) {
-                let count = count_items(&lines[i + 1..=idx], dash);
-                if let Some(last) = parts.last_mut() {
-                    *last = format!("[{}].{last}", count.saturating_sub(1));
-                } else {
-                    parts.push(format!("[{}]", count.saturating_sub(1)));
+        if let Some(d) = pending_dash {
+            let is_sibling_item = info.item_indent == Some(d);
+            if !is_sibling_item && ind <= d {
+                let n = count_items(&lines[i + 1..=idx], d);
+                let index = format!("[{}]", n.saturating_sub(1));
+                match parts.last_mut() {
+                    Some(last) => *last = format!("{index}.{last}"),
+                    None => parts.push(index),
                 }
-                item_indent = None;
+                pending_dash = None;
+                // This line holds the list, even when its key sits at the dash's column.
+                indent = ind + 1;
+            } else {
+                continue;
             }
         }
-        if ind < indent {
-            if let Some(k) = info.key {
-                if item_indent.is_none() {
+        match info.item_indent {
+            Some(d) if d < indent && ind <= indent => {
+                if let Some(k) = info.key.filter(|_| ind < indent) {
                     parts.push(k);
                 }
-                indent = ind;
-                item_indent = info.item_indent;
-                if info.item_indent.is_some() {
-                    indent = ind + 1;
+                pending_dash = Some(d);
+                indent = d;
+            }
+            _ => {
+                if let Some(k) = info.key.filter(|_| ind < indent) {
+                    parts.push(k);
+                    indent = ind;
                 }
-            } else if info.item_indent.is_some() && item_indent.is_none() {
-                item_indent = info.item_indent;
             }
         }
     }
@@ -405,6 +412,15 @@ mod tests {
         assert_eq!(
             key_path_at(src, 10).as_deref(),
             Some("devices[1].checks[1].kind")
+        );
+        assert_eq!(
+            key_path_at(src, 9).as_deref(),
+            Some("devices[1].checks[0].kind")
+        );
+        let flat = "devices:\n- id: a\n  checks:\n  - kind: tcp\n    prot: 1\n";
+        assert_eq!(
+            key_path_at(flat, 5).as_deref(),
+            Some("devices[0].checks[0].prot")
         );
     }
 }

@@ -1,0 +1,245 @@
+//! Probers: one module per probe kind behind one trait, dispatched through
+//! [`CheckSpec`](crate::config::CheckSpec).
+//!
+//! Like blackbox_exporter's `prober/`, every kind has the same shape: it gets the target, its own
+//! check settings and a timeout, and returns an [`Outcome`] that carries success, a
+//! machine-readable [`FailureReason`], findings that make the device degraded, and typed values.
+//! [`Probers::run`] turns that into a timed [`ProbeResult`].
+//!
+//! Adding a kind: a new file here with a type implementing [`Prober`], a variant in
+//! [`CheckSpec`](crate::config::CheckSpec); the compiler then points at every `match` to extend.
+
+pub mod http;
+pub mod icmp;
+pub mod snmp;
+pub mod tcp;
+
+use crate::config::{AgentConfig, CheckSpec, DeviceConfig};
+use chrono::Utc;
+use driftvakt_common::wire::{Finding, ProbeResult, Value};
+use driftvakt_common::DeviceClass;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// What a probe is aimed at.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub device: &'a DeviceConfig,
+}
+
+impl Target<'_> {
+    pub fn id(&self) -> &str {
+        &self.device.id.value
+    }
+    pub fn address(&self) -> &str {
+        &self.device.address.value
+    }
+    pub fn class(&self) -> DeviceClass {
+        self.device.class
+    }
+    /// UPS: runtime minutes under which the device is degraded.
+    pub fn min_runtime_minutes(&self) -> u32 {
+        self.device.min_runtime_minutes.unwrap_or(240)
+    }
+}
+
+/// Why a probe failed, machine-readable (`error` in results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    Timeout,
+    ConnectionRefused,
+    Unreachable,
+    DnsFailure,
+    PermissionDenied,
+    TlsError,
+    HttpStatus,
+    BodyMismatch,
+    PacketLoss,
+    SnmpAuth,
+    SnmpError,
+    NoSuchObject,
+    ConfigError,
+    IoError,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Timeout => "timeout",
+            FailureReason::ConnectionRefused => "connection_refused",
+            FailureReason::Unreachable => "unreachable",
+            FailureReason::DnsFailure => "dns_failure",
+            FailureReason::PermissionDenied => "permission_denied",
+            FailureReason::TlsError => "tls_error",
+            FailureReason::HttpStatus => "http_status",
+            FailureReason::BodyMismatch => "body_mismatch",
+            FailureReason::PacketLoss => "packet_loss",
+            FailureReason::SnmpAuth => "snmp_auth",
+            FailureReason::SnmpError => "snmp_error",
+            FailureReason::NoSuchObject => "no_such_object",
+            FailureReason::ConfigError => "config_error",
+            FailureReason::IoError => "io_error",
+        }
+    }
+
+    /// Classifies an I/O error from a connect or send.
+    pub fn from_io(e: &std::io::Error) -> FailureReason {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => FailureReason::ConnectionRefused,
+            K::TimedOut => FailureReason::Timeout,
+            K::PermissionDenied => FailureReason::PermissionDenied,
+            K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+                FailureReason::Unreachable
+            }
+            _ => FailureReason::IoError,
+        }
+    }
+}
+
+/// What one probe found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub error: Option<FailureReason>,
+    pub detail: Option<String>,
+    pub findings: Vec<Finding>,
+    pub values: BTreeMap<String, Value>,
+}
+
+impl Outcome {
+    pub fn success() -> Self {
+        Outcome {
+            ok: true,
+            ..Outcome::default()
+        }
+    }
+
+    pub fn failure(reason: FailureReason, detail: impl Into<String>) -> Self {
+        Outcome {
+            ok: false,
+            error: Some(reason),
+            detail: Some(detail.into()),
+            ..Outcome::default()
+        }
+    }
+
+    pub fn with_value(mut self, key: &str, value: Value) -> Self {
+        self.values.insert(key.to_string(), value);
+        self
+    }
+
+    pub fn number(&mut self, key: &str, v: f64) {
+        self.values.insert(key.to_string(), Value::Number(v));
+    }
+
+    pub fn finding(&mut self, code: &str, message: impl Into<String>) {
+        self.findings.push(Finding {
+            code: code.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+/// One probe kind. `Spec` is that kind's check settings from the config.
+pub trait Prober: Send + Sync {
+    type Spec;
+    fn probe(
+        &self,
+        target: &Target<'_>,
+        spec: &Self::Spec,
+        timeout: Duration,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Errors setting the probers up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("snmp: {0}")]
+    Snmp(String),
+    #[error("http: {0}")]
+    Http(String),
+}
+
+/// One prober of each kind, shared by all targets.
+pub struct Probers {
+    icmp: icmp::IcmpProber,
+    snmp: snmp::SnmpProber,
+    http: http::HttpProber,
+    tcp: tcp::TcpProber,
+}
+
+impl Probers {
+    /// Builds the shared clients. ICMP without privilege does not fail here: its probes fail
+    /// with `permission_denied` and a message saying what to do.
+    pub fn new(config: &AgentConfig) -> Result<Probers, SetupError> {
+        let base = config
+            .path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        Ok(Probers {
+            icmp: icmp::IcmpProber::new(config.file.agent.icmp_receive_buffer),
+            snmp: snmp::SnmpProber::new(&config.file.snmp_credentials, &base)?,
+            http: http::HttpProber::new()?,
+            tcp: tcp::TcpProber,
+        })
+    }
+
+    /// Runs one check and times it; a probe never takes longer than `timeout` plus a little.
+    pub async fn run(
+        &self,
+        device: &DeviceConfig,
+        check: &CheckSpec,
+        timeout: Duration,
+    ) -> ProbeResult {
+        let target = Target { device };
+        let time = Utc::now();
+        let started = Instant::now();
+        let work = async {
+            match check {
+                CheckSpec::Icmp(s) => self.icmp.probe(&target, s, timeout).await,
+                CheckSpec::Snmp(s) => self.snmp.probe(&target, s, timeout).await,
+                CheckSpec::Http(s) => self.http.probe(&target, s, timeout).await,
+                CheckSpec::Tcp(s) => self.tcp.probe(&target, s, timeout).await,
+            }
+        };
+        // A prober should honour its timeout; this is the backstop so no target delays others.
+        let grace = timeout + Duration::from_secs(1) + timeout / 2;
+        let outcome = tokio::time::timeout(grace, work).await.unwrap_or_else(|_| {
+            Outcome::failure(
+                FailureReason::Timeout,
+                format!("no answer within {timeout:?}"),
+            )
+        });
+        ProbeResult {
+            target: device.id.value.clone(),
+            check: check.name(),
+            time,
+            ok: outcome.ok,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error: outcome.error.map(|e| e.as_str().to_string()),
+            detail: outcome.detail,
+            findings: outcome.findings,
+            values: outcome.values,
+        }
+    }
+}
+
+/// Resolves the target's address (IP literal or host name) to one IP address.
+pub async fn resolve(target: &Target<'_>) -> Result<std::net::IpAddr, Outcome> {
+    let addr = target.address();
+    if let Ok(ip) = addr.parse() {
+        return Ok(ip);
+    }
+    match tokio::net::lookup_host((addr, 0)).await {
+        Ok(mut it) => it.next().map(|sa| sa.ip()).ok_or_else(|| {
+            Outcome::failure(FailureReason::DnsFailure, format!("{addr} has no address"))
+        }),
+        Err(e) => Err(Outcome::failure(
+            FailureReason::DnsFailure,
+            format!("cannot resolve {addr}: {e}"),
+        )),
+    }
+}
