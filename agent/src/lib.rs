@@ -2,7 +2,14 @@
 //! screens over ICMP, SNMP, HTTP(S) and TCP, and exposes what it sees as Prometheus metrics.
 //!
 //! - [`config`]: the YAML the agent (and the collector's inventory) is written in.
-//! - [`probe`]: one module per probe kind behind one trait, dispatched through [`config::CheckSpec`].
+//! - [`probe`]: one module per probe kind behind one trait, dispatched through
+//!   [`config::CheckSpec`].
+//! - [`scheduler`]: runs every check at its interval with spread starts and bounded concurrency.
+//! - [`metrics`]: `/metrics` in blackbox/snmp_exporter conventions plus the agent's own health.
+//! - [`server`]: the agent's HTTP listener.
 
 pub mod config;
+pub mod metrics;
 pub mod probe;
+pub mod scheduler;
+pub mod server;

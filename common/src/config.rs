@@ -131,6 +131,8 @@ pub fn parse_yaml<T: DeserializeOwned>(source: &str, path: &Path) -> Result<T, C
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
+        let message = clean_message(&e.without_snippet().to_string());
+        let (line, column) = refine_location(source, line, column, &message);
         ConfigError {
             file: path.to_path_buf(),
             line,
@@ -140,9 +142,49 @@ pub fn parse_yaml<T: DeserializeOwned>(source: &str, path: &Path) -> Result<T, C
             } else {
                 None
             },
-            message: clean_message(&e.without_snippet().to_string()),
+            message,
         }
     })
+}
+
+/// Inside tagged enums the parser reports the start of the mapping rather than the offending
+/// key; when the message names a key or value, point at the line within that mapping that holds
+/// it.
+fn refine_location(source: &str, line: u64, column: u64, message: &str) -> (u64, u64) {
+    let token = quoted_after(message, "unknown field `", '`')
+        .map(|k| format!("{k}:"))
+        .or_else(|| quoted_after(message, "\"", '"').map(str::to_string));
+    let Some(token) = token else {
+        return (line, column);
+    };
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(start) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
+        return (line, column);
+    };
+    let Some(first) = lines.get(start) else {
+        return (line, column);
+    };
+    if first.contains(&token) {
+        return (line, column);
+    }
+    let base = first.len() - first.trim_start().len();
+    for (i, l) in lines.iter().enumerate().skip(start + 1) {
+        let t = l.trim_start();
+        let indent = l.len() - t.len();
+        if !t.is_empty() && !t.starts_with('#') && indent <= base {
+            break;
+        }
+        if let Some(col) = l.find(&token) {
+            return ((i + 1) as u64, (col + 1) as u64);
+        }
+    }
+    (line, column)
+}
+
+fn quoted_after<'m>(message: &'m str, prefix: &str, close: char) -> Option<&'m str> {
+    let start = message.find(prefix)? + prefix.len();
+    let len = message[start..].find(close)?;
+    Some(&message[start..start + len]).filter(|t| !t.is_empty())
 }
 
 /// Strips the parser's own "error: line X column Y:" prefix and " at line X, column Y" suffix:
@@ -303,7 +345,7 @@ impl std::str::FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             write!(f, "{}s", ms / 1000)

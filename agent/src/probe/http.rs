@@ -201,5 +201,13 @@ fn classify(e: &reqwest::Error, url: &str) -> Outcome {
         detail.push_str(&format!(": {inner}"));
         s = inner.source();
     }
+    // rustls errors can reach us wrapped in types we cannot downcast through; their text is
+    // stable enough to recognise a failed handshake.
+    let tls_words = ["invalid peer certificate", "tls handshake", "certificate"];
+    if reason == FailureReason::IoError
+        && tls_words.iter().any(|w| detail.to_lowercase().contains(w))
+    {
+        reason = FailureReason::TlsError;
+    }
     Outcome::failure(reason, detail)
 }

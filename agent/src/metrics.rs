@@ -1,0 +1,234 @@
+//! The agent's Prometheus metrics, in the conventions of blackbox_exporter and snmp_exporter.
+//!
+//! Per device and check (labels `device`, `check`, `class`, `site`):
+//! - `probe_success` (0/1), `probe_duration_seconds`, `probe_degraded` (0/1: answered, but a
+//!   finding such as a UPS on battery);
+//! - every numeric value a probe reported as `driftvakt_<value>`: ICMP RTT
+//!   (`driftvakt_icmp_rtt_avg_seconds`, ...), the SNMP profile readings
+//!   (`driftvakt_ups_runtime_minutes`, `driftvakt_if_oper_status{ifIndex,ifName}`,
+//!   `driftvakt_printer_supply_ratio{supply}`), HTTP and TLS (`driftvakt_tls_cert_days_left`).
+//!
+//! The agent's own health: `driftvakt_agent_probes_total{kind}`,
+//! `driftvakt_agent_probes_failed_total{kind}`, `driftvakt_agent_scheduler_lag_seconds`
+//! (histogram of actual minus planned start), `driftvakt_agent_probe_overruns_total` (a check
+//! still running when it was due again), `driftvakt_agent_probes_in_flight`.
+//!
+//! Per-device series come from the latest result of each check, rendered at scrape time by a
+//! [`Collector`], so a removed device disappears and cardinality stays bounded by the inventory.
+
+use driftvakt_common::wire::{ProbeResult, Value};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+type Labels = Vec<(String, String)>;
+
+/// Labels that identify a device in every per-device series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceLabels {
+    pub device: String,
+    pub class: String,
+    pub site: String,
+}
+
+/// (device, check) -> the device's labels and its latest result.
+type LatestMap = HashMap<(String, String), (DeviceLabels, Arc<ProbeResult>)>;
+
+/// The latest result per (device, check), rendered on scrape.
+#[derive(Debug, Default)]
+pub struct LatestResults {
+    inner: RwLock<LatestMap>,
+}
+
+impl LatestResults {
+    pub fn record(&self, labels: DeviceLabels, result: Arc<ProbeResult>) {
+        let key = (result.target.clone(), result.check.clone());
+        self.inner
+            .write()
+            .expect("metrics lock poisoned")
+            .insert(key, (labels, result));
+    }
+
+    /// Forgets devices that are no longer in the configuration.
+    pub fn retain_devices(&self, keep: &dyn Fn(&str) -> bool) {
+        self.inner
+            .write()
+            .expect("metrics lock poisoned")
+            .retain(|(device, _), _| keep(device));
+    }
+
+    /// Groups every sample by metric name.
+    fn families(&self) -> BTreeMap<String, Vec<(Labels, f64)>> {
+        let mut out: BTreeMap<String, Vec<(Labels, f64)>> = BTreeMap::new();
+        let inner = self.inner.read().expect("metrics lock poisoned");
+        for (labels, r) in inner.values() {
+            let base: Labels = vec![
+                ("device".into(), labels.device.clone()),
+                ("check".into(), r.check.clone()),
+                ("class".into(), labels.class.clone()),
+                ("site".into(), labels.site.clone()),
+            ];
+            let mut push = |name: String, extra: &BTreeMap<String, String>, v: f64| {
+                let mut l = base.clone();
+                l.extend(extra.iter().map(|(k, v)| (sanitize(k), v.clone())));
+                out.entry(name).or_default().push((l, v));
+            };
+            let none = BTreeMap::new();
+            push("probe_success".into(), &none, f64::from(u8::from(r.ok)));
+            push(
+                "probe_degraded".into(),
+                &none,
+                f64::from(u8::from(r.degraded())),
+            );
+            push(
+                "probe_duration_seconds".into(),
+                &none,
+                r.duration_ms / 1000.0,
+            );
+            for (key, value) in &r.values {
+                let name = format!("driftvakt_{}", sanitize(key));
+                match value {
+                    Value::Number(n) => push(name, &none, *n),
+                    Value::Bool(b) => push(name, &none, f64::from(u8::from(*b))),
+                    Value::Series(samples) => {
+                        for s in samples {
+                            push(name.clone(), &s.labels, s.value);
+                        }
+                    }
+                    Value::Text(_) => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Collector for LatestResults {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, samples) in self.families() {
+            let help = help_for(&name);
+            let mut metric = encoder.encode_descriptor(&name, &help, None, MetricType::Gauge)?;
+            for (labels, v) in samples {
+                let gauge = ConstGauge::new(v);
+                gauge.encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn help_for(name: &str) -> String {
+    match name {
+        "probe_success" => {
+            "Whether the last probe of this check succeeded (1) or failed (0).".into()
+        }
+        "probe_degraded" => {
+            "Whether the device answered but a finding marks it degraded (1) or not (0).".into()
+        }
+        "probe_duration_seconds" => "How long the last probe of this check took.".into(),
+        _ => format!(
+            "Value `{}` read by the last probe of this check.",
+            name.trim_start_matches("driftvakt_")
+        ),
+    }
+}
+
+/// Makes a string a valid Prometheus metric or label name.
+pub fn sanitize(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, prometheus_client::encoding::EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+/// The agent's own health metrics plus the per-device collector.
+#[derive(Debug, Clone)]
+pub struct AgentMetrics {
+    pub latest: Arc<LatestResults>,
+    pub probes: Family<KindLabel, Counter>,
+    pub probes_failed: Family<KindLabel, Counter>,
+    pub lag: Histogram,
+    pub overruns: Counter,
+    pub in_flight: Gauge,
+}
+
+impl AgentMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> AgentMetrics {
+        let m = AgentMetrics {
+            latest: Arc::new(LatestResults::default()),
+            probes: Family::default(),
+            probes_failed: Family::default(),
+            lag: Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+            overruns: Counter::default(),
+            in_flight: Gauge::default(),
+        };
+        registry.register(
+            "driftvakt_agent_probes",
+            "Probes run, by kind.",
+            m.probes.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_probes_failed",
+            "Probes that failed, by kind.",
+            m.probes_failed.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_scheduler_lag_seconds",
+            "Actual start of a probe minus its planned start.",
+            m.lag.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_probe_overruns",
+            "Checks still running when they were due again (that round was skipped).",
+            m.overruns.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_probes_in_flight",
+            "Probes running now.",
+            m.in_flight.clone(),
+        );
+        registry.register_collector(Box::new(m.latest.clone()));
+        m
+    }
+
+    /// Records a finished probe.
+    pub fn observe(&self, kind: &str, labels: DeviceLabels, result: Arc<ProbeResult>) {
+        let k = KindLabel { kind: kind.into() };
+        self.probes.get_or_create(&k).inc();
+        if !result.ok {
+            self.probes_failed.get_or_create(&k).inc();
+        }
+        self.latest.record(labels, result);
+    }
+}
+
+/// Renders a registry in the OpenMetrics text format.
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, registry)
+        .expect("writing metrics to a String cannot fail");
+    out
+}

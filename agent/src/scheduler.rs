@@ -1,0 +1,237 @@
+//! Runs every check of every device at its interval, forever.
+//!
+//! Starts are spread over the interval with a deterministic offset per (device, check), so 5,000
+//! targets at 30 s do not fire at once and a restart keeps the same spread. A global semaphore
+//! bounds concurrency; every probe runs in its own task with its own timeout, so a slow or dead
+//! target never delays the others. A check still running when it is due again skips that round
+//! (counted as an overrun) instead of piling up.
+
+use crate::config::{class_timing, AgentConfig, CheckSpec, DeviceConfig};
+use crate::metrics::{AgentMetrics, DeviceLabels};
+use crate::probe::Probers;
+use driftvakt_common::wire::ProbeResult;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+/// One check of one device, with its resolved timing.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub device: Arc<DeviceConfig>,
+    pub check: CheckSpec,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Deterministic offset of the first start within the interval.
+    pub offset: Duration,
+}
+
+impl Job {
+    pub fn labels(&self) -> DeviceLabels {
+        DeviceLabels {
+            device: self.device.id.value.clone(),
+            class: self.device.class.as_str().to_string(),
+            site: self
+                .device
+                .site
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Resolves every (device, check) to a job: check settings override the device's, which
+/// override the config's per-class defaults, which override the built-in class defaults.
+pub fn plan(config: &AgentConfig) -> Vec<Job> {
+    config
+        .file
+        .devices
+        .iter()
+        .flat_map(|d| {
+            let device = Arc::new(d.clone());
+            d.checks().into_iter().map(move |check| {
+                let (interval, timeout) = timing(config, &device, &check);
+                let key = format!("{}\u{0}{}", device.id.value, check.name());
+                let offset =
+                    Duration::from_millis(fnv1a(&key) % interval.as_millis().max(1) as u64);
+                Job {
+                    device: device.clone(),
+                    check,
+                    interval,
+                    timeout,
+                    offset,
+                }
+            })
+        })
+        .collect()
+}
+
+fn timing(config: &AgentConfig, d: &DeviceConfig, check: &CheckSpec) -> (Duration, Duration) {
+    let (class_interval, class_timeout) = class_timing(d.class);
+    let defaults = config
+        .file
+        .defaults
+        .get(&d.class)
+        .copied()
+        .unwrap_or_default();
+    let c = check.common();
+    let interval = c
+        .interval
+        .or(d.interval)
+        .or(defaults.interval)
+        .map(|d| d.std())
+        .unwrap_or(class_interval);
+    let timeout = c
+        .timeout
+        .or(d.timeout)
+        .or(defaults.timeout)
+        .map(|d| d.std())
+        .unwrap_or(class_timeout)
+        .min(interval);
+    (interval.max(Duration::from_millis(100)), timeout)
+}
+
+/// FNV-1a: a stable hash, so offsets do not change between runs or Rust versions.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Runs one check and records it in the metrics.
+pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> ProbeResult {
+    metrics.in_flight.inc();
+    let result = probers.run(&job.device, &job.check, job.timeout).await;
+    metrics.in_flight.dec();
+    let result = Arc::new(result);
+    metrics.observe(job.check.kind(), job.labels(), result.clone());
+    Arc::unwrap_or_clone(result)
+}
+
+/// Runs every job once, at most `concurrency` at a time; results in job order.
+pub async fn run_once(
+    probers: Arc<Probers>,
+    metrics: AgentMetrics,
+    jobs: Vec<Job>,
+    concurrency: usize,
+) -> Vec<ProbeResult> {
+    let semaphore = Arc::new(Semaphore::new(concurrency));
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
+            let (probers, metrics, semaphore) =
+                (probers.clone(), metrics.clone(), semaphore.clone());
+            tokio::spawn(async move {
+                let _permit = semaphore.acquire().await.expect("semaphore closed");
+                run_job(&probers, &metrics, &job).await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("probe task panicked"));
+    }
+    out
+}
+
+/// The periodic scheduler.
+pub struct Scheduler {
+    pub jobs: Vec<Job>,
+    pub probers: Arc<Probers>,
+    pub metrics: AgentMetrics,
+    pub concurrency: usize,
+    pub sink: mpsc::Sender<ProbeResult>,
+}
+
+impl Scheduler {
+    /// Runs until the task is aborted or the sink is closed.
+    pub async fn run(self) {
+        let semaphore = Arc::new(Semaphore::new(self.concurrency));
+        let base = Instant::now();
+        let running: Vec<Arc<AtomicBool>> = self
+            .jobs
+            .iter()
+            .map(|_| Arc::new(AtomicBool::new(false)))
+            .collect();
+        let jobs: Vec<Arc<Job>> = self.jobs.into_iter().map(Arc::new).collect();
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| Reverse((base + j.offset, i)))
+            .collect();
+        while let Some(Reverse((planned, i))) = due.pop() {
+            tokio::time::sleep_until(planned).await;
+            if self.sink.is_closed() {
+                return;
+            }
+            let job = &jobs[i];
+            due.push(Reverse((next_start(planned, job.interval), i)));
+            if running[i].swap(true, Ordering::AcqRel) {
+                self.metrics.overruns.inc();
+                continue;
+            }
+            let ctx = (
+                job.clone(),
+                self.probers.clone(),
+                self.metrics.clone(),
+                semaphore.clone(),
+                self.sink.clone(),
+                running[i].clone(),
+            );
+            tokio::spawn(async move {
+                let (job, probers, metrics, semaphore, sink, running) = ctx;
+                let _permit = semaphore.acquire().await.expect("semaphore closed");
+                metrics.lag.observe(
+                    Instant::now()
+                        .saturating_duration_since(planned)
+                        .as_secs_f64(),
+                );
+                let result = run_job(&probers, &metrics, &job).await;
+                running.store(false, Ordering::Release);
+                let _ = sink.send(result).await;
+            });
+        }
+    }
+}
+
+/// The next planned start after `planned`, skipping rounds that already passed.
+fn next_start(planned: Instant, interval: Duration) -> Instant {
+    let mut next = planned + interval;
+    let now = Instant::now();
+    if next < now {
+        let behind = now.duration_since(next).as_nanos() / interval.as_nanos().max(1);
+        next += interval * (u32::try_from(behind).unwrap_or(u32::MAX - 1) + 1);
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stable_and_spread() {
+        let a = fnv1a("sw-1\u{0}icmp");
+        assert_eq!(a, fnv1a("sw-1\u{0}icmp"));
+        let buckets: std::collections::HashSet<u64> = (0..1000)
+            .map(|i| fnv1a(&format!("dev-{i}\u{0}icmp")) % 30)
+            .collect();
+        assert_eq!(
+            buckets.len(),
+            30,
+            "1,000 targets should cover every second of 30"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn next_start_skips_missed_rounds() {
+        let t0 = Instant::now();
+        tokio::time::advance(Duration::from_secs(95)).await;
+        let next = next_start(t0, Duration::from_secs(30));
+        assert_eq!(next.duration_since(t0), Duration::from_secs(120));
+    }
+}
