@@ -1,0 +1,222 @@
+//! Operators' actions on the calendar, with their rules: activate or withdraw a secondary window
+//! (only on a date the rules give, only before it starts), create or cancel ad-hoc windows (not
+//! after the fact, cancel only before the start). The CLI uses this today, the HTTP API later.
+
+use super::store::{AdhocWindow, NewAdhocWindow, StoreError, WindowStore};
+use super::{Calendar, CalendarConfig, Window, WindowKind, WindowScope};
+use crate::clock::Clock;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use std::sync::Arc;
+
+/// Why an operator's action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{date} has no secondary window; the rules place this month's on {expected}")]
+    NotASecondaryDate {
+        date: NaiveDate,
+        expected: NaiveDate,
+    },
+    #[error(
+        "the secondary window on {date} started at {start}; \
+         an activation can only be {action} before the window starts"
+    )]
+    SecondaryStarted {
+        date: NaiveDate,
+        start: String,
+        action: &'static str,
+    },
+    #[error(
+        "ad-hoc window {id} started at {start}; \
+         it can only be cancelled before it starts"
+    )]
+    AdhocStarted { id: i64, start: String },
+    #[error("the window must end after it starts ({start} to {end})")]
+    EmptyWindow { start: String, end: String },
+    #[error(
+        "the window ended at {end}, before now ({now}): windows cannot be created after the fact"
+    )]
+    InThePast { end: String, now: String },
+    #[error("{0} must not be empty")]
+    Missing(&'static str),
+}
+
+/// The calendar with its store and clock: reads and operators' actions.
+pub struct CalendarService<S: WindowStore> {
+    config: CalendarConfig,
+    store: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: WindowStore> CalendarService<S> {
+    pub fn new(config: CalendarConfig, store: S, clock: Arc<dyn Clock>) -> Self {
+        CalendarService {
+            config,
+            store,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The calendar as persisted right now.
+    pub fn calendar(&self) -> Result<Calendar, CalendarError> {
+        Ok(Calendar::load(self.config.clone(), &self.store)?)
+    }
+
+    /// Activates the secondary window on `date` on behalf of `by`; returns the window.
+    pub fn activate_secondary(&self, date: NaiveDate, by: &str) -> Result<Window, CalendarError> {
+        require(by, "the operator's name (by)")?;
+        let window = self.secondary_on(date)?;
+        let now = self.clock.now();
+        if now >= window.start {
+            return Err(self.secondary_started(date, &window, "made"));
+        }
+        self.store.activate_secondary(date, by, now)?;
+        Ok(Window {
+            active: true,
+            ..window
+        })
+    }
+
+    /// Withdraws the activation of the secondary window on `date`; refused once it has started.
+    pub fn withdraw_secondary(&self, date: NaiveDate) -> Result<Window, CalendarError> {
+        let window = self.secondary_on(date)?;
+        if !self
+            .store
+            .list_activations()?
+            .iter()
+            .any(|a| a.date == date)
+        {
+            return Err(StoreError::NotActivated(date).into());
+        }
+        if self.clock.now() >= window.start {
+            return Err(self.secondary_started(date, &window, "withdrawn"));
+        }
+        self.store.withdraw_secondary(date)?;
+        Ok(Window {
+            active: false,
+            ..window
+        })
+    }
+
+    /// Creates an ad-hoc window; returns it with its id.
+    pub fn add_window(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        scope: WindowScope,
+        reason: &str,
+        by: &str,
+    ) -> Result<Window, CalendarError> {
+        require(reason, "the reason")?;
+        require(by, "the operator's name (by)")?;
+        let tz = self.config.time_zone.0;
+        if end <= start {
+            return Err(CalendarError::EmptyWindow {
+                start: local_text(start, tz),
+                end: local_text(end, tz),
+            });
+        }
+        let now = self.clock.now();
+        if end <= now {
+            return Err(CalendarError::InThePast {
+                end: local_text(end, tz),
+                now: local_text(now, tz),
+            });
+        }
+        let new = NewAdhocWindow {
+            start,
+            end,
+            scope,
+            reason: reason.to_string(),
+            created_by: by.to_string(),
+            created_at: now,
+        };
+        let id = self.store.add_adhoc(&new)?;
+        let calendar = Calendar::from_config(self.config.clone());
+        Ok(Window {
+            kind: WindowKind::Adhoc,
+            start,
+            end,
+            active: true,
+            holiday: calendar.holiday(calendar.local(start).date_naive(), None),
+            scope: new.scope,
+            reason: Some(new.reason),
+            id: Some(id),
+        })
+    }
+
+    /// Cancels ad-hoc window `id` on behalf of `by`; refused once it has started.
+    pub fn cancel_window(&self, id: i64, by: &str) -> Result<AdhocWindow, CalendarError> {
+        require(by, "the operator's name (by)")?;
+        let window = self
+            .store
+            .list_adhoc()?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or(StoreError::UnknownWindow(id))?;
+        let now = self.clock.now();
+        if window.cancelled_at.is_none() && now >= window.start {
+            return Err(CalendarError::AdhocStarted {
+                id,
+                start: local_text(window.start, self.config.time_zone.0),
+            });
+        }
+        self.store.cancel_adhoc(id, by, now)?;
+        Ok(AdhocWindow {
+            cancelled_by: Some(by.to_string()),
+            cancelled_at: Some(now),
+            ..window
+        })
+    }
+
+    /// All ad-hoc windows, cancelled ones included.
+    pub fn list_adhoc(&self) -> Result<Vec<AdhocWindow>, CalendarError> {
+        Ok(self.store.list_adhoc()?)
+    }
+
+    fn secondary_on(&self, date: NaiveDate) -> Result<Window, CalendarError> {
+        let calendar = self.calendar()?;
+        calendar.secondary_window_on(date).ok_or_else(|| {
+            let expected = calendar.secondary_window(
+                chrono::Datelike::year(&date),
+                chrono::Datelike::month(&date),
+            );
+            CalendarError::NotASecondaryDate {
+                date,
+                expected: calendar.local(expected.start).date_naive(),
+            }
+        })
+    }
+
+    fn secondary_started(
+        &self,
+        date: NaiveDate,
+        window: &Window,
+        action: &'static str,
+    ) -> CalendarError {
+        CalendarError::SecondaryStarted {
+            date,
+            start: local_text(window.start, self.config.time_zone.0),
+            action,
+        }
+    }
+}
+
+fn require(value: &str, what: &'static str) -> Result<(), CalendarError> {
+    if value.trim().is_empty() {
+        return Err(CalendarError::Missing(what));
+    }
+    Ok(())
+}
+
+/// `t` as RFC 3339 in `tz` with its offset, e.g. `2026-03-17T18:00:00+01:00`.
+pub fn local_text(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}

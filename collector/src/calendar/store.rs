@@ -1,0 +1,409 @@
+//! Persistence of what operators decide: activations of secondary windows (who, when) and ad-hoc
+//! windows (created, cancelled). [`WindowStore`] is the narrow interface; [`SqliteWindowStore`]
+//! keeps it in tables prefixed `calendar_` so it can share the collector's database file.
+//! Instants are stored as UTC RFC 3339 text (`2026-03-24T17:00:00Z`), dates as `YYYY-MM-DD`.
+
+use super::WindowScope;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// An operator's activation of the secondary window on a (local) date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Activation {
+    pub date: NaiveDate,
+    pub activated_by: String,
+    pub activated_at: DateTime<Utc>,
+}
+
+/// An ad-hoc window to be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAdhocWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub scope: WindowScope,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A persisted ad-hoc window, cancelled or not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdhocWindow {
+    pub id: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub scope: WindowScope,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_by: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl AdhocWindow {
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled_at.is_some()
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database holds an unreadable value: {0}")]
+    Corrupt(String),
+    #[error("the secondary window on {date} is already activated (by {by} at {at})")]
+    AlreadyActivated {
+        date: NaiveDate,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    #[error("the secondary window on {0} is not activated")]
+    NotActivated(NaiveDate),
+    #[error("no ad-hoc window with id {0}")]
+    UnknownWindow(i64),
+    #[error("ad-hoc window {id} was already cancelled (by {by} at {at})")]
+    AlreadyCancelled {
+        id: i64,
+        by: String,
+        at: DateTime<Utc>,
+    },
+}
+
+/// Where activations and ad-hoc windows are kept.
+pub trait WindowStore: Send + Sync {
+    /// Records that `by` activated the secondary window on `date` at `at`.
+    fn activate_secondary(
+        &self,
+        date: NaiveDate,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Activation, StoreError>;
+    /// Removes the activation for `date`.
+    fn withdraw_secondary(&self, date: NaiveDate) -> Result<(), StoreError>;
+    /// All activations, by date.
+    fn list_activations(&self) -> Result<Vec<Activation>, StoreError>;
+    /// Stores a new ad-hoc window and returns its id.
+    fn add_adhoc(&self, window: &NewAdhocWindow) -> Result<i64, StoreError>;
+    /// Marks ad-hoc window `id` cancelled by `by` at `at`.
+    fn cancel_adhoc(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// All ad-hoc windows, cancelled ones included, by start.
+    fn list_adhoc(&self) -> Result<Vec<AdhocWindow>, StoreError>;
+}
+
+/// [`WindowStore`] in SQLite (WAL mode).
+#[derive(Debug)]
+pub struct SqliteWindowStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calendar_secondary_activations (
+    date          TEXT PRIMARY KEY,
+    activated_by  TEXT NOT NULL,
+    activated_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calendar_adhoc_windows (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    start_utc     TEXT NOT NULL,
+    end_utc       TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    cancelled_by  TEXT,
+    cancelled_at  TEXT
+);
+";
+
+impl SqliteWindowStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteWindowStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent; keep going.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn instant_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("date {s:?}: {e}")))
+}
+
+fn find_activation(conn: &Connection, date: NaiveDate) -> Result<Option<Activation>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT activated_by, activated_at FROM calendar_secondary_activations WHERE date = ?1",
+            params![date.to_string()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    row.map(|(by, at)| {
+        Ok(Activation {
+            date,
+            activated_by: by,
+            activated_at: parse_instant(&at)?,
+        })
+    })
+    .transpose()
+}
+
+type AdhocRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn adhoc_from_row(row: AdhocRow) -> Result<AdhocWindow, StoreError> {
+    let (id, start, end, scope, reason, created_by, created_at, cancelled_by, cancelled_at) = row;
+    Ok(AdhocWindow {
+        id,
+        start: parse_instant(&start)?,
+        end: parse_instant(&end)?,
+        scope: scope
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("scope {scope:?}: {e}")))?,
+        reason,
+        created_by,
+        created_at: parse_instant(&created_at)?,
+        cancelled_by,
+        cancelled_at: cancelled_at.as_deref().map(parse_instant).transpose()?,
+    })
+}
+
+impl WindowStore for SqliteWindowStore {
+    fn activate_secondary(
+        &self,
+        date: NaiveDate,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Activation, StoreError> {
+        let conn = self.conn();
+        if let Some(existing) = find_activation(&conn, date)? {
+            return Err(StoreError::AlreadyActivated {
+                date,
+                by: existing.activated_by,
+                at: existing.activated_at,
+            });
+        }
+        conn.execute(
+            "INSERT INTO calendar_secondary_activations (date, activated_by, activated_at)
+             VALUES (?1, ?2, ?3)",
+            params![date.to_string(), by, instant_text(at)],
+        )?;
+        Ok(Activation {
+            date,
+            activated_by: by.to_string(),
+            activated_at: at,
+        })
+    }
+
+    fn withdraw_secondary(&self, date: NaiveDate) -> Result<(), StoreError> {
+        let deleted = self.conn().execute(
+            "DELETE FROM calendar_secondary_activations WHERE date = ?1",
+            params![date.to_string()],
+        )?;
+        if deleted == 0 {
+            return Err(StoreError::NotActivated(date));
+        }
+        Ok(())
+    }
+
+    fn list_activations(&self) -> Result<Vec<Activation>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT date, activated_by, activated_at FROM calendar_secondary_activations
+             ORDER BY date",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (date, by, at) = row?;
+            Ok(Activation {
+                date: parse_date(&date)?,
+                activated_by: by,
+                activated_at: parse_instant(&at)?,
+            })
+        })
+        .collect()
+    }
+
+    fn add_adhoc(&self, w: &NewAdhocWindow) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO calendar_adhoc_windows
+                 (start_utc, end_utc, scope, reason, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                instant_text(w.start),
+                instant_text(w.end),
+                w.scope.to_string(),
+                w.reason,
+                w.created_by,
+                instant_text(w.created_at)
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn cancel_adhoc(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let existing = conn
+            .query_row(
+                "SELECT cancelled_by, cancelled_at FROM calendar_adhoc_windows WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(StoreError::UnknownWindow(id))?;
+        if let (Some(prev_by), Some(prev_at)) = existing {
+            return Err(StoreError::AlreadyCancelled {
+                id,
+                by: prev_by,
+                at: parse_instant(&prev_at)?,
+            });
+        }
+        conn.execute(
+            "UPDATE calendar_adhoc_windows SET cancelled_by = ?2, cancelled_at = ?3 WHERE id = ?1",
+            params![id, by, instant_text(at)],
+        )?;
+        Ok(())
+    }
+
+    fn list_adhoc(&self) -> Result<Vec<AdhocWindow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, start_utc, end_utc, scope, reason, created_by, created_at,
+                    cancelled_by, cancelled_at
+             FROM calendar_adhoc_windows ORDER BY start_utc, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })?;
+        rows.map(|row| adhoc_from_row(row?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn activation_is_refused_twice_and_withdrawal_needs_one() {
+        let store = SqliteWindowStore::open_in_memory().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 3, 24).unwrap();
+        store
+            .activate_secondary(date, "anna", utc("2026-03-20T08:00:00Z"))
+            .unwrap();
+        let err = store
+            .activate_secondary(date, "bo", utc("2026-03-21T08:00:00Z"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("already activated (by anna"),
+            "{err}"
+        );
+        store.withdraw_secondary(date).unwrap();
+        assert!(matches!(
+            store.withdraw_secondary(date),
+            Err(StoreError::NotActivated(_))
+        ));
+    }
+
+    #[test]
+    fn adhoc_windows_round_trip_and_cancel_once() {
+        let store = SqliteWindowStore::open_in_memory().unwrap();
+        let id = store
+            .add_adhoc(&NewAdhocWindow {
+                start: utc("2026-05-05T17:00:00Z"),
+                end: utc("2026-05-05T19:00:00Z"),
+                scope: WindowScope::Site("Kommunhuset Tranemo".into()),
+                reason: "Byte av UPS".into(),
+                created_by: "anna".into(),
+                created_at: utc("2026-05-01T08:00:00Z"),
+            })
+            .unwrap();
+        let listed = store.list_adhoc().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id, id);
+        assert_eq!(
+            listed[0].scope,
+            WindowScope::Site("Kommunhuset Tranemo".into())
+        );
+        store
+            .cancel_adhoc(id, "bo", utc("2026-05-02T08:00:00Z"))
+            .unwrap();
+        assert!(matches!(
+            store.cancel_adhoc(id, "bo", utc("2026-05-02T09:00:00Z")),
+            Err(StoreError::AlreadyCancelled { .. })
+        ));
+        assert!(matches!(
+            store.cancel_adhoc(id + 1, "bo", utc("2026-05-02T09:00:00Z")),
+            Err(StoreError::UnknownWindow(_))
+        ));
+        assert_eq!(
+            store.list_adhoc().unwrap()[0].cancelled_by.as_deref(),
+            Some("bo")
+        );
+    }
+}
