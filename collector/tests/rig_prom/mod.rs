@@ -1,0 +1,130 @@
+//! Debian's real `prometheus` as a test peer: scrapes the given targets every second from a
+//! temporary folder and answers PromQL over its HTTP API. Killed on drop.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Prometheus {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+const BINARY: &str = "/usr/bin/prometheus";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (host:port) at 1 s; waits until it is ready.
+    pub fn start(targets: &[String]) -> Prometheus {
+        assert!(
+            Path::new(BINARY).exists(),
+            "{BINARY} is missing: install Debian's `prometheus` package (scripts/test does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let list = targets
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: driftvakt\n    static_configs:\n      - targets: [{list}]\n"
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let port = free_port();
+        let child = Command::new(BINARY)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start prometheus");
+        let p = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
+        p.wait_ready();
+        p
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::blocking_get(&format!("http://127.0.0.1:{}/-/ready", self.port)) {
+                if r {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("prometheus did not become ready on port {}", self.port);
+    }
+
+    /// Evaluates `expr` at the current time; `Ok(number of series)` or `Err(Prometheus' error)`.
+    pub async fn query(&self, expr: &str) -> Result<usize, String> {
+        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
+        let resp = reqwest::Client::new()
+            .get(url)
+            .query(&[("query", expr)])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+        if body["status"] != "success" {
+            return Err(format!("{}: {}", body["errorType"], body["error"]));
+        }
+        match &body["data"]["result"] {
+            serde_json::Value::Array(a) => Ok(a.len()),
+            // Scalars and strings count as one value.
+            _ => Ok(1),
+        }
+    }
+
+    /// Waits until `expr` returns data (the first scrape is queryable only after a few seconds).
+    pub async fn wait_for(&self, expr: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if matches!(self.query(expr).await, Ok(n) if n > 0) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+mod reqwest {
+    pub use ::reqwest::*;
+
+    /// A tiny blocking readiness probe without pulling in reqwest's blocking feature.
+    pub fn blocking_get(url: &str) -> std::io::Result<bool> {
+        use std::io::{Read, Write};
+        let rest = url.trim_start_matches("http://");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut s = std::net::TcpStream::connect(host)?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        Ok(buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200"))
+    }
+}
