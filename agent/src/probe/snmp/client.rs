@@ -10,7 +10,9 @@
 
 use crate::config::{AuthProtocol, PrivProtocol, Secret, SnmpVersion};
 use async_snmp::transport::{UdpHandle, UdpTransport};
-use async_snmp::{Auth, Client, EngineCache, MasterKeys, Retry, UsmConfig};
+use async_snmp::{
+    Auth, Client, DesSaltState, EngineCache, MasterKeys, PersistedDesSaltState, Retry, UsmConfig,
+};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -172,6 +174,8 @@ pub trait SnmpClient: Send + Sync {
 pub struct ClientCredentials {
     auth: Auth,
     label: String,
+    /// DES privacy: the salt counter shared by every client using these credentials.
+    des_salt: Option<DesSaltState>,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -193,6 +197,7 @@ impl ClientCredentials {
         ClientCredentials {
             auth,
             label: label.to_string(),
+            des_salt: None,
         }
     }
 
@@ -210,10 +215,19 @@ impl ClientCredentials {
                 config.with_master_keys(keys).map_err(crypto_error)?
             }
         };
+        let des_salt = match privacy {
+            Some((PrivProtocol::Des, _)) => Some(des_salt_state()?),
+            _ => None,
+        };
         Ok(ClientCredentials {
             auth: Auth::Usm(config),
             label: format!("v3 user {user}"),
+            des_salt,
         })
+    }
+
+    fn is_v3(&self) -> bool {
+        matches!(self.auth, Auth::Usm(_))
     }
 
     /// Whether walks may use GETBULK (v2c and v3).
@@ -235,6 +249,19 @@ fn master_keys(
             .with_privacy(priv_protocol(proto), pass.expose().as_bytes())
             .map_err(crypto_error),
     }
+}
+
+/// DES needs a salt that never repeats for a key. The agent keeps no state on disk, so each
+/// start takes the current Unix time in seconds as its generating-engine boots epoch: distinct
+/// per start as long as starts are more than a second apart and the clock is not set back.
+fn des_salt_state() -> Result<DesSaltState, ClientError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1);
+    let previous = u32::try_from(now.min(i32::MAX as u64 - 1)).unwrap_or(1);
+    let previous = PersistedDesSaltState::new(previous).map_err(crypto_error)?;
+    DesSaltState::restart(previous, |_| Ok::<(), std::io::Error>(())).map_err(crypto_error)
 }
 
 fn crypto_error(e: impl fmt::Display) -> ClientError {
@@ -299,10 +326,23 @@ impl SnmpSession {
         let transport = self.transport().await?;
         let retry = Retry::fixed(options.retries, Duration::ZERO)
             .map_err(|e| ClientError::Config(format!("retries: {e}")))?;
-        let client = Client::builder(peer, credentials.auth.clone())
+        let mut builder = Client::builder(peer, credentials.auth.clone())
             .request_timeout(options.request_timeout)
             .retry(retry)
-            .engine_cache(self.engines.clone())
+            .engine_cache(self.engines.clone());
+        if credentials.is_v3() {
+            // Agents answer a wrong password or an unknown user with an unauthenticated Report
+            // (net-snmp does). async-snmp drops those by default, which turns a credentials
+            // problem into a timeout; accepting them, from the target's own address only,
+            // reports it as what it is. Data is still only taken from authenticated answers.
+            builder = builder
+                .allow_unauthenticated_v3_time_correction(true)
+                .strict_source(true);
+        }
+        if let Some(salt) = &credentials.des_salt {
+            builder = builder.des_salt_state(salt.clone());
+        }
+        let client = builder
             .build_with(transport)
             .await
             .map_err(|e| map_error(&e))?;
@@ -401,50 +441,45 @@ fn map_error(e: &async_snmp::Error) -> ClientError {
     let source = e.exchange_source();
     match source {
         E::Timeout {
-            target,
-            elapsed,
-            retries,
-        } => ClientError::Timeout(format!(
-            "no answer from {target} within {elapsed:?} ({retries} retries)"
-        )),
-        E::Auth { target } => ClientError::Auth(format!(
-            "SNMPv3 authentication failed for {target}: the answer did not verify (check user, \
-             auth and privacy passwords and protocols)"
-        )),
-        E::Report { target, status, .. } => match status.as_ref() {
-            R::UnknownUserName { .. } => ClientError::Auth(format!(
-                "{target} does not know the SNMPv3 user (usmStatsUnknownUserNames)"
-            )),
-            R::WrongDigest { .. } => ClientError::Auth(format!(
-                "{target} rejected the SNMPv3 authentication: wrong auth password or protocol \
+            elapsed, retries, ..
+        } => ClientError::Timeout(format!("no answer within {elapsed:?} ({retries} retries)")),
+        E::Auth { .. } => ClientError::Auth(
+            "SNMPv3 authentication failed: the answer did not verify (check user, auth and \
+             privacy passwords and protocols)"
+                .to_string(),
+        ),
+        E::Report { status, .. } => match status.as_ref() {
+            R::UnknownUserName { .. } => ClientError::Auth(
+                "the agent does not know the SNMPv3 user (usmStatsUnknownUserNames)".to_string(),
+            ),
+            R::WrongDigest { .. } => ClientError::Auth(
+                "the agent rejected the SNMPv3 authentication: wrong auth password or protocol \
                  (usmStatsWrongDigests)"
-            )),
-            R::DecryptionError { .. } => ClientError::Auth(format!(
-                "{target} could not decrypt the request: wrong privacy password or protocol \
+                    .to_string(),
+            ),
+            R::DecryptionError { .. } => ClientError::Auth(
+                "the agent could not decrypt the request: wrong privacy password or protocol \
                  (usmStatsDecryptionErrors)"
-            )),
-            R::UnsupportedSecurityLevel { .. } => ClientError::Auth(format!(
-                "{target} does not allow this SNMPv3 security level for the user \
+                    .to_string(),
+            ),
+            R::UnsupportedSecurityLevel { .. } => ClientError::Auth(
+                "the agent does not allow this SNMPv3 security level for the user \
                  (usmStatsUnsupportedSecLevels)"
-            )),
-            other => ClientError::Protocol(format!("SNMPv3 report from {target}: {other}")),
+                    .to_string(),
+            ),
+            other => ClientError::Protocol(format!("SNMPv3 report: {other}")),
         },
-        E::Snmp {
-            target,
-            status,
-            oid,
-            ..
-        } => {
+        E::Snmp { status, oid, .. } => {
             let at = oid.as_ref().map(|o| format!(" at {o}")).unwrap_or_default();
-            let text = format!("{target} answered with error status {status}{at}");
+            let text = format!("the agent answered with error status {status}{at}");
             match status {
                 async_snmp::ErrorStatus::AuthorizationError => ClientError::Auth(text),
                 _ => ClientError::Protocol(text),
             }
         }
-        E::Network { target, source } => ClientError::Io {
+        E::Network { source, .. } => ClientError::Io {
             kind: source.kind(),
-            message: format!("network error talking to {target}: {source}"),
+            message: format!("network error: {source}"),
         },
         E::Config(_) | E::InvalidOid(_) => ClientError::Config(source.to_string()),
         other => ClientError::Protocol(other.to_string()),
