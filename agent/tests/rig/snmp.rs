@@ -340,3 +340,80 @@ fn snmp_check(checks: Vec<CheckSpec>) -> SnmpCheck {
 pub fn codes(o: &Outcome) -> Vec<&str> {
     o.findings.iter().map(|f| f.code.as_str()).collect()
 }
+
+/// One device of a config against snmpsim: id, class, community (data file name) and extra
+/// lines for its snmp check (each indented by eight spaces).
+pub struct SimDevice<'a> {
+    pub id: &'a str,
+    pub class: &'a str,
+    pub community: &'a str,
+    pub extra: &'a [&'a str],
+}
+
+/// A config with one v2c credentials entry per community (community from a secret file) and
+/// the devices pointing at snmpsim's port.
+pub fn sim_config(lab: &Lab, port: u16, devices: &[SimDevice<'_>]) -> AgentConfig {
+    let mut creds = String::new();
+    let mut devs = String::new();
+    for d in devices {
+        lab.secret(&format!("{}.community", d.id), d.community);
+        creds.push_str(&format!(
+            "  - id: {id}\n    version: v2c\n    community: {{ file: {id}.community }}\n",
+            id = d.id
+        ));
+        devs.push_str(&format!(
+            "  - id: {id}\n    class: {class}\n    address: 127.0.0.1\n    checks:\n      - kind: snmp\n        port: {port}\n        credentials: {id}\n",
+            id = d.id,
+            class = d.class
+        ));
+        for line in d.extra {
+            devs.push_str(&format!("        {line}\n"));
+        }
+    }
+    lab.config(&format!(
+        "agent:\n  id: test\nsnmp_credentials:\n{creds}devices:\n{devs}"
+    ))
+}
+
+/// A prober for `config`, secrets resolved against its folder.
+pub fn prober_for(config: &AgentConfig) -> SnmpProber {
+    let base = config.path.parent().expect("config folder");
+    SnmpProber::new(&config.file.snmp_credentials, base).expect("credentials resolve")
+}
+
+/// A number value, or a panic naming what is there.
+pub fn number(o: &Outcome, key: &str) -> f64 {
+    match o.values.get(key) {
+        Some(driftvakt_common::wire::Value::Number(n)) => *n,
+        other => panic!("{key}: {other:?} in {o:#?}"),
+    }
+}
+
+/// A flag value.
+pub fn flag(o: &Outcome, key: &str) -> bool {
+    match o.values.get(key) {
+        Some(driftvakt_common::wire::Value::Bool(b)) => *b,
+        other => panic!("{key}: {other:?} in {o:#?}"),
+    }
+}
+
+/// A series value's samples.
+pub fn samples<'o>(o: &'o Outcome, key: &str) -> &'o [driftvakt_common::wire::Sample] {
+    match o.values.get(key) {
+        Some(driftvakt_common::wire::Value::Series(s)) => s,
+        other => panic!("{key}: {other:?} in {o:#?}"),
+    }
+}
+
+/// The sample whose label `label` is `value`.
+pub fn sample_where<'o>(
+    o: &'o Outcome,
+    key: &str,
+    label: &str,
+    value: &str,
+) -> &'o driftvakt_common::wire::Sample {
+    samples(o, key)
+        .iter()
+        .find(|s| s.labels.get(label).map(String::as_str) == Some(value))
+        .unwrap_or_else(|| panic!("{key}: no sample with {label}={value} in {o:#?}"))
+}
