@@ -48,6 +48,9 @@ snmp_credentials:
     user: {sha256}
     auth_protocol: sha256
     auth_password: {{ file: auth.txt }}
+  - id: v1
+    version: v1
+    community: {{ file: community.txt }}
   - id: nobody
     version: v3
     user: no-such-user
@@ -75,6 +78,9 @@ fn devices(port: u16) -> String {
         ("host-sha256", "screen", "sha256", ""),
         ("host-nobody", "screen", "nobody", ""),
         ("ups-on-snmpd", "ups", "v2c", ""),
+        ("switch-v1", "switch", "v1", ""),
+        ("ups-v1", "ups", "v1", ""),
+        ("switch-sha-aes", "switch", "sha-aes", ""),
     ];
     for (id, class, creds, extra) in entries {
         out.push_str(&format!(
@@ -169,6 +175,14 @@ async fn v3_auth_priv_and_auth_no_priv_work() {
         assert!(o.ok, "{id}: {o:?}");
         assert!(uptime(&o) >= 0.0, "{id}");
     }
+    // A table walk over v3: eight concurrent bulk walks through one engine discovery.
+    let o = probe(&prober, &cfg, "switch-sha-aes", TIMEOUT).await;
+    let kernel_ifs = std::fs::read_dir("/sys/class/net").unwrap().count();
+    assert_eq!(
+        o.values.get("if_count"),
+        Some(&Value::Number(kernel_ifs as f64)),
+        "{o:?}"
+    );
     // A second probe reuses the cached engine and sees the uptime go forward: no reboot.
     let o = probe(&prober, &cfg, "host-sha-aes", TIMEOUT).await;
     assert!(o.ok && o.findings.is_empty(), "{o:?}");
@@ -270,4 +284,54 @@ async fn v3_wrong_privacy_password_is_a_timeout() {
     .await;
     assert_eq!(o.error, Some(FailureReason::Timeout), "{o:?}");
     assert!(!o.detail.unwrap().contains("not-the-priv-password"));
+}
+
+/// SNMPv1: walks use GETNEXT, and a GET that names a missing object (noSuchName for the whole
+/// request in v1) is retried object by object, so a profile the agent lacks is still
+/// `no_such_object`.
+#[tokio::test]
+async fn v1_walks_with_getnext_and_reports_missing_objects() {
+    let snmpd = Snmpd::start();
+    let lab = Lab::new();
+    let cfg = config(&lab, snmpd.port, rig::AUTH_PASS);
+    let prober = prober(&cfg);
+    let o = probe(&prober, &cfg, "switch-v1", TIMEOUT).await;
+    assert!(o.ok, "{o:?}");
+    let kernel_ifs = std::fs::read_dir("/sys/class/net").unwrap().count();
+    assert_eq!(o.values["if_count"], Value::Number(kernel_ifs as f64));
+    assert!(uptime(&o) >= 0.0);
+    let o = probe(&prober, &cfg, "ups-v1", TIMEOUT).await;
+    assert_eq!(o.error, Some(FailureReason::NoSuchObject), "{o:?}");
+}
+
+/// Many concurrent probes of two agents through one prober: one shared UDP socket, answers
+/// matched to the right requests.
+#[tokio::test]
+async fn concurrent_probes_of_two_agents_share_one_socket() {
+    let (a, b) = (Snmpd::start(), Snmpd::start());
+    let (lab_a, lab_b) = (Lab::new(), Lab::new());
+    let cfg_a = config(&lab_a, a.port, rig::AUTH_PASS);
+    let cfg_b = config(&lab_b, b.port, rig::AUTH_PASS);
+    let prober = prober(&cfg_a);
+    assert_eq!(
+        prober.local_addr(),
+        None,
+        "bound lazily, on the first probe"
+    );
+    let mut work = Vec::new();
+    for i in 0..24 {
+        let (cfg, id) = match i % 4 {
+            0 => (&cfg_a, "host-v2c"),
+            1 => (&cfg_b, "host-v2c"),
+            2 => (&cfg_a, "host-sha-aes"),
+            _ => (&cfg_b, "switch-v2c"),
+        };
+        work.push(probe(&prober, cfg, id, TIMEOUT));
+    }
+    for o in futures::future::join_all(work).await {
+        // Same device ids on two agents: uptimes are kept per agent, so no false reboot.
+        assert!(o.ok && o.findings.is_empty(), "{o:?}");
+    }
+    let socket = prober.local_addr().expect("socket bound");
+    assert_ne!(socket.port(), 0);
 }

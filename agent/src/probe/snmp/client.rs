@@ -316,6 +316,11 @@ impl SnmpSession {
             .map_err(|e| map_error(&e))
     }
 
+    /// The shared socket's local address, once a probe has bound it.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.transport.get().map(UdpTransport::local_addr)
+    }
+
     /// A client for one target on the shared socket.
     pub async fn client(
         &self,

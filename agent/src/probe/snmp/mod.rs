@@ -66,6 +66,11 @@ impl SnmpProber {
         })
     }
 
+    /// The one UDP socket all SNMP probes use, once the first probe has bound it.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.session.local_addr()
+    }
+
     fn credentials_for(&self, spec: &SnmpCheck) -> Result<&ClientCredentials, Outcome> {
         let found = match &spec.credentials {
             Some(id) => self.credentials.get(id),
@@ -83,10 +88,11 @@ impl SnmpProber {
         })
     }
 
-    /// Remembers this uptime; true when it went backwards since the last probe of the target.
-    fn note_uptime(&self, target: &str, ticks: u32) -> Option<u32> {
+    /// Remembers this uptime (per target and agent address); returns the previous one when
+    /// the uptime went backwards since the last probe.
+    fn note_uptime(&self, key: &str, ticks: u32) -> Option<u32> {
         let mut map = self.uptimes.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = map.insert(target.to_string(), ticks)?;
+        let previous = map.insert(key.to_string(), ticks)?;
         uptime_went_backwards(previous, ticks).then_some(previous)
     }
 }
@@ -170,12 +176,13 @@ impl SnmpProber {
                 ),
             ));
         }
-        Ok(self.evaluate(target, spec, &profile, &readings))
+        Ok(self.evaluate(target, peer, spec, &profile, &readings))
     }
 
     fn evaluate(
         &self,
         target: &Target<'_>,
+        peer: SocketAddr,
         spec: &SnmpCheck,
         profile: &Profile,
         readings: &Readings,
@@ -188,7 +195,8 @@ impl SnmpProber {
         let mut out = Outcome::success();
         (profile.read)(readings, &ctx, &mut out);
         if let Some(ticks) = readings.uptime_ticks() {
-            if let Some(previous) = self.note_uptime(target.id(), ticks) {
+            let key = format!("{}@{peer}", target.id());
+            if let Some(previous) = self.note_uptime(&key, ticks) {
                 out.finding(
                     "rebooted",
                     format!(
