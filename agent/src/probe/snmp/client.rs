@@ -142,6 +142,9 @@ pub enum ClientError {
     Config(String),
 }
 
+/// What a GET or a walk returns: `(oid, value)` pairs in the agent's order, or an error.
+pub type Answer = Result<Vec<(Oid, SnmpValue)>, ClientError>;
+
 /// How one target is asked: request timeout and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOptions {
@@ -365,7 +368,7 @@ pub struct AsyncSnmpClient {
 }
 
 impl SnmpClient for AsyncSnmpClient {
-    async fn get(&self, oids: &[Oid]) -> Result<Vec<(Oid, SnmpValue)>, ClientError> {
+    async fn get(&self, oids: &[Oid]) -> Answer {
         let lib: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
         match self.client.get_many(&lib).await {
             Ok(r) => Ok(r.varbinds.iter().map(from_varbind).collect()),
@@ -376,7 +379,7 @@ impl SnmpClient for AsyncSnmpClient {
         }
     }
 
-    async fn walk(&self, root: &Oid) -> Result<Vec<(Oid, SnmpValue)>, ClientError> {
+    async fn walk(&self, root: &Oid) -> Answer {
         let root = to_lib_oid(root);
         let stream = if self.bulk {
             self.client.bulk_walk(root, MAX_REPETITIONS)
@@ -393,7 +396,7 @@ impl SnmpClient for AsyncSnmpClient {
 }
 
 impl AsyncSnmpClient {
-    async fn get_one_by_one(&self, oids: &[Oid]) -> Result<Vec<(Oid, SnmpValue)>, ClientError> {
+    async fn get_one_by_one(&self, oids: &[Oid]) -> Answer {
         let mut out = Vec::with_capacity(oids.len());
         for oid in oids {
             match self.client.get(&to_lib_oid(oid)).await {

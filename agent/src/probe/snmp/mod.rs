@@ -20,7 +20,7 @@ pub mod ups;
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
 use crate::config::{SnmpCheck, SnmpCredentials, SnmpVersion};
 use client::{ClientCredentials, ClientError, Oid, RequestOptions, SnmpClient, SnmpSession};
-use futures::future::try_join_all;
+use futures::future::join_all;
 use profiles::{uptime_went_backwards, Context, Profile, Readings};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -237,6 +237,10 @@ fn request_options(spec: &SnmpCheck, timeout: Duration) -> RequestOptions {
 }
 
 /// GETs the profile's scalars and walks its columns, concurrently.
+///
+/// A part the agent answers with a protocol error (an error status, a walk it breaks off) is
+/// left out and the rest is read; only when nothing at all could be read is that error returned.
+/// Timeouts, authentication and socket errors fail the whole read.
 pub async fn read_profile<C: SnmpClient>(
     client: &C,
     profile: &Profile,
@@ -249,21 +253,42 @@ pub async fn read_profile<C: SnmpClient>(
             client.get(&scalar_oids).await
         }
     };
-    let walks = try_join_all(profile.columns.iter().map(|c| client.walk_oid(c.oid)));
-    let (scalars, columns) = futures::try_join!(scalars, walks)?;
+    let walks = join_all(profile.columns.iter().map(|c| client.walk_oid(c.oid)));
+    let (scalars, columns) = futures::join!(scalars, walks);
     let mut readings = Readings::default();
-    for (oid, value) in scalars {
+    let mut skipped = None;
+    for (oid, value) in tolerate(scalars, &mut skipped)?.unwrap_or_default() {
         readings.put_scalar(profile.scalars, &oid, value);
     }
     for (column, rows) in profile.columns.iter().zip(columns) {
-        readings.put_column(column, rows);
+        if let Some(rows) = tolerate(rows, &mut skipped)? {
+            readings.put_column(column, rows);
+        }
     }
-    Ok(readings)
+    match skipped {
+        Some(e) if readings.is_empty() => Err(e),
+        _ => Ok(readings),
+    }
+}
+
+/// Passes a protocol error by (remembering the first), fails on any other.
+fn tolerate<T>(
+    result: Result<T, ClientError>,
+    skipped: &mut Option<ClientError>,
+) -> Result<Option<T>, ClientError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e @ ClientError::Protocol(_)) => {
+            skipped.get_or_insert(e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Walk by a dotted OID literal.
 trait WalkOid: SnmpClient {
-    async fn walk_oid(&self, oid: &str) -> Result<Vec<(Oid, client::SnmpValue)>, ClientError> {
+    async fn walk_oid(&self, oid: &str) -> client::Answer {
         self.walk(&Oid::of(oid)).await
     }
 }
@@ -280,4 +305,60 @@ fn failure(e: &ClientError, peer: SocketAddr) -> Outcome {
         ClientError::Config(_) => FailureReason::ConfigError,
     };
     Outcome::failure(reason, format!("snmp {peer}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client::{Answer, SnmpValue};
+    use super::*;
+
+    /// A scripted agent: answers GETs with sysUpTime, and walks by a per-subtree script.
+    struct Scripted {
+        walk: fn(&Oid) -> Answer,
+    }
+
+    impl SnmpClient for Scripted {
+        async fn get(&self, oids: &[Oid]) -> Answer {
+            Ok(oids
+                .iter()
+                .map(|o| (o.clone(), SnmpValue::NoSuchObject))
+                .collect())
+        }
+        async fn walk(&self, root: &Oid) -> Answer {
+            (self.walk)(root)
+        }
+    }
+
+    fn refuse_ifxtable(root: &Oid) -> Answer {
+        if root.0.starts_with(&[1, 3, 6, 1, 2, 1, 31]) {
+            return Err(ClientError::Protocol("genErr".into()));
+        }
+        let mut row = root.clone();
+        row.0.push(7);
+        Ok(vec![(row, SnmpValue::Integer(1))])
+    }
+
+    #[tokio::test]
+    async fn a_refused_column_is_left_out_and_the_rest_read() {
+        let client = Scripted {
+            walk: refuse_ifxtable,
+        };
+        let r = read_profile(&client, &switch::PROFILE).await.unwrap();
+        assert!(r.column("if_name").is_empty());
+        assert_eq!(r.column("if_oper_status").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn nothing_readable_returns_the_protocol_error_and_timeouts_fail() {
+        let client = Scripted {
+            walk: |_| Err(ClientError::Protocol("genErr".into())),
+        };
+        let e = read_profile(&client, &printer::PROFILE).await.unwrap_err();
+        assert_eq!(e, ClientError::Protocol("genErr".into()));
+        let client = Scripted {
+            walk: |_| Err(ClientError::Timeout("no answer".into())),
+        };
+        let e = read_profile(&client, &switch::PROFILE).await.unwrap_err();
+        assert!(matches!(e, ClientError::Timeout(_)));
+    }
 }
