@@ -158,17 +158,11 @@ pub struct RequestOptions {
 pub trait SnmpClient: Send + Sync {
     /// GETs `oids`; the answer has one `(oid, value)` per OID, missing objects as
     /// [`SnmpValue::NoSuchObject`] / [`SnmpValue::NoSuchInstance`].
-    fn get(
-        &self,
-        oids: &[Oid],
-    ) -> impl Future<Output = Result<Vec<(Oid, SnmpValue)>, ClientError>> + Send;
+    fn get(&self, oids: &[Oid]) -> impl Future<Output = Answer> + Send;
 
     /// Walks the subtree under `root` (GETBULK on v2c/v3, GETNEXT on v1); an absent subtree is
     /// an empty list.
-    fn walk(
-        &self,
-        root: &Oid,
-    ) -> impl Future<Output = Result<Vec<(Oid, SnmpValue)>, ClientError>> + Send;
+    fn walk(&self, root: &Oid) -> impl Future<Output = Answer> + Send;
 }
 
 /// Credentials resolved once at start-up, in the library's form (password-to-key derivation
