@@ -197,13 +197,12 @@ impl Probers {
         let target = Target { device };
         let time = Utc::now();
         let started = Instant::now();
-        let work = async {
-            match check {
-                CheckSpec::Icmp(s) => self.icmp.probe(&target, s, timeout).await,
-                CheckSpec::Snmp(s) => self.snmp.probe(&target, s, timeout).await,
-                CheckSpec::Http(s) => self.http.probe(&target, s, timeout).await,
-                CheckSpec::Tcp(s) => self.tcp.probe(&target, s, timeout).await,
-            }
+        // Boxed per kind: keeps the future's type shallow (the SNMP one is deep) for callers.
+        let work: std::pin::Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match check {
+            CheckSpec::Icmp(s) => Box::pin(self.icmp.probe(&target, s, timeout)),
+            CheckSpec::Snmp(s) => Box::pin(self.snmp.probe(&target, s, timeout)),
+            CheckSpec::Http(s) => Box::pin(self.http.probe(&target, s, timeout)),
+            CheckSpec::Tcp(s) => Box::pin(self.tcp.probe(&target, s, timeout)),
         };
         // A prober should honour its timeout; this is the backstop so no target delays others.
         let grace = timeout + Duration::from_secs(1) + timeout / 2;
