@@ -1,2 +1,22 @@
 //! Driftvakt collector: receives probe results from agents, keeps device and service state, and
 //! computes availability against the yearly target. See the module docs for each part.
+//!
+//! - [`inventory`]: sites, devices, services and agents from strict YAML.
+//! - [`store`]: the storage trait and its SQLite backend.
+//! - [`ingest`]: the shared [`ingest::App`] state and batch ingest.
+//! - [`state`]: device and service state machines, outage derivation.
+//! - [`availability`]: interval arithmetic, periods, planned windows, figures.
+//! - [`report`]: the availability report and its renderers.
+//! - [`api`], [`server`]: the HTTP API and run loop.
+//! - [`cli_run`], [`cli_report`]: the `run` and `report` subcommands.
+
+pub mod api;
+pub mod availability;
+pub mod cli_report;
+pub mod cli_run;
+pub mod ingest;
+pub mod inventory;
+pub mod report;
+pub mod server;
+pub mod state;
+pub mod store;
