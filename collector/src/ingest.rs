@@ -2,7 +2,7 @@
 //!
 //! Results may come late and out of order (an agent replaying its spool): they are stored, and
 //! each affected device's outages are re-derived from the earliest new result on (see
-//! [`App::recompute_device`]). For in-order batches that is a few results per check, so the
+//! [`App::rederive_device`]). For in-order batches that is a few results per check, so the
 //! common case of appending stays cheap; importing months of history works the same way.
 //! A batch id seen before is acknowledged as a duplicate and not applied twice (the id and the
 //! results are written in one transaction).
@@ -10,10 +10,13 @@
 use crate::availability::{ms, FOREVER};
 use crate::inventory::{Agent, Inventory};
 use crate::state::{derive, Observation};
-use crate::store::{Applied, EntityKind, Flap, Outage, Store, StoreError, StoredResult};
+use crate::store::{
+    Applied, EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult,
+};
 use chrono::{DateTime, Utc};
 use driftvakt_common::wire::{Batch, ProbeResult};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Where the collector gets the current time (injected so tests control it).
@@ -136,9 +139,7 @@ impl App {
                 duplicate: true,
             }),
             Applied::New { pending, .. } => {
-                for (device, from) in &pending {
-                    self.recompute_device(device, *from)?;
-                }
+                self.recompute(&pending)?;
                 Ok(IngestResponse {
                     accepted: stored.len(),
                     rejected,
@@ -193,10 +194,17 @@ impl App {
     /// deriving).
     pub fn recompute_pending(&self) -> Result<(), StoreError> {
         let _guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        for (device, from) in self.store.pending()? {
-            self.recompute_device(&device, from)?;
-        }
-        Ok(())
+        self.recompute(&self.store.pending()?)
+    }
+
+    /// Re-derives the given devices (id and earliest changed time) and stores the outcome in
+    /// one transaction. The caller holds the write lock.
+    fn recompute(&self, pending: &BTreeMap<String, i64>) -> Result<(), StoreError> {
+        let replacements = pending
+            .iter()
+            .map(|(device, from)| self.rederive_device(device, *from))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.store.replace_outages(&replacements)
     }
 
     /// Re-derives a device's outages and flaps from `earliest` on.
@@ -205,12 +213,17 @@ impl App {
     /// moved back to the start of any stored outage that covers it, so the state just before
     /// the anchor is plain up. Results are loaded from each agent's last success before the
     /// anchor (so runs of failures in progress are seen whole); outages from the anchor on
-    /// are replaced. The caller holds the write lock.
-    pub fn recompute_device(&self, device: &str, earliest: i64) -> Result<(), StoreError> {
+    /// are replaced.
+    pub fn rederive_device(&self, device: &str, earliest: i64) -> Result<Replacement, StoreError> {
         let Some(d) = self.inventory.device(device) else {
-            return self
-                .store
-                .replace_outages(EntityKind::Device, device, FOREVER, &[], &[]);
+            // No longer in the inventory: keep what is stored, clear the pending mark.
+            return Ok(Replacement {
+                entity: EntityKind::Device,
+                id: device.to_string(),
+                from: FOREVER,
+                outages: Vec::new(),
+                flaps: Vec::new(),
+            });
         };
         let rules = &d.rules;
         let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
@@ -261,8 +274,13 @@ impl App {
                 failures: f.failures,
             })
             .collect();
-        self.store
-            .replace_outages(EntityKind::Device, device, anchor, &outages, &flaps)
+        Ok(Replacement {
+            entity: EntityKind::Device,
+            id: device.to_string(),
+            from: anchor,
+            outages,
+            flaps,
+        })
     }
 }
 

@@ -82,6 +82,16 @@ pub struct Flap {
     pub failures: u32,
 }
 
+/// Re-derived outages and flaps of one entity from `from` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub entity: EntityKind,
+    pub id: String,
+    pub from: i64,
+    pub outages: Vec<Outage>,
+    pub flaps: Vec<Flap>,
+}
+
 /// The outcome of applying a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -140,17 +150,10 @@ pub trait Store: Send + Sync {
         to: i64,
     ) -> Result<Vec<Outage>, StoreError>;
 
-    /// Replaces an entity's outages starting at or after `from` with `outages`, stores `flaps`
-    /// (devices), replacing those starting at or after `from`, and clears the entity's pending
-    /// mark, atomically.
-    fn replace_outages(
-        &self,
-        entity: EntityKind,
-        id: &str,
-        from: i64,
-        outages: &[Outage],
-        flaps: &[Flap],
-    ) -> Result<(), StoreError>;
+    /// Applies re-derived outages and flaps of several entities in one transaction: for each,
+    /// replaces its outages (and, for devices, flaps) starting at or after `from` and clears its
+    /// pending mark.
+    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError>;
 
     /// Flaps of one device (or all) starting in `[from, to)`.
     fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError>;

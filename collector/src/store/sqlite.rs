@@ -8,8 +8,11 @@
 //! - The schema version is kept in `PRAGMA user_version`; migrations run in order on open, and a
 //!   database from a newer program is refused. Tables are prefixed `dv_`.
 
-use super::{Applied, EntityKind, Flap, Outage, OutageKind, Seen, Store, StoreError, StoredResult};
-use rusqlite::{params, Connection, Transaction};
+use super::{
+    Applied, EntityKind, Flap, Outage, OutageKind, Replacement, Seen, Store, StoreError,
+    StoredResult,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -173,6 +176,33 @@ fn insert_results(
     Ok((inserted, pending))
 }
 
+fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
+    let e = r.entity.as_str();
+    tx.prepare_cached("DELETE FROM dv_outages WHERE entity = ?1 AND id = ?2 AND start_ms >= ?3")?
+        .execute(params![e, r.id, r.from])?;
+    let mut ins = tx.prepare_cached(
+        "INSERT OR REPLACE INTO dv_outages (entity, id, start_ms, end_ms, kind, cause)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for o in &r.outages {
+        ins.execute(params![e, r.id, o.start, o.end, kind_str(o.kind), o.cause])?;
+    }
+    if r.entity == EntityKind::Device {
+        tx.prepare_cached("DELETE FROM dv_flaps WHERE device = ?1 AND start_ms >= ?2")?
+            .execute(params![r.id, r.from])?;
+        let mut ins = tx.prepare_cached(
+            "INSERT OR REPLACE INTO dv_flaps (device, agent, start_ms, end_ms, failures)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for f in &r.flaps {
+            ins.execute(params![r.id, f.agent, f.start, f.end, f.failures])?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM dv_pending WHERE entity = ?1 AND id = ?2")?
+        .execute(params![e, r.id])?;
+    Ok(())
+}
+
 fn row_to_result(r: &rusqlite::Row) -> rusqlite::Result<StoredResult> {
     Ok(StoredResult {
         agent: r.get(0)?,
@@ -240,16 +270,27 @@ impl Store for SqliteStore {
         before: i64,
     ) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT agent, max(CASE WHEN ok THEN time_ms END) FROM dv_results
-             WHERE target = ?1 AND check_name = ?2 AND time_ms < ?3 GROUP BY agent",
+        // Per agent, walk the (target, check, agent, time) index backwards from `before`.
+        let mut agents = conn.prepare_cached("SELECT agent FROM dv_agents")?;
+        let agents: Vec<String> = agents
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut reported = conn.prepare_cached(
+            "SELECT 1 FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent = ?3
+               AND time_ms < ?4 LIMIT 1",
         )?;
-        let rows = stmt.query_map(params![device, check, before], |r| {
-            r.get::<_, Option<i64>>(1)
-        })?;
+        let mut last_ok = conn.prepare_cached(
+            "SELECT time_ms FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent = ?3
+               AND time_ms < ?4 AND ok ORDER BY time_ms DESC LIMIT 1",
+        )?;
         let mut earliest: Option<i64> = Some(before);
-        for r in rows {
-            earliest = match (earliest, r?) {
+        for agent in agents {
+            let args = params![device, check, agent, before];
+            if !reported.exists(args)? {
+                continue;
+            }
+            let t: Option<i64> = last_ok.query_row(args, |r| r.get(0)).optional()?;
+            earliest = match (earliest, t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,
             };
@@ -295,47 +336,12 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn replace_outages(
-        &self,
-        entity: EntityKind,
-        id: &str,
-        from: i64,
-        outages: &[Outage],
-        flaps: &[Flap],
-    ) -> Result<(), StoreError> {
+    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let e = entity.as_str();
-        tx.execute(
-            "DELETE FROM dv_outages WHERE entity = ?1 AND id = ?2 AND start_ms >= ?3",
-            params![e, id, from],
-        )?;
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO dv_outages (entity, id, start_ms, end_ms, kind, cause)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for o in outages {
-                ins.execute(params![e, id, o.start, o.end, kind_str(o.kind), o.cause])?;
-            }
+        for r in replacements {
+            replace_one(&tx, r)?;
         }
-        if entity == EntityKind::Device {
-            tx.execute(
-                "DELETE FROM dv_flaps WHERE device = ?1 AND start_ms >= ?2",
-                params![id, from],
-            )?;
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO dv_flaps (device, agent, start_ms, end_ms, failures)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for f in flaps {
-                ins.execute(params![id, f.agent, f.start, f.end, f.failures])?;
-            }
-        }
-        tx.execute(
-            "DELETE FROM dv_pending WHERE entity = ?1 AND id = ?2",
-            params![e, id],
-        )?;
         tx.commit()?;
         Ok(())
     }
@@ -385,7 +391,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::OptionalExtension;
 
     #[test]
     fn schema_version_is_set_and_reopen_is_idempotent() {
