@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
+pub const TOKEN2: &str = "other-token-0123456789abcdef";
 
 /// Tuesday 2026-03-10 00:00 UTC: every history starts here.
 pub fn t0() -> DateTime<Utc> {
@@ -30,12 +31,16 @@ sites:
   - id: s1
     name: Stadshuset
     municipality: Ulricehamn
+  - id: s2
+    name: Kommunhuset
+    municipality: Tranemo
 devices:
   - { id: sw, class: switch, site: s1, address: 10.0.0.1, interval: 60s, checks: [icmp] }
   - { id: ap1, class: access_point, site: s1, address: 10.0.0.11, parent: sw, interval: 60s, checks: [icmp] }
   - { id: ap2, class: access_point, site: s1, address: 10.0.0.12, parent: sw, interval: 60s, checks: [icmp] }
   - { id: ap3, class: access_point, site: s1, address: 10.0.0.13, parent: sw, interval: 60s, checks: [icmp] }
   - { id: prn, class: printer, site: s1, address: 10.0.0.21, interval: 60s, checks: [icmp, { kind: tcp, port: 9100 }] }
+  - { id: sw-t, class: switch, site: s2, address: 10.1.0.1, interval: 60s, checks: [icmp] }
 services:
   - id: wifi
     name: Trådlöst nätverk
@@ -48,11 +53,15 @@ agents:
   - id: a1
     token_file: a1.token
     sites: [s1]
+  - id: a2
+    token_file: a2.token
+    municipalities: [Tranemo]
 "#;
 
 /// Writes the inventory and token into `dir`; returns the config path.
 pub fn write_inventory(dir: &Path, database: Option<&Path>) -> PathBuf {
     std::fs::write(dir.join("a1.token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(dir.join("a2.token"), TOKEN2).unwrap();
     let mut text = INVENTORY.to_string();
     if let Some(db) = database {
         text = text.replace(
