@@ -294,6 +294,7 @@ impl Inventory {
         }
         let agents = resolve_agents(&files, &index, &mut errors);
         if !errors.is_empty() {
+            errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             return Err(ConfigErrors(errors));
         }
         Ok(resolve(path, files, agents))
