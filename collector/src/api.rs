@@ -266,7 +266,8 @@ fn since(t: &Timeline, state: State, now: i64) -> Option<DateTime<Utc>> {
     set.as_slice()
         .iter()
         .find(|s| s.start <= now && now < s.end)
-        .map(|s| at(s.start.max(0)))
+        .filter(|s| s.start > 0) // never seen: no start to give
+        .map(|s| at(s.start))
 }
 
 /// The current state of everything, computed from the store.

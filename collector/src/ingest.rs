@@ -9,7 +9,7 @@
 
 use crate::availability::{ms, FOREVER};
 use crate::inventory::{Agent, Inventory};
-use crate::state::{derive, Observation};
+use crate::state::{derive, service_timeline, Observation, State, Timeline};
 use crate::store::{
     Applied, EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult,
 };
@@ -200,11 +200,95 @@ impl App {
     /// Re-derives the given devices (id and earliest changed time) and stores the outcome in
     /// one transaction. The caller holds the write lock.
     fn recompute(&self, pending: &BTreeMap<String, i64>) -> Result<(), StoreError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
         let replacements = pending
             .iter()
             .map(|(device, from)| self.rederive_device(device, *from))
             .collect::<Result<Vec<_>, _>>()?;
-        self.store.replace_outages(&replacements)
+        self.store.replace_outages(&replacements)?;
+        let changed: BTreeMap<String, i64> =
+            replacements.into_iter().map(|r| (r.id, r.from)).collect();
+        let services = self.rederive_services(&changed)?;
+        self.store.replace_outages(&services)
+    }
+
+    /// Re-derives the stored outages of services whose members (or their ancestors) changed,
+    /// from the earliest changed time on. These are a record for alerting and history; the
+    /// report and status compute services from device outages themselves.
+    fn rederive_services(
+        &self,
+        changed: &BTreeMap<String, i64>,
+    ) -> Result<Vec<Replacement>, StoreError> {
+        let inv = &self.inventory;
+        let affected: Vec<_> = inv
+            .services
+            .iter()
+            .filter(|s| s.members.iter().any(|m| self.lineage_changed(m, changed)))
+            .collect();
+        let Some(earliest) = changed.values().min().copied() else {
+            return Ok(Vec::new());
+        };
+        let widest = inv
+            .devices
+            .iter()
+            .map(|d| d.rules.interval_ms)
+            .max()
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        for s in affected {
+            let mut from = earliest.saturating_sub(widest);
+            loop {
+                let covering =
+                    self.store
+                        .outages(EntityKind::Service, Some(&s.id), from, from + 1)?;
+                match covering.iter().map(|o| o.start).min() {
+                    Some(start) if start < from => from = start,
+                    _ => break,
+                }
+            }
+            let devices = crate::report::load_timelines(inv, &*self.store, from, FOREVER)?;
+            let members: Vec<&Timeline> = s.members.iter().filter_map(|m| devices.get(m)).collect();
+            let tl = service_timeline(s.rule.need(), &members, from, FOREVER);
+            let mut outages = Vec::new();
+            for (set, kind) in [
+                (&tl.down, State::Down),
+                (&tl.unknown, State::Unknown),
+                (&tl.degraded, State::Degraded),
+            ] {
+                outages.extend(set.as_slice().iter().map(|span| Outage {
+                    entity: EntityKind::Service,
+                    id: s.id.clone(),
+                    start: span.start,
+                    end: (span.end < FOREVER).then_some(span.end),
+                    kind,
+                    cause: None,
+                }));
+            }
+            out.push(Replacement {
+                entity: EntityKind::Service,
+                id: s.id.clone(),
+                from,
+                outages,
+                flaps: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether `device` or one of its ancestors is in `changed`.
+    fn lineage_changed(&self, device: &str, changed: &BTreeMap<String, i64>) -> bool {
+        let mut cur = Some(device.to_string());
+        let mut steps = 0;
+        while let Some(id) = cur {
+            if changed.contains_key(&id) || steps > self.inventory.devices.len() {
+                return changed.contains_key(&id);
+            }
+            cur = self.inventory.device(&id).and_then(|d| d.parent.clone());
+            steps += 1;
+        }
+        false
     }
 
     /// Re-derives a device's outages and flaps from `earliest` on.

@@ -100,6 +100,17 @@ fn outage_straddling_a_service_window_is_half_planned() {
     assert_eq!(site.figures.downtime_s, 3600.0);
     assert_eq!(site.figures.availability, Some(1.0 - 3600.0 / (5.0 * DAY)));
     assert_eq!(r.municipalities[0].id, "Ulricehamn");
+    // The service outage is also stored, for alerting and history.
+    let stored: Vec<_> = app
+        .store
+        .outages(EntityKind::Service, Some("print"), 0, i64::MAX / 2)
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == State::Down)
+        .map(|o| (o.start, o.end))
+        .collect();
+    let ms = |m: i64| minute(m).timestamp_millis();
+    assert_eq!(stored, vec![(ms(600), Some(ms(660)))]);
     // An outage entirely inside the window is not an incident.
     let inside = FixedWindows(vec![(minute(590), minute(700))]);
     assert_eq!(report(&app, &inside).incidents.period, 0);
@@ -201,6 +212,12 @@ fn late_and_reordered_batches_give_the_same_outages() {
     for id in ["prn", "sw", "ap1"] {
         assert_eq!(outages(&a, id), outages(&b, id), "{id}");
     }
+    let services = |app: &App| {
+        app.store
+            .outages(EntityKind::Service, None, i64::MIN / 2, i64::MAX / 2)
+            .unwrap()
+    };
+    assert_eq!(services(&a), services(&b));
     let down: Vec<_> = outages(&b, "prn")
         .into_iter()
         .filter(|o| o.kind == State::Down)
@@ -269,4 +286,39 @@ fn restart_mid_history_resumes_without_losing_or_inventing() {
     assert_eq!(prn.outages, 1);
     assert_eq!(prn.figures.unknown_s, 0.0);
     assert_eq!(prn.figures.availability, Some(1.0 - 3600.0 / DAY));
+}
+
+#[test]
+fn degraded_is_available_but_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(dir.path());
+    let mut all = day_with("nobody", |_| false);
+    // The printer's port 9100 stops answering for ten minutes; ping keeps working.
+    all.extend((0..1440).map(|m| result("prn", "tcp", m, !(100..110).contains(&m))));
+    // One ping answer with a finding (e.g. toner low) at minute 200.
+    let with_finding = all
+        .iter_mut()
+        .find(|r| r.target == "prn" && r.check == "icmp" && r.time == minute(200))
+        .unwrap();
+    with_finding.findings.push(driftvakt_common::wire::Finding {
+        code: "supply_low".into(),
+        message: "Toner under 10 %".into(),
+    });
+    all.sort_by_key(|r| r.time);
+    ingest_all(&app, all, "d");
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    assert_eq!(prn.figures.degraded_s, 660.0);
+    assert_eq!(prn.figures.downtime_s, 0.0);
+    assert_eq!(prn.figures.availability, Some(1.0));
+    assert_eq!(service(&r, "print").figures.degraded_s, 660.0);
+    let degraded: Vec<_> = outages(&app, "prn")
+        .into_iter()
+        .filter(|o| o.kind == State::Degraded)
+        .map(|o| o.cause)
+        .collect();
+    assert_eq!(
+        degraded,
+        vec![Some("timeout".to_string()), Some("supply_low".to_string())]
+    );
 }
