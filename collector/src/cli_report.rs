@@ -34,6 +34,13 @@ pub fn report(args: &ReportArgs) -> Result<String, CliError> {
     let now = args.now.unwrap_or_else(Utc::now);
     let period =
         period_of(args.period.as_deref(), args.from, args.to, now).map_err(CliError::Usage)?;
+    // A report never creates a database: a mistyped path would give an empty report.
+    if !inv.settings.database.is_file() {
+        return Err(CliError::Usage(format!(
+            "database {} does not exist (give --database or set collector.database)",
+            inv.settings.database.display()
+        )));
+    }
     let store = SqliteStore::open(&inv.settings.database)?;
     // Service windows come from the calendar module once merged; none until then.
     let r = build(&inv, &store, &NoWindows, &period, now)?;

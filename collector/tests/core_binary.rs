@@ -174,3 +174,29 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     assert!(table.contains("Availability 2026-T1"));
     assert!(table.contains("Incidents: 1 in period, 1 this year (goal at most 5)"));
 }
+
+#[test]
+fn report_refuses_a_missing_database_and_a_bad_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_inventory(dir.path(), None);
+    let missing = dir.path().join("nope.db");
+    let out = Command::new(BIN)
+        .args(["report", "--period", "2026-T1", "--config"])
+        .arg(&config)
+        .arg("--database")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.db does not exist"), "{err}");
+    assert!(!missing.exists());
+    let out = Command::new(BIN)
+        .args(["report", "--period", "2026-T5", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid period `2026-T5`"), "{err}");
+}

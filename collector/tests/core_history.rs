@@ -322,3 +322,30 @@ fn degraded_is_available_but_visible() {
         vec![Some("timeout".to_string()), Some("supply_low".to_string())]
     );
 }
+
+#[test]
+fn silence_becomes_unknown_after_three_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(dir.path());
+    // No results for the printer from 05:00 to 05:30; failing just before the silence.
+    let all: Vec<_> = day_with("prn", |m| (298..300).contains(&m))
+        .into_iter()
+        .filter(|r| !(r.target == "prn" && (300..330).contains(&minute_of(r))))
+        .collect();
+    ingest_all(&app, all, "d");
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    // The last result before the silence is at 04:59: unknown from three intervals later
+    // (05:02) until the next result at 05:30, 28 minutes.
+    assert_eq!(prn.figures.unknown_s, 28.0 * 60.0);
+    assert_eq!(prn.figures.observed_s, DAY - 28.0 * 60.0);
+    assert_eq!(prn.figures.downtime_s, 0.0);
+    assert_eq!(prn.figures.availability, Some(1.0));
+    // Two failures, then silence: the run is broken by the gap, neither outage nor flap.
+    assert_eq!(prn.flaps, 0);
+    assert_eq!(prn.outages, 0);
+}
+
+fn minute_of(r: &ProbeResult) -> i64 {
+    (r.time - minute(0)).num_minutes()
+}
