@@ -349,3 +349,27 @@ fn silence_becomes_unknown_after_three_intervals() {
 fn minute_of(r: &ProbeResult) -> i64 {
     (r.time - minute(0)).num_minutes()
 }
+
+#[test]
+fn with_two_agents_down_needs_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(dir.path());
+    ingest_all(&app, day_with("prn", |m| (600..660).contains(&m)), "d");
+    // A second agent sees the printer fail from 10:30 to 11:40.
+    let seen_by_a2: Vec<_> = history("prn", 0, 1440, |m| (630..700).contains(&m));
+    for mut b in batches("a2", seen_by_a2, 120) {
+        b.agent = "a2".into();
+        let r = app.ingest_blocking("a2", &b).unwrap();
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    }
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    assert_eq!(prn.figures.downtime_s, 1800.0);
+    assert_eq!(prn.figures.availability, Some(1.0 - 1800.0 / DAY));
+    assert_eq!(prn.outages, 1);
+    // a2 may not report a1's devices.
+    let mut b = batches("x", history("sw", 0, 1, |_| false), 1).remove(0);
+    b.agent = "a2".into();
+    let r = app.ingest_blocking("a2", &b).unwrap();
+    assert_eq!(r.rejected[0].reason, "device not assigned to this agent");
+}

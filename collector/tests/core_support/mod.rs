@@ -56,6 +56,7 @@ agents:
   - id: a2
     token_file: a2.token
     municipalities: [Tranemo]
+    devices: [prn]
 "#;
 
 /// Writes the inventory and token into `dir`; returns the config path.
