@@ -16,7 +16,7 @@ mod table;
 
 use crate::availability::{
     aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
-    Span, Subject, FOREVER,
+    Span, Spans, Subject, FOREVER,
 };
 use crate::inventory::Inventory;
 use crate::state::{effective, service_timeline, Segment, Timeline};
@@ -241,7 +241,7 @@ pub fn build(
         });
         if s.counts_as_incident {
             for span in tl.down.clip(year, to).as_slice() {
-                let one = crate::availability::Spans::one(span.start, span.end);
+                let one = Spans::one(span.start, span.end);
                 let planned_s = one.intersect(&planned_year).total();
                 if planned_s < span.len() {
                     all_incidents.push(Incident {
@@ -257,14 +257,12 @@ pub fn build(
         }
     }
     let sites = group_rows(
-        inv,
         &devices,
         target,
         |d| d.site.clone(),
         |id| inv.site(id).map(|s| s.name.clone()).unwrap_or_default(),
     );
     let municipalities = group_rows(
-        inv,
         &devices,
         target,
         |d| d.municipality.clone(),
@@ -297,7 +295,6 @@ pub fn build(
 }
 
 fn group_rows(
-    inv: &Inventory,
     devices: &[DeviceRow],
     target: f64,
     key: impl Fn(&DeviceRow) -> String,
@@ -312,7 +309,6 @@ fn group_rows(
         }
         groups.entry(k).or_default().push(d);
     }
-    let _ = inv;
     order
         .into_iter()
         .map(|id| {
