@@ -2,8 +2,8 @@
 //! of the library; this file only dispatches, with `anyhow` at the edge.
 
 use clap::{Parser, Subcommand};
-use driftvakt_collector::cli_calendar;
 use driftvakt_collector::clock::SystemClock;
+use driftvakt_collector::{cli_calendar, cli_report, cli_run};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -17,6 +17,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the API: receive results, keep state.
+    Run(cli_run::RunArgs),
+    /// Print the availability report for a period.
+    Report(cli_report::ReportArgs),
+    /// Validate the inventory and exit.
+    CheckConfig(cli_run::CommonArgs),
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli_calendar::CalendarArgs),
 }
@@ -32,10 +38,31 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
+        Command::Run(args) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(cli_run::run(args))?;
+        }
+        Command::Report(args) => print!("{}", cli_report::report(&args)?),
+        Command::CheckConfig(args) => {
+            let inv = args.load()?;
+            println!(
+                "{}: ok ({} sites, {} devices, {} services, {} agents)",
+                args.config.display(),
+                inv.sites.len(),
+                inv.devices.len(),
+                inv.services.len(),
+                inv.agents.len()
+            );
+        }
         Command::Calendar(args) => {
-            cli_calendar::run(args, Arc::new(SystemClock), &mut stdout.lock())?;
+            cli_calendar::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
     }
     Ok(())

@@ -1,0 +1,90 @@
+//! `driftvakt-collector run`: load the inventory, open the database, serve until SIGTERM.
+
+use crate::api::ApiState;
+use crate::availability::NoWindows;
+use crate::ingest::{system_clock, App};
+use crate::inventory::Inventory;
+use crate::server::{serve, shutdown_signal};
+use crate::store::SqliteStore;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options shared by `run`, `report` and `check-config`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// The inventory YAML file.
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Address to listen on (overrides `collector.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file (overrides `collector.database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    /// Loads the inventory and applies the command-line overrides.
+    pub fn load(&self) -> Result<Inventory, CliError> {
+        let mut inv = Inventory::load(&self.config)?;
+        if let Some(l) = self.listen {
+            inv.settings.listen = l;
+        }
+        if let Some(d) = &self.database {
+            inv.settings.database = d.clone();
+        }
+        Ok(inv)
+    }
+}
+
+/// `run` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Errors of the command-line entry points.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] driftvakt_common::config::ConfigErrors),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs the collector until ctrl-c or SIGTERM.
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let inv = args.common.load()?;
+    let store = SqliteStore::open(&inv.settings.database)?;
+    let addr = inv.settings.listen;
+    let db = inv.settings.database.clone();
+    let app = App::new(inv, Arc::new(store), system_clock())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Listen { addr, source })?;
+    tracing::info!(
+        "listening on {}, database {}",
+        listener.local_addr().map_err(CliError::Serve)?,
+        db.display()
+    );
+    let state = ApiState {
+        app,
+        windows: Arc::new(NoWindows),
+    };
+    serve(state, listener, shutdown_signal())
+        .await
+        .map_err(CliError::Serve)
+}

@@ -1,0 +1,801 @@
+//! The collector's inventory: sites, devices, services and agents, read from strict YAML.
+//!
+//! Devices use the agent's own schema ([`DeviceConfig`]), so one device list serves both. A file
+//! may `include:` other files (paths relative to the including file) whose sites, devices,
+//! services, agents and SNMP credentials are merged in. Every problem found is reported, each
+//! with file, line and key: duplicate ids, unknown sites, parents, members and assignments,
+//! parent cycles, and token files that cannot be read or are too short.
+
+use crate::state::{DeviceRules, Need};
+use driftvakt_agent::config::{
+    class_timing, validate_devices, DeviceConfig, Secret, SnmpCredentials,
+};
+use driftvakt_common::config::{
+    load_yaml, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
+};
+use driftvakt_common::DeviceClass;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The calendar section; owned by the calendar module, kept as raw data until it lands.
+pub type CalendarSection = serde_json::Value;
+
+/// Shortest accepted agent token.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// One inventory YAML file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFile {
+    /// Further files to merge in, relative to this one.
+    #[serde(default)]
+    pub include: Vec<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub collector: Option<Spanned<CollectorSettings>>,
+    #[serde(default)]
+    pub sites: Vec<SiteConfig>,
+    #[serde(default)]
+    pub devices: Vec<DeviceConfig>,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub agents: Vec<AgentEntry>,
+    #[serde(default)]
+    pub snmp_credentials: Vec<SnmpCredentials>,
+    #[serde(default)]
+    pub calendar: Option<CalendarSection>,
+}
+
+/// Settings of the collector process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSettings {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+    /// Availability target per year (0.991 = 99.1 %).
+    #[serde(default = "default_target")]
+    pub target: f64,
+    /// Consecutive failed results before a device is down.
+    #[serde(default = "default_confirm")]
+    pub confirm_failures: u32,
+    /// Intervals without results before a device is unknown.
+    #[serde(default = "default_stale")]
+    pub stale_intervals: u32,
+    /// Most incidents per year.
+    #[serde(default = "default_goal")]
+    pub incident_goal: u32,
+    /// Largest accepted request body in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Results further than this ahead of the collector's clock are rejected.
+    #[serde(default = "default_future")]
+    pub max_future: Duration,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8480))
+}
+fn default_database() -> PathBuf {
+    PathBuf::from("/var/lib/driftvakt/driftvakt.db")
+}
+fn default_target() -> f64 {
+    0.991
+}
+fn default_confirm() -> u32 {
+    3
+}
+fn default_stale() -> u32 {
+    3
+}
+fn default_goal() -> u32 {
+    5
+}
+fn default_max_body() -> usize {
+    8 << 20
+}
+fn default_future() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        CollectorSettings {
+            listen: default_listen(),
+            database: default_database(),
+            target: default_target(),
+            confirm_failures: default_confirm(),
+            stale_intervals: default_stale(),
+            incident_goal: default_goal(),
+            max_body_bytes: default_max_body(),
+            max_future: default_future(),
+        }
+    }
+}
+
+/// A site: a building or node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub municipality: String,
+    /// A network node (knutpunkt): its UPS units must hold at least four hours.
+    #[serde(default)]
+    pub node: bool,
+}
+
+/// How many members a service needs: `all`, `any` or `{ at_least: N }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    #[default]
+    All,
+    Any,
+    AtLeast(u32),
+}
+
+impl Rule {
+    pub fn need(self) -> Need {
+        match self {
+            Rule::All => Need::All,
+            Rule::Any => Need::Any,
+            Rule::AtLeast(n) => Need::AtLeast(n as usize),
+        }
+    }
+}
+
+/// A service users notice, made of devices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub members: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub rule: Option<Spanned<Rule>>,
+    /// Whether an outage of this service is an incident (counts against the yearly goal).
+    #[serde(default = "default_true")]
+    pub counts_as_incident: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// An agent allowed to push results, and which devices it probes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub token_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub token_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub sites: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub municipalities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub devices: Vec<Spanned<String>>,
+}
+
+/// A site, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub municipality: String,
+    pub node: bool,
+}
+
+/// A device, resolved.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+    pub class: DeviceClass,
+    pub site: String,
+    pub municipality: String,
+    pub parent: Option<String>,
+    /// Check names results carry.
+    pub checks: Vec<String>,
+    pub rules: DeviceRules,
+    pub config: DeviceConfig,
+}
+
+/// A service, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub rule: Rule,
+    pub counts_as_incident: bool,
+}
+
+/// An agent, resolved: its token and the devices it may report.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub token: Secret,
+    pub devices: HashSet<String>,
+}
+
+/// The whole inventory, validated.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub settings: CollectorSettings,
+    pub sites: Vec<Site>,
+    pub devices: Vec<Device>,
+    pub services: Vec<Service>,
+    pub agents: Vec<Agent>,
+    pub snmp_credentials: Vec<SnmpCredentials>,
+    pub calendar: Option<CalendarSection>,
+    device_index: HashMap<String, usize>,
+}
+
+impl Inventory {
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.device_index.get(id).map(|&i| &self.devices[i])
+    }
+    pub fn site(&self, id: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+    pub fn agent(&self, id: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+    /// Devices ordered so that every parent comes before its children.
+    pub fn devices_parents_first(&self) -> Vec<&Device> {
+        let mut done: HashSet<&str> = HashSet::new();
+        let mut out = Vec::with_capacity(self.devices.len());
+        while out.len() < self.devices.len() {
+            let before = out.len();
+            for d in &self.devices {
+                let ready = d.parent.as_deref().is_none_or(|p| done.contains(p));
+                if !done.contains(d.id.as_str()) && ready {
+                    done.insert(&d.id);
+                    out.push(d);
+                }
+            }
+            if out.len() == before {
+                break; // cycles are rejected when loading; never loop forever
+            }
+        }
+        out
+    }
+    /// Municipalities in order of first appearance.
+    pub fn municipalities(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.sites {
+            if !out.contains(&s.municipality) {
+                out.push(s.municipality.clone());
+            }
+        }
+        out
+    }
+
+    /// Loads `path` and its includes and validates them; reports every problem found.
+    pub fn load(path: &Path) -> Result<Inventory, ConfigErrors> {
+        let files = load_all(path)?;
+        let mut errors = Vec::new();
+        let index = GlobalIndex::build(&files);
+        for f in &files {
+            let mut v = Validator::new(&f.path, &f.source);
+            validate_file(&mut v, f, &index, &files);
+            if let Err(e) = v.finish() {
+                errors.extend(e.0);
+            }
+        }
+        let agents = resolve_agents(&files, &index, &mut errors);
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+            return Err(ConfigErrors(errors));
+        }
+        Ok(resolve(path, files, agents))
+    }
+}
+
+struct LoadedFile {
+    path: PathBuf,
+    source: String,
+    file: InventoryFile,
+}
+
+fn load_all(path: &Path) -> Result<Vec<LoadedFile>, ConfigErrors> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut queue = vec![path.to_path_buf()];
+    let mut seen = HashSet::new();
+    while let Some(p) = queue.pop() {
+        let key = p.canonicalize().unwrap_or_else(|_| p.clone());
+        if !seen.insert(key) {
+            continue;
+        }
+        match load_yaml::<InventoryFile>(&p) {
+            Ok((file, source)) => {
+                let base = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+                let is_main = out.is_empty();
+                let mut v = Validator::new(&p, &source);
+                for inc in &file.include {
+                    let target = base.join(&inc.value);
+                    if !target.is_file() {
+                        v.error_at(
+                            &inc.referenced,
+                            format!("included file {} does not exist", target.display()),
+                        );
+                    } else {
+                        queue.push(target);
+                    }
+                }
+                if !is_main {
+                    if let Some(c) = &file.collector {
+                        v.error_at(&c.referenced, "`collector:` belongs in the main file only");
+                    }
+                    if file.calendar.is_some() {
+                        v.error("`calendar:` belongs in the main file only");
+                    }
+                }
+                if let Err(e) = v.finish() {
+                    errors.extend(e.0);
+                }
+                out.push(LoadedFile {
+                    path: p,
+                    source,
+                    file,
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Ids defined anywhere, for cross-file references.
+struct GlobalIndex {
+    sites: HashMap<String, String>,
+    devices: HashMap<String, (Option<String>, String)>,
+    municipalities: HashSet<String>,
+}
+
+impl GlobalIndex {
+    fn build(files: &[LoadedFile]) -> Self {
+        let mut sites = HashMap::new();
+        let mut devices = HashMap::new();
+        for f in files {
+            for s in &f.file.sites {
+                sites
+                    .entry(s.id.value.clone())
+                    .or_insert(s.municipality.clone());
+            }
+            for d in &f.file.devices {
+                let site = d.site.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+                devices
+                    .entry(d.id.value.clone())
+                    .or_insert((d.parent.as_ref().map(|p| p.value.clone()), site));
+            }
+        }
+        let municipalities = sites.values().cloned().collect();
+        GlobalIndex {
+            sites,
+            devices,
+            municipalities,
+        }
+    }
+}
+
+fn all_credentials(files: &[LoadedFile]) -> Vec<SnmpCredentials> {
+    files
+        .iter()
+        .flat_map(|f| f.file.snmp_credentials.iter().cloned())
+        .collect()
+}
+
+fn validate_file(v: &mut Validator, f: &LoadedFile, index: &GlobalIndex, files: &[LoadedFile]) {
+    validate_settings(v, &f.file);
+    validate_devices_across(v, f, index, files);
+    let earlier = |pos: usize, pick: &dyn Fn(&InventoryFile) -> Vec<String>| -> HashSet<String> {
+        files[..pos].iter().flat_map(|g| pick(&g.file)).collect()
+    };
+    let pos = files.iter().position(|g| g.path == f.path).unwrap_or(0);
+    let mut seen = earlier(pos, &|g| {
+        g.sites.iter().map(|s| s.id.value.clone()).collect()
+    });
+    for s in &f.file.sites {
+        check_id(v, &s.id, "site", &mut seen);
+    }
+    let mut seen = earlier(pos, &|g| {
+        g.services.iter().map(|s| s.id.value.clone()).collect()
+    });
+    for s in &f.file.services {
+        check_id(v, &s.id, "service", &mut seen);
+        validate_service(v, s, index);
+    }
+    let mut seen = earlier(pos, &|g| {
+        g.agents.iter().map(|a| a.id.value.clone()).collect()
+    });
+    for a in &f.file.agents {
+        check_id(v, &a.id, "agent", &mut seen);
+        validate_assignment(v, a, index);
+    }
+}
+
+fn check_id(v: &mut Validator, id: &Spanned<String>, what: &str, seen: &mut HashSet<String>) {
+    if id.value.trim().is_empty() {
+        v.error_at(&id.referenced, format!("{what} id must not be empty"));
+    } else if !seen.insert(id.value.clone()) {
+        v.error_at(
+            &id.referenced,
+            format!("duplicate {what} id `{}`", id.value),
+        );
+    }
+}
+
+fn validate_settings(v: &mut Validator, file: &InventoryFile) {
+    let Some(c) = &file.collector else { return };
+    let s = &c.value;
+    if !(s.target > 0.0 && s.target < 1.0) {
+        v.error_at(
+            &c.referenced,
+            "collector.target must be between 0 and 1, e.g. 0.991",
+        );
+    }
+    if s.confirm_failures == 0 {
+        v.error_at(
+            &c.referenced,
+            "collector.confirm_failures must be at least 1",
+        );
+    }
+    if s.stale_intervals == 0 {
+        v.error_at(
+            &c.referenced,
+            "collector.stale_intervals must be at least 1",
+        );
+    }
+    if s.max_body_bytes < 1024 {
+        v.error_at(
+            &c.referenced,
+            "collector.max_body_bytes must be at least 1024",
+        );
+    }
+}
+
+/// The agent's device checks, plus the site requirement, cross-file parents and cycles.
+fn validate_devices_across(
+    v: &mut Validator,
+    f: &LoadedFile,
+    index: &GlobalIndex,
+    files: &[LoadedFile],
+) {
+    // The agent's checks work on one list; run them on this file's devices, and drop its
+    // unknown-parent errors for parents that another file defines.
+    let mut local = Validator::new(&f.path, &f.source);
+    validate_devices(&mut local, &f.file.devices, &all_credentials(files));
+    if let Err(errs) = local.finish() {
+        for e in errs.0 {
+            let defined_elsewhere = index
+                .devices
+                .keys()
+                .any(|id| e.message == format!("unknown parent device `{id}`"));
+            if !defined_elsewhere {
+                push_error(v, e);
+            }
+        }
+    }
+    let pos = files.iter().position(|g| g.path == f.path).unwrap_or(0);
+    let earlier: HashSet<&str> = files[..pos]
+        .iter()
+        .flat_map(|g| g.file.devices.iter().map(|d| d.id.value.as_str()))
+        .collect();
+    for d in &f.file.devices {
+        if earlier.contains(d.id.value.as_str()) {
+            v.error_at(
+                &d.id.referenced,
+                format!("duplicate device id `{}`", d.id.value),
+            );
+        }
+        match &d.site {
+            None => v.error_at(
+                &d.id.referenced,
+                format!("device `{}` needs `site:`", d.id.value),
+            ),
+            Some(s) if !index.sites.contains_key(&s.value) => {
+                v.error_at(&s.referenced, format!("unknown site `{}`", s.value))
+            }
+            _ => {}
+        }
+        if let Some(p) = &d.parent {
+            if in_cycle(&d.id.value, index) {
+                v.error_at(
+                    &p.referenced,
+                    format!("parent cycle: device `{}` is its own ancestor", d.id.value),
+                );
+            }
+        }
+    }
+}
+
+/// Re-records an error from another validator on `v` (same file).
+fn push_error(v: &mut Validator, e: ConfigError) {
+    if e.line == 0 {
+        v.error(e.message);
+        return;
+    }
+    // The Validator takes places as Locations; rebuild one from the line and column.
+    let loc = location(e.line, e.column);
+    v.error_at(&loc, e.message);
+}
+
+fn location(line: u64, column: u64) -> Location {
+    // A Location can be deserialized from its parts.
+    let json = serde_json::json!({ "line": line, "column": column });
+    serde_json::from_value(json).unwrap_or(Location::UNKNOWN)
+}
+
+fn in_cycle(start: &str, index: &GlobalIndex) -> bool {
+    let mut cur = index.devices.get(start).and_then(|d| d.0.clone());
+    let mut steps = 0;
+    while let Some(p) = cur {
+        if p == start {
+            return true;
+        }
+        steps += 1;
+        if steps > index.devices.len() {
+            return false; // a cycle not through `start`; reported at its own members
+        }
+        cur = index.devices.get(&p).and_then(|d| d.0.clone());
+    }
+    false
+}
+
+fn validate_service(v: &mut Validator, s: &ServiceConfig, index: &GlobalIndex) {
+    if s.members.value.is_empty() {
+        v.error_at(&s.members.referenced, "a service needs at least one member");
+    }
+    let mut seen = HashSet::new();
+    for m in &s.members.value {
+        if !index.devices.contains_key(&m.value) {
+            v.error_at(
+                &m.referenced,
+                format!("unknown member device `{}`", m.value),
+            );
+        } else if !seen.insert(m.value.as_str()) {
+            v.error_at(&m.referenced, format!("member `{}` listed twice", m.value));
+        }
+    }
+    let Some(rule) = &s.rule else { return };
+    if let Rule::AtLeast(n) = rule.value {
+        if n == 0 || n as usize > s.members.value.len() {
+            v.error_at(
+                &rule.referenced,
+                format!(
+                    "at_least: {n} must be between 1 and the number of members ({})",
+                    s.members.value.len()
+                ),
+            );
+        }
+    }
+}
+
+fn validate_assignment(v: &mut Validator, a: &AgentEntry, index: &GlobalIndex) {
+    for s in &a.sites {
+        if !index.sites.contains_key(&s.value) {
+            v.error_at(&s.referenced, format!("unknown site `{}`", s.value));
+        }
+    }
+    for m in &a.municipalities {
+        if !index.municipalities.contains(&m.value) {
+            v.error_at(&m.referenced, format!("unknown municipality `{}`", m.value));
+        }
+    }
+    for d in &a.devices {
+        if !index.devices.contains_key(&d.value) {
+            v.error_at(&d.referenced, format!("unknown device `{}`", d.value));
+        }
+    }
+    match (&a.token_file, &a.token_env) {
+        (Some(_), Some(_)) | (None, None) => v.error_at(
+            &a.id.referenced,
+            format!(
+                "agent `{}`: give exactly one of `token_file:` or `token_env:`",
+                a.id.value
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// Reads every agent's token and works out its devices; token problems are errors.
+fn resolve_agents(
+    files: &[LoadedFile],
+    index: &GlobalIndex,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Agent> {
+    let mut out = Vec::new();
+    for f in files {
+        let base = f.path.parent().unwrap_or(Path::new("."));
+        let mut v = Validator::new(&f.path, &f.source);
+        for a in &f.file.agents {
+            match read_token(a, base) {
+                Ok(Some(token)) => out.push(Agent {
+                    id: a.id.value.clone(),
+                    token,
+                    devices: assigned_devices(a, index),
+                }),
+                Ok(None) => {}
+                Err((loc, msg)) => v.error_at(&loc, msg),
+            }
+        }
+        if let Err(e) = v.finish() {
+            errors.extend(e.0);
+        }
+    }
+    out
+}
+
+fn read_token(a: &AgentEntry, base: &Path) -> Result<Option<Secret>, (Location, String)> {
+    let (text, loc, what) = match (&a.token_file, &a.token_env) {
+        (Some(file), None) => {
+            let path = base.join(&file.value);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                (
+                    file.referenced,
+                    format!("cannot read token file {}: {e}", path.display()),
+                )
+            })?;
+            (
+                text,
+                file.referenced,
+                format!("token file {}", path.display()),
+            )
+        }
+        (None, Some(var)) => {
+            let text = std::env::var(&var.value).map_err(|_| {
+                (
+                    var.referenced,
+                    format!("environment variable {} is not set", var.value),
+                )
+            })?;
+            (
+                text,
+                var.referenced,
+                format!("environment variable {}", var.value),
+            )
+        }
+        _ => return Ok(None),
+    };
+    let token = text.trim();
+    if token.len() < MIN_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+        return Err((
+            loc,
+            format!("{what}: a token must be one word of at least {MIN_TOKEN_LEN} characters"),
+        ));
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+fn assigned_devices(a: &AgentEntry, index: &GlobalIndex) -> HashSet<String> {
+    let sites: HashSet<&str> = a.sites.iter().map(|s| s.value.as_str()).collect();
+    let munis: HashSet<&str> = a.municipalities.iter().map(|m| m.value.as_str()).collect();
+    let named: HashSet<&str> = a.devices.iter().map(|d| d.value.as_str()).collect();
+    index
+        .devices
+        .iter()
+        .filter(|(id, (_, site))| {
+            named.contains(id.as_str())
+                || sites.contains(site.as_str())
+                || index
+                    .sites
+                    .get(site)
+                    .is_some_and(|m| munis.contains(m.as_str()))
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory {
+    let settings = files[0]
+        .file
+        .collector
+        .as_ref()
+        .map(|c| c.value.clone())
+        .unwrap_or_default();
+    let calendar = files[0].file.calendar.clone();
+    let mut sites = Vec::new();
+    let mut devices = Vec::new();
+    let mut services = Vec::new();
+    let mut creds = Vec::new();
+    for f in files {
+        sites.extend(f.file.sites.into_iter().map(|s| Site {
+            name: s.name.unwrap_or_else(|| s.id.value.clone()),
+            id: s.id.value,
+            municipality: s.municipality,
+            node: s.node,
+        }));
+        devices.extend(f.file.devices);
+        services.extend(f.file.services.into_iter().map(|s| Service {
+            name: s.name.unwrap_or_else(|| s.id.value.clone()),
+            id: s.id.value,
+            members: s.members.value.into_iter().map(|m| m.value).collect(),
+            rule: s.rule.map(|r| r.value).unwrap_or_default(),
+            counts_as_incident: s.counts_as_incident,
+        }));
+        creds.extend(f.file.snmp_credentials);
+    }
+    let site_muni: BTreeMap<String, String> = sites
+        .iter()
+        .map(|s| (s.id.clone(), s.municipality.clone()))
+        .collect();
+    let devices: Vec<Device> = devices
+        .into_iter()
+        .map(|d| resolve_device(d, &settings, &site_muni))
+        .collect();
+    let device_index = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id.clone(), i))
+        .collect();
+    Inventory {
+        path: path.to_path_buf(),
+        settings,
+        sites,
+        devices,
+        services,
+        agents,
+        snmp_credentials: creds,
+        calendar,
+        device_index,
+    }
+}
+
+fn resolve_device(
+    d: DeviceConfig,
+    settings: &CollectorSettings,
+    site_muni: &BTreeMap<String, String>,
+) -> Device {
+    let checks = d.checks();
+    let (class_interval, _) = class_timing(d.class);
+    let device_interval = d.interval.map(|i| i.std()).unwrap_or(class_interval);
+    let interval_of = |c: &driftvakt_agent::config::CheckSpec| {
+        c.common()
+            .interval
+            .map(|i| i.std())
+            .unwrap_or(device_interval)
+    };
+    let primary = checks
+        .iter()
+        .find(|c| c.kind() == "icmp")
+        .or(checks.first());
+    let primary_interval = primary.map(interval_of).unwrap_or(device_interval);
+    let slowest = checks
+        .iter()
+        .map(interval_of)
+        .max()
+        .unwrap_or(device_interval);
+    let site = d.site.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+    Device {
+        id: d.id.value.clone(),
+        class: d.class,
+        municipality: site_muni.get(&site).cloned().unwrap_or_default(),
+        site,
+        parent: d.parent.as_ref().map(|p| p.value.clone()),
+        checks: checks.iter().map(|c| c.name()).collect(),
+        rules: DeviceRules {
+            primary_check: primary.map(|c| c.name()).unwrap_or_else(|| "icmp".into()),
+            interval_ms: primary_interval.as_millis() as i64,
+            slowest_interval_ms: slowest.as_millis() as i64,
+            confirm_failures: settings.confirm_failures,
+            stale_intervals: settings.stale_intervals,
+        },
+        config: d,
+    }
+}

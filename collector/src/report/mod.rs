@@ -1,0 +1,336 @@
+//! The availability report: per device, service, site and municipality, plus incidents against
+//! the yearly goal, built from stored outages ([`build`]) and rendered as JSON, a text table,
+//! CSV or a printable Swedish HTML page ([`render`]).
+//!
+//! Site and municipality availability is *device-time availability*: `1 − Σ downtime / Σ
+//! observed time` over the site's (municipality's) devices, so a site with twenty access points
+//! where one was down for an hour loses one device-hour, not one hour. Their seconds are sums of
+//! device-seconds.
+//!
+//! An incident is an outage (down time) of a service marked `counts_as_incident` that is not
+//! entirely inside planned service windows. Incidents are counted by start time.
+
+mod csv;
+mod html;
+mod table;
+
+use crate::availability::{
+    aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
+    Span, Spans, Subject, FOREVER,
+};
+use crate::inventory::Inventory;
+use crate::state::{effective, service_timeline, Segment, Timeline};
+use crate::store::{EntityKind, Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Output formats of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Html,
+}
+
+/// Report failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Period(#[from] crate::availability::PeriodError),
+    #[error("the period starts after now ({0})")]
+    Future(DateTime<Utc>),
+}
+
+/// The whole report (also the JSON of `GET /api/v1/report`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub period: String,
+    pub from: DateTime<Utc>,
+    /// End of the period, or now when it is still running.
+    pub to: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub target: f64,
+    pub devices: Vec<DeviceRow>,
+    pub services: Vec<ServiceRow>,
+    pub sites: Vec<GroupRow>,
+    pub municipalities: Vec<GroupRow>,
+    pub incidents: Incidents,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRow {
+    pub id: String,
+    pub class: String,
+    pub site: String,
+    pub municipality: String,
+    /// Down or unreachable intervals overlapping the period.
+    pub outages: usize,
+    pub flaps: usize,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRow {
+    pub id: String,
+    pub name: String,
+    pub outages: usize,
+    pub counts_as_incident: bool,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub devices: usize,
+    pub outages: usize,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incidents {
+    pub period: usize,
+    pub year_to_date: usize,
+    pub goal: u32,
+    pub meets_goal: bool,
+    pub list: Vec<Incident>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub service: String,
+    pub name: String,
+    pub start: DateTime<Utc>,
+    /// `None` while ongoing.
+    pub end: Option<DateTime<Utc>>,
+    pub duration_s: f64,
+    pub planned_s: f64,
+}
+
+/// Effective device timelines (parents applied) from stored outages overlapping `[from, to)`.
+pub fn load_timelines(
+    inv: &Inventory,
+    store: &dyn Store,
+    from: i64,
+    to: i64,
+) -> Result<BTreeMap<String, Timeline>, StoreError> {
+    let seen = store.seen()?;
+    let mut segments: BTreeMap<String, Vec<Segment>> = BTreeMap::new();
+    for o in store.outages(EntityKind::Device, None, from, to)? {
+        segments.entry(o.id).or_default().push(Segment {
+            start: o.start,
+            end: o.end.unwrap_or(FOREVER),
+            state: o.kind,
+            cause: o.cause,
+        });
+    }
+    let mut out: BTreeMap<String, Timeline> = BTreeMap::new();
+    for d in inv.devices_parents_first() {
+        let own = Timeline::from_segments(
+            segments.get(&d.id).map(Vec::as_slice).unwrap_or(&[]),
+            seen.get(&d.id).map(|s| s.first),
+        );
+        let parent = d.parent.as_ref().and_then(|p| out.get(p));
+        let eff = effective(&own, parent, d.rules.interval_ms);
+        out.insert(d.id.clone(), eff);
+    }
+    Ok(out)
+}
+
+/// Service timelines over `[from, to)` from device timelines.
+pub fn service_timelines(
+    inv: &Inventory,
+    devices: &BTreeMap<String, Timeline>,
+    from: i64,
+    to: i64,
+) -> BTreeMap<String, Timeline> {
+    let empty = Timeline::default();
+    inv.services
+        .iter()
+        .map(|s| {
+            let members: Vec<&Timeline> = s
+                .members
+                .iter()
+                .map(|m| devices.get(m).unwrap_or(&empty))
+                .collect();
+            (
+                s.id.clone(),
+                service_timeline(s.rule.need(), &members, from, to),
+            )
+        })
+        .collect()
+}
+
+fn exposure(t: &Timeline) -> Exposure {
+    Exposure {
+        down: t.unavailable(),
+        unknown: t.unknown.clone(),
+        degraded: t.degraded.clone(),
+    }
+}
+
+fn count_overlapping(spans: &[Span], from: i64, to: i64) -> usize {
+    spans
+        .iter()
+        .filter(|s| s.start < to && s.end > from)
+        .count()
+}
+
+/// Builds the report for `period` as of `now`.
+pub fn build(
+    inv: &Inventory,
+    store: &dyn Store,
+    windows: &dyn PlannedWindows,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<Report, ReportError> {
+    if period.from > now {
+        return Err(ReportError::Future(now));
+    }
+    let p = period.until(now);
+    let (from, to, year) = (ms(p.from), ms(p.to), ms(p.year_start()));
+    let start = year.min(from);
+    let target = inv.settings.target;
+    let devices_tl = load_timelines(inv, store, start, to)?;
+    let mut devices = Vec::new();
+    for d in &inv.devices {
+        let tl = &devices_tl[&d.id];
+        let subject = Subject {
+            device: Some(&d.id),
+            service: None,
+            site: Some(&d.site),
+            municipality: Some(&d.municipality),
+        };
+        let planned = planned_spans(windows, &subject, from, to);
+        let year_down = tl.unavailable().clip(year, to).total();
+        devices.push(DeviceRow {
+            id: d.id.clone(),
+            class: d.class.as_str().to_string(),
+            site: d.site.clone(),
+            municipality: d.municipality.clone(),
+            outages: count_overlapping(tl.unavailable().as_slice(), from, to),
+            flaps: store.flaps(Some(&d.id), from, to)?.len(),
+            figures: figures(&p, target, &exposure(tl), &planned, year_down),
+        });
+    }
+    let services_tl = service_timelines(inv, &devices_tl, start, to);
+    let mut services = Vec::new();
+    let mut all_incidents = Vec::new();
+    for s in &inv.services {
+        let tl = &services_tl[&s.id];
+        let subject = Subject {
+            service: Some(&s.id),
+            ..Subject::default()
+        };
+        let planned_year = planned_spans(windows, &subject, start, to);
+        let planned = planned_year.clip(from, to);
+        let year_down = tl.down.clip(year, to).total();
+        services.push(ServiceRow {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            outages: count_overlapping(tl.down.as_slice(), from, to),
+            counts_as_incident: s.counts_as_incident,
+            figures: figures(&p, target, &exposure(tl), &planned, year_down),
+        });
+        if s.counts_as_incident {
+            for span in tl.down.clip(year, to).as_slice() {
+                let one = Spans::one(span.start, span.end);
+                let planned_s = one.intersect(&planned_year).total();
+                if planned_s < span.len() {
+                    all_incidents.push(Incident {
+                        service: s.id.clone(),
+                        name: s.name.clone(),
+                        start: at(span.start),
+                        end: (span.end < ms(now)).then(|| at(span.end)),
+                        duration_s: secs(span.len()),
+                        planned_s: secs(planned_s),
+                    });
+                }
+            }
+        }
+    }
+    let sites = group_rows(
+        &devices,
+        target,
+        |d| d.site.clone(),
+        |id| inv.site(id).map(|s| s.name.clone()).unwrap_or_default(),
+    );
+    let municipalities = group_rows(
+        &devices,
+        target,
+        |d| d.municipality.clone(),
+        |id| id.to_string(),
+    );
+    let goal = inv.settings.incident_goal;
+    let year_to_date = all_incidents.len();
+    let list: Vec<Incident> = all_incidents
+        .into_iter()
+        .filter(|i| ms(i.start) >= from)
+        .collect();
+    Ok(Report {
+        period: p.label.clone(),
+        from: p.from,
+        to: p.to,
+        now,
+        target,
+        devices,
+        services,
+        sites,
+        municipalities,
+        incidents: Incidents {
+            period: list.len(),
+            year_to_date,
+            goal,
+            meets_goal: year_to_date <= goal as usize,
+            list,
+        },
+    })
+}
+
+fn group_rows(
+    devices: &[DeviceRow],
+    target: f64,
+    key: impl Fn(&DeviceRow) -> String,
+    name: impl Fn(&str) -> String,
+) -> Vec<GroupRow> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: BTreeMap<String, Vec<&DeviceRow>> = BTreeMap::new();
+    for d in devices {
+        let k = key(d);
+        if !groups.contains_key(&k) {
+            order.push(k.clone());
+        }
+        groups.entry(k).or_default().push(d);
+    }
+    order
+        .into_iter()
+        .map(|id| {
+            let rows = &groups[&id];
+            let figs: Vec<&Figures> = rows.iter().map(|r| &r.figures).collect();
+            GroupRow {
+                name: name(&id),
+                devices: rows.len(),
+                outages: rows.iter().map(|r| r.outages).sum(),
+                figures: aggregate(target, &figs),
+                id,
+            }
+        })
+        .collect()
+}
+
+/// Renders a report in `format`.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        Format::Table => table::render(report),
+        Format::Csv => csv::render(report),
+        Format::Html => html::render(report),
+    }
+}

@@ -1,0 +1,480 @@
+//! Device and service state, derived from probe results by pure functions.
+//!
+//! # Device rules
+//! - Each device has a *primary* check: `icmp` if it has one, else its first configured check.
+//!   Only the primary check decides up or down. A failing non-primary check, or any result that
+//!   answers with findings (UPS runtime under its minimum, low supply), makes the device
+//!   *degraded*: available for availability, but visible.
+//! - Per agent, a device is down after `confirm_failures` consecutive failed primary results; the
+//!   outage starts at the FIRST failed result of that run and ends at the first successful one.
+//!   A shorter run that ends in a success is a *flap* (counted, not an outage). A gap of more than
+//!   `stale_intervals` intervals between two results breaks a run.
+//! - An agent *reports recently* for `stale_intervals` (3) primary intervals after each result.
+//!   With several agents, a device is down only while every agent that reports recently sees it
+//!   down. When no agent reports recently, the device is *unknown* (never silently up).
+//! - Before its first result a device is unknown too.
+//! - A device that is down while its parent is unavailable (down or itself unreachable) is
+//!   *unreachable*: unavailable, but the parent is the root cause. The parent's unavailable time
+//!   is widened by one of the child's intervals on both sides, since the child notices the same
+//!   event up to one probe later. This is applied when reading (see [`effective`]), so results
+//!   for parent and child may arrive in any order.
+//!
+//! # Service rules
+//! A service needs `k` available members (`all`: every member, `any`: one, `at_least: N`: N).
+//! It is down when even counting the unknown members as available it would not have `k`, unknown
+//! when it has `k` only by counting unknown members, degraded when it has `k` but some member is
+//! degraded or unavailable, and up otherwise.
+//!
+//! Everything is derived from stored results, so late and reordered results give the same
+//! outages as results that arrived on time.
+
+use crate::availability::{Span, Spans, FOREVER};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The state of a device or service at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Up,
+    Degraded,
+    Down,
+    Unreachable,
+    Unknown,
+}
+
+impl State {
+    /// Up or degraded.
+    pub fn available(self) -> bool {
+        matches!(self, State::Up | State::Degraded)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Up => "up",
+            State::Degraded => "degraded",
+            State::Down => "down",
+            State::Unreachable => "unreachable",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// One stored probe result, as far as state derivation needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub agent: String,
+    pub check: String,
+    /// Unix milliseconds.
+    pub time: i64,
+    pub ok: bool,
+    /// Answered, but with findings.
+    pub degraded: bool,
+    /// The error (failed) or finding codes (degraded), for the outage's cause.
+    pub cause: Option<String>,
+}
+
+/// The parameters of one device's state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRules {
+    pub primary_check: String,
+    /// Interval of the primary check, in milliseconds.
+    pub interval_ms: i64,
+    /// The longest interval of any of the device's checks, in milliseconds.
+    pub slowest_interval_ms: i64,
+    pub confirm_failures: u32,
+    pub stale_intervals: u32,
+}
+
+impl DeviceRules {
+    /// How long one primary result keeps an agent "reporting recently".
+    pub fn stale_ms(&self) -> i64 {
+        self.interval_ms * i64::from(self.stale_intervals.max(1))
+    }
+    fn slow_stale_ms(&self) -> i64 {
+        self.slowest_interval_ms.max(self.interval_ms) * i64::from(self.stale_intervals.max(1))
+    }
+}
+
+/// A derived interval of a non-up state, with its cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub start: i64,
+    /// [`FOREVER`] while open.
+    pub end: i64,
+    pub state: State,
+    pub cause: Option<String>,
+}
+
+/// A run of failures shorter than the confirmation threshold, ended by a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlapEvent {
+    pub agent: String,
+    pub start: i64,
+    pub end: i64,
+    pub failures: u32,
+}
+
+/// A device's own timeline (before parents are taken into account) and its flaps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    /// Down, unknown and degraded segments from the first observation on, sorted.
+    pub segments: Vec<Segment>,
+    pub flaps: Vec<FlapEvent>,
+}
+
+/// Derives a device's own timeline from its observations (any order; sorted here).
+pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
+    let mut obs: Vec<&Observation> = observations.iter().collect();
+    obs.sort_by_key(|o| o.time);
+    let Some(first) = obs.first().map(|o| o.time) else {
+        return Derived::default();
+    };
+    let mut by_agent: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
+    for o in &obs {
+        by_agent.entry(o.agent.as_str()).or_default().push(o);
+    }
+    let (mut reporting, mut not_down, mut bad) = (Spans::empty(), Spans::empty(), Spans::empty());
+    let mut flaps = Vec::new();
+    for (agent, list) in &by_agent {
+        let primary: Vec<&Observation> = list
+            .iter()
+            .copied()
+            .filter(|o| o.check == rules.primary_check)
+            .collect();
+        let active = active_spans(rules, &primary);
+        let (down, agent_flaps) = failure_runs(rules, agent, &primary);
+        flaps.extend(agent_flaps);
+        not_down = not_down.union(&active.subtract(&down));
+        reporting = reporting.union(&active);
+        bad = bad.union(&bad_spans(rules, list));
+    }
+    let down = reporting.subtract(&not_down);
+    let unknown = Spans::one(first, FOREVER).subtract(&reporting);
+    let degraded = bad.intersect(&reporting).subtract(&down);
+    let mut segments = Vec::new();
+    push_segments(&mut segments, &down, State::Down, &obs, |o| {
+        !o.ok && o.check == rules.primary_check
+    });
+    push_segments(&mut segments, &unknown, State::Unknown, &obs, |_| false);
+    push_segments(&mut segments, &degraded, State::Degraded, &obs, |o| {
+        o.degraded || (!o.ok && o.check != rules.primary_check)
+    });
+    segments.sort_by_key(|s| s.start);
+    flaps.sort_by_key(|f| f.start);
+    Derived { segments, flaps }
+}
+
+fn push_segments(
+    out: &mut Vec<Segment>,
+    spans: &Spans,
+    state: State,
+    obs: &[&Observation],
+    is_cause: impl Fn(&Observation) -> bool,
+) {
+    for s in spans.as_slice() {
+        let i = obs.partition_point(|o| o.time < s.start);
+        let cause = obs[i..]
+            .iter()
+            .take_while(|o| o.time < s.end)
+            .find(|o| is_cause(o))
+            .and_then(|o| o.cause.clone());
+        out.push(Segment {
+            start: s.start,
+            end: s.end,
+            state,
+            cause,
+        });
+    }
+}
+
+/// Where an agent reports recently: `stale_intervals` intervals after each primary result.
+fn active_spans(rules: &DeviceRules, primary: &[&Observation]) -> Spans {
+    let stale = rules.stale_ms();
+    primary
+        .iter()
+        .map(|o| Span::new(o.time, o.time.saturating_add(stale)))
+        .collect()
+}
+
+/// Confirmed down intervals and flaps of one agent's primary results (sorted by time).
+fn failure_runs(
+    rules: &DeviceRules,
+    agent: &str,
+    primary: &[&Observation],
+) -> (Spans, Vec<FlapEvent>) {
+    let stale = rules.stale_ms();
+    let confirm = rules.confirm_failures.max(1);
+    let mut down = Vec::new();
+    let mut flaps = Vec::new();
+    // (first failure time, failures so far)
+    let mut run: Option<(i64, u32)> = None;
+    let mut prev: Option<i64> = None;
+    for o in primary {
+        if let (Some(p), Some((start, n))) = (prev, run) {
+            if o.time - p > stale {
+                if n >= confirm {
+                    down.push(Span::new(start, p + stale));
+                }
+                run = None;
+            }
+        }
+        if o.ok {
+            match run.take() {
+                Some((start, n)) if n >= confirm => down.push(Span::new(start, o.time)),
+                Some((start, n)) => flaps.push(FlapEvent {
+                    agent: agent.to_string(),
+                    start,
+                    end: o.time,
+                    failures: n,
+                }),
+                None => {}
+            }
+        } else {
+            let (start, n) = run.unwrap_or((o.time, 0));
+            run = Some((start, n + 1));
+        }
+        prev = Some(o.time);
+    }
+    if let (Some(p), Some((start, n))) = (prev, run) {
+        if n >= confirm {
+            down.push(Span::new(start, p + stale));
+        }
+    }
+    (down.into_iter().collect(), flaps)
+}
+
+/// Where one agent's results say degraded: from a failing non-primary result or a result with
+/// findings until the next result of the same check (at most the stale time).
+fn bad_spans(rules: &DeviceRules, list: &[&Observation]) -> Spans {
+    let stale = rules.slow_stale_ms();
+    let mut by_check: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
+    for o in list {
+        by_check.entry(o.check.as_str()).or_default().push(o);
+    }
+    let mut out = Vec::new();
+    for (check, results) in by_check {
+        let primary = check == rules.primary_check;
+        for (i, o) in results.iter().enumerate() {
+            let is_bad = o.degraded || (!o.ok && !primary);
+            if !is_bad {
+                continue;
+            }
+            let limit = o.time.saturating_add(stale);
+            let end = results.get(i + 1).map_or(limit, |n| n.time.min(limit));
+            out.push(Span::new(o.time, end));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A timeline as sets: every instant not in any set is up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    pub down: Spans,
+    pub unreachable: Spans,
+    pub unknown: Spans,
+    pub degraded: Spans,
+}
+
+impl Timeline {
+    /// Down or unreachable.
+    pub fn unavailable(&self) -> Spans {
+        self.down.union(&self.unreachable)
+    }
+
+    /// The state at instant `t`.
+    pub fn state_at(&self, t: i64) -> State {
+        if self.unknown.contains(t) {
+            State::Unknown
+        } else if self.unreachable.contains(t) {
+            State::Unreachable
+        } else if self.down.contains(t) {
+            State::Down
+        } else if self.degraded.contains(t) {
+            State::Degraded
+        } else {
+            State::Up
+        }
+    }
+
+    /// A device's own timeline from its stored segments; `first_seen` is its first result (none:
+    /// never seen, unknown throughout). Unknown before the first result.
+    pub fn from_segments(segments: &[Segment], first_seen: Option<i64>) -> Timeline {
+        let pick = |st: State| -> Spans {
+            segments
+                .iter()
+                .filter(|s| s.state == st)
+                .map(|s| Span::new(s.start, s.end))
+                .collect()
+        };
+        let leading = Spans::one(i64::MIN / 4, first_seen.unwrap_or(FOREVER));
+        Timeline {
+            down: pick(State::Down),
+            unreachable: pick(State::Unreachable),
+            unknown: pick(State::Unknown).union(&leading),
+            degraded: pick(State::Degraded),
+        }
+    }
+}
+
+/// The effective timeline of a child given its parent's effective timeline: own down time while
+/// the parent is unavailable (widened by the child's interval) becomes unreachable.
+pub fn effective(own: &Timeline, parent: Option<&Timeline>, child_interval_ms: i64) -> Timeline {
+    let Some(parent) = parent else {
+        return own.clone();
+    };
+    let parent_out = parent
+        .unavailable()
+        .widen(child_interval_ms, child_interval_ms);
+    let unreachable = own.down.intersect(&parent_out).union(&own.unreachable);
+    Timeline {
+        down: own.down.subtract(&unreachable),
+        unreachable,
+        unknown: own.unknown.clone(),
+        degraded: own.degraded.clone(),
+    }
+}
+
+/// How many members of a service must be available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    All,
+    Any,
+    AtLeast(usize),
+}
+
+impl Need {
+    fn count(self, members: usize) -> usize {
+        match self {
+            Need::All => members,
+            Need::Any => 1,
+            Need::AtLeast(n) => n,
+        }
+    }
+}
+
+/// A service's state from its members' states (see the module doc).
+pub fn service_state(need: Need, members: &[State]) -> State {
+    let k = need.count(members.len());
+    let available = members.iter().filter(|s| s.available()).count();
+    let unknown = members.iter().filter(|s| **s == State::Unknown).count();
+    if available + unknown < k {
+        State::Down
+    } else if available < k {
+        State::Unknown
+    } else if members.iter().any(|s| *s != State::Up) {
+        State::Degraded
+    } else {
+        State::Up
+    }
+}
+
+/// A service's timeline over `[from, to)` from its members' effective timelines.
+pub fn service_timeline(need: Need, members: &[&Timeline], from: i64, to: i64) -> Timeline {
+    let mut cuts = vec![from, to];
+    for m in members {
+        for set in [&m.down, &m.unreachable, &m.unknown, &m.degraded] {
+            for s in set.as_slice() {
+                cuts.extend(
+                    [s.start, s.end]
+                        .into_iter()
+                        .filter(|t| *t > from && *t < to),
+                );
+            }
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out: BTreeMap<State, Vec<Span>> = BTreeMap::new();
+    let mut states = Vec::with_capacity(members.len());
+    for w in cuts.windows(2) {
+        states.clear();
+        states.extend(members.iter().map(|m| m.state_at(w[0])));
+        let st = service_state(need, &states);
+        out.entry(st).or_default().push(Span::new(w[0], w[1]));
+    }
+    let mut take =
+        |st: State| -> Spans { out.remove(&st).unwrap_or_default().into_iter().collect() };
+    Timeline {
+        down: take(State::Down),
+        unreachable: Spans::empty(),
+        unknown: take(State::Unknown),
+        degraded: take(State::Degraded),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn rules() -> DeviceRules {
+        DeviceRules {
+            primary_check: "icmp".into(),
+            interval_ms: MIN,
+            slowest_interval_ms: MIN,
+            confirm_failures: 3,
+            stale_intervals: 3,
+        }
+    }
+
+    fn ob(agent: &str, minute: i64, ok: bool) -> Observation {
+        Observation {
+            agent: agent.into(),
+            check: "icmp".into(),
+            time: minute * MIN,
+            ok,
+            degraded: false,
+            cause: (!ok).then(|| "timeout".to_string()),
+        }
+    }
+
+    #[test]
+    fn confirmed_run_is_an_outage_from_first_failure() {
+        let obs: Vec<_> = (0..10).map(|m| ob("a", m, !(3..7).contains(&m))).collect();
+        let d = derive(&rules(), &obs);
+        let down: Vec<_> = d
+            .segments
+            .iter()
+            .filter(|s| s.state == State::Down)
+            .collect();
+        assert_eq!(down.len(), 1);
+        assert_eq!((down[0].start, down[0].end), (3 * MIN, 7 * MIN));
+        assert_eq!(down[0].cause.as_deref(), Some("timeout"));
+        let unknown: Vec<_> = d
+            .segments
+            .iter()
+            .filter(|s| s.state == State::Unknown)
+            .collect();
+        assert_eq!((unknown[0].start, unknown[0].end), (12 * MIN, FOREVER));
+    }
+
+    #[test]
+    fn two_agents_must_both_see_down() {
+        let mut obs: Vec<_> = (0..10).map(|m| ob("a", m, !(3..7).contains(&m))).collect();
+        obs.extend((0..10).map(|m| ob("b", m, !(5..9).contains(&m))));
+        let d = derive(&rules(), &obs);
+        let down: Vec<_> = d
+            .segments
+            .iter()
+            .filter(|s| s.state == State::Down)
+            .map(|s| (s.start / MIN, s.end / MIN))
+            .collect();
+        assert_eq!(down, vec![(5, 7)]);
+    }
+
+    #[test]
+    fn service_rules() {
+        use State::*;
+        assert_eq!(service_state(Need::All, &[Up, Down]), Down);
+        assert_eq!(service_state(Need::Any, &[Up, Down]), Degraded);
+        assert_eq!(service_state(Need::Any, &[Unknown, Down]), Unknown);
+        assert_eq!(
+            service_state(Need::AtLeast(2), &[Up, Degraded, Down]),
+            Degraded
+        );
+        assert_eq!(service_state(Need::AtLeast(2), &[Up, Down, Down]), Down);
+        assert_eq!(service_state(Need::All, &[Up, Up]), Up);
+    }
+}

@@ -1,0 +1,166 @@
+//! Storage behind a narrow trait, so the state logic does not know the database.
+//!
+//! What is kept: raw results (for replay and recompute), seen batch ids (idempotent ingest),
+//! derived outages of devices and services, flaps, per-device first/last result, agents' last
+//! contact, and pending recomputations (devices whose results changed but whose outages are not
+//! yet re-derived; written in the same transaction as the results, so a crash in between is
+//! repaired at start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend;
+//! every backend must pass the suite in `tests/core_store.rs`.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::collections::BTreeMap;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("database schema version {found} is newer than this program ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// One result as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    pub agent: String,
+    pub target: String,
+    pub check: String,
+    pub time: i64,
+    pub ok: bool,
+    pub degraded: bool,
+    /// Error, or finding codes when degraded.
+    pub cause: Option<String>,
+    /// The whole result as received (JSON), for replay.
+    pub raw: String,
+}
+
+/// Whether an outage is a device's or a service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntityKind {
+    Device,
+    Service,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Device => "device",
+            EntityKind::Service => "service",
+        }
+    }
+}
+
+/// Kind of an outage record.
+pub use crate::state::State as OutageKind;
+
+/// A stored outage (down, unreachable, unknown or degraded interval).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    pub entity: EntityKind,
+    pub id: String,
+    pub start: i64,
+    /// `None` while open.
+    pub end: Option<i64>,
+    pub kind: OutageKind,
+    pub cause: Option<String>,
+}
+
+/// A stored flap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flap {
+    pub device: String,
+    pub agent: String,
+    pub start: i64,
+    pub end: i64,
+    pub failures: u32,
+}
+
+/// Re-derived outages and flaps of one entity from `from` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub entity: EntityKind,
+    pub id: String,
+    pub from: i64,
+    pub outages: Vec<Outage>,
+    pub flaps: Vec<Flap>,
+}
+
+/// The outcome of applying a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The batch id was seen before; nothing was written.
+    Duplicate,
+    /// Results were stored; per device, the earliest time whose state must be re-derived.
+    New {
+        inserted: usize,
+        pending: BTreeMap<String, i64>,
+    },
+}
+
+/// First and last result time of one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first: i64,
+    pub last: i64,
+}
+
+/// The storage the collector needs. Methods are synchronous; async callers use
+/// `spawn_blocking`. Writers are serialized by the caller.
+pub trait Store: Send + Sync {
+    /// Stores a batch's results and marks its id as seen, atomically. A repeated batch id
+    /// changes nothing and returns [`Applied::Duplicate`]; a result identical in agent, target,
+    /// check and time to a stored one is skipped.
+    fn apply_batch(
+        &self,
+        agent: &str,
+        batch_id: &str,
+        results: &[StoredResult],
+        received: i64,
+    ) -> Result<Applied, StoreError>;
+
+    /// Devices waiting for re-derivation, with the earliest affected time.
+    fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+
+    /// A device's results at or after `from`, ordered by time.
+    fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError>;
+
+    /// The earliest, over the agents that reported `check` for `device` before `before`, of each
+    /// agent's last successful result before `before`; `None` when some agent has none, `before`
+    /// when no agent reported before it.
+    fn last_ok_before(
+        &self,
+        device: &str,
+        check: &str,
+        before: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Outages overlapping `[from, to)`, of one entity or all of a kind, ordered by start.
+    fn outages(
+        &self,
+        entity: EntityKind,
+        id: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Outage>, StoreError>;
+
+    /// Applies re-derived outages and flaps of several entities in one transaction: for each,
+    /// replaces its outages (and, for devices, flaps) starting at or after `from` and clears its
+    /// pending mark.
+    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError>;
+
+    /// Flaps of one device (or all) starting in `[from, to)`.
+    fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError>;
+
+    /// First and last result time per device.
+    fn seen(&self) -> Result<BTreeMap<String, Seen>, StoreError>;
+
+    /// Last contact per agent.
+    fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+}

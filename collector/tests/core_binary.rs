@@ -1,0 +1,202 @@
+//! The real binary: killed with SIGKILL mid-history and restarted, results posted over HTTP;
+//! then the `report` subcommand in every format.
+
+mod core_support;
+
+use core_support::*;
+use driftvakt_common::wire::ProbeResult;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_driftvakt-collector");
+
+/// Kills the collector when dropped, so a failing test leaves no process behind.
+struct Collector(Child);
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(config: &Path, port: u16) -> Collector {
+    let child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = Collector(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status().is_success() {
+                return c;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("collector did not come up on port {port}");
+}
+
+async fn post(port: u16, id: &str, results: Vec<ProbeResult>) -> serde_json::Value {
+    let batch = driftvakt_common::wire::Batch {
+        agent: "a1".into(),
+        batch_id: id.into(),
+        results,
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/results"))
+        .bearer_auth(TOKEN)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.json().await.unwrap()
+}
+
+fn report(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["report", "--config"])
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_history_then_restart_keeps_the_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_inventory(dir.path(), Some(&dir.path().join("db/dv.db")));
+    let all = history("prn", 0, 24 * 60, |m| (600..660).contains(&m));
+    let (first, second): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.time < minute(630));
+
+    let port = free_port();
+    let mut c = start(&config, port).await;
+    for (i, chunk) in first.chunks(100).enumerate() {
+        post(port, &format!("first-{i}"), chunk.to_vec()).await;
+    }
+    c.0.kill().unwrap(); // SIGKILL: no graceful shutdown
+    c.0.wait().unwrap();
+    drop(c);
+
+    let port = free_port();
+    let c = start(&config, port).await;
+    // A batch replayed after the crash is recognised.
+    let again = post(port, "first-0", first[..100].to_vec()).await;
+    assert_eq!(again["duplicate"], true);
+    for (i, chunk) in second.chunks(100).enumerate() {
+        let r = post(port, &format!("second-{i}"), chunk.to_vec()).await;
+        assert_eq!(r["accepted"], chunk.len());
+    }
+    let url = format!(
+        "http://127.0.0.1:{port}/api/v1/report?from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z"
+    );
+    let v: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let prn = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "prn")
+        .unwrap()
+        .clone();
+    assert_eq!(prn["downtime_s"], 3600.0);
+    assert_eq!(prn["unknown_s"], 0.0);
+    assert_eq!(prn["outages"], 1);
+    assert_eq!(prn["availability"], 1.0 - 3600.0 / 86_400.0);
+    drop(c);
+
+    // The report subcommand reads the same database.
+    let json = report(
+        &config,
+        &[
+            "--from",
+            "2026-03-10T00:00:00Z",
+            "--to",
+            "2026-03-11T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cli_prn = v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "prn")
+        .unwrap();
+    assert_eq!(cli_prn, &prn);
+    assert_eq!(v["incidents"]["list"][0]["start"], "2026-03-10T10:00:00Z");
+    assert_eq!(v["incidents"]["list"][0]["end"], "2026-03-10T11:00:00Z");
+
+    // The tertial in every format, as of 2026-03-11.
+    let now = ["--period", "2026-T1", "--now", "2026-03-11T00:00:00Z"];
+    let html = report(&config, &[&now[..], &["--format", "html"]].concat());
+    assert!(
+        html.contains("<h1>Uppföljning tertial 1 2026</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("Mål 99,1&nbsp;%"));
+    assert!(html.contains("<svg"));
+    assert!(html.contains("Nätverksutskrift"));
+    assert!(
+        html.contains("2026-03-10 11:00"),
+        "local time of the incident start"
+    );
+    let csv = report(&config, &[&now[..], &["--format", "csv"]].concat());
+    assert!(csv.starts_with("kind,id,availability,"));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("device,prn,") && l.contains(",3600,")),
+        "{csv}"
+    );
+    let table = report(&config, &[&now[..], &["--format", "table"]].concat());
+    assert!(table.contains("Availability 2026-T1"));
+    assert!(table.contains("Incidents: 1 in period, 1 this year (goal at most 5)"));
+}
+
+#[test]
+fn report_refuses_a_missing_database_and_a_bad_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_inventory(dir.path(), None);
+    let missing = dir.path().join("nope.db");
+    let out = Command::new(BIN)
+        .args(["report", "--period", "2026-T1", "--config"])
+        .arg(&config)
+        .arg("--database")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.db does not exist"), "{err}");
+    assert!(!missing.exists());
+    let out = Command::new(BIN)
+        .args(["report", "--period", "2026-T5", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid period `2026-T5`"), "{err}");
+}

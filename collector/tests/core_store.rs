@@ -1,0 +1,224 @@
+//! The storage suite every backend must pass, run against SQLite in a temp dir.
+
+use driftvakt_collector::state::State;
+use driftvakt_collector::store::{
+    Applied, EntityKind, Flap, Outage, Replacement, Seen, SqliteStore, Store, StoredResult,
+};
+use std::collections::BTreeMap;
+
+fn res(agent: &str, target: &str, check: &str, time: i64, ok: bool) -> StoredResult {
+    StoredResult {
+        agent: agent.into(),
+        target: target.into(),
+        check: check.into(),
+        time,
+        ok,
+        degraded: false,
+        cause: (!ok).then(|| "timeout".into()),
+        raw: format!("{{\"t\":{time}}}"),
+    }
+}
+
+fn outage(id: &str, start: i64, end: Option<i64>, kind: State) -> Outage {
+    Outage {
+        entity: EntityKind::Device,
+        id: id.into(),
+        start,
+        end,
+        kind,
+        cause: None,
+    }
+}
+
+/// Every backend must pass this.
+pub fn store_suite(s: &impl Store) {
+    batches_are_idempotent(s);
+    results_and_last_success(s);
+    outages_replace_and_overlap(s);
+}
+
+fn batches_are_idempotent(s: &impl Store) {
+    let rs = vec![
+        res("a", "d1", "icmp", 300, true),
+        res("a", "d1", "icmp", 100, false),
+    ];
+    let applied = s.apply_batch("a", "b1", &rs, 1000).unwrap();
+    assert_eq!(
+        applied,
+        Applied::New {
+            inserted: 2,
+            pending: BTreeMap::from([("d1".to_string(), 100)])
+        }
+    );
+    assert_eq!(
+        s.apply_batch("a", "b1", &rs, 2000).unwrap(),
+        Applied::Duplicate
+    );
+    // The same batch id from another agent is another batch; identical results are skipped.
+    let from_b: Vec<StoredResult> = rs
+        .iter()
+        .map(|r| StoredResult {
+            agent: "b".into(),
+            ..r.clone()
+        })
+        .collect();
+    match s.apply_batch("b", "b1", &from_b, 1500).unwrap() {
+        Applied::New { inserted, .. } => assert_eq!(inserted, 2),
+        other => panic!("{other:?}"),
+    }
+    match s.apply_batch("a", "b2", &rs, 1500).unwrap() {
+        Applied::New { inserted, pending } => {
+            assert_eq!(inserted, 0);
+            assert!(pending.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.results("d1", 0).unwrap().len(), 4);
+    assert_eq!(
+        s.seen().unwrap()["d1"],
+        Seen {
+            first: 100,
+            last: 300
+        }
+    );
+    let agents = s.agents_seen().unwrap();
+    assert_eq!((agents["a"], agents["b"]), (2000, 1500));
+    assert_eq!(s.pending().unwrap()["d1"], 100);
+}
+
+fn results_and_last_success(s: &impl Store) {
+    let rs = vec![
+        res("a", "d2", "icmp", 10, true),
+        res("a", "d2", "icmp", 20, false),
+        res("a", "d2", "snmp", 25, true),
+        res("b", "d2", "icmp", 15, true),
+        res("b", "d2", "icmp", 30, true),
+        res("a", "d2", "icmp", 40, true),
+    ];
+    s.apply_batch("a", "r1", &rs, 50).unwrap();
+    let times: Vec<i64> = s
+        .results("d2", 15)
+        .unwrap()
+        .iter()
+        .map(|r| r.time)
+        .collect();
+    assert_eq!(times, vec![15, 20, 25, 30, 40]);
+    assert_eq!(
+        s.results("d2", 15).unwrap()[1].cause.as_deref(),
+        Some("timeout")
+    );
+    // Before 35: a's last success is 10, b's is 30: the earliest is 10.
+    assert_eq!(s.last_ok_before("d2", "icmp", 35).unwrap(), Some(10));
+    assert_eq!(s.last_ok_before("d2", "icmp", 12).unwrap(), Some(10));
+    // Nobody reported before 5.
+    assert_eq!(s.last_ok_before("d2", "icmp", 5).unwrap(), Some(5));
+    let only_fail = vec![res("a", "d3", "icmp", 10, false)];
+    s.apply_batch("a", "r2", &only_fail, 50).unwrap();
+    assert_eq!(s.last_ok_before("d3", "icmp", 20).unwrap(), None);
+}
+
+fn outages_replace_and_overlap(s: &impl Store) {
+    let first = Replacement {
+        entity: EntityKind::Device,
+        id: "d1".into(),
+        from: 0,
+        outages: vec![
+            outage("d1", 100, Some(200), State::Down),
+            outage("d1", 300, Some(400), State::Degraded),
+            outage("d1", 500, None, State::Unknown),
+        ],
+        flaps: vec![Flap {
+            device: "d1".into(),
+            agent: "a".into(),
+            start: 250,
+            end: 260,
+            failures: 2,
+        }],
+    };
+    let service = Replacement {
+        entity: EntityKind::Service,
+        id: "d1".into(),
+        from: 0,
+        outages: vec![Outage {
+            entity: EntityKind::Service,
+            ..outage("d1", 100, Some(200), State::Down)
+        }],
+        flaps: vec![],
+    };
+    s.replace_outages(&[first, service]).unwrap();
+    assert!(!s.pending().unwrap().contains_key("d1"));
+    let all = s
+        .outages(EntityKind::Device, Some("d1"), 0, i64::MAX)
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    // Overlap: [150, 320) touches the first two; an open outage overlaps everything after it.
+    let some = s.outages(EntityKind::Device, Some("d1"), 150, 320).unwrap();
+    assert_eq!(
+        some.iter().map(|o| o.start).collect::<Vec<_>>(),
+        vec![100, 300]
+    );
+    assert_eq!(
+        s.outages(EntityKind::Device, None, 10_000, 10_001)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .outages(EntityKind::Device, Some("d1"), 200, 300)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.outages(EntityKind::Service, None, 0, 1000).unwrap().len(),
+        1
+    );
+    // Replacing from 300 keeps the earlier outage and the earlier flap.
+    let again = Replacement {
+        entity: EntityKind::Device,
+        id: "d1".into(),
+        from: 300,
+        outages: vec![outage("d1", 600, Some(700), State::Down)],
+        flaps: vec![],
+    };
+    s.replace_outages(&[again]).unwrap();
+    let all = s
+        .outages(EntityKind::Device, Some("d1"), 0, i64::MAX)
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![
+            outage("d1", 100, Some(200), State::Down),
+            outage("d1", 600, Some(700), State::Down)
+        ]
+    );
+    assert_eq!(s.flaps(Some("d1"), 0, 1000).unwrap().len(), 1);
+    assert!(s.flaps(None, 251, 1000).unwrap().is_empty());
+    assert_eq!(
+        s.outages(EntityKind::Service, None, 0, 1000).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn sqlite_passes_the_store_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("sub").join("dv.db")).unwrap();
+    store_suite(&store);
+}
+
+#[test]
+fn sqlite_keeps_everything_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dv.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.apply_batch("a", "b1", &[res("a", "d1", "icmp", 1, true)], 5)
+            .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        s.apply_batch("a", "b1", &[], 6).unwrap(),
+        Applied::Duplicate
+    );
+    assert_eq!(s.results("d1", 0).unwrap().len(), 1);
+    assert_eq!(s.pending().unwrap()["d1"], 1);
+}
