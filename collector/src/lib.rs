@@ -3,4 +3,6 @@
 
 pub mod calendar;
 pub mod cli_calendar;
+pub mod cli_notify;
 pub mod clock;
+pub mod notify;

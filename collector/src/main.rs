@@ -2,8 +2,8 @@
 //! of the library; this file only dispatches, with `anyhow` at the edge.
 
 use clap::{Parser, Subcommand};
-use driftvakt_collector::cli_calendar;
 use driftvakt_collector::clock::SystemClock;
+use driftvakt_collector::{cli_calendar, cli_notify};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli_calendar::CalendarArgs),
+    /// Driftmeddelanden and alerts: the outbox and a test mail.
+    Notify(cli_notify::NotifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Calendar(args) => {
             cli_calendar::run(args, Arc::new(SystemClock), &mut stdout.lock())?;
+        }
+        Command::Notify(args) => {
+            cli_notify::run(args, Arc::new(SystemClock), &mut stdout.lock())?;
         }
     }
     Ok(())
