@@ -530,7 +530,11 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let mut ids = Vec::new();
         for r in told {
             let notice = Notice {
-                key: format!("{key_prefix}:{id}:{}:{r}", instant_key(since)),
+                key: format!(
+                    "{key_prefix}:{id}:{}:{}:{r}",
+                    instant_key(since),
+                    instant_key(until)
+                ),
                 kind,
                 recipient: r,
                 municipality: Some(municipality),
