@@ -186,17 +186,21 @@ fn test_mail(
         csv: None,
     })?;
     let env = envelope(from, to).map_err(|e| CliError::Send(e.to_string()))?;
-    let transport = ConfiguredTransport::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime
-        .block_on(transport.send(&env, &raw))
-        .map_err(|e| CliError::Send(e.to_string()))?;
-    let via = match &transport {
-        ConfiguredTransport::Smtp(_) => "SMTP".to_string(),
-        ConfiguredTransport::File(f) => format!("filen i {}", f.dir().display()),
-    };
+    // The SMTP pool spawns tasks: build and drop the transport inside the runtime.
+    let via = runtime.block_on(async {
+        let transport = ConfiguredTransport::from_config(config)?;
+        transport
+            .send(&env, &raw)
+            .await
+            .map_err(|e| CliError::Send(e.to_string()))?;
+        Ok::<_, CliError>(match &transport {
+            ConfiguredTransport::Smtp(_) => "SMTP".to_string(),
+            ConfiguredTransport::File(f) => format!("filen i {}", f.dir().display()),
+        })
+    })?;
     writeln!(out, "Testmeddelande skickat till {to} via {via}.")?;
     Ok(())
 }

@@ -58,6 +58,7 @@ pub struct SmtpTransport {
 }
 
 impl SmtpTransport {
+    /// Builds the pooled transport; call it inside a Tokio runtime (the pool spawns a task).
     pub fn from_config(c: &SmtpConfig) -> Result<Self, TransportError> {
         let err = |message: String| TransportError::Smtp {
             host: c.host.clone(),

@@ -331,16 +331,18 @@ pub fn default_calendar() -> Calendar {
 
 /// Recipients in Tranemo and Ulricehamn, SMTP on `port` (plain), short retry delays.
 pub fn config(port: u16) -> NotifyConfig {
-    let mut c = NotifyConfig::default();
-    c.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: TlsMode::None,
-        username: None,
-        password_env: None,
-        password_file: None,
-        timeout: Duration::from_secs(5),
-    });
+    let mut c = NotifyConfig {
+        smtp: Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            timeout: Duration::from_secs(5),
+        }),
+        ..NotifyConfig::default()
+    };
     c.from.default = "Driftvakt <driftvakt@kommun.example.se>".into();
     c.from.municipalities.insert(
         "Tranemo".into(),
