@@ -175,7 +175,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         for &id in ids {
             if !self.store.cancel(id)? {
                 let status = self.store.get(id)?.map(|r| r.status);
-                none_sent &= matches!(status, Some(Status::Cancelled) | None);
+                none_sent &= !matches!(status, Some(Status::Sent | Status::Sending));
             }
         }
         Ok(none_sent)
