@@ -9,18 +9,21 @@
 //! - [`calendar`]: service windows, office hours and Swedish holidays.
 //! - [`report`]: the availability report and its renderers.
 //! - [`api`], [`server`]: the HTTP API and run loop.
+//! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
 //! - [`clock`]: the injected clock (the test seam for "now").
-//! - [`cli_run`], [`cli_report`], [`cli_calendar`]: the subcommands.
+//! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
 
 pub mod api;
 pub mod availability;
 pub mod calendar;
 pub mod cli_calendar;
+pub mod cli_notify;
 pub mod cli_report;
 pub mod cli_run;
 pub mod clock;
 pub mod ingest;
 pub mod inventory;
+pub mod notify;
 pub mod report;
 pub mod server;
 pub mod state;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use driftvakt_collector::clock::SystemClock;
-use driftvakt_collector::{cli_calendar, cli_report, cli_run};
+use driftvakt_collector::{cli_calendar, cli_notify, cli_report, cli_run};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,6 +25,8 @@ enum Command {
     CheckConfig(cli_run::CommonArgs),
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli_calendar::CalendarArgs),
+    /// Driftmeddelanden and alerts: the outbox and a test mail.
+    Notify(cli_notify::NotifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Calendar(args) => {
             cli_calendar::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
+        }
+        Command::Notify(args) => {
+            cli_notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
     }
     Ok(())

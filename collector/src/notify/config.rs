@@ -1,0 +1,355 @@
+//! Notification configuration (`notify:` in the collector's config): recipients per
+//! municipality and role, the SMTP relay or the demo outbox folder, hold-down, rate limit,
+//! retry, which alert kinds page the on-call person, and cron-scheduled reports. Parsing is
+//! strict (unknown keys are errors) with the shared YAML loader; [`NotifyConfig::validate`]
+//! checks what serde cannot (addresses, cron expressions).
+
+use super::events::AlertKind;
+use driftvakt_common::config::{load_yaml, parse_yaml, ConfigError, ConfigErrors, Duration};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The `notify:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Folder with template overrides (`KIND/subject.txt`, `body.txt`, `body.html`).
+    pub templates_dir: Option<PathBuf>,
+    /// The SMTP relay; without it mails are written as `.eml` files to `outbox_dir`.
+    pub smtp: Option<SmtpConfig>,
+    /// Where the file transport writes `.eml` files when no SMTP relay is configured.
+    pub outbox_dir: PathBuf,
+    pub from: FromConfig,
+    /// Recipients per municipality and role.
+    pub municipalities: BTreeMap<String, Recipients>,
+    /// A transition must last this long before it is announced; flaps within it give one mail.
+    pub hold_down: Duration,
+    /// Mails per recipient per hour before the rest goes into one digest.
+    pub rate_limit_per_hour: u32,
+    /// How long overflowing alerts are collected before the digest is sent.
+    pub digest_delay: Duration,
+    /// Days before an active window that its announcement is sent.
+    pub announce_days_before: u32,
+    pub retry: RetryConfig,
+    /// Per alert kind: whether it pages the on-call person outside office hours.
+    pub alerts: AlertRouting,
+    pub reports: Vec<ReportSchedule>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            templates_dir: None,
+            smtp: None,
+            outbox_dir: PathBuf::from("outbox"),
+            from: FromConfig::default(),
+            municipalities: BTreeMap::new(),
+            hold_down: Duration::from_secs(600),
+            rate_limit_per_hour: 20,
+            digest_delay: Duration::from_secs(900),
+            announce_days_before: 3,
+            retry: RetryConfig::default(),
+            alerts: AlertRouting::default(),
+            reports: Vec::new(),
+        }
+    }
+}
+
+/// The SMTP relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// User name for authentication; the password comes from `password_env` or `password_file`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout: Duration,
+}
+
+fn check_addr(key: String, addr: &str, err: &mut dyn FnMut(String, String)) {
+    if lettre::message::Mailbox::from_str(addr).is_err() {
+        err(key, format!("invalid mail address {addr:?}"));
+    }
+}
+
+fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// How the SMTP connection is encrypted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain text (a relay on localhost or a test server).
+    None,
+    /// STARTTLS, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// Sender addresses: one per municipality, with a default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FromConfig {
+    pub default: String,
+    pub municipalities: BTreeMap<String, String>,
+}
+
+impl Default for FromConfig {
+    fn default() -> Self {
+        FromConfig {
+            default: "Driftvakt <driftvakt@localhost>".to_string(),
+            municipalities: BTreeMap::new(),
+        }
+    }
+}
+
+impl FromConfig {
+    pub fn for_municipality(&self, municipality: Option<&str>) -> &str {
+        municipality
+            .and_then(|m| self.municipalities.get(m))
+            .unwrap_or(&self.default)
+    }
+}
+
+/// Who gets what in one municipality.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recipients {
+    /// Intranet editors: driftmeddelanden and planned maintenance.
+    pub editors: Vec<String>,
+    /// The service desk: device alerts during office hours.
+    pub service_desk: Vec<String>,
+    /// On-call ("it-beredskap"): alerts outside office hours that page.
+    pub on_call: Vec<String>,
+}
+
+/// A recipient role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Editors,
+    ServiceDesk,
+    OnCall,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Editors => "editors",
+            Role::ServiceDesk => "service_desk",
+            Role::OnCall => "on_call",
+        }
+    }
+}
+
+impl Recipients {
+    pub fn role(&self, role: Role) -> &[String] {
+        match role {
+            Role::Editors => &self.editors,
+            Role::ServiceDesk => &self.service_desk,
+            Role::OnCall => &self.on_call,
+        }
+    }
+}
+
+/// Retry with exponential backoff and jitter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Attempts after which a permanent refusal (5xx) marks the mail `failed`. Temporary
+    /// failures (4xx, server unreachable) are retried without limit.
+    pub max_attempts: u32,
+    /// How long a mail being sent is reserved for this sender (crash recovery).
+    pub lease: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(3600),
+            max_attempts: 3,
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Per alert kind: whether it pages on-call outside office hours (otherwise it waits for the
+/// next office-hours start and goes to the service desk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertRouting {
+    pub down: KindRouting,
+    pub on_battery: KindRouting,
+    pub runtime_below_minimum: KindRouting,
+    pub supply_low: KindRouting,
+    pub cert_expiring: KindRouting,
+}
+
+impl Default for AlertRouting {
+    fn default() -> Self {
+        let page = |p| KindRouting { page_on_call: p };
+        AlertRouting {
+            down: page(true),
+            on_battery: page(true),
+            runtime_below_minimum: page(true),
+            supply_low: page(false),
+            cert_expiring: page(false),
+        }
+    }
+}
+
+impl AlertRouting {
+    pub fn for_kind(&self, kind: &AlertKind) -> &KindRouting {
+        match kind {
+            AlertKind::Down => &self.down,
+            AlertKind::OnBattery => &self.on_battery,
+            AlertKind::RuntimeBelowMinimum { .. } => &self.runtime_below_minimum,
+            AlertKind::SupplyLow { .. } => &self.supply_low,
+            AlertKind::CertExpiring { .. } => &self.cert_expiring,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindRouting {
+    pub page_on_call: bool,
+}
+
+/// A cron-scheduled report mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSchedule {
+    /// A short name, part of the idempotency key.
+    pub name: String,
+    /// `sec min hour day-of-month month day-of-week [year]`, in Europe/Stockholm wall time.
+    pub cron: String,
+    pub period: ReportPeriod,
+    /// Skip firings on weekends, holidays and closed days (with a day-of-month range this
+    /// gives "the first working day").
+    #[serde(default)]
+    pub working_days_only: bool,
+    /// Explicit addresses.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// Which period a report covers, relative to when it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPeriod {
+    PreviousTertial,
+    PreviousMonth,
+}
+
+/// A configuration file holding just `notify:` and `database:` (what the CLI reads until the
+/// collector's full configuration embeds [`NotifyConfig`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyFile {
+    pub notify: NotifyConfig,
+    pub database: Option<PathBuf>,
+    /// The calendar section, when the same file carries it.
+    pub calendar: Option<crate::calendar::CalendarConfig>,
+}
+
+impl NotifyFile {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let (file, _source): (NotifyFile, String) = load_yaml(path)?;
+        file.notify.validate(path)?;
+        Ok(file)
+    }
+
+    /// Parses and validates YAML text; `path` only names the source in errors.
+    pub fn parse(source: &str, path: &Path) -> Result<Self, ConfigErrors> {
+        let file: NotifyFile = parse_yaml(source, path)?;
+        file.notify.validate(path)?;
+        Ok(file)
+    }
+}
+
+impl NotifyConfig {
+    /// Checks addresses and cron expressions; every error names `path` and the key.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut err = |key: String, message: String| {
+            errors.push(ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                key: Some(key),
+                message,
+            })
+        };
+        check_addr("notify.from.default".into(), &self.from.default, &mut err);
+        for (m, a) in &self.from.municipalities {
+            check_addr(format!("notify.from.municipalities.{m}"), a, &mut err);
+        }
+        for (m, r) in &self.municipalities {
+            for role in [Role::Editors, Role::ServiceDesk, Role::OnCall] {
+                for (i, a) in r.role(role).iter().enumerate() {
+                    let key = format!("notify.municipalities.{m}.{}[{i}]", role.as_str());
+                    check_addr(key, a, &mut err);
+                }
+            }
+        }
+        for (i, r) in self.reports.iter().enumerate() {
+            if let Err(e) = cron::Schedule::from_str(&r.cron) {
+                err(
+                    format!("notify.reports[{i}].cron"),
+                    format!(
+                        "invalid cron expression {:?}: {e}; write sec min hour day month weekday",
+                        r.cron
+                    ),
+                );
+            }
+            for (j, a) in r.to.iter().enumerate() {
+                check_addr(format!("notify.reports[{i}].to[{j}]"), a, &mut err);
+            }
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.password_env.is_some() && smtp.password_file.is_some() {
+                err(
+                    "notify.smtp".into(),
+                    "give password_env or password_file, not both".into(),
+                );
+            }
+        }
+        if self.rate_limit_per_hour < 2 {
+            err(
+                "notify.rate_limit_per_hour".into(),
+                "must be at least 2 (one slot is kept for the digest)".into(),
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// The recipients of `role` in `municipality` (none when it is not configured).
+    pub fn recipients(&self, municipality: &str, role: Role) -> Vec<String> {
+        self.municipalities
+            .get(municipality)
+            .map(|r| r.role(role).to_vec())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,171 @@
+//! Driftmeddelanden and alerts: the right mail to the right people, once, in Swedish.
+//!
+//! The collector core turns device and service state into [`Event`]s and calls
+//! [`Notifier::handle`], which decides (see [`policy`]), renders ([`render`]) and *enqueues*
+//! durably in the outbox ([`outbox`], SQLite via [`store`]) — it never sends. A loop calls
+//! [`Notifier::deliver_due`] to send what is due through a [`MailTransport`] (SMTP or `.eml`
+//! files, [`transport`]) with retry ([`delivery`]), and [`Notifier::tick`] for time-driven work:
+//! window announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]).
+//! Time comes from an injected [`Clock`], the calendar from a [`CalendarSource`].
+
+pub mod config;
+pub mod delivery;
+pub mod events;
+pub mod oncall;
+pub mod outbox;
+pub mod policy;
+pub mod render;
+pub mod schedule;
+pub mod store;
+pub mod transport;
+
+pub use config::{NotifyConfig, NotifyFile, Role};
+pub use delivery::DeliveryStats;
+pub use events::{AlertKind, Event};
+pub use oncall::{OncallCase, TertialCount};
+pub use outbox::{OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+pub use policy::PolicyStore;
+pub use schedule::ReportSource;
+pub use store::{SqliteNotifyStore, StoreError};
+pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
+
+use crate::calendar::{Calendar, CalendarService, WindowStore};
+use crate::clock::Clock;
+use chrono::{DateTime, Utc};
+use render::Templates;
+use std::sync::Arc;
+
+/// Why the notifier could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("calendar: {0}")]
+    Calendar(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("report: {0}")]
+    Report(String),
+}
+
+/// Everything the notifier keeps: the outbox and the policy's state.
+pub trait NotifyStore: OutboxStore + PolicyStore {}
+impl<S: OutboxStore + PolicyStore> NotifyStore for S {}
+
+/// Where the current calendar (with operators' activations and ad-hoc windows) comes from.
+pub trait CalendarSource: Send + Sync {
+    fn calendar(&self) -> Result<Calendar, String>;
+}
+
+impl CalendarSource for Calendar {
+    fn calendar(&self) -> Result<Calendar, String> {
+        Ok(self.clone())
+    }
+}
+
+impl<W: WindowStore + Send + Sync> CalendarSource for CalendarService<W> {
+    fn calendar(&self) -> Result<Calendar, String> {
+        CalendarService::calendar(self).map_err(|e| e.to_string())
+    }
+}
+
+/// What one [`Notifier::tick`] enqueued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub announcements: Vec<OutboxId>,
+    /// Incidents whose window ended while they were still failing.
+    pub after_window: Vec<OutboxId>,
+    pub reports: Vec<OutboxId>,
+}
+
+/// The notifier: decides, renders and enqueues; delivers separately.
+pub struct Notifier<S, T> {
+    pub(crate) config: NotifyConfig,
+    pub(crate) calendar: Arc<dyn CalendarSource>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: S,
+    pub(crate) transport: T,
+    pub(crate) templates: Templates,
+    pub(crate) reports: Option<Arc<dyn ReportSource>>,
+}
+
+impl<S: NotifyStore, T> Notifier<S, T> {
+    pub fn new(
+        config: NotifyConfig,
+        calendar: Arc<dyn CalendarSource>,
+        clock: Arc<dyn Clock>,
+        store: S,
+        transport: T,
+    ) -> Self {
+        let templates = Templates::new(config.templates_dir.clone());
+        Notifier {
+            config,
+            calendar,
+            clock,
+            store,
+            transport,
+            templates,
+            reports: None,
+        }
+    }
+
+    /// Connects the report renderer used by scheduled reports.
+    pub fn with_reports(mut self, source: Arc<dyn ReportSource>) -> Self {
+        self.reports = Some(source);
+        self
+    }
+
+    /// Decides what `event` means, renders and enqueues the notices (durably, before
+    /// returning); returns the new outbox rows. Never sends.
+    pub fn handle(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
+        let name = event.name();
+        let ids = self.apply(event)?;
+        tracing::debug!(event = name, enqueued = ids.len(), "event handled");
+        Ok(ids)
+    }
+
+    /// Time-driven work; call it every minute or so: announcements of coming windows,
+    /// notices for failures that outlasted their window, scheduled reports.
+    pub fn tick(&self) -> Result<TickReport, NotifyError> {
+        let now = self.clock.now();
+        Ok(TickReport {
+            after_window: self.tick_incidents(now)?,
+            announcements: self.tick_announcements(now)?,
+            reports: self.tick_reports(now)?,
+        })
+    }
+
+    /// Outbox counts: pending, sent, failed, cancelled.
+    pub fn stats(&self) -> Result<OutboxStats, NotifyError> {
+        Ok(self.store.stats()?)
+    }
+
+    /// On-call cases with a page sent in `[from, to)`.
+    pub fn oncall_cases(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<OncallCase>, NotifyError> {
+        Ok(self.store.oncall_cases(from, to)?)
+    }
+
+    /// On-call cases in `[from, to)` counted per tertial (local time).
+    pub fn oncall_cases_per_tertial(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TertialCount>, NotifyError> {
+        let cases = self.oncall_cases(from, to)?;
+        Ok(oncall::count_per_tertial(&cases, &self.calendar()?))
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn config(&self) -> &NotifyConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,155 @@
+//! The outbox: every notice is written here, fully rendered, before anything is sent. A row's
+//! idempotency key is unique, so the same notice is never enqueued twice; delivery claims due
+//! rows, sends them and marks them sent (see [`super::delivery`]). The narrow [`OutboxStore`]
+//! trait is what the notifier needs; [`super::store::SqliteNotifyStore`] implements it on the
+//! collector's database file (table `notify_outbox`).
+
+use super::oncall::OncallCase;
+use super::store::StoreError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// A row id in the outbox.
+pub type OutboxId = i64;
+
+/// Where a notice is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting until `due_at` (held down, waiting for office hours, or backing off).
+    Pending,
+    /// Claimed by a sender until `due_at` (the lease); pending again if the lease runs out.
+    Sending,
+    Sent,
+    /// Refused permanently; kept and listed.
+    Failed,
+    /// Withdrawn before it was sent (the outage ended first).
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(Status::Pending),
+            "sending" => Ok(Status::Sending),
+            "sent" => Ok(Status::Sent),
+            "failed" => Ok(Status::Failed),
+            "cancelled" => Ok(Status::Cancelled),
+            _ => Err(format!(
+                "unknown status {s:?}: write pending, sending, sent, failed or cancelled"
+            )),
+        }
+    }
+}
+
+/// A rendered notice to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    /// Unique: e.g. `service-down:{service}:{since}:{recipient}`.
+    pub key: String,
+    /// The template kind (`service_down`, `alert`, `digest`, ...).
+    pub kind: String,
+    pub recipient: String,
+    pub sender: String,
+    pub subject: String,
+    pub message_id: String,
+    /// The complete RFC 5322 message.
+    pub raw: Vec<u8>,
+    /// Not sent before this instant.
+    pub due_at: DateTime<Utc>,
+    /// Recorded as an on-call case when this notice is sent.
+    pub oncall_case: Option<OncallCase>,
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: OutboxId,
+    pub key: String,
+    pub kind: String,
+    pub recipient: String,
+    pub sender: String,
+    pub subject: String,
+    pub message_id: String,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+/// Counts per status (for metrics and the CLI).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxStats {
+    /// Pending and being sent.
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+/// What the notifier needs from the outbox.
+pub trait OutboxStore: Send + Sync {
+    /// Inserts `notice` unless its key exists; `None` when it did.
+    fn enqueue(
+        &self,
+        notice: &NewNotice,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>, StoreError>;
+    /// Whether a notice with `key` was ever enqueued (in any status).
+    fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    fn get(&self, id: OutboxId) -> Result<Option<OutboxRow>, StoreError>;
+    /// Claims up to `limit` rows that are pending and due at `now`, or whose sending lease ran
+    /// out: marks them `sending` until `lease_until` and counts the attempt.
+    fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Marks a claimed row sent (and records its on-call case) in one transaction.
+    fn mark_sent(&self, id: OutboxId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Puts a claimed row back to pending until `due_at`, with the error.
+    fn reschedule(
+        &self,
+        id: OutboxId,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    fn mark_failed(&self, id: OutboxId, error: &str) -> Result<(), StoreError>;
+    /// Cancels a pending row; `false` when it was no longer pending.
+    fn cancel(&self, id: OutboxId) -> Result<bool, StoreError>;
+    /// Replaces the message of a pending row; `false` when it was no longer pending.
+    fn update_pending(&self, id: OutboxId, subject: &str, raw: &[u8]) -> Result<bool, StoreError>;
+    /// Rows, oldest first, optionally of one status.
+    fn list(&self, status: Option<Status>) -> Result<Vec<OutboxRow>, StoreError>;
+    fn stats(&self) -> Result<OutboxStats, StoreError>;
+    /// Notices to `recipient` enqueued at or after `since`, cancelled ones excluded.
+    fn count_since(&self, recipient: &str, since: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The pending digest for `recipient`, if one is collecting.
+    fn pending_digest(&self, recipient: &str) -> Result<Option<OutboxRow>, StoreError>;
+}

@@ -1,0 +1,847 @@
+//! Who gets what, and when: the rules between an [`Event`] and the outbox.
+//!
+//! - Every failure is an *incident* keyed by what failed (`service:ID`, `site:ID`,
+//!   `device:ID:KIND`), persisted so a restart keeps it. Its opening notices are held for the
+//!   hold-down period; a recovery while they are still unsent cancels them and sends nothing.
+//!   A recovery's notices are held too, and a new failure within hold-down cancels them and
+//!   reopens the incident: a flapping service gives one message.
+//! - Inside an active window that applies, nothing is sent; the incident waits as
+//!   `Suppressed` and [`super::Notifier::tick`] sends when the window ends if it is still open.
+//! - A dark site (node switch down) gives one notice; `Down` alerts for the devices behind it
+//!   are dropped while it is dark.
+//! - Device alerts go to the service desk in office hours, to on-call outside them if the kind
+//!   pages (`page_on_call`), else wait for the next office-hours start.
+//! - Per recipient, at most `rate_limit_per_hour` mails an hour: beyond that (one slot is kept
+//!   for it) notices are collected into one digest ("Sammanfattning: 183 larm").
+
+use super::config::Role;
+use super::events::{AlertKind, Event};
+use super::oncall::{next_office_start, OncallCase};
+use super::outbox::{NewNotice, OutboxId, Status};
+use super::render::{self, date_time_sv, duration_sv, MailParts};
+use super::store::StoreError;
+use super::{Notifier, NotifyError, NotifyStore};
+use crate::calendar::{Calendar, Moment, Subject, Window};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A failure the notifier is following.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub key: String,
+    /// The event that opened it.
+    pub event: Event,
+    pub state: IncidentState,
+    /// The opening notices (one per recipient).
+    pub notices: Vec<OutboxId>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an incident is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IncidentState {
+    /// Inside a window until `until`: nothing sent yet.
+    Suppressed { until: DateTime<Utc> },
+    /// Opening notices enqueued (possibly still held).
+    Open,
+    /// Recovered at `at`; the recovery notices are held for hold-down.
+    Closing {
+        at: DateTime<Utc>,
+        notices: Vec<OutboxId>,
+    },
+}
+
+/// Incident and digest state next to the outbox.
+pub trait PolicyStore: Send + Sync {
+    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError>;
+    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+    fn delete_incident(&self, key: &str) -> Result<(), StoreError>;
+    fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    /// Adds a line to digest `digest`, remembering which incident (`source`) it came from.
+    fn add_digest_item(&self, digest: OutboxId, source: &str, line: &str)
+        -> Result<(), StoreError>;
+    fn digest_items(&self, digest: OutboxId) -> Result<Vec<String>, StoreError>;
+    /// Removes the lines that came from `source`; returns the digests they were in.
+    fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError>;
+    fn oncall_cases(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<OncallCase>, StoreError>;
+    /// When schedule `name` was last evaluated.
+    fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// One notice to render and enqueue.
+pub(crate) struct Notice<'a> {
+    pub key: String,
+    pub kind: &'static str,
+    pub recipient: &'a str,
+    pub municipality: Option<&'a str>,
+    pub vars: Vec<(&'static str, String)>,
+    pub due_at: DateTime<Utc>,
+    /// Subject to the per-recipient rate limit (reports and announcements are not).
+    pub limited: bool,
+    /// The incident it belongs to (for digest bookkeeping).
+    pub source: Option<&'a str>,
+    pub oncall_case: Option<OncallCase>,
+    pub csv: Option<(String, String)>,
+}
+
+pub(crate) fn instant_key(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl<S: NotifyStore, T> Notifier<S, T> {
+    /// Applies the rules to `event`; returns the notices enqueued.
+    pub(crate) fn apply(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
+        match &event {
+            Event::ServiceDown { service_id, .. } => {
+                self.open_incident(format!("service:{service_id}"), event.clone())
+            }
+            Event::SiteDark { site_id, .. } => {
+                self.open_incident(format!("site:{site_id}"), event.clone())
+            }
+            Event::DeviceAlert {
+                device_id, kind, ..
+            } => {
+                if matches!(kind, AlertKind::Down) && self.behind_dark_site(device_id)? {
+                    tracing::debug!(device_id, "alert dropped: the site is dark");
+                    return Ok(Vec::new());
+                }
+                self.open_incident(format!("device:{device_id}:{}", kind.tag()), event.clone())
+            }
+            Event::ServiceUp {
+                service_id, until, ..
+            } => self.close_incident(&format!("service:{service_id}"), *until),
+            Event::SiteBack { site_id, until, .. } => {
+                self.close_incident(&format!("site:{site_id}"), *until)
+            }
+            Event::DeviceAlertCleared {
+                device_id,
+                kind,
+                until,
+            } => self.close_incident(&format!("device:{device_id}:{}", kind.tag()), *until),
+            Event::WindowAnnouncement {
+                window,
+                municipalities,
+            } => self.announce_window(window, municipalities),
+        }
+    }
+
+    fn behind_dark_site(&self, device_id: &str) -> Result<bool, NotifyError> {
+        Ok(self.store.incidents()?.iter().any(|i| {
+            !matches!(i.state, IncidentState::Closing { .. })
+                && matches!(&i.event, Event::SiteDark { unreachable_children, .. }
+                    if unreachable_children.iter().any(|c| c == device_id))
+        }))
+    }
+
+    fn open_incident(&self, key: String, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
+        let now = self.clock.now();
+        if let Some(mut existing) = self.store.incident(&key)? {
+            let IncidentState::Closing { notices, .. } = &existing.state else {
+                return Ok(Vec::new()); // already open or suppressed: a repeat
+            };
+            if self.cancel_all(notices)? {
+                // A flap within hold-down: the recovery was never told, keep the incident open.
+                existing.state = IncidentState::Open;
+                existing.updated_at = now;
+                self.store.put_incident(&existing)?;
+                return Ok(Vec::new());
+            }
+            self.store.delete_incident(&key)?;
+        }
+        let calendar = self.calendar()?;
+        if let Some(window) = window_for(&calendar, &event, now) {
+            tracing::info!(key, until = %window.end, "inside a service window: not announced");
+            let state = IncidentState::Suppressed { until: window.end };
+            self.store
+                .put_incident(&incident(key, event, state, Vec::new(), now))?;
+            return Ok(Vec::new());
+        }
+        let notices = self.announce_open(&calendar, &key, &event, now)?;
+        let enqueued = notices.clone();
+        self.store
+            .put_incident(&incident(key, event, IncidentState::Open, notices, now))?;
+        Ok(enqueued)
+    }
+
+    /// Cancels every still-pending notice in `ids`; `true` when none of them had been sent.
+    fn cancel_all(&self, ids: &[OutboxId]) -> Result<bool, NotifyError> {
+        let mut none_sent = true;
+        for &id in ids {
+            if !self.store.cancel(id)? {
+                let status = self.store.get(id)?.map(|r| r.status);
+                none_sent &= !matches!(status, Some(Status::Sent | Status::Sending));
+            }
+        }
+        Ok(none_sent)
+    }
+
+    fn close_incident(
+        &self,
+        key: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let now = self.clock.now();
+        let Some(mut inc) = self.store.incident(key)? else {
+            return Ok(Vec::new());
+        };
+        if !matches!(inc.state, IncidentState::Open) {
+            if matches!(inc.state, IncidentState::Suppressed { .. }) {
+                self.store.delete_incident(key)?;
+            }
+            return Ok(Vec::new());
+        }
+        let told = self.told_recipients(&inc.notices)?;
+        self.drop_from_digests(key)?;
+        if told.is_empty() {
+            tracing::info!(key, "recovered before anyone was told: nothing sent");
+            self.store.delete_incident(key)?;
+            return Ok(Vec::new());
+        }
+        let notices = self.announce_close(&inc, &told, until, now)?;
+        inc.state = IncidentState::Closing {
+            at: now,
+            notices: notices.clone(),
+        };
+        inc.updated_at = now;
+        self.store.put_incident(&inc)?;
+        Ok(notices)
+    }
+
+    /// Cancels the unsent notices in `ids`; returns the recipients of those already sent (or
+    /// being sent).
+    fn told_recipients(&self, ids: &[OutboxId]) -> Result<Vec<String>, NotifyError> {
+        let mut told = Vec::new();
+        for &id in ids {
+            if self.store.cancel(id)? {
+                continue;
+            }
+            if let Some(row) = self.store.get(id)? {
+                if matches!(row.status, Status::Sent | Status::Sending) {
+                    told.push(row.recipient);
+                }
+            }
+        }
+        Ok(told)
+    }
+
+    fn drop_from_digests(&self, source: &str) -> Result<(), NotifyError> {
+        for digest in self.store.remove_digest_items(source)? {
+            let Some(row) = self.store.get(digest)? else {
+                continue;
+            };
+            let items = self.store.digest_items(digest)?;
+            if items.is_empty() {
+                self.store.cancel(digest)?;
+            } else {
+                self.rerender_digest(&row.recipient, &row.sender, &row.key, digest, &items)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Time-driven incident work: end-of-window re-alerts and forgetting closed incidents.
+    pub(crate) fn tick_incidents(&self, now: DateTime<Utc>) -> Result<Vec<OutboxId>, NotifyError> {
+        let mut out = Vec::new();
+        let calendar = self.calendar()?;
+        for mut inc in self.store.incidents()? {
+            match inc.state {
+                IncidentState::Closing { at, .. } if at + self.hold_down() <= now => {
+                    self.store.delete_incident(&inc.key)?;
+                }
+                IncidentState::Suppressed { until } if until <= now => {
+                    if let Some(w) = window_for(&calendar, &inc.event, now) {
+                        inc.state = IncidentState::Suppressed { until: w.end };
+                    } else {
+                        tracing::info!(key = inc.key, "window ended, still failing: announcing");
+                        inc.notices = self.announce_open(&calendar, &inc.key, &inc.event, now)?;
+                        out.extend(inc.notices.iter().copied());
+                        inc.state = IncidentState::Open;
+                    }
+                    inc.updated_at = now;
+                    self.store.put_incident(&inc)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn hold_down(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.hold_down.std()).unwrap_or_default()
+    }
+
+    /// When a notice about something that started at `since` may go out.
+    fn held_until(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        (since + self.hold_down()).max(now)
+    }
+
+    fn announce_open(
+        &self,
+        calendar: &Calendar,
+        key: &str,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let tz = calendar.time_zone();
+        let mut ids = Vec::new();
+        match event {
+            Event::ServiceDown {
+                service_id,
+                service_name,
+                municipality,
+                site_names,
+                site_ids,
+                since,
+                ..
+            } => {
+                let vars = vec![
+                    ("service", service_name.clone()),
+                    ("where", where_text(site_names, site_ids, municipality)),
+                    ("municipality", municipality.clone()),
+                    ("since", date_time_sv(*since, tz)),
+                ];
+                for r in self.config.recipients(municipality, Role::Editors) {
+                    let notice = Notice {
+                        key: format!("service-down:{service_id}:{}:{r}", instant_key(*since)),
+                        kind: "service_down",
+                        recipient: &r,
+                        municipality: Some(municipality),
+                        vars: vars.clone(),
+                        due_at: self.held_until(*since, now),
+                        limited: true,
+                        source: Some(key),
+                        oncall_case: None,
+                        csv: None,
+                    };
+                    ids.extend(self.enqueue(notice)?);
+                }
+            }
+            Event::SiteDark {
+                site_id,
+                site_name,
+                municipality,
+                since,
+                unreachable_children,
+                ..
+            } => {
+                let vars = vec![
+                    ("site", site_name.clone()),
+                    ("municipality", municipality.clone()),
+                    ("since", date_time_sv(*since, tz)),
+                    ("children_count", unreachable_children.len().to_string()),
+                ];
+                for r in self.config.recipients(municipality, Role::Editors) {
+                    let notice = Notice {
+                        key: format!("site-dark:{site_id}:{}:{r}", instant_key(*since)),
+                        kind: "site_dark",
+                        recipient: &r,
+                        municipality: Some(municipality),
+                        vars: vars.clone(),
+                        due_at: self.held_until(*since, now),
+                        limited: true,
+                        source: Some(key),
+                        oncall_case: None,
+                        csv: None,
+                    };
+                    ids.extend(self.enqueue(notice)?);
+                }
+            }
+            Event::DeviceAlert { .. } => {
+                ids = self.announce_alert(calendar, key, event, now)?;
+            }
+            _ => {}
+        }
+        Ok(ids)
+    }
+
+    fn announce_alert(
+        &self,
+        calendar: &Calendar,
+        key: &str,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let Event::DeviceAlert {
+            device_id,
+            device_name,
+            class,
+            site_name,
+            municipality,
+            kind,
+            since,
+            detail,
+            ..
+        } = event
+        else {
+            return Ok(Vec::new());
+        };
+        let route = self.route_alert(calendar, municipality, kind, now);
+        let mut vars = vec![
+            ("device", device_name.clone()),
+            ("class", class.clone()),
+            ("site", site_name.clone()),
+            ("municipality", municipality.clone()),
+            ("what", kind.swedish()),
+            ("since", date_time_sv(*since, calendar.time_zone())),
+            ("detail", detail.clone()),
+        ];
+        vars.push(("route", route.text.to_string()));
+        let case = route.pages.then(|| OncallCase {
+            at: now,
+            device_id: device_id.clone(),
+            device_name: device_name.clone(),
+            kind: kind.tag().to_string(),
+            municipality: municipality.clone(),
+            since: *since,
+        });
+        let mut ids = Vec::new();
+        for r in self.config.recipients(municipality, route.role) {
+            let notice = Notice {
+                key: format!(
+                    "alert:{device_id}:{}:{}:{r}",
+                    kind.tag(),
+                    instant_key(*since)
+                ),
+                kind: "alert",
+                recipient: &r,
+                municipality: Some(municipality),
+                vars: vars.clone(),
+                due_at: self.held_until(*since, route.not_before.max(now)),
+                limited: true,
+                source: Some(key),
+                oncall_case: case.clone(),
+                csv: None,
+            };
+            ids.extend(self.enqueue(notice)?);
+        }
+        Ok(ids)
+    }
+
+    fn route_alert(
+        &self,
+        calendar: &Calendar,
+        municipality: &str,
+        kind: &AlertKind,
+        now: DateTime<Utc>,
+    ) -> Route {
+        let office = Route {
+            role: Role::ServiceDesk,
+            not_before: now,
+            pages: false,
+            text: "kontorstid",
+        };
+        if calendar.is_office_hours(now, Some(municipality)) {
+            return office;
+        }
+        let on_call = self.config.recipients(municipality, Role::OnCall);
+        if self.config.alerts.for_kind(kind).page_on_call && !on_call.is_empty() {
+            return Route {
+                role: Role::OnCall,
+                not_before: now,
+                pages: true,
+                text: "beredskap",
+            };
+        }
+        Route {
+            not_before: next_office_start(calendar, now, Some(municipality)).unwrap_or(now),
+            text: "väntade till kontorstid",
+            ..office
+        }
+    }
+
+    fn announce_close(
+        &self,
+        inc: &Incident,
+        told: &[String],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let tz = self.calendar()?.time_zone();
+        let (kind, key_prefix, id, municipality, since, mut vars) = match &inc.event {
+            Event::ServiceDown {
+                service_id,
+                service_name,
+                municipality,
+                site_names,
+                site_ids,
+                since,
+                ..
+            } => (
+                "service_up",
+                "service-up",
+                service_id.clone(),
+                municipality,
+                *since,
+                vec![
+                    ("service", service_name.clone()),
+                    ("where", where_text(site_names, site_ids, municipality)),
+                ],
+            ),
+            Event::SiteDark {
+                site_id,
+                site_name,
+                municipality,
+                since,
+                ..
+            } => (
+                "site_back",
+                "site-back",
+                site_id.clone(),
+                municipality,
+                *since,
+                vec![("site", site_name.clone())],
+            ),
+            Event::DeviceAlert {
+                device_id,
+                device_name,
+                class,
+                site_name,
+                municipality,
+                kind,
+                since,
+                ..
+            } => (
+                "alert_cleared",
+                "alert-cleared",
+                format!("{device_id}:{}", kind.tag()),
+                municipality,
+                *since,
+                vec![
+                    ("device", device_name.clone()),
+                    ("class", class.clone()),
+                    ("site", site_name.clone()),
+                    ("what", kind.swedish()),
+                ],
+            ),
+            _ => return Ok(Vec::new()),
+        };
+        vars.extend([
+            ("municipality", municipality.clone()),
+            ("since", date_time_sv(since, tz)),
+            ("until", date_time_sv(until, tz)),
+            ("duration", duration_sv(until - since)),
+        ]);
+        let mut ids = Vec::new();
+        for r in told {
+            let notice = Notice {
+                key: format!(
+                    "{key_prefix}:{id}:{}:{}:{r}",
+                    instant_key(since),
+                    instant_key(until)
+                ),
+                kind,
+                recipient: r,
+                municipality: Some(municipality),
+                vars: vars.clone(),
+                due_at: now + self.hold_down(),
+                limited: false,
+                source: None,
+                oncall_case: None,
+                csv: None,
+            };
+            ids.extend(self.enqueue(notice)?);
+        }
+        Ok(ids)
+    }
+
+    /// Announces `window` to the editors of the municipalities it concerns.
+    pub(crate) fn announce_window(
+        &self,
+        window: &Window,
+        municipalities: &[String],
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let now = self.clock.now();
+        if !window.active || window.end <= now {
+            return Ok(Vec::new());
+        }
+        let tz = self.calendar()?.time_zone();
+        let concerned = self.concerned(window, municipalities);
+        let vars = vec![
+            ("date", render::date_sv(window.start, tz)),
+            ("start", render::time_sv(window.start, tz)),
+            ("end", render::time_sv(window.end, tz)),
+            ("window_kind", window_kind_sv(window).to_string()),
+            ("scope", scope_sv(window)),
+            ("reason", window.reason.clone().unwrap_or_default()),
+        ];
+        let mut ids = Vec::new();
+        for m in &concerned {
+            for r in self.config.recipients(m, Role::Editors) {
+                let notice = Notice {
+                    key: format!(
+                        "window:{}:{}:{}:{r}",
+                        window.kind.as_str(),
+                        instant_key(window.start),
+                        window.scope
+                    ),
+                    kind: "window",
+                    recipient: &r,
+                    municipality: Some(m),
+                    vars: vars.clone(),
+                    due_at: now,
+                    limited: false,
+                    source: None,
+                    oncall_case: None,
+                    csv: None,
+                };
+                ids.extend(self.enqueue(notice)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn concerned(&self, window: &Window, listed: &[String]) -> Vec<String> {
+        if !listed.is_empty() {
+            return listed.to_vec();
+        }
+        match &window.scope {
+            crate::calendar::WindowScope::All => {
+                self.config.municipalities.keys().cloned().collect()
+            }
+            crate::calendar::WindowScope::Municipality(m) => vec![m.clone()],
+            other => {
+                tracing::warn!(scope = %other, "window announcement without municipalities");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Renders and enqueues one notice, or adds it to the recipient's digest when the rate
+    /// limit is reached. Returns the new row's id, if one was created.
+    pub(crate) fn enqueue(&self, notice: Notice) -> Result<Option<OutboxId>, NotifyError> {
+        if self.store.exists(&notice.key)? {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let sender = self.config.from.for_municipality(notice.municipality);
+        let rendered = self.templates.render(notice.kind, &notice.vars)?;
+        if notice.limited && self.over_limit(notice.recipient, now)? {
+            return self.add_to_digest(&notice, sender, &rendered.subject, now);
+        }
+        let message_id = render::message_id(&notice.key, sender);
+        let raw = render::build_message(&MailParts {
+            from: sender,
+            to: notice.recipient,
+            rendered: &rendered,
+            message_id: &message_id,
+            date: now,
+            csv: notice.csv.as_ref().map(|(n, c)| (n.as_str(), c.as_str())),
+        })?;
+        let new = NewNotice {
+            key: notice.key,
+            kind: notice.kind.to_string(),
+            recipient: notice.recipient.to_string(),
+            sender: sender.to_string(),
+            subject: rendered.subject,
+            message_id,
+            raw,
+            due_at: notice.due_at,
+            oncall_case: notice.oncall_case,
+        };
+        Ok(self.store.enqueue(&new, now)?)
+    }
+
+    fn over_limit(&self, recipient: &str, now: DateTime<Utc>) -> Result<bool, NotifyError> {
+        let hour_ago = now - chrono::Duration::hours(1);
+        let sent = self.store.count_since(recipient, hour_ago)?;
+        // One slot stays free for the digest itself.
+        Ok(sent + 1 >= u64::from(self.config.rate_limit_per_hour))
+    }
+
+    fn add_to_digest(
+        &self,
+        notice: &Notice,
+        sender: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>, NotifyError> {
+        let tz = self.calendar()?.time_zone();
+        let line = format!("{} – {subject}", render::time_sv(now, tz));
+        let source = notice.source.unwrap_or(&notice.key);
+        if let Some(row) = self.store.pending_digest(notice.recipient)? {
+            self.store.add_digest_item(row.id, source, &line)?;
+            let items = self.store.digest_items(row.id)?;
+            if self.rerender_digest(notice.recipient, &row.sender, &row.key, row.id, &items)? {
+                return Ok(None);
+            }
+        }
+        let key = format!("digest:{}:{}", notice.recipient, instant_key(now));
+        let delay = chrono::Duration::from_std(self.config.digest_delay.std()).unwrap_or_default();
+        let rendered = self.digest_text(std::slice::from_ref(&line))?;
+        let message_id = render::message_id(&key, sender);
+        let raw = render::build_message(&MailParts {
+            from: sender,
+            to: notice.recipient,
+            rendered: &rendered,
+            message_id: &message_id,
+            date: now,
+            csv: None,
+        })?;
+        let new = NewNotice {
+            key,
+            kind: "digest".to_string(),
+            recipient: notice.recipient.to_string(),
+            sender: sender.to_string(),
+            subject: rendered.subject,
+            message_id,
+            raw,
+            due_at: now + delay,
+            oncall_case: None,
+        };
+        let id = self.store.enqueue(&new, now)?;
+        if let Some(id) = id {
+            self.store.add_digest_item(id, source, &line)?;
+        }
+        Ok(id)
+    }
+
+    fn digest_text(&self, items: &[String]) -> Result<render::Rendered, NotifyError> {
+        Ok(self.templates.render(
+            "digest",
+            &[
+                ("count", items.len().to_string()),
+                ("limit", self.config.rate_limit_per_hour.to_string()),
+                ("items", items.join("\n")),
+            ],
+        )?)
+    }
+
+    /// Re-renders a pending digest with `items`; `false` when it was no longer pending.
+    fn rerender_digest(
+        &self,
+        recipient: &str,
+        sender: &str,
+        key: &str,
+        id: OutboxId,
+        items: &[String],
+    ) -> Result<bool, NotifyError> {
+        let rendered = self.digest_text(items)?;
+        let raw = render::build_message(&MailParts {
+            from: sender,
+            to: recipient,
+            rendered: &rendered,
+            message_id: &render::message_id(key, sender),
+            date: self.clock.now(),
+            csv: None,
+        })?;
+        Ok(self.store.update_pending(id, &rendered.subject, &raw)?)
+    }
+
+    pub(crate) fn calendar(&self) -> Result<Calendar, NotifyError> {
+        self.calendar.calendar().map_err(NotifyError::Calendar)
+    }
+}
+
+struct Route {
+    role: Role,
+    not_before: DateTime<Utc>,
+    /// Whether this pages on-call (and so is an on-call case).
+    pages: bool,
+    text: &'static str,
+}
+
+fn incident(
+    key: String,
+    event: Event,
+    state: IncidentState,
+    notices: Vec<OutboxId>,
+    now: DateTime<Utc>,
+) -> Incident {
+    Incident {
+        key,
+        event,
+        state,
+        notices,
+        updated_at: now,
+    }
+}
+
+/// The active window covering the failure in `event` at `now`, if any.
+pub fn window_for(calendar: &Calendar, event: &Event, now: DateTime<Utc>) -> Option<Window> {
+    let in_window = |s: Subject| match calendar.at(now, &s) {
+        Moment::InWindow(w) => Some(w),
+        _ => None,
+    };
+    match event {
+        Event::ServiceDown {
+            service_id,
+            municipality,
+            site_ids,
+            ..
+        } => {
+            let base = Subject {
+                service: Some(service_id),
+                municipality: Some(municipality),
+                ..Subject::ANY
+            };
+            in_window(base).or_else(|| {
+                site_ids.iter().find_map(|s| {
+                    in_window(Subject {
+                        site: Some(s),
+                        ..base
+                    })
+                })
+            })
+        }
+        Event::SiteDark {
+            site_id,
+            municipality,
+            node_switch,
+            ..
+        } => in_window(Subject {
+            site: Some(site_id),
+            municipality: Some(municipality),
+            device: Some(node_switch),
+            service: None,
+        }),
+        Event::DeviceAlert {
+            device_id,
+            site_id,
+            municipality,
+            ..
+        } => in_window(Subject {
+            device: Some(device_id),
+            site: Some(site_id),
+            municipality: Some(municipality),
+            service: None,
+        }),
+        _ => None,
+    }
+}
+
+fn where_text(site_names: &[String], site_ids: &[String], municipality: &str) -> String {
+    let names = if site_names.is_empty() {
+        site_ids
+    } else {
+        site_names
+    };
+    if names.is_empty() {
+        municipality.to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn window_kind_sv(w: &Window) -> &'static str {
+    match w.kind {
+        crate::calendar::WindowKind::Primary => "ordinarie servicefönster",
+        crate::calendar::WindowKind::Secondary => "extra servicefönster",
+        crate::calendar::WindowKind::Adhoc => "särskilt servicefönster",
+    }
+}
+
+fn scope_sv(w: &Window) -> String {
+    use crate::calendar::WindowScope;
+    match &w.scope {
+        WindowScope::All | WindowScope::Municipality(_) => "it-tjänster".to_string(),
+        WindowScope::Site(s) => format!("it-tjänster i {s}"),
+        WindowScope::Device(d) => format!("enheten {d}"),
+        WindowScope::Service(s) => format!("tjänsten {s}"),
+    }
+}

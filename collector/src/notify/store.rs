@@ -1,0 +1,524 @@
+//! [`OutboxStore`] and [`PolicyStore`] in SQLite, in the collector's database file (WAL mode):
+//! tables `notify_outbox`, `notify_incidents`, `notify_digest_items`, `notify_oncall_cases` and
+//! `notify_schedule_marks`. Instants are stored as RFC 3339 UTC with milliseconds, so text
+//! order is time order.
+
+use super::oncall::OncallCase;
+use super::outbox::{NewNotice, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+use super::policy::{Incident, PolicyStore};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Why the notifier's database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt row in the notifier's tables: {0}")]
+    Corrupt(String),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    kind             TEXT NOT NULL,
+    recipient        TEXT NOT NULL,
+    sender           TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    raw              BLOB NOT NULL,
+    status           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    due_at           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    sent_at          TEXT,
+    oncall_case      TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, due_at);
+CREATE INDEX IF NOT EXISTS notify_outbox_recipient ON notify_outbox (recipient, created_at);
+CREATE TABLE IF NOT EXISTS notify_incidents (
+    key         TEXT PRIMARY KEY,
+    incident    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_digest_items (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest_id   INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    line        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_oncall_cases (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    at            TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    device_name   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    since         TEXT NOT NULL,
+    UNIQUE (device_id, kind, since)
+);
+CREATE TABLE IF NOT EXISTS notify_schedule_marks (
+    name  TEXT PRIMARY KEY,
+    at    TEXT NOT NULL
+);
+";
+
+const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
+                       created_at, due_at, attempts, last_error, sent_at, raw";
+
+/// The notifier's tables in one SQLite database.
+#[derive(Debug)]
+pub struct SqliteNotifyStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteNotifyStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+        conn.execute_batch("PRAGMA synchronous=FULL")?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteNotifyStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent; keep going.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql)?;
+        let raw = stmt.query_map(params, raw_row)?;
+        raw.map(|r| r.map_err(StoreError::from).and_then(to_row))
+            .collect()
+    }
+}
+
+fn text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
+}
+
+type RawRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Vec<u8>,
+);
+
+fn raw_row(r: &Row) -> rusqlite::Result<RawRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+    ))
+}
+
+fn to_row(r: RawRow) -> Result<OutboxRow, StoreError> {
+    let (id, key, kind, recipient, sender, subject, message_id, status, created, due, attempts) =
+        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10);
+    Ok(OutboxRow {
+        id,
+        key,
+        kind,
+        recipient,
+        sender,
+        subject,
+        message_id,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        created_at: instant(&created)?,
+        due_at: instant(&due)?,
+        attempts,
+        last_error: r.11,
+        sent_at: r.12.as_deref().map(instant).transpose()?,
+        raw: r.13,
+    })
+}
+
+impl OutboxStore for SqliteNotifyStore {
+    fn enqueue(&self, n: &NewNotice, now: DateTime<Utc>) -> Result<Option<OutboxId>, StoreError> {
+        let case = n
+            .oncall_case
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let conn = self.conn();
+        let changed = conn.execute(
+            "INSERT INTO notify_outbox (idempotency_key, kind, recipient, sender, subject,
+                 message_id, raw, status, created_at, due_at, oncall_case)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            params![
+                n.key,
+                n.kind,
+                n.recipient,
+                n.sender,
+                n.subject,
+                n.message_id,
+                n.raw,
+                text(now),
+                text(n.due_at),
+                case
+            ],
+        )?;
+        Ok((changed == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM notify_outbox WHERE idempotency_key = ?1",
+                [key],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    fn get(&self, id: OutboxId) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM notify_outbox WHERE id = ?1");
+        Ok(self.rows(&sql, [id])?.into_iter().next())
+    }
+
+    fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM notify_outbox
+                 WHERE status IN ('pending', 'sending') AND due_at <= ?1
+                 ORDER BY due_at, id LIMIT ?2",
+            )?;
+            let ids = stmt.query_map(params![text(now), limit as i64], |r| r.get(0))?;
+            ids.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "UPDATE notify_outbox SET status = 'sending', due_at = ?2, attempts = attempts + 1
+                 WHERE id = ?1",
+                params![id, text(lease_until)],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get(id)?);
+        }
+        Ok(out)
+    }
+
+    fn mark_sent(&self, id: OutboxId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE notify_outbox SET status = 'sent', sent_at = ?2, last_error = NULL
+             WHERE id = ?1",
+            params![id, text(at)],
+        )?;
+        let case: Option<String> = tx.query_row(
+            "SELECT oncall_case FROM notify_outbox WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if let Some(case) = case {
+            let c: OncallCase =
+                serde_json::from_str(&case).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO notify_oncall_cases
+                     (at, device_id, device_name, kind, municipality, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![
+                    text(at),
+                    c.device_id,
+                    c.device_name,
+                    c.kind,
+                    c.municipality,
+                    text(c.since)
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn reschedule(
+        &self,
+        id: OutboxId,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notify_outbox SET status = 'pending', due_at = ?2, last_error = ?3
+             WHERE id = ?1 AND status = 'sending'",
+            params![id, text(due_at), error],
+        )?;
+        Ok(())
+    }
+
+    fn mark_failed(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notify_outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    fn cancel(&self, id: OutboxId) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE notify_outbox SET status = 'cancelled' WHERE id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn update_pending(&self, id: OutboxId, subject: &str, raw: &[u8]) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE notify_outbox SET subject = ?2, raw = ?3 WHERE id = ?1 AND status = 'pending'",
+            params![id, subject, raw],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn list(&self, status: Option<Status>) -> Result<Vec<OutboxRow>, StoreError> {
+        match status {
+            Some(s) => self.rows(
+                &format!("SELECT {COLUMNS} FROM notify_outbox WHERE status = ?1 ORDER BY id"),
+                [s.as_str()],
+            ),
+            None => self.rows(
+                &format!("SELECT {COLUMNS} FROM notify_outbox ORDER BY id"),
+                [],
+            ),
+        }
+    }
+
+    fn stats(&self) -> Result<OutboxStats, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT status, COUNT(*) FROM notify_outbox GROUP BY status")?;
+        let mut stats = OutboxStats::default();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (status, n) = row?;
+            let n = n.max(0) as u64;
+            match status.as_str() {
+                "pending" | "sending" => stats.pending += n,
+                "sent" => stats.sent += n,
+                "failed" => stats.failed += n,
+                _ => stats.cancelled += n,
+            }
+        }
+        Ok(stats)
+    }
+
+    fn count_since(&self, recipient: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM notify_outbox
+             WHERE recipient = ?1 AND created_at >= ?2 AND status != 'cancelled'",
+            params![recipient, text(since)],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn pending_digest(&self, recipient: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM notify_outbox
+             WHERE recipient = ?1 AND kind = 'digest' AND status = 'pending'
+             ORDER BY id DESC LIMIT 1"
+        );
+        Ok(self.rows(&sql, [recipient])?.into_iter().next())
+    }
+}
+
+impl PolicyStore for SqliteNotifyStore {
+    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT incident FROM notify_incidents WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| parse_incident(&j)).transpose()
+    }
+
+    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO notify_incidents (key, incident) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET incident = excluded.incident",
+            params![incident.key, json],
+        )?;
+        Ok(())
+    }
+
+    fn delete_incident(&self, key: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM notify_incidents WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT incident FROM notify_incidents ORDER BY key")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(|j| parse_incident(&j)))
+            .collect()
+    }
+
+    fn add_digest_item(
+        &self,
+        digest: OutboxId,
+        source: &str,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO notify_digest_items (digest_id, source, line) VALUES (?1, ?2, ?3)",
+            params![digest, source, line],
+        )?;
+        Ok(())
+    }
+
+    fn digest_items(&self, digest: OutboxId) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT line FROM notify_digest_items WHERE digest_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([digest], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<OutboxId> = {
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT d.digest_id FROM notify_digest_items d
+                 JOIN notify_outbox o ON o.id = d.digest_id
+                 WHERE d.source = ?1 AND o.status = 'pending'",
+            )?;
+            let rows = stmt.query_map([source], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "DELETE FROM notify_digest_items WHERE digest_id = ?1 AND source = ?2",
+                params![id, source],
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn oncall_cases(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<OncallCase>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT at, device_id, device_name, kind, municipality, since
+             FROM notify_oncall_cases WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+        )?;
+        let rows = stmt.query_map(params![text(from), text(to)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (at, device_id, device_name, kind, municipality, since) = r?;
+            Ok(OncallCase {
+                at: instant(&at)?,
+                device_id,
+                device_name,
+                kind,
+                municipality,
+                since: instant(&since)?,
+            })
+        })
+        .collect()
+    }
+
+    fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT at FROM notify_schedule_marks WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        at.as_deref().map(instant).transpose()
+    }
+
+    fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO notify_schedule_marks (name, at) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+            params![name, text(at)],
+        )?;
+        Ok(())
+    }
+}
+
+fn parse_incident(json: &str) -> Result<Incident, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
+}
