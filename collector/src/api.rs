@@ -9,7 +9,8 @@
 //! - `GET /api/v1/status` — the current state of every device and service.
 //! - `GET /healthz` — `ok`.
 
-use crate::availability::{at, ms, Period, PlannedWindows, Spans};
+use crate::availability::{at, ms, Period, Spans};
+use crate::calendar::{CalendarService, SqliteWindowStore};
 use crate::ingest::{App, IngestError, IngestResponse};
 use crate::report::{self, load_timelines, service_timelines};
 use crate::state::{State, Timeline};
@@ -20,15 +21,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use driftvakt_agent::config::Secret;
 use driftvakt_common::wire::Batch;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// What the handlers share: the app and the planned windows for reports.
+/// What the handlers share: the app, the calendar (service windows for reports, operators'
+/// changes) and the operator token.
 #[derive(Clone)]
 pub struct ApiState {
     pub app: App,
-    pub windows: Arc<dyn PlannedWindows + Send + Sync>,
+    pub calendar: Arc<CalendarService<SqliteWindowStore>>,
+    pub operator_token: Option<Secret>,
 }
 
 /// The router with all endpoints.
@@ -39,11 +43,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/report", get(get_report))
         .route("/api/v1/status", get(get_status))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(crate::api_calendar::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
@@ -219,9 +224,12 @@ async fn get_report(
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let app = state.app.clone();
-    let windows = state.windows.clone();
+    let calendar = state.calendar.clone();
     let result = tokio::task::spawn_blocking(move || {
-        report::build(&app.inventory, &*app.store, &*windows, &period, now)
+        let windows = calendar
+            .calendar()
+            .map_err(|e| report::ReportError::Calendar(e.to_string()))?;
+        report::build(&app.inventory, &*app.store, &windows, &period, now)
     })
     .await;
     match result {

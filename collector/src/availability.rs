@@ -278,14 +278,7 @@ impl Period {
     }
 }
 
-/// What a service window applies to: a device, a service, a site, a municipality, or several.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Subject<'a> {
-    pub device: Option<&'a str>,
-    pub service: Option<&'a str>,
-    pub site: Option<&'a str>,
-    pub municipality: Option<&'a str>,
-}
+pub use crate::calendar::Subject;
 
 /// Where planned downtime comes from: the service windows that apply to a subject.
 pub trait PlannedWindows {

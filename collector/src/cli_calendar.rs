@@ -382,7 +382,7 @@ pub struct WindowOut {
     pub created_at: Option<String>,
 }
 
-fn window_out(cal: &Calendar, w: &Window) -> WindowOut {
+pub fn window_out(cal: &Calendar, w: &Window) -> WindowOut {
     let tz = cal.time_zone();
     let activation = (w.kind == WindowKind::Secondary)
         .then(|| cal.activation(cal.local(w.start).date_naive()))
@@ -421,7 +421,7 @@ pub struct AdhocOut {
     pub cancelled_at: Option<String>,
 }
 
-fn adhoc_out(cal: &Calendar, a: &AdhocWindow) -> AdhocOut {
+pub fn adhoc_out(cal: &Calendar, a: &AdhocWindow) -> AdhocOut {
     let tz = cal.time_zone();
     AdhocOut {
         id: a.id,
@@ -508,7 +508,7 @@ fn weekday_sv(day: Weekday) -> &'static str {
     }
 }
 
-fn local_midnight(cal: &Calendar, date: NaiveDate) -> DateTime<Utc> {
+pub fn local_midnight(cal: &Calendar, date: NaiveDate) -> DateTime<Utc> {
     crate::calendar::rules::resolve_local(cal.time_zone(), date.and_time(chrono::NaiveTime::MIN))
 }
 

@@ -1,7 +1,6 @@
 //! `driftvakt-collector report`: the availability report for a period, from the database.
 
 use crate::api::period_of;
-use crate::availability::NoWindows;
 use crate::cli_run::{CliError, CommonArgs};
 use crate::report::{build, render, Format};
 use crate::store::SqliteStore;
@@ -42,7 +41,9 @@ pub fn report(args: &ReportArgs) -> Result<String, CliError> {
         )));
     }
     let store = SqliteStore::open(&inv.settings.database)?;
-    // Service windows come from the calendar module once merged; none until then.
-    let r = build(&inv, &store, &NoWindows, &period, now)?;
+    let windows = crate::cli_run::calendar_service(&inv)?
+        .calendar()
+        .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
+    let r = build(&inv, &store, &windows, &period, now)?;
     Ok(render(&r, args.format))
 }

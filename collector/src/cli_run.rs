@@ -1,11 +1,13 @@
 //! `driftvakt-collector run`: load the inventory, open the database, serve until SIGTERM.
 
 use crate::api::ApiState;
-use crate::availability::NoWindows;
+use crate::calendar::{CalendarService, SqliteWindowStore};
+use crate::clock::SystemClock;
 use crate::ingest::{system_clock, App};
 use crate::inventory::Inventory;
 use crate::server::{serve, shutdown_signal};
 use crate::store::SqliteStore;
+use driftvakt_agent::config::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,6 +67,27 @@ pub enum CliError {
     Usage(String),
 }
 
+/// The calendar with operators' activations and ad-hoc windows, on the collector's database.
+pub fn calendar_service(inv: &Inventory) -> Result<CalendarService<SqliteWindowStore>, CliError> {
+    let store = SqliteWindowStore::open(&inv.settings.database)
+        .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
+    Ok(CalendarService::new(
+        inv.calendar.clone().unwrap_or_default(),
+        store,
+        Arc::new(SystemClock),
+    ))
+}
+
+fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
+    let Some(r) = &inv.settings.operator_token else {
+        return Ok(None);
+    };
+    let base = inv.path.parent().unwrap_or(std::path::Path::new("."));
+    r.resolve(base)
+        .map(Some)
+        .map_err(|e| CliError::Usage(format!("collector.operator_token: {e}")))
+}
+
 /// Runs the collector until ctrl-c or SIGTERM.
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let inv = args.common.load()?;
@@ -81,8 +104,9 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         db.display()
     );
     let state = ApiState {
+        calendar: Arc::new(calendar_service(&app.inventory)?),
+        operator_token: operator_token(&app.inventory)?,
         app,
-        windows: Arc::new(NoWindows),
     };
     serve(state, listener, shutdown_signal())
         .await

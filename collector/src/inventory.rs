@@ -8,7 +8,7 @@
 
 use crate::state::{DeviceRules, Need};
 use driftvakt_agent::config::{
-    class_timing, validate_devices, DeviceConfig, Secret, SnmpCredentials,
+    class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
 };
 use driftvakt_common::config::{
     load_yaml, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The calendar section; owned by the calendar module, kept as raw data until it lands.
-pub type CalendarSection = serde_json::Value;
+pub type CalendarSection = crate::calendar::CalendarConfig;
 
 /// Shortest accepted agent token.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -74,6 +74,9 @@ pub struct CollectorSettings {
     /// Results further than this ahead of the collector's clock are rejected.
     #[serde(default = "default_future")]
     pub max_future: Duration,
+    /// Bearer token for operators' changes over the API (service windows); none: CLI only.
+    #[serde(default)]
+    pub operator_token: Option<SecretRef>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -112,6 +115,7 @@ impl Default for CollectorSettings {
             incident_goal: default_goal(),
             max_body_bytes: default_max_body(),
             max_future: default_future(),
+            operator_token: None,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
 
 pub mod api;
+pub mod api_calendar;
 pub mod availability;
 pub mod calendar;
 pub mod cli_calendar;

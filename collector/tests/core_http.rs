@@ -4,13 +4,17 @@
 mod core_support;
 
 use core_support::*;
+use driftvakt_agent::config::Secret;
 use driftvakt_collector::api::{ApiState, Status};
-use driftvakt_collector::availability::NoWindows;
+use driftvakt_collector::calendar::{CalendarService, SqliteWindowStore};
+use driftvakt_collector::clock::SystemClock;
 use driftvakt_collector::ingest::IngestResponse;
 use driftvakt_collector::server::serve;
 use driftvakt_common::wire::Batch;
 use reqwest::StatusCode;
 use std::sync::Arc;
+
+const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 
 struct Server {
     base: String,
@@ -26,9 +30,15 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let windows = SqliteWindowStore::open(&dir.path().join("calendar.db")).unwrap();
         let state = ApiState {
             app,
-            windows: Arc::new(NoWindows),
+            calendar: Arc::new(CalendarService::new(
+                Default::default(),
+                windows,
+                Arc::new(SystemClock),
+            )),
+            operator_token: Some(Secret::new(OPERATOR_TOKEN)),
         };
         let task = tokio::spawn(serve(state, listener, async {
             let _ = rx.await;
@@ -256,4 +266,56 @@ async fn report_status_and_health_over_http() {
     let never = st.devices.iter().find(|d| d.id == "sw-t").unwrap();
     assert_eq!(never.state, driftvakt_collector::state::State::Unknown);
     s.stop().await;
+}
+
+#[tokio::test]
+async fn operators_activate_a_secondary_window_with_their_token() {
+    let server = Server::start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/windows/secondary", server.base);
+    let body = serde_json::json!({"date": "2027-03-23", "by": "anna"});
+    let anonymous = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let wrong_day = client
+        .post(&url)
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&serde_json::json!({"date": "2027-03-24", "by": "anna"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_day.status(), StatusCode::CONFLICT);
+    let ok = client
+        .post(&url)
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK, "{}", ok.text().await.unwrap());
+    let list: serde_json::Value = client
+        .get(format!(
+            "{}/api/v1/windows?from=2027-03-01&to=2027-03-31",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secondary = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "secondary")
+        .unwrap();
+    assert_eq!(secondary["start"], "2027-03-23T18:00:00+01:00");
+    assert_eq!(secondary["active"], true);
+    let withdrawn = client
+        .delete(format!("{url}/2027-03-23"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), StatusCode::OK);
 }

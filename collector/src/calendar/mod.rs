@@ -28,6 +28,36 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+/// Where the current calendar (with operators' activations and ad-hoc windows) comes from:
+/// a fixed [`Calendar`], or a [`CalendarService`] that reads its store each time.
+pub trait CalendarSource: Send + Sync {
+    fn calendar(&self) -> Result<Calendar, String>;
+}
+
+impl CalendarSource for Calendar {
+    fn calendar(&self) -> Result<Calendar, String> {
+        Ok(self.clone())
+    }
+}
+
+impl<W: WindowStore + Send + Sync> CalendarSource for CalendarService<W> {
+    fn calendar(&self) -> Result<Calendar, String> {
+        CalendarService::calendar(self).map_err(|e| e.to_string())
+    }
+}
+
+/// Planned downtime for availability: the active windows that apply to a subject.
+impl crate::availability::PlannedWindows for Calendar {
+    fn planned(
+        &self,
+        subject: &Subject,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        self.active_windows_for(subject, from, to)
+    }
+}
+
 /// Which kind of service window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

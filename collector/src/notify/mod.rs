@@ -29,7 +29,6 @@ pub use schedule::ReportSource;
 pub use store::{SqliteNotifyStore, StoreError};
 pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
 
-use crate::calendar::{Calendar, CalendarService, WindowStore};
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
 use render::Templates;
@@ -54,22 +53,7 @@ pub enum NotifyError {
 pub trait NotifyStore: OutboxStore + PolicyStore {}
 impl<S: OutboxStore + PolicyStore> NotifyStore for S {}
 
-/// Where the current calendar (with operators' activations and ad-hoc windows) comes from.
-pub trait CalendarSource: Send + Sync {
-    fn calendar(&self) -> Result<Calendar, String>;
-}
-
-impl CalendarSource for Calendar {
-    fn calendar(&self) -> Result<Calendar, String> {
-        Ok(self.clone())
-    }
-}
-
-impl<W: WindowStore + Send + Sync> CalendarSource for CalendarService<W> {
-    fn calendar(&self) -> Result<Calendar, String> {
-        CalendarService::calendar(self).map_err(|e| e.to_string())
-    }
-}
+pub use crate::calendar::CalendarSource;
 
 /// What one [`Notifier::tick`] enqueued.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

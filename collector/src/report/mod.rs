@@ -43,6 +43,8 @@ pub enum ReportError {
     Period(#[from] crate::availability::PeriodError),
     #[error("the period starts after now ({0})")]
     Future(DateTime<Utc>),
+    #[error("calendar: {0}")]
+    Calendar(String),
 }
 
 /// The whole report (also the JSON of `GET /api/v1/report`).
