@@ -7,9 +7,11 @@
 //! - [`scheduler`]: runs every check at its interval with spread starts and bounded concurrency.
 //! - [`metrics`]: `/metrics` in blackbox/snmp_exporter conventions plus the agent's own health.
 //! - [`server`]: the agent's HTTP listener.
+//! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
 
 pub mod config;
 pub mod metrics;
 pub mod probe;
 pub mod scheduler;
 pub mod server;
+pub mod spool;
