@@ -696,7 +696,8 @@ fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), Str
     }
 }
 
-fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
+/// Checks credential ids and that each version has what it needs.
+pub fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
     let mut seen = HashSet::new();
     for c in creds {
         if !seen.insert(c.id.value.as_str()) {
