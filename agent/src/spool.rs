@@ -41,7 +41,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes before a record's payload: length and checksum.
 const HEADER: u64 = 8;
@@ -557,6 +557,32 @@ fn seal_after(last: u64, batch_size: usize) -> u64 {
         1
     } else {
         window_end(last, batch_size) + 1
+    }
+}
+
+/// Most results written with one `fdatasync`.
+const MAX_GROUP: usize = 1000;
+
+/// Writes every result from `results` into `spool` until the channel closes: whatever is queued
+/// when a result arrives is appended as one group (one `fdatasync`).
+pub async fn write_from(mut results: tokio::sync::mpsc::Receiver<ProbeResult>, spool: Arc<Spool>) {
+    while let Some(first) = results.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match results.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        let n = group.len();
+        let s = spool.clone();
+        match tokio::task::spawn_blocking(move || s.append(&group)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, lost = n, "cannot write results to the spool")
+            }
+            Err(e) => tracing::error!(error = %e, lost = n, "spool writer failed"),
+        }
     }
 }
 
