@@ -753,3 +753,71 @@ pub fn validate_address(addr: &str) -> Result<(), String> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_bytes_or_with_units() {
+        assert_eq!("268435456".parse::<ByteSize>().unwrap().0, 256 << 20);
+        assert_eq!("256MiB".parse::<ByteSize>().unwrap().0, 256 << 20);
+        assert_eq!("64KiB".parse::<ByteSize>().unwrap().0, 64 << 10);
+        assert_eq!("1GiB".parse::<ByteSize>().unwrap().0, 1 << 30);
+        assert_eq!("500MB".parse::<ByteSize>().unwrap().0, 500_000_000);
+        for bad in ["", "MiB", "1.5MiB", "-1", "12 parsecs", "99999999999999GiB"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} should fail");
+        }
+    }
+
+    fn load_str(yaml: &str) -> Result<AgentConfig, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        AgentConfig::load(&path)
+    }
+
+    #[test]
+    fn the_collector_and_spool_sections_load_with_defaults() {
+        let c = load_str(
+            "agent:\n  id: a\n  collector:\n    url: https://c.example:8480\n    token: { env: T }\n  spool:\n    dir: /tmp/s\n    max_bytes: 1MiB\n",
+        )
+        .unwrap();
+        let col = c.file.agent.collector.unwrap();
+        assert_eq!(col.batch_size, 500);
+        assert_eq!(col.push_interval.std().as_secs(), 5);
+        assert_eq!(col.assignment_refresh.std().as_secs(), 300);
+        assert_eq!(c.file.agent.spool.max_bytes.0, 1 << 20);
+        let standalone = load_str("agent:\n  id: a\n").unwrap();
+        assert!(standalone.file.agent.collector.is_none());
+        assert_eq!(standalone.file.agent.spool.max_bytes.0, 256 << 20);
+    }
+
+    #[test]
+    fn collector_mistakes_are_reported() {
+        let cases = [
+            ("    token: abc\n", "secrets are not written in the config"),
+            (
+                "    token: { env: T }\n    client_cert: a.pem\n",
+                "both `client_cert` and `client_key`",
+            ),
+            (
+                "    token: { env: T }\n    batch_size: 0\n",
+                "batch_size must be between",
+            ),
+        ];
+        for (extra, expect) in cases {
+            let yaml = format!("agent:\n  id: a\n  collector:\n    url: https://c\n{extra}");
+            let err = load_str(&yaml).unwrap_err().to_string();
+            assert!(err.contains(expect), "{yaml}\n=> {err}");
+        }
+        let err = load_str("agent:\n  id: a\n  collector:\n    url: c:80\n    token: { env: T }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must start with http"), "{err}");
+        let err = load_str("agent:\n  id: a\n  spool:\n    max_bytes: 1KiB\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 65536"), "{err}");
+    }
+}

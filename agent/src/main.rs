@@ -129,6 +129,7 @@ async fn run(path: &Path) -> Result<()> {
     }
     let (sink, results) = tokio::sync::mpsc::channel(4096);
     let mut tasks = Vec::new();
+    let mut writer = None;
     let mut probing = Probing::new(metrics, sink);
     match central {
         None => {
@@ -139,7 +140,8 @@ async fn run(path: &Path) -> Result<()> {
         }
         Some((collector, spool_metrics)) => {
             let setup = Central::start(&config, &collector, spool_metrics, results).await?;
-            tasks.extend(setup.tasks);
+            tasks.push(setup.pusher);
+            writer = Some(setup.writer);
             let mut fetcher = setup.fetcher;
             if let Err(e) = probing.start(&fetcher.config()) {
                 tracing::error!(error = %format!("{e:#}"), "cannot apply the assignment; probing local devices only");
@@ -153,7 +155,18 @@ async fn run(path: &Path) -> Result<()> {
         }
     }
     tracing::info!("shutting down");
+    // Dropping the scheduler and its sink closes the channel once running probes finish; the
+    // spool writer then writes what is queued and ends.
     probing.stop();
+    drop(probing);
+    if let Some(w) = writer {
+        if tokio::time::timeout(Duration::from_secs(5), w)
+            .await
+            .is_err()
+        {
+            tracing::warn!("results still queued after 5s were not spooled");
+        }
+    }
     for t in tasks {
         t.abort();
     }
@@ -226,7 +239,8 @@ async fn drain(mut results: tokio::sync::mpsc::Receiver<driftvakt_common::wire::
 
 /// Central mode: spool, spool writer, pusher, and the assignment as it is at start.
 struct Central {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: tokio::task::JoinHandle<()>,
+    pusher: tokio::task::JoinHandle<()>,
     fetcher: AssignmentFetcher,
 }
 
@@ -258,17 +272,15 @@ impl Central {
             PusherOptions::new(collector.push_interval.std()),
             spool_metrics,
         );
-        let tasks = vec![
-            tokio::spawn(spool::write_from(results, spool)),
-            tokio::spawn(pusher.run()),
-        ];
+        let writer = tokio::spawn(spool::write_from(results, spool));
+        let pusher = tokio::spawn(pusher.run());
         let mut fetcher = AssignmentFetcher::new(client, config.clone(), &dir);
         match fetcher.load_stored() {
             Ok(true) => tracing::info!("loaded the stored assignment"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "ignoring the stored assignment"),
         }
-        let first = tokio::time::timeout(Duration::from_secs(15), fetcher.fetch()).await;
+        let first = tokio::time::timeout(Duration::from_secs(10), fetcher.fetch()).await;
         match first {
             Ok(Ok(outcome)) => tracing::info!(?outcome, "assignment fetched"),
             Ok(Err(e)) => {
@@ -279,7 +291,11 @@ impl Central {
                 "assignment fetch timed out; running from the stored one and local devices"
             ),
         }
-        Ok(Central { tasks, fetcher })
+        Ok(Central {
+            writer,
+            pusher,
+            fetcher,
+        })
     }
 }
 
