@@ -45,6 +45,129 @@ pub struct AgentSettings {
     /// replies).
     #[serde(default = "default_icmp_buffer")]
     pub icmp_receive_buffer: usize,
+    /// The collector to push results to and fetch the assignment from; none means standalone
+    /// (local devices only, nothing spooled).
+    #[serde(default)]
+    pub collector: Option<CollectorSettings>,
+    /// Where results wait on disk until the collector confirms them.
+    #[serde(default)]
+    pub spool: SpoolSettings,
+}
+
+/// `agent.collector`: where results go and where the central assignment comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSettings {
+    /// Base URL, e.g. `https://collector.kommun.se:8480`.
+    pub url: String,
+    /// Bearer token, from the environment or a file.
+    pub token: SecretRef,
+    /// PEM file with extra CA certificates to trust for the collector.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; needs `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Results per pushed batch (also fixes the batch boundaries in the spool).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// How often results are pushed.
+    #[serde(default = "default_push_interval")]
+    pub push_interval: Duration,
+    /// How often the assignment is fetched again.
+    #[serde(default = "default_assignment_refresh")]
+    pub assignment_refresh: Duration,
+}
+
+fn default_batch_size() -> usize {
+    500
+}
+fn default_push_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_assignment_refresh() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// `agent.spool`: the on-disk queue of results not yet confirmed by the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolSettings {
+    #[serde(default = "default_spool_dir")]
+    pub dir: PathBuf,
+    /// Upper bound of the spool's size; when full, the oldest results are dropped (counted).
+    #[serde(default = "default_spool_max")]
+    pub max_bytes: ByteSize,
+}
+
+impl Default for SpoolSettings {
+    fn default() -> Self {
+        SpoolSettings {
+            dir: default_spool_dir(),
+            max_bytes: default_spool_max(),
+        }
+    }
+}
+
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("/var/lib/driftvakt/spool")
+}
+fn default_spool_max() -> ByteSize {
+    ByteSize(256 << 20)
+}
+
+/// A size in bytes: an integer, or a number with a unit (`B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`,
+/// `GB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("invalid size {s:?}: write bytes, or a number with a unit, e.g. 256MiB");
+        let t = s.trim();
+        let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+        let unit: u64 = match t[digits..].trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(unit).map(ByteSize).ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size in bytes, e.g. 268435456 or 256MiB")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                u64::try_from(n)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("invalid size {n}: must not be negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn default_concurrency() -> usize {
@@ -443,11 +566,59 @@ impl AgentConfig {
         if file.agent.concurrency == 0 {
             v.error("agent.concurrency must be at least 1");
         }
+        if let Some(c) = &file.agent.collector {
+            validate_collector(&mut v, c);
+        }
+        if file.agent.spool.max_bytes.0 < MIN_SPOOL_BYTES {
+            v.error(format!(
+                "agent.spool.max_bytes must be at least {MIN_SPOOL_BYTES} bytes (64KiB)"
+            ));
+        }
         v.finish()?;
         Ok(AgentConfig {
             file,
             path: path.to_path_buf(),
         })
+    }
+}
+
+/// The smallest spool accepted.
+pub const MIN_SPOOL_BYTES: u64 = 64 << 10;
+
+fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
+    if !(c.url.starts_with("http://") || c.url.starts_with("https://")) {
+        v.error(format!(
+            "agent.collector.url `{}` must start with http:// or https://",
+            c.url
+        ));
+    }
+    if c.client_cert.is_some() != c.client_key.is_some() {
+        v.error("agent.collector needs both `client_cert` and `client_key`, or neither");
+    }
+    if !(1..=10_000).contains(&c.batch_size) {
+        v.error("agent.collector.batch_size must be between 1 and 10000");
+    }
+    if c.push_interval.std().is_zero() || c.assignment_refresh.std().is_zero() {
+        v.error("agent.collector.push_interval and assignment_refresh must be longer than 0s");
+    }
+}
+
+impl AgentConfig {
+    /// The folder relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// `path` made absolute against the configuration file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir().join(path)
+        }
     }
 }
 
@@ -525,7 +696,8 @@ fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), Str
     }
 }
 
-fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
+/// Checks credential ids and that each version has what it needs.
+pub fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
     let mut seen = HashSet::new();
     for c in creds {
         if !seen.insert(c.id.value.as_str()) {
@@ -579,5 +751,73 @@ pub fn validate_address(addr: &str) -> Result<(), String> {
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_bytes_or_with_units() {
+        assert_eq!("268435456".parse::<ByteSize>().unwrap().0, 256 << 20);
+        assert_eq!("256MiB".parse::<ByteSize>().unwrap().0, 256 << 20);
+        assert_eq!("64KiB".parse::<ByteSize>().unwrap().0, 64 << 10);
+        assert_eq!("1GiB".parse::<ByteSize>().unwrap().0, 1 << 30);
+        assert_eq!("500MB".parse::<ByteSize>().unwrap().0, 500_000_000);
+        for bad in ["", "MiB", "1.5MiB", "-1", "12 parsecs", "99999999999999GiB"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} should fail");
+        }
+    }
+
+    fn load_str(yaml: &str) -> Result<AgentConfig, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        AgentConfig::load(&path)
+    }
+
+    #[test]
+    fn the_collector_and_spool_sections_load_with_defaults() {
+        let c = load_str(
+            "agent:\n  id: a\n  collector:\n    url: https://c.example:8480\n    token: { env: T }\n  spool:\n    dir: /tmp/s\n    max_bytes: 1MiB\n",
+        )
+        .unwrap();
+        let col = c.file.agent.collector.unwrap();
+        assert_eq!(col.batch_size, 500);
+        assert_eq!(col.push_interval.std().as_secs(), 5);
+        assert_eq!(col.assignment_refresh.std().as_secs(), 300);
+        assert_eq!(c.file.agent.spool.max_bytes.0, 1 << 20);
+        let standalone = load_str("agent:\n  id: a\n").unwrap();
+        assert!(standalone.file.agent.collector.is_none());
+        assert_eq!(standalone.file.agent.spool.max_bytes.0, 256 << 20);
+    }
+
+    #[test]
+    fn collector_mistakes_are_reported() {
+        let cases = [
+            ("    token: abc\n", "secrets are not written in the config"),
+            (
+                "    token: { env: T }\n    client_cert: a.pem\n",
+                "both `client_cert` and `client_key`",
+            ),
+            (
+                "    token: { env: T }\n    batch_size: 0\n",
+                "batch_size must be between",
+            ),
+        ];
+        for (extra, expect) in cases {
+            let yaml = format!("agent:\n  id: a\n  collector:\n    url: https://c\n{extra}");
+            let err = load_str(&yaml).unwrap_err().to_string();
+            assert!(err.contains(expect), "{yaml}\n=> {err}");
+        }
+        let err = load_str("agent:\n  id: a\n  collector:\n    url: c:80\n    token: { env: T }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must start with http"), "{err}");
+        let err = load_str("agent:\n  id: a\n  spool:\n    max_bytes: 1KiB\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 65536"), "{err}");
     }
 }

@@ -7,9 +7,15 @@
 //! - [`scheduler`]: runs every check at its interval with spread starts and bounded concurrency.
 //! - [`metrics`]: `/metrics` in blackbox/snmp_exporter conventions plus the agent's own health.
 //! - [`server`]: the agent's HTTP listener.
+//! - [`push`]: delivery of spooled results to the collector (and the HTTP contract).
+//! - [`assignment`]: the devices the collector assigns to this agent, kept on disk.
+//! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
 
+pub mod assignment;
 pub mod config;
 pub mod metrics;
 pub mod probe;
+pub mod push;
 pub mod scheduler;
 pub mod server;
+pub mod spool;

@@ -13,6 +13,13 @@
 //! (histogram of actual minus planned start), `driftvakt_agent_probe_overruns_total` (a check
 //! still running when it was due again), `driftvakt_agent_probes_in_flight`.
 //!
+//! Spool and delivery ([`SpoolMetrics`]): `driftvakt_agent_spool_results` (results waiting),
+//! `driftvakt_agent_spool_bytes`, `driftvakt_agent_spool_oldest_unsent_age_seconds`,
+//! `driftvakt_agent_spool_dropped_results_total` (dropped because the spool was full),
+//! `driftvakt_agent_push_failures_total{reason}`,
+//! `driftvakt_agent_last_successful_push_timestamp_seconds` and
+//! `driftvakt_agent_batches_quarantined_total`.
+//!
 //! Per-device series come from the latest result of each check, rendered at scrape time by a
 //! [`Collector`], so a removed device disappears and cardinality stays bounded by the inventory.
 
@@ -26,6 +33,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 type Labels = Vec<(String, String)>;
@@ -222,6 +230,77 @@ impl AgentMetrics {
             self.probes_failed.get_or_create(&k).inc();
         }
         self.latest.record(labels, result);
+    }
+}
+
+/// Why a push failed: `connect`, `timeout`, `server_error`, `unauthorized`, `throttled`,
+/// `rejected` (quarantined), `bad_response`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+/// The spool's and the pusher's metrics. `Default` gives unregistered metrics (for tests).
+#[derive(Debug, Clone, Default)]
+pub struct SpoolMetrics {
+    pub results: Gauge,
+    pub bytes: Gauge,
+    pub oldest_unsent_age_seconds: Gauge<f64, AtomicU64>,
+    pub dropped_results: Counter,
+    pub push_failures: Family<ReasonLabel, Counter>,
+    pub last_successful_push_timestamp_seconds: Gauge<f64, AtomicU64>,
+    pub batches_quarantined: Counter,
+}
+
+impl SpoolMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> SpoolMetrics {
+        let m = SpoolMetrics::default();
+        registry.register(
+            "driftvakt_agent_spool_results",
+            "Results in the spool not yet confirmed by the collector.",
+            m.results.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_spool_bytes",
+            "Bytes the spool's segment files take on disk.",
+            m.bytes.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_spool_oldest_unsent_age_seconds",
+            "Age of the oldest result not yet confirmed by the collector (0 when none).",
+            m.oldest_unsent_age_seconds.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_spool_dropped_results",
+            "Results dropped unsent because the spool was full.",
+            m.dropped_results.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_push_failures",
+            "Failed pushes to the collector, by reason.",
+            m.push_failures.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_last_successful_push_timestamp_seconds",
+            "Unix time of the last push the collector confirmed.",
+            m.last_successful_push_timestamp_seconds.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_batches_quarantined",
+            "Batches the collector refused as malformed, set aside in spool/quarantine.",
+            m.batches_quarantined.clone(),
+        );
+        m
+    }
+
+    /// Counts one failed push.
+    pub fn push_failed(&self, reason: &str) {
+        self.push_failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
     }
 }
 

@@ -1,0 +1,502 @@
+//! Delivery of spooled results to the collector.
+//!
+//! # HTTP contract (agent side; the collector implements the other side)
+//!
+//! **Push.** `POST {collector.url}/api/v1/results` with `Authorization: Bearer <token>`,
+//! `Content-Type: application/json` and a [`driftvakt_common::wire::Batch`] as body
+//! (`{"agent": ID, "batch_id": "{agent}-{first_seq}-{last_seq}", "results": [ProbeResult, ...]}`).
+//! The collector answers:
+//! - `200` with `{"accepted": N, "rejected": [{"index": i, "target": "...", "reason": "..."}],
+//!   "duplicate": bool}`. A batch id seen before is acknowledged with `"duplicate": true` and not
+//!   applied twice. Individually rejected results are logged; the batch counts as delivered and
+//!   the spool cursor moves past it.
+//! - `400` malformed body, `413` body too large, and any other `4xx` except `401`, `408` and
+//!   `429`: the batch is *quarantined*: written to `spool.dir/quarantine/{batch_id}.json`, the
+//!   cursor moves past it, `driftvakt_agent_batches_quarantined_total` counts it, an error is
+//!   logged, and the next batches flow.
+//! - `401` bad token: a configuration error. Logged as an error on every attempt; the agent backs
+//!   off and keeps the data.
+//! - `408`, `429`, `5xx`, connection errors, timeouts and an unreadable `200` body are transient:
+//!   back off and send the same batch (same id) again.
+//!
+//! **Assignment** (used by [`crate::assignment`]). `GET {collector.url}/api/v1/assignment` with
+//! the bearer token and `If-None-Match: "<etag>"` when an assignment is known. `304` means
+//! unchanged; `200` carries an `ETag` header and the JSON body
+//! `{"agent": ID, "devices": [...], "snmp_credentials": [...], "defaults": {...}}`: the agent
+//! YAML's sections for this agent, as JSON.
+//!
+//! # Behaviour
+//! The pusher reads only from the spool (never from memory), so a restart resumes exactly at the
+//! cursor. Every `push_interval` it sends every full window and then the open one (see
+//! [`crate::spool`]); failures back off exponentially (from `backoff_initial` doubling up to
+//! `backoff_max`, default 60 s) with full jitter (a random delay between zero and the bound).
+//! TLS is rustls; an extra CA file and a client certificate and key (mutual TLS) are optional.
+
+use crate::config::{CollectorSettings, Secret};
+use crate::metrics::SpoolMetrics;
+use crate::spool::{write_atomically, Spool, SpoolBatch, SpoolError};
+use driftvakt_common::wire::Batch;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Setting up the collector client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("collector token: {0}")]
+    Token(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid TLS material in {path}: {source}")]
+    Tls {
+        path: PathBuf,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+/// An HTTP client for one collector, with its base URL and bearer token.
+#[derive(Debug, Clone)]
+pub struct CollectorClient {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+}
+
+/// The collector's answer to a delivered batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReply {
+    pub accepted: usize,
+    #[serde(default)]
+    pub rejected: Vec<RejectedResult>,
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// One result of a batch the collector did not take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedResult {
+    pub index: usize,
+    pub target: String,
+    pub reason: String,
+}
+
+/// What became of one push.
+#[derive(Debug)]
+pub enum PushOutcome {
+    Delivered(PushReply),
+    /// 401: the token is wrong.
+    Unauthorized,
+    /// A 4xx that will not change on retry: quarantine the batch.
+    Rejected {
+        status: u16,
+        body: String,
+    },
+    /// Try again later; `reason` is the metric label.
+    Transient {
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+impl CollectorClient {
+    /// Builds the client from `agent.collector`; relative paths are resolved against `base`.
+    pub fn new(settings: &CollectorSettings, base: &Path) -> Result<CollectorClient, ClientError> {
+        let token = settings.token.resolve(base).map_err(ClientError::Token)?;
+        let resolve = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
+        let mut builder = client_builder();
+        if let Some(ca) = &settings.ca_file {
+            let path = resolve(ca);
+            let pem = read(&path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|source| ClientError::Tls { path, source })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&settings.client_cert, &settings.client_key) {
+            let (cert, key) = (resolve(cert), resolve(key));
+            let mut pem = read(&cert)?;
+            pem.push(b'\n');
+            pem.extend(read(&key)?);
+            let identity = reqwest::Identity::from_pem(&pem)
+                .map_err(|source| ClientError::Tls { path: cert, source })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder.build().map_err(ClientError::Build)?;
+        Ok(CollectorClient::from_parts(http, &settings.url, token))
+    }
+
+    /// A client from an already built `reqwest::Client` (tests, custom TLS).
+    pub fn from_parts(http: reqwest::Client, url: &str, token: Secret) -> CollectorClient {
+        CollectorClient {
+            http,
+            base: url.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    /// A plain client for `url` with default TLS settings.
+    pub fn plain(url: &str, token: Secret) -> Result<CollectorClient, ClientError> {
+        let http = client_builder().build().map_err(ClientError::Build)?;
+        Ok(CollectorClient::from_parts(http, url, token))
+    }
+
+    /// A request to `path` under the collector's URL, with the bearer token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose())
+    }
+
+    /// Sends one batch and classifies the answer.
+    pub async fn push(&self, batch: &Batch) -> PushOutcome {
+        let sent = self
+            .request(reqwest::Method::POST, "/api/v1/results")
+            .json(batch)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return transport_failure(&e),
+        };
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => match response.json::<PushReply>().await {
+                Ok(reply) => PushOutcome::Delivered(reply),
+                Err(e) => PushOutcome::Transient {
+                    reason: "bad_response",
+                    detail: format!("status {status} with an unreadable body: {e}"),
+                },
+            },
+            401 => PushOutcome::Unauthorized,
+            408 | 429 => PushOutcome::Transient {
+                reason: "throttled",
+                detail: format!("status {status}"),
+            },
+            400..=499 => PushOutcome::Rejected {
+                status,
+                body: response.text().await.unwrap_or_default(),
+            },
+            _ => PushOutcome::Transient {
+                reason: "server_error",
+                detail: format!("status {status}"),
+            },
+        }
+    }
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("driftvakt-agent/", env!("CARGO_PKG_VERSION")))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|source| ClientError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn transport_failure(e: &reqwest::Error) -> PushOutcome {
+    let reason = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "server_error"
+    };
+    PushOutcome::Transient {
+        reason,
+        detail: error_chain(e),
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Exponential backoff with full jitter.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// The bound of the next delay: `initial * 2^attempt`, at most `max`.
+    pub fn bound(&self) -> Duration {
+        let factor = 1u32 << self.attempt.min(20);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// A random delay between zero and the bound; the bound doubles for the next failure.
+    pub fn next_delay(&mut self) -> Duration {
+        let bound = self.bound();
+        self.attempt = self.attempt.saturating_add(1);
+        let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(0..=ms))
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Timing of the push loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PusherOptions {
+    pub push_interval: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+impl PusherOptions {
+    /// `push_interval` from the configuration, backoff from 1 s up to 60 s.
+    pub fn new(push_interval: Duration) -> PusherOptions {
+        PusherOptions {
+            push_interval,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a push pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("{0}")]
+    Spool(#[from] SpoolError),
+    #[error("push failed ({reason}): {detail}")]
+    Push {
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// Moves results from the spool to the collector.
+pub struct Pusher {
+    client: CollectorClient,
+    spool: Arc<Spool>,
+    agent: String,
+    quarantine: PathBuf,
+    opts: PusherOptions,
+    metrics: SpoolMetrics,
+}
+
+impl Pusher {
+    /// `quarantine` is the folder refused batches are written to (`spool.dir/quarantine`).
+    pub fn new(
+        client: CollectorClient,
+        spool: Arc<Spool>,
+        agent: &str,
+        quarantine: PathBuf,
+        opts: PusherOptions,
+        metrics: SpoolMetrics,
+    ) -> Pusher {
+        Pusher {
+            client,
+            spool,
+            agent: agent.to_string(),
+            quarantine,
+            opts,
+            metrics,
+        }
+    }
+
+    /// Pushes forever: a pass every `push_interval`, backing off after failures.
+    pub async fn run(self) {
+        let mut backoff = Backoff::new(self.opts.backoff_initial, self.opts.backoff_max);
+        loop {
+            let wait = match self.pass().await {
+                Ok(_) => {
+                    backoff.reset();
+                    self.opts.push_interval
+                }
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "push to the collector failed; results stay in the spool");
+                    delay
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends every batch the spool has now, up to and including the open window; returns the
+    /// number of batches delivered or quarantined.
+    pub async fn pass(&self) -> Result<usize, PassError> {
+        let mut done = 0;
+        loop {
+            self.blocking(|s| s.refresh_age_metric()).await?;
+            let Some(batch) = self.blocking(|s| s.read_batch(true)).await? else {
+                return Ok(done);
+            };
+            self.push_one(&batch).await?;
+            done += 1;
+            if batch.partial {
+                self.blocking(|s| s.refresh_age_metric()).await?;
+                return Ok(done);
+            }
+        }
+    }
+
+    async fn push_one(&self, batch: &SpoolBatch) -> Result<(), PassError> {
+        let wire = batch.to_batch(&self.agent);
+        match self.client.push(&wire).await {
+            PushOutcome::Delivered(reply) => {
+                log_reply(&wire, &reply);
+                self.confirm(batch).await?;
+                self.metrics
+                    .last_successful_push_timestamp_seconds
+                    .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+                Ok(())
+            }
+            PushOutcome::Rejected { status, body } => {
+                self.metrics.push_failed("rejected");
+                self.quarantine(&wire, status, &body)?;
+                self.confirm(batch).await?;
+                self.metrics.batches_quarantined.inc();
+                Ok(())
+            }
+            PushOutcome::Unauthorized => {
+                self.metrics.push_failed("unauthorized");
+                tracing::error!(
+                    url = %self.client.base,
+                    "the collector refused the agent's token (401): check agent.collector.token; results are kept in the spool"
+                );
+                Err(PassError::Push {
+                    reason: "unauthorized",
+                    detail: "401 Unauthorized".into(),
+                })
+            }
+            PushOutcome::Transient { reason, detail } => {
+                self.metrics.push_failed(reason);
+                Err(PassError::Push { reason, detail })
+            }
+        }
+    }
+
+    async fn confirm(&self, batch: &SpoolBatch) -> Result<(), PassError> {
+        let b = batch.clone();
+        self.blocking(move |s| s.ack(&b)).await?;
+        Ok(())
+    }
+
+    /// Writes a refused batch to `quarantine/{batch_id}.json`.
+    fn quarantine(&self, batch: &Batch, status: u16, body: &str) -> Result<(), SpoolError> {
+        std::fs::create_dir_all(&self.quarantine).map_err(|source| SpoolError::Io {
+            path: self.quarantine.clone(),
+            source,
+        })?;
+        let path = self
+            .quarantine
+            .join(format!("{}.json", file_safe(&batch.batch_id)));
+        let json = serde_json::to_vec_pretty(batch)?;
+        write_atomically(&path, &json)?;
+        tracing::error!(
+            batch_id = %batch.batch_id,
+            status,
+            results = batch.results.len(),
+            answer = %body.chars().take(500).collect::<String>(),
+            file = %path.display(),
+            "the collector refused a batch; quarantined it and moving on"
+        );
+        Ok(())
+    }
+
+    /// Runs a spool call on a blocking thread.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Spool) -> T + Send + 'static) -> T {
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || f(&spool))
+            .await
+            .expect("spool task panicked")
+    }
+}
+
+fn log_reply(batch: &Batch, reply: &PushReply) {
+    if reply.duplicate {
+        tracing::info!(batch_id = %batch.batch_id, "collector already had this batch");
+    }
+    for r in &reply.rejected {
+        tracing::warn!(
+            batch_id = %batch.batch_id,
+            index = r.index,
+            target = %r.target,
+            reason = %r.reason,
+            "collector rejected a result"
+        );
+    }
+}
+
+/// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_below_the_bound() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut bounds = Vec::new();
+        for _ in 0..10 {
+            let bound = b.bound();
+            assert!(b.next_delay() <= bound);
+            bounds.push(bound.as_secs());
+        }
+        assert_eq!(bounds, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+        b.reset();
+        assert_eq!(b.bound(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn batch_ids_become_safe_file_names() {
+        assert_eq!(file_safe("ulricehamn-1-1-499"), "ulricehamn-1-1-499");
+        assert_eq!(file_safe("a/../b-1-2"), "a_.._b-1-2");
+    }
+}

@@ -1,0 +1,858 @@
+//! The agent's durable spool: every probe result is written here before it is pushed, and stays
+//! until the collector has confirmed it.
+//!
+//! # Layout (`spool.dir`)
+//! - `seg-000000000001.log`, ...: append-only segment files, named by the first sequence number
+//!   they were opened for. Each record is
+//!   `len: u32 LE | crc32(payload): u32 LE | payload`, with `payload = seq: u64 LE | JSON ProbeResult`.
+//!   Sequence numbers strictly increase across segments (they may jump, see *Batches*).
+//! - `cursor`: `{"acked_through": N}`, written atomically (temporary file, fsync, rename, fsync of
+//!   the folder): everything with `seq <= N` was confirmed by the collector. Segments entirely at
+//!   or below the cursor are deleted.
+//! - `quarantine/`, `assignment.json`: written by [`crate::push`] and [`crate::assignment`].
+//!
+//! # Durability
+//! [`Spool::append`] issues one `write()` per record and ends with one `fdatasync` for the whole
+//! call; the agent's writer task groups every result queued at that moment into one call, so a
+//! result is on disk before anything can push it, and syncs happen once per group rather than per
+//! result. A process killed mid-write leaves at most a torn record at the tail: on
+//! [`Spool::open`] a short header, a short payload, an impossible length, a bad checksum or a
+//! sequence number that does not increase ends the segment there; the rest is cut off (logged,
+//! never fatal) and every record before it is kept.
+//!
+//! # Bound
+//! When the segments together exceed `max_bytes`, the oldest segment is deleted even though it
+//! holds unconfirmed results; how many is added to `driftvakt_agent_spool_dropped_results_total`
+//! and logged with the count.
+//!
+//! # Batches
+//! A batch is at most one *window* of sequence numbers, `[k * batch_size, (k + 1) * batch_size)`,
+//! and its id is `{agent}-{first_seq}-{last_seq}`. Windows never span segments (segments roll
+//! only at window boundaries). When the pusher takes the still-open window at the tail (a partial
+//! batch), the spool *seals* it: later results start at the next window. Opening the spool seals
+//! too. So the records of a window never change once any of them may have been sent, and a batch
+//! re-sent after a crash carries the same id as before it (as long as `batch_size` is unchanged),
+//! which lets the collector recognise it as a duplicate.
+
+use crate::metrics::SpoolMetrics;
+use chrono::{DateTime, Utc};
+use driftvakt_common::wire::{Batch, ProbeResult};
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Bytes before a record's payload: length and checksum.
+const HEADER: u64 = 8;
+/// A length above this is corruption, not a record.
+const MAX_RECORD: u32 = 16 << 20;
+const CURSOR_FILE: &str = "cursor";
+
+/// How big the spool may grow and how it cuts batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolOptions {
+    /// Upper bound of all segment files together.
+    pub max_bytes: u64,
+    /// Results per batch; fixes the window boundaries.
+    pub batch_size: usize,
+    /// A segment is closed (at the next window boundary) once it is this big.
+    pub segment_bytes: u64,
+}
+
+impl SpoolOptions {
+    /// Segments of an eighth of `max_bytes` (between 4 KiB and 16 MiB).
+    pub fn new(max_bytes: u64, batch_size: usize) -> SpoolOptions {
+        SpoolOptions {
+            max_bytes,
+            batch_size: batch_size.max(1),
+            segment_bytes: (max_bytes / 8).clamp(4 << 10, 16 << 20),
+        }
+    }
+}
+
+/// A spool operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("spool: cannot encode a result: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A torn or corrupt tail found and cut off when the spool was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    pub segment: PathBuf,
+    /// Where the good records end (the file's new length).
+    pub offset: u64,
+    /// Bytes cut off.
+    pub cut: u64,
+    pub reason: &'static str,
+}
+
+/// One record as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    pub result: ProbeResult,
+}
+
+/// Results read from the spool for one push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpoolBatch {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub results: Vec<ProbeResult>,
+    /// True when this was the open window at the tail (sealed by taking it).
+    pub partial: bool,
+    /// Records consumed, including any that could not be decoded.
+    records: u64,
+    segment: u64,
+    end: u64,
+}
+
+impl SpoolBatch {
+    /// `{agent}-{first_seq}-{last_seq}`: the same records always get the same id.
+    pub fn id(&self, agent: &str) -> String {
+        format!("{agent}-{}-{}", self.first_seq, self.last_seq)
+    }
+
+    /// The wire batch.
+    pub fn to_batch(&self, agent: &str) -> Batch {
+        Batch {
+            agent: agent.to_string(),
+            batch_id: self.id(agent),
+            results: self.results.clone(),
+        }
+    }
+}
+
+/// One segment file.
+#[derive(Debug)]
+struct Segment {
+    first: u64,
+    path: PathBuf,
+    bytes: u64,
+    count: u64,
+    /// Records at or below the cursor.
+    acked: u64,
+    last_seq: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    opts: SpoolOptions,
+    segments: VecDeque<Segment>,
+    /// Open for appending to the last segment; none until the first append after opening.
+    writer: Option<File>,
+    next_seq: u64,
+    acked: u64,
+    /// Where the first unconfirmed record starts: (segment, offset).
+    read: Option<(u64, u64)>,
+    oldest_unsent: Option<DateTime<Utc>>,
+}
+
+/// The durable spool. All methods block on file I/O; call them from a blocking thread.
+#[derive(Debug)]
+pub struct Spool {
+    inner: Mutex<Inner>,
+    metrics: SpoolMetrics,
+    repairs: Vec<Repair>,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `dir`, cutting off any torn tail.
+    pub fn open(
+        dir: &Path,
+        opts: SpoolOptions,
+        metrics: SpoolMetrics,
+    ) -> Result<Spool, SpoolError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let acked = read_cursor(dir);
+        let mut segments = VecDeque::new();
+        let mut repairs = Vec::new();
+        let mut prev = 0;
+        for (first, path) in list_segments(dir)? {
+            let (seg, repair) = load_segment(first, path, prev, acked)?;
+            prev = seg.last_seq.unwrap_or(prev);
+            repairs.extend(repair);
+            segments.push_back(seg);
+        }
+        let next_seq = seal_after(prev.max(acked), opts.batch_size);
+        let mut inner = Inner {
+            dir: dir.to_path_buf(),
+            opts,
+            segments,
+            writer: None,
+            next_seq,
+            acked,
+            read: None,
+            oldest_unsent: None,
+        };
+        inner.delete_confirmed()?;
+        let spool = Spool {
+            inner: Mutex::new(inner),
+            metrics,
+            repairs,
+        };
+        spool.publish(&spool.lock());
+        Ok(spool)
+    }
+
+    /// Torn tails cut off when the spool was opened.
+    pub fn repairs(&self) -> &[Repair] {
+        &self.repairs
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends `results` (one `write()` each, one `fdatasync` at the end); returns the sequence
+    /// number of the last one. May drop the oldest segment when the spool is full.
+    pub fn append(&self, results: &[ProbeResult]) -> Result<Option<u64>, SpoolError> {
+        let mut inner = self.lock();
+        let mut last = None;
+        for r in results {
+            last = Some(inner.append_one(r)?);
+        }
+        if let Some(w) = &inner.writer {
+            let path = inner
+                .segments
+                .back()
+                .map(|s| s.path.clone())
+                .unwrap_or_default();
+            w.sync_data().map_err(io_err(&path))?;
+        }
+        let dropped = inner.enforce_limit()?;
+        if dropped > 0 {
+            self.metrics.dropped_results.inc_by(dropped);
+        }
+        self.publish(&inner);
+        Ok(last)
+    }
+
+    /// The next batch after the cursor, in sequence order. A full window is always returned; the
+    /// open window at the tail only when `allow_partial` (and it is sealed by that).
+    pub fn read_batch(&self, allow_partial: bool) -> Result<Option<SpoolBatch>, SpoolError> {
+        let mut inner = self.lock();
+        let Some(mut batch) = inner.next_window()? else {
+            inner.oldest_unsent = None;
+            return Ok(None);
+        };
+        inner.oldest_unsent = batch.results.first().map(|r| r.time);
+        let window_last = window_end(batch.first_seq, inner.opts.batch_size);
+        if inner.next_seq <= window_last {
+            if !allow_partial {
+                return Ok(None);
+            }
+            inner.next_seq = window_last + 1;
+            batch.partial = true;
+        }
+        Ok(Some(batch))
+    }
+
+    /// Records that the collector confirmed `batch` (or that it was quarantined): moves the
+    /// cursor past it and deletes segments entirely below the cursor.
+    pub fn ack(&self, batch: &SpoolBatch) -> Result<(), SpoolError> {
+        let mut inner = self.lock();
+        if batch.last_seq <= inner.acked {
+            return Ok(());
+        }
+        write_cursor(&inner.dir, batch.last_seq)?;
+        inner.acked = batch.last_seq;
+        inner.oldest_unsent = None;
+        if let Some(seg) = inner.segments.iter_mut().find(|s| s.first == batch.segment) {
+            seg.acked = (seg.acked + batch.records).min(seg.count);
+            inner.read = Some((batch.segment, batch.end));
+        }
+        inner.delete_confirmed()?;
+        self.publish(&inner);
+        Ok(())
+    }
+
+    /// The sequence number everything up to which is confirmed.
+    pub fn acked_through(&self) -> u64 {
+        self.lock().acked
+    }
+
+    /// Results not yet confirmed.
+    pub fn depth(&self) -> u64 {
+        self.lock().depth()
+    }
+
+    /// Bytes of all segment files.
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes()
+    }
+
+    /// When the oldest unconfirmed result was taken, if any.
+    pub fn oldest_unsent(&self) -> Result<Option<DateTime<Utc>>, SpoolError> {
+        let mut inner = self.lock();
+        if inner.depth() == 0 {
+            return Ok(None);
+        }
+        if inner.oldest_unsent.is_none() {
+            let first = inner.next_window()?;
+            inner.oldest_unsent = first.and_then(|b| b.results.first().map(|r| r.time));
+        }
+        Ok(inner.oldest_unsent)
+    }
+
+    /// Sets `driftvakt_agent_spool_oldest_unsent_age_seconds` from the clock.
+    pub fn refresh_age_metric(&self) -> Result<(), SpoolError> {
+        let age = self
+            .oldest_unsent()?
+            .map(|t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        self.metrics.oldest_unsent_age_seconds.set(age);
+        Ok(())
+    }
+
+    /// Every record still on disk (confirmed ones whose segment is not yet deleted included), in
+    /// order. For inspection and tests.
+    pub fn records(&self) -> Result<Vec<Record>, SpoolError> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for seg in &inner.segments {
+            let mut reader = SegmentReader::open(&seg.path, 0)?;
+            while let Some((seq, payload)) = reader.next_valid()? {
+                let result = serde_json::from_slice(&payload)?;
+                out.push(Record { seq, result });
+            }
+        }
+        Ok(out)
+    }
+
+    fn publish(&self, inner: &Inner) {
+        self.metrics
+            .results
+            .set(i64::try_from(inner.depth()).unwrap_or(i64::MAX));
+        self.metrics
+            .bytes
+            .set(i64::try_from(inner.bytes()).unwrap_or(i64::MAX));
+    }
+}
+
+impl Inner {
+    fn depth(&self) -> u64 {
+        self.segments.iter().map(|s| s.count - s.acked).sum()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum()
+    }
+
+    fn append_one(&mut self, result: &ProbeResult) -> Result<u64, SpoolError> {
+        self.maybe_roll()?;
+        let seq = self.next_seq;
+        let record = encode(seq, result)?;
+        let seg = self
+            .segments
+            .back_mut()
+            .expect("maybe_roll opened a segment");
+        let w = self.writer.as_mut().expect("maybe_roll opened a writer");
+        if let Err(e) = w.write_all(&record) {
+            // Leave no half record behind for the next append to follow.
+            let _ = w.set_len(seg.bytes);
+            return Err(io_err(&seg.path)(e));
+        }
+        seg.bytes += record.len() as u64;
+        seg.count += 1;
+        seg.last_seq = Some(seq);
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Opens a new segment when there is none to append to, or when the current one is full
+    /// and the next record starts a window.
+    fn maybe_roll(&mut self) -> Result<(), SpoolError> {
+        let at_boundary = self.next_seq.is_multiple_of(self.opts.batch_size as u64);
+        let full = self
+            .segments
+            .back()
+            .is_some_and(|s| s.bytes >= self.opts.segment_bytes);
+        if self.writer.is_some() && !(full && at_boundary) {
+            return Ok(());
+        }
+        if let (Some(w), Some(seg)) = (&self.writer, self.segments.back()) {
+            w.sync_data().map_err(io_err(&seg.path))?;
+        }
+        let path = self.dir.join(format!("seg-{:012}.log", self.next_seq));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_dir(&self.dir)?;
+        self.segments.push_back(Segment {
+            first: self.next_seq,
+            path,
+            bytes: 0,
+            count: 0,
+            acked: 0,
+            last_seq: None,
+        });
+        self.writer = Some(file);
+        Ok(())
+    }
+
+    /// Drops the oldest segments while the spool is over its bound; returns the unconfirmed
+    /// results dropped.
+    fn enforce_limit(&mut self) -> Result<u64, SpoolError> {
+        let mut dropped = 0;
+        while self.bytes() > self.opts.max_bytes && self.segments.len() > 1 {
+            let seg = self.segments.pop_front().expect("more than one segment");
+            remove(&seg.path)?;
+            let lost = seg.count - seg.acked;
+            dropped += lost;
+            if self.read.is_some_and(|(s, _)| s == seg.first) {
+                self.read = None;
+            }
+            self.oldest_unsent = None;
+            tracing::warn!(
+                dropped = lost,
+                segment = %seg.path.display(),
+                max_bytes = self.opts.max_bytes,
+                "spool full: dropped the oldest {lost} unsent results"
+            );
+        }
+        Ok(dropped)
+    }
+
+    /// Deletes segments entirely at or below the cursor, and empty ones, except the one being
+    /// appended to.
+    fn delete_confirmed(&mut self) -> Result<(), SpoolError> {
+        let active = self
+            .writer
+            .as_ref()
+            .and(self.segments.back().map(|s| s.first));
+        let acked = self.acked;
+        let mut keep = VecDeque::with_capacity(self.segments.len());
+        for seg in self.segments.drain(..) {
+            let done = seg.last_seq.is_none_or(|l| l <= acked);
+            if done && Some(seg.first) != active {
+                remove(&seg.path)?;
+                if self.read.is_some_and(|(s, _)| s == seg.first) {
+                    self.read = None;
+                }
+            } else {
+                keep.push_back(seg);
+            }
+        }
+        self.segments = keep;
+        Ok(())
+    }
+
+    /// The unconfirmed records of the first window after the cursor.
+    fn next_window(&mut self) -> Result<Option<SpoolBatch>, SpoolError> {
+        let (mut idx, mut offset) = self.read_start();
+        while let Some(seg) = self.segments.get(idx) {
+            match read_window(seg, offset, self.acked, self.opts.batch_size)? {
+                Some(w) => {
+                    self.read = Some((seg.first, w.start));
+                    return Ok(Some(w.batch));
+                }
+                None => {
+                    idx += 1;
+                    offset = 0;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The segment index and offset to start reading unconfirmed records at.
+    fn read_start(&self) -> (usize, u64) {
+        if let Some((first, offset)) = self.read {
+            if let Some(i) = self.segments.iter().position(|s| s.first == first) {
+                return (i, offset);
+            }
+        }
+        let idx = self
+            .segments
+            .iter()
+            .position(|s| s.last_seq.is_some_and(|l| l > self.acked))
+            .unwrap_or(self.segments.len());
+        (idx, 0)
+    }
+}
+
+/// A window read from one segment, and where its first record starts.
+struct WindowRead {
+    batch: SpoolBatch,
+    start: u64,
+}
+
+/// Reads from `offset` in `seg`: skips records at or below `acked`, then collects the records of
+/// the first window found.
+fn read_window(
+    seg: &Segment,
+    offset: u64,
+    acked: u64,
+    batch_size: usize,
+) -> Result<Option<WindowRead>, SpoolError> {
+    let mut reader = SegmentReader::open(&seg.path, offset)?;
+    let mut start = offset;
+    let mut batch: Option<SpoolBatch> = None;
+    loop {
+        let before = reader.offset;
+        let Some((seq, payload)) = reader.next_valid()? else {
+            break;
+        };
+        if seq <= acked {
+            start = reader.offset;
+            continue;
+        }
+        let b = batch.get_or_insert_with(|| SpoolBatch {
+            first_seq: seq,
+            last_seq: seq,
+            results: Vec::new(),
+            partial: false,
+            records: 0,
+            segment: seg.first,
+            end: before,
+        });
+        if window_of(seq, batch_size) != window_of(b.first_seq, batch_size) {
+            break;
+        }
+        match serde_json::from_slice::<ProbeResult>(&payload) {
+            Ok(r) => b.results.push(r),
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "spool: skipping a record that does not decode")
+            }
+        }
+        b.last_seq = seq;
+        b.records += 1;
+        b.end = reader.offset;
+    }
+    Ok(batch.map(|batch| WindowRead { batch, start }))
+}
+
+fn window_of(seq: u64, batch_size: usize) -> u64 {
+    seq / batch_size as u64
+}
+
+/// The last sequence number of the window `seq` is in.
+fn window_end(seq: u64, batch_size: usize) -> u64 {
+    (window_of(seq, batch_size) + 1) * batch_size as u64 - 1
+}
+
+/// The first sequence number to write after `last` once its window is sealed.
+fn seal_after(last: u64, batch_size: usize) -> u64 {
+    if last == 0 {
+        1
+    } else {
+        window_end(last, batch_size) + 1
+    }
+}
+
+/// Most results written with one `fdatasync`.
+const MAX_GROUP: usize = 1000;
+
+/// Writes every result from `results` into `spool` until the channel closes: whatever is queued
+/// when a result arrives is appended as one group (one `fdatasync`).
+pub async fn write_from(mut results: tokio::sync::mpsc::Receiver<ProbeResult>, spool: Arc<Spool>) {
+    while let Some(first) = results.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match results.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        let n = group.len();
+        let s = spool.clone();
+        match tokio::task::spawn_blocking(move || s.append(&group)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, lost = n, "cannot write results to the spool")
+            }
+            Err(e) => tracing::error!(error = %e, lost = n, "spool writer failed"),
+        }
+    }
+}
+
+/// `len | crc | seq | json`.
+fn encode(seq: u64, result: &ProbeResult) -> Result<Vec<u8>, SpoolError> {
+    let json = serde_json::to_vec(result)?;
+    let mut payload = Vec::with_capacity(8 + json.len());
+    payload.extend_from_slice(&seq.to_le_bytes());
+    payload.extend_from_slice(&json);
+    let mut record = Vec::with_capacity(HEADER as usize + payload.len());
+    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    record.extend_from_slice(&crc32(&payload).to_le_bytes());
+    record.extend_from_slice(&payload);
+    Ok(record)
+}
+
+/// What reading one record found.
+enum Next {
+    Record { seq: u64, payload: Vec<u8> },
+    End,
+    Torn(&'static str),
+}
+
+/// Reads records of one segment file in order.
+struct SegmentReader {
+    reader: BufReader<File>,
+    path: PathBuf,
+    /// Where the next record starts.
+    offset: u64,
+}
+
+impl SegmentReader {
+    fn open(path: &Path, offset: u64) -> Result<SegmentReader, SpoolError> {
+        let mut file = File::open(path).map_err(io_err(path))?;
+        file.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
+        Ok(SegmentReader {
+            reader: BufReader::with_capacity(64 << 10, file),
+            path: path.to_path_buf(),
+            offset,
+        })
+    }
+
+    fn next(&mut self) -> Result<Next, SpoolError> {
+        let mut header = [0u8; HEADER as usize];
+        match fill(&mut self.reader, &mut header).map_err(io_err(&self.path))? {
+            0 => return Ok(Next::End),
+            n if n < header.len() => return Ok(Next::Torn("short header")),
+            _ => {}
+        }
+        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
+        let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+        if !(9..=MAX_RECORD).contains(&len) {
+            return Ok(Next::Torn("impossible record length"));
+        }
+        let mut payload = vec![0u8; len as usize];
+        if fill(&mut self.reader, &mut payload).map_err(io_err(&self.path))? < payload.len() {
+            return Ok(Next::Torn("short record"));
+        }
+        if crc32(&payload) != crc {
+            return Ok(Next::Torn("checksum mismatch"));
+        }
+        self.offset += HEADER + u64::from(len);
+        let seq = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
+        Ok(Next::Record {
+            seq,
+            payload: payload.split_off(8),
+        })
+    }
+
+    /// The next good record; a torn one ends the segment (open has already cut it off).
+    fn next_valid(&mut self) -> Result<Option<(u64, Vec<u8>)>, SpoolError> {
+        match self.next()? {
+            Next::Record { seq, payload } => Ok(Some((seq, payload))),
+            Next::End | Next::Torn(_) => Ok(None),
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Scans a segment on open: counts records, finds the last sequence number and cuts a torn or
+/// corrupt tail (a record whose sequence number does not exceed `prev` counts as corrupt).
+fn load_segment(
+    first: u64,
+    path: PathBuf,
+    prev: u64,
+    acked: u64,
+) -> Result<(Segment, Option<Repair>), SpoolError> {
+    let mut reader = SegmentReader::open(&path, 0)?;
+    let (mut count, mut acked_here, mut last) = (0, 0, None::<u64>);
+    let torn = loop {
+        match reader.next()? {
+            Next::End => break None,
+            Next::Torn(reason) => break Some(reason),
+            Next::Record { seq, .. } if seq <= last.unwrap_or(prev) => {
+                break Some("sequence number does not increase")
+            }
+            Next::Record { seq, .. } => {
+                count += 1;
+                acked_here += u64::from(seq <= acked);
+                last = Some(seq);
+            }
+        }
+    };
+    let good = reader.offset;
+    let size = fs::metadata(&path).map_err(io_err(&path))?.len();
+    let repair = match torn {
+        Some(reason) => Some(cut_tail(&path, good, size, reason)?),
+        None => None,
+    };
+    let seg = Segment {
+        first,
+        path,
+        bytes: good,
+        count,
+        acked: acked_here,
+        last_seq: last,
+    };
+    Ok((seg, repair))
+}
+
+fn cut_tail(path: &Path, good: u64, size: u64, reason: &'static str) -> Result<Repair, SpoolError> {
+    tracing::warn!(
+        segment = %path.display(),
+        offset = good,
+        cut = size - good,
+        reason,
+        "spool: torn record at the tail, cutting it off; earlier records are kept"
+    );
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    file.set_len(good).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))?;
+    Ok(Repair {
+        segment: path.to_path_buf(),
+        offset: good,
+        cut: size - good,
+        reason,
+    })
+}
+
+/// `seg-N.log` files in `dir`, by N.
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SpoolError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(n) = name
+            .strip_prefix("seg-")
+            .and_then(|r| r.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            out.push((n, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    acked_through: u64,
+}
+
+/// The confirmed sequence number; a missing or unreadable cursor means nothing was confirmed
+/// (the collector recognises re-sent batches by their ids).
+fn read_cursor(dir: &Path) -> u64 {
+    let path = dir.join(CURSOR_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice::<Cursor>(&bytes) {
+            Ok(c) => c.acked_through,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "spool cursor unreadable, starting from 0");
+                0
+            }
+        },
+        Err(_) => 0,
+    }
+}
+
+fn write_cursor(dir: &Path, acked: u64) -> Result<(), SpoolError> {
+    let json = serde_json::to_vec(&Cursor {
+        acked_through: acked,
+    })?;
+    write_atomically(&dir.join(CURSOR_FILE), &json)
+}
+
+/// Writes `path` via a temporary file, fsync and rename, then fsyncs the folder.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
+    file.write_all(bytes).map_err(io_err(&tmp))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+fn remove(path: &Path) -> Result<(), SpoolError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as in zlib), table computed at compile time.
+pub fn crc32(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    !data.iter().fold(!0u32, |c, &b| {
+        TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_reference_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn windows_and_seals() {
+        assert_eq!(window_end(1, 500), 499);
+        assert_eq!(window_end(500, 500), 999);
+        assert_eq!(seal_after(0, 500), 1);
+        assert_eq!(seal_after(3, 500), 500);
+        assert_eq!(seal_after(499, 500), 500);
+        assert_eq!(seal_after(500, 500), 1000);
+    }
+}
