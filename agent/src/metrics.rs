@@ -3,10 +3,12 @@
 //! Per device and check (labels `device`, `check`, `class`, `site`):
 //! - `probe_success` (0/1), `probe_duration_seconds`, `probe_degraded` (0/1: answered, but a
 //!   finding such as a UPS on battery);
-//! - every numeric value a probe reported as `driftvakt_<value>`: ICMP RTT
-//!   (`driftvakt_icmp_rtt_avg_seconds`, ...), the SNMP profile readings
-//!   (`driftvakt_ups_runtime_minutes`, `driftvakt_if_oper_status{ifIndex,ifName}`,
-//!   `driftvakt_printer_supply_ratio{supply}`), HTTP and TLS (`driftvakt_tls_cert_days_left`).
+//! - every numeric value a probe reported as `probe_<value>`: ICMP RTT
+//!   (`probe_icmp_rtt_avg_seconds`, ...), the SNMP profile readings
+//!   (`probe_ups_runtime_minutes`, `probe_if_oper_status{ifIndex,ifName}`,
+//!   `probe_printer_supply_ratio{supply}`), HTTP and TLS (`probe_tls_cert_days_left`).
+//!   The `probe_` prefix keeps them apart from the collector's `driftvakt_*` series, which carry
+//!   the inventory's labels (municipality) and are what the dashboards read.
 //!
 //! The agent's own health: `driftvakt_agent_probes_total{kind}`,
 //! `driftvakt_agent_probes_failed_total{kind}`, `driftvakt_agent_scheduler_lag_seconds`
@@ -101,7 +103,7 @@ impl LatestResults {
                 r.duration_ms / 1000.0,
             );
             for (key, value) in &r.values {
-                let name = format!("driftvakt_{}", sanitize(key));
+                let name = format!("probe_{}", sanitize(key));
                 match value {
                     Value::Number(n) => push(name, &none, *n),
                     Value::Bool(b) => push(name, &none, f64::from(u8::from(*b))),
@@ -143,7 +145,7 @@ fn help_for(name: &str) -> String {
         "probe_duration_seconds" => "How long the last probe of this check took.".into(),
         _ => format!(
             "Value `{}` read by the last probe of this check.",
-            name.trim_start_matches("driftvakt_")
+            name.trim_start_matches("probe_")
         ),
     }
 }

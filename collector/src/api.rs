@@ -33,6 +33,8 @@ pub struct ApiState {
     pub app: App,
     pub calendar: Arc<CalendarService<SqliteWindowStore>>,
     pub operator_token: Option<Secret>,
+    /// What `/metrics` serves (the collector's metrics and any embedded agent's).
+    pub registry: Arc<prometheus_client::registry::Registry>,
 }
 
 /// The router with all endpoints.
@@ -43,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/report", get(get_report))
         .route("/api/v1/status", get(get_status))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(get_metrics))
         .merge(crate::api_calendar::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -347,6 +350,17 @@ fn root_cause(
         last = Some(p);
     }
     last
+}
+
+async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        driftvakt_agent::metrics::render(&state.registry),
+    )
+        .into_response()
 }
 
 async fn get_status(AxState(state): AxState<ApiState>) -> Response {

@@ -103,12 +103,18 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         listener.local_addr().map_err(CliError::Serve)?,
         db.display()
     );
+    let mut registry = prometheus_client::registry::Registry::default();
+    let embedded = crate::embedded::start_all(&app, &mut registry)
+        .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
     let state = ApiState {
         calendar: Arc::new(calendar_service(&app.inventory)?),
         operator_token: operator_token(&app.inventory)?,
+        registry: Arc::new(registry),
         app,
     };
-    serve(state, listener, shutdown_signal())
-        .await
-        .map_err(CliError::Serve)
+    let served = serve(state, listener, shutdown_signal()).await;
+    for task in embedded {
+        task.abort();
+    }
+    served.map_err(CliError::Serve)
 }

@@ -187,6 +187,10 @@ pub struct AgentEntry {
     pub municipalities: Vec<Spanned<String>>,
     #[serde(default)]
     pub devices: Vec<Spanned<String>>,
+    /// Run this agent inside the collector process (the agent library, no second process, no
+    /// token): for the demo and for devices the collector host itself can reach.
+    #[serde(default)]
+    pub embedded: bool,
 }
 
 /// A site, resolved.
@@ -228,6 +232,8 @@ pub struct Agent {
     pub id: String,
     pub token: Secret,
     pub devices: HashSet<String>,
+    /// Runs inside the collector (its token is random and never leaves the process).
+    pub embedded: bool,
 }
 
 /// The whole inventory, validated.
@@ -607,6 +613,14 @@ fn validate_assignment(v: &mut Validator, a: &AgentEntry, index: &GlobalIndex) {
         }
     }
     match (&a.token_file, &a.token_env) {
+        (None, None) if a.embedded => {}
+        (Some(_), _) | (_, Some(_)) if a.embedded => v.error_at(
+            &a.id.referenced,
+            format!(
+                "agent `{}`: an embedded agent has no token; remove `token_file:`/`token_env:`",
+                a.id.value
+            ),
+        ),
         (Some(_), Some(_)) | (None, None) => v.error_at(
             &a.id.referenced,
             format!(
@@ -634,6 +648,13 @@ fn resolve_agents(
                     id: a.id.value.clone(),
                     token,
                     devices: assigned_devices(a, index),
+                    embedded: false,
+                }),
+                Ok(None) if a.embedded => out.push(Agent {
+                    id: a.id.value.clone(),
+                    token: random_token(),
+                    devices: assigned_devices(a, index),
+                    embedded: true,
                 }),
                 Ok(None) => {}
                 Err((loc, msg)) => v.error_at(&loc, msg),
@@ -644,6 +665,17 @@ fn resolve_agents(
         }
     }
     out
+}
+
+/// A token nobody knows, for an embedded agent: it can never be used over HTTP.
+fn random_token() -> Secret {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    Secret::new(
+        (0..48)
+            .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
+            .collect::<String>(),
+    )
 }
 
 fn read_token(a: &AgentEntry, base: &Path) -> Result<Option<Secret>, (Location, String)> {

@@ -22,6 +22,7 @@ pub mod cli_notify;
 pub mod cli_report;
 pub mod cli_run;
 pub mod clock;
+pub mod embedded;
 pub mod ingest;
 pub mod inventory;
 pub mod notify;

@@ -39,6 +39,7 @@ impl Server {
                 Arc::new(SystemClock),
             )),
             operator_token: Some(Secret::new(OPERATOR_TOKEN)),
+            registry: Default::default(),
         };
         let task = tokio::spawn(serve(state, listener, async {
             let _ = rx.await;

@@ -1,0 +1,119 @@
+//! The embedded agent: the agent library running inside the collector process for an inventory
+//! agent marked `embedded: true`. It probes that agent's devices with the same scheduler and
+//! probers as `driftvakt-agent`, and hands results straight to ingest (no HTTP, no token, no
+//! spool: the results land in the same database in the same process). Its metrics are
+//! registered in the collector's registry, so `/metrics` shows them.
+
+use crate::ingest::App;
+use crate::inventory::{Agent, Inventory};
+use driftvakt_agent::config::{AgentConfig, AgentFile, AgentSettings};
+use driftvakt_agent::metrics::AgentMetrics;
+use driftvakt_agent::probe::{Probers, SetupError};
+use driftvakt_agent::scheduler::{self, Scheduler};
+use driftvakt_common::wire::{Batch, ProbeResult};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Results handed to ingest at most this many at a time, at least every `FLUSH_EVERY`.
+const BATCH_MAX: usize = 500;
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// The agent configuration of an embedded agent: its devices from the inventory.
+pub fn agent_config(inv: &Inventory, agent: &Agent) -> AgentConfig {
+    let devices = inv
+        .devices
+        .iter()
+        .filter(|d| agent.devices.contains(&d.id))
+        .map(|d| d.config.clone())
+        .collect();
+    AgentConfig {
+        file: AgentFile {
+            agent: AgentSettings {
+                id: agent.id.clone(),
+                listen: None,
+                concurrency: 256,
+                icmp_receive_buffer: 4 << 20,
+                collector: None,
+                spool: Default::default(),
+            },
+            defaults: Default::default(),
+            snmp_credentials: inv.snmp_credentials.clone(),
+            devices,
+        },
+        path: inv.path.clone(),
+    }
+}
+
+/// Starts every embedded agent of the inventory; returns their tasks (abort to stop).
+pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()>>, SetupError> {
+    let mut tasks = Vec::new();
+    let agents: Vec<Agent> = app
+        .inventory
+        .agents
+        .iter()
+        .filter(|a| a.embedded)
+        .cloned()
+        .collect();
+    let metrics = (!agents.is_empty()).then(|| AgentMetrics::register(registry));
+    for agent in agents {
+        let config = agent_config(&app.inventory, &agent);
+        let probers = std::sync::Arc::new(Probers::new(&config)?);
+        let (sink, results) = mpsc::channel(4096);
+        let jobs = scheduler::plan(&config);
+        tracing::info!(agent = %agent.id, checks = jobs.len(), "embedded agent probing");
+        let scheduler = Scheduler {
+            jobs,
+            probers,
+            metrics: metrics.clone().expect("registered above"),
+            concurrency: config.file.agent.concurrency,
+            sink,
+        };
+        tasks.push(tokio::spawn(scheduler.run()));
+        tasks.push(tokio::spawn(forward(
+            app.clone(),
+            agent.id.clone(),
+            results,
+        )));
+    }
+    Ok(tasks)
+}
+
+/// Collects results into batches and ingests them.
+async fn forward(app: App, agent: String, mut results: mpsc::Receiver<ProbeResult>) {
+    let run = chrono::Utc::now().timestamp_millis();
+    let mut counter: u64 = 0;
+    let mut pending: Vec<ProbeResult> = Vec::new();
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            r = results.recv() => match r {
+                Some(r) => {
+                    pending.push(r);
+                    if pending.len() < BATCH_MAX {
+                        continue;
+                    }
+                }
+                None => return,
+            },
+            _ = tick.tick() => {}
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        counter += 1;
+        let batch = Batch {
+            agent: agent.clone(),
+            batch_id: format!("{agent}-embedded-{run}-{counter}"),
+            results: std::mem::take(&mut pending),
+        };
+        match app.ingest_batch(&agent, batch).await {
+            Ok(r) if !r.rejected.is_empty() => {
+                tracing::warn!(agent = %agent, rejected = r.rejected.len(), "embedded results rejected")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(agent = %agent, error = %e, "embedded results not stored"),
+        }
+    }
+}
