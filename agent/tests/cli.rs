@@ -1,0 +1,75 @@
+//! The `driftvakt-agent` binary as scripts use it: `probe --once` prints one JSON result a line
+//! and exits 0 even when targets are down; `check-config` exits 0 for a valid file and 2 with
+//! file:line messages for a broken one.
+
+use driftvakt_common::wire::ProbeResult;
+use std::path::Path;
+use std::process::Command;
+
+fn agent() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_driftvakt-agent"))
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn probe_once_prints_json_lines_and_exits_zero_with_targets_down() {
+    let out = agent()
+        .args([
+            "probe",
+            "--once",
+            "--config",
+            &repo("configs/demo-agent.yaml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<ProbeResult> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(results.len(), 7, "one line per check of the demo");
+    let jetdirect = results.iter().find(|r| r.check == "jetdirect").unwrap();
+    assert!(!jetdirect.ok);
+    assert_eq!(jetdirect.error.as_deref(), Some("connection_refused"));
+    let switch = results.iter().find(|r| r.target == "sw-demo-core").unwrap();
+    assert!(switch.ok && switch.number("icmp_rtt_avg_seconds").is_some());
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_lines_in_a_broken_file() {
+    let ok = agent()
+        .args(["check-config", &repo("configs/agent.example.yaml")])
+        .env("DRIFTVAKT_SNMP_COMMUNITY", "public")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = agent()
+        .args([
+            "check-config",
+            &repo("agent/tests/bad_configs/unknown_key.yaml"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unknown_key.yaml:6:5: devices[0].intervall: unknown field `intervall`"),
+        "{err}"
+    );
+}
