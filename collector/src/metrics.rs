@@ -1037,6 +1037,22 @@ agents:
     }
 
     #[test]
+    fn readings_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Batch {
+            agent: "a1".into(),
+            batch_id: "b1".into(),
+            results: history(),
+        };
+        app(dir.path()).ingest_blocking("a1", &batch).unwrap();
+        let restarted = app(dir.path());
+        let ups = r#"driftvakt_ups_runtime_minutes{device="ups",site="s1",municipality="Ulricehamn"} 35.0"#;
+        assert!(!rendered(&restarted).contains(ups));
+        seed_latest(&restarted).unwrap();
+        has(&rendered(&restarted), ups);
+    }
+
+    #[test]
     fn reject_codes_cover_ingest_messages() {
         assert_eq!(reject_code("unknown device"), "unknown_device");
         assert_eq!(
