@@ -352,15 +352,22 @@ fn root_cause(
     last
 }
 
+/// `GET /metrics`, rendered on a blocking thread: the collector's state gauges read the store.
 async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        driftvakt_agent::metrics::render(&state.registry),
-    )
-        .into_response()
+    let registry = state.registry.clone();
+    let rendered =
+        tokio::task::spawn_blocking(move || driftvakt_agent::metrics::render(&registry)).await;
+    match rendered {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn get_status(AxState(state): AxState<ApiState>) -> Response {

@@ -45,6 +45,9 @@ impl CommonArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Seconds between recomputations of the availability metrics on `/metrics`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub availability_every: u64,
 }
 
 /// Errors of the command-line entry points.
@@ -106,14 +109,17 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let mut registry = prometheus_client::registry::Registry::default();
     let embedded = crate::embedded::start_all(&app, &mut registry)
         .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
+    let calendar = Arc::new(calendar_service(&app.inventory)?);
+    let every = std::time::Duration::from_secs(args.availability_every);
+    let metrics = crate::metrics::start(&mut registry, &app, calendar.clone(), every);
     let state = ApiState {
-        calendar: Arc::new(calendar_service(&app.inventory)?),
+        calendar,
         operator_token: operator_token(&app.inventory)?,
         registry: Arc::new(registry),
         app,
     };
     let served = serve(state, listener, shutdown_signal()).await;
-    for task in embedded {
+    for task in embedded.into_iter().chain([metrics]) {
         task.abort();
     }
     served.map_err(CliError::Serve)

@@ -66,12 +66,15 @@ pub struct App {
     now: NowFn,
     /// Serializes writers (ingest and recomputation).
     write: Arc<Mutex<()>>,
+    /// Ingest counters and each device's latest readings, for `/metrics`.
+    pub metrics: crate::metrics::IngestMetrics,
 }
 
 impl App {
     /// Builds the state and finishes any re-derivation a crash left pending.
     pub fn new(inventory: Inventory, store: Arc<dyn Store>, now: NowFn) -> Result<App, StoreError> {
         let app = App {
+            metrics: crate::metrics::IngestMetrics::new(&inventory),
             inventory: Arc::new(inventory),
             store,
             now,
@@ -129,24 +132,26 @@ impl App {
         let now = self.now();
         let (stored, rejected) = self.check_results(a, &batch.results, now);
         let _guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
-        match self
+        let response = match self
             .store
             .apply_batch(agent, &batch.batch_id, &stored, ms(now))?
         {
-            Applied::Duplicate => Ok(IngestResponse {
+            Applied::Duplicate => IngestResponse {
                 accepted: 0,
                 rejected: Vec::new(),
                 duplicate: true,
-            }),
+            },
             Applied::New { pending, .. } => {
                 self.recompute(&pending)?;
-                Ok(IngestResponse {
+                IngestResponse {
                     accepted: stored.len(),
                     rejected,
                     duplicate: false,
-                })
+                }
             }
-        }
+        };
+        self.metrics.observe(agent, &batch.results, &response);
+        Ok(response)
     }
 
     fn check_results(

@@ -9,6 +9,7 @@
 //! - [`calendar`]: service windows, office hours and Swedish holidays.
 //! - [`report`]: the availability report and its renderers.
 //! - [`api`], [`server`]: the HTTP API and run loop.
+//! - [`metrics`]: the collector's Prometheus metrics (what the dashboards read).
 //! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
 //! - [`clock`]: the injected clock (the test seam for "now").
 //! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod embedded;
 pub mod ingest;
 pub mod inventory;
+pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod server;

@@ -44,7 +44,10 @@ impl Prometheus {
         let port = free_port();
         let child = Command::new(BINARY)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -62,7 +65,8 @@ impl Prometheus {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::blocking_get(&format!("http://127.0.0.1:{}/-/ready", self.port)) {
+            if let Ok(r) = reqwest::blocking_get(&format!("http://127.0.0.1:{}/-/ready", self.port))
+            {
                 if r {
                     return;
                 }
@@ -90,6 +94,56 @@ impl Prometheus {
             // Scalars and strings count as one value.
             _ => Ok(1),
         }
+    }
+
+    /// Evaluates `expr` at the current time; `Ok(the result vector's samples as (labels,
+    /// value))` or `Err(Prometheus' error)`.
+    pub async fn samples(&self, expr: &str) -> Result<Vec<(serde_json::Value, f64)>, String> {
+        let body = self.api("query", &[("query", expr)]).await?;
+        let rows = body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let v = r["value"][1].as_str().and_then(|v| v.parse().ok());
+                (r["metric"].clone(), v.unwrap_or(f64::NAN))
+            })
+            .collect())
+    }
+
+    /// The values of `label` on series matching `selector` (Grafana's `label_values`).
+    pub async fn label_values(&self, label: &str, selector: &str) -> Result<Vec<String>, String> {
+        let path = format!("label/{label}/values");
+        let body = self.api(&path, &[("match[]", selector)]).await?;
+        let values = body["data"].as_array().cloned().unwrap_or_default();
+        Ok(values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Whether any series of metric `name` has been scraped.
+    pub async fn has_series(&self, name: &str) -> Result<bool, String> {
+        let body = self.api("series", &[("match[]", name)]).await?;
+        Ok(body["data"].as_array().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn api(&self, path: &str, query: &[(&str, &str)]) -> Result<serde_json::Value, String> {
+        let url = format!("http://127.0.0.1:{}/api/v1/{path}", self.port);
+        let resp = reqwest::Client::new()
+            .get(url)
+            .query(query)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+        if body["status"] != "success" {
+            return Err(format!("{}: {}", body["errorType"], body["error"]));
+        }
+        Ok(body)
     }
 
     /// Waits until `expr` returns data (the first scrape is queryable only after a few seconds).
