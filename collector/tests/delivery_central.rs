@@ -132,7 +132,7 @@ async fn agents_probe_what_the_collector_assigns_and_pick_up_a_changed_inventory
     .await;
     wait_up(port, "ap1").await;
     assert_eq!(stored_for(&db, "b", "ap1"), 0, "ap1 is not agent b's");
-    let log_a = std::fs::read_to_string(log("agent-a")).unwrap();
+    let log_a = read_log(&log("agent-a"));
     assert!(log_a.contains("assignment changed"), "{log_a}");
     for a in &mut agents {
         a.assert_running();
