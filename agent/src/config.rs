@@ -435,7 +435,7 @@ pub struct SnmpCredentials {
     pub priv_password: Option<SecretRef>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SnmpVersion {
     V1,
@@ -443,7 +443,7 @@ pub enum SnmpVersion {
     V3,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthProtocol {
     Md5,
@@ -454,7 +454,7 @@ pub enum AuthProtocol {
     Sha512,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrivProtocol {
     Des,

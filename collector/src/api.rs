@@ -42,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
     let limit = state.app.inventory.settings.max_body_bytes;
     Router::new()
         .route("/api/v1/results", post(post_results))
+        .route("/api/v1/assignment", get(crate::assignment::get_assignment))
         .route("/api/v1/report", get(get_report))
         .route("/api/v1/status", get(get_status))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -10,12 +10,14 @@
 //! - [`report`]: the availability report and its renderers.
 //! - [`api`], [`server`]: the HTTP API and run loop.
 //! - [`metrics`]: the collector's Prometheus metrics (what the dashboards read).
+//! - [`assignment`]: `GET /api/v1/assignment`, the devices an agent in central mode probes.
 //! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
 //! - [`clock`]: the injected clock (the test seam for "now").
 //! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
 
 pub mod api;
 pub mod api_calendar;
+pub mod assignment;
 pub mod availability;
 pub mod calendar;
 pub mod cli_calendar;
