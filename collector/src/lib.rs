@@ -10,9 +10,11 @@
 //! - [`report`]: the availability report and its renderers.
 //! - [`api`], [`server`]: the HTTP API and run loop.
 //! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
+//! - [`alerting`]: device and service state turned into the notifier's events, once each.
 //! - [`clock`]: the injected clock (the test seam for "now").
 //! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
 
+pub mod alerting;
 pub mod api;
 pub mod api_calendar;
 pub mod availability;
