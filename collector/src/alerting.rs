@@ -175,10 +175,8 @@ impl<S: NotifyStore, T> Alerting<S, T> {
 
 /// Keep or close an announced condition (see the module doc).
 fn decide(snapshot: &Snapshot, a: &Announced, current: &Conditions, now: DateTime<Utc>) -> Action {
-    if let Some(device) = finding_device(&a.key) {
-        if current.frozen.contains(device) {
-            return Action::Keep; // not available: its findings are unknown
-        }
+    if snapshot.frozen(&a.key, &a.event) {
+        return Action::Keep; // unknown now: neither recovered nor re-announced
     }
     let desired = current.get(&a.key);
     match (desired, snapshot.course(&a.key, a.since)) {

@@ -14,9 +14,12 @@
 //! - Findings of the latest successful result of each check of a degraded device: UPS on
 //!   battery, UPS runtime under the minimum (at node sites: the four-hour requirement), printer
 //!   supply low, TLS certificate expiring. Their start is the first result of the unbroken run
-//!   of results carrying the finding. While a device is not available its findings are
-//!   unknown: such devices are listed in [`Conditions::frozen`] and their finding alerts are
-//!   neither opened nor cleared.
+//!   of results carrying the finding.
+//!
+//! What cannot be known now is not changed: an announced condition whose subject is unknown
+//! (no agent reports it), or unreachable behind a failed parent, is neither closed nor
+//! re-announced ([`Snapshot::frozen`]); findings are unknown while a device does not answer.
+//! "Åtgärdat" is only said when the state says so.
 
 use crate::availability::{at, ms, Span};
 use crate::ingest::App;
@@ -62,8 +65,6 @@ pub enum Course {
 pub struct Conditions {
     /// By key, sites first (so a site is dark before its children's alerts are considered).
     pub list: Vec<Condition>,
-    /// Devices whose finding alerts are unknown now (not available): leave them as they are.
-    pub frozen: BTreeSet<String>,
 }
 
 impl Conditions {
@@ -113,18 +114,36 @@ impl<'a> Snapshot<'a> {
         self.services_down(&mut out.list);
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
-                State::Down => {
-                    out.list.push(self.device_down(d));
-                    out.frozen.insert(d.id.clone());
-                }
+                State::Down => out.list.push(self.device_down(d)),
                 State::Degraded => out.list.extend(self.findings(d)?),
-                State::Up => {}
-                State::Unreachable | State::Unknown => {
-                    out.frozen.insert(d.id.clone());
-                }
+                State::Up | State::Unreachable | State::Unknown => {}
             }
         }
         Ok(out)
+    }
+
+    /// Whether the announced condition `key` (opened by `event`) cannot be judged now: its
+    /// subject is unknown or unreachable, or (findings) does not answer. Such a condition is
+    /// left as it is.
+    pub fn frozen(&self, key: &str, event: &Event) -> bool {
+        let unsure = |s: State| matches!(s, State::Unknown | State::Unreachable);
+        match event {
+            Event::ServiceDown { service_id, .. } => self
+                .services
+                .get(service_id)
+                .is_none_or(|t| t.state_at(self.now) == State::Unknown),
+            Event::SiteDark { node_switch, .. } => unsure(self.state(node_switch)),
+            Event::DeviceAlert {
+                device_id,
+                kind: AlertKind::Down,
+                ..
+            } => unsure(self.state(device_id)),
+            Event::DeviceAlert { device_id, .. } => !self.state(device_id).available(),
+            _ => {
+                tracing::warn!(key, "announced condition of an unexpected kind");
+                false
+            }
+        }
     }
 
     /// Whether the condition `key` that began at `since` is still going on.
