@@ -17,8 +17,10 @@
 //!   of results carrying the finding.
 //!
 //! What cannot be known now is not changed: an announced condition whose subject is unknown
-//! (no agent reports it), or unreachable behind a failed parent, is neither closed nor
-//! re-announced ([`Snapshot::frozen`]); findings are unknown while a device does not answer.
+//! (no agent reports it) is neither closed nor re-announced ([`Snapshot::frozen`]); findings
+//! are unknown while a device does not answer. A device that was down and is now unreachable
+//! has its `down` alert closed: its parent is the root cause now (if the alert was still held,
+//! the notifier cancels it and nobody hears of it).
 //! "Åtgärdat" is only said when the state says so.
 
 use crate::availability::{at, ms, Span};
@@ -126,18 +128,18 @@ impl<'a> Snapshot<'a> {
     /// subject is unknown or unreachable, or (findings) does not answer. Such a condition is
     /// left as it is.
     pub fn frozen(&self, key: &str, event: &Event) -> bool {
-        let unsure = |s: State| matches!(s, State::Unknown | State::Unreachable);
         match event {
             Event::ServiceDown { service_id, .. } => self
                 .services
                 .get(service_id)
                 .is_none_or(|t| t.state_at(self.now) == State::Unknown),
-            Event::SiteDark { node_switch, .. } => unsure(self.state(node_switch)),
+            Event::SiteDark { node_switch, .. } => self.state(node_switch) == State::Unknown,
+            // Unreachable is a verdict: its parent is the root cause now, so its own alert ends.
             Event::DeviceAlert {
                 device_id,
                 kind: AlertKind::Down,
                 ..
-            } => unsure(self.state(device_id)),
+            } => self.state(device_id) == State::Unknown,
             Event::DeviceAlert { device_id, .. } => !self.state(device_id).available(),
             _ => {
                 tracing::warn!(key, "announced condition of an unexpected kind");
