@@ -58,6 +58,8 @@ use tokio::task::JoinHandle;
 
 /// How often the state is checked even without new results.
 pub const CHECK_EVERY: Duration = Duration::from_secs(30);
+/// The least time between two checks (ingest may come every second).
+pub const MIN_CHECK_GAP: Duration = Duration::from_secs(2);
 /// How often the notifier's time-driven work runs.
 pub const TICK_EVERY: Duration = Duration::from_secs(30);
 /// How often due mails are sent.
@@ -267,7 +269,8 @@ pub fn oncall_this_tertial<S: NotifyStore, T>(
     Ok(notifier.oncall_cases(p.from, p.to)?.len() as u64)
 }
 
-/// Starts the loops: check after every stored change (`changed`) and every [`CHECK_EVERY`],
+/// Starts the loops: check after stored changes (`changed`; at most every [`MIN_CHECK_GAP`])
+/// and at least every [`CHECK_EVERY`],
 /// delivery every [`DELIVER_EVERY`] (updating `metrics`), tick every [`TICK_EVERY`]. Abort the
 /// returned tasks to stop.
 pub fn spawn<S, T>(
@@ -299,6 +302,7 @@ where
             Ok(Err(e)) => tracing::error!(error = %e, "alerting check failed"),
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
         }
+        tokio::time::sleep(MIN_CHECK_GAP).await;
         let _ = tokio::time::timeout(CHECK_EVERY, changed.notified()).await;
     }
 }
