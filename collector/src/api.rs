@@ -233,7 +233,9 @@ async fn get_report(
         let windows = calendar
             .calendar()
             .map_err(|e| report::ReportError::Calendar(e.to_string()))?;
-        report::build(&app.inventory, &*app.store, &windows, &period, now)
+        let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
+        report::add_oncall_cases_from(&mut r, &app.inventory.settings.database)?;
+        Ok(r)
     })
     .await;
     match result {

@@ -44,6 +44,7 @@ pub fn report(args: &ReportArgs) -> Result<String, CliError> {
     let windows = crate::cli_run::calendar_service(&inv)?
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
-    let r = build(&inv, &store, &windows, &period, now)?;
+    let mut r = build(&inv, &store, &windows, &period, now)?;
+    crate::report::add_oncall_cases_from(&mut r, &inv.settings.database)?;
     Ok(render(&r, args.format))
 }

@@ -1,10 +1,14 @@
 //! `driftvakt-collector run`: load the inventory, open the database, serve until SIGTERM.
+//! With a `notify:` section it also runs the notifier ([`start_notifier`]): alerting checks
+//! after every ingest, delivery, the time-driven tick, and the notifier's metrics.
 
+use crate::alerting::{self, Alerting, AppReports, NotifyMetrics, SignallingStore};
 use crate::api::ApiState;
 use crate::calendar::{CalendarService, SqliteWindowStore};
 use crate::clock::SystemClock;
 use crate::ingest::{system_clock, App};
 use crate::inventory::Inventory;
+use crate::notify::{ConfiguredTransport, Notifier, SqliteNotifyStore};
 use crate::server::{serve, shutdown_signal};
 use crate::store::SqliteStore;
 use driftvakt_agent::config::Secret;
@@ -97,6 +101,8 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let store = SqliteStore::open(&inv.settings.database)?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let store = SignallingStore::new(Arc::new(store), changed.clone());
     let app = App::new(inv, Arc::new(store), system_clock())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -112,6 +118,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let calendar = Arc::new(calendar_service(&app.inventory)?);
     let every = std::time::Duration::from_secs(args.availability_every);
     let metrics = crate::metrics::start(&mut registry, &app, calendar.clone(), every);
+    let notifier = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
     let state = ApiState {
         calendar,
         operator_token: operator_token(&app.inventory)?,
@@ -119,8 +126,53 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         app,
     };
     let served = serve(state, listener, shutdown_signal()).await;
-    for task in embedded.into_iter().chain([metrics]) {
+    for task in embedded.into_iter().chain([metrics]).chain(notifier) {
         task.abort();
     }
     served.map_err(CliError::Serve)
+}
+
+/// Starts the notifier when the inventory has a `notify:` section: alerting checks after every
+/// stored change and every 30 s, delivery every 5 s (SMTP, or `.eml` files in
+/// `notify.outbox_dir`, default `outbox` next to the database), the tick every 30 s, and the
+/// metrics in `registry`. Returns the tasks (abort to stop); none without `notify:`.
+pub fn start_notifier(
+    app: &App,
+    calendar: Arc<CalendarService<SqliteWindowStore>>,
+    registry: &mut prometheus_client::registry::Registry,
+    changed: Arc<tokio::sync::Notify>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, CliError> {
+    let Some(mut config) = app.inventory.notify.clone() else {
+        tracing::info!("no `notify:` section: no driftmeddelanden or alerts are sent");
+        return Ok(Vec::new());
+    };
+    let db = &app.inventory.settings.database;
+    config.outbox_dir = alerting::outbox_dir(&config, db);
+    let notify_err = |e: &dyn std::fmt::Display| CliError::Usage(format!("notify: {e}"));
+    let transport = ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?;
+    match &config.smtp {
+        Some(s) => tracing::info!("notify: mails go to the SMTP relay {}:{}", s.host, s.port),
+        None => tracing::info!(
+            "notify: mails are written to {}",
+            config.outbox_dir.display()
+        ),
+    }
+    let open_store = || SqliteNotifyStore::open(db).map_err(|e| notify_err(&e));
+    let reports = AppReports {
+        app: app.clone(),
+        calendar: calendar.clone(),
+        oncall: open_store()?,
+    };
+    let notifier = Notifier::new(
+        config,
+        calendar,
+        Arc::new(SystemClock),
+        open_store()?,
+        transport,
+    )
+    .with_reports(Arc::new(reports));
+    let alerting =
+        Alerting::new(app.clone(), Arc::new(notifier), db).map_err(|e| notify_err(&e))?;
+    let metrics = NotifyMetrics::register(registry);
+    Ok(alerting::spawn(Arc::new(alerting), changed, metrics))
 }

@@ -6,6 +6,7 @@
 //! with file, line and key: duplicate ids, unknown sites, parents, members and assignments,
 //! parent cycles, and token files that cannot be read or are too short.
 
+use crate::notify::NotifyConfig;
 use crate::state::{DeviceRules, Need};
 use driftvakt_agent::config::{
     class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
@@ -46,6 +47,9 @@ pub struct InventoryFile {
     pub snmp_credentials: Vec<SnmpCredentials>,
     #[serde(default)]
     pub calendar: Option<CalendarSection>,
+    /// Driftmeddelanden and alerts (main file only); without it the collector sends nothing.
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
 }
 
 /// Settings of the collector process.
@@ -247,6 +251,8 @@ pub struct Inventory {
     pub agents: Vec<Agent>,
     pub snmp_credentials: Vec<SnmpCredentials>,
     pub calendar: Option<CalendarSection>,
+    /// The `notify:` section of the main file, validated.
+    pub notify: Option<NotifyConfig>,
     device_index: HashMap<String, usize>,
 }
 
@@ -303,6 +309,7 @@ impl Inventory {
             }
         }
         let agents = resolve_agents(&files, &index, &mut errors);
+        validate_notify(&files[0], &index, &mut errors);
         if !errors.is_empty() {
             errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             return Err(ConfigErrors(errors));
@@ -349,6 +356,9 @@ fn load_all(path: &Path) -> Result<Vec<LoadedFile>, ConfigErrors> {
                     }
                     if file.calendar.is_some() {
                         v.error("`calendar:` belongs in the main file only");
+                    }
+                    if file.notify.is_some() {
+                        v.error("`notify:` belongs in the main file only");
                     }
                 }
                 if let Err(e) = v.finish() {
@@ -567,6 +577,41 @@ fn in_cycle(start: &str, index: &GlobalIndex) -> bool {
     false
 }
 
+/// The `notify:` section: addresses and cron expressions ([`NotifyConfig::validate`]), and
+/// every municipality it names (recipients, senders) must be one the sites define.
+fn validate_notify(f: &LoadedFile, index: &GlobalIndex, errors: &mut Vec<ConfigError>) {
+    let Some(n) = &f.file.notify else { return };
+    if let Err(e) = n.validate(&f.path) {
+        errors.extend(e.0);
+    }
+    let named = n
+        .municipalities
+        .keys()
+        .map(|m| ("municipalities", m))
+        .chain(
+            n.from
+                .municipalities
+                .keys()
+                .map(|m| ("from.municipalities", m)),
+        );
+    for (section, m) in named {
+        if !index.municipalities.contains(m) {
+            let mut known: Vec<&str> = index.municipalities.iter().map(String::as_str).collect();
+            known.sort_unstable();
+            errors.push(ConfigError {
+                file: f.path.clone(),
+                line: 0,
+                column: 0,
+                key: Some(format!("notify.{section}.{m}")),
+                message: format!(
+                    "unknown municipality `{m}` (the sites name: {})",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 fn validate_service(v: &mut Validator, s: &ServiceConfig, index: &GlobalIndex) {
     if s.members.value.is_empty() {
         v.error_at(&s.members.referenced, "a service needs at least one member");
@@ -746,6 +791,7 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         .map(|c| c.value.clone())
         .unwrap_or_default();
     let calendar = files[0].file.calendar.clone();
+    let notify = files[0].file.notify.clone();
     let mut sites = Vec::new();
     let mut devices = Vec::new();
     let mut services = Vec::new();
@@ -789,6 +835,7 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         agents,
         snmp_credentials: creds,
         calendar,
+        notify,
         device_index,
     }
 }

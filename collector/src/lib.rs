@@ -12,9 +12,11 @@
 //! - [`metrics`]: the collector's Prometheus metrics (what the dashboards read).
 //! - [`assignment`]: `GET /api/v1/assignment`, the devices an agent in central mode probes.
 //! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
+//! - [`alerting`]: device and service state turned into the notifier's events, once each.
 //! - [`clock`]: the injected clock (the test seam for "now").
 //! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
 
+pub mod alerting;
 pub mod api;
 pub mod api_calendar;
 pub mod assignment;

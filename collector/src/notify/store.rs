@@ -232,7 +232,7 @@ impl OutboxStore for SqliteNotifyStore {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare(
                 "SELECT id FROM notify_outbox
@@ -260,7 +260,7 @@ impl OutboxStore for SqliteNotifyStore {
 
     fn mark_sent(&self, id: OutboxId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE notify_outbox SET status = 'sent', sent_at = ?2, last_error = NULL
              WHERE id = ?1",
@@ -443,7 +443,7 @@ impl PolicyStore for SqliteNotifyStore {
 
     fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids: Vec<OutboxId> = {
             let mut stmt = tx.prepare(
                 "SELECT DISTINCT d.digest_id FROM notify_digest_items d

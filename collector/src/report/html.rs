@@ -172,8 +172,17 @@ pub fn render(r: &Report) -> String {
         .collect();
     table(&mut out, "Platser", &rows);
     incidents(&mut out, r);
+    oncall(&mut out, r);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+fn oncall(out: &mut String, r: &Report) {
+    let _ = writeln!(
+        out,
+        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid).</p>",
+        r.oncall_cases
+    );
 }
 
 fn incidents(out: &mut String, r: &Report) {

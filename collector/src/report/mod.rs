@@ -45,6 +45,8 @@ pub enum ReportError {
     Future(DateTime<Utc>),
     #[error("calendar: {0}")]
     Calendar(String),
+    #[error("on-call cases: {0}")]
+    Oncall(#[from] crate::notify::StoreError),
 }
 
 /// The whole report (also the JSON of `GET /api/v1/report`).
@@ -61,6 +63,9 @@ pub struct Report {
     pub sites: Vec<GroupRow>,
     pub municipalities: Vec<GroupRow>,
     pub incidents: Incidents,
+    /// On-call cases (pages sent outside office hours) in the period; filled in by
+    /// [`add_oncall_cases`] from the notifier's table, 0 without it.
+    pub oncall_cases: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -293,7 +298,30 @@ pub fn build(
             meets_goal: year_to_date <= goal as usize,
             list,
         },
+        oncall_cases: 0,
     })
+}
+
+/// Sets the report's on-call cases: those whose page was sent within the report's period.
+pub fn add_oncall_cases(
+    report: &mut Report,
+    store: &dyn crate::notify::PolicyStore,
+) -> Result<(), ReportError> {
+    report.oncall_cases = store.oncall_cases(report.from, report.to)?.len() as u64;
+    Ok(())
+}
+
+/// [`add_oncall_cases`] from the notifier's table in the database at `database`, when the
+/// file exists (a report never creates a database).
+pub fn add_oncall_cases_from(
+    report: &mut Report,
+    database: &std::path::Path,
+) -> Result<(), ReportError> {
+    if !database.is_file() {
+        return Ok(());
+    }
+    let store = crate::notify::SqliteNotifyStore::open(database)?;
+    add_oncall_cases(report, &store)
 }
 
 fn group_rows(

@@ -90,5 +90,6 @@ pub fn render(r: &Report) -> String {
             inc.duration_s
         );
     }
+    let _ = writeln!(out, "\nOn-call cases: {} in period", r.oncall_cases);
     out
 }

@@ -1,0 +1,441 @@
+//! What is wrong right now, as *conditions*: one per thing people are told about (a service
+//! down, a dark site, a device alert of one kind), each with the instant it began and the
+//! [`Event`] that announces it. Derived from the core's stored state at one instant, so the same
+//! stored state always gives the same conditions (after a restart, after a replay).
+//!
+//! - Service down: the service's timeline is down now (the core's rules: `confirm_failures`
+//!   failures, start at the first failed result). Site names are those of the members that are
+//!   unavailable; the cause device is the root cause of the first of them.
+//! - Site dark: a device at a `node: true` site is down and devices behind it are unreachable.
+//!   One condition for the site; the children get none of their own (they are unreachable, not
+//!   down). The down device itself still gets its `down` alert, for the technicians.
+//! - Device down: the device itself is down now (root causes only: unreachable children are not
+//!   down in the effective timeline).
+//! - Findings of the latest successful result of each check of a degraded device: UPS on
+//!   battery, UPS runtime under the minimum (at node sites: the four-hour requirement), printer
+//!   supply low, TLS certificate expiring. Their start is the first result of the unbroken run
+//!   of results carrying the finding.
+//!
+//! What cannot be known now is not changed: an announced condition whose subject is unknown
+//! (no agent reports it) is neither closed nor re-announced ([`Snapshot::frozen`]); findings
+//! are unknown while a device does not answer. A device that was down and is now unreachable
+//! has its `down` alert closed: its parent is the root cause now (if the alert was still held,
+//! the notifier cancels it and nobody hears of it).
+//! "Åtgärdat" is only said when the state says so.
+
+use crate::availability::{at, ms, Span};
+use crate::ingest::App;
+use crate::inventory::{Device, Inventory};
+use crate::notify::{AlertKind, Event};
+use crate::report::{load_timelines, service_timelines};
+use crate::state::{State, Timeline};
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use driftvakt_common::wire::{ProbeResult, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How far back state is loaded to find when a condition began.
+const LOOKBACK_MS: i64 = 31 * 86_400_000;
+
+/// The minimum UPS runtime at a network node when the device does not set its own (minutes).
+pub const NODE_MIN_RUNTIME_MINUTES: u32 = 240;
+
+/// Something people are told about, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// `service:ID`, `site:ID` or `device:ID:KIND` (the notifier's incident keys).
+    pub key: String,
+    pub since: DateTime<Utc>,
+    /// The event that announces it.
+    pub event: Event,
+}
+
+/// Whether an announced condition, looked up at the instant it began, is still going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Course {
+    /// The interval that contains its start reaches now.
+    Ongoing,
+    /// It ended at this instant.
+    Ended(DateTime<Utc>),
+    /// No stored interval contains its start any more (re-derived away by late results), or
+    /// its course is not known (finding alerts).
+    Unknown,
+}
+
+/// Everything wrong at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// By key, sites first (so a site is dark before its children's alerts are considered).
+    pub list: Vec<Condition>,
+}
+
+impl Conditions {
+    pub fn get(&self, key: &str) -> Option<&Condition> {
+        self.list.iter().find(|c| c.key == key)
+    }
+}
+
+/// The core's state at one instant: effective device timelines and service timelines.
+pub struct Snapshot<'a> {
+    app: &'a App,
+    now: i64,
+    devices: BTreeMap<String, Timeline>,
+    services: BTreeMap<String, Timeline>,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Loads the state of everything as of `now`.
+    pub fn load(app: &'a App, now: DateTime<Utc>) -> Result<Self, StoreError> {
+        let now = ms(now);
+        let (from, to) = (now - LOOKBACK_MS, now + 1);
+        let inv = &app.inventory;
+        let devices = load_timelines(inv, &*app.store, from, to)?;
+        let services = service_timelines(inv, &devices, from, to);
+        Ok(Snapshot {
+            app,
+            now,
+            devices,
+            services,
+        })
+    }
+
+    fn inv(&self) -> &Inventory {
+        &self.app.inventory
+    }
+
+    fn state(&self, device: &str) -> State {
+        self.devices
+            .get(device)
+            .map_or(State::Unknown, |t| t.state_at(self.now))
+    }
+
+    /// The conditions that hold now.
+    pub fn conditions(&self) -> Result<Conditions, StoreError> {
+        let mut out = Conditions::default();
+        self.dark_sites(&mut out.list);
+        self.services_down(&mut out.list);
+        for d in self.inv().devices_parents_first() {
+            match self.state(&d.id) {
+                State::Down => out.list.push(self.device_down(d)),
+                State::Degraded => out.list.extend(self.findings(d)?),
+                State::Up | State::Unreachable | State::Unknown => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the announced condition `key` (opened by `event`) cannot be judged now: its
+    /// subject is unknown or unreachable, or (findings) does not answer. Such a condition is
+    /// left as it is.
+    pub fn frozen(&self, key: &str, event: &Event) -> bool {
+        match event {
+            Event::ServiceDown { service_id, .. } => self
+                .services
+                .get(service_id)
+                .is_none_or(|t| t.state_at(self.now) == State::Unknown),
+            Event::SiteDark { node_switch, .. } => self.state(node_switch) == State::Unknown,
+            // Unreachable is a verdict: its parent is the root cause now, so its own alert ends.
+            Event::DeviceAlert {
+                device_id,
+                kind: AlertKind::Down,
+                ..
+            } => self.state(device_id) == State::Unknown,
+            Event::DeviceAlert { device_id, .. } => !self.state(device_id).available(),
+            _ => {
+                tracing::warn!(key, "announced condition of an unexpected kind");
+                false
+            }
+        }
+    }
+
+    /// Whether the condition `key` that began at `since` is still going on.
+    pub fn course(&self, key: &str, since: DateTime<Utc>) -> Course {
+        let mut parts = key.splitn(3, ':');
+        let (kind, id, tag) = (parts.next(), parts.next(), parts.next());
+        let spans = match (kind, id, tag) {
+            (Some("service"), Some(id), None) => self.services.get(id).map(|t| &t.down),
+            (Some("site"), Some(_), None) => {
+                return self.site_course(key, since);
+            }
+            (Some("device"), Some(id), Some("down")) => self.devices.get(id).map(|t| &t.down),
+            _ => None,
+        };
+        let Some(spans) = spans else {
+            return Course::Unknown;
+        };
+        self.course_in(spans.as_slice(), since)
+    }
+
+    fn course_in(&self, spans: &[Span], since: DateTime<Utc>) -> Course {
+        let t = ms(since);
+        match spans.iter().find(|s| s.start <= t && t < s.end) {
+            Some(s) if s.end > self.now => Course::Ongoing,
+            Some(s) => Course::Ended(at(s.end)),
+            None => Course::Unknown,
+        }
+    }
+
+    /// A site is dark for as long as its node device is down (the condition names it).
+    fn site_course(&self, key: &str, since: DateTime<Utc>) -> Course {
+        let site = key.trim_start_matches("site:");
+        let node = self
+            .inv()
+            .devices
+            .iter()
+            .filter(|d| d.site == site)
+            .filter_map(|d| self.devices.get(&d.id))
+            .map(|t| self.course_in(t.down.as_slice(), since))
+            .find(|c| *c != Course::Unknown);
+        node.unwrap_or(Course::Unknown)
+    }
+
+    fn dark_sites(&self, out: &mut Vec<Condition>) {
+        let inv = self.inv();
+        for d in inv.devices_parents_first() {
+            let Some(site) = inv.site(&d.site).filter(|s| s.node) else {
+                continue;
+            };
+            let key = format!("site:{}", site.id);
+            if self.state(&d.id) != State::Down || out.iter().any(|c| c.key == key) {
+                continue;
+            }
+            let children: Vec<String> = inv
+                .devices
+                .iter()
+                .filter(|c| self.state(&c.id) == State::Unreachable)
+                .filter(|c| ancestors(inv, &c.id).contains(&d.id))
+                .map(|c| c.id.clone())
+                .collect();
+            if children.is_empty() {
+                continue;
+            }
+            let since = self.start_of(&self.devices[&d.id].down);
+            out.push(Condition {
+                key,
+                since,
+                event: Event::SiteDark {
+                    site_id: site.id.clone(),
+                    site_name: site.name.clone(),
+                    municipality: site.municipality.clone(),
+                    node_switch: d.id.clone(),
+                    since,
+                    unreachable_children: children,
+                },
+            });
+        }
+    }
+
+    fn services_down(&self, out: &mut Vec<Condition>) {
+        let inv = self.inv();
+        for s in &inv.services {
+            let Some(tl) = self.services.get(&s.id) else {
+                continue;
+            };
+            if !tl.down.contains(self.now) {
+                continue;
+            }
+            let since = self.start_of(&tl.down);
+            let failing: Vec<&Device> = s
+                .members
+                .iter()
+                .filter(|m| !self.state(m).available() && self.state(m) != State::Unknown)
+                .filter_map(|m| inv.device(m))
+                .collect();
+            let (mut site_ids, mut site_names) = (Vec::new(), Vec::new());
+            for d in &failing {
+                if !site_ids.contains(&d.site) {
+                    site_ids.push(d.site.clone());
+                    site_names.push(inv.site(&d.site).map_or(d.site.clone(), |x| x.name.clone()));
+                }
+            }
+            let first = failing
+                .first()
+                .copied()
+                .or_else(|| s.members.first().and_then(|m| inv.device(m)));
+            out.push(Condition {
+                key: format!("service:{}", s.id),
+                since,
+                event: Event::ServiceDown {
+                    service_id: s.id.clone(),
+                    service_name: s.name.clone(),
+                    municipality: first.map(|d| d.municipality.clone()).unwrap_or_default(),
+                    site_ids,
+                    site_names,
+                    since,
+                    cause_device: failing.first().and_then(|d| self.root_cause(&d.id)),
+                },
+            });
+        }
+    }
+
+    /// The device itself when it is down, else its nearest ancestor that is down.
+    fn root_cause(&self, device: &str) -> Option<String> {
+        if self.state(device) == State::Down {
+            return Some(device.to_string());
+        }
+        ancestors(self.inv(), device)
+            .into_iter()
+            .find(|a| self.state(a) == State::Down)
+    }
+
+    /// The start of the interval of `spans` that contains now.
+    fn start_of(&self, spans: &crate::availability::Spans) -> DateTime<Utc> {
+        let start = spans
+            .as_slice()
+            .iter()
+            .find(|s| s.start <= self.now && self.now < s.end)
+            .map_or(self.now, |s| s.start);
+        at(start)
+    }
+
+    fn device_down(&self, d: &Device) -> Condition {
+        let since = self.start_of(&self.devices[&d.id].down);
+        let detail = format!(
+            "Svarar inte: kontrollen {} har misslyckats {} gånger i rad",
+            d.rules.primary_check, d.rules.confirm_failures
+        );
+        self.device_condition(d, AlertKind::Down, since, detail)
+    }
+
+    fn device_condition(
+        &self,
+        d: &Device,
+        kind: AlertKind,
+        since: DateTime<Utc>,
+        detail: String,
+    ) -> Condition {
+        let site = self.inv().site(&d.site);
+        Condition {
+            key: format!("device:{}:{}", d.id, kind.tag()),
+            since,
+            event: Event::DeviceAlert {
+                device_id: d.id.clone(),
+                device_name: d.config.description.clone().unwrap_or_else(|| d.id.clone()),
+                class: d.class.as_str().to_string(),
+                site_id: d.site.clone(),
+                site_name: site.map_or(d.site.clone(), |s| s.name.clone()),
+                municipality: d.municipality.clone(),
+                kind,
+                since,
+                detail,
+            },
+        }
+    }
+
+    /// Alerts from the findings of a degraded device's latest successful results.
+    fn findings(&self, d: &Device) -> Result<Vec<Condition>, StoreError> {
+        let from = self.devices[&d.id]
+            .degraded
+            .as_slice()
+            .iter()
+            .find(|s| s.start <= self.now && self.now < s.end)
+            .map_or(self.now, |s| s.start);
+        let results = self.app.store.results(&d.id, from)?;
+        let mut latest: BTreeMap<String, Run> = BTreeMap::new();
+        for r in results.iter().filter(|r| r.ok && r.time <= self.now) {
+            let Ok(parsed) = serde_json::from_str::<ProbeResult>(&r.raw) else {
+                continue;
+            };
+            latest.entry(r.check.clone()).or_default().push(parsed);
+        }
+        let node = self.inv().site(&d.site).is_some_and(|s| s.node);
+        let mut out = Vec::new();
+        for run in latest.values() {
+            let Some(last) = &run.last else { continue };
+            for (code, since) in &run.codes {
+                if let Some((kind, detail)) = alert_of(code, last, d, node) {
+                    out.push(self.device_condition(d, kind, *since, detail));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One check's successful results in time order: the latest one, and for each finding code it
+/// carries, the first result of the unbroken run carrying it.
+#[derive(Default)]
+struct Run {
+    last: Option<ProbeResult>,
+    codes: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Run {
+    fn push(&mut self, r: ProbeResult) {
+        let codes: BTreeSet<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        self.codes.retain(|c, _| codes.contains(c.as_str()));
+        for c in codes {
+            self.codes.entry(c.to_string()).or_insert(r.time);
+        }
+        self.last = Some(r);
+    }
+}
+
+/// The alert a finding code raises (with Swedish detail for the service desk), if any.
+fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(AlertKind, String)> {
+    let runtime = r.number("ups_runtime_minutes").map(|m| m.max(0.0) as u32);
+    match code {
+        "ups_on_battery" => {
+            let left = runtime.map_or(String::new(), |m| {
+                format!(
+                    "; beräknad reservtid {}",
+                    crate::notify::render::duration_minutes_sv(i64::from(m))
+                )
+            });
+            Some((AlertKind::OnBattery, format!("UPS:en går på batteri{left}")))
+        }
+        "ups_runtime_below_minimum" if node => {
+            let required = d
+                .config
+                .min_runtime_minutes
+                .unwrap_or(NODE_MIN_RUNTIME_MINUTES);
+            let minutes = runtime.unwrap_or(0);
+            let detail = format!(
+                "Reservtiden är {} men en knutpunkt ska klara minst {} utan nätström \
+                 (kravet på fyra timmars reservkraft vid knutpunkter)",
+                crate::notify::render::duration_minutes_sv(i64::from(minutes)),
+                crate::notify::render::duration_minutes_sv(i64::from(required)),
+            );
+            Some((AlertKind::RuntimeBelowMinimum { minutes, required }, detail))
+        }
+        "printer_supply_low" => {
+            let (supply, ratio) = lowest_supply(r).unwrap_or(("förbrukningsmaterial".into(), 0.0));
+            let detail = format!("{supply} är nästan slut ({:.0} % kvar)", ratio * 100.0);
+            Some((AlertKind::SupplyLow { supply, ratio }, detail))
+        }
+        "tls_certificate_expiring" => {
+            let days = r.number("tls_cert_days_left").unwrap_or(0.0).floor() as i64;
+            let detail = format!("TLS-certifikatet går ut om {days} dagar och behöver förnyas");
+            Some((AlertKind::CertExpiring { days }, detail))
+        }
+        _ => None,
+    }
+}
+
+/// The supply with the lowest level (`printer_supply_ratio`, labelled `supply`).
+fn lowest_supply(r: &ProbeResult) -> Option<(String, f64)> {
+    let Some(Value::Series(samples)) = r.values.get("printer_supply_ratio") else {
+        return None;
+    };
+    samples
+        .iter()
+        .min_by(|a, b| a.value.total_cmp(&b.value))
+        .map(|s| {
+            let name = s.labels.get("supply").cloned().unwrap_or_default();
+            (name, s.value)
+        })
+}
+
+/// The ancestors of `device`, nearest first (bounded: cycles are rejected when loading).
+fn ancestors(inv: &Inventory, device: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = inv.device(device).and_then(|d| d.parent.clone());
+    while let Some(p) = cur {
+        if out.len() > inv.devices.len() || out.contains(&p) {
+            break;
+        }
+        cur = inv.device(&p).and_then(|d| d.parent.clone());
+        out.push(p);
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! What has been announced: table `alerting_state` in the collector's database, one row per
+//! open condition (key, start, and the opening event as JSON, from which the closing event is
+//! built). Rows are written right after the notifier has enqueued the opening event and
+//! deleted right after it has enqueued the closing one; the notifier's own incident table and
+//! idempotency keys make a repeat of either call (a crash in between) harmless.
+
+use super::AlertingError;
+use crate::notify::Event;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS alerting_state (
+    key    TEXT PRIMARY KEY,
+    since  TEXT NOT NULL,
+    event  TEXT NOT NULL
+);
+";
+
+/// One announced condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announced {
+    pub key: String,
+    pub since: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// The `alerting_state` table.
+#[derive(Debug)]
+pub struct AnnouncedStore {
+    conn: Mutex<Connection>,
+}
+
+impl AnnouncedStore {
+    /// Opens (creating if needed) the table in the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, AlertingError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(AnnouncedStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every announced condition, by key.
+    pub fn all(&self) -> Result<Vec<Announced>, AlertingError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key, since, event FROM alerting_state ORDER BY key")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, since, event) = row?;
+            let since = DateTime::parse_from_rfc3339(&since)
+                .map_err(|e| AlertingError::Corrupt(format!("{key}: since: {e}")))?
+                .with_timezone(&Utc);
+            let event = serde_json::from_str(&event)
+                .map_err(|e| AlertingError::Corrupt(format!("{key}: event: {e}")))?;
+            out.push(Announced { key, since, event });
+        }
+        Ok(out)
+    }
+
+    pub fn put(&self, a: &Announced) -> Result<(), AlertingError> {
+        let event = serde_json::to_string(&a.event)
+            .map_err(|e| AlertingError::Corrupt(format!("{}: event: {e}", a.key)))?;
+        self.conn().execute(
+            "INSERT OR REPLACE INTO alerting_state (key, since, event) VALUES (?1, ?2, ?3)",
+            params![
+                a.key,
+                a.since.to_rfc3339_opts(SecondsFormat::Millis, true),
+                event
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), AlertingError> {
+        self.conn()
+            .execute("DELETE FROM alerting_state WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+}
