@@ -283,22 +283,28 @@ where
     T: MailTransport + 'static,
 {
     let notifier = alerting.notifier.clone();
+    // Delivery runs at once after a check (a new notice goes out without waiting for the next
+    // round), and every DELIVER_EVERY for retries and held notices that come due.
+    let deliver_now = Arc::new(Notify::new());
     vec![
-        tokio::spawn(check_loop(alerting, changed)),
-        tokio::spawn(delivery_loop(notifier.clone(), metrics)),
+        tokio::spawn(check_loop(alerting, changed, deliver_now.clone())),
+        tokio::spawn(delivery_loop(notifier.clone(), metrics, deliver_now)),
         tokio::spawn(tick_loop(notifier)),
     ]
 }
 
-async fn check_loop<S, T>(alerting: Arc<Alerting<S, T>>, changed: Arc<Notify>)
-where
+async fn check_loop<S, T>(
+    alerting: Arc<Alerting<S, T>>,
+    changed: Arc<Notify>,
+    deliver_now: Arc<Notify>,
+) where
     S: NotifyStore + 'static,
     T: Send + Sync + 'static,
 {
     loop {
         let a = alerting.clone();
         match tokio::task::spawn_blocking(move || a.check()).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => deliver_now.notify_one(),
             Ok(Err(e)) => tracing::error!(error = %e, "alerting check failed"),
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
         }
@@ -307,14 +313,20 @@ where
     }
 }
 
-async fn delivery_loop<S, T>(notifier: Arc<Notifier<S, T>>, metrics: NotifyMetrics)
-where
+async fn delivery_loop<S, T>(
+    notifier: Arc<Notifier<S, T>>,
+    metrics: NotifyMetrics,
+    deliver_now: Arc<Notify>,
+) where
     S: NotifyStore + 'static,
     T: MailTransport + 'static,
 {
     let mut every = tokio::time::interval(DELIVER_EVERY);
     loop {
-        every.tick().await;
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = deliver_now.notified() => {}
+        }
         let round = notifier.deliver_due().await;
         metrics.delivered(round.sent);
         let counts = notifier.stats().and_then(|s| {

@@ -225,7 +225,7 @@ impl Store for SqliteStore {
         received: i64,
     ) -> Result<Applied, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let fresh = tx.execute(
             "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results)
              VALUES (?1, ?2, ?3, ?4)",
@@ -338,7 +338,7 @@ impl Store for SqliteStore {
 
     fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for r in replacements {
             replace_one(&tx, r)?;
         }
