@@ -1,0 +1,246 @@
+//! The whole benchmark in one run on one machine: the agent and its peers side by side.
+//!
+//! The agent runs in child processes of this binary (`probe-run`, `steady-run`) so its CPU and
+//! memory are its own; the loopback HTTP/TCP servers run in another child (`serve`); the peers
+//! run as their own processes. This process only orchestrates and drives the exporters.
+
+use crate::agent_run::{FlatOutReport, SteadyReport};
+use crate::peers::{self, Exporter};
+use crate::report::{Report, Row};
+use crate::sys;
+use crate::targets::{addresses, Kind};
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CompareSpec {
+    pub sizes: Vec<usize>,
+    pub kinds: Vec<Kind>,
+    /// Probes in flight for the agent's flat-out runs.
+    pub concurrency: usize,
+    /// Concurrent `/probe` requests to blackbox_exporter.
+    pub exporter_concurrency: usize,
+    pub timeout_ms: u64,
+    /// Run fping and the exporters (when installed).
+    pub peers: bool,
+    /// `/snmp` requests sent to snmp_exporter (0: skip SNMP).
+    pub snmp_requests: usize,
+    pub steady: Option<SteadyArgs>,
+    pub command: String,
+}
+
+/// The steady-state part.
+#[derive(Debug, Clone)]
+pub struct SteadyArgs {
+    pub targets: usize,
+    pub interval_s: u64,
+    pub window_s: u64,
+    pub icmp_count: Option<u16>,
+}
+
+/// Runs everything in `spec`, printing each row on stderr as it completes.
+pub fn compare(spec: &CompareSpec) -> Result<Report> {
+    let mut report = Report {
+        machine: sys::machine(),
+        command: spec.command.clone(),
+        load_start: sys::load(),
+        ..Report::default()
+    };
+    let servers = Servers::start()?;
+    let dir = tempfile::tempdir()?;
+    for &n in &spec.sizes {
+        for &kind in &spec.kinds {
+            for row in rows_for(spec, kind, n, &servers, dir.path())? {
+                eprintln!("{}", serde_json::to_string(&row)?);
+                report.rows.push(row);
+            }
+        }
+    }
+    if spec.snmp_requests > 0 {
+        report.rows.extend(snmp_rows(spec)?);
+    }
+    if let Some(steady) = &spec.steady {
+        let s = run_steady(steady)?;
+        eprintln!("{}", serde_json::to_string(&s)?);
+        report.steady = Some(s);
+        report.steady_icmp_count = steady.icmp_count;
+    }
+    report.load_end = sys::load();
+    Ok(report)
+}
+
+/// The agent's row and its peers' rows for one kind and size.
+fn rows_for(
+    spec: &CompareSpec,
+    kind: Kind,
+    n: usize,
+    servers: &Servers,
+    dir: &std::path::Path,
+) -> Result<Vec<Row>> {
+    let port = match kind {
+        Kind::Icmp => 0,
+        Kind::Http => servers.http,
+        Kind::Tcp => servers.tcp,
+    };
+    let mut rows = vec![agent_flat_out(spec, kind, n, port)?];
+    if !spec.peers {
+        return Ok(rows);
+    }
+    if kind == Kind::Icmp && peers::installed("fping") {
+        rows.push(peers::fping(&addresses(n), dir)?);
+    }
+    if peers::installed(BLACKBOX) {
+        rows.push(blackbox(spec, kind, n, port)?);
+    }
+    Ok(rows)
+}
+
+const BLACKBOX: &str = "prometheus-blackbox-exporter";
+const SNMP_EXPORTER: &str = "prometheus-snmp-exporter";
+
+/// `driftvakt-bench probe-run` in a child process.
+fn agent_flat_out(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> {
+    let load = sys::load1();
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["probe-run", "--kind", kind.as_str()])
+        .args(["--targets", &n.to_string()])
+        .args(["--concurrency", &spec.concurrency.to_string()])
+        .args(["--timeout-ms", &spec.timeout_ms.to_string()])
+        .args(["--port", &port.to_string()]);
+    let (out, _) = run_child(cmd)?;
+    let report: FlatOutReport =
+        serde_json::from_str(out.trim()).with_context(|| format!("probe-run printed {out:?}"))?;
+    if !report.errors.is_empty() {
+        eprintln!(
+            "driftvakt {} {n}: failures {:?}",
+            kind.as_str(),
+            report.errors
+        );
+    }
+    Ok(Row {
+        probes: report.probes,
+        failures: report.failures,
+        wall_s: report.wall_s,
+        cpu_s: report.cpu_s,
+        peak_rss_kib: report.peak_rss_kib,
+        load,
+        ..Row::new(kind.as_str(), "driftvakt", n)
+    })
+}
+
+/// Runs `cmd` to the end, returning its standard output and resource usage.
+fn run_child(mut cmd: Command) -> Result<(String, sys::ChildUsage)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start a benchmark child")?;
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .context("child stdout")?
+        .read_to_string(&mut out)?;
+    let usage = sys::wait_with_usage(&child)?;
+    if !usage.success {
+        bail!("benchmark child failed (exit {})", usage.exit_code);
+    }
+    Ok((out, usage))
+}
+
+/// blackbox_exporter's module for `kind`, driven over `n` targets.
+fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> {
+    let exporter = Exporter::start(BLACKBOX, &peers::blackbox_config(spec.timeout_ms))?;
+    let paths = addresses(n)
+        .into_iter()
+        .map(|ip| match kind {
+            Kind::Icmp => format!("/probe?module=icmp&target={ip}"),
+            Kind::Http => format!("/probe?module=http_2xx&target=http://{ip}:{port}/"),
+            Kind::Tcp => format!("/probe?module=tcp_connect&target={ip}:{port}"),
+        })
+        .collect();
+    exporter.drive(
+        Row::new(kind.as_str(), "blackbox_exporter", n),
+        paths,
+        spec.exporter_concurrency,
+        "\nprobe_success 1",
+    )
+}
+
+/// snmp_exporter's `if_mib` against a local snmpd; the agent's row waits for its SNMP probe.
+fn snmp_rows(spec: &CompareSpec) -> Result<Vec<Row>> {
+    let interfaces = std::fs::read_dir("/sys/class/net").map_or(0, |d| d.count());
+    let pending = Row::pending("snmp", "driftvakt", interfaces, "pending the SNMP probe");
+    if !spec.peers || !peers::installed(SNMP_EXPORTER) || !peers::installed("snmpd") {
+        return Ok(vec![pending]);
+    }
+    let snmpd = peers::Snmpd::start()?;
+    let exporter = Exporter::start(SNMP_EXPORTER, peers::SNMP_EXPORTER_CONFIG)?;
+    let path = format!("/snmp?module=if_mib&target=127.0.0.1:{}", snmpd.port);
+    let row = exporter.drive(
+        Row::new("snmp", "snmp_exporter", interfaces),
+        vec![path; spec.snmp_requests],
+        10,
+        "ifOperStatus{",
+    )?;
+    Ok(vec![pending, row])
+}
+
+/// `driftvakt-bench steady-run` in a child process.
+fn run_steady(s: &SteadyArgs) -> Result<SteadyReport> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("steady-run")
+        .args(["--targets", &s.targets.to_string()])
+        .args(["--interval-s", &s.interval_s.to_string()])
+        .args(["--window-s", &s.window_s.to_string()]);
+    if let Some(c) = s.icmp_count {
+        cmd.args(["--icmp-count", &c.to_string()]);
+    }
+    let (out, _) = run_child(cmd)?;
+    serde_json::from_str(out.trim()).with_context(|| format!("steady-run printed {out:?}"))
+}
+
+/// The `serve` child: loopback HTTP and TCP servers; it exits when its stdin closes.
+struct Servers {
+    child: Child,
+    _stdin: ChildStdin,
+    http: u16,
+    tcp: u16,
+}
+
+impl Servers {
+    fn start() -> Result<Servers> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start the loopback servers")?;
+        let stdin = child.stdin.take().context("serve stdin")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("serve stdout")?).read_line(&mut line)?;
+        let ports: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("serve printed {line:?}"))?;
+        let port = |k: &str| -> Result<u16> {
+            let p = ports[k].as_u64().context("serve: no port")?;
+            Ok(u16::try_from(p)?)
+        };
+        Ok(Servers {
+            http: port("http")?,
+            tcp: port("tcp")?,
+            child,
+            _stdin: stdin,
+        })
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
