@@ -27,6 +27,8 @@ pub struct CompareSpec {
     pub peers: bool,
     /// `/snmp` requests sent to snmp_exporter (0: skip SNMP).
     pub snmp_requests: usize,
+    /// Interfaces of the many-interface SNMP case (a network namespace); 0 skips it.
+    pub snmp_interfaces: usize,
     pub steady: Option<SteadyArgs>,
     pub command: String,
 }
@@ -170,23 +172,42 @@ fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> 
     )
 }
 
-/// snmp_exporter's `if_mib` against a local snmpd; the agent's row waits for its SNMP probe.
+/// snmp_exporter's `if_mib` against snmpd on this host's interfaces and, when asked, on a
+/// namespace with `snmp_interfaces` of them; the agent's rows wait for its SNMP probe.
 fn snmp_rows(spec: &CompareSpec) -> Result<Vec<Row>> {
-    let interfaces = std::fs::read_dir("/sys/class/net").map_or(0, |d| d.count());
-    let pending = Row::pending("snmp", "driftvakt", interfaces, "pending the SNMP probe");
-    if !spec.peers || !peers::installed(SNMP_EXPORTER) || !peers::installed("snmpd") {
-        return Ok(vec![pending]);
+    let host_ifs = std::fs::read_dir("/sys/class/net").map_or(0, |d| d.count());
+    let pending = |n| Row::pending("snmp", "driftvakt", n, "pending the SNMP probe");
+    let mut rows = vec![pending(host_ifs)];
+    let ready = peers::installed(SNMP_EXPORTER) && peers::installed("snmpd");
+    if !spec.peers || !ready {
+        return Ok(rows);
     }
-    let snmpd = peers::Snmpd::start()?;
+    let snmpd = peers::Snmpd::start_local()?;
+    rows.push(snmp_exporter(spec, &snmpd, host_ifs)?);
+    drop(snmpd);
+    if spec.snmp_interfaces > 0 {
+        // lo and the link to the root namespace, then veth pairs up to the count asked.
+        let pairs = spec.snmp_interfaces.saturating_sub(2).div_ceil(2);
+        let netns = peers::Netns::create("dvbench", pairs)?;
+        let n = netns.interfaces()?;
+        let snmpd = peers::Snmpd::start_in(&netns)?;
+        rows.push(pending(n));
+        rows.push(snmp_exporter(spec, &snmpd, n)?);
+    }
+    Ok(rows)
+}
+
+fn snmp_exporter(spec: &CompareSpec, snmpd: &peers::Snmpd, interfaces: usize) -> Result<Row> {
     let exporter = Exporter::start(SNMP_EXPORTER, peers::SNMP_EXPORTER_CONFIG)?;
-    let path = format!("/snmp?module=if_mib&target=127.0.0.1:{}", snmpd.port);
+    let path = format!("/snmp?module=if_mib&target={}", snmpd.address);
     let row = exporter.drive(
         Row::new("snmp", "snmp_exporter", interfaces),
         vec![path; spec.snmp_requests],
         10,
         "ifOperStatus{",
     )?;
-    Ok(vec![pending, row])
+    eprintln!("{}", serde_json::to_string(&row)?);
+    Ok(row)
 }
 
 /// `driftvakt-bench steady-run` in a child process.

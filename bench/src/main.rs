@@ -53,6 +53,10 @@ enum Command {
         /// /snmp requests to snmp_exporter; 0 skips SNMP.
         #[arg(long, default_value_t = 200)]
         snmp_requests: usize,
+        /// Interfaces of the many-interface SNMP case (veth pairs in a network namespace the
+        /// benchmark makes and deletes); 0 skips it.
+        #[arg(long, default_value_t = 200)]
+        snmp_interfaces: usize,
         /// Targets of the steady-state run; 0 skips it.
         #[arg(long, default_value_t = 10_000)]
         steady_targets: usize,
@@ -188,6 +192,7 @@ fn run(command: Command) -> Result<()> {
             timeout_ms,
             no_peers,
             snmp_requests,
+            snmp_interfaces,
             steady_targets,
             steady_interval_s,
             steady_seconds,
@@ -203,6 +208,7 @@ fn run(command: Command) -> Result<()> {
                 timeout_ms,
                 peers: !no_peers,
                 snmp_requests,
+                snmp_interfaces,
                 steady: (steady_targets > 0).then_some(compare::SteadyArgs {
                     targets: steady_targets,
                     interval_s: steady_interval_s,

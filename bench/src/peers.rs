@@ -39,13 +39,13 @@ pub fn fping(addrs: &[Ipv4Addr], dir: &Path) -> Result<Row> {
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot start fping")?;
-    let mut summary = String::new();
-    child
-        .stderr
-        .take()
-        .context("fping stderr")?
-        .read_to_string(&mut summary)?;
-    let usage = sys::wait_with_usage(&child)?;
+    let mut stderr = child.stderr.take().context("fping stderr")?;
+    let reader = std::thread::spawn(move || {
+        let mut summary = String::new();
+        stderr.read_to_string(&mut summary).map(|_| summary)
+    });
+    let usage = sys::wait_polling_peak_rss(&child)?;
+    let summary = reader.join().expect("fping reader panicked")?;
     let wall_s = started.elapsed().as_secs_f64();
     if usage.exit_code > 1 {
         bail!("fping failed (exit {}): {summary}", usage.exit_code);
@@ -270,25 +270,44 @@ pub const SNMP_EXPORTER_CONFIG: &str = "if_mib:
       indexes: [{labelname: ifIndex, type: gauge}]
 ";
 
-/// A foreground snmpd on a loopback UDP port with community `public`, killed on drop.
+/// A foreground snmpd with community `public`, killed on drop.
 pub struct Snmpd {
     child: Child,
-    pub port: u16,
+    /// `IP:PORT` to give snmp_exporter as target.
+    pub address: String,
     _dir: tempfile::TempDir,
 }
 
 impl Snmpd {
-    pub fn start() -> Result<Snmpd> {
-        let dir = tempfile::tempdir()?;
+    /// snmpd on a free loopback port of this namespace.
+    pub fn start_local() -> Result<Snmpd> {
         let port = std::net::UdpSocket::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        Snmpd::start(None, "127.0.0.1", port, "127.0.0.1")
+    }
+
+    /// snmpd inside `netns` on port 161 of [`NETNS_INSIDE`], answering the root side.
+    pub fn start_in(netns: &Netns) -> Result<Snmpd> {
+        Snmpd::start(Some(&netns.name), NETNS_INSIDE, 161, NETNS_OUTSIDE)
+    }
+
+    fn start(netns: Option<&str>, ip: &str, port: u16, client: &str) -> Result<Snmpd> {
+        let dir = tempfile::tempdir()?;
         let conf = dir.path().join("snmpd.conf");
         std::fs::write(
             &conf,
-            format!("agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\n"),
+            format!("agentAddress udp:{ip}:{port}\nrocommunity public {client}\n"),
         )?;
-        let child = Command::new("snmpd")
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "snmpd"]);
+                c
+            }
+            None => Command::new("snmpd"),
+        };
+        let child = cmd
             .args(["-f", "-Lf", "/dev/null", "-C", "-c"])
             .arg(&conf)
             .arg("-p")
@@ -302,7 +321,7 @@ impl Snmpd {
         std::thread::sleep(Duration::from_millis(500));
         Ok(Snmpd {
             child,
-            port,
+            address: format!("{ip}:{port}"),
             _dir: dir,
         })
     }
@@ -313,6 +332,86 @@ impl Drop for Snmpd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A network namespace holding many interfaces for the many-interface SNMP case: `pairs` veth
+/// pairs inside it, plus one veth pair to the root namespace on 198.18.0.0/30 (the benchmarking
+/// range) so an snmpd inside is reachable at 198.18.0.2. Deleted on drop, with every interface.
+pub struct Netns {
+    pub name: String,
+}
+
+/// The snmpd address inside [`Netns`], and the root side's.
+pub const NETNS_INSIDE: &str = "198.18.0.2";
+const NETNS_OUTSIDE: &str = "198.18.0.1";
+
+impl Netns {
+    pub fn create(name: &str, pairs: usize) -> Result<Netns> {
+        let _ = ip(&["netns", "del", name]);
+        ip(&["netns", "add", name])?;
+        let rig = Netns { name: name.into() };
+        let (outside, inside) = (format!("{name}-o"), format!("{name}-i"));
+        ip_batch(
+            None,
+            &[
+                format!("link add {outside} type veth peer name {inside} netns {name}"),
+                format!("addr add {NETNS_OUTSIDE}/30 dev {outside}"),
+                format!("link set {outside} up"),
+            ],
+        )?;
+        let mut cmds = vec![
+            format!("addr add {NETNS_INSIDE}/30 dev {inside}"),
+            format!("link set {inside} up"),
+            "link set lo up".to_string(),
+        ];
+        for i in 0..pairs {
+            cmds.push(format!("link add v{i}a type veth peer name v{i}b"));
+            cmds.push(format!("link set v{i}a up"));
+            cmds.push(format!("link set v{i}b up"));
+        }
+        ip_batch(Some(name), &cmds)?;
+        Ok(rig)
+    }
+
+    /// How many interfaces the namespace has.
+    pub fn interfaces(&self) -> Result<usize> {
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-o", "link", "show"])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().count())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Runs `ip [-n NETNS] -batch FILE` over `cmds`.
+fn ip_batch(netns: Option<&str>, cmds: &[String]) -> Result<()> {
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), cmds.join("\n") + "\n")?;
+    let path = file.path().to_string_lossy().into_owned();
+    match netns {
+        Some(ns) => ip(&["-n", ns, "-batch", &path]),
+        None => ip(&["-batch", &path]),
+    }
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("cannot run ip")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

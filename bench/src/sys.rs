@@ -63,6 +63,38 @@ pub fn wait_with_usage(child: &Child) -> Result<ChildUsage> {
     })
 }
 
+/// Like [`wait_with_usage`], but the peak RSS is the child's own `VmHWM`, polled every
+/// millisecond until it exits. (ru_maxrss of a spawned child is at least the parent's RSS at the
+/// fork: Linux carries the high-water mark across exec.)
+pub fn wait_polling_peak_rss(child: &Child) -> Result<ChildUsage> {
+    let pid = child.id();
+    let mut peak = 0;
+    while !exited(pid)? {
+        if let Ok(kib) = proc_status_kib(pid, "VmHWM") {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let usage = wait_with_usage(child)?;
+    Ok(ChildUsage {
+        max_rss_kib: peak,
+        ..usage
+    })
+}
+
+/// Whether the child has exited, leaving it to be reaped (waitid with WNOWAIT).
+fn exited(pid: u32) -> Result<bool> {
+    // SAFETY: waitid on our own child with a zeroed, correctly sized out-struct.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        if libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) < 0 {
+            bail!("waitid({pid}): {}", std::io::Error::last_os_error());
+        }
+        Ok(info.si_pid() != 0)
+    }
+}
+
 /// User + system CPU seconds of any process, from `/proc/PID/stat` (10 ms resolution).
 pub fn proc_cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
