@@ -46,9 +46,14 @@ fn load_config(spec: &ConfigSpec) -> Result<(tempfile::TempDir, AgentConfig)> {
     Ok((dir, config))
 }
 
-/// The runtime the agent binary uses: multi-threaded, one worker per core.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The runtime the agent binary uses: multi-threaded, one worker per core unless `workers`
+/// says otherwise (for experiments).
+pub fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -85,6 +90,8 @@ pub async fn flat_out(spec: &ConfigSpec) -> Result<FlatOutReport> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SteadyReport {
     pub targets: usize,
+    /// Echo requests per ICMP probe.
+    pub icmp_count: u16,
     pub interval_s: f64,
     pub window_s: f64,
     pub probes: u64,
@@ -94,7 +101,13 @@ pub struct SteadyReport {
     /// CPU seconds per wall second over the window: 0.1 is 10 % of one core.
     pub cpu_share: f64,
     pub rss_kib: u64,
+    /// Peak RSS up to the end of the window (no `/metrics` render before then).
     pub peak_rss_kib: u64,
+    /// Peak RSS after one full `/metrics` render, as a Prometheus scrape causes.
+    pub peak_rss_scraped_kib: u64,
+    /// RSS after loading the configuration, and after building the probers and the plan.
+    pub rss_config_kib: u64,
+    pub rss_plan_kib: u64,
     /// Start lag from the results (0.1 ms resolution), milliseconds.
     pub lag_p50_ms: f64,
     pub lag_p99_ms: f64,
@@ -109,6 +122,9 @@ pub struct SteadyReport {
     pub metrics_render_bytes: usize,
 }
 
+/// The agent's echo requests per ICMP probe when a check sets no `count`.
+pub const DEFAULT_ICMP_COUNT: u16 = 3;
+
 /// Settings of a steady-state run.
 #[derive(Debug, Clone)]
 pub struct SteadySpec {
@@ -120,10 +136,12 @@ pub struct SteadySpec {
 /// Runs the periodic scheduler over `spec.config` for warm-up plus window.
 pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
     let (_dir, config) = load_config(&spec.config)?;
+    let rss_config_kib = sys::self_status_kib("VmRSS");
     let probers = Arc::new(Probers::new(&config)?);
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
     let jobs = scheduler::plan(&config);
+    let rss_plan_kib = sys::self_status_kib("VmRSS");
     let interval = Duration::from_millis(spec.config.interval_ms);
     let offsets = offsets_by_index(&jobs);
     let (sink, results) = mpsc::channel(1024);
@@ -147,7 +165,8 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
     };
     let drain = tokio::spawn(drain(results, plan, measure_rx, stop_rx));
     tokio::time::sleep(spec.warmup).await;
-    let before = agent_lag_histogram(&render(&registry));
+    let lag_registry = lag_only(&metrics);
+    let before = agent_lag_histogram(&render(&lag_registry));
     let overruns0 = metrics.overruns.get();
     let _ = measure_tx.send(());
     let cpu0 = sys::self_cpu_seconds();
@@ -156,14 +175,16 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
     let cpu_s = sys::self_cpu_seconds() - cpu0;
     let window_s = t0.elapsed().as_secs_f64();
     let rss_kib = sys::self_status_kib("VmRSS");
+    let peak_rss_kib = sys::self_status_kib("VmHWM");
     let _ = stop_tx.send(());
     let seen = drain.await?;
     let overruns = metrics.overruns.get() - overruns0;
+    let hist = agent_lag_histogram(&render(&lag_registry)).minus(&before);
     let (render_cpu_ms, text) = timed_render(&registry);
-    let hist = agent_lag_histogram(&text).minus(&before);
     task.abort();
     Ok(SteadyReport {
         targets: spec.config.targets,
+        icmp_count: spec.config.icmp_count.unwrap_or(DEFAULT_ICMP_COUNT),
         interval_s: interval.as_secs_f64(),
         window_s,
         probes: seen.probes,
@@ -172,7 +193,10 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
         cpu_s,
         cpu_share: cpu_s / window_s,
         rss_kib,
-        peak_rss_kib: sys::self_status_kib("VmHWM"),
+        peak_rss_kib,
+        peak_rss_scraped_kib: sys::self_status_kib("VmHWM"),
+        rss_config_kib,
+        rss_plan_kib,
         lag_p50_ms: seen.lag.quantile_ms(0.5),
         lag_p99_ms: seen.lag.quantile_ms(0.99),
         lag_max_ms: seen.lag.max_ms(),
@@ -182,6 +206,18 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
         metrics_render_cpu_ms: render_cpu_ms,
         metrics_render_bytes: text.len(),
     })
+}
+
+/// A registry holding only the agent's lag histogram: reading it back costs next to nothing,
+/// unlike a full render of every device's series.
+fn lag_only(metrics: &AgentMetrics) -> Registry {
+    let mut registry = Registry::default();
+    registry.register(
+        "driftvakt_agent_scheduler_lag_seconds",
+        "Actual start of a probe minus its planned start.",
+        metrics.lag.clone(),
+    );
+    registry
 }
 
 fn timed_render(registry: &Registry) -> (f64, String) {

@@ -39,7 +39,8 @@ pub struct SteadyArgs {
     pub targets: usize,
     pub interval_s: u64,
     pub window_s: u64,
-    pub icmp_count: Option<u16>,
+    /// One run per count of echo requests per probe.
+    pub icmp_counts: Vec<u16>,
 }
 
 /// Runs everything in `spec`, printing each row on stderr as it completes.
@@ -64,10 +65,11 @@ pub fn compare(spec: &CompareSpec) -> Result<Report> {
         report.rows.extend(snmp_rows(spec)?);
     }
     if let Some(steady) = &spec.steady {
-        let s = run_steady(steady)?;
-        eprintln!("{}", serde_json::to_string(&s)?);
-        report.steady = Some(s);
-        report.steady_icmp_count = steady.icmp_count;
+        for &count in &steady.icmp_counts {
+            let s = run_steady(steady, count)?;
+            eprintln!("{}", serde_json::to_string(&s)?);
+            report.steady.push(s);
+        }
     }
     report.load_end = sys::load();
     Ok(report)
@@ -211,15 +213,13 @@ fn snmp_exporter(spec: &CompareSpec, snmpd: &peers::Snmpd, interfaces: usize) ->
 }
 
 /// `driftvakt-bench steady-run` in a child process.
-fn run_steady(s: &SteadyArgs) -> Result<SteadyReport> {
+fn run_steady(s: &SteadyArgs, icmp_count: u16) -> Result<SteadyReport> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("steady-run")
         .args(["--targets", &s.targets.to_string()])
         .args(["--interval-s", &s.interval_s.to_string()])
-        .args(["--window-s", &s.window_s.to_string()]);
-    if let Some(c) = s.icmp_count {
-        cmd.args(["--icmp-count", &c.to_string()]);
-    }
+        .args(["--window-s", &s.window_s.to_string()])
+        .args(["--icmp-count", &icmp_count.to_string()]);
     let (out, _) = run_child(cmd)?;
     serde_json::from_str(out.trim()).with_context(|| format!("steady-run printed {out:?}"))
 }

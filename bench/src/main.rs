@@ -65,9 +65,9 @@ enum Command {
         /// Measured window of the steady-state run, after one interval of warm-up.
         #[arg(long, default_value_t = 300)]
         steady_seconds: u64,
-        /// Echo requests per steady-state probe; default: the agent's default.
-        #[arg(long)]
-        steady_icmp_count: Option<u16>,
+        /// Echo requests per steady-state probe, one run per count (3 is the agent's default).
+        #[arg(long, value_delimiter = ',', default_value = "3,1")]
+        steady_icmp_counts: Vec<u16>,
         /// Also write the Markdown table here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -111,6 +111,9 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 1000)]
         timeout_ms: u64,
+        /// Tokio worker threads; default one per core, as the agent binary has.
+        #[arg(long)]
+        worker_threads: Option<usize>,
     },
     /// Serve HTTP and TCP on loopback until stdin closes; prints the ports as JSON.
     Serve {
@@ -150,7 +153,7 @@ fn run(command: Command) -> Result<()> {
                 timeout_ms,
                 icmp_count: Some(icmp_count),
             };
-            let report = agent_run::runtime()?.block_on(agent_run::flat_out(&spec))?;
+            let report = agent_run::runtime(None)?.block_on(agent_run::flat_out(&spec))?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
@@ -162,6 +165,7 @@ fn run(command: Command) -> Result<()> {
             icmp_count,
             concurrency,
             timeout_ms,
+            worker_threads,
         } => {
             let spec = agent_run::SteadySpec {
                 config: ConfigSpec {
@@ -176,14 +180,15 @@ fn run(command: Command) -> Result<()> {
                 warmup: Duration::from_secs(warmup_s.unwrap_or(interval_s)),
                 window: Duration::from_secs(window_s),
             };
-            let report = agent_run::runtime()?.block_on(agent_run::steady(&spec))?;
+            let rt = agent_run::runtime(worker_threads)?;
+            let report = rt.block_on(agent_run::steady(&spec))?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Command::Serve {
             http_port,
             tcp_port,
-        } => agent_run::runtime()?.block_on(servers::serve(http_port, tcp_port)),
+        } => agent_run::runtime(None)?.block_on(servers::serve(http_port, tcp_port)),
         Command::Compare {
             sizes,
             kinds,
@@ -196,7 +201,7 @@ fn run(command: Command) -> Result<()> {
             steady_targets,
             steady_interval_s,
             steady_seconds,
-            steady_icmp_count,
+            steady_icmp_counts,
             out,
             json,
         } => {
@@ -213,7 +218,7 @@ fn run(command: Command) -> Result<()> {
                     targets: steady_targets,
                     interval_s: steady_interval_s,
                     window_s: steady_seconds,
-                    icmp_count: steady_icmp_count,
+                    icmp_counts: steady_icmp_counts,
                 }),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };

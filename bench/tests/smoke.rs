@@ -19,7 +19,13 @@ fn harness_measures_the_agent_on_20_loopback_targets() {
             "0",
         ])
         .args(["--steady-targets", "20", "--steady-interval-s", "1"])
-        .args(["--steady-seconds", "2", "--json"])
+        .args([
+            "--steady-seconds",
+            "2",
+            "--steady-icmp-counts",
+            "1",
+            "--json",
+        ])
         .arg(&json)
         .status()
         .unwrap();
@@ -37,7 +43,7 @@ fn harness_measures_the_agent_on_20_loopback_targets() {
         assert!(row["cpu_s"].as_f64().unwrap() > 0.0, "{row}");
         assert!(row["peak_rss_kib"].as_u64().unwrap() > 0, "{row}");
     }
-    let steady = &report["steady"];
+    let steady = &report["steady"][0];
     assert!(steady["probes"].as_u64().unwrap() >= 20, "{steady}");
     assert_eq!(steady["failures"], 0, "{steady}");
     assert!(steady["lag_samples"].as_u64().unwrap() > 0, "{steady}");
