@@ -218,7 +218,7 @@ fn steady_table(runs: &[SteadyReport]) -> String {
     let mut out = String::from(
         "Steady state: the library's `Scheduler` over loopback ICMP targets, measured after one \
          interval of warm-up, no `/metrics` scrape during the window; then one full render.\n\n\
-         | targets / interval | echo per probe | window s | CPU share of one core | RSS MiB (config, + plan, running) | peak RSS MiB (after one scrape) | lag p50 / p99 / max ms | agent histogram p50 / p99 (bucket bound, ms) | probes | failures | overruns | one /metrics render |\n\
+         | targets / interval | echo per probe | window s | CPU share of one core | RSS MiB running (after config, after plan) | peak RSS MiB (after one scrape) | lag p50 / p99 / max ms | agent histogram p50 / p99 (bucket bound, ms) | probes | failures | overruns | one /metrics render |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in runs {
