@@ -23,6 +23,8 @@ pub struct CompareSpec {
     /// Concurrent `/probe` requests to blackbox_exporter.
     pub exporter_concurrency: usize,
     pub timeout_ms: u64,
+    /// Runs per flat-out row; the one with the median rate is kept.
+    pub repeat: usize,
     /// Run fping and the exporters (when installed).
     pub peers: bool,
     /// `/snmp` requests sent to snmp_exporter (0: skip SNMP).
@@ -88,17 +90,27 @@ fn rows_for(
         Kind::Http => servers.http,
         Kind::Tcp => servers.tcp,
     };
-    let mut rows = vec![agent_flat_out(spec, kind, n, port)?];
+    let repeat = spec.repeat;
+    let mut rows = vec![median_of(repeat, || agent_flat_out(spec, kind, n, port))?];
     if !spec.peers {
         return Ok(rows);
     }
     if kind == Kind::Icmp && peers::installed("fping") {
-        rows.push(peers::fping(&addresses(n), dir)?);
+        rows.push(median_of(repeat, || peers::fping(&addresses(n), dir))?);
     }
     if peers::installed(BLACKBOX) {
-        rows.push(blackbox(spec, kind, n, port)?);
+        rows.push(median_of(repeat, || blackbox(spec, kind, n, port))?);
     }
     Ok(rows)
+}
+
+/// Measures `times` times and keeps the run with the median rate (short runs are noisy).
+fn median_of(times: usize, mut measure: impl FnMut() -> Result<Row>) -> Result<Row> {
+    let mut runs = (0..times.max(1))
+        .map(|_| measure())
+        .collect::<Result<Vec<Row>>>()?;
+    runs.sort_by(|a, b| a.probes_per_s().total_cmp(&b.probes_per_s()));
+    Ok(runs.swap_remove(runs.len() / 2))
 }
 
 const BLACKBOX: &str = "prometheus-blackbox-exporter";

@@ -47,6 +47,9 @@ enum Command {
         /// Probe timeout of the agent and the exporters.
         #[arg(long, default_value_t = 1000)]
         timeout_ms: u64,
+        /// Runs per flat-out row; the one with the median rate is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
         /// Measure the agent alone (no fping, no exporters).
         #[arg(long)]
         no_peers: bool,
@@ -195,6 +198,7 @@ fn run(command: Command) -> Result<()> {
             concurrency,
             exporter_concurrency,
             timeout_ms,
+            repeat,
             no_peers,
             snmp_requests,
             snmp_interfaces,
@@ -211,6 +215,7 @@ fn run(command: Command) -> Result<()> {
                 concurrency,
                 exporter_concurrency,
                 timeout_ms,
+                repeat,
                 peers: !no_peers,
                 snmp_requests,
                 snmp_interfaces,
