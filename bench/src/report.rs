@@ -97,9 +97,12 @@ impl Report {
             let agent = |kind| self.find(kind, "driftvakt", n);
             if let (Some(a), Some(f)) = (agent("icmp"), self.find("icmp", "fping", n)) {
                 let ratio = a.probes_per_s() / f.probes_per_s();
+                let cpu_ratio = f.cpu_per_1k() / a.cpu_per_1k();
                 out.push(Verdict {
                     what: format!("ICMP {n}: rate at least 1/2 of fping's"),
-                    measured: format!("{ratio:.2} of fping"),
+                    measured: format!(
+                        "{ratio:.2} of fping (per CPU second: {cpu_ratio:.2}, load-independent)"
+                    ),
                     pass: Some(ratio >= 0.5),
                 });
             }
