@@ -1,0 +1,279 @@
+//! The whole benchmark in one run on one machine: the agent and its peers side by side.
+//!
+//! The agent runs in child processes of this binary (`probe-run`, `steady-run`) so its CPU and
+//! memory are its own; the loopback HTTP/TCP servers run in another child (`serve`); the peers
+//! run as their own processes. This process only orchestrates and drives the exporters.
+
+use crate::agent_run::{FlatOutReport, SteadyReport};
+use crate::peers::{self, Exporter};
+use crate::report::{Report, Row};
+use crate::sys;
+use crate::targets::{addresses, Kind};
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CompareSpec {
+    pub sizes: Vec<usize>,
+    pub kinds: Vec<Kind>,
+    /// Probes in flight for the agent's flat-out runs.
+    pub concurrency: usize,
+    /// Concurrent `/probe` requests to blackbox_exporter.
+    pub exporter_concurrency: usize,
+    pub timeout_ms: u64,
+    /// Runs per flat-out row; the one with the median rate is kept.
+    pub repeat: usize,
+    /// Run fping and the exporters (when installed).
+    pub peers: bool,
+    /// `/snmp` requests sent to snmp_exporter (0: skip SNMP).
+    pub snmp_requests: usize,
+    /// Interfaces of the many-interface SNMP case (a network namespace); 0 skips it.
+    pub snmp_interfaces: usize,
+    pub steady: Option<SteadyArgs>,
+    pub command: String,
+}
+
+/// The steady-state part.
+#[derive(Debug, Clone)]
+pub struct SteadyArgs {
+    pub targets: usize,
+    pub interval_s: u64,
+    pub window_s: u64,
+    /// One run per count of echo requests per probe.
+    pub icmp_counts: Vec<u16>,
+}
+
+/// Runs everything in `spec`, printing each row on stderr as it completes.
+pub fn compare(spec: &CompareSpec) -> Result<Report> {
+    let mut report = Report {
+        machine: sys::machine(),
+        command: spec.command.clone(),
+        load_start: sys::load(),
+        ..Report::default()
+    };
+    let servers = Servers::start()?;
+    let dir = tempfile::tempdir()?;
+    for &n in &spec.sizes {
+        for &kind in &spec.kinds {
+            for row in rows_for(spec, kind, n, &servers, dir.path())? {
+                eprintln!("{}", serde_json::to_string(&row)?);
+                report.rows.push(row);
+            }
+        }
+    }
+    if spec.snmp_requests > 0 {
+        report.rows.extend(snmp_rows(spec)?);
+    }
+    if let Some(steady) = &spec.steady {
+        for &count in &steady.icmp_counts {
+            let s = run_steady(steady, count)?;
+            eprintln!("{}", serde_json::to_string(&s)?);
+            report.steady.push(s);
+        }
+    }
+    report.load_end = sys::load();
+    Ok(report)
+}
+
+/// The agent's row and its peers' rows for one kind and size.
+fn rows_for(
+    spec: &CompareSpec,
+    kind: Kind,
+    n: usize,
+    servers: &Servers,
+    dir: &std::path::Path,
+) -> Result<Vec<Row>> {
+    let port = match kind {
+        Kind::Icmp => 0,
+        Kind::Http => servers.http,
+        Kind::Tcp => servers.tcp,
+    };
+    let repeat = spec.repeat;
+    let mut rows = vec![median_of(repeat, || agent_flat_out(spec, kind, n, port))?];
+    if !spec.peers {
+        return Ok(rows);
+    }
+    if kind == Kind::Icmp && peers::installed("fping") {
+        rows.push(median_of(repeat, || peers::fping(&addresses(n), dir))?);
+    }
+    if peers::installed(BLACKBOX) {
+        rows.push(median_of(repeat, || blackbox(spec, kind, n, port))?);
+    }
+    Ok(rows)
+}
+
+/// Measures `times` times and keeps the run with the median rate (short runs are noisy).
+fn median_of(times: usize, mut measure: impl FnMut() -> Result<Row>) -> Result<Row> {
+    let mut runs = (0..times.max(1))
+        .map(|_| measure())
+        .collect::<Result<Vec<Row>>>()?;
+    runs.sort_by(|a, b| a.probes_per_s().total_cmp(&b.probes_per_s()));
+    Ok(runs.swap_remove(runs.len() / 2))
+}
+
+const BLACKBOX: &str = "prometheus-blackbox-exporter";
+const SNMP_EXPORTER: &str = "prometheus-snmp-exporter";
+
+/// `driftvakt-bench probe-run` in a child process.
+fn agent_flat_out(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> {
+    let load = sys::load1();
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["probe-run", "--kind", kind.as_str()])
+        .args(["--targets", &n.to_string()])
+        .args(["--concurrency", &spec.concurrency.to_string()])
+        .args(["--timeout-ms", &spec.timeout_ms.to_string()])
+        .args(["--port", &port.to_string()]);
+    let (out, _) = run_child(cmd)?;
+    let report: FlatOutReport =
+        serde_json::from_str(out.trim()).with_context(|| format!("probe-run printed {out:?}"))?;
+    if !report.errors.is_empty() {
+        eprintln!(
+            "driftvakt {} {n}: failures {:?}",
+            kind.as_str(),
+            report.errors
+        );
+    }
+    Ok(Row {
+        probes: report.probes,
+        failures: report.failures,
+        wall_s: report.wall_s,
+        cpu_s: report.cpu_s,
+        peak_rss_kib: report.peak_rss_kib,
+        load,
+        ..Row::new(kind.as_str(), "driftvakt", n)
+    })
+}
+
+/// Runs `cmd` to the end, returning its standard output and resource usage.
+fn run_child(mut cmd: Command) -> Result<(String, sys::ChildUsage)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start a benchmark child")?;
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .context("child stdout")?
+        .read_to_string(&mut out)?;
+    let usage = sys::wait_with_usage(&child)?;
+    if !usage.success {
+        bail!("benchmark child failed (exit {})", usage.exit_code);
+    }
+    Ok((out, usage))
+}
+
+/// blackbox_exporter's module for `kind`, driven over `n` targets.
+fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> {
+    let exporter = Exporter::start(BLACKBOX, &peers::blackbox_config(spec.timeout_ms))?;
+    let paths = addresses(n)
+        .into_iter()
+        .map(|ip| match kind {
+            Kind::Icmp => format!("/probe?module=icmp&target={ip}"),
+            Kind::Http => format!("/probe?module=http_2xx&target=http://{ip}:{port}/"),
+            Kind::Tcp => format!("/probe?module=tcp_connect&target={ip}:{port}"),
+        })
+        .collect();
+    exporter.drive(
+        Row::new(kind.as_str(), "blackbox_exporter", n),
+        paths,
+        spec.exporter_concurrency,
+        "\nprobe_success 1",
+    )
+}
+
+/// snmp_exporter's `if_mib` against snmpd on this host's interfaces and, when asked, on a
+/// namespace with `snmp_interfaces` of them; the agent's rows wait for its SNMP probe.
+fn snmp_rows(spec: &CompareSpec) -> Result<Vec<Row>> {
+    let host_ifs = std::fs::read_dir("/sys/class/net").map_or(0, |d| d.count());
+    let pending = |n| Row::pending("snmp", "driftvakt", n, "pending the SNMP probe");
+    let mut rows = vec![pending(host_ifs)];
+    let ready = peers::installed(SNMP_EXPORTER) && peers::installed("snmpd");
+    if !spec.peers || !ready {
+        return Ok(rows);
+    }
+    let snmpd = peers::Snmpd::start_local()?;
+    rows.push(snmp_exporter(spec, &snmpd, host_ifs)?);
+    drop(snmpd);
+    if spec.snmp_interfaces > 0 {
+        // lo and the link to the root namespace, then veth pairs up to the count asked.
+        let pairs = spec.snmp_interfaces.saturating_sub(2).div_ceil(2);
+        let netns = peers::Netns::create("dvbench", pairs)?;
+        let n = netns.interfaces()?;
+        let snmpd = peers::Snmpd::start_in(&netns)?;
+        rows.push(pending(n));
+        rows.push(snmp_exporter(spec, &snmpd, n)?);
+    }
+    Ok(rows)
+}
+
+fn snmp_exporter(spec: &CompareSpec, snmpd: &peers::Snmpd, interfaces: usize) -> Result<Row> {
+    let exporter = Exporter::start(SNMP_EXPORTER, peers::SNMP_EXPORTER_CONFIG)?;
+    let path = format!("/snmp?module=if_mib&target={}", snmpd.address);
+    let row = exporter.drive(
+        Row::new("snmp", "snmp_exporter", interfaces),
+        vec![path; spec.snmp_requests],
+        10,
+        "ifOperStatus{",
+    )?;
+    eprintln!("{}", serde_json::to_string(&row)?);
+    Ok(row)
+}
+
+/// `driftvakt-bench steady-run` in a child process.
+fn run_steady(s: &SteadyArgs, icmp_count: u16) -> Result<SteadyReport> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("steady-run")
+        .args(["--targets", &s.targets.to_string()])
+        .args(["--interval-s", &s.interval_s.to_string()])
+        .args(["--window-s", &s.window_s.to_string()])
+        .args(["--icmp-count", &icmp_count.to_string()]);
+    let (out, _) = run_child(cmd)?;
+    serde_json::from_str(out.trim()).with_context(|| format!("steady-run printed {out:?}"))
+}
+
+/// The `serve` child: loopback HTTP and TCP servers; it exits when its stdin closes.
+struct Servers {
+    child: Child,
+    _stdin: ChildStdin,
+    http: u16,
+    tcp: u16,
+}
+
+impl Servers {
+    fn start() -> Result<Servers> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start the loopback servers")?;
+        let stdin = child.stdin.take().context("serve stdin")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("serve stdout")?).read_line(&mut line)?;
+        let ports: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("serve printed {line:?}"))?;
+        let port = |k: &str| -> Result<u16> {
+            let p = ports[k].as_u64().context("serve: no port")?;
+            Ok(u16::try_from(p)?)
+        };
+        Ok(Servers {
+            http: port("http")?,
+            tcp: port("tcp")?,
+            child,
+            _stdin: stdin,
+        })
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

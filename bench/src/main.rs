@@ -1,0 +1,242 @@
+//! `driftvakt-bench`: the Driftvakt agent measured side by side with fping,
+//! blackbox_exporter and snmp_exporter on the same machine in one run.
+//!
+//! `compare` runs everything and prints a Markdown table; the other subcommands are the
+//! pieces it starts as child processes (and can be run alone).
+
+mod agent_run;
+mod compare;
+mod lag;
+mod peers;
+mod report;
+mod servers;
+mod sys;
+mod targets;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use targets::{ConfigSpec, Kind};
+
+/// Benchmarks of the Driftvakt agent against fping, blackbox_exporter and snmp_exporter.
+#[derive(Parser)]
+#[command(name = "driftvakt-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent and its peers side by side and print the table.
+    Compare {
+        /// Target counts (distinct loopback addresses), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        sizes: Vec<usize>,
+        /// Probe kinds, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "icmp,http,tcp")]
+        kinds: Vec<Kind>,
+        /// Probes in flight for the agent's flat-out runs.
+        #[arg(long, default_value_t = 1000)]
+        concurrency: usize,
+        /// Concurrent /probe requests to blackbox_exporter.
+        #[arg(long, default_value_t = 100)]
+        exporter_concurrency: usize,
+        /// Probe timeout of the agent and the exporters.
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+        /// Runs per flat-out row; the one with the median rate is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Measure the agent alone (no fping, no exporters).
+        #[arg(long)]
+        no_peers: bool,
+        /// /snmp requests to snmp_exporter; 0 skips SNMP.
+        #[arg(long, default_value_t = 200)]
+        snmp_requests: usize,
+        /// Interfaces of the many-interface SNMP case (veth pairs in a network namespace the
+        /// benchmark makes and deletes); 0 skips it.
+        #[arg(long, default_value_t = 200)]
+        snmp_interfaces: usize,
+        /// Targets of the steady-state run; 0 skips it.
+        #[arg(long, default_value_t = 10_000)]
+        steady_targets: usize,
+        #[arg(long, default_value_t = 10)]
+        steady_interval_s: u64,
+        /// Measured window of the steady-state run, after one interval of warm-up.
+        #[arg(long, default_value_t = 300)]
+        steady_seconds: u64,
+        /// Echo requests per steady-state probe, one run per count (3 is the agent's default).
+        #[arg(long, value_delimiter = ',', default_value = "3,1")]
+        steady_icmp_counts: Vec<u16>,
+        /// Also write the Markdown table here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write every figure as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Probe every target once with the agent library, flat out; prints one JSON line.
+    ProbeRun {
+        #[arg(long, value_enum)]
+        kind: Kind,
+        #[arg(long)]
+        targets: usize,
+        #[arg(long, default_value_t = 1000)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+        /// Port of the HTTP or TCP server (ignored for ICMP).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Echo requests per ICMP probe.
+        #[arg(long, default_value_t = 1)]
+        icmp_count: u16,
+    },
+    /// Run the library's scheduler over loopback ICMP targets; prints one JSON line.
+    SteadyRun {
+        #[arg(long)]
+        targets: usize,
+        #[arg(long, default_value_t = 10)]
+        interval_s: u64,
+        /// Warm-up before measuring; default one interval.
+        #[arg(long)]
+        warmup_s: Option<u64>,
+        #[arg(long, default_value_t = 300)]
+        window_s: u64,
+        /// Echo requests per probe; default: the agent's default.
+        #[arg(long)]
+        icmp_count: Option<u16>,
+        /// The agent's default concurrency.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+        /// Tokio worker threads; default one per core, as the agent binary has.
+        #[arg(long)]
+        worker_threads: Option<usize>,
+    },
+    /// Serve HTTP and TCP on loopback until stdin closes; prints the ports as JSON.
+    Serve {
+        #[arg(long, default_value_t = 0)]
+        http_port: u16,
+        #[arg(long, default_value_t = 0)]
+        tcp_port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("driftvakt-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::ProbeRun {
+            kind,
+            targets,
+            concurrency,
+            timeout_ms,
+            port,
+            icmp_count,
+        } => {
+            let spec = ConfigSpec {
+                kind,
+                targets,
+                port,
+                concurrency,
+                interval_ms: timeout_ms.max(10_000),
+                timeout_ms,
+                icmp_count: Some(icmp_count),
+            };
+            let report = agent_run::runtime(None)?.block_on(agent_run::flat_out(&spec))?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::SteadyRun {
+            targets,
+            interval_s,
+            warmup_s,
+            window_s,
+            icmp_count,
+            concurrency,
+            timeout_ms,
+            worker_threads,
+        } => {
+            let spec = agent_run::SteadySpec {
+                config: ConfigSpec {
+                    kind: Kind::Icmp,
+                    targets,
+                    port: 0,
+                    concurrency,
+                    interval_ms: interval_s * 1000,
+                    timeout_ms,
+                    icmp_count,
+                },
+                warmup: Duration::from_secs(warmup_s.unwrap_or(interval_s)),
+                window: Duration::from_secs(window_s),
+            };
+            let rt = agent_run::runtime(worker_threads)?;
+            let report = rt.block_on(agent_run::steady(&spec))?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Serve {
+            http_port,
+            tcp_port,
+        } => agent_run::runtime(None)?.block_on(servers::serve(http_port, tcp_port)),
+        Command::Compare {
+            sizes,
+            kinds,
+            concurrency,
+            exporter_concurrency,
+            timeout_ms,
+            repeat,
+            no_peers,
+            snmp_requests,
+            snmp_interfaces,
+            steady_targets,
+            steady_interval_s,
+            steady_seconds,
+            steady_icmp_counts,
+            out,
+            json,
+        } => {
+            let spec = compare::CompareSpec {
+                sizes,
+                kinds,
+                concurrency,
+                exporter_concurrency,
+                timeout_ms,
+                repeat,
+                peers: !no_peers,
+                snmp_requests,
+                snmp_interfaces,
+                steady: (steady_targets > 0).then_some(compare::SteadyArgs {
+                    targets: steady_targets,
+                    interval_s: steady_interval_s,
+                    window_s: steady_seconds,
+                    icmp_counts: steady_icmp_counts,
+                }),
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let report = compare::compare(&spec)?;
+            let md = report.markdown();
+            println!("{md}");
+            if let Some(path) = out {
+                std::fs::write(path, &md)?;
+            }
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(())
+        }
+    }
+}

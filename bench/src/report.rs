@@ -1,0 +1,267 @@
+//! The measured rows, the targets the issue sets, and the Markdown table.
+
+use crate::agent_run::SteadyReport;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// One prober on one probe kind and target count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    /// `icmp`, `http`, `tcp`, `snmp`.
+    pub kind: String,
+    /// `driftvakt`, `fping`, `blackbox_exporter`, `snmp_exporter`.
+    pub tool: String,
+    pub targets: usize,
+    pub probes: u64,
+    pub failures: u64,
+    pub wall_s: f64,
+    /// CPU seconds (user + system) of the prober process while probing.
+    pub cpu_s: f64,
+    pub peak_rss_kib: u64,
+    /// 1-minute load average just before the row ran.
+    pub load: f64,
+    /// Set when the row was not measured, with the reason.
+    pub pending: Option<String>,
+}
+
+impl Row {
+    pub fn new(kind: &str, tool: &str, targets: usize) -> Row {
+        Row {
+            kind: kind.into(),
+            tool: tool.into(),
+            targets,
+            probes: 0,
+            failures: 0,
+            wall_s: 0.0,
+            cpu_s: 0.0,
+            peak_rss_kib: 0,
+            load: f64::NAN,
+            pending: None,
+        }
+    }
+
+    pub fn pending(kind: &str, tool: &str, targets: usize, why: &str) -> Row {
+        Row {
+            pending: Some(why.into()),
+            ..Row::new(kind, tool, targets)
+        }
+    }
+
+    pub fn probes_per_s(&self) -> f64 {
+        self.probes as f64 / self.wall_s
+    }
+
+    /// CPU seconds per 1,000 probes.
+    pub fn cpu_per_1k(&self) -> f64 {
+        self.cpu_s / self.probes as f64 * 1000.0
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub machine: String,
+    pub command: String,
+    pub load_start: String,
+    pub load_end: String,
+    pub rows: Vec<Row>,
+    pub steady: Vec<SteadyReport>,
+}
+
+/// One target of the issue, checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    pub what: String,
+    pub measured: String,
+    pub pass: Option<bool>,
+}
+
+impl Report {
+    fn find(&self, kind: &str, tool: &str, targets: usize) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.kind == kind && r.tool == tool && r.targets == targets && r.pending.is_none()
+        })
+    }
+
+    fn sizes(&self) -> Vec<usize> {
+        let mut sizes: Vec<usize> = self.rows.iter().map(|r| r.targets).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    }
+
+    /// The issue's targets, per size, plus ratios where no target is set.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        let mut out = Vec::new();
+        for n in self.sizes() {
+            let agent = |kind| self.find(kind, "driftvakt", n);
+            if let (Some(a), Some(f)) = (agent("icmp"), self.find("icmp", "fping", n)) {
+                let ratio = a.probes_per_s() / f.probes_per_s();
+                let cpu_ratio = f.cpu_per_1k() / a.cpu_per_1k();
+                out.push(Verdict {
+                    what: format!("ICMP {n}: rate at least 1/2 of fping's"),
+                    measured: format!(
+                        "{ratio:.2} of fping (per CPU second: {cpu_ratio:.2}, load-independent)"
+                    ),
+                    pass: Some(ratio >= 0.5),
+                });
+            }
+            for kind in ["icmp", "http", "tcp"] {
+                let Some(a) = agent(kind) else { continue };
+                let Some(b) = self.find(kind, "blackbox_exporter", n) else {
+                    continue;
+                };
+                let ratio = a.cpu_per_1k() / b.cpu_per_1k();
+                let rate = a.probes_per_s() / b.probes_per_s();
+                out.push(Verdict {
+                    what: if kind == "icmp" {
+                        format!("ICMP {n}: CPU per probe at most 1/10 of blackbox_exporter's")
+                    } else {
+                        format!(
+                            "{} {n}: vs blackbox_exporter (no target set)",
+                            kind.to_uppercase()
+                        )
+                    },
+                    measured: format!("CPU/probe {ratio:.3} of blackbox; rate {rate:.2}x"),
+                    pass: (kind == "icmp").then_some(ratio <= 0.1),
+                });
+            }
+        }
+        for s in &self.steady {
+            out.extend(steady_verdicts(s));
+        }
+        out
+    }
+
+    /// The whole report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Machine: {}  ", self.machine);
+        let _ = writeln!(
+            out,
+            "Load (1, 5, 15 min): {} at start, {} at end  ",
+            self.load_start, self.load_end
+        );
+        let _ = writeln!(out, "Command: `{}`\n", self.command);
+        out.push_str(&self.rows_table());
+        if !self.steady.is_empty() {
+            out.push('\n');
+            out.push_str(&steady_table(&self.steady));
+        }
+        out.push('\n');
+        out.push_str(&verdict_table(&self.verdicts()));
+        out
+    }
+
+    fn rows_table(&self) -> String {
+        let mut out = String::from(
+            "| probe | prober | targets | probes/s | CPU s / 1,000 probes | peak RSS MiB | failures | load 1m |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in &self.rows {
+            let _ = match &r.pending {
+                Some(why) => writeln!(
+                    out,
+                    "| {} | {} | {} | {why} | | | | |",
+                    r.kind, r.tool, r.targets
+                ),
+                None => writeln!(
+                    out,
+                    "| {} | {} | {} | {:.0} | {:.3} | {:.1} | {} of {} | {:.2} |",
+                    r.kind,
+                    r.tool,
+                    r.targets,
+                    r.probes_per_s(),
+                    r.cpu_per_1k(),
+                    r.peak_rss_kib as f64 / 1024.0,
+                    r.failures,
+                    r.probes,
+                    r.load
+                ),
+            };
+        }
+        out
+    }
+}
+
+fn steady_verdicts(s: &SteadyReport) -> Vec<Verdict> {
+    let what = format!(
+        "steady {} / {} s, {} echo per probe",
+        s.targets, s.interval_s, s.icmp_count
+    );
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    vec![
+        Verdict {
+            what: format!("{what}: CPU under 10 % of one core"),
+            measured: format!("{:.1} %", s.cpu_share * 100.0),
+            pass: Some(s.cpu_share < 0.10),
+        },
+        Verdict {
+            what: format!("{what}: RSS under 40 MiB (peak, with one /metrics scrape)"),
+            measured: format!(
+                "{:.1} MiB unscraped, {:.1} MiB peak after one scrape",
+                mib(s.peak_rss_kib),
+                mib(s.peak_rss_scraped_kib)
+            ),
+            pass: Some(s.peak_rss_scraped_kib < 40 * 1024),
+        },
+        Verdict {
+            what: format!("{what}: scheduler lag p99 under 100 ms"),
+            measured: format!(
+                "{:.1} ms (agent histogram: <= {} ms)",
+                s.lag_p99_ms, s.hist_lag_p99_le_ms
+            ),
+            pass: Some(s.lag_p99_ms < 100.0),
+        },
+    ]
+}
+
+fn steady_table(runs: &[SteadyReport]) -> String {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let mut out = String::from(
+        "Steady state: the library's `Scheduler` over loopback ICMP targets, measured after one \
+         interval of warm-up, no `/metrics` scrape during the window; then one full render.\n\n\
+         | targets / interval | echo per probe | window s | CPU share of one core | RSS MiB running (after config, after plan) | peak RSS MiB (after one scrape) | lag p50 / p99 / max ms | agent histogram p50 / p99 (bucket bound, ms) | probes | failures | overruns | one /metrics render |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for s in runs {
+        let _ = writeln!(
+            out,
+            "| {} / {} s | {} | {:.0} | {:.2} % | {:.1} ({:.1}, {:.1}) | {:.1} ({:.1}) | {:.1} / {:.1} / {:.1} | {} / {} | {} | {} | {} | {:.0} ms CPU, {:.1} MiB |",
+            s.targets,
+            s.interval_s,
+            s.icmp_count,
+            s.window_s,
+            s.cpu_share * 100.0,
+            mib(s.rss_kib),
+            mib(s.rss_config_kib),
+            mib(s.rss_plan_kib),
+            mib(s.peak_rss_kib),
+            mib(s.peak_rss_scraped_kib),
+            s.lag_p50_ms,
+            s.lag_p99_ms,
+            s.lag_max_ms,
+            s.hist_lag_p50_le_ms,
+            s.hist_lag_p99_le_ms,
+            s.probes,
+            s.failures,
+            s.overruns,
+            s.metrics_render_cpu_ms,
+            s.metrics_render_bytes as f64 / 1024.0 / 1024.0,
+        );
+    }
+    out
+}
+
+fn verdict_table(verdicts: &[Verdict]) -> String {
+    let mut out = String::from("| target | measured | result |\n|---|---|---|\n");
+    for v in verdicts {
+        let result = match v.pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "ratio only",
+        };
+        let _ = writeln!(out, "| {} | {} | {result} |", v.what, v.measured);
+    }
+    out
+}

@@ -1,0 +1,113 @@
+//! Benchmark targets: distinct loopback addresses (every 127.x.y.z answers ICMP on Linux) and
+//! the agent configuration that probes them.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// The `i`-th target address: 127.1.x.y with y in 1..=250, so no address ends in .0 or .255.
+pub fn address(i: usize) -> Ipv4Addr {
+    let x = i / 250;
+    let y = i % 250 + 1;
+    assert!(x < 256 * 250, "too many targets");
+    Ipv4Addr::new(127, 1 + (x / 256) as u8, (x % 256) as u8, y as u8)
+}
+
+/// The first `n` target addresses.
+pub fn addresses(n: usize) -> Vec<Ipv4Addr> {
+    (0..n).map(address).collect()
+}
+
+/// The device id of target `i` in generated configurations.
+pub fn device_id(i: usize) -> String {
+    format!("t{i}")
+}
+
+/// The index of a generated device id.
+pub fn device_index(id: &str) -> Option<usize> {
+    id.strip_prefix('t')?.parse().ok()
+}
+
+/// Which check every generated device gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Icmp,
+    Http,
+    Tcp,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Icmp => "icmp",
+            Kind::Http => "http",
+            Kind::Tcp => "tcp",
+        }
+    }
+}
+
+/// Settings of a generated agent configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigSpec {
+    pub kind: Kind,
+    pub targets: usize,
+    /// Port of the loopback HTTP or TCP server (unused for ICMP).
+    pub port: u16,
+    pub concurrency: usize,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// ICMP echo requests per probe; `None` leaves the agent's default.
+    pub icmp_count: Option<u16>,
+}
+
+/// The agent YAML for `spec`: one device per target, each with one check.
+pub fn agent_yaml(spec: &ConfigSpec) -> String {
+    let mut out = format!(
+        "agent:\n  id: bench\n  concurrency: {}\ndevices:\n",
+        spec.concurrency
+    );
+    for i in 0..spec.targets {
+        let ip = address(i);
+        let _ = write!(
+            out,
+            "  - id: {}\n    class: screen\n    address: {ip}\n    interval: {}ms\n    timeout: {}ms\n    checks:\n",
+            device_id(i),
+            spec.interval_ms,
+            spec.timeout_ms,
+        );
+        out.push_str(&check_yaml(spec, ip));
+    }
+    out
+}
+
+fn check_yaml(spec: &ConfigSpec, ip: Ipv4Addr) -> String {
+    match spec.kind {
+        Kind::Icmp => match spec.icmp_count {
+            Some(n) => format!("      - kind: icmp\n        count: {n}\n"),
+            None => "      - icmp\n".to_string(),
+        },
+        Kind::Http => format!(
+            "      - kind: http\n        url: http://{ip}:{}/\n",
+            spec.port
+        ),
+        Kind::Tcp => format!("      - kind: tcp\n        port: {}\n", spec.port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_distinct_loopback() {
+        let all = addresses(70_000);
+        let set: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(set.len(), all.len());
+        assert!(all.iter().all(|a| a.is_loopback()));
+        assert!(all
+            .iter()
+            .all(|a| a.octets()[3] != 0 && a.octets()[3] != 255));
+        assert_eq!(address(0), Ipv4Addr::new(127, 1, 0, 1));
+        assert_eq!(device_index(&device_id(42)), Some(42));
+    }
+}
