@@ -103,7 +103,7 @@ async fn probe_once(path: &Path) -> Result<()> {
     let results = scheduler::run_once(probers, metrics, jobs, config.file.agent.concurrency).await;
     let mut out = std::io::stdout().lock();
     for r in results {
-        serde_json::to_writer(&mut out, &r)?;
+        serde_json::to_writer(&mut out, &*r)?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -176,14 +176,14 @@ async fn run(path: &Path) -> Result<()> {
 /// The running scheduler, rebuilt when the set of devices changes; the metrics stay.
 struct Probing {
     metrics: AgentMetrics,
-    sink: tokio::sync::mpsc::Sender<driftvakt_common::wire::ProbeResult>,
+    sink: tokio::sync::mpsc::Sender<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Probing {
     fn new(
         metrics: AgentMetrics,
-        sink: tokio::sync::mpsc::Sender<driftvakt_common::wire::ProbeResult>,
+        sink: tokio::sync::mpsc::Sender<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
     ) -> Probing {
         Probing {
             metrics,
@@ -229,7 +229,9 @@ impl Probing {
 }
 
 /// Standalone: results only feed the metrics.
-async fn drain(mut results: tokio::sync::mpsc::Receiver<driftvakt_common::wire::ProbeResult>) {
+async fn drain(
+    mut results: tokio::sync::mpsc::Receiver<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
+) {
     while let Some(r) = results.recv().await {
         if !r.ok {
             tracing::debug!(target = %r.target, check = %r.check, error = ?r.error, "probe failed");
@@ -249,7 +251,7 @@ impl Central {
         config: &AgentConfig,
         collector: &CollectorSettings,
         spool_metrics: SpoolMetrics,
-        results: tokio::sync::mpsc::Receiver<driftvakt_common::wire::ProbeResult>,
+        results: tokio::sync::mpsc::Receiver<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
     ) -> Result<Central> {
         let dir = config.resolve(&config.file.agent.spool.dir);
         let opts = SpoolOptions::new(config.file.agent.spool.max_bytes.0, collector.batch_size);

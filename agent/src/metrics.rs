@@ -48,8 +48,16 @@ pub struct DeviceLabels {
     pub site: String,
 }
 
+/// Which series a result belongs to: built once per job, so recording a result copies no
+/// strings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeriesKey {
+    pub device: String,
+    pub check: String,
+}
+
 /// (device, check) -> the device's labels and its latest result.
-type LatestMap = HashMap<(String, String), (DeviceLabels, Arc<ProbeResult>)>;
+type LatestMap = HashMap<Arc<SeriesKey>, (Arc<DeviceLabels>, Arc<ProbeResult>)>;
 
 /// The latest result per (device, check), rendered on scrape.
 #[derive(Debug, Default)]
@@ -58,8 +66,7 @@ pub struct LatestResults {
 }
 
 impl LatestResults {
-    pub fn record(&self, labels: DeviceLabels, result: Arc<ProbeResult>) {
-        let key = (result.target.clone(), result.check.clone());
+    pub fn record(&self, key: Arc<SeriesKey>, labels: Arc<DeviceLabels>, result: Arc<ProbeResult>) {
         self.inner
             .write()
             .expect("metrics lock poisoned")
@@ -71,7 +78,7 @@ impl LatestResults {
         self.inner
             .write()
             .expect("metrics lock poisoned")
-            .retain(|(device, _), _| keep(device));
+            .retain(|key, _| keep(&key.device));
     }
 
     /// Groups every sample by metric name.
@@ -170,7 +177,7 @@ pub fn sanitize(s: &str) -> String {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, prometheus_client::encoding::EncodeLabelSet)]
 pub struct KindLabel {
-    pub kind: String,
+    pub kind: &'static str,
 }
 
 /// The agent's own health metrics plus the per-device collector.
@@ -225,13 +232,19 @@ impl AgentMetrics {
     }
 
     /// Records a finished probe.
-    pub fn observe(&self, kind: &str, labels: DeviceLabels, result: Arc<ProbeResult>) {
-        let k = KindLabel { kind: kind.into() };
+    pub fn observe(
+        &self,
+        kind: &'static str,
+        key: Arc<SeriesKey>,
+        labels: Arc<DeviceLabels>,
+        result: Arc<ProbeResult>,
+    ) {
+        let k = KindLabel { kind };
         self.probes.get_or_create(&k).inc();
         if !result.ok {
             self.probes_failed.get_or_create(&k).inc();
         }
-        self.latest.record(labels, result);
+        self.latest.record(key, labels, result);
     }
 }
 

@@ -7,7 +7,7 @@
 //! (counted as an overrun) instead of piling up.
 
 use crate::config::{class_timing, AgentConfig, CheckSpec, DeviceConfig};
-use crate::metrics::{AgentMetrics, DeviceLabels};
+use crate::metrics::{AgentMetrics, DeviceLabels, SeriesKey};
 use crate::probe::Probers;
 use driftvakt_common::wire::ProbeResult;
 use std::cmp::Reverse;
@@ -27,20 +27,20 @@ pub struct Job {
     pub timeout: Duration,
     /// Deterministic offset of the first start within the interval.
     pub offset: Duration,
+    /// The series this job's results update, and the device's labels (built once).
+    pub key: Arc<SeriesKey>,
+    pub labels: Arc<DeviceLabels>,
 }
 
-impl Job {
-    pub fn labels(&self) -> DeviceLabels {
-        DeviceLabels {
-            device: self.device.id.value.clone(),
-            class: self.device.class.as_str().to_string(),
-            site: self
-                .device
-                .site
-                .as_ref()
-                .map(|s| s.value.clone())
-                .unwrap_or_default(),
-        }
+fn device_labels(device: &DeviceConfig) -> DeviceLabels {
+    DeviceLabels {
+        device: device.id.value.clone(),
+        class: device.class.as_str().to_string(),
+        site: device
+            .site
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -53,17 +53,24 @@ pub fn plan(config: &AgentConfig) -> Vec<Job> {
         .iter()
         .flat_map(|d| {
             let device = Arc::new(d.clone());
+            let labels = Arc::new(device_labels(d));
             d.checks().into_iter().map(move |check| {
                 let (interval, timeout) = timing(config, &device, &check);
                 let key = format!("{}\u{0}{}", device.id.value, check.name());
                 let offset =
                     Duration::from_millis(fnv1a(&key) % interval.as_millis().max(1) as u64);
+                let key = Arc::new(SeriesKey {
+                    device: device.id.value.clone(),
+                    check: check.name(),
+                });
                 Job {
                     device: device.clone(),
                     check,
                     interval,
                     timeout,
                     offset,
+                    key,
+                    labels: labels.clone(),
                 }
             })
         })
@@ -102,35 +109,43 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-/// Runs one check and records it in the metrics.
-pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> ProbeResult {
+/// Runs one check and records it in the metrics; the result is shared with them, not copied.
+pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> Arc<ProbeResult> {
     metrics.in_flight.inc();
     let result = probers.run(&job.device, &job.check, job.timeout).await;
     metrics.in_flight.dec();
     let result = Arc::new(result);
-    metrics.observe(job.check.kind(), job.labels(), result.clone());
-    Arc::unwrap_or_clone(result)
+    metrics.observe(
+        job.check.kind(),
+        job.key.clone(),
+        job.labels.clone(),
+        result.clone(),
+    );
+    result
 }
 
-/// Runs every job once, at most `concurrency` at a time; results in job order.
+/// Runs every job once, at most `concurrency` at a time; results in job order. A task is
+/// spawned only once it holds a permit, so memory stays bounded by `concurrency`.
 pub async fn run_once(
     probers: Arc<Probers>,
     metrics: AgentMetrics,
     jobs: Vec<Job>,
     concurrency: usize,
-) -> Vec<ProbeResult> {
+) -> Vec<Arc<ProbeResult>> {
     let semaphore = Arc::new(Semaphore::new(concurrency));
-    let tasks: Vec<_> = jobs
-        .into_iter()
-        .map(|job| {
-            let (probers, metrics, semaphore) =
-                (probers.clone(), metrics.clone(), semaphore.clone());
-            tokio::spawn(async move {
-                let _permit = semaphore.acquire().await.expect("semaphore closed");
-                run_job(&probers, &metrics, &job).await
-            })
-        })
-        .collect();
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore closed");
+        let (probers, metrics) = (probers.clone(), metrics.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            run_job(&probers, &metrics, &job).await
+        }));
+    }
     let mut out = Vec::with_capacity(tasks.len());
     for t in tasks {
         out.push(t.await.expect("probe task panicked"));
@@ -144,7 +159,7 @@ pub struct Scheduler {
     pub probers: Arc<Probers>,
     pub metrics: AgentMetrics,
     pub concurrency: usize,
-    pub sink: mpsc::Sender<ProbeResult>,
+    pub sink: mpsc::Sender<Arc<ProbeResult>>,
 }
 
 impl Scheduler {

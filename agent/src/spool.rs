@@ -223,11 +223,14 @@ impl Spool {
 
     /// Appends `results` (one `write()` each, one `fdatasync` at the end); returns the sequence
     /// number of the last one. May drop the oldest segment when the spool is full.
-    pub fn append(&self, results: &[ProbeResult]) -> Result<Option<u64>, SpoolError> {
+    pub fn append<R: std::borrow::Borrow<ProbeResult>>(
+        &self,
+        results: &[R],
+    ) -> Result<Option<u64>, SpoolError> {
         let mut inner = self.lock();
         let mut last = None;
         for r in results {
-            last = Some(inner.append_one(r)?);
+            last = Some(inner.append_one(r.borrow())?);
         }
         if let Some(w) = &inner.writer {
             let path = inner
@@ -565,7 +568,10 @@ const MAX_GROUP: usize = 1000;
 
 /// Writes every result from `results` into `spool` until the channel closes: whatever is queued
 /// when a result arrives is appended as one group (one `fdatasync`).
-pub async fn write_from(mut results: tokio::sync::mpsc::Receiver<ProbeResult>, spool: Arc<Spool>) {
+pub async fn write_from(
+    mut results: tokio::sync::mpsc::Receiver<Arc<ProbeResult>>,
+    spool: Arc<Spool>,
+) {
     while let Some(first) = results.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {

@@ -265,7 +265,7 @@ struct Seen {
 
 /// Consumes results like the agent's drain; counts those after `measure` fires.
 async fn drain(
-    mut results: mpsc::Receiver<ProbeResult>,
+    mut results: mpsc::Receiver<std::sync::Arc<ProbeResult>>,
     plan: LagPlan,
     mut measure: oneshot::Receiver<()>,
     mut stop: oneshot::Receiver<()>,

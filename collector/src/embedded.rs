@@ -81,7 +81,11 @@ pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()
 }
 
 /// Collects results into batches and ingests them.
-async fn forward(app: App, agent: String, mut results: mpsc::Receiver<ProbeResult>) {
+async fn forward(
+    app: App,
+    agent: String,
+    mut results: mpsc::Receiver<std::sync::Arc<ProbeResult>>,
+) {
     let run = chrono::Utc::now().timestamp_millis();
     let mut counter: u64 = 0;
     let mut pending: Vec<ProbeResult> = Vec::new();
@@ -90,7 +94,7 @@ async fn forward(app: App, agent: String, mut results: mpsc::Receiver<ProbeResul
         tokio::select! {
             r = results.recv() => match r {
                 Some(r) => {
-                    pending.push(r);
+                    pending.push(std::sync::Arc::unwrap_or_clone(r));
                     if pending.len() < BATCH_MAX {
                         continue;
                     }
