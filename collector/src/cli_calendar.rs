@@ -497,15 +497,7 @@ fn kind_sv(kind: WindowKind) -> &'static str {
 }
 
 fn weekday_sv(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "måndag",
-        Weekday::Tue => "tisdag",
-        Weekday::Wed => "onsdag",
-        Weekday::Thu => "torsdag",
-        Weekday::Fri => "fredag",
-        Weekday::Sat => "lördag",
-        Weekday::Sun => "söndag",
-    }
+    crate::swedish::weekday(day)
 }
 
 pub fn local_midnight(cal: &Calendar, date: NaiveDate) -> DateTime<Utc> {

@@ -36,8 +36,7 @@ pub struct AnnouncedStore {
 impl AnnouncedStore {
     /// Opens (creating if needed) the table in the database at `path`.
     pub fn open(path: &Path) -> Result<Self, AlertingError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = crate::db::open(path)?;
         conn.execute_batch(SCHEMA)?;
         Ok(AnnouncedStore {
             conn: Mutex::new(conn),
@@ -45,7 +44,7 @@ impl AnnouncedStore {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::db::lock(&self.conn)
     }
 
     /// Every announced condition, by key.

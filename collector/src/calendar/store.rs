@@ -122,9 +122,7 @@ CREATE TABLE IF NOT EXISTS calendar_adhoc_windows (
 impl SqliteWindowStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
-        Self::init(conn)
+        Self::init(crate::db::open(path)?)
     }
 
     /// A private in-memory database (tests).
@@ -141,8 +139,7 @@ impl SqliteWindowStore {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent; keep going.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::db::lock(&self.conn)
     }
 }
 

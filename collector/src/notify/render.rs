@@ -179,24 +179,6 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag",
-];
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// `t` in `tz` as Swedish text: "tisdag 17 mars 2026 kl. 18.00".
 pub fn date_time_sv(t: DateTime<Utc>, tz: Tz) -> String {
     let l = t.with_timezone(&tz);
@@ -210,7 +192,7 @@ pub fn date_sv(t: DateTime<Utc>, tz: Tz) -> String {
         "{} {} {} {}",
         weekday_sv(l.weekday()),
         l.day(),
-        MONTHS[l.month0() as usize],
+        crate::swedish::month(l.month0()),
         l.year()
     )
 }
@@ -222,7 +204,7 @@ pub fn time_sv(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 pub fn weekday_sv(w: Weekday) -> &'static str {
-    WEEKDAYS[w.num_days_from_monday() as usize]
+    crate::swedish::weekday(w)
 }
 
 /// A span as Swedish text: "1 timme 23 minuter", "2 dagar 3 timmar", "mindre än en minut".

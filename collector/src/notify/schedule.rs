@@ -32,21 +32,6 @@ pub struct Period {
     pub label: String,
 }
 
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// The period `p` names, seen from the local date `date`.
 pub fn resolve_period(p: ReportPeriod, date: NaiveDate) -> Period {
     match p {
@@ -54,7 +39,7 @@ pub fn resolve_period(p: ReportPeriod, date: NaiveDate) -> Period {
             let d = date.with_day(1).expect("day 1") - Days::new(1);
             Period {
                 id: format!("{}-{:02}", d.year(), d.month()),
-                label: format!("{} {}", MONTHS[d.month0() as usize], d.year()),
+                label: format!("{} {}", crate::swedish::month(d.month0()), d.year()),
             }
         }
         ReportPeriod::PreviousTertial => {
@@ -69,8 +54,8 @@ pub fn resolve_period(p: ReportPeriod, date: NaiveDate) -> Period {
                 id: format!("{year}-T{t}"),
                 label: format!(
                     "tertial {t} {year} ({}–{})",
-                    MONTHS[first],
-                    MONTHS[first + 3]
+                    crate::swedish::MONTHS[first],
+                    crate::swedish::MONTHS[first + 3]
                 ),
             }
         }

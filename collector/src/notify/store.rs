@@ -78,10 +78,7 @@ pub struct SqliteNotifyStore {
 impl SqliteNotifyStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
-        conn.execute_batch("PRAGMA synchronous=FULL")?;
-        Self::init(conn)
+        Self::init(crate::db::open(path)?)
     }
 
     /// A private in-memory database (tests).
@@ -98,8 +95,7 @@ impl SqliteNotifyStore {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent; keep going.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::db::lock(&self.conn)
     }
 
     fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {

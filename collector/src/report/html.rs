@@ -7,21 +7,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Stockholm;
 use std::fmt::Write;
 
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// "Uppföljning tertial 1 2026", "Uppföljning mars 2026", "Uppföljning 2026".
 pub fn title(period: &str) -> String {
     let (year, rest) = period.split_once('-').unwrap_or((period, ""));
@@ -30,7 +15,7 @@ pub fn title(period: &str) -> String {
     }
     if let Ok(m) = rest.parse::<usize>() {
         if (1..=12).contains(&m) {
-            return format!("Uppföljning {} {year}", MONTHS[m - 1]);
+            return format!("Uppföljning {} {year}", crate::swedish::MONTHS[m - 1]);
         }
     }
     if rest.is_empty() && year.len() == 4 {

@@ -89,10 +89,7 @@ impl SqliteStore {
                 message: format!("cannot create directory: {e}"),
             })?;
         }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let conn = crate::db::open(path)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn)?;
         Ok(SqliteStore {
@@ -101,8 +98,7 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::db::lock(&self.conn)
     }
 }
 
