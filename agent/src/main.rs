@@ -130,6 +130,7 @@ async fn run(path: &Path) -> Result<()> {
     let (sink, results) = tokio::sync::mpsc::channel(4096);
     let mut tasks = Vec::new();
     let mut writer = None;
+    let mut flush = None;
     let mut probing = Probing::new(metrics, sink);
     match central {
         None => {
@@ -142,6 +143,7 @@ async fn run(path: &Path) -> Result<()> {
             let setup = Central::start(&config, &collector, spool_metrics, results).await?;
             tasks.push(setup.pusher);
             writer = Some(setup.writer);
+            flush = Some(setup.flush);
             let mut fetcher = setup.fetcher;
             if let Err(e) = probing.start(&fetcher.config()) {
                 tracing::error!(error = %format!("{e:#}"), "cannot apply the assignment; probing local devices only");
@@ -170,8 +172,23 @@ async fn run(path: &Path) -> Result<()> {
     for t in tasks {
         t.abort();
     }
+    if let Some(f) = flush {
+        // One last pass, so a clean stop leaves nothing waiting for the next start.
+        match tokio::time::timeout(SHUTDOWN_FLUSH, f.pass()).await {
+            Ok(Ok(n)) => tracing::info!(batches = n, "spool flushed to the collector"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "results stay in the spool for the next start")
+            }
+            Err(_) => tracing::warn!(
+                "spool not flushed within {SHUTDOWN_FLUSH:?}; the rest goes at the next start"
+            ),
+        }
+    }
     Ok(())
 }
+
+/// How long a stopping agent tries to hand its spool to the collector.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
 /// The running scheduler, rebuilt when the set of devices changes; the metrics stay.
 struct Probing {
@@ -243,6 +260,8 @@ async fn drain(
 struct Central {
     writer: tokio::task::JoinHandle<()>,
     pusher: tokio::task::JoinHandle<()>,
+    /// Sends what is left in the spool once at shutdown, after the periodic pusher stopped.
+    flush: Pusher,
     fetcher: AssignmentFetcher,
 }
 
@@ -266,14 +285,18 @@ impl Central {
         let spool = Arc::new(spool);
         let client = CollectorClient::new(collector, &config.base_dir())
             .context("cannot set up the collector client")?;
-        let pusher = Pusher::new(
-            client.clone(),
-            spool.clone(),
-            &config.file.agent.id,
-            dir.join("quarantine"),
-            PusherOptions::new(collector.push_interval.std()),
-            spool_metrics,
-        );
+        let new_pusher = || {
+            Pusher::new(
+                client.clone(),
+                spool.clone(),
+                &config.file.agent.id,
+                dir.join("quarantine"),
+                PusherOptions::new(collector.push_interval.std()),
+                spool_metrics.clone(),
+            )
+        };
+        let pusher = new_pusher();
+        let flush = new_pusher();
         let writer = tokio::spawn(spool::write_from(results, spool));
         let pusher = tokio::spawn(pusher.run());
         let mut fetcher = AssignmentFetcher::new(client, config.clone(), &dir);
@@ -296,6 +319,7 @@ impl Central {
         Ok(Central {
             writer,
             pusher,
+            flush,
             fetcher,
         })
     }
