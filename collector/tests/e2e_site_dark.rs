@@ -225,9 +225,22 @@ async fn all_in_state(port: u16, want: impl Fn(&str) -> &'static str) -> bool {
     s.len() == 1 + CHILDREN.len() && s.iter().all(|(id, st)| st == want(id))
 }
 
+/// Waits until every device is in the state `want` gives it (the collector's view).
+async fn wait_states(port: u16, what: &str, within: Duration, want: fn(&str) -> &'static str) {
+    let start = Instant::now();
+    while !all_in_state(port, want).await {
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}: {:?}",
+            states(port).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until every device is up (the collector's view).
 async fn wait_all_up(port: u16, within: Duration) {
-    wait_for("every device up", within, || all_in_state(port, |_| "up")).await;
+    wait_states(port, "every device up", within, |_| "up").await;
 }
 
 /// The switch down and every child unreachable (the collector's view).
@@ -296,13 +309,16 @@ fn with_subject<'a>(mails: &'a [Eml], subject: &str) -> Vec<&'a Eml> {
 
 /// Everything the test runs; dropped (killed, torn down) in reverse order, also on failure.
 struct Rig {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     site: Site,
     smtp: SmtpPeer,
+    config: PathBuf,
     port: u16,
     collector: Option<Proc>,
     _agent: Proc,
     prom: Prometheus,
+    /// Collector starts so far (each gets its own log).
+    starts: usize,
 }
 
 impl Rig {
@@ -334,18 +350,34 @@ impl Rig {
             format!("127.0.0.1:{metrics_port}"),
         ]);
         Rig {
-            _dir: dir,
+            dir,
             site,
             smtp,
+            config,
             port,
             collector: Some(collector),
             _agent: agent,
             prom,
+            starts: 1,
         }
     }
 
     fn mails(&self) -> Vec<Eml> {
         self.smtp.messages()
+    }
+
+    /// Kills the collector with SIGKILL (no clean shutdown) and starts it again.
+    async fn kill_and_restart_collector(&mut self) {
+        let mut c = self.collector.take().expect("a running collector");
+        c.kill();
+        drop(c);
+        self.starts += 1;
+        let log = self
+            .dir
+            .path()
+            .join(format!("collector-{}.log", self.starts));
+        let db = self.dir.path().join("dv.db");
+        self.collector = Some(start_collector(&self.config, self.port, &db, &log).await);
     }
 
     /// Fails with the processes' logs when one of them has exited.
@@ -466,16 +498,135 @@ fn assert_outage_report(r: &Value, down_s: f64, planned: bool) {
     }
 }
 
+fn since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64()
+}
+
+/// What one outage outside windows showed.
+struct Outage {
+    mails: Vec<Eml>,
+    report: Value,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Link down to the störning in the mail folder.
+    latency: Duration,
+}
+
+/// The uplink goes down and comes back; with `kill`, the collector is SIGKILLed and restarted
+/// after the störning arrived and before the link comes back. Asserts the mails, the
+/// collector's status and Prometheus while dark and after, and the report.
+async fn outage(rig: &mut Rig, t0: Instant, kill: bool) -> Outage {
+    let port = rig.port;
+    let seen = rig.mails().len();
+    let down_at = Utc::now();
+    let down = Instant::now();
+    rig.site.uplink_down();
+    rig.wait_mails(seen, "the störning", Duration::from_secs(40), |m| {
+        !with_subject(m, STORNING).is_empty()
+    })
+    .await;
+    let latency = down.elapsed();
+    eprintln!(
+        "[{:5.1}s] störning in the mail folder {:.2} s after the link went down",
+        since(t0),
+        latency.as_secs_f64()
+    );
+    if kill {
+        rig.kill_and_restart_collector().await;
+        eprintln!("[{:5.1}s] collector SIGKILLed and restarted", since(t0));
+    }
+    rig.wait_mails(
+        seen,
+        "the switch's on-call alert",
+        Duration::from_secs(20),
+        |m| m.iter().any(|m| m.subject.starts_with("Larm: ")),
+    )
+    .await;
+    wait_states(
+        port,
+        "the collector's view: switch down, children unreachable",
+        Duration::from_secs(15),
+        dark,
+    )
+    .await;
+    wait_for(
+        "Prometheus: driftvakt_device_state 2 for the switch, 3 for the children",
+        Duration::from_secs(15),
+        || prom_shows(&rig.prom, |id| if id == SWITCH { 2.0 } else { 3.0 }),
+    )
+    .await;
+    eprintln!(
+        "[{:5.1}s] dark: mails, status and Prometheus agree",
+        since(t0)
+    );
+
+    rig.site.uplink_up();
+    let down_s = down.elapsed().as_secs_f64();
+    rig.wait_mails(
+        seen,
+        "the åtgärdat and the alert cleared",
+        Duration::from_secs(30),
+        |m| {
+            !with_subject(m, ATGARDAT).is_empty()
+                && m.iter().any(|m| m.subject.starts_with("Larm upphört: "))
+        },
+    )
+    .await;
+    wait_all_up(port, Duration::from_secs(15)).await;
+    wait_for(
+        "Prometheus: driftvakt_device_state 0 for every device",
+        Duration::from_secs(15),
+        || prom_shows(&rig.prom, |_| 0.0),
+    )
+    .await;
+    // Nothing else arrives after the åtgärdat: wait out a delivery round.
+    tokio::time::sleep(DELIVERY_ROUND).await;
+    let mails = rig.mails()[seen..].to_vec();
+    assert_outage_mails(&mails);
+    // From just before the link went down (outages start at the first failed probe) to now.
+    let (from, to) = (down_at - chrono::Duration::seconds(1), Utc::now());
+    let report = report(port, from, to).await;
+    assert_outage_report(&report, down_s, false);
+    eprintln!(
+        "[{:5.1}s] outage over (link down {down_s:.1} s): mails, report, Prometheus right",
+        since(t0)
+    );
+    Outage {
+        mails,
+        report,
+        from,
+        to,
+        latency,
+    }
+}
+
+/// A little more than the collector's delivery period (5 s): a mail enqueued before it
+/// started has been sent when it ends.
+const DELIVERY_ROUND: Duration = Duration::from_millis(5500);
+
+/// Per device: (outages, downtime) of a report, to compare two reports of the same interval.
+fn outage_figures(r: &Value) -> Vec<(String, u64, f64)> {
+    r["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["outages"].as_u64().unwrap(),
+                num(d, "downtime_s"),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dark_site_is_told_once_reported_and_graphed() {
     let t0 = Instant::now();
     let mut rig = Rig::start().await;
     let port = rig.port;
     wait_all_up(port, Duration::from_secs(30)).await;
-    eprintln!(
-        "[{:5.1}s] rig up, every device up",
-        t0.elapsed().as_secs_f64()
-    );
+    eprintln!("[{:5.1}s] rig up, every device up", since(t0));
     assert!(
         rig.prom
             .wait_for("driftvakt_device_state == 0", Duration::from_secs(20))
@@ -488,97 +639,210 @@ async fn a_dark_site_is_told_once_reported_and_graphed() {
         describe(&rig.mails())
     );
 
-    // 1 + 5. The uplink goes down, outside office hours.
+    // 1 + 5. The uplink goes down, outside office hours, and comes back.
+    let first = outage(&mut rig, t0, false).await;
+    let bar = Duration::from_secs(CONFIRM_FAILURES * INTERVAL_S + 5);
+    eprintln!(
+        "[{:5.1}s] scenario 1 done; detection latency (link down to störning in the mail \
+         folder): {:.2} s, bar confirm_failures × interval + 5 s = {} s",
+        since(t0),
+        first.latency.as_secs_f64(),
+        bar.as_secs()
+    );
+
+    // 4. The same with the collector SIGKILLed mid-outage and restarted: the same mails, once
+    // each, and the same report; the first outage's report is unchanged by the restart.
+    let second = outage(&mut rig, t0, true).await;
+    let subjects = |o: &Outage| {
+        let mut s: Vec<(String, String)> = o
+            .mails
+            .iter()
+            .map(|m| (m.to(), m.subject.clone()))
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(
+        subjects(&first),
+        subjects(&second),
+        "the same mails after a restart"
+    );
+    let again = report(port, first.from, first.to).await;
+    assert_eq!(
+        outage_figures(&again),
+        outage_figures(&first.report),
+        "the first outage's report changed after the restart"
+    );
+    eprintln!("[{:5.1}s] scenario 4 done", since(t0));
+
+    // 2. The same outage inside an ad-hoc window for the site (created over the API with the
+    // operator token, covering now): no mail at all, and the downtime is planned. The window
+    // ends 40 s after it was created (it cannot be cancelled once started), before the UPS
+    // scenario, which it would otherwise silence.
+    let now = Utc::now();
+    let window_end = now + chrono::Duration::seconds(40);
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/windows"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&serde_json::json!({
+            "start": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+            "end": window_end.to_rfc3339(),
+            "scope": format!("site:{SITE}"),
+            "reason": "Byte av accesswitch",
+            "by": "e2e",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert!(status.is_success(), "creating the window: {status} {body}");
     let seen = rig.mails().len();
     let down_at = Utc::now();
     let down = Instant::now();
     rig.site.uplink_down();
-    let first = rig
-        .wait_mails(seen, "the störning", Duration::from_secs(40), |m| {
-            !with_subject(m, STORNING).is_empty()
-        })
-        .await;
-    let latency = down.elapsed();
-    let bar = Duration::from_secs(CONFIRM_FAILURES * INTERVAL_S + 5);
-    eprintln!(
-        "[{:5.1}s] detection latency, link down to störning in the mail folder: {:.2} s (bar {} s)",
-        t0.elapsed().as_secs_f64(),
-        latency.as_secs_f64(),
-        bar.as_secs()
-    );
-    let _ = first;
-    rig.wait_mails(
-        seen,
-        "the switch's on-call alert",
-        Duration::from_secs(15),
-        |m| m.iter().any(|m| m.subject.starts_with("Larm: ")),
+    wait_states(
+        port,
+        "the collector's view in the window: switch down, children unreachable",
+        Duration::from_secs(20),
+        dark,
     )
     .await;
-    wait_for(
-        "the collector's view: switch down, children unreachable",
-        Duration::from_secs(10),
-        || all_in_state(port, dark),
-    )
-    .await;
-    wait_for(
-        "Prometheus: driftvakt_device_state 2 for the switch, 3 for the children",
-        Duration::from_secs(15),
-        || prom_shows(&rig.prom, |id| if id == SWITCH { 2.0 } else { 3.0 }),
-    )
-    .await;
-    eprintln!(
-        "[{:5.1}s] dark: mails, status and Prometheus agree",
-        t0.elapsed().as_secs_f64()
-    );
-    // Long enough for a child alert to have been sent, had one been enqueued.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-
+    // Long enough for the störning and the alert to have been sent, were they not suppressed.
+    tokio::time::sleep(DELIVERY_ROUND).await;
     rig.site.uplink_up();
     let down_s = down.elapsed().as_secs_f64();
-    let up_at = Utc::now();
+    wait_all_up(port, Duration::from_secs(15)).await;
+    tokio::time::sleep(DELIVERY_ROUND).await;
+    let mails = rig.mails()[seen..].to_vec();
+    assert!(
+        mails.is_empty(),
+        "no mail about an outage inside a service window:\n{}",
+        describe(&mails)
+    );
+    let r = report(port, down_at - chrono::Duration::seconds(1), Utc::now()).await;
+    assert_outage_report(&r, down_s, true);
+    eprintln!("[{:5.1}s] scenario 2 done", since(t0));
+
+    let left = (window_end - Utc::now()).to_std().unwrap_or_default();
+    eprintln!(
+        "[{:5.1}s] waiting {:.1} s for the window to end",
+        since(t0),
+        left.as_secs_f64()
+    );
+    tokio::time::sleep(left + Duration::from_secs(1)).await;
+
+    // 3. The UPS at the node goes on battery with 35 minutes left: on-call hears of the
+    // four-hour requirement.
+    let seen = rig.mails().len();
+    rig.site
+        .replace_snmp_file("ups", "ups.snmprec", &snmp_file("ups-battery.snmprec"));
+    let ups_alerts = rig
+        .wait_mails(
+            seen,
+            "the UPS alerts (on battery, under four hours)",
+            Duration::from_secs(30),
+            |m| m.iter().filter(|m| m.subject.starts_with("Larm: ")).count() >= 2,
+        )
+        .await;
+    eprintln!("[{:5.1}s] UPS alerts arrived", since(t0));
+    let all = describe(&ups_alerts);
+    assert_eq!(ups_alerts.len(), 2, "two UPS alerts, nothing else:\n{all}");
+    for m in &ups_alerts {
+        assert!(
+            m.subject.starts_with("Larm: ups-stadshuset, Stadshuset – "),
+            "{all}"
+        );
+        assert_eq!(m.to(), ON_CALL, "UPS alerts page on-call:\n{all}");
+    }
+    let runtime: Vec<&Eml> = ups_alerts
+        .iter()
+        .filter(|m| m.subject.contains("krav 4 timmar"))
+        .collect();
+    assert_eq!(runtime.len(), 1, "one alert names the four hours:\n{all}");
+    assert_eq!(
+        runtime[0].subject,
+        "Larm: ups-stadshuset, Stadshuset – UPS-reserven räcker 35 minuter (krav 4 timmar)"
+    );
+    assert!(
+        runtime[0]
+            .text
+            .contains("fyra timmars reservkraft vid knutpunkter"),
+        "{}",
+        runtime[0].text
+    );
+    assert!(
+        ups_alerts
+            .iter()
+            .any(|m| m.subject.ends_with("– UPS går på batteri")),
+        "{all}"
+    );
+    // The same reading through Prometheus: the agent's probe value and the collector's gauge.
+    wait_for(
+        "Prometheus: the UPS on battery with 35 minutes left",
+        Duration::from_secs(15),
+        || async {
+            let agent = rig
+                .prom
+                .samples(r#"probe_ups_runtime_minutes{device="ups-stadshuset"}"#)
+                .await
+                .unwrap_or_default();
+            let collector = rig
+                .prom
+                .samples(r#"driftvakt_ups_on_battery{device="ups-stadshuset"}"#)
+                .await
+                .unwrap_or_default();
+            agent.first().is_some_and(|s| s.1 == 35.0)
+                && collector.first().is_some_and(|s| s.1 == 1.0)
+        },
+    )
+    .await;
+    // Back on mains: both alerts are cleared.
+    rig.site
+        .replace_snmp_file("ups", "ups.snmprec", &snmp_file("ups-mains.snmprec"));
     let mails = rig
         .wait_mails(
             seen,
-            "the åtgärdat and the alert cleared",
+            "the UPS alerts cleared",
             Duration::from_secs(30),
             |m| {
-                !with_subject(m, ATGARDAT).is_empty()
-                    && m.iter().any(|m| m.subject.starts_with("Larm upphört: "))
+                m.iter()
+                    .filter(|m| m.subject.starts_with("Larm upphört: ups-stadshuset"))
+                    .count()
+                    >= 2
             },
         )
         .await;
     wait_all_up(port, Duration::from_secs(15)).await;
-    wait_for(
-        "Prometheus: driftvakt_device_state 0 for every device",
-        Duration::from_secs(15),
-        || prom_shows(&rig.prom, |_| 0.0),
-    )
-    .await;
-    // Nothing else arrives after the åtgärdat (two delivery rounds).
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(DELIVERY_ROUND).await;
     let mails = rig
         .mails()
         .get(seen..)
         .map(<[Eml]>::to_vec)
         .unwrap_or(mails);
-    assert_outage_mails(&mails);
-    let r = report(
-        port,
-        down_at - chrono::Duration::seconds(30),
-        up_at + chrono::Duration::seconds(10),
-    )
-    .await;
-    assert_outage_report(&r, down_s, false);
+    let cleared = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Larm upphört: ups-stadshuset") && m.to() == ON_CALL)
+        .count();
+    assert_eq!(
+        (mails.len(), cleared),
+        (4, 2),
+        "two alerts and their two clearings:\n{}",
+        describe(&mails)
+    );
+    eprintln!("[{:5.1}s] scenario 3 done", since(t0));
+
+    rig.assert_running();
     eprintln!(
-        "[{:5.1}s] scenario 1 done (down {down_s:.1} s)",
-        t0.elapsed().as_secs_f64()
+        "[{:5.1}s] total; detection latency {:.2} s (first outage), {:.2} s (second)",
+        since(t0),
+        first.latency.as_secs_f64(),
+        second.latency.as_secs_f64()
     );
     assert!(
-        latency <= bar,
+        first.latency <= bar,
         "detection latency {:.2} s is over confirm_failures × interval + 5 s = {} s",
-        latency.as_secs_f64(),
+        first.latency.as_secs_f64(),
         bar.as_secs()
     );
-    rig.assert_running();
-    eprintln!("[{:5.1}s] total", t0.elapsed().as_secs_f64());
 }
