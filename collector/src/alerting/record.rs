@@ -78,7 +78,10 @@ impl AnnouncedStore {
             "INSERT OR REPLACE INTO alerting_state (key, since, event) VALUES (?1, ?2, ?3)",
             params![
                 a.key,
-                a.since.to_rfc3339_opts(SecondsFormat::Millis, true),
+                // Full precision: a finding's start is a probe time (nanoseconds), and `check`
+                // compares it with this one; truncated, every check saw a "later start" and
+                // closed and reopened the alert before it could be sent.
+                a.since.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                 event
             ],
         )?;
@@ -89,5 +92,31 @@ impl AnnouncedStore {
         self.conn()
             .execute("DELETE FROM alerting_state WHERE key = ?1", params![key])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::AlertKind;
+
+    #[test]
+    fn the_start_comes_back_to_the_nanosecond() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AnnouncedStore::open(&dir.path().join("a.db")).unwrap();
+        let since = DateTime::parse_from_rfc3339("2026-11-23T18:52:47.335734652Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let a = Announced {
+            key: "device:ups:on_battery".into(),
+            since,
+            event: Event::DeviceAlertCleared {
+                device_id: "ups".into(),
+                kind: AlertKind::OnBattery,
+                until: since,
+            },
+        };
+        store.put(&a).unwrap();
+        assert_eq!(store.all().unwrap(), [a]);
     }
 }

@@ -47,6 +47,8 @@ pub struct Site {
     pub hosts: Vec<Host>,
     processes: Vec<Child>,
     dirs: Vec<tempfile::TempDir>,
+    /// (host name, snmpsim data folder) of the hosts running snmpsim.
+    snmp_data: Vec<(String, PathBuf)>,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -82,6 +84,7 @@ impl Site {
             hosts: Vec::new(),
             processes: Vec::new(),
             dirs: Vec::new(),
+            snmp_data: Vec::new(),
             tag,
         };
         site.teardown_network();
@@ -228,6 +231,7 @@ impl Site {
             .arg(format!("--agent-udpv4-endpoint={}:161", host.ip))
             .args(["--process-user=nobody", "--process-group=nogroup"]);
         self.spawn(cmd, dir.path().join("snmpsim.log"));
+        self.snmp_data.push((host.name.clone(), data));
         self.dirs.push(dir);
     }
 
@@ -259,6 +263,31 @@ impl Site {
             .process_group(0);
         self.processes
             .push(cmd.spawn().expect("cannot start a rig process"));
+    }
+
+    /// Replaces the data file `name` (e.g. `ups.snmprec`, community `ups`) of host `host`'s
+    /// snmpsim with the content of `source`, as when a UPS goes from mains to battery.
+    /// snmpsim re-reads a data file when its modification time changes, with one-second
+    /// granularity (RIG-NOTES): the new file is renamed into place with an mtime 2 s ahead.
+    pub fn replace_snmp_file(&self, host: &str, name: &str, source: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let data = &self
+            .snmp_data
+            .iter()
+            .find(|(h, _)| h == host)
+            .unwrap_or_else(|| panic!("host {host} runs no snmpsim"))
+            .1;
+        let target = data.join(name);
+        assert!(target.is_file(), "{} is not a data file", target.display());
+        // Written next to the data folder (same file system), so snmpsim never sees a half file.
+        let tmp = data.with_file_name(format!(".{name}.tmp"));
+        std::fs::copy(source, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let file = std::fs::File::options().write(true).open(&tmp).unwrap();
+        file.set_modified(std::time::SystemTime::now() + Duration::from_secs(2))
+            .unwrap();
+        drop(file);
+        std::fs::rename(&tmp, &target).unwrap();
     }
 
     /// The address of host `name`.
