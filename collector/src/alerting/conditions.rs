@@ -116,6 +116,7 @@ impl<'a> Snapshot<'a> {
         self.services_down(&mut out.list);
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
+                State::Down if self.ancestor_failing(&d.id)? => {}
                 State::Down => out.list.push(self.device_down(d)),
                 State::Degraded => out.list.extend(self.findings(d)?),
                 State::Up | State::Unreachable | State::Unknown => {}
@@ -269,6 +270,32 @@ impl<'a> Snapshot<'a> {
     }
 
     /// The device itself when it is down, else its nearest ancestor that is down.
+    /// Whether an ancestor's latest primary result failed although it is not (yet) down: its
+    /// own confirmation is a probe or two behind the child's, and in a moment the child will be
+    /// unreachable, not a root cause. The child's alert waits for that verdict.
+    fn ancestor_failing(&self, device: &str) -> Result<bool, StoreError> {
+        for a in ancestors(self.inv(), device) {
+            let Some(parent) = self.inv().device(&a) else {
+                continue;
+            };
+            if self.state(&a) != State::Up && self.state(&a) != State::Degraded {
+                continue;
+            }
+            let since = self.now - parent.rules.interval_ms * 2;
+            let latest = self
+                .app
+                .store
+                .results(&a, since)?
+                .into_iter()
+                .filter(|r| r.check == parent.rules.primary_check && r.time <= self.now)
+                .max_by_key(|r| r.time);
+            if latest.is_some_and(|r| !r.ok) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn root_cause(&self, device: &str) -> Option<String> {
         if self.state(device) == State::Down {
             return Some(device.to_string());
