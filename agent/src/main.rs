@@ -110,6 +110,10 @@ async fn probe_once(path: &Path) -> Result<()> {
 }
 
 async fn run(path: &Path) -> Result<()> {
+    // Installed first: a SIGTERM that arrives while the agent starts (fetching its assignment,
+    // opening the spool) is kept and honoured once it runs, instead of killing it mid-setup.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
     let config = load(path)?;
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
@@ -137,7 +141,7 @@ async fn run(path: &Path) -> Result<()> {
             tracing::info!(agent = %config.file.agent.id, "standalone: no collector configured");
             tasks.push(tokio::spawn(drain(results)));
             probing.start(&config)?;
-            shutdown_signal().await;
+            shutdown_signal(&mut term).await;
         }
         Some((collector, spool_metrics)) => {
             let setup = Central::start(&config, &collector, spool_metrics, results).await?;
@@ -151,7 +155,7 @@ async fn run(path: &Path) -> Result<()> {
             }
             let refresh = collector.assignment_refresh.std();
             tokio::select! {
-                _ = shutdown_signal() => {}
+                _ = shutdown_signal(&mut term) => {}
                 _ = refresh_assignment(&mut fetcher, &mut probing, refresh) => {}
             }
         }
@@ -348,9 +352,7 @@ async fn refresh_assignment(
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("cannot install SIGTERM handler");
+async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -97,6 +97,8 @@ fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
 
 /// Runs the collector until ctrl-c or SIGTERM.
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    // First: a SIGTERM during start-up is kept and honoured once serving.
+    let stop = shutdown_signal();
     let inv = args.common.load()?;
     let store = SqliteStore::open(&inv.settings.database)?;
     let addr = inv.settings.listen;
@@ -125,7 +127,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         registry: Arc::new(registry),
         app,
     };
-    let served = serve(state, listener, shutdown_signal()).await;
+    let served = serve(state, listener, stop).await;
     for task in embedded.into_iter().chain([metrics]).chain(notifier) {
         task.abort();
     }

@@ -37,25 +37,34 @@ pub async fn serve(
     result
 }
 
-/// Completes on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Completes on ctrl-c or SIGTERM. The SIGTERM handler is installed when this is called, not
+/// when it is first polled, so call it before a slow start and a signal during it is kept.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let term_stream =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let term = async {
+            match term_stream {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+        };
+        wait_either(ctrl_c, term).await;
+    }
+}
+
+async fn wait_either(
+    a: impl std::future::Future<Output = ()>,
+    b: impl std::future::Future<Output = ()>,
+) {
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        _ = a => {}
+        _ = b => {}
     }
     tracing::info!("shutting down");
 }
