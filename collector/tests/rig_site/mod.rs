@@ -333,6 +333,15 @@ impl Site {
 
     /// The site's link fails: the switch and everything behind it become unreachable.
     pub fn uplink_down(&self) {
+        // Make sure the drop route is there (idempotent), then fail the link.
+        must(&[
+            "route",
+            "replace",
+            "blackhole",
+            "10.213.0.0/16",
+            "metric",
+            "4000",
+        ]);
         must(&["link", "set", &self.uplink, "down"]);
         self.assert_dropped();
     }
@@ -366,7 +375,7 @@ impl Site {
     }
 
     fn teardown_network(&self) {
-        let _ = ip(&["route", "del", "10.213.0.0/16"]);
+        let _ = ip(&["route", "del", "10.213.0.0/16", "via", "10.213.0.2"]);
         let _ = ip(&[
             "route",
             "del",
