@@ -2,7 +2,8 @@
 //!
 //! One site: a node switch (its own namespace, forwarding) reached from the root namespace over
 //! one veth "uplink", and behind it one namespace per host (access points, a printer, a UPS, a
-//! smart screen), each on its own veth /30 in 10.213.0.0/16 — a range that exists only inside
+//! smart screen), each on its own veth /30 in 10.N.0.0/16 (N from the process id, so runs side
+//! by side never share routes) — a range that exists only inside
 //! the rig. Hosts can run real services in their namespace: `snmpsimd` serving `.snmprec` files
 //! (UPS, printer) and a small HTTP server (the screen). Taking the uplink down makes the switch
 //! and everything behind it unreachable, as when a site's link fails.
@@ -51,6 +52,16 @@ pub struct Site {
     snmp_data: Vec<(String, PathBuf)>,
 }
 
+/// The first two octets of this process's rig range: `10.N`, N in 100..=249 from the process id.
+pub fn net_prefix() -> String {
+    format!("10.{}", 100 + std::process::id() % 150)
+}
+
+/// This process's rig range, `10.N.0.0/16`.
+pub fn net() -> String {
+    format!("{}.0.0/16", net_prefix())
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
@@ -79,7 +90,7 @@ impl Site {
         let tag = format!("{tag}{}", std::process::id() % 100);
         let mut site = Site {
             switch_ns: format!("dv{tag}sw"),
-            switch_ip: "10.213.0.2".into(),
+            switch_ip: format!("{}.0.2", net_prefix()),
             uplink: format!("dv{tag}up"),
             hosts: Vec::new(),
             processes: Vec::new(),
@@ -113,12 +124,34 @@ impl Site {
             "netns",
             sw,
         ]);
-        must(&["addr", "add", "10.213.0.1/30", "dev", &self.uplink]);
+        must(&[
+            "addr",
+            "add",
+            format!("{p}.0.1/30", p = net_prefix()).as_str(),
+            "dev",
+            &self.uplink,
+        ]);
         must(&["link", "set", &self.uplink, "up"]);
-        must(&["-n", sw, "addr", "add", "10.213.0.2/30", "dev", "uplink"]);
+        must(&[
+            "-n",
+            sw,
+            "addr",
+            "add",
+            format!("{p}.0.2/30", p = net_prefix()).as_str(),
+            "dev",
+            "uplink",
+        ]);
         must(&["-n", sw, "link", "set", "uplink", "up"]);
         must(&["-n", sw, "link", "set", "lo", "up"]);
-        must(&["-n", sw, "route", "add", "default", "via", "10.213.0.1"]);
+        must(&[
+            "-n",
+            sw,
+            "route",
+            "add",
+            "default",
+            "via",
+            format!("{p}.0.1", p = net_prefix()).as_str(),
+        ]);
         let fwd = Command::new("ip")
             .args([
                 "netns",
@@ -134,9 +167,9 @@ impl Site {
         must(&[
             "route",
             "add",
-            "10.213.0.0/16",
+            net().as_str(),
             "via",
-            "10.213.0.2",
+            format!("{p}.0.2", p = net_prefix()).as_str(),
             "dev",
             &self.uplink,
         ]);
@@ -146,7 +179,7 @@ impl Site {
             "route",
             "add",
             "blackhole",
-            "10.213.0.0/16",
+            net().as_str(),
             "metric",
             "4000",
         ]);
@@ -155,8 +188,8 @@ impl Site {
     fn add_host(&self, i: usize, name: &str) -> Host {
         let ns = format!("dv{}h{i}", self.tag);
         let root_side = format!("dv{}s{i}", self.tag);
-        let gateway = format!("10.213.{i}.1");
-        let host_ip = format!("10.213.{i}.2");
+        let gateway = format!("{}.{i}.1", net_prefix());
+        let host_ip = format!("{}.{i}.2", net_prefix());
         let sw = self.switch_ns.as_str();
         must(&["netns", "add", &ns]);
         must(&[
@@ -304,7 +337,11 @@ impl Site {
     /// (`up`) or is dropped (`!up`): never the default route.
     pub fn assert_routed(&self) {
         let out = Command::new("ip")
-            .args(["route", "get", "10.213.1.2"])
+            .args([
+                "route",
+                "get",
+                format!("{p}.1.2", p = net_prefix()).as_str(),
+            ])
             .output()
             .unwrap();
         let route = String::from_utf8_lossy(&out.stdout);
@@ -317,7 +354,11 @@ impl Site {
 
     fn assert_dropped(&self) {
         let out = Command::new("ip")
-            .args(["route", "get", "10.213.1.2"])
+            .args([
+                "route",
+                "get",
+                format!("{p}.1.2", p = net_prefix()).as_str(),
+            ])
             .output()
             .unwrap();
         let text = format!(
@@ -338,7 +379,7 @@ impl Site {
             "route",
             "replace",
             "blackhole",
-            "10.213.0.0/16",
+            net().as_str(),
             "metric",
             "4000",
         ]);
@@ -352,9 +393,9 @@ impl Site {
         let _ = ip(&[
             "route",
             "add",
-            "10.213.0.0/16",
+            net().as_str(),
             "via",
-            "10.213.0.2",
+            format!("{p}.0.2", p = net_prefix()).as_str(),
             "dev",
             &self.uplink,
         ]);
@@ -375,12 +416,18 @@ impl Site {
     }
 
     fn teardown_network(&self) {
-        let _ = ip(&["route", "del", "10.213.0.0/16", "via", "10.213.0.2"]);
+        let _ = ip(&[
+            "route",
+            "del",
+            net().as_str(),
+            "via",
+            format!("{p}.0.2", p = net_prefix()).as_str(),
+        ]);
         let _ = ip(&[
             "route",
             "del",
             "blackhole",
-            "10.213.0.0/16",
+            net().as_str(),
             "metric",
             "4000",
         ]);
