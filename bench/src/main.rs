@@ -94,6 +94,9 @@ enum Command {
         /// Echo requests per ICMP probe.
         #[arg(long, default_value_t = 1)]
         icmp_count: u16,
+        /// Address of the snmpd (SNMP only; `--port` is its UDP port).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::Ipv4Addr,
     },
     /// Run the library's scheduler over loopback ICMP targets; prints one JSON line.
     SteadyRun {
@@ -146,6 +149,7 @@ fn run(command: Command) -> Result<()> {
             timeout_ms,
             port,
             icmp_count,
+            host,
         } => {
             let spec = ConfigSpec {
                 kind,
@@ -155,6 +159,7 @@ fn run(command: Command) -> Result<()> {
                 interval_ms: timeout_ms.max(10_000),
                 timeout_ms,
                 icmp_count: Some(icmp_count),
+                host,
             };
             let report = agent_run::runtime(None)?.block_on(agent_run::flat_out(&spec))?;
             println!("{}", serde_json::to_string(&report)?);
@@ -179,6 +184,7 @@ fn run(command: Command) -> Result<()> {
                     interval_ms: interval_s * 1000,
                     timeout_ms,
                     icmp_count,
+                    host: std::net::Ipv4Addr::LOCALHOST,
                 },
                 warmup: Duration::from_secs(warmup_s.unwrap_or(interval_s)),
                 window: Duration::from_secs(window_s),

@@ -127,8 +127,32 @@ impl Report {
                 });
             }
         }
+        out.extend(self.snmp_verdicts());
         for s in &self.steady {
             out.extend(steady_verdicts(s));
+        }
+        out
+    }
+
+    /// SNMP: at most a third of snmp_exporter's CPU per walk of the same device.
+    fn snmp_verdicts(&self) -> Vec<Verdict> {
+        let mut out = Vec::new();
+        for n in self.sizes() {
+            let (Some(a), Some(e)) = (
+                self.find("snmp", "driftvakt", n),
+                self.find("snmp", "snmp_exporter", n),
+            ) else {
+                continue;
+            };
+            let ratio = a.cpu_per_1k() / e.cpu_per_1k();
+            out.push(Verdict {
+                what: format!("SNMP {n} interfaces: CPU per walk at most 1/3 of snmp_exporter's"),
+                measured: format!(
+                    "CPU/walk {ratio:.2} of snmp_exporter; rate {:.2}x",
+                    a.probes_per_s() / e.probes_per_s()
+                ),
+                pass: Some(ratio <= 1.0 / 3.0),
+            });
         }
         out
     }
