@@ -5,6 +5,7 @@
 //! run as their own processes. This process only orchestrates and drives the exporters.
 
 use crate::agent_run::{FlatOutReport, SteadyReport};
+use crate::collector_bench;
 use crate::peers::{self, Exporter};
 use crate::report::{Report, Row};
 use crate::sys;
@@ -32,7 +33,24 @@ pub struct CompareSpec {
     /// Interfaces of the many-interface SNMP case (a network namespace); 0 skips it.
     pub snmp_interfaces: usize,
     pub steady: Option<SteadyArgs>,
+    /// Skip every agent row (flat out, SNMP, steady state).
+    pub no_agent: bool,
+    pub collector: Option<CollectorArgs>,
     pub command: String,
+}
+
+/// The collector part.
+#[derive(Debug, Clone)]
+pub struct CollectorArgs {
+    /// Inventory sizes of the ingest runs (none: skip ingest).
+    pub ingest_devices: Vec<usize>,
+    pub agents: usize,
+    pub batch_size: usize,
+    /// Batches per agent.
+    pub batches: usize,
+    /// Devices of the year of history (0: skip it).
+    pub history_devices: usize,
+    pub history_outages: usize,
 }
 
 /// The steady-state part.
@@ -53,6 +71,33 @@ pub fn compare(spec: &CompareSpec) -> Result<Report> {
         load_start: sys::load(),
         ..Report::default()
     };
+    if !spec.no_agent {
+        agent_part(spec, &mut report)?;
+    }
+    if let Some(c) = &spec.collector {
+        collector_part(c, &mut report)?;
+    }
+    report.load_end = sys::load();
+    Ok(report)
+}
+
+/// The collector's ingest runs and its year of history.
+fn collector_part(c: &CollectorArgs, report: &mut Report) -> Result<()> {
+    for &n in &c.ingest_devices {
+        let row = collector_bench::ingest(n, c.agents, c.batch_size, c.batches)?;
+        eprintln!("{}", serde_json::to_string(&row)?);
+        report.ingest.push(row);
+    }
+    if c.history_devices > 0 {
+        let row = collector_bench::history(c.history_devices, c.history_outages)?;
+        eprintln!("{}", serde_json::to_string(&row)?);
+        report.history = Some(row);
+    }
+    Ok(())
+}
+
+/// The agent's rows, its peers', SNMP and the steady state.
+fn agent_part(spec: &CompareSpec, report: &mut Report) -> Result<()> {
     let servers = Servers::start()?;
     let dir = tempfile::tempdir()?;
     for &n in &spec.sizes {
@@ -73,8 +118,7 @@ pub fn compare(spec: &CompareSpec) -> Result<Report> {
             report.steady.push(s);
         }
     }
-    report.load_end = sys::load();
-    Ok(report)
+    Ok(())
 }
 
 /// The agent's row and its peers' rows for one kind and size.
