@@ -22,17 +22,24 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How to start the collector: the `driftvakt-collector` binary next to this one, else this
-/// binary's `collector-exec` (the same library entry points).
+/// binary's `collector-exec` (the same library entry points). For profiling,
+/// `DRIFTVAKT_BENCH_COLLECTOR_PREFIX` (e.g. `perf record -g -o FILE --`) is put in front; the
+/// CPU and memory figures are then the wrapper's, so use it for profiles only.
 fn collector_command() -> Result<Command> {
     let exe = std::env::current_exe()?;
     let sibling = exe.with_file_name("driftvakt-collector");
-    Ok(if sibling.is_file() {
-        Command::new(sibling)
+    let mut argv: Vec<String> = std::env::var("DRIFTVAKT_BENCH_COLLECTOR_PREFIX")
+        .map(|p| p.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    if sibling.is_file() {
+        argv.push(sibling.to_string_lossy().into_owned());
     } else {
-        let mut c = Command::new(exe);
-        c.arg("collector-exec");
-        c
-    })
+        argv.push(exe.to_string_lossy().into_owned());
+        argv.push("collector-exec".into());
+    }
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    Ok(c)
 }
 
 /// A running `driftvakt-collector run`, killed on drop.
@@ -98,6 +105,18 @@ impl CollectorProc {
 
 impl Drop for CollectorProc {
     fn drop(&mut self) {
+        // SIGTERM first: the collector (or a profiler wrapping it) shuts down cleanly.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

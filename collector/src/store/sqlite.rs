@@ -306,12 +306,22 @@ impl Store for SqliteStore {
         to: i64,
     ) -> Result<Vec<Outage>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
-             WHERE entity = ?1 AND (?2 IS NULL OR id = ?2)
-               AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
-             ORDER BY id, start_ms",
-        )?;
+        // Two statements, not `(?2 IS NULL OR id = ?2)`: with that, SQLite plans for the NULL
+        // case and scans every outage of the kind even when one id is asked for.
+        let mut stmt = conn.prepare_cached(match id {
+            Some(_) => {
+                "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                 WHERE entity = ?1 AND id = ?2
+                   AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
+                 ORDER BY id, start_ms"
+            }
+            None => {
+                "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                 WHERE entity = ?1 AND ?2 IS NULL
+                   AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
+                 ORDER BY id, start_ms"
+            }
+        })?;
         let rows = stmt.query_map(params![entity.as_str(), id, from, to], |r| {
             Ok((
                 r.get::<_, String>(0)?,
