@@ -177,7 +177,9 @@ impl Report {
             self.load_start, self.load_end
         );
         let _ = writeln!(out, "Command: `{}`\n", self.command);
-        out.push_str(&self.rows_table());
+        if !self.rows.is_empty() {
+            out.push_str(&self.rows_table());
+        }
         if !self.steady.is_empty() {
             out.push('\n');
             out.push_str(&steady_table(&self.steady));
@@ -319,8 +321,9 @@ fn ingest_verdict(r: &IngestRow) -> Verdict {
             r.devices
         ),
         measured: format!(
-            "{:.0} results/s; batch p99 {:.0} ms; {} rejected, {} failed batches",
+            "{:.0} results/s ({:.0} per collector CPU second); batch p99 {:.0} ms; {} rejected, {} failed batches",
             r.results_per_s(),
+            r.accepted as f64 / r.cpu_s,
             r.p99_ms,
             r.rejected,
             r.errors
@@ -368,18 +371,19 @@ fn ingest_table(rows: &[IngestRow]) -> String {
     let mut out = String::from(
         "Collector ingest: `driftvakt-collector run` (SQLite, synchronous=FULL) in a child process, \
          agents posting batches concurrently over HTTP, each agent one batch at a time.\n\n\
-         | devices | agents x batches x results | results/s committed | batch p50 / p99 ms | collector CPU s per 100,000 results | collector peak RSS MiB | rejected / failed batches | load 1m |\n\
-         |---:|---|---:|---:|---:|---:|---|---:|\n",
+         | devices | agents x batches x results | results/s committed | results per collector CPU second | batch p50 / p99 ms | collector CPU s per 100,000 results | collector peak RSS MiB | rejected / failed batches | load 1m |\n\
+         |---:|---|---:|---:|---:|---:|---:|---|---:|\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} x {} x {} | {:.0} | {:.1} / {:.1} | {:.2} | {:.1} | {} / {} | {:.2} |",
+            "| {} | {} x {} x {} | {:.0} | {:.0} | {:.1} / {:.1} | {:.2} | {:.1} | {} / {} | {:.2} |",
             r.devices,
             r.agents,
             r.batches / r.agents.max(1),
             r.batch_size,
             r.results_per_s(),
+            r.accepted as f64 / r.cpu_s,
             r.p50_ms,
             r.p99_ms,
             r.cpu_s / r.accepted.max(1) as f64 * 100_000.0,
