@@ -7,7 +7,7 @@
 
 use crate::lag::{agent_lag_histogram, LagHistogram};
 use crate::sys;
-use crate::targets::{agent_yaml, device_index, ConfigSpec};
+use crate::targets::{agent_yaml, device_index, ConfigSpec, SNMP_COMMUNITY, SNMP_COMMUNITY_FILE};
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use driftvakt_agent::config::AgentConfig;
@@ -42,6 +42,7 @@ fn load_config(spec: &ConfigSpec) -> Result<(tempfile::TempDir, AgentConfig)> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("agent.yaml");
     std::fs::write(&path, agent_yaml(spec))?;
+    std::fs::write(dir.path().join(SNMP_COMMUNITY_FILE), SNMP_COMMUNITY)?;
     let config = AgentConfig::load(&path).map_err(|e| anyhow!("generated config: {e}"))?;
     Ok((dir, config))
 }

@@ -5,6 +5,7 @@
 //! run as their own processes. This process only orchestrates and drives the exporters.
 
 use crate::agent_run::{FlatOutReport, SteadyReport};
+use crate::collector_bench;
 use crate::peers::{self, Exporter};
 use crate::report::{Report, Row};
 use crate::sys;
@@ -32,7 +33,24 @@ pub struct CompareSpec {
     /// Interfaces of the many-interface SNMP case (a network namespace); 0 skips it.
     pub snmp_interfaces: usize,
     pub steady: Option<SteadyArgs>,
+    /// Skip every agent row (flat out, SNMP, steady state).
+    pub no_agent: bool,
+    pub collector: Option<CollectorArgs>,
     pub command: String,
+}
+
+/// The collector part.
+#[derive(Debug, Clone)]
+pub struct CollectorArgs {
+    /// Inventory sizes of the ingest runs (none: skip ingest).
+    pub ingest_devices: Vec<usize>,
+    pub agents: usize,
+    pub batch_size: usize,
+    /// Batches per agent.
+    pub batches: usize,
+    /// Devices of the year of history (0: skip it).
+    pub history_devices: usize,
+    pub history_outages: usize,
 }
 
 /// The steady-state part.
@@ -53,6 +71,33 @@ pub fn compare(spec: &CompareSpec) -> Result<Report> {
         load_start: sys::load(),
         ..Report::default()
     };
+    if !spec.no_agent {
+        agent_part(spec, &mut report)?;
+    }
+    if let Some(c) = &spec.collector {
+        collector_part(c, &mut report)?;
+    }
+    report.load_end = sys::load();
+    Ok(report)
+}
+
+/// The collector's ingest runs and its year of history.
+fn collector_part(c: &CollectorArgs, report: &mut Report) -> Result<()> {
+    for &n in &c.ingest_devices {
+        let row = collector_bench::ingest(n, c.agents, c.batch_size, c.batches)?;
+        eprintln!("{}", serde_json::to_string(&row)?);
+        report.ingest.push(row);
+    }
+    if c.history_devices > 0 {
+        let row = collector_bench::history(c.history_devices, c.history_outages)?;
+        eprintln!("{}", serde_json::to_string(&row)?);
+        report.history = Some(row);
+    }
+    Ok(())
+}
+
+/// The agent's rows, its peers', SNMP and the steady state.
+fn agent_part(spec: &CompareSpec, report: &mut Report) -> Result<()> {
     let servers = Servers::start()?;
     let dir = tempfile::tempdir()?;
     for &n in &spec.sizes {
@@ -73,8 +118,7 @@ pub fn compare(spec: &CompareSpec) -> Result<Report> {
             report.steady.push(s);
         }
     }
-    report.load_end = sys::load();
-    Ok(report)
+    Ok(())
 }
 
 /// The agent's row and its peers' rows for one kind and size.
@@ -89,6 +133,8 @@ fn rows_for(
         Kind::Icmp => 0,
         Kind::Http => servers.http,
         Kind::Tcp => servers.tcp,
+        // SNMP has rows of its own (`snmp_rows`), against snmpd.
+        Kind::Snmp => return Ok(Vec::new()),
     };
     let repeat = spec.repeat;
     let mut rows = vec![median_of(repeat, || agent_flat_out(spec, kind, n, port))?];
@@ -175,7 +221,7 @@ fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> 
         .map(|ip| match kind {
             Kind::Icmp => format!("/probe?module=icmp&target={ip}"),
             Kind::Http => format!("/probe?module=http_2xx&target=http://{ip}:{port}/"),
-            Kind::Tcp => format!("/probe?module=tcp_connect&target={ip}:{port}"),
+            Kind::Tcp | Kind::Snmp => format!("/probe?module=tcp_connect&target={ip}:{port}"),
         })
         .collect();
     exporter.drive(
@@ -186,18 +232,21 @@ fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> 
     )
 }
 
-/// snmp_exporter's `if_mib` against snmpd on this host's interfaces and, when asked, on a
-/// namespace with `snmp_interfaces` of them; the agent's rows wait for its SNMP probe.
+/// The agent's switch profile and snmp_exporter's `if_mib` against snmpd on this host's
+/// interfaces and, when asked, on a namespace with `snmp_interfaces` of them.
 fn snmp_rows(spec: &CompareSpec) -> Result<Vec<Row>> {
     let host_ifs = std::fs::read_dir("/sys/class/net").map_or(0, |d| d.count());
-    let pending = |n| Row::pending("snmp", "driftvakt", n, "pending the SNMP probe");
-    let mut rows = vec![pending(host_ifs)];
-    let ready = peers::installed(SNMP_EXPORTER) && peers::installed("snmpd");
-    if !spec.peers || !ready {
-        return Ok(rows);
+    if !peers::installed("snmpd") {
+        return Ok(vec![Row::pending(
+            "snmp",
+            "driftvakt",
+            host_ifs,
+            "snmpd not installed",
+        )]);
     }
+    let exporter = spec.peers && peers::installed(SNMP_EXPORTER);
     let snmpd = peers::Snmpd::start_local()?;
-    rows.push(snmp_exporter(spec, &snmpd, host_ifs)?);
+    let mut rows = snmp_pair(spec, &snmpd, host_ifs, exporter)?;
     drop(snmpd);
     if spec.snmp_interfaces > 0 {
         // lo and the link to the root namespace, then veth pairs up to the count asked.
@@ -205,10 +254,50 @@ fn snmp_rows(spec: &CompareSpec) -> Result<Vec<Row>> {
         let netns = peers::Netns::create("dvbench", pairs)?;
         let n = netns.interfaces()?;
         let snmpd = peers::Snmpd::start_in(&netns)?;
-        rows.push(pending(n));
-        rows.push(snmp_exporter(spec, &snmpd, n)?);
+        rows.extend(snmp_pair(spec, &snmpd, n, exporter)?);
     }
     Ok(rows)
+}
+
+/// The agent's row and (when `exporter`) snmp_exporter's against one snmpd.
+fn snmp_pair(
+    spec: &CompareSpec,
+    snmpd: &peers::Snmpd,
+    interfaces: usize,
+    exporter: bool,
+) -> Result<Vec<Row>> {
+    let agent = median_of(spec.repeat, || agent_snmp(spec, snmpd, interfaces))?;
+    eprintln!("{}", serde_json::to_string(&agent)?);
+    let mut rows = vec![agent];
+    if exporter {
+        rows.push(snmp_exporter(spec, snmpd, interfaces)?);
+    }
+    Ok(rows)
+}
+
+/// The agent's switch profile, one walk per request snmp_exporter gets, 10 in flight as there.
+fn agent_snmp(spec: &CompareSpec, snmpd: &peers::Snmpd, interfaces: usize) -> Result<Row> {
+    let (host, port) = snmpd.address.rsplit_once(':').context("snmpd address")?;
+    let load = sys::load1();
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["probe-run", "--kind", "snmp", "--concurrency", "10"])
+        .args(["--targets", &spec.snmp_requests.to_string()])
+        .args(["--timeout-ms", "5000", "--port", port, "--host", host]);
+    let (out, _) = run_child(cmd)?;
+    let report: FlatOutReport =
+        serde_json::from_str(out.trim()).with_context(|| format!("probe-run printed {out:?}"))?;
+    if !report.errors.is_empty() {
+        eprintln!("driftvakt snmp {interfaces}: failures {:?}", report.errors);
+    }
+    Ok(Row {
+        probes: report.probes,
+        failures: report.failures,
+        wall_s: report.wall_s,
+        cpu_s: report.cpu_s,
+        peak_rss_kib: report.peak_rss_kib,
+        load,
+        ..Row::new("snmp", "driftvakt", interfaces)
+    })
 }
 
 fn snmp_exporter(spec: &CompareSpec, snmpd: &peers::Snmpd, interfaces: usize) -> Result<Row> {

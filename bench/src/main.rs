@@ -5,6 +5,8 @@
 //! pieces it starts as child processes (and can be run alone).
 
 mod agent_run;
+mod collector_bench;
+mod collector_gen;
 mod compare;
 mod lag;
 mod peers;
@@ -71,6 +73,30 @@ enum Command {
         /// Echo requests per steady-state probe, one run per count (3 is the agent's default).
         #[arg(long, value_delimiter = ',', default_value = "3,1")]
         steady_icmp_counts: Vec<u16>,
+        /// Skip the agent (flat out, SNMP, steady state): the collector only.
+        #[arg(long)]
+        no_agent: bool,
+        /// Skip the collector.
+        #[arg(long)]
+        no_collector: bool,
+        /// Inventory sizes of the collector ingest runs, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "500,5000")]
+        collector_devices: Vec<usize>,
+        /// Simulated agents posting to the collector at once.
+        #[arg(long, default_value_t = 20)]
+        collector_agents: usize,
+        /// Results per batch.
+        #[arg(long, default_value_t = 500)]
+        collector_batch_size: usize,
+        /// Batches per agent.
+        #[arg(long, default_value_t = 10)]
+        collector_batches: usize,
+        /// Devices of the collector's year of history; 0 skips it.
+        #[arg(long, default_value_t = 5000)]
+        history_devices: usize,
+        /// Outages in that year.
+        #[arg(long, default_value_t = 50_000)]
+        history_outages: usize,
         /// Also write the Markdown table here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -94,6 +120,9 @@ enum Command {
         /// Echo requests per ICMP probe.
         #[arg(long, default_value_t = 1)]
         icmp_count: u16,
+        /// Address of the snmpd (SNMP only; `--port` is its UDP port).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::Ipv4Addr,
     },
     /// Run the library's scheduler over loopback ICMP targets; prints one JSON line.
     SteadyRun {
@@ -118,6 +147,34 @@ enum Command {
         #[arg(long)]
         worker_threads: Option<usize>,
     },
+    /// Ingest into a fresh collector from concurrent simulated agents; one JSON line per size.
+    CollectorIngest {
+        /// Inventory sizes (devices), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "500,5000")]
+        devices: Vec<usize>,
+        #[arg(long, default_value_t = 20)]
+        agents: usize,
+        /// Results per batch.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Batches per agent.
+        #[arg(long, default_value_t = 10)]
+        batches: usize,
+    },
+    /// A year of history, then restart, status, /metrics and reports; prints one JSON line.
+    CollectorReport {
+        #[arg(long, default_value_t = 5000)]
+        devices: usize,
+        #[arg(long, default_value_t = 50_000)]
+        outages: usize,
+    },
+    /// The collector library's own `run` and `report`, for when the `driftvakt-collector`
+    /// binary is not next to this one (as in the smoke test).
+    #[command(hide = true)]
+    CollectorExec {
+        #[command(subcommand)]
+        command: CollectorExec,
+    },
     /// Serve HTTP and TCP on loopback until stdin closes; prints the ports as JSON.
     Serve {
         #[arg(long, default_value_t = 0)]
@@ -125,6 +182,26 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         tcp_port: u16,
     },
+}
+
+/// `driftvakt-collector run` and `report`, through the library.
+#[derive(Subcommand)]
+enum CollectorExec {
+    Run(driftvakt_collector::cli_run::RunArgs),
+    Report(driftvakt_collector::cli_report::ReportArgs),
+}
+
+fn collector_exec(command: CollectorExec) -> Result<()> {
+    match command {
+        CollectorExec::Run(args) => {
+            let rt = agent_run::runtime(None)?;
+            Ok(rt.block_on(driftvakt_collector::cli_run::run(args))?)
+        }
+        CollectorExec::Report(args) => {
+            println!("{}", driftvakt_collector::cli_report::report(&args)?);
+            Ok(())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -146,6 +223,7 @@ fn run(command: Command) -> Result<()> {
             timeout_ms,
             port,
             icmp_count,
+            host,
         } => {
             let spec = ConfigSpec {
                 kind,
@@ -155,6 +233,7 @@ fn run(command: Command) -> Result<()> {
                 interval_ms: timeout_ms.max(10_000),
                 timeout_ms,
                 icmp_count: Some(icmp_count),
+                host,
             };
             let report = agent_run::runtime(None)?.block_on(agent_run::flat_out(&spec))?;
             println!("{}", serde_json::to_string(&report)?);
@@ -179,6 +258,7 @@ fn run(command: Command) -> Result<()> {
                     interval_ms: interval_s * 1000,
                     timeout_ms,
                     icmp_count,
+                    host: std::net::Ipv4Addr::LOCALHOST,
                 },
                 warmup: Duration::from_secs(warmup_s.unwrap_or(interval_s)),
                 window: Duration::from_secs(window_s),
@@ -188,6 +268,24 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        Command::CollectorIngest {
+            devices,
+            agents,
+            batch_size,
+            batches,
+        } => {
+            for n in devices {
+                let row = collector_bench::ingest(n, agents, batch_size, batches)?;
+                println!("{}", serde_json::to_string(&row)?);
+            }
+            Ok(())
+        }
+        Command::CollectorReport { devices, outages } => {
+            let row = collector_bench::history(devices, outages)?;
+            println!("{}", serde_json::to_string(&row)?);
+            Ok(())
+        }
+        Command::CollectorExec { command } => collector_exec(command),
         Command::Serve {
             http_port,
             tcp_port,
@@ -206,6 +304,14 @@ fn run(command: Command) -> Result<()> {
             steady_interval_s,
             steady_seconds,
             steady_icmp_counts,
+            no_agent,
+            no_collector,
+            collector_devices,
+            collector_agents,
+            collector_batch_size,
+            collector_batches,
+            history_devices,
+            history_outages,
             out,
             json,
         } => {
@@ -224,6 +330,15 @@ fn run(command: Command) -> Result<()> {
                     interval_s: steady_interval_s,
                     window_s: steady_seconds,
                     icmp_counts: steady_icmp_counts,
+                }),
+                no_agent,
+                collector: (!no_collector).then_some(compare::CollectorArgs {
+                    ingest_devices: collector_devices.into_iter().filter(|&n| n > 0).collect(),
+                    agents: collector_agents,
+                    batch_size: collector_batch_size,
+                    batches: collector_batches,
+                    history_devices,
+                    history_outages,
                 }),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };

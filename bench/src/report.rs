@@ -1,6 +1,7 @@
 //! The measured rows, the targets the issue sets, and the Markdown table.
 
 use crate::agent_run::SteadyReport;
+use crate::collector_bench::{HistoryRow, IngestRow, Timed};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -66,6 +67,11 @@ pub struct Report {
     pub load_end: String,
     pub rows: Vec<Row>,
     pub steady: Vec<SteadyReport>,
+    /// The collector: ingest per inventory size, and the year of history.
+    #[serde(default)]
+    pub ingest: Vec<IngestRow>,
+    #[serde(default)]
+    pub history: Option<HistoryRow>,
 }
 
 /// One target of the issue, checked.
@@ -127,8 +133,36 @@ impl Report {
                 });
             }
         }
+        out.extend(self.snmp_verdicts());
         for s in &self.steady {
             out.extend(steady_verdicts(s));
+        }
+        out.extend(self.ingest.iter().map(ingest_verdict));
+        if let Some(h) = &self.history {
+            out.extend(history_verdicts(h));
+        }
+        out
+    }
+
+    /// SNMP: at most a third of snmp_exporter's CPU per walk of the same device.
+    fn snmp_verdicts(&self) -> Vec<Verdict> {
+        let mut out = Vec::new();
+        for n in self.sizes() {
+            let (Some(a), Some(e)) = (
+                self.find("snmp", "driftvakt", n),
+                self.find("snmp", "snmp_exporter", n),
+            ) else {
+                continue;
+            };
+            let ratio = a.cpu_per_1k() / e.cpu_per_1k();
+            out.push(Verdict {
+                what: format!("SNMP {n} interfaces: CPU per walk at most 1/3 of snmp_exporter's"),
+                measured: format!(
+                    "CPU/walk {ratio:.2} of snmp_exporter; rate {:.2}x",
+                    a.probes_per_s() / e.probes_per_s()
+                ),
+                pass: Some(ratio <= 1.0 / 3.0),
+            });
         }
         out
     }
@@ -143,10 +177,20 @@ impl Report {
             self.load_start, self.load_end
         );
         let _ = writeln!(out, "Command: `{}`\n", self.command);
-        out.push_str(&self.rows_table());
+        if !self.rows.is_empty() {
+            out.push_str(&self.rows_table());
+        }
         if !self.steady.is_empty() {
             out.push('\n');
             out.push_str(&steady_table(&self.steady));
+        }
+        if !self.ingest.is_empty() {
+            out.push('\n');
+            out.push_str(&ingest_table(&self.ingest));
+        }
+        if let Some(h) = &self.history {
+            out.push('\n');
+            out.push_str(&history_table(h));
         }
         out.push('\n');
         out.push_str(&verdict_table(&self.verdicts()));
@@ -263,5 +307,144 @@ fn verdict_table(verdicts: &[Verdict]) -> String {
         };
         let _ = writeln!(out, "| {} | {} | {result} |", v.what, v.measured);
     }
+    out
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn ingest_verdict(r: &IngestRow) -> Verdict {
+    Verdict {
+        what: format!(
+            "collector ingest, {} devices: at least 50,000 results/s durably committed",
+            r.devices
+        ),
+        measured: format!(
+            "{:.0} results/s ({:.0} per collector CPU second); batch p99 {:.0} ms; {} rejected, {} failed batches",
+            r.results_per_s(),
+            r.accepted as f64 / r.cpu_s,
+            r.p99_ms,
+            r.rejected,
+            r.errors
+        ),
+        pass: Some(r.results_per_s() >= 50_000.0 && r.rejected == 0 && r.errors == 0),
+    }
+}
+
+fn history_verdicts(h: &HistoryRow) -> Vec<Verdict> {
+    let n = h.devices;
+    vec![
+        Verdict {
+            what: format!(
+                "collector history: {} outages stored and reported",
+                h.outages_intended
+            ),
+            measured: format!(
+                "{} in the store, {} in the year report",
+                h.outages_stored, h.year_report_outages
+            ),
+            pass: Some(h.outages_stored == h.outages_intended),
+        },
+        Verdict {
+            what: format!("collector, {n} devices: year report under 1 s"),
+            measured: format!(
+                "HTTP {:.0} ms, CLI {:.0} ms wall ({:.0} ms CPU)",
+                h.http_year.wall_ms, h.cli_year.wall_ms, h.cli_year.cpu_ms
+            ),
+            pass: Some(h.http_year.wall_ms < 1000.0 && h.cli_year.wall_ms < 1000.0),
+        },
+        Verdict {
+            what: format!("collector, {n} devices: one /metrics scrape under 100 ms"),
+            measured: format!(
+                "{:.1} ms (first {:.1} ms), {:.1} MiB",
+                h.metrics.wall_ms,
+                h.metrics_first.wall_ms,
+                h.metrics.bytes as f64 / 1024.0 / 1024.0
+            ),
+            pass: Some(h.metrics.wall_ms < 100.0 && h.metrics_first.wall_ms < 100.0),
+        },
+    ]
+}
+
+fn ingest_table(rows: &[IngestRow]) -> String {
+    let mut out = String::from(
+        "Collector ingest: `driftvakt-collector run` (SQLite, synchronous=FULL) in a child process, \
+         agents posting batches concurrently over HTTP, each agent one batch at a time.\n\n\
+         | devices | agents x batches x results | results/s committed | results per collector CPU second | batch p50 / p99 ms | collector CPU s per 100,000 results | collector peak RSS MiB | rejected / failed batches | load 1m |\n\
+         |---:|---|---:|---:|---:|---:|---:|---|---:|\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} x {} x {} | {:.0} | {:.0} | {:.1} / {:.1} | {:.2} | {:.1} | {} / {} | {:.2} |",
+            r.devices,
+            r.agents,
+            r.batches / r.agents.max(1),
+            r.batch_size,
+            r.results_per_s(),
+            r.accepted as f64 / r.cpu_s,
+            r.p50_ms,
+            r.p99_ms,
+            r.cpu_s / r.accepted.max(1) as f64 * 100_000.0,
+            mib(r.peak_rss_kib),
+            r.rejected,
+            r.errors,
+            r.load
+        );
+    }
+    out
+}
+
+fn history_table(h: &HistoryRow) -> String {
+    let mut out = format!(
+        "Collector with a year of history: {} devices, {} outages stored ({} intended, {} in the \
+         year report), {} service windows in the year; generated in {:.1} s, database {:.0} MiB. \
+         RSS after start {:.1} MiB.\n\n\
+         | operation | wall ms | CPU ms | peak RSS MiB | MiB out | load 1m |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        h.devices,
+        h.outages_stored,
+        h.outages_intended,
+        h.year_report_outages,
+        h.windows,
+        h.generate_s,
+        h.db_mib,
+        mib(h.rss_started_kib),
+    );
+    let _ = writeln!(
+        out,
+        "| restart: process start to `/healthz` 200 | {:.0} | | | | |",
+        h.start_healthz_ms
+    );
+    let _ = writeln!(
+        out,
+        "| restart: process start to `/api/v1/status` 200 | {:.0} | | | | |",
+        h.start_status_ms
+    );
+    let rows: [(&str, &Timed); 7] = [
+        ("GET /api/v1/status", &h.status),
+        ("GET /metrics, first scrape", &h.metrics_first),
+        ("GET /metrics, median of 3 more", &h.metrics),
+        ("GET /api/v1/report, tertial 2026-T2", &h.http_tertial),
+        ("GET /api/v1/report, year 2026", &h.http_year),
+        ("CLI report --period 2026-T2 --format json", &h.cli_tertial),
+        ("CLI report --period 2026 --format json", &h.cli_year),
+    ];
+    for (what, t) in rows {
+        let _ = writeln!(
+            out,
+            "| {what} | {:.1} | {:.0} | {:.1} | {:.2} | {:.2} |",
+            t.wall_ms,
+            t.cpu_ms,
+            mib(t.peak_rss_kib),
+            t.bytes as f64 / 1024.0 / 1024.0,
+            t.load
+        );
+    }
+    out.push_str(
+        "\nCPU and peak RSS of HTTP rows are the collector process's (CPU from /proc at 10 ms \
+         resolution; peak is its VmHWM so far); of CLI rows, the report process's own.\n",
+    );
     out
 }

@@ -34,6 +34,9 @@ pub enum Kind {
     Icmp,
     Http,
     Tcp,
+    /// The switch profile (ifTable/ifXTable walks) against one snmpd: every "target" is one walk
+    /// of the same device.
+    Snmp,
 }
 
 impl Kind {
@@ -42,6 +45,7 @@ impl Kind {
             Kind::Icmp => "icmp",
             Kind::Http => "http",
             Kind::Tcp => "tcp",
+            Kind::Snmp => "snmp",
         }
     }
 }
@@ -58,19 +62,38 @@ pub struct ConfigSpec {
     pub timeout_ms: u64,
     /// ICMP echo requests per probe; `None` leaves the agent's default.
     pub icmp_count: Option<u16>,
+    /// The snmpd every SNMP device points at (SNMP only; `port` is its UDP port).
+    pub host: Ipv4Addr,
 }
+
+/// The SNMP v2c community of the benchmark's snmpd, and the file the agent reads it from
+/// (relative to the generated configuration).
+pub const SNMP_COMMUNITY: &str = "public";
+pub const SNMP_COMMUNITY_FILE: &str = "community";
 
 /// The agent YAML for `spec`: one device per target, each with one check.
 pub fn agent_yaml(spec: &ConfigSpec) -> String {
-    let mut out = format!(
-        "agent:\n  id: bench\n  concurrency: {}\ndevices:\n",
-        spec.concurrency
-    );
-    for i in 0..spec.targets {
-        let ip = address(i);
+    let mut out = format!("agent:\n  id: bench\n  concurrency: {}\n", spec.concurrency);
+    if spec.kind == Kind::Snmp {
         let _ = write!(
             out,
-            "  - id: {}\n    class: screen\n    address: {ip}\n    interval: {}ms\n    timeout: {}ms\n    checks:\n",
+            "snmp_credentials:\n  - id: bench\n    version: v2c\n    community: {{ file: {SNMP_COMMUNITY_FILE} }}\n"
+        );
+    }
+    out.push_str("devices:\n");
+    let class = if spec.kind == Kind::Snmp {
+        "switch"
+    } else {
+        "screen"
+    };
+    for i in 0..spec.targets {
+        let ip = match spec.kind {
+            Kind::Snmp => spec.host,
+            _ => address(i),
+        };
+        let _ = write!(
+            out,
+            "  - id: {}\n    class: {class}\n    address: {ip}\n    interval: {}ms\n    timeout: {}ms\n    checks:\n",
             device_id(i),
             spec.interval_ms,
             spec.timeout_ms,
@@ -91,6 +114,10 @@ fn check_yaml(spec: &ConfigSpec, ip: Ipv4Addr) -> String {
             spec.port
         ),
         Kind::Tcp => format!("      - kind: tcp\n        port: {}\n", spec.port),
+        Kind::Snmp => format!(
+            "      - kind: snmp\n        credentials: bench\n        port: {}\n        retries: 1\n",
+            spec.port
+        ),
     }
 }
 

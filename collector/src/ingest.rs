@@ -241,7 +241,9 @@ impl App {
             .map(|d| d.rules.interval_ms)
             .max()
             .unwrap_or(0);
-        let mut out = Vec::new();
+        // Each service's start, moved back over any stored outage covering it; then every
+        // device timeline is loaded once, from the earliest of them (not once per service).
+        let mut starts = Vec::with_capacity(affected.len());
         for s in affected {
             let mut from = earliest.saturating_sub(widest);
             loop {
@@ -253,7 +255,14 @@ impl App {
                     _ => break,
                 }
             }
-            let devices = crate::report::load_timelines(inv, &*self.store, from, FOREVER)?;
+            starts.push((s, from));
+        }
+        let Some(load_from) = starts.iter().map(|(_, from)| *from).min() else {
+            return Ok(Vec::new());
+        };
+        let devices = crate::report::load_timelines(inv, &*self.store, load_from, FOREVER)?;
+        let mut out = Vec::new();
+        for (s, from) in starts {
             let members: Vec<&Timeline> = s.members.iter().filter_map(|m| devices.get(m)).collect();
             let tl = service_timeline(s.rule.need(), &members, from, FOREVER);
             let mut outages = Vec::new();

@@ -199,6 +199,31 @@ fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The agents that ever reported `check` for `device`, found by seeking the (target, check,
+/// agent, time) index from one agent to the next: one seek per such agent, rather than asking
+/// about every agent the collector knows.
+fn agents_reporting(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut next = conn.prepare_cached(
+        "SELECT agent FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent > ?3
+         ORDER BY agent LIMIT 1",
+    )?;
+    let mut agents: Vec<String> = Vec::new();
+    loop {
+        let after = agents.last().map_or("", String::as_str);
+        let found: Option<String> = next
+            .query_row(params![device, check, after], |r| r.get(0))
+            .optional()?;
+        match found {
+            Some(agent) => agents.push(agent),
+            None => return Ok(agents),
+        }
+    }
+}
+
 fn row_to_result(r: &rusqlite::Row) -> rusqlite::Result<StoredResult> {
     Ok(StoredResult {
         agent: r.get(0)?,
@@ -266,11 +291,8 @@ impl Store for SqliteStore {
         before: i64,
     ) -> Result<Option<i64>, StoreError> {
         let conn = self.conn();
+        let agents = agents_reporting(&conn, device, check)?;
         // Per agent, walk the (target, check, agent, time) index backwards from `before`.
-        let mut agents = conn.prepare_cached("SELECT agent FROM dv_agents")?;
-        let agents: Vec<String> = agents
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
         let mut reported = conn.prepare_cached(
             "SELECT 1 FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent = ?3
                AND time_ms < ?4 LIMIT 1",
@@ -302,12 +324,22 @@ impl Store for SqliteStore {
         to: i64,
     ) -> Result<Vec<Outage>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
-             WHERE entity = ?1 AND (?2 IS NULL OR id = ?2)
-               AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
-             ORDER BY id, start_ms",
-        )?;
+        // Two statements, not `(?2 IS NULL OR id = ?2)`: with that, SQLite plans for the NULL
+        // case and scans every outage of the kind even when one id is asked for.
+        let mut stmt = conn.prepare_cached(match id {
+            Some(_) => {
+                "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                 WHERE entity = ?1 AND id = ?2
+                   AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
+                 ORDER BY id, start_ms"
+            }
+            None => {
+                "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                 WHERE entity = ?1 AND ?2 IS NULL
+                   AND start_ms < ?4 AND (end_ms IS NULL OR end_ms > ?3)
+                 ORDER BY id, start_ms"
+            }
+        })?;
         let rows = stmt.query_map(params![entity.as_str(), id, from, to], |r| {
             Ok((
                 r.get::<_, String>(0)?,
