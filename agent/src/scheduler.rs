@@ -213,7 +213,7 @@ impl Scheduler {
     }
 }
 
-/// The next planned start after `planned`, skipping rounds that already passed.
+/// The next planned start after `planned`, leaving out rounds that already passed.
 fn next_start(planned: Instant, interval: Duration) -> Instant {
     let mut next = planned + interval;
     let now = Instant::now();

@@ -535,7 +535,7 @@ fn read_window(
         match serde_json::from_slice::<ProbeResult>(&payload) {
             Ok(r) => b.results.push(r),
             Err(e) => {
-                tracing::warn!(seq, error = %e, "spool: skipping a record that does not decode")
+                tracing::warn!(seq, error = %e, "spool: passing over a record that does not decode")
             }
         }
         b.last_seq = seq;
