@@ -74,6 +74,15 @@ pub trait PolicyStore: Send + Sync {
     fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
+/// What an incident notice to the editors needs beyond its template variables.
+struct EditorNotice<'a> {
+    kind: &'static str,
+    key_prefix: &'a str,
+    municipality: &'a str,
+    since: DateTime<Utc>,
+    source: &'a str,
+}
+
 /// One notice to render and enqueue.
 pub(crate) struct Notice<'a> {
     pub key: String,
@@ -281,6 +290,33 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         (since + self.hold_down()).max(now)
     }
 
+    /// Enqueues an incident's notice to each of its municipality's editors, held like every
+    /// incident notice, one idempotency key per recipient (`{key_prefix}:{recipient}`).
+    fn tell_editors(
+        &self,
+        n: EditorNotice<'_>,
+        vars: Vec<(&'static str, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let mut ids = Vec::new();
+        for r in self.config.recipients(n.municipality, Role::Editors) {
+            let notice = Notice {
+                key: format!("{}:{r}", n.key_prefix),
+                kind: n.kind,
+                recipient: &r,
+                municipality: Some(n.municipality),
+                vars: vars.clone(),
+                due_at: self.held_until(n.since, now),
+                limited: true,
+                source: Some(n.source),
+                oncall_case: None,
+                csv: None,
+            };
+            ids.extend(self.enqueue(notice)?);
+        }
+        Ok(ids)
+    }
+
     fn announce_open(
         &self,
         calendar: &Calendar,
@@ -306,21 +342,15 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                     ("municipality", municipality.clone()),
                     ("since", date_time_sv(*since, tz)),
                 ];
-                for r in self.config.recipients(municipality, Role::Editors) {
-                    let notice = Notice {
-                        key: format!("service-down:{service_id}:{}:{r}", instant_key(*since)),
-                        kind: "service_down",
-                        recipient: &r,
-                        municipality: Some(municipality),
-                        vars: vars.clone(),
-                        due_at: self.held_until(*since, now),
-                        limited: true,
-                        source: Some(key),
-                        oncall_case: None,
-                        csv: None,
-                    };
-                    ids.extend(self.enqueue(notice)?);
-                }
+                let prefix = format!("service-down:{service_id}:{}", instant_key(*since));
+                let notice = EditorNotice {
+                    kind: "service_down",
+                    key_prefix: &prefix,
+                    municipality,
+                    since: *since,
+                    source: key,
+                };
+                ids = self.tell_editors(notice, vars, now)?;
             }
             Event::SiteDark {
                 site_id,
@@ -336,21 +366,15 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                     ("since", date_time_sv(*since, tz)),
                     ("children_count", unreachable_children.len().to_string()),
                 ];
-                for r in self.config.recipients(municipality, Role::Editors) {
-                    let notice = Notice {
-                        key: format!("site-dark:{site_id}:{}:{r}", instant_key(*since)),
-                        kind: "site_dark",
-                        recipient: &r,
-                        municipality: Some(municipality),
-                        vars: vars.clone(),
-                        due_at: self.held_until(*since, now),
-                        limited: true,
-                        source: Some(key),
-                        oncall_case: None,
-                        csv: None,
-                    };
-                    ids.extend(self.enqueue(notice)?);
-                }
+                let prefix = format!("site-dark:{site_id}:{}", instant_key(*since));
+                let notice = EditorNotice {
+                    kind: "site_dark",
+                    key_prefix: &prefix,
+                    municipality,
+                    since: *since,
+                    source: key,
+                };
+                ids = self.tell_editors(notice, vars, now)?;
             }
             Event::DeviceAlert { .. } => {
                 ids = self.announce_alert(calendar, key, event, now)?;
