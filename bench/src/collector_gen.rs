@@ -11,13 +11,14 @@
 
 use anyhow::{ensure, Result};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use driftvakt_collector::calendar::{CalendarService, SqliteWindowStore};
 use driftvakt_collector::clock::FixedClock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::state::State;
+use driftvakt_collector::store::SqliteWindowStore;
 use driftvakt_collector::store::{
     EntityKind, Outage, Replacement, SqliteStore, Store, StoredResult,
 };
+use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, ProbeResult, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

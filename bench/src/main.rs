@@ -187,18 +187,27 @@ enum Command {
 /// `driftvakt-collector run` and `report`, through the library.
 #[derive(Subcommand)]
 enum CollectorExec {
-    Run(driftvakt_collector::cli_run::RunArgs),
-    Report(driftvakt_collector::cli_report::ReportArgs),
+    Run(driftvakt_collector::cli::run::RunArgs),
+    Report(driftvakt_collector::cli::report::ReportArgs),
 }
 
 fn collector_exec(command: CollectorExec) -> Result<()> {
     match command {
         CollectorExec::Run(args) => {
             let rt = agent_run::runtime(None)?;
-            Ok(rt.block_on(driftvakt_collector::cli_run::run(args))?)
+            Ok(rt.block_on(driftvakt_collector::cli::run::run(
+                args,
+                std::sync::Arc::new(driftvakt_collector::clock::SystemClock),
+            ))?)
         }
         CollectorExec::Report(args) => {
-            println!("{}", driftvakt_collector::cli_report::report(&args)?);
+            println!(
+                "{}",
+                driftvakt_collector::cli::report::report(
+                    &args,
+                    std::sync::Arc::new(driftvakt_collector::clock::SystemClock)
+                )?
+            );
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
-//! Where "now" comes from. Calendar logic never reads the wall clock itself: callers pass the
-//! instant, and the few places that need "now" (the CLI, refusing to withdraw a window that has
-//! started) take a [`Clock`], so tests can pin time with [`FixedClock`].
+//! Where "now" comes from: the collector's one clock. Nothing in the library reads the wall clock
+//! itself; the binary's `main.rs` hands a [`SystemClock`] to the commands, the commands hand it to
+//! the [`crate::app::App`] and the notifier, and tests pin time with [`FixedClock`] or a closure
+//! (any `Fn() -> DateTime<Utc>` is a clock).
 
 use chrono::{DateTime, Utc};
 
@@ -26,5 +27,12 @@ pub struct FixedClock(pub DateTime<Utc>);
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+}
+
+/// A closure is a clock: tests move time by changing what it returns.
+impl<F: Fn() -> DateTime<Utc> + Send + Sync> Clock for F {
+    fn now(&self) -> DateTime<Utc> {
+        self()
     }
 }

@@ -4,7 +4,7 @@
 //! spool: the results land in the same database in the same process). Its metrics are
 //! registered in the collector's registry, so `/metrics` shows them.
 
-use crate::ingest::App;
+use crate::app::App;
 use crate::inventory::{Agent, Inventory};
 use driftvakt_agent::config::{AgentConfig, AgentFile, AgentSettings};
 use driftvakt_agent::metrics::AgentMetrics;
@@ -86,7 +86,7 @@ async fn forward(
     agent: String,
     mut results: mpsc::Receiver<std::sync::Arc<ProbeResult>>,
 ) {
-    let run = chrono::Utc::now().timestamp_millis();
+    let run = app.now().timestamp_millis();
     let mut counter: u64 = 0;
     let mut pending: Vec<ProbeResult> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);

@@ -1,40 +1,36 @@
 //! Driftvakt collector: receives probe results from agents, keeps device and service state, and
-//! computes availability against the yearly target. See the module docs for each part.
+//! computes availability against the yearly target. `ARCHITECTURE.md` at the repository root
+//! draws the folders and their one-way arrows; in short, from the bottom up:
 //!
-//! - [`inventory`]: sites, devices, services and agents from strict YAML.
-//! - [`store`]: the storage trait and its SQLite backend.
-//! - [`ingest`]: the shared [`ingest::App`] state and batch ingest.
-//! - [`state`]: device and service state machines, outage derivation.
-//! - [`availability`]: interval arithmetic, periods, planned windows, figures.
-//! - [`calendar`]: service windows, office hours and Swedish holidays.
-//! - [`report`]: the availability report and its renderers.
-//! - [`api`], [`server`]: the HTTP API and run loop.
-//! - [`metrics`]: the collector's Prometheus metrics (what the dashboards read).
-//! - [`assignment`]: `GET /api/v1/assignment`, the devices an agent in central mode probes.
-//! - [`notify`]: driftmeddelanden and alerts: policy, outbox, SMTP and file transport.
-//! - [`alerting`]: device and service state turned into the notifier's events, once each.
-//! - [`clock`]: the injected clock (the test seam for "now").
-//! - [`cli_run`], [`cli_report`], [`cli_calendar`], [`cli_notify`]: the subcommands.
+//! - pure, no I/O: [`availability`] (interval arithmetic, periods, figures, the five states),
+//!   [`calendar`] (service windows, office hours, Swedish holidays and names), [`events`] (what
+//!   alerting tells the notifier), [`inventory`] (sites, devices, services, agents from strict
+//!   YAML), [`clock`] (the one source of "now");
+//! - [`store`]: every table and every line of SQL, behind traits, with one migration sequence;
+//! - [`app`]: the [`app::App`] that ties inventory, store and clock together;
+//! - [`state`]: the pure state machine and the one read model (timelines, status, root cause,
+//!   lineage) that ingest, alerting, metrics, reports and the API all use;
+//! - [`ingest`], [`windows`] (operators' changes to service windows), [`report`] (the
+//!   availability report and its formats), [`notify`] (driftmeddelanden and alerts: policy,
+//!   outbox, transports), [`alerting`] (state turned into the notifier's events, once each),
+//!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector);
+//! - [`http`] (every route and the server) and [`cli`] (every subcommand) on top: nothing
+//!   imports them.
 
 pub mod alerting;
-pub mod api;
-pub mod api_calendar;
-pub mod assignment;
+pub mod app;
 pub mod availability;
 pub mod calendar;
-pub mod cli_calendar;
-pub mod cli_notify;
-pub mod cli_report;
-pub mod cli_run;
+pub mod cli;
 pub mod clock;
-pub mod db;
 pub mod embedded;
+pub mod events;
+pub mod http;
 pub mod ingest;
 pub mod inventory;
 pub mod metrics;
 pub mod notify;
 pub mod report;
-pub mod server;
 pub mod state;
 pub mod store;
-pub mod swedish;
+pub mod windows;

@@ -1,9 +1,10 @@
-//! `driftvakt-collector`: the collector binary. Each subcommand lives in its own `cli_*` module
-//! of the library; this file only dispatches, with `anyhow` at the edge.
+//! `driftvakt-collector`: the collector binary. Each subcommand lives in its own file under the
+//! library's `cli/`; this file only dispatches, with `anyhow` at the edge, and is where the wall
+//! clock is chosen.
 
 use clap::{Parser, Subcommand};
+use driftvakt_collector::cli;
 use driftvakt_collector::clock::SystemClock;
-use driftvakt_collector::{cli_calendar, cli_notify, cli_report, cli_run};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -18,15 +19,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API: receive results, keep state.
-    Run(cli_run::RunArgs),
+    Run(cli::run::RunArgs),
     /// Print the availability report for a period.
-    Report(cli_report::ReportArgs),
+    Report(cli::report::ReportArgs),
     /// Validate the inventory and exit.
-    CheckConfig(cli_run::CommonArgs),
+    CheckConfig(cli::CommonArgs),
     /// Service windows, office hours and Swedish holidays.
-    Calendar(cli_calendar::CalendarArgs),
+    Calendar(cli::calendar::CalendarArgs),
     /// Driftmeddelanden and alerts: the outbox and a test mail.
-    Notify(cli_notify::NotifyArgs),
+    Notify(cli::notify::NotifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,9 +50,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(cli_run::run(args))?;
+            rt.block_on(cli::run::run(args, Arc::new(SystemClock)))?;
         }
-        Command::Report(args) => print!("{}", cli_report::report(&args)?),
+        Command::Report(args) => print!("{}", cli::report::report(&args, Arc::new(SystemClock))?),
         Command::CheckConfig(args) => {
             let inv = args.load()?;
             println!(
@@ -64,10 +65,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Calendar(args) => {
-            cli_calendar::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
+            cli::calendar::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
         Command::Notify(args) => {
-            cli_notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
+            cli::notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
     }
     Ok(())

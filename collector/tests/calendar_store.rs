@@ -2,11 +2,10 @@
 //! withdraw and cancel only before the start), with a fixed clock.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use driftvakt_collector::calendar::{
-    CalendarConfig, CalendarError, CalendarService, SqliteWindowStore, StoreError, Subject,
-    WindowKind, WindowScope, WindowStore,
-};
+use driftvakt_collector::calendar::{CalendarConfig, Subject, WindowKind, WindowScope};
 use driftvakt_collector::clock::FixedClock;
+use driftvakt_collector::store::{SqliteWindowStore, StoreError, WindowStore};
+use driftvakt_collector::windows::{CalendarError, CalendarService};
 use std::sync::Arc;
 
 fn utc(s: &str) -> DateTime<Utc> {

@@ -1,7 +1,7 @@
 //! Inventory loading: every file in `tests/bad_configs` fails with the message(s) in its
 //! `# expect:` header (several separated by ` | `), and good inventories with includes load.
 
-use driftvakt_collector::cli_run::CommonArgs;
+use driftvakt_collector::cli::CommonArgs;
 use driftvakt_collector::inventory::{Inventory, Rule};
 use std::path::{Path, PathBuf};
 

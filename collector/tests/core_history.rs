@@ -3,9 +3,8 @@
 mod core_support;
 
 use core_support::*;
-use driftvakt_collector::api::status;
+use driftvakt_collector::app::App;
 use driftvakt_collector::availability::{NoWindows, Period, PlannedWindows};
-use driftvakt_collector::ingest::App;
 use driftvakt_collector::report::{build, Report};
 use driftvakt_collector::state::State;
 use driftvakt_collector::store::{EntityKind, Outage};
@@ -160,7 +159,7 @@ fn parent_down_makes_children_unreachable() {
     // At 10:30 the switch is the root cause, the access points are unreachable.
     let (now, _) = clock(minute(630));
     let at_1030 = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
-    let s = status(&at_1030).unwrap();
+    let s = at_1030.status().unwrap();
     let sw = s.devices.iter().find(|d| d.id == "sw").unwrap();
     assert_eq!(sw.state, State::Down);
     assert_eq!(sw.since, Some(minute(600)));
@@ -268,14 +267,14 @@ fn restart_mid_history_resumes_without_losing_or_inventing() {
         // Mid-outage: down since 10:00.
         let (now, _) = clock(minute(629));
         let mid = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
-        let s = status(&mid).unwrap();
+        let s = mid.status().unwrap();
         let prn = s.devices.iter().find(|d| d.id == "prn").unwrap();
         assert_eq!((prn.state, prn.since), (State::Down, Some(minute(600))));
     } // the app and its database connection are dropped here
     let app = open_app(dir.path());
     let (now, _) = clock(minute(640));
     let later = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
-    let s = status(&later).unwrap();
+    let s = later.status().unwrap();
     let prn = s.devices.iter().find(|d| d.id == "prn").unwrap();
     // Results stopped at 10:29; unknown after three intervals, original start kept before.
     assert_eq!((prn.state, prn.since), (State::Unknown, Some(minute(632))));

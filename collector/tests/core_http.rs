@@ -5,11 +5,13 @@ mod core_support;
 
 use core_support::*;
 use driftvakt_agent::config::Secret;
-use driftvakt_collector::api::{ApiState, Status};
-use driftvakt_collector::calendar::{CalendarService, SqliteWindowStore};
 use driftvakt_collector::clock::SystemClock;
+use driftvakt_collector::http::serve;
+use driftvakt_collector::http::ApiState;
 use driftvakt_collector::ingest::IngestResponse;
-use driftvakt_collector::server::serve;
+use driftvakt_collector::state::Status;
+use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::Batch;
 use reqwest::StatusCode;
 use std::sync::Arc;

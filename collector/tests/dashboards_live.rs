@@ -18,10 +18,12 @@ use driftvakt_agent::config::Secret;
 use driftvakt_agent::metrics::SpoolMetrics;
 use driftvakt_agent::push::{CollectorClient, Pusher, PusherOptions};
 use driftvakt_agent::spool::{Spool, SpoolOptions};
-use driftvakt_collector::api::ApiState;
+use driftvakt_collector::app::App;
 use driftvakt_collector::calendar::WindowScope;
-use driftvakt_collector::cli_run::{calendar_service, start_notifier};
-use driftvakt_collector::ingest::{system_clock, App};
+use driftvakt_collector::cli::calendar_service;
+use driftvakt_collector::cli::run::start_notifier;
+use driftvakt_collector::clock::SystemClock;
+use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
@@ -186,7 +188,7 @@ fn load_inventory(dir: &Path) -> Inventory {
 /// Stores the history (in batches, as an agent replaying its spool would) and adds the
 /// ad-hoc service window around the planned outage.
 fn simulate(app: &App, now: DateTime<Utc>) {
-    let calendar = calendar_service(&app.inventory).unwrap();
+    let calendar = calendar_service(&app.inventory, app.clock.clone()).unwrap();
     calendar
         .add_window(
             now - Span::hours(3),
@@ -210,7 +212,7 @@ fn simulate(app: &App, now: DateTime<Utc>) {
 async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>>) {
     let inv = load_inventory(dir);
     let store = SqliteStore::open(&inv.settings.database).unwrap();
-    let app = App::new(inv, Arc::new(store), system_clock()).unwrap();
+    let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
     let now = Utc::now();
     let sim = app.clone();
     tokio::task::spawn_blocking(move || simulate(&sim, now))
@@ -218,11 +220,11 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
         .unwrap();
     let mut registry = Registry::default();
     let mut tasks = driftvakt_collector::embedded::start_all(&app, &mut registry).unwrap();
-    let calendar = Arc::new(calendar_service(&app.inventory).unwrap());
+    let calendar = Arc::new(calendar_service(&app.inventory, app.clock.clone()).unwrap());
     let every = Duration::from_secs(1);
     tasks.push(driftvakt_collector::metrics::start(
         &mut registry,
-        &app,
+        &app.metrics_sources(),
         calendar.clone(),
         every,
     ));
@@ -238,7 +240,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tasks.push(tokio::spawn(async move {
-        let _ = driftvakt_collector::server::serve(state, listener, std::future::pending()).await;
+        let _ = driftvakt_collector::http::serve(state, listener, std::future::pending()).await;
     }));
     (addr, tasks)
 }

@@ -8,14 +8,15 @@ use delivery_support::*;
 use driftvakt_agent::assignment::{Assignment, AssignmentFetcher, Fetched};
 use driftvakt_agent::config::{default_checks, AgentConfig, CheckSpec, Secret};
 use driftvakt_agent::push::CollectorClient;
-use driftvakt_collector::api::ApiState;
-use driftvakt_collector::assignment::Served;
-use driftvakt_collector::calendar::{CalendarService, SqliteWindowStore};
+use driftvakt_collector::app::App;
 use driftvakt_collector::clock::SystemClock;
-use driftvakt_collector::ingest::{system_clock, App};
+use driftvakt_collector::http::assignment::Served;
+use driftvakt_collector::http::serve;
+use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::server::serve;
 use driftvakt_collector::store::SqliteStore;
+use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::DeviceClass;
 use reqwest::StatusCode;
 use std::path::{Path, PathBuf};
@@ -67,7 +68,7 @@ struct Server {
 async fn start(dir: &Path) -> Server {
     let inv = Inventory::load(&write_inventory(dir, INVENTORY)).unwrap();
     let store = SqliteStore::open(&dir.join("dv.db")).unwrap();
-    let app = App::new(inv, Arc::new(store), system_clock()).unwrap();
+    let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
     let windows = SqliteWindowStore::open(&dir.join("calendar.db")).unwrap();
     let state = ApiState {
         app: app.clone(),

@@ -3,6 +3,7 @@
 //! name file, line and key ([`config`]).
 
 pub mod config;
+pub mod reply;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};

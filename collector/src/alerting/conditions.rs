@@ -23,11 +23,11 @@
 //! the notifier cancels it and nobody hears of it).
 //! "Åtgärdat" is only said when the state says so.
 
+use crate::app::App;
 use crate::availability::{at, ms, Span};
-use crate::ingest::App;
 use crate::inventory::{Device, Inventory};
 use crate::notify::{AlertKind, Event};
-use crate::report::{load_timelines, service_timelines};
+use crate::state::{load_timelines, service_timelines};
 use crate::state::{State, Timeline};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};

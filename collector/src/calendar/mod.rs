@@ -4,22 +4,20 @@
 //! the intervals to cut out of an availability period.
 //!
 //! Recurring windows are rules in wall time ([`rules`]), computed on the fly from
-//! [`CalendarConfig`]; operators' decisions (secondary activations, ad-hoc windows) are persisted
-//! through [`WindowStore`] and applied by [`CalendarService`]. No function here reads the clock:
-//! instants are arguments, and "now" comes from a [`crate::clock::Clock`].
+//! [`CalendarConfig`]; operators' decisions (secondary activations, ad-hoc windows, [`adhoc`])
+//! are persisted by the store and applied by `windows::CalendarService`. This module is pure: no
+//! I/O, and no function here reads the clock (instants are arguments). Swedish month and weekday
+//! names are in [`swedish`].
 
+pub mod adhoc;
 pub mod config;
 pub mod holidays;
 pub mod rules;
-pub mod service;
-pub mod store;
+pub mod swedish;
 
+pub use adhoc::{Activation, AdhocWindow, NewAdhocWindow};
 pub use config::{CalendarConfig, CalendarFile};
 pub use holidays::{easter_sunday, swedish_holiday, swedish_holidays};
-pub use service::{CalendarError, CalendarService};
-pub use store::{
-    Activation, AdhocWindow, NewAdhocWindow, SqliteWindowStore, StoreError, WindowStore,
-};
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -29,7 +27,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where the current calendar (with operators' activations and ad-hoc windows) comes from:
-/// a fixed [`Calendar`], or a [`CalendarService`] that reads its store each time.
+/// a fixed [`Calendar`], or `windows::CalendarService`, which reads its store each time.
 pub trait CalendarSource: Send + Sync {
     fn calendar(&self) -> Result<Calendar, String>;
 }
@@ -37,12 +35,6 @@ pub trait CalendarSource: Send + Sync {
 impl CalendarSource for Calendar {
     fn calendar(&self) -> Result<Calendar, String> {
         Ok(self.clone())
-    }
-}
-
-impl<W: WindowStore + Send + Sync> CalendarSource for CalendarService<W> {
-    fn calendar(&self) -> Result<Calendar, String> {
-        CalendarService::calendar(self).map_err(|e| e.to_string())
     }
 }
 
@@ -176,24 +168,7 @@ impl Window {
     }
 }
 
-/// What an entity is, for scope matching: every field that is known.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Subject<'a> {
-    pub device: Option<&'a str>,
-    pub service: Option<&'a str>,
-    pub site: Option<&'a str>,
-    pub municipality: Option<&'a str>,
-}
-
-impl Subject<'static> {
-    /// A subject nothing is known about: only `all` windows apply.
-    pub const ANY: Subject<'static> = Subject {
-        device: None,
-        service: None,
-        site: None,
-        municipality: None,
-    };
-}
+pub use crate::availability::Subject;
 
 /// What an instant is for a subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -236,15 +211,6 @@ impl Calendar {
     /// A calendar with no activations and no ad-hoc windows.
     pub fn from_config(config: CalendarConfig) -> Self {
         Calendar::new(config, Vec::new(), Vec::new())
-    }
-
-    /// A calendar with the activations and ad-hoc windows in `store`.
-    pub fn load(config: CalendarConfig, store: &dyn WindowStore) -> Result<Self, StoreError> {
-        Ok(Calendar::new(
-            config,
-            store.list_activations()?,
-            store.list_adhoc()?,
-        ))
     }
 
     pub fn config(&self) -> &CalendarConfig {

@@ -4,7 +4,7 @@
 //! strict (unknown keys are errors) with the shared YAML loader; [`NotifyConfig::validate`]
 //! checks what serde cannot (addresses, cron expressions).
 
-use super::events::AlertKind;
+use crate::events::AlertKind;
 use driftvakt_common::config::{load_yaml, parse_yaml, ConfigError, ConfigErrors, Duration};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -11,9 +11,9 @@
 //! row's lease runs out and it is sent again. The `Message-ID` is derived from the idempotency
 //! key, so such a duplicate carries the same Message-ID and can be recognised and dropped.
 
-use super::outbox::OutboxRow;
 use super::transport::{envelope, MailTransport, SendError};
 use super::{Notifier, NotifyStore};
+use crate::store::outbox::OutboxRow;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;

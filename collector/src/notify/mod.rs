@@ -2,7 +2,7 @@
 //!
 //! The collector core turns device and service state into [`Event`]s and calls
 //! [`Notifier::handle`], which decides (see [`policy`]), renders ([`render`]) and *enqueues*
-//! durably in the outbox ([`outbox`], SQLite via [`store`]) — it never sends. A loop calls
+//! durably in the outbox (`store::outbox`, kept by the store like every table) — it never sends. A loop calls
 //! [`Notifier::deliver_due`] to send what is due through a [`MailTransport`] (SMTP or `.eml`
 //! files, [`transport`]) with retry ([`delivery`]), and [`Notifier::tick`] for time-driven work:
 //! window announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]).
@@ -10,23 +10,22 @@
 
 pub mod config;
 pub mod delivery;
-pub mod events;
 pub mod oncall;
-pub mod outbox;
 pub mod policy;
 pub mod render;
 pub mod schedule;
-pub mod store;
 pub mod transport;
 
+pub use crate::events::{AlertKind, Event};
+pub use crate::store::outbox;
+pub use crate::store::{
+    OutboxId, OutboxRow, OutboxStats, OutboxStore, PolicyStore, SqliteNotifyStore, Status,
+    StoreError,
+};
 pub use config::{NotifyConfig, NotifyFile, Role};
 pub use delivery::DeliveryStats;
-pub use events::{AlertKind, Event};
 pub use oncall::{OncallCase, TertialCount};
-pub use outbox::{OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
-pub use policy::PolicyStore;
 pub use schedule::ReportSource;
-pub use store::{SqliteNotifyStore, StoreError};
 pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
 
 use crate::clock::Clock;

@@ -2,23 +2,11 @@
 //! for it), and the on-call cases, recorded when a page is sent outside office hours, because
 //! they are billed and followed up per tertial (Jan–Apr, May–Aug, Sep–Dec).
 
+pub use crate::store::OncallCase;
+
 use crate::calendar::Calendar;
 use chrono::{DateTime, Datelike, Days, NaiveTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
-
-/// One alert handled by on-call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OncallCase {
-    /// When the page was sent.
-    pub at: DateTime<Utc>,
-    pub device_id: String,
-    pub device_name: String,
-    /// The alert kind's tag (`down`, `on_battery`, ...).
-    pub kind: String,
-    pub municipality: String,
-    /// When the problem started.
-    pub since: DateTime<Utc>,
-}
+use serde::Serialize;
 
 /// On-call cases in one tertial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -15,64 +15,14 @@
 //!   for it) notices are collected into one digest ("Sammanfattning: 183 larm").
 
 use super::config::Role;
-use super::events::{AlertKind, Event};
 use super::oncall::{next_office_start, OncallCase};
-use super::outbox::{NewNotice, OutboxId, Status};
 use super::render::{self, date_time_sv, duration_sv, MailParts};
-use super::store::StoreError;
 use super::{Notifier, NotifyError, NotifyStore};
 use crate::calendar::{Calendar, Moment, Subject, Window};
+use crate::events::{AlertKind, Event};
+use crate::store::outbox::{NewNotice, OutboxId, Status};
+use crate::store::{Incident, IncidentState};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-
-/// A failure the notifier is following.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    pub key: String,
-    /// The event that opened it.
-    pub event: Event,
-    pub state: IncidentState,
-    /// The opening notices (one per recipient).
-    pub notices: Vec<OutboxId>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Where an incident is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum IncidentState {
-    /// Inside a window until `until`: nothing sent yet.
-    Suppressed { until: DateTime<Utc> },
-    /// Opening notices enqueued (possibly still held).
-    Open,
-    /// Recovered at `at`; the recovery notices are held for hold-down.
-    Closing {
-        at: DateTime<Utc>,
-        notices: Vec<OutboxId>,
-    },
-}
-
-/// Incident and digest state next to the outbox.
-pub trait PolicyStore: Send + Sync {
-    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError>;
-    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
-    fn delete_incident(&self, key: &str) -> Result<(), StoreError>;
-    fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
-    /// Adds a line to digest `digest`, remembering which incident (`source`) it came from.
-    fn add_digest_item(&self, digest: OutboxId, source: &str, line: &str)
-        -> Result<(), StoreError>;
-    fn digest_items(&self, digest: OutboxId) -> Result<Vec<String>, StoreError>;
-    /// Removes the lines that came from `source`; returns the digests they were in.
-    fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError>;
-    fn oncall_cases(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<OncallCase>, StoreError>;
-    /// When schedule `name` was last evaluated.
-    fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
-    fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-}
 
 /// What an incident notice to the editors needs beyond its template variables.
 struct EditorNotice<'a> {

@@ -4,8 +4,7 @@
 //! templates, Swedish dates and durations, and the MIME message itself (multipart/alternative,
 //! a CSV attachment for reports, a `Message-ID` derived from the idempotency key).
 
-use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
@@ -179,61 +178,9 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// `t` in `tz` as Swedish text: "tisdag 17 mars 2026 kl. 18.00".
-pub fn date_time_sv(t: DateTime<Utc>, tz: Tz) -> String {
-    let l = t.with_timezone(&tz);
-    format!("{} kl. {:02}.{:02}", date_sv(t, tz), l.hour(), l.minute())
-}
-
-/// `t`'s date in `tz`: "tisdag 17 mars 2026".
-pub fn date_sv(t: DateTime<Utc>, tz: Tz) -> String {
-    let l = t.with_timezone(&tz);
-    format!(
-        "{} {} {} {}",
-        weekday_sv(l.weekday()),
-        l.day(),
-        crate::swedish::month(l.month0()),
-        l.year()
-    )
-}
-
-/// The time of day of `t` in `tz`: "18.00".
-pub fn time_sv(t: DateTime<Utc>, tz: Tz) -> String {
-    let l = t.with_timezone(&tz);
-    format!("{:02}.{:02}", l.hour(), l.minute())
-}
-
-pub fn weekday_sv(w: Weekday) -> &'static str {
-    crate::swedish::weekday(w)
-}
-
-/// A span as Swedish text: "1 timme 23 minuter", "2 dagar 3 timmar", "mindre än en minut".
-pub fn duration_sv(d: chrono::Duration) -> String {
-    duration_minutes_sv(d.num_minutes())
-}
-
-/// `minutes` as Swedish text (see [`duration_sv`]).
-pub fn duration_minutes_sv(minutes: i64) -> String {
-    if minutes < 1 {
-        return "mindre än en minut".to_string();
-    }
-    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    let mut parts = Vec::new();
-    if days > 0 {
-        parts.push(unit(days, "dag", "dagar"));
-    }
-    if hours > 0 {
-        parts.push(unit(hours, "timme", "timmar"));
-    }
-    if mins > 0 && days == 0 {
-        parts.push(unit(mins, "minut", "minuter"));
-    }
-    parts.join(" ")
-}
-
-fn unit(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::calendar::swedish::{
+    date_sv, date_time_sv, duration_minutes_sv, duration_sv, time_sv, weekday_sv,
+};
 
 /// What goes into one mail besides the rendered text.
 #[derive(Debug, Clone)]

@@ -9,10 +9,10 @@
 
 use super::config::{ReportPeriod, ReportSchedule};
 use super::oncall::tertial_of_month;
-use super::outbox::OutboxId;
 use super::policy::Notice;
 use super::{Notifier, NotifyError, NotifyStore};
 use crate::calendar::Calendar;
+use crate::store::outbox::OutboxId;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use std::str::FromStr;
 
@@ -39,7 +39,11 @@ pub fn resolve_period(p: ReportPeriod, date: NaiveDate) -> Period {
             let d = date.with_day(1).expect("day 1") - Days::new(1);
             Period {
                 id: format!("{}-{:02}", d.year(), d.month()),
-                label: format!("{} {}", crate::swedish::month(d.month0()), d.year()),
+                label: format!(
+                    "{} {}",
+                    crate::calendar::swedish::month(d.month0()),
+                    d.year()
+                ),
             }
         }
         ReportPeriod::PreviousTertial => {
@@ -54,8 +58,8 @@ pub fn resolve_period(p: ReportPeriod, date: NaiveDate) -> Period {
                 id: format!("{year}-T{t}"),
                 label: format!(
                     "tertial {t} {year} ({}–{})",
-                    crate::swedish::MONTHS[first],
-                    crate::swedish::MONTHS[first + 3]
+                    crate::calendar::swedish::MONTHS[first],
+                    crate::calendar::swedish::MONTHS[first + 3]
                 ),
             }
         }

@@ -15,7 +15,10 @@ pub fn title(period: &str) -> String {
     }
     if let Ok(m) = rest.parse::<usize>() {
         if (1..=12).contains(&m) {
-            return format!("Uppföljning {} {year}", crate::swedish::MONTHS[m - 1]);
+            return format!(
+                "Uppföljning {} {year}",
+                crate::calendar::swedish::MONTHS[m - 1]
+            );
         }
     }
     if rest.is_empty() && year.len() == 4 {

@@ -16,11 +16,11 @@ mod table;
 
 use crate::availability::{
     aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
-    Span, Spans, Subject, FOREVER,
+    Span, Spans, Subject,
 };
 use crate::inventory::Inventory;
-use crate::state::{effective, service_timeline, Segment, Timeline};
-use crate::store::{EntityKind, Store, StoreError};
+use crate::state::{load_timelines, service_timelines, Timeline};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,8 +45,6 @@ pub enum ReportError {
     Future(DateTime<Utc>),
     #[error("calendar: {0}")]
     Calendar(String),
-    #[error("on-call cases: {0}")]
-    Oncall(#[from] crate::notify::StoreError),
 }
 
 /// The whole report (also the JSON of `GET /api/v1/report`).
@@ -119,60 +117,6 @@ pub struct Incident {
     pub end: Option<DateTime<Utc>>,
     pub duration_s: f64,
     pub planned_s: f64,
-}
-
-/// Effective device timelines (parents applied) from stored outages overlapping `[from, to)`.
-pub fn load_timelines(
-    inv: &Inventory,
-    store: &dyn Store,
-    from: i64,
-    to: i64,
-) -> Result<BTreeMap<String, Timeline>, StoreError> {
-    let seen = store.seen()?;
-    let mut segments: BTreeMap<String, Vec<Segment>> = BTreeMap::new();
-    for o in store.outages(EntityKind::Device, None, from, to)? {
-        segments.entry(o.id).or_default().push(Segment {
-            start: o.start,
-            end: o.end.unwrap_or(FOREVER),
-            state: o.kind,
-            cause: o.cause,
-        });
-    }
-    let mut out: BTreeMap<String, Timeline> = BTreeMap::new();
-    for d in inv.devices_parents_first() {
-        let own = Timeline::from_segments(
-            segments.get(&d.id).map(Vec::as_slice).unwrap_or(&[]),
-            seen.get(&d.id).map(|s| s.first),
-        );
-        let parent = d.parent.as_ref().and_then(|p| out.get(p));
-        let eff = effective(&own, parent, d.rules.interval_ms);
-        out.insert(d.id.clone(), eff);
-    }
-    Ok(out)
-}
-
-/// Service timelines over `[from, to)` from device timelines.
-pub fn service_timelines(
-    inv: &Inventory,
-    devices: &BTreeMap<String, Timeline>,
-    from: i64,
-    to: i64,
-) -> BTreeMap<String, Timeline> {
-    let empty = Timeline::default();
-    inv.services
-        .iter()
-        .map(|s| {
-            let members: Vec<&Timeline> = s
-                .members
-                .iter()
-                .map(|m| devices.get(m).unwrap_or(&empty))
-                .collect();
-            (
-                s.id.clone(),
-                service_timeline(s.rule.need(), &members, from, to),
-            )
-        })
-        .collect()
 }
 
 fn exposure(t: &Timeline) -> Exposure {
@@ -305,7 +249,7 @@ pub fn build(
 /// Sets the report's on-call cases: those whose page was sent within the report's period.
 pub fn add_oncall_cases(
     report: &mut Report,
-    store: &dyn crate::notify::PolicyStore,
+    store: &dyn crate::store::PolicyStore,
 ) -> Result<(), ReportError> {
     report.oncall_cases = store.oncall_cases(report.from, report.to)?.len() as u64;
     Ok(())
@@ -320,7 +264,7 @@ pub fn add_oncall_cases_from(
     if !database.is_file() {
         return Ok(());
     }
-    let store = crate::notify::SqliteNotifyStore::open(database)?;
+    let store = crate::store::SqliteNotifyStore::open(database)?;
     add_oncall_cases(report, &store)
 }
 

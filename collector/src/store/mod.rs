@@ -1,4 +1,15 @@
-//! Storage behind a narrow trait, so the state logic does not know the database.
+//! Storage: every table of the collector and every line of SQL, behind narrow traits, so the
+//! rest of the collector does not know the database. One file, one connection setup and one
+//! numbered migration sequence ([`db`], [`migrations`]); one [`StoreError`].
+//!
+//! - [`Store`] (this file) with [`SqliteStore`]: results, batches, outages, flaps;
+//! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
+//! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
+//!   incidents, digests, on-call cases and schedule marks;
+//! - [`AnnouncedStore`]: what alerting has announced.
+//!
+//! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
+//! types it keeps.
 //!
 //! What is kept: raw results (for replay and recompute), seen batch ids (idempotent ingest),
 //! derived outages of devices and services, flaps, per-device first/last result, agents' last
@@ -7,9 +18,23 @@
 //! repaired at start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend;
 //! every backend must pass the suite in `tests/core_store.rs`.
 
+pub mod alerting;
+pub mod db;
+pub mod migrations;
+mod notify;
+pub mod outbox;
+pub mod policy;
 mod sqlite;
+pub mod windows;
 
+pub use alerting::{Announced, AnnouncedStore};
+pub use notify::SqliteNotifyStore;
+pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+pub use policy::{Incident, IncidentState, PolicyStore};
 pub use sqlite::SqliteStore;
+pub use windows::{SqliteWindowStore, WindowStore};
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use std::collections::BTreeMap;
 
@@ -24,6 +49,22 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the secondary window on {date} is already activated (by {by} at {at})")]
+    AlreadyActivated {
+        date: NaiveDate,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    #[error("the secondary window on {0} is not activated")]
+    NotActivated(NaiveDate),
+    #[error("no ad-hoc window with id {0}")]
+    UnknownWindow(i64),
+    #[error("ad-hoc window {id} was already cancelled (by {by} at {at})")]
+    AlreadyCancelled {
+        id: i64,
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// One result as stored.
@@ -58,7 +99,7 @@ impl EntityKind {
 }
 
 /// Kind of an outage record.
-pub use crate::state::State as OutageKind;
+pub use crate::availability::State as OutageKind;
 
 /// A stored outage (down, unreachable, unknown or degraded interval).
 #[derive(Debug, Clone, PartialEq, Eq)]

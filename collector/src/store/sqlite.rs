@@ -5,8 +5,8 @@
 //!   must survive a power cut once acknowledged; `NORMAL` in WAL mode may lose the last
 //!   transactions on power loss. Ingest is batched, so the extra fsync per batch is cheap.
 //! - `busy_timeout` of 5 s, in case an operator opens the file with the sqlite3 shell.
-//! - The schema version is kept in `PRAGMA user_version`; migrations run in order on open, and a
-//!   database from a newer program is refused. Tables are prefixed `dv_`.
+//! - The schema comes from the one migration sequence of the whole database
+//!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
 
 use super::{
     Applied, EntityKind, Flap, Outage, OutageKind, Replacement, Seen, Store, StoreError,
@@ -16,64 +16,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
-
-const SCHEMA_VERSION: i64 = 1;
-
-const MIGRATIONS: &[&str] = &[r"
-CREATE TABLE dv_results (
-    id INTEGER PRIMARY KEY,
-    agent TEXT NOT NULL,
-    target TEXT NOT NULL,
-    check_name TEXT NOT NULL,
-    time_ms INTEGER NOT NULL,
-    ok INTEGER NOT NULL,
-    degraded INTEGER NOT NULL,
-    cause TEXT,
-    raw TEXT NOT NULL,
-    batch_id TEXT NOT NULL,
-    UNIQUE (target, check_name, agent, time_ms)
-);
-CREATE INDEX dv_results_target_time ON dv_results (target, time_ms);
-CREATE TABLE dv_batches (
-    agent TEXT NOT NULL,
-    batch_id TEXT NOT NULL,
-    received_ms INTEGER NOT NULL,
-    results INTEGER NOT NULL,
-    PRIMARY KEY (agent, batch_id)
-);
-CREATE TABLE dv_outages (
-    entity TEXT NOT NULL,
-    id TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    end_ms INTEGER,
-    kind TEXT NOT NULL,
-    cause TEXT,
-    PRIMARY KEY (entity, id, start_ms, kind)
-);
-CREATE TABLE dv_flaps (
-    device TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    end_ms INTEGER NOT NULL,
-    failures INTEGER NOT NULL,
-    PRIMARY KEY (device, agent, start_ms)
-);
-CREATE TABLE dv_seen (
-    device TEXT PRIMARY KEY,
-    first_ms INTEGER NOT NULL,
-    last_ms INTEGER NOT NULL
-);
-CREATE TABLE dv_agents (
-    agent TEXT PRIMARY KEY,
-    last_seen_ms INTEGER NOT NULL
-);
-CREATE TABLE dv_pending (
-    entity TEXT NOT NULL,
-    id TEXT NOT NULL,
-    from_ms INTEGER NOT NULL,
-    PRIMARY KEY (entity, id)
-);
-"];
 
 /// The SQLite backend.
 pub struct SqliteStore {
@@ -89,34 +31,15 @@ impl SqliteStore {
                 message: format!("cannot create directory: {e}"),
             })?;
         }
-        let conn = crate::db::open(path)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&conn)?;
+        let conn = super::db::open(path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        crate::db::lock(&self.conn)
+        super::db::lock(&self.conn)
     }
-}
-
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        conn.execute_batch(&format!(
-            "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))?;
-    }
-    Ok(())
 }
 
 fn kind_str(k: OutageKind) -> &'static str {
@@ -430,7 +353,7 @@ mod tests {
             .conn()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(v, super::super::migrations::SCHEMA_VERSION);
         let mode: String = s
             .conn()
             .pragma_query_value(None, "journal_mode", |r| r.get(0))

@@ -13,12 +13,13 @@ pub use notify_support::{Eml, ManualClock, SmtpPeer};
 
 use chrono::{DateTime, Duration, Utc};
 use driftvakt_collector::alerting::{Alerting, CheckReport};
-use driftvakt_collector::calendar::{CalendarService, SqliteWindowStore};
+use driftvakt_collector::app::App;
 use driftvakt_collector::clock::Clock;
-use driftvakt_collector::ingest::App;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::notify::{Notifier, SmtpTransport, SqliteNotifyStore};
 use driftvakt_collector::store::SqliteStore;
+use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

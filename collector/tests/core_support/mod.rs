@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
+use driftvakt_collector::app::App;
 use driftvakt_collector::availability::{PlannedWindows, Subject};
-use driftvakt_collector::ingest::{App, NowFn};
+use driftvakt_collector::clock::Clock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -76,7 +77,7 @@ pub fn write_inventory(dir: &Path, database: Option<&Path>) -> PathBuf {
 }
 
 /// A settable clock.
-pub fn clock(at: DateTime<Utc>) -> (NowFn, Arc<Mutex<DateTime<Utc>>>) {
+pub fn clock(at: DateTime<Utc>) -> (Arc<dyn Clock>, Arc<Mutex<DateTime<Utc>>>) {
     let cell = Arc::new(Mutex::new(at));
     let c = cell.clone();
     (Arc::new(move || *c.lock().unwrap()), cell)

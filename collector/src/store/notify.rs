@@ -1,70 +1,18 @@
-//! [`OutboxStore`] and [`PolicyStore`] in SQLite, in the collector's database file (WAL mode):
+//! [`OutboxStore`] and [`PolicyStore`] in SQLite, in the collector's database:
 //! tables `notify_outbox`, `notify_incidents`, `notify_digest_items`, `notify_oncall_cases` and
 //! `notify_schedule_marks`. Instants are stored as RFC 3339 UTC with milliseconds, so text
 //! order is time order.
 
-use super::oncall::OncallCase;
-use super::outbox::{NewNotice, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+use super::db;
 use super::policy::{Incident, PolicyStore};
+use super::StoreError;
+use crate::store::outbox::{
+    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-
-/// Why the notifier's database failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("corrupt row in the notifier's tables: {0}")]
-    Corrupt(String),
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS notify_outbox (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    idempotency_key  TEXT NOT NULL UNIQUE,
-    kind             TEXT NOT NULL,
-    recipient        TEXT NOT NULL,
-    sender           TEXT NOT NULL,
-    subject          TEXT NOT NULL,
-    message_id       TEXT NOT NULL,
-    raw              BLOB NOT NULL,
-    status           TEXT NOT NULL,
-    created_at       TEXT NOT NULL,
-    due_at           TEXT NOT NULL,
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    last_error       TEXT,
-    sent_at          TEXT,
-    oncall_case      TEXT
-);
-CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, due_at);
-CREATE INDEX IF NOT EXISTS notify_outbox_recipient ON notify_outbox (recipient, created_at);
-CREATE TABLE IF NOT EXISTS notify_incidents (
-    key         TEXT PRIMARY KEY,
-    incident    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notify_digest_items (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    digest_id   INTEGER NOT NULL,
-    source      TEXT NOT NULL,
-    line        TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notify_oncall_cases (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    at            TEXT NOT NULL,
-    device_id     TEXT NOT NULL,
-    device_name   TEXT NOT NULL,
-    kind          TEXT NOT NULL,
-    municipality  TEXT NOT NULL,
-    since         TEXT NOT NULL,
-    UNIQUE (device_id, kind, since)
-);
-CREATE TABLE IF NOT EXISTS notify_schedule_marks (
-    name  TEXT PRIMARY KEY,
-    at    TEXT NOT NULL
-);
-";
 
 const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
                        created_at, due_at, attempts, last_error, sent_at, raw";
@@ -78,24 +26,22 @@ pub struct SqliteNotifyStore {
 impl SqliteNotifyStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(crate::db::open(path)?)
+        Ok(Self::init(db::open(path)?))
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Ok(Self::init(db::open_in_memory()?))
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteNotifyStore {
+    fn init(conn: Connection) -> Self {
+        SqliteNotifyStore {
             conn: Mutex::new(conn),
-        })
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        crate::db::lock(&self.conn)
+        db::lock(&self.conn)
     }
 
     fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {

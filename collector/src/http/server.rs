@@ -3,7 +3,7 @@
 //! timeline: a device is unknown from three intervals after its last result, so status and
 //! reports computed at any later time see it without a timer).
 
-use crate::api::{router, ApiState};
+use super::{router, ApiState};
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;

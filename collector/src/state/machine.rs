@@ -28,36 +28,9 @@
 //! Everything is derived from stored results, so late and reordered results give the same
 //! outages as results that arrived on time.
 
+pub use crate::availability::State;
 use crate::availability::{Span, Spans, FOREVER};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The state of a device or service at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Up,
-    Degraded,
-    Down,
-    Unreachable,
-    Unknown,
-}
-
-impl State {
-    /// Up or degraded.
-    pub fn available(self) -> bool {
-        matches!(self, State::Up | State::Degraded)
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Up => "up",
-            State::Degraded => "degraded",
-            State::Down => "down",
-            State::Unreachable => "unreachable",
-            State::Unknown => "unknown",
-        }
-    }
-}
 
 /// One stored probe result, as far as state derivation needs it.
 #[derive(Debug, Clone, PartialEq)]

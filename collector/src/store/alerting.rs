@@ -4,20 +4,13 @@
 //! deleted right after it has enqueued the closing one; the notifier's own incident table and
 //! idempotency keys make a repeat of either call (a crash in between) harmless.
 
-use super::AlertingError;
-use crate::notify::Event;
+use super::db;
+use super::StoreError;
+use crate::events::Event;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS alerting_state (
-    key    TEXT PRIMARY KEY,
-    since  TEXT NOT NULL,
-    event  TEXT NOT NULL
-);
-";
 
 /// One announced condition.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,20 +28,19 @@ pub struct AnnouncedStore {
 
 impl AnnouncedStore {
     /// Opens (creating if needed) the table in the database at `path`.
-    pub fn open(path: &Path) -> Result<Self, AlertingError> {
-        let conn = crate::db::open(path)?;
-        conn.execute_batch(SCHEMA)?;
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = db::open(path)?;
         Ok(AnnouncedStore {
             conn: Mutex::new(conn),
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        crate::db::lock(&self.conn)
+        db::lock(&self.conn)
     }
 
     /// Every announced condition, by key.
-    pub fn all(&self) -> Result<Vec<Announced>, AlertingError> {
+    pub fn all(&self) -> Result<Vec<Announced>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT key, since, event FROM alerting_state ORDER BY key")?;
         let rows = stmt.query_map([], |r| {
@@ -62,18 +54,18 @@ impl AnnouncedStore {
         for row in rows {
             let (key, since, event) = row?;
             let since = DateTime::parse_from_rfc3339(&since)
-                .map_err(|e| AlertingError::Corrupt(format!("{key}: since: {e}")))?
+                .map_err(|e| StoreError::Corrupt(format!("{key}: since: {e}")))?
                 .with_timezone(&Utc);
             let event = serde_json::from_str(&event)
-                .map_err(|e| AlertingError::Corrupt(format!("{key}: event: {e}")))?;
+                .map_err(|e| StoreError::Corrupt(format!("{key}: event: {e}")))?;
             out.push(Announced { key, since, event });
         }
         Ok(out)
     }
 
-    pub fn put(&self, a: &Announced) -> Result<(), AlertingError> {
+    pub fn put(&self, a: &Announced) -> Result<(), StoreError> {
         let event = serde_json::to_string(&a.event)
-            .map_err(|e| AlertingError::Corrupt(format!("{}: event: {e}", a.key)))?;
+            .map_err(|e| StoreError::Corrupt(format!("{}: event: {e}", a.key)))?;
         self.conn().execute(
             "INSERT OR REPLACE INTO alerting_state (key, since, event) VALUES (?1, ?2, ?3)",
             params![
@@ -88,7 +80,7 @@ impl AnnouncedStore {
         Ok(())
     }
 
-    pub fn delete(&self, key: &str) -> Result<(), AlertingError> {
+    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM alerting_state WHERE key = ?1", params![key])?;
         Ok(())

@@ -9,7 +9,7 @@
 //! - **in the background**, every 60 s by default and once at start: availability, downtime,
 //!   error budget and incidents for the current month, tertial and year, computed with
 //!   [`crate::report::build`] into an [`AvailabilitySnapshot`] that scrapes only read;
-//! - **at ingest** ([`IngestMetrics::observe`], called from [`crate::ingest::App`]): results
+//! - **at ingest** ([`IngestMetrics::observe`], called by ingest): results
 //!   ingested and rejected (by a bounded reason code), duplicate batches, latest readings.
 //!
 //! Latest readings are kept in memory rather than read from the store on each scrape: a scrape
@@ -27,13 +27,15 @@
 
 use crate::availability::{ms, Period};
 use crate::calendar::{Calendar, CalendarSource, WindowKind};
-use crate::ingest::{App, IngestResponse};
+use crate::clock::Clock;
 use crate::inventory::Inventory;
-use crate::report::{self, load_timelines, service_timelines, Report, ReportError};
+use crate::report::{self, Report, ReportError};
 use crate::state::State;
-use crate::store::StoreError;
+use crate::state::{load_timelines, service_timelines};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Stockholm;
+use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -264,9 +266,27 @@ impl IngestMetrics {
     }
 }
 
+/// What the collector's metrics read: the same inventory, store, clock and ingest counters as
+/// the running collector (`App::metrics_sources` hands them out), so this module never depends
+/// on the app or on ingest.
+#[derive(Clone)]
+pub struct Sources {
+    pub inventory: Arc<Inventory>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: IngestMetrics,
+}
+
+impl Sources {
+    /// The injected current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
 /// Seeds the latest readings from stored results of the last few intervals of each device
 /// (at start, so a restart does not blank the device gauges until the next probe).
-pub fn seed_latest(app: &App) -> Result<(), StoreError> {
+pub fn seed_latest(app: &Sources) -> Result<(), StoreError> {
     let now = ms(app.now());
     for d in &app.inventory.devices {
         let since = now - d.rules.slowest_interval_ms.max(60_000) * 3;
@@ -354,7 +374,7 @@ pub fn service_municipality(inv: &Inventory, members: &[String]) -> String {
 
 /// The collector's per-scrape gauges plus the availability snapshot.
 pub struct CollectorMetrics {
-    app: App,
+    app: Sources,
     calendar: Arc<dyn CalendarSource>,
     snapshot: Arc<AvailabilitySnapshot>,
     labels: LabelIndex,
@@ -372,7 +392,7 @@ impl std::fmt::Debug for CollectorMetrics {
 /// snapshot) in `registry`; returns the snapshot for [`spawn_availability`] to fill.
 pub fn register(
     registry: &mut Registry,
-    app: &App,
+    app: &Sources,
     calendar: Arc<dyn CalendarSource>,
 ) -> Arc<AvailabilitySnapshot> {
     app.metrics.register(registry);
@@ -388,7 +408,7 @@ pub fn register(
 
 /// Seeds the latest readings, then recomputes availability now and every `every`.
 pub fn spawn_availability(
-    app: App,
+    app: Sources,
     calendar: Arc<dyn CalendarSource>,
     snapshot: Arc<AvailabilitySnapshot>,
     every: Duration,
@@ -426,7 +446,7 @@ pub enum MetricsError {
 
 /// Computes availability once into `snapshot`.
 pub fn refresh(
-    app: &App,
+    app: &Sources,
     calendar: &dyn CalendarSource,
     snapshot: &AvailabilitySnapshot,
 ) -> Result<(), MetricsError> {
@@ -505,7 +525,7 @@ impl AvailabilityFamilies {
 
 /// Availability, downtime, error budget and incidents for the current periods.
 fn availability_families(
-    app: &App,
+    app: &Sources,
     windows: &Calendar,
     labels: &LabelIndex,
     now: DateTime<Utc>,
@@ -819,7 +839,7 @@ impl ReadingFamilies {
 /// returned task to stop it.
 pub fn start(
     registry: &mut Registry,
-    app: &App,
+    app: &Sources,
     calendar: Arc<dyn CalendarSource>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
@@ -830,6 +850,7 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
     use crate::calendar::CalendarConfig;
     use crate::store::SqliteStore;
     use driftvakt_common::wire::{Batch, Finding, Sample};
@@ -923,8 +944,9 @@ agents:
         let mut registry = Registry::default();
         let calendar: Arc<dyn CalendarSource> =
             Arc::new(Calendar::from_config(CalendarConfig::default()));
-        let snapshot = register(&mut registry, app, calendar.clone());
-        refresh(app, &*calendar, &snapshot).unwrap();
+        let sources = app.metrics_sources();
+        let snapshot = register(&mut registry, &sources, calendar.clone());
+        refresh(&sources, &*calendar, &snapshot).unwrap();
         driftvakt_agent::metrics::render(&registry)
     }
 
@@ -1048,7 +1070,7 @@ agents:
         let restarted = app(dir.path());
         let ups = r#"driftvakt_ups_runtime_minutes{device="ups",site="s1",municipality="Ulricehamn"} 35.0"#;
         assert!(!rendered(&restarted).contains(ups));
-        seed_latest(&restarted).unwrap();
+        seed_latest(&restarted.metrics_sources()).unwrap();
         has(&rendered(&restarted), ups);
     }
 

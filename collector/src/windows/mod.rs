@@ -1,10 +1,17 @@
-//! Operators' actions on the calendar, with their rules: activate or withdraw a secondary window
-//! (only on a date the rules give, only before it starts), create or cancel ad-hoc windows (not
-//! after the fact, cancel only before the start). The CLI uses this today, the HTTP API later.
+//! Operators' actions on the service windows, with their rules: activate or withdraw a secondary
+//! window (only on a date the rules give, only before it starts), create or cancel ad-hoc windows
+//! (not after the fact, cancel only before the start). The CLI and the HTTP API both go through
+//! [`CalendarService`], which joins the pure calendar with the store and the clock; [`view`] is
+//! how windows are shown to people.
 
-use super::store::{AdhocWindow, NewAdhocWindow, StoreError, WindowStore};
-use super::{Calendar, CalendarConfig, Window, WindowKind, WindowScope};
+pub mod view;
+
+use crate::calendar::{
+    AdhocWindow, Calendar, CalendarConfig, CalendarSource, NewAdhocWindow, Window, WindowKind,
+    WindowScope,
+};
 use crate::clock::Clock;
+use crate::store::{StoreError, WindowStore};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use std::sync::Arc;
@@ -65,7 +72,11 @@ impl<S: WindowStore> CalendarService<S> {
 
     /// The calendar as persisted right now.
     pub fn calendar(&self) -> Result<Calendar, CalendarError> {
-        Ok(Calendar::load(self.config.clone(), &self.store)?)
+        Ok(Calendar::new(
+            self.config.clone(),
+            self.store.list_activations()?,
+            self.store.list_adhoc()?,
+        ))
     }
 
     /// Activates the secondary window on `date` on behalf of `by`; returns the window.
@@ -219,4 +230,10 @@ fn require(value: &str, what: &'static str) -> Result<(), CalendarError> {
 pub fn local_text(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl<W: WindowStore + Send + Sync> CalendarSource for CalendarService<W> {
+    fn calendar(&self) -> Result<Calendar, String> {
+        CalendarService::calendar(self).map_err(|e| e.to_string())
+    }
 }

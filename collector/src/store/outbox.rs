@@ -1,15 +1,29 @@
 //! The outbox: every notice is written here, fully rendered, before anything is sent. A row's
 //! idempotency key is unique, so the same notice is never enqueued twice; delivery claims due
-//! rows, sends them and marks them sent (see [`super::delivery`]). The narrow [`OutboxStore`]
-//! trait is what the notifier needs; [`super::store::SqliteNotifyStore`] implements it on the
-//! collector's database file (table `notify_outbox`).
+//! rows, sends them and marks them sent (see `notify::delivery`). The narrow [`OutboxStore`]
+//! trait is what the notifier needs; [`super::SqliteNotifyStore`] implements it on the
+//! collector's database (table `notify_outbox`). An on-call case is recorded with the page that
+//! reports it.
 
-use super::oncall::OncallCase;
-use super::store::StoreError;
+use super::StoreError;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+/// One alert handled by on-call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OncallCase {
+    /// When the page was sent.
+    pub at: DateTime<Utc>,
+    pub device_id: String,
+    pub device_name: String,
+    /// The alert kind's tag (`down`, `on_battery`, ...).
+    pub kind: String,
+    pub municipality: String,
+    /// When the problem started.
+    pub since: DateTime<Utc>,
+}
 
 /// A row id in the outbox.
 pub type OutboxId = i64;

@@ -2,47 +2,17 @@
 //! With a `notify:` section it also runs the notifier ([`start_notifier`]): alerting checks
 //! after every ingest, delivery, the time-driven tick, and the notifier's metrics.
 
+use super::{calendar_service, CliError, CommonArgs};
 use crate::alerting::{self, Alerting, AppReports, NotifyMetrics, SignallingStore};
-use crate::api::ApiState;
-use crate::calendar::{CalendarService, SqliteWindowStore};
-use crate::clock::SystemClock;
-use crate::ingest::{system_clock, App};
+use crate::app::App;
+use crate::clock::Clock;
+use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
-use crate::notify::{ConfiguredTransport, Notifier, SqliteNotifyStore};
-use crate::server::{serve, shutdown_signal};
-use crate::store::SqliteStore;
+use crate::notify::{ConfiguredTransport, Notifier};
+use crate::store::{SqliteNotifyStore, SqliteStore, SqliteWindowStore};
+use crate::windows::CalendarService;
 use driftvakt_agent::config::Secret;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Options shared by `run`, `report` and `check-config`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CommonArgs {
-    /// The inventory YAML file.
-    #[arg(long, short = 'c')]
-    pub config: PathBuf,
-    /// Address to listen on (overrides `collector.listen`).
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
-    /// SQLite database file (overrides `collector.database`).
-    #[arg(long)]
-    pub database: Option<PathBuf>,
-}
-
-impl CommonArgs {
-    /// Loads the inventory and applies the command-line overrides.
-    pub fn load(&self) -> Result<Inventory, CliError> {
-        let mut inv = Inventory::load(&self.config)?;
-        if let Some(l) = self.listen {
-            inv.settings.listen = l;
-        }
-        if let Some(d) = &self.database {
-            inv.settings.database = d.clone();
-        }
-        Ok(inv)
-    }
-}
 
 /// `run` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -52,37 +22,6 @@ pub struct RunArgs {
     /// Seconds between recomputations of the availability metrics on `/metrics`.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub availability_every: u64,
-}
-
-/// Errors of the command-line entry points.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] driftvakt_common::config::ConfigErrors),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Report(#[from] crate::report::ReportError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server: {0}")]
-    Serve(std::io::Error),
-    #[error("{0}")]
-    Usage(String),
-}
-
-/// The calendar with operators' activations and ad-hoc windows, on the collector's database.
-pub fn calendar_service(inv: &Inventory) -> Result<CalendarService<SqliteWindowStore>, CliError> {
-    let store = SqliteWindowStore::open(&inv.settings.database)
-        .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
-    Ok(CalendarService::new(
-        inv.calendar.clone().unwrap_or_default(),
-        store,
-        Arc::new(SystemClock),
-    ))
 }
 
 fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
@@ -95,8 +34,8 @@ fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
         .map_err(|e| CliError::Usage(format!("collector.operator_token: {e}")))
 }
 
-/// Runs the collector until ctrl-c or SIGTERM.
-pub async fn run(args: RunArgs) -> Result<(), CliError> {
+/// Runs the collector until ctrl-c or SIGTERM, with `clock` as its one source of "now".
+pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     // First: a SIGTERM during start-up is kept and honoured once serving.
     let stop = shutdown_signal();
     let inv = args.common.load()?;
@@ -105,7 +44,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let db = inv.settings.database.clone();
     let changed = Arc::new(tokio::sync::Notify::new());
     let store = SignallingStore::new(Arc::new(store), changed.clone());
-    let app = App::new(inv, Arc::new(store), system_clock())?;
+    let app = App::new(inv, Arc::new(store), clock.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;
@@ -117,9 +56,14 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     let mut registry = prometheus_client::registry::Registry::default();
     let embedded = crate::embedded::start_all(&app, &mut registry)
         .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
-    let calendar = Arc::new(calendar_service(&app.inventory)?);
+    let calendar = Arc::new(calendar_service(&app.inventory, clock)?);
     let every = std::time::Duration::from_secs(args.availability_every);
-    let metrics = crate::metrics::start(&mut registry, &app, calendar.clone(), every);
+    let metrics = crate::metrics::start(
+        &mut registry,
+        &app.metrics_sources(),
+        calendar.clone(),
+        every,
+    );
     let notifier = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
     let state = ApiState {
         calendar,
@@ -168,7 +112,7 @@ pub fn start_notifier(
     let notifier = Notifier::new(
         config,
         calendar,
-        Arc::new(SystemClock),
+        app.clock.clone(),
         open_store()?,
         transport,
     )

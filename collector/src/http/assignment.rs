@@ -32,7 +32,8 @@
 //! field in the agent's schema fails to compile here until it is carried over. A test parses the
 //! output with the agent's own parser.
 
-use crate::api::{error, ApiState};
+use super::auth::{authenticate, bearer};
+use super::{error, ApiState};
 use crate::inventory::{Agent, Inventory};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -76,7 +77,7 @@ pub async fn get_assignment(State(state): State<ApiState>, headers: HeaderMap) -
     let Some(token) = bearer(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "missing bearer token");
     };
-    let Some(agent) = state.app.authenticate(token).filter(|a| !a.embedded) else {
+    let Some(agent) = authenticate(&state.app.inventory, token).filter(|a| !a.embedded) else {
         return error(StatusCode::UNAUTHORIZED, "invalid token");
     };
     let served = Served::build(&state.app.inventory, agent);
@@ -94,12 +95,6 @@ pub async fn get_assignment(State(state): State<ApiState>, headers: HeaderMap) -
         served.body,
     )
         .into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The body of the assignment of `agent`.

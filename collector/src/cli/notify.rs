@@ -3,13 +3,13 @@
 //! configured transport, SMTP or the `.eml` folder). Output is for people; `--format json` for
 //! tools.
 
+use super::CliError;
 use crate::clock::{Clock, FixedClock};
 use crate::notify::render::{self, date_time_sv, MailParts, Templates};
-use crate::notify::transport::{envelope, ConfiguredTransport, MailTransport, TransportError};
-use crate::notify::{NotifyFile, OutboxStore, SqliteNotifyStore, Status, StoreError};
+use crate::notify::transport::{envelope, ConfiguredTransport, MailTransport};
+use crate::notify::{NotifyFile, OutboxStore, SqliteNotifyStore, Status};
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use driftvakt_common::config::ConfigErrors;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,31 +58,6 @@ pub enum StatusArg {
 pub enum Format {
     Table,
     Json,
-}
-
-/// Why a notify command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] ConfigErrors),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    #[error(transparent)]
-    Render(#[from] render::RenderError),
-    #[error("the test mail was not sent: {0}")]
-    Send(String),
-    #[error(
-        "this command needs a database: pass --database PATH or set `database:` in the --config file"
-    )]
-    NoDatabase,
-    #[error("database {0} does not exist")]
-    DatabaseMissing(PathBuf),
-    #[error("cannot write output: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("cannot encode JSON: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
 /// Runs a notify command, writing to `out`.

@@ -35,15 +35,14 @@
 
 pub mod conditions;
 pub mod metrics;
-pub mod record;
 
+pub use crate::store::{Announced, AnnouncedStore};
 pub use conditions::{Condition, Conditions, Course, Snapshot};
 pub use metrics::NotifyMetrics;
-pub use record::{Announced, AnnouncedStore};
 
+use crate::app::App;
 use crate::availability::Period;
 use crate::calendar::CalendarSource;
-use crate::ingest::App;
 use crate::notify::{Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore};
 use crate::store::{
     Applied, EntityKind, Flap, Outage, Replacement, Seen, Store, StoreError, StoredResult,
@@ -72,10 +71,6 @@ pub enum AlertingError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
-    #[error("alerting state: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("corrupt row in alerting_state: {0}")]
-    Corrupt(String),
 }
 
 /// What one check handed to the notifier.
@@ -330,7 +325,7 @@ async fn delivery_loop<S, T>(
         let round = notifier.deliver_due().await;
         metrics.delivered(round.sent);
         let counts = notifier.stats().and_then(|s| {
-            let oncall = oncall_this_tertial(&notifier, Utc::now())?;
+            let oncall = oncall_this_tertial(&notifier, notifier.clock.now())?;
             Ok((s, oncall))
         });
         match counts {

@@ -8,10 +8,11 @@
 //! - `POST /api/v1/windows` `{"start", "end", "scope": "site:X", "reason", "by"}` — ad-hoc.
 //! - `DELETE /api/v1/windows/{id}?by=NAME` — cancel an ad-hoc window (before it starts).
 
-use crate::api::{error, ApiState};
-use crate::calendar::{CalendarError, WindowScope};
-use crate::cli_calendar::{adhoc_out, local_midnight, window_out};
-use crate::ingest::constant_time_eq;
+use super::auth::constant_time_eq;
+use super::{error, ApiState};
+use crate::calendar::WindowScope;
+use crate::windows::view::{adhoc_out, local_midnight, window_out};
+use crate::windows::CalendarError;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

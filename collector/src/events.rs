@@ -1,6 +1,6 @@
 //! What the collector core tells the notifier: state changes of services, sites and devices,
 //! and planned maintenance. Events are facts ("the wireless network in Tranemo has been down
-//! since 14:02"); deciding whom to tell, when, and whether at all is [`super::policy`]'s job.
+//! since 14:02"); deciding whom to tell, when, and whether at all is `notify::policy`'s job.
 
 use crate::calendar::Window;
 use chrono::{DateTime, Utc};
@@ -126,8 +126,8 @@ impl AlertKind {
             AlertKind::OnBattery => "UPS går på batteri".to_string(),
             AlertKind::RuntimeBelowMinimum { minutes, required } => format!(
                 "UPS-reserven räcker {} (krav {})",
-                super::render::duration_minutes_sv(i64::from(*minutes)),
-                super::render::duration_minutes_sv(i64::from(*required))
+                crate::calendar::swedish::duration_minutes_sv(i64::from(*minutes)),
+                crate::calendar::swedish::duration_minutes_sv(i64::from(*required))
             ),
             AlertKind::SupplyLow { supply, ratio } => {
                 format!("Låg nivå: {supply} ({:.0} %)", ratio * 100.0)

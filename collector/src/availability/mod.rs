@@ -16,6 +16,10 @@
 //! - the error budget is `(1 − target) ×` the length of the calendar year; *used* is the downtime
 //!   from the start of that year to the end of the period (or now, if earlier).
 
+mod state;
+
+pub use state::State;
+
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Stockholm;
 use serde::Serialize;
@@ -278,7 +282,24 @@ impl Period {
     }
 }
 
-pub use crate::calendar::Subject;
+/// What an entity is, for scope matching: every field that is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subject<'a> {
+    pub device: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub site: Option<&'a str>,
+    pub municipality: Option<&'a str>,
+}
+
+impl Subject<'static> {
+    /// A subject nothing is known about: only `all` windows apply.
+    pub const ANY: Subject<'static> = Subject {
+        device: None,
+        service: None,
+        site: None,
+        municipality: None,
+    };
+}
 
 /// Where planned downtime comes from: the service windows that apply to a subject.
 pub trait PlannedWindows {
@@ -401,6 +422,20 @@ pub fn aggregate(target: f64, members: &[&Figures]) -> Figures {
         error_budget_s: budget,
         error_budget_used_s: used,
         error_budget_left_s: budget - used,
+    }
+}
+
+/// The period a query or command line asks for.
+pub fn period_of(
+    period: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Period, String> {
+    match (period, from) {
+        (Some(p), None) if to.is_none() => Period::parse(p).map_err(|e| e.to_string()),
+        (None, Some(f)) => Period::between(f, to.unwrap_or(now)).map_err(|e| e.to_string()),
+        _ => Err("give either `period` (2026-T1, 2026-03, 2026) or `from` (and `to`)".into()),
     }
 }
 

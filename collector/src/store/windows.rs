@@ -1,77 +1,15 @@
 //! Persistence of what operators decide: activations of secondary windows (who, when) and ad-hoc
 //! windows (created, cancelled). [`WindowStore`] is the narrow interface; [`SqliteWindowStore`]
-//! keeps it in tables prefixed `calendar_` so it can share the collector's database file.
+//! keeps it in the tables prefixed `calendar_` of the collector's database.
 //! Instants are stored as UTC RFC 3339 text (`2026-03-24T17:00:00Z`), dates as `YYYY-MM-DD`.
 
-use super::WindowScope;
+use super::db;
+use super::StoreError;
+use crate::calendar::{Activation, AdhocWindow, NewAdhocWindow};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-
-/// An operator's activation of the secondary window on a (local) date.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Activation {
-    pub date: NaiveDate,
-    pub activated_by: String,
-    pub activated_at: DateTime<Utc>,
-}
-
-/// An ad-hoc window to be created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAdhocWindow {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub scope: WindowScope,
-    pub reason: String,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A persisted ad-hoc window, cancelled or not.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AdhocWindow {
-    pub id: i64,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub scope: WindowScope,
-    pub reason: String,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub cancelled_by: Option<String>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-}
-
-impl AdhocWindow {
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled_at.is_some()
-    }
-}
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database holds an unreadable value: {0}")]
-    Corrupt(String),
-    #[error("the secondary window on {date} is already activated (by {by} at {at})")]
-    AlreadyActivated {
-        date: NaiveDate,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    #[error("the secondary window on {0} is not activated")]
-    NotActivated(NaiveDate),
-    #[error("no ad-hoc window with id {0}")]
-    UnknownWindow(i64),
-    #[error("ad-hoc window {id} was already cancelled (by {by} at {at})")]
-    AlreadyCancelled {
-        id: i64,
-        by: String,
-        at: DateTime<Utc>,
-    },
-}
 
 /// Where activations and ad-hoc windows are kept.
 pub trait WindowStore: Send + Sync {
@@ -100,46 +38,25 @@ pub struct SqliteWindowStore {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS calendar_secondary_activations (
-    date          TEXT PRIMARY KEY,
-    activated_by  TEXT NOT NULL,
-    activated_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS calendar_adhoc_windows (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    start_utc     TEXT NOT NULL,
-    end_utc       TEXT NOT NULL,
-    scope         TEXT NOT NULL,
-    reason        TEXT NOT NULL,
-    created_by    TEXT NOT NULL,
-    created_at    TEXT NOT NULL,
-    cancelled_by  TEXT,
-    cancelled_at  TEXT
-);
-";
-
 impl SqliteWindowStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(crate::db::open(path)?)
+        Ok(Self::init(db::open(path)?))
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Ok(Self::init(db::open_in_memory()?))
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteWindowStore {
+    fn init(conn: Connection) -> Self {
+        SqliteWindowStore {
             conn: Mutex::new(conn),
-        })
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        crate::db::lock(&self.conn)
+        db::lock(&self.conn)
     }
 }
 
@@ -341,6 +258,7 @@ impl WindowStore for SqliteWindowStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::WindowScope;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

@@ -3,15 +3,16 @@
 //! calendar's time zone with the offset (`2026-03-17T18:00:00+01:00`). Table and text output are
 //! for people, in Swedish.
 
-use crate::calendar::service::local_text;
+use super::CliError;
 use crate::calendar::{
-    swedish_holidays, AdhocWindow, Calendar, CalendarError, CalendarFile, CalendarService, Moment,
-    SqliteWindowStore, StoreError, Subject, Window, WindowKind, WindowScope, WindowStore,
+    swedish_holidays, Calendar, CalendarFile, Moment, Subject, Window, WindowKind, WindowScope,
 };
 use crate::clock::{Clock, FixedClock};
+use crate::store::{SqliteWindowStore, WindowStore};
+use crate::windows::view::{adhoc_out, local_midnight, window_out, AdhocOut, WindowOut};
+use crate::windows::{local_text, CalendarService};
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, Utc, Weekday};
 use clap::{Args, Subcommand, ValueEnum};
-use driftvakt_common::config::ConfigError;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -124,31 +125,6 @@ pub enum ListFormat {
 pub enum TextFormat {
     Text,
     Json,
-}
-
-/// Why a calendar command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Calendar(#[from] CalendarError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(
-        "this command needs a database: pass --database PATH or set `database:` in the --config file"
-    )]
-    NoDatabase,
-    #[error("database {0} does not exist")]
-    DatabaseMissing(PathBuf),
-    #[error("--to {to} is before --from {from}")]
-    EmptyRange { from: NaiveDate, to: NaiveDate },
-    #[error("year {0} is out of range")]
-    BadYear(i32),
-    #[error("cannot write output: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("cannot encode JSON: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
 /// Runs a calendar command, writing to `out`.
@@ -270,7 +246,7 @@ impl Context {
     fn calendar(&self, create: bool) -> Result<Calendar, CliError> {
         let config = self.file.calendar.clone();
         Ok(match self.store(create)? {
-            Some(store) => Calendar::load(config, &store)?,
+            Some(store) => Calendar::new(config, store.list_activations()?, store.list_adhoc()?),
             None => Calendar::from_config(config),
         })
     }
@@ -365,80 +341,6 @@ fn holidays(year: i32, format: ListFormat, out: &mut dyn Write) -> Result<(), Cl
     }
 }
 
-/// A window as the CLI prints it.
-#[derive(Debug, Serialize)]
-pub struct WindowOut {
-    pub kind: WindowKind,
-    pub start: String,
-    pub end: String,
-    pub active: bool,
-    pub holiday: Option<String>,
-    pub scope: String,
-    pub reason: Option<String>,
-    pub id: Option<i64>,
-    pub activated_by: Option<String>,
-    pub activated_at: Option<String>,
-    pub created_by: Option<String>,
-    pub created_at: Option<String>,
-}
-
-pub fn window_out(cal: &Calendar, w: &Window) -> WindowOut {
-    let tz = cal.time_zone();
-    let activation = (w.kind == WindowKind::Secondary)
-        .then(|| cal.activation(cal.local(w.start).date_naive()))
-        .flatten();
-    let adhoc = w.id.and_then(|id| cal.adhoc(id));
-    WindowOut {
-        kind: w.kind,
-        start: local_text(w.start, tz),
-        end: local_text(w.end, tz),
-        active: w.active,
-        holiday: w.holiday.clone(),
-        scope: w.scope.to_string(),
-        reason: w.reason.clone(),
-        id: w.id,
-        activated_by: activation.map(|a| a.activated_by.clone()),
-        activated_at: activation.map(|a| local_text(a.activated_at, tz)),
-        created_by: adhoc.map(|a| a.created_by.clone()),
-        created_at: adhoc.map(|a| local_text(a.created_at, tz)),
-    }
-}
-
-/// An ad-hoc window as `list-windows` prints it.
-#[derive(Debug, Serialize)]
-pub struct AdhocOut {
-    pub id: i64,
-    pub kind: WindowKind,
-    pub start: String,
-    pub end: String,
-    pub scope: String,
-    pub reason: String,
-    pub holiday: Option<String>,
-    pub created_by: String,
-    pub created_at: String,
-    pub cancelled: bool,
-    pub cancelled_by: Option<String>,
-    pub cancelled_at: Option<String>,
-}
-
-pub fn adhoc_out(cal: &Calendar, a: &AdhocWindow) -> AdhocOut {
-    let tz = cal.time_zone();
-    AdhocOut {
-        id: a.id,
-        kind: WindowKind::Adhoc,
-        start: local_text(a.start, tz),
-        end: local_text(a.end, tz),
-        scope: a.scope.to_string(),
-        reason: a.reason.clone(),
-        holiday: cal.holiday(cal.local(a.start).date_naive(), None),
-        created_by: a.created_by.clone(),
-        created_at: local_text(a.created_at, tz),
-        cancelled: a.is_cancelled(),
-        cancelled_by: a.cancelled_by.clone(),
-        cancelled_at: a.cancelled_at.map(|t| local_text(t, tz)),
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct AtOut {
     instant: String,
@@ -497,11 +399,7 @@ fn kind_sv(kind: WindowKind) -> &'static str {
 }
 
 fn weekday_sv(day: Weekday) -> &'static str {
-    crate::swedish::weekday(day)
-}
-
-pub fn local_midnight(cal: &Calendar, date: NaiveDate) -> DateTime<Utc> {
-    crate::calendar::rules::resolve_local(cal.time_zone(), date.and_time(chrono::NaiveTime::MIN))
+    crate::calendar::swedish::weekday(day)
 }
 
 fn emit<T: Serialize>(

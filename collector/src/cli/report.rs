@@ -1,10 +1,12 @@
 //! `driftvakt-collector report`: the availability report for a period, from the database.
 
-use crate::api::period_of;
-use crate::cli_run::{CliError, CommonArgs};
+use super::{CliError, CommonArgs};
+use crate::availability::period_of;
+use crate::clock::{Clock, FixedClock};
 use crate::report::{build, render, Format};
 use crate::store::SqliteStore;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// `report` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,9 +30,14 @@ pub struct ReportArgs {
 }
 
 /// Builds and renders the report.
-pub fn report(args: &ReportArgs) -> Result<String, CliError> {
+/// `clock` is the wall clock unless `--now` pins it.
+pub fn report(args: &ReportArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
+    let clock: Arc<dyn Clock> = match args.now {
+        Some(t) => Arc::new(FixedClock(t)),
+        None => clock,
+    };
     let inv = args.common.load()?;
-    let now = args.now.unwrap_or_else(Utc::now);
+    let now = clock.now();
     let period =
         period_of(args.period.as_deref(), args.from, args.to, now).map_err(CliError::Usage)?;
     // A report never creates a database: a mistyped path would give an empty report.
@@ -41,7 +48,7 @@ pub fn report(args: &ReportArgs) -> Result<String, CliError> {
         )));
     }
     let store = SqliteStore::open(&inv.settings.database)?;
-    let windows = crate::cli_run::calendar_service(&inv)?
+    let windows = super::calendar_service(&inv, clock.clone())?
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
     let mut r = build(&inv, &store, &windows, &period, now)?;

@@ -1,0 +1,106 @@
+//! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`), the
+//! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
+//! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
+//! module.
+
+pub mod calendar;
+pub mod notify;
+pub mod report;
+pub mod run;
+
+use crate::clock::Clock;
+use crate::inventory::Inventory;
+use crate::notify::transport::TransportError;
+use crate::store::{SqliteWindowStore, StoreError};
+use crate::windows::{CalendarError, CalendarService};
+use chrono::NaiveDate;
+use driftvakt_common::config::{ConfigError, ConfigErrors};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options shared by `run`, `report` and `check-config`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// The inventory YAML file.
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Address to listen on (overrides `collector.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file (overrides `collector.database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    /// Loads the inventory and applies the command-line overrides.
+    pub fn load(&self) -> Result<Inventory, CliError> {
+        let mut inv = Inventory::load(&self.config)?;
+        if let Some(l) = self.listen {
+            inv.settings.listen = l;
+        }
+        if let Some(d) = &self.database {
+            inv.settings.database = d.clone();
+        }
+        Ok(inv)
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Render(#[from] crate::notify::render::RenderError),
+    #[error("the test mail was not sent: {0}")]
+    Send(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    #[error(
+        "this command needs a database: pass --database PATH or set `database:` in the --config file"
+    )]
+    NoDatabase,
+    #[error("database {0} does not exist")]
+    DatabaseMissing(PathBuf),
+    #[error("--to {to} is before --from {from}")]
+    EmptyRange { from: NaiveDate, to: NaiveDate },
+    #[error("year {0} is out of range")]
+    BadYear(i32),
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The calendar with operators' activations and ad-hoc windows, on the collector's database.
+pub fn calendar_service(
+    inv: &Inventory,
+    clock: Arc<dyn Clock>,
+) -> Result<CalendarService<SqliteWindowStore>, CliError> {
+    let store = SqliteWindowStore::open(&inv.settings.database)
+        .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
+    Ok(CalendarService::new(
+        inv.calendar.clone().unwrap_or_default(),
+        store,
+        clock,
+    ))
+}

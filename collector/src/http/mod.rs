@@ -1,0 +1,68 @@
+//! The HTTP API (axum): agents push results, people and dashboards read state and reports.
+//!
+//! - `POST /api/v1/results` — `Authorization: Bearer <agent token>`, body a
+//!   [`Batch`](driftvakt_common::wire::Batch). 200 with an [`IngestResponse`], 400 for a body
+//!   that is not a valid batch (the message names the field and line/column), 401 for a missing
+//!   or wrong token, 403 when the batch names another agent than the token's, 413 past the size
+//!   limit.
+//! - `GET /api/v1/report?period=2026-T1` (or `from=..&to=..` RFC 3339) — the report as JSON.
+//! - `GET /api/v1/status` — the current state of every device and service.
+//! - `GET /api/v1/assignment` — the devices an agent in central mode probes ([`assignment`]).
+//! - `GET|POST|DELETE /api/v1/windows…` — service windows; changes need the operator token
+//!   ([`windows`]).
+//! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
+//!
+//! One file per group of routes; [`auth`] holds the token checks they share and [`server`] the
+//! listener loop. Nothing else in the collector imports this module.
+
+pub mod assignment;
+pub mod auth;
+pub mod report;
+pub mod results;
+pub mod server;
+pub mod status;
+pub mod windows;
+
+pub use server::{serve, shutdown_signal};
+
+use crate::app::App;
+use crate::store::SqliteWindowStore;
+use crate::windows::CalendarService;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use driftvakt_agent::config::Secret;
+use std::sync::Arc;
+
+/// What the handlers share: the app, the calendar (service windows for reports, operators'
+/// changes) and the operator token.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: App,
+    pub calendar: Arc<CalendarService<SqliteWindowStore>>,
+    pub operator_token: Option<Secret>,
+    /// What `/metrics` serves (the collector's metrics and any embedded agent's).
+    pub registry: Arc<prometheus_client::registry::Registry>,
+}
+
+/// The router with all endpoints.
+pub fn router(state: ApiState) -> Router {
+    let limit = state.app.inventory.settings.max_body_bytes;
+    Router::new()
+        .route("/api/v1/results", post(results::post_results))
+        .route("/api/v1/assignment", get(assignment::get_assignment))
+        .route("/api/v1/report", get(report::get_report))
+        .route("/api/v1/status", get(status::get_status))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(status::get_metrics))
+        .merge(windows::routes())
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// A JSON error body: `{"error": message}`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}

@@ -1,0 +1,55 @@
+//! `GET /api/v1/report?period=2026-T1` (or `from=..&to=..`): the availability report as JSON,
+//! the same as `driftvakt-collector report --format json`.
+
+use super::{error, ApiState};
+use crate::availability::period_of;
+use crate::report;
+use axum::extract::{Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// Query of `GET /api/v1/report`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    pub period: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub async fn get_report(
+    AxState(state): AxState<ApiState>,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let now = state.app.now();
+    let period = match period_of(q.period.as_deref(), q.from, q.to, now) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let app = state.app.clone();
+    let calendar = state.calendar.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let windows = calendar
+            .calendar()
+            .map_err(|e| report::ReportError::Calendar(e.to_string()))?;
+        let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
+        report::add_oncall_cases_from(&mut r, &app.inventory.settings.database)?;
+        Ok(r)
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) => Json(r).into_response(),
+        Ok(Err(report::ReportError::Future(_))) => {
+            error(StatusCode::BAD_REQUEST, "the period has not started yet")
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,35 @@
+//! `GET /api/v1/status` (the current state of everything, from [`crate::state::status`]) and
+//! `GET /metrics`; both read the store, so both render on a blocking thread.
+
+use super::{error, ApiState};
+use axum::extract::State as AxState;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// `GET /metrics`, rendered on a blocking thread: the collector's state gauges read the store.
+pub async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
+    let registry = state.registry.clone();
+    let rendered =
+        tokio::task::spawn_blocking(move || driftvakt_agent::metrics::render(&registry)).await;
+    match rendered {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn get_status(AxState(state): AxState<ApiState>) -> Response {
+    let app = state.app.clone();
+    match tokio::task::spawn_blocking(move || app.status()).await {
+        Ok(Ok(s)) => Json(s).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

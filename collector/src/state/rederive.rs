@@ -1,0 +1,196 @@
+//! Re-derivation: from stored results to stored outages. Ingest stores results and marks the
+//! devices they touch as pending (in the same transaction); [`recompute`] then re-derives each
+//! pending device from its earliest changed time with the pure machine ([`super::machine`]),
+//! re-derives the services whose members (or their ancestors) changed, and replaces both in the
+//! store. A crash in between leaves the pending marks, and the next start finishes the work.
+
+use super::lineage::ancestors;
+use super::machine::{derive, service_timeline, Observation, State, Timeline};
+use super::timelines::load_timelines;
+use crate::availability::FOREVER;
+use crate::inventory::Inventory;
+use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
+use std::collections::BTreeMap;
+
+/// Re-derives the given devices (id and earliest changed time) and stores the outcome in
+/// one transaction. The caller holds the write lock.
+pub fn recompute(
+    inv: &Inventory,
+    store: &dyn Store,
+    pending: &BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let replacements = pending
+        .iter()
+        .map(|(device, from)| rederive_device(inv, store, device, *from))
+        .collect::<Result<Vec<_>, _>>()?;
+    store.replace_outages(&replacements)?;
+    let changed: BTreeMap<String, i64> = replacements.into_iter().map(|r| (r.id, r.from)).collect();
+    let services = rederive_services(inv, store, &changed)?;
+    store.replace_outages(&services)
+}
+
+/// Re-derives the stored outages of services whose members (or their ancestors) changed,
+/// from the earliest changed time on. These are a record for alerting and history; the
+/// report and status compute services from device outages themselves.
+fn rederive_services(
+    inv: &Inventory,
+    store: &dyn Store,
+    changed: &BTreeMap<String, i64>,
+) -> Result<Vec<Replacement>, StoreError> {
+    let affected: Vec<_> = inv
+        .services
+        .iter()
+        .filter(|s| s.members.iter().any(|m| lineage_changed(inv, m, changed)))
+        .collect();
+    let Some(earliest) = changed.values().min().copied() else {
+        return Ok(Vec::new());
+    };
+    let widest = inv
+        .devices
+        .iter()
+        .map(|d| d.rules.interval_ms)
+        .max()
+        .unwrap_or(0);
+    // Each service's start, moved back over any stored outage covering it; then every
+    // device timeline is loaded once, from the earliest of them (not once per service).
+    let mut starts = Vec::with_capacity(affected.len());
+    for s in affected {
+        let mut from = earliest.saturating_sub(widest);
+        loop {
+            let covering = store.outages(EntityKind::Service, Some(&s.id), from, from + 1)?;
+            match covering.iter().map(|o| o.start).min() {
+                Some(start) if start < from => from = start,
+                _ => break,
+            }
+        }
+        starts.push((s, from));
+    }
+    let Some(load_from) = starts.iter().map(|(_, from)| *from).min() else {
+        return Ok(Vec::new());
+    };
+    let devices = load_timelines(inv, store, load_from, FOREVER)?;
+    let mut out = Vec::new();
+    for (s, from) in starts {
+        let members: Vec<&Timeline> = s.members.iter().filter_map(|m| devices.get(m)).collect();
+        let tl = service_timeline(s.rule.need(), &members, from, FOREVER);
+        let mut outages = Vec::new();
+        for (set, kind) in [
+            (&tl.down, State::Down),
+            (&tl.unknown, State::Unknown),
+            (&tl.degraded, State::Degraded),
+        ] {
+            outages.extend(set.as_slice().iter().map(|span| Outage {
+                entity: EntityKind::Service,
+                id: s.id.clone(),
+                start: span.start,
+                end: (span.end < FOREVER).then_some(span.end),
+                kind,
+                cause: None,
+            }));
+        }
+        out.push(Replacement {
+            entity: EntityKind::Service,
+            id: s.id.clone(),
+            from,
+            outages,
+            flaps: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether `device` or one of its ancestors is in `changed`.
+fn lineage_changed(inv: &Inventory, device: &str, changed: &BTreeMap<String, i64>) -> bool {
+    changed.contains_key(device) || ancestors(inv, device).any(|a| changed.contains_key(&a.id))
+}
+
+/// Re-derives a device's outages and flaps from `earliest` on.
+///
+/// The re-derivation starts at an *anchor* no later than `earliest` minus the stale time,
+/// moved back to the start of any stored outage that covers it, so the state just before
+/// the anchor is plain up. Results are loaded from each agent's last success before the
+/// anchor (so runs of failures in progress are seen whole); outages from the anchor on
+/// are replaced.
+pub fn rederive_device(
+    inv: &Inventory,
+    store: &dyn Store,
+    device: &str,
+    earliest: i64,
+) -> Result<Replacement, StoreError> {
+    let Some(d) = inv.device(device) else {
+        // No longer in the inventory: keep what is stored, clear the pending mark.
+        return Ok(Replacement {
+            entity: EntityKind::Device,
+            id: device.to_string(),
+            from: FOREVER,
+            outages: Vec::new(),
+            flaps: Vec::new(),
+        });
+    };
+    let rules = &d.rules;
+    let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
+    let mut anchor = earliest.saturating_sub(stale);
+    loop {
+        let covering = store.outages(EntityKind::Device, Some(device), anchor, anchor + 1)?;
+        match covering.iter().map(|o| o.start).min() {
+            Some(start) if start < anchor => anchor = start,
+            _ => break,
+        }
+    }
+    let load_from = store
+        .last_ok_before(device, &rules.primary_check, anchor)?
+        .unwrap_or(i64::MIN)
+        .min(anchor.saturating_sub(stale));
+    let observations: Vec<Observation> = store
+        .results(device, load_from)?
+        .into_iter()
+        .map(observation)
+        .collect();
+    let derived = derive(rules, &observations);
+    let outages: Vec<Outage> = derived
+        .segments
+        .into_iter()
+        .filter(|s| s.end > anchor)
+        .map(|s| Outage {
+            entity: EntityKind::Device,
+            id: device.to_string(),
+            start: s.start.max(anchor),
+            end: (s.end < FOREVER).then_some(s.end),
+            kind: s.state,
+            cause: s.cause,
+        })
+        .collect();
+    let flaps: Vec<Flap> = derived
+        .flaps
+        .into_iter()
+        .filter(|f| f.end >= anchor)
+        .map(|f| Flap {
+            device: device.to_string(),
+            agent: f.agent,
+            start: f.start,
+            end: f.end,
+            failures: f.failures,
+        })
+        .collect();
+    Ok(Replacement {
+        entity: EntityKind::Device,
+        id: device.to_string(),
+        from: anchor,
+        outages,
+        flaps,
+    })
+}
+
+fn observation(r: StoredResult) -> Observation {
+    Observation {
+        agent: r.agent,
+        check: r.check,
+        time: r.time,
+        ok: r.ok,
+        degraded: r.degraded,
+        cause: r.cause,
+    }
+}

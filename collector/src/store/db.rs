@@ -1,0 +1,65 @@
+//! Opening the collector's SQLite database. Every table lives in the same file, opened the same
+//! way: WAL (readers never block the writer), `synchronous=FULL` (what was acknowledged survives a
+//! power cut), foreign keys on, a 5 s busy timeout for the moments two writers meet, and the
+//! schema brought up to date by the one migration sequence ([`super::migrations`]) before the
+//! connection is handed out. A database written by a newer program is refused.
+
+use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
+use super::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Opens (creating if needed) the database file at `path`, migrated to the current schema.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    prepare(conn)
+}
+
+/// A private in-memory database with the current schema (tests).
+pub fn open_in_memory() -> Result<Connection, StoreError> {
+    prepare(Connection::open_in_memory()?)
+}
+
+fn prepare(mut conn: Connection) -> Result<Connection, StoreError> {
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// The schema version stored in the file.
+pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Runs the migrations the file lacks, each in one IMMEDIATE transaction with its version bump;
+/// the version is read again inside the transaction, so several connections opening the same
+/// file at once apply each migration exactly once.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = schema_version(&tx)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(version as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// The connection behind a mutex; a panic while it was held leaves SQLite consistent, so a
+/// poisoned lock is taken over rather than propagated.
+pub fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}

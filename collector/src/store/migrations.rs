@@ -1,0 +1,139 @@
+//! The one numbered migration sequence of the collector's database. Migration `n` (1-based) takes
+//! the schema from version `n - 1` to `n`; the version is kept in `PRAGMA user_version`.
+//!
+//! Rules for the next engineer:
+//! - never edit a migration that has been released; append a new one;
+//! - a migration runs in one transaction with the version bump, so a crash leaves either the
+//!   old or the new schema;
+//! - release 0.1.0 wrote version 1 (the `dv_` tables) and created the calendar, notifier and
+//!   alerting tables on the side with `CREATE TABLE IF NOT EXISTS`; migrations 2 to 4 bring those
+//!   into the sequence with the same statements, so a 0.1.0 database (see
+//!   `collector/tests/fixtures/release-0.1.0.db`) migrates with nothing lost.
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: results, batches, outages, flaps, first/last seen, agents, pending re-derivations.
+    r"CREATE TABLE dv_results (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    target TEXT NOT NULL,
+    check_name TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    degraded INTEGER NOT NULL,
+    cause TEXT,
+    raw TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    UNIQUE (target, check_name, agent, time_ms)
+);
+CREATE INDEX dv_results_target_time ON dv_results (target, time_ms);
+CREATE TABLE dv_batches (
+    agent TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    results INTEGER NOT NULL,
+    PRIMARY KEY (agent, batch_id)
+);
+CREATE TABLE dv_outages (
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER,
+    kind TEXT NOT NULL,
+    cause TEXT,
+    PRIMARY KEY (entity, id, start_ms, kind)
+);
+CREATE TABLE dv_flaps (
+    device TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    PRIMARY KEY (device, agent, start_ms)
+);
+CREATE TABLE dv_seen (
+    device TEXT PRIMARY KEY,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL
+);
+CREATE TABLE dv_agents (
+    agent TEXT PRIMARY KEY,
+    last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE dv_pending (
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    from_ms INTEGER NOT NULL,
+    PRIMARY KEY (entity, id)
+);",
+    // 2: operators' decisions on service windows.
+    r"CREATE TABLE IF NOT EXISTS calendar_secondary_activations (
+    date          TEXT PRIMARY KEY,
+    activated_by  TEXT NOT NULL,
+    activated_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calendar_adhoc_windows (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    start_utc     TEXT NOT NULL,
+    end_utc       TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    cancelled_by  TEXT,
+    cancelled_at  TEXT
+);",
+    // 3: the notifier: outbox, incidents, digests, on-call cases, schedule marks.
+    r"CREATE TABLE IF NOT EXISTS notify_outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    kind             TEXT NOT NULL,
+    recipient        TEXT NOT NULL,
+    sender           TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    raw              BLOB NOT NULL,
+    status           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    due_at           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    sent_at          TEXT,
+    oncall_case      TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, due_at);
+CREATE INDEX IF NOT EXISTS notify_outbox_recipient ON notify_outbox (recipient, created_at);
+CREATE TABLE IF NOT EXISTS notify_incidents (
+    key         TEXT PRIMARY KEY,
+    incident    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_digest_items (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest_id   INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    line        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notify_oncall_cases (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    at            TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    device_name   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    since         TEXT NOT NULL,
+    UNIQUE (device_id, kind, since)
+);
+CREATE TABLE IF NOT EXISTS notify_schedule_marks (
+    name  TEXT PRIMARY KEY,
+    at    TEXT NOT NULL
+);",
+    // 4: what alerting has announced.
+    r"CREATE TABLE IF NOT EXISTS alerting_state (
+    key    TEXT PRIMARY KEY,
+    since  TEXT NOT NULL,
+    event  TEXT NOT NULL
+);",
+];
+
+/// The schema version this program writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

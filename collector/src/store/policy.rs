@@ -1,0 +1,58 @@
+//! The notifier's policy state next to the outbox: the incidents it follows (opened, suppressed
+//! in a window, closing), the lines of pending digests, the on-call cases and when each report
+//! schedule last ran. [`super::SqliteNotifyStore`] implements [`PolicyStore`].
+
+use super::StoreError;
+use crate::events::Event;
+use crate::store::outbox::{OncallCase, OutboxId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A failure the notifier is following.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub key: String,
+    /// The event that opened it.
+    pub event: Event,
+    pub state: IncidentState,
+    /// The opening notices (one per recipient).
+    pub notices: Vec<OutboxId>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an incident is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IncidentState {
+    /// Inside a window until `until`: nothing sent yet.
+    Suppressed { until: DateTime<Utc> },
+    /// Opening notices enqueued (possibly still held).
+    Open,
+    /// Recovered at `at`; the recovery notices are held for hold-down.
+    Closing {
+        at: DateTime<Utc>,
+        notices: Vec<OutboxId>,
+    },
+}
+
+/// Incident and digest state next to the outbox.
+pub trait PolicyStore: Send + Sync {
+    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError>;
+    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+    fn delete_incident(&self, key: &str) -> Result<(), StoreError>;
+    fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    /// Adds a line to digest `digest`, remembering which incident (`source`) it came from.
+    fn add_digest_item(&self, digest: OutboxId, source: &str, line: &str)
+        -> Result<(), StoreError>;
+    fn digest_items(&self, digest: OutboxId) -> Result<Vec<String>, StoreError>;
+    /// Removes the lines that came from `source`; returns the digests they were in.
+    fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError>;
+    fn oncall_cases(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<OncallCase>, StoreError>;
+    /// When schedule `name` was last evaluated.
+    fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
