@@ -22,7 +22,7 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Print the availability report for a period.
     Report(cli::report::ReportArgs),
-    /// Validate the inventory and exit.
+    /// Validate the inventory (and `notify.templates_dir`'s templates) and exit.
     CheckConfig(cli::CommonArgs),
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli::calendar::CalendarArgs),
@@ -55,6 +55,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => print!("{}", cli::report::report(&args, Arc::new(SystemClock))?),
         Command::CheckConfig(args) => {
             let inv = args.load()?;
+            if let Some(dir) = inv.notify.as_ref().and_then(|n| n.templates_dir.as_deref()) {
+                driftvakt_collector::notify::render::check_templates(dir)?;
+            }
             println!(
                 "{}: ok ({} sites, {} devices, {} services, {} agents)",
                 args.config.display(),

@@ -95,6 +95,9 @@ pub fn start_notifier(
     let db = &app.inventory.settings.database;
     config.outbox_dir = alerting::outbox_dir(&config, db);
     let notify_err = |e: &dyn std::fmt::Display| CliError::Usage(format!("notify: {e}"));
+    if let Some(dir) = &config.templates_dir {
+        crate::notify::render::check_templates(dir).map_err(|e| notify_err(&e))?;
+    }
     let transport = ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?;
     match &config.smtp {
         Some(s) => tracing::info!("notify: mails go to the SMTP relay {}:{}", s.host, s.port),

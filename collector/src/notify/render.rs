@@ -1,15 +1,24 @@
 //! Turning a notice into a mail: the template files (one folder per message kind with
-//! `subject.txt`, `body.txt` and `body.html`; compiled in, overridable from `templates_dir`
-//! without rebuilding), a tiny `{{name}}` substitution engine that HTML-escapes values in HTML
-//! templates, Swedish dates and durations, and the MIME message itself (multipart/alternative,
-//! a CSV attachment for reports, a `Message-ID` derived from the idempotency key).
+//! `subject.txt`, `body.txt` and `body.html`; compiled in, overridable file by file from
+//! `templates_dir` without rebuilding), rendered with `minijinja` (strict: a variable the kind
+//! does not have is an error naming the file and line, see [`check_templates`]), Swedish dates
+//! and durations, and the MIME message itself (multipart/alternative, a CSV attachment for
+//! reports, a `Message-ID` derived from the idempotency key).
+//!
+//! Values are preformatted strings (dates already Swedish). In `.html` templates every value
+//! is HTML-escaped and its line breaks become `<br>`; `{{ report|safe }}` inserts HTML as it
+//! is (the rendered report). The bodies also get `subject`, the rendered subject line.
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 /// The message kinds, each a folder of templates.
 pub const KINDS: &[&str] = &[
@@ -23,6 +32,104 @@ pub const KINDS: &[&str] = &[
     "digest",
     "report",
     "test_mail",
+];
+
+/// The variables each kind's templates get, with a representative value used to check
+/// templates ([`check_templates`]). The bodies also get `subject`.
+pub const VARIABLES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "service_down",
+        &[
+            ("service", "Skrivare"),
+            ("where", "Stadshuset, Ulricehamn"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+        ],
+    ),
+    (
+        "service_up",
+        &[
+            ("service", "Skrivare"),
+            ("where", "Stadshuset, Ulricehamn"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("until", "tisdag 17 mars 2026 kl. 19.23"),
+            ("duration", "1 timme 23 minuter"),
+        ],
+    ),
+    (
+        "site_dark",
+        &[
+            ("site", "Stadshuset"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("children_count", "12"),
+        ],
+    ),
+    (
+        "site_back",
+        &[
+            ("site", "Stadshuset"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("until", "tisdag 17 mars 2026 kl. 19.23"),
+            ("duration", "1 timme 23 minuter"),
+        ],
+    ),
+    (
+        "alert",
+        &[
+            ("device", "sw-stadshuset-1"),
+            ("class", "switch"),
+            ("site", "Stadshuset"),
+            ("municipality", "Ulricehamn"),
+            ("what", "går på batteri"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("detail", "batteri 80 %"),
+            ("route", "it-beredskap"),
+        ],
+    ),
+    (
+        "alert_cleared",
+        &[
+            ("device", "sw-stadshuset-1"),
+            ("class", "switch"),
+            ("site", "Stadshuset"),
+            ("what", "går på batteri"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("until", "tisdag 17 mars 2026 kl. 19.23"),
+            ("duration", "1 timme 23 minuter"),
+        ],
+    ),
+    (
+        "window",
+        &[
+            ("date", "tisdag 17 mars 2026"),
+            ("start", "18.00"),
+            ("end", "20.00"),
+            ("window_kind", "planerat"),
+            ("scope", "nätverket i Ulricehamn"),
+            ("reason", "Byte av switchar."),
+        ],
+    ),
+    (
+        "digest",
+        &[
+            ("count", "2"),
+            ("limit", "10"),
+            ("items", "18.00 – Larm: a\n18.01 – Larm: b"),
+        ],
+    ),
+    (
+        "report",
+        &[
+            ("period", "tertial 1 2026 (januari–april)"),
+            ("report", "<p>rapport</p>"),
+            ("file", "tillganglighet-2026-T1.csv"),
+        ],
+    ),
+    ("test_mail", &[("now", "tisdag 17 mars 2026 kl. 18.00")]),
 ];
 
 macro_rules! builtin {
@@ -51,7 +158,8 @@ const BUILTIN: &[(&str, [&str; 3])] = &[
     builtin!("test_mail"),
 ];
 
-const FILES: [&str; 3] = ["subject.txt", "body.txt", "body.html"];
+/// The files of one kind: the subject first, then the bodies (`subject` is defined there).
+pub const FILES: [&str; 3] = ["subject.txt", "body.txt", "body.html"];
 
 /// Why rendering or building a mail failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,10 +171,24 @@ pub enum RenderError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error("invalid mail address {0:?}")]
     Address(String),
     #[error("cannot build the mail: {0}")]
     Build(String),
+}
+
+/// A template that does not parse, uses a variable its kind does not have, or cannot be
+/// read: `/etc/driftvakt/templates/service_down/body.txt:3: undefined value 'servise' (...)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct TemplateError {
+    /// The override file's path, or `kind/file` for a built-in template.
+    pub file: String,
+    /// 1-based, when known.
+    pub line: Option<usize>,
+    pub message: String,
 }
 
 /// A rendered notice: subject, plain text and HTML.
@@ -83,40 +205,100 @@ pub struct Templates {
     dir: Option<PathBuf>,
 }
 
+/// One template's source and the name errors use.
+struct Source {
+    name: String,
+    text: String,
+    overridden: bool,
+}
+
 impl Templates {
     pub fn new(dir: Option<PathBuf>) -> Self {
         Templates { dir }
     }
 
-    /// Renders `kind` with `vars`; values are HTML-escaped in `body.html`.
+    /// Renders `kind` with `vars`; values are HTML-escaped in `body.html`. A variable of the
+    /// kind ([`VARIABLES`]) that `vars` lacks is empty, so templates that pass
+    /// [`check_templates`] render; any other variable is an error ([`TemplateError`]).
     pub fn render(&self, kind: &str, vars: &[(&str, String)]) -> Result<Rendered, RenderError> {
         let [subject, text, html] = self.sources(kind)?;
-        let subject = substitute(&subject, vars, false);
+        let mut ctx: BTreeMap<String, Value> = variables(kind)
+            .into_iter()
+            .map(|k| (k.to_string(), Value::from("")))
+            .collect();
+        ctx.extend(
+            vars.iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v.as_str()))),
+        );
+        let subject = render_source(kind, &subject, &ctx)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mut vars = vars.to_vec();
-        vars.push(("subject", subject.clone()));
+        ctx.insert("subject".into(), Value::from(subject.as_str()));
         Ok(Rendered {
-            text: substitute(&text, &vars, false),
-            html: substitute(&html, &vars, true),
+            text: render_source(kind, &text, &ctx)?,
+            html: render_source(kind, &html, &ctx)?,
             subject,
         })
     }
 
-    fn sources(&self, kind: &str) -> Result<[String; 3], RenderError> {
+    /// Renders every kind with its representative variables ([`VARIABLES`]), and checks that
+    /// override files use no other variable even in branches that value does not take.
+    pub fn check(&self) -> Result<(), TemplateError> {
+        for kind in KINDS {
+            let sources = self.sources(kind).map_err(|e| match e {
+                RenderError::Read { path, source } => TemplateError {
+                    file: path.display().to_string(),
+                    line: None,
+                    message: source.to_string(),
+                },
+                other => TemplateError {
+                    file: (*kind).to_string(),
+                    line: None,
+                    message: other.to_string(),
+                },
+            })?;
+            let vars: Vec<(&str, String)> = sample(kind)
+                .iter()
+                .map(|(k, v)| (*k, v.to_string()))
+                .collect();
+            self.render(kind, &vars).map_err(|e| match e {
+                RenderError::Template(t) => t,
+                other => TemplateError {
+                    file: (*kind).to_string(),
+                    line: None,
+                    message: other.to_string(),
+                },
+            })?;
+            for (i, source) in sources.iter().enumerate() {
+                if source.overridden {
+                    check_undeclared(kind, i > 0, source)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sources(&self, kind: &str) -> Result<[Source; 3], RenderError> {
         let builtin = BUILTIN
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, t)| t)
             .ok_or_else(|| RenderError::UnknownKind(kind.to_string()))?;
-        let mut out: [String; 3] = Default::default();
-        for (i, file) in FILES.iter().enumerate() {
-            out[i] = match self.override_path(kind, file) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map_err(|source| RenderError::Read { path, source })?,
-                None => builtin[i].to_string(),
-            };
-        }
-        Ok(out)
+        let source = |i: usize| -> Result<Source, RenderError> {
+            Ok(match self.override_path(kind, FILES[i]) {
+                Some(path) => Source {
+                    name: path.display().to_string(),
+                    text: std::fs::read_to_string(&path)
+                        .map_err(|source| RenderError::Read { path, source })?,
+                    overridden: true,
+                },
+                None => Source {
+                    name: format!("{kind}/{}", FILES[i]),
+                    text: builtin[i].to_string(),
+                    overridden: false,
+                },
+            })
+        };
+        Ok([source(0)?, source(1)?, source(2)?])
     }
 
     fn override_path(&self, kind: &str, file: &str) -> Option<PathBuf> {
@@ -130,36 +312,168 @@ impl Templates {
     }
 }
 
-/// Replaces `{{name}}` with the value of `name` (unknown names become empty). With `html`,
-/// values are escaped and their line breaks become `<br>`; `{{{name}}}` inserts the value as
-/// it is (for HTML that is already HTML, such as a rendered report).
-pub fn substitute(template: &str, vars: &[(&str, String)], html: bool) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let raw = rest[start..].starts_with("{{{");
-        let (open, close) = if raw { (3, "}}}") } else { (2, "}}") };
-        let after = &rest[start + open..];
-        let Some(end) = after.find(close) else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = after[..end].trim();
-        let value = vars
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        if html && !raw {
-            out.push_str(&escape_html(value).replace('\n', "<br>\n"));
-        } else {
-            out.push_str(value);
+/// Checks the override templates in `dir` (`notify.templates_dir`), for `check-config`: the
+/// folder exists, holds only message-kind folders with the three template files, and every
+/// template parses and uses only its kind's variables ([`VARIABLES`], and `subject` in the
+/// bodies). The error names the file and, when known, the line.
+pub fn check_templates(dir: &Path) -> Result<(), TemplateError> {
+    let err = |file: &Path, message: String| TemplateError {
+        file: file.display().to_string(),
+        line: None,
+        message,
+    };
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| err(dir, format!("notify.templates_dir: {e}")))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || !path.is_dir() {
+            continue;
         }
-        rest = &after[end + close.len()..];
+        if !KINDS.contains(&name) {
+            return Err(err(
+                &path,
+                format!("not a message kind (expected one of: {})", KINDS.join(", ")),
+            ));
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| err(&path, e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for file in files {
+            let fname = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !fname.starts_with('.') && !FILES.contains(&fname) {
+                return Err(err(
+                    &file,
+                    format!(
+                        "not a template file (expected one of: {})",
+                        FILES.join(", ")
+                    ),
+                ));
+            }
+        }
     }
-    out.push_str(rest);
-    out
+    Templates::new(Some(dir.to_path_buf())).check()
+}
+
+/// The variables `kind`'s templates get (without `subject`).
+pub fn variables(kind: &str) -> Vec<&'static str> {
+    sample(kind).iter().map(|(k, _)| *k).collect()
+}
+
+fn sample(kind: &str) -> &'static [(&'static str, &'static str)] {
+    VARIABLES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, v)| *v)
+        .unwrap_or(&[])
+}
+
+/// The one environment: strict undefined, trailing newlines kept, HTML escaping by file name
+/// with the escaping rules the notices have always had.
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .expect("the default syntax with trailing newlines kept"),
+    );
+    // Names the undefined variable in errors.
+    env.set_debug(true);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
+            let text = escape_html(&value.to_string()).replace('\n', "<br>\n");
+            return out.write_str(&text).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env
+});
+
+fn render_source(
+    kind: &str,
+    source: &Source,
+    ctx: &BTreeMap<String, Value>,
+) -> Result<String, TemplateError> {
+    ENV.render_named_str(&source.name, &source.text, Value::from(ctx.clone()))
+        .map_err(|e| template_error(kind, source, &e))
+}
+
+fn template_error(kind: &str, source: &Source, e: &minijinja::Error) -> TemplateError {
+    let hint = known_hint(kind, !source.name.ends_with("subject.txt"));
+    let message = match (e.kind(), e.detail()) {
+        (ErrorKind::UndefinedError, Some(d)) => match d.split('`').nth(1) {
+            Some(expr) => format!("undefined value '{expr}'{hint}"),
+            None => format!("undefined value: {d}{hint}"),
+        },
+        (ErrorKind::UndefinedError, None) => format!("undefined value{hint}"),
+        (ErrorKind::SyntaxError, Some(d)) if source.text.contains("{{{") => {
+            format!("syntax error: {d} (`{{{{{{name}}}}}}` is now `{{{{ name|safe }}}}`)")
+        }
+        (kind, Some(d)) => format!("{kind}: {d}"),
+        (kind, None) => kind.to_string(),
+    };
+    TemplateError {
+        file: e.name().unwrap_or(&source.name).to_string(),
+        line: e.line(),
+        message,
+    }
+}
+
+/// A variable an override uses that its kind lacks, also where the sample values do not
+/// reach it (`{% if %}` branches); the line is the first that mentions it.
+fn check_undeclared(kind: &str, body: bool, source: &Source) -> Result<(), TemplateError> {
+    let template = ENV
+        .template_from_named_str(&source.name, &source.text)
+        .map_err(|e| template_error(kind, source, &e))?;
+    let known = variables(kind);
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !(known.contains(&v.as_str()) || (body && v == "subject")))
+        .filter(|v| ENV.globals().all(|(g, _)| g != v))
+        .collect();
+    unknown.sort();
+    let Some(name) = unknown.first() else {
+        return Ok(());
+    };
+    let line = source
+        .text
+        .lines()
+        .position(|l| mentions(l, name))
+        .map(|i| i + 1);
+    Err(TemplateError {
+        file: source.name.clone(),
+        line,
+        message: format!("undefined value '{name}'{}", known_hint(kind, body)),
+    })
+}
+
+fn mentions(line: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(word).any(|(i, _)| {
+        !line[..i].chars().next_back().is_some_and(ident)
+            && !line[i + word.len()..].chars().next().is_some_and(ident)
+    })
+}
+
+fn known_hint(kind: &str, body: bool) -> String {
+    let mut known = variables(kind);
+    if body {
+        known.push("subject");
+    }
+    format!(" ({kind} templates have: {})", known.join(", "))
 }
 
 /// Escapes `& < > " '` for HTML text and attributes.
@@ -269,18 +583,29 @@ mod tests {
     }
 
     #[test]
-    fn substitution_escapes_html_only_in_html() {
-        let vars = [("x", "<b>&".to_string())];
-        assert_eq!(substitute("a {{x}} b", &vars, false), "a <b>& b");
-        assert_eq!(substitute("a {{ x }} b", &vars, true), "a &lt;b&gt;&amp; b");
-        assert_eq!(substitute("{{nope}}|{{x", &vars, false), "|{{x");
+    fn html_values_are_escaped_with_line_breaks_and_text_values_are_not() {
+        let ctx: BTreeMap<String, Value> = [("x".to_string(), Value::from("<b>&'\n2"))].into();
+        let src = |name: &str, text: &str| Source {
+            name: name.into(),
+            text: text.into(),
+            overridden: false,
+        };
+        let r = |name, text| render_source("digest", &src(name, text), &ctx).unwrap();
+        assert_eq!(r("a.txt", "a {{x}} b\n"), "a <b>&'\n2 b\n");
+        assert_eq!(r("a.html", "a {{ x }} b"), "a &lt;b&gt;&amp;&#39;<br>\n2 b");
+        assert_eq!(r("a.html", "{{ x|safe }}"), "<b>&'\n2");
+        let e = render_source("digest", &src("d/x.txt", "a\n{{ nope }}"), &ctx).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("d/x.txt", Some(2)));
+        assert!(
+            e.message.starts_with("undefined value 'nope' (digest"),
+            "{e}"
+        );
     }
 
     #[test]
     fn every_kind_has_builtin_templates() {
-        let t = Templates::default();
-        for kind in KINDS {
-            t.render(kind, &[]).unwrap();
-        }
+        assert_eq!(KINDS.len(), VARIABLES.len());
+        assert_eq!(BUILTIN.len(), VARIABLES.len());
+        Templates::default().check().unwrap();
     }
 }
