@@ -6,8 +6,8 @@
 //! with file, line and key: duplicate ids, unknown sites, parents, members and assignments,
 //! parent cycles, and token files that cannot be read or are too short.
 
+use crate::availability::{DeviceRules, Need};
 use crate::notify::NotifyConfig;
-use crate::state::{DeviceRules, Need};
 use driftvakt_agent::config::{
     class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
 };

@@ -28,7 +28,7 @@
 //! Everything is derived from stored results, so late and reordered results give the same
 //! outages as results that arrived on time.
 
-pub use crate::availability::State;
+pub use crate::availability::{DeviceRules, Need, State};
 use crate::availability::{Span, Spans, FOREVER};
 use std::collections::BTreeMap;
 
@@ -44,28 +44,6 @@ pub struct Observation {
     pub degraded: bool,
     /// The error (failed) or finding codes (degraded), for the outage's cause.
     pub cause: Option<String>,
-}
-
-/// The parameters of one device's state machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRules {
-    pub primary_check: String,
-    /// Interval of the primary check, in milliseconds.
-    pub interval_ms: i64,
-    /// The longest interval of any of the device's checks, in milliseconds.
-    pub slowest_interval_ms: i64,
-    pub confirm_failures: u32,
-    pub stale_intervals: u32,
-}
-
-impl DeviceRules {
-    /// How long one primary result keeps an agent "reporting recently".
-    pub fn stale_ms(&self) -> i64 {
-        self.interval_ms * i64::from(self.stale_intervals.max(1))
-    }
-    fn slow_stale_ms(&self) -> i64 {
-        self.slowest_interval_ms.max(self.interval_ms) * i64::from(self.stale_intervals.max(1))
-    }
 }
 
 /// A derived interval of a non-up state, with its cause.
@@ -305,24 +283,6 @@ pub fn effective(own: &Timeline, parent: Option<&Timeline>, child_interval_ms: i
         unreachable,
         unknown: own.unknown.clone(),
         degraded: own.degraded.clone(),
-    }
-}
-
-/// How many members of a service must be available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    All,
-    Any,
-    AtLeast(usize),
-}
-
-impl Need {
-    fn count(self, members: usize) -> usize {
-        match self {
-            Need::All => members,
-            Need::Any => 1,
-            Need::AtLeast(n) => n,
-        }
     }
 }
 
