@@ -177,6 +177,23 @@ pub enum PeriodError {
     Syntax(String),
     #[error("period ends before it starts")]
     Empty,
+    #[error("year {0} is out of range: periods lie in the years {min}–{max}", min = YEARS.start(), max = YEARS.end())]
+    OutOfRange(i32),
+}
+
+/// The years the collector computes calendars and periods for. Every instant that comes in from
+/// outside (a query, a command line, an operator's window) is checked against them at the edge,
+/// so the calendar arithmetic inside never meets year 1 or year −1.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// `Ok` when `t` lies in [`YEARS`].
+pub fn check_year(t: DateTime<Utc>) -> Result<(), PeriodError> {
+    let year = t.year();
+    if YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(PeriodError::OutOfRange(year))
+    }
 }
 
 /// A reporting period `[from, to)`.
@@ -222,6 +239,9 @@ impl Period {
             return Err(bad());
         }
         let year: i32 = year_s.parse().map_err(|_| bad())?;
+        if !YEARS.contains(&year) {
+            return Err(PeriodError::OutOfRange(year));
+        }
         let (first, months) = match rest {
             "" => (1, 12),
             t if t.starts_with('T') => match &t[1..] {
@@ -250,6 +270,8 @@ impl Period {
 
     /// An explicit period between two instants.
     pub fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Period, PeriodError> {
+        check_year(from)?;
+        check_year(to)?;
         if to <= from {
             return Err(PeriodError::Empty);
         }

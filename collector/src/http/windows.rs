@@ -10,6 +10,7 @@
 
 use super::auth::constant_time_eq;
 use super::{error, ApiState};
+use crate::availability::YEARS;
 use crate::calendar::WindowScope;
 use crate::windows::view::{adhoc_out, local_midnight, window_out};
 use crate::windows::CalendarError;
@@ -18,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 
 /// The calendar routes, to merge into the main router.
@@ -46,6 +47,9 @@ async fn list(
             "give from=YYYY-MM-DD and to=YYYY-MM-DD",
         );
     };
+    if let Err(message) = check_range(r.from, r.to) {
+        return error(StatusCode::BAD_REQUEST, message);
+    }
     match s.calendar.calendar() {
         Ok(cal) => {
             let from = local_midnight(&cal, r.from);
@@ -59,6 +63,31 @@ async fn list(
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// The longest listing one request may ask for.
+const MAX_LISTING_YEARS: i32 = 10;
+
+/// A listing's dates lie in the supported years, in order, and span at most ten years.
+fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), String> {
+    for d in [from, to] {
+        if !YEARS.contains(&d.year()) {
+            return Err(format!(
+                "{d}: dates lie in the years {}–{}",
+                YEARS.start(),
+                YEARS.end()
+            ));
+        }
+    }
+    if to < from {
+        return Err(format!("to ({to}) is before from ({from})"));
+    }
+    if to.year() - from.year() > MAX_LISTING_YEARS {
+        return Err(format!(
+            "ask for at most {MAX_LISTING_YEARS} years at a time"
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
