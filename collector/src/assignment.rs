@@ -42,6 +42,7 @@ use driftvakt_agent::config::{
     SnmpCredentials, TcpCheck,
 };
 use driftvakt_common::config::Duration;
+use driftvakt_common::hash::fnv1a_128;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
@@ -341,15 +342,6 @@ fn secret_ref_json(r: &SecretRef) -> Value {
         file.as_ref().map(|f| json!(f.to_string_lossy())),
     );
     Value::Object(m)
-}
-
-/// FNV-1a, 128 bits: a stable hash (same body, same ETag across restarts and versions).
-fn fnv1a_128(bytes: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Shared between the Driftvakt agent and collector: the probe result as it crosses the wire
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
-//! name file, line and key ([`config`]).
+//! name file, line and key ([`config`]), and the stable hash both use ([`hash`]).
 
 pub mod config;
+pub mod hash;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
