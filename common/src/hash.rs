@@ -18,9 +18,9 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
 
 /// 128-bit FNV-1a of `bytes`.
 pub fn fnv1a_128(bytes: &[u8]) -> u128 {
-    bytes
-        .iter()
-        .fold(OFFSET_128, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME_128))
+    bytes.iter().fold(OFFSET_128, |h, b| {
+        (h ^ u128::from(*b)).wrapping_mul(PRIME_128)
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Shared between the Driftvakt agent and collector: the probe result as it crosses the wire
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
-//! name file, line and key ([`config`]), and the stable hash both use ([`hash`]).
+//! name file, line and key ([`config`]), the configuration schema both use ([`schema`]: devices,
+//! checks, SNMP credentials, secrets), and the stable hash both use ([`hash`]).
 
 pub mod config;
 pub mod hash;
+pub mod schema;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
