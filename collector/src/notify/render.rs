@@ -301,7 +301,6 @@ pub fn message_id(key: &str, from: &str) -> String {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
