@@ -1,12 +1,12 @@
 //! The checks of a device (`checks:`): one variant of [`CheckSpec`] per probe kind.
 
 use crate::config::Duration;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
 /// One check of a device. Adding a probe kind adds one variant here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CheckSpec {
     Icmp(IcmpCheck),
@@ -27,17 +27,17 @@ pub struct CheckCommon {
 macro_rules! check_struct {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// Name of the check in results and metrics; defaults to the kind.
-            #[serde(default)]
+            #[serde(default, skip_serializing_if = "super::absent")]
             pub name: Option<String>,
-            #[serde(default)]
+            #[serde(default, skip_serializing_if = "super::absent")]
             pub interval: Option<Duration>,
-            #[serde(default)]
+            #[serde(default, skip_serializing_if = "super::absent")]
             pub timeout: Option<Duration>,
-            $($(#[$fm])* #[serde(default)] pub $field: $ty,)*
+            $($(#[$fm])* #[serde(default, skip_serializing_if = "super::absent")] pub $field: $ty,)*
         }
     };
 }
@@ -147,7 +147,7 @@ impl CheckSpec {
 }
 
 /// A list entry under `checks`: either a plain kind name (`icmp`) or a map with `kind:`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct CheckEntry(#[serde(deserialize_with = "deserialize_check_entry")] pub CheckSpec);
 
 fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec, D::Error> {

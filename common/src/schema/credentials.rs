@@ -2,31 +2,31 @@
 
 use super::secret::SecretRef;
 use crate::config::Spanned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// SNMP credentials; secrets come from environment variables or files.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnmpCredentials {
     pub id: Spanned<String>,
     pub version: SnmpVersion,
     /// v1/v2c community.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub community: Option<SecretRef>,
     /// v3 user name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub user: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub auth_protocol: Option<AuthProtocol>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub auth_password: Option<SecretRef>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub priv_protocol: Option<PrivProtocol>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub priv_password: Option<SecretRef>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SnmpVersion {
     V1,
@@ -34,7 +34,7 @@ pub enum SnmpVersion {
     V3,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthProtocol {
     Md5,
@@ -45,7 +45,7 @@ pub enum AuthProtocol {
     Sha512,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrivProtocol {
     Des,

@@ -3,43 +3,43 @@
 use super::check::{CheckEntry, CheckSpec, IcmpCheck, SnmpCheck};
 use crate::config::{Duration, Spanned};
 use crate::DeviceClass;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Interval and timeout.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Timing {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub interval: Option<Duration>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub timeout: Option<Duration>,
 }
 
 /// One device in the inventory.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     pub id: Spanned<String>,
     pub class: DeviceClass,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub site: Option<Spanned<String>>,
     /// IP address (v4 or v6) or host name.
     pub address: Spanned<String>,
     /// The device this one is reached through (collector: unreachable instead of down).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub parent: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub interval: Option<Duration>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub timeout: Option<Duration>,
     /// UPS: the runtime below which the UPS is degraded (default 240, the four-hour node reserve).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub min_runtime_minutes: Option<u32>,
     /// Checks; a plain name (`icmp`) takes that kind's defaults. Default: per class.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub checks: Option<Spanned<Vec<CheckEntry>>>,
     /// Free text shown in notices and dashboards.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::absent")]
     pub description: Option<String>,
 }
 

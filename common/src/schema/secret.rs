@@ -1,14 +1,17 @@
 //! Secrets: the configuration only says where one is (`{ env: NAME }` or `{ file: PATH }`); the
 //! value is read at run time and never printed.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where a secret is: `{ env: NAME }` or `{ file: PATH }`. Literal secrets are not accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// It serializes as the reference (never a value: [`Secret`] has no `Serialize`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
 }
 
