@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 /// File name of the stored assignment inside the spool folder.
 pub const ASSIGNMENT_FILE: &str = "assignment.json";
 
-/// The body of `GET /api/v1/assignment`.
-#[derive(Debug, Clone, Deserialize)]
+/// The body of `GET /api/v1/assignment` (the collector serializes this same type).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
     pub agent: String,

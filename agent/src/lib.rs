@@ -10,12 +10,15 @@
 //! - [`push`]: delivery of spooled results to the collector (and the HTTP contract).
 //! - [`assignment`]: the devices the collector assigns to this agent, kept on disk.
 //! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
+//! - [`run`]: the agent process as a library (standalone, central mode, or probing into a sink
+//!   of the caller's, as the collector's embedded agent does).
 
 pub mod assignment;
 pub mod config;
 pub mod metrics;
 pub mod probe;
 pub mod push;
+pub mod run;
 pub mod scheduler;
 pub mod server;
 pub mod spool;

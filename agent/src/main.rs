@@ -2,23 +2,14 @@
 //!
 //! With `agent.collector` configured, `run` also spools every result on disk, pushes the spool to
 //! the collector, and probes the devices the collector assigns in addition to the local ones.
+//! The work is done by the library ([`driftvakt_agent::run`]); this is the command line.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use driftvakt_agent::assignment::{AssignmentFetcher, Fetched};
-use driftvakt_agent::config::{AgentConfig, CollectorSettings};
-use driftvakt_agent::metrics::{AgentMetrics, SpoolMetrics};
-use driftvakt_agent::probe::Probers;
-use driftvakt_agent::push::{CollectorClient, Pusher, PusherOptions};
-use driftvakt_agent::scheduler::{self, Scheduler};
-use driftvakt_agent::spool::{self, Spool, SpoolOptions};
-use prometheus_client::registry::Registry;
-use std::collections::HashSet;
+use driftvakt_agent::config::AgentConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Driftvakt agent: probes switches, UPS units, access points, printers and screens over ICMP,
 /// SNMP, HTTP(S) and TCP.
@@ -97,10 +88,7 @@ fn check_config(path: &Path) -> Result<()> {
 
 async fn probe_once(path: &Path) -> Result<()> {
     let config = load(path)?;
-    let probers = Arc::new(Probers::new(&config)?);
-    let metrics = AgentMetrics::register(&mut Registry::default());
-    let jobs = scheduler::plan(&config);
-    let results = scheduler::run_once(probers, metrics, jobs, config.file.agent.concurrency).await;
+    let results = driftvakt_agent::run::probe_once(&config).await?;
     let mut out = std::io::stdout().lock();
     for r in results {
         serde_json::to_writer(&mut out, &*r)?;
@@ -115,246 +103,11 @@ async fn run(path: &Path) -> Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     let config = load(path)?;
-    let mut registry = Registry::default();
-    let metrics = AgentMetrics::register(&mut registry);
-    let central = config
-        .file
-        .agent
-        .collector
-        .as_ref()
-        .map(|c| (c.clone(), SpoolMetrics::register(&mut registry)));
-    let registry = Arc::new(registry);
-    if let Some(addr) = config.file.agent.listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "serving /metrics");
-        tokio::spawn(driftvakt_agent::server::serve(listener, registry.clone()));
-    }
-    let (sink, results) = tokio::sync::mpsc::channel(4096);
-    let mut tasks = Vec::new();
-    let mut writer = None;
-    let mut flush = None;
-    let mut probing = Probing::new(metrics, sink);
-    match central {
-        None => {
-            tracing::info!(agent = %config.file.agent.id, "standalone: no collector configured");
-            tasks.push(tokio::spawn(drain(results)));
-            probing.start(&config)?;
-            shutdown_signal(&mut term).await;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
-        Some((collector, spool_metrics)) => {
-            let setup = Central::start(&config, &collector, spool_metrics, results).await?;
-            tasks.push(setup.pusher);
-            writer = Some(setup.writer);
-            flush = Some(setup.flush);
-            let mut fetcher = setup.fetcher;
-            if let Err(e) = probing.start(&fetcher.config()) {
-                tracing::error!(error = %format!("{e:#}"), "cannot apply the assignment; probing local devices only");
-                probing.start(&config)?;
-            }
-            let refresh = collector.assignment_refresh.std();
-            tokio::select! {
-                _ = shutdown_signal(&mut term) => {}
-                _ = refresh_assignment(&mut fetcher, &mut probing, refresh) => {}
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    // Dropping the scheduler and its sink closes the channel once running probes finish; the
-    // spool writer then writes what is queued and ends.
-    probing.stop();
-    drop(probing);
-    if let Some(w) = writer {
-        if tokio::time::timeout(Duration::from_secs(5), w)
-            .await
-            .is_err()
-        {
-            tracing::warn!("results still queued after 5s were not spooled");
-        }
-    }
-    for t in tasks {
-        t.abort();
-    }
-    if let Some(f) = flush {
-        // One last pass, so a clean stop leaves nothing waiting for the next start.
-        match tokio::time::timeout(SHUTDOWN_FLUSH, f.pass()).await {
-            Ok(Ok(n)) => tracing::info!(batches = n, "spool flushed to the collector"),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "results stay in the spool for the next start")
-            }
-            Err(_) => tracing::warn!(
-                "spool not flushed within {SHUTDOWN_FLUSH:?}; the rest goes at the next start"
-            ),
-        }
-    }
-    Ok(())
-}
-
-/// How long a stopping agent tries to hand its spool to the collector.
-const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
-
-/// The running scheduler, rebuilt when the set of devices changes; the metrics stay.
-struct Probing {
-    metrics: AgentMetrics,
-    sink: tokio::sync::mpsc::Sender<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Probing {
-    fn new(
-        metrics: AgentMetrics,
-        sink: tokio::sync::mpsc::Sender<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
-    ) -> Probing {
-        Probing {
-            metrics,
-            sink,
-            task: None,
-        }
-    }
-
-    /// Stops the current scheduler, if any, and starts one for `config`.
-    fn start(&mut self, config: &AgentConfig) -> Result<()> {
-        let probers = Arc::new(Probers::new(config)?);
-        let jobs = scheduler::plan(config);
-        tracing::info!(
-            agent = %config.file.agent.id,
-            devices = config.file.devices.len(),
-            checks = jobs.len(),
-            "probing"
-        );
-        let ids: HashSet<String> = config
-            .file
-            .devices
-            .iter()
-            .map(|d| d.id.value.clone())
-            .collect();
-        self.metrics.latest.retain_devices(&|d| ids.contains(d));
-        self.stop();
-        let scheduler = Scheduler {
-            jobs,
-            probers,
-            metrics: self.metrics.clone(),
-            concurrency: config.file.agent.concurrency,
-            sink: self.sink.clone(),
-        };
-        self.task = Some(tokio::spawn(scheduler.run()));
-        Ok(())
-    }
-
-    fn stop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-}
-
-/// Standalone: results only feed the metrics.
-async fn drain(
-    mut results: tokio::sync::mpsc::Receiver<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
-) {
-    while let Some(r) = results.recv().await {
-        if !r.ok {
-            tracing::debug!(target = %r.target, check = %r.check, error = ?r.error, "probe failed");
-        }
-    }
-}
-
-/// Central mode: spool, spool writer, pusher, and the assignment as it is at start.
-struct Central {
-    writer: tokio::task::JoinHandle<()>,
-    pusher: tokio::task::JoinHandle<()>,
-    /// Sends what is left in the spool once at shutdown, after the periodic pusher stopped.
-    flush: Pusher,
-    fetcher: AssignmentFetcher,
-}
-
-impl Central {
-    async fn start(
-        config: &AgentConfig,
-        collector: &CollectorSettings,
-        spool_metrics: SpoolMetrics,
-        results: tokio::sync::mpsc::Receiver<std::sync::Arc<driftvakt_common::wire::ProbeResult>>,
-    ) -> Result<Central> {
-        let dir = config.resolve(&config.file.agent.spool.dir);
-        let opts = SpoolOptions::new(config.file.agent.spool.max_bytes.0, collector.batch_size);
-        let spool = Spool::open(&dir, opts, spool_metrics.clone())
-            .with_context(|| format!("cannot open the spool in {}", dir.display()))?;
-        tracing::info!(
-            dir = %dir.display(),
-            waiting = spool.depth(),
-            repaired = spool.repairs().len(),
-            "spool open"
-        );
-        let spool = Arc::new(spool);
-        let client = CollectorClient::new(collector, &config.base_dir())
-            .context("cannot set up the collector client")?;
-        let new_pusher = || {
-            Pusher::new(
-                client.clone(),
-                spool.clone(),
-                &config.file.agent.id,
-                dir.join("quarantine"),
-                PusherOptions::new(collector.push_interval.std()),
-                spool_metrics.clone(),
-            )
-        };
-        let pusher = new_pusher();
-        let flush = new_pusher();
-        let writer = tokio::spawn(spool::write_from(results, spool));
-        let pusher = tokio::spawn(pusher.run());
-        let mut fetcher = AssignmentFetcher::new(client, config.clone(), &dir);
-        match fetcher.load_stored() {
-            Ok(true) => tracing::info!("loaded the stored assignment"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "ignoring the stored assignment"),
-        }
-        let first = tokio::time::timeout(Duration::from_secs(10), fetcher.fetch()).await;
-        match first {
-            Ok(Ok(outcome)) => tracing::info!(?outcome, "assignment fetched"),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, stored = fetcher.current().is_some(), "cannot fetch the assignment; running from the stored one and local devices")
-            }
-            Err(_) => tracing::warn!(
-                stored = fetcher.current().is_some(),
-                "assignment fetch timed out; running from the stored one and local devices"
-            ),
-        }
-        Ok(Central {
-            writer,
-            pusher,
-            flush,
-            fetcher,
-        })
-    }
-}
-
-/// Fetches the assignment every `every`; rebuilds the scheduler when it changed.
-async fn refresh_assignment(
-    fetcher: &mut AssignmentFetcher,
-    probing: &mut Probing,
-    every: Duration,
-) {
-    loop {
-        tokio::time::sleep(every).await;
-        match fetcher.fetch().await {
-            Ok(Fetched::Unchanged) => tracing::debug!("assignment unchanged"),
-            Ok(Fetched::Changed) => {
-                tracing::info!(etag = ?fetcher.etag(), "assignment changed; restarting the scheduler");
-                if let Err(e) = probing.start(&fetcher.config()) {
-                    tracing::error!(error = %format!("{e:#}"), "cannot apply the new assignment");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot refresh the assignment; keeping the current one")
-            }
-        }
-    }
-}
-
-async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    };
+    driftvakt_agent::run::run(config, shutdown).await
 }

@@ -104,9 +104,7 @@ fn timing(config: &AgentConfig, d: &DeviceConfig, check: &CheckSpec) -> (Duratio
 
 /// FNV-1a: a stable hash, so offsets do not change between runs or Rust versions.
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    driftvakt_common::hash::fnv1a_64(s.as_bytes())
 }
 
 /// Runs one check and records it in the metrics; the result is shared with them, not copied.

@@ -3,17 +3,19 @@
 //! probers as `driftvakt-agent`, and hands results straight to ingest (no HTTP, no token, no
 //! spool: the results land in the same database in the same process). Its metrics are
 //! registered in the collector's registry, so `/metrics` shows them.
+//!
+//! The orchestration is the agent library's ([`driftvakt_agent::run::start`]); what is the
+//! collector's own is the sink, [`Ingest`], which batches results into ingest.
 
 use crate::app::App;
 use crate::inventory::{Agent, Inventory};
 use driftvakt_agent::config::{AgentConfig, AgentFile, AgentSettings};
 use driftvakt_agent::metrics::AgentMetrics;
-use driftvakt_agent::probe::{Probers, SetupError};
-use driftvakt_agent::scheduler::{self, Scheduler};
+use driftvakt_agent::probe::SetupError;
+use driftvakt_agent::run::{ResultReceiver, ResultSink};
 use driftvakt_common::wire::{Batch, ProbeResult};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Results handed to ingest at most this many at a time, at least every `FLUSH_EVERY`.
@@ -59,38 +61,47 @@ pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()
     let metrics = (!agents.is_empty()).then(|| AgentMetrics::register(registry));
     for agent in agents {
         let config = agent_config(&app.inventory, &agent);
-        let probers = std::sync::Arc::new(Probers::new(&config)?);
-        let (sink, results) = mpsc::channel(4096);
-        let jobs = scheduler::plan(&config);
-        tracing::info!(agent = %agent.id, checks = jobs.len(), "embedded agent probing");
-        let scheduler = Scheduler {
-            jobs,
-            probers,
-            metrics: metrics.clone().expect("registered above"),
-            concurrency: config.file.agent.concurrency,
-            sink,
+        tracing::info!(agent = %agent.id, "embedded agent starting");
+        let sink = Ingest {
+            app: app.clone(),
+            agent: agent.id.clone(),
         };
-        tasks.push(tokio::spawn(scheduler.run()));
-        tasks.push(tokio::spawn(forward(
-            app.clone(),
-            agent.id.clone(),
-            results,
-        )));
+        let metrics = metrics.clone().expect("registered above");
+        match driftvakt_agent::run::start(&config, metrics, sink) {
+            Ok(running) => tasks.extend(running.into_tasks()),
+            Err(e) => {
+                for t in tasks {
+                    t.abort();
+                }
+                return Err(e);
+            }
+        }
     }
     Ok(tasks)
 }
 
-/// Collects results into batches and ingests them.
-async fn forward(
-    app: App,
-    agent: String,
-    mut results: mpsc::Receiver<std::sync::Arc<ProbeResult>>,
-) {
+/// The embedded agent's sink: results collected into batches and ingested in-process.
+pub struct Ingest {
+    pub app: App,
+    /// The embedded agent's id, as in the inventory.
+    pub agent: String,
+}
+
+impl ResultSink for Ingest {
+    async fn consume(self, results: ResultReceiver) {
+        forward(self.app, self.agent, results).await
+    }
+}
+
+/// Collects results into batches and ingests them; what is pending when the channel closes is
+/// ingested too.
+async fn forward(app: App, agent: String, mut results: ResultReceiver) {
     let run = app.now().timestamp_millis();
     let mut counter: u64 = 0;
     let mut pending: Vec<ProbeResult> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
-    loop {
+    let mut open = true;
+    while open {
         tokio::select! {
             r = results.recv() => match r {
                 Some(r) => {
@@ -99,7 +110,7 @@ async fn forward(
                         continue;
                     }
                 }
-                None => return,
+                None => open = false,
             },
             _ = tick.tick() => {}
         }

@@ -333,6 +333,35 @@ impl Duration {
     pub fn std(self) -> std::time::Duration {
         self.0
     }
+
+    /// The duration as a person writes it: the largest units first, parts that are zero left
+    /// out (`30s`, `5m`, `1h30m`, `2d`, `1m30s250ms`; `0s` for zero). [`parse_duration`] reads
+    /// it back to the same value (to the millisecond, the finest unit the YAML has).
+    ///
+    /// [`Display`](fmt::Display) keeps its older form (whole seconds, or milliseconds) because
+    /// error messages print it.
+    pub fn humane(self) -> String {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            return "0s".to_string();
+        }
+        let mut out = String::new();
+        let mut rest = ms;
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
+            let n = rest / size;
+            rest %= size;
+            if n > 0 {
+                out.push_str(&format!("{n}{unit}"));
+            }
+        }
+        out
+    }
 }
 
 impl std::str::FromStr for Duration {
@@ -420,9 +449,11 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// Serializes in the humane form the YAML is written in (`30s`, `5m`, `1h30m`, `250ms`; see
+/// [`Duration::humane`]), which [`Deserialize`] reads back to the same value.
 impl serde::Serialize for Duration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.humane())
     }
 }
 
@@ -439,6 +470,31 @@ mod tests {
         for bad in ["", "30", "s", "30x", "1.5s", "-3s", "3 s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
+    }
+
+    #[test]
+    fn durations_serialize_humanely_and_read_back() {
+        let cases = [
+            (0, "0s"),
+            (250, "250ms"),
+            (30_000, "30s"),
+            (300_000, "5m"),
+            (5_400_000, "1h30m"),
+            (172_800_000, "2d"),
+            (90_250, "1m30s250ms"),
+            (90_061_000, "1d1h1m1s"),
+        ];
+        for (ms, text) in cases {
+            let d = Duration::from_millis(ms);
+            assert_eq!(d.humane(), text);
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            let back: Duration = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, d, "{text}");
+        }
+        // Display is unchanged: error messages print it.
+        assert_eq!(Duration::from_secs(300).to_string(), "300s");
+        assert_eq!(Duration::from_millis(1500).to_string(), "1500ms");
     }
 
     #[test]

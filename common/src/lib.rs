@@ -1,9 +1,14 @@
 //! Shared between the Driftvakt agent and collector: the probe result as it crosses the wire
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
-//! name file, line and key ([`config`]).
+//! name file, line and key ([`config`]), the configuration schema both use ([`schema`]: devices,
+//! checks, SNMP credentials, secrets), the stable hash both use ([`hash`]), and the names of the
+//! readings and findings both rely on ([`readings`]).
 
 pub mod config;
+pub mod hash;
+pub mod readings;
 pub mod reply;
+pub mod schema;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
 use crate::config::HttpCheck;
 use chrono::Utc;
+use driftvakt_common::readings;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -103,7 +104,7 @@ impl Prober for HttpProber {
         out.number("http_status_code", f64::from(status));
         let days_left = cert_days_left(&response);
         if let Some(days) = days_left {
-            out.number("tls_cert_days_left", days);
+            out.number(readings::TLS_CERT_DAYS_LEFT, days);
         }
         let body = if spec.body_contains.is_some() {
             match response.text().await {
@@ -151,7 +152,7 @@ fn judge(
             out.finding("tls_certificate_expired", "the TLS certificate has expired");
         } else if days < min {
             out.finding(
-                "tls_certificate_expiring",
+                readings::TLS_CERTIFICATE_EXPIRING,
                 format!("the TLS certificate expires in {days:.0} days (minimum {min:.0})"),
             );
         }

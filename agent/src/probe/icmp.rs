@@ -8,6 +8,7 @@
 
 use super::{resolve, FailureReason, Outcome, Prober, Target};
 use crate::config::IcmpCheck;
+use driftvakt_common::readings;
 use driftvakt_common::wire::Value;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -153,7 +154,7 @@ fn summarize(
         out.values
             .insert("icmp_rtt_min_seconds".into(), Value::Number(min));
         out.values
-            .insert("icmp_rtt_avg_seconds".into(), Value::Number(avg));
+            .insert(readings::ICMP_RTT_AVG_SECONDS.into(), Value::Number(avg));
         out.values
             .insert("icmp_rtt_max_seconds".into(), Value::Number(max));
     }

@@ -31,6 +31,7 @@ use crate::state::{load_timelines, service_timelines};
 use crate::state::{State, Timeline};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
+use driftvakt_common::readings;
 use driftvakt_common::wire::{ProbeResult, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -400,9 +401,11 @@ impl Run {
 
 /// The alert a finding code raises (with Swedish detail for the service desk), if any.
 fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(AlertKind, String)> {
-    let runtime = r.number("ups_runtime_minutes").map(|m| m.max(0.0) as u32);
+    let runtime = r
+        .number(readings::UPS_RUNTIME_MINUTES)
+        .map(|m| m.max(0.0) as u32);
     match code {
-        "ups_on_battery" => {
+        readings::UPS_ON_BATTERY => {
             let left = runtime.map_or(String::new(), |m| {
                 format!(
                     "; beräknad reservtid {}",
@@ -411,7 +414,7 @@ fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(Aler
             });
             Some((AlertKind::OnBattery, format!("UPS:en går på batteri{left}")))
         }
-        "ups_runtime_below_minimum" if node => {
+        readings::UPS_RUNTIME_BELOW_MINIMUM if node => {
             let required = d
                 .config
                 .min_runtime_minutes
@@ -425,13 +428,16 @@ fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(Aler
             );
             Some((AlertKind::RuntimeBelowMinimum { minutes, required }, detail))
         }
-        "printer_supply_low" => {
+        readings::PRINTER_SUPPLY_LOW => {
             let (supply, ratio) = lowest_supply(r).unwrap_or(("förbrukningsmaterial".into(), 0.0));
             let detail = format!("{supply} är nästan slut ({:.0} % kvar)", ratio * 100.0);
             Some((AlertKind::SupplyLow { supply, ratio }, detail))
         }
-        "tls_certificate_expiring" => {
-            let days = r.number("tls_cert_days_left").unwrap_or(0.0).floor() as i64;
+        readings::TLS_CERTIFICATE_EXPIRING => {
+            let days = r
+                .number(readings::TLS_CERT_DAYS_LEFT)
+                .unwrap_or(0.0)
+                .floor() as i64;
             let detail = format!("TLS-certifikatet går ut om {days} dagar och behöver förnyas");
             Some((AlertKind::CertExpiring { days }, detail))
         }
@@ -441,14 +447,18 @@ fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(Aler
 
 /// The supply with the lowest level (`printer_supply_ratio`, labelled `supply`).
 fn lowest_supply(r: &ProbeResult) -> Option<(String, f64)> {
-    let Some(Value::Series(samples)) = r.values.get("printer_supply_ratio") else {
+    let Some(Value::Series(samples)) = r.values.get(readings::PRINTER_SUPPLY_RATIO) else {
         return None;
     };
     samples
         .iter()
         .min_by(|a, b| a.value.total_cmp(&b.value))
         .map(|s| {
-            let name = s.labels.get("supply").cloned().unwrap_or_default();
+            let name = s
+                .labels
+                .get(readings::SUPPLY_LABEL)
+                .cloned()
+                .unwrap_or_default();
             (name, s.value)
         })
 }

@@ -24,13 +24,11 @@
 //! `{file: PATH}`, resolved on the agent host), never secret values. The inventory has no
 //! per-class defaults, so `defaults` is empty.
 //!
-//! # Why the JSON is built here
-//! `DeviceConfig` and the check types are deserialize-only, and their `Duration` (in
-//! `driftvakt-common`) has no `Serialize`, so deriving it would need more than derive lines.
-//! Re-reading the inventory's raw YAML would lose the typed scalars (a device id `1001` would
-//! become a number the agent refuses). So each type is destructured *exhaustively* below: a new
-//! field in the agent's schema fails to compile here until it is carried over. A test parses the
-//! output with the agent's own parser.
+//! # How the JSON is built
+//! The body is the agent's own [`Assignment`], serialized: the shared schema types
+//! (`driftvakt_common::schema`) derive `Serialize` to what they deserialize from, with durations
+//! in the humane form (`30s`, `1h30m`). Only the resolution above is done here, on clones of the
+//! inventory's devices. A test parses the output with the agent's own parser.
 
 use super::auth::{authenticate, bearer};
 use super::{error, ApiState};
@@ -38,13 +36,11 @@ use crate::inventory::{Agent, Inventory};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use driftvakt_agent::config::{
-    class_timing, CheckSpec, DeviceConfig, HttpCheck, IcmpCheck, SecretRef, SnmpCheck,
-    SnmpCredentials, TcpCheck,
-};
-use driftvakt_common::config::Duration;
-use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use driftvakt_agent::assignment::Assignment;
+use driftvakt_agent::config::{class_timing, CheckEntry, CheckSpec, DeviceConfig};
+use driftvakt_common::config::{Duration, Location, Spanned};
+use driftvakt_common::hash::fnv1a_128;
+use std::collections::{BTreeMap, HashSet};
 
 /// One agent's assignment, serialized, with its ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +53,8 @@ pub struct Served {
 impl Served {
     /// The assignment of `agent` from `inventory`.
     pub fn build(inventory: &Inventory, agent: &Agent) -> Served {
-        let body = serde_json::to_vec(&assignment_json(inventory, agent))
-            .expect("a JSON value always serializes");
+        let body = serde_json::to_vec(&assignment(inventory, agent))
+            .expect("the schema types serialize to JSON (paths and text come from UTF-8 YAML)");
         let etag = format!("\"{:032x}\"", fnv1a_128(&body));
         Served { body, etag }
     }
@@ -97,8 +93,8 @@ pub async fn get_assignment(State(state): State<ApiState>, headers: HeaderMap) -
         .into_response()
 }
 
-/// The body of the assignment of `agent`.
-pub fn assignment_json(inventory: &Inventory, agent: &Agent) -> Value {
+/// The assignment of `agent`: its devices resolved, and the credentials their checks name.
+pub fn assignment(inventory: &Inventory, agent: &Agent) -> Assignment {
     let devices: Vec<&DeviceConfig> = inventory
         .devices
         .iter()
@@ -110,241 +106,69 @@ pub fn assignment_json(inventory: &Inventory, agent: &Agent) -> Value {
         [one] => Some(one.id.value.as_str()),
         _ => None,
     };
-    let devices: Vec<Value> = devices
+    let devices: Vec<DeviceConfig> = devices
         .iter()
-        .map(|d| device_json(d, &assigned, only_credentials))
+        .map(|d| resolve_device(d, &assigned, only_credentials))
         .collect();
     let named = credentials_named(&devices);
-    let credentials: Vec<Value> = inventory
+    let snmp_credentials = inventory
         .snmp_credentials
         .iter()
         .filter(|c| named.contains(c.id.value.as_str()))
-        .map(credentials_json)
+        .cloned()
         .collect();
-    json!({
-        "agent": agent.id,
-        "devices": devices,
-        "snmp_credentials": credentials,
-        "defaults": {},
-    })
+    Assignment {
+        agent: agent.id.clone(),
+        devices,
+        snmp_credentials,
+        defaults: BTreeMap::new(),
+    }
 }
 
-/// The credential ids the SNMP checks of `devices` (as JSON) name.
-fn credentials_named(devices: &[Value]) -> HashSet<&str> {
+/// The credential ids the SNMP checks of (resolved) `devices` name.
+fn credentials_named(devices: &[DeviceConfig]) -> HashSet<String> {
     devices
         .iter()
-        .filter_map(|d| d["checks"].as_array())
-        .flatten()
-        .filter_map(|c| c["credentials"].as_str())
+        .flat_map(DeviceConfig::checks)
+        .filter_map(|c| match c {
+            CheckSpec::Snmp(s) => s.credentials,
+            _ => None,
+        })
         .collect()
 }
 
-fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        map.insert(key.to_string(), v);
-    }
-}
-
-fn duration(d: Duration) -> Value {
-    Value::String(d.to_string())
-}
-
-fn device_json(d: &DeviceConfig, assigned: &HashSet<&str>, only_creds: Option<&str>) -> Value {
-    let DeviceConfig {
-        id,
-        class,
-        site,
-        address,
-        parent,
-        interval,
-        timeout,
-        min_runtime_minutes,
-        checks: _, // written out resolved, from `d.checks()`
-        description,
-    } = d;
-    let interval = interval.unwrap_or(Duration(class_timing(*class).0));
-    let checks: Vec<Value> = d
+/// `d` as the agent gets it: checks and interval written out, SNMP credentials named, the parent
+/// only when it is assigned too.
+fn resolve_device(
+    d: &DeviceConfig,
+    assigned: &HashSet<&str>,
+    only_credentials: Option<&str>,
+) -> DeviceConfig {
+    let checks: Vec<CheckEntry> = d
         .checks()
-        .iter()
-        .map(|c| check_json(c, only_creds))
+        .into_iter()
+        .map(|mut c| {
+            if let CheckSpec::Snmp(s) = &mut c {
+                if s.credentials.is_none() {
+                    s.credentials = only_credentials.map(str::to_string);
+                }
+            }
+            CheckEntry(c)
+        })
         .collect();
-    let mut m = Map::new();
-    m.insert("id".into(), json!(id.value));
-    m.insert("class".into(), json!(class));
-    put(&mut m, "site", site.as_ref().map(|s| json!(s.value)));
-    m.insert("address".into(), json!(address.value));
-    let parent = parent
-        .as_ref()
-        .filter(|p| assigned.contains(p.value.as_str()));
-    put(&mut m, "parent", parent.map(|p| json!(p.value)));
-    m.insert("interval".into(), duration(interval));
-    put(&mut m, "timeout", timeout.map(duration));
-    put(
-        &mut m,
-        "min_runtime_minutes",
-        min_runtime_minutes.map(Value::from),
-    );
-    m.insert("checks".into(), Value::Array(checks));
-    put(
-        &mut m,
-        "description",
-        description.as_ref().map(|s| json!(s)),
-    );
-    Value::Object(m)
-}
-
-/// Name, interval and timeout, which every check kind has.
-fn common(
-    m: &mut Map<String, Value>,
-    name: &Option<String>,
-    interval: &Option<Duration>,
-    timeout: &Option<Duration>,
-) {
-    put(m, "name", name.as_ref().map(|n| json!(n)));
-    put(m, "interval", interval.map(duration));
-    put(m, "timeout", timeout.map(duration));
-}
-
-fn check_json(check: &CheckSpec, only_creds: Option<&str>) -> Value {
-    let mut m = Map::new();
-    m.insert("kind".into(), json!(check.kind()));
-    match check {
-        CheckSpec::Icmp(c) => icmp_json(&mut m, c),
-        CheckSpec::Snmp(c) => snmp_json(&mut m, c, only_creds),
-        CheckSpec::Http(c) => http_json(&mut m, c),
-        CheckSpec::Tcp(c) => tcp_json(&mut m, c),
+    let checks = match &d.checks {
+        Some(s) => Spanned::new(checks, s.referenced, s.defined),
+        None => Spanned::new(checks, Location::UNKNOWN, Location::UNKNOWN),
+    };
+    DeviceConfig {
+        interval: Some(d.interval.unwrap_or(Duration(class_timing(d.class).0))),
+        parent: d
+            .parent
+            .clone()
+            .filter(|p| assigned.contains(p.value.as_str())),
+        checks: Some(checks),
+        ..d.clone()
     }
-    Value::Object(m)
-}
-
-fn icmp_json(m: &mut Map<String, Value>, c: &IcmpCheck) {
-    let IcmpCheck {
-        name,
-        interval,
-        timeout,
-        count,
-        spacing,
-        fail_loss_ratio,
-    } = c;
-    common(m, name, interval, timeout);
-    put(m, "count", count.map(Value::from));
-    put(m, "spacing", spacing.map(duration));
-    put(m, "fail_loss_ratio", fail_loss_ratio.map(Value::from));
-}
-
-fn snmp_json(m: &mut Map<String, Value>, c: &SnmpCheck, only_creds: Option<&str>) {
-    let SnmpCheck {
-        name,
-        interval,
-        timeout,
-        port,
-        credentials,
-        profile,
-        uplinks,
-        supply_low_ratio,
-        retries,
-    } = c;
-    common(m, name, interval, timeout);
-    put(m, "port", port.map(Value::from));
-    let credentials = credentials.as_deref().or(only_creds);
-    put(m, "credentials", credentials.map(Value::from));
-    put(m, "profile", profile.as_ref().map(|p| json!(p)));
-    put(m, "uplinks", (!uplinks.is_empty()).then(|| json!(uplinks)));
-    put(m, "supply_low_ratio", supply_low_ratio.map(Value::from));
-    put(m, "retries", retries.map(Value::from));
-}
-
-fn http_json(m: &mut Map<String, Value>, c: &HttpCheck) {
-    let HttpCheck {
-        name,
-        interval,
-        timeout,
-        url,
-        expect_status,
-        body_contains,
-        follow_redirects,
-        insecure_skip_verify,
-        ca_file,
-        cert_min_days,
-    } = c;
-    common(m, name, interval, timeout);
-    put(m, "url", url.as_ref().map(|u| json!(u)));
-    let statuses = (!expect_status.is_empty()).then(|| json!(expect_status));
-    put(m, "expect_status", statuses);
-    put(m, "body_contains", body_contains.as_ref().map(|b| json!(b)));
-    put(m, "follow_redirects", follow_redirects.map(Value::from));
-    put(
-        m,
-        "insecure_skip_verify",
-        insecure_skip_verify.map(Value::from),
-    );
-    let ca_file = ca_file.as_ref().map(|p| json!(p.to_string_lossy()));
-    put(m, "ca_file", ca_file);
-    put(m, "cert_min_days", cert_min_days.map(Value::from));
-}
-
-fn tcp_json(m: &mut Map<String, Value>, c: &TcpCheck) {
-    let TcpCheck {
-        name,
-        interval,
-        timeout,
-        port,
-    } = c;
-    common(m, name, interval, timeout);
-    put(m, "port", port.map(Value::from));
-}
-
-fn credentials_json(c: &SnmpCredentials) -> Value {
-    let SnmpCredentials {
-        id,
-        version,
-        community,
-        user,
-        auth_protocol,
-        auth_password,
-        priv_protocol,
-        priv_password,
-    } = c;
-    let mut m = Map::new();
-    m.insert("id".into(), json!(id.value));
-    m.insert("version".into(), json!(version));
-    put(&mut m, "community", community.as_ref().map(secret_ref_json));
-    put(&mut m, "user", user.as_ref().map(|u| json!(u)));
-    put(&mut m, "auth_protocol", auth_protocol.map(|p| json!(p)));
-    put(
-        &mut m,
-        "auth_password",
-        auth_password.as_ref().map(secret_ref_json),
-    );
-    put(&mut m, "priv_protocol", priv_protocol.map(|p| json!(p)));
-    put(
-        &mut m,
-        "priv_password",
-        priv_password.as_ref().map(secret_ref_json),
-    );
-    Value::Object(m)
-}
-
-/// Where the secret is (`{env: NAME}` or `{file: PATH}`); never its value.
-fn secret_ref_json(r: &SecretRef) -> Value {
-    let SecretRef { env, file } = r;
-    let mut m = Map::new();
-    put(&mut m, "env", env.as_ref().map(|e| json!(e)));
-    put(
-        &mut m,
-        "file",
-        file.as_ref().map(|f| json!(f.to_string_lossy())),
-    );
-    Value::Object(m)
-}
-
-/// FNV-1a, 128 bits: a stable hash (same body, same ETag across restarts and versions).
-fn fnv1a_128(bytes: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]

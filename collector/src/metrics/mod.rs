@@ -35,6 +35,7 @@ use crate::state::{load_timelines, service_timelines};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Stockholm;
+use driftvakt_common::readings;
 use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
 use prometheus_client::collector::Collector;
@@ -53,11 +54,11 @@ pub type Labels = Vec<(String, String)>;
 
 /// The value keys of a result that become `driftvakt_*` device gauges.
 const READINGS: [&str; 5] = [
-    "ups_runtime_minutes",
-    "ups_on_battery",
-    "printer_supply_ratio",
-    "tls_cert_days_left",
-    "icmp_rtt_avg_seconds",
+    readings::UPS_RUNTIME_MINUTES,
+    readings::UPS_ON_BATTERY,
+    readings::PRINTER_SUPPLY_RATIO,
+    readings::TLS_CERT_DAYS_LEFT,
+    readings::ICMP_RTT_AVG_SECONDS,
 ];
 
 /// The reason codes of `driftvakt_results_rejected_total`.
@@ -749,24 +750,28 @@ impl CollectorMetrics {
                 let minimum = d.config.min_runtime_minutes.unwrap_or(240);
                 f.ups_minimum.push(&place, f64::from(minimum));
             }
-            if let Some(v) = number("ups_runtime_minutes") {
+            if let Some(v) = number(readings::UPS_RUNTIME_MINUTES) {
                 f.ups_runtime.push(&place, v);
             }
-            if let Some(v) = number("ups_on_battery") {
+            if let Some(v) = number(readings::UPS_ON_BATTERY) {
                 f.ups_on_battery.push(&place, v);
             }
-            if let Some(v) = number("tls_cert_days_left") {
+            if let Some(v) = number(readings::TLS_CERT_DAYS_LEFT) {
                 f.tls.push(&place, v);
             }
-            if let Some(v) = number("icmp_rtt_avg_seconds") {
+            if let Some(v) = number(readings::ICMP_RTT_AVG_SECONDS) {
                 let l = [place[0], ("class", d.class.as_str()), place[1], place[2]];
                 f.rtt.push(&l, v);
             }
             if let Some(Value::Series(samples)) =
-                metrics.reading(&latest, &d.id, "printer_supply_ratio")
+                metrics.reading(&latest, &d.id, readings::PRINTER_SUPPLY_RATIO)
             {
                 for s in samples {
-                    let supply = s.labels.get("supply").map(String::as_str).unwrap_or("");
+                    let supply = s
+                        .labels
+                        .get(readings::SUPPLY_LABEL)
+                        .map(String::as_str)
+                        .unwrap_or("");
                     let l = [place[0], place[1], place[2], ("supply", supply)];
                     f.supply.push(&l, s.value);
                 }

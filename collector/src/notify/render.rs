@@ -556,14 +556,10 @@ pub fn message_id(key: &str, from: &str) -> String {
         })
         .take(120)
         .collect();
-    format!("<{safe}.{:016x}@{domain}>", fnv1a(key))
-}
-
-/// 64-bit FNV-1a: stable across builds and platforms (unlike `DefaultHasher`).
-pub fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    format!(
+        "<{safe}.{:016x}@{domain}>",
+        driftvakt_common::hash::fnv1a_64(key.as_bytes())
+    )
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 
 use super::profiles::{index_text, sample, series, Context, Object, Profile, Readings};
 use crate::probe::Outcome;
+use driftvakt_common::readings;
 use driftvakt_common::wire::Sample;
 
 pub const PROFILE: Profile = Profile {
@@ -94,10 +95,10 @@ fn read_supplies(r: &Readings, low: f64, out: &mut Outcome) {
         let max = r.column("supply_max").get(index).and_then(|v| v.as_i64());
         match supply_level(level, max) {
             SupplyLevel::Ratio(ratio) => {
-                ratios.push(sample(&[("supply", &name)], ratio));
+                ratios.push(sample(&[(readings::SUPPLY_LABEL, &name)], ratio));
                 if ratio < low {
                     out.finding(
-                        "printer_supply_low",
+                        readings::PRINTER_SUPPLY_LOW,
                         format!(
                             "{name} is at {:.0} % (under {:.0} %)",
                             ratio * 100.0,
@@ -106,14 +107,15 @@ fn read_supplies(r: &Readings, low: f64, out: &mut Outcome) {
                     );
                 }
             }
-            SupplyLevel::State(state) => {
-                states.push(sample(&[("supply", &name), ("state", state)], level as f64))
-            }
+            SupplyLevel::State(state) => states.push(sample(
+                &[(readings::SUPPLY_LABEL, &name), ("state", state)],
+                level as f64,
+            )),
         }
     }
     if !ratios.is_empty() {
         out.values
-            .insert("printer_supply_ratio".into(), series(ratios));
+            .insert(readings::PRINTER_SUPPLY_RATIO.into(), series(ratios));
     }
     if !states.is_empty() {
         out.values

@@ -12,6 +12,7 @@ use super::profiles::{
     index_text, read_system, sample, series, Context, Object, Profile, Readings, SYSTEM_SCALARS,
 };
 use crate::probe::Outcome;
+use driftvakt_common::readings;
 use driftvakt_common::wire::{Sample, Value};
 
 pub const PROFILE: Profile = Profile {
@@ -23,8 +24,8 @@ pub const PROFILE: Profile = Profile {
 
 const COLUMNS: &[Object] = &[
     Object::new("if_descr", "1.3.6.1.2.1.2.2.1.2"),
-    Object::new("if_admin_status", "1.3.6.1.2.1.2.2.1.7"),
-    Object::new("if_oper_status", "1.3.6.1.2.1.2.2.1.8"),
+    Object::new(readings::IF_ADMIN_STATUS, "1.3.6.1.2.1.2.2.1.7"),
+    Object::new(readings::IF_OPER_STATUS, "1.3.6.1.2.1.2.2.1.8"),
     Object::new("if_in_octets_32", "1.3.6.1.2.1.2.2.1.10"),
     Object::new("if_out_octets_32", "1.3.6.1.2.1.2.2.1.16"),
     Object::new("if_name", "1.3.6.1.2.1.31.1.1.1.1"),
@@ -68,10 +69,14 @@ impl Interface {
 
 /// The interfaces, in ifIndex order: every row of ifDescr, ifAdminStatus or ifOperStatus.
 pub fn interfaces(r: &Readings) -> Vec<Interface> {
-    let mut indices: Vec<&Vec<u32>> = ["if_descr", "if_admin_status", "if_oper_status"]
-        .iter()
-        .flat_map(|k| r.column(k).keys())
-        .collect();
+    let mut indices: Vec<&Vec<u32>> = [
+        "if_descr",
+        readings::IF_ADMIN_STATUS,
+        readings::IF_OPER_STATUS,
+    ]
+    .iter()
+    .flat_map(|k| r.column(k).keys())
+    .collect();
     indices.sort();
     indices.dedup();
     indices.into_iter().map(|i| interface(r, i)).collect()
@@ -91,8 +96,8 @@ fn interface(r: &Readings, index: &[u32]) -> Interface {
         index: index_s,
         name,
         descr,
-        admin: int("if_admin_status"),
-        oper: int("if_oper_status"),
+        admin: int(readings::IF_ADMIN_STATUS),
+        oper: int(readings::IF_OPER_STATUS),
     }
 }
 
@@ -119,9 +124,9 @@ fn status_series(ifs: &[Interface], out: &mut Outcome) {
             .collect()
     };
     out.values
-        .insert("if_oper_status".into(), series(of(|i| i.oper)));
+        .insert(readings::IF_OPER_STATUS.into(), series(of(|i| i.oper)));
     out.values
-        .insert("if_admin_status".into(), series(of(|i| i.admin)));
+        .insert(readings::IF_ADMIN_STATUS.into(), series(of(|i| i.admin)));
 }
 
 /// `if_in_octets` / `if_out_octets`: 64-bit where the row has it, else 32-bit.

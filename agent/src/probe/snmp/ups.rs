@@ -16,6 +16,7 @@
 
 use super::profiles::{Context, Object, Profile, Readings};
 use crate::probe::Outcome;
+use driftvakt_common::readings;
 use driftvakt_common::wire::Value;
 
 pub const PROFILE: Profile = Profile {
@@ -47,11 +48,12 @@ fn read(r: &Readings, ctx: &Context, out: &mut Outcome) {
     let on_battery = source.map(|s| s == SOURCE_BATTERY);
     put_numbers(r, out);
     if let Some(on) = on_battery {
-        out.values.insert("ups_on_battery".into(), Value::Bool(on));
+        out.values
+            .insert(readings::UPS_ON_BATTERY.into(), Value::Bool(on));
     }
     if on_battery == Some(true) {
         out.finding(
-            "ups_on_battery",
+            readings::UPS_ON_BATTERY,
             "the UPS runs on battery (upsOutputSource battery)",
         );
     }
@@ -80,7 +82,7 @@ fn put_numbers(r: &Readings, out: &mut Outcome) {
         out.number("ups_battery_status", s as f64);
     }
     if let Some(m) = r.int("runtime_minutes") {
-        out.number("ups_runtime_minutes", m as f64);
+        out.number(readings::UPS_RUNTIME_MINUTES, m as f64);
     }
     if let Some(c) = r.int("charge_percent") {
         out.number("ups_charge_ratio", (c as f64 / 100.0).clamp(0.0, 1.0));
@@ -98,7 +100,7 @@ fn check_runtime(minutes: i64, minimum: u32, out: &mut Outcome) {
         return;
     }
     out.finding(
-        "ups_runtime_below_minimum",
+        readings::UPS_RUNTIME_BELOW_MINIMUM,
         format!(
             "estimated runtime {minutes} minutes is below the {} requirement",
             requirement(minimum)

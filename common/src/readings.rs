@@ -1,0 +1,40 @@
+//! Names of readings and findings that more than one part of Driftvakt relies on.
+//!
+//! A probe writes a [`ProbeResult`](crate::wire::ProbeResult) value under one of these keys, or a
+//! finding with one of these codes; the collector turns values into `driftvakt_*` gauges
+//! (`collector/src/metrics.rs`) and findings into alerts (`collector/src/alerting/conditions.rs`).
+//! The names are part of the wire contract (spooled results and stored history carry them), so
+//! they never change; having them here once keeps producer and consumers from drifting apart.
+//!
+//! Names used by one module only stay literals in that module.
+
+// Values (`ProbeResult::values` keys).
+
+/// ICMP: mean round-trip time of the replies, seconds.
+pub const ICMP_RTT_AVG_SECONDS: &str = "icmp_rtt_avg_seconds";
+/// HTTP(S): whole and partial days until the server certificate expires.
+pub const TLS_CERT_DAYS_LEFT: &str = "tls_cert_days_left";
+/// UPS: estimated runtime on battery, minutes.
+pub const UPS_RUNTIME_MINUTES: &str = "ups_runtime_minutes";
+/// Printer: level per supply as a ratio of its capacity, a series labelled [`SUPPLY_LABEL`].
+pub const PRINTER_SUPPLY_RATIO: &str = "printer_supply_ratio";
+/// Switch: ifOperStatus per interface (a series); also the name of the SNMP column read.
+pub const IF_OPER_STATUS: &str = "if_oper_status";
+/// Switch: ifAdminStatus per interface (a series); also the name of the SNMP column read.
+pub const IF_ADMIN_STATUS: &str = "if_admin_status";
+
+// Findings (`Finding::code`).
+
+/// UPS: running on battery. Both a value (a flag) and a finding.
+pub const UPS_ON_BATTERY: &str = "ups_on_battery";
+/// UPS: runtime under the device's minimum (`min_runtime_minutes`, default four hours).
+pub const UPS_RUNTIME_BELOW_MINIMUM: &str = "ups_runtime_below_minimum";
+/// Printer: a supply under its low ratio.
+pub const PRINTER_SUPPLY_LOW: &str = "printer_supply_low";
+/// HTTP(S): the certificate expires within `cert_min_days`.
+pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
+
+// Labels of series samples.
+
+/// The supply's name in [`PRINTER_SUPPLY_RATIO`] samples.
+pub const SUPPLY_LABEL: &str = "supply";

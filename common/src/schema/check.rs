@@ -1,0 +1,172 @@
+//! The checks of a device (`checks:`): one variant of [`CheckSpec`] per probe kind.
+
+use crate::config::Duration;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// One check of a device. Adding a probe kind adds one variant here.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckSpec {
+    Icmp(IcmpCheck),
+    Snmp(SnmpCheck),
+    Http(HttpCheck),
+    Tcp(TcpCheck),
+}
+
+/// Settings every check has.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct CheckCommon {
+    /// Name of the check in results and metrics; defaults to the kind.
+    pub name: Option<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+macro_rules! check_struct {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Name of the check in results and metrics; defaults to the kind.
+            #[serde(default, skip_serializing_if = "super::absent")]
+            pub name: Option<String>,
+            #[serde(default, skip_serializing_if = "super::absent")]
+            pub interval: Option<Duration>,
+            #[serde(default, skip_serializing_if = "super::absent")]
+            pub timeout: Option<Duration>,
+            $($(#[$fm])* #[serde(default, skip_serializing_if = "super::absent")] pub $field: $ty,)*
+        }
+    };
+}
+
+check_struct!(
+    /// ICMP echo: `count` requests per probe, RTT min/avg/max and loss.
+    IcmpCheck {
+        /// Echo requests per probe (default 3).
+        count: Option<u16>,
+        /// Pause between the requests of one probe (default 100ms).
+        spacing: Option<Duration>,
+        /// Loss ratio at or above which the probe fails (default 1.0: all lost).
+        fail_loss_ratio: Option<f64>,
+    }
+);
+
+check_struct!(
+    /// SNMP GETs and walks by the device class's profile.
+    SnmpCheck {
+        /// UDP port (default 161).
+        port: Option<u16>,
+        /// Id of an entry under `snmp_credentials` (required unless only one is defined).
+        credentials: Option<String>,
+        /// Profile; defaults to the device class (`switch`, `ups`, `printer`, `access_point`,
+        /// `screen`).
+        profile: Option<String>,
+        /// Switch: interfaces (ifName, ifDescr or ifIndex) that are uplinks; an uplink that is
+        /// admin-up and oper-down is a finding. Default: none named, every admin-up port counts
+        /// only as a value.
+        uplinks: Vec<String>,
+        /// Printer: supply level ratio under which the printer is degraded (default 0.1).
+        supply_low_ratio: Option<f64>,
+        /// Retries after a timeout (default 1).
+        retries: Option<u32>,
+    }
+);
+
+check_struct!(
+    /// HTTP(S) GET: expected status, optional body text, certificate days left.
+    HttpCheck {
+        /// URL; default `http://ADDRESS/`.
+        url: Option<String>,
+        /// Accepted status codes (default any 2xx).
+        expect_status: Vec<u16>,
+        /// Text the body must contain.
+        body_contains: Option<String>,
+        /// Follow redirects (default true, at most 5).
+        follow_redirects: Option<bool>,
+        /// Accept any certificate (for self-signed screens); days left is still reported.
+        insecure_skip_verify: Option<bool>,
+        /// PEM file with extra CA certificates.
+        ca_file: Option<PathBuf>,
+        /// Days of certificate validity under which the device is degraded (default 14).
+        cert_min_days: Option<u32>,
+    }
+);
+
+check_struct!(
+    /// TCP connect, e.g. to a printer's port 9100.
+    TcpCheck {
+        port: Option<u16>,
+    }
+);
+
+impl CheckSpec {
+    /// The check of `kind` with all defaults, if `kind` names one.
+    pub fn default_of(kind: &str) -> Option<CheckSpec> {
+        Some(match kind {
+            "icmp" => CheckSpec::Icmp(IcmpCheck::default()),
+            "snmp" => CheckSpec::Snmp(SnmpCheck::default()),
+            "http" => CheckSpec::Http(HttpCheck::default()),
+            "tcp" => CheckSpec::Tcp(TcpCheck::default()),
+            _ => return None,
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckSpec::Icmp(_) => "icmp",
+            CheckSpec::Snmp(_) => "snmp",
+            CheckSpec::Http(_) => "http",
+            CheckSpec::Tcp(_) => "tcp",
+        }
+    }
+
+    /// Name, interval and timeout set on this check.
+    pub fn common(&self) -> CheckCommon {
+        let (name, interval, timeout) = match self {
+            CheckSpec::Icmp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Snmp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Http(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Tcp(c) => (&c.name, c.interval, c.timeout),
+        };
+        CheckCommon {
+            name: name.clone(),
+            interval,
+            timeout,
+        }
+    }
+
+    /// The name results carry.
+    pub fn name(&self) -> String {
+        self.common()
+            .name
+            .unwrap_or_else(|| self.kind().to_string())
+    }
+}
+
+/// A list entry under `checks`: either a plain kind name (`icmp`) or a map with `kind:`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CheckEntry(#[serde(deserialize_with = "deserialize_check_entry")] pub CheckSpec);
+
+fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = CheckSpec;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a check kind (icmp, snmp, http, tcp) or a map with `kind:`")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CheckSpec, E> {
+            CheckSpec::default_of(s).ok_or_else(|| {
+                E::custom(format!(
+                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp"
+                ))
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CheckSpec, A::Error> {
+            CheckSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V)
+}

@@ -1,0 +1,140 @@
+//! Checks that need more than one value: unique ids, known parents and credentials, addresses,
+//! each check's settings. Every problem is recorded with its place in the file.
+
+use super::check::CheckSpec;
+use super::credentials::{SnmpCredentials, SnmpVersion};
+use super::device::DeviceConfig;
+use crate::config::Validator;
+use std::collections::HashSet;
+
+/// Checks ids, addresses, parents, check settings and credential references.
+pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[SnmpCredentials]) {
+    let mut seen = HashSet::new();
+    for d in devices {
+        if d.id.value.trim().is_empty() {
+            v.error_at(&d.id.referenced, "device id must not be empty");
+        } else if !seen.insert(d.id.value.as_str()) {
+            v.error_at(
+                &d.id.referenced,
+                format!("duplicate device id `{}`", d.id.value),
+            );
+        }
+        if let Err(msg) = validate_address(&d.address.value) {
+            v.error_at(&d.address.referenced, msg);
+        }
+    }
+    let ids: HashSet<&str> = devices.iter().map(|d| d.id.value.as_str()).collect();
+    let cred_ids: HashSet<&str> = creds.iter().map(|c| c.id.value.as_str()).collect();
+    for d in devices {
+        if let Some(p) = &d.parent {
+            if !ids.contains(p.value.as_str()) {
+                v.error_at(
+                    &p.referenced,
+                    format!("unknown parent device `{}`", p.value),
+                );
+            } else if p.value == d.id.value {
+                v.error_at(&p.referenced, "a device cannot be its own parent");
+            }
+        }
+        let place = d
+            .checks
+            .as_ref()
+            .map(|c| c.referenced)
+            .unwrap_or(d.id.referenced);
+        for check in d.checks() {
+            if let Err(msg) = validate_check(&check, &cred_ids) {
+                v.error_at(&place, format!("device `{}`: {msg}", d.id.value));
+            }
+        }
+    }
+}
+
+fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), String> {
+    let common = check.common();
+    if let (Some(i), Some(t)) = (common.interval, common.timeout) {
+        if t > i {
+            return Err(format!(
+                "{} check: timeout {t} is longer than its interval {i}",
+                check.kind()
+            ));
+        }
+    }
+    match check {
+        CheckSpec::Snmp(s) => match &s.credentials {
+            Some(c) if !cred_ids.contains(c.as_str()) => Err(format!(
+                "snmp check refers to unknown credentials `{c}` (define it under snmp_credentials)"
+            )),
+            None if cred_ids.len() != 1 => {
+                Err("snmp check needs `credentials:` naming an entry under snmp_credentials".into())
+            }
+            _ => Ok(()),
+        },
+        CheckSpec::Tcp(t) if t.port.is_none() => Err("tcp check needs `port:`".into()),
+        CheckSpec::Icmp(i) if i.count == Some(0) => Err("icmp count must be at least 1".into()),
+        CheckSpec::Http(h) => match &h.url {
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!(
+                "http check url `{u}` must start with http:// or https://"
+            )),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Checks credential ids and that each version has what it needs.
+pub fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
+    let mut seen = HashSet::new();
+    for c in creds {
+        if !seen.insert(c.id.value.as_str()) {
+            v.error_at(
+                &c.id.referenced,
+                format!("duplicate snmp_credentials id `{}`", c.id.value),
+            );
+        }
+        let problem = match c.version {
+            SnmpVersion::V1 | SnmpVersion::V2c if c.community.is_none() => {
+                Some("v1/v2c credentials need `community: { env: NAME }` or `{ file: PATH }`")
+            }
+            SnmpVersion::V3 if c.user.is_none() => Some("v3 credentials need `user:`"),
+            SnmpVersion::V3 if c.auth_protocol.is_some() != c.auth_password.is_some() => {
+                Some("v3 credentials need both `auth_protocol` and `auth_password`, or neither")
+            }
+            SnmpVersion::V3 if c.priv_protocol.is_some() != c.priv_password.is_some() => {
+                Some("v3 credentials need both `priv_protocol` and `priv_password`, or neither")
+            }
+            SnmpVersion::V3 if c.priv_protocol.is_some() && c.auth_protocol.is_none() => {
+                Some("v3 privacy (priv_protocol) requires authentication (auth_protocol)")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            v.error_at(
+                &c.id.referenced,
+                format!("snmp_credentials `{}`: {p}", c.id.value),
+            );
+        }
+    }
+}
+
+/// An address is an IP literal or a plausible host name.
+pub fn validate_address(addr: &str) -> Result<(), String> {
+    if addr.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let looks_like_ip = addr.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let valid_host = !addr.is_empty()
+        && addr.len() <= 253
+        && addr.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+        });
+    if looks_like_ip || !valid_host {
+        Err(format!(
+            "invalid address `{addr}`: expected an IPv4 or IPv6 address or a host name"
+        ))
+    } else {
+        Ok(())
+    }
+}
