@@ -22,11 +22,47 @@ enum Command {
     /// Print the availability report for a period.
     Report(cli_report::ReportArgs),
     /// Validate the inventory and exit.
-    CheckConfig(cli_run::CommonArgs),
+    CheckConfig(CheckConfigArgs),
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli_calendar::CalendarArgs),
     /// Driftmeddelanden and alerts: the outbox and a test mail.
     Notify(cli_notify::NotifyArgs),
+}
+
+/// `check-config FILE` or `check-config --config FILE`: exactly one (the systemd unit uses the
+/// first, `run` takes the second).
+#[derive(clap::Args)]
+struct CheckConfigArgs {
+    #[command(flatten)]
+    inventory: InventoryFile,
+    /// Address to listen on (overrides `collector.listen`).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// SQLite database file (overrides `collector.database`).
+    #[arg(long)]
+    database: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct InventoryFile {
+    /// The inventory YAML file.
+    #[arg(value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
+    /// The inventory YAML file, given like `run --config FILE`.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+}
+
+impl CheckConfigArgs {
+    fn common(self) -> cli_run::CommonArgs {
+        cli_run::CommonArgs {
+            config: (self.inventory.file.or(self.inventory.config))
+                .expect("clap requires FILE or --config"),
+            listen: self.listen,
+            database: self.database,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -53,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report(args) => print!("{}", cli_report::report(&args)?),
         Command::CheckConfig(args) => {
+            let args = args.common();
             let inv = args.load()?;
             println!(
                 "{}: ok ({} sites, {} devices, {} services, {} agents)",
