@@ -28,7 +28,7 @@ enum Command {
         config: PathBuf,
     },
     /// Validate a configuration file and exit (0 when valid).
-    CheckConfig { config: PathBuf },
+    CheckConfig(CheckConfigArgs),
     /// Probe every check once and print one JSON result a line.
     Probe {
         #[arg(long)]
@@ -37,6 +37,18 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+/// `check-config FILE` or `check-config --config FILE` (as `run` takes it): exactly one.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct CheckConfigArgs {
+    /// The configuration file.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The configuration file, given like `run --config FILE`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +60,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig(args) => {
+            check_config(&(args.file.or(args.config)).expect("clap requires FILE or --config"))
+        }
         Command::Probe { config, once: _ } => {
             runtime().and_then(|rt| rt.block_on(probe_once(&config)))
         }

@@ -4,16 +4,23 @@
 //!
 //! **Push.** `POST {collector.url}/api/v1/results` with `Authorization: Bearer <token>`,
 //! `Content-Type: application/json` and a [`driftvakt_common::wire::Batch`] as body
-//! (`{"agent": ID, "batch_id": "{agent}-{first_seq}-{last_seq}", "results": [ProbeResult, ...]}`).
-//! The collector answers:
+//! (`{"agent": ID, "batch_id": "{agent}-{incarnation}-{first_seq}-{last_seq}", "results":
+//! [ProbeResult, ...]}`; the incarnation is the spool's, see [`crate::spool`]). The collector
+//! answers:
 //! - `200` with `{"accepted": N, "rejected": [{"index": i, "target": "...", "reason": "..."}],
 //!   "duplicate": bool}`. A batch id seen before is acknowledged with `"duplicate": true` and not
 //!   applied twice. Individually rejected results are logged; the batch counts as delivered and
 //!   the spool cursor moves past it.
 //! - `400` malformed body, `413` body too large, and any other `4xx` except `401`, `408` and
-//!   `429`: the batch is *quarantined*: written to `spool.dir/quarantine/{batch_id}.json`, the
-//!   cursor moves past it, `driftvakt_agent_batches_quarantined_total` counts it, an error is
-//!   logged, and the next batches flow.
+//!   `429`: the batch is *quarantined*: the whole batch as sent (agent, id and every result) is
+//!   written to `spool.dir/quarantine/{batch_id}.json` (`{batch_id}.N.json` when that name is
+//!   taken: a quarantined file is never overwritten), the cursor moves past it,
+//!   `driftvakt_agent_batches_quarantined_total` counts it, an error is logged, and the next
+//!   batches flow.
+//! - `409 Conflict`: the collector already has a batch with this id but different content
+//!   (JSON body naming the batch). Never a confirmation: the results are not deleted but
+//!   quarantined as above, with an error line naming the batch id and the collector's answer,
+//!   counted in `driftvakt_agent_push_failures_total{reason="conflict"}`.
 //! - `401` bad token: a configuration error. Logged as an error on every attempt; the agent backs
 //!   off and keeps the data.
 //! - `408`, `429`, `5xx`, connection errors, timeouts and an unreadable `200` body are transient:
@@ -100,6 +107,10 @@ pub enum PushOutcome {
         status: u16,
         body: String,
     },
+    /// 409: the collector has a different batch under this id. Quarantine, never confirm.
+    Conflict {
+        body: String,
+    },
     /// Try again later; `reason` is the metric label.
     Transient {
         reason: &'static str,
@@ -184,6 +195,9 @@ impl CollectorClient {
                 },
             },
             401 => PushOutcome::Unauthorized,
+            409 => PushOutcome::Conflict {
+                body: response.text().await.unwrap_or_default(),
+            },
             408 | 429 => PushOutcome::Transient {
                 reason: "throttled",
                 detail: format!("status {status}"),
@@ -388,7 +402,31 @@ impl Pusher {
             }
             PushOutcome::Rejected { status, body } => {
                 self.metrics.push_failed("rejected");
-                self.quarantine(&wire, status, &body)?;
+                let file = self.quarantine(&wire)?;
+                tracing::error!(
+                    batch_id = %wire.batch_id,
+                    status,
+                    results = wire.results.len(),
+                    answer = %snippet(&body),
+                    file = %file.display(),
+                    "the collector refused a batch; quarantined it and moving on"
+                );
+                self.confirm(batch).await?;
+                self.metrics.batches_quarantined.inc();
+                Ok(())
+            }
+            PushOutcome::Conflict { body } => {
+                self.metrics.push_failed("conflict");
+                let file = self.quarantine(&wire)?;
+                tracing::error!(
+                    batch_id = %wire.batch_id,
+                    status = 409,
+                    results = wire.results.len(),
+                    answer = %snippet(&body),
+                    file = %file.display(),
+                    "the collector already has a different batch with id {}: not confirmed; its results are kept in quarantine and the spool moves on",
+                    wire.batch_id
+                );
                 self.confirm(batch).await?;
                 self.metrics.batches_quarantined.inc();
                 Ok(())
@@ -417,26 +455,23 @@ impl Pusher {
         Ok(())
     }
 
-    /// Writes a refused batch to `quarantine/{batch_id}.json`.
-    fn quarantine(&self, batch: &Batch, status: u16, body: &str) -> Result<(), SpoolError> {
+    /// Writes a refused batch, whole, to `quarantine/{batch_id}.json` (or `{batch_id}.N.json`
+    /// when that file exists); returns the file written.
+    fn quarantine(&self, batch: &Batch) -> Result<PathBuf, SpoolError> {
         std::fs::create_dir_all(&self.quarantine).map_err(|source| SpoolError::Io {
             path: self.quarantine.clone(),
             source,
         })?;
-        let path = self
-            .quarantine
-            .join(format!("{}.json", file_safe(&batch.batch_id)));
+        let name = file_safe(&batch.batch_id);
+        let mut path = self.quarantine.join(format!("{name}.json"));
+        let mut n = 1;
+        while path.exists() {
+            path = self.quarantine.join(format!("{name}.{n}.json"));
+            n += 1;
+        }
         let json = serde_json::to_vec_pretty(batch)?;
         write_atomically(&path, &json)?;
-        tracing::error!(
-            batch_id = %batch.batch_id,
-            status,
-            results = batch.results.len(),
-            answer = %body.chars().take(500).collect::<String>(),
-            file = %path.display(),
-            "the collector refused a batch; quarantined it and moving on"
-        );
-        Ok(())
+        Ok(path)
     }
 
     /// Runs a spool call on a blocking thread.
@@ -446,6 +481,11 @@ impl Pusher {
             .await
             .expect("spool task panicked")
     }
+}
+
+/// The start of a collector's answer, for a log line.
+fn snippet(body: &str) -> String {
+    body.chars().take(500).collect()
 }
 
 fn log_reply(batch: &Batch, reply: &PushReply) {

@@ -8,7 +8,7 @@
 
 use crate::config::{class_timing, AgentConfig, CheckSpec, DeviceConfig};
 use crate::metrics::{AgentMetrics, DeviceLabels, SeriesKey};
-use crate::probe::Probers;
+use crate::probe::{FailureReason, Probers};
 use driftvakt_common::wire::ProbeResult;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -108,9 +108,33 @@ fn fnv1a(s: &str) -> u64 {
 }
 
 /// Runs one check and records it in the metrics; the result is shared with them, not copied.
+/// A probe that panics gives a failed result with `agent_error` (the agent's fault, not the
+/// device's) instead of taking the job down with it.
 pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> Arc<ProbeResult> {
+    use futures::FutureExt;
     metrics.in_flight.inc();
-    let result = probers.run(&job.device, &job.check, job.timeout).await;
+    let time = chrono::Utc::now();
+    let started = std::time::Instant::now();
+    let run = std::panic::AssertUnwindSafe(probers.run(&job.device, &job.check, job.timeout));
+    let result = run.catch_unwind().await.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(device = %job.device.id.value, check = %job.check.name(), panic = %why, "a probe failed inside the agent");
+        ProbeResult {
+            target: job.device.id.value.clone(),
+            check: job.check.name(),
+            time,
+            ok: false,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error: Some(FailureReason::AgentError.as_str().to_string()),
+            detail: Some(format!("the probe failed inside the agent: {why}")),
+            findings: Vec::new(),
+            values: Default::default(),
+        }
+    });
     metrics.in_flight.dec();
     let result = Arc::new(result);
     metrics.observe(

@@ -9,6 +9,11 @@
 //! - `cursor`: `{"acked_through": N}`, written atomically (temporary file, fsync, rename, fsync of
 //!   the folder): everything with `seq <= N` was confirmed by the collector. Segments entirely at
 //!   or below the cursor are deleted.
+//! - `incarnation`: 16 lowercase hex digits (64 random bits) and a newline, naming this spool's
+//!   life. Created when the folder is created, written atomically like the cursor, read back on
+//!   every open and never changed afterwards. A spool folder that exists without one (made by an
+//!   agent before incarnations, or whose file was removed) gets a fresh one on open, with a
+//!   warning; so does one whose file is unreadable.
 //! - `quarantine/`, `assignment.json`: written by [`crate::push`] and [`crate::assignment`].
 //!
 //! # Durability
@@ -27,12 +32,18 @@
 //!
 //! # Batches
 //! A batch is at most one *window* of sequence numbers, `[k * batch_size, (k + 1) * batch_size)`,
-//! and its id is `{agent}-{first_seq}-{last_seq}`. Windows never span segments (segments roll
-//! only at window boundaries). When the pusher takes the still-open window at the tail (a partial
-//! batch), the spool *seals* it: later results start at the next window. Opening the spool seals
-//! too. So the records of a window never change once any of them may have been sent, and a batch
-//! re-sent after a crash carries the same id as before it (as long as `batch_size` is unchanged),
-//! which lets the collector recognise it as a duplicate.
+//! and its id is `{agent}-{incarnation}-{first_seq}-{last_seq}`. Windows never span segments
+//! (segments roll only at window boundaries). When the pusher takes the still-open window at the
+//! tail (a partial batch), the spool *seals* it: later results start at the next window. Opening
+//! the spool seals too. So the records of a window never change once any of them may have been
+//! sent, and a batch re-sent after a crash or a restart carries the same id as before it (as long
+//! as `batch_size` is unchanged), which lets the collector recognise it as a duplicate.
+//!
+//! Sequence numbers start at 1 again when the spool folder is lost (a new disk, a wiped
+//! `/var/lib`); the incarnation is what keeps the new spool's ids apart from the old one's, so the
+//! collector never mistakes new results for a batch it already has. Losing only the
+//! `incarnation` file while segments survive gives their unconfirmed batches new ids: at worst a
+//! batch that was delivered but not yet confirmed is delivered once more under a new id.
 
 use crate::metrics::SpoolMetrics;
 use chrono::{DateTime, Utc};
@@ -48,6 +59,8 @@ const HEADER: u64 = 8;
 /// A length above this is corruption, not a record.
 const MAX_RECORD: u32 = 16 << 20;
 const CURSOR_FILE: &str = "cursor";
+/// The file in the spool folder that holds the spool's incarnation id.
+pub const INCARNATION_FILE: &str = "incarnation";
 
 /// How big the spool may grow and how it cuts batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +130,8 @@ pub struct SpoolBatch {
     pub results: Vec<ProbeResult>,
     /// True when this was the open window at the tail (sealed by taking it).
     pub partial: bool,
+    /// The incarnation of the spool the records were read from.
+    pub incarnation: String,
     /// Records consumed, including any that could not be decoded.
     records: u64,
     segment: u64,
@@ -124,9 +139,13 @@ pub struct SpoolBatch {
 }
 
 impl SpoolBatch {
-    /// `{agent}-{first_seq}-{last_seq}`: the same records always get the same id.
+    /// `{agent}-{incarnation}-{first_seq}-{last_seq}`: the same records of the same spool always
+    /// get the same id, and a new spool never reuses an old one's.
     pub fn id(&self, agent: &str) -> String {
-        format!("{agent}-{}-{}", self.first_seq, self.last_seq)
+        format!(
+            "{agent}-{}-{}-{}",
+            self.incarnation, self.first_seq, self.last_seq
+        )
     }
 
     /// The wire batch.
@@ -155,6 +174,7 @@ struct Segment {
 struct Inner {
     dir: PathBuf,
     opts: SpoolOptions,
+    incarnation: String,
     segments: VecDeque<Segment>,
     /// Open for appending to the last segment; none until the first append after opening.
     writer: Option<File>,
@@ -181,6 +201,7 @@ impl Spool {
         metrics: SpoolMetrics,
     ) -> Result<Spool, SpoolError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let incarnation = incarnation(dir)?;
         let acked = read_cursor(dir);
         let mut segments = VecDeque::new();
         let mut repairs = Vec::new();
@@ -195,6 +216,7 @@ impl Spool {
         let mut inner = Inner {
             dir: dir.to_path_buf(),
             opts,
+            incarnation,
             segments,
             writer: None,
             next_seq,
@@ -210,6 +232,11 @@ impl Spool {
         };
         spool.publish(&spool.lock());
         Ok(spool)
+    }
+
+    /// This spool's incarnation id (16 hex digits), part of every batch id.
+    pub fn incarnation(&self) -> String {
+        self.lock().incarnation.clone()
     }
 
     /// Torn tails cut off when the spool was opened.
@@ -465,8 +492,9 @@ impl Inner {
         let (mut idx, mut offset) = self.read_start();
         while let Some(seg) = self.segments.get(idx) {
             match read_window(seg, offset, self.acked, self.opts.batch_size)? {
-                Some(w) => {
+                Some(mut w) => {
                     self.read = Some((seg.first, w.start));
+                    w.batch.incarnation.clone_from(&self.incarnation);
                     return Ok(Some(w.batch));
                 }
                 None => {
@@ -525,6 +553,7 @@ fn read_window(
             last_seq: seq,
             results: Vec::new(),
             partial: false,
+            incarnation: String::new(),
             records: 0,
             segment: seg.first,
             end: before,
@@ -760,6 +789,32 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SpoolError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Reads the spool's incarnation, creating it (atomically) when the file is missing or
+/// unreadable.
+fn incarnation(dir: &Path) -> Result<String, SpoolError> {
+    let path = dir.join(INCARNATION_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let id = text.trim();
+            if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(id.to_ascii_lowercase());
+            }
+            tracing::warn!(path = %path.display(), "spool incarnation file unreadable; giving the spool a new incarnation");
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&path)(e)),
+    }
+    let id = format!("{:016x}", rand::random::<u64>());
+    write_atomically(&path, format!("{id}\n").as_bytes())?;
+    if list_segments(dir)?.is_empty() {
+        tracing::info!(incarnation = %id, dir = %dir.display(), "new spool");
+    } else {
+        tracing::warn!(incarnation = %id, dir = %dir.display(), "spool without an incarnation: gave it one; its unconfirmed batches get new ids");
+    }
+    Ok(id)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -32,6 +32,8 @@ struct Collector {
     fail_with: Mutex<Option<u16>>,
     /// Batch ids answered with 400.
     malformed: Mutex<HashSet<String>>,
+    /// Batch ids answered with 409 (the collector has a different batch under that id).
+    conflicting: Mutex<HashSet<String>>,
     seen: Mutex<HashSet<String>>,
     /// Every batch id pushed, in arrival order (retries and duplicates included).
     requests: Mutex<Vec<String>>,
@@ -64,6 +66,13 @@ async fn push(State(c): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     c.requests.lock().unwrap().push(batch.batch_id.clone());
     if !json_type || c.malformed.lock().unwrap().contains(&batch.batch_id) {
         return (StatusCode::BAD_REQUEST, "malformed batch").into_response();
+    }
+    if c.conflicting.lock().unwrap().contains(&batch.batch_id) {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "batch id already used for different content", "batch_id": batch.batch_id})),
+        )
+            .into_response();
     }
     if !c.seen.lock().unwrap().insert(batch.batch_id.clone()) {
         return Json(json!({"accepted": 0, "rejected": [], "duplicate": true})).into_response();
@@ -239,8 +248,9 @@ async fn results_arrive_in_order_and_a_replay_is_acknowledged_as_duplicate() {
     assert_eq!(s.depth(), 0);
     assert!(m.last_successful_push_timestamp_seconds.get() > 0.0);
     let ids = collector.requests.lock().unwrap().clone();
-    assert_eq!(ids[0], "ulricehamn-1-1-9");
-    assert_eq!(ids[9], "ulricehamn-1-90-95");
+    let inc = s.incarnation();
+    assert_eq!(ids[0], format!("ulricehamn-1-{inc}-1-9"));
+    assert_eq!(ids[9], format!("ulricehamn-1-{inc}-90-95"));
 
     // Replay of the same spool: the same ids, acknowledged as duplicates, applied once.
     let m2 = SpoolMetrics::default();
@@ -267,19 +277,117 @@ async fn a_refused_batch_is_quarantined_and_the_next_ones_flow() {
         .malformed
         .lock()
         .unwrap()
-        .insert("ulricehamn-1-10-19".into());
+        .insert(format!("ulricehamn-1-{}-10-19", s.incarnation()));
     let p = pusher(&url, TOKEN, s.clone(), dir.path(), &m);
     assert_eq!(p.pass().await.unwrap(), 4);
     assert_eq!(m.batches_quarantined.get(), 1);
     assert_eq!(failures(&m, "rejected"), 1);
     assert_eq!(s.depth(), 0);
-    let q = dir.path().join("quarantine/ulricehamn-1-10-19.json");
+    let q = dir.path().join(format!(
+        "quarantine/ulricehamn-1-{}-10-19.json",
+        s.incarnation()
+    ));
     let kept: Batch = serde_json::from_slice(&std::fs::read(&q).unwrap()).unwrap();
     assert_eq!(kept.results, input[9..19]);
     let applied = applied_results(&collector);
     assert_eq!(applied.len(), 20);
     assert_eq!(applied[..9], input[..9]);
     assert_eq!(applied[9..], input[19..]);
+}
+
+/// Log lines written while the guard lives (on this thread), as text.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || logs.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_is_an_error_and_the_batch_is_kept_in_quarantine_never_confirmed() {
+    let (collector, url) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = SpoolMetrics::default();
+    let s = spool(&dir.path().join("spool"), &m);
+    let input = results(30, t0(), ChronoDuration::seconds(30));
+    s.append(&input).unwrap();
+    let conflicting = format!("{AGENT}-{}-10-19", s.incarnation());
+    collector
+        .conflicting
+        .lock()
+        .unwrap()
+        .insert(conflicting.clone());
+    copy_dir(&dir.path().join("spool"), &dir.path().join("before"));
+    let logs = Logs::default();
+    let guard = logs.capture();
+    let p = pusher(&url, TOKEN, s.clone(), dir.path(), &m);
+    assert_eq!(
+        p.pass().await.unwrap(),
+        4,
+        "the spool flows on past the conflict"
+    );
+    drop(guard);
+
+    let errors: Vec<String> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains(&conflicting), "{}", errors[0]);
+    assert!(errors[0].contains("409"), "{}", errors[0]);
+    assert_eq!(failures(&m, "conflict"), 1);
+    assert_eq!(m.batches_quarantined.get(), 1);
+    assert_eq!(s.depth(), 0);
+    let q = dir.path().join(format!("quarantine/{conflicting}.json"));
+    let kept: Batch = serde_json::from_slice(&std::fs::read(&q).unwrap()).unwrap();
+    assert_eq!(kept.batch_id, conflicting);
+    assert_eq!(kept.agent, AGENT);
+    assert_eq!(kept.results, input[9..19], "the whole batch is kept");
+    let applied = applied_results(&collector);
+    assert_eq!(applied.len(), 20);
+    assert!(
+        !collector.seen.lock().unwrap().contains(&conflicting),
+        "the conflicting batch was never taken as delivered"
+    );
+
+    // The same spool replayed (as after a crash before the cursor moved): the conflict is
+    // quarantined again beside the first copy, never over it.
+    let m2 = SpoolMetrics::default();
+    let replay = spool(&dir.path().join("before"), &m2);
+    pusher(&url, TOKEN, replay, dir.path(), &m2)
+        .pass()
+        .await
+        .unwrap();
+    assert_eq!(m2.batches_quarantined.get(), 1);
+    let second = dir.path().join(format!("quarantine/{conflicting}.1.json"));
+    let kept2: Batch = serde_json::from_slice(&std::fs::read(&second).unwrap()).unwrap();
+    assert_eq!(kept2.results, input[9..19]);
+    let first: Batch = serde_json::from_slice(&std::fs::read(&q).unwrap()).unwrap();
+    assert_eq!(first, kept);
 }
 
 #[tokio::test]

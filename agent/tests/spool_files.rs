@@ -80,7 +80,7 @@ fn append_reopen_and_replay_in_order_by_fixed_windows() {
     assert_eq!(spool.depth(), 25);
     let b1 = spool.read_batch(false).unwrap().unwrap();
     assert_eq!((b1.first_seq, b1.last_seq, b1.partial), (1, 9, false));
-    assert_eq!(b1.id("ag"), "ag-1-9");
+    assert_eq!(b1.id("ag"), format!("ag-{}-1-9", spool.incarnation()));
     spool.ack(&b1).unwrap();
     let b2 = spool.read_batch(false).unwrap().unwrap();
     assert_eq!((b2.first_seq, b2.last_seq), (10, 19));
@@ -131,7 +131,7 @@ fn batch_ids_are_stable_across_reopening() {
     spool.append(&results(23..40)).unwrap();
     let replay = spool.read_batch(false).unwrap().unwrap();
     assert_eq!(vec![replay.id("a")], first_ids);
-    assert_eq!(replay.id("a"), "a-20-23");
+    assert_eq!(replay.id("a"), format!("a-{}-20-23", spool.incarnation()));
 }
 
 #[test]
@@ -249,4 +249,66 @@ fn confirming_deletes_segments_below_the_cursor_and_survives_reopening() {
     let rest: Vec<_> = drain(&spool).into_iter().flat_map(|b| b.results).collect();
     assert_eq!(rest, results(199..300));
     assert_eq!(segments(dir.path()).len(), 0, "everything confirmed");
+}
+
+#[test]
+fn the_incarnation_is_written_once_and_kept_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path(), opts(10)).incarnation();
+    assert_eq!(first.len(), 16, "{first}");
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    let file = dir.path().join(driftvakt_agent::spool::INCARNATION_FILE);
+    assert_eq!(fs::read_to_string(&file).unwrap(), format!("{first}\n"));
+    for _ in 0..3 {
+        assert_eq!(open(dir.path(), opts(10)).incarnation(), first);
+    }
+    assert!(
+        !dir.path().join(".incarnation.tmp").exists(),
+        "no temporary file left behind"
+    );
+}
+
+#[test]
+fn a_lost_spool_folder_gets_a_new_incarnation_and_new_batch_ids() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool");
+    let (old_inc, old_id) = {
+        let spool = open(&dir, opts(10));
+        spool.append(&results(0..5)).unwrap();
+        let b = spool.read_batch(true).unwrap().unwrap();
+        spool.ack(&b).unwrap();
+        (spool.incarnation(), b.id("ag"))
+    };
+    fs::remove_dir_all(&dir).unwrap();
+    let spool = open(&dir, opts(10));
+    spool.append(&results(100..105)).unwrap();
+    let b = spool.read_batch(true).unwrap().unwrap();
+    assert_eq!(
+        (b.first_seq, b.last_seq),
+        (1, 5),
+        "sequence numbers start over"
+    );
+    assert_ne!(spool.incarnation(), old_inc);
+    assert_ne!(
+        b.id("ag"),
+        old_id,
+        "the new spool's first batch is not the old one's"
+    );
+    assert_eq!(b.id("ag"), format!("ag-{}-1-5", spool.incarnation()));
+}
+
+#[test]
+fn a_spool_from_before_incarnations_gets_one_and_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path(), opts(10)).append(&results(0..7)).unwrap();
+    let file = dir.path().join(driftvakt_agent::spool::INCARNATION_FILE);
+    fs::remove_file(&file).unwrap();
+    let spool = open(dir.path(), opts(10));
+    let inc = spool.incarnation();
+    assert_eq!(fs::read_to_string(&file).unwrap().trim(), inc);
+    let b = spool.read_batch(true).unwrap().unwrap();
+    assert_eq!(b.results, results(0..7));
+    assert_eq!(b.id("ag"), format!("ag-{inc}-1-7"));
+    drop(spool);
+    assert_eq!(open(dir.path(), opts(10)).incarnation(), inc);
 }

@@ -5,23 +5,38 @@
 //! any number of concurrent pingers to the same host never collide in the reply map. The socket's
 //! receive buffer is raised (SO_RCVBUFFORCE as root, else SO_RCVBUF up to `rmem_max`): with one
 //! socket and hundreds of concurrent pingers the kernel otherwise drops replies.
+//!
+//! A socket that cannot be opened is the agent's fault, never the device's: every probe of that
+//! family fails with `permission_denied` (no privilege, with [`PRIVILEGE_HINT`] as detail) or
+//! `agent_resources` (out of file descriptors), and [`IcmpProber::report_unusable`] logs it once
+//! as an error at start-up when ICMP checks are configured.
 
 use super::{resolve, FailureReason, Outcome, Prober, Target};
-use crate::config::IcmpCheck;
+use crate::config::{AgentConfig, CheckSpec, IcmpCheck};
 use driftvakt_common::readings;
 use driftvakt_common::wire::Value;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use surge_ping::{Client, Config, PingIdentifier, PingSequence, SurgeError, ICMP};
 
 /// Shared ICMP clients; a family whose socket could not be opened keeps the reason.
 pub struct IcmpProber {
-    v4: Result<Client, String>,
-    v6: Result<Client, String>,
+    v4: Result<Client, Unusable>,
+    v6: Result<Client, Unusable>,
+}
+
+/// Why a family's socket could not be opened.
+#[derive(Debug, Clone)]
+struct Unusable {
+    reason: FailureReason,
+    detail: String,
 }
 
 static NEXT_ECHO: AtomicU32 = AtomicU32::new(1);
+/// Set once the unusable-socket error has been logged: once per process, however often the
+/// probers are rebuilt (every assignment change rebuilds them).
+static REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// What to tell a person who runs the agent without the privilege to ping.
 pub const PRIVILEGE_HINT: &str = "cannot open an ICMP socket: run the agent as root, give the \
@@ -46,21 +61,92 @@ impl IcmpProber {
         socket2::SockRef::from(&fd).recv_buffer_size().ok()
     }
 
-    fn client(&self, ip: IpAddr) -> Result<&Client, &str> {
+    fn client(&self, ip: IpAddr) -> Result<&Client, &Unusable> {
         match ip {
-            IpAddr::V4(_) => self.v4.as_ref().map_err(|e| e.as_str()),
-            IpAddr::V6(_) => self.v6.as_ref().map_err(|e| e.as_str()),
+            IpAddr::V4(_) => self.v4.as_ref(),
+            IpAddr::V6(_) => self.v6.as_ref(),
         }
+    }
+
+    /// When `config` has ICMP checks for a family whose socket could not be opened, logs one
+    /// error saying what to do; returns that line's message. Silent after the first time in
+    /// this process, and when every needed socket is open.
+    pub fn report_unusable(&self, config: &AgentConfig) -> Option<String> {
+        let (mut v4, mut v6) = (0usize, 0usize);
+        for d in &config.file.devices {
+            let icmp = d
+                .checks()
+                .iter()
+                .filter(|c| matches!(c, CheckSpec::Icmp(_)))
+                .count();
+            match d.address.value.parse::<IpAddr>() {
+                Ok(IpAddr::V6(_)) => v6 += icmp,
+                // IPv4 literals and host names (resolved per probe, most often to IPv4).
+                _ => v4 += icmp,
+            }
+        }
+        let failed: Vec<(&str, usize, &Unusable)> =
+            [("IPv4", v4, &self.v4), ("IPv6", v6, &self.v6)]
+                .into_iter()
+                .filter_map(|(family, n, socket)| match socket {
+                    Err(u) if n > 0 => Some((family, n, u)),
+                    _ => None,
+                })
+                .collect();
+        if failed.is_empty() || REPORTED.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let checks: usize = failed.iter().map(|(_, n, _)| n).sum();
+        let families: Vec<&str> = failed.iter().map(|(f, _, _)| *f).collect();
+        let reason = failed[0].2.reason;
+        let detail = &failed[0].2.detail;
+        let message = if reason == FailureReason::PermissionDenied {
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "/usr/local/bin/driftvakt-agent".into());
+            // SAFETY: getgid has no preconditions.
+            let gid = unsafe { libc::getgid() };
+            format!(
+                "ICMP checks cannot run ({checks} of them, {}): the agent may not open an ICMP \
+                 socket. Run the agent as root, give the binary CAP_NET_RAW (setcap \
+                 cap_net_raw+ep {exe}, or AmbientCapabilities=CAP_NET_RAW in its systemd unit), \
+                 or allow unprivileged ping for its group (sysctl -w \
+                 net.ipv4.ping_group_range=\"{gid} {gid}\"). Until then every ICMP result is \
+                 permission_denied (the agent's fault: devices are unknown, not down)",
+                families.join(", ")
+            )
+        } else {
+            format!(
+                "ICMP checks cannot run ({checks} of them, {}): {detail}. Until then every ICMP result is \
+                 {reason} (the agent's fault: devices are unknown, not down)",
+                families.join(", ")
+            )
+        };
+        tracing::error!(checks, reason = %reason, "{message}");
+        Some(message)
     }
 }
 
-fn open(kind: ICMP, receive_buffer: usize) -> Result<Client, String> {
+fn open(kind: ICMP, receive_buffer: usize) -> Result<Client, Unusable> {
     let config = Config::builder().kind(kind).build();
     let client = Client::new(&config).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            PRIVILEGE_HINT.to_string()
+        let reason = FailureReason::from_io(&e);
+        if reason == FailureReason::PermissionDenied {
+            Unusable {
+                reason,
+                detail: PRIVILEGE_HINT.to_string(),
+            }
         } else {
-            format!("cannot open an ICMP socket: {e}")
+            Unusable {
+                // Whatever else stops the socket (no IPv6 on this host, no descriptors left)
+                // is the agent's too.
+                reason: if reason.is_agent_fault() {
+                    reason
+                } else {
+                    FailureReason::AgentError
+                },
+                detail: format!("cannot open an ICMP socket: {e}"),
+            }
         }
     })?;
     raise_receive_buffer(client.get_socket().get_native_sock(), receive_buffer);
@@ -96,7 +182,7 @@ impl Prober for IcmpProber {
         };
         let client = match self.client(ip) {
             Ok(c) => c,
-            Err(why) => return Outcome::failure(FailureReason::PermissionDenied, why),
+            Err(u) => return Outcome::failure(u.reason, u.detail.clone()),
         };
         let count = spec.count.unwrap_or(3).max(1);
         let spacing = spec

@@ -44,59 +44,12 @@ impl Target<'_> {
     }
 }
 
-/// Why a probe failed, machine-readable (`error` in results).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureReason {
-    Timeout,
-    ConnectionRefused,
-    Unreachable,
-    DnsFailure,
-    PermissionDenied,
-    TlsError,
-    HttpStatus,
-    BodyMismatch,
-    PacketLoss,
-    SnmpAuth,
-    SnmpError,
-    NoSuchObject,
-    ConfigError,
-    IoError,
-}
-
-impl FailureReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureReason::Timeout => "timeout",
-            FailureReason::ConnectionRefused => "connection_refused",
-            FailureReason::Unreachable => "unreachable",
-            FailureReason::DnsFailure => "dns_failure",
-            FailureReason::PermissionDenied => "permission_denied",
-            FailureReason::TlsError => "tls_error",
-            FailureReason::HttpStatus => "http_status",
-            FailureReason::BodyMismatch => "body_mismatch",
-            FailureReason::PacketLoss => "packet_loss",
-            FailureReason::SnmpAuth => "snmp_auth",
-            FailureReason::SnmpError => "snmp_error",
-            FailureReason::NoSuchObject => "no_such_object",
-            FailureReason::ConfigError => "config_error",
-            FailureReason::IoError => "io_error",
-        }
-    }
-
-    /// Classifies an I/O error from a connect or send.
-    pub fn from_io(e: &std::io::Error) -> FailureReason {
-        use std::io::ErrorKind as K;
-        match e.kind() {
-            K::ConnectionRefused => FailureReason::ConnectionRefused,
-            K::TimedOut => FailureReason::Timeout,
-            K::PermissionDenied => FailureReason::PermissionDenied,
-            K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
-                FailureReason::Unreachable
-            }
-            _ => FailureReason::IoError,
-        }
-    }
-}
+/// Why a probe failed, machine-readable (`error` in results). The wire's
+/// [`ErrorKind`](driftvakt_common::wire::ErrorKind): it also says whose fault a failure is
+/// ([`is_agent_fault`](driftvakt_common::wire::ErrorKind::is_agent_fault)), and
+/// [`from_io`](driftvakt_common::wire::ErrorKind::from_io) classifies socket errors (EMFILE and
+/// ENFILE are `agent_resources`).
+pub use driftvakt_common::wire::ErrorKind as FailureReason;
 
 /// What one probe found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -172,15 +125,18 @@ pub struct Probers {
 
 impl Probers {
     /// Builds the shared clients. ICMP without privilege does not fail here: its probes fail
-    /// with `permission_denied` and a message saying what to do.
+    /// with `permission_denied` and a message saying what to do, and when `config` has ICMP
+    /// checks one error says so in the log (once per process, not once per probe).
     pub fn new(config: &AgentConfig) -> Result<Probers, SetupError> {
         let base = config
             .path
             .parent()
             .map(|p| p.to_path_buf())
             .unwrap_or_default();
+        let icmp = icmp::IcmpProber::new(config.file.agent.icmp_receive_buffer);
+        icmp.report_unusable(config);
         Ok(Probers {
-            icmp: icmp::IcmpProber::new(config.file.agent.icmp_receive_buffer),
+            icmp,
             snmp: snmp::SnmpProber::new(&config.file.snmp_credentials, &base)?,
             http: http::HttpProber::new()?,
             tcp: tcp::TcpProber,
@@ -236,9 +192,16 @@ pub async fn resolve(target: &Target<'_>) -> Result<std::net::IpAddr, Outcome> {
         Ok(mut it) => it.next().map(|sa| sa.ip()).ok_or_else(|| {
             Outcome::failure(FailureReason::DnsFailure, format!("{addr} has no address"))
         }),
-        Err(e) => Err(Outcome::failure(
-            FailureReason::DnsFailure,
-            format!("cannot resolve {addr}: {e}"),
-        )),
+        Err(e) => {
+            // Out of descriptors for the resolver's socket is the agent's fault, not the name's.
+            let reason = match FailureReason::from_io(&e) {
+                FailureReason::AgentResources => FailureReason::AgentResources,
+                _ => FailureReason::DnsFailure,
+            };
+            Err(Outcome::failure(
+                reason,
+                format!("cannot resolve {addr}: {e}"),
+            ))
+        }
     }
 }

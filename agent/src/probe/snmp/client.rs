@@ -132,6 +132,8 @@ pub enum ClientError {
     #[error("{message}")]
     Io {
         kind: std::io::ErrorKind,
+        /// The OS error number, when there was one (EMFILE is the agent's fault, not the device's).
+        errno: Option<i32>,
         message: String,
     },
     /// Any other protocol error (error status, malformed answer, aborted walk).
@@ -481,6 +483,7 @@ fn map_error(e: &async_snmp::Error) -> ClientError {
         }
         E::Network { source, .. } => ClientError::Io {
             kind: source.kind(),
+            errno: source.raw_os_error(),
             message: format!("network error: {source}"),
         },
         E::Config(_) | E::InvalidOid(_) => ClientError::Config(source.to_string()),

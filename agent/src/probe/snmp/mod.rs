@@ -300,7 +300,10 @@ fn failure(e: &ClientError, peer: SocketAddr) -> Outcome {
     let reason = match e {
         ClientError::Timeout(_) => FailureReason::Timeout,
         ClientError::Auth(_) => FailureReason::SnmpAuth,
-        ClientError::Io { kind, .. } => FailureReason::from_io(&std::io::Error::from(*kind)),
+        ClientError::Io { kind, errno, .. } => FailureReason::from_io(&errno.map_or_else(
+            || std::io::Error::from(*kind),
+            std::io::Error::from_raw_os_error,
+        )),
         ClientError::Protocol(_) => FailureReason::SnmpError,
         ClientError::Config(_) => FailureReason::ConfigError,
     };
