@@ -8,11 +8,11 @@
 
 use crate::availability::{DeviceRules, Need};
 use crate::notify::NotifyConfig;
-use driftvakt_agent::config::{
-    class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
-};
 use driftvakt_common::config::{
     load_yaml, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
+};
+use driftvakt_common::schema::{
+    class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
 };
 use driftvakt_common::DeviceClass;
 use serde::Deserialize;
@@ -848,7 +848,7 @@ fn resolve_device(
     let checks = d.checks();
     let (class_interval, _) = class_timing(d.class);
     let device_interval = d.interval.map(|i| i.std()).unwrap_or(class_interval);
-    let interval_of = |c: &driftvakt_agent::config::CheckSpec| {
+    let interval_of = |c: &driftvakt_common::schema::CheckSpec| {
         c.common()
             .interval
             .map(|i| i.std())

@@ -4,7 +4,6 @@
 mod core_support;
 
 use core_support::*;
-use driftvakt_agent::config::Secret;
 use driftvakt_collector::clock::SystemClock;
 use driftvakt_collector::http::serve;
 use driftvakt_collector::http::ApiState;
@@ -12,6 +11,7 @@ use driftvakt_collector::ingest::IngestResponse;
 use driftvakt_collector::state::Status;
 use driftvakt_collector::store::SqliteWindowStore;
 use driftvakt_collector::windows::CalendarService;
+use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::Batch;
 use reqwest::StatusCode;
 use std::sync::Arc;

@@ -14,7 +14,6 @@
 mod rig_prom;
 
 use chrono::{DateTime, Datelike, Duration as Span, Utc};
-use driftvakt_agent::config::Secret;
 use driftvakt_agent::metrics::SpoolMetrics;
 use driftvakt_agent::push::{CollectorClient, Pusher, PusherOptions};
 use driftvakt_agent::spool::{Spool, SpoolOptions};
@@ -26,6 +25,7 @@ use driftvakt_collector::clock::SystemClock;
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
+use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
 use prometheus_client::registry::Registry;
 use rig_prom::Prometheus;

@@ -6,7 +6,7 @@ mod delivery_support;
 
 use delivery_support::*;
 use driftvakt_agent::assignment::{Assignment, AssignmentFetcher, Fetched};
-use driftvakt_agent::config::{default_checks, AgentConfig, CheckSpec, Secret};
+use driftvakt_agent::config::AgentConfig;
 use driftvakt_agent::push::CollectorClient;
 use driftvakt_collector::app::App;
 use driftvakt_collector::clock::SystemClock;
@@ -17,6 +17,7 @@ use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
 use driftvakt_collector::store::SqliteWindowStore;
 use driftvakt_collector::windows::CalendarService;
+use driftvakt_common::schema::{default_checks, CheckSpec, Secret};
 use driftvakt_common::DeviceClass;
 use reqwest::StatusCode;
 use std::path::{Path, PathBuf};

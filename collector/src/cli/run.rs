@@ -11,7 +11,7 @@ use crate::inventory::Inventory;
 use crate::notify::{ConfiguredTransport, Notifier};
 use crate::store::{SqliteNotifyStore, SqliteStore, SqliteWindowStore};
 use crate::windows::CalendarService;
-use driftvakt_agent::config::Secret;
+use driftvakt_common::schema::Secret;
 use std::sync::Arc;
 
 /// `run` options.

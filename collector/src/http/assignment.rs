@@ -37,9 +37,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use driftvakt_agent::assignment::Assignment;
-use driftvakt_agent::config::{class_timing, CheckEntry, CheckSpec, DeviceConfig};
 use driftvakt_common::config::{Duration, Location, Spanned};
 use driftvakt_common::hash::fnv1a_128;
+use driftvakt_common::schema::{class_timing, CheckEntry, CheckSpec, DeviceConfig};
 use std::collections::{BTreeMap, HashSet};
 
 /// One agent's assignment, serialized, with its ETag.

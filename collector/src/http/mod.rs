@@ -33,7 +33,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use driftvakt_agent::config::Secret;
+use driftvakt_common::schema::Secret;
 use std::sync::Arc;
 
 /// What the handlers share: the app, the calendar (service windows for reports, operators'
