@@ -123,7 +123,7 @@ pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> Ar
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
         tracing::error!(device = %job.device.id.value, check = %job.check.name(), panic = %why, "a probe failed inside the agent");
-        ProbeResult {
+        let mut failed = ProbeResult {
             target: job.device.id.value.clone(),
             check: job.check.name(),
             time,
@@ -133,7 +133,9 @@ pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> Ar
             detail: Some(format!("the probe failed inside the agent: {why}")),
             findings: Vec::new(),
             values: Default::default(),
-        }
+        };
+        driftvakt_common::limits::fit(&mut failed);
+        failed
     });
     metrics.in_flight.dec();
     let result = Arc::new(result);

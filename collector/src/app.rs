@@ -71,7 +71,15 @@ impl App {
     /// Re-derives every device left pending (for example by a crash between storing and
     /// deriving).
     pub fn recompute_pending(&self) -> Result<(), StoreError> {
-        let _guard = self.write_lock();
-        state::recompute(&self.inventory, &*self.store, &self.store.pending()?)
+        self.recompute(&self.store.pending()?)
+    }
+
+    /// Re-derives the given devices and the services they affect, one step at a time under
+    /// the writers' lock (see [`state::recompute`]).
+    pub fn recompute(
+        &self,
+        pending: &std::collections::BTreeMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        state::recompute(&self.inventory, &*self.store, pending, || self.write_lock())
     }
 }

@@ -8,12 +8,13 @@
 //! results are written in one transaction).
 
 use crate::app::App;
-use crate::availability::ms;
+use crate::availability::{at, ms};
 use crate::inventory::Agent;
-use crate::state;
 use crate::store::{Applied, StoreError, StoredResult};
 use chrono::{DateTime, Utc};
+use driftvakt_common::limits::{self, LimitError};
 use driftvakt_common::wire::{Batch, ProbeResult};
+use std::collections::BTreeMap;
 
 pub use driftvakt_common::reply::{IngestResponse, Rejected};
 
@@ -24,6 +25,13 @@ pub enum IngestError {
     UnknownAgent(String),
     #[error("batch names agent `{batch}` but the token belongs to `{token}`")]
     AgentMismatch { batch: String, token: String },
+    #[error("invalid batch: {0}")]
+    Invalid(#[from] LimitError),
+    #[error(
+        "batch `{batch_id}` was stored before with other content; nothing was applied \
+         (a batch id names one batch for good: a new batch needs a new id)"
+    )]
+    Conflict { batch_id: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("ingest task failed: {0}")]
@@ -60,24 +68,51 @@ impl App {
                 token: agent.to_string(),
             });
         }
+        limits::check_batch(batch)?;
         let now = self.now();
-        let (stored, rejected) = self.check_results(a, &batch.results, now);
-        let _guard = self.write_lock();
-        let response = match self
-            .store
-            .apply_batch(agent, &batch.batch_id, &stored, ms(now))?
-        {
+        let (checked, mut rejected) = self.check_results(a, &batch.results, now)?;
+        let (indices, stored): (Vec<usize>, Vec<StoredResult>) = checked.into_iter().unzip();
+        let applied = {
+            let _guard = self.write_lock();
+            self.store
+                .apply_batch(agent, &batch.batch_id, &stored, ms(now))?
+        };
+        let response = match applied {
             Applied::Duplicate => IngestResponse {
                 accepted: 0,
                 rejected: Vec::new(),
                 duplicate: true,
+                duplicate_results: 0,
             },
-            Applied::New { pending, .. } => {
-                state::recompute(&self.inventory, &*self.store, &pending)?;
+            Applied::Conflict => {
+                return Err(IngestError::Conflict {
+                    batch_id: batch.batch_id.clone(),
+                })
+            }
+            Applied::New {
+                inserted,
+                pending,
+                skipped,
+            } => {
+                self.recompute(&pending)?;
+                let mut duplicate_results = 0;
+                for s in skipped {
+                    let r = &stored[s.index];
+                    match s.conflict {
+                        None => duplicate_results += 1,
+                        Some(reason) => rejected.push(Rejected {
+                            index: indices[s.index],
+                            target: r.target.clone(),
+                            reason,
+                        }),
+                    }
+                }
+                rejected.sort_by_key(|r| r.index);
                 IngestResponse {
-                    accepted: stored.len(),
+                    accepted: inserted,
                     rejected,
                     duplicate: false,
+                    duplicate_results,
                 }
             }
         };
@@ -85,18 +120,28 @@ impl App {
         Ok(response)
     }
 
+    /// Sorts a batch's results into those to store (with their index in the batch) and those
+    /// refused, each with its reason.
     fn check_results(
         &self,
         agent: &Agent,
         results: &[ProbeResult],
         now: DateTime<Utc>,
-    ) -> (Vec<StoredResult>, Vec<Rejected>) {
-        let limit = now
-            + chrono::Duration::from_std(self.inventory.settings.max_future.std())
-                .unwrap_or_default();
+    ) -> Result<(Vec<(usize, StoredResult)>, Vec<Rejected>), StoreError> {
+        let settings = &self.inventory.settings;
+        let limit = now + chrono::Duration::from_std(settings.max_future.std()).unwrap_or_default();
+        let max_past = chrono::Duration::from_std(settings.max_past.std()).unwrap_or_default();
+        let mut earliest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
         let mut stored = Vec::new();
         let mut rejected = Vec::new();
         for (index, r) in results.iter().enumerate() {
+            if self.inventory.device(&r.target).is_some()
+                && !earliest.contains_key(r.target.as_str())
+            {
+                let first = self.store.first_seen(&r.target)?.map(at).unwrap_or(now);
+                earliest.insert(&r.target, first.min(now) - max_past);
+            }
+            let floor = earliest.get(r.target.as_str()).copied();
             let reason = match self.inventory.device(&r.target) {
                 None => Some("unknown device".to_string()),
                 Some(_) if !agent.devices.contains(&r.target) => {
@@ -110,7 +155,13 @@ impl App {
                 Some(_) if r.time > limit => Some(format!(
                     "time {} is more than {} ahead of the collector's clock",
                     r.time.to_rfc3339(),
-                    self.inventory.settings.max_future
+                    settings.max_future
+                )),
+                Some(_) if floor.is_some_and(|f| r.time < f) => Some(format!(
+                    "time {} is more than {} before the device's first result (or now): \
+                     older than the collector accepts",
+                    r.time.to_rfc3339(),
+                    settings.max_past
                 )),
                 Some(_) => None,
             };
@@ -120,10 +171,10 @@ impl App {
                     target: r.target.clone(),
                     reason,
                 }),
-                None => stored.push(to_stored(&agent.id, r)),
+                None => stored.push((index, to_stored(&agent.id, r))),
             }
         }
-        (stored, rejected)
+        Ok((stored, rejected))
     }
 }
 

@@ -78,6 +78,11 @@ pub struct CollectorSettings {
     /// Results further than this ahead of the collector's clock are rejected.
     #[serde(default = "default_future")]
     pub max_future: Duration,
+    /// Results older than this before a device's first stored result (or before now, for a
+    /// device with none) are rejected: an agent's clock or spool gone wrong never rewrites
+    /// history back to year 1.
+    #[serde(default = "default_past")]
+    pub max_past: Duration,
     /// Bearer token for operators' changes over the API (service windows); none: CLI only.
     #[serde(default)]
     pub operator_token: Option<SecretRef>,
@@ -104,6 +109,10 @@ fn default_goal() -> u32 {
 fn default_max_body() -> usize {
     8 << 20
 }
+fn default_past() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
 fn default_future() -> Duration {
     Duration::from_secs(300)
 }
@@ -119,6 +128,7 @@ impl Default for CollectorSettings {
             incident_goal: default_goal(),
             max_body_bytes: default_max_body(),
             max_future: default_future(),
+            max_past: default_past(),
             operator_token: None,
         }
     }

@@ -2,7 +2,7 @@
 
 use driftvakt_collector::state::State;
 use driftvakt_collector::store::{
-    Applied, EntityKind, Flap, Outage, Replacement, Seen, SqliteStore, Store, StoredResult,
+    Applied, EntityKind, Flap, Outage, Replacement, Seen, Skipped, SqliteStore, Store, StoredResult,
 };
 use std::collections::BTreeMap;
 
@@ -33,6 +33,8 @@ fn outage(id: &str, start: i64, end: Option<i64>, kind: State) -> Outage {
 /// Every backend must pass this.
 pub fn store_suite(s: &impl Store) {
     batches_are_idempotent(s);
+    a_batch_id_with_other_content_is_a_conflict(s);
+    a_different_result_at_a_stored_time_is_reported(s);
     results_and_last_success(s);
     outages_replace_and_overlap(s);
 }
@@ -47,7 +49,8 @@ fn batches_are_idempotent(s: &impl Store) {
         applied,
         Applied::New {
             inserted: 2,
-            pending: BTreeMap::from([("d1".to_string(), 100)])
+            pending: BTreeMap::from([("d1".to_string(), 100)]),
+            skipped: vec![],
         }
     );
     assert_eq!(
@@ -67,9 +70,18 @@ fn batches_are_idempotent(s: &impl Store) {
         other => panic!("{other:?}"),
     }
     match s.apply_batch("a", "b2", &rs, 1500).unwrap() {
-        Applied::New { inserted, pending } => {
+        Applied::New {
+            inserted,
+            pending,
+            skipped,
+        } => {
             assert_eq!(inserted, 0);
             assert!(pending.is_empty());
+            let same = |index| Skipped {
+                index,
+                conflict: None,
+            };
+            assert_eq!(skipped, vec![same(0), same(1)]);
         }
         other => panic!("{other:?}"),
     }
@@ -84,6 +96,53 @@ fn batches_are_idempotent(s: &impl Store) {
     let agents = s.agents_seen().unwrap();
     assert_eq!((agents["a"], agents["b"]), (2000, 1500));
     assert_eq!(s.pending().unwrap()["d1"], 100);
+}
+
+fn a_batch_id_with_other_content_is_a_conflict(s: &impl Store) {
+    let first = vec![res("a", "d3", "icmp", 1_000, true)];
+    assert!(matches!(
+        s.apply_batch("a", "c1", &first, 1_100).unwrap(),
+        Applied::New { inserted: 1, .. }
+    ));
+    // A spool reset starts the agent's sequence again: same id, new results.
+    let reset = vec![res("a", "d3", "icmp", 9_000, false)];
+    assert_eq!(
+        s.apply_batch("a", "c1", &reset, 9_100).unwrap(),
+        Applied::Conflict
+    );
+    assert_eq!(s.results("d3", 0).unwrap().len(), 1, "nothing applied");
+    assert_eq!(
+        s.apply_batch("a", "c1", &first, 9_200).unwrap(),
+        Applied::Duplicate,
+        "the same content again is still a duplicate"
+    );
+}
+
+fn a_different_result_at_a_stored_time_is_reported(s: &impl Store) {
+    s.apply_batch("a", "x1", &[res("a", "d4", "icmp", 500, true)], 600)
+        .unwrap();
+    let mut other = res("a", "d4", "icmp", 500, false);
+    other.raw = "{\"t\":500,\"ok\":false}".into();
+    match s.apply_batch("a", "x2", &[other], 700).unwrap() {
+        Applied::New {
+            inserted, skipped, ..
+        } => {
+            assert_eq!(inserted, 0);
+            assert_eq!(skipped.len(), 1);
+            let why = skipped[0].conflict.as_deref().expect("a conflict");
+            assert!(
+                why.contains("stored: ok, this one: failed (timeout)"),
+                "{why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let kept = s.results("d4", 0).unwrap();
+    assert_eq!(
+        (kept.len(), kept[0].ok),
+        (1, true),
+        "the stored one is kept"
+    );
 }
 
 fn results_and_last_success(s: &impl Store) {
@@ -216,7 +275,8 @@ fn sqlite_keeps_everything_across_reopen() {
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(
-        s.apply_batch("a", "b1", &[], 6).unwrap(),
+        s.apply_batch("a", "b1", &[res("a", "d1", "icmp", 1, true)], 6)
+            .unwrap(),
         Applied::Duplicate
     );
     assert_eq!(s.results("d1", 0).unwrap().len(), 1);

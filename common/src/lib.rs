@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod hash;
+pub mod limits;
 pub mod readings;
 pub mod reply;
 pub mod schema;

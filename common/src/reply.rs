@@ -11,6 +11,11 @@ pub struct IngestResponse {
     pub rejected: Vec<Rejected>,
     /// The batch id was seen before; nothing was applied.
     pub duplicate: bool,
+    /// Results not stored again because the same result (agent, target, check, time and
+    /// content) was stored before, for example by a batch cut differently. A result that
+    /// differs from the stored one is in `rejected` instead.
+    #[serde(default)]
+    pub duplicate_results: usize,
 }
 
 /// A result that was not stored, and why.

@@ -168,7 +168,7 @@ impl Probers {
                 format!("no answer within {timeout:?}"),
             )
         });
-        ProbeResult {
+        let mut result = ProbeResult {
             target: device.id.value.clone(),
             check: check.name(),
             time,
@@ -178,7 +178,11 @@ impl Probers {
             detail: outcome.detail,
             findings: outcome.findings,
             values: outcome.values,
-        }
+        };
+        // Free text from devices (a long SNMP sysDescr, an HTTP error page) is cut to the
+        // collector's bounds here, so no result of ours is ever refused for its size.
+        driftvakt_common::limits::fit(&mut result);
+        result
     }
 }
 

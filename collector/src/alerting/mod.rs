@@ -402,6 +402,12 @@ impl Store for SignallingStore {
     fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         self.inner.pending()
     }
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        self.inner.pending_of(device)
+    }
+    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        self.inner.first_seen(device)
+    }
     fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
         self.inner.results(device, from)
     }

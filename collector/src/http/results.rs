@@ -30,6 +30,15 @@ pub async fn post_results(
         Ok(resp) => Json::<IngestResponse>(resp).into_response(),
         Err(e @ IngestError::AgentMismatch { .. }) => error(StatusCode::FORBIDDEN, e.to_string()),
         Err(e @ IngestError::UnknownAgent(_)) => error(StatusCode::UNAUTHORIZED, e.to_string()),
+        Err(e @ IngestError::Invalid(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(IngestError::Conflict { batch_id }) => {
+            let e = IngestError::Conflict {
+                batch_id: batch_id.clone(),
+            };
+            tracing::error!(agent = %agent, batch_id = %batch_id, "{e}");
+            let body = serde_json::json!({ "error": e.to_string(), "batch_id": batch_id });
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
         Err(e) => {
             tracing::error!("ingest failed: {e}");
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())

@@ -6,28 +6,39 @@
 
 use super::lineage::ancestors;
 use super::machine::{derive, service_timeline, Observation, State, Timeline};
-use super::timelines::load_timelines;
+use super::timelines::load_timelines_of;
 use crate::availability::FOREVER;
 use crate::inventory::Inventory;
 use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Re-derives the given devices (id and earliest changed time) and stores the outcome in
-/// one transaction. The caller holds the write lock.
-pub fn recompute(
+/// Re-derives the given devices (id and earliest changed time), then the services they affect.
+///
+/// Each device is one step under its own hold of the writers' lock (`lock`), the services one
+/// more: a device whose results came hours late costs its own re-derivation, and the other
+/// agents' batches are stored and derived between the steps instead of waiting for all of it.
+/// Inside a step the store's pending mark decides: a device another writer re-derived since is
+/// skipped, and one with results stored since from an earlier time starts there.
+pub fn recompute<G>(
     inv: &Inventory,
     store: &dyn Store,
     pending: &BTreeMap<String, i64>,
+    lock: impl Fn() -> G,
 ) -> Result<(), StoreError> {
-    if pending.is_empty() {
+    let mut changed = BTreeMap::new();
+    for (device, from) in pending {
+        let _step = lock();
+        let Some(mark) = store.pending_of(device)? else {
+            continue;
+        };
+        let replacement = rederive_device(inv, store, device, mark.min(*from))?;
+        store.replace_outages(std::slice::from_ref(&replacement))?;
+        changed.insert(replacement.id, replacement.from);
+    }
+    if changed.is_empty() {
         return Ok(());
     }
-    let replacements = pending
-        .iter()
-        .map(|(device, from)| rederive_device(inv, store, device, *from))
-        .collect::<Result<Vec<_>, _>>()?;
-    store.replace_outages(&replacements)?;
-    let changed: BTreeMap<String, i64> = replacements.into_iter().map(|r| (r.id, r.from)).collect();
+    let _step = lock();
     let services = rederive_services(inv, store, &changed)?;
     store.replace_outages(&services)
 }
@@ -71,7 +82,15 @@ fn rederive_services(
     let Some(load_from) = starts.iter().map(|(_, from)| *from).min() else {
         return Ok(Vec::new());
     };
-    let devices = load_timelines(inv, store, load_from, FOREVER)?;
+    // Only the members and their ancestors (parents decide "unreachable") are loaded.
+    let mut needed = BTreeSet::new();
+    for (s, _) in &starts {
+        for m in &s.members {
+            needed.insert(m.as_str());
+            needed.extend(ancestors(inv, m).map(|a| a.id.as_str()));
+        }
+    }
+    let devices = load_timelines_of(inv, store, Some(&needed), load_from, FOREVER)?;
     let mut out = Vec::new();
     for (s, from) in starts {
         let members: Vec<&Timeline> = s.members.iter().filter_map(|m| devices.get(m)).collect();

@@ -133,6 +133,9 @@ CREATE TABLE IF NOT EXISTS notify_schedule_marks (
     since  TEXT NOT NULL,
     event  TEXT NOT NULL
 );",
+    // 5: a batch's content digest, so a known batch id with other content is a conflict rather
+    // than a silent duplicate (batches stored before have none and stay duplicates).
+    r"ALTER TABLE dv_batches ADD COLUMN digest TEXT;",
 ];
 
 /// The schema version this program writes.

@@ -136,13 +136,40 @@ pub struct Replacement {
 /// The outcome of applying a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    /// The batch id was seen before; nothing was written.
+    /// The batch id was seen before with the same content; nothing was written.
     Duplicate,
+    /// The batch id was seen before with other content; nothing was written.
+    Conflict,
     /// Results were stored; per device, the earliest time whose state must be re-derived.
+    /// `skipped` are the results (by index) that were not stored because one with the same
+    /// agent, target, check and time already was.
     New {
         inserted: usize,
         pending: BTreeMap<String, i64>,
+        skipped: Vec<Skipped>,
     },
+}
+
+/// A result not stored because the store already had one for its agent, target, check and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its index in the applied slice.
+    pub index: usize,
+    /// `None` when the stored one is the same result; otherwise what differs.
+    pub conflict: Option<String>,
+}
+
+/// The content digest of a batch's results (FNV-1a 128 over each result's agent and raw JSON),
+/// kept with its id so a re-sent batch can be told from another batch under the same id.
+pub fn batch_digest(results: &[StoredResult]) -> String {
+    let mut bytes = Vec::new();
+    for r in results {
+        bytes.extend_from_slice(r.agent.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(r.raw.as_bytes());
+        bytes.push(0);
+    }
+    format!("{:032x}", driftvakt_common::hash::fnv1a_128(&bytes))
 }
 
 /// First and last result time of one device.
@@ -156,8 +183,9 @@ pub struct Seen {
 /// `spawn_blocking`. Writers are serialized by the caller.
 pub trait Store: Send + Sync {
     /// Stores a batch's results and marks its id as seen, atomically. A repeated batch id
-    /// changes nothing and returns [`Applied::Duplicate`]; a result identical in agent, target,
-    /// check and time to a stored one is skipped.
+    /// changes nothing and returns [`Applied::Duplicate`] when its content (see
+    /// [`batch_digest`]) is the same and [`Applied::Conflict`] when it is not; a result with the
+    /// same agent, target, check and time as a stored one is skipped and reported.
     fn apply_batch(
         &self,
         agent: &str,
@@ -168,6 +196,16 @@ pub trait Store: Send + Sync {
 
     /// Devices waiting for re-derivation, with the earliest affected time.
     fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+
+    /// The earliest affected time of one device waiting for re-derivation.
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.pending()?.get(device).copied())
+    }
+
+    /// The time of a device's first stored result.
+    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.seen()?.get(device).map(|s| s.first))
+    }
 
     /// A device's results at or after `from`, ordered by time.
     fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError>;

@@ -9,8 +9,8 @@
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
 
 use super::{
-    Applied, EntityKind, Flap, Outage, OutageKind, Replacement, Seen, Store, StoreError,
-    StoredResult,
+    batch_digest, Applied, EntityKind, Flap, Outage, OutageKind, Replacement, Seen, Skipped, Store,
+    StoreError, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -57,11 +57,14 @@ fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
     })
 }
 
+/// What [`insert_results`] did: how many were inserted, the pending marks, the skipped ones.
+type Inserted = (usize, BTreeMap<String, i64>, Vec<Skipped>);
+
 fn insert_results(
     tx: &Transaction,
     batch_id: &str,
     results: &[StoredResult],
-) -> Result<(usize, BTreeMap<String, i64>), StoreError> {
+) -> Result<Inserted, StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO dv_results
          (agent, target, check_name, time_ms, ok, degraded, cause, raw, batch_id)
@@ -71,13 +74,31 @@ fn insert_results(
         "INSERT INTO dv_seen (device, first_ms, last_ms) VALUES (?1, ?2, ?2)
          ON CONFLICT (device) DO UPDATE SET first_ms = min(first_ms, ?2), last_ms = max(last_ms, ?2)",
     )?;
+    let mut existing = tx.prepare_cached(
+        "SELECT ok, degraded, cause, raw FROM dv_results
+         WHERE target = ?1 AND check_name = ?2 AND agent = ?3 AND time_ms = ?4",
+    )?;
     let mut inserted = 0;
     let mut pending: BTreeMap<String, i64> = BTreeMap::new();
-    for r in results {
+    let mut skipped = Vec::new();
+    for (index, r) in results.iter().enumerate() {
         let n = stmt.execute(params![
             r.agent, r.target, r.check, r.time, r.ok, r.degraded, r.cause, r.raw, batch_id
         ])?;
         if n == 0 {
+            let stored =
+                existing.query_row(params![r.target, r.check, r.agent, r.time], |row| {
+                    Ok((
+                        row.get::<_, bool>(0)?,
+                        row.get::<_, bool>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                })?;
+            skipped.push(Skipped {
+                index,
+                conflict: conflict(&stored, r),
+            });
             continue;
         }
         inserted += 1;
@@ -92,7 +113,25 @@ fn insert_results(
     for (device, from) in &pending {
         mark.execute(params![device, from])?;
     }
-    Ok((inserted, pending))
+    Ok((inserted, pending, skipped))
+}
+
+/// What differs between the stored result `(ok, degraded, cause, raw)` and `r`, if anything.
+fn conflict(stored: &(bool, bool, Option<String>, String), r: &StoredResult) -> Option<String> {
+    let (ok, degraded, cause, raw) = stored;
+    if *raw == r.raw {
+        return None;
+    }
+    let outcome = |ok: bool, degraded: bool, cause: &Option<String>| match (ok, cause) {
+        (true, _) if degraded => format!("degraded ({})", cause.as_deref().unwrap_or("")),
+        (true, _) => "ok".to_string(),
+        (false, c) => format!("failed ({})", c.as_deref().unwrap_or("no reason")),
+    };
+    Some(format!(
+        "another result for this device, check and time is stored (stored: {}, this one: {}); the stored one is kept",
+        outcome(*ok, *degraded, cause),
+        outcome(r.ok, r.degraded, &r.cause)
+    ))
 }
 
 fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
@@ -170,10 +209,11 @@ impl Store for SqliteStore {
     ) -> Result<Applied, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let digest = batch_digest(results);
         let fresh = tx.execute(
-            "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![agent, batch_id, received, results.len() as i64],
+            "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![agent, batch_id, received, results.len() as i64, digest],
         )?;
         tx.execute(
             "INSERT INTO dv_agents (agent, last_seen_ms) VALUES (?1, ?2)
@@ -181,12 +221,25 @@ impl Store for SqliteStore {
             params![agent, received],
         )?;
         if fresh == 0 {
+            let stored: Option<String> = tx.query_row(
+                "SELECT digest FROM dv_batches WHERE agent = ?1 AND batch_id = ?2",
+                params![agent, batch_id],
+                |r| r.get(0),
+            )?;
             tx.commit()?;
-            return Ok(Applied::Duplicate);
+            // A batch stored before digests were kept cannot be compared: a duplicate.
+            return Ok(match stored {
+                Some(d) if d != digest => Applied::Conflict,
+                _ => Applied::Duplicate,
+            });
         }
-        let (inserted, pending) = insert_results(&tx, batch_id, results)?;
+        let (inserted, pending, skipped) = insert_results(&tx, batch_id, results)?;
         tx.commit()?;
-        Ok(Applied::New { inserted, pending })
+        Ok(Applied::New {
+            inserted,
+            pending,
+            skipped,
+        })
     }
 
     fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {
@@ -195,6 +248,28 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT id, from_ms FROM dv_pending WHERE entity = 'device'")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT from_ms FROM dv_pending WHERE entity = 'device' AND id = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT first_ms FROM dv_seen WHERE device = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
