@@ -38,6 +38,10 @@ pub enum IngestError {
     Task(String),
 }
 
+/// A batch's results sorted by [`App::check_results`]: those to store, each with its index in
+/// the batch, and those refused.
+type Checked = (Vec<(usize, StoredResult)>, Vec<Rejected>);
+
 impl App {
     /// Ingests a batch from `agent` without HTTP (used by the API and by an in-process agent).
     pub async fn ingest_batch(
@@ -127,7 +131,7 @@ impl App {
         agent: &Agent,
         results: &[ProbeResult],
         now: DateTime<Utc>,
-    ) -> Result<(Vec<(usize, StoredResult)>, Vec<Rejected>), StoreError> {
+    ) -> Result<Checked, StoreError> {
         let settings = &self.inventory.settings;
         let limit = now + chrono::Duration::from_std(settings.max_future.std()).unwrap_or_default();
         let max_past = chrono::Duration::from_std(settings.max_past.std()).unwrap_or_default();
