@@ -105,6 +105,13 @@ pub enum AlertKind {
     CertExpiring {
         days: i64,
     },
+    /// The *agent* cannot probe: its failures are its own (`error` is the wire's error kind,
+    /// e.g. `permission_denied`), so `devices` devices are unknown. The "device" of such an
+    /// alert is the agent (`agent:ID`).
+    AgentFault {
+        error: String,
+        devices: usize,
+    },
 }
 
 impl AlertKind {
@@ -116,6 +123,7 @@ impl AlertKind {
             AlertKind::RuntimeBelowMinimum { .. } => "runtime_below_minimum",
             AlertKind::SupplyLow { .. } => "supply_low",
             AlertKind::CertExpiring { .. } => "cert_expiring",
+            AlertKind::AgentFault { .. } => "agent_fault",
         }
     }
 
@@ -133,6 +141,14 @@ impl AlertKind {
                 format!("Låg nivå: {supply} ({:.0} %)", ratio * 100.0)
             }
             AlertKind::CertExpiring { days } => format!("Certifikatet går ut om {days} dagar"),
+            AlertKind::AgentFault { devices, .. } => format!(
+                "Agenten kan inte mäta: {devices} {} okända",
+                if *devices == 1 {
+                    "enhet är"
+                } else {
+                    "enheter är"
+                }
+            ),
         }
     }
 }

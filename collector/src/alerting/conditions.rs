@@ -16,6 +16,11 @@
 //!   supply low, TLS certificate expiring. Their start is the first result of the unbroken run
 //!   of results carrying the finding.
 //!
+//! - Agent fault: an agent whose latest result for a device failed through its own fault (no
+//!   privilege for ICMP, out of descriptors, a probe that could not start) while the device is
+//!   unknown. One condition per agent and error kind (`agent:ID:KIND`), counting the devices,
+//!   for the IT team; never a notice to editors (the devices are unknown, not down).
+//!
 //! What cannot be known now is not changed: an announced condition whose subject is unknown
 //! (no agent reports it) is neither closed nor re-announced ([`Snapshot::frozen`]); findings
 //! are unknown while a device does not answer. A device that was down and is now unreachable
@@ -27,12 +32,12 @@ use crate::app::App;
 use crate::availability::{at, ms, Span};
 use crate::inventory::{Device, Inventory};
 use crate::notify::{AlertKind, Event};
-use crate::state::{load_timelines, service_timelines};
+use crate::state::{agent_fault, ancestors, load_timelines, service_timelines};
 use crate::state::{State, Timeline};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use driftvakt_common::readings;
-use driftvakt_common::wire::{ProbeResult, Value};
+use driftvakt_common::wire::{ErrorKind, ProbeResult, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How far back state is loaded to find when a condition began.
@@ -115,15 +120,89 @@ impl<'a> Snapshot<'a> {
         let mut out = Conditions::default();
         self.dark_sites(&mut out.list);
         self.services_down(&mut out.list);
+        let mut faults = AgentFaults::default();
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
                 State::Down if self.ancestor_failing(&d.id)? => {}
                 State::Down => out.list.push(self.device_down(d)),
                 State::Degraded => out.list.extend(self.findings(d)?),
-                State::Up | State::Unreachable | State::Unknown => {}
+                State::Unknown => self.agent_faults(d, &mut faults)?,
+                State::Up | State::Unreachable => {}
             }
         }
+        out.list.extend(self.agent_fault_conditions(faults));
         Ok(out)
+    }
+
+    /// Notes, for an unknown device, each agent whose latest result for it is its own fault,
+    /// with the start of that run of faults.
+    fn agent_faults(&self, d: &Device, faults: &mut AgentFaults) -> Result<(), StoreError> {
+        let window = (d.rules.slowest_interval_ms * 3).max(AGENT_FAULT_WINDOW_MS);
+        let mut runs: BTreeMap<String, Option<(i64, String)>> = BTreeMap::new();
+        for r in self.app.store.results(&d.id, self.now - window)? {
+            if r.time > self.now {
+                continue;
+            }
+            let run = runs.entry(r.agent.clone()).or_default();
+            if !agent_fault(&r) {
+                *run = None;
+            } else if run.is_none() {
+                *run = Some((r.time, r.cause.clone().unwrap_or_default()));
+            }
+        }
+        for (agent, run) in runs {
+            if let Some((since, error)) = run {
+                let entry = faults.entry((agent, error)).or_insert((since, Vec::new()));
+                entry.0 = entry.0.min(since);
+                entry.1.push(d.id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// One condition per agent and error kind.
+    fn agent_fault_conditions(&self, faults: AgentFaults) -> Vec<Condition> {
+        let inv = self.inv();
+        faults
+            .into_iter()
+            .map(|((agent, error), (since, devices))| {
+                // Where the monitoring is blind: the affected devices' sites.
+                let mut sites: Vec<&crate::inventory::Site> = Vec::new();
+                for s in devices
+                    .iter()
+                    .filter_map(|id| inv.device(id))
+                    .filter_map(|d| inv.site(&d.site))
+                {
+                    if !sites.iter().any(|x| x.id == s.id) {
+                        sites.push(s);
+                    }
+                }
+                let municipality = sites
+                    .first()
+                    .map(|s| s.municipality.clone())
+                    .unwrap_or_default();
+                let site_names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+                let since = at(since);
+                Condition {
+                    key: format!("agent:{agent}:{error}"),
+                    since,
+                    event: Event::DeviceAlert {
+                        device_id: format!("agent:{agent}"),
+                        device_name: format!("Driftvakt-agenten {agent}"),
+                        class: "agent".into(),
+                        site_id: sites.first().map(|s| s.id.clone()).unwrap_or_default(),
+                        site_name: site_names.join(", "),
+                        municipality,
+                        detail: agent_fault_advice(&agent, &error, devices.len()),
+                        kind: AlertKind::AgentFault {
+                            error,
+                            devices: devices.len(),
+                        },
+                        since,
+                    },
+                }
+            })
+            .collect()
     }
 
     /// Whether the announced condition `key` (opened by `event`) cannot be judged now: its
@@ -142,6 +221,11 @@ impl<'a> Snapshot<'a> {
                 kind: AlertKind::Down,
                 ..
             } => self.state(device_id) == State::Unknown,
+            // The agent's own fault is judged from its latest results, never frozen.
+            Event::DeviceAlert {
+                kind: AlertKind::AgentFault { .. },
+                ..
+            } => false,
             Event::DeviceAlert { device_id, .. } => !self.state(device_id).available(),
             _ => {
                 tracing::warn!(key, "announced condition of an unexpected kind");
@@ -205,7 +289,7 @@ impl<'a> Snapshot<'a> {
                 .devices
                 .iter()
                 .filter(|c| self.state(&c.id) == State::Unreachable)
-                .filter(|c| ancestors(inv, &c.id).contains(&d.id))
+                .filter(|c| ancestors(inv, &c.id).any(|a| a.id == d.id))
                 .map(|c| c.id.clone())
                 .collect();
             if children.is_empty() {
@@ -275,18 +359,16 @@ impl<'a> Snapshot<'a> {
     /// own confirmation is a probe or two behind the child's, and in a moment the child will be
     /// unreachable, not a root cause. The child's alert waits for that verdict.
     fn ancestor_failing(&self, device: &str) -> Result<bool, StoreError> {
-        for a in ancestors(self.inv(), device) {
-            let Some(parent) = self.inv().device(&a) else {
-                continue;
-            };
-            if self.state(&a) != State::Up && self.state(&a) != State::Degraded {
+        for parent in ancestors(self.inv(), device) {
+            let a = &parent.id;
+            if self.state(a) != State::Up && self.state(a) != State::Degraded {
                 continue;
             }
             let since = self.now - parent.rules.interval_ms * 2;
             let latest = self
                 .app
                 .store
-                .results(&a, since)?
+                .results(a, since)?
                 .into_iter()
                 .filter(|r| r.check == parent.rules.primary_check && r.time <= self.now)
                 .max_by_key(|r| r.time);
@@ -302,8 +384,8 @@ impl<'a> Snapshot<'a> {
             return Some(device.to_string());
         }
         ancestors(self.inv(), device)
-            .into_iter()
-            .find(|a| self.state(a) == State::Down)
+            .find(|a| self.state(&a.id) == State::Down)
+            .map(|a| a.id.clone())
     }
 
     /// The start of the interval of `spans` that contains now.
@@ -399,6 +481,37 @@ impl Run {
     }
 }
 
+/// How far back an unknown device's results are read for its agents' own faults (at least).
+const AGENT_FAULT_WINDOW_MS: i64 = 10 * 60_000;
+
+/// (agent, error kind) -> (start of the earliest run, the devices).
+type AgentFaults = BTreeMap<(String, String), (i64, Vec<String>)>;
+
+/// What the IT team reads in an agent-fault alert: what is wrong and what to do, in Swedish.
+fn agent_fault_advice(agent: &str, error: &str, devices: usize) -> String {
+    let what = match ErrorKind::parse(error) {
+        Some(ErrorKind::PermissionDenied) => {
+            "saknar behörighet att skicka ICMP (ping). Åtgärd: kör agenten som root, ge \
+             programmet CAP_NET_RAW (`setcap cap_net_raw+ep /usr/local/bin/driftvakt-agent`, \
+             eller AmbientCapabilities=CAP_NET_RAW i systemd-enheten) eller tillåt ping för \
+             agentens grupp med sysctl net.ipv4.ping_group_range, och starta om agenten."
+        }
+        Some(ErrorKind::AgentResources) => {
+            "har slut på filhandtag, sockets eller minne. Åtgärd: höj LimitNOFILE i \
+             systemd-enheten eller sänk agent.concurrency, och starta om agenten."
+        }
+        _ => {
+            "kan inte köra sina kontroller. Åtgärd: läs agentens logg och kontrollera \
+             konfigurationen med `driftvakt-agent check-config`."
+        }
+    };
+    format!(
+        "Agenten {agent} {what} Under tiden visas {devices} {} som okända, inte som nere, \
+         och inga driftmeddelanden skickas för dem (felkod {error}).",
+        if devices == 1 { "enhet" } else { "enheter" }
+    )
+}
+
 /// The alert a finding code raises (with Swedish detail for the service desk), if any.
 fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(AlertKind, String)> {
     let runtime = r
@@ -461,18 +574,4 @@ fn lowest_supply(r: &ProbeResult) -> Option<(String, f64)> {
                 .unwrap_or_default();
             (name, s.value)
         })
-}
-
-/// The ancestors of `device`, nearest first (bounded: cycles are rejected when loading).
-fn ancestors(inv: &Inventory, device: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = inv.device(device).and_then(|d| d.parent.clone());
-    while let Some(p) = cur {
-        if out.len() > inv.devices.len() || out.contains(&p) {
-            break;
-        }
-        cur = inv.device(&p).and_then(|d| d.parent.clone());
-        out.push(p);
-    }
-    out
 }

@@ -199,6 +199,8 @@ pub struct AlertRouting {
     pub runtime_below_minimum: KindRouting,
     pub supply_low: KindRouting,
     pub cert_expiring: KindRouting,
+    /// The agent cannot probe (its own fault): the IT team fixes it in office hours.
+    pub agent_fault: KindRouting,
 }
 
 impl Default for AlertRouting {
@@ -210,6 +212,7 @@ impl Default for AlertRouting {
             runtime_below_minimum: page(true),
             supply_low: page(false),
             cert_expiring: page(false),
+            agent_fault: page(false),
         }
     }
 }
@@ -222,6 +225,7 @@ impl AlertRouting {
             AlertKind::RuntimeBelowMinimum { .. } => &self.runtime_below_minimum,
             AlertKind::SupplyLow { .. } => &self.supply_low,
             AlertKind::CertExpiring { .. } => &self.cert_expiring,
+            AlertKind::AgentFault { .. } => &self.agent_fault,
         }
     }
 }

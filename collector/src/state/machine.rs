@@ -13,6 +13,10 @@
 //!   With several agents, a device is down only while every agent that reports recently sees it
 //!   down. When no agent reports recently, the device is *unknown* (never silently up).
 //! - Before its first result a device is unknown too.
+//! - A failed result whose error is the agent's own fault (`permission_denied`,
+//!   `agent_resources`, `agent_error`, `config_error`; see `driftvakt_common::wire`) says nothing
+//!   about the device: it neither fails nor keeps up the device, and the agent does not count
+//!   as reporting, so a device that only a broken agent probes is unknown, never down.
 //! - A device that is down while its parent is unavailable (down or itself unreachable) is
 //!   *unreachable*: unavailable, but the parent is the root cause. The parent's unavailable time
 //!   is widened by one of the child's intervals on both sides, since the child notices the same
@@ -44,6 +48,9 @@ pub struct Observation {
     pub degraded: bool,
     /// The error (failed) or finding codes (degraded), for the outage's cause.
     pub cause: Option<String>,
+    /// Failed through the agent's own fault: it marks the device as seen (unknown from here,
+    /// not "never seen"), and says nothing else about it.
+    pub agent_fault: bool,
 }
 
 /// A derived interval of a non-up state, with its cause.
@@ -81,7 +88,7 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
         return Derived::default();
     };
     let mut by_agent: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
-    for o in &obs {
+    for o in obs.iter().filter(|o| !o.agent_fault) {
         by_agent.entry(o.agent.as_str()).or_default().push(o);
     }
     let (mut reporting, mut not_down, mut bad) = (Spans::empty(), Spans::empty(), Spans::empty());
@@ -354,6 +361,7 @@ mod tests {
 
     fn ob(agent: &str, minute: i64, ok: bool) -> Observation {
         Observation {
+            agent_fault: false,
             agent: agent.into(),
             check: "icmp".into(),
             time: minute * MIN,
@@ -361,6 +369,36 @@ mod tests {
             degraded: false,
             cause: (!ok).then(|| "timeout".to_string()),
         }
+    }
+
+    /// A result the agent could not take (its own fault, e.g. no ICMP privilege).
+    fn fault(agent: &str, minute: i64) -> Observation {
+        Observation {
+            agent_fault: true,
+            cause: Some("permission_denied".into()),
+            ..ob(agent, minute, false)
+        }
+    }
+
+    #[test]
+    fn the_agents_own_faults_make_a_device_unknown_never_down() {
+        let only_faults: Vec<_> = (0..10).map(|m| fault("a", m)).collect();
+        let d = derive(&rules(), &only_faults);
+        let states: Vec<_> = d
+            .segments
+            .iter()
+            .map(|s| (s.state, s.start, s.end))
+            .collect();
+        assert_eq!(states, [(State::Unknown, 0, FOREVER)]);
+        assert!(d.flaps.is_empty());
+
+        // Up for ten minutes, then the agent loses its privilege: unknown three intervals
+        // after the last real answer, and never down.
+        let mut mixed: Vec<_> = (0..10).map(|m| ob("a", m, true)).collect();
+        mixed.extend((10..30).map(|m| fault("a", m)));
+        let d = derive(&rules(), &mixed);
+        let states: Vec<_> = d.segments.iter().map(|s| (s.state, s.start)).collect();
+        assert_eq!(states, [(State::Unknown, 12 * MIN)]);
     }
 
     #[test]

@@ -11,6 +11,6 @@ pub mod timelines;
 
 pub use lineage::ancestors;
 pub use machine::*;
-pub use rederive::{recompute, rederive_device};
+pub use rederive::{agent_fault, recompute, rederive_device};
 pub use status::{status, EntityStatus, Status};
 pub use timelines::{load_timelines, service_timelines};

@@ -10,6 +10,7 @@ use super::timelines::load_timelines_of;
 use crate::availability::FOREVER;
 use crate::inventory::Inventory;
 use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
+use driftvakt_common::wire::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Re-derives the given devices (id and earliest changed time), then the services they affect.
@@ -203,8 +204,19 @@ pub fn rederive_device(
     })
 }
 
+/// A failed result whose error is the agent's own (no privilege for ICMP, out of descriptors,
+/// a probe that could not start): it says nothing about the device (see the machine's rules).
+pub fn agent_fault(r: &StoredResult) -> bool {
+    !r.ok
+        && r.cause
+            .as_deref()
+            .and_then(ErrorKind::parse)
+            .is_some_and(ErrorKind::is_agent_fault)
+}
+
 fn observation(r: StoredResult) -> Observation {
     Observation {
+        agent_fault: agent_fault(&r),
         agent: r.agent,
         check: r.check,
         time: r.time,

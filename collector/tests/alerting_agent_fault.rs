@@ -1,0 +1,76 @@
+//! The monitor's own fault is not the devices': an agent without the privilege to ping (every
+//! ICMP result `permission_denied`) leaves its devices unknown, not down; the editors get no
+//! störning, on-call is not paged, and the IT team (the service desk, in office hours) gets one
+//! alert about the agent, in Swedish, saying what to do. When the agent is fixed the alert
+//! clears and the devices are up.
+
+mod alerting_support;
+
+use alerting_support::*;
+use driftvakt_collector::state::State;
+
+/// Tuesday 10 March 2026, 10:00 in Stockholm: office hours.
+const MORNING: &str = "2026-03-10T09:00:00Z";
+
+/// One ICMP result per device that the agent could not send: no privilege for raw sockets.
+async fn denied_round(rig: &Rig, minute: i64) -> Vec<String> {
+    let results = ICMP_DEVICES
+        .iter()
+        .map(|d| {
+            let mut r = icmp(d, rig.at(minute), false);
+            r.error = Some("permission_denied".into());
+            r.detail = Some("raw ICMP socket: Operation not permitted".into());
+            r
+        })
+        .collect();
+    rig.ingest(minute, results).await.opened
+}
+
+#[tokio::test]
+async fn an_agent_that_cannot_ping_makes_devices_unknown_and_alerts_the_it_team_once() {
+    let rig = Rig::start(MORNING);
+    let mut opened = Vec::new();
+    for m in 0..20 {
+        opened.extend(denied_round(&rig, m).await);
+    }
+    assert_eq!(opened, ["agent:a1:permission_denied"]);
+
+    let status = rig.app.status().unwrap();
+    for d in &status.devices {
+        assert_eq!(d.state, State::Unknown, "{}", d.id);
+    }
+    for s in &status.services {
+        assert_ne!(s.state, State::Down, "{}", s.id);
+    }
+
+    let mails = rig.deliver_until(1).await;
+    assert_eq!(mails.len(), 1, "{:?}", subjects(&mails));
+    let alert = to(&mails, SERVICE_DESK);
+    assert_eq!(
+        alert.len(),
+        1,
+        "the IT team gets it: {:?}",
+        subjects(&mails)
+    );
+    assert_eq!(
+        alert[0].subject,
+        "Larm: Driftvakt-agenten a1, Stadshuset, Biblioteket – Agenten kan inte mäta: 6 enheter är okända"
+    );
+    for advice in ["CAP_NET_RAW", "ping_group_range", "okända, inte som nere"] {
+        assert!(
+            alert[0].text.contains(advice),
+            "{advice}: {}",
+            alert[0].text
+        );
+    }
+
+    // Fixed: ordinary results again; the alert clears and nothing else is said.
+    let (opened, closed) = rig.rounds(20, 40, &[]).await;
+    assert!(opened.is_empty(), "{opened:?}");
+    assert_eq!(closed, ["agent:a1:permission_denied"]);
+    let status = rig.app.status().unwrap();
+    assert!(status.devices.iter().all(|d| d.state == State::Up));
+    let all = rig.settle().await;
+    assert!(to(&all, EDITORS).is_empty(), "{:?}", subjects(&all));
+    assert!(to(&all, ON_CALL).is_empty(), "{:?}", subjects(&all));
+}
