@@ -82,11 +82,17 @@ pub struct CollectorSettings {
     /// Results per pushed batch (also fixes the batch boundaries in the spool).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    /// How often results are pushed.
-    #[serde(default = "default_push_interval")]
+    /// How often results are pushed. 100ms..1h.
+    #[serde(
+        default = "default_push_interval",
+        deserialize_with = "driftvakt_common::config::bounded::push_interval"
+    )]
     pub push_interval: Duration,
-    /// How often the assignment is fetched again.
-    #[serde(default = "default_assignment_refresh")]
+    /// How often the assignment is fetched again. 1s..1d.
+    #[serde(
+        default = "default_assignment_refresh",
+        deserialize_with = "driftvakt_common::config::bounded::assignment_refresh"
+    )]
     pub assignment_refresh: Duration,
 }
 
@@ -200,15 +206,16 @@ impl AgentConfig {
         validate_devices(&mut v, &file.devices, &file.snmp_credentials);
         validate_credentials(&mut v, &file.snmp_credentials);
         if file.agent.concurrency == 0 {
-            v.error("agent.concurrency must be at least 1");
+            v.error_at_key("agent.concurrency", "agent.concurrency must be at least 1");
         }
         if let Some(c) = &file.agent.collector {
             validate_collector(&mut v, c);
         }
         if file.agent.spool.max_bytes.0 < MIN_SPOOL_BYTES {
-            v.error(format!(
-                "agent.spool.max_bytes must be at least {MIN_SPOOL_BYTES} bytes (64KiB)"
-            ));
+            v.error_at_key(
+                "agent.spool.max_bytes",
+                format!("agent.spool.max_bytes must be at least {MIN_SPOOL_BYTES} bytes (64KiB)"),
+            );
         }
         v.finish()?;
         Ok(AgentConfig {
@@ -223,23 +230,101 @@ pub const MIN_SPOOL_BYTES: u64 = 64 << 10;
 
 fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
     if !(c.url.starts_with("http://") || c.url.starts_with("https://")) {
-        v.error(format!(
-            "agent.collector.url `{}` must start with http:// or https://",
-            c.url
-        ));
+        v.error_at_key(
+            "agent.collector.url",
+            format!(
+                "agent.collector.url `{}` must start with http:// or https://",
+                c.url
+            ),
+        );
+    } else if let Err(e) = reqwest::Url::parse(&c.url) {
+        v.error_at_key(
+            "agent.collector.url",
+            format!("agent.collector.url `{}` is not a URL: {e}", c.url),
+        );
     }
     if c.client_cert.is_some() != c.client_key.is_some() {
-        v.error("agent.collector needs both `client_cert` and `client_key`, or neither");
+        v.error_at_key(
+            "agent.collector",
+            "agent.collector needs both `client_cert` and `client_key`, or neither",
+        );
     }
     if !(1..=10_000).contains(&c.batch_size) {
-        v.error("agent.collector.batch_size must be between 1 and 10000");
-    }
-    if c.push_interval.std().is_zero() || c.assignment_refresh.std().is_zero() {
-        v.error("agent.collector.push_interval and assignment_refresh must be longer than 0s");
+        v.error_at_key(
+            "agent.collector.batch_size",
+            "agent.collector.batch_size must be between 1 and 10000",
+        );
     }
 }
 
 impl AgentConfig {
+    /// What `run` needs beyond a well-formed file, checked without starting anything: the
+    /// collector's token resolves (a token file must not be readable by group or others), its
+    /// CA and client certificate files exist, the SNMP credentials the devices use resolve, and
+    /// the spool folder exists or can be created. Errors name file, line, column and key; `Ok`
+    /// lists warnings (none yet).
+    pub fn preflight(&self) -> Result<Vec<String>, ConfigErrors> {
+        let source = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let mut v = Validator::new(&self.path, &source);
+        let base = self.base_dir();
+        if let Some(c) = &self.file.agent.collector {
+            if let Err(e) = c.token.resolve(&base) {
+                v.error_at_key("agent.collector.token", e);
+            }
+            let files = [
+                ("ca_file", &c.ca_file),
+                ("client_cert", &c.client_cert),
+                ("client_key", &c.client_key),
+            ];
+            for (key, file) in files {
+                let Some(file) = file else { continue };
+                let path = self.resolve(file);
+                if let Err(e) = std::fs::metadata(&path) {
+                    v.error_at_key(
+                        &format!("agent.collector.{key}"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                }
+            }
+            let spool = self.resolve(&self.file.agent.spool.dir);
+            if let Err(e) = driftvakt_common::config::folder_can_be_created(&spool) {
+                v.error_at_key("agent.spool.dir", format!("spool {e}"));
+            }
+        }
+        let creds = &self.file.snmp_credentials;
+        let mut used: Vec<&SnmpCredentials> = Vec::new();
+        for d in &self.file.devices {
+            for check in d.checks() {
+                let CheckSpec::Snmp(s) = check else { continue };
+                let cred = match &s.credentials {
+                    Some(id) => creds.iter().find(|c| &c.id.value == id),
+                    None if creds.len() == 1 => creds.first(),
+                    None => None,
+                };
+                if let Some(c) = cred.filter(|c| !used.iter().any(|u| u.id.value == c.id.value)) {
+                    used.push(c);
+                }
+            }
+        }
+        for c in used {
+            let refs = [
+                ("community", &c.community),
+                ("auth_password", &c.auth_password),
+                ("priv_password", &c.priv_password),
+            ];
+            for (what, r) in refs {
+                if let Some(Err(e)) = r.as_ref().map(|r| r.resolve(&base)) {
+                    v.error_at(
+                        &c.id.referenced,
+                        format!("snmp_credentials `{}`: {what}: {e}", c.id.value),
+                    );
+                }
+            }
+        }
+        v.finish()?;
+        Ok(Vec::new())
+    }
+
     /// The folder relative paths in the file are resolved against.
     pub fn base_dir(&self) -> PathBuf {
         self.path

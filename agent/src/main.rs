@@ -88,8 +88,20 @@ fn load(path: &Path) -> Result<AgentConfig> {
     AgentConfig::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-fn check_config(path: &Path) -> Result<()> {
+/// Loads the file and makes the checks `run` makes before it starts ([`AgentConfig::preflight`]).
+fn load_checked(path: &Path) -> Result<(AgentConfig, Vec<String>)> {
     let config = load(path)?;
+    let warnings = config
+        .preflight()
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    Ok((config, warnings))
+}
+
+fn check_config(path: &Path) -> Result<()> {
+    let (config, warnings) = load_checked(path)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let checks: usize = config.file.devices.iter().map(|d| d.checks().len()).sum();
     println!(
         "{}: ok ({} devices, {} checks)",
@@ -116,7 +128,10 @@ async fn run(path: &Path) -> Result<()> {
     // opening the spool) is kept and honoured once it runs, instead of killing it mid-setup.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
-    let config = load(path)?;
+    let (config, warnings) = load_checked(path)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
     let shutdown = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

@@ -50,7 +50,7 @@ fn probe_once_prints_json_lines_and_exits_zero_with_targets_down() {
 #[test]
 fn check_config_accepts_the_example_and_names_lines_in_a_broken_file() {
     let ok = agent()
-        .args(["check-config", &repo("configs/agent.example.yaml")])
+        .args(["check-config", &repo("configs/demo-agent.yaml")])
         .env("DRIFTVAKT_SNMP_COMMUNITY", "public")
         .output()
         .unwrap();
@@ -58,6 +58,19 @@ fn check_config_accepts_the_example_and_names_lines_in_a_broken_file() {
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
+    );
+    // The example names production files (/etc/driftvakt/agent.token); check-config resolves
+    // secrets as `run` does, so on a machine without them it names the line of each.
+    let example = agent()
+        .args(["check-config", &repo("configs/agent.example.yaml")])
+        .env("DRIFTVAKT_SNMP_COMMUNITY", "public")
+        .output()
+        .unwrap();
+    assert_eq!(example.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&example.stderr);
+    assert!(
+        err.contains("agent.example.yaml:14:5: agent.collector.token: cannot read secret file /etc/driftvakt/agent.token"),
+        "{err}"
     );
     let bad = agent()
         .args([

@@ -17,6 +17,11 @@ const BATCH: usize = 500;
 
 fn write_config(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("token"), "test-token\n").unwrap();
+    std::fs::set_permissions(
+        dir.join("token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let mut yaml = String::from(
         "agent:\n  id: kill-test\n  concurrency: 512\n  collector:\n    url: http://127.0.0.1:1\n    token: { file: token }\n    batch_size: 500\n    push_interval: 1s\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:\n",
     );

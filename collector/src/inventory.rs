@@ -8,11 +8,13 @@
 
 use crate::availability::{DeviceRules, Need};
 use crate::notify::NotifyConfig;
+use chrono::{DateTime, Utc};
 use driftvakt_common::config::{
-    load_yaml, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
+    load_yaml, location, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
 };
+use driftvakt_common::schema::secret::{check_secret_file_mode, read_secret_file};
 use driftvakt_common::schema::{
-    class_timing, validate_devices, DeviceConfig, Secret, SecretRef, SnmpCredentials,
+    class_timing, validate_devices, CheckSpec, DeviceConfig, Secret, SecretRef, SnmpCredentials,
 };
 use driftvakt_common::DeviceClass;
 use serde::Deserialize;
@@ -75,8 +77,11 @@ pub struct CollectorSettings {
     /// Largest accepted request body in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
-    /// Results further than this ahead of the collector's clock are rejected.
-    #[serde(default = "default_future")]
+    /// Results further than this ahead of the collector's clock are rejected. 1s..1d.
+    #[serde(
+        default = "default_future",
+        deserialize_with = "driftvakt_common::config::bounded::max_future"
+    )]
     pub max_future: Duration,
     /// Results older than this before a device's first stored result (or before now, for a
     /// device with none) are rejected: an agent's clock or spool gone wrong never rewrites
@@ -565,12 +570,6 @@ fn push_error(v: &mut Validator, e: ConfigError) {
     v.error_at(&loc, e.message);
 }
 
-fn location(line: u64, column: u64) -> Location {
-    // A Location can be deserialized from its parts.
-    let json = serde_json::json!({ "line": line, "column": column });
-    serde_json::from_value(json).unwrap_or(Location::UNKNOWN)
-}
-
 fn in_cycle(start: &str, index: &GlobalIndex) -> bool {
     let mut cur = index.devices.get(start).and_then(|d| d.0.clone());
     let mut steps = 0;
@@ -591,9 +590,8 @@ fn in_cycle(start: &str, index: &GlobalIndex) -> bool {
 /// every municipality it names (recipients, senders) must be one the sites define.
 fn validate_notify(f: &LoadedFile, index: &GlobalIndex, errors: &mut Vec<ConfigError>) {
     let Some(n) = &f.file.notify else { return };
-    if let Err(e) = n.validate(&f.path) {
-        errors.extend(e.0);
-    }
+    let mut v = Validator::new(&f.path, &f.source);
+    n.validate(&mut v, None);
     let named = n
         .municipalities
         .keys()
@@ -608,17 +606,17 @@ fn validate_notify(f: &LoadedFile, index: &GlobalIndex, errors: &mut Vec<ConfigE
         if !index.municipalities.contains(m) {
             let mut known: Vec<&str> = index.municipalities.iter().map(String::as_str).collect();
             known.sort_unstable();
-            errors.push(ConfigError {
-                file: f.path.clone(),
-                line: 0,
-                column: 0,
-                key: Some(format!("notify.{section}.{m}")),
-                message: format!(
+            v.error_at_key(
+                &format!("notify.{section}.{m}"),
+                format!(
                     "unknown municipality `{m}` (the sites name: {})",
                     known.join(", ")
                 ),
-            });
+            );
         }
+    }
+    if let Err(e) = v.finish() {
+        errors.extend(e.0);
     }
 }
 
@@ -694,17 +692,39 @@ fn resolve_agents(
     errors: &mut Vec<ConfigError>,
 ) -> Vec<Agent> {
     let mut out = Vec::new();
+    // Token → the agent that has it and where (file, line), to refuse a token given twice.
+    let mut owners: HashMap<String, (String, PathBuf, u64)> = HashMap::new();
     for f in files {
         let base = f.path.parent().unwrap_or(Path::new("."));
         let mut v = Validator::new(&f.path, &f.source);
         for a in &f.file.agents {
             match read_token(a, base) {
-                Ok(Some(token)) => out.push(Agent {
-                    id: a.id.value.clone(),
-                    token,
-                    devices: assigned_devices(a, index),
-                    embedded: false,
-                }),
+                Ok(Some(token)) => {
+                    let loc = token_location(a);
+                    let here = (a.id.value.clone(), f.path.clone(), loc.line());
+                    if let Some((first, file, line)) =
+                        owners.get(token.expose()).filter(|o| o.0 != a.id.value)
+                    {
+                        v.error_at(
+                            &loc,
+                            format!(
+                                "agent `{}` has the same token as agent `{first}` ({}:{line}): \
+                                 each agent needs its own token, or the collector cannot tell \
+                                 them apart",
+                                a.id.value,
+                                file.display()
+                            ),
+                        );
+                    } else {
+                        owners.insert(token.expose().to_string(), here);
+                    }
+                    out.push(Agent {
+                        id: a.id.value.clone(),
+                        token,
+                        devices: assigned_devices(a, index),
+                        embedded: false,
+                    })
+                }
                 Ok(None) if a.embedded => out.push(Agent {
                     id: a.id.value.clone(),
                     token: random_token(),
@@ -731,6 +751,15 @@ fn random_token() -> Secret {
             .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
             .collect::<String>(),
     )
+}
+
+/// Where an agent's token is named (`token_file:` or `token_env:`), else its id.
+fn token_location(a: &AgentEntry) -> Location {
+    a.token_file
+        .as_ref()
+        .map(|f| f.referenced)
+        .or(a.token_env.as_ref().map(|e| e.referenced))
+        .unwrap_or(a.id.referenced)
 }
 
 fn read_token(a: &AgentEntry, base: &Path) -> Result<Option<Secret>, (Location, String)> {
@@ -770,6 +799,11 @@ fn read_token(a: &AgentEntry, base: &Path) -> Result<Option<Secret>, (Location, 
             loc,
             format!("{what}: a token must be one word of at least {MIN_TOKEN_LEN} characters"),
         ));
+    }
+    // The mode after the length, so a short token is reported as such.
+    if let Some(file) = &a.token_file {
+        check_secret_file_mode(&base.join(&file.value), "token file")
+            .map_err(|e| (file.referenced, e))?;
     }
     Ok(Some(Secret::new(token)))
 }
@@ -891,4 +925,105 @@ fn resolve_device(
         },
         config: d,
     }
+}
+
+impl Inventory {
+    /// What `run` needs beyond a well-formed inventory, checked without starting anything: every
+    /// secret reference resolves (operator token, SMTP password, SNMP credentials of embedded
+    /// agents; files must not be readable by group or others), the database's folder exists or
+    /// can be created, and every report schedule fires in the five years after `now`. Errors
+    /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
+    /// (allowed but unwise settings).
+    pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
+        let (main, source): (InventoryFile, String) = load_yaml(&self.path)?;
+        let mut v = Validator::new(&self.path, &source);
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        if let Some(r) = &self.settings.operator_token {
+            if let Err(e) = r.resolve(base) {
+                v.error_at_key("collector.operator_token", e);
+            }
+        }
+        if let Err(e) = database_folder_ok(&self.settings.database) {
+            v.error_at_key("collector.database", e);
+        }
+        let mut warnings = Vec::new();
+        if let Some(n) = &self.notify {
+            n.validate(&mut v, Some(now));
+            if let Some(smtp) = n.smtp.as_ref().filter(|s| s.username.is_some()) {
+                match (&smtp.password_env, &smtp.password_file) {
+                    (Some(var), _) if std::env::var_os(var).is_none() => v.error_at_key(
+                        "notify.smtp.password_env",
+                        format!("environment variable {var} (the SMTP password) is not set"),
+                    ),
+                    (None, Some(file)) => {
+                        if let Err(e) = read_secret_file(file, "SMTP password file") {
+                            v.error_at_key("notify.smtp.password_file", e);
+                        }
+                    }
+                    (None, None) => v.error_at_key(
+                        "notify.smtp.username",
+                        "a user name needs `password_env:` or `password_file:`",
+                    ),
+                    _ => {}
+                }
+            }
+            warnings.extend(n.warnings());
+        }
+        for (cred, agent) in self.embedded_credentials() {
+            let refs = [
+                ("community", &cred.community),
+                ("auth_password", &cred.auth_password),
+                ("priv_password", &cred.priv_password),
+            ];
+            for (what, r) in refs {
+                let Some(r) = r else { continue };
+                let Err(e) = r.resolve(base) else { continue };
+                let message = format!(
+                    "snmp_credentials `{}` (used by embedded agent `{agent}`): {what}: {e}",
+                    cred.id.value
+                );
+                let in_main = main
+                    .snmp_credentials
+                    .iter()
+                    .any(|c| c.id.value == cred.id.value);
+                if in_main {
+                    v.error_at(&cred.id.referenced, message);
+                } else {
+                    v.error(message);
+                }
+            }
+        }
+        v.finish()?;
+        Ok(warnings)
+    }
+
+    /// The SNMP credentials the embedded agents' devices use, each once, with an agent using it.
+    fn embedded_credentials(&self) -> Vec<(&SnmpCredentials, &str)> {
+        let mut out: Vec<(&SnmpCredentials, &str)> = Vec::new();
+        for a in self.agents.iter().filter(|a| a.embedded) {
+            for d in self.devices.iter().filter(|d| a.devices.contains(&d.id)) {
+                for check in d.config.checks() {
+                    let CheckSpec::Snmp(s) = check else { continue };
+                    let cred = match &s.credentials {
+                        Some(id) => self.snmp_credentials.iter().find(|c| &c.id.value == id),
+                        None if self.snmp_credentials.len() == 1 => self.snmp_credentials.first(),
+                        None => None,
+                    };
+                    if let Some(c) = cred {
+                        if !out.iter().any(|(o, _)| o.id.value == c.id.value) {
+                            out.push((c, &a.id));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The database's folder exists or can be created.
+fn database_folder_ok(db: &Path) -> Result<(), String> {
+    let folder = db.parent().unwrap_or(Path::new("."));
+    driftvakt_common::config::folder_can_be_created(folder)
+        .map_err(|e| format!("database {}: {e}", db.display()))
 }

@@ -22,48 +22,13 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Print the availability report for a period.
     Report(cli::report::ReportArgs),
-    /// Validate the inventory (and `notify.templates_dir`'s templates) and exit.
-    CheckConfig(CheckConfigArgs),
+    /// Check everything `run` would refuse (inventory, secrets, database folder, schedules,
+    /// templates) and exit.
+    CheckConfig(cli::check::CheckArgs),
     /// Service windows, office hours and Swedish holidays.
     Calendar(cli::calendar::CalendarArgs),
     /// Driftmeddelanden and alerts: the outbox and a test mail.
     Notify(cli::notify::NotifyArgs),
-}
-
-/// `check-config FILE` or `check-config --config FILE`: exactly one (the systemd unit uses the
-/// first, `run` takes the second).
-#[derive(clap::Args)]
-struct CheckConfigArgs {
-    #[command(flatten)]
-    inventory: InventoryFile,
-    /// Address to listen on (overrides `collector.listen`).
-    #[arg(long)]
-    listen: Option<std::net::SocketAddr>,
-    /// SQLite database file (overrides `collector.database`).
-    #[arg(long)]
-    database: Option<std::path::PathBuf>,
-}
-
-#[derive(clap::Args)]
-#[group(required = true, multiple = false)]
-struct InventoryFile {
-    /// The inventory YAML file.
-    #[arg(value_name = "FILE")]
-    file: Option<std::path::PathBuf>,
-    /// The inventory YAML file, given like `run --config FILE`.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    config: Option<std::path::PathBuf>,
-}
-
-impl CheckConfigArgs {
-    fn common(self) -> cli::CommonArgs {
-        cli::CommonArgs {
-            config: (self.inventory.file.or(self.inventory.config))
-                .expect("clap requires FILE or --config"),
-            listen: self.listen,
-            database: self.database,
-        }
-    }
 }
 
 fn main() -> ExitCode {
@@ -90,19 +55,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report(args) => print!("{}", cli::report::report(&args, Arc::new(SystemClock))?),
         Command::CheckConfig(args) => {
-            let args = args.common();
-            let inv = args.load()?;
-            if let Some(dir) = inv.notify.as_ref().and_then(|n| n.templates_dir.as_deref()) {
-                driftvakt_collector::notify::render::check_templates(dir)?;
+            let summary = cli::check::run(&args, &SystemClock)?;
+            for w in &summary.warnings {
+                eprintln!("warning: {w}");
             }
-            println!(
-                "{}: ok ({} sites, {} devices, {} services, {} agents)",
-                args.config.display(),
-                inv.sites.len(),
-                inv.devices.len(),
-                inv.services.len(),
-                inv.agents.len()
-            );
+            println!("{summary}");
         }
         Command::Calendar(args) => {
             cli::calendar::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;

@@ -42,6 +42,11 @@ fn every_bad_config_fails_with_its_expected_message() {
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
+    if name.ends_with(".token") {
+        // Token files readable by group or others are refused.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     p
 }
 
@@ -136,6 +141,8 @@ fn the_example_inventory_loads() {
     let dir = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/collector.example.yaml");
     let token = write(dir.path(), "u.token", "example-token-0123456789\n");
+    // Each agent needs its own token.
+    write(dir.path(), "t.token", "example-token-tranemo-0123456789\n");
     let text = std::fs::read_to_string(example)
         .unwrap()
         .replace(
@@ -144,7 +151,7 @@ fn the_example_inventory_loads() {
         )
         .replace(
             "token_env: DRIFTVAKT_TOKEN_TRANEMO_1",
-            "token_file: u.token",
+            "token_file: t.token",
         );
     let inv = Inventory::load(&write(dir.path(), "c.yaml", &text)).unwrap();
     assert_eq!(inv.municipalities(), ["Ulricehamn", "Tranemo"]);

@@ -52,7 +52,17 @@ agents:
 
 fn write_inventory(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    std::fs::set_permissions(
+        dir.join("a.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::write(dir.join("b.token"), TOKEN_B).unwrap();
+    std::fs::set_permissions(
+        dir.join("b.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("secrets/auth"), AUTH_SECRET).unwrap();
     let path = dir.join("collector.yaml");

@@ -14,7 +14,17 @@ use std::time::Duration;
 /// One printer reached over TCP on a port the test listens on; `extra` adds an ICMP device.
 fn inventory(dir: &Path, tcp_port: u16, db: &Path, extra: bool) -> std::path::PathBuf {
     std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    std::fs::set_permissions(
+        dir.join("a.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::write(dir.join("b.token"), TOKEN_B).unwrap();
+    std::fs::set_permissions(
+        dir.join("b.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let mut text = format!(
         "collector:\n  database: {db}\nsites:\n  - {{ id: s1, name: Stadshuset, municipality: Ulricehamn }}\ndevices:\n  - {{ id: prn1, class: printer, site: s1, address: 127.0.0.1, checks: [{{ kind: tcp, port: {tcp_port}, interval: 1s, timeout: 500ms }}] }}\n",
         db = db.display()

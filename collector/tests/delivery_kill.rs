@@ -22,6 +22,11 @@ const ICMP_DEVICES: usize = 10;
 
 fn inventory(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    std::fs::set_permissions(
+        dir.join("a.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let mut text = String::from(
         "sites:\n  - { id: s1, name: Stadshuset, municipality: Ulricehamn }\ndevices:\n",
     );

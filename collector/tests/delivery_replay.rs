@@ -28,6 +28,11 @@ const STEP: i64 = 20;
 
 fn inventory(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    std::fs::set_permissions(
+        dir.join("a.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let text = "sites:\n  - { id: s1, name: Stadshuset, municipality: Ulricehamn }\ndevices:\n  - { id: sw, class: switch, site: s1, address: 127.0.0.1, interval: 20s, checks: [icmp] }\n  - { id: ap1, class: access_point, site: s1, address: 127.0.0.2, parent: sw, interval: 20s, checks: [icmp] }\n  - { id: prn, class: printer, site: s1, address: 127.0.0.3, interval: 20s, checks: [icmp] }\nservices:\n  - { id: wifi, name: Trådlöst, members: [sw, ap1] }\n  - { id: print, name: Utskrift, members: [prn] }\nagents:\n  - { id: a, token_file: a.token, sites: [s1] }\n";
     let path = dir.join("collector.yaml");
     std::fs::write(&path, text).unwrap();

@@ -83,7 +83,17 @@ fn weekday_away_from_today() -> &'static str {
 /// without office hours and the SMTP server.
 fn inventory(dir: &Path, site: &Site, smtp_port: u16) -> PathBuf {
     std::fs::write(dir.join("agent.token"), AGENT_TOKEN).unwrap();
+    std::fs::set_permissions(
+        dir.join("agent.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::write(dir.join("operator.token"), OPERATOR_TOKEN).unwrap();
+    std::fs::set_permissions(
+        dir.join("operator.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let icmp = "{ kind: icmp, count: 1, timeout: 1s }";
     let snmp = |cred: &str| format!("{{ kind: snmp, credentials: {cred}, timeout: 1s }}");
     let text = format!(
@@ -144,7 +154,12 @@ notify:
 fn agent_config(dir: &Path, collector_port: u16, metrics_port: u16) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("token"), AGENT_TOKEN).unwrap();
-    // The SNMP communities the inventory's credentials name (files relative to this config).
+    std::fs::set_permissions(
+        dir.join("token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
+               // The SNMP communities the inventory's credentials name (files relative to this config).
     std::fs::write(dir.join("ups.community"), "ups\n").unwrap();
     std::fs::write(dir.join("printer.community"), "printer\n").unwrap();
     let yaml = format!(

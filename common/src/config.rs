@@ -66,6 +66,19 @@ impl<'a> Validator<'a> {
         });
     }
 
+    /// Records an error about the key `key` (e.g. `notify.reports[0].cron`), placed at the line
+    /// and column where the key (or its nearest written ancestor) is in the file.
+    pub fn error_at_key(&mut self, key: &str, message: impl Into<String>) {
+        let (line, column) = locate_key(self.source, key).unwrap_or((0, 0));
+        self.errors.push(ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: Some(key.to_string()),
+            message: message.into(),
+        });
+    }
+
     /// Records an error about the file as a whole.
     pub fn error(&mut self, message: impl Into<String>) {
         self.errors.push(ConfigError {
@@ -454,6 +467,166 @@ impl<'de> Deserialize<'de> for Duration {
 impl serde::Serialize for Duration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.humane())
+    }
+}
+
+/// A documented range for one duration setting; errors say `must be at least 1s` / `at most 1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Bounds {
+    pub const fn new(min_ms: u64, max_ms: u64) -> Self {
+        Bounds {
+            min: Duration::from_millis(min_ms),
+            max: Duration::from_millis(max_ms),
+        }
+    }
+
+    /// `Err("must be at least 100ms")` when `d` is outside.
+    pub fn check(&self, d: Duration) -> Result<Duration, String> {
+        if d < self.min {
+            Err(format!("must be at least {}", self.min.humane()))
+        } else if d > self.max {
+            Err(format!("must be at most {}", self.max.humane()))
+        } else {
+            Ok(d)
+        }
+    }
+}
+
+/// The bounds of every duration setting, in one place (README, "Duration bounds", lists them).
+pub mod bounds {
+    use super::Bounds;
+    const S: u64 = 1000;
+    const M: u64 = 60 * S;
+    const H: u64 = 60 * M;
+    const D: u64 = 24 * H;
+    /// How often a check runs (checks, devices, `defaults:`): 100ms..1d.
+    pub const INTERVAL: Bounds = Bounds::new(100, D);
+    /// How long one probe may take: 50ms..5m, and not longer than its interval.
+    pub const TIMEOUT: Bounds = Bounds::new(50, 5 * M);
+    /// Pause between ICMP echo requests of one probe: 0s..2m.
+    pub const ICMP_SPACING: Bounds = Bounds::new(0, 2 * M);
+    /// `collector.max_future`: 1s..1d.
+    pub const MAX_FUTURE: Bounds = Bounds::new(S, D);
+    /// `agent.collector.push_interval`: 100ms..1h.
+    pub const PUSH_INTERVAL: Bounds = Bounds::new(100, H);
+    /// `agent.collector.assignment_refresh`: 1s..1d.
+    pub const ASSIGNMENT_REFRESH: Bounds = Bounds::new(S, D);
+    /// `notify.hold_down`: 0s (announce at once)..1d.
+    pub const HOLD_DOWN: Bounds = Bounds::new(0, D);
+    /// `notify.digest_delay`: 0s..1d.
+    pub const DIGEST_DELAY: Bounds = Bounds::new(0, D);
+    /// `notify.retry.initial_backoff`: 1s..1h.
+    pub const INITIAL_BACKOFF: Bounds = Bounds::new(S, H);
+    /// `notify.retry.max_backoff`: 1s..1d, and at least `initial_backoff`.
+    pub const MAX_BACKOFF: Bounds = Bounds::new(S, D);
+    /// `notify.retry.lease`: 10s..1h, and longer than `notify.smtp.timeout`.
+    pub const LEASE: Bounds = Bounds::new(10 * S, H);
+    /// `notify.smtp.timeout`: 1s..5m.
+    pub const SMTP_TIMEOUT: Bounds = Bounds::new(S, 5 * M);
+}
+
+/// Serde `deserialize_with` functions that read a [`Duration`] and refuse it outside its
+/// [`bounds`]; the parser then reports the error at the value's line and column with its key.
+/// The `_opt` form is for `Option<Duration>` fields with `#[serde(default)]`.
+pub mod bounded {
+    use super::{bounds, Duration};
+    use serde::{Deserialize, Deserializer};
+
+    macro_rules! bounded_fns {
+        ($($name:ident, $opt:ident => $b:expr;)*) => {$(
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+                let v = Duration::deserialize(d)?;
+                $b.check(v).map_err(serde::de::Error::custom)
+            }
+            pub fn $opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+                $name(d).map(Some)
+            }
+        )*};
+    }
+
+    bounded_fns! {
+        interval, interval_opt => bounds::INTERVAL;
+        timeout, timeout_opt => bounds::TIMEOUT;
+        icmp_spacing, icmp_spacing_opt => bounds::ICMP_SPACING;
+        max_future, max_future_opt => bounds::MAX_FUTURE;
+        push_interval, push_interval_opt => bounds::PUSH_INTERVAL;
+        assignment_refresh, assignment_refresh_opt => bounds::ASSIGNMENT_REFRESH;
+        hold_down, hold_down_opt => bounds::HOLD_DOWN;
+        digest_delay, digest_delay_opt => bounds::DIGEST_DELAY;
+        initial_backoff, initial_backoff_opt => bounds::INITIAL_BACKOFF;
+        max_backoff, max_backoff_opt => bounds::MAX_BACKOFF;
+        lease, lease_opt => bounds::LEASE;
+        smtp_timeout, smtp_timeout_opt => bounds::SMTP_TIMEOUT;
+    }
+}
+
+/// A [`Location`] from a line and column (both 1-based).
+pub fn location(line: u64, column: u64) -> Location {
+    // A Location can be deserialized from its parts.
+    let json = serde_json::json!({ "line": line, "column": column });
+    serde_json::from_value(json).unwrap_or(Location::UNKNOWN)
+}
+
+/// The line and column of the key `key` (a path like `notify.reports[1].cron`, as
+/// [`key_path_at`] gives them) in `source`; when the key itself is not written on a line of its
+/// own (flow style `{ a: 1 }`, or a default), the place of its nearest written ancestor.
+pub fn locate_key(source: &str, key: &str) -> Option<(u64, u64)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut want = key.to_string();
+    loop {
+        for (i, l) in lines.iter().enumerate() {
+            let line = (i + 1) as u64;
+            if key_path_at(source, line).as_deref() == Some(want.as_str()) {
+                let t = l.trim_start();
+                let t2 = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
+                let col = l.len() - t2.len() + 1;
+                return Some((line, col as u64));
+            }
+        }
+        // Drop the last segment: `a.b[2].c` → `a.b[2]` → `a.b` → `a`.
+        let cut = want.rfind(['.', '['])?;
+        want.truncate(cut);
+        if want.is_empty() {
+            return None;
+        }
+    }
+}
+
+/// `Ok` when the folder `dir` exists, or the nearest folder above it that exists is a writable
+/// folder it can be created in; the error says why not.
+pub fn folder_can_be_created(dir: &Path) -> Result<(), String> {
+    let mut cur = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    loop {
+        match std::fs::metadata(cur) {
+            Ok(m) if m.is_dir() && m.permissions().readonly() => {
+                return Err(format!(
+                    "folder {} cannot be created: {} is read-only",
+                    dir.display(),
+                    cur.display()
+                ))
+            }
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(format!(
+                    "folder {} cannot be created: {} is not a folder",
+                    dir.display(),
+                    cur.display()
+                ))
+            }
+            Err(_) => match cur.parent() {
+                Some(p) if !p.as_os_str().is_empty() => cur = p,
+                _ => return Ok(()),
+            },
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! module.
 
 pub mod calendar;
+pub mod check;
 pub mod notify;
 pub mod report;
 pub mod run;

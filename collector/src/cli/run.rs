@@ -39,6 +39,9 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     // First: a SIGTERM during start-up is kept and honoured once serving.
     let stop = shutdown_signal();
     let inv = args.common.load()?;
+    for w in super::check::preflight(&inv, clock.as_ref())? {
+        tracing::warn!("{w}");
+    }
     let store = SqliteStore::open(&inv.settings.database)?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();

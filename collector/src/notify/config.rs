@@ -5,7 +5,8 @@
 //! checks what serde cannot (addresses, cron expressions).
 
 use crate::events::AlertKind;
-use driftvakt_common::config::{load_yaml, parse_yaml, ConfigError, ConfigErrors, Duration};
+use chrono::{DateTime, TimeZone, Utc};
+use driftvakt_common::config::{load_yaml, parse_yaml, ConfigErrors, Duration, Validator};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,10 +26,13 @@ pub struct NotifyConfig {
     /// Recipients per municipality and role.
     pub municipalities: BTreeMap<String, Recipients>,
     /// A transition must last this long before it is announced; flaps within it give one mail.
+    /// 0s..1d.
+    #[serde(deserialize_with = "driftvakt_common::config::bounded::hold_down")]
     pub hold_down: Duration,
     /// Mails per recipient per hour before the rest goes into one digest.
     pub rate_limit_per_hour: u32,
-    /// How long overflowing alerts are collected before the digest is sent.
+    /// How long overflowing alerts are collected before the digest is sent. 0s..1d.
+    #[serde(deserialize_with = "driftvakt_common::config::bounded::digest_delay")]
     pub digest_delay: Duration,
     /// Days before an active window that its announcement is sent.
     pub announce_days_before: u32,
@@ -36,6 +40,10 @@ pub struct NotifyConfig {
     /// Per alert kind: whether it pages the on-call person outside office hours.
     pub alerts: AlertRouting,
     pub reports: Vec<ReportSchedule>,
+    /// Allow `smtp.tls: none` together with `smtp.username` (the password then crosses the
+    /// network in clear text; a warning is logged at start and by `check-config`). Default false:
+    /// such a configuration is an error.
+    pub allow_plaintext_auth: bool,
 }
 
 impl Default for NotifyConfig {
@@ -53,6 +61,7 @@ impl Default for NotifyConfig {
             retry: RetryConfig::default(),
             alerts: AlertRouting::default(),
             reports: Vec::new(),
+            allow_plaintext_auth: false,
         }
     }
 }
@@ -72,13 +81,17 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
-    #[serde(default = "default_smtp_timeout")]
+    /// 1s..5m.
+    #[serde(
+        default = "default_smtp_timeout",
+        deserialize_with = "driftvakt_common::config::bounded::smtp_timeout"
+    )]
     pub timeout: Duration,
 }
 
-fn check_addr(key: String, addr: &str, err: &mut dyn FnMut(String, String)) {
+fn check_addr(key: String, addr: &str, v: &mut Validator) {
     if lettre::message::Mailbox::from_str(addr).is_err() {
-        err(key, format!("invalid mail address {addr:?}"));
+        v.error_at_key(&key, format!("invalid mail address {addr:?}"));
     }
 }
 
@@ -169,12 +182,18 @@ impl Recipients {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
+    /// 1s..1h.
+    #[serde(deserialize_with = "driftvakt_common::config::bounded::initial_backoff")]
     pub initial_backoff: Duration,
+    /// 1s..1d, and at least `initial_backoff`.
+    #[serde(deserialize_with = "driftvakt_common::config::bounded::max_backoff")]
     pub max_backoff: Duration,
     /// Attempts after which a permanent refusal (5xx) marks the mail `failed`. Temporary
     /// failures (4xx, server unreachable) are retried without limit.
     pub max_attempts: u32,
-    /// How long a mail being sent is reserved for this sender (crash recovery).
+    /// How long a mail being sent is reserved for this sender (crash recovery). 10s..1h, and
+    /// longer than `smtp.timeout`.
+    #[serde(deserialize_with = "driftvakt_common::config::bounded::lease")]
     pub lease: Duration,
 }
 
@@ -262,6 +281,41 @@ pub enum ReportPeriod {
     PreviousMonth,
 }
 
+/// How far ahead a schedule must fire at least once.
+const FIRE_HORIZON_YEARS: i32 = 5;
+
+/// `Err("never fires ...")` when `schedule` has no firing in the five years after `now` (or, when
+/// `now` is not given, none at all after 1970).
+fn check_fires(schedule: &cron::Schedule, now: Option<DateTime<Utc>>) -> Result<(), String> {
+    let tz = chrono_tz::Europe::Stockholm;
+    match now {
+        Some(now) => {
+            let horizon = now
+                .with_timezone(&tz)
+                .checked_add_months(chrono::Months::new(12 * FIRE_HORIZON_YEARS as u32))
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            match schedule.after(&now.with_timezone(&tz)).next() {
+                Some(t) if t.with_timezone(&Utc) <= horizon => Ok(()),
+                _ => Err(format!(
+                    "never fires in the next {FIRE_HORIZON_YEARS} years (check day of month, \
+                     month and year)"
+                )),
+            }
+        }
+        None => {
+            let epoch = tz
+                .timestamp_opt(0, 0)
+                .single()
+                .expect("1970 is a valid time");
+            match schedule.after(&epoch).next() {
+                Some(_) => Ok(()),
+                None => Err("never fires (check day of month, month and year)".to_string()),
+            }
+        }
+    }
+}
+
 /// A configuration file holding just `notify:` and `database:` (what the CLI reads until the
 /// collector's full configuration embeds [`NotifyConfig`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -276,77 +330,120 @@ pub struct NotifyFile {
 impl NotifyFile {
     /// Reads, parses and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let (file, _source): (NotifyFile, String) = load_yaml(path)?;
-        file.notify.validate(path)?;
+        let (file, source): (NotifyFile, String) = load_yaml(path)?;
+        let mut v = Validator::new(path, &source);
+        file.notify.validate(&mut v, None);
+        v.finish()?;
         Ok(file)
     }
 
     /// Parses and validates YAML text; `path` only names the source in errors.
     pub fn parse(source: &str, path: &Path) -> Result<Self, ConfigErrors> {
         let file: NotifyFile = parse_yaml(source, path)?;
-        file.notify.validate(path)?;
+        let mut v = Validator::new(path, source);
+        file.notify.validate(&mut v, None);
+        v.finish()?;
         Ok(file)
     }
 }
 
 impl NotifyConfig {
-    /// Checks addresses and cron expressions; every error names `path` and the key.
-    pub fn validate(&self, path: &Path) -> Result<(), ConfigErrors> {
-        let mut errors = Vec::new();
-        let mut err = |key: String, message: String| {
-            errors.push(ConfigError {
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-                key: Some(key),
-                message,
-            })
-        };
-        check_addr("notify.from.default".into(), &self.from.default, &mut err);
+    /// Checks addresses, cron expressions, SMTP settings and durations that depend on each
+    /// other; every error is recorded on `v` with its line, column and key (`notify.…`).
+    ///
+    /// Every cron schedule must fire: with `now`, at least once in the five years after it;
+    /// without, at least once at all (so `0 0 7 31 2 *`, 31 February, is an error either way).
+    pub fn validate(&self, v: &mut Validator, now: Option<DateTime<Utc>>) {
+        check_addr("notify.from.default".into(), &self.from.default, v);
         for (m, a) in &self.from.municipalities {
-            check_addr(format!("notify.from.municipalities.{m}"), a, &mut err);
+            check_addr(format!("notify.from.municipalities.{m}"), a, v);
         }
         for (m, r) in &self.municipalities {
             for role in [Role::Editors, Role::ServiceDesk, Role::OnCall] {
                 for (i, a) in r.role(role).iter().enumerate() {
                     let key = format!("notify.municipalities.{m}.{}[{i}]", role.as_str());
-                    check_addr(key, a, &mut err);
+                    check_addr(key, a, v);
                 }
             }
         }
         for (i, r) in self.reports.iter().enumerate() {
-            if let Err(e) = cron::Schedule::from_str(&r.cron) {
-                err(
-                    format!("notify.reports[{i}].cron"),
+            let key = format!("notify.reports[{i}].cron");
+            match cron::Schedule::from_str(&r.cron) {
+                Err(e) => v.error_at_key(
+                    &key,
                     format!(
                         "invalid cron expression {:?}: {e}; write sec min hour day month weekday",
                         r.cron
                     ),
-                );
+                ),
+                Ok(schedule) => {
+                    if let Err(msg) = check_fires(&schedule, now) {
+                        v.error_at_key(&key, format!("cron expression {:?} {msg}", r.cron));
+                    }
+                }
             }
             for (j, a) in r.to.iter().enumerate() {
-                check_addr(format!("notify.reports[{i}].to[{j}]"), a, &mut err);
+                check_addr(format!("notify.reports[{i}].to[{j}]"), a, v);
             }
         }
         if let Some(smtp) = &self.smtp {
             if smtp.password_env.is_some() && smtp.password_file.is_some() {
-                err(
-                    "notify.smtp".into(),
-                    "give password_env or password_file, not both".into(),
+                v.error_at_key(
+                    "notify.smtp",
+                    "give password_env or password_file, not both",
+                );
+            }
+            if smtp.tls == TlsMode::None && smtp.username.is_some() && !self.allow_plaintext_auth {
+                v.error_at_key(
+                    "notify.smtp.tls",
+                    "`tls: none` with `username:` sends the SMTP password in clear text; use \
+                     starttls or implicit, or set `notify.allow_plaintext_auth: true` if the \
+                     relay is on this host",
+                );
+            }
+            if self.retry.lease <= smtp.timeout {
+                v.error_at_key(
+                    "notify.retry.lease",
+                    format!(
+                        "must be longer than notify.smtp.timeout ({}): a mail still being sent \
+                         would be sent twice",
+                        smtp.timeout.humane()
+                    ),
                 );
             }
         }
-        if self.rate_limit_per_hour < 2 {
-            err(
-                "notify.rate_limit_per_hour".into(),
-                "must be at least 2 (one slot is kept for the digest)".into(),
+        if self.retry.max_backoff < self.retry.initial_backoff {
+            v.error_at_key(
+                "notify.retry.max_backoff",
+                format!(
+                    "must be at least initial_backoff ({})",
+                    self.retry.initial_backoff.humane()
+                ),
             );
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors(errors))
+        if self.rate_limit_per_hour < 2 {
+            v.error_at_key(
+                "notify.rate_limit_per_hour",
+                "must be at least 2 (one slot is kept for the digest)",
+            );
         }
+    }
+
+    /// What is allowed but unwise: `tls: none` with credentials under `allow_plaintext_auth`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(smtp) = &self.smtp {
+            if smtp.tls == TlsMode::None && smtp.username.is_some() && self.allow_plaintext_auth {
+                out.push(format!(
+                    "notify.smtp: the SMTP password for {} goes to {}:{} in clear text \
+                     (tls: none, allow_plaintext_auth: true)",
+                    smtp.username.as_deref().unwrap_or_default(),
+                    smtp.host,
+                    smtp.port
+                ));
+            }
+        }
+        out
     }
 
     /// The recipients of `role` in `municipality` (none when it is not configured).

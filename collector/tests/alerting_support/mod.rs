@@ -226,6 +226,11 @@ impl Rig {
 
 fn write_inventory(dir: &Path, port: u16) {
     std::fs::write(dir.join("a1.token"), TOKEN).unwrap();
+    std::fs::set_permissions(
+        dir.join("a1.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::write(dir.join("community.txt"), "public").unwrap();
     let text = INVENTORY
         .replace("DATABASE", &dir.join("collector.db").display().to_string())

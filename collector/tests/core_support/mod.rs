@@ -63,7 +63,17 @@ agents:
 /// Writes the inventory and token into `dir`; returns the config path.
 pub fn write_inventory(dir: &Path, database: Option<&Path>) -> PathBuf {
     std::fs::write(dir.join("a1.token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::set_permissions(
+        dir.join("a1.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     std::fs::write(dir.join("a2.token"), TOKEN2).unwrap();
+    std::fs::set_permissions(
+        dir.join("a2.token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let mut text = INVENTORY.to_string();
     if let Some(db) = database {
         text = text.replace(

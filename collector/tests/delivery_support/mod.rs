@@ -199,6 +199,11 @@ pub struct AgentSetup<'a> {
 pub fn write_agent(dir: &Path, s: &AgentSetup) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("token"), format!("{}\n", s.token)).unwrap();
+    std::fs::set_permissions(
+        dir.join("token"),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap(); // token files: owner only
     let yaml = format!(
         "agent:\n  id: {id}\n  listen: 127.0.0.1:{metrics}\n  collector:\n    url: http://127.0.0.1:{port}\n    token: {{ file: token }}\n    batch_size: {batch}\n    push_interval: 200ms\n    assignment_refresh: {refresh}\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:{devices}\n",
         id = s.id,

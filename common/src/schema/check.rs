@@ -33,9 +33,11 @@ macro_rules! check_struct {
             /// Name of the check in results and metrics; defaults to the kind.
             #[serde(default, skip_serializing_if = "super::absent")]
             pub name: Option<String>,
-            #[serde(default, skip_serializing_if = "super::absent")]
+            /// Bounds: [`crate::config::bounds::INTERVAL`].
+            #[serde(default, skip_serializing_if = "super::absent", deserialize_with = "crate::config::bounded::interval_opt")]
             pub interval: Option<Duration>,
-            #[serde(default, skip_serializing_if = "super::absent")]
+            /// Bounds: [`crate::config::bounds::TIMEOUT`], and at most the interval.
+            #[serde(default, skip_serializing_if = "super::absent", deserialize_with = "crate::config::bounded::timeout_opt")]
             pub timeout: Option<Duration>,
             $($(#[$fm])* #[serde(default, skip_serializing_if = "super::absent")] pub $field: $ty,)*
         }
@@ -47,7 +49,8 @@ check_struct!(
     IcmpCheck {
         /// Echo requests per probe (default 3).
         count: Option<u16>,
-        /// Pause between the requests of one probe (default 100ms).
+        /// Pause between the requests of one probe (default 100ms; 0s..2m).
+        #[serde(deserialize_with = "crate::config::bounded::icmp_spacing_opt")]
         spacing: Option<Duration>,
         /// Loss ratio at or above which the probe fails (default 1.0: all lost).
         fail_loss_ratio: Option<f64>,

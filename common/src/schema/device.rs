@@ -9,9 +9,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Timing {
-    #[serde(default, skip_serializing_if = "super::absent")]
+    /// Bounds: [`crate::config::bounds::INTERVAL`].
+    #[serde(
+        default,
+        skip_serializing_if = "super::absent",
+        deserialize_with = "crate::config::bounded::interval_opt"
+    )]
     pub interval: Option<Duration>,
-    #[serde(default, skip_serializing_if = "super::absent")]
+    /// Bounds: [`crate::config::bounds::TIMEOUT`], and at most the interval.
+    #[serde(
+        default,
+        skip_serializing_if = "super::absent",
+        deserialize_with = "crate::config::bounded::timeout_opt"
+    )]
     pub timeout: Option<Duration>,
 }
 
@@ -28,9 +38,19 @@ pub struct DeviceConfig {
     /// The device this one is reached through (collector: unreachable instead of down).
     #[serde(default, skip_serializing_if = "super::absent")]
     pub parent: Option<Spanned<String>>,
-    #[serde(default, skip_serializing_if = "super::absent")]
+    /// Bounds: [`crate::config::bounds::INTERVAL`].
+    #[serde(
+        default,
+        skip_serializing_if = "super::absent",
+        deserialize_with = "crate::config::bounded::interval_opt"
+    )]
     pub interval: Option<Duration>,
-    #[serde(default, skip_serializing_if = "super::absent")]
+    /// Bounds: [`crate::config::bounds::TIMEOUT`], and at most the interval.
+    #[serde(
+        default,
+        skip_serializing_if = "super::absent",
+        deserialize_with = "crate::config::bounded::timeout_opt"
+    )]
     pub timeout: Option<Duration>,
     /// UPS: the runtime below which the UPS is degraded (default 240, the four-hour node reserve).
     #[serde(default, skip_serializing_if = "super::absent")]

@@ -41,7 +41,38 @@ pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[Sn
             .as_ref()
             .map(|c| c.referenced)
             .unwrap_or(d.id.referenced);
+        if let (Some(i), Some(t)) = (d.interval, d.timeout) {
+            if t > i {
+                v.error_at(
+                    &d.id.referenced,
+                    format!(
+                        "device `{}`: timeout {} is longer than its interval {}",
+                        d.id.value,
+                        t.humane(),
+                        i.humane()
+                    ),
+                );
+            }
+        }
         for check in d.checks() {
+            let common = check.common();
+            let interval = common.interval.or(d.interval);
+            let timeout = common.timeout.or(d.timeout);
+            let explicit = common.interval.is_some() != common.timeout.is_some();
+            if let (Some(i), Some(t), true) = (interval, timeout, explicit) {
+                if t > i {
+                    v.error_at(
+                        &place,
+                        format!(
+                            "device `{}`: {} check: timeout {} is longer than its interval {}",
+                            d.id.value,
+                            check.kind(),
+                            t.humane(),
+                            i.humane()
+                        ),
+                    );
+                }
+            }
             if let Err(msg) = validate_check(&check, &cred_ids) {
                 v.error_at(&place, format!("device `{}`: {msg}", d.id.value));
             }
