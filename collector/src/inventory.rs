@@ -85,8 +85,11 @@ pub struct CollectorSettings {
     pub max_future: Duration,
     /// Results older than this before a device's first stored result (or before now, for a
     /// device with none) are rejected: an agent's clock or spool gone wrong never rewrites
-    /// history back to year 1.
-    #[serde(default = "default_past")]
+    /// history back to year 1. 1h..3650d.
+    #[serde(
+        default = "default_past",
+        deserialize_with = "driftvakt_common::config::bounded::max_past"
+    )]
     pub max_past: Duration,
     /// Bearer token for operators' changes over the API (service windows); none: CLI only.
     #[serde(default)]
