@@ -30,11 +30,11 @@
 //! in the humane form (`30s`, `1h30m`). Only the resolution above is done here, on clones of the
 //! inventory's devices. A test parses the output with the agent's own parser.
 
-use super::auth::{authenticate, bearer};
-use super::{error, ApiState};
+use super::auth;
+use super::ApiState;
 use crate::inventory::{Agent, Inventory};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use driftvakt_agent::assignment::Assignment;
 use driftvakt_common::config::{Duration, Location, Spanned};
@@ -69,13 +69,13 @@ impl Served {
 }
 
 /// The handler of `GET /api/v1/assignment`.
-pub async fn get_assignment(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    let Some(token) = bearer(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "missing bearer token");
+pub async fn get_assignment(State(state): State<ApiState>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    let agent = match auth::agent(&state.app.inventory, &parts, false) {
+        Ok(a) => a,
+        Err(refusal) => return refusal,
     };
-    let Some(agent) = authenticate(&state.app.inventory, token).filter(|a| !a.embedded) else {
-        return error(StatusCode::UNAUTHORIZED, "invalid token");
-    };
+    let headers = &parts.headers;
     let served = Served::build(&state.app.inventory, agent);
     let etag = HeaderValue::from_str(&served.etag).expect("hex digits in quotes");
     let unchanged = headers

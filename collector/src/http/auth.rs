@@ -1,8 +1,18 @@
 //! Who may call: agents by their bearer token (compared in constant time against every agent's),
-//! operators by the operator token for changes to service windows.
+//! operators by the operator token for changes to service windows. Both are checked from the
+//! headers alone, before any body is read, and every refusal is logged with the peer, the route
+//! and the reason (never the token), at most one line per peer address per
+//! [`LOG_EVERY`](super::server::LOG_EVERY).
 
+use super::error;
+use super::server::{suppressed, RateLimited, LOG_EVERY};
 use crate::inventory::{Agent, Inventory};
-use axum::http::{header, HeaderMap};
+use axum::extract::ConnectInfo;
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::response::Response;
+use driftvakt_common::schema::Secret;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
 
 /// The bearer token of a request, if it has one (the scheme is case-insensitive).
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -28,4 +38,78 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The peer of a request, when the accept loop recorded it.
+pub fn peer(parts: &Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// The agent a request's bearer token names, or the `401` to answer (logged): `missing bearer
+/// token` or `invalid token`. `embedded` agents are accepted only when `allow_embedded`.
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
+pub fn agent<'a>(
+    inv: &'a Inventory,
+    parts: &Parts,
+    allow_embedded: bool,
+) -> Result<&'a Agent, Response> {
+    let Some(token) = bearer(&parts.headers) else {
+        return Err(refuse(parts, "agent", "missing bearer token"));
+    };
+    match authenticate(inv, token).filter(|a| allow_embedded || !a.embedded) {
+        Some(a) => Ok(a),
+        None => Err(refuse(parts, "agent", "invalid token")),
+    }
+}
+
+/// Checks the operator token (`Bearer`, any case, constant-time): `Err(answer)` refuses the
+/// change. Without a configured token, changes are refused (`403`).
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
+pub fn operator(expected: Option<&Secret>, parts: &Parts) -> Result<(), Response> {
+    let Some(expected) = expected else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "no operator token is configured (collector.operator_token); use the CLI on the collector host",
+        ));
+    };
+    match bearer(&parts.headers) {
+        Some(t) if constant_time_eq(t.as_bytes(), expected.expose().as_bytes()) => Ok(()),
+        given => {
+            let why = if given.is_some() {
+                "wrong operator token"
+            } else {
+                "missing bearer token"
+            };
+            log_refusal(parts, "operator", why);
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong operator token",
+            ))
+        }
+    }
+}
+
+/// Logs a failed authentication and returns its `401` with `reason` as the message.
+fn refuse(parts: &Parts, who: &str, reason: &'static str) -> Response {
+    log_refusal(parts, who, reason);
+    error(StatusCode::UNAUTHORIZED, reason)
+}
+
+/// One warning per peer address per interval, the next one counting those suppressed.
+fn log_refusal(parts: &Parts, who: &str, reason: &str) {
+    static LIMIT: OnceLock<RateLimited<Option<IpAddr>>> = OnceLock::new();
+    let peer = peer(parts);
+    let limit = LIMIT.get_or_init(|| RateLimited::new(LOG_EVERY));
+    if let Some(more) = limit.hit(peer.map(|p| p.ip())) {
+        let from = peer.map_or_else(|| "an unknown peer".to_string(), |p| p.to_string());
+        tracing::warn!(
+            "failed {who} authentication from {from}: {} {}: {reason}{}",
+            parts.method,
+            parts.uri.path(),
+            suppressed(more)
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //!   [`Batch`](driftvakt_common::wire::Batch). 200 with an [`IngestResponse`], 400 for a body
 //!   that is not a valid batch (the message names the field and line/column), 401 for a missing
 //!   or wrong token, 403 when the batch names another agent than the token's, 413 past the size
-//!   limit.
+//!   limit (`collector.max_body_bytes`), 408 when the body is not sent within the body-read
+//!   timeout. The token is checked from the headers before the body is read.
 //! - `GET /api/v1/report?period=2026-T1` (or `from=..&to=..` RFC 3339) — the report as JSON.
 //! - `GET /api/v1/status` — the current state of every device and service.
 //! - `GET /api/v1/assignment` — the devices an agent in central mode probes ([`assignment`]).
@@ -12,18 +13,23 @@
 //!   ([`windows`]).
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
-//! One file per group of routes; [`auth`] holds the token checks they share and [`server`] the
-//! listener loop. Nothing else in the collector imports this module.
+//! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
+//! connections, header, body and idle times ([`server`]); failed authentications are logged
+//! ([`auth`]).
+//!
+//! One file per group of routes; [`auth`] holds the token checks they share, [`body`] the body
+//! reading and [`server`] the listener loop. Nothing else in the collector imports this module.
 
 pub mod assignment;
 pub mod auth;
+pub mod body;
 pub mod report;
 pub mod results;
 pub mod server;
 pub mod status;
 pub mod windows;
 
-pub use server::{serve, shutdown_signal};
+pub use server::{serve, serve_with, shutdown_signal, ServerOptions};
 
 use crate::app::App;
 use crate::store::SqliteWindowStore;
@@ -58,6 +64,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(status::get_metrics))
         .merge(windows::routes())
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -1,26 +1,27 @@
-//! `POST /api/v1/results`: an agent's batch. The token is checked first, then the body is parsed
+//! `POST /api/v1/results`: an agent's batch. The token is checked first (from the headers), then
+//! the body is read (at most `collector.max_body_bytes`, within the body-read timeout) and parsed
 //! (a malformed body gets a 400 naming the field and its line and column) and handed to ingest.
 
-use super::auth::{authenticate, bearer};
-use super::{error, ApiState};
+use super::{auth, body, error, ApiState};
 use crate::ingest::{IngestError, IngestResponse};
-use axum::body::Bytes;
-use axum::extract::State as AxState;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State as AxState};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use driftvakt_common::wire::Batch;
 
-pub async fn post_results(
-    AxState(state): AxState<ApiState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(token) = bearer(&headers) else {
-        return error(StatusCode::UNAUTHORIZED, "missing bearer token");
+/// The handler: the token is checked from the headers before a byte of the body is read, so an
+/// unauthenticated client is answered `401` without the collector buffering its body.
+pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let agent = match auth::agent(&state.app.inventory, &parts, true) {
+        Ok(a) => a.id.clone(),
+        Err(refusal) => return refusal,
     };
-    let Some(agent) = authenticate(&state.app.inventory, token).map(|a| a.id.clone()) else {
-        return error(StatusCode::UNAUTHORIZED, "invalid token");
+    let limit = state.app.inventory.settings.max_body_bytes;
+    let body = match body::read(&parts, body, limit).await {
+        Ok(b) => b,
+        Err(answer) => return answer,
     };
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,

@@ -2,21 +2,167 @@
 //! periodically finishes any pending re-derivation (staleness itself is part of the derived
 //! timeline: a device is unknown from three intervals after its last result, so status and
 //! reports computed at any later time see it without a timer).
+//!
+//! # The accept loop, and what it refuses
+//! Careless and hostile clients must not take the collector down, so the loop (hyper's HTTP/1
+//! connection driver under our own accept loop, not `axum::serve`) bounds what a client can hold:
+//!
+//! - **Connections:** at most [`ServerOptions::max_connections`] at once (default
+//!   [`MAX_CONNECTIONS`], lowered to the open-file soft limit minus [`FD_RESERVE`] for the
+//!   database, mail and log files). Past it a new connection is accepted and closed at once, with
+//!   a warning at most every [`LOG_EVERY`]; connections already open keep working.
+//! - **Request heads:** a new connection must send its first complete request head within
+//!   [`ServerOptions::header_read_timeout`] (default [`HEADER_READ_TIMEOUT`]); a later request on
+//!   a kept-alive connection within that time of its first byte.
+//! - **Bodies:** the handlers that take a body read it themselves, after the token is checked,
+//!   within [`ServerOptions::body_read_timeout`] (default [`BODY_READ_TIMEOUT`]; see
+//!   [`super::body`]).
+//! - **Idle keep-alive connections:** closed after [`ServerOptions::idle_timeout`] (default
+//!   [`IDLE_TIMEOUT`]) without a request; a request in progress whose connection moves no byte
+//!   for that long is dropped too.
+//!
+//! hyper's own `header_read_timeout` starts when the connection starts waiting for a request
+//! head, which includes the idle wait between keep-alive requests (hyper 1.x,
+//! `proto/h1/conn.rs`, `poll_read_head`); so it alone cannot give a short header timeout and a
+//! longer idle one. A per-connection watchdog ([`Activity`]) enforces both; hyper's timer is set
+//! to the longer of the two as a backstop.
+//!
+//! The collector raises its open-file soft limit to the hard limit when it starts serving
+//! ([`raise_open_file_limit`]).
 
 use super::{router, ApiState};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
-use tokio::net::TcpListener;
+use std::hash::Hash;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, Semaphore};
 
 /// How often pending re-derivations are retried.
 pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Default time a client has to send a request head (see the module doc).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request body, once the handler starts reading it.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a kept-alive connection may wait for its next request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default connection limit, when the open-file limit allows it.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Open files kept free of connections: the database (and its WAL), the calendar and notify
+/// databases, outbox files, logs, the embedded agents' sockets.
+pub const FD_RESERVE: u64 = 64;
+/// At most one warning per this interval about refused connections (and per peer about failed
+/// authentications), the next one saying how many were suppressed.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The server's limits and timeouts ([`serve_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServerOptions {
+    /// The defaults, with the connection limit fitted to the current open-file soft limit.
+    fn default() -> Self {
+        ServerOptions::for_open_files(open_file_limit().map(|(soft, _)| soft))
+    }
+}
+
+impl ServerOptions {
+    /// The defaults for a process that may open `soft_limit` files (`None`: unknown).
+    pub fn for_open_files(soft_limit: Option<u64>) -> Self {
+        let max_connections = match soft_limit {
+            Some(n) => (MAX_CONNECTIONS as u64)
+                .min(n.saturating_sub(FD_RESERVE))
+                .max(1) as usize,
+            None => MAX_CONNECTIONS,
+        };
+        ServerOptions {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            max_connections,
+        }
+    }
+}
+
+/// The open-file limit (soft, hard), if it can be read.
+pub fn open_file_limit() -> Option<(u64, u64)> {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    (rc == 0).then_some((l.rlim_cur as u64, l.rlim_max as u64))
+}
+
+/// Raises the open-file soft limit to the hard limit and logs both; returns the soft limit now
+/// in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    let (soft, hard) = open_file_limit()?;
+    if soft >= hard {
+        tracing::info!("open files: limit {soft} (hard limit {hard})");
+        return Some(soft);
+    }
+    let l = libc::rlimit {
+        rlim_cur: hard as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } == 0 {
+        tracing::info!("open files: soft limit raised from {soft} to the hard limit {hard}");
+        Some(hard)
+    } else {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!("open files: cannot raise the soft limit {soft} to {hard}: {e}");
+        Some(soft)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests:
+/// raises the open-file limit, then [`serve_with`] the default [`ServerOptions`].
 pub async fn serve(
     state: ApiState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let soft = raise_open_file_limit();
+    let options = ServerOptions::for_open_files(soft);
+    serve_with(state, listener, shutdown, options).await
+}
+
+/// Serves the API on `listener` with `options` until `shutdown` completes; then stops
+/// accepting, lets each connection finish its request in progress and returns when all have
+/// closed.
+pub async fn serve_with(
+    state: ApiState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServerOptions,
+) -> std::io::Result<()> {
+    tracing::info!(
+        "HTTP: at most {} connections; request heads within {:?}, bodies within {:?}, idle \
+         connections closed after {:?}",
+        options.max_connections,
+        options.header_read_timeout,
+        options.body_read_timeout,
+        options.idle_timeout
+    );
     let app = state.app.clone();
     let maintenance = tokio::spawn(async move {
         let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
@@ -30,11 +176,327 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let router = router(state);
+    let options = Arc::new(options);
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let refusals = RateLimited::new(LOG_EVERY);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and the like: wait rather than spin; connections end meanwhile.
+                    if let Some(more) = refusals.hit("accept") {
+                        tracing::warn!("accepting a connection failed: {e}{}", suppressed(more));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            if let Some(more) = refusals.hit("limit") {
+                tracing::warn!(
+                    "{} connections open (the limit): closed a new one from {peer}{}",
+                    options.max_connections,
+                    suppressed(more)
+                );
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (router, options, stop) = (router.clone(), options.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            connection(stream, peer, router, &options, stop).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection holds a slot until it has closed.
+    let _ = slots.acquire_many(options.max_connections as u32).await;
     maintenance.abort();
-    result
+    Ok(())
+}
+
+/// ", and N more since the last warning" when some were suppressed.
+pub(crate) fn suppressed(more: u64) -> String {
+    if more == 0 {
+        String::new()
+    } else {
+        format!(" ({more} more since the last such warning)")
+    }
+}
+
+/// The request-body timeout the accept loop puts in each request's extensions (handlers use
+/// [`BODY_READ_TIMEOUT`] when it is absent, e.g. under a test's `oneshot`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub Duration);
+
+/// Serves one connection until it closes, the watchdog closes it, or shutdown.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    options: &ServerOptions,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new(Instant::now()));
+    let io = TokioIo::new(Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let body_timeout = BodyReadTimeout(options.body_read_timeout);
+    let act = activity.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        act.request_started();
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(body_timeout);
+        let mut router = router.clone();
+        let act = act.clone();
+        async move {
+            let response = tower_service::Service::call(&mut router, req.map(Body::new)).await;
+            act.response_ready();
+            response
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout.max(options.idle_timeout));
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut stopping = false;
+    loop {
+        let (deadline, why) = activity.deadline(options);
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!("connection from {peer}: {e}");
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = activity.changed.notified() => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if activity.deadline(options).0 <= Instant::now() {
+                    tracing::debug!("closing the connection from {peer}: {why}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What a connection is doing, for its watchdog.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Waiting for a request head since `since`; its first byte came at `first_byte`.
+    Waiting {
+        since: Instant,
+        first_byte: Option<Instant>,
+        served: u64,
+    },
+    /// A request is being handled; the connection last moved a byte at `last_io`.
+    Busy { last_io: Instant, served: u64 },
+}
+
+/// A connection's phase, updated by its I/O and its requests.
+struct Activity {
+    phase: Mutex<Phase>,
+    /// Signalled when the deadline may have moved earlier.
+    changed: Notify,
+}
+
+impl Activity {
+    fn new(now: Instant) -> Activity {
+        Activity {
+            phase: Mutex::new(Phase::Waiting {
+                since: now,
+                first_byte: None,
+                served: 0,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn moved(&self) {
+        let mut p = self.lock();
+        let now = Instant::now();
+        match &mut *p {
+            Phase::Waiting {
+                first_byte: first @ None,
+                ..
+            } => {
+                *first = Some(now);
+                drop(p);
+                self.changed.notify_one();
+            }
+            Phase::Waiting { .. } => {}
+            Phase::Busy { last_io, .. } => *last_io = now,
+        }
+    }
+
+    fn wrote(&self) {
+        if let Phase::Busy { last_io, .. } = &mut *self.lock() {
+            *last_io = Instant::now();
+        }
+    }
+
+    fn request_started(&self) {
+        let mut p = self.lock();
+        let served = match *p {
+            Phase::Waiting { served, .. } | Phase::Busy { served, .. } => served,
+        };
+        *p = Phase::Busy {
+            last_io: Instant::now(),
+            served,
+        };
+    }
+
+    fn response_ready(&self) {
+        let mut p = self.lock();
+        let served = match *p {
+            Phase::Waiting { served, .. } | Phase::Busy { served, .. } => served,
+        };
+        *p = Phase::Waiting {
+            since: Instant::now(),
+            first_byte: None,
+            served: served + 1,
+        };
+        drop(p);
+        self.changed.notify_one();
+    }
+
+    /// When the connection is to be closed unless something happens, and why.
+    fn deadline(&self, o: &ServerOptions) -> (Instant, &'static str) {
+        match *self.lock() {
+            Phase::Waiting {
+                since, served: 0, ..
+            } => (since + o.header_read_timeout, "no request head in time"),
+            Phase::Waiting {
+                first_byte: Some(t),
+                ..
+            } => (
+                t + o.header_read_timeout,
+                "no complete request head in time",
+            ),
+            Phase::Waiting { since, .. } => (since + o.idle_timeout, "idle"),
+            Phase::Busy { last_io, .. } => (last_io + o.idle_timeout, "no progress"),
+        }
+    }
+}
+
+/// A TCP stream that tells its connection's [`Activity`] when bytes move.
+struct Tracked {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.moved();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// At most one "yes" per key per interval; the next "yes" says how many were suppressed.
+pub(crate) struct RateLimited<K> {
+    every: Duration,
+    seen: Mutex<HashMap<K, (Instant, u64)>>,
+}
+
+/// Keys kept before old ones are forgotten (a scan of many peers must not grow the map).
+const RATE_LIMIT_KEYS: usize = 4096;
+
+impl<K: Eq + Hash> RateLimited<K> {
+    pub(crate) fn new(every: Duration) -> Self {
+        RateLimited {
+            every,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(suppressed since the last line)` when a line may be logged for `key` now.
+    pub(crate) fn hit(&self, key: K) -> Option<u64> {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= RATE_LIMIT_KEYS {
+            seen.retain(|_, (at, _)| now.duration_since(*at) < self.every);
+        }
+        match seen.get_mut(&key) {
+            Some((at, more)) if now.duration_since(*at) < self.every => {
+                *more += 1;
+                None
+            }
+            Some((at, more)) => {
+                let n = *more;
+                (*at, *more) = (now, 0);
+                Some(n)
+            }
+            None => {
+                seen.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
 }
 
 /// Completes on ctrl-c or SIGTERM. The SIGTERM handler is installed when this is called, not
@@ -67,4 +529,49 @@ async fn wait_either(
         _ = b => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_fits_the_open_file_limit() {
+        assert_eq!(
+            ServerOptions::for_open_files(Some(1 << 20)).max_connections,
+            1024
+        );
+        assert_eq!(
+            ServerOptions::for_open_files(Some(1024)).max_connections,
+            960
+        );
+        assert_eq!(ServerOptions::for_open_files(Some(10)).max_connections, 1);
+        assert_eq!(ServerOptions::for_open_files(None).max_connections, 1024);
+    }
+
+    #[test]
+    fn rate_limited_says_how_many_were_suppressed() {
+        let r = RateLimited::new(Duration::from_millis(200));
+        assert_eq!(r.hit("a"), Some(0));
+        assert_eq!(r.hit("a"), None);
+        assert_eq!(r.hit("a"), None);
+        assert_eq!(r.hit("b"), Some(0));
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(r.hit("a"), Some(2));
+    }
+
+    #[test]
+    fn a_new_connection_gets_the_header_timeout_a_served_one_the_idle_timeout() {
+        let o = ServerOptions::for_open_files(None);
+        let t0 = Instant::now();
+        let a = Activity::new(t0);
+        assert_eq!(a.deadline(&o).0, t0 + o.header_read_timeout);
+        a.request_started();
+        a.response_ready();
+        let (d, why) = a.deadline(&o);
+        assert_eq!(why, "idle");
+        assert!(d >= t0 + o.idle_timeout);
+        a.moved();
+        assert_eq!(a.deadline(&o).1, "no complete request head in time");
+    }
 }

@@ -7,15 +7,22 @@
 //! - `DELETE /api/v1/windows/secondary/{date}` — withdraw (before it starts).
 //! - `POST /api/v1/windows` `{"start", "end", "scope": "site:X", "reason", "by"}` — ad-hoc.
 //! - `DELETE /api/v1/windows/{id}?by=NAME` — cancel an ad-hoc window (before it starts).
+//!
+//! The token (`Bearer`, any case) is checked before the body is read (at most
+//! [`CHANGE_BODY_LIMIT`]). What the operator gives is checked (`400` naming what is wrong): the
+//! scope names something in the inventory, a window lasts at most seven days within the
+//! supported years, a reason has 1–500 characters and `by` 1–100 ([`crate::windows`]). An
+//! unknown window id is `404`; a change the calendar's rules refuse now is `409`. Every error
+//! body is JSON.
 
-use super::auth::constant_time_eq;
-use super::{error, ApiState};
+use super::{auth, body, error, ApiState};
 use crate::availability::YEARS;
 use crate::calendar::WindowScope;
+use crate::store::StoreError;
 use crate::windows::view::{adhoc_out, local_midnight, window_out};
-use crate::windows::CalendarError;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use crate::windows::{check_scope, CalendarError};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -90,6 +97,21 @@ fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), String> {
     Ok(())
 }
 
+/// The largest body a window change may have (a reason is at most 500 characters).
+pub const CHANGE_BODY_LIMIT: usize = 16 * 1024;
+
+/// Checks the operator token from the headers, then reads and parses the JSON body.
+async fn operator_json<T: serde::de::DeserializeOwned>(
+    s: &ApiState,
+    request: Request,
+) -> Result<T, Response> {
+    let (parts, body) = request.into_parts();
+    auth::operator(s.operator_token.as_ref(), &parts)?;
+    let bytes = body::read(&parts, body, CHANGE_BODY_LIMIT).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Activation {
@@ -97,17 +119,10 @@ struct Activation {
     by: String,
 }
 
-async fn activate(
-    State(s): State<ApiState>,
-    h: HeaderMap,
-    body: Result<Json<Activation>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Some(refusal) = refuse(&s, &h) {
-        return refusal;
-    }
-    let Json(a) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+async fn activate(State(s): State<ApiState>, request: Request) -> Response {
+    let a: Activation = match operator_json(&s, request).await {
+        Ok(a) => a,
+        Err(answer) => return answer,
     };
     changed(
         &s,
@@ -117,14 +132,15 @@ async fn activate(
     )
 }
 
-async fn withdraw(
-    State(s): State<ApiState>,
-    h: HeaderMap,
-    Path(date): Path<NaiveDate>,
-) -> Response {
-    if let Some(refusal) = refuse(&s, &h) {
+async fn withdraw(State(s): State<ApiState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    if let Err(refusal) = auth::operator(s.operator_token.as_ref(), &parts) {
         return refusal;
     }
+    let date = match Path::<NaiveDate>::from_request_parts(&mut parts, &s).await {
+        Ok(Path(d)) => d,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
     changed(&s, s.calendar.withdraw_secondary(date).map(|w| (w, None)))
 }
 
@@ -138,22 +154,18 @@ struct NewWindow {
     by: String,
 }
 
-async fn add(
-    State(s): State<ApiState>,
-    h: HeaderMap,
-    body: Result<Json<NewWindow>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Some(refusal) = refuse(&s, &h) {
-        return refusal;
-    }
-    let Json(w) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+async fn add(State(s): State<ApiState>, request: Request) -> Response {
+    let w: NewWindow = match operator_json(&s, request).await {
+        Ok(w) => w,
+        Err(answer) => return answer,
     };
     let scope: WindowScope = match w.scope.parse() {
         Ok(sc) => sc,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("scope: {e}")),
     };
+    if let Err(e) = check_scope(&s.app.inventory, &scope) {
+        return calendar_error(e);
+    }
     changed(
         &s,
         s.calendar
@@ -167,16 +179,16 @@ struct By {
     by: String,
 }
 
-async fn cancel(
-    State(s): State<ApiState>,
-    h: HeaderMap,
-    Path(id): Path<i64>,
-    q: Result<Query<By>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Some(refusal) = refuse(&s, &h) {
+async fn cancel(State(s): State<ApiState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    if let Err(refusal) = auth::operator(s.operator_token.as_ref(), &parts) {
         return refusal;
     }
-    let Ok(Query(by)) = q else {
+    let id = match Path::<i64>::from_request_parts(&mut parts, &s).await {
+        Ok(Path(id)) => id,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let Ok(Query(by)) = Query::<By>::from_request_parts(&mut parts, &s).await else {
         return error(
             StatusCode::BAD_REQUEST,
             "give by=NAME: who cancels the window",
@@ -204,32 +216,19 @@ fn changed(
     }
 }
 
+/// `404` for a window that does not exist, `400` for what the operator typed wrong, `409` for a
+/// change the calendar's rules refuse now, `500` for the store.
 fn calendar_error(e: CalendarError) -> Response {
     let status = match e {
+        CalendarError::Store(StoreError::UnknownWindow(_)) => StatusCode::NOT_FOUND,
         CalendarError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CalendarError::Missing(_)
+        | CalendarError::TooLong { .. }
+        | CalendarError::TooLongWindow { .. }
+        | CalendarError::OutOfYears(_)
+        | CalendarError::UnknownScope(..)
+        | CalendarError::EmptyWindow { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::CONFLICT,
     };
     error(status, e.to_string())
-}
-
-/// Checks the operator token: `Some(answer)` refuses the change. Without a configured token,
-/// changes are refused.
-fn refuse(s: &ApiState, h: &HeaderMap) -> Option<Response> {
-    let Some(expected) = &s.operator_token else {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "no operator token is configured (collector.operator_token); use the CLI on the collector host",
-        ));
-    };
-    let given = h
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if constant_time_eq(t.as_bytes(), expected.expose().as_bytes()) => None,
-        _ => Some(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong operator token",
-        )),
-    }
 }

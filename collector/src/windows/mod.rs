@@ -1,18 +1,23 @@
 //! Operators' actions on the service windows, with their rules: activate or withdraw a secondary
 //! window (only on a date the rules give, only before it starts), create or cancel ad-hoc windows
-//! (not after the fact, cancel only before the start). The CLI and the HTTP API both go through
+//! (not after the fact, cancel only before the start). What an operator types is bounded
+//! ([`check_text`], [`check_span`], [`check_scope`]): a reason of 1 to [`MAX_REASON_CHARS`]
+//! characters, a name of 1 to [`MAX_BY_CHARS`], a window of at most [`MAX_WINDOW`] in the years
+//! [`YEARS`], a scope naming something in the inventory. The CLI and the HTTP API both go through
 //! [`CalendarService`], which joins the pure calendar with the store and the clock; [`view`] is
 //! how windows are shown to people.
 
 pub mod view;
 
+use crate::availability::YEARS;
 use crate::calendar::{
     AdhocWindow, Calendar, CalendarConfig, CalendarSource, NewAdhocWindow, Window, WindowKind,
     WindowScope,
 };
 use crate::clock::Clock;
+use crate::inventory::Inventory;
 use crate::store::{StoreError, WindowStore};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use std::sync::Arc;
 
@@ -48,6 +53,80 @@ pub enum CalendarError {
     InThePast { end: String, now: String },
     #[error("{0} must not be empty")]
     Missing(&'static str),
+    #[error("{what} is {len} characters long; at most {max} are allowed")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("the window is {hours} hours long; an ad-hoc window lasts at most {max} hours (7 days)", max = MAX_WINDOW.num_hours())]
+    TooLongWindow { hours: i64 },
+    #[error("{0}: dates lie in the years {min}–{max}", min = YEARS.start(), max = YEARS.end())]
+    OutOfYears(String),
+    #[error("scope {0}: no such {1} in the inventory")]
+    UnknownScope(String, &'static str),
+}
+
+/// The longest ad-hoc window: a planned week of work; longer absences are not service windows.
+pub const MAX_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
+/// The longest reason of an ad-hoc window, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+/// The longest operator name (`by`), in characters.
+pub const MAX_BY_CHARS: usize = 100;
+
+/// `value` is not blank and at most `max` characters long.
+pub fn check_text(value: &str, what: &'static str, max: usize) -> Result<(), CalendarError> {
+    require(value, what)?;
+    let len = value.chars().count();
+    if len > max {
+        return Err(CalendarError::TooLong { what, len, max });
+    }
+    Ok(())
+}
+
+/// `date` lies in the supported years.
+pub fn check_date(date: NaiveDate) -> Result<(), CalendarError> {
+    if YEARS.contains(&date.year()) {
+        Ok(())
+    } else {
+        Err(CalendarError::OutOfYears(date.to_string()))
+    }
+}
+
+/// A window from `start` to `end` lies in the supported years and lasts at most [`MAX_WINDOW`].
+pub fn check_span(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), CalendarError> {
+    for t in [start, end] {
+        if !YEARS.contains(&t.year()) {
+            return Err(CalendarError::OutOfYears(t.to_rfc3339()));
+        }
+    }
+    if end - start > MAX_WINDOW {
+        return Err(CalendarError::TooLongWindow {
+            hours: (end - start).num_hours(),
+        });
+    }
+    Ok(())
+}
+
+/// `scope` names a municipality, site, device or service of `inventory` (exact names, as windows
+/// apply to them).
+pub fn check_scope(inventory: &Inventory, scope: &WindowScope) -> Result<(), CalendarError> {
+    let (known, kind) = match scope {
+        WindowScope::All => return Ok(()),
+        WindowScope::Municipality(m) => (
+            inventory.sites.iter().any(|s| &s.municipality == m)
+                || inventory.devices.iter().any(|d| &d.municipality == m),
+            "municipality",
+        ),
+        WindowScope::Site(s) => (inventory.site(s).is_some(), "site"),
+        WindowScope::Device(d) => (inventory.device(d).is_some(), "device"),
+        WindowScope::Service(v) => (inventory.services.iter().any(|s| &s.id == v), "service"),
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(CalendarError::UnknownScope(scope.to_string(), kind))
+    }
 }
 
 /// The calendar with its store and clock: reads and operators' actions.
@@ -81,7 +160,8 @@ impl<S: WindowStore> CalendarService<S> {
 
     /// Activates the secondary window on `date` on behalf of `by`; returns the window.
     pub fn activate_secondary(&self, date: NaiveDate, by: &str) -> Result<Window, CalendarError> {
-        require(by, "the operator's name (by)")?;
+        check_text(by, "the operator's name (by)", MAX_BY_CHARS)?;
+        check_date(date)?;
         let window = self.secondary_on(date)?;
         let now = self.clock.now();
         if now >= window.start {
@@ -96,6 +176,7 @@ impl<S: WindowStore> CalendarService<S> {
 
     /// Withdraws the activation of the secondary window on `date`; refused once it has started.
     pub fn withdraw_secondary(&self, date: NaiveDate) -> Result<Window, CalendarError> {
+        check_date(date)?;
         let window = self.secondary_on(date)?;
         if !self
             .store
@@ -124,8 +205,8 @@ impl<S: WindowStore> CalendarService<S> {
         reason: &str,
         by: &str,
     ) -> Result<Window, CalendarError> {
-        require(reason, "the reason")?;
-        require(by, "the operator's name (by)")?;
+        check_text(reason, "the reason", MAX_REASON_CHARS)?;
+        check_text(by, "the operator's name (by)", MAX_BY_CHARS)?;
         let tz = self.config.time_zone.0;
         if end <= start {
             return Err(CalendarError::EmptyWindow {
@@ -133,6 +214,7 @@ impl<S: WindowStore> CalendarService<S> {
                 end: local_text(end, tz),
             });
         }
+        check_span(start, end)?;
         let now = self.clock.now();
         if end <= now {
             return Err(CalendarError::InThePast {
@@ -164,7 +246,7 @@ impl<S: WindowStore> CalendarService<S> {
 
     /// Cancels ad-hoc window `id` on behalf of `by`; refused once it has started.
     pub fn cancel_window(&self, id: i64, by: &str) -> Result<AdhocWindow, CalendarError> {
-        require(by, "the operator's name (by)")?;
+        check_text(by, "the operator's name (by)", MAX_BY_CHARS)?;
         let window = self
             .store
             .list_adhoc()?

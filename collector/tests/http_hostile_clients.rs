@@ -1,0 +1,226 @@
+//! The released collector fell over under slow and hostile clients: 100 unauthenticated 8 MB
+//! bodies were buffered (RSS 824 MB, kept), and 1,100 idle connections at the default 1,024
+//! open files made `/healthz` and agent pushes fail ("Too many open files"). Here the real
+//! binaries: a `driftvakt-collector` limited to 1,024 open files (soft and hard) and a real
+//! `driftvakt-agent` pushing to it, while the test opens 1,100 idle connections and sends 100
+//! unauthenticated 8 MB bodies. The agent's results keep arriving, `/healthz` answers, the
+//! collector stays under 200 MB and logs the failed authentications rate-limited.
+
+mod delivery_support;
+
+use delivery_support::*;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+fn inventory(dir: &Path, tcp_port: u16, db: &Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    let text = format!(
+        "collector:\n  database: {db}\nsites:\n  - {{ id: s1, name: Stadshuset, municipality: Ulricehamn }}\ndevices:\n  - {{ id: prn1, class: printer, site: s1, address: 127.0.0.1, checks: [{{ kind: tcp, port: {tcp_port}, interval: 1s, timeout: 500ms }}] }}\nagents:\n  - {{ id: a, token_file: a.token, sites: [s1] }}\n",
+        db = db.display()
+    );
+    let path = dir.join("collector.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn tcp_target() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
+    port
+}
+
+/// The test process needs more than 1,100 descriptors itself.
+fn raise_own_limit() {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a struct we own.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut l), 0);
+        l.rlim_cur = l.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &l), 0);
+    }
+    assert!(
+        l.rlim_cur >= 4096,
+        "the test needs 4096 open files; the hard limit is {}",
+        l.rlim_cur
+    );
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kb / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_and_unauthenticated_bodies_do_not_stop_agent_pushes() {
+    raise_own_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dv.db");
+    let port = free_port();
+    let config = inventory(dir.path(), tcp_target(), &db);
+    let log = dir.path().join("collector.log");
+    let mut cmd = Command::new(collector_bin());
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--database")
+        .arg(&db);
+    // SAFETY: setrlimit is async-signal-safe; the child gets 1,024 open files, soft and hard.
+    unsafe {
+        cmd.pre_exec(|| {
+            let l = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut collector = Proc::spawn("collector", &mut cmd, &log);
+    let pid = collector.child.id();
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let up = Instant::now();
+    while !client
+        .get(&health)
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        collector.assert_running();
+        assert!(
+            up.elapsed() < Duration::from_secs(20),
+            "the collector did not come up: {}",
+            collector.describe()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let setup = AgentSetup {
+        id: "a",
+        token: TOKEN_A,
+        collector_port: port,
+        metrics_port: free_port(),
+        batch_size: 5,
+        refresh: "30s",
+        devices: "",
+    };
+    let agent_config = write_agent(&dir.path().join("agent"), &setup);
+    let _agent = start_agent(&agent_config, &dir.path().join("agent.log"));
+    wait_until(
+        "the agent's first results",
+        Duration::from_secs(15),
+        || async { stored_count(&db, "a") > 0 },
+    )
+    .await;
+
+    // The attack: 100 unauthenticated 8 MB bodies and 1,100 idle connections.
+    let started = Instant::now();
+    let addr = format!("127.0.0.1:{port}");
+    let mut bodies = Vec::new();
+    for i in 0..100 {
+        let addr = addr.clone();
+        bodies.push(tokio::spawn(async move {
+            let Ok(mut s) = TcpStream::connect(&addr).await else {
+                return;
+            };
+            let auth = if i % 2 == 0 {
+                String::new()
+            } else {
+                "Authorization: Bearer not-the-token-0123456789\r\n".to_string()
+            };
+            let head = format!(
+                "POST /api/v1/results HTTP/1.1\r\nHost: t\r\n{auth}Content-Length: {}\r\n\r\n",
+                8 << 20
+            );
+            if s.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'x'; 256 << 10];
+            for _ in 0..32 {
+                if s.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }));
+    }
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        match TcpStream::connect(&addr).await {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("connecting idle client {}: {e}", idle.len()),
+        }
+    }
+    let attacked = stored_count(&db, "a");
+    let mut max_rss = rss_mb(pid);
+    // The agent's results keep arriving, and /healthz answers once the idle ones are dropped.
+    let mut healthy = false;
+    let mut grew = false;
+    while !(healthy && grew) {
+        collector.assert_running();
+        max_rss = max_rss.max(rss_mb(pid));
+        grew = grew || stored_count(&db, "a") > attacked + 5;
+        if !healthy {
+            healthy = client
+                .get(&health)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "after {:?}: healthz answered: {healthy}, results grew: {grew} ({attacked} -> {}); {}",
+            started.elapsed(),
+            stored_count(&db, "a"),
+            collector.describe()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for b in &bodies {
+        b.abort();
+    }
+    max_rss = max_rss.max(rss_mb(pid));
+    let logged = read_log(&log);
+    eprintln!(
+        "after {:?}: results {attacked} -> {}, collector RSS at most {max_rss:.1} MB",
+        started.elapsed(),
+        stored_count(&db, "a")
+    );
+    assert!(
+        max_rss < 200.0,
+        "the collector's RSS reached {max_rss:.1} MB"
+    );
+    // Failed authentications are logged, without the token, at most a line per peer per 10 s.
+    let refusals = logged
+        .lines()
+        .filter(|l| l.contains("failed agent authentication from 127.0.0.1"))
+        .count();
+    assert!((1..=5).contains(&refusals), "{refusals} lines:\n{logged}");
+    assert!(!logged.contains("not-the-token-0123456789"), "{logged}");
+    assert!(logged.contains("connections open (the limit)"), "{logged}");
+    assert!(logged.contains("open files: limit 1024"), "{logged}");
+    drop(idle);
+    collector.terminate(Duration::from_secs(15));
+}
