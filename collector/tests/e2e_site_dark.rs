@@ -162,6 +162,10 @@ fn agent_config(dir: &Path, collector_port: u16, metrics_port: u16) -> PathBuf {
                // The SNMP communities the inventory's credentials name (files relative to this config).
     std::fs::write(dir.join("ups.community"), "ups\n").unwrap();
     std::fs::write(dir.join("printer.community"), "printer\n").unwrap();
+    for f in ["ups.community", "printer.community"] {
+        let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(dir.join(f), mode).unwrap(); // secret files: owner only
+    }
     let yaml = format!(
         "agent:\n  id: e2e-agent\n  listen: 127.0.0.1:{metrics_port}\n  collector:\n    url: http://127.0.0.1:{collector_port}\n    token: {{ file: token }}\n    batch_size: 100\n    push_interval: 1s\n    assignment_refresh: 2s\n  spool:\n    dir: spool\n    max_bytes: 64MiB\ndevices: []\n"
     );

@@ -100,8 +100,15 @@ async fn a_batch_id_reused_with_other_content_is_a_409_and_applies_nothing() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["batch_id"], "a1-0000000000000001-1-5");
     let message = body["error"].as_str().unwrap();
-    assert!(message.contains("stored before with other content"), "{message}");
-    assert_eq!(s.stored("sw"), 5, "nothing of the conflicting batch is stored");
+    assert!(
+        message.contains("stored before with other content"),
+        "{message}"
+    );
+    assert_eq!(
+        s.stored("sw"),
+        5,
+        "nothing of the conflicting batch is stored"
+    );
     // A true re-send is still an idempotent duplicate.
     let (status, body) = s.post("a1-0000000000000001-1-5", first).await;
     assert_eq!(status, StatusCode::OK);
@@ -142,7 +149,10 @@ async fn a_result_at_a_stored_time_is_a_duplicate_or_a_reported_conflict() {
     // The same results under another id (a batch cut differently): nothing accepted.
     let (_, body) = s.post("b2", ok).await;
     let r = reply(body);
-    assert_eq!((r.accepted, r.duplicate_results, r.rejected.len()), (0, 3, 0));
+    assert_eq!(
+        (r.accepted, r.duplicate_results, r.rejected.len()),
+        (0, 3, 0)
+    );
 
     // A failed result for minute 1, where an ok one is stored: refused, with both outcomes.
     let (_, body) = s.post("b3", history("sw", 1, 2, |_| true)).await;
@@ -181,7 +191,9 @@ async fn results_from_long_ago_are_rejected_one_by_one() {
     let refused: Vec<usize> = r.rejected.iter().map(|x| x.index).collect();
     assert_eq!(refused, [0, 1, 2]);
     assert!(
-        r.rejected[0].reason.contains("older than the collector accepts"),
+        r.rejected[0]
+            .reason
+            .contains("older than the collector accepts"),
         "{}",
         r.rejected[0].reason
     );
@@ -200,7 +212,10 @@ async fn results_from_long_ago_are_rejected_one_by_one() {
         .parse::<chrono::DateTime<chrono::Utc>>()
         .unwrap()
         .timestamp_millis();
-    assert!(outages.iter().all(|o| o.start >= first - 3 * 60_000), "{outages:?}");
+    assert!(
+        outages.iter().all(|o| o.start >= first - 3 * 60_000),
+        "{outages:?}"
+    );
 }
 
 #[tokio::test]

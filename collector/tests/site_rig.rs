@@ -41,6 +41,8 @@ devices:
         screen = site.ip("screen"),
     );
     std::fs::write(dir.join("ups.community"), "ups-battery\n").unwrap();
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(dir.join("ups.community"), mode).unwrap(); // owner only
     std::fs::write(dir.join("agent.yaml"), yaml).unwrap();
     AgentConfig::load(&dir.join("agent.yaml")).unwrap_or_else(|e| panic!("{e}"))
 }

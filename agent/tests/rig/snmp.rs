@@ -296,9 +296,14 @@ impl Lab {
         Lab { dir: temp_dir() }
     }
 
-    /// Writes a secret file (relative to the config's folder).
+    /// Writes a secret file (relative to the config's folder), readable by its owner only, as
+    /// the agent requires of secret files.
     pub fn secret(&self, name: &str, value: &str) {
-        std::fs::write(self.dir.path().join(name), format!("{value}\n")).expect("write secret");
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("{value}\n")).expect("write secret");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .expect("secret file mode 0600");
     }
 
     /// Writes `agent.yaml` and loads it the way the agent does.

@@ -232,6 +232,8 @@ fn write_inventory(dir: &Path, port: u16) {
     )
     .unwrap(); // token files: owner only
     std::fs::write(dir.join("community.txt"), "public").unwrap();
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(dir.join("community.txt"), mode).unwrap(); // owner only
     let text = INVENTORY
         .replace("DATABASE", &dir.join("collector.db").display().to_string())
         .replace("PORT", &port.to_string());
