@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 /// `DRIFTVAKT_BENCH_COLLECTOR_PREFIX` (e.g. `perf record -g -o FILE --`) is put in front; the
 /// CPU and memory figures are then the wrapper's, so use it for profiles only.
 fn collector_command() -> Result<Command> {
+    if let Ok(bin) = std::env::var("DRIFTVAKT_BENCH_COLLECTOR") {
+        // Another build of the collector (an earlier release, for a side-by-side run).
+        return Ok(Command::new(bin));
+    }
     let exe = std::env::current_exe()?;
     let sibling = exe.with_file_name("driftvakt-collector");
     let mut argv: Vec<String> = std::env::var("DRIFTVAKT_BENCH_COLLECTOR_PREFIX")
@@ -151,7 +155,7 @@ impl Http {
     }
 }
 
-fn blocking_client() -> Result<Http> {
+pub(crate) fn blocking_client() -> Result<Http> {
     Http::new()
 }
 
@@ -231,7 +235,7 @@ pub fn ingest(
     })
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -239,11 +243,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// One batch's answer.
-struct Posted {
-    ok: bool,
-    accepted: u64,
-    rejected: u64,
-    ms: f64,
+pub(crate) struct Posted {
+    pub(crate) ok: bool,
+    pub(crate) accepted: u64,
+    pub(crate) rejected: u64,
+    pub(crate) ms: f64,
 }
 
 /// Every agent's batches, agents concurrently, each agent's in order.
@@ -270,7 +274,12 @@ async fn post_all(url: &str, bodies: Vec<Vec<Vec<u8>>>) -> Vec<Posted> {
     all.into_iter().flatten().collect()
 }
 
-async fn post_one(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) -> Posted {
+pub(crate) async fn post_one(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> Posted {
     let t0 = Instant::now();
     let answer = async {
         let r = client

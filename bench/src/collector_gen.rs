@@ -47,7 +47,11 @@ pub fn token(k: usize) -> String {
 /// Writes the inventory (and the agents' token files) into `dir`; returns its path.
 pub fn write_inventory(dir: &Path, devices: usize, agents: usize, db: &Path) -> Result<PathBuf> {
     for k in 0..agents {
-        std::fs::write(dir.join(format!("{}.token", agent(k))), token(k))?;
+        let path = dir.join(format!("{}.token", agent(k)));
+        std::fs::write(&path, token(k))?;
+        // Token files are refused unless only their owner can read them.
+        let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&path, mode)?;
     }
     let path = dir.join("collector.yaml");
     std::fs::write(&path, inventory_yaml(devices, agents, db))?;

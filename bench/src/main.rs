@@ -7,6 +7,7 @@
 mod agent_run;
 mod collector_bench;
 mod collector_gen;
+mod collector_late;
 mod compare;
 mod lag;
 mod peers;
@@ -161,6 +162,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         batches: usize,
     },
+    /// One agent posting batches hours late among punctual ones: the punctual agents' batch
+    /// latency with and without it; prints one JSON line.
+    CollectorLate {
+        #[arg(long, default_value_t = 500)]
+        devices: usize,
+        #[arg(long, default_value_t = 5)]
+        agents: usize,
+        /// Seconds of each phase (without, then with the late agent).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// A year of history, then restart, status, /metrics and reports; prints one JSON line.
     CollectorReport {
         #[arg(long, default_value_t = 5000)]
@@ -287,6 +299,15 @@ fn run(command: Command) -> Result<()> {
                 let row = collector_bench::ingest(n, agents, batch_size, batches)?;
                 println!("{}", serde_json::to_string(&row)?);
             }
+            Ok(())
+        }
+        Command::CollectorLate {
+            devices,
+            agents,
+            seconds,
+        } => {
+            let row = collector_late::run(devices, agents, seconds)?;
+            println!("{}", serde_json::to_string(&row)?);
             Ok(())
         }
         Command::CollectorReport { devices, outages } => {

@@ -88,6 +88,15 @@ fn report(config: &Path, args: &[&str]) -> String {
 async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_inventory(dir.path(), Some(&dir.path().join("db/dv.db")));
+    // The history is of March 2026 and this collector runs on the real clock: importing months
+    // old history needs `max_past` raised (its default refuses results 30 days before a new
+    // device's first).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "  confirm_failures: 3\n",
+        "  confirm_failures: 3\n  max_past: 3650d\n",
+    );
+    std::fs::write(&config, text).unwrap();
     let all = history("prn", 0, 24 * 60, |m| (600..660).contains(&m));
     let (first, second): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.time < minute(630));
 
@@ -107,7 +116,7 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     assert_eq!(again["duplicate"], true);
     for (i, chunk) in second.chunks(100).enumerate() {
         let r = post(port, &format!("second-{i}"), chunk.to_vec()).await;
-        assert_eq!(r["accepted"], chunk.len());
+        assert_eq!(r["accepted"], chunk.len(), "{r}");
     }
     let url = format!(
         "http://127.0.0.1:{port}/api/v1/report?from=2026-03-10T00:00:00Z&to=2026-03-11T00:00:00Z"

@@ -18,6 +18,8 @@ use tokio::net::TcpStream;
 
 fn inventory(dir: &Path, tcp_port: u16, db: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("a.token"), TOKEN_A).unwrap();
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(dir.join("a.token"), mode).unwrap(); // owner only
     let text = format!(
         "collector:\n  database: {db}\nsites:\n  - {{ id: s1, name: Stadshuset, municipality: Ulricehamn }}\ndevices:\n  - {{ id: prn1, class: printer, site: s1, address: 127.0.0.1, checks: [{{ kind: tcp, port: {tcp_port}, interval: 1s, timeout: 500ms }}] }}\nagents:\n  - {{ id: a, token_file: a.token, sites: [s1] }}\n",
         db = db.display()
