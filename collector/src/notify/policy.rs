@@ -373,6 +373,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             kind: kind.tag().to_string(),
             municipality: municipality.clone(),
             since: *since,
+            acknowledged_at: None,
         });
         let mut ids = Vec::new();
         for r in self.config.recipients(municipality, route.role) {

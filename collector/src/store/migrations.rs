@@ -136,6 +136,8 @@ CREATE TABLE IF NOT EXISTS notify_schedule_marks (
     // 5: a batch's content digest, so a known batch id with other content is a conflict rather
     // than a silent duplicate (batches stored before have none and stay duplicates).
     r"ALTER TABLE dv_batches ADD COLUMN digest TEXT;",
+    // 6: when on-call acknowledged a page (it ends the billable time of the case).
+    r"ALTER TABLE notify_oncall_cases ADD COLUMN acknowledged_at TEXT;",
 ];
 
 /// The schema version this program writes.

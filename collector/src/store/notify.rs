@@ -412,7 +412,7 @@ impl PolicyStore for SqliteNotifyStore {
     ) -> Result<Vec<OncallCase>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT at, device_id, device_name, kind, municipality, since
+            "SELECT at, device_id, device_name, kind, municipality, since, acknowledged_at
              FROM notify_oncall_cases WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
         )?;
         let rows = stmt.query_map(params![text(from), text(to)], |r| {
@@ -423,10 +423,11 @@ impl PolicyStore for SqliteNotifyStore {
                 r.get(3)?,
                 r.get(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         rows.map(|r| {
-            let (at, device_id, device_name, kind, municipality, since) = r?;
+            let (at, device_id, device_name, kind, municipality, since, acknowledged) = r?;
             Ok(OncallCase {
                 at: instant(&at)?,
                 device_id,
@@ -434,6 +435,7 @@ impl PolicyStore for SqliteNotifyStore {
                 kind,
                 municipality,
                 since: instant(&since)?,
+                acknowledged_at: acknowledged.as_deref().map(instant).transpose()?,
             })
         })
         .collect()

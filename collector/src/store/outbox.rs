@@ -23,6 +23,10 @@ pub struct OncallCase {
     pub municipality: String,
     /// When the problem started.
     pub since: DateTime<Utc>,
+    /// When the on-call technician acknowledged the page (it ends the billable time if the
+    /// subject is still down); `None` until then.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// A row id in the outbox.
