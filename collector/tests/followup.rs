@@ -11,7 +11,7 @@ use driftvakt_collector::app::App;
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::notify::{Notifier, SmtpTransport, SqliteNotifyStore};
+use driftvakt_collector::notify::{Notifier, OutboxStore, SmtpTransport, SqliteNotifyStore};
 use driftvakt_collector::report::{self, Format, Report};
 use driftvakt_collector::store::{SqliteStore, SqliteWindowStore};
 use driftvakt_collector::windows::CalendarService;
@@ -26,6 +26,7 @@ const TOKEN: &str = "followup-test-token-0123456789";
 const OPERATOR: &str = "followup-operator-token-0123456789";
 const EDITORS: &str = "intranat@tranemo.example.se";
 const ON_CALL: &str = "beredskap@tranemo.example.se";
+const DESK: &str = "servicedesk@tranemo.example.se";
 
 /// Tranemo: the e-mail service (a device of class `service`) at Kommunhuset (a crisis site
 /// with a UPS) and a node without a UPS; Ulricehamn: one access point.
@@ -70,6 +71,11 @@ struct Rig {
 
 impl Rig {
     fn start(now: &str) -> Rig {
+        Rig::start_with(now, "")
+    }
+
+    /// A rig whose inventory has `extra` appended (e.g. a `calendar:` section).
+    fn start_with(now: &str, extra: &str) -> Rig {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let peer = SmtpPeer::start(&dir.join("mail"));
@@ -79,7 +85,8 @@ impl Rig {
         std::fs::set_permissions(dir.join("a1.token"), mode).unwrap(); // owner only
         let text = INVENTORY
             .replace("DATABASE", &dir.join("collector.db").display().to_string())
-            .replace("PORT", &peer.port.to_string());
+            .replace("PORT", &peer.port.to_string())
+            + extra;
         std::fs::write(dir.join("collector.yaml"), text).unwrap();
         let inv = Inventory::load(&dir.join("collector.yaml")).unwrap();
         let db = inv.settings.database.clone();
@@ -520,4 +527,42 @@ fn a_node_without_a_ups_is_warned_about_and_listed() {
     assert!(backup[0].crisis_site && !backup[0].missing_ups);
     assert!(backup[1].node && backup[1].missing_ups);
     let _ = Path::new(".");
+}
+
+#[tokio::test]
+async fn a_fault_in_the_lunch_break_waits_for_the_desk_instead_of_paging() {
+    // Tranemo's Wednesdays with the 2014 document's lunch: 07:45–12:00 and 12:45–16:30.
+    let calendar = "calendar:\n  office_hours:\n    municipalities:\n      Tranemo:\n        wednesday: [\"07:45-12:00\", \"12:45-16:30\"]\n";
+    // Wednesday 11 March 2026, 12:00 in Tranemo; the node switch fails from 12:05.
+    let base = utc("2026-03-11T11:00:00Z");
+    let rig = Rig::start_with("2026-03-11T11:00:00Z", calendar);
+    let at = |m: i64| base + Duration::minutes(m);
+    let mut opened = Vec::new();
+    for m in 0..10 {
+        let r = rig
+            .ingest(
+                at(m) + Duration::seconds(30),
+                vec![icmp("sw-limmared", at(m), m < 5)],
+            )
+            .await;
+        opened.extend(r.opened);
+    }
+    assert_eq!(opened, ["device:sw-limmared:down"]);
+    let rows = rig.alerting.notifier().store().list(None).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0].recipient, DESK,
+        "the lunch break does not page on-call"
+    );
+    assert_eq!(rows[0].due_at, at(45), "it waits for the desk at 12:45");
+    rig.clock.set(&at(45).to_rfc3339());
+    let mails = rig.deliver_until(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to(), DESK);
+    assert!(
+        mails[0].text.contains("väntade till kontorstid"),
+        "{}",
+        mails[0].text
+    );
+    assert_eq!(rig.report("2026-T1").oncall_cases, 0);
 }
