@@ -47,6 +47,7 @@ fn answer(e: IncidentError) -> Response {
 }
 
 /// The store on the collector's database (the same file as every other table).
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 fn open(s: &ApiState) -> Result<SqliteIncidentStore, Response> {
     SqliteIncidentStore::open(&s.app.inventory.settings.database)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))

@@ -27,8 +27,8 @@ pub mod quiet;
 mod table;
 
 use crate::availability::{
-    aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, Span, Spans,
-    Subject,
+    aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
+    Span, Spans, Subject,
 };
 use crate::calendar::Calendar;
 use crate::inventory::{BackupSite, Inventory};
@@ -252,7 +252,7 @@ fn count_overlapping(spans: &[Span], from: i64, to: i64) -> usize {
 pub fn build(
     inv: &Inventory,
     store: &dyn Store,
-    windows: &Calendar,
+    windows: &dyn PlannedWindows,
     period: &Period,
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
@@ -263,6 +263,8 @@ pub fn build(
     let (from, to, year) = (ms(p.from), ms(p.to), ms(p.year_start()));
     let start = year.min(from);
     let target = inv.settings.target;
+    // Office hours and holidays (configuration only) for handling times.
+    let hours = Calendar::from_config(inv.calendar.clone().unwrap_or_default());
     let devices_tl = load_timelines(inv, store, start, to)?;
     let mut devices = Vec::new();
     for d in &inv.devices {
@@ -324,7 +326,7 @@ pub fn build(
                             manual_id: None,
                             measured: Vec::new(),
                         }
-                        .measure(windows, inv, now),
+                        .measure(&hours, inv, now),
                     );
                 }
             }
@@ -343,7 +345,7 @@ pub fn build(
         |id| id.to_string(),
     );
     for m in store.manual_incidents(year, to)? {
-        all_incidents.push(manual_incident(inv, windows, m, now));
+        all_incidents.push(manual_incident(inv, &hours, m, now));
     }
     all_incidents.sort_by(|a, b| (a.start, &a.service).cmp(&(b.start, &b.service)));
     let goal = inv.settings.incident_goal;
