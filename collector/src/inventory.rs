@@ -94,6 +94,104 @@ pub struct CollectorSettings {
     /// Bearer token for operators' changes over the API (service windows); none: CLI only.
     #[serde(default)]
     pub operator_token: Option<SecretRef>,
+    /// How long an incident may take to handle, in working time: `working_day` (default: the
+    /// affected municipality's office hours of the day the fault began) or a duration of
+    /// working time (`4h`; 1m..7d).
+    #[serde(default)]
+    pub handling_goal: HandlingGoal,
+    /// How on-call cases are billed.
+    #[serde(default)]
+    pub oncall_billing: OncallBilling,
+    /// A device without a result for this long has gone quiet (listed for retirement). 1d..3650d.
+    #[serde(default = "default_quiet", deserialize_with = "quiet_after")]
+    pub quiet_after: Duration,
+}
+
+/// The handling-time goal of incidents (`collector.handling_goal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandlingGoal {
+    /// One working day: the office hours of the day the fault began.
+    #[default]
+    WorkingDay,
+    /// This much working time.
+    Working(Duration),
+}
+
+impl<'de> Deserialize<'de> for HandlingGoal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "working_day" {
+            return Ok(HandlingGoal::WorkingDay);
+        }
+        let parsed: Duration = text.parse().map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{e}: write `working_day` or a duration of working time such as `4h`"
+            ))
+        })?;
+        driftvakt_common::config::Bounds::new(60_000, 7 * 86_400_000)
+            .check(parsed)
+            .map(HandlingGoal::Working)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Billing of on-call cases (`collector.oncall_billing`): a case bills its length, at least
+/// `minimum` (the framework assignment: half an hour), rounded up to a multiple of
+/// `round_up_to` when set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OncallBilling {
+    /// 0s..1d; default 30m.
+    #[serde(
+        default = "default_billing_minimum",
+        deserialize_with = "billing_duration"
+    )]
+    pub minimum: Duration,
+    /// 1s..1d; none by default (seconds as they are).
+    #[serde(default, deserialize_with = "billing_duration_opt")]
+    pub round_up_to: Option<Duration>,
+}
+
+impl Default for OncallBilling {
+    fn default() -> Self {
+        OncallBilling {
+            minimum: default_billing_minimum(),
+            round_up_to: None,
+        }
+    }
+}
+
+fn default_billing_minimum() -> Duration {
+    Duration::from_secs(1800)
+}
+
+fn default_quiet() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+fn bounded_with<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    bounds: driftvakt_common::config::Bounds,
+) -> Result<Duration, D::Error> {
+    let v = Duration::deserialize(d)?;
+    bounds.check(v).map_err(serde::de::Error::custom)
+}
+
+fn quiet_after<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    bounded_with(
+        d,
+        driftvakt_common::config::Bounds::new(86_400_000, 3650 * 86_400_000),
+    )
+}
+
+fn billing_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    bounded_with(d, driftvakt_common::config::Bounds::new(0, 86_400_000))
+}
+
+fn billing_duration_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    bounded_with(d, driftvakt_common::config::Bounds::new(1000, 86_400_000)).map(Some)
 }
 
 fn default_listen() -> SocketAddr {
@@ -138,6 +236,9 @@ impl Default for CollectorSettings {
             max_future: default_future(),
             max_past: default_past(),
             operator_token: None,
+            handling_goal: HandlingGoal::default(),
+            oncall_billing: OncallBilling::default(),
+            quiet_after: default_quiet(),
         }
     }
 }
@@ -153,6 +254,14 @@ pub struct SiteConfig {
     /// A network node (knutpunkt): its UPS units must hold at least four hours.
     #[serde(default)]
     pub node: bool,
+    /// A crisis-management building (ledningsplats: Kommunhuset Tranemo, Stadshuset
+    /// Ulricehamn): it needs backup power of its own.
+    #[serde(default)]
+    pub crisis_site: bool,
+    /// The backup runtime this site requires, in minutes (default 240 at nodes and crisis
+    /// sites, the four-hour node reserve); 1..10080.
+    #[serde(default)]
+    pub required_runtime_minutes: Option<Spanned<u32>>,
 }
 
 /// How many members a service needs: `all`, `any` or `{ at_least: N }`.
@@ -222,7 +331,13 @@ pub struct Site {
     pub name: String,
     pub municipality: String,
     pub node: bool,
+    pub crisis_site: bool,
+    /// Minutes of backup runtime required (nodes and crisis sites; 240 unless set).
+    pub required_runtime_minutes: Option<u32>,
 }
+
+/// The backup runtime nodes and crisis sites need unless they set their own (four hours).
+pub const DEFAULT_REQUIRED_RUNTIME_MINUTES: u32 = 240;
 
 /// A device, resolved.
 #[derive(Debug, Clone)]
@@ -450,6 +565,17 @@ fn validate_file(v: &mut Validator, f: &LoadedFile, index: &GlobalIndex, files: 
     });
     for s in &f.file.sites {
         check_id(v, &s.id, "site", &mut seen);
+        if let Some(m) = &s.required_runtime_minutes {
+            if !(1..=10_080).contains(&m.value) {
+                v.error_at(
+                    &m.referenced,
+                    format!(
+                        "site `{}`: required_runtime_minutes must be between 1 and 10080",
+                        s.id.value
+                    ),
+                );
+            }
+        }
     }
     let mut seen = earlier(pos, &|g| {
         g.services.iter().map(|s| s.id.value.clone()).collect()
@@ -844,11 +970,18 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
     let mut services = Vec::new();
     let mut creds = Vec::new();
     for f in files {
-        sites.extend(f.file.sites.into_iter().map(|s| Site {
-            name: s.name.unwrap_or_else(|| s.id.value.clone()),
-            id: s.id.value,
-            municipality: s.municipality,
-            node: s.node,
+        sites.extend(f.file.sites.into_iter().map(|s| {
+            Site {
+                name: s.name.unwrap_or_else(|| s.id.value.clone()),
+                id: s.id.value,
+                municipality: s.municipality,
+                required_runtime_minutes: s
+                    .required_runtime_minutes
+                    .map(|m| m.value)
+                    .or((s.node || s.crisis_site).then_some(DEFAULT_REQUIRED_RUNTIME_MINUTES)),
+                node: s.node,
+                crisis_site: s.crisis_site,
+            }
         }));
         devices.extend(f.file.devices);
         services.extend(f.file.services.into_iter().map(|s| Service {
@@ -972,6 +1105,7 @@ impl Inventory {
             }
             warnings.extend(n.warnings());
         }
+        warnings.extend(self.backup_power().iter().flat_map(BackupSite::warnings));
         for (cred, agent) in self.embedded_credentials() {
             let refs = [
                 ("community", &cred.community),
@@ -1021,6 +1155,97 @@ impl Inventory {
             }
         }
         out
+    }
+}
+
+/// A site that needs backup power (a node or a crisis site) and the UPS units it has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupSite {
+    pub site: String,
+    pub name: String,
+    pub municipality: String,
+    pub node: bool,
+    pub crisis_site: bool,
+    pub required_runtime_minutes: u32,
+    /// UPS devices at the site, with the minimum runtime each is held to (its
+    /// `min_runtime_minutes`, default 240).
+    pub ups: Vec<BackupUps>,
+    /// No UPS in the inventory.
+    pub missing_ups: bool,
+}
+
+/// One UPS at a site that needs backup power.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupUps {
+    pub device: String,
+    pub min_runtime_minutes: u32,
+    /// Held to less than the site requires.
+    pub below_requirement: bool,
+}
+
+impl BackupSite {
+    /// What `check-config` warns about: no UPS, or a UPS held to less than the site needs.
+    pub fn warnings(&self) -> Vec<String> {
+        let what = match (self.node, self.crisis_site) {
+            (true, true) => "network node and crisis site",
+            (true, false) => "network node (knutpunkt)",
+            _ => "crisis site (ledningsplats)",
+        };
+        let mut out = Vec::new();
+        if self.missing_ups {
+            out.push(format!(
+                "site `{}` ({what}) has no UPS in the inventory: it needs {} minutes of backup power",
+                self.site, self.required_runtime_minutes
+            ));
+        }
+        for u in self.ups.iter().filter(|u| u.below_requirement) {
+            out.push(format!(
+                "site `{}` ({what}) needs {} minutes of backup power, but UPS `{}` is held to {} (min_runtime_minutes)",
+                self.site, self.required_runtime_minutes, u.device, u.min_runtime_minutes
+            ));
+        }
+        out
+    }
+}
+
+impl Inventory {
+    /// Every node and crisis site with its UPS units, in inventory order.
+    pub fn backup_power(&self) -> Vec<BackupSite> {
+        self.sites
+            .iter()
+            .filter(|s| s.node || s.crisis_site)
+            .map(|s| {
+                let required = s
+                    .required_runtime_minutes
+                    .unwrap_or(DEFAULT_REQUIRED_RUNTIME_MINUTES);
+                let ups: Vec<BackupUps> = self
+                    .devices
+                    .iter()
+                    .filter(|d| d.site == s.id && d.class == DeviceClass::Ups)
+                    .map(|d| {
+                        let min = d
+                            .config
+                            .min_runtime_minutes
+                            .unwrap_or(DEFAULT_REQUIRED_RUNTIME_MINUTES);
+                        BackupUps {
+                            device: d.id.clone(),
+                            min_runtime_minutes: min,
+                            below_requirement: min < required,
+                        }
+                    })
+                    .collect();
+                BackupSite {
+                    site: s.id.clone(),
+                    name: s.name.clone(),
+                    municipality: s.municipality.clone(),
+                    node: s.node,
+                    crisis_site: s.crisis_site,
+                    required_runtime_minutes: required,
+                    missing_ups: ups.is_empty(),
+                    ups,
+                }
+            })
+            .collect()
     }
 }
 

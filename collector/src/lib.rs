@@ -10,7 +10,8 @@
 //! - [`app`]: the [`app::App`] that ties inventory, store and clock together;
 //! - [`state`]: the pure state machine and the one read model (timelines, status, root cause,
 //!   lineage) that ingest, alerting, metrics, reports and the API all use;
-//! - [`ingest`], [`windows`] (operators' changes to service windows), [`report`] (the
+//! - [`ingest`], [`windows`] (operators' changes to service windows), [`incidents`]
+//!   (incidents registered by hand), [`report`] (the
 //!   availability report and its formats), [`notify`] (driftmeddelanden and alerts: policy,
 //!   outbox, transports), [`alerting`] (state turned into the notifier's events, once each),
 //!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector);
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod embedded;
 pub mod events;
 pub mod http;
+pub mod incidents;
 pub mod ingest;
 pub mod inventory;
 pub mod metrics;

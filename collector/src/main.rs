@@ -29,6 +29,10 @@ enum Command {
     Calendar(cli::calendar::CalendarArgs),
     /// Driftmeddelanden and alerts: the outbox and a test mail.
     Notify(cli::notify::NotifyArgs),
+    /// Incidents registered by hand: add, update, close, list.
+    Incident(cli::incident::IncidentArgs),
+    /// On-call cases of a period with what they bill (the invoice basis).
+    Oncall(cli::oncall::OncallArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notify(args) => {
             cli::notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
+        Command::Incident(args) => {
+            cli::incident::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
+        }
+        Command::Oncall(args) => print!("{}", cli::oncall::run(&args, Arc::new(SystemClock))?),
     }
     Ok(())
 }

@@ -15,7 +15,9 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The five device classes the municipal IT runs on its networks.
+/// The device classes the municipal IT runs on its networks, and `service`: a function that is
+/// not a network device (e-mail, telephony, remote access, storage), watched by host name over
+/// HTTP, TCP or ICMP and reported like the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceClass {
@@ -24,15 +26,17 @@ pub enum DeviceClass {
     AccessPoint,
     Printer,
     Screen,
+    Service,
 }
 
 impl DeviceClass {
-    pub const ALL: [DeviceClass; 5] = [
+    pub const ALL: [DeviceClass; 6] = [
         DeviceClass::Switch,
         DeviceClass::Ups,
         DeviceClass::AccessPoint,
         DeviceClass::Printer,
         DeviceClass::Screen,
+        DeviceClass::Service,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl DeviceClass {
             DeviceClass::AccessPoint => "access_point",
             DeviceClass::Printer => "printer",
             DeviceClass::Screen => "screen",
+            DeviceClass::Service => "service",
         }
     }
 }

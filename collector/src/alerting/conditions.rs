@@ -87,6 +87,8 @@ pub struct Snapshot<'a> {
     now: i64,
     devices: BTreeMap<String, Timeline>,
     services: BTreeMap<String, Timeline>,
+    /// Incidents registered by hand in the look-back.
+    manual: Vec<crate::store::ManualIncident>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -97,11 +99,13 @@ impl<'a> Snapshot<'a> {
         let inv = &app.inventory;
         let devices = load_timelines(inv, &*app.store, from, to)?;
         let services = service_timelines(inv, &devices, from, to);
+        let manual = app.store.manual_incidents(from, to)?;
         Ok(Snapshot {
             app,
             now,
             devices,
             services,
+            manual,
         })
     }
 
@@ -120,6 +124,8 @@ impl<'a> Snapshot<'a> {
         let mut out = Conditions::default();
         self.dark_sites(&mut out.list);
         self.services_down(&mut out.list);
+        out.list
+            .extend(super::manual::conditions(&self.manual, at(self.now)));
         let mut faults = AgentFaults::default();
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
@@ -209,6 +215,9 @@ impl<'a> Snapshot<'a> {
     /// subject is unknown or unreachable, or (findings) does not answer. Such a condition is
     /// left as it is.
     pub fn frozen(&self, key: &str, event: &Event) -> bool {
+        if key.starts_with(super::manual::PREFIX) {
+            return false; // an operator's incident is never unknown
+        }
         match event {
             Event::ServiceDown { service_id, .. } => self
                 .services
@@ -236,6 +245,9 @@ impl<'a> Snapshot<'a> {
 
     /// Whether the condition `key` that began at `since` is still going on.
     pub fn course(&self, key: &str, since: DateTime<Utc>) -> Course {
+        if key.starts_with(super::manual::PREFIX) {
+            return super::manual::course(&self.manual, key, at(self.now));
+        }
         let mut parts = key.splitn(3, ':');
         let (kind, id, tag) = (parts.next(), parts.next(), parts.next());
         let spans = match (kind, id, tag) {

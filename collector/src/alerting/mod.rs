@@ -34,6 +34,7 @@
 //! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]).
 
 pub mod conditions;
+pub mod manual;
 pub mod metrics;
 
 pub use crate::store::{Announced, AnnouncedStore};
@@ -443,5 +444,12 @@ impl Store for SignallingStore {
     }
     fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         self.inner.agents_seen()
+    }
+    fn manual_incidents(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::store::ManualIncident>, StoreError> {
+        self.inner.manual_incidents(from, to)
     }
 }

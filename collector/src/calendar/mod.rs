@@ -14,6 +14,7 @@ pub mod config;
 pub mod holidays;
 pub mod rules;
 pub mod swedish;
+pub mod working;
 
 pub use adhoc::{Activation, AdhocWindow, NewAdhocWindow};
 pub use config::{CalendarConfig, CalendarFile};

@@ -11,6 +11,9 @@
 //! - `GET /api/v1/assignment` — the devices an agent in central mode probes ([`assignment`]).
 //! - `GET|POST|DELETE /api/v1/windows…` — service windows; changes need the operator token
 //!   ([`windows`]).
+//! - `GET|POST|PATCH /api/v1/incidents…` — incidents registered by hand; changes need the
+//!   operator token ([`incidents`]); `GET /api/v1/devices/quiet?days=N` — equipment that went
+//!   quiet.
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
 //! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
@@ -23,6 +26,7 @@
 pub mod assignment;
 pub mod auth;
 pub mod body;
+pub mod incidents;
 pub mod report;
 pub mod results;
 pub mod server;
@@ -64,6 +68,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(status::get_metrics))
         .merge(windows::routes())
+        .merge(incidents::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(

@@ -224,7 +224,10 @@ pub struct AlertRouting {
 
 impl Default for AlertRouting {
     fn default() -> Self {
-        let page = |p| KindRouting { page_on_call: p };
+        let page = |p| KindRouting {
+            page_on_call: p,
+            page_in_breaks: false,
+        };
         AlertRouting {
             down: page(true),
             on_battery: page(true),
@@ -253,6 +256,10 @@ impl AlertRouting {
 #[serde(deny_unknown_fields)]
 pub struct KindRouting {
     pub page_on_call: bool,
+    /// Page on-call in a break inside a working day (lunch) too; by default such an alert
+    /// waits for the service desk to come back.
+    #[serde(default)]
+    pub page_in_breaks: bool,
 }
 
 /// A cron-scheduled report mail.

@@ -10,7 +10,9 @@
 //! - A dark site (node switch down) gives one notice; `Down` alerts for the devices behind it
 //!   are dropped while it is dark.
 //! - Device alerts go to the service desk in office hours, to on-call outside them if the kind
-//!   pages (`page_on_call`), else wait for the next office-hours start.
+//!   pages (`page_on_call`), else wait for the next office-hours start. A break inside a
+//!   working day (lunch) does not page unless the kind says so (`page_in_breaks`): the alert
+//!   waits for the desk.
 //! - Per recipient, at most `rate_limit_per_hour` mails an hour: beyond that (one slot is kept
 //!   for it) notices are collected into one digest ("Sammanfattning: 183 larm").
 
@@ -149,6 +151,17 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let Some(mut inc) = self.store.incident(key)? else {
             return Ok(Vec::new());
         };
+        if let Event::DeviceAlert {
+            device_id,
+            kind,
+            since,
+            ..
+        } = &inc.event
+        {
+            // Ends the billable time of the on-call case this alert paged, if it did.
+            self.store
+                .resolve_oncall_case(device_id, kind.tag(), *since, until)?;
+        }
         if !matches!(inc.state, IncidentState::Open) {
             if matches!(inc.state, IncidentState::Suppressed { .. }) {
                 self.store.delete_incident(key)?;
@@ -374,6 +387,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             municipality: municipality.clone(),
             since: *since,
             acknowledged_at: None,
+            resolved_at: None,
         });
         let mut ids = Vec::new();
         for r in self.config.recipients(municipality, route.role) {
@@ -415,7 +429,10 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             return office;
         }
         let on_call = self.config.recipients(municipality, Role::OnCall);
-        if self.config.alerts.for_kind(kind).page_on_call && !on_call.is_empty() {
+        let routing = self.config.alerts.for_kind(kind);
+        // A break inside a working day (lunch) is not on-call time: the desk is back soon.
+        let in_break = calendar.in_break(now, Some(municipality)) && !routing.page_in_breaks;
+        if routing.page_on_call && !on_call.is_empty() && !in_break {
             return Route {
                 role: Role::OnCall,
                 not_before: now,

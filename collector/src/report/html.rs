@@ -1,7 +1,7 @@
 //! The report as a printable Swedish HTML page for the committee (tertial follow-up), with an
 //! inline SVG bar chart of availability per service against the target line.
 
-use super::Report;
+use super::{GroupRow, Report};
 use crate::availability::Figures;
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Stockholm;
@@ -147,30 +147,143 @@ pub fn render(r: &Report) -> String {
         .map(|s| (s.name.clone(), &s.figures, s.outages))
         .collect();
     table(&mut out, "Tjänster", &rows);
-    let rows: Vec<_> = r
-        .municipalities
-        .iter()
-        .map(|m| (m.name.clone(), &m.figures, m.outages))
-        .collect();
-    table(&mut out, "Kommuner", &rows);
-    let rows: Vec<_> = r
-        .sites
-        .iter()
-        .map(|s| (s.name.clone(), &s.figures, s.outages))
-        .collect();
-    table(&mut out, "Platser", &rows);
+    out.push_str("<p id=weighting>Kommuner och platser vägs efter enhetstid: tillgängligheten är 1 − summerad avbrottstid / summerad observerad tid över deras enheter. Timmarna anges i kommunens (platsens) egen tid, medelvärdet över enheterna, mot ett år på 8&nbsp;760 timmar; kolumnerna märkta <em>enhetstimmar</em> är summor över enheterna.</p>\n");
+    group_table(&mut out, "Kommuner", &r.municipalities);
+    group_table(&mut out, "Platser", &r.sites);
     incidents(&mut out, r);
     oncall(&mut out, r);
+    backup_power(&mut out, r);
+    quiet(&mut out, r);
     out.push_str("</body>\n</html>\n");
     out
 }
 
+/// A group table: hours in the group's own time, plus downtime in device-hours.
+fn group_table(out: &mut String, heading: &str, rows: &[GroupRow]) {
+    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Enheter</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar (h)</th><th>Avbrott (enhetstimmar)</th><th>Okänt (enhetstimmar)</th></tr>", esc(heading));
+    for g in rows {
+        let (f, o) = (&g.figures, &g.own_time);
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&g.name),
+            g.devices,
+            pct(f),
+            hours(o.downtime_s),
+            hours(o.planned_downtime_s),
+            hours(o.unplanned_downtime_s),
+            hours(o.unknown_s),
+            g.outages,
+            verdict(f),
+            hours(o.error_budget_left_s),
+            hours(f.downtime_s),
+            hours(f.unknown_s)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
 fn oncall(out: &mut String, r: &Report) {
+    let o = &r.oncall;
     let _ = writeln!(
         out,
-        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid).</p>",
-        r.oncall_cases
+        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid; en händelse är ett ärende). Debiterbar tid: <span class=n id=oncall-billable>{}</span>&nbsp;h (minsta debiterbara tid {} minuter per ärende).</p>",
+        r.oncall_cases,
+        hours(o.billable_s),
+        num(o.minimum_s / 60.0, 0)
     );
+    if o.cases.is_empty() {
+        return;
+    }
+    out.push_str("<table>\n<tr><th>Kommun</th><th>Ärenden</th><th>Debiterbart (h)</th></tr>\n");
+    for m in &o.by_municipality {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&m.municipality),
+            m.cases,
+            hours(m.billable_s)
+        );
+    }
+    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Enhet</th><th>Larm</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Debiterbart (h)</th></tr>\n");
+    for c in &o.cases {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&c.municipality),
+            esc(&c.device_name),
+            esc(&c.kinds.join(", ")),
+            local(c.start),
+            c.end.map(local).unwrap_or_else(|| "pågår".into()),
+            hours(c.length_s),
+            hours(c.billable_s)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+fn backup_power(out: &mut String, r: &Report) {
+    if r.backup_power.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Reservkraft</h2>\n<p>Knutpunkter och ledningsplatser vid krishantering ska ha reservkraft.</p>\n<table>\n<tr><th>Plats</th><th>Kommun</th><th>Typ</th><th>Krav (min)</th><th>UPS</th></tr>\n");
+    for b in &r.backup_power {
+        let kind = match (b.node, b.crisis_site) {
+            (true, true) => "knutpunkt, ledningsplats",
+            (true, false) => "knutpunkt",
+            _ => "ledningsplats",
+        };
+        let ups = if b.missing_ups {
+            "<strong>ingen UPS i inventariet</strong>".to_string()
+        } else {
+            b.ups
+                .iter()
+                .map(|u| {
+                    let low = if u.below_requirement {
+                        " – under kravet"
+                    } else {
+                        ""
+                    };
+                    format!("{} ({} min{low})", esc(&u.device), u.min_runtime_minutes)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<tr class=backup><td>{}</td><td>{}</td><td>{kind}</td><td class=n>{}</td><td>{ups}</td></tr>",
+            esc(&b.name),
+            esc(&b.municipality),
+            b.required_runtime_minutes
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+fn quiet(out: &mut String, r: &Report) {
+    let q = &r.quiet;
+    let _ = writeln!(
+        out,
+        "<h2>Tyst utrustning</h2>\n<p>Enheter utan mätvärden på {} dagar: {} (inaktiv utrustning ska avföras utan dröjsmål).</p>",
+        num(q.after_days, 0),
+        q.devices.len()
+    );
+    if q.devices.is_empty() {
+        return;
+    }
+    out.push_str("<table>\n<tr><th>Enhet</th><th>Typ</th><th>Plats</th><th>Kommun</th><th>Senaste mätvärde</th></tr>\n");
+    for d in &q.devices {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.id),
+            esc(&d.class),
+            esc(&d.site),
+            esc(&d.municipality),
+            d.last_result.map(local).unwrap_or_else(|| "aldrig".into())
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn incidents(out: &mut String, r: &Report) {
@@ -183,19 +296,62 @@ fn incidents(out: &mut String, r: &Report) {
         i.goal,
         if i.meets_goal { "målet nås" } else { "<strong>målet nås inte</strong>" }
     );
+    out.push_str("<table>\n<tr><th>Kommun</th><th>Under perioden</th><th>Hittills i år</th><th>Mål</th><th>Når målet</th><th>Inom en arbetsdag</th><th>Över en arbetsdag</th><th>Median arbetstid (h)</th></tr>\n");
+    for m in &i.by_municipality {
+        let verdict = if m.meets_goal {
+            "Ja".to_string()
+        } else {
+            format!("<strong>Nej – {} över målet</strong>", m.over_goal_by)
+        };
+        let _ = writeln!(
+            out,
+            "<tr class=municipality-incidents><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>högst {}</td><td>{verdict}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&m.municipality),
+            m.period,
+            m.year_to_date,
+            m.goal,
+            m.handling.within,
+            m.handling.over,
+            m.handling.median_working_s.map(hours).unwrap_or_else(|| "–".into())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<tr><td><strong>Totalt</strong></td><td class=n>{}</td><td class=n>{}</td><td class=n>högst {}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n</table>",
+        i.period,
+        i.year_to_date,
+        i.goal,
+        if i.meets_goal { "Ja" } else { "<strong>Nej</strong>" },
+        i.handling.within,
+        i.handling.over,
+        i.handling.median_working_s.map(hours).unwrap_or_else(|| "–".into())
+    );
+    out.push_str("<p>Handläggningstid räknas i arbetstid: kommunens kontorstid (helgdagar, stängda dagar och raster undantagna), mot en arbetsdag (kontorstiden den dag felet började).</p>\n");
     if i.list.is_empty() {
         return;
     }
-    out.push_str("<table>\n<tr><th>Tjänst</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Varav planerat (h)</th></tr>\n");
+    out.push_str("<table>\n<tr><th>Tjänst</th><th>Kommuner</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Varav planerat (h)</th><th>Arbetstid (h)</th><th>Inom en arbetsdag</th></tr>\n");
     for inc in &i.list {
+        let within = match inc.within_goal {
+            Some(true) => "Ja",
+            Some(false) => "<strong>Nej</strong>",
+            None => "pågår",
+        };
+        let manual = if inc.manual_id.is_some() {
+            " (registrerad)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr><td>{}{manual}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{within}</td></tr>",
             esc(&inc.name),
+            esc(&inc.municipalities.join(", ")),
             local(inc.start),
             inc.end.map(local).unwrap_or_else(|| "pågår".into()),
             hours(inc.duration_s),
-            hours(inc.planned_s)
+            hours(inc.planned_s),
+            hours(inc.working_time_s)
         );
     }
     out.push_str("</table>\n");

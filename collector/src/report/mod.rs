@@ -7,18 +7,31 @@
 //! where one was down for an hour loses one device-hour, not one hour. Their seconds are sums of
 //! device-seconds.
 //!
+//! A group's `own_time` gives the same figures in the group's own time, weighted by device
+//! time (the mean over its devices): a site of 1,000 switches has a year of 8,760 hours and
+//! 78.84 h of error budget at 99.1 %, not 1,000 times that; the flattened seconds stay
+//! device-seconds, and the HTML report labels each.
+//!
 //! An incident is an outage (down time) of a service marked `counts_as_incident` that is not
-//! entirely inside planned service windows. Incidents are counted by start time.
+//! entirely inside planned service windows, or an incident registered by hand. Incidents are
+//! counted by start time, in total and per municipality ([`handling`]), with their handling
+//! time in working days. On-call cases are billed ([`oncall`]); devices without results for
+//! `collector.quiet_after` are listed ([`quiet`]); nodes and crisis sites with their UPS units
+//! too (`backup_power`).
 
 mod csv;
+pub mod handling;
 mod html;
+pub mod oncall;
+pub mod quiet;
 mod table;
 
 use crate::availability::{
     aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
     Span, Spans, Subject,
 };
-use crate::inventory::Inventory;
+use crate::calendar::Calendar;
+use crate::inventory::{BackupSite, Inventory};
 use crate::state::{load_timelines, service_timelines, Timeline};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -61,9 +74,17 @@ pub struct Report {
     pub sites: Vec<GroupRow>,
     pub municipalities: Vec<GroupRow>,
     pub incidents: Incidents,
-    /// On-call cases (pages sent outside office hours) in the period; filled in by
-    /// [`add_oncall_cases`] from the notifier's table, 0 without it.
+    /// On-call cases (pages sent outside office hours, one per event) in the period; filled in
+    /// by [`add_oncall_cases`] from the notifier's table, 0 without it.
     pub oncall_cases: u64,
+    /// The same cases with what they bill.
+    pub oncall: oncall::Oncall,
+    /// Devices without a result for `collector.quiet_after`.
+    pub quiet: quiet::Quiet,
+    /// Network nodes and crisis sites with their UPS units (and those without one).
+    pub backup_power: Vec<BackupSite>,
+    #[serde(skip)]
+    billing: crate::inventory::OncallBilling,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,8 +116,44 @@ pub struct GroupRow {
     pub name: String,
     pub devices: usize,
     pub outages: usize,
+    /// Device-seconds: sums over the group's devices.
     #[serde(flatten)]
     pub figures: Figures,
+    /// The figures in the group's own time (weighted by device time: the mean over its
+    /// devices), against a year of its own length.
+    pub own_time: OwnTime,
+}
+
+/// A group's figures in its own time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnTime {
+    /// How the group is weighted: `device_time` (every device counts for its observed time).
+    pub weighting: &'static str,
+    pub downtime_s: f64,
+    pub planned_downtime_s: f64,
+    pub unplanned_downtime_s: f64,
+    pub unknown_s: f64,
+    pub error_budget_s: f64,
+    pub error_budget_used_s: f64,
+    pub error_budget_left_s: f64,
+}
+
+impl OwnTime {
+    fn of(f: &Figures, devices: usize) -> Self {
+        let n = devices.max(1) as f64;
+        let used = f.error_budget_used_s / n;
+        let budget = f.error_budget_s / n;
+        OwnTime {
+            weighting: "device_time",
+            downtime_s: f.downtime_s / n,
+            planned_downtime_s: f.planned_downtime_s / n,
+            unplanned_downtime_s: f.unplanned_downtime_s / n,
+            unknown_s: f.unknown_s / n,
+            error_budget_s: budget,
+            error_budget_used_s: used,
+            error_budget_left_s: budget - used,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,10 +163,16 @@ pub struct Incidents {
     pub goal: u32,
     pub meets_goal: bool,
     pub list: Vec<Incident>,
+    /// Handling time of the period's incidents against one working day.
+    pub handling: handling::Handling,
+    /// The goal per municipality (an incident counts in each municipality it hits).
+    pub by_municipality: Vec<handling::MunicipalityIncidents>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
+    /// The service's id; for an incident registered by hand its services joined with `+`, or
+    /// `manual:ID`.
     pub service: String,
     pub name: String,
     pub start: DateTime<Utc>,
@@ -117,6 +180,57 @@ pub struct Incident {
     pub end: Option<DateTime<Utc>>,
     pub duration_s: f64,
     pub planned_s: f64,
+    /// The municipalities it hits.
+    pub municipalities: Vec<String>,
+    /// Restore time in office hours (the longest over its municipalities).
+    pub working_time_s: f64,
+    /// One working day (or `collector.handling_goal`) for the municipality measured.
+    pub handling_goal_s: f64,
+    /// Within the goal in every municipality; `None` while open and still within.
+    pub within_goal: Option<bool>,
+    /// The id of an incident registered by hand.
+    pub manual_id: Option<i64>,
+    /// Each municipality's measurement.
+    pub measured: Vec<handling::Measured>,
+}
+
+impl Incident {
+    fn measure(mut self, calendar: &Calendar, inv: &Inventory, now: DateTime<Utc>) -> Self {
+        let goal = inv.settings.handling_goal;
+        self.measured = handling::measure(
+            calendar,
+            goal,
+            &self.municipalities,
+            self.start,
+            self.end,
+            now,
+        );
+        let worst = self
+            .measured
+            .iter()
+            .max_by(|a, b| a.working_time_s.total_cmp(&b.working_time_s));
+        self.working_time_s = worst.map_or(0.0, |m| m.working_time_s);
+        self.handling_goal_s = worst.map_or(0.0, |m| m.goal_s);
+        self.within_goal = if self.measured.iter().any(|m| m.within_goal == Some(false)) {
+            Some(false)
+        } else if self.measured.iter().all(|m| m.within_goal == Some(true)) {
+            Some(true)
+        } else {
+            None
+        };
+        self
+    }
+}
+
+/// The municipalities of `members` (devices), each once, in order.
+fn municipalities_of(inv: &Inventory, members: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in members.iter().filter_map(|m| inv.device(m)) {
+        if !out.contains(&m.municipality) {
+            out.push(m.municipality.clone());
+        }
+    }
+    out
 }
 
 fn exposure(t: &Timeline) -> Exposure {
@@ -149,6 +263,8 @@ pub fn build(
     let (from, to, year) = (ms(p.from), ms(p.to), ms(p.year_start()));
     let start = year.min(from);
     let target = inv.settings.target;
+    // Office hours and holidays (configuration only) for handling times.
+    let hours = Calendar::from_config(inv.calendar.clone().unwrap_or_default());
     let devices_tl = load_timelines(inv, store, start, to)?;
     let mut devices = Vec::new();
     for d in &inv.devices {
@@ -195,14 +311,23 @@ pub fn build(
                 let one = Spans::one(span.start, span.end);
                 let planned_s = one.intersect(&planned_year).total();
                 if planned_s < span.len() {
-                    all_incidents.push(Incident {
-                        service: s.id.clone(),
-                        name: s.name.clone(),
-                        start: at(span.start),
-                        end: (span.end < ms(now)).then(|| at(span.end)),
-                        duration_s: secs(span.len()),
-                        planned_s: secs(planned_s),
-                    });
+                    all_incidents.push(
+                        Incident {
+                            service: s.id.clone(),
+                            name: s.name.clone(),
+                            start: at(span.start),
+                            end: (span.end < ms(now)).then(|| at(span.end)),
+                            duration_s: secs(span.len()),
+                            planned_s: secs(planned_s),
+                            municipalities: municipalities_of(inv, &s.members),
+                            working_time_s: 0.0,
+                            handling_goal_s: 0.0,
+                            within_goal: None,
+                            manual_id: None,
+                            measured: Vec::new(),
+                        }
+                        .measure(&hours, inv, now),
+                    );
                 }
             }
         }
@@ -219,12 +344,25 @@ pub fn build(
         |d| d.municipality.clone(),
         |id| id.to_string(),
     );
+    for m in store.manual_incidents(year, to)? {
+        all_incidents.push(manual_incident(inv, &hours, m, now));
+    }
+    all_incidents.sort_by(|a, b| (a.start, &a.service).cmp(&(b.start, &b.service)));
     let goal = inv.settings.incident_goal;
+    let handling_goal = inv.settings.handling_goal;
     let year_to_date = all_incidents.len();
+    let by_municipality = handling::by_municipality(
+        &inv.municipalities(),
+        &all_incidents,
+        p.from,
+        goal,
+        handling_goal,
+    );
     let list: Vec<Incident> = all_incidents
         .into_iter()
         .filter(|i| ms(i.start) >= from)
         .collect();
+    let handling = handling::overall(handling_goal, &list);
     Ok(Report {
         period: p.label.clone(),
         from: p.from,
@@ -241,9 +379,44 @@ pub fn build(
             goal,
             meets_goal: year_to_date <= goal as usize,
             list,
+            handling,
+            by_municipality,
         },
         oncall_cases: 0,
+        oncall: oncall::bill(&[], &inv.settings.oncall_billing, now),
+        quiet: quiet::quiet(inv, store, now)?,
+        backup_power: inv.backup_power(),
+        billing: inv.settings.oncall_billing,
     })
+}
+
+/// An incident registered by hand, as a report incident.
+fn manual_incident(
+    inv: &Inventory,
+    calendar: &Calendar,
+    m: crate::store::ManualIncident,
+    now: DateTime<Utc>,
+) -> Incident {
+    let until = m.end.unwrap_or(now).max(m.start);
+    Incident {
+        service: if m.services.is_empty() {
+            format!("manual:{}", m.id)
+        } else {
+            m.services.join("+")
+        },
+        name: m.title,
+        start: m.start,
+        end: m.end,
+        duration_s: (until - m.start).num_milliseconds() as f64 / 1000.0,
+        planned_s: 0.0,
+        municipalities: m.municipalities,
+        working_time_s: 0.0,
+        handling_goal_s: 0.0,
+        within_goal: None,
+        manual_id: Some(m.id),
+        measured: Vec::new(),
+    }
+    .measure(calendar, inv, now)
 }
 
 /// Sets the report's on-call cases: those whose page was sent within the report's period.
@@ -251,7 +424,9 @@ pub fn add_oncall_cases(
     report: &mut Report,
     store: &dyn crate::store::PolicyStore,
 ) -> Result<(), ReportError> {
-    report.oncall_cases = store.oncall_cases(report.from, report.to)?.len() as u64;
+    let cases = store.oncall_cases(report.from, report.to)?;
+    report.oncall = oncall::bill(&cases, &report.billing, report.now);
+    report.oncall_cases = report.oncall.cases.len() as u64;
     Ok(())
 }
 
@@ -293,6 +468,7 @@ fn group_rows(
                 devices: rows.len(),
                 outages: rows.iter().map(|r| r.outages).sum(),
                 figures: aggregate(target, &figs),
+                own_time: OwnTime::of(&aggregate(target, &figs), rows.len()),
                 id,
             }
         })

@@ -78,18 +78,44 @@ pub fn render(r: &Report) -> String {
         i.goal,
         if i.meets_goal { "" } else { " - GOAL MISSED" }
     );
+    for m in &i.by_municipality {
+        let _ = writeln!(
+            out,
+            "  {}: {} in period, {} this year{}; handling {} within, {} over one working day",
+            m.municipality,
+            m.period,
+            m.year_to_date,
+            if m.meets_goal { "" } else { " - GOAL MISSED" },
+            m.handling.within,
+            m.handling.over
+        );
+    }
     for inc in &i.list {
         let _ = writeln!(
             out,
-            "  {} {} .. {} ({:.0} s)",
+            "  {} {} .. {} ({:.0} s, {:.0} s working time)",
             inc.service,
             inc.start.to_rfc3339(),
             inc.end
                 .map(|e| e.to_rfc3339())
                 .unwrap_or_else(|| "ongoing".into()),
-            inc.duration_s
+            inc.duration_s,
+            inc.working_time_s
         );
     }
-    let _ = writeln!(out, "\nOn-call cases: {} in period", r.oncall_cases);
+    let _ = writeln!(
+        out,
+        "\nOn-call cases: {} in period, {:.0} s billable",
+        r.oncall_cases, r.oncall.billable_s
+    );
+    for b in r.backup_power.iter().filter(|b| b.missing_ups) {
+        let _ = writeln!(out, "Backup power: site {} has no UPS", b.site);
+    }
+    let _ = writeln!(
+        out,
+        "Quiet devices (no result for {:.0} days): {}",
+        r.quiet.after_days,
+        r.quiet.devices.len()
+    );
     out
 }

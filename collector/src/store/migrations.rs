@@ -138,6 +138,30 @@ CREATE TABLE IF NOT EXISTS notify_schedule_marks (
     r"ALTER TABLE dv_batches ADD COLUMN digest TEXT;",
     // 6: when on-call acknowledged a page (it ends the billable time of the case).
     r"ALTER TABLE notify_oncall_cases ADD COLUMN acknowledged_at TEXT;",
+    // 7: incidents registered by hand (faults no probe sees) and their updates; the index on
+    // `end_utc` lets a status page list the ongoing ones with their latest update.
+    r"CREATE TABLE manual_incidents (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    title           TEXT NOT NULL,
+    description     TEXT NOT NULL,
+    services        TEXT NOT NULL,
+    municipalities  TEXT NOT NULL,
+    start_utc       TEXT NOT NULL,
+    end_utc         TEXT,
+    created_by      TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX manual_incidents_end ON manual_incidents (end_utc, start_utc);
+CREATE TABLE manual_incident_updates (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id  INTEGER NOT NULL REFERENCES manual_incidents (id),
+    at           TEXT NOT NULL,
+    by           TEXT NOT NULL,
+    text         TEXT NOT NULL
+);
+CREATE INDEX manual_incident_updates_incident ON manual_incident_updates (incident_id, at);",
+    // 8: when the subject of an on-call case recovered (it ends the billable time).
+    r"ALTER TABLE notify_oncall_cases ADD COLUMN resolved_at TEXT;",
 ];
 
 /// The schema version this program writes.

@@ -6,7 +6,9 @@
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
 //! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
 //!   incidents, digests, on-call cases and schedule marks;
-//! - [`AnnouncedStore`]: what alerting has announced.
+//! - [`AnnouncedStore`]: what alerting has announced;
+//! - [`IncidentStore`] with [`SqliteIncidentStore`]: incidents registered by hand (read by the
+//!   report and alerting through [`Store::manual_incidents`]).
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
 //! types it keeps.
@@ -20,6 +22,7 @@
 
 pub mod alerting;
 pub mod db;
+pub mod incidents;
 pub mod migrations;
 mod notify;
 pub mod outbox;
@@ -28,6 +31,9 @@ mod sqlite;
 pub mod windows;
 
 pub use alerting::{Announced, AnnouncedStore};
+pub use incidents::{
+    IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
+};
 pub use notify::SqliteNotifyStore;
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use policy::{Incident, IncidentState, PolicyStore};
@@ -59,6 +65,10 @@ pub enum StoreError {
     NotActivated(NaiveDate),
     #[error("no ad-hoc window with id {0}")]
     UnknownWindow(i64),
+    #[error("no incident with id {0}")]
+    UnknownIncident(i64),
+    #[error("incident {id} was already closed (at {at})")]
+    IncidentClosed { id: i64, at: DateTime<Utc> },
     #[error("ad-hoc window {id} was already cancelled (by {by} at {at})")]
     AlreadyCancelled {
         id: i64,
@@ -242,4 +252,11 @@ pub trait Store: Send + Sync {
 
     /// Last contact per agent.
     fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+
+    /// Incidents registered by hand overlapping `[from, to)` (see [`incidents`]); a backend
+    /// without them has none.
+    fn manual_incidents(&self, from: i64, to: i64) -> Result<Vec<ManualIncident>, StoreError> {
+        let _ = (from, to);
+        Ok(Vec::new())
+    }
 }

@@ -412,7 +412,8 @@ impl PolicyStore for SqliteNotifyStore {
     ) -> Result<Vec<OncallCase>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT at, device_id, device_name, kind, municipality, since, acknowledged_at
+            "SELECT at, device_id, device_name, kind, municipality, since, acknowledged_at,
+                    resolved_at
              FROM notify_oncall_cases WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
         )?;
         let rows = stmt.query_map(params![text(from), text(to)], |r| {
@@ -424,10 +425,12 @@ impl PolicyStore for SqliteNotifyStore {
                 r.get(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?;
         rows.map(|r| {
-            let (at, device_id, device_name, kind, municipality, since, acknowledged) = r?;
+            let (at, device_id, device_name, kind, municipality, since, acknowledged, resolved) =
+                r?;
             Ok(OncallCase {
                 at: instant(&at)?,
                 device_id,
@@ -436,9 +439,25 @@ impl PolicyStore for SqliteNotifyStore {
                 municipality,
                 since: instant(&since)?,
                 acknowledged_at: acknowledged.as_deref().map(instant).transpose()?,
+                resolved_at: resolved.as_deref().map(instant).transpose()?,
             })
         })
         .collect()
+    }
+
+    fn resolve_oncall_case(
+        &self,
+        device_id: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notify_oncall_cases SET resolved_at = ?4
+             WHERE device_id = ?1 AND kind = ?2 AND since = ?3 AND resolved_at IS NULL",
+            params![device_id, kind, text(since), text(at)],
+        )?;
+        Ok(())
     }
 
     fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {

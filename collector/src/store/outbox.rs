@@ -27,6 +27,9 @@ pub struct OncallCase {
     /// subject is still down); `None` until then.
     #[serde(default)]
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the subject recovered (the alert cleared); `None` while it has not.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A row id in the outbox.

@@ -52,6 +52,15 @@ pub trait PolicyStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<OncallCase>, StoreError>;
+    /// Records that the subject of the on-call case of `device_id` and alert `kind` that began
+    /// at `since` recovered at `at` (the first recovery counts).
+    fn resolve_oncall_case(
+        &self,
+        device_id: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// When schedule `name` was last evaluated.
     fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;

@@ -200,6 +200,14 @@ fn row_to_result(r: &rusqlite::Row) -> rusqlite::Result<StoredResult> {
 }
 
 impl Store for SqliteStore {
+    fn manual_incidents(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<super::ManualIncident>, StoreError> {
+        super::incidents::list(&self.conn(), from, to)
+    }
+
     fn apply_batch(
         &self,
         agent: &str,

@@ -80,7 +80,7 @@ pub fn default_checks(class: DeviceClass) -> Vec<CheckSpec> {
         DeviceClass::Switch | DeviceClass::Ups | DeviceClass::Printer => {
             vec![icmp, CheckSpec::Snmp(SnmpCheck::default())]
         }
-        DeviceClass::AccessPoint | DeviceClass::Screen => vec![icmp],
+        DeviceClass::AccessPoint | DeviceClass::Screen | DeviceClass::Service => vec![icmp],
     }
 }
 
@@ -89,8 +89,9 @@ pub fn class_timing(class: DeviceClass) -> (std::time::Duration, std::time::Dura
     use std::time::Duration as D;
     match class {
         DeviceClass::Switch | DeviceClass::Ups => (D::from_secs(30), D::from_secs(5)),
-        DeviceClass::AccessPoint | DeviceClass::Printer | DeviceClass::Screen => {
-            (D::from_secs(60), D::from_secs(5))
-        }
+        DeviceClass::AccessPoint
+        | DeviceClass::Printer
+        | DeviceClass::Screen
+        | DeviceClass::Service => (D::from_secs(60), D::from_secs(5)),
     }
 }

@@ -76,7 +76,8 @@ impl Profile {
             DeviceClass::Ups => ups::PROFILE,
             DeviceClass::Printer => printer::PROFILE,
             DeviceClass::AccessPoint => ACCESS_POINT,
-            DeviceClass::Screen => SCREEN,
+            // A function (e-mail, telephony) answering SNMP gets only sysUpTime, as a screen.
+            DeviceClass::Screen | DeviceClass::Service => SCREEN,
         }
     }
 

@@ -1,0 +1,117 @@
+//! `driftvakt-collector incident add|update|close|list`: incidents registered by hand (faults
+//! no probe sees), on the collector's database; the same checks as `POST /api/v1/incidents`.
+
+use super::{CliError, CommonArgs};
+use crate::clock::Clock;
+use crate::incidents::{change, register, Change, IncidentError, Registration};
+use crate::store::{IncidentStore, SqliteIncidentStore};
+use chrono::{DateTime, Utc};
+use std::io::Write;
+use std::sync::Arc;
+
+/// `incident` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IncidentArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// What to do.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// Register an incident (give --service or --municipality, or both).
+    Add {
+        #[arg(long = "service")]
+        services: Vec<String>,
+        #[arg(long = "municipality")]
+        municipalities: Vec<String>,
+        /// When it began (RFC 3339).
+        #[arg(long)]
+        start: DateTime<Utc>,
+        /// When it ended (RFC 3339); leave out while it is going on.
+        #[arg(long)]
+        end: Option<DateTime<Utc>>,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Add an update to an incident.
+    Update {
+        id: i64,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Close an incident.
+    Close {
+        id: i64,
+        /// When it ended (RFC 3339); default now.
+        #[arg(long)]
+        end: Option<DateTime<Utc>>,
+        /// A last update.
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the ongoing incidents (JSON).
+    List,
+}
+
+fn refused(e: IncidentError) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// Runs the action and writes the incident(s) as JSON to `out`.
+pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
+    let inv = args.common.load()?;
+    let store = SqliteIncidentStore::open(&inv.settings.database)?;
+    let now = clock.now();
+    let value = match args.action {
+        Action::Add {
+            services,
+            municipalities,
+            start,
+            end,
+            title,
+            description,
+            by,
+        } => {
+            let r = Registration {
+                services,
+                municipalities,
+                start,
+                end,
+                title,
+                description,
+                by,
+            };
+            serde_json::to_value(register(&inv, &store, &r, now).map_err(refused)?)?
+        }
+        Action::Update { id, text, by } => {
+            let c = Change {
+                update: Some(text),
+                end: None,
+                by,
+            };
+            serde_json::to_value(change(&store, id, &c, now).map_err(refused)?)?
+        }
+        Action::Close { id, end, text, by } => {
+            let c = Change {
+                update: text,
+                end: Some(end.unwrap_or(now)),
+                by,
+            };
+            serde_json::to_value(change(&store, id, &c, now).map_err(refused)?)?
+        }
+        Action::List => serde_json::to_value(store.ongoing()?)?,
+    };
+    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    Ok(())
+}
