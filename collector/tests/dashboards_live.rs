@@ -232,6 +232,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     let changed = Arc::new(tokio::sync::Notify::new());
     tasks.extend(start_notifier(&app, calendar.clone(), &mut registry, changed).unwrap());
     let state = ApiState {
+        alerts: None,
         app,
         calendar,
         operator_token: None,

@@ -138,6 +138,21 @@ CREATE TABLE IF NOT EXISTS notify_schedule_marks (
     r"ALTER TABLE dv_batches ADD COLUMN digest TEXT;",
     // 6: when on-call acknowledged a page (it ends the billable time of the case).
     r"ALTER TABLE notify_oncall_cases ADD COLUMN acknowledged_at TEXT;",
+    // 7: alert channels beside mail (the outbox row names its channel), and on-call pages with
+    // their escalation step and acknowledgement.
+    r"ALTER TABLE notify_outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'mail';
+CREATE TABLE notify_pages (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_key     TEXT NOT NULL,
+    since            TEXT NOT NULL,
+    page             TEXT NOT NULL,
+    step             INTEGER NOT NULL,
+    next_at          TEXT,
+    acknowledged_at  TEXT,
+    acknowledged_by  TEXT,
+    closed_at        TEXT,
+    UNIQUE (incident_key, since)
+);",
 ];
 
 /// The schema version this program writes.

@@ -6,6 +6,8 @@
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
 //! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
 //!   incidents, digests, on-call cases and schedule marks;
+//! - [`PageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
+//!   acknowledgement;
 //! - [`AnnouncedStore`]: what alerting has announced.
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
@@ -23,6 +25,7 @@ pub mod db;
 pub mod migrations;
 mod notify;
 pub mod outbox;
+pub mod pages;
 pub mod policy;
 mod sqlite;
 pub mod windows;
@@ -30,6 +33,7 @@ pub mod windows;
 pub use alerting::{Announced, AnnouncedStore};
 pub use notify::SqliteNotifyStore;
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+pub use pages::{AckError, Page, PageStore};
 pub use policy::{Incident, IncidentState, PolicyStore};
 pub use sqlite::SqliteStore;
 pub use windows::{SqliteWindowStore, WindowStore};
