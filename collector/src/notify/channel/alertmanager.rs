@@ -1,5 +1,5 @@
 //! Prometheus Alertmanager: `POST {url}/api/v2/alerts` with one alert (labels `alertname`,
-//! `device`, `kind`, `municipality`, `site`, `severity`), resolved by posting it again with
+//! `device`, `kind`, `municipality`, `site`: the same for the alert and its resolution), resolved by posting it again with
 //! `endsAt` set to when it ended. Alertmanager resolves an alert by itself at `endsAt`; a
 //! firing alert is sent once with `endsAt` `firing_for` ahead (default 7d), so it stays firing
 //! until Driftvakt resolves it.
@@ -55,6 +55,7 @@ impl Channel for Alertmanager {
         let mut annotations = json!({
             "summary": msg.text,
             "description": msg.detail,
+            "role": msg.role,
         });
         if let Some(url) = &msg.ack_url {
             annotations["ack_url"] = json!(url);
@@ -69,7 +70,6 @@ impl Channel for Alertmanager {
                 "kind": msg.kind,
                 "municipality": msg.municipality,
                 "site": msg.site,
-                "severity": if msg.role == "on_call" { "page" } else { "ticket" },
             },
             "annotations": annotations,
             "startsAt": ts(msg.since),
