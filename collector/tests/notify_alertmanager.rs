@@ -68,7 +68,11 @@ impl Alertmanager {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "amtool: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "amtool: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
     }
 }
@@ -104,10 +108,8 @@ async fn the_alert_appears_in_alertmanager_and_resolves() {
     let clock = ManualClock::at(&now.to_rfc3339());
     let since = (now - chrono::Duration::minutes(20)).to_rfc3339();
     let until = now - chrono::Duration::minutes(1);
-    let yaml = channel_yaml(tmp.path(), &rx, "am", "am").replace(
-        &rx.url("/am"),
-        &format!("http://127.0.0.1:{}", am.port),
-    );
+    let yaml = channel_yaml(tmp.path(), &rx, "am", "am")
+        .replace(&rx.url("/am"), &format!("http://127.0.0.1:{}", am.port));
     let n = channel_notifier(&yaml, tmp.path(), clock.clone());
     assert_eq!(n.handle(down(&since)).unwrap().len(), 1);
     let round = n.deliver_due().await;

@@ -60,7 +60,10 @@ fn wait_until(what: &str, log: &Path, mut f: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what}; collector log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "{what}; collector log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +74,10 @@ async fn a_receiver_down_across_a_sigkill_gets_the_alert_once() {
     // The receiver is not started yet: nobody listens on `port`.
     let placeholder = Receiver::start();
     let yaml = channel_yaml(dir, &placeholder, "hook", "hook")
-        .replace(&placeholder.url("/hook"), &format!("http://127.0.0.1:{port}/hook"))
+        .replace(
+            &placeholder.url("/hook"),
+            &format!("http://127.0.0.1:{port}/hook"),
+        )
         .replace(
             "retry: { initial_backoff: 10s, max_backoff: 60s, max_attempts: 3, lease: 5m }",
             "retry: { initial_backoff: 1s, max_backoff: 2s, max_attempts: 3, lease: 30s }",
@@ -92,17 +98,21 @@ async fn a_receiver_down_across_a_sigkill_gets_the_alert_once() {
     let store = SqliteNotifyStore::open(&dir.join("c.db")).unwrap();
     let row = || store.get(ids[0]).unwrap().unwrap();
     let mut first = Collector::start(dir, "first.log");
-    wait_until("the first collector tried twice", &dir.join("first.log"), || {
-        row().attempts >= 2
-    });
+    wait_until(
+        "the first collector tried twice",
+        &dir.join("first.log"),
+        || row().attempts >= 2,
+    );
     first.kill();
     assert_ne!(row().status, Status::Sent);
 
     let rx = Receiver::start_on(port);
     let _second = Collector::start(dir, "second.log");
-    wait_until("the receiver got the alert", &dir.join("second.log"), || {
-        !rx.accepted("/hook").is_empty()
-    });
+    wait_until(
+        "the receiver got the alert",
+        &dir.join("second.log"),
+        || !rx.accepted("/hook").is_empty(),
+    );
     wait_until("the outbox row is sent", &dir.join("second.log"), || {
         row().status == Status::Sent
     });
@@ -116,5 +126,11 @@ async fn a_receiver_down_across_a_sigkill_gets_the_alert_once() {
     assert_eq!(got.len(), 1, "exactly once: {:?}", rx.all());
     assert_eq!(got[0].json()["device_id"], "ap-1");
     let sig = got[0].header("x-driftvakt-signature");
-    assert_eq!(sig, format!("sha256={}", hmac_hex(WEBHOOK_SECRET, got[0].body.as_bytes())));
+    assert_eq!(
+        sig,
+        format!(
+            "sha256={}",
+            hmac_hex(WEBHOOK_SECRET, got[0].body.as_bytes())
+        )
+    );
 }

@@ -8,7 +8,9 @@
 mod channel_support;
 
 use channel_support::*;
-use driftvakt_collector::notify::{AckError, Acknowledge, OutboxStore, PageStore, PolicyStore, Status};
+use driftvakt_collector::notify::{
+    AckError, Acknowledge, OutboxStore, PageStore, PolicyStore, Status,
+};
 
 const NIGHT: &str = "2026-03-10T23:30:00+01:00";
 const SINCE: &str = "2026-03-10T23:10:00+01:00";
@@ -32,7 +34,10 @@ async fn each_channel_gets_the_right_payload_once() {
     // Webhook: the documented JSON, signed.
     let hook = &rx.accepted("/hook")[0];
     let sig = hook.header("x-driftvakt-signature");
-    assert_eq!(sig, format!("sha256={}", hmac_hex(WEBHOOK_SECRET, hook.body.as_bytes())));
+    assert_eq!(
+        sig,
+        format!("sha256={}", hmac_hex(WEBHOOK_SECRET, hook.body.as_bytes()))
+    );
     let j = hook.json();
     assert_eq!(j["version"], 1);
     assert_eq!(j["event"], "alert");
@@ -43,7 +48,10 @@ async fn each_channel_gets_the_right_payload_once() {
     assert_eq!(j["contact"], "Anna Åström");
     assert_eq!(hook.header("idempotency-key"), j["id"].as_str().unwrap());
     let ack = j["ack_url"].as_str().unwrap();
-    assert!(ack.starts_with("https://driftvakt.example.se/ack/"), "{ack}");
+    assert!(
+        ack.starts_with("https://driftvakt.example.se/ack/"),
+        "{ack}"
+    );
     assert!(j["alert_id"].as_i64().is_some());
 
     // SMS: basic auth, form body, to Anna's phone, Swedish text with the link, ≤ 160.
@@ -52,15 +60,28 @@ async fn each_channel_gets_the_right_payload_once() {
     assert!(!sms.body.contains(SMS_PASSWORD));
     assert_eq!(form_field(&sms.body, "to"), "+46701111111");
     let text = form_field(&sms.body, "message");
-    assert!(text.chars().count() <= 160, "{} chars: {text}", text.chars().count());
-    assert!(text.starts_with("Larm: Enhet ap-1, Stadshuset - "), "{text}");
-    assert!(text.contains("svarar inte"), "Swedish characters kept: {text}");
+    assert!(
+        text.chars().count() <= 160,
+        "{} chars: {text}",
+        text.chars().count()
+    );
+    assert!(
+        text.starts_with("Larm: Enhet ap-1, Stadshuset - "),
+        "{text}"
+    );
+    assert!(
+        text.contains("svarar inte"),
+        "Swedish characters kept: {text}"
+    );
     assert!(text.ends_with(ack), "the link is whole: {text}");
 
     // Teams: an Adaptive Card in Swedish with a Kvittera button.
     let teams = rx.accepted("/teams")[0].json();
     let card = &teams["attachments"][0];
-    assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     let content = &card["content"];
     assert_eq!(content["type"], "AdaptiveCard");
     assert_eq!(content["lang"], "sv");
@@ -90,7 +111,10 @@ async fn a_receiver_answering_500_three_times_then_200_gets_it_once() {
     }
     assert_eq!(rx.accepted("/hook").len(), 1, "delivered once");
     let all = rx.all();
-    assert_eq!(all.iter().map(|g| g.status).collect::<Vec<_>>(), [500, 500, 500, 200]);
+    assert_eq!(
+        all.iter().map(|g| g.status).collect::<Vec<_>>(),
+        [500, 500, 500, 200]
+    );
     let keys: std::collections::BTreeSet<String> =
         all.iter().map(|g| g.header("idempotency-key")).collect();
     assert_eq!(keys.len(), 1, "the same idempotency key every time");
@@ -116,7 +140,11 @@ async fn a_permanent_refusal_fails_after_max_attempts_and_is_listed() {
     let failed = n.store().list(Some(Status::Failed)).unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].channel, "hook");
-    assert!(failed[0].last_error.as_deref().unwrap().contains("HTTP 400"));
+    assert!(failed[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("HTTP 400"));
     assert_eq!(rx.all().len(), 3, "max_attempts");
 }
 
@@ -130,7 +158,10 @@ async fn an_unacknowledged_night_alert_escalates_and_an_acknowledgement_stops_it
     n.handle(down(SINCE)).unwrap();
     n.deliver_due().await;
     let phones = |rx: &Receiver| -> Vec<String> {
-        rx.accepted("/sms").iter().map(|g| form_field(&g.body, "to")).collect()
+        rx.accepted("/sms")
+            .iter()
+            .map(|g| form_field(&g.body, "to"))
+            .collect()
     };
     assert_eq!(phones(&rx), ["+46701111111"]);
 
@@ -149,7 +180,13 @@ async fn an_unacknowledged_night_alert_escalates_and_an_acknowledgement_stops_it
     let teams = rx.accepted("/teams");
     assert_eq!(teams.len(), 2);
     let title = teams[1].json()["attachments"][0]["content"]["body"][0]["text"].clone();
-    assert!(title.as_str().unwrap().starts_with("Eskalerat till Bengt Öberg: Larm:"), "{title}");
+    assert!(
+        title
+            .as_str()
+            .unwrap()
+            .starts_with("Eskalerat till Bengt Öberg: Larm:"),
+        "{title}"
+    );
 
     // Bengt acknowledges with his link.
     let sms = form_field(&rx.accepted("/sms")[1].body, "message");
@@ -160,7 +197,13 @@ async fn an_unacknowledged_night_alert_escalates_and_an_acknowledgement_stops_it
     n.deliver_due().await;
     let teams = rx.accepted("/teams");
     let title = teams[2].json()["attachments"][0]["content"]["body"][0]["text"].clone();
-    assert!(title.as_str().unwrap().starts_with("Kvitterat av Bengt Öberg"), "{title}");
+    assert!(
+        title
+            .as_str()
+            .unwrap()
+            .starts_with("Kvitterat av Bengt Öberg"),
+        "{title}"
+    );
 
     // The chain stops: Cecilia never gets it.
     for _ in 0..4 {
@@ -176,7 +219,10 @@ async fn an_unacknowledged_night_alert_escalates_and_an_acknowledgement_stops_it
         .oncall_cases(utc("2026-03-10T00:00:00Z"), utc("2026-03-12T00:00:00Z"))
         .unwrap();
     assert_eq!(cases.len(), 1);
-    assert_eq!(cases[0].acknowledged_at, Some(utc("2026-03-10T23:48:00+01:00")));
+    assert_eq!(
+        cases[0].acknowledged_at,
+        Some(utc("2026-03-10T23:48:00+01:00"))
+    );
 }
 
 #[tokio::test]
@@ -197,7 +243,10 @@ async fn a_recovery_stops_the_chain_and_resolves_every_channel() {
     .unwrap();
     for _ in 0..4 {
         clock.advance(mins(10));
-        assert!(n.tick().unwrap().escalated.is_empty(), "no escalation after recovery");
+        assert!(
+            n.tick().unwrap().escalated.is_empty(),
+            "no escalation after recovery"
+        );
         n.deliver_due().await;
     }
     let hooks = rx.accepted("/hook");
@@ -220,13 +269,22 @@ async fn the_ack_link_works_once_and_expires() {
     // A first alert: its link works once.
     n.handle(down(SINCE)).unwrap();
     n.deliver_due().await;
-    let url = rx.accepted("/hook")[0].json()["ack_url"].as_str().unwrap().to_string();
+    let url = rx.accepted("/hook")[0].json()["ack_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let token = url.rsplit("/ack/").next().unwrap().to_string();
     assert!(n.link_page(&token).unwrap().acknowledged_at.is_none());
     let page = n.ack_link(&token).unwrap();
     assert_eq!(page.acknowledged_by.as_deref(), Some("Anna Åström"));
-    assert!(matches!(n.ack_link(&token), Err(AckError::AlreadyAcknowledged { .. })));
-    assert!(matches!(n.ack_operator(page.id, "operatör"), Err(AckError::AlreadyAcknowledged { .. })));
+    assert!(matches!(
+        n.ack_link(&token),
+        Err(AckError::AlreadyAcknowledged { .. })
+    ));
+    assert!(matches!(
+        n.ack_operator(page.id, "operatör"),
+        Err(AckError::AlreadyAcknowledged { .. })
+    ));
 
     // A tampered link is refused.
     let mut bad = token.clone();
@@ -234,16 +292,35 @@ async fn the_ack_link_works_once_and_expires() {
     assert!(matches!(n.ack_link(&bad), Err(AckError::BadToken)));
 
     // A second alert: its link expires after valid_for (2h).
-    n.handle(device_alert("ap-2", driftvakt_collector::notify::AlertKind::Down, SINCE))
-        .unwrap();
+    n.handle(device_alert(
+        "ap-2",
+        driftvakt_collector::notify::AlertKind::Down,
+        SINCE,
+    ))
+    .unwrap();
     n.deliver_due().await;
     let hooks: Vec<serde_json::Value> = rx.accepted("/hook").iter().map(|g| g.json()).collect();
     let events: Vec<(&str, &str)> = hooks
         .iter()
-        .map(|j| (j["device_id"].as_str().unwrap(), j["event"].as_str().unwrap()))
+        .map(|j| {
+            (
+                j["device_id"].as_str().unwrap(),
+                j["event"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(events, [("ap-1", "alert"), ("ap-1", "acknowledged"), ("ap-2", "alert")]);
-    assert_eq!(hooks[1]["contact"], "Anna Åström", "the team hears who has it");
+    assert_eq!(
+        events,
+        [
+            ("ap-1", "alert"),
+            ("ap-1", "acknowledged"),
+            ("ap-2", "alert")
+        ]
+    );
+    assert_eq!(
+        hooks[1]["contact"], "Anna Åström",
+        "the team hears who has it"
+    );
     let url = hooks[2]["ack_url"].as_str().unwrap().to_string();
     let token = url.rsplit("/ack/").next().unwrap().to_string();
     clock.advance(chrono::Duration::hours(2));

@@ -71,20 +71,22 @@ impl Receiver {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                     .await
                     .unwrap_or_else(|e| panic!("receiver cannot listen on {port}: {e}"));
-                let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-                    let s = s.clone();
-                    async move {
-                        let mut g = s.lock().unwrap();
-                        let status = g.script.pop_front().unwrap_or(200);
-                        g.got.push(Got {
-                            path: uri.path().to_string(),
-                            headers,
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                            status,
-                        });
-                        (StatusCode::from_u16(status).unwrap(), "ok")
-                    }
-                });
+                let app = axum::Router::new().fallback(
+                    move |uri: Uri, headers: HeaderMap, body: Bytes| {
+                        let s = s.clone();
+                        async move {
+                            let mut g = s.lock().unwrap();
+                            let status = g.script.pop_front().unwrap_or(200);
+                            g.got.push(Got {
+                                path: uri.path().to_string(),
+                                headers,
+                                body: String::from_utf8_lossy(&body).into_owned(),
+                                status,
+                            });
+                            (StatusCode::from_u16(status).unwrap(), "ok")
+                        }
+                    },
+                );
                 ready_tx.send(()).unwrap();
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
@@ -202,13 +204,9 @@ pub fn channel_yaml(dir: &Path, rx: &Receiver, on_call: &str, service_desk: &str
 pub type ChannelNotifier = Notifier<SqliteNotifyStore, FileTransport>;
 
 /// Parses `yaml` (strictly, like the collector) and builds the notifier with its channels.
-pub fn channel_notifier(
-    yaml: &str,
-    dir: &Path,
-    clock: Arc<ManualClock>,
-) -> ChannelNotifier {
-    let file = NotifyFile::parse(yaml, Path::new("notify.yaml"))
-        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+pub fn channel_notifier(yaml: &str, dir: &Path, clock: Arc<ManualClock>) -> ChannelNotifier {
+    let file =
+        NotifyFile::parse(yaml, Path::new("notify.yaml")).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     channel_notifier_from(file.notify, dir, clock)
 }
 

@@ -134,7 +134,7 @@ pub trait Channel: Send + Sync {
 /// A configured channel, ready to send.
 pub enum Configured {
     Webhook(webhook::Webhook),
-    Sms(sms::Sms),
+    Sms(Box<sms::Sms>),
     Teams(teams::Teams),
     Alertmanager(alertmanager::Alertmanager),
 }
@@ -143,7 +143,7 @@ impl Configured {
     fn build(c: &ChannelConfig, base: &Path) -> Result<Self, String> {
         Ok(match c {
             ChannelConfig::Webhook(c) => Configured::Webhook(webhook::Webhook::new(c, base)?),
-            ChannelConfig::Sms(c) => Configured::Sms(sms::Sms::new(c, base)?),
+            ChannelConfig::Sms(c) => Configured::Sms(Box::new(sms::Sms::new(c, base)?)),
             ChannelConfig::Teams(c) => Configured::Teams(teams::Teams::new(c, base)?),
             ChannelConfig::Alertmanager(c) => {
                 Configured::Alertmanager(alertmanager::Alertmanager::new(c, base)?)
