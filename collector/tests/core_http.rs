@@ -34,6 +34,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let windows = SqliteWindowStore::open(&dir.path().join("calendar.db")).unwrap();
         let state = ApiState {
+            alerts: None,
             app,
             calendar: Arc::new(CalendarService::new(
                 Default::default(),

@@ -230,8 +230,11 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     ));
     // The notifier (file transport into the test's folder) and its metrics.
     let changed = Arc::new(tokio::sync::Notify::new());
-    tasks.extend(start_notifier(&app, calendar.clone(), &mut registry, changed).unwrap());
+    let (notifier_tasks, alerts) =
+        start_notifier(&app, calendar.clone(), &mut registry, changed).unwrap();
+    tasks.extend(notifier_tasks);
     let state = ApiState {
+        alerts,
         app,
         calendar,
         operator_token: None,

@@ -348,6 +348,7 @@ async fn serve_api(rig: &Rig) -> Api {
         calendar: rig.calendar.clone(),
         operator_token: Some(Secret::new(OPERATOR)),
         registry: Default::default(),
+        alerts: None,
     };
     tokio::spawn(serve(state, listener, async {
         let _ = rx.await;

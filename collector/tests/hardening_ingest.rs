@@ -34,6 +34,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let windows = SqliteWindowStore::open(&dir.path().join("dv.db")).unwrap();
         let state = ApiState {
+            alerts: None,
             app: app.clone(),
             calendar: Arc::new(CalendarService::new(
                 Default::default(),

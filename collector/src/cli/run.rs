@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::clock::Clock;
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
-use crate::notify::{ConfiguredTransport, Notifier};
+use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Notifier};
 use crate::store::{SqliteNotifyStore, SqliteStore, SqliteWindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
@@ -67,8 +67,9 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         calendar.clone(),
         every,
     );
-    let notifier = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
+    let (notifier, alerts) = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
     let state = ApiState {
+        alerts,
         calendar,
         operator_token: operator_token(&app.inventory)?,
         registry: Arc::new(registry),
@@ -81,6 +82,12 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     served.map_err(CliError::Serve)
 }
 
+/// The notifier's tasks, and what acknowledges its alerts.
+pub type Started = (
+    Vec<tokio::task::JoinHandle<()>>,
+    Option<Arc<dyn Acknowledge>>,
+);
+
 /// Starts the notifier when the inventory has a `notify:` section: alerting checks after every
 /// stored change and every 30 s, delivery every 5 s (SMTP, or `.eml` files in
 /// `notify.outbox_dir`, default `outbox` next to the database), the tick every 30 s, and the
@@ -90,10 +97,10 @@ pub fn start_notifier(
     calendar: Arc<CalendarService<SqliteWindowStore>>,
     registry: &mut prometheus_client::registry::Registry,
     changed: Arc<tokio::sync::Notify>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, CliError> {
+) -> Result<Started, CliError> {
     let Some(mut config) = app.inventory.notify.clone() else {
         tracing::info!("no `notify:` section: no driftmeddelanden or alerts are sent");
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let db = &app.inventory.settings.database;
     config.outbox_dir = alerting::outbox_dir(&config, db);
@@ -109,6 +116,15 @@ pub fn start_notifier(
             config.outbox_dir.display()
         ),
     }
+    let base = app
+        .inventory
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let channels = Channels::from_config(&config, base).map_err(|e| notify_err(&e))?;
+    for name in config.channels.keys() {
+        tracing::info!("notify: alert channel {name} configured");
+    }
     let open_store = || SqliteNotifyStore::open(db).map_err(|e| notify_err(&e));
     let reports = AppReports {
         app: app.clone(),
@@ -122,9 +138,14 @@ pub fn start_notifier(
         open_store()?,
         transport,
     )
-    .with_reports(Arc::new(reports));
-    let alerting =
-        Alerting::new(app.clone(), Arc::new(notifier), db).map_err(|e| notify_err(&e))?;
+    .with_reports(Arc::new(reports))
+    .with_channels(channels);
+    let notifier = Arc::new(notifier);
+    let acks: Arc<dyn Acknowledge> = notifier.clone();
+    let alerting = Alerting::new(app.clone(), notifier, db).map_err(|e| notify_err(&e))?;
     let metrics = NotifyMetrics::register(registry);
-    Ok(alerting::spawn(Arc::new(alerting), changed, metrics))
+    Ok((
+        alerting::spawn(Arc::new(alerting), changed, metrics),
+        Some(acks),
+    ))
 }

@@ -14,6 +14,8 @@
 //! - `GET|POST|PATCH /api/v1/incidents…` — incidents registered by hand; changes need the
 //!   operator token ([`incidents`]); `GET /api/v1/devices/quiet?days=N` — equipment that went
 //!   quiet.
+//! - `POST /api/v1/alerts/{id}/ack`, `GET|POST /ack/{token}` — acknowledging on-call alerts
+//!   ([`alerts`]).
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
 //! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
@@ -23,6 +25,7 @@
 //! One file per group of routes; [`auth`] holds the token checks they share, [`body`] the body
 //! reading and [`server`] the listener loop. Nothing else in the collector imports this module.
 
+pub mod alerts;
 pub mod assignment;
 pub mod auth;
 pub mod body;
@@ -55,6 +58,8 @@ pub struct ApiState {
     pub operator_token: Option<Secret>,
     /// What `/metrics` serves (the collector's metrics and any embedded agent's).
     pub registry: Arc<prometheus_client::registry::Registry>,
+    /// Acknowledges on-call alerts ([`alerts`]); `None` without `notify:`.
+    pub alerts: Option<Arc<dyn crate::notify::Acknowledge>>,
 }
 
 /// The router with all endpoints.
@@ -69,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(status::get_metrics))
         .merge(windows::routes())
         .merge(incidents::routes())
+        .merge(alerts::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(

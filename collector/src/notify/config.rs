@@ -44,6 +44,87 @@ pub struct NotifyConfig {
     /// network in clear text; a warning is logged at start and by `check-config`). Default false:
     /// such a configuration is an error.
     pub allow_plaintext_auth: bool,
+    /// Alert channels beside mail, by name (`webhook`, `sms`, `teams`, `alertmanager`; see
+    /// [`super::channel`]). Secrets in them come from `{ env: }` or `{ file: }` only.
+    pub channels: BTreeMap<String, super::channel::ChannelConfig>,
+    /// Which channels the service desk and on-call get, per municipality and alert kind; the
+    /// first matching route wins, and without one both get mail.
+    pub routes: Vec<ChannelRoute>,
+    /// An on-call page not acknowledged after this long goes to the next contact in the
+    /// municipality's on-call list. 1m..1d, default 15m.
+    #[serde(deserialize_with = "deserialize_escalate_after")]
+    pub escalate_after: Duration,
+    /// Acknowledgement links in on-call alerts (signed, single-purpose, expiring).
+    pub ack: Option<AckConfig>,
+}
+
+fn deserialize_escalate_after<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Duration, D::Error> {
+    let v = Duration::deserialize(d)?;
+    if v.std() < std::time::Duration::from_secs(60)
+        || v.std() > std::time::Duration::from_secs(86_400)
+    {
+        return Err(serde::de::Error::custom(format!(
+            "escalate_after must be between 1m and 1d, not {}",
+            v.humane()
+        )));
+    }
+    Ok(v)
+}
+
+/// Which channels the roles get for the alerts a route matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRoute {
+    /// Municipalities the route applies to; empty or absent: all.
+    #[serde(default)]
+    pub municipalities: Vec<String>,
+    /// Alert kinds (`down`, `on_battery`, `runtime_below_minimum`, `supply_low`,
+    /// `cert_expiring`, `agent_fault`); empty or absent: all.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Channels for the service desk (office hours): `mail` and team channels.
+    #[serde(default = "mail_only")]
+    pub service_desk: Vec<String>,
+    /// Channels for on-call: `mail`, `sms` channels (to the contact's phone) and team channels.
+    #[serde(default = "mail_only")]
+    pub on_call: Vec<String>,
+}
+
+fn mail_only() -> Vec<String> {
+    vec![MAIL.to_string()]
+}
+
+/// The built-in channel's name.
+pub const MAIL: &str = "mail";
+
+/// The alert kinds a route may name.
+pub const KIND_TAGS: &[&str] = &[
+    "down",
+    "on_battery",
+    "runtime_below_minimum",
+    "supply_low",
+    "cert_expiring",
+    "agent_fault",
+];
+
+/// Acknowledgement links: `{public_url}/ack/{token}`, the token signed with `key`
+/// (HMAC-SHA256), valid for `valid_for`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckConfig {
+    /// The collector's address as the technician's phone reaches it.
+    pub public_url: String,
+    /// The signing key: `{ env: NAME }` or `{ file: PATH }` (at least 16 bytes).
+    pub key: driftvakt_common::schema::SecretRef,
+    /// How long a link works. 1m..7d, default 12h.
+    #[serde(default = "default_ack_valid")]
+    pub valid_for: Duration,
+}
+
+fn default_ack_valid() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 impl Default for NotifyConfig {
@@ -62,6 +143,10 @@ impl Default for NotifyConfig {
             alerts: AlertRouting::default(),
             reports: Vec::new(),
             allow_plaintext_auth: false,
+            channels: BTreeMap::new(),
+            routes: Vec::new(),
+            escalate_after: Duration::from_secs(900),
+            ack: None,
         }
     }
 }
@@ -145,8 +230,63 @@ pub struct Recipients {
     pub editors: Vec<String>,
     /// The service desk: device alerts during office hours.
     pub service_desk: Vec<String>,
-    /// On-call ("it-beredskap"): alerts outside office hours that page.
-    pub on_call: Vec<String>,
+    /// On-call ("it-beredskap"): alerts outside office hours that page, in escalation order.
+    /// Each is a mail address or `{ name, mail, phone }`.
+    pub on_call: Vec<Contact>,
+}
+
+/// An on-call contact: a mail address, or a person with a name, mail and phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Contact {
+    Mail(String),
+    Person(Person),
+}
+
+/// A person on the on-call list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    pub name: String,
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// E.164, e.g. `+46701234567`.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    pub fn mail(&self) -> Option<&str> {
+        match self {
+            Contact::Mail(m) => Some(m),
+            Contact::Person(p) => p.mail.as_deref(),
+        }
+    }
+    pub fn phone(&self) -> Option<&str> {
+        match self {
+            Contact::Mail(_) => None,
+            Contact::Person(p) => p.phone.as_deref(),
+        }
+    }
+    /// The name, or the mail address.
+    pub fn name(&self) -> &str {
+        match self {
+            Contact::Mail(m) => m,
+            Contact::Person(p) => &p.name,
+        }
+    }
+}
+
+impl From<&str> for Contact {
+    fn from(s: &str) -> Self {
+        Contact::Mail(s.to_string())
+    }
+}
+
+impl From<String> for Contact {
+    fn from(s: String) -> Self {
+        Contact::Mail(s)
+    }
 }
 
 /// A recipient role.
@@ -169,11 +309,16 @@ impl Role {
 }
 
 impl Recipients {
-    pub fn role(&self, role: Role) -> &[String] {
+    /// The mail addresses of `role`.
+    pub fn role(&self, role: Role) -> Vec<String> {
         match role {
-            Role::Editors => &self.editors,
-            Role::ServiceDesk => &self.service_desk,
-            Role::OnCall => &self.on_call,
+            Role::Editors => self.editors.clone(),
+            Role::ServiceDesk => self.service_desk.clone(),
+            Role::OnCall => self
+                .on_call
+                .iter()
+                .filter_map(|c| c.mail().map(str::to_string))
+                .collect(),
         }
     }
 }
@@ -366,10 +511,22 @@ impl NotifyConfig {
             check_addr(format!("notify.from.municipalities.{m}"), a, v);
         }
         for (m, r) in &self.municipalities {
-            for role in [Role::Editors, Role::ServiceDesk, Role::OnCall] {
+            for role in [Role::Editors, Role::ServiceDesk] {
                 for (i, a) in r.role(role).iter().enumerate() {
                     let key = format!("notify.municipalities.{m}.{}[{i}]", role.as_str());
                     check_addr(key, a, v);
+                }
+            }
+            for (i, c) in r.on_call.iter().enumerate() {
+                match c {
+                    Contact::Mail(a) => {
+                        check_addr(format!("notify.municipalities.{m}.on_call[{i}]"), a, v)
+                    }
+                    Contact::Person(p) => {
+                        if let Some(a) = &p.mail {
+                            check_addr(format!("notify.municipalities.{m}.on_call[{i}].mail"), a, v)
+                        }
+                    }
                 }
             }
         }
@@ -428,11 +585,101 @@ impl NotifyConfig {
                 ),
             );
         }
+        self.validate_channels(v);
         if self.rate_limit_per_hour < 2 {
             v.error_at_key(
                 "notify.rate_limit_per_hour",
                 "must be at least 2 (one slot is kept for the digest)",
             );
+        }
+    }
+
+    fn validate_channels(&self, v: &mut Validator) {
+        for (name, c) in &self.channels {
+            if name == MAIL {
+                v.error_at_key("notify.channels", "`mail` is the built-in channel's name");
+            }
+            c.validate(&format!("notify.channels.{name}"), v);
+            if self.retry.lease <= c.timeout() {
+                v.error_at_key(
+                    "notify.retry.lease",
+                    format!("must be longer than notify.channels.{name}.timeout"),
+                );
+            }
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            for (j, k) in r.kinds.iter().enumerate() {
+                if !KIND_TAGS.contains(&k.as_str()) {
+                    v.error_at_key(
+                        &format!("notify.routes[{i}].kinds[{j}]"),
+                        format!(
+                            "unknown alert kind {k:?}: write one of {}",
+                            KIND_TAGS.join(", ")
+                        ),
+                    );
+                }
+            }
+            for (j, m) in r.municipalities.iter().enumerate() {
+                if !self.municipalities.contains_key(m) {
+                    v.error_at_key(
+                        &format!("notify.routes[{i}].municipalities[{j}]"),
+                        format!("municipality {m:?} has no recipients under notify.municipalities"),
+                    );
+                }
+            }
+            for (role, list) in [("service_desk", &r.service_desk), ("on_call", &r.on_call)] {
+                for (j, c) in list.iter().enumerate() {
+                    let key = format!("notify.routes[{i}].{role}[{j}]");
+                    match self.channels.get(c) {
+                        None if c != MAIL => v.error_at_key(
+                            &key,
+                            format!(
+                                "unknown channel {c:?}: write mail or a name under notify.channels"
+                            ),
+                        ),
+                        Some(ch) if ch.personal() && role == "service_desk" => v.error_at_key(
+                            &key,
+                            format!(
+                                "channel {c:?} sends to a person's phone: only on_call has phones"
+                            ),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for (m, r) in &self.municipalities {
+            for (i, c) in r.on_call.iter().enumerate() {
+                if let Contact::Person(p) = c {
+                    if p.mail.is_none() && p.phone.is_none() {
+                        v.error_at_key(
+                            &format!("notify.municipalities.{m}.on_call[{i}]"),
+                            "give mail, phone or both",
+                        );
+                    }
+                    if let Some(phone) = &p.phone {
+                        let digits = phone.strip_prefix('+').unwrap_or("");
+                        if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                            v.error_at_key(
+                                &format!("notify.municipalities.{m}.on_call[{i}].phone"),
+                                format!("invalid phone number {phone:?}: write +46701234567"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(ack) = &self.ack {
+            if !(ack.public_url.starts_with("http://") || ack.public_url.starts_with("https://")) {
+                v.error_at_key(
+                    "notify.ack.public_url",
+                    "must start with http:// or https://",
+                );
+            }
+            let d = ack.valid_for.std().as_secs();
+            if !(60..=7 * 86_400).contains(&d) {
+                v.error_at_key("notify.ack.valid_for", "must be between 1m and 7d");
+            }
         }
     }
 
@@ -457,7 +704,28 @@ impl NotifyConfig {
     pub fn recipients(&self, municipality: &str, role: Role) -> Vec<String> {
         self.municipalities
             .get(municipality)
-            .map(|r| r.role(role).to_vec())
+            .map(|r| r.role(role))
             .unwrap_or_default()
+    }
+
+    /// The on-call list of `municipality`, in escalation order.
+    pub fn contacts(&self, municipality: &str) -> &[Contact] {
+        self.municipalities
+            .get(municipality)
+            .map(|r| r.on_call.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The channels `role` gets for an alert of `kind` in `municipality`.
+    pub fn channels_for(&self, municipality: &str, kind: &str, role: Role) -> Vec<String> {
+        let route = self.routes.iter().find(|r| {
+            (r.municipalities.is_empty() || r.municipalities.iter().any(|m| m == municipality))
+                && (r.kinds.is_empty() || r.kinds.iter().any(|k| k == kind))
+        });
+        match (route, role) {
+            (Some(r), Role::OnCall) => r.on_call.clone(),
+            (Some(r), Role::ServiceDesk) => r.service_desk.clone(),
+            _ => mail_only(),
+        }
     }
 }

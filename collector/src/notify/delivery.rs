@@ -11,6 +11,7 @@
 //! row's lease runs out and it is sent again. The `Message-ID` is derived from the idempotency
 //! key, so such a duplicate carries the same Message-ID and can be recognised and dropped.
 
+use super::config::MAIL;
 use super::transport::{envelope, MailTransport, SendError};
 use super::{Notifier, NotifyStore};
 use crate::store::outbox::OutboxRow;
@@ -53,9 +54,19 @@ impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
     }
 
     async fn deliver_one(&self, row: &OutboxRow, stats: &mut DeliveryStats) {
-        let result = match envelope(&row.sender, &row.recipient) {
-            Ok(env) => self.transport.send(&env, &row.raw).await,
-            Err(e) => Err(e),
+        let result = if row.channel == MAIL {
+            match envelope(&row.sender, &row.recipient) {
+                Ok(env) => self.transport.send(&env, &row.raw).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            match self.channels.get(&row.channel) {
+                Some(channel) => channel.send(&row.raw, &row.key).await,
+                None => Err(SendError::Permanent(format!(
+                    "channel {} is not configured",
+                    row.channel
+                ))),
+            }
         };
         let now = self.clock.now();
         let stored = match result {
@@ -63,6 +74,7 @@ impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
                 stats.sent += 1;
                 tracing::info!(
                     id = row.id,
+                    channel = row.channel,
                     to = row.recipient,
                     subject = row.subject,
                     "sent"

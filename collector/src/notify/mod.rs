@@ -7,9 +7,16 @@
 //! files, [`transport`]) with retry ([`delivery`]), and [`Notifier::tick`] for time-driven work:
 //! window announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]).
 //! Time comes from an injected [`Clock`], the calendar from a [`CalendarSource`].
+//!
+//! Device alerts also go through the channels beside mail ([`channel`]: webhook, SMS, Teams,
+//! Alertmanager) as `notify.routes` says, through the same outbox; on-call pages escalate and
+//! are acknowledged ([`escalation`], [`ack`]).
 
+pub mod ack;
+pub mod channel;
 pub mod config;
 pub mod delivery;
+pub mod escalation;
 pub mod oncall;
 pub mod policy;
 pub mod render;
@@ -19,11 +26,13 @@ pub mod transport;
 pub use crate::events::{AlertKind, Event};
 pub use crate::store::outbox;
 pub use crate::store::{
-    OutboxId, OutboxRow, OutboxStats, OutboxStore, PolicyStore, SqliteNotifyStore, Status,
-    StoreError,
+    AckError, OutboxId, OutboxRow, OutboxStats, OutboxStore, Page, PageStore, PolicyStore,
+    SqliteNotifyStore, Status, StoreError,
 };
+pub use channel::Channels;
 pub use config::{NotifyConfig, NotifyFile, Role};
 pub use delivery::DeliveryStats;
+pub use escalation::Acknowledge;
 pub use oncall::{OncallCase, TertialCount};
 pub use schedule::ReportSource;
 pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
@@ -49,8 +58,8 @@ pub enum NotifyError {
 }
 
 /// Everything the notifier keeps: the outbox and the policy's state.
-pub trait NotifyStore: OutboxStore + PolicyStore {}
-impl<S: OutboxStore + PolicyStore> NotifyStore for S {}
+pub trait NotifyStore: OutboxStore + PolicyStore + PageStore {}
+impl<S: OutboxStore + PolicyStore + PageStore> NotifyStore for S {}
 
 pub use crate::calendar::CalendarSource;
 
@@ -61,6 +70,8 @@ pub struct TickReport {
     /// Incidents whose window ended while they were still failing.
     pub after_window: Vec<OutboxId>,
     pub reports: Vec<OutboxId>,
+    /// On-call pages sent to the next contact (not acknowledged in time).
+    pub escalated: Vec<OutboxId>,
 }
 
 /// The notifier: decides, renders and enqueues; delivers separately.
@@ -72,6 +83,7 @@ pub struct Notifier<S, T> {
     pub(crate) transport: T,
     pub(crate) templates: Templates,
     pub(crate) reports: Option<Arc<dyn ReportSource>>,
+    pub(crate) channels: Arc<Channels>,
 }
 
 impl<S: NotifyStore, T> Notifier<S, T> {
@@ -91,7 +103,15 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             transport,
             templates,
             reports: None,
+            channels: Arc::new(Channels::default()),
         }
+    }
+
+    /// Connects the alert channels beside mail and the acknowledgement links
+    /// ([`Channels::from_config`]).
+    pub fn with_channels(mut self, channels: Channels) -> Self {
+        self.channels = Arc::new(channels);
+        self
     }
 
     /// Connects the report renderer used by scheduled reports.
@@ -117,6 +137,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             after_window: self.tick_incidents(now)?,
             announcements: self.tick_announcements(now)?,
             reports: self.tick_reports(now)?,
+            escalated: self.tick_escalations(now)?,
         })
     }
 

@@ -16,7 +16,8 @@
 //! - Per recipient, at most `rate_limit_per_hour` mails an hour: beyond that (one slot is kept
 //!   for it) notices are collected into one digest ("Sammanfattning: 183 larm").
 
-use super::config::Role;
+use super::channel::MessageEvent;
+use super::config::{Role, MAIL};
 use super::oncall::{next_office_start, OncallCase};
 use super::render::{self, date_time_sv, duration_sv, MailParts};
 use super::{Notifier, NotifyError, NotifyStore};
@@ -169,6 +170,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             return Ok(Vec::new());
         }
         let told = self.told_recipients(&inc.notices)?;
+        self.store.close_page(key, now)?;
         self.drop_from_digests(key)?;
         if told.is_empty() {
             tracing::info!(key, "recovered before anyone was told: nothing sent");
@@ -187,15 +189,16 @@ impl<S: NotifyStore, T> Notifier<S, T> {
 
     /// Cancels the unsent notices in `ids`; returns the recipients of those already sent (or
     /// being sent).
-    fn told_recipients(&self, ids: &[OutboxId]) -> Result<Vec<String>, NotifyError> {
+    fn told_recipients(&self, ids: &[OutboxId]) -> Result<Vec<(String, String)>, NotifyError> {
         let mut told = Vec::new();
         for &id in ids {
             if self.store.cancel(id)? {
                 continue;
             }
             if let Some(row) = self.store.get(id)? {
-                if matches!(row.status, Status::Sent | Status::Sending) {
-                    told.push(row.recipient);
+                let pair = (row.channel, row.recipient);
+                if matches!(row.status, Status::Sent | Status::Sending) && !told.contains(&pair) {
+                    told.push(pair);
                 }
             }
         }
@@ -244,7 +247,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         Ok(out)
     }
 
-    fn hold_down(&self) -> chrono::Duration {
+    pub(crate) fn hold_down(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.config.hold_down.std()).unwrap_or_default()
     }
 
@@ -389,7 +392,18 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             acknowledged_at: None,
             resolved_at: None,
         });
-        let mut ids = Vec::new();
+        let due_at = self.held_until(*since, route.not_before.max(now));
+        if route.pages {
+            return self.page_on_call(key, event, &vars, due_at, case);
+        }
+        let channels = self
+            .config
+            .channels_for(municipality, kind.tag(), route.role);
+        let mut ids =
+            self.team_notices(key, event, MessageEvent::Alert, &channels, None, due_at)?;
+        if !channels.iter().any(|c| c == MAIL) {
+            return Ok(ids);
+        }
         for r in self.config.recipients(municipality, route.role) {
             let notice = Notice {
                 key: format!(
@@ -401,10 +415,10 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 recipient: &r,
                 municipality: Some(municipality),
                 vars: vars.clone(),
-                due_at: self.held_until(*since, route.not_before.max(now)),
+                due_at,
                 limited: true,
                 source: Some(key),
-                oncall_case: case.clone(),
+                oncall_case: None,
                 csv: None,
             };
             ids.extend(self.enqueue(notice)?);
@@ -450,7 +464,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     fn announce_close(
         &self,
         inc: &Incident,
-        told: &[String],
+        told: &[(String, String)],
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxId>, NotifyError> {
@@ -520,7 +534,12 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             ("duration", duration_sv(until - since)),
         ]);
         let mut ids = Vec::new();
-        for r in told {
+        for (channel, r) in told {
+            if channel != MAIL {
+                let due_at = now + self.hold_down();
+                ids.extend(self.resolved_notice(&inc.event, channel, r, until, due_at)?);
+                continue;
+            }
             let notice = Notice {
                 key: format!(
                     "{key_prefix}:{id}:{}:{}:{r}",
@@ -635,6 +654,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             raw,
             due_at: notice.due_at,
             oncall_case: notice.oncall_case,
+            channel: MAIL.to_string(),
         };
         Ok(self.store.enqueue(&new, now)?)
     }
@@ -685,6 +705,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             raw,
             due_at: now + delay,
             oncall_case: None,
+            channel: MAIL.to_string(),
         };
         let id = self.store.enqueue(&new, now)?;
         if let Some(id) = id {
@@ -730,7 +751,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     }
 }
 
-struct Route {
+pub(crate) struct Route {
     role: Role,
     not_before: DateTime<Utc>,
     /// Whether this pages on-call (and so is an on-call case).

@@ -87,6 +87,10 @@ pub const VARIABLES: &[(&str, &[(&str, &str)])] = &[
             ("since", "tisdag 17 mars 2026 kl. 18.00"),
             ("detail", "batteri 80 %"),
             ("route", "it-beredskap"),
+            (
+                "ack_url",
+                "https://driftvakt.example.se/ack/12.0.1773000000.0123456789abcdef",
+            ),
         ],
     ),
     (

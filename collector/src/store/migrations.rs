@@ -162,6 +162,21 @@ CREATE TABLE manual_incident_updates (
 CREATE INDEX manual_incident_updates_incident ON manual_incident_updates (incident_id, at);",
     // 8: when the subject of an on-call case recovered (it ends the billable time).
     r"ALTER TABLE notify_oncall_cases ADD COLUMN resolved_at TEXT;",
+    // 9: alert channels beside mail (the outbox row names its channel), and on-call pages with
+    // their escalation step and acknowledgement.
+    r"ALTER TABLE notify_outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'mail';
+CREATE TABLE notify_pages (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_key     TEXT NOT NULL,
+    since            TEXT NOT NULL,
+    page             TEXT NOT NULL,
+    step             INTEGER NOT NULL,
+    next_at          TEXT,
+    acknowledged_at  TEXT,
+    acknowledged_by  TEXT,
+    closed_at        TEXT,
+    UNIQUE (incident_key, since)
+);",
 ];
 
 /// The schema version this program writes.

@@ -6,6 +6,8 @@
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
 //! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
 //!   incidents, digests, on-call cases and schedule marks;
+//! - [`PageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
+//!   acknowledgement;
 //! - [`AnnouncedStore`]: what alerting has announced;
 //! - [`IncidentStore`] with [`SqliteIncidentStore`]: incidents registered by hand (read by the
 //!   report and alerting through [`Store::manual_incidents`]).
@@ -26,6 +28,7 @@ pub mod incidents;
 pub mod migrations;
 mod notify;
 pub mod outbox;
+pub mod pages;
 pub mod policy;
 mod sqlite;
 pub mod windows;
@@ -36,6 +39,7 @@ pub use incidents::{
 };
 pub use notify::SqliteNotifyStore;
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
+pub use pages::{AckError, Page, PageStore};
 pub use policy::{Incident, IncidentState, PolicyStore};
 pub use sqlite::SqliteStore;
 pub use windows::{SqliteWindowStore, WindowStore};

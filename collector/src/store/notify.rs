@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
-                       created_at, due_at, attempts, last_error, sent_at, raw";
+                       created_at, due_at, attempts, last_error, sent_at, raw, channel";
 
 /// The notifier's tables in one SQLite database.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ impl SqliteNotifyStore {
         }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         db::lock(&self.conn)
     }
 
@@ -53,11 +53,11 @@ impl SqliteNotifyStore {
     }
 }
 
-fn text(t: DateTime<Utc>) -> String {
+pub(super) fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
@@ -78,6 +78,7 @@ type RawRow = (
     Option<String>,
     Option<String>,
     Vec<u8>,
+    String,
 );
 
 fn raw_row(r: &Row) -> rusqlite::Result<RawRow> {
@@ -96,6 +97,7 @@ fn raw_row(r: &Row) -> rusqlite::Result<RawRow> {
         r.get(11)?,
         r.get(12)?,
         r.get(13)?,
+        r.get(14)?,
     ))
 }
 
@@ -117,6 +119,7 @@ fn to_row(r: RawRow) -> Result<OutboxRow, StoreError> {
         last_error: r.11,
         sent_at: r.12.as_deref().map(instant).transpose()?,
         raw: r.13,
+        channel: r.14,
     })
 }
 
@@ -131,8 +134,8 @@ impl OutboxStore for SqliteNotifyStore {
         let conn = self.conn();
         let changed = conn.execute(
             "INSERT INTO notify_outbox (idempotency_key, kind, recipient, sender, subject,
-                 message_id, raw, status, created_at, due_at, oncall_case)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)
+                 message_id, raw, status, created_at, due_at, oncall_case, channel)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11)
              ON CONFLICT (idempotency_key) DO NOTHING",
             params![
                 n.key,
@@ -144,7 +147,8 @@ impl OutboxStore for SqliteNotifyStore {
                 n.raw,
                 text(now),
                 text(n.due_at),
-                case
+                case,
+                n.channel
             ],
         )?;
         Ok((changed == 1).then(|| conn.last_insert_rowid()))

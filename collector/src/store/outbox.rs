@@ -101,6 +101,8 @@ pub struct NewNotice {
     pub due_at: DateTime<Utc>,
     /// Recorded as an on-call case when this notice is sent.
     pub oncall_case: Option<OncallCase>,
+    /// The channel that sends it: `mail` (the default) or a name under `notify.channels`.
+    pub channel: String,
 }
 
 /// One outbox row.
@@ -119,6 +121,8 @@ pub struct OutboxRow {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// `mail` or a configured channel's name.
+    pub channel: String,
     #[serde(skip)]
     pub raw: Vec<u8>,
 }

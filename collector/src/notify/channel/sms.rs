@@ -1,0 +1,239 @@
+//! SMS through an HTTP gateway: the request is a template, so any Swedish provider's API fits
+//! (form or JSON body, basic auth or a bearer token, extra headers). The body template
+//! (minijinja) gets `to` (E.164), `text`, and the filters `urlencode` (form encoding) and `json`
+//! (a JSON string with quotes).
+//!
+//! The text is the alert's Swedish line, then the acknowledgement link, at most `max_chars`
+//! (default 160) characters of the GSM 03.38 alphabet, so one SMS carries it and å, ä, ö, é and
+//! ü arrive as written: characters outside the alphabet are replaced (– with -, other letters
+//! with their base letter or `?`), the line is shortened with `…`-free `..` when too long, and
+//! the link is never cut.
+
+use super::{http, AlertMessage, Channel, MessageEvent};
+use crate::notify::transport::SendError;
+use driftvakt_common::config::{Duration, Validator};
+use driftvakt_common::schema::{Secret, SecretRef};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// `notify.channels.NAME.sms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    pub url: String,
+    /// `POST` (default) or `PUT`.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Default `application/x-www-form-urlencoded`.
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    /// The request body, e.g. `from=Driftvakt&to={{ to|urlencode }}&message={{ text|urlencode }}`.
+    pub body: String,
+    /// Basic authentication: the user name, with `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    /// `Authorization: Bearer` token.
+    #[serde(default)]
+    pub bearer_token: Option<SecretRef>,
+    /// Extra headers (not secret).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// 1s..5m, default 10s.
+    #[serde(default = "super::webhook::default_timeout")]
+    pub timeout: Duration,
+    /// Longest text, in GSM characters; 40..=160, default 160.
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_content_type() -> String {
+    "application/x-www-form-urlencoded".into()
+}
+fn default_max_chars() -> usize {
+    160
+}
+
+impl SmsConfig {
+    pub fn validate(&self, key: &str, v: &mut Validator) {
+        http::check_url(&format!("{key}.url"), &self.url, v);
+        if !matches!(self.method.as_str(), "POST" | "PUT") {
+            v.error_at_key(&format!("{key}.method"), "write POST or PUT");
+        }
+        let env = env();
+        if let Err(e) = env.template_from_str(&self.body) {
+            v.error_at_key(&format!("{key}.body"), format!("template: {e}"));
+        }
+        if self.password.is_some() != self.username.is_some() {
+            v.error_at_key(key, "give username and password together");
+        }
+        if self.password.is_some() && self.bearer_token.is_some() {
+            v.error_at_key(key, "give username/password or bearer_token, not both");
+        }
+        if !(40..=160).contains(&self.max_chars) {
+            v.error_at_key(&format!("{key}.max_chars"), "must be between 40 and 160");
+        }
+    }
+}
+
+fn env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("urlencode", |s: String| form_encode(&s));
+    env.add_filter("json", |s: String| {
+        serde_json::to_string(&s).unwrap_or_default()
+    });
+    env
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (UTF-8).
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// GSM 03.38 basic characters (one unit each); `^{}\[~]|€` take two (escape).
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_EXTENDED: &str = "^{}\\[~]|€";
+
+/// `c` in the GSM alphabet, or the nearest character that is.
+fn gsm_char(c: char) -> char {
+    if GSM_BASIC.contains(c) || GSM_EXTENDED.contains(c) {
+        return c;
+    }
+    match c {
+        '–' | '—' | '‐' => '-',
+        '’' | '‘' | '´' => '\'',
+        '”' | '“' => '"',
+        'á' | 'â' | 'ã' => 'a',
+        'Á' | 'À' | 'Â' => 'A',
+        'ê' | 'ë' => 'e',
+        'È' | 'Ê' | 'Ë' => 'E',
+        'í' | 'î' | 'ï' => 'i',
+        'ó' | 'ô' | 'õ' => 'o',
+        'ú' | 'û' => 'u',
+        'ç' => 'c',
+        '\t' => ' ',
+        _ => '?',
+    }
+}
+
+/// GSM units of `s` (extended characters count two).
+pub fn gsm_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| if GSM_EXTENDED.contains(c) { 2 } else { 1 })
+        .sum()
+}
+
+/// The SMS text: `line` in the GSM alphabet, shortened so that with ` link` it fits `max`.
+pub fn sms_text(line: &str, link: Option<&str>, max: usize) -> String {
+    let line: String = line.chars().map(gsm_char).collect();
+    let tail = link.map(|l| format!(" {l}")).unwrap_or_default();
+    let room = max.saturating_sub(gsm_len(&tail));
+    let mut text = String::new();
+    if gsm_len(&line) <= room {
+        text = line;
+    } else {
+        for c in line.chars() {
+            if gsm_len(&text) + gsm_len(&c.to_string()) + 2 > room {
+                break;
+            }
+            text.push(c);
+        }
+        text = format!("{}..", text.trim_end());
+    }
+    text + &tail
+}
+
+pub struct Sms {
+    config: SmsConfig,
+    password: Option<Secret>,
+    token: Option<Secret>,
+    client: reqwest::Client,
+}
+
+impl Sms {
+    pub fn new(c: &SmsConfig, base: &Path) -> Result<Self, String> {
+        Ok(Sms {
+            password: c.password.as_ref().map(|p| p.resolve(base)).transpose()?,
+            token: c
+                .bearer_token
+                .as_ref()
+                .map(|p| p.resolve(base))
+                .transpose()?,
+            client: http::client(c.timeout.std())?,
+            config: c.clone(),
+        })
+    }
+}
+
+/// The Swedish line of an SMS for `msg`.
+fn line(msg: &AlertMessage) -> String {
+    match msg.event {
+        MessageEvent::Alert | MessageEvent::Escalated => msg.text.clone(),
+        MessageEvent::Acknowledged => format!(
+            "Kvitterat av {}: {}",
+            msg.contact.as_deref().unwrap_or("?"),
+            msg.text
+        ),
+        MessageEvent::Resolved => msg.text.clone(),
+    }
+}
+
+impl Channel for Sms {
+    fn render(&self, msg: &AlertMessage, to: Option<&str>) -> Result<Vec<u8>, String> {
+        let to = to.ok_or("an SMS needs a phone number")?;
+        let link = match msg.event {
+            MessageEvent::Alert | MessageEvent::Escalated => msg.ack_url.as_deref(),
+            _ => None,
+        };
+        let text = sms_text(&line(msg), link, self.config.max_chars);
+        let env = env();
+        let body = env
+            .render_str(
+                &self.config.body,
+                BTreeMap::from([("to", to.to_string()), ("text", text)]),
+            )
+            .map_err(|e| format!("sms body template: {e}"))?;
+        Ok(body.into_bytes())
+    }
+
+    async fn send(&self, payload: &[u8], key: &str) -> Result<(), SendError> {
+        let method = if self.config.method == "PUT" {
+            reqwest::Method::PUT
+        } else {
+            reqwest::Method::POST
+        };
+        let mut req = self
+            .client
+            .request(method, &self.config.url)
+            .header("content-type", &self.config.content_type)
+            .header("idempotency-key", key)
+            .body(payload.to_vec());
+        for (k, v) in &self.config.headers {
+            req = req.header(k, v);
+        }
+        if let (Some(user), Some(pw)) = (&self.config.username, &self.password) {
+            req = req.basic_auth(user, Some(pw.expose()));
+        }
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t.expose());
+        }
+        http::send(req, "sms").await
+    }
+}

@@ -1,0 +1,61 @@
+//! Generic webhook: `POST` of the [`AlertMessage`] as JSON (documented in the README) with
+//! `X-Driftvakt-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>` and
+//! `Idempotency-Key: <the message id>`, so a receiver can check who sent it and drop a repeat.
+
+use super::{http, AlertMessage, Channel};
+use crate::notify::ack::hmac_sha256_hex;
+use crate::notify::transport::SendError;
+use driftvakt_common::config::Duration;
+use driftvakt_common::schema::{Secret, SecretRef};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// `notify.channels.NAME.webhook`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// The HMAC key: `{ env: NAME }` or `{ file: PATH }`.
+    pub secret: SecretRef,
+    /// 1s..5m, default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+}
+
+pub(super) fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+pub struct Webhook {
+    url: String,
+    secret: Secret,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new(c: &WebhookConfig, base: &Path) -> Result<Self, String> {
+        Ok(Webhook {
+            url: c.url.clone(),
+            secret: c.secret.resolve(base)?,
+            client: http::client(c.timeout.std())?,
+        })
+    }
+}
+
+impl Channel for Webhook {
+    fn render(&self, msg: &AlertMessage, _to: Option<&str>) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(msg).map_err(|e| e.to_string())
+    }
+
+    async fn send(&self, payload: &[u8], key: &str) -> Result<(), SendError> {
+        let signature = hmac_sha256_hex(self.secret.expose().as_bytes(), payload);
+        let req = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("x-driftvakt-signature", format!("sha256={signature}"))
+            .header("idempotency-key", key)
+            .body(payload.to_vec());
+        http::send(req, "webhook").await
+    }
+}
