@@ -20,6 +20,7 @@ pub use driftvakt_common::schema::{
     class_timing, default_checks, validate_address, validate_credentials, validate_devices,
     AuthProtocol, CheckCommon, CheckEntry, CheckSpec, DeviceConfig, HttpCheck, IcmpCheck,
     PrivProtocol, Secret, SecretRef, SnmpCheck, SnmpCredentials, SnmpVersion, TcpCheck, Timing,
+    UpsMib,
 };
 
 /// The agent's YAML file.

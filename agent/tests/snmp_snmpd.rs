@@ -221,17 +221,33 @@ async fn wrong_community_times_out_within_the_probe_timeout() {
     let o = probe(&prober, &cfg, "host-v2c", timeout).await;
     assert_eq!(o.error, Some(FailureReason::Timeout), "{o:?}");
     assert!(started.elapsed() < timeout + Duration::from_millis(300));
-    assert!(!o.detail.unwrap().contains("wrong-community"));
+    let detail = o.detail.unwrap();
+    assert!(!detail.contains("wrong-community"));
+    // snmpd answers the follow-up SNMPv3 discovery: it is there, the community is not.
+    assert!(
+        detail.contains("although an SNMP agent answers there")
+            && detail.contains("check the community")
+            && detail.contains("access list"),
+        "{detail}"
+    );
 }
 
+/// A UPS profile against an agent without any UPS MIB (net-snmp): the check succeeds (the
+/// device answers), no UPS values, and the warning names the sysObjectID and `mib:`.
 #[tokio::test]
-async fn a_profile_the_agent_lacks_is_no_such_object() {
+async fn a_ups_without_a_known_mib_answers_with_a_warning() {
     let snmpd = Snmpd::start();
     let lab = Lab::new();
     let cfg = config(&lab, snmpd.port, rig::AUTH_PASS);
     let o = probe(&prober(&cfg), &cfg, "ups-on-snmpd", TIMEOUT).await;
-    assert_eq!(o.error, Some(FailureReason::NoSuchObject), "{o:?}");
-    assert!(o.detail.unwrap().contains("profile `ups`"));
+    assert!(o.ok, "{o:?}");
+    assert!(o.findings.is_empty(), "{o:?}");
+    assert!(!o.values.contains_key("ups_runtime_minutes"));
+    let detail = o.detail.unwrap();
+    assert!(
+        detail.contains("sysObjectID 1.3.6.1.4.1.8072.3.2.10") && detail.contains("`mib:`"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -300,8 +316,16 @@ async fn v1_walks_with_getnext_and_reports_missing_objects() {
     let kernel_ifs = std::fs::read_dir("/sys/class/net").unwrap().count();
     assert_eq!(o.values["if_count"], Value::Number(kernel_ifs as f64));
     assert!(uptime(&o) >= 0.0);
+    // The UPS detection GET names objects snmpd lacks: v1 answers noSuchName for the whole
+    // request, so it is asked object by object; sysObjectID answers, no UPS MIB does.
     let o = probe(&prober, &cfg, "ups-v1", TIMEOUT).await;
-    assert_eq!(o.error, Some(FailureReason::NoSuchObject), "{o:?}");
+    assert!(o.ok, "{o:?}");
+    assert!(o
+        .detail
+        .clone()
+        .unwrap()
+        .contains("sysObjectID 1.3.6.1.4.1.8072"));
+    assert!(uptime(&o) >= 0.0);
 }
 
 /// Many concurrent probes of two agents through one prober: one shared UDP socket, answers

@@ -216,7 +216,8 @@ async fn profile_override_and_unknown_profile() {
     let prober = prober_for(&cfg);
     let o = probe(&prober, &cfg, "odd-ups", TIMEOUT).await;
     assert_eq!(number(&o, "ups_runtime_minutes"), 35.0);
-    assert!(!o.values.contains_key("sys_uptime_seconds"));
+    // UPS profiles read sysUpTime too, so UPS reboots are seen.
+    assert_eq!(number(&o, "sys_uptime_seconds"), 1234.56);
     let o = probe(&prober, &cfg, "typo", TIMEOUT).await;
     assert_eq!(o.error, Some(FailureReason::ConfigError));
     assert!(o.detail.unwrap().contains("`upss`"));

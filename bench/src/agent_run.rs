@@ -42,7 +42,11 @@ fn load_config(spec: &ConfigSpec) -> Result<(tempfile::TempDir, AgentConfig)> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("agent.yaml");
     std::fs::write(&path, agent_yaml(spec))?;
-    std::fs::write(dir.path().join(SNMP_COMMUNITY_FILE), SNMP_COMMUNITY)?;
+    let community = dir.path().join(SNMP_COMMUNITY_FILE);
+    std::fs::write(&community, SNMP_COMMUNITY)?;
+    // Secret files are refused unless only their owner can read them.
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(&community, mode)?;
     let config = AgentConfig::load(&path).map_err(|e| anyhow!("generated config: {e}"))?;
     Ok((dir, config))
 }

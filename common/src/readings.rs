@@ -16,6 +16,13 @@ pub const ICMP_RTT_AVG_SECONDS: &str = "icmp_rtt_avg_seconds";
 pub const TLS_CERT_DAYS_LEFT: &str = "tls_cert_days_left";
 /// UPS: estimated runtime on battery, minutes.
 pub const UPS_RUNTIME_MINUTES: &str = "ups_runtime_minutes";
+/// UPS: remaining charge as a ratio of full (0..1).
+pub const UPS_CHARGE_RATIO: &str = "ups_charge_ratio";
+/// UPS: the MIB the values were read from (`rfc1628`, `apc`, `eaton`, `mge`, `liebert`), text.
+pub const UPS_MIB: &str = "ups_mib";
+/// UPS: the last self-test's result (`passed`, `warning`, `failed`, `in_progress`, `not_run`,
+/// `unknown`), text.
+pub const UPS_SELF_TEST: &str = "ups_self_test";
 /// Printer: level per supply as a ratio of its capacity, a series labelled [`SUPPLY_LABEL`].
 pub const PRINTER_SUPPLY_RATIO: &str = "printer_supply_ratio";
 /// Switch: ifOperStatus per interface (a series); also the name of the SNMP column read.
@@ -29,6 +36,12 @@ pub const IF_ADMIN_STATUS: &str = "if_admin_status";
 pub const UPS_ON_BATTERY: &str = "ups_on_battery";
 /// UPS: runtime under the device's minimum (`min_runtime_minutes`, default four hours).
 pub const UPS_RUNTIME_BELOW_MINIMUM: &str = "ups_runtime_below_minimum";
+/// UPS: the battery is low or depleted.
+pub const UPS_BATTERY_LOW: &str = "ups_battery_low";
+/// UPS: the UPS says its battery needs replacing. Both a value (a flag) and a finding.
+pub const UPS_BATTERY_REPLACE: &str = "ups_battery_replace";
+/// UPS: the last self-test failed.
+pub const UPS_SELF_TEST_FAILED: &str = "ups_self_test_failed";
 /// Printer: a supply under its low ratio.
 pub const PRINTER_SUPPLY_LOW: &str = "printer_supply_low";
 /// HTTP(S): the certificate expires within `cert_min_days`.

@@ -209,7 +209,7 @@ pub struct Snmpsim {
 }
 
 impl Snmpsim {
-    /// Serves the given files (paths relative to `tests/snmp`).
+    /// Serves the given files (paths relative to `tests/snmp`, or absolute).
     pub fn start(files: &[&str]) -> Snmpsim {
         let binary = snmpsim_binary();
         let dir = temp_dir();
@@ -219,6 +219,12 @@ impl Snmpsim {
         std::fs::create_dir_all(&cache).expect("cache dir");
         for f in files {
             let src = data_dir().join(f);
+            assert!(
+                src.exists(),
+                "recording {} is missing (the shared device recordings live in ../shared/devices \
+                 beside the repository)",
+                src.display()
+            );
             let name = src.file_name().expect("file name").to_owned();
             std::fs::copy(&src, data.join(name))
                 .unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
@@ -378,6 +384,20 @@ pub fn sim_config(lab: &Lab, port: u16, devices: &[SimDevice<'_>]) -> AgentConfi
     lab.config(&format!(
         "agent:\n  id: test\nsnmp_credentials:\n{creds}devices:\n{devs}"
     ))
+}
+
+/// The shared recordings of real devices (`../shared/devices` beside the repository): some
+/// are GPL-licensed and may only be used from there, never copied into the project.
+pub fn shared_devices_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/devices")
+}
+
+/// A text value, or a panic naming what is there.
+pub fn text(o: &Outcome, key: &str) -> String {
+    match o.values.get(key) {
+        Some(driftvakt_common::wire::Value::Text(t)) => t.clone(),
+        other => panic!("{key}: {other:?} in {o:#?}"),
+    }
 }
 
 /// A prober for `config`, secrets resolved against its folder.

@@ -75,8 +75,49 @@ check_struct!(
         supply_low_ratio: Option<f64>,
         /// Retries after a timeout (default 1).
         retries: Option<u32>,
+        /// UPS: which MIB to read (`rfc1628`, `apc`, `eaton`, `mge`, `liebert`). Default: chosen
+        /// per device from its sysObjectID and which MIB answers, and remembered.
+        mib: Option<UpsMib>,
     }
 );
+
+/// The UPS MIBs the `ups` profile reads (`mib:` on an snmp check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpsMib {
+    /// RFC 1628 UPS-MIB (1.3.6.1.2.1.33).
+    Rfc1628,
+    /// APC PowerNet-MIB (1.3.6.1.4.1.318.1.1.1).
+    Apc,
+    /// Eaton/Powerware XUPS-MIB (1.3.6.1.4.1.534.1).
+    Eaton,
+    /// MGE MG-SNMP-UPS-MIB (1.3.6.1.4.1.705.1), older MGE and Eaton units.
+    Mge,
+    /// Vertiv/Liebert LIEBERT-GP-POWER-MIB (1.3.6.1.4.1.476.1.42.3.5).
+    Liebert,
+}
+
+impl UpsMib {
+    /// Every MIB, in the order detection falls back through them.
+    pub const ALL: [UpsMib; 5] = [
+        UpsMib::Rfc1628,
+        UpsMib::Apc,
+        UpsMib::Eaton,
+        UpsMib::Mge,
+        UpsMib::Liebert,
+    ];
+
+    /// The name in the config and in results (`ups_mib`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpsMib::Rfc1628 => "rfc1628",
+            UpsMib::Apc => "apc",
+            UpsMib::Eaton => "eaton",
+            UpsMib::Mge => "mge",
+            UpsMib::Liebert => "liebert",
+        }
+    }
+}
 
 check_struct!(
     /// HTTP(S) GET: expected status, optional body text, certificate days left.

@@ -24,6 +24,9 @@ pub struct SnmpCredentials {
     pub priv_protocol: Option<PrivProtocol>,
     #[serde(default, skip_serializing_if = "super::absent")]
     pub priv_password: Option<SecretRef>,
+    /// v3 context name (default empty): some agents and proxies select data by context.
+    #[serde(default, skip_serializing_if = "super::absent")]
+    pub context_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

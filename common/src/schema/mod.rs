@@ -22,7 +22,9 @@ pub mod device;
 pub mod secret;
 pub mod validate;
 
-pub use check::{CheckCommon, CheckEntry, CheckSpec, HttpCheck, IcmpCheck, SnmpCheck, TcpCheck};
+pub use check::{
+    CheckCommon, CheckEntry, CheckSpec, HttpCheck, IcmpCheck, SnmpCheck, TcpCheck, UpsMib,
+};
 pub use credentials::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpVersion};
 pub use device::{class_timing, default_checks, DeviceConfig, Timing};
 pub use secret::{Secret, SecretRef};

@@ -126,6 +126,9 @@ pub fn validate_credentials(v: &mut Validator, creds: &[SnmpCredentials]) {
             SnmpVersion::V1 | SnmpVersion::V2c if c.community.is_none() => {
                 Some("v1/v2c credentials need `community: { env: NAME }` or `{ file: PATH }`")
             }
+            SnmpVersion::V1 | SnmpVersion::V2c if c.context_name.is_some() => {
+                Some("`context_name` is SNMPv3 only (v1/v2c select data by community)")
+            }
             SnmpVersion::V3 if c.user.is_none() => Some("v3 credentials need `user:`"),
             SnmpVersion::V3 if c.auth_protocol.is_some() != c.auth_password.is_some() => {
                 Some("v3 credentials need both `auth_protocol` and `auth_password`, or neither")

@@ -66,6 +66,8 @@ pub enum SnmpValue {
     TimeTicks(u32),
     /// OCTET STRING (text or binary).
     Bytes(Vec<u8>),
+    /// OBJECT IDENTIFIER (sysObjectID, alarm descriptions).
+    ObjectId(Oid),
     /// Any other type (OID, IP address, opaque, null).
     Other(String),
     /// The agent does not implement the object.
@@ -114,6 +116,14 @@ impl SnmpValue {
                     .trim()
                     .to_string(),
             ),
+            _ => None,
+        }
+    }
+
+    /// The value as an OID, if it is one.
+    pub fn as_oid(&self) -> Option<&Oid> {
+        match self {
+            SnmpValue::ObjectId(o) => Some(o),
             _ => None,
         }
     }
@@ -205,8 +215,12 @@ impl ClientCredentials {
         user: &str,
         auth: Option<(AuthProtocol, &Secret)>,
         privacy: Option<(PrivProtocol, &Secret)>,
+        context_name: Option<&str>,
     ) -> Result<ClientCredentials, ClientError> {
-        let config = UsmConfig::new(user.as_bytes().to_vec());
+        let mut config = UsmConfig::new(user.as_bytes().to_vec());
+        if let Some(context) = context_name {
+            config = config.context_name(context.as_bytes().to_vec());
+        }
         let config = match auth {
             None => config,
             Some((proto, pass)) => {
@@ -220,12 +234,24 @@ impl ClientCredentials {
         };
         Ok(ClientCredentials {
             auth: Auth::Usm(config),
-            label: format!("v3 user {user}"),
+            label: match context_name {
+                Some(c) => format!("v3 user {user} (context `{c}`)"),
+                None => format!("v3 user {user}"),
+            },
             des_salt,
         })
     }
 
-    fn is_v3(&self) -> bool {
+    /// "v2c community" or "v3 user NAME" (context included), for messages; never a secret.
+    pub fn describe(&self) -> String {
+        match self.label.as_str() {
+            "v1" | "v2c" => format!("the {} community", self.label),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether these are SNMPv3 (USM) credentials.
+    pub fn is_v3(&self) -> bool {
         matches!(self.auth, Auth::Usm(_))
     }
 
@@ -421,6 +447,7 @@ fn from_value(v: &async_snmp::Value) -> SnmpValue {
         V::Counter64(u) => SnmpValue::Unsigned(*u),
         V::TimeTicks(t) => SnmpValue::TimeTicks(*t),
         V::OctetString(b) => SnmpValue::Bytes(b.to_vec()),
+        V::ObjectIdentifier(o) => SnmpValue::ObjectId(Oid(o.arcs().to_vec())),
         V::NoSuchObject => SnmpValue::NoSuchObject,
         V::NoSuchInstance => SnmpValue::NoSuchInstance,
         V::EndOfMibView => SnmpValue::EndOfMibView,

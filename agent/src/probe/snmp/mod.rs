@@ -5,24 +5,31 @@
 //! - [`profiles`]: what each profile asks for and the shared reading helpers; [`switch`],
 //!   [`ups`] and [`printer`] hold the profiles with real logic.
 //!
+//! - [`diagnose`]: after a timeout, one engine-discovery request tells a closed port
+//!   (`connection_refused`) from an agent that ignores our credentials and from silence, and
+//!   the failure's detail says what to check.
+//!
 //! Credentials are resolved once in [`SnmpProber::new`] (secrets from environment variables or
 //! files); a missing secret is a setup error naming the credentials id and where it looked.
 //! Secrets never reach Debug output, logs, errors or results. The prober remembers the last
 //! sysUpTime per target and adds the finding `rebooted` when it goes backwards (not on a 32-bit
-//! wrap).
+//! wrap; a sysUpTime of 0 is no reading). For UPSes it also remembers the MIB each device
+//! speaks (see [`ups`]) and logs the unknown-MIB warning once per device.
 
 pub mod client;
+pub mod diagnose;
 pub mod printer;
 pub mod profiles;
 pub mod switch;
 pub mod ups;
 
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
-use crate::config::{SnmpCheck, SnmpCredentials, SnmpVersion};
+use crate::config::{SnmpCheck, SnmpCredentials, SnmpVersion, UpsMib};
 use client::{ClientCredentials, ClientError, Oid, RequestOptions, SnmpClient, SnmpSession};
+use diagnose::Silence;
 use futures::future::join_all;
-use profiles::{uptime_went_backwards, Context, Profile, Readings};
-use std::collections::{BTreeMap, HashMap};
+use profiles::{uptime_went_backwards, Context, Object, Profile, Readings};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,6 +48,10 @@ pub struct SnmpProber {
     credentials: BTreeMap<String, ClientCredentials>,
     session: SnmpSession,
     uptimes: Mutex<HashMap<String, u32>>,
+    /// UPS: the MIB detected per target and agent address.
+    ups_mibs: Mutex<HashMap<String, UpsMib>>,
+    /// UPS: targets whose unknown-MIB warning has been logged.
+    warned: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for SnmpProber {
@@ -63,6 +74,8 @@ impl SnmpProber {
             credentials,
             session: SnmpSession::new(),
             uptimes: Mutex::new(HashMap::new()),
+            ups_mibs: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashSet::new()),
         })
     }
 
@@ -86,6 +99,25 @@ impl SnmpProber {
                 ),
             )
         })
+    }
+
+    fn remembered_mib(&self, key: &str) -> Option<UpsMib> {
+        let map = self.ups_mibs.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).copied()
+    }
+
+    fn remember_mib(&self, key: &str, mib: Option<UpsMib>) {
+        let mut map = self.ups_mibs.lock().unwrap_or_else(|e| e.into_inner());
+        match mib {
+            Some(m) => map.insert(key.to_string(), m),
+            None => map.remove(key),
+        };
+    }
+
+    /// True the first time for `key`: the unknown-MIB warning is logged once per device.
+    fn first_warning(&self, key: &str) -> bool {
+        let mut set = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(key.to_string())
     }
 
     /// Remembers this uptime (per target and agent address); returns the previous one when
@@ -121,7 +153,7 @@ fn resolve_credentials(c: &SnmpCredentials, base: &Path) -> Result<ClientCredent
             let privacy = secret("priv_password", &c.priv_password)?;
             let auth = c.auth_protocol.zip(auth.as_ref());
             let privacy = c.priv_protocol.zip(privacy.as_ref());
-            ClientCredentials::usm(user, auth, privacy)
+            ClientCredentials::usm(user, auth, privacy, c.context_name.as_deref())
                 .map_err(|e| SetupError::Snmp(format!("snmp_credentials `{id}`: {e}")))
         }
     }
@@ -148,55 +180,71 @@ impl SnmpProber {
         let profile = choose_profile(target, spec)?;
         let ip = resolve(target).await?;
         let peer = SocketAddr::new(ip, spec.port.unwrap_or(SNMP_PORT));
+        // Part of the timeout is kept for asking why, should the agent not answer.
+        let wait = diagnose_wait(timeout);
+        let timeout = timeout.saturating_sub(wait);
         let options = request_options(spec, timeout);
         let client = self
             .session
             .client(peer, creds, options)
             .await
             .map_err(|e| failure(&e, peer))?;
-        let readings = tokio::time::timeout(timeout, read_profile(&client, &profile))
-            .await
-            .map_err(|_| {
-                Outcome::failure(
-                    FailureReason::Timeout,
-                    format!(
-                        "snmp {peer}: profile `{}` not read within {timeout:?}",
-                        profile.name
-                    ),
-                )
-            })?
-            .map_err(|e| failure(&e, peer))?;
-        if readings.is_empty() {
-            return Err(Outcome::failure(
-                FailureReason::NoSuchObject,
-                format!(
-                    "snmp {peer}: the agent answered but has none of the objects of profile `{}` \
-                     (all noSuchObject/noSuchInstance)",
-                    profile.name
-                ),
-            ));
+        let key = format!("{}@{peer}", target.id());
+        let is_ups = profile.name == ups::PROFILE.name;
+        // Boxed: keeps the probe's future shallow for the callers' layout computation.
+        type Read<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<(Readings, Option<UpsMib>), ClientError>>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let read: Read<'_> = if is_ups {
+            let remembered = self.remembered_mib(&key);
+            Box::pin(ups::read::read(&client, spec.mib, remembered))
+        } else {
+            Box::pin(async { read_profile(&client, &profile).await.map(|r| (r, None)) })
+        };
+        let (readings, mib) = match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(e @ ClientError::Timeout(_))) | Ok(Err(e @ ClientError::Io { .. })) => {
+                return Err(unanswered(peer, creds, spec, Some(&e), timeout, wait).await)
+            }
+            Ok(Err(e)) => return Err(failure(&e, peer)),
+            Err(_) => return Err(unanswered(peer, creds, spec, None, timeout, wait).await),
+        };
+        if is_ups && spec.mib.is_none() {
+            self.remember_mib(&key, mib);
         }
-        Ok(self.evaluate(target, peer, spec, &profile, &readings))
+        // A configured MIB that did not answer is still passed on: the warning names it.
+        let out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
+        if is_ups && mib.is_none() && self.first_warning(&key) {
+            if let Some(w) = &out.detail {
+                tracing::warn!(device = %target.id(), "{w}");
+            }
+        }
+        Ok(out)
     }
 
     fn evaluate(
         &self,
         target: &Target<'_>,
-        peer: SocketAddr,
+        key: &str,
         spec: &SnmpCheck,
         profile: &Profile,
         readings: &Readings,
+        ups_mib: Option<UpsMib>,
     ) -> Outcome {
         let ctx = Context {
             min_runtime_minutes: target.min_runtime_minutes(),
             uplinks: spec.uplinks.clone(),
             supply_low_ratio: spec.supply_low_ratio.unwrap_or(DEFAULT_SUPPLY_LOW_RATIO),
+            ups_mib,
         };
         let mut out = Outcome::success();
         (profile.read)(readings, &ctx, &mut out);
         if let Some(ticks) = readings.uptime_ticks() {
-            let key = format!("{}@{peer}", target.id());
-            if let Some(previous) = self.note_uptime(&key, ticks) {
+            if let Some(previous) = self.note_uptime(key, ticks) {
                 out.finding(
                     "rebooted",
                     format!(
@@ -226,6 +274,13 @@ fn choose_profile(target: &Target<'_>, spec: &SnmpCheck) -> Result<Profile, Outc
     }
 }
 
+/// The part of a probe's timeout kept for [`diagnose`]: a fifth, 100 ms to 1 s, at most half.
+fn diagnose_wait(timeout: Duration) -> Duration {
+    (timeout / 5)
+        .clamp(Duration::from_millis(100), Duration::from_secs(1))
+        .min(timeout / 2)
+}
+
 /// Each request gets an equal share of the probe's timeout, so retries fit inside it.
 fn request_options(spec: &SnmpCheck, timeout: Duration) -> RequestOptions {
     let retries = spec.retries.unwrap_or(DEFAULT_RETRIES);
@@ -236,7 +291,8 @@ fn request_options(spec: &SnmpCheck, timeout: Duration) -> RequestOptions {
     }
 }
 
-/// GETs the profile's scalars and walks its columns, concurrently.
+/// GETs the profile's scalars and walks its columns, concurrently; then its fallback columns
+/// if the profile needs them.
 ///
 /// A part the agent answers with a protocol error (an error status, a walk it breaks off) is
 /// left out and the rest is read; only when nothing at all could be read is that error returned.
@@ -245,22 +301,39 @@ pub async fn read_profile<C: SnmpClient>(
     client: &C,
     profile: &Profile,
 ) -> Result<Readings, ClientError> {
-    let scalar_oids: Vec<Oid> = profile.scalars.iter().map(|o| Oid::of(o.oid)).collect();
-    let scalars = async {
+    let mut readings = read_objects(client, profile.scalars, profile.columns).await?;
+    if !profile.fallback.is_empty() && (profile.needs_fallback)(&readings) {
+        match read_objects(client, &[], profile.fallback).await {
+            Ok(more) => readings.columns.extend(more.columns),
+            Err(ClientError::Protocol(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(readings)
+}
+
+/// [`read_profile`] for any list of scalars and columns.
+pub async fn read_objects<C: SnmpClient>(
+    client: &C,
+    scalars: &[Object],
+    columns: &[Object],
+) -> Result<Readings, ClientError> {
+    let scalar_oids: Vec<Oid> = scalars.iter().map(|o| Oid::of(o.oid)).collect();
+    let scalars_read = async {
         if scalar_oids.is_empty() {
             Ok(Vec::new())
         } else {
             client.get(&scalar_oids).await
         }
     };
-    let walks = join_all(profile.columns.iter().map(|c| client.walk_oid(c.oid)));
-    let (scalars, columns) = futures::join!(scalars, walks);
+    let walks = join_all(columns.iter().map(|c| client.walk_oid(c.oid)));
+    let (got, walks) = futures::join!(scalars_read, walks);
     let mut readings = Readings::default();
     let mut skipped = None;
-    for (oid, value) in tolerate(scalars, &mut skipped)?.unwrap_or_default() {
-        readings.put_scalar(profile.scalars, &oid, value);
+    for (oid, value) in tolerate(got, &mut skipped)?.unwrap_or_default() {
+        readings.put_scalar(scalars, &oid, value);
     }
-    for (column, rows) in profile.columns.iter().zip(columns) {
+    for (column, rows) in columns.iter().zip(walks) {
         if let Some(rows) = tolerate(rows, &mut skipped)? {
             readings.put_column(column, rows);
         }
@@ -294,6 +367,64 @@ trait WalkOid: SnmpClient {
 }
 
 impl<C: SnmpClient> WalkOid for C {}
+
+/// The failure for an agent that did not answer in time (or a socket error): asks
+/// [`diagnose`] once and says what to check.
+async fn unanswered(
+    peer: SocketAddr,
+    creds: &ClientCredentials,
+    spec: &SnmpCheck,
+    error: Option<&ClientError>,
+    timeout: Duration,
+    wait: Duration,
+) -> Outcome {
+    if let Some(e @ ClientError::Io { .. }) = error {
+        return failure(e, peer);
+    }
+    let port = peer.port();
+    let who = creds.describe();
+    let port_hint = if spec.port.is_some() {
+        format!("port ({port}, as configured)")
+    } else {
+        format!("port ({port}, the default; set `port:` if the device uses another)")
+    };
+    match diagnose::diagnose(peer, wait).await {
+        Silence::Refused => Outcome::failure(
+            FailureReason::ConnectionRefused,
+            format!(
+                "snmp {peer}: nothing listens on UDP port {port} (the host answered ICMP port \
+                 unreachable): check the {port_hint} and that SNMP is enabled on the device"
+            ),
+        ),
+        Silence::IgnoresUs => Outcome::failure(
+            FailureReason::Timeout,
+            format!(
+                "snmp {peer}: no answer within {timeout:?} to {who}, although an SNMP agent \
+                 answers there (SNMPv3 discovery): check the {}, and that the device's access \
+                 list lets this agent's address in",
+                if creds.is_v3() {
+                    "v3 user, its passwords and `context_name`"
+                } else {
+                    "community"
+                }
+            ),
+        ),
+        Silence::Nothing => Outcome::failure(
+            FailureReason::Timeout,
+            format!(
+                "snmp {peer}: no answer within {timeout:?} to {who}, and no ICMP port \
+                 unreachable either: check that the device is up and reachable, the \
+                 {port_hint}, the {} (agents drop a wrong one silently), and the device's \
+                 access list",
+                if creds.is_v3() {
+                    "v3 user"
+                } else {
+                    "community"
+                }
+            ),
+        ),
+    }
+}
 
 /// Maps a client error to the probe's failure reason, with a detail for a technician.
 fn failure(e: &ClientError, peer: SocketAddr) -> Outcome {

@@ -23,6 +23,8 @@ pub const PROFILE: Profile = Profile {
     name: "printer",
     scalars: &[],
     columns: COLUMNS,
+    fallback: &[],
+    needs_fallback: super::profiles::never,
     read,
 };
 

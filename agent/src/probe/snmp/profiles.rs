@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 /// sysDescr.0
 pub const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
+/// sysObjectID.0 (the vendor's product OID)
+pub const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 /// sysUpTime.0 (TimeTicks)
 pub const SYS_UPTIME: &str = "1.3.6.1.2.1.1.3.0";
 /// sysName.0
@@ -49,6 +51,8 @@ pub struct Context {
     pub uplinks: Vec<String>,
     /// Printer: supply ratio under which the printer is degraded.
     pub supply_low_ratio: f64,
+    /// UPS: the MIB to read the answers as (configured, or detected by the prober).
+    pub ups_mib: Option<crate::config::UpsMib>,
 }
 
 /// A profile: what to ask for and how to read it.
@@ -59,8 +63,19 @@ pub struct Profile {
     pub scalars: &'static [Object],
     /// Table columns, each walked; rows are keyed by the index after the column OID.
     pub columns: &'static [Object],
+    /// Columns walked only when `needs_fallback` says the first read lacks something they
+    /// stand in for (32-bit counters where a row has no 64-bit one): a second round trip for
+    /// those devices, less work for every other.
+    pub fallback: &'static [Object],
+    /// Whether the first read needs `fallback`.
+    pub needs_fallback: fn(&Readings) -> bool,
     /// Turns what was read into values and findings.
     pub read: fn(&Readings, &Context, &mut Outcome),
+}
+
+/// `needs_fallback` of profiles without fallback columns.
+pub fn never(_: &Readings) -> bool {
+    false
 }
 
 impl Profile {
@@ -100,6 +115,8 @@ pub const ACCESS_POINT: Profile = Profile {
     name: "access_point",
     scalars: SYSTEM_SCALARS,
     columns: &[],
+    fallback: &[],
+    needs_fallback: never,
     read: read_system,
 };
 
@@ -108,19 +125,30 @@ pub const SCREEN: Profile = Profile {
     name: "screen",
     scalars: SYSTEM_SCALARS,
     columns: &[],
+    fallback: &[],
+    needs_fallback: never,
     read: read_system,
 };
 
 /// Reads `sys_uptime_seconds`, `sys_descr` and `sys_name` (reboot detection is the prober's:
-/// it needs the previous reading).
+/// it needs the previous reading). A sysUpTime of 0 is not a reading (agents send it while
+/// their clock is not set up): no `sys_uptime_seconds`, `sys_uptime_implausible` true.
 pub fn read_system(r: &Readings, _ctx: &Context, out: &mut Outcome) {
-    if let Some(ticks) = r.uptime_ticks() {
-        out.number("sys_uptime_seconds", f64::from(ticks) / 100.0);
-    }
+    read_uptime(r, out);
     for key in ["sys_descr", "sys_name"] {
         if let Some(text) = r.text(key) {
             out.values.insert(key.to_string(), Value::Text(text));
         }
+    }
+}
+
+/// `sys_uptime_seconds`, or `sys_uptime_implausible` for a 0.
+pub fn read_uptime(r: &Readings, out: &mut Outcome) {
+    if let Some(ticks) = r.uptime_ticks() {
+        out.number("sys_uptime_seconds", f64::from(ticks) / 100.0);
+    } else if r.scalar("sys_uptime").is_some() {
+        out.values
+            .insert("sys_uptime_implausible".to_string(), Value::Bool(true));
     }
 }
 
@@ -154,11 +182,20 @@ impl Readings {
     }
 
     /// sysUpTime as unsigned TimeTicks (an INTEGER from a broken agent is accepted if in range).
+    /// 0 is no reading: it would look like a reboot after every probe.
     pub fn uptime_ticks(&self) -> Option<u32> {
-        match self.scalar("sys_uptime")? {
+        let ticks = match self.scalar("sys_uptime")? {
             SnmpValue::TimeTicks(t) => Some(*t),
             other => other.as_i64().and_then(|v| u32::try_from(v).ok()),
-        }
+        };
+        ticks.filter(|t| *t != 0)
+    }
+
+    /// An OID value (sysObjectID) as dotted text.
+    pub fn oid_text(&self, key: &str) -> Option<String> {
+        self.scalar(key)
+            .and_then(SnmpValue::as_oid)
+            .map(Oid::to_string)
     }
 
     /// One column's rows, keyed by row index.

@@ -19,6 +19,8 @@ pub const PROFILE: Profile = Profile {
     name: "switch",
     scalars: SYSTEM_SCALARS,
     columns: COLUMNS,
+    fallback: COUNTERS_32,
+    needs_fallback: lacks_64_bit_counters,
     read,
 };
 
@@ -26,12 +28,33 @@ const COLUMNS: &[Object] = &[
     Object::new("if_descr", "1.3.6.1.2.1.2.2.1.2"),
     Object::new(readings::IF_ADMIN_STATUS, "1.3.6.1.2.1.2.2.1.7"),
     Object::new(readings::IF_OPER_STATUS, "1.3.6.1.2.1.2.2.1.8"),
-    Object::new("if_in_octets_32", "1.3.6.1.2.1.2.2.1.10"),
-    Object::new("if_out_octets_32", "1.3.6.1.2.1.2.2.1.16"),
     Object::new("if_name", "1.3.6.1.2.1.31.1.1.1.1"),
     Object::new("if_hc_in_octets", "1.3.6.1.2.1.31.1.1.1.6"),
     Object::new("if_hc_out_octets", "1.3.6.1.2.1.31.1.1.1.10"),
 ];
+
+/// ifInOctets and ifOutOctets: walked only when some interface has no 64-bit counter.
+const COUNTERS_32: &[Object] = &[
+    Object::new("if_in_octets_32", "1.3.6.1.2.1.2.2.1.10"),
+    Object::new("if_out_octets_32", "1.3.6.1.2.1.2.2.1.16"),
+];
+
+/// Whether an interface lacks ifHCInOctets or ifHCOutOctets (no ifXTable, or a row left out).
+fn lacks_64_bit_counters(r: &Readings) -> bool {
+    let (hc_in, hc_out) = (r.column("if_hc_in_octets"), r.column("if_hc_out_octets"));
+    interface_rows(r).any(|row| !hc_in.contains_key(row) || !hc_out.contains_key(row))
+}
+
+/// Row indices of ifDescr, ifAdminStatus and ifOperStatus (with repeats).
+fn interface_rows(r: &Readings) -> impl Iterator<Item = &Vec<u32>> {
+    [
+        "if_descr",
+        readings::IF_ADMIN_STATUS,
+        readings::IF_OPER_STATUS,
+    ]
+    .into_iter()
+    .flat_map(|k| r.column(k).keys())
+}
 
 const UP: i64 = 1;
 const DOWN: i64 = 2;
@@ -69,14 +92,7 @@ impl Interface {
 
 /// The interfaces, in ifIndex order: every row of ifDescr, ifAdminStatus or ifOperStatus.
 pub fn interfaces(r: &Readings) -> Vec<Interface> {
-    let mut indices: Vec<&Vec<u32>> = [
-        "if_descr",
-        readings::IF_ADMIN_STATUS,
-        readings::IF_OPER_STATUS,
-    ]
-    .iter()
-    .flat_map(|k| r.column(k).keys())
-    .collect();
+    let mut indices: Vec<&Vec<u32>> = interface_rows(r).collect();
     indices.sort();
     indices.dedup();
     indices.into_iter().map(|i| interface(r, i)).collect()
@@ -181,7 +197,13 @@ mod tests {
 
     fn readings(rows: &[(u32, &str, Option<&str>, i64, i64)], hc: bool) -> Readings {
         let mut r = Readings::default();
-        let col = |key: &str| *COLUMNS.iter().find(|c| c.key == key).unwrap();
+        let col = |key: &str| {
+            *COLUMNS
+                .iter()
+                .chain(COUNTERS_32)
+                .find(|c| c.key == key)
+                .unwrap()
+        };
         let put = |r: &mut Readings, key: &str, f: &dyn Fn(u32) -> SnmpValue| {
             let c = col(key);
             let vals = rows
