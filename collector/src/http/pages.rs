@@ -92,14 +92,15 @@ async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
     tokio::task::spawn_blocking(move || {
         let now = app.now();
-        let calendar = calendar.calendar().map_err(internal)?;
+        let calendar = calendar.calendar().map_err(|e| e.to_string())?;
         let updates = ServiceUpdateStore::open(&app.inventory.settings.database)
             .and_then(|u| u.since(now - Duration::days(31)))
-            .map_err(internal)?;
-        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(internal)
+            .map_err(|e| e.to_string())?;
+        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| e.to_string())
     })
     .await
     .map_err(internal)?
+    .map_err(internal)
 }
 
 #[derive(Serialize)]
@@ -218,14 +219,14 @@ async fn team(
     };
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
     let built = tokio::task::spawn_blocking(move || {
-        let tz = calendar.calendar().map_err(internal)?.time_zone();
+        let tz = calendar.calendar().map_err(|e| e.to_string())?.time_zone();
         let grafana = app.inventory.settings.grafana_url.clone();
-        team_status(&app, tz, grafana.as_deref(), &filter, app.now()).map_err(internal)
+        team_status(&app, tz, grafana.as_deref(), &filter, app.now()).map_err(|e| e.to_string())
     })
     .await;
     let status = match built {
         Ok(Ok(st)) => st,
-        Ok(Err(answer)) => return answer,
+        Ok(Err(e)) => return internal(e),
         Err(e) => return internal(e),
     };
     let t = templates(&s);

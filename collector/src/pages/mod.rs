@@ -34,11 +34,8 @@ pub fn slug(name: &str) -> String {
             'ö' | 'ø' | 'ó' | 'ò' | 'ô' => out.push('o'),
             'é' | 'è' | 'ê' | 'ë' => out.push('e'),
             'ü' | 'ú' => out.push('u'),
-            ' ' | '-' | '_' => {
-                if !out.ends_with('-') {
-                    out.push('-')
-                }
-            }
+            ' ' | '-' | '_' if !out.ends_with('-') => out.push('-'),
+            ' ' | '-' | '_' => {}
             c if c.is_ascii_alphanumeric() => out.push(c),
             _ => {}
         }

@@ -151,6 +151,7 @@ impl<'a> Sources<'a> {
             .collect()
     }
 
+    #[allow(clippy::too_many_arguments)] // one field each; a struct would only repeat them
     fn disturbance(
         &self,
         key: String,
