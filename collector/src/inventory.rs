@@ -105,6 +105,14 @@ pub struct CollectorSettings {
     /// A device without a result for this long has gone quiet (listed for retirement). 1d..3650d.
     #[serde(default = "default_quiet", deserialize_with = "quiet_after")]
     pub quiet_after: Duration,
+    /// Grafana's address (`https://grafana.kommun.se`): the team's status page links its
+    /// dashboards (`/d/driftvakt-oversikt`, ...).
+    #[serde(default)]
+    pub grafana_url: Option<String>,
+    /// The collector's address as readers see it (`https://drift.kommun.se`): absolute links
+    /// in the Atom feeds. Default: from the request's `Host`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// The handling-time goal of incidents (`collector.handling_goal`).
@@ -239,6 +247,8 @@ impl Default for CollectorSettings {
             handling_goal: HandlingGoal::default(),
             oncall_billing: OncallBilling::default(),
             quiet_after: default_quiet(),
+            grafana_url: None,
+            public_url: None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod ingest;
 pub mod inventory;
 pub mod metrics;
 pub mod notify;
+pub mod pages;
 pub mod report;
 pub mod state;
 pub mod store;

@@ -36,6 +36,7 @@
 pub mod conditions;
 pub mod manual;
 pub mod metrics;
+pub mod updates;
 
 pub use crate::store::{Announced, AnnouncedStore};
 pub use conditions::{Condition, Conditions, Course, Snapshot};
@@ -90,6 +91,8 @@ pub struct Alerting<S, T> {
     app: App,
     notifier: Arc<Notifier<S, T>>,
     announced: AnnouncedStore,
+    /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
+    updates: crate::store::ServiceUpdateStore,
 }
 
 /// What to do with one announced condition.
@@ -109,6 +112,7 @@ impl<S: NotifyStore, T> Alerting<S, T> {
             app,
             notifier,
             announced: AnnouncedStore::open(database)?,
+            updates: crate::store::ServiceUpdateStore::open(database)?,
         })
     }
 
@@ -138,6 +142,7 @@ impl<S: NotifyStore, T> Alerting<S, T> {
                 self.open(c, &mut report)?;
             }
         }
+        report.enqueued += updates::tell(&self.app, &self.notifier, &self.updates, now)?;
         Ok(report)
     }
 

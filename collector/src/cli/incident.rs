@@ -1,5 +1,7 @@
 //! `driftvakt-collector incident add|update|close|list`: incidents registered by hand (faults
 //! no probe sees), on the collector's database; the same checks as `POST /api/v1/incidents`.
+//! `incident update --service ID --text ..` updates a probed service's ongoing disturbance
+//! (`POST /api/v1/services/{id}/updates`).
 
 use super::{CliError, CommonArgs};
 use crate::clock::Clock;
@@ -40,9 +42,13 @@ pub enum Action {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Add an update to an incident.
+    /// Add an update to an incident, or (`--service ID`) to the ongoing disturbance of a
+    /// service the probes found down.
     Update {
-        id: i64,
+        #[arg(required_unless_present = "service", conflicts_with = "service")]
+        id: Option<i64>,
+        #[arg(long)]
+        service: Option<String>,
         #[arg(long)]
         text: String,
         #[arg(long)]
@@ -94,7 +100,24 @@ pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
             };
             serde_json::to_value(register(&inv, &store, &r, now).map_err(refused)?)?
         }
-        Action::Update { id, text, by } => {
+        Action::Update {
+            service: Some(service),
+            text,
+            by,
+            ..
+        } => {
+            let c = crate::incidents::service::ServiceChange { text, by };
+            let results = crate::store::SqliteStore::open(&inv.settings.database)?;
+            let updates = crate::store::ServiceUpdateStore::open(&inv.settings.database)?;
+            let u = crate::incidents::service::update_service(
+                &inv, &results, &updates, &service, &c, now,
+            )
+            .map_err(refused)?;
+            serde_json::to_value(u)?
+        }
+        Action::Update { id, text, by, .. } => {
+            let id =
+                id.ok_or_else(|| CliError::Usage("give an incident id or --service".into()))?;
             let c = Change {
                 update: Some(text),
                 end: None,

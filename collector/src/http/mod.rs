@@ -16,6 +16,8 @@
 //!   quiet.
 //! - `POST /api/v1/alerts/{id}/ack`, `GET|POST /ack/{token}` — acknowledging on-call alerts
 //!   ([`alerts`]).
+//! - `GET /`, `GET /driftinfo/{kommun}[.json|/feed.atom]` — the team's status page and the
+//!   municipalities' driftinformation; `POST /api/v1/services/{id}/updates` ([`pages`]).
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
 //! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
@@ -30,6 +32,7 @@ pub mod assignment;
 pub mod auth;
 pub mod body;
 pub mod incidents;
+pub mod pages;
 pub mod report;
 pub mod results;
 pub mod server;
@@ -75,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(windows::routes())
         .merge(incidents::routes())
         .merge(alerts::routes())
+        .merge(pages::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(

@@ -2,7 +2,10 @@
 //! what an operator gives is checked here, once for the HTTP API (`http/incidents.rs`) and the
 //! CLI (`driftvakt-collector incident`), then kept by [`IncidentStore`]. They count against the
 //! yearly goal and appear in reports like probed incidents; alerting sends the same störning
-//! and åtgärdat notices for them (`alerting::manual`).
+//! and åtgärdat notices for them (`alerting::manual`). Updates of a disturbance the probes
+//! found are checked in [`service`].
+
+pub mod service;
 
 use crate::availability::check_year;
 use crate::inventory::Inventory;
@@ -71,7 +74,7 @@ pub struct Change {
     pub by: Option<String>,
 }
 
-fn text(what: &str, s: &str, required: bool) -> Result<String, IncidentError> {
+pub(crate) fn text(what: &str, s: &str, required: bool) -> Result<String, IncidentError> {
     let t = s.trim();
     if required && t.is_empty() {
         return Err(IncidentError::Invalid(format!("{what} must not be empty")));
@@ -84,7 +87,7 @@ fn text(what: &str, s: &str, required: bool) -> Result<String, IncidentError> {
     Ok(t.to_string())
 }
 
-fn by(b: &Option<String>) -> Result<String, IncidentError> {
+pub(crate) fn by(b: &Option<String>) -> Result<String, IncidentError> {
     let b = b.as_deref().unwrap_or("operator").trim();
     if b.is_empty() || b.chars().count() > 100 {
         return Err(IncidentError::Invalid(

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod render;
 pub mod schedule;
 pub mod transport;
+pub mod update;
 
 pub use crate::events::{AlertKind, Event};
 pub use crate::store::outbox;

@@ -24,6 +24,7 @@ use std::sync::LazyLock;
 pub const KINDS: &[&str] = &[
     "service_down",
     "service_up",
+    "update",
     "site_dark",
     "site_back",
     "alert",
@@ -55,6 +56,17 @@ pub const VARIABLES: &[(&str, &[(&str, &str)])] = &[
             ("since", "tisdag 17 mars 2026 kl. 18.00"),
             ("until", "tisdag 17 mars 2026 kl. 19.23"),
             ("duration", "1 timme 23 minuter"),
+        ],
+    ),
+    (
+        "update",
+        &[
+            ("service", "Skrivare"),
+            ("where", "Stadshuset, Ulricehamn"),
+            ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("at", "tisdag 17 mars 2026 kl. 18.40"),
+            ("text", "Leverantören felsöker, beräknas klart 14.00."),
         ],
     ),
     (
@@ -152,6 +164,7 @@ macro_rules! builtin {
 const BUILTIN: &[(&str, [&str; 3])] = &[
     builtin!("service_down"),
     builtin!("service_up"),
+    builtin!("update"),
     builtin!("site_dark"),
     builtin!("site_back"),
     builtin!("alert"),
@@ -332,7 +345,8 @@ pub fn check_templates(dir: &Path) -> Result<(), TemplateError> {
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || !path.is_dir() {
+        // `pages/`: the web pages' templates (`crate::pages::render`), checked there.
+        if name.starts_with('.') || !path.is_dir() || name == "pages" {
             continue;
         }
         if !KINDS.contains(&name) {

@@ -177,6 +177,17 @@ CREATE TABLE notify_pages (
     closed_at        TEXT,
     UNIQUE (incident_key, since)
 );",
+    // 10: updates an operator adds to a service disturbance the probes found ("Leverantören
+    // felsöker, beräknas klart 14.00"); shown on the driftinfo pages and sent as "uppdatering".
+    r"CREATE TABLE service_updates (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id  TEXT NOT NULL,
+    since       TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    by          TEXT NOT NULL,
+    text        TEXT NOT NULL
+);
+CREATE INDEX service_updates_service ON service_updates (service_id, at);",
 ];
 
 /// The schema version this program writes.

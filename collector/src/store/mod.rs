@@ -30,6 +30,7 @@ mod notify;
 pub mod outbox;
 pub mod pages;
 pub mod policy;
+pub mod service_updates;
 mod sqlite;
 pub mod windows;
 
@@ -41,6 +42,7 @@ pub use notify::SqliteNotifyStore;
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use pages::{AckError, Page, PageStore};
 pub use policy::{Incident, IncidentState, PolicyStore};
+pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::SqliteStore;
 pub use windows::{SqliteWindowStore, WindowStore};
 

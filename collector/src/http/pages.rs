@@ -1,0 +1,284 @@
+//! The pages people read in a browser, and the operators' updates of probed disturbances.
+//!
+//! - `GET /` — the team's status page ([`crate::pages::team`]): sites, devices, state, reason,
+//!   since when, what is unreachable behind what; `?q=TEXT&state=problem` filters. It shows
+//!   addresses: restrict it in front of the collector (see the README).
+//! - `GET /driftinfo/{kommun}` — a municipality's driftinformation ([`crate::pages::public`]);
+//!   `?embed=1` the fragment without page chrome (for the intranet's CMS),
+//!   `?uppdatera=nej` without automatic refresh. `GET /driftinfo/{kommun}.json` the same as
+//!   JSON, `GET /driftinfo/{kommun}/feed.atom` as an Atom feed ([`crate::pages::feed`]).
+//!   `{kommun}` is the slug ([`crate::pages::slug`]); an unknown one is `404`.
+//! - `POST /api/v1/services/{id}/updates` `{"text", "by"?}` — an update of the service's
+//!   ongoing disturbance (operator token; `409` when it is not down now).
+//!
+//! Pages are sent with a Content-Security-Policy that allows nothing from elsewhere (styles
+//! and the refresh script are inline, fetches go to this origin only).
+
+use super::{auth, body, error, ApiState};
+use crate::incidents::service::{update_service, ServiceChange};
+use crate::incidents::IncidentError;
+use crate::pages::render::PageTemplates;
+use crate::pages::team::{team_status, Filter};
+use crate::pages::{driftinfo, feed, municipality_of, Driftinfo};
+use crate::store::ServiceUpdateStore;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Duration;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What a page may load: only itself.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+                   connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'";
+
+/// The routes, to merge into the main router.
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/", get(team))
+        .route("/driftinfo/{kommun}", get(page))
+        .route("/driftinfo/{kommun}/feed.atom", get(atom))
+        .route("/api/v1/services/{id}/updates", post(add_update))
+}
+
+fn templates(s: &ApiState) -> PageTemplates {
+    let dir = s
+        .app
+        .inventory
+        .notify
+        .as_ref()
+        .and_then(|n| n.templates_dir.as_deref());
+    PageTemplates::new(dir)
+}
+
+fn with_type(content_type: &'static str, text: String, public: bool) -> Response {
+    let mut r = (StatusCode::OK, text).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if content_type.starts_with("text/html") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if public {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    r
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// The driftinformation of the municipality with slug `kommun`, built off the async threads.
+async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
+    let Some(municipality) = municipality_of(&s.app.inventory, kommun) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no municipality with the slug `{kommun}`"),
+        ));
+    };
+    let (app, calendar) = (s.app.clone(), s.calendar.clone());
+    tokio::task::spawn_blocking(move || {
+        let now = app.now();
+        let calendar = calendar.calendar().map_err(|e| e.to_string())?;
+        let updates = ServiceUpdateStore::open(&app.inventory.settings.database)
+            .and_then(|u| u.since(now - Duration::days(31)))
+            .map_err(|e| e.to_string())?;
+        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)
+}
+
+#[derive(Serialize)]
+struct PageData<'a> {
+    #[serde(flatten)]
+    info: &'a Driftinfo,
+    refresh: bool,
+}
+
+async fn page(
+    State(s): State<ApiState>,
+    Path(kommun): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(slug) = kommun.strip_suffix(".json") {
+        return match load(&s, slug).await {
+            Ok(info) => {
+                let mut r = Json(info).into_response();
+                r.headers_mut().insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                r
+            }
+            Err(answer) => answer,
+        };
+    }
+    let info = match load(&s, &kommun).await {
+        Ok(info) => info,
+        Err(answer) => return answer,
+    };
+    let t = templates(&s);
+    let body = match t.render("driftinfo_body.html", &info, &[]) {
+        Ok(b) => b,
+        Err(e) => return internal(e),
+    };
+    if q.get("embed").is_some_and(|v| v == "1" || v == "true") {
+        return with_type("text/html; charset=utf-8", body, true);
+    }
+    let refresh = q.get("uppdatera").is_none_or(|v| v != "nej");
+    let rendered = t.raw("style.css").and_then(|style| {
+        let script = t.raw("refresh.js")?;
+        t.render(
+            "driftinfo.html",
+            &PageData {
+                info: &info,
+                refresh,
+            },
+            &[("body", body), ("style", style), ("script", script)],
+        )
+    });
+    match rendered {
+        Ok(html) => with_type("text/html; charset=utf-8", html, true),
+        Err(e) => internal(e),
+    }
+}
+
+/// The base of absolute links in the feed: `collector.public_url`, else the request's host.
+fn base_url(s: &ApiState, headers: &HeaderMap) -> String {
+    if let Some(u) = &s.app.inventory.settings.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+#[derive(Serialize)]
+struct FeedData<'a> {
+    municipality: &'a str,
+    slug: &'a str,
+    base: String,
+    feed: feed::Feed,
+}
+
+async fn atom(
+    State(s): State<ApiState>,
+    Path(kommun): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let info = match load(&s, &kommun).await {
+        Ok(info) => info,
+        Err(answer) => return answer,
+    };
+    let data = FeedData {
+        municipality: &info.municipality,
+        slug: &info.slug,
+        base: base_url(&s, &headers),
+        feed: feed::feed(&info),
+    };
+    match templates(&s).render("feed.atom", &data, &[]) {
+        Ok(xml) => with_type("application/atom+xml; charset=utf-8", xml, true),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Serialize)]
+struct TeamData<'a> {
+    #[serde(flatten)]
+    status: &'a crate::pages::team::TeamStatus,
+}
+
+async fn team(
+    State(s): State<ApiState>,
+    q: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let filter = match q {
+        Ok(Query(f)) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let (app, calendar) = (s.app.clone(), s.calendar.clone());
+    let built = tokio::task::spawn_blocking(move || {
+        let tz = calendar.calendar().map_err(|e| e.to_string())?.time_zone();
+        let grafana = app.inventory.settings.grafana_url.clone();
+        team_status(&app, tz, grafana.as_deref(), &filter, app.now()).map_err(|e| e.to_string())
+    })
+    .await;
+    let status = match built {
+        Ok(Ok(st)) => st,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    let t = templates(&s);
+    let rendered = t.raw("style.css").and_then(|style| {
+        let script = t.raw("refresh.js")?;
+        t.render(
+            "status.html",
+            &TeamData { status: &status },
+            &[("style", style), ("script", script)],
+        )
+    });
+    match rendered {
+        Ok(html) => with_type("text/html; charset=utf-8", html, false),
+        Err(e) => internal(e),
+    }
+}
+
+async fn add_update(State(s): State<ApiState>, request: Request) -> Response {
+    let (mut parts, body_stream) = request.into_parts();
+    if let Err(answer) = auth::operator(s.operator_token.as_ref(), &parts) {
+        return answer;
+    }
+    let id = match Path::<String>::from_request_parts(&mut parts, &s).await {
+        Ok(Path(id)) => id,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let bytes = match body::read(&parts, body_stream, 32 * 1024).await {
+        Ok(b) => b,
+        Err(answer) => return answer,
+    };
+    let c: ServiceChange = match serde_json::from_slice(&bytes) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
+    };
+    let app = s.app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let updates = ServiceUpdateStore::open(&app.inventory.settings.database)
+            .map_err(IncidentError::Store)?;
+        update_service(&app.inventory, &*app.store, &updates, &id, &c, app.now())
+    })
+    .await;
+    match result {
+        Ok(Ok(u)) => (StatusCode::CREATED, Json(u)).into_response(),
+        Ok(Err(e)) => {
+            let status = match &e {
+                IncidentError::Invalid(_) => StatusCode::BAD_REQUEST,
+                IncidentError::Unknown(_) => StatusCode::NOT_FOUND,
+                IncidentError::Conflict(_) => StatusCode::CONFLICT,
+                IncidentError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.to_string())
+        }
+        Err(e) => internal(e),
+    }
+}
