@@ -12,14 +12,17 @@ use crate::inventory::Inventory;
 use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
 use driftvakt_common::wire::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 /// Re-derives the given devices (id and earliest changed time), then the services they affect.
 ///
-/// Each device is one step under its own hold of the writers' lock (`lock`), the services one
-/// more: a device whose results came hours late costs its own re-derivation, and the other
-/// agents' batches are stored and derived between the steps instead of waiting for all of it.
-/// Inside a step the store's pending mark decides: a device another writer re-derived since is
-/// skipped, and one with results stored since from an earlier time starts there.
+/// The devices are re-derived in steps, each under its own hold of the writers' lock (`lock`)
+/// and written in one transaction: a step takes devices until it has worked for
+/// [`STEP_BUDGET`] (at least one device). A batch of in-order results costs a step or two; a
+/// device whose results came hours late costs its own step, and the other agents' batches are
+/// stored and derived between the steps instead of waiting for all of it. Inside a step the
+/// store's pending mark decides: a device another writer re-derived since is skipped, and one
+/// with results stored since from an earlier time starts there.
 pub fn recompute<G>(
     inv: &Inventory,
     store: &dyn Store,
@@ -27,14 +30,21 @@ pub fn recompute<G>(
     lock: impl Fn() -> G,
 ) -> Result<(), StoreError> {
     let mut changed = BTreeMap::new();
-    for (device, from) in pending {
+    let mut devices = pending.iter().peekable();
+    while devices.peek().is_some() {
         let _step = lock();
-        let Some(mark) = store.pending_of(device)? else {
-            continue;
-        };
-        let replacement = rederive_device(inv, store, device, mark.min(*from))?;
-        store.replace_outages(std::slice::from_ref(&replacement))?;
-        changed.insert(replacement.id, replacement.from);
+        let started = Instant::now();
+        let mut replacements = Vec::new();
+        for (device, from) in devices.by_ref() {
+            if let Some(mark) = store.pending_of(device)? {
+                replacements.push(rederive_device(inv, store, device, mark.min(*from))?);
+            }
+            if started.elapsed() >= STEP_BUDGET {
+                break;
+            }
+        }
+        store.replace_outages(&replacements)?;
+        changed.extend(replacements.into_iter().map(|r| (r.id, r.from)));
     }
     if changed.is_empty() {
         return Ok(());
@@ -43,6 +53,10 @@ pub fn recompute<G>(
     let services = rederive_services(inv, store, &changed)?;
     store.replace_outages(&services)
 }
+
+/// How long one step of [`recompute`] may hold the writers' lock before it writes what it has
+/// and lets other writers in (a single device's re-derivation is never cut).
+pub const STEP_BUDGET: Duration = Duration::from_millis(25);
 
 /// Re-derives the stored outages of services whose members (or their ancestors) changed,
 /// from the earliest changed time on. These are a record for alerting and history; the
