@@ -105,6 +105,10 @@ pub enum AlertKind {
     CertExpiring {
         days: i64,
     },
+    /// A UPS says its battery needs replacing.
+    BatteryReplace,
+    /// A UPS's last self-test failed.
+    SelfTestFailed,
     /// The *agent* cannot probe: its failures are its own (`error` is the wire's error kind,
     /// e.g. `permission_denied`), so `devices` devices are unknown. The "device" of such an
     /// alert is the agent (`agent:ID`).
@@ -123,6 +127,8 @@ impl AlertKind {
             AlertKind::RuntimeBelowMinimum { .. } => "runtime_below_minimum",
             AlertKind::SupplyLow { .. } => "supply_low",
             AlertKind::CertExpiring { .. } => "cert_expiring",
+            AlertKind::BatteryReplace => "battery_replace",
+            AlertKind::SelfTestFailed => "self_test_failed",
             AlertKind::AgentFault { .. } => "agent_fault",
         }
     }
@@ -141,6 +147,8 @@ impl AlertKind {
                 format!("Låg nivå: {supply} ({:.0} %)", ratio * 100.0)
             }
             AlertKind::CertExpiring { days } => format!("Certifikatet går ut om {days} dagar"),
+            AlertKind::BatteryReplace => "UPS-batteriet behöver bytas".to_string(),
+            AlertKind::SelfTestFailed => "UPS-självtestet misslyckades".to_string(),
             AlertKind::AgentFault { devices, .. } => format!(
                 "Agenten kan inte mäta: {devices} {} okända",
                 if *devices == 1 {

@@ -95,3 +95,36 @@ async fn a_low_runtime_away_from_a_node_is_not_a_four_hour_alert() {
     }
     assert!(opened.is_empty(), "{opened:?}");
 }
+
+/// Tuesday 10 March 2026, 10:00 in Stockholm: office hours.
+const MORNING: &str = "2026-03-10T09:00:00Z";
+
+#[tokio::test]
+async fn a_battery_to_replace_goes_to_the_service_desk_and_never_pages() {
+    let rig = Rig::start(MORNING);
+    let mut opened = Vec::new();
+    for m in 0..20 {
+        opened.extend(rig.round(m, &[]).await.opened);
+        let mut r = ups(rig.at(m), false, 300);
+        r.findings.push(finding(
+            "ups_battery_replace",
+            "the UPS reports that its battery needs replacing",
+        ));
+        opened.extend(rig.ingest(m, vec![r]).await.opened);
+    }
+    assert_eq!(opened, ["device:ups-stadshuset:battery_replace"]);
+    let mails = rig.deliver_until(1).await;
+    let desk = to(&mails, SERVICE_DESK);
+    assert_eq!(desk.len(), 1, "{:?}", subjects(&mails));
+    assert_eq!(
+        desk[0].subject,
+        "Larm: UPS Stadshuset, Stadshuset – UPS-batteriet behöver bytas"
+    );
+    assert!(
+        desk[0].text.contains("beställ ett nytt batteri"),
+        "{}",
+        desk[0].text
+    );
+    let all = rig.settle().await;
+    assert!(to(&all, ON_CALL).is_empty(), "{:?}", subjects(&all));
+}

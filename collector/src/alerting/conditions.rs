@@ -12,8 +12,8 @@
 //! - Device down: the device itself is down now (root causes only: unreachable children are not
 //!   down in the effective timeline).
 //! - Findings of the latest successful result of each check of a degraded device: UPS on
-//!   battery, UPS runtime under the minimum (at node sites: the four-hour requirement), printer
-//!   supply low, TLS certificate expiring. Their start is the first result of the unbroken run
+//!   battery, UPS runtime under the minimum (at node sites: the four-hour requirement), UPS
+//!   battery to replace, UPS self-test failed, printer supply low, TLS certificate expiring. Their start is the first result of the unbroken run
 //!   of results carrying the finding.
 //!
 //! - Agent fault: an agent whose latest result for a device failed through its own fault (no
@@ -558,6 +558,17 @@ fn alert_of(code: &str, r: &ProbeResult, d: &Device, node: bool) -> Option<(Aler
             let detail = format!("{supply} är nästan slut ({:.0} % kvar)", ratio * 100.0);
             Some((AlertKind::SupplyLow { supply, ratio }, detail))
         }
+        readings::UPS_BATTERY_REPLACE => Some((
+            AlertKind::BatteryReplace,
+            "UPS:en rapporterar att batteriet behöver bytas; beställ ett nytt batteri innan \
+             reservtiden sjunker"
+                .to_string(),
+        )),
+        readings::UPS_SELF_TEST_FAILED => Some((
+            AlertKind::SelfTestFailed,
+            "UPS:ens senaste självtest misslyckades; kontrollera batteriet och kör om testet"
+                .to_string(),
+        )),
         readings::TLS_CERTIFICATE_EXPIRING => {
             let days = r
                 .number(readings::TLS_CERT_DAYS_LEFT)

@@ -80,8 +80,7 @@ pub struct ChannelRoute {
     /// Municipalities the route applies to; empty or absent: all.
     #[serde(default)]
     pub municipalities: Vec<String>,
-    /// Alert kinds (`down`, `on_battery`, `runtime_below_minimum`, `supply_low`,
-    /// `cert_expiring`, `agent_fault`); empty or absent: all.
+    /// Alert kinds (see [`KIND_TAGS`]); empty or absent: all.
     #[serde(default)]
     pub kinds: Vec<String>,
     /// Channels for the service desk (office hours): `mail` and team channels.
@@ -106,6 +105,8 @@ pub const KIND_TAGS: &[&str] = &[
     "runtime_below_minimum",
     "supply_low",
     "cert_expiring",
+    "battery_replace",
+    "self_test_failed",
     "agent_fault",
 ];
 
@@ -363,6 +364,10 @@ pub struct AlertRouting {
     pub runtime_below_minimum: KindRouting,
     pub supply_low: KindRouting,
     pub cert_expiring: KindRouting,
+    /// A UPS battery to replace, a failed UPS self-test: the desk orders a battery in office
+    /// hours.
+    pub battery_replace: KindRouting,
+    pub self_test_failed: KindRouting,
     /// The agent cannot probe (its own fault): the IT team fixes it in office hours.
     pub agent_fault: KindRouting,
 }
@@ -379,6 +384,8 @@ impl Default for AlertRouting {
             runtime_below_minimum: page(true),
             supply_low: page(false),
             cert_expiring: page(false),
+            battery_replace: page(false),
+            self_test_failed: page(false),
             agent_fault: page(false),
         }
     }
@@ -392,6 +399,8 @@ impl AlertRouting {
             AlertKind::RuntimeBelowMinimum { .. } => &self.runtime_below_minimum,
             AlertKind::SupplyLow { .. } => &self.supply_low,
             AlertKind::CertExpiring { .. } => &self.cert_expiring,
+            AlertKind::BatteryReplace => &self.battery_replace,
+            AlertKind::SelfTestFailed => &self.self_test_failed,
             AlertKind::AgentFault { .. } => &self.agent_fault,
         }
     }
