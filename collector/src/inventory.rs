@@ -1261,6 +1261,7 @@ impl Inventory {
 
 /// The database's folder exists or can be created.
 fn database_folder_ok(db: &Path) -> Result<(), String> {
+    crate::store::db::check_location(db)?;
     let folder = db.parent().unwrap_or(Path::new("."));
     driftvakt_common::config::folder_can_be_created(folder)
         .map_err(|e| format!("database {}: {e}", db.display()))

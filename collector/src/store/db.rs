@@ -13,11 +13,29 @@ use std::time::Duration;
 
 /// Opens (creating if needed) the database file at `path`, migrated to the current schema.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    check_location(path).map_err(|message| StoreError::Open {
+        path: path.display().to_string(),
+        message,
+    })?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     prepare(conn)
+}
+
+/// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused with what to do
+/// instead, so it is never taken for a file path (which would create a folder named
+/// `postgres:`).
+pub fn check_location(path: &Path) -> Result<(), String> {
+    let text = path.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
+            "`{scheme}://…` is a database URL, and this build stores in SQLite files only: \
+             give a file path (PostgreSQL is not supported yet)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A private in-memory database with the current schema (tests).
