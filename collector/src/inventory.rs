@@ -94,6 +94,34 @@ pub struct CollectorSettings {
     /// Bearer token for operators' changes over the API (service windows); none: CLI only.
     #[serde(default)]
     pub operator_token: Option<SecretRef>,
+    /// How long raw per-probe results are kept (the derived history is kept for good).
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// `collector.retention`: how long raw results are kept before they are compacted into runs
+/// (see `store`'s module doc).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Raw per-probe results: 1h..3650d, default 14d. Batch ids are forgotten after as long.
+    #[serde(
+        default = "default_retention",
+        deserialize_with = "driftvakt_common::config::bounded::retention"
+    )]
+    pub results: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            results: default_retention(),
+        }
+    }
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(14 * 86_400)
 }
 
 fn default_listen() -> SocketAddr {
@@ -138,6 +166,7 @@ impl Default for CollectorSettings {
             max_future: default_future(),
             max_past: default_past(),
             operator_token: None,
+            retention: Retention::default(),
         }
     }
 }

@@ -29,6 +29,8 @@ enum Command {
     Calendar(cli::calendar::CalendarArgs),
     /// Driftmeddelanden and alerts: the outbox and a test mail.
     Notify(cli::notify::NotifyArgs),
+    /// The database: rows, bytes on disk, oldest raw result, retention horizon.
+    Db(cli::db::DbArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notify(args) => {
             cli::notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
+        Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
     }
     Ok(())
 }

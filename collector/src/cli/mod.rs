@@ -1,10 +1,11 @@
-//! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`), the
+//! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`, `db`), the
 //! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
 //! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
 //! module.
 
 pub mod calendar;
 pub mod check;
+pub mod db;
 pub mod notify;
 pub mod report;
 pub mod run;
