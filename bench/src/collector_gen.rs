@@ -245,16 +245,16 @@ fn stored_ok(agent: &str, device: &str, t: DateTime<Utc>) -> StoredResult {
         error: None,
         ..result(i, 1, t)
     };
-    StoredResult {
-        agent: agent.into(),
-        target: device.into(),
-        check: "icmp".into(),
-        time: t.timestamp_millis(),
-        ok: true,
-        degraded: false,
-        cause: None,
-        raw: serde_json::to_string(&r).unwrap_or_default(),
-    }
+    StoredResult::single(
+        agent,
+        device,
+        "icmp",
+        t.timestamp_millis(),
+        true,
+        false,
+        None,
+        serde_json::to_string(&r).unwrap_or_default(),
+    )
 }
 
 fn device_outages(id: &str, year: i64, span: i64, n: usize, rng: &mut Rng) -> Replacement {

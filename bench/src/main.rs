@@ -8,6 +8,7 @@ mod agent_run;
 mod collector_bench;
 mod collector_gen;
 mod collector_late;
+mod collector_longrun;
 mod compare;
 mod lag;
 mod peers;
@@ -173,6 +174,17 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Weeks of simulated history through the collector library with retention and pruning:
+    /// database size over time, ingest and year-report time on the first and last day, a
+    /// month's report before and after pruning; prints one JSON line.
+    CollectorLongrun {
+        #[arg(long, default_value_t = 100)]
+        devices: usize,
+        #[arg(long, default_value_t = 60)]
+        days: i64,
+        #[arg(long, default_value_t = 14)]
+        retention_days: i64,
+    },
     /// A year of history, then restart, status, /metrics and reports; prints one JSON line.
     CollectorReport {
         #[arg(long, default_value_t = 5000)]
@@ -307,6 +319,15 @@ fn run(command: Command) -> Result<()> {
             seconds,
         } => {
             let row = collector_late::run(devices, agents, seconds)?;
+            println!("{}", serde_json::to_string(&row)?);
+            Ok(())
+        }
+        Command::CollectorLongrun {
+            devices,
+            days,
+            retention_days,
+        } => {
+            let row = collector_longrun::run(devices, days, retention_days)?;
             println!("{}", serde_json::to_string(&row)?);
             Ok(())
         }

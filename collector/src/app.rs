@@ -3,13 +3,32 @@
 //! embedded agent, alerting, metrics, the CLI) holds a clone; nothing here reads the wall clock,
 //! "now" always comes from the injected [`Clock`].
 
+use crate::availability::ms;
 use crate::clock::Clock;
 use crate::inventory::Inventory;
 use crate::metrics::IngestMetrics;
 use crate::state;
-use crate::store::{Store, StoreError};
+use crate::store::{Compacted, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Series compacted per step of a pruning pass (one short transaction each).
+const COMPACT_STEP: usize = 64;
+/// Batch ids forgotten per step.
+const BATCH_STEP: usize = 2_000;
+/// Free pages returned to the file system per pass (4 KiB each).
+const RELEASE_PAGES: u32 = 4_096;
+
+/// What one pruning pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// The retention horizon (Unix ms): raw results before it were compacted into runs.
+    pub horizon: i64,
+    pub series: usize,
+    /// Result rows merged away.
+    pub removed: usize,
+    pub batches: usize,
+}
 
 /// The collector's shared state: inventory, store, clock. Cheap to clone.
 #[derive(Clone)]
@@ -66,6 +85,68 @@ impl App {
     /// poisoned lock is taken over.
     pub fn write_lock(&self) -> MutexGuard<'_, ()> {
         self.write.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The retention horizon now: raw results before it are compacted (Unix ms).
+    pub fn retention_horizon(&self) -> i64 {
+        let keep = self.inventory.settings.retention.results.std().as_millis() as i64;
+        ms(self.now()).saturating_sub(keep)
+    }
+
+    /// One pruning pass (see `store`'s module doc): compacts the raw results of every series
+    /// older than the retention horizon into runs, a few series per step, each step its own
+    /// short transaction, so ingest is never blocked for long; then forgets batch ids received
+    /// before the horizon and returns some free pages to the file system. Derived history is
+    /// not touched, and re-derivation from any time gives the same outages afterwards.
+    pub fn prune(&self) -> Result<Pruned, StoreError> {
+        let horizon = self.retention_horizon();
+        let inv = self.inventory.clone();
+        let gap_of = move |device: &str| inv.device(device).map(|d| d.rules.stale_ms());
+        let mut done = Pruned {
+            horizon,
+            ..Pruned::default()
+        };
+        loop {
+            let step: Compacted = self.store.compact(horizon, &gap_of, COMPACT_STEP)?;
+            done.series += step.series;
+            done.removed += step.removed;
+            if !step.more {
+                break;
+            }
+        }
+        loop {
+            let n = self.store.prune_batches(horizon, BATCH_STEP)?;
+            done.batches += n;
+            if n < BATCH_STEP {
+                break;
+            }
+        }
+        self.store.release_free_pages(RELEASE_PAGES)?;
+        Ok(done)
+    }
+
+    /// Runs [`App::prune`] in the background every `every` (the first pass right away).
+    pub fn spawn_pruner(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let a = app.clone();
+                match tokio::task::spawn_blocking(move || a.prune()).await {
+                    Ok(Ok(p)) if p.series + p.batches > 0 => tracing::info!(
+                        series = p.series,
+                        removed = p.removed,
+                        batches = p.batches,
+                        "pruned raw results before the retention horizon"
+                    ),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed; retried later"),
+                    Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+                }
+            }
+        })
     }
 
     /// Re-derives every device left pending (for example by a crash between storing and

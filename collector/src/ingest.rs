@@ -196,14 +196,14 @@ fn to_stored(agent: &str, r: &ProbeResult) -> StoredResult {
     } else {
         None
     };
-    StoredResult {
-        agent: agent.to_string(),
-        target: r.target.clone(),
-        check: r.check.clone(),
-        time: ms(r.time),
-        ok: r.ok,
-        degraded: r.degraded(),
+    StoredResult::single(
+        agent,
+        &r.target,
+        &r.check,
+        ms(r.time),
+        r.ok,
+        r.degraded(),
         cause,
-        raw: serde_json::to_string(r).unwrap_or_default(),
-    }
+        serde_json::to_string(r).unwrap_or_default(),
+    )
 }

@@ -113,6 +113,9 @@ pub struct CollectorSettings {
     /// in the Atom feeds. Default: from the request's `Host`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// How long raw per-probe results are kept (the derived history is kept for good).
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 /// The handling-time goal of incidents (`collector.handling_goal`).
@@ -169,6 +172,27 @@ impl Default for OncallBilling {
     }
 }
 
+/// `collector.retention`: how long raw results are kept before they are compacted into runs
+/// (see `store`'s module doc).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Raw per-probe results: 1h..3650d, default 14d. Batch ids are forgotten after as long.
+    #[serde(
+        default = "default_retention",
+        deserialize_with = "driftvakt_common::config::bounded::retention"
+    )]
+    pub results: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            results: default_retention(),
+        }
+    }
+}
+
 fn default_billing_minimum() -> Duration {
     Duration::from_secs(1800)
 }
@@ -200,6 +224,10 @@ fn billing_duration_opt<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Duration>, D::Error> {
     bounded_with(d, driftvakt_common::config::Bounds::new(1000, 86_400_000)).map(Some)
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(14 * 86_400)
 }
 
 fn default_listen() -> SocketAddr {
@@ -249,6 +277,7 @@ impl Default for CollectorSettings {
             quiet_after: default_quiet(),
             grafana_url: None,
             public_url: None,
+            retention: Retention::default(),
         }
     }
 }

@@ -33,6 +33,8 @@ enum Command {
     Incident(cli::incident::IncidentArgs),
     /// On-call cases of a period with what they bill (the invoice basis).
     Oncall(cli::oncall::OncallArgs),
+    /// The database: rows, bytes on disk, oldest raw result, retention horizon.
+    Db(cli::db::DbArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::incident::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
         Command::Oncall(args) => print!("{}", cli::oncall::run(&args, Arc::new(SystemClock))?),
+        Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
     }
     Ok(())
 }

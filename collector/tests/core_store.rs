@@ -7,16 +7,16 @@ use driftvakt_collector::store::{
 use std::collections::BTreeMap;
 
 fn res(agent: &str, target: &str, check: &str, time: i64, ok: bool) -> StoredResult {
-    StoredResult {
-        agent: agent.into(),
-        target: target.into(),
-        check: check.into(),
+    StoredResult::single(
+        agent,
+        target,
+        check,
         time,
         ok,
-        degraded: false,
-        cause: (!ok).then(|| "timeout".into()),
-        raw: format!("{{\"t\":{time}}}"),
-    }
+        false,
+        (!ok).then(|| "timeout".into()),
+        format!("{{\"t\":{time}}}"),
+    )
 }
 
 fn outage(id: &str, start: i64, end: Option<i64>, kind: State) -> Outage {

@@ -530,6 +530,8 @@ pub mod bounds {
     pub const SMTP_TIMEOUT: Bounds = Bounds::new(S, 5 * M);
     /// `collector.max_past`: 1h..10 years (3650d).
     pub const MAX_PAST: Bounds = Bounds::new(H, 3650 * D);
+    /// `collector.retention.results`: 1h..10 years (3650d).
+    pub const RETENTION: Bounds = Bounds::new(H, 3650 * D);
 }
 
 /// Serde `deserialize_with` functions that read a [`Duration`] and refuse it outside its
@@ -557,6 +559,7 @@ pub mod bounded {
         icmp_spacing, icmp_spacing_opt => bounds::ICMP_SPACING;
         max_future, max_future_opt => bounds::MAX_FUTURE;
         max_past, max_past_opt => bounds::MAX_PAST;
+        retention, retention_opt => bounds::RETENTION;
         push_interval, push_interval_opt => bounds::PUSH_INTERVAL;
         assignment_refresh, assignment_refresh_opt => bounds::ASSIGNMENT_REFRESH;
         hold_down, hold_down_opt => bounds::HOLD_DOWN;

@@ -455,6 +455,12 @@ impl<'a> Snapshot<'a> {
         let results = self.app.store.results(&d.id, from)?;
         let mut latest: BTreeMap<String, Run> = BTreeMap::new();
         for r in results.iter().filter(|r| r.ok && r.time <= self.now) {
+            // The store keeps the whole result only when it has findings; one without findings
+            // ends every finding's run.
+            if !r.degraded {
+                latest.entry(r.check.clone()).or_default().clear();
+                continue;
+            }
             let Ok(parsed) = serde_json::from_str::<ProbeResult>(&r.raw) else {
                 continue;
             };
@@ -483,6 +489,12 @@ struct Run {
 }
 
 impl Run {
+    /// A result without findings: no finding is current.
+    fn clear(&mut self) {
+        self.codes.clear();
+        self.last = None;
+    }
+
     fn push(&mut self, r: ProbeResult) {
         let codes: BTreeSet<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
         self.codes.retain(|c, _| codes.contains(c.as_str()));

@@ -47,7 +47,8 @@ use crate::availability::Period;
 use crate::calendar::CalendarSource;
 use crate::notify::{Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore};
 use crate::store::{
-    Applied, EntityKind, Flap, Outage, Replacement, Seen, Store, StoreError, StoredResult,
+    Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, Store, StoreError, StoreStats,
+    StoredResult,
 };
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -456,5 +457,25 @@ impl Store for SignallingStore {
         to: i64,
     ) -> Result<Vec<crate::store::ManualIncident>, StoreError> {
         self.inner.manual_incidents(from, to)
+    }
+    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
+        self.inner.latest(device)
+    }
+    fn compact(
+        &self,
+        horizon: i64,
+        gap_of: &dyn Fn(&str) -> Option<i64>,
+        max_series: usize,
+    ) -> Result<Compacted, StoreError> {
+        self.inner.compact(horizon, gap_of, max_series)
+    }
+    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        self.inner.prune_batches(before, limit)
+    }
+    fn release_free_pages(&self, pages: u32) -> Result<(), StoreError> {
+        self.inner.release_free_pages(pages)
+    }
+    fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
+        self.inner.stats(full)
     }
 }

@@ -1,11 +1,12 @@
 //! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`,
-//! `incident`, `oncall`), the
+//! `incident`, `oncall`, `db`), the
 //! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
 //! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
 //! module.
 
 pub mod calendar;
 pub mod check;
+pub mod db;
 pub mod incident;
 pub mod notify;
 pub mod oncall;

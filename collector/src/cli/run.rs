@@ -68,6 +68,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         every,
     );
     let (notifier, alerts) = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
+    let pruner = app.spawn_pruner(std::time::Duration::from_secs(60));
     let state = ApiState {
         alerts,
         calendar,
@@ -76,7 +77,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         app,
     };
     let served = serve(state, listener, stop).await;
-    for task in embedded.into_iter().chain([metrics]).chain(notifier) {
+    for task in embedded
+        .into_iter()
+        .chain([metrics, pruner])
+        .chain(notifier)
+    {
         task.abort();
     }
     served.map_err(CliError::Serve)

@@ -285,13 +285,15 @@ impl Sources {
     }
 }
 
-/// Seeds the latest readings from stored results of the last few intervals of each device
-/// (at start, so a restart does not blank the device gauges until the next probe).
+/// Seeds the latest readings from each device's latest stored result per check, if it is from
+/// the last few intervals (at start, so a restart does not blank the device gauges until the
+/// next probe). The store keeps the latest result of each check whole for this.
 pub fn seed_latest(app: &Sources) -> Result<(), StoreError> {
     let now = ms(app.now());
     for d in &app.inventory.devices {
         let since = now - d.rules.slowest_interval_ms.max(60_000) * 3;
-        let results = app.store.results(&d.id, since)?;
+        let mut results = app.store.latest(&d.id)?;
+        results.retain(|r| r.time >= since);
         let parsed: Vec<ProbeResult> = results
             .iter()
             .filter_map(|r| serde_json::from_str(&r.raw).ok())
@@ -623,6 +625,10 @@ impl Collector for CollectorMetrics {
             Ok(f) => families.extend(f),
             Err(e) => tracing::warn!(error = %e, "agent metrics not rendered"),
         }
+        match self.store_families() {
+            Ok(f) => families.extend(f),
+            Err(e) => tracing::warn!(error = %e, "store metrics not rendered"),
+        }
         families.extend(self.reading_families());
         families.extend(self.snapshot.get());
         encode_families(&mut encoder, &families)
@@ -731,6 +737,25 @@ impl CollectorMetrics {
             seen.push(&[("agent", agent.as_str())], t as f64 / 1000.0);
         }
         Ok(vec![seen])
+    }
+
+    /// The database's size on disk and its oldest raw result (what `db stats` shows).
+    fn store_families(&self) -> Result<Vec<GaugeFamily>, StoreError> {
+        let stats = self.app.store.stats(false)?;
+        let mut bytes = GaugeFamily::new(
+            "driftvakt_store_bytes",
+            "Bytes on disk of the collector's database (file and write-ahead log).",
+        );
+        bytes.push(&[], stats.bytes as f64);
+        let mut oldest = GaugeFamily::new(
+            "driftvakt_store_oldest_result_timestamp_seconds",
+            "Time of the oldest raw result kept (older ones are compacted into runs), as a Unix \
+             timestamp; absent when there is none.",
+        );
+        if let Some(t) = stats.oldest_result {
+            oldest.push(&[], t as f64 / 1000.0);
+        }
+        Ok(vec![bytes, oldest])
     }
 
     /// UPS, printer, certificate and RTT gauges from each device's latest readings.

@@ -31,6 +31,13 @@
 //!
 //! Everything is derived from stored results, so late and reordered results give the same
 //! outages as results that arrived on time.
+//!
+//! # Runs
+//! An observation may stand for a *run* of equal results of one agent and check (`time` the
+//! first, `until` the last, `count` how many), as the store keeps results older than its
+//! retention. The store only merges results at most the stale time apart, so a run gives the
+//! same reporting time, failure count, degraded time and segments as its single results: the
+//! rules above read it as its results one by one.
 
 pub use crate::availability::{DeviceRules, Need, State};
 use crate::availability::{Span, Spans, FOREVER};
@@ -43,6 +50,10 @@ pub struct Observation {
     pub check: String,
     /// Unix milliseconds.
     pub time: i64,
+    /// The last result's time of a run (`time` for a single result).
+    pub until: i64,
+    /// Results in the run (1 for a single result).
+    pub count: u32,
     pub ok: bool,
     /// Answered, but with findings.
     pub degraded: bool,
@@ -129,11 +140,14 @@ fn push_segments(
     obs: &[&Observation],
     is_cause: impl Fn(&Observation) -> bool,
 ) {
+    // A run that starts before a span may still cover its start.
+    let longest = obs.iter().map(|o| o.until - o.time).max().unwrap_or(0);
     for s in spans.as_slice() {
-        let i = obs.partition_point(|o| o.time < s.start);
+        let i = obs.partition_point(|o| o.time < s.start.saturating_sub(longest));
         let cause = obs[i..]
             .iter()
             .take_while(|o| o.time < s.end)
+            .filter(|o| o.until >= s.start)
             .find(|o| is_cause(o))
             .and_then(|o| o.cause.clone());
         out.push(Segment {
@@ -150,7 +164,7 @@ fn active_spans(rules: &DeviceRules, primary: &[&Observation]) -> Spans {
     let stale = rules.stale_ms();
     primary
         .iter()
-        .map(|o| Span::new(o.time, o.time.saturating_add(stale)))
+        .map(|o| Span::new(o.time, o.until.saturating_add(stale)))
         .collect()
 }
 
@@ -176,6 +190,8 @@ fn failure_runs(
                 run = None;
             }
         }
+        let until = o.until.max(o.time);
+        let count = o.count.max(1);
         if o.ok {
             match run.take() {
                 Some((start, n)) if n >= confirm => down.push(Span::new(start, o.time)),
@@ -189,9 +205,9 @@ fn failure_runs(
             }
         } else {
             let (start, n) = run.unwrap_or((o.time, 0));
-            run = Some((start, n + 1));
+            run = Some((start, n.saturating_add(count)));
         }
-        prev = Some(o.time);
+        prev = Some(until);
     }
     if let (Some(p), Some((start, n))) = (prev, run) {
         if n >= confirm {
@@ -217,7 +233,7 @@ fn bad_spans(rules: &DeviceRules, list: &[&Observation]) -> Spans {
             if !is_bad {
                 continue;
             }
-            let limit = o.time.saturating_add(stale);
+            let limit = o.until.max(o.time).saturating_add(stale);
             let end = results.get(i + 1).map_or(limit, |n| n.time.min(limit));
             out.push(Span::new(o.time, end));
         }
@@ -365,6 +381,8 @@ mod tests {
             agent: agent.into(),
             check: "icmp".into(),
             time: minute * MIN,
+            until: minute * MIN,
+            count: 1,
             ok,
             degraded: false,
             cause: (!ok).then(|| "timeout".to_string()),
@@ -433,6 +451,46 @@ mod tests {
             .map(|s| (s.start / MIN, s.end / MIN))
             .collect();
         assert_eq!(down, vec![(5, 7)]);
+    }
+
+    #[test]
+    fn a_run_derives_like_its_results() {
+        // Up, a confirmed outage with a flap before it, then a gap: as single results and as
+        // runs of equal results (what the store keeps before its horizon).
+        let mut singles: Vec<_> = (0..10).map(|m| ob("a", m, true)).collect();
+        singles.extend((10..12).map(|m| ob("a", m, false)));
+        singles.extend((12..15).map(|m| ob("a", m, true)));
+        singles.extend((15..25).map(|m| ob("a", m, false)));
+        singles.extend((25..30).map(|m| ob("a", m, true)));
+        singles.extend((40..45).map(|m| ob("a", m, true)));
+        let mut runs: Vec<Observation> = Vec::new();
+        for o in &singles {
+            match runs.last_mut() {
+                Some(r) if r.ok == o.ok && o.time - r.until <= rules().stale_ms() => {
+                    r.until = o.time;
+                    r.count += 1;
+                }
+                _ => runs.push(o.clone()),
+            }
+        }
+        assert_eq!(runs.len(), 6, "{runs:?}");
+        assert_eq!(derive(&rules(), &runs), derive(&rules(), &singles));
+        let d = derive(&rules(), &runs);
+        let down: Vec<_> = d
+            .segments
+            .iter()
+            .map(|s| (s.state, s.start / MIN, s.end / MIN))
+            .collect();
+        assert_eq!(
+            down,
+            [
+                (State::Down, 15, 25),
+                (State::Unknown, 32, 40),
+                (State::Unknown, 47, FOREVER / MIN)
+            ],
+            "{d:?}"
+        );
+        assert_eq!(d.flaps.len(), 1);
     }
 
     #[test]

@@ -234,6 +234,8 @@ fn observation(r: StoredResult) -> Observation {
         agent: r.agent,
         check: r.check,
         time: r.time,
+        until: r.until,
+        count: r.count,
         ok: r.ok,
         degraded: r.degraded,
         cause: r.cause,

@@ -3,6 +3,12 @@
 //! power cut), foreign keys on, a 5 s busy timeout for the moments two writers meet, and the
 //! schema brought up to date by the one migration sequence ([`super::migrations`]) before the
 //! connection is handed out. A database written by a newer program is refused.
+//!
+//! Incremental auto-vacuum: pages freed by compaction are reused first and can be returned to the
+//! file system in small steps (`PRAGMA incremental_vacuum`), so the file stops growing once the
+//! retention is reached. A new file gets the mode before its first table; an older file is
+//! switched once, at its first open by this version, with a `VACUUM` (it rewrites the file, so
+//! it needs as much free disk as the file's size and takes a while on a big one).
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
 use super::StoreError;
@@ -19,9 +25,30 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     })?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    let fresh: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    if fresh == 0 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    prepare(conn)
+    let conn = prepare(conn)?;
+    ensure_incremental_vacuum(&conn)?;
+    Ok(conn)
+}
+
+/// `auto_vacuum` 2 is INCREMENTAL.
+const INCREMENTAL: i64 = 2;
+
+/// Switches a file written before incremental auto-vacuum to it (one `VACUUM`, outside any
+/// transaction); a no-op once done.
+fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")?;
+    Ok(())
 }
 
 /// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused with what to do

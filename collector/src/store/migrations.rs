@@ -188,6 +188,70 @@ CREATE TABLE notify_pages (
     text        TEXT NOT NULL
 );
 CREATE INDEX service_updates_service ON service_updates (service_id, at);",
+    // 11: compact results. Names (agents, devices, checks, causes) interned in `dv_names`; one
+    // series per (device, check, agent) with its compaction mark (rows before `compact_ms` are
+    // runs; `late_ms` the earliest raw row stored before that mark since); `dv_obs` one row per result (`until_ms`/`count` NULL) or per compacted run; the
+    // whole result only for results with findings (`detail`) and for each series' latest
+    // (`dv_latest`); an index to forget old batch ids. Every stored result is carried over.
+    r"CREATE TABLE dv_names (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE dv_series (
+    id INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    check_name INTEGER NOT NULL,
+    agent INTEGER NOT NULL,
+    compact_ms INTEGER NOT NULL DEFAULT -9223372036854775808,
+    late_ms INTEGER,
+    UNIQUE (target, check_name, agent)
+);
+CREATE TABLE dv_obs (
+    series INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    cause INTEGER,
+    until_ms INTEGER,
+    count INTEGER,
+    detail TEXT,
+    PRIMARY KEY (series, time_ms)
+) WITHOUT ROWID;
+CREATE TABLE dv_latest (
+    series INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    raw TEXT NOT NULL
+);
+INSERT OR IGNORE INTO dv_names (name)
+    SELECT agent FROM dv_results UNION SELECT target FROM dv_results
+    UNION SELECT check_name FROM dv_results
+    UNION SELECT cause FROM dv_results WHERE cause IS NOT NULL;
+INSERT INTO dv_series (target, check_name, agent)
+    SELECT DISTINCT t.id, c.id, a.id FROM dv_results r
+    JOIN dv_names t ON t.name = r.target
+    JOIN dv_names c ON c.name = r.check_name
+    JOIN dv_names a ON a.name = r.agent;
+CREATE TEMP TABLE dv_series_names AS
+    SELECT s.id AS id, t.name AS target, c.name AS check_name, a.name AS agent
+    FROM dv_series s
+    JOIN dv_names t ON t.id = s.target
+    JOIN dv_names c ON c.id = s.check_name
+    JOIN dv_names a ON a.id = s.agent;
+INSERT INTO dv_obs (series, time_ms, flags, cause, detail)
+    SELECT s.id, r.time_ms, (r.ok != 0) | ((r.degraded != 0) << 1), n.id,
+           CASE WHEN r.degraded != 0 THEN r.raw END
+    FROM dv_results r
+    JOIN dv_series_names s
+      ON s.target = r.target AND s.check_name = r.check_name AND s.agent = r.agent
+    LEFT JOIN dv_names n ON n.name = r.cause;
+INSERT INTO dv_latest (series, time_ms, raw)
+    SELECT s.id, max(r.time_ms), r.raw
+    FROM dv_results r
+    JOIN dv_series_names s
+      ON s.target = r.target AND s.check_name = r.check_name AND s.agent = r.agent
+    GROUP BY s.id;
+DROP TABLE dv_series_names;
+DROP TABLE dv_results;
+CREATE INDEX dv_batches_received ON dv_batches (received_ms);",
 ];
 
 /// The schema version this program writes.

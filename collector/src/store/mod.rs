@@ -15,14 +15,27 @@
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
 //! types it keeps.
 //!
-//! What is kept: raw results (for replay and recompute), seen batch ids (idempotent ingest),
-//! derived outages of devices and services, flaps, per-device first/last result, agents' last
-//! contact, and pending recomputations (devices whose results changed but whose outages are not
-//! yet re-derived; written in the same transaction as the results, so a crash in between is
-//! repaired at start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend;
-//! every backend must pass the suite in `tests/core_store.rs`.
+//! What is kept: results (compact rows, see below), seen batch ids (idempotent ingest), derived
+//! outages of devices and services, flaps, per-device first/last result, agents' last contact,
+//! each check's latest result as received (for `/metrics` after a restart), and pending
+//! recomputations (devices whose results changed but whose outages are not yet re-derived;
+//! written in the same transaction as the results, so a crash in between is repaired at
+//! start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend; every backend
+//! must pass the suite in `tests/core_store.rs`.
+//!
+//! # Results: raw within the retention, runs before it
+//! A result is kept as one small row per probe (agent, device and check interned into one
+//! *series* id; outcome flags; cause id; the whole result only when it carries findings, which
+//! alerting reads) for `collector.retention.results`. Older rows are *compacted* in the
+//! background ([`Store::compact`]): each series' rows before the horizon become *runs* of equal
+//! outcome (first time, last time, count), broken wherever two results are further apart than the
+//! device's stale time. A run is exactly what the state machine needs (see
+//! `state::machine::Observation`), so re-derivation from any time stays exact while a healthy
+//! network costs one row per check for as long as it stays healthy: the runs are the checkpoint
+//! of each check's state at the horizon, and they grow with what happens, not with every probe.
 
 pub mod alerting;
+mod compact;
 pub mod db;
 pub mod incidents;
 pub mod migrations;
@@ -30,6 +43,7 @@ mod notify;
 pub mod outbox;
 pub mod pages;
 pub mod policy;
+mod results;
 pub mod service_updates;
 mod sqlite;
 pub mod windows;
@@ -94,8 +108,71 @@ pub struct StoredResult {
     pub degraded: bool,
     /// Error, or finding codes when degraded.
     pub cause: Option<String>,
-    /// The whole result as received (JSON), for replay.
+    /// The whole result as received (JSON). Ingest hands it in (for the batch digest and the
+    /// latest readings); the store gives it back only for results with findings (`degraded`),
+    /// and empty otherwise.
     pub raw: String,
+    /// The last time of a compacted run of equal results starting at `time` (`time` for a single
+    /// result).
+    pub until: i64,
+    /// How many results the run holds (1 for a single result).
+    pub count: u32,
+}
+
+impl StoredResult {
+    /// One result (not a run) as ingest builds it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn single(
+        agent: &str,
+        target: &str,
+        check: &str,
+        time: i64,
+        ok: bool,
+        degraded: bool,
+        cause: Option<String>,
+        raw: String,
+    ) -> StoredResult {
+        StoredResult {
+            agent: agent.to_string(),
+            target: target.to_string(),
+            check: check.to_string(),
+            time,
+            ok,
+            degraded,
+            cause,
+            raw,
+            until: time,
+            count: 1,
+        }
+    }
+}
+
+/// What one step of [`Store::compact`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// Series whose rows before the horizon were turned into runs.
+    pub series: usize,
+    /// Rows removed (results merged into runs).
+    pub removed: usize,
+    /// Whether series are left to compact (call again).
+    pub more: bool,
+}
+
+/// Rows per table and the size of the database, for `db stats` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    /// Bytes on disk: the database file and its write-ahead log.
+    pub bytes: u64,
+    /// Pages on the free list (reused before the file grows).
+    pub free_pages: u64,
+    pub page_size: u64,
+    /// Rows per table, by table name.
+    pub rows: BTreeMap<String, u64>,
+    /// Raw (not yet compacted) result rows and compacted runs.
+    pub raw_results: u64,
+    pub runs: u64,
+    /// The time of the oldest raw result (Unix ms), if any.
+    pub oldest_result: Option<i64>,
 }
 
 /// Whether an outage is a device's or a service's.
@@ -265,4 +342,29 @@ pub trait Store: Send + Sync {
         let _ = (from, to);
         Ok(Vec::new())
     }
+    /// The latest result of each check of `device` (per agent) as received, with its raw JSON.
+    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError>;
+
+    /// One step of compaction: up to `max_series` series with raw rows before `horizon` get
+    /// those rows merged into runs (see the module doc); `gap_of(device)` is the largest gap
+    /// inside a run (the device's stale time; `None`: the device is gone, its rows are merged
+    /// with gap 0, i.e. kept as single results). One transaction.
+    fn compact(
+        &self,
+        horizon: i64,
+        gap_of: &dyn Fn(&str) -> Option<i64>,
+        max_series: usize,
+    ) -> Result<Compacted, StoreError>;
+
+    /// Forgets up to `limit` batch ids received before `before` (the replay horizon); returns
+    /// how many. A batch replayed after that is applied result by result, and every result the
+    /// store already holds (raw or inside a run) is skipped as a duplicate.
+    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Returns up to `pages` free pages to the file system (incremental vacuum).
+    fn release_free_pages(&self, pages: u32) -> Result<(), StoreError>;
+
+    /// Rows per table, bytes on disk and the oldest raw result; `full` counts every table's
+    /// rows (slow on a big file), otherwise only `bytes` and `oldest_result` are filled.
+    fn stats(&self, full: bool) -> Result<StoreStats, StoreError>;
 }

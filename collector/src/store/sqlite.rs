@@ -8,18 +8,22 @@
 //! - The schema comes from the one migration sequence of the whole database
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
 
+use super::results::{self, Ids, NewIds};
 use super::{
-    batch_digest, Applied, EntityKind, Flap, Outage, OutageKind, Replacement, Seen, Skipped, Store,
-    StoreError, StoredResult,
+    batch_digest, compact, Applied, Compacted, EntityKind, Flap, Outage, OutageKind, Replacement,
+    Seen, Store, StoreError, StoreStats, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The SQLite backend.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Name and series ids already committed (read and extended under the `conn` lock).
+    ids: Mutex<Ids>,
+    path: Option<PathBuf>,
 }
 
 impl SqliteStore {
@@ -38,7 +42,13 @@ impl SqliteStore {
         let conn = super::db::open(path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            ids: Mutex::new(Ids::default()),
+            path: Some(path.to_path_buf()),
         })
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, Ids> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -59,83 +69,6 @@ fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
         "up" => OutageKind::Up,
         other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
     })
-}
-
-/// What [`insert_results`] did: how many were inserted, the pending marks, the skipped ones.
-type Inserted = (usize, BTreeMap<String, i64>, Vec<Skipped>);
-
-fn insert_results(
-    tx: &Transaction,
-    batch_id: &str,
-    results: &[StoredResult],
-) -> Result<Inserted, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO dv_results
-         (agent, target, check_name, time_ms, ok, degraded, cause, raw, batch_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    let mut seen = tx.prepare_cached(
-        "INSERT INTO dv_seen (device, first_ms, last_ms) VALUES (?1, ?2, ?2)
-         ON CONFLICT (device) DO UPDATE SET first_ms = min(first_ms, ?2), last_ms = max(last_ms, ?2)",
-    )?;
-    let mut existing = tx.prepare_cached(
-        "SELECT ok, degraded, cause, raw FROM dv_results
-         WHERE target = ?1 AND check_name = ?2 AND agent = ?3 AND time_ms = ?4",
-    )?;
-    let mut inserted = 0;
-    let mut pending: BTreeMap<String, i64> = BTreeMap::new();
-    let mut skipped = Vec::new();
-    for (index, r) in results.iter().enumerate() {
-        let n = stmt.execute(params![
-            r.agent, r.target, r.check, r.time, r.ok, r.degraded, r.cause, r.raw, batch_id
-        ])?;
-        if n == 0 {
-            let stored =
-                existing.query_row(params![r.target, r.check, r.agent, r.time], |row| {
-                    Ok((
-                        row.get::<_, bool>(0)?,
-                        row.get::<_, bool>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                })?;
-            skipped.push(Skipped {
-                index,
-                conflict: conflict(&stored, r),
-            });
-            continue;
-        }
-        inserted += 1;
-        seen.execute(params![r.target, r.time])?;
-        let e = pending.entry(r.target.clone()).or_insert(r.time);
-        *e = (*e).min(r.time);
-    }
-    let mut mark = tx.prepare_cached(
-        "INSERT INTO dv_pending (entity, id, from_ms) VALUES ('device', ?1, ?2)
-         ON CONFLICT (entity, id) DO UPDATE SET from_ms = min(from_ms, ?2)",
-    )?;
-    for (device, from) in &pending {
-        mark.execute(params![device, from])?;
-    }
-    Ok((inserted, pending, skipped))
-}
-
-/// What differs between the stored result `(ok, degraded, cause, raw)` and `r`, if anything.
-fn conflict(stored: &(bool, bool, Option<String>, String), r: &StoredResult) -> Option<String> {
-    let (ok, degraded, cause, raw) = stored;
-    if *raw == r.raw {
-        return None;
-    }
-    let outcome = |ok: bool, degraded: bool, cause: &Option<String>| match (ok, cause) {
-        (true, _) if degraded => format!("degraded ({})", cause.as_deref().unwrap_or("")),
-        (true, _) => "ok".to_string(),
-        (false, c) => format!("failed ({})", c.as_deref().unwrap_or("no reason")),
-    };
-    Some(format!(
-        "another result for this device, check and time is stored (stored: {}, this one: {}); the stored one is kept",
-        outcome(*ok, *degraded, cause),
-        outcome(r.ok, r.degraded, &r.cause)
-    ))
 }
 
 fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
@@ -163,44 +96,6 @@ fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     tx.prepare_cached("DELETE FROM dv_pending WHERE entity = ?1 AND id = ?2")?
         .execute(params![e, r.id])?;
     Ok(())
-}
-
-/// The agents that ever reported `check` for `device`, found by seeking the (target, check,
-/// agent, time) index from one agent to the next: one seek per such agent, rather than asking
-/// about every agent the collector knows.
-fn agents_reporting(
-    conn: &Connection,
-    device: &str,
-    check: &str,
-) -> Result<Vec<String>, StoreError> {
-    let mut next = conn.prepare_cached(
-        "SELECT agent FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent > ?3
-         ORDER BY agent LIMIT 1",
-    )?;
-    let mut agents: Vec<String> = Vec::new();
-    loop {
-        let after = agents.last().map_or("", String::as_str);
-        let found: Option<String> = next
-            .query_row(params![device, check, after], |r| r.get(0))
-            .optional()?;
-        match found {
-            Some(agent) => agents.push(agent),
-            None => return Ok(agents),
-        }
-    }
-}
-
-fn row_to_result(r: &rusqlite::Row) -> rusqlite::Result<StoredResult> {
-    Ok(StoredResult {
-        agent: r.get(0)?,
-        target: r.get(1)?,
-        check: r.get(2)?,
-        time: r.get(3)?,
-        ok: r.get(4)?,
-        degraded: r.get(5)?,
-        cause: r.get(6)?,
-        raw: r.get(7)?,
-    })
 }
 
 impl Store for SqliteStore {
@@ -245,8 +140,12 @@ impl Store for SqliteStore {
                 _ => Applied::Duplicate,
             });
         }
-        let (inserted, pending, skipped) = insert_results(&tx, batch_id, results)?;
+        let ids = self.ids();
+        let mut new = NewIds::default();
+        let (inserted, pending, skipped) = results::insert_results(&tx, &ids, &mut new, results)?;
         tx.commit()?;
+        drop(ids);
+        self.ids().merge(new);
         Ok(Applied::New {
             inserted,
             pending,
@@ -285,13 +184,7 @@ impl Store for SqliteStore {
     }
 
     fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT agent, target, check_name, time_ms, ok, degraded, cause, raw
-             FROM dv_results WHERE target = ?1 AND time_ms >= ?2 ORDER BY time_ms, id",
-        )?;
-        let rows = stmt.query_map(params![device, from], row_to_result)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        results::results(&self.conn(), device, from)
     }
 
     fn last_ok_before(
@@ -300,30 +193,7 @@ impl Store for SqliteStore {
         check: &str,
         before: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let conn = self.conn();
-        let agents = agents_reporting(&conn, device, check)?;
-        // Per agent, walk the (target, check, agent, time) index backwards from `before`.
-        let mut reported = conn.prepare_cached(
-            "SELECT 1 FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent = ?3
-               AND time_ms < ?4 LIMIT 1",
-        )?;
-        let mut last_ok = conn.prepare_cached(
-            "SELECT time_ms FROM dv_results WHERE target = ?1 AND check_name = ?2 AND agent = ?3
-               AND time_ms < ?4 AND ok ORDER BY time_ms DESC LIMIT 1",
-        )?;
-        let mut earliest: Option<i64> = Some(before);
-        for agent in agents {
-            let args = params![device, check, agent, before];
-            if !reported.exists(args)? {
-                continue;
-            }
-            let t: Option<i64> = last_ok.query_row(args, |r| r.get(0)).optional()?;
-            earliest = match (earliest, t) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                _ => None,
-            };
-        }
-        Ok(earliest)
+        results::last_ok_before(&self.conn(), device, check, before)
     }
 
     fn outages(
@@ -423,6 +293,37 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached("SELECT agent, last_seen_ms FROM dv_agents")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
+        results::latest(&self.conn(), device)
+    }
+
+    fn compact(
+        &self,
+        horizon: i64,
+        gap_of: &dyn Fn(&str) -> Option<i64>,
+        max_series: usize,
+    ) -> Result<Compacted, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done = compact::compact(&tx, horizon, gap_of, max_series)?;
+        tx.commit()?;
+        Ok(done)
+    }
+
+    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        compact::prune_batches(&self.conn(), before, limit)
+    }
+
+    fn release_free_pages(&self, pages: u32) -> Result<(), StoreError> {
+        self.conn()
+            .execute_batch(&format!("PRAGMA incremental_vacuum({pages})"))?;
+        Ok(())
+    }
+
+    fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
+        compact::stats(&self.conn(), self.path.as_deref(), full)
     }
 }
 

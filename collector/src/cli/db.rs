@@ -1,0 +1,139 @@
+//! `driftvakt-collector db stats`: what the database holds (rows per table, bytes on disk, the
+//! oldest raw result and the retention horizon), as a table or JSON. The same size and oldest
+//! result are on `/metrics` (`driftvakt_store_bytes`,
+//! `driftvakt_store_oldest_result_timestamp_seconds`).
+
+use super::{CliError, CommonArgs};
+use crate::availability::{at, ms};
+use crate::clock::{Clock, FixedClock};
+use crate::store::{SqliteStore, Store, StoreStats};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// `db` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// What `db` does.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DbCommand {
+    /// Rows per table, bytes on disk, the oldest raw result and the retention horizon.
+    Stats(StatsArgs),
+}
+
+/// `db stats` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+    /// Compute the horizon as if it were this instant (RFC 3339); for tests and re-runs.
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Output of `db stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsFormat {
+    Table,
+    Json,
+}
+
+/// `db stats` as JSON.
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    pub database: String,
+    pub bytes: u64,
+    pub free_pages: u64,
+    pub page_size: u64,
+    pub rows: std::collections::BTreeMap<String, u64>,
+    pub raw_results: u64,
+    pub runs: u64,
+    /// RFC 3339, or null when no raw result is kept.
+    pub oldest_result: Option<String>,
+    pub retention: String,
+    /// RFC 3339: raw results before it are compacted into runs.
+    pub retention_horizon: String,
+}
+
+/// Runs `db` and returns what to print.
+pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
+    let DbCommand::Stats(a) = &args.command;
+    let clock: Arc<dyn Clock> = match a.now {
+        Some(t) => Arc::new(FixedClock(t)),
+        None => clock,
+    };
+    let inv = a.common.load()?;
+    let path = &inv.settings.database;
+    // Never create a database to describe it.
+    if !path.is_file() {
+        return Err(CliError::DatabaseMissing(path.clone()));
+    }
+    let store = SqliteStore::open(path)?;
+    let stats = store.stats(true)?;
+    let keep = inv.settings.retention.results;
+    let horizon = ms(clock.now()) - keep.std().as_millis() as i64;
+    let report = report(path.display().to_string(), stats, keep.to_string(), horizon);
+    Ok(match a.format {
+        StatsFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        StatsFormat::Table => table(&report),
+    })
+}
+
+fn rfc3339(t: i64) -> String {
+    at(t).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn report(database: String, s: StoreStats, retention: String, horizon: i64) -> StatsReport {
+    StatsReport {
+        database,
+        bytes: s.bytes,
+        free_pages: s.free_pages,
+        page_size: s.page_size,
+        rows: s.rows,
+        raw_results: s.raw_results,
+        runs: s.runs,
+        oldest_result: s.oldest_result.map(rfc3339),
+        retention,
+        retention_horizon: rfc3339(horizon),
+    }
+}
+
+fn table(r: &StatsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "database           {}", r.database);
+    let _ = writeln!(
+        out,
+        "bytes on disk      {} ({:.1} MiB; {} free pages of {} bytes, reused first)",
+        r.bytes,
+        r.bytes as f64 / 1_048_576.0,
+        r.free_pages,
+        r.page_size
+    );
+    let _ = writeln!(
+        out,
+        "results            {} raw, {} runs",
+        r.raw_results, r.runs
+    );
+    let _ = writeln!(
+        out,
+        "oldest raw result  {}",
+        r.oldest_result.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        out,
+        "retention          {} (horizon {})",
+        r.retention, r.retention_horizon
+    );
+    let _ = writeln!(out, "\n{:<36} {:>12}", "table", "rows");
+    for (t, n) in &r.rows {
+        let _ = writeln!(out, "{t:<36} {n:>12}");
+    }
+    out
+}
