@@ -13,11 +13,20 @@ use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, Sto
 use driftvakt_common::wire::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Devices re-derived (and written, in one transaction) per hold of the writers' lock when each
+/// has only recent results to re-derive.
+const CHEAP_PER_STEP: usize = 64;
+/// A device whose earliest changed time is at most this many of its intervals before the
+/// newest changed time of the call is cheap (a few results per check to re-read).
+const CHEAP_INTERVALS: i64 = 10;
+
 /// Re-derives the given devices (id and earliest changed time), then the services they affect.
 ///
-/// Each device is one step under its own hold of the writers' lock (`lock`), the services one
-/// more: a device whose results came hours late costs its own re-derivation, and the other
-/// agents' batches are stored and derived between the steps instead of waiting for all of it.
+/// Devices with only recent changes (the common case of in-order batches) are re-derived up to
+/// [`CHEAP_PER_STEP`] per hold of the writers' lock (`lock`) and written in one transaction
+/// (one fsync for all of them, not one each); a device whose results came hours late is a step
+/// of its own, so it costs its own re-derivation and the other agents' batches are stored and
+/// derived between the steps instead of waiting for all of it. The services are one more step.
 /// Inside a step the store's pending mark decides: a device another writer re-derived since is
 /// skipped, and one with results stored since from an earlier time starts there.
 pub fn recompute<G>(
@@ -26,15 +35,30 @@ pub fn recompute<G>(
     pending: &BTreeMap<String, i64>,
     lock: impl Fn() -> G,
 ) -> Result<(), StoreError> {
+    let newest = pending.values().max().copied().unwrap_or(0);
+    let cheap = |device: &str, from: i64| {
+        let interval = inv.device(device).map_or(0, |d| d.rules.interval_ms);
+        from >= newest.saturating_sub(interval.saturating_mul(CHEAP_INTERVALS))
+    };
+    let (few, costly): (Vec<_>, Vec<_>) = pending.iter().partition(|(d, f)| cheap(d, **f));
+    let steps = few
+        .chunks(CHEAP_PER_STEP)
+        .chain(costly.chunks(1))
+        .collect::<Vec<_>>();
     let mut changed = BTreeMap::new();
-    for (device, from) in pending {
+    for step in steps {
         let _step = lock();
-        let Some(mark) = store.pending_of(device)? else {
-            continue;
-        };
-        let replacement = rederive_device(inv, store, device, mark.min(*from))?;
-        store.replace_outages(std::slice::from_ref(&replacement))?;
-        changed.insert(replacement.id, replacement.from);
+        let mut replacements = Vec::with_capacity(step.len());
+        for (device, from) in step {
+            let Some(mark) = store.pending_of(device)? else {
+                continue;
+            };
+            replacements.push(rederive_device(inv, store, device, mark.min(**from))?);
+        }
+        store.replace_outages(&replacements)?;
+        for r in replacements {
+            changed.insert(r.id, r.from);
+        }
     }
     if changed.is_empty() {
         return Ok(());
