@@ -18,7 +18,7 @@ use driftvakt_collector::availability::{period_of, NoWindows};
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::report::{build, render, Format};
-use driftvakt_collector::store::{SqliteStore, Store};
+use driftvakt_collector::store::SqliteStore;
 use driftvakt_common::wire::{Batch, ProbeResult};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};

@@ -12,39 +12,53 @@ use crate::inventory::Inventory;
 use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
 use driftvakt_common::wire::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+
+/// Devices re-derived (and written, in one transaction) per hold of the writers' lock when each
+/// has only recent results to re-derive.
+const CHEAP_PER_STEP: usize = 64;
+/// A device whose earliest changed time is at most this many of its intervals before the
+/// newest changed time of the call is cheap (a few results per check to re-read).
+const CHEAP_INTERVALS: i64 = 10;
 
 /// Re-derives the given devices (id and earliest changed time), then the services they affect.
 ///
-/// The devices are re-derived in steps, each under its own hold of the writers' lock (`lock`)
-/// and written in one transaction: a step takes devices until it has worked for
-/// [`STEP_BUDGET`] (at least one device). A batch of in-order results costs a step or two; a
-/// device whose results came hours late costs its own step, and the other agents' batches are
-/// stored and derived between the steps instead of waiting for all of it. Inside a step the
-/// store's pending mark decides: a device another writer re-derived since is skipped, and one
-/// with results stored since from an earlier time starts there.
+/// Devices with only recent changes (the common case of in-order batches) are re-derived up to
+/// [`CHEAP_PER_STEP`] per hold of the writers' lock (`lock`) and written in one transaction
+/// (one fsync for all of them, not one each); a device whose results came hours late is a step
+/// of its own, so it costs its own re-derivation and the other agents' batches are stored and
+/// derived between the steps instead of waiting for all of it. The services are one more step.
+/// Inside a step the store's pending mark decides: a device another writer re-derived since is
+/// skipped, and one with results stored since from an earlier time starts there.
 pub fn recompute<G>(
     inv: &Inventory,
     store: &dyn Store,
     pending: &BTreeMap<String, i64>,
     lock: impl Fn() -> G,
 ) -> Result<(), StoreError> {
+    let newest = pending.values().max().copied().unwrap_or(0);
+    let cheap = |device: &str, from: i64| {
+        let interval = inv.device(device).map_or(0, |d| d.rules.interval_ms);
+        from >= newest.saturating_sub(interval.saturating_mul(CHEAP_INTERVALS))
+    };
+    let (few, costly): (Vec<_>, Vec<_>) = pending.iter().partition(|(d, f)| cheap(d, **f));
+    let steps = few
+        .chunks(CHEAP_PER_STEP)
+        .chain(costly.chunks(1))
+        .collect::<Vec<_>>();
     let mut changed = BTreeMap::new();
-    let mut devices = pending.iter().peekable();
-    while devices.peek().is_some() {
+    for step in steps {
         let _step = lock();
-        let started = Instant::now();
-        let mut replacements = Vec::new();
-        for (device, from) in devices.by_ref() {
-            if let Some(mark) = store.pending_of(device)? {
-                replacements.push(rederive_device(inv, store, device, mark.min(*from))?);
-            }
-            if started.elapsed() >= STEP_BUDGET {
-                break;
-            }
+        let mut replacements = Vec::with_capacity(step.len());
+        for (device, from) in step {
+            let Some(mark) = store.pending_of(device)? else {
+                continue;
+            };
+            replacements.push(rederive_device(inv, store, device, mark.min(**from))?);
         }
         store.replace_outages(&replacements)?;
-        changed.extend(replacements.into_iter().map(|r| (r.id, r.from)));
+        for r in replacements {
+            changed.insert(r.id, r.from);
+        }
     }
     if changed.is_empty() {
         return Ok(());
@@ -53,10 +67,6 @@ pub fn recompute<G>(
     let services = rederive_services(inv, store, &changed)?;
     store.replace_outages(&services)
 }
-
-/// How long one step of [`recompute`] may hold the writers' lock before it writes what it has
-/// and lets other writers in (a single device's re-derivation is never cut).
-pub const STEP_BUDGET: Duration = Duration::from_millis(25);
 
 /// Re-derives the stored outages of services whose members (or their ancestors) changed,
 /// from the earliest changed time on. These are a record for alerting and history; the

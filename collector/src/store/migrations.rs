@@ -192,7 +192,8 @@ CREATE INDEX service_updates_service ON service_updates (service_id, at);",
     // series per (device, check, agent) with its compaction mark (rows before `compact_ms` are
     // runs; `late_ms` the earliest raw row stored before that mark since); `dv_obs` one row per result (`until_ms`/`count` NULL) or per compacted run; the
     // whole result only for results with findings (`detail`) and for each series' latest
-    // (`dv_latest`); an index to forget old batch ids. Every stored result is carried over.
+    // (`dv_latest`); an index to forget old batch ids; `dv_results` becomes a read-only view
+    // (one row per result or run) for the sqlite3 shell. Every stored result is carried over.
     r"CREATE TABLE dv_names (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
@@ -251,7 +252,17 @@ INSERT INTO dv_latest (series, time_ms, raw)
     GROUP BY s.id;
 DROP TABLE dv_series_names;
 DROP TABLE dv_results;
-CREATE INDEX dv_batches_received ON dv_batches (received_ms);",
+CREATE INDEX dv_batches_received ON dv_batches (received_ms);
+CREATE VIEW dv_results AS
+    SELECT a.name AS agent, t.name AS target, c.name AS check_name, o.time_ms AS time_ms,
+           o.flags & 1 AS ok, (o.flags >> 1) & 1 AS degraded, n.name AS cause,
+           coalesce(o.until_ms, o.time_ms) AS until_ms, coalesce(o.count, 1) AS count
+    FROM dv_obs o
+    JOIN dv_series s ON s.id = o.series
+    JOIN dv_names t ON t.id = s.target
+    JOIN dv_names c ON c.id = s.check_name
+    JOIN dv_names a ON a.id = s.agent
+    LEFT JOIN dv_names n ON n.id = o.cause;",
 ];
 
 /// The schema version this program writes.

@@ -234,24 +234,37 @@ fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> 
     ))
 }
 
-/// The series of `device`: (id, check, agent).
+/// The series of `device` (of one check, or all): (id, check, agent). Two statements, not
+/// `(?2 IS NULL OR ...)`: with that, SQLite plans for the NULL case and scans every series.
 pub(super) fn series_of(
     conn: &Connection,
     device: &str,
     check: Option<&str>,
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.id, c.name, a.name FROM dv_series s
-         JOIN dv_names c ON c.id = s.check_name
-         JOIN dv_names a ON a.id = s.agent
-         WHERE s.target = (SELECT id FROM dv_names WHERE name = ?1)
-           AND (?2 IS NULL OR c.name = ?2)
-         ORDER BY a.name, c.name",
-    )?;
-    let rows = stmt.query_map(params![device, check], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+    let out = match check {
+        Some(check) => conn
+            .prepare_cached(
+                "SELECT s.id, ?2, a.name FROM dv_series s
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = ?1)
+                   AND s.check_name = (SELECT id FROM dv_names WHERE name = ?2)
+                 ORDER BY a.name",
+            )?
+            .query_map(params![device, check], row)?
+            .collect::<Result<_, _>>()?,
+        None => conn
+            .prepare_cached(
+                "SELECT s.id, c.name, a.name FROM dv_series s
+                 JOIN dv_names c ON c.id = s.check_name
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = ?1)
+                 ORDER BY a.name, c.name",
+            )?
+            .query_map(params![device], row)?
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(out)
 }
 
 /// A device's results (and runs) at or after `from`, and any run covering `from`, by time.
