@@ -566,7 +566,10 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     assert!(!fragment.contains("<html") && !fragment.contains("<script"));
     assert!(fragment.contains("Leverantören felsöker, beräknas klart 14.00"));
     let (_, team) = api.get("/?q=ap-t1");
-    assert!(team.contains("10.40.1.11") && team.contains("icmp: timeout (3 av 3 paket förlorade)"));
+    assert!(
+        team.contains("10.40.1.11") && team.contains("icmp: timeout (3 av 3 paket förlorade)"),
+        "{team}"
+    );
     assert!(
         !team.contains("10.50.0.2"),
         "the filter keeps other devices out"

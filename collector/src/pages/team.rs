@@ -133,22 +133,30 @@ fn reason(app: &App, device: &str, s: State, now: i64) -> Result<String, StoreEr
     if matches!(s, State::Up | State::Unreachable) {
         return Ok(String::new());
     }
-    let results = app.store.results(device, now - REASON_LOOKBACK_MS)?;
+    // Each check's latest result is kept whole (raw results only for the retention time, and
+    // then compactly): the newest of them that failed or found something says why.
+    let results = app.store.latest(device)?;
     let latest = results
         .iter()
-        .rev()
-        .find(|r| r.time <= now && (!r.ok || r.degraded));
+        .filter(|r| r.time <= now && r.time >= now - REASON_LOOKBACK_MS)
+        .filter(|r| !r.ok || r.degraded)
+        .max_by_key(|r| r.time);
     let Some(r) = latest else {
         return Ok(match s {
             State::Unknown => "Inga resultat".to_string(),
             _ => String::new(),
         });
     };
-    let detail = serde_json::from_str::<ProbeResult>(&r.raw)
-        .ok()
-        .and_then(|p| p.detail)
+    let parsed = serde_json::from_str::<ProbeResult>(&r.raw).ok();
+    let detail = parsed
+        .as_ref()
+        .and_then(|p| p.detail.clone())
         .unwrap_or_default();
-    let cause = r.cause.clone().unwrap_or_else(|| "fel".to_string());
+    let cause = r
+        .cause
+        .clone()
+        .or_else(|| parsed.and_then(|p| p.error))
+        .unwrap_or_else(|| "fel".to_string());
     Ok(if detail.is_empty() {
         format!("{}: {cause}", r.check)
     } else {
