@@ -376,3 +376,43 @@ fn a_collector_killed_while_pruning_reopens_intact() {
     );
     assert!(stats.runs > 0 && stats.runs < total / 10, "{stats:?}");
 }
+
+#[test]
+fn db_stats_shows_rows_bytes_oldest_result_and_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dv.db");
+    let cfg = write_inventory(dir.path(), Some(&db));
+    let stats = |now: &str| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
+            .args(["db", "stats", "--config"])
+            .arg(&cfg)
+            .args(["--format", "json", "--now", now])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    drop(SqliteStore::open(&db).unwrap());
+    let empty = stats("2026-03-20T00:00:00Z");
+    assert!(empty["bytes"].as_u64().unwrap() > 0);
+    assert!(empty["oldest_result"].is_null());
+    assert_eq!(empty["retention_horizon"], "2026-03-06T00:00:00Z");
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let rs: Vec<StoredResult> = (0..3)
+            .map(|m| {
+                let t = ms(minute(m));
+                StoredResult::single("a1", "sw", "icmp", t, true, false, None, "{}".into())
+            })
+            .collect();
+        store.apply_batch("a1", "b", &rs, ms(minute(3))).unwrap();
+    }
+    let some = stats("2026-03-20T00:00:00Z");
+    assert_eq!(some["oldest_result"], "2026-03-10T00:00:00Z");
+    assert_eq!(some["rows"]["dv_obs"], 3);
+    assert_eq!(some["raw_results"], 3);
+}
