@@ -10,7 +10,7 @@ use crate::events::Event;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 /// One announced condition.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,20 +23,19 @@ pub struct Announced {
 /// The `alerting_state` table.
 #[derive(Debug)]
 pub struct AnnouncedStore {
-    conn: Mutex<Connection>,
+    conn: db::Handle,
 }
 
 impl AnnouncedStore {
     /// Opens (creating if needed) the table in the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = db::open(path)?;
         Ok(AnnouncedStore {
-            conn: Mutex::new(conn),
+            conn: db::Handle::open(path)?,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        db::lock(&self.conn)
+        self.conn.lock()
     }
 
     /// Every announced condition, by key.

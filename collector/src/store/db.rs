@@ -12,6 +12,7 @@
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
 use super::StoreError;
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -101,6 +102,41 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
+}
+
+/// One connection to the database behind a mutex. Each store keeps its own (WAL lets readers
+/// run beside the writer); all of them are opened, migrated and locked the same way.
+#[derive(Debug)]
+pub struct Handle(Mutex<Connection>);
+
+impl Handle {
+    /// Opens (creating if needed) the database at `path`, migrated (see [`open`]).
+    pub fn open(path: &Path) -> Result<Handle, StoreError> {
+        Ok(Handle(Mutex::new(open(path)?)))
+    }
+
+    /// A private in-memory database with the current schema (tests).
+    pub fn in_memory() -> Result<Handle, StoreError> {
+        Ok(Handle(Mutex::new(open_in_memory()?)))
+    }
+
+    /// The connection (see [`lock`]).
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.0)
+    }
+}
+
+/// An instant as the stores write it into text columns: RFC 3339 UTC with milliseconds, so
+/// text order is time order.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An instant read back from a text column (any RFC 3339); a bad value is corrupt data.
+pub fn time_from_text(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
 }
 
 /// The connection behind a mutex; a panic while it was held leaves SQLite consistent, so a

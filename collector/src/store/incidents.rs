@@ -8,13 +8,13 @@
 //! [`IncidentStore::ongoing`] gives the open incidents with their latest update, for a status
 //! page.
 
-use super::db;
+use super::db::{self, time_from_text as instant, time_text as text};
 use super::StoreError;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 /// One incident registered by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,29 +82,19 @@ pub trait IncidentStore: Send + Sync {
 
 /// [`IncidentStore`] on the collector's database.
 pub struct SqliteIncidentStore {
-    conn: Mutex<Connection>,
+    conn: db::Handle,
 }
 
 impl SqliteIncidentStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteIncidentStore {
-            conn: Mutex::new(db::open(path)?),
+            conn: db::Handle::open(path)?,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        db::lock(&self.conn)
+        self.conn.lock()
     }
-}
-
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
 }
 
 fn names(json: &str) -> Result<Vec<String>, StoreError> {

@@ -3,16 +3,16 @@
 //! `notify_schedule_marks`. Instants are stored as RFC 3339 UTC with milliseconds, so text
 //! order is time order.
 
-use super::db;
+use super::db::{self, time_from_text as instant, time_text as text};
 use super::policy::{Incident, PolicyStore};
 use super::StoreError;
 use crate::store::outbox::{
     NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
                        created_at, due_at, attempts, last_error, sent_at, raw, channel";
@@ -20,28 +20,26 @@ const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, me
 /// The notifier's tables in one SQLite database.
 #[derive(Debug)]
 pub struct SqliteNotifyStore {
-    conn: Mutex<Connection>,
+    conn: db::Handle,
 }
 
 impl SqliteNotifyStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self::init(db::open(path)?))
+        Ok(SqliteNotifyStore {
+            conn: db::Handle::open(path)?,
+        })
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Ok(Self::init(db::open_in_memory()?))
-    }
-
-    fn init(conn: Connection) -> Self {
-        SqliteNotifyStore {
-            conn: Mutex::new(conn),
-        }
+        Ok(SqliteNotifyStore {
+            conn: db::Handle::in_memory()?,
+        })
     }
 
     pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
-        db::lock(&self.conn)
+        self.conn.lock()
     }
 
     fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {
@@ -51,16 +49,6 @@ impl SqliteNotifyStore {
         raw.map(|r| r.map_err(StoreError::from).and_then(to_row))
             .collect()
     }
-}
-
-pub(super) fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub(super) fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
 }
 
 type RawRow = (

@@ -4,7 +4,7 @@
 //! `notify_oncall_cases.acknowledged_at` of the case the page recorded, in one transaction.
 //! [`super::SqliteNotifyStore`] implements [`PageStore`].
 
-use super::notify::{instant, text};
+use super::db::{time_from_text as instant, time_text as text};
 use super::{SqliteNotifyStore, StoreError};
 use crate::events::Event;
 use chrono::{DateTime, Utc};

@@ -6,13 +6,13 @@
 //! Readers match an update to an outage by time (`at` inside the outage), so an outage whose
 //! start moved with late results keeps its updates.
 
-use super::db;
+use super::db::{self, time_from_text as instant, time_text as text};
 use super::StoreError;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 /// One update of a service disturbance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,28 +28,18 @@ pub struct ServiceUpdate {
 
 /// The `service_updates` table on the collector's database.
 pub struct ServiceUpdateStore {
-    conn: Mutex<Connection>,
-}
-
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
+    conn: db::Handle,
 }
 
 impl ServiceUpdateStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(ServiceUpdateStore {
-            conn: Mutex::new(db::open(path)?),
+            conn: db::Handle::open(path)?,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        db::lock(&self.conn)
+        self.conn.lock()
     }
 
     /// Appends an update; returns it with its id.

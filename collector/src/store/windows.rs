@@ -3,13 +3,13 @@
 //! keeps it in the tables prefixed `calendar_` of the collector's database.
 //! Instants are stored as UTC RFC 3339 text (`2026-03-24T17:00:00Z`), dates as `YYYY-MM-DD`.
 
-use super::db;
+use super::db::{self, time_from_text as parse_instant};
 use super::StoreError;
 use crate::calendar::{Activation, AdhocWindow, NewAdhocWindow};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 /// Where activations and ad-hoc windows are kept.
 pub trait WindowStore: Send + Sync {
@@ -35,39 +35,31 @@ pub trait WindowStore: Send + Sync {
 /// [`WindowStore`] in SQLite (WAL mode).
 #[derive(Debug)]
 pub struct SqliteWindowStore {
-    conn: Mutex<Connection>,
+    conn: db::Handle,
 }
 
 impl SqliteWindowStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self::init(db::open(path)?))
+        Ok(SqliteWindowStore {
+            conn: db::Handle::open(path)?,
+        })
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Ok(Self::init(db::open_in_memory()?))
-    }
-
-    fn init(conn: Connection) -> Self {
-        SqliteWindowStore {
-            conn: Mutex::new(conn),
-        }
+        Ok(SqliteWindowStore {
+            conn: db::Handle::in_memory()?,
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        db::lock(&self.conn)
+        self.conn.lock()
     }
 }
 
 fn instant_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
