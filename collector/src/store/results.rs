@@ -92,7 +92,7 @@ fn flags(r: &StoredResult) -> i64 {
 /// A stored row's outcome: (ok, degraded, cause).
 type Outcome = (bool, bool, Option<String>);
 
-/// Stores `results` (one transaction, the caller's), skipping those already stored.
+/// Stores `results` (one transaction, the caller's), leaving out those already stored.
 pub(super) fn insert_results(
     tx: &Transaction,
     ids: &Ids,
