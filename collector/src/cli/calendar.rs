@@ -3,11 +3,11 @@
 //! calendar's time zone with the offset (`2026-03-17T18:00:00+01:00`). Table and text output are
 //! for people, in Swedish.
 
-use super::CliError;
+use super::{CliError, ToolArgs};
 use crate::calendar::{
     swedish_holidays, Calendar, CalendarFile, Moment, Subject, Window, WindowKind, WindowScope,
 };
-use crate::clock::{Clock, FixedClock};
+use crate::clock::Clock;
 use crate::store::{SqliteWindowStore, WindowStore};
 use crate::windows::view::{adhoc_out, local_midnight, window_out, AdhocOut, WindowOut};
 use crate::windows::{local_text, CalendarService};
@@ -21,15 +21,9 @@ use std::sync::Arc;
 /// Service windows, office hours and holidays.
 #[derive(Debug, Args)]
 pub struct CalendarArgs {
-    /// YAML file with `calendar:` and `database:` keys (defaults apply without it).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// SQLite database with activations and ad-hoc windows (overrides `database:` in --config).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub database: Option<PathBuf>,
-    /// Act as if it were this instant (RFC 3339); for tests and rehearsals.
-    #[arg(long, global = true, hide = true)]
-    pub now: Option<DateTime<FixedOffset>>,
+    /// A YAML file with `calendar:` and `database:` keys, the database, a pinned "now".
+    #[command(flatten)]
+    pub tool: ToolArgs,
     #[command(subcommand)]
     pub command: CalendarCommand,
 }
@@ -129,15 +123,12 @@ pub enum TextFormat {
 
 /// Runs a calendar command, writing to `out`.
 pub fn run(args: CalendarArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
-    let file = match &args.config {
+    let file = match &args.tool.config {
         Some(path) => CalendarFile::load(path)?,
         None => CalendarFile::default(),
     };
-    let database = args.database.clone().or(file.database.clone());
-    let clock: Arc<dyn Clock> = match args.now {
-        Some(t) => Arc::new(FixedClock(t.with_timezone(&Utc))),
-        None => clock,
-    };
+    let database = args.tool.database.clone().or(file.database.clone());
+    let clock = args.tool.clock(clock);
     let ctx = Context {
         file,
         database,

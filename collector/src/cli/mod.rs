@@ -52,6 +52,31 @@ impl CommonArgs {
     }
 }
 
+/// Options shared by the tools that work on one section and the database (`calendar`,
+/// `notify`): the YAML file, the database, and a pinned "now".
+#[derive(Debug, Clone, clap::Args)]
+pub struct ToolArgs {
+    /// YAML file with the section's key and `database:` (defaults apply without it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SQLite database (overrides `database:` in --config).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub database: Option<PathBuf>,
+    /// Act as if it were this instant (RFC 3339); for tests and rehearsals.
+    #[arg(long, global = true, hide = true)]
+    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+impl ToolArgs {
+    /// `clock`, or a clock pinned at `--now`.
+    pub fn clock(&self, clock: Arc<dyn Clock>) -> Arc<dyn Clock> {
+        match self.now {
+            Some(t) => Arc::new(crate::clock::FixedClock(t.with_timezone(&chrono::Utc))),
+            None => clock,
+        }
+    }
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

@@ -3,29 +3,22 @@
 //! configured transport, SMTP or the `.eml` folder). Output is for people; `--format json` for
 //! tools.
 
-use super::CliError;
-use crate::clock::{Clock, FixedClock};
+use super::{CliError, ToolArgs};
+use crate::clock::Clock;
 use crate::notify::render::{self, date_time_sv, MailParts, Templates};
 use crate::notify::transport::{envelope, ConfiguredTransport, MailTransport};
 use crate::notify::{NotifyFile, OutboxStore, SqliteNotifyStore, Status};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Notices and alerts: the outbox and a test mail.
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
-    /// YAML file with `notify:` and `database:` keys (defaults apply without it).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// SQLite database holding the outbox (overrides `database:` in --config).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub database: Option<PathBuf>,
-    /// Act as if it were this instant (RFC 3339); for tests and rehearsals.
-    #[arg(long, global = true, hide = true)]
-    pub now: Option<DateTime<FixedOffset>>,
+    /// A YAML file with `notify:` and `database:` keys, the database, a pinned "now".
+    #[command(flatten)]
+    pub tool: ToolArgs,
     #[command(subcommand)]
     pub command: NotifyCommand,
 }
@@ -62,17 +55,15 @@ pub enum Format {
 
 /// Runs a notify command, writing to `out`.
 pub fn run(args: NotifyArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
-    let file = match &args.config {
+    let file = match &args.tool.config {
         Some(path) => NotifyFile::load(path)?,
         None => NotifyFile::default(),
     };
-    let clock: Arc<dyn Clock> = match args.now {
-        Some(t) => Arc::new(FixedClock(t.with_timezone(&Utc))),
-        None => clock,
-    };
+    let clock = args.tool.clock(clock);
     match args.command {
         NotifyCommand::Outbox { status, format } => {
             let database = args
+                .tool
                 .database
                 .or(file.database)
                 .ok_or(CliError::NoDatabase)?;
