@@ -213,3 +213,41 @@ pub fn http_status(addr: &str, path: &str) -> Option<u16> {
     s.read_to_string(&mut buf).ok()?;
     buf.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// `check-config` takes the file positionally, as `--config` or in each of `other_forms`
+/// (exit 0, "ok"), and refuses none or both (exit 2, naming `--config`).
+pub fn check_config_forms(bin: &Path, config: &str, other_forms: &[&str]) {
+    let mut accepted = vec![
+        vec!["check-config", config],
+        vec!["check-config", "--config", config],
+    ];
+    accepted.extend(
+        other_forms
+            .iter()
+            .map(|flag| vec!["check-config", flag, config]),
+    );
+    for args in accepted {
+        let out = Command::new(bin).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+    }
+    for (args, says) in [
+        (vec!["check-config"], "required"),
+        (
+            vec!["check-config", config, "--config", config],
+            "cannot be used with",
+        ),
+    ] {
+        let out = Command::new(bin).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.contains("--config"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -314,30 +314,11 @@ impl<S: NotifyStore, T> Notifier<S, T> {
 
     /// The alert template's variables for `event`.
     fn vars(&self, event: &Event, route: &str) -> Result<Vec<(&'static str, String)>, NotifyError> {
-        let Event::DeviceAlert {
-            device_name,
-            class,
-            site_name,
-            municipality,
-            kind,
-            since,
-            detail,
-            ..
-        } = event
-        else {
-            return Ok(Vec::new());
-        };
-        let tz = self.calendar()?.time_zone();
-        Ok(vec![
-            ("device", device_name.clone()),
-            ("class", class.clone()),
-            ("site", site_name.clone()),
-            ("municipality", municipality.clone()),
-            ("what", kind.swedish()),
-            ("since", super::render::date_time_sv(*since, tz)),
-            ("detail", detail.clone()),
-            ("route", route.to_string()),
-        ])
+        Ok(super::policy::alert_vars(
+            event,
+            self.calendar()?.time_zone(),
+            route,
+        ))
     }
 
     /// The Swedish one-liner: the subject of `alert` (or `alert_cleared` with `until`).

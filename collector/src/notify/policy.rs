@@ -360,28 +360,16 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let Event::DeviceAlert {
             device_id,
             device_name,
-            class,
-            site_name,
             municipality,
             kind,
             since,
-            detail,
             ..
         } = event
         else {
             return Ok(Vec::new());
         };
         let route = self.route_alert(calendar, municipality, kind, now);
-        let mut vars = vec![
-            ("device", device_name.clone()),
-            ("class", class.clone()),
-            ("site", site_name.clone()),
-            ("municipality", municipality.clone()),
-            ("what", kind.swedish()),
-            ("since", date_time_sv(*since, calendar.time_zone())),
-            ("detail", detail.clone()),
-        ];
-        vars.push(("route", route.text.to_string()));
+        let vars = alert_vars(event, calendar.time_zone(), route.text);
         let case = route.pages.then(|| OncallCase {
             at: now,
             device_id: device_id.clone(),
@@ -857,4 +845,37 @@ fn scope_sv(w: &Window) -> String {
         WindowScope::Device(d) => format!("enheten {d}"),
         WindowScope::Service(s) => format!("tjänsten {s}"),
     }
+}
+
+/// The `alert` template's variables for a device alert (none for other events); `route` says
+/// whom it went to ("servicedesk", "beredskap"). The first page and every escalation step use
+/// the same ones.
+pub(super) fn alert_vars(
+    event: &Event,
+    tz: chrono_tz::Tz,
+    route: &str,
+) -> Vec<(&'static str, String)> {
+    let Event::DeviceAlert {
+        device_name,
+        class,
+        site_name,
+        municipality,
+        kind,
+        since,
+        detail,
+        ..
+    } = event
+    else {
+        return Vec::new();
+    };
+    vec![
+        ("device", device_name.clone()),
+        ("class", class.clone()),
+        ("site", site_name.clone()),
+        ("municipality", municipality.clone()),
+        ("what", kind.swedish()),
+        ("since", date_time_sv(*since, tz)),
+        ("detail", detail.clone()),
+        ("route", route.to_string()),
+    ]
 }
