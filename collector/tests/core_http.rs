@@ -4,17 +4,11 @@
 mod core_support;
 
 use core_support::*;
-use driftvakt_collector::clock::SystemClock;
 use driftvakt_collector::http::serve;
-use driftvakt_collector::http::ApiState;
 use driftvakt_collector::ingest::IngestResponse;
 use driftvakt_collector::state::Status;
-use driftvakt_collector::store::SqliteWindowStore;
-use driftvakt_collector::windows::CalendarService;
-use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::Batch;
 use reqwest::StatusCode;
-use std::sync::Arc;
 
 const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 
@@ -28,22 +22,10 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let app = open_app(dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let windows = SqliteWindowStore::open(&dir.path().join("calendar.db")).unwrap();
-        let state = ApiState {
-            alerts: None,
-            app,
-            calendar: Arc::new(CalendarService::new(
-                Default::default(),
-                windows,
-                Arc::new(SystemClock),
-            )),
-            operator_token: Some(Secret::new(OPERATOR_TOKEN)),
-            registry: Default::default(),
-        };
+        let state = api_state(dir.path(), Some(OPERATOR_TOKEN));
         let task = tokio::spawn(serve(state, listener, async {
             let _ = rx.await;
         }));

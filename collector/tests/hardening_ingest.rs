@@ -9,14 +9,10 @@ mod core_support;
 
 use core_support::*;
 use driftvakt_collector::app::App;
-use driftvakt_collector::clock::SystemClock;
-use driftvakt_collector::http::{serve, ApiState};
+use driftvakt_collector::http::serve;
 use driftvakt_collector::ingest::IngestResponse;
-use driftvakt_collector::store::SqliteWindowStore;
-use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, ProbeResult};
 use reqwest::StatusCode;
-use std::sync::Arc;
 
 struct Server {
     base: String,
@@ -28,28 +24,17 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let app = open_app(dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let windows = SqliteWindowStore::open(&dir.path().join("dv.db")).unwrap();
-        let state = ApiState {
-            alerts: None,
-            app: app.clone(),
-            calendar: Arc::new(CalendarService::new(
-                Default::default(),
-                windows,
-                Arc::new(SystemClock),
-            )),
-            operator_token: None,
-            registry: Default::default(),
-        };
+        let state = api_state(dir.path(), None);
+        let state_app = state.app.clone();
         tokio::spawn(serve(state, listener, async {
             let _ = rx.await;
         }));
         Server {
             base,
-            app,
+            app: state_app,
             _stop: tx,
             _dir: dir,
         }

@@ -6,11 +6,7 @@
 mod core_support;
 
 use core_support::*;
-use driftvakt_collector::clock::SystemClock;
-use driftvakt_collector::http::{serve_with, ApiState, ServerOptions};
-use driftvakt_collector::store::SqliteWindowStore;
-use driftvakt_collector::windows::CalendarService;
-use driftvakt_common::schema::Secret;
+use driftvakt_collector::http::{serve_with, ServerOptions};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,22 +26,10 @@ struct Server {
 impl Server {
     async fn start(options: ServerOptions) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let app = open_app(dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let windows = SqliteWindowStore::open(&dir.path().join("calendar.db")).unwrap();
-        let state = ApiState {
-            alerts: None,
-            app,
-            calendar: Arc::new(CalendarService::new(
-                Default::default(),
-                windows,
-                Arc::new(SystemClock),
-            )),
-            operator_token: Some(Secret::new(OPERATOR_TOKEN)),
-            registry: Default::default(),
-        };
+        let state = api_state(dir.path(), Some(OPERATOR_TOKEN));
         let task = tokio::spawn(serve_with(
             state,
             listener,

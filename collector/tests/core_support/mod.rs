@@ -5,9 +5,13 @@
 use chrono::{DateTime, Duration, Utc};
 use driftvakt_collector::app::App;
 use driftvakt_collector::availability::{PlannedWindows, Subject};
-use driftvakt_collector::clock::Clock;
+use driftvakt_collector::clock::{Clock, SystemClock};
+use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
+use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::windows::CalendarService;
+use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -151,5 +155,22 @@ impl PlannedWindows for FixedWindows {
             .copied()
             .filter(|(a, b)| *a < to && *b > from)
             .collect()
+    }
+}
+
+/// What the API serves over `dir`'s database: the app of [`open_app`] (its clock at the end of
+/// the test day), the calendar with the default rules and `operator_token`.
+pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
+    let windows = SqliteWindowStore::open(&dir.join("dv.db")).unwrap();
+    ApiState {
+        alerts: None,
+        app: open_app(dir),
+        calendar: Arc::new(CalendarService::new(
+            Default::default(),
+            windows,
+            Arc::new(SystemClock),
+        )),
+        operator_token: operator_token.map(Secret::new),
+        registry: Default::default(),
     }
 }
