@@ -66,17 +66,6 @@ fn drain_devices() -> String {
     out
 }
 
-fn stored_keys(db: &Path) -> std::collections::BTreeSet<(String, String, i64)> {
-    let conn = database(db);
-    let mut stmt = conn
-        .prepare("SELECT target, check_name, time_ms FROM dv_results WHERE agent = ?1")
-        .unwrap();
-    stmt.query_map([AGENT], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkilled_collector_loses_nothing_and_doubles_nothing() {
     let started = Instant::now();
@@ -153,7 +142,7 @@ async fn sigkilled_collector_loses_nothing_and_doubles_nothing() {
     assert_eq!(stored_count(&db, AGENT), results.len() as i64);
     assert_eq!(stored_duplicates(&db, AGENT), 0);
     assert_eq!(
-        stored_keys(&db),
+        stored_keys(&db, AGENT),
         want,
         "exactly the produced results are stored"
     );

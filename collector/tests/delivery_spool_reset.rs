@@ -33,17 +33,6 @@ fn inventory(dir: &Path) -> PathBuf {
     path
 }
 
-fn stored_keys(db: &Path) -> std::collections::BTreeSet<(String, String, i64)> {
-    let conn = database(db);
-    let mut stmt = conn
-        .prepare("SELECT target, check_name, time_ms FROM dv_results WHERE agent = ?1")
-        .unwrap();
-    stmt.query_map([AGENT], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// Runs the agent for `secs`, stops it cleanly (it hands what is left to the collector) and
 /// returns every result its spool held.
 async fn run_agent(
@@ -92,7 +81,7 @@ async fn after_a_spool_reset_every_new_result_is_stored_once() {
         second.len()
     );
 
-    let stored = stored_keys(&db);
+    let stored = stored_keys(&db, AGENT);
     let (first, second) = (keys(&first), keys(&second));
     let missing: Vec<_> = second.difference(&stored).collect();
     assert!(

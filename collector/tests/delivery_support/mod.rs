@@ -299,3 +299,15 @@ pub fn keys(results: &[ProbeResult]) -> std::collections::BTreeSet<(String, Stri
         .map(|r| (r.target.clone(), r.check.clone(), r.time.timestamp_millis()))
         .collect()
 }
+
+/// The (target, check, time in ms) of every result stored for `agent`.
+pub fn stored_keys(db: &Path, agent: &str) -> std::collections::BTreeSet<(String, String, i64)> {
+    let conn = database(db);
+    let mut stmt = conn
+        .prepare("SELECT target, check_name, time_ms FROM dv_results WHERE agent = ?1")
+        .unwrap();
+    stmt.query_map([agent], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
