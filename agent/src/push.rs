@@ -44,7 +44,6 @@ use crate::metrics::SpoolMetrics;
 use crate::spool::{write_atomically, Spool, SpoolBatch, SpoolError};
 use driftvakt_common::wire::Batch;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,23 +77,8 @@ pub struct CollectorClient {
     token: Secret,
 }
 
-/// The collector's answer to a delivered batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushReply {
-    pub accepted: usize,
-    #[serde(default)]
-    pub rejected: Vec<RejectedResult>,
-    #[serde(default)]
-    pub duplicate: bool,
-}
-
-/// One result of a batch the collector did not take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedResult {
-    pub index: usize,
-    pub target: String,
-    pub reason: String,
-}
+/// The collector's answer to a delivered batch: the wire type both sides share.
+pub use driftvakt_common::reply::{IngestResponse as PushReply, Rejected as RejectedResult};
 
 /// What became of one push.
 #[derive(Debug)]

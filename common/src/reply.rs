@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 pub struct IngestResponse {
     /// Results stored now (0 for a duplicate batch).
     pub accepted: usize,
+    #[serde(default)]
     pub rejected: Vec<Rejected>,
     /// The batch id was seen before; nothing was applied.
+    #[serde(default)]
     pub duplicate: bool,
     /// Results not stored again because the same result (agent, target, check, time and
     /// content) was stored before, for example by a batch cut differently. A result that
