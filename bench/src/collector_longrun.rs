@@ -50,7 +50,27 @@ pub struct LongRun {
     pub outages_stored: usize,
     pub january_report_bytes: usize,
     pub january_report_identical: bool,
+    /// Batch latency beside a pruning pass against without one (see [`pruning_latency`]).
+    pub pruning: PruningLatency,
 }
+
+/// Each batch's ingest latency (ms) with no pruning running, and while a pruning pass with a
+/// backlog of [`BACKLOG_MIN`] minutes of every series runs in another thread.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PruningLatency {
+    pub batches_without: usize,
+    pub p50_ms_without: f64,
+    pub p99_ms_without: f64,
+    pub batches_during: usize,
+    pub p50_ms_during: f64,
+    pub p99_ms_during: f64,
+    /// The pruning pass's wall time and the raw rows it merged away.
+    pub pass_ms: f64,
+    pub rows_removed: usize,
+}
+
+/// Minutes of results left uncompacted before the measured pruning pass (half a day).
+const BACKLOG_MIN: i64 = 720;
 
 fn start() -> DateTime<Utc> {
     "2026-01-01T00:00:00Z".parse().expect("a valid instant")
@@ -123,6 +143,78 @@ fn january(app: &App) -> Result<String> {
     Ok(render(&r, Format::Json))
 }
 
+/// Ingests one simulated batch at `from` minutes (the clock set just after it); its latency.
+fn timed_batch(
+    app: &App,
+    now: &Mutex<DateTime<Utc>>,
+    devices: usize,
+    from: i64,
+    n: &mut u64,
+) -> Result<f64> {
+    *now.lock().unwrap() = start() + Duration::minutes(from + BATCH_MIN) + Duration::seconds(55);
+    let b = batch(devices, from, *n);
+    *n += 1;
+    let t = Instant::now();
+    let r = app.ingest_blocking(&b.agent, &b)?;
+    ensure!(r.rejected.is_empty(), "rejected: {:?}", r.rejected.first());
+    Ok(t.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Batch latency beside a pruning pass: [`BACKLOG_MIN`] minutes of batches with no pruning
+/// (the "without" figures), then one pruning pass in another thread, compacting that backlog
+/// of every series, while batches go on (the "during" figures, until the pass ends).
+fn pruning_latency(
+    app: &App,
+    now: &Mutex<DateTime<Utc>>,
+    devices: usize,
+    mut from: i64,
+    n: &mut u64,
+) -> Result<PruningLatency> {
+    let mut without = Vec::new();
+    for _ in 0..BACKLOG_MIN / BATCH_MIN {
+        without.push(timed_batch(app, now, devices, from, n)?);
+        from += BATCH_MIN;
+    }
+    let pruner = app.clone();
+    let pass = std::thread::spawn(move || {
+        let t = Instant::now();
+        pruner
+            .prune()
+            .map(|p| (t.elapsed().as_secs_f64() * 1000.0, p))
+    });
+    let mut during = Vec::new();
+    while !pass.is_finished() {
+        during.push(timed_batch(app, now, devices, from, n)?);
+        from += BATCH_MIN;
+    }
+    let (pass_ms, pruned) = pass
+        .join()
+        .map_err(|_| anyhow::anyhow!("the pruning thread panicked"))??;
+    let (p50_without, p99_without) = p50_p99(&mut without);
+    let (p50_during, p99_during) = p50_p99(&mut during);
+    Ok(PruningLatency {
+        batches_without: without.len(),
+        p50_ms_without: p50_without,
+        p99_ms_without: p99_without,
+        batches_during: during.len(),
+        p50_ms_during: p50_during,
+        p99_ms_during: p99_during,
+        pass_ms,
+        rows_removed: pruned.removed,
+    })
+}
+
+/// The median and 99th percentile of `v` (sorted here); zeros when empty.
+fn p50_p99(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (q(0.5), q(0.99))
+}
+
 pub fn run(devices: usize, days: i64, retention_days: i64) -> Result<LongRun> {
     ensure!(
         days >= 32,
@@ -150,6 +242,7 @@ pub fn run(devices: usize, days: i64, retention_days: i64) -> Result<LongRun> {
         outages_stored: 0,
         january_report_bytes: 0,
         january_report_identical: false,
+        pruning: PruningLatency::default(),
     };
     let mut january_before = String::new();
     let mut bytes_day30 = 0u64;
@@ -200,6 +293,7 @@ pub fn run(devices: usize, days: i64, retention_days: i64) -> Result<LongRun> {
             eprintln!("day {d}: {s:?}, {rate:.0} results/s");
         }
     }
+    out.pruning = pruning_latency(&app, &now, devices, days * DAY_MIN, &mut n)?;
     let after = january(&app)?;
     out.january_report_bytes = after.len();
     out.january_report_identical = after == january_before;

@@ -40,6 +40,9 @@ pub struct App {
     write: Arc<Mutex<()>>,
     /// Ingest counters and each device's latest readings, for `/metrics`.
     pub metrics: IngestMetrics,
+    /// Each device's recent results and outages in memory (see [`state::tails`]); `None`
+    /// when other writers share the store, so every re-derivation reads it.
+    pub tails: Option<Arc<state::Tails>>,
 }
 
 impl App {
@@ -55,6 +58,7 @@ impl App {
             store,
             clock,
             write: Arc::new(Mutex::new(())),
+            tails: Some(Arc::new(state::Tails::new())),
         };
         app.recompute_pending()?;
         Ok(app)
@@ -152,7 +156,11 @@ impl App {
     /// Re-derives every device left pending (for example by a crash between storing and
     /// deriving).
     pub fn recompute_pending(&self) -> Result<(), StoreError> {
-        self.recompute(&self.store.pending()?)
+        let pending = self.store.pending()?;
+        if let Some(t) = &self.tails {
+            t.mark_pending(&pending);
+        }
+        self.recompute(&pending)
     }
 
     /// Re-derives the given devices and the services they affect, one step at a time under
@@ -161,6 +169,12 @@ impl App {
         &self,
         pending: &std::collections::BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        state::recompute(&self.inventory, &*self.store, pending, || self.write_lock())
+        state::recompute(
+            &self.inventory,
+            &*self.store,
+            self.tails.as_deref(),
+            pending,
+            || self.write_lock(),
+        )
     }
 }

@@ -10,6 +10,7 @@
 use crate::app::App;
 use crate::availability::{at, ms};
 use crate::inventory::Agent;
+use crate::state::{observation, Observation};
 use crate::store::{Applied, StoreError, StoredResult};
 use chrono::{DateTime, Utc};
 use driftvakt_common::limits::{self, LimitError};
@@ -78,8 +79,11 @@ impl App {
         let (indices, stored): (Vec<usize>, Vec<StoredResult>) = checked.into_iter().unzip();
         let applied = {
             let _guard = self.write_lock();
-            self.store
-                .apply_batch(agent, &batch.batch_id, &stored, ms(now))?
+            let applied = self
+                .store
+                .apply_batch(agent, &batch.batch_id, &stored, ms(now))?;
+            self.follow_tails(&stored, &applied);
+            applied
         };
         let response = match applied {
             Applied::Duplicate => IngestResponse {
@@ -142,7 +146,7 @@ impl App {
             if self.inventory.device(&r.target).is_some()
                 && !earliest.contains_key(r.target.as_str())
             {
-                let first = self.store.first_seen(&r.target)?.map(at).unwrap_or(now);
+                let first = self.first_seen(&r.target)?.map(at).unwrap_or(now);
                 earliest.insert(&r.target, first.min(now) - max_past);
             }
             let floor = earliest.get(r.target.as_str()).copied();
@@ -179,6 +183,55 @@ impl App {
             }
         }
         Ok((stored, rejected))
+    }
+}
+
+impl App {
+    /// A device's first stored result (Unix ms), from the tails once read.
+    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        let Some(tails) = &self.tails else {
+            return self.store.first_seen(device);
+        };
+        if let Some(first) = tails.first_seen(device) {
+            return Ok(Some(first));
+        }
+        let first = self.store.first_seen(device)?;
+        if let Some(f) = first {
+            tails.set_first_seen(device, f);
+        }
+        Ok(first)
+    }
+
+    /// Hands what a batch stored to the tails (under the writers' lock, after the commit): the
+    /// pending marks, and the results inserted (not those skipped as already stored).
+    fn follow_tails(&self, stored: &[StoredResult], applied: &Applied) {
+        let (
+            Some(tails),
+            Applied::New {
+                pending, skipped, ..
+            },
+        ) = (&self.tails, applied)
+        else {
+            return;
+        };
+        tails.mark_pending(pending);
+        let skip: std::collections::HashSet<usize> = skipped.iter().map(|s| s.index).collect();
+        let mut by_device: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
+        for (i, r) in stored.iter().enumerate() {
+            if !skip.contains(&i) {
+                by_device
+                    .entry(r.target.as_str())
+                    .or_default()
+                    .push(observation(r));
+            }
+        }
+        for (device, results) in by_device {
+            let gap = self
+                .inventory
+                .device(device)
+                .map_or(0, |d| d.rules.stale_ms());
+            tails.append(device, results, gap);
+        }
     }
 }
 

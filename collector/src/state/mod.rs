@@ -1,16 +1,19 @@
 //! State: the pure machine that derives device and service state from probe results
 //! ([`machine`], its rules in the module doc), and the one read model everything else uses:
-//! re-derivation of stored outages ([`rederive`]), effective timelines ([`timelines`]), current
+//! re-derivation of stored outages ([`rederive`], with each device's recent history in memory:
+//! [`tails`]), effective timelines ([`timelines`]), current
 //! status with root causes ([`status`]) and the parent chain ([`lineage`]).
 
 pub mod lineage;
 pub mod machine;
 pub mod rederive;
 pub mod status;
+pub mod tails;
 pub mod timelines;
 
 pub use lineage::ancestors;
 pub use machine::*;
-pub use rederive::{agent_fault, recompute, rederive_device};
+pub use rederive::{agent_fault, observation, recompute, rederive_device};
 pub use status::{status, EntityStatus, Status};
+pub use tails::Tails;
 pub use timelines::{load_timelines, service_timelines};

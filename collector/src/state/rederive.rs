@@ -3,9 +3,14 @@
 //! pending device from its earliest changed time with the pure machine ([`super::machine`]),
 //! re-derives the services whose members (or their ancestors) changed, and replaces both in the
 //! store. A crash in between leaves the pending marks, and the next start finishes the work.
+//!
+//! With live tails ([`super::tails`]) the device's covering outages, last success and recent
+//! results come from memory when the tails can answer (in-order batches), and the services are
+//! re-derived only for devices whose outages changed; the outages written are the same.
 
 use super::lineage::ancestors;
 use super::machine::{derive, service_timeline, Observation, State, Timeline};
+use super::tails::Tails;
 use super::timelines::load_timelines_of;
 use crate::availability::FOREVER;
 use crate::inventory::Inventory;
@@ -32,6 +37,7 @@ const CHEAP_INTERVALS: i64 = 10;
 pub fn recompute<G>(
     inv: &Inventory,
     store: &dyn Store,
+    tails: Option<&Tails>,
     pending: &BTreeMap<String, i64>,
     lock: impl Fn() -> G,
 ) -> Result<(), StoreError> {
@@ -45,19 +51,23 @@ pub fn recompute<G>(
         .chunks(CHEAP_PER_STEP)
         .chain(costly.chunks(1))
         .collect::<Vec<_>>();
+    let source = Source { store, tails };
     let mut changed = BTreeMap::new();
     for step in steps {
         let _step = lock();
         let mut replacements = Vec::with_capacity(step.len());
         for (device, from) in step {
-            let Some(mark) = store.pending_of(device)? else {
+            let Some(mark) = source.pending_of(device)? else {
                 continue;
             };
-            replacements.push(rederive_device(inv, store, device, mark.min(**from))?);
+            replacements.push(source.rederive_device(inv, device, mark.min(**from))?);
         }
         store.replace_outages(&replacements)?;
         for r in replacements {
-            changed.insert(r.id, r.from);
+            let differs = tails.is_none_or(|t| t.replaced(&r.id, r.from, &r.outages));
+            if differs {
+                changed.insert(r.id, r.from);
+            }
         }
     }
     if changed.is_empty() {
@@ -151,49 +161,118 @@ fn lineage_changed(inv: &Inventory, device: &str, changed: &BTreeMap<String, i64
     changed.contains_key(device) || ancestors(inv, device).any(|a| changed.contains_key(&a.id))
 }
 
-/// Re-derives a device's outages and flaps from `earliest` on.
-///
-/// The re-derivation starts at an *anchor* no later than `earliest` minus the stale time,
-/// moved back to the start of any stored outage that covers it, so the state just before
-/// the anchor is plain up. Results are loaded from each agent's last success before the
-/// anchor (so runs of failures in progress are seen whole); outages from the anchor on
-/// are replaced.
+/// Re-derives a device's outages and flaps from `earliest` on, reading the store.
 pub fn rederive_device(
     inv: &Inventory,
     store: &dyn Store,
     device: &str,
     earliest: i64,
 ) -> Result<Replacement, StoreError> {
-    let Some(d) = inv.device(device) else {
-        // No longer in the inventory: keep what is stored, clear the pending mark.
-        return Ok(Replacement {
-            entity: EntityKind::Device,
-            id: device.to_string(),
-            from: FOREVER,
-            outages: Vec::new(),
-            flaps: Vec::new(),
-        });
-    };
-    let rules = &d.rules;
-    let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
-    let mut anchor = earliest.saturating_sub(stale);
-    loop {
-        let covering = store.outages(EntityKind::Device, Some(device), anchor, anchor + 1)?;
-        match covering.iter().map(|o| o.start).min() {
-            Some(start) if start < anchor => anchor = start,
-            _ => break,
+    Source { store, tails: None }.rederive_device(inv, device, earliest)
+}
+
+/// Where re-derivation reads: the live tails where they can answer, else the store (and what
+/// the store returned seeds the tails).
+struct Source<'a> {
+    store: &'a dyn Store,
+    tails: Option<&'a Tails>,
+}
+
+impl Source<'_> {
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        match self.tails {
+            Some(t) => Ok(t.pending_of(device)),
+            None => self.store.pending_of(device),
         }
     }
-    let load_from = store
-        .last_ok_before(device, &rules.primary_check, anchor)?
-        .unwrap_or(i64::MIN)
-        .min(anchor.saturating_sub(stale));
-    let observations: Vec<Observation> = store
-        .results(device, load_from)?
-        .into_iter()
-        .map(observation)
-        .collect();
-    let derived = derive(rules, &observations);
+
+    fn covering(&self, device: &str, at: i64) -> Result<Vec<Outage>, StoreError> {
+        match self.tails.and_then(|t| t.covering(device, at)) {
+            Some(found) => Ok(found),
+            None => self
+                .store
+                .outages(EntityKind::Device, Some(device), at, at + 1),
+        }
+    }
+
+    fn last_ok_before(
+        &self,
+        device: &str,
+        check: &str,
+        before: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        match self
+            .tails
+            .and_then(|t| t.last_ok_before(device, check, before))
+        {
+            Some(found) => Ok(found),
+            None => self.store.last_ok_before(device, check, before),
+        }
+    }
+
+    fn results(&self, device: &str, from: i64, gap: i64) -> Result<Vec<Observation>, StoreError> {
+        if let Some(found) = self.tails.and_then(|t| t.results(device, from)) {
+            return Ok(found);
+        }
+        let read: Vec<Observation> = self
+            .store
+            .results(device, from)?
+            .iter()
+            .map(observation)
+            .collect();
+        if let Some(t) = self.tails {
+            t.seed(device, from, &read, gap);
+        }
+        Ok(read)
+    }
+
+    /// Re-derives a device's outages and flaps from `earliest` on.
+    ///
+    /// The re-derivation starts at an *anchor* no later than `earliest` minus the stale time,
+    /// moved back to the start of any stored outage that covers it, so the state just before
+    /// the anchor is plain up. Results are loaded from each agent's last success before the
+    /// anchor (so runs of failures in progress are seen whole); outages from the anchor on
+    /// are replaced.
+    fn rederive_device(
+        &self,
+        inv: &Inventory,
+        device: &str,
+        earliest: i64,
+    ) -> Result<Replacement, StoreError> {
+        let Some(d) = inv.device(device) else {
+            // No longer in the inventory: keep what is stored, clear the pending mark.
+            return Ok(Replacement {
+                entity: EntityKind::Device,
+                id: device.to_string(),
+                from: FOREVER,
+                outages: Vec::new(),
+                flaps: Vec::new(),
+            });
+        };
+        let rules = &d.rules;
+        let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
+        let mut anchor = earliest.saturating_sub(stale);
+        loop {
+            let covering = self.covering(device, anchor)?;
+            match covering.iter().map(|o| o.start).min() {
+                Some(start) if start < anchor => anchor = start,
+                _ => break,
+            }
+        }
+        let load_from = self
+            .last_ok_before(device, &rules.primary_check, anchor)?
+            .unwrap_or(i64::MIN)
+            .min(anchor.saturating_sub(stale));
+        let observations = self.results(device, load_from, rules.stale_ms())?;
+        if let Some(t) = self.tails {
+            t.trim(device, load_from);
+        }
+        Ok(replacement(device, anchor, derive(rules, &observations)))
+    }
+}
+
+/// A device's derived timeline from `anchor` on, as the outages and flaps to store.
+fn replacement(device: &str, anchor: i64, derived: super::machine::Derived) -> Replacement {
     let outages: Vec<Outage> = derived
         .segments
         .into_iter()
@@ -219,13 +298,13 @@ pub fn rederive_device(
             failures: f.failures,
         })
         .collect();
-    Ok(Replacement {
+    Replacement {
         entity: EntityKind::Device,
         id: device.to_string(),
         from: anchor,
         outages,
         flaps,
-    })
+    }
 }
 
 /// A failed result whose error is the agent's own (no privilege for ICMP, out of descriptors,
@@ -238,16 +317,17 @@ pub fn agent_fault(r: &StoredResult) -> bool {
             .is_some_and(ErrorKind::is_agent_fault)
 }
 
-fn observation(r: StoredResult) -> Observation {
+/// A stored result as the state machine reads it.
+pub fn observation(r: &StoredResult) -> Observation {
     Observation {
-        agent_fault: agent_fault(&r),
-        agent: r.agent,
-        check: r.check,
+        agent_fault: agent_fault(r),
+        agent: r.agent.clone(),
+        check: r.check.clone(),
         time: r.time,
         until: r.until,
         count: r.count,
         ok: r.ok,
         degraded: r.degraded,
-        cause: r.cause,
+        cause: r.cause.clone(),
     }
 }

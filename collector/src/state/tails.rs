@@ -1,0 +1,423 @@
+//! Live tails: each device's recent results and outages in memory, so that re-deriving a
+//! device after an in-order batch reads nothing from the store.
+//!
+//! Re-derivation ([`super::rederive`]) asks the store three things per device: the stored
+//! outages covering its anchor, the last success of the primary check before the anchor, and
+//! every result from there on. A [`Tails`] answers the same three questions from memory when
+//! it can prove its answer is the store's, and says "don't know" (`None`) otherwise; the caller
+//! then asks the store and hands what it read back ([`Tails::seed`]), so the next batch of the
+//! device is answered from memory again.
+//!
+//! # What a tail holds, and why that is exact
+//! - `runs`: every stored result of the device whose run ends at or after `complete_from`, per
+//!   series (agent and check), as the store returned or ingest stored it, except that plain
+//!   successes at most the device's stale time apart are merged into one run (the store's
+//!   compaction rule). The machine reads such a run exactly as its single results (see its
+//!   module doc, "Runs"), and a success is never an outage's cause, so merging them changes
+//!   nothing, while a healthy device costs one run per check however long it stays healthy.
+//!   Failures and findings stay single, as the store keeps them within the retention: which
+//!   one an outage names as its cause depends on where each single result lies.
+//! - `outages`: the device's stored outages that start at or after `outages_from`, the anchor
+//!   of its last re-derivation. Every stored outage that starts before that anchor ends at or
+//!   before it (the anchor is moved back over covering outages), so for any later instant the
+//!   covering outages are among these.
+//!
+//! Results are appended as ingest stores them ([`Tails::append`]), under the writers' lock,
+//! after the store committed them. A result older than its series' newest run (an agent
+//! replaying its spool, a late batch) drops the device's tail: the next re-derivation reads
+//! the store and seeds it again. After each re-derivation the runs that ended before the
+//! result window it used are dropped ([`Tails::trim`]), so memory stays a few runs per check.
+//!
+//! The tails assume this process is the only writer of the store; a collector sharing its
+//! store with other writers must not use them (it re-reads the store for every device).
+
+use super::machine::Observation;
+use crate::store::Outage;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// One series: (agent, check).
+type SeriesKey = (String, String);
+
+/// One device's tail (see the module doc).
+#[derive(Debug, Default)]
+struct Tail {
+    /// Every run ending at or after this instant is in `runs` (`None`: no results known).
+    complete_from: Option<i64>,
+    runs: BTreeMap<SeriesKey, Vec<Observation>>,
+    /// The anchor of the last re-derivation; `outages` are the stored outages from it on.
+    outages_from: Option<i64>,
+    outages: Vec<Outage>,
+}
+
+/// Every device's tail, and the in-memory twins of two small store facts ingest reads for
+/// each batch: each device's pending re-derivation mark and its first result.
+#[derive(Debug, Default)]
+pub struct Tails {
+    inner: Mutex<Inner>,
+    /// Result windows answered from memory, and read from the store instead.
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    devices: HashMap<String, Tail>,
+    /// Pending marks written by this process and not yet cleared (the store's `pending`).
+    pending: HashMap<String, i64>,
+    /// First result of each device, as far as known (the store's `first_seen`).
+    first_seen: HashMap<String, i64>,
+}
+
+impl Tails {
+    pub fn new() -> Tails {
+        Tails::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stored outages of `device` that overlap `[at, at + 1)`, if known.
+    pub fn covering(&self, device: &str, at: i64) -> Option<Vec<Outage>> {
+        let inner = self.lock();
+        let tail = inner.devices.get(device)?;
+        if tail.outages_from? > at {
+            return None;
+        }
+        Some(
+            tail.outages
+                .iter()
+                .filter(|o| o.start <= at && o.end.is_none_or(|e| e > at))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The store's `last_ok_before(device, check, before)`, if the tail can answer it (the
+    /// outer `Option`): per series of `check` that has results before `before`, the last
+    /// success before it (inside a run, at most `before - 1`); the earliest of them, `before`
+    /// when no series reported, and `None` when a series never succeeded. A series whose
+    /// results before `before` in the tail are all failures may have its last success before
+    /// the tail: unknown, unless the tail holds the device's whole history. A series without
+    /// results before `before` in the tail ended before `complete_from`, which the caller's
+    /// window starts after, so it cannot change the derivation there and is passed over.
+    pub fn last_ok_before(&self, device: &str, check: &str, before: i64) -> Option<Option<i64>> {
+        let inner = self.lock();
+        let tail = inner.devices.get(device)?;
+        let whole = tail.complete_from? == i64::MIN;
+        let mut earliest = Some(before);
+        for ((_, c), runs) in &tail.runs {
+            if c != check {
+                continue;
+            }
+            let mut any = false;
+            let mut last_ok = None;
+            for r in runs.iter().take_while(|r| r.time < before) {
+                any = true;
+                if r.ok {
+                    last_ok = Some(r.until.min(before - 1));
+                }
+            }
+            earliest = match (any, last_ok) {
+                (false, _) => earliest,
+                (true, Some(t)) => earliest.map(|e| e.min(t)),
+                (true, None) if whole => None,
+                (true, None) => return None,
+            };
+        }
+        Some(earliest)
+    }
+
+    /// Every run of `device` that ends at or after `from` (the store's `results(device,
+    /// from)`), if the tail holds all of them.
+    pub fn results(&self, device: &str, from: i64) -> Option<Vec<Observation>> {
+        let found = self.window(device, from);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// How many result windows were answered from memory, and how many read from the store.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    fn window(&self, device: &str, from: i64) -> Option<Vec<Observation>> {
+        let inner = self.lock();
+        let tail = inner.devices.get(device)?;
+        if tail.complete_from? > from {
+            return None;
+        }
+        let mut out: Vec<Observation> = tail
+            .runs
+            .values()
+            .flatten()
+            .filter(|r| r.until >= from)
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.time);
+        Some(out)
+    }
+
+    /// Starts `device`'s tail from what the store returned for `results(device, from)`.
+    pub fn seed(&self, device: &str, from: i64, results: &[Observation], gap: i64) {
+        let mut inner = self.lock();
+        let tail = inner.devices.entry(device.to_string()).or_default();
+        tail.runs.clear();
+        let mut sorted: Vec<&Observation> = results.iter().collect();
+        sorted.sort_by_key(|r| r.time);
+        for r in sorted {
+            push_run(
+                tail.runs
+                    .entry((r.agent.clone(), r.check.clone()))
+                    .or_default(),
+                r.clone(),
+                gap,
+            );
+        }
+        tail.complete_from = Some(from);
+    }
+
+    /// Appends results the store has just committed (any order). A result at or before its
+    /// series' newest run drops the device's runs (see the module doc).
+    pub fn append(&self, device: &str, results: Vec<Observation>, gap: i64) {
+        let mut inner = self.lock();
+        if let Some(first) = results.iter().map(|r| r.time).min() {
+            let e = inner.first_seen.entry(device.to_string()).or_insert(first);
+            *e = (*e).min(first);
+        }
+        let Some(tail) = inner.devices.get_mut(device) else {
+            return;
+        };
+        let Some(complete_from) = tail.complete_from else {
+            return;
+        };
+        let mut results = results;
+        results.sort_by_key(|r| r.time);
+        for r in results {
+            let runs = tail
+                .runs
+                .entry((r.agent.clone(), r.check.clone()))
+                .or_default();
+            let in_order = runs.last().is_none_or(|last| r.time > last.until);
+            if !in_order || r.time < complete_from {
+                // The runs no longer hold every result: read the store next time. The
+                // outages are still the stored ones.
+                tail.runs.clear();
+                tail.complete_from = None;
+                return;
+            }
+            push_run(runs, r, gap);
+        }
+    }
+
+    /// Drops the runs of `device` that ended before `from` (the start of the result window
+    /// its last re-derivation used): no later re-derivation of in-order results reads them.
+    pub fn trim(&self, device: &str, from: i64) {
+        let mut inner = self.lock();
+        let Some(tail) = inner.devices.get_mut(device) else {
+            return;
+        };
+        if tail.complete_from.is_none_or(|c| c >= from) {
+            return;
+        }
+        for runs in tail.runs.values_mut() {
+            runs.retain(|r| r.until >= from);
+        }
+        tail.runs.retain(|_, runs| !runs.is_empty());
+        tail.complete_from = Some(from);
+    }
+
+    /// Records that `device`'s stored outages from `from` on were replaced by `outages` (and its
+    /// pending mark cleared). Returns whether they differ from the outages the tail knew there
+    /// (`true` when it did not know them).
+    pub fn replaced(&self, device: &str, from: i64, outages: &[Outage]) -> bool {
+        let mut inner = self.lock();
+        inner.pending.remove(device);
+        let tail = inner.devices.entry(device.to_string()).or_default();
+        let changed = match tail.outages_from {
+            Some(known) if known <= from => !tail
+                .outages
+                .iter()
+                .filter(|o| o.start >= from)
+                .eq(outages.iter()),
+            _ => true,
+        };
+        tail.outages_from = Some(from);
+        tail.outages = outages.to_vec();
+        changed
+    }
+
+    /// Forgets everything known of `device` (its stored history changed behind the tail).
+    pub fn forget(&self, device: &str) {
+        self.lock().devices.remove(device);
+    }
+
+    /// Merges pending marks just written to the store (each device's earliest changed time).
+    pub fn mark_pending(&self, marks: &BTreeMap<String, i64>) {
+        let mut inner = self.lock();
+        for (device, from) in marks {
+            let e = inner.pending.entry(device.clone()).or_insert(*from);
+            *e = (*e).min(*from);
+        }
+    }
+
+    /// The pending mark of `device` (the store's `pending_of`, for marks this process wrote).
+    pub fn pending_of(&self, device: &str) -> Option<i64> {
+        self.lock().pending.get(device).copied()
+    }
+
+    /// The first result of `device`, if known.
+    pub fn first_seen(&self, device: &str) -> Option<i64> {
+        self.lock().first_seen.get(device).copied()
+    }
+
+    /// Records the store's first result of `device` (read once).
+    pub fn set_first_seen(&self, device: &str, first: i64) {
+        let mut inner = self.lock();
+        let e = inner.first_seen.entry(device.to_string()).or_insert(first);
+        *e = (*e).min(first);
+    }
+}
+
+/// Appends `r` to a series' runs, extending the last run when both are plain successes at
+/// most `gap` apart (see the module doc on why only successes).
+fn push_run(runs: &mut Vec<Observation>, r: Observation, gap: i64) {
+    if let Some(last) = runs.last_mut() {
+        if plain_ok(last) && plain_ok(&r) && r.time > last.until && r.time - last.until <= gap {
+            last.until = r.until.max(r.time);
+            last.count = last.count.saturating_add(r.count.max(1));
+            return;
+        }
+    }
+    runs.push(r);
+}
+
+/// A success without findings: never the cause of anything.
+fn plain_ok(r: &Observation) -> bool {
+    r.ok && !r.degraded && r.cause.is_none() && !r.agent_fault
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::availability::State;
+    use crate::store::EntityKind;
+
+    fn obs(agent: &str, time: i64, ok: bool) -> Observation {
+        Observation {
+            agent: agent.into(),
+            check: "icmp".into(),
+            time,
+            until: time,
+            count: 1,
+            ok,
+            degraded: false,
+            cause: (!ok).then(|| "timeout".to_string()),
+            agent_fault: false,
+        }
+    }
+
+    fn down(start: i64, end: Option<i64>) -> Outage {
+        Outage {
+            entity: EntityKind::Device,
+            id: "sw".into(),
+            start,
+            end,
+            kind: State::Down,
+            cause: None,
+        }
+    }
+
+    #[test]
+    fn equal_results_close_together_become_one_run() {
+        let t = Tails::new();
+        t.seed("sw", 0, &[obs("a", 0, true)], 180);
+        t.append("sw", vec![obs("a", 60, true), obs("a", 120, true)], 180);
+        t.append("sw", vec![obs("a", 180, false)], 180);
+        let runs = t.results("sw", 0).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].time, runs[0].until, runs[0].count), (0, 120, 3));
+        assert_eq!((runs[1].time, runs[1].ok), (180, false));
+        // Failures stay single; a gap longer than the stale time breaks a run.
+        t.append("sw", vec![obs("a", 240, false), obs("a", 300, true)], 180);
+        t.append("sw", vec![obs("a", 1000, true)], 180);
+        assert_eq!(t.results("sw", 0).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_result_out_of_order_drops_the_tail() {
+        let t = Tails::new();
+        t.seed("sw", 0, &[obs("a", 0, true), obs("a", 60, true)], 180);
+        t.append("sw", vec![obs("a", 30, false)], 180);
+        assert_eq!(t.results("sw", 0), None);
+        // Another agent's first result is in order.
+        t.seed("sw", 0, &[obs("a", 0, true)], 180);
+        t.append("sw", vec![obs("b", 10, true)], 180);
+        assert_eq!(t.results("sw", 0).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn windows_before_the_tail_are_not_answered() {
+        let t = Tails::new();
+        assert_eq!(t.results("sw", 0), None);
+        t.seed("sw", 100, &[obs("a", 100, true)], 180);
+        assert_eq!(t.results("sw", 99), None);
+        assert_eq!(t.results("sw", 100).unwrap().len(), 1);
+        t.trim("sw", 500);
+        assert_eq!(t.results("sw", 400), None);
+    }
+
+    #[test]
+    fn last_success_is_answered_only_when_inside_the_tail() {
+        let t = Tails::new();
+        t.seed(
+            "sw",
+            0,
+            &[obs("a", 0, true), obs("a", 100, false), obs("b", 50, true)],
+            30,
+        );
+        assert_eq!(t.last_ok_before("sw", "icmp", 200), Some(Some(0)));
+        assert_eq!(t.last_ok_before("sw", "icmp", 10), Some(Some(0)));
+        // Only failures of `a` before 200 in the tail: its last success may be older.
+        t.seed("sw", 100, &[obs("a", 100, false), obs("b", 150, true)], 30);
+        assert_eq!(t.last_ok_before("sw", "icmp", 200), None);
+        // No series reported before 100: the answer is the instant itself.
+        assert_eq!(t.last_ok_before("sw", "icmp", 100), Some(Some(100)));
+        // The whole history in the tail: a series that never succeeded is known.
+        t.seed("sw", i64::MIN, &[obs("a", 100, false)], 30);
+        assert_eq!(t.last_ok_before("sw", "icmp", 200), Some(None));
+    }
+
+    #[test]
+    fn covering_outages_and_changes_are_tracked() {
+        let t = Tails::new();
+        assert_eq!(t.covering("sw", 10), None);
+        assert!(t.replaced("sw", 0, &[down(5, Some(50))]));
+        assert_eq!(t.covering("sw", 10).unwrap(), vec![down(5, Some(50))]);
+        assert!(t.covering("sw", 60).unwrap().is_empty());
+        assert!(!t.replaced("sw", 5, &[down(5, Some(50))]));
+        assert!(t.replaced("sw", 5, &[down(5, None)]));
+        assert_eq!(t.covering("sw", 1000).unwrap(), vec![down(5, None)]);
+        assert_eq!(t.covering("sw", 1), None);
+    }
+
+    #[test]
+    fn pending_marks_keep_the_earliest_and_clear_on_replacement() {
+        let t = Tails::new();
+        t.mark_pending(&BTreeMap::from([("sw".to_string(), 50)]));
+        t.mark_pending(&BTreeMap::from([("sw".to_string(), 20)]));
+        assert_eq!(t.pending_of("sw"), Some(20));
+        t.replaced("sw", 0, &[]);
+        assert_eq!(t.pending_of("sw"), None);
+    }
+}
