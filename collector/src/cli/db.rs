@@ -6,7 +6,7 @@
 use super::{CliError, CommonArgs};
 use crate::availability::{at, ms};
 use crate::clock::{Clock, FixedClock};
-use crate::store::{SqliteStore, Store, StoreStats};
+use crate::store::{Database, StoreStats};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -72,14 +72,14 @@ pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
     let inv = a.common.load()?;
     let path = &inv.settings.database;
     // Never create a database to describe it.
-    if !path.is_file() {
+    if !path.exists() {
         return Err(CliError::DatabaseMissing(path.clone()));
     }
-    let store = SqliteStore::open(path)?;
+    let store = Database::open(path)?.store()?;
     let stats = store.stats(true)?;
     let keep = inv.settings.retention.results;
     let horizon = ms(clock.now()) - keep.std().as_millis() as i64;
-    let report = report(path.display().to_string(), stats, keep.to_string(), horizon);
+    let report = report(path.to_string(), stats, keep.to_string(), horizon);
     Ok(match a.format {
         StatsFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         StatsFormat::Table => table(&report),

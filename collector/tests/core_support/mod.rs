@@ -9,7 +9,7 @@ use driftvakt_collector::clock::{Clock, SystemClock};
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::SqliteStore;
-use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::store::{SqliteWindowStore, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -161,7 +161,8 @@ impl PlannedWindows for FixedWindows {
 /// What the API serves over `dir`'s database: the app of [`open_app`] (its clock at the end of
 /// the test day), the calendar with the default rules and `operator_token`.
 pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
-    let windows = SqliteWindowStore::open(&dir.join("dv.db")).unwrap();
+    let windows: Arc<dyn WindowStore> =
+        Arc::new(SqliteWindowStore::open(&dir.join("dv.db")).unwrap());
     ApiState {
         alerts: None,
         app: open_app(dir),
