@@ -38,6 +38,7 @@
 
 pub mod alerting;
 mod compact;
+pub mod copy;
 pub mod db;
 pub mod incidents;
 mod location;
@@ -82,6 +83,8 @@ pub enum StoreError {
     Open { path: String, message: String },
     #[error("database schema version {found} is newer than this program ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("db copy: {0}")]
+    Copy(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the secondary window on {date} is already activated (by {by} at {at})")]

@@ -21,6 +21,7 @@
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
 mod compact;
+pub mod copy;
 pub mod migrations;
 mod notify;
 mod results;
