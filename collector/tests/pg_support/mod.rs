@@ -214,3 +214,54 @@ impl Drop for PgCluster {
             .output();
     }
 }
+
+/// Which backend a test runs on (see [`both_backends`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database for one test; a PostgreSQL one keeps its cluster running while held.
+pub struct TestDb {
+    pub location: Location,
+    pub pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    /// What `collector.database` says for it (a path or a URL).
+    pub fn text(&self) -> String {
+        self.location.to_string()
+    }
+}
+
+impl Backend {
+    /// A new database: `dir/NAME.db`, or a new database on the shared cluster.
+    pub fn fresh(self, dir: &Path, name: &str) -> TestDb {
+        match self {
+            Backend::Sqlite => TestDb {
+                location: dir.join(format!("{name}.db")).into(),
+                pg: None,
+            },
+            Backend::Postgres => {
+                let db = database();
+                TestDb {
+                    location: db.location(),
+                    pg: Some(db),
+                }
+            }
+        }
+    }
+}
+
+/// `both_backends!(a, b)`: tests `sqlite::a`, `postgres::a`, … each calling `a(Backend::…)`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::pg_support::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::pg_support::Backend::Postgres) } )*
+        }
+    };
+}
