@@ -14,10 +14,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use driftvakt_collector::clock::FixedClock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::state::State;
-use driftvakt_collector::store::SqliteWindowStore;
-use driftvakt_collector::store::{
-    EntityKind, Outage, Replacement, SqliteStore, Store, StoredResult,
-};
+use driftvakt_collector::store::{Database, EntityKind, Outage, Replacement, Store, StoredResult};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, ProbeResult, Value};
 use std::fmt::Write as _;
@@ -189,9 +186,10 @@ pub struct History {
 /// to 4 hours) spread evenly over the devices, each in its own slot of the year; then the
 /// secondary service window activated in every month (with the primary ones, 24 windows).
 pub fn write_history(inv: &Inventory, outages: usize, now: DateTime<Utc>) -> Result<History> {
-    let store = SqliteStore::open(&inv.settings.database)?;
+    let store = Database::open(&inv.settings.database)?.store()?;
+    let store = &*store;
     let year = Utc.with_ymd_and_hms(now.year(), 1, 1, 0, 0, 0).unwrap();
-    store_first_and_last(inv, &store, year, now)?;
+    store_first_and_last(inv, store, year, now)?;
     let per_device = outages / inv.devices.len().max(1);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let span = (now - year).num_milliseconds() / per_device.max(1) as i64;
@@ -217,7 +215,7 @@ pub fn write_history(inv: &Inventory, outages: usize, now: DateTime<Utc>) -> Res
 /// A result per device just before the year starts and one a minute before `now`.
 fn store_first_and_last(
     inv: &Inventory,
-    store: &SqliteStore,
+    store: &dyn Store,
     year: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -286,7 +284,8 @@ fn device_outages(id: &str, year: i64, span: i64, n: usize, rng: &mut Rng) -> Re
 /// each started); returns the active windows the calendar then has in the whole year.
 fn activate_secondaries(inv: &Inventory, year: DateTime<Utc>) -> Result<usize> {
     let config = inv.calendar.clone().unwrap_or_default();
-    let store = SqliteWindowStore::open(&inv.settings.database)
+    let store = Database::open(&inv.settings.database)
+        .and_then(|db| db.windows())
         .map_err(|e| anyhow::anyhow!("calendar store: {e}"))?;
     let before = year - chrono::Duration::days(1);
     let service = CalendarService::new(config, store, Arc::new(FixedClock(before)));

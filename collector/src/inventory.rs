@@ -8,6 +8,7 @@
 
 use crate::availability::{DeviceRules, Need};
 use crate::notify::NotifyConfig;
+use crate::store::Location as DbLocation;
 use chrono::{DateTime, Utc};
 use driftvakt_common::config::{
     load_yaml, location, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
@@ -60,8 +61,14 @@ pub struct InventoryFile {
 pub struct CollectorSettings {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// A SQLite file (the default) or `postgres://USER@HOST:PORT/DB` (see
+    /// [`crate::store::Location`]).
     #[serde(default = "default_database")]
-    pub database: PathBuf,
+    pub database: DbLocation,
+    /// The PostgreSQL password's file (mode 0600; otherwise `PGPASSWORD`, see
+    /// [`crate::store::Location`]); relative to the inventory's folder.
+    #[serde(default)]
+    pub database_password_file: Option<PathBuf>,
     /// Availability target per year (0.991 = 99.1 %).
     #[serde(default = "default_target")]
     pub target: f64,
@@ -233,8 +240,8 @@ fn default_retention() -> Duration {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8480))
 }
-fn default_database() -> PathBuf {
-    PathBuf::from("/var/lib/driftvakt/driftvakt.db")
+fn default_database() -> DbLocation {
+    DbLocation::Sqlite(PathBuf::from("/var/lib/driftvakt/driftvakt.db"))
 }
 fn default_target() -> f64 {
     0.991
@@ -264,6 +271,7 @@ impl Default for CollectorSettings {
         CollectorSettings {
             listen: default_listen(),
             database: default_database(),
+            database_password_file: None,
             target: default_target(),
             confirm_failures: default_confirm(),
             stale_intervals: default_stale(),
@@ -486,7 +494,18 @@ impl Inventory {
             errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             return Err(ConfigErrors(errors));
         }
-        Ok(resolve(path, files, agents))
+        let mut inv = resolve(path, files, agents);
+        inv.set_database(inv.settings.database.clone());
+        Ok(inv)
+    }
+
+    /// Sets the database (`collector.database` or `--database`); a PostgreSQL one reads its
+    /// password from `collector.database_password_file` (relative to the inventory's folder)
+    /// when that is set.
+    pub fn set_database(&mut self, location: DbLocation) {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let file = self.settings.database_password_file.as_ref();
+        self.settings.database = location.with_password_file(file.map(|f| base.join(f)));
     }
 }
 
@@ -1288,8 +1307,13 @@ impl Inventory {
     }
 }
 
-/// The database's folder exists or can be created.
-fn database_folder_ok(db: &Path) -> Result<(), String> {
+/// The database's folder exists or can be created (SQLite); the password file is readable by
+/// its owner only (PostgreSQL).
+fn database_folder_ok(db: &DbLocation) -> Result<(), String> {
+    let db = match db {
+        DbLocation::Sqlite(path) => path,
+        DbLocation::Postgres(pg) => return pg.password().map(|_| ()),
+    };
     crate::store::db::check_location(db)?;
     let folder = db.parent().unwrap_or(Path::new("."));
     driftvakt_common::config::folder_can_be_created(folder)

@@ -105,7 +105,8 @@ async fn outage_outside_office_hours_gives_one_notice_one_page_and_one_recovery(
     // The same through the database path the API and the CLI use.
     let mut again =
         report::build(&rig.app.inventory, &*rig.app.store, &calendar, &period, now).unwrap();
-    report::add_oncall_cases_from(&mut again, &rig.db()).unwrap();
+    let db = driftvakt_collector::store::Database::open(&rig.db().into()).unwrap();
+    report::add_oncall_cases_from(&mut again, &db).unwrap();
     assert_eq!(again.oncall_cases, 1);
 }
 

@@ -1,10 +1,13 @@
 //! Persistence across restarts and the operators' rules (activate only real secondary dates,
-//! withdraw and cancel only before the start), with a fixed clock.
+//! withdraw and cancel only before the start), with a fixed clock; each on SQLite and on a
+//! throwaway PostgreSQL (`pg_support`).
+
+mod pg_support;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use driftvakt_collector::calendar::{CalendarConfig, Subject, WindowKind, WindowScope};
 use driftvakt_collector::clock::FixedClock;
-use driftvakt_collector::store::{SqliteWindowStore, StoreError, WindowStore};
+use driftvakt_collector::store::{Database, Location, StoreError, WindowStore};
 use driftvakt_collector::windows::{CalendarError, CalendarService};
 use std::sync::Arc;
 
@@ -16,10 +19,10 @@ fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn service_at(path: &std::path::Path, now: &str) -> CalendarService<SqliteWindowStore> {
+fn service_at(path: &Location, now: &str) -> CalendarService<Arc<dyn WindowStore>> {
     CalendarService::new(
         CalendarConfig::default(),
-        SqliteWindowStore::open(path).unwrap(),
+        Database::open(path).unwrap().windows().unwrap(),
         Arc::new(FixedClock(utc(now))),
     )
 }
@@ -27,7 +30,16 @@ fn service_at(path: &std::path::Path, now: &str) -> CalendarService<SqliteWindow
 #[test]
 fn activation_and_cancellation_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("driftvakt.db");
+    activation_and_cancellation_survive_reopening_on(dir.path().join("db").into());
+}
+
+#[test]
+fn postgres_activation_and_cancellation_survive_reopening() {
+    let db = pg_support::database();
+    activation_and_cancellation_survive_reopening_on(db.location());
+}
+
+fn activation_and_cancellation_survive_reopening_on(path: Location) {
     let id = {
         let svc = service_at(&path, "2026-03-20T09:00:00Z");
         svc.activate_secondary(date("2026-03-24"), "anna").unwrap();
@@ -52,7 +64,7 @@ fn activation_and_cancellation_survive_reopening() {
         svc.cancel_window(other.id.unwrap(), "cecilia").unwrap();
         w.id.unwrap()
     };
-    let store = SqliteWindowStore::open(&path).unwrap();
+    let store = Database::open(&path).unwrap().windows().unwrap();
     let activations = store.list_activations().unwrap();
     assert_eq!(activations.len(), 1);
     assert_eq!(activations[0].date, date("2026-03-24"));
@@ -93,7 +105,16 @@ fn activation_and_cancellation_survive_reopening() {
 #[test]
 fn withdrawal_is_refused_once_the_window_has_started() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite");
+    withdrawal_is_refused_once_the_window_has_started_on(dir.path().join("db").into());
+}
+
+#[test]
+fn postgres_withdrawal_is_refused_once_the_window_has_started() {
+    let db = pg_support::database();
+    withdrawal_is_refused_once_the_window_has_started_on(db.location());
+}
+
+fn withdrawal_is_refused_once_the_window_has_started_on(path: Location) {
     service_at(&path, "2026-10-26T12:00:00Z")
         .activate_secondary(date("2026-10-27"), "anna")
         .unwrap();
@@ -126,7 +147,17 @@ fn withdrawal_is_refused_once_the_window_has_started() {
 #[test]
 fn activation_needs_a_secondary_date_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let svc = service_at(&dir.path().join("db"), "2026-03-24T17:30:00Z");
+    activation_needs_a_secondary_date_before_it_starts_on(dir.path().join("db").into());
+}
+
+#[test]
+fn postgres_activation_needs_a_secondary_date_before_it_starts() {
+    let db = pg_support::database();
+    activation_needs_a_secondary_date_before_it_starts_on(db.location());
+}
+
+fn activation_needs_a_secondary_date_before_it_starts_on(path: Location) {
+    let svc = service_at(&path, "2026-03-24T17:30:00Z");
     let err = svc
         .activate_secondary(date("2026-03-17"), "anna")
         .unwrap_err();
@@ -156,7 +187,16 @@ fn activation_needs_a_secondary_date_before_it_starts() {
 #[test]
 fn adhoc_windows_are_checked_and_cancelled_only_before_they_start() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    adhoc_windows_are_checked_and_cancelled_only_before_they_start_on(dir.path().join("db").into());
+}
+
+#[test]
+fn postgres_adhoc_windows_are_checked_and_cancelled_only_before_they_start() {
+    let db = pg_support::database();
+    adhoc_windows_are_checked_and_cancelled_only_before_they_start_on(db.location());
+}
+
+fn adhoc_windows_are_checked_and_cancelled_only_before_they_start_on(path: Location) {
     let svc = service_at(&path, "2026-06-01T10:00:00Z");
     let (s, e) = (utc("2026-06-02T10:00:00Z"), utc("2026-06-02T12:00:00Z"));
     assert!(matches!(

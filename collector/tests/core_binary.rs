@@ -1,7 +1,9 @@
-//! The real binary: killed with SIGKILL mid-history and restarted, results posted over HTTP;
-//! then the `report` subcommand in every format.
+//! The real binary: killed with SIGKILL mid-history and restarted, results posted over HTTP
+//! (as an agent pushes them); then the `report` subcommand in every format. The same on SQLite
+//! and, with `--database postgres://…`, on a throwaway PostgreSQL.
 
 mod core_support;
+mod pg_support;
 
 use core_support::*;
 use driftvakt_common::wire::ProbeResult;
@@ -29,10 +31,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(config: &Path, port: u16) -> Collector {
+/// `--database URL` for the PostgreSQL runs, nothing for SQLite.
+fn db_args(url: &Option<String>) -> Vec<&str> {
+    url.as_deref()
+        .map(|u| vec!["--database", u])
+        .unwrap_or_default()
+}
+
+async fn start(config: &Path, port: u16, db: &[&str]) -> Collector {
     let child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(config)
+        .args(db)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -86,6 +96,19 @@ fn report(config: &Path, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_history_then_restart_keeps_the_outage() {
+    sigkill_then_restart(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sigkill_mid_history_then_restart_keeps_the_outage() {
+    let db = pg_support::database();
+    sigkill_then_restart(Some(db.url())).await;
+    let obs = db.cluster.psql(&db.name, "SELECT count(*) FROM dv_obs");
+    assert_eq!(obs, (24 * 60).to_string(), "every result is in PostgreSQL");
+}
+
+async fn sigkill_then_restart(url: Option<String>) {
+    let db = db_args(&url);
     let dir = tempfile::tempdir().unwrap();
     let config = write_inventory(dir.path(), Some(&dir.path().join("db/dv.db")));
     // The history is of March 2026 and this collector runs on the real clock: importing months
@@ -101,7 +124,7 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     let (first, second): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.time < minute(630));
 
     let port = free_port();
-    let mut c = start(&config, port).await;
+    let mut c = start(&config, port, &db).await;
     for (i, chunk) in first.chunks(100).enumerate() {
         post(port, &format!("first-{i}"), chunk.to_vec()).await;
     }
@@ -110,7 +133,7 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     drop(c);
 
     let port = free_port();
-    let c = start(&config, port).await;
+    let c = start(&config, port, &db).await;
     // A batch replayed after the crash is recognised.
     let again = post(port, "first-0", first[..100].to_vec()).await;
     assert_eq!(again["duplicate"], true);
@@ -139,13 +162,17 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     let json = report(
         &config,
         &[
-            "--from",
-            "2026-03-10T00:00:00Z",
-            "--to",
-            "2026-03-11T00:00:00Z",
-            "--format",
-            "json",
-        ],
+            &db[..],
+            &[
+                "--from",
+                "2026-03-10T00:00:00Z",
+                "--to",
+                "2026-03-11T00:00:00Z",
+                "--format",
+                "json",
+            ],
+        ]
+        .concat(),
     );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let cli_prn = v["devices"]
@@ -159,7 +186,11 @@ async fn sigkill_mid_history_then_restart_keeps_the_outage() {
     assert_eq!(v["incidents"]["list"][0]["end"], "2026-03-10T11:00:00Z");
 
     // The tertial in every format, as of 2026-03-11.
-    let now = ["--period", "2026-T1", "--now", "2026-03-11T00:00:00Z"];
+    let now = [
+        &db[..],
+        &["--period", "2026-T1", "--now", "2026-03-11T00:00:00Z"],
+    ]
+    .concat();
     let html = report(&config, &[&now[..], &["--format", "html"]].concat());
     assert!(
         html.contains("<h1>Uppföljning tertial 1 2026</h1>"),

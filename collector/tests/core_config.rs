@@ -110,11 +110,11 @@ fn includes_merge_and_reference_across_files() {
     let args = CommonArgs {
         config: main,
         listen: Some("127.0.0.1:1234".parse().unwrap()),
-        database: Some(PathBuf::from("/tmp/other.db")),
+        database: Some(PathBuf::from("/tmp/other.db").into()),
     };
     let inv = args.load().unwrap();
     assert_eq!(inv.settings.listen.port(), 1234);
-    assert_eq!(inv.settings.database, PathBuf::from("/tmp/other.db"));
+    assert_eq!(inv.settings.database, PathBuf::from("/tmp/other.db").into());
 }
 
 #[test]

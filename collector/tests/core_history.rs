@@ -1,6 +1,9 @@
-//! Hand-computed histories, asserted to the second and to the availability ratio.
+//! Hand-computed histories, asserted to the second and to the availability ratio; each on
+//! SQLite (`sqlite::…`) and on a throwaway PostgreSQL (`postgres::…`, `pg_support`).
 
 mod core_support;
+#[macro_use]
+mod pg_support;
 
 use core_support::*;
 use driftvakt_collector::app::App;
@@ -9,6 +12,7 @@ use driftvakt_collector::report::{build, Report};
 use driftvakt_collector::state::State;
 use driftvakt_collector::store::{EntityKind, Outage};
 use driftvakt_common::wire::ProbeResult;
+use pg_support::Backend;
 
 const DAY: f64 = 86_400.0;
 
@@ -62,10 +66,10 @@ fn outages(app: &App, id: &str) -> Vec<Outage> {
         .unwrap()
 }
 
-#[test]
-fn outage_straddling_a_service_window_is_half_planned() {
+fn outage_straddling_a_service_window_is_half_planned(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     // Printer down 10:00-11:00 (60 failed results, success at 11:00); window 10:30-14:30.
     ingest_all(&app, day_with("prn", |m| (600..660).contains(&m)), "d");
     let windows = FixedWindows(vec![(minute(630), minute(870))]);
@@ -115,10 +119,10 @@ fn outage_straddling_a_service_window_is_half_planned() {
     assert_eq!(report(&app, &inside).incidents.period, 0);
 }
 
-#[test]
-fn two_failures_are_a_flap_not_an_outage() {
+fn two_failures_are_a_flap_not_an_outage(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     ingest_all(&app, day_with("prn", |m| m == 300 || m == 301), "d");
     let r = report(&app, &NoWindows);
     let prn = device(&r, "prn");
@@ -132,10 +136,10 @@ fn two_failures_are_a_flap_not_an_outage() {
         .all(|o| o.kind == State::Unknown && o.end.is_none()));
 }
 
-#[test]
-fn parent_down_makes_children_unreachable() {
+fn parent_down_makes_children_unreachable(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     let mut all = Vec::new();
     for d in ["sw", "ap1", "ap2", "ap3"] {
         all.extend(history(d, 0, 1440, |m| (600..660).contains(&m)));
@@ -184,15 +188,16 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
     }
 }
 
-#[test]
-fn late_and_reordered_batches_give_the_same_outages() {
+fn late_and_reordered_batches_give_the_same_outages(backend: Backend) {
     let fails = |m: i64| (600..660).contains(&m) || m == 300 || m == 301 || (900..905).contains(&m);
     let in_order = tempfile::tempdir().unwrap();
-    let a = open_app(in_order.path());
+    let db_a = backend.fresh(in_order.path(), "dv");
+    let a = open_app_at(in_order.path(), &db_a.location);
     ingest_all(&a, day_with("prn", fails), "d");
 
     let late = tempfile::tempdir().unwrap();
-    let b = open_app(late.path());
+    let db_b = backend.fresh(late.path(), "dv");
+    let b = open_app_at(late.path(), &db_b.location);
     let mut list = batches("d", day_with("prn", fails), 30);
     shuffle(&mut list, 7);
     for batch in &list {
@@ -240,10 +245,10 @@ fn late_and_reordered_batches_give_the_same_outages() {
     assert_eq!(prn.figures.availability, Some(1.0 - 3900.0 / DAY));
 }
 
-#[test]
-fn duplicate_batch_is_applied_once() {
+fn duplicate_batch_is_applied_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     let list = batches("d", day_with("prn", |m| m == 300 || m == 301), 30);
     for b in &list {
         app.ingest_blocking("a1", b).unwrap();
@@ -257,14 +262,14 @@ fn duplicate_batch_is_applied_once() {
     assert_eq!(device(&r, "prn").flaps, 1);
 }
 
-#[test]
-fn restart_mid_history_resumes_without_losing_or_inventing() {
+fn restart_mid_history_resumes_without_losing_or_inventing(backend: Backend) {
     let fails = |m: i64| (600..660).contains(&m);
     let all = day_with("prn", fails);
     let (first, second): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.time < minute(630));
     let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh(dir.path(), "dv");
     {
-        let app = open_app(dir.path());
+        let app = open_app_at(dir.path(), &db.location);
         ingest_all(&app, first, "first");
         // Mid-outage: down since 10:00.
         let (now, _) = clock(minute(629));
@@ -273,7 +278,7 @@ fn restart_mid_history_resumes_without_losing_or_inventing() {
         let prn = s.devices.iter().find(|d| d.id == "prn").unwrap();
         assert_eq!((prn.state, prn.since), (State::Down, Some(minute(600))));
     } // the app and its database connection are dropped here
-    let app = open_app(dir.path());
+    let app = open_app_at(dir.path(), &db.location);
     let (now, _) = clock(minute(640));
     let later = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
     let s = later.status().unwrap();
@@ -289,10 +294,10 @@ fn restart_mid_history_resumes_without_losing_or_inventing() {
     assert_eq!(prn.figures.availability, Some(1.0 - 3600.0 / DAY));
 }
 
-#[test]
-fn degraded_is_available_but_visible() {
+fn degraded_is_available_but_visible(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     let mut all = day_with("nobody", |_| false);
     // The printer's port 9100 stops answering for ten minutes; ping keeps working.
     all.extend((0..1440).map(|m| result("prn", "tcp", m, !(100..110).contains(&m))));
@@ -324,10 +329,10 @@ fn degraded_is_available_but_visible() {
     );
 }
 
-#[test]
-fn silence_becomes_unknown_after_three_intervals() {
+fn silence_becomes_unknown_after_three_intervals(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     // No results for the printer from 05:00 to 05:30; failing just before the silence.
     let all: Vec<_> = day_with("prn", |m| (298..300).contains(&m))
         .into_iter()
@@ -351,10 +356,10 @@ fn minute_of(r: &ProbeResult) -> i64 {
     (r.time - minute(0)).num_minutes()
 }
 
-#[test]
-fn with_two_agents_down_needs_both() {
+fn with_two_agents_down_needs_both(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let app = open_app(dir.path());
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
     ingest_all(&app, day_with("prn", |m| (600..660).contains(&m)), "d");
     // A second agent sees the printer fail from 10:30 to 11:40.
     let seen_by_a2: Vec<_> = history("prn", 0, 1440, |m| (630..700).contains(&m));
@@ -374,3 +379,15 @@ fn with_two_agents_down_needs_both() {
     let r = app.ingest_blocking("a2", &b).unwrap();
     assert_eq!(r.rejected[0].reason, "device not assigned to this agent");
 }
+
+both_backends!(
+    outage_straddling_a_service_window_is_half_planned,
+    two_failures_are_a_flap_not_an_outage,
+    parent_down_makes_children_unreachable,
+    late_and_reordered_batches_give_the_same_outages,
+    duplicate_batch_is_applied_once,
+    restart_mid_history_resumes_without_losing_or_inventing,
+    degraded_is_available_but_visible,
+    silence_becomes_unknown_after_three_intervals,
+    with_two_agents_down_needs_both,
+);

@@ -1,10 +1,18 @@
-//! The storage suite every backend must pass, run against SQLite in a temp dir.
+//! The storage suite every backend must pass, run against SQLite in a temp dir and against a
+//! throwaway PostgreSQL 15 (`pg_support`): the same assertions on both, plus what only a server
+//! can show (a restart in the middle, two collectors storing one batch at once), and a rough
+//! ingest rate of each (printed; `--nocapture` shows it).
+
+mod pg_support;
 
 use driftvakt_collector::state::State;
+use driftvakt_collector::store::pg::{PgStore, Pool};
 use driftvakt_collector::store::{
-    Applied, EntityKind, Flap, Outage, Replacement, Seen, Skipped, SqliteStore, Store, StoredResult,
+    Applied, Database, EntityKind, Flap, Location, Outage, Replacement, Seen, Skipped, SqliteStore,
+    Store, StoredResult,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 fn res(agent: &str, target: &str, check: &str, time: i64, ok: bool) -> StoredResult {
     StoredResult::single(
@@ -31,7 +39,7 @@ fn outage(id: &str, start: i64, end: Option<i64>, kind: State) -> Outage {
 }
 
 /// Every backend must pass this.
-pub fn store_suite(s: &impl Store) {
+pub fn store_suite(s: &dyn Store) {
     batches_are_idempotent(s);
     a_batch_id_with_other_content_is_a_conflict(s);
     a_different_result_at_a_stored_time_is_reported(s);
@@ -39,7 +47,7 @@ pub fn store_suite(s: &impl Store) {
     outages_replace_and_overlap(s);
 }
 
-fn batches_are_idempotent(s: &impl Store) {
+fn batches_are_idempotent(s: &dyn Store) {
     let rs = vec![
         res("a", "d1", "icmp", 300, true),
         res("a", "d1", "icmp", 100, false),
@@ -98,7 +106,7 @@ fn batches_are_idempotent(s: &impl Store) {
     assert_eq!(s.pending().unwrap()["d1"], 100);
 }
 
-fn a_batch_id_with_other_content_is_a_conflict(s: &impl Store) {
+fn a_batch_id_with_other_content_is_a_conflict(s: &dyn Store) {
     let first = vec![res("a", "d3", "icmp", 1_000, true)];
     assert!(matches!(
         s.apply_batch("a", "c1", &first, 1_100).unwrap(),
@@ -118,7 +126,7 @@ fn a_batch_id_with_other_content_is_a_conflict(s: &impl Store) {
     );
 }
 
-fn a_different_result_at_a_stored_time_is_reported(s: &impl Store) {
+fn a_different_result_at_a_stored_time_is_reported(s: &dyn Store) {
     s.apply_batch("a", "x1", &[res("a", "d4", "icmp", 500, true)], 600)
         .unwrap();
     let mut other = res("a", "d4", "icmp", 500, false);
@@ -145,7 +153,7 @@ fn a_different_result_at_a_stored_time_is_reported(s: &impl Store) {
     );
 }
 
-fn results_and_last_success(s: &impl Store) {
+fn results_and_last_success(s: &dyn Store) {
     let rs = vec![
         res("a", "d2", "icmp", 10, true),
         res("a", "d2", "icmp", 20, false),
@@ -176,7 +184,7 @@ fn results_and_last_success(s: &impl Store) {
     assert_eq!(s.last_ok_before("d3", "icmp", 20).unwrap(), None);
 }
 
-fn outages_replace_and_overlap(s: &impl Store) {
+fn outages_replace_and_overlap(s: &dyn Store) {
     let first = Replacement {
         entity: EntityKind::Device,
         id: "d1".into(),
@@ -281,4 +289,125 @@ fn sqlite_keeps_everything_across_reopen() {
     );
     assert_eq!(s.results("d1", 0).unwrap().len(), 1);
     assert_eq!(s.pending().unwrap()["d1"], 1);
+}
+
+/// A store on its own new pool (not the process's shared one), as a second process would have.
+fn pg_store(location: &Location) -> PgStore {
+    let Location::Postgres(config) = location else {
+        panic!("not a PostgreSQL location")
+    };
+    PgStore::new(Arc::new(Pool::open(config).unwrap()))
+}
+
+#[test]
+fn postgres_passes_the_store_suite() {
+    let db = pg_support::database();
+    let store = Database::open(&db.location()).unwrap().store().unwrap();
+    store_suite(&*store);
+}
+
+#[test]
+fn postgres_keeps_everything_across_reopen() {
+    let db = pg_support::database();
+    {
+        let s = pg_store(&db.location());
+        s.apply_batch("a", "b1", &[res("a", "d1", "icmp", 1, true)], 5)
+            .unwrap();
+    }
+    let s = pg_store(&db.location());
+    assert_eq!(
+        s.apply_batch("a", "b1", &[res("a", "d1", "icmp", 1, true)], 6)
+            .unwrap(),
+        Applied::Duplicate
+    );
+    assert_eq!(s.results("d1", 0).unwrap().len(), 1);
+    assert_eq!(s.pending().unwrap()["d1"], 1);
+    let version = db.cluster.psql(&db.name, "SELECT version FROM dv_schema");
+    assert_eq!(
+        version,
+        driftvakt_collector::store::migrations::SCHEMA_VERSION.to_string()
+    );
+}
+
+#[test]
+fn postgres_comes_back_after_a_restart_on_the_next_call() {
+    let cluster = pg_support::PgCluster::start();
+    let name = cluster.create_database();
+    let location: Location = cluster.url(&name).parse().unwrap();
+    let s = pg_store(&location);
+    s.apply_batch("a", "b1", &[res("a", "d1", "icmp", 1, true)], 5)
+        .unwrap();
+    cluster.pg_ctl_stop();
+    assert!(s.seen().is_err(), "no server, no answer");
+    cluster.pg_ctl_start();
+    assert_eq!(s.results("d1", 0).unwrap().len(), 1);
+    s.apply_batch("a", "b2", &[res("a", "d1", "icmp", 2, true)], 6)
+        .unwrap();
+    assert_eq!(s.results("d1", 0).unwrap().len(), 2);
+}
+
+#[test]
+fn two_collectors_storing_one_batch_at_once_store_it_once() {
+    let db = pg_support::database();
+    let location = db.location();
+    let batch: Vec<StoredResult> = (0..200)
+        .map(|i| res("a", &format!("d{}", i % 7), "icmp", i * 1000, i % 5 != 0))
+        .collect();
+    for round in 0..5 {
+        let id = format!("b{round}");
+        let outcomes: Vec<Applied> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let (batch, id, location) = (&batch, &id, &location);
+                    scope.spawn(move || {
+                        let s = pg_store(location);
+                        s.apply_batch("a", id, batch, 10).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let new = outcomes
+            .iter()
+            .filter(|a| matches!(a, Applied::New { .. }))
+            .count();
+        assert_eq!(new, 1, "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&Applied::Duplicate), "{outcomes:?}");
+    }
+    let s = pg_store(&location);
+    let stored: usize = (0..7)
+        .map(|d| s.results(&format!("d{d}"), 0).unwrap().len())
+        .sum();
+    assert_eq!(stored, 200);
+}
+
+/// Stores `batches` batches of 100 results; returns results per second.
+fn ingest_rate(s: &dyn Store, batches: i64) -> f64 {
+    let started = std::time::Instant::now();
+    for b in 0..batches {
+        let rs: Vec<StoredResult> = (0..100)
+            .map(|i| {
+                res(
+                    "a",
+                    &format!("d{}", i % 20),
+                    "icmp",
+                    b * 1000 + i,
+                    i % 9 != 0,
+                )
+            })
+            .collect();
+        s.apply_batch("a", &format!("b{b}"), &rs, b).unwrap();
+    }
+    (batches * 100) as f64 / started.elapsed().as_secs_f64()
+}
+
+#[test]
+fn ingest_rate_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("dv.db")).unwrap();
+    let db = pg_support::database();
+    let pg = Database::open(&db.location()).unwrap().store().unwrap();
+    let (a, b) = (ingest_rate(&sqlite, 30), ingest_rate(&*pg, 30));
+    println!("ingest, results per second: SQLite {a:.0}, PostgreSQL {b:.0}");
+    assert!(a > 0.0 && b > 0.0);
 }

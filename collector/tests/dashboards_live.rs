@@ -211,7 +211,7 @@ fn simulate(app: &App, now: DateTime<Utc>) {
 
 async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>>) {
     let inv = load_inventory(dir);
-    let store = SqliteStore::open(&inv.settings.database).unwrap();
+    let store = SqliteStore::open(inv.settings.database.sqlite_path().unwrap()).unwrap();
     let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
     let now = Utc::now();
     let sim = app.clone();

@@ -86,7 +86,7 @@ async fn start(dir: &Path) -> Server {
         app: app.clone(),
         calendar: Arc::new(CalendarService::new(
             Default::default(),
-            windows,
+            Arc::new(windows),
             Arc::new(SystemClock),
         )),
         operator_token: None,

@@ -11,9 +11,9 @@ use driftvakt_collector::app::App;
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::notify::{Notifier, OutboxStore, SmtpTransport, SqliteNotifyStore};
+use driftvakt_collector::notify::{Notifier, OutboxStore, SmtpTransport};
 use driftvakt_collector::report::{self, Format, Report};
-use driftvakt_collector::store::{SqliteStore, SqliteWindowStore};
+use driftvakt_collector::store::{Database, NotifyTables, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -64,8 +64,8 @@ struct Rig {
     peer: SmtpPeer,
     clock: Arc<ManualClock>,
     app: App,
-    calendar: Arc<CalendarService<SqliteWindowStore>>,
-    alerting: Alerting<SqliteNotifyStore, SmtpTransport>,
+    calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
+    alerting: Alerting<Arc<dyn NotifyTables>, SmtpTransport>,
     batches: AtomicU64,
 }
 
@@ -90,25 +90,21 @@ impl Rig {
         std::fs::write(dir.join("collector.yaml"), text).unwrap();
         let inv = Inventory::load(&dir.join("collector.yaml")).unwrap();
         let db = inv.settings.database.clone();
+        let database = Database::open(&db).unwrap();
         let config = inv.notify.clone().unwrap();
         let calendar = Arc::new(CalendarService::new(
             inv.calendar.clone().unwrap_or_default(),
-            SqliteWindowStore::open(&db).unwrap(),
+            database.windows().unwrap(),
             clock.clone(),
         ));
         let c = clock.clone();
-        let app = App::new(
-            inv,
-            Arc::new(SqliteStore::open(&db).unwrap()),
-            Arc::new(move || c.now()),
-        )
-        .unwrap();
+        let app = App::new(inv, database.store().unwrap(), Arc::new(move || c.now())).unwrap();
         let transport = SmtpTransport::from_config(config.smtp.as_ref().unwrap()).unwrap();
         let notifier = Notifier::new(
             config,
             calendar.clone(),
             clock.clone(),
-            SqliteNotifyStore::open(&db).unwrap(),
+            database.notify().unwrap(),
             transport,
         );
         let alerting = Alerting::new(app.clone(), Arc::new(notifier), &db).unwrap();
@@ -173,7 +169,8 @@ impl Rig {
             self.clock.now(),
         )
         .unwrap();
-        report::add_oncall_cases_from(&mut r, &self.db()).unwrap();
+        let db = Database::open(&self.db().into()).unwrap();
+        report::add_oncall_cases_from(&mut r, &db).unwrap();
         r
     }
 }

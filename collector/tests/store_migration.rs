@@ -139,9 +139,8 @@ fn a_database_url_is_refused_not_taken_for_a_file_path() {
     let url = Path::new("postgres://driftvakt@127.0.0.1:5432/driftvakt");
     let err = SqliteStore::open(url).err().expect("a URL is refused");
     assert!(
-        err.to_string().contains(
-            "`postgres://…` is a database URL, and this build stores in SQLite files only"
-        ),
+        err.to_string()
+            .contains("`postgres://…` is a database URL, not a SQLite file path"),
         "{err}"
     );
     assert!(

@@ -107,13 +107,14 @@ impl<S: NotifyStore, T> Alerting<S, T> {
     pub fn new(
         app: App,
         notifier: Arc<Notifier<S, T>>,
-        database: &Path,
+        database: &crate::store::Location,
     ) -> Result<Self, AlertingError> {
+        let db = crate::store::Database::open(database)?;
         Ok(Alerting {
             app,
             notifier,
-            announced: AnnouncedStore::open(database)?,
-            updates: crate::store::ServiceUpdateStore::open(database)?,
+            announced: db.announced()?,
+            updates: db.service_updates()?,
         })
     }
 
@@ -245,12 +246,14 @@ pub fn closing_event(open: &Event, until: DateTime<Utc>) -> Option<Event> {
 
 /// Where the file transport writes: `notify.outbox_dir`, relative paths (the default is
 /// `outbox`) taken from the database's folder.
-pub fn outbox_dir(config: &NotifyConfig, database: &Path) -> PathBuf {
+pub fn outbox_dir(config: &NotifyConfig, database: &crate::store::Location) -> PathBuf {
     if config.outbox_dir.is_absolute() {
         return config.outbox_dir.clone();
     }
+    // Next to a SQLite file; in the working folder for PostgreSQL.
     database
-        .parent()
+        .sqlite_path()
+        .and_then(Path::parent)
         .unwrap_or(Path::new("."))
         .join(&config.outbox_dir)
 }

@@ -8,14 +8,13 @@ use crate::calendar::{
     swedish_holidays, Calendar, CalendarFile, Moment, Subject, Window, WindowKind, WindowScope,
 };
 use crate::clock::Clock;
-use crate::store::{SqliteWindowStore, WindowStore};
+use crate::store::{Database, Location, WindowStore};
 use crate::windows::view::{adhoc_out, local_midnight, window_out, AdhocOut, WindowOut};
 use crate::windows::{local_text, CalendarService};
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, Utc, Weekday};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Service windows, office hours and holidays.
@@ -127,7 +126,7 @@ pub fn run(args: CalendarArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
         Some(path) => CalendarFile::load(path)?,
         None => CalendarFile::default(),
     };
-    let database = args.tool.database.clone().or(file.database.clone());
+    let database = super::tool_database(args.tool.database.clone(), file.database.clone())?;
     let clock = args.tool.clock(clock);
     let ctx = Context {
         file,
@@ -208,23 +207,23 @@ pub fn run(args: CalendarArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
 
 struct Context {
     file: CalendarFile,
-    database: Option<PathBuf>,
+    database: Option<Location>,
     clock: Arc<dyn Clock>,
 }
 
 impl Context {
     /// The store; `create` allows a new database file (for commands that write).
-    fn store(&self, create: bool) -> Result<Option<SqliteWindowStore>, CliError> {
-        let Some(path) = &self.database else {
+    fn store(&self, create: bool) -> Result<Option<Arc<dyn WindowStore>>, CliError> {
+        let Some(location) = &self.database else {
             return Ok(None);
         };
-        if !create && !Path::new(path).exists() {
-            return Err(CliError::DatabaseMissing(path.clone()));
+        if !create && !location.exists() {
+            return Err(CliError::DatabaseMissing(location.clone()));
         }
-        Ok(Some(SqliteWindowStore::open(path)?))
+        Ok(Some(Database::open(location)?.windows()?))
     }
 
-    fn service(&self) -> Result<CalendarService<SqliteWindowStore>, CliError> {
+    fn service(&self) -> Result<CalendarService<Arc<dyn WindowStore>>, CliError> {
         let store = self.store(true)?.ok_or(CliError::NoDatabase)?;
         Ok(CalendarService::new(
             self.file.calendar.clone(),

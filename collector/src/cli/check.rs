@@ -20,9 +20,10 @@ pub struct CheckArgs {
     /// Address to listen on (overrides `collector.listen`).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
-    /// SQLite database file (overrides `collector.database`).
+    /// The database, a SQLite file or postgres://USER@HOST:PORT/DB (overrides
+    /// `collector.database`).
     #[arg(long)]
-    pub database: Option<PathBuf>,
+    pub database: Option<crate::store::Location>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

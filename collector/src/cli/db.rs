@@ -2,11 +2,16 @@
 //! oldest raw result and the retention horizon), as a table or JSON. The same size and oldest
 //! result are on `/metrics` (`driftvakt_store_bytes`,
 //! `driftvakt_store_oldest_result_timestamp_seconds`).
+//!
+//! `driftvakt-collector db copy --from PATH_OR_URL --to PATH_OR_URL`: moves an installation
+//! between SQLite and PostgreSQL (either way) with nothing lost (see [`crate::store::copy`]),
+//! and prints the rows of every table in both.
 
 use super::{CliError, CommonArgs};
 use crate::availability::{at, ms};
 use crate::clock::{Clock, FixedClock};
-use crate::store::{SqliteStore, Store, StoreStats};
+use crate::store::copy::CopyReport;
+use crate::store::{Database, Location, StoreStats};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -24,6 +29,23 @@ pub struct DbArgs {
 pub enum DbCommand {
     /// Rows per table, bytes on disk, the oldest raw result and the retention horizon.
     Stats(StatsArgs),
+    /// Copies every table into a new or empty database (SQLite file or postgres:// URL), ids
+    /// kept, in one transaction, and prints the rows per table in both.
+    Copy(CopyArgs),
+}
+
+/// `db copy` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CopyArgs {
+    /// The database copied from (never written): a SQLite file or postgres://USER@HOST:PORT/DB.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub from: Location,
+    /// The database copied into: a new SQLite file, or an empty PostgreSQL database (its tables
+    /// are created).
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub to: Location,
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
 }
 
 /// `db stats` options.
@@ -64,7 +86,39 @@ pub struct StatsReport {
 
 /// Runs `db` and returns what to print.
 pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
-    let DbCommand::Stats(a) = &args.command;
+    match &args.command {
+        DbCommand::Stats(a) => stats(a, clock),
+        DbCommand::Copy(a) => copy(a),
+    }
+}
+
+/// `db copy`: the copy, then its table of rows.
+fn copy(a: &CopyArgs) -> Result<String, CliError> {
+    let done = crate::store::copy::copy(&a.from, &a.to)?;
+    Ok(match a.format {
+        StatsFormat::Json => serde_json::to_string_pretty(&done)? + "\n",
+        StatsFormat::Table => copy_table(&done),
+    })
+}
+
+fn copy_table(r: &CopyReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "copied {} -> {}", r.from, r.to);
+    let _ = writeln!(out, "schema version {}\n", r.schema_version);
+    let _ = writeln!(out, "{:<36} {:>12} {:>12}", "table", "from", "to");
+    for c in &r.tables {
+        let _ = writeln!(out, "{:<36} {:>12} {:>12}", c.table, c.source, c.target);
+    }
+    let (rows, tables) = (
+        r.tables.iter().map(|c| c.target).sum::<u64>(),
+        r.tables.len(),
+    );
+    let _ = writeln!(out, "\n{rows} rows in {tables} tables, the same in both");
+    out
+}
+
+/// `db stats`.
+fn stats(a: &StatsArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
     let clock: Arc<dyn Clock> = match a.now {
         Some(t) => Arc::new(FixedClock(t)),
         None => clock,
@@ -72,14 +126,14 @@ pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
     let inv = a.common.load()?;
     let path = &inv.settings.database;
     // Never create a database to describe it.
-    if !path.is_file() {
+    if !path.exists() {
         return Err(CliError::DatabaseMissing(path.clone()));
     }
-    let store = SqliteStore::open(path)?;
+    let store = Database::open(path)?.store()?;
     let stats = store.stats(true)?;
     let keep = inv.settings.retention.results;
     let horizon = ms(clock.now()) - keep.std().as_millis() as i64;
-    let report = report(path.display().to_string(), stats, keep.to_string(), horizon);
+    let report = report(path.to_string(), stats, keep.to_string(), horizon);
     Ok(match a.format {
         StatsFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         StatsFormat::Table => table(&report),

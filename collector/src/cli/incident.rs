@@ -6,7 +6,7 @@
 use super::{CliError, CommonArgs};
 use crate::clock::Clock;
 use crate::incidents::{change, register, Change, IncidentError, Registration};
-use crate::store::{IncidentStore, SqliteIncidentStore};
+use crate::store::{Database, IncidentStore};
 use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::sync::Arc;
@@ -77,7 +77,8 @@ fn refused(e: IncidentError) -> CliError {
 /// Runs the action and writes the incident(s) as JSON to `out`.
 pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
     let inv = args.common.load()?;
-    let store = SqliteIncidentStore::open(&inv.settings.database)?;
+    let db = Database::open(&inv.settings.database)?;
+    let store = db.incidents()?;
     let now = clock.now();
     let value = match args.action {
         Action::Add {
@@ -107,10 +108,10 @@ pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
             ..
         } => {
             let c = crate::incidents::service::ServiceChange { text, by };
-            let results = crate::store::SqliteStore::open(&inv.settings.database)?;
-            let updates = crate::store::ServiceUpdateStore::open(&inv.settings.database)?;
+            let results = db.store()?;
+            let updates = db.service_updates()?;
             let u = crate::incidents::service::update_service(
-                &inv, &results, &updates, &service, &c, now,
+                &inv, &*results, &updates, &service, &c, now,
             )
             .map_err(refused)?;
             serde_json::to_value(u)?

@@ -16,7 +16,7 @@ pub mod run;
 use crate::clock::Clock;
 use crate::inventory::Inventory;
 use crate::notify::transport::TransportError;
-use crate::store::{SqliteWindowStore, StoreError};
+use crate::store::{Database, Location, StoreError, WindowStore};
 use crate::windows::{CalendarError, CalendarService};
 use chrono::NaiveDate;
 use driftvakt_common::config::{ConfigError, ConfigErrors};
@@ -33,9 +33,10 @@ pub struct CommonArgs {
     /// Address to listen on (overrides `collector.listen`).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// SQLite database file (overrides `collector.database`).
+    /// The database: a SQLite file or postgres://USER@HOST:PORT/DB (overrides
+    /// `collector.database`).
     #[arg(long)]
-    pub database: Option<PathBuf>,
+    pub database: Option<Location>,
 }
 
 impl CommonArgs {
@@ -46,7 +47,7 @@ impl CommonArgs {
             inv.settings.listen = l;
         }
         if let Some(d) = &self.database {
-            inv.settings.database = d.clone();
+            inv.set_database(d.clone());
         }
         Ok(inv)
     }
@@ -59,9 +60,10 @@ pub struct ToolArgs {
     /// YAML file with the section's key and `database:` (defaults apply without it).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// SQLite database (overrides `database:` in --config).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub database: Option<PathBuf>,
+    /// The database, a SQLite file or postgres://USER@HOST:PORT/DB (overrides `database:` in
+    /// --config).
+    #[arg(long, global = true, value_name = "PATH_OR_URL")]
+    pub database: Option<Location>,
     /// Act as if it were this instant (RFC 3339); for tests and rehearsals.
     #[arg(long, global = true, hide = true)]
     pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -108,7 +110,7 @@ pub enum CliError {
     )]
     NoDatabase,
     #[error("database {0} does not exist")]
-    DatabaseMissing(PathBuf),
+    DatabaseMissing(Location),
     #[error("--to {to} is before --from {from}")]
     EmptyRange { from: NaiveDate, to: NaiveDate },
     #[error("year {0} is out of range")]
@@ -121,12 +123,29 @@ pub enum CliError {
     Usage(String),
 }
 
+/// The database of a tool's YAML file (`database:`, a path or a URL) or of `--database`.
+pub fn tool_database(
+    arg: Option<Location>,
+    file: Option<PathBuf>,
+) -> Result<Option<Location>, CliError> {
+    match (arg, file) {
+        (Some(l), _) => Ok(Some(l)),
+        (None, Some(p)) => p
+            .to_string_lossy()
+            .parse()
+            .map(Some)
+            .map_err(|e| CliError::Usage(format!("database: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The calendar with operators' activations and ad-hoc windows, on the collector's database.
 pub fn calendar_service(
     inv: &Inventory,
     clock: Arc<dyn Clock>,
-) -> Result<CalendarService<SqliteWindowStore>, CliError> {
-    let store = SqliteWindowStore::open(&inv.settings.database)
+) -> Result<CalendarService<Arc<dyn WindowStore>>, CliError> {
+    let store = Database::open(&inv.settings.database)
+        .and_then(|db| db.windows())
         .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
     Ok(CalendarService::new(
         inv.calendar.clone().unwrap_or_default(),

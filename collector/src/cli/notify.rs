@@ -7,7 +7,8 @@ use super::{CliError, ToolArgs};
 use crate::clock::Clock;
 use crate::notify::render::{self, date_time_sv, MailParts, Templates};
 use crate::notify::transport::{envelope, ConfiguredTransport, MailTransport};
-use crate::notify::{NotifyFile, OutboxStore, SqliteNotifyStore, Status};
+use crate::notify::{NotifyFile, Status};
+use crate::store::{Database, NotifyTables};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
@@ -62,16 +63,13 @@ pub fn run(args: NotifyArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Resu
     let clock = args.tool.clock(clock);
     match args.command {
         NotifyCommand::Outbox { status, format } => {
-            let database = args
-                .tool
-                .database
-                .or(file.database)
+            let database = super::tool_database(args.tool.database, file.database)?
                 .ok_or(CliError::NoDatabase)?;
             if !database.exists() {
                 return Err(CliError::DatabaseMissing(database));
             }
-            let store = SqliteNotifyStore::open(&database)?;
-            outbox(&store, status.map(to_status), format, out)
+            let store = Database::open(&database)?.notify()?;
+            outbox(&*store, status.map(to_status), format, out)
         }
         NotifyCommand::TestMail { to } => test_mail(&file, &to, clock.now(), out),
     }
@@ -87,7 +85,7 @@ fn to_status(s: StatusArg) -> Status {
 }
 
 fn outbox(
-    store: &SqliteNotifyStore,
+    store: &dyn NotifyTables,
     status: Option<Status>,
     format: Format,
     out: &mut dyn Write,

@@ -5,7 +5,7 @@ use super::{CliError, CommonArgs};
 use crate::availability::period_of;
 use crate::clock::{Clock, FixedClock};
 use crate::report::oncall::{bill, csv};
-use crate::store::{PolicyStore, SqliteNotifyStore};
+use crate::store::{Database, PolicyStore};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -40,10 +40,10 @@ pub fn run(args: &OncallArgs, clock: Arc<dyn Clock>) -> Result<String, CliError>
     let inv = args.common.load()?;
     let now = clock.now();
     let p = period_of(Some(&args.period), None, None, now).map_err(CliError::Usage)?;
-    if !inv.settings.database.is_file() {
+    if !inv.settings.database.exists() {
         return Err(CliError::DatabaseMissing(inv.settings.database.clone()));
     }
-    let store = SqliteNotifyStore::open(&inv.settings.database)?;
+    let store = Database::open(&inv.settings.database)?.notify()?;
     let cases = store.oncall_cases(p.from, p.to.min(now))?;
     let o = bill(&cases, &inv.settings.oncall_billing, now);
     Ok(match args.format {

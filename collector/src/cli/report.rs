@@ -4,7 +4,7 @@ use super::{CliError, CommonArgs};
 use crate::availability::period_of;
 use crate::clock::{Clock, FixedClock};
 use crate::report::{build, render, Format};
-use crate::store::SqliteStore;
+use crate::store::Database;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -41,17 +41,18 @@ pub fn report(args: &ReportArgs, clock: Arc<dyn Clock>) -> Result<String, CliErr
     let period =
         period_of(args.period.as_deref(), args.from, args.to, now).map_err(CliError::Usage)?;
     // A report never creates a database: a mistyped path would give an empty report.
-    if !inv.settings.database.is_file() {
+    if !inv.settings.database.exists() {
         return Err(CliError::Usage(format!(
             "database {} does not exist (give --database or set collector.database)",
-            inv.settings.database.display()
+            inv.settings.database
         )));
     }
-    let store = SqliteStore::open(&inv.settings.database)?;
+    let db = Database::open(&inv.settings.database)?;
+    let store = db.store()?;
     let windows = super::calendar_service(&inv, clock.clone())?
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
-    let mut r = build(&inv, &store, &windows, &period, now)?;
-    crate::report::add_oncall_cases_from(&mut r, &inv.settings.database)?;
+    let mut r = build(&inv, &*store, &windows, &period, now)?;
+    crate::report::add_oncall_cases_from(&mut r, &db)?;
     Ok(render(&r, args.format))
 }

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Notifier};
-use crate::store::{SqliteNotifyStore, SqliteStore, SqliteWindowStore};
+use crate::store::{Database, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
@@ -42,11 +42,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     for w in super::check::preflight(&inv, clock.as_ref())? {
         tracing::warn!("{w}");
     }
-    let store = SqliteStore::open(&inv.settings.database)?;
+    let store = Database::open(&inv.settings.database)?.store()?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
     let changed = Arc::new(tokio::sync::Notify::new());
-    let store = SignallingStore::new(Arc::new(store), changed.clone());
+    let store = SignallingStore::new(store, changed.clone());
     let app = App::new(inv, Arc::new(store), clock.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     tracing::info!(
         "listening on {}, database {}",
         listener.local_addr().map_err(CliError::Serve)?,
-        db.display()
+        db
     );
     let mut registry = prometheus_client::registry::Registry::default();
     let embedded = crate::embedded::start_all(&app, &mut registry)
@@ -99,7 +99,7 @@ pub type Started = (
 /// metrics in `registry`. Returns the tasks (abort to stop); none without `notify:`.
 pub fn start_notifier(
     app: &App,
-    calendar: Arc<CalendarService<SqliteWindowStore>>,
+    calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
     changed: Arc<tokio::sync::Notify>,
 ) -> Result<Started, CliError> {
@@ -130,7 +130,8 @@ pub fn start_notifier(
     for name in config.channels.keys() {
         tracing::info!("notify: alert channel {name} configured");
     }
-    let open_store = || SqliteNotifyStore::open(db).map_err(|e| notify_err(&e));
+    let database = Database::open(db).map_err(|e| notify_err(&e))?;
+    let open_store = || database.notify().map_err(|e| notify_err(&e));
     let reports = AppReports {
         app: app.clone(),
         calendar: calendar.clone(),

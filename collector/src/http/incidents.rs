@@ -16,7 +16,7 @@
 use super::{auth, body, error, ApiState};
 use crate::availability::period_of;
 use crate::incidents::{change, register, Change, IncidentError, Registration};
-use crate::store::{IncidentStore, SqliteIncidentStore};
+use crate::store::{Database, IncidentStore};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// The largest body a change may have.
 const BODY_LIMIT: usize = 32 * 1024;
@@ -48,15 +49,16 @@ fn answer(e: IncidentError) -> Response {
 
 /// The store on the collector's database (the same file as every other table).
 #[allow(clippy::result_large_err)] // the error is the answer, returned at once
-fn open(s: &ApiState) -> Result<SqliteIncidentStore, Response> {
-    SqliteIncidentStore::open(&s.app.inventory.settings.database)
+fn open(s: &ApiState) -> Result<Arc<dyn IncidentStore>, Response> {
+    Database::open(&s.app.inventory.settings.database)
+        .and_then(|db| db.incidents())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// Runs `f` on the store off the async threads.
 async fn blocking<T: Send + 'static>(
     s: &ApiState,
-    f: impl FnOnce(&SqliteIncidentStore) -> Result<T, IncidentError> + Send + 'static,
+    f: impl FnOnce(&dyn IncidentStore) -> Result<T, IncidentError> + Send + 'static,
 ) -> Result<T, Response> {
     let store = open(s)?;
     tokio::task::spawn_blocking(move || f(&store))

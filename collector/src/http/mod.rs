@@ -42,7 +42,7 @@ pub mod windows;
 pub use server::{serve, serve_with, shutdown_signal, ServerOptions};
 
 use crate::app::App;
-use crate::store::SqliteWindowStore;
+use crate::store::WindowStore;
 use crate::windows::CalendarService;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -57,7 +57,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ApiState {
     pub app: App,
-    pub calendar: Arc<CalendarService<SqliteWindowStore>>,
+    pub calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     pub operator_token: Option<Secret>,
     /// What `/metrics` serves (the collector's metrics and any embedded agent's).
     pub registry: Arc<prometheus_client::registry::Registry>,

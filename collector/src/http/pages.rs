@@ -20,7 +20,6 @@ use crate::incidents::IncidentError;
 use crate::pages::render::PageTemplates;
 use crate::pages::team::{team_status, Filter};
 use crate::pages::{driftinfo, feed, municipality_of, Driftinfo};
-use crate::store::ServiceUpdateStore;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -93,7 +92,8 @@ async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
     tokio::task::spawn_blocking(move || {
         let now = app.now();
         let calendar = calendar.calendar().map_err(|e| e.to_string())?;
-        let updates = ServiceUpdateStore::open(&app.inventory.settings.database)
+        let updates = crate::store::Database::open(&app.inventory.settings.database)
+            .and_then(|db| db.service_updates())
             .and_then(|u| u.since(now - Duration::days(31)))
             .map_err(|e| e.to_string())?;
         driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| e.to_string())
@@ -263,7 +263,8 @@ async fn add_update(State(s): State<ApiState>, request: Request) -> Response {
     };
     let app = s.app.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let updates = ServiceUpdateStore::open(&app.inventory.settings.database)
+        let updates = crate::store::Database::open(&app.inventory.settings.database)
+            .and_then(|db| db.service_updates())
             .map_err(IncidentError::Store)?;
         update_service(&app.inventory, &*app.store, &updates, &id, &c, app.now())
     })

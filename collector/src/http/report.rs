@@ -40,7 +40,8 @@ pub async fn get_report(
             .calendar()
             .map_err(|e| report::ReportError::Calendar(e.to_string()))?;
         let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
-        report::add_oncall_cases_from(&mut r, &app.inventory.settings.database)?;
+        let db = crate::store::Database::open(&app.inventory.settings.database)?;
+        report::add_oncall_cases_from(&mut r, &db)?;
         Ok(r)
     })
     .await;

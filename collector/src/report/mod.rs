@@ -434,13 +434,13 @@ pub fn add_oncall_cases(
 /// file exists (a report never creates a database).
 pub fn add_oncall_cases_from(
     report: &mut Report,
-    database: &std::path::Path,
+    database: &crate::store::Database,
 ) -> Result<(), ReportError> {
-    if !database.is_file() {
+    if !database.location().exists() {
         return Ok(());
     }
-    let store = crate::store::SqliteNotifyStore::open(database)?;
-    add_oncall_cases(report, &store)
+    let store = database.notify()?;
+    add_oncall_cases(report, &*store)
 }
 
 fn group_rows(

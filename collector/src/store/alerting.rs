@@ -5,12 +5,13 @@
 //! idempotency keys make a repeat of either call (a crash in between) harmless.
 
 use super::db;
+use super::pg::{self, Pool};
 use super::StoreError;
 use crate::events::Event;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection};
 use std::path::Path;
-use std::sync::MutexGuard;
+use std::sync::Arc;
 
 /// One announced condition.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,27 +21,49 @@ pub struct Announced {
     pub event: Event,
 }
 
-/// The `alerting_state` table.
+/// The `alerting_state` table, on SQLite or PostgreSQL.
 #[derive(Debug)]
-pub struct AnnouncedStore {
-    conn: db::Handle,
+pub enum AnnouncedStore {
+    Sqlite(db::Handle),
+    Postgres(Arc<Pool>),
 }
 
 impl AnnouncedStore {
-    /// Opens (creating if needed) the table in the database at `path`.
+    /// Opens (creating if needed) the table in the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(AnnouncedStore {
-            conn: db::Handle::open(path)?,
-        })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock()
+        Ok(AnnouncedStore::Sqlite(db::Handle::open(path)?))
     }
 
     /// Every announced condition, by key.
     pub fn all(&self) -> Result<Vec<Announced>, StoreError> {
-        let conn = self.conn();
+        let conn = match self {
+            AnnouncedStore::Sqlite(h) => h.lock(),
+            AnnouncedStore::Postgres(pool) => return pg::announced_all(pool),
+        };
+        all(&conn)
+    }
+
+    pub fn put(&self, a: &Announced) -> Result<(), StoreError> {
+        match self {
+            AnnouncedStore::Sqlite(h) => put(&h.lock(), a),
+            AnnouncedStore::Postgres(pool) => pg::announced_put(pool, a),
+        }
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            AnnouncedStore::Sqlite(h) => {
+                h.lock()
+                    .execute("DELETE FROM alerting_state WHERE key = ?1", params![key])?;
+                Ok(())
+            }
+            AnnouncedStore::Postgres(pool) => pg::announced_delete(pool, key),
+        }
+    }
+}
+
+fn all(conn: &Connection) -> Result<Vec<Announced>, StoreError> {
+    {
         let mut stmt = conn.prepare("SELECT key, since, event FROM alerting_state ORDER BY key")?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -61,11 +84,13 @@ impl AnnouncedStore {
         }
         Ok(out)
     }
+}
 
-    pub fn put(&self, a: &Announced) -> Result<(), StoreError> {
+fn put(conn: &Connection, a: &Announced) -> Result<(), StoreError> {
+    {
         let event = serde_json::to_string(&a.event)
             .map_err(|e| StoreError::Corrupt(format!("{}: event: {e}", a.key)))?;
-        self.conn().execute(
+        conn.execute(
             "INSERT OR REPLACE INTO alerting_state (key, since, event) VALUES (?1, ?2, ?3)",
             params![
                 a.key,
@@ -76,12 +101,6 @@ impl AnnouncedStore {
                 event
             ],
         )?;
-        Ok(())
-    }
-
-    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM alerting_state WHERE key = ?1", params![key])?;
         Ok(())
     }
 }

@@ -13,18 +13,18 @@ pub const SLACK_MS: i64 = 3_600_000;
 
 /// One row or run of a series.
 #[derive(Debug, Clone, PartialEq)]
-struct Row {
-    time: i64,
-    flags: i64,
-    cause: Option<i64>,
-    until: i64,
-    count: i64,
-    detail: Option<String>,
+pub(super) struct Row {
+    pub(super) time: i64,
+    pub(super) flags: i64,
+    pub(super) cause: Option<i64>,
+    pub(super) until: i64,
+    pub(super) count: i64,
+    pub(super) detail: Option<String>,
 }
 
 /// Merges time-ordered rows into runs: neighbours with the same outcome and cause, at most
 /// `gap` apart, become one run keeping the first's time and details.
-fn merge(rows: Vec<Row>, gap: i64) -> Vec<Row> {
+pub(super) fn merge(rows: Vec<Row>, gap: i64) -> Vec<Row> {
     let mut out: Vec<Row> = Vec::with_capacity(4);
     for r in rows {
         if let Some(last) = out.last_mut() {

@@ -52,15 +52,15 @@ fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused with what to do
-/// instead, so it is never taken for a file path (which would create a folder named
-/// `postgres:`).
+/// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
+/// never taken for a file path (which would create a folder named `postgres:`): URLs are
+/// parsed into a [`super::Location`] and opened with [`super::Database::open`].
 pub fn check_location(path: &Path) -> Result<(), String> {
     let text = path.to_string_lossy();
     match text.split_once("://") {
         Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
-            "`{scheme}://…` is a database URL, and this build stores in SQLite files only: \
-             give a file path (PostgreSQL is not supported yet)"
+            "`{scheme}://…` is a database URL, not a SQLite file path: give it as \
+             `collector.database` or `--database`, which accept postgres:// URLs"
         )),
         _ => Ok(()),
     }

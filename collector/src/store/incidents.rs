@@ -97,7 +97,7 @@ impl SqliteIncidentStore {
     }
 }
 
-fn names(json: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn names(json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -265,5 +265,36 @@ impl IncidentStore for SqliteIncidentStore {
 
     fn ongoing(&self) -> Result<Vec<ManualIncident>, StoreError> {
         query(&self.conn(), "end_utc IS NULL", [])
+    }
+}
+
+/// Shared stores (`Arc<dyn IncidentStore>`) are stores too.
+impl<T: IncidentStore + ?Sized> IncidentStore for std::sync::Arc<T> {
+    fn add(&self, new: &NewManualIncident, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        (**self).add(new, now)
+    }
+
+    fn get(&self, id: i64) -> Result<Option<ManualIncident>, StoreError> {
+        (**self).get(id)
+    }
+
+    fn add_update(&self, id: i64, update: &IncidentUpdate) -> Result<(), StoreError> {
+        (**self).add_update(id, update)
+    }
+
+    fn close(&self, id: i64, end: DateTime<Utc>) -> Result<(), StoreError> {
+        (**self).close(id, end)
+    }
+
+    fn list(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ManualIncident>, StoreError> {
+        (**self).list(from, to)
+    }
+
+    fn ongoing(&self) -> Result<Vec<ManualIncident>, StoreError> {
+        (**self).ongoing()
     }
 }

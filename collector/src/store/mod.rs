@@ -1,6 +1,8 @@
 //! Storage: every table of the collector and every line of SQL, behind narrow traits, so the
-//! rest of the collector does not know the database. One file, one connection setup and one
-//! numbered migration sequence ([`db`], [`migrations`]); one [`StoreError`].
+//! rest of the collector does not know the database. Two backends: SQLite (one file, the
+//! default: [`db`], [`migrations`]) and PostgreSQL ([`pg`], its migration sequence numbered
+//! like SQLite's); [`Location`] says which, [`Database::open`] opens either and hands out the
+//! stores behind their traits; one [`StoreError`].
 //!
 //! - [`Store`] (this file) with [`SqliteStore`]: results, batches, outages, flaps;
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
@@ -36,12 +38,16 @@
 
 pub mod alerting;
 mod compact;
+pub mod copy;
 pub mod db;
 pub mod incidents;
+mod location;
 pub mod migrations;
 mod notify;
+mod open;
 pub mod outbox;
 pub mod pages;
+pub mod pg;
 pub mod policy;
 mod results;
 pub mod service_updates;
@@ -52,7 +58,9 @@ pub use alerting::{Announced, AnnouncedStore};
 pub use incidents::{
     IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
 };
+pub use location::{Location, PgConfig};
 pub use notify::SqliteNotifyStore;
+pub use open::{Database, NotifyTables};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use pages::{AckError, Page, PageStore};
 pub use policy::{Incident, IncidentState, PolicyStore};
@@ -69,10 +77,14 @@ use std::collections::BTreeMap;
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("database {path}: {message}")]
     Open { path: String, message: String },
     #[error("database schema version {found} is newer than this program ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("db copy: {0}")]
+    Copy(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the secondary window on {date} is already activated (by {by} at {at})")]

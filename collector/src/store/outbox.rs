@@ -178,3 +178,72 @@ pub trait OutboxStore: Send + Sync {
     /// The pending digest for `recipient`, if one is collecting.
     fn pending_digest(&self, recipient: &str) -> Result<Option<OutboxRow>, StoreError>;
 }
+
+/// Shared stores (`Arc<dyn OutboxStore>`) are stores too.
+impl<T: OutboxStore + ?Sized> OutboxStore for std::sync::Arc<T> {
+    fn enqueue(
+        &self,
+        notice: &NewNotice,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>, StoreError> {
+        (**self).enqueue(notice, now)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        (**self).exists(key)
+    }
+
+    fn get(&self, id: OutboxId) -> Result<Option<OutboxRow>, StoreError> {
+        (**self).get(id)
+    }
+
+    fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        (**self).claim_due(now, lease_until, limit)
+    }
+
+    fn mark_sent(&self, id: OutboxId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        (**self).mark_sent(id, at)
+    }
+
+    fn reschedule(
+        &self,
+        id: OutboxId,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        (**self).reschedule(id, due_at, error)
+    }
+
+    fn mark_failed(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        (**self).mark_failed(id, error)
+    }
+
+    fn cancel(&self, id: OutboxId) -> Result<bool, StoreError> {
+        (**self).cancel(id)
+    }
+
+    fn update_pending(&self, id: OutboxId, subject: &str, raw: &[u8]) -> Result<bool, StoreError> {
+        (**self).update_pending(id, subject, raw)
+    }
+
+    fn list(&self, status: Option<Status>) -> Result<Vec<OutboxRow>, StoreError> {
+        (**self).list(status)
+    }
+
+    fn stats(&self) -> Result<OutboxStats, StoreError> {
+        (**self).stats()
+    }
+
+    fn count_since(&self, recipient: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        (**self).count_since(recipient, since)
+    }
+
+    fn pending_digest(&self, recipient: &str) -> Result<Option<OutboxRow>, StoreError> {
+        (**self).pending_digest(recipient)
+    }
+}

@@ -263,3 +263,45 @@ impl PageStore for SqliteNotifyStore {
         Ok(page)
     }
 }
+
+/// Shared stores (`Arc<dyn PageStore>`) are stores too.
+impl<T: PageStore + ?Sized> PageStore for std::sync::Arc<T> {
+    fn open_page(
+        &self,
+        incident_key: &str,
+        since: DateTime<Utc>,
+        event: &Event,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<Page, StoreError> {
+        (**self).open_page(incident_key, since, event, next_at)
+    }
+
+    fn page(&self, id: i64) -> Result<Option<Page>, StoreError> {
+        (**self).page(id)
+    }
+
+    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<Page>, StoreError> {
+        (**self).due_pages(now)
+    }
+
+    fn set_step(
+        &self,
+        id: i64,
+        step: u32,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        (**self).set_step(id, step, next_at)
+    }
+
+    fn close_page(
+        &self,
+        incident_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Page>, StoreError> {
+        (**self).close_page(incident_key, at)
+    }
+
+    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
+        (**self).acknowledge(id, at, by)
+    }
+}

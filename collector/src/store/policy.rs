@@ -65,3 +65,65 @@ pub trait PolicyStore: Send + Sync {
     fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
+
+/// Shared stores (`Arc<dyn PolicyStore>`) are stores too.
+impl<T: PolicyStore + ?Sized> PolicyStore for std::sync::Arc<T> {
+    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError> {
+        (**self).incident(key)
+    }
+
+    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        (**self).put_incident(incident)
+    }
+
+    fn delete_incident(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete_incident(key)
+    }
+
+    fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        (**self).incidents()
+    }
+
+    fn add_digest_item(
+        &self,
+        digest: OutboxId,
+        source: &str,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        (**self).add_digest_item(digest, source, line)
+    }
+
+    fn digest_items(&self, digest: OutboxId) -> Result<Vec<String>, StoreError> {
+        (**self).digest_items(digest)
+    }
+
+    fn remove_digest_items(&self, source: &str) -> Result<Vec<OutboxId>, StoreError> {
+        (**self).remove_digest_items(source)
+    }
+
+    fn oncall_cases(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<OncallCase>, StoreError> {
+        (**self).oncall_cases(from, to)
+    }
+
+    fn resolve_oncall_case(
+        &self,
+        device_id: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        (**self).resolve_oncall_case(device_id, kind, since, at)
+    }
+
+    fn schedule_mark(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        (**self).schedule_mark(name)
+    }
+
+    fn set_schedule_mark(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        (**self).set_schedule_mark(name, at)
+    }
+}

@@ -7,12 +7,13 @@
 //! start moved with late results keeps its updates.
 
 use super::db::{self, time_from_text as instant, time_text as text};
+use super::pg::{self, Pool};
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::params;
 use serde::Serialize;
 use std::path::Path;
-use std::sync::MutexGuard;
+use std::sync::Arc;
 
 /// One update of a service disturbance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,20 +27,16 @@ pub struct ServiceUpdate {
     pub text: String,
 }
 
-/// The `service_updates` table on the collector's database.
-pub struct ServiceUpdateStore {
-    conn: db::Handle,
+/// The `service_updates` table on the collector's database (SQLite or PostgreSQL).
+pub enum ServiceUpdateStore {
+    Sqlite(db::Handle),
+    Postgres(Arc<Pool>),
 }
 
 impl ServiceUpdateStore {
+    /// The table in the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(ServiceUpdateStore {
-            conn: db::Handle::open(path)?,
-        })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock()
+        Ok(ServiceUpdateStore::Sqlite(db::Handle::open(path)?))
     }
 
     /// Appends an update; returns it with its id.
@@ -51,25 +48,36 @@ impl ServiceUpdateStore {
         by: &str,
         body: &str,
     ) -> Result<ServiceUpdate, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO service_updates (service_id, since, at, by, text)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![service_id, text(since), text(at), by, body],
-        )?;
-        Ok(ServiceUpdate {
-            id: conn.last_insert_rowid(),
+        let mut update = ServiceUpdate {
+            id: 0,
             service_id: service_id.to_string(),
             since,
             at,
             by: by.to_string(),
             text: body.to_string(),
-        })
+        };
+        let conn = match self {
+            ServiceUpdateStore::Sqlite(h) => h.lock(),
+            ServiceUpdateStore::Postgres(pool) => {
+                update.id = pg::service_update_add(pool, &update)?;
+                return Ok(update);
+            }
+        };
+        conn.execute(
+            "INSERT INTO service_updates (service_id, since, at, by, text)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![service_id, text(since), text(at), by, body],
+        )?;
+        update.id = conn.last_insert_rowid();
+        Ok(update)
     }
 
     /// Every update written at or after `from`, oldest first.
     pub fn since(&self, from: DateTime<Utc>) -> Result<Vec<ServiceUpdate>, StoreError> {
-        let conn = self.conn();
+        let conn = match self {
+            ServiceUpdateStore::Sqlite(h) => h.lock(),
+            ServiceUpdateStore::Postgres(pool) => return pg::service_updates_since(pool, from),
+        };
         let mut stmt = conn.prepare_cached(
             "SELECT id, service_id, since, at, by, text FROM service_updates
              WHERE at >= ?1 ORDER BY at, id",

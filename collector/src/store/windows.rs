@@ -58,11 +58,11 @@ impl SqliteWindowStore {
     }
 }
 
-fn instant_text(t: DateTime<Utc>) -> String {
+pub(super) fn instant_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
+pub(super) fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
     s.parse()
         .map_err(|e| StoreError::Corrupt(format!("date {s:?}: {e}")))
 }
@@ -85,7 +85,7 @@ fn find_activation(conn: &Connection, date: NaiveDate) -> Result<Option<Activati
     .transpose()
 }
 
-type AdhocRow = (
+pub(super) type AdhocRow = (
     i64,
     String,
     String,
@@ -97,7 +97,7 @@ type AdhocRow = (
     Option<String>,
 );
 
-fn adhoc_from_row(row: AdhocRow) -> Result<AdhocWindow, StoreError> {
+pub(super) fn adhoc_from_row(row: AdhocRow) -> Result<AdhocWindow, StoreError> {
     let (id, start, end, scope, reason, created_by, created_at, cancelled_by, cancelled_at) = row;
     Ok(AdhocWindow {
         id,
@@ -244,6 +244,38 @@ impl WindowStore for SqliteWindowStore {
             ))
         })?;
         rows.map(|row| adhoc_from_row(row?)).collect()
+    }
+}
+
+/// Shared stores (`Arc<dyn WindowStore>`) are stores too.
+impl<T: WindowStore + ?Sized> WindowStore for std::sync::Arc<T> {
+    fn activate_secondary(
+        &self,
+        date: NaiveDate,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Activation, StoreError> {
+        (**self).activate_secondary(date, by, at)
+    }
+
+    fn withdraw_secondary(&self, date: NaiveDate) -> Result<(), StoreError> {
+        (**self).withdraw_secondary(date)
+    }
+
+    fn list_activations(&self) -> Result<Vec<Activation>, StoreError> {
+        (**self).list_activations()
+    }
+
+    fn add_adhoc(&self, window: &NewAdhocWindow) -> Result<i64, StoreError> {
+        (**self).add_adhoc(window)
+    }
+
+    fn cancel_adhoc(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        (**self).cancel_adhoc(id, by, at)
+    }
+
+    fn list_adhoc(&self) -> Result<Vec<AdhocWindow>, StoreError> {
+        (**self).list_adhoc()
     }
 }
 

@@ -16,9 +16,8 @@ use driftvakt_collector::alerting::{Alerting, CheckReport};
 use driftvakt_collector::app::App;
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::notify::{Notifier, SmtpTransport, SqliteNotifyStore};
-use driftvakt_collector::store::SqliteStore;
-use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::notify::{Notifier, SmtpTransport};
+use driftvakt_collector::store::{Database, NotifyTables, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
 use std::path::{Path, PathBuf};
@@ -76,7 +75,7 @@ pub const ICMP_DEVICES: [&str; 6] = [
     "ap-bibl",
 ];
 
-pub type TestAlerting = Alerting<SqliteNotifyStore, SmtpTransport>;
+pub type TestAlerting = Alerting<Arc<dyn NotifyTables>, SmtpTransport>;
 
 /// The collector's parts on one database, as `run` wires them.
 pub struct Rig {
@@ -85,7 +84,7 @@ pub struct Rig {
     pub clock: Arc<ManualClock>,
     pub base: DateTime<Utc>,
     pub app: App,
-    pub calendar: Arc<CalendarService<SqliteWindowStore>>,
+    pub calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     pub alerting: TestAlerting,
     batches: AtomicU64,
 }
@@ -144,7 +143,7 @@ impl Rig {
         self.tmp.path().join("collector.db")
     }
 
-    pub fn notifier(&self) -> &Notifier<SqliteNotifyStore, SmtpTransport> {
+    pub fn notifier(&self) -> &Notifier<Arc<dyn NotifyTables>, SmtpTransport> {
         self.alerting.notifier()
     }
 
@@ -244,28 +243,28 @@ fn write_inventory(dir: &Path, port: u16) {
 fn open(
     dir: &Path,
     clock: Arc<ManualClock>,
-) -> (App, Arc<CalendarService<SqliteWindowStore>>, TestAlerting) {
+) -> (
+    App,
+    Arc<CalendarService<Arc<dyn WindowStore>>>,
+    TestAlerting,
+) {
     let inv = Inventory::load(&dir.join("collector.yaml")).unwrap();
     let db = inv.settings.database.clone();
+    let database = Database::open(&db).unwrap();
     let config = inv.notify.clone().expect("the inventory has notify:");
     let calendar = Arc::new(CalendarService::new(
         inv.calendar.clone().unwrap_or_default(),
-        SqliteWindowStore::open(&db).unwrap(),
+        database.windows().unwrap(),
         clock.clone(),
     ));
     let c = clock.clone();
-    let app = App::new(
-        inv,
-        Arc::new(SqliteStore::open(&db).unwrap()),
-        Arc::new(move || c.now()),
-    )
-    .unwrap();
+    let app = App::new(inv, database.store().unwrap(), Arc::new(move || c.now())).unwrap();
     let transport = SmtpTransport::from_config(config.smtp.as_ref().unwrap()).unwrap();
     let notifier = Notifier::new(
         config,
         calendar.clone(),
         clock,
-        SqliteNotifyStore::open(&db).unwrap(),
+        database.notify().unwrap(),
         transport,
     );
     let alerting = Alerting::new(app.clone(), Arc::new(notifier), &db).unwrap();

@@ -8,8 +8,8 @@ use driftvakt_collector::availability::{PlannedWindows, Subject};
 use driftvakt_collector::clock::{Clock, SystemClock};
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::store::SqliteStore;
-use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::store::{Database, Location};
+use driftvakt_collector::store::{SqliteWindowStore, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -99,11 +99,17 @@ pub fn clock(at: DateTime<Utc>) -> (Arc<dyn Clock>, Arc<Mutex<DateTime<Utc>>>) {
 
 /// An app over a database file in `dir`, with the clock at the end of the test day.
 pub fn open_app(dir: &Path) -> App {
+    open_app_at(dir, &dir.join("dv.db").into())
+}
+
+/// An app over the database at `location` (the inventory in `dir`), with the clock at the end
+/// of the test day.
+pub fn open_app_at(dir: &Path, location: &Location) -> App {
     let cfg = write_inventory(dir, None);
     let inv = Inventory::load(&cfg).unwrap();
-    let store = SqliteStore::open(&dir.join("dv.db")).unwrap();
+    let store = Database::open(location).unwrap().store().unwrap();
     let (now, _) = clock(minute(24 * 60));
-    App::new(inv, Arc::new(store), now).unwrap()
+    App::new(inv, store, now).unwrap()
 }
 
 pub fn result(target: &str, check: &str, m: i64, ok: bool) -> ProbeResult {
@@ -161,7 +167,8 @@ impl PlannedWindows for FixedWindows {
 /// What the API serves over `dir`'s database: the app of [`open_app`] (its clock at the end of
 /// the test day), the calendar with the default rules and `operator_token`.
 pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
-    let windows = SqliteWindowStore::open(&dir.join("dv.db")).unwrap();
+    let windows: Arc<dyn WindowStore> =
+        Arc::new(SqliteWindowStore::open(&dir.join("dv.db")).unwrap());
     ApiState {
         alerts: None,
         app: open_app(dir),

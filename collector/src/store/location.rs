@@ -1,0 +1,227 @@
+//! Where the collector's database is: a SQLite file (a path, the default) or a PostgreSQL
+//! database (`postgres://USER@HOST[:PORT]/DB` or `postgresql://…`), as given in
+//! `collector.database` or `--database`. Any other `scheme://` is refused with what this build
+//! supports, so a URL is never taken for a file path.
+//!
+//! # The PostgreSQL password
+//! One rule: the password is never in the URL (a URL with one is refused, without echoing it).
+//! It is read, at each (re)connection, from the file `collector.database_password_file` when that
+//! is set (it must not be readable by group or others, like every secret file), otherwise from
+//! the environment variable `PGPASSWORD` when that is set; without either the server must trust
+//! the connection. [`PgConfig`] holds only where the password comes from, so its `Debug` and
+//! `Display` (and every log line naming the database) never contain it.
+
+use driftvakt_common::schema::secret::read_secret_file;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The database the collector stores in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PgConfig),
+}
+
+/// How to reach a PostgreSQL database (no password: see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgConfig {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    /// `collector.database_password_file`, resolved against the inventory's folder.
+    pub password_file: Option<PathBuf>,
+}
+
+impl PgConfig {
+    /// The password by the rule of the module doc; the error names where it looked, never the
+    /// value.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(file) = &self.password_file {
+            let text = read_secret_file(file, "database password file")?;
+            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+        }
+        Ok(std::env::var("PGPASSWORD").ok())
+    }
+}
+
+impl fmt::Display for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(
+            f,
+            "postgres://{}@{host}:{}/{}",
+            self.user, self.port, self.dbname
+        )
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(pg) => write!(f, "{pg}"),
+        }
+    }
+}
+
+impl Location {
+    /// The SQLite file, if it is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Whether there is a database to read: the file exists, or (PostgreSQL) always (the server
+    /// says otherwise when connecting).
+    pub fn exists(&self) -> bool {
+        match self {
+            Location::Sqlite(p) => p.is_file(),
+            Location::Postgres(_) => true,
+        }
+    }
+
+    /// Sets where a PostgreSQL password is read from (no effect on a SQLite file).
+    pub fn with_password_file(mut self, file: Option<PathBuf>) -> Location {
+        if let Location::Postgres(pg) = &mut self {
+            pg.password_file = file;
+        }
+        self
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(p: PathBuf) -> Location {
+        Location::Sqlite(p)
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Location {
+        Location::Sqlite(p.to_path_buf())
+    }
+}
+
+impl FromStr for Location {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Location, String> {
+        match text.split_once("://") {
+            Some(("postgres" | "postgresql", rest)) => parse_pg(rest).map(Location::Postgres),
+            Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
+                "`{scheme}://…` is not a database this build supports: give a SQLite file path \
+                 or postgres://USER@HOST:PORT/DB"
+            )),
+            _ if text.is_empty() => Err("the database is empty: give a file path or a \
+                                         postgres:// URL"
+                .to_string()),
+            _ => Ok(Location::Sqlite(PathBuf::from(text))),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Location {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Location, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `USER@HOST[:PORT]/DB` (after `postgres://`).
+fn parse_pg(rest: &str) -> Result<PgConfig, String> {
+    const FORM: &str = "write postgres://USER@HOST:PORT/DB";
+    if rest.contains('?') || rest.contains('#') {
+        return Err(format!(
+            "options after `?` in a database URL are not supported: {FORM}"
+        ));
+    }
+    let (authority, dbname) = rest
+        .split_once('/')
+        .ok_or_else(|| format!("the database URL names no database: {FORM}"))?;
+    let (user, hostport) = authority
+        .rsplit_once('@')
+        .ok_or_else(|| format!("the database URL names no user: {FORM}"))?;
+    if user.contains(':') {
+        return Err(
+            "a password in the database URL is refused (it would show in logs and \
+                    process lists): put it in PGPASSWORD or collector.database_password_file"
+                .to_string(),
+        );
+    }
+    let (host, port) = split_host_port(hostport)?;
+    if user.is_empty() || host.is_empty() || dbname.is_empty() || dbname.contains('/') {
+        return Err(format!("the database URL is incomplete: {FORM}"));
+    }
+    Ok(PgConfig {
+        user: user.to_string(),
+        host,
+        port,
+        dbname: dbname.to_string(),
+        password_file: None,
+    })
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 5432.
+fn split_host_port(text: &str) -> Result<(String, u16), String> {
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("the database URL's port `{p}` is not a port number"))
+    };
+    if let Some(v6) = text.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or("the database URL's `[` host has no `]`")?;
+        return match after.strip_prefix(':') {
+            Some(p) => Ok((host.to_string(), port(p)?)),
+            None if after.is_empty() => Ok((host.to_string(), 5432)),
+            None => Err(format!("unexpected `{after}` after the host")),
+        };
+    }
+    match text.split_once(':') {
+        Some((host, p)) => Ok((host.to_string(), port(p)?)),
+        None => Ok((text.to_string(), 5432)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_urls_and_refusals() {
+        assert_eq!(
+            "/var/lib/dv.db".parse::<Location>().unwrap(),
+            Location::Sqlite("/var/lib/dv.db".into())
+        );
+        let Location::Postgres(pg) = "postgresql://dv@127.0.0.1:5433/drift"
+            .parse::<Location>()
+            .unwrap()
+        else {
+            panic!("not postgres")
+        };
+        assert_eq!((pg.user.as_str(), pg.port), ("dv", 5433));
+        assert_eq!(pg.to_string(), "postgres://dv@127.0.0.1:5433/drift");
+        let v6: Location = "postgres://dv@[::1]/drift".parse().unwrap();
+        assert_eq!(v6.to_string(), "postgres://dv@[::1]:5432/drift");
+        let err = "mysql://x@h/db".parse::<Location>().unwrap_err();
+        assert!(err.contains("`mysql://…` is not a database"), "{err}");
+        let err = "postgres://dv:hunter2@h/db"
+            .parse::<Location>()
+            .unwrap_err();
+        assert!(
+            err.contains("PGPASSWORD") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!("postgres://h/db".parse::<Location>().is_err());
+        assert!("postgres://dv@h:99999/db".parse::<Location>().is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! The one way the rest of the collector opens its database: [`Database::open`] takes a
+//! [`Location`] (a SQLite file or a PostgreSQL URL) and hands out every store on it behind its
+//! trait (`Arc<dyn Store>`, `Arc<dyn WindowStore>`, …), so every command works on both
+//! backends. On PostgreSQL all the stores of one database share one connection pool.
+
+use super::pg::{self, Pool};
+use super::{
+    AnnouncedStore, IncidentStore, Location, OutboxStore, PageStore, PolicyStore,
+    ServiceUpdateStore, SqliteIncidentStore, SqliteNotifyStore, SqliteStore, SqliteWindowStore,
+    Store, StoreError, WindowStore,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The notifier's tables: outbox, policy state and pages.
+pub trait NotifyTables: OutboxStore + PolicyStore + PageStore {}
+
+impl<S: OutboxStore + PolicyStore + PageStore + ?Sized> NotifyTables for S {}
+
+/// An opened database (see the module doc). Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(Arc<Pool>),
+}
+
+impl Database {
+    /// Opens the database at `location`: a SQLite file is created (with its folder) and
+    /// migrated as each store opens; a PostgreSQL database is connected to and migrated now.
+    pub fn open(location: &Location) -> Result<Database, StoreError> {
+        match location {
+            Location::Sqlite(path) => {
+                super::db::check_location(path).map_err(|message| StoreError::Open {
+                    path: path.display().to_string(),
+                    message,
+                })?;
+                Ok(Database::Sqlite(path.clone()))
+            }
+            Location::Postgres(config) => Ok(Database::Postgres(Pool::shared(config)?)),
+        }
+    }
+
+    /// Where it is (a PostgreSQL URL without password).
+    pub fn location(&self) -> Location {
+        match self {
+            Database::Sqlite(p) => Location::Sqlite(p.clone()),
+            Database::Postgres(pool) => Location::Postgres(pool.config().clone()),
+        }
+    }
+
+    /// Results, batches, outages, flaps.
+    pub fn store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgStore::new(pool.clone())),
+        })
+    }
+
+    /// Operators' service windows.
+    pub fn windows(&self) -> Result<Arc<dyn WindowStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteWindowStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgWindowStore::new(pool.clone())),
+        })
+    }
+
+    /// The notifier's outbox, policy state and pages.
+    pub fn notify(&self) -> Result<Arc<dyn NotifyTables>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteNotifyStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgNotifyStore::new(pool.clone())),
+        })
+    }
+
+    /// Incidents registered by hand.
+    pub fn incidents(&self) -> Result<Arc<dyn IncidentStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteIncidentStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgIncidentStore::new(pool.clone())),
+        })
+    }
+
+    /// What alerting has announced.
+    pub fn announced(&self) -> Result<AnnouncedStore, StoreError> {
+        match self {
+            Database::Sqlite(p) => AnnouncedStore::open(p),
+            Database::Postgres(pool) => Ok(AnnouncedStore::Postgres(pool.clone())),
+        }
+    }
+
+    /// Updates of service disturbances.
+    pub fn service_updates(&self) -> Result<ServiceUpdateStore, StoreError> {
+        match self {
+            Database::Sqlite(p) => ServiceUpdateStore::open(p),
+            Database::Postgres(pool) => Ok(ServiceUpdateStore::Postgres(pool.clone())),
+        }
+    }
+}

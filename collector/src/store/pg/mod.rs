@@ -1,0 +1,284 @@
+//! The PostgreSQL backend: the same tables and the same traits as the SQLite one, and a
+//! migration sequence numbered like SQLite's ([`migrations`]).
+//!
+//! # Design: synchronous traits over an async client
+//! The store traits are synchronous and are called from tokio tasks and from `spawn_blocking`.
+//! The client is `tokio-postgres`: each connection's socket is driven by a task on one small
+//! private runtime (one thread, [`runtime`]), while the requests are built and awaited on the
+//! caller's own thread with `futures::executor::block_on`. The client side of `tokio-postgres`
+//! does not need a tokio context, so this is safe from any caller: an async task blocks its
+//! worker for the length of the query, exactly as a SQLite call does, and nothing can
+//! deadlock, since the socket is driven elsewhere. (The synchronous `postgres` crate panics
+//! when called inside an async task, which is why it is not used.)
+//!
+//! A [`Pool`] keeps a few connections ([`POOL_SIZE`]), each with its prepared statements. A
+//! connection found closed (the server restarted, the network broke) is dropped and the next call
+//! opens a new one, so PostgreSQL coming back is picked up by the first call after it. Pools are
+//! shared per database within the process ([`Pool::shared`]), so opening a store per request
+//! (as the HTTP routes do) costs nothing.
+//!
+//! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
+//! the RFC 3339 instants stored as text give the same order on both backends.
+
+mod compact;
+pub mod copy;
+pub mod migrations;
+mod notify;
+mod results;
+mod tables;
+
+pub use notify::PgNotifyStore;
+pub use results::PgStore;
+pub(super) use tables::{
+    announced_all, announced_delete, announced_put, service_update_add, service_updates_since,
+};
+pub use tables::{PgIncidentStore, PgWindowStore};
+
+use super::{PgConfig, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, NoTls, Row, Statement};
+
+/// Connections per pool: enough for ingest, the pruner, alerting and a few readers at once.
+pub const POOL_SIZE: usize = 4;
+
+/// The one private runtime that drives every connection's socket.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("driftvakt-pg")
+            .enable_all()
+            .build()
+            .expect("the PostgreSQL runtime starts")
+    })
+}
+
+/// Runs `fut` to completion on this thread (see the module doc).
+pub(super) fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    futures::executor::block_on(fut)
+}
+
+/// One connection and its prepared statements.
+pub struct Conn {
+    client: tokio_postgres::Client,
+    cache: HashMap<String, Statement>,
+}
+
+impl Conn {
+    /// Statements on the connection itself (autocommit).
+    pub fn sql(&mut self) -> Sql<'_, tokio_postgres::Client> {
+        Sql {
+            client: &self.client,
+            cache: &mut self.cache,
+        }
+    }
+
+    /// A transaction; its statements through [`Tx::sql`]; dropped without commit it rolls back.
+    pub async fn tx(&mut self) -> Result<Tx<'_>, StoreError> {
+        let tx = self.client.transaction().await?;
+        Ok(Tx {
+            tx,
+            cache: &mut self.cache,
+        })
+    }
+
+    /// A SERIALIZABLE transaction (retried by the caller on a serialization failure).
+    pub async fn serializable(&mut self) -> Result<Tx<'_>, StoreError> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+            .start()
+            .await?;
+        Ok(Tx {
+            tx,
+            cache: &mut self.cache,
+        })
+    }
+}
+
+/// An open transaction and the connection's statement cache.
+pub struct Tx<'a> {
+    tx: tokio_postgres::Transaction<'a>,
+    cache: &'a mut HashMap<String, Statement>,
+}
+
+impl<'a> Tx<'a> {
+    pub fn sql(&mut self) -> Sql<'_, tokio_postgres::Transaction<'a>> {
+        Sql {
+            client: &self.tx,
+            cache: self.cache,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+/// Statements through a client or a transaction, prepared once per connection.
+pub struct Sql<'a, C> {
+    client: &'a C,
+    cache: &'a mut HashMap<String, Statement>,
+}
+
+/// Statement parameters.
+pub type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl<C: GenericClient> Sql<'_, C> {
+    async fn prepare(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await?;
+        self.cache.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Every row.
+    pub async fn query(&mut self, sql: &str, p: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.prepare(sql).await?;
+        Ok(self.client.query(&s, p).await?)
+    }
+
+    /// The first row, if any.
+    pub async fn opt(&mut self, sql: &str, p: Params<'_>) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, p).await?.into_iter().next())
+    }
+
+    /// Exactly one row.
+    pub async fn one(&mut self, sql: &str, p: Params<'_>) -> Result<Row, StoreError> {
+        self.opt(sql, p)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("no row from {sql}")))
+    }
+
+    /// Rows changed.
+    pub async fn exec(&mut self, sql: &str, p: Params<'_>) -> Result<u64, StoreError> {
+        let s = self.prepare(sql).await?;
+        Ok(self.client.execute(&s, p).await?)
+    }
+
+    /// Several statements without parameters (migrations, `db copy`).
+    pub async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql).await?)
+    }
+}
+
+/// A few connections to one database (see the module doc).
+pub struct Pool {
+    config: PgConfig,
+    conns: Vec<Mutex<Option<Conn>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool({})", self.config)
+    }
+}
+
+impl Pool {
+    /// The process's pool for `config` (opened and migrated on first use, then shared while
+    /// any store holds it).
+    pub fn shared(config: &PgConfig) -> Result<Arc<Pool>, StoreError> {
+        static POOLS: OnceLock<Mutex<HashMap<String, Weak<Pool>>>> = OnceLock::new();
+        let pools = POOLS.get_or_init(Default::default);
+        let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+        let key = format!("{config} {:?}", config.password_file);
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
+            return Ok(pool);
+        }
+        let pool = Arc::new(Pool::open(config)?);
+        pools.insert(key, Arc::downgrade(&pool));
+        Ok(pool)
+    }
+
+    /// A new pool; connects once and brings the schema up to date.
+    pub fn open(config: &PgConfig) -> Result<Pool, StoreError> {
+        let pool = Pool {
+            config: config.clone(),
+            conns: (0..POOL_SIZE).map(|_| Mutex::new(None)).collect(),
+            next: Default::default(),
+        };
+        pool.run(async |c| migrations::migrate(c).await)?;
+        Ok(pool)
+    }
+
+    /// What the pool connects to (no password).
+    pub fn config(&self) -> &PgConfig {
+        &self.config
+    }
+
+    /// A free connection, or the next one in turn when all are busy.
+    fn slot(&self) -> MutexGuard<'_, Option<Conn>> {
+        for slot in &self.conns {
+            if let Ok(guard) = slot.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
+        self.conns[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a connection, (re)connecting first when it has none or it was closed; a
+    /// connection that fails on a closed socket is dropped, so the next call reconnects.
+    pub fn run<R>(
+        &self,
+        f: impl AsyncFnOnce(&mut Conn) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut slot = self.slot();
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = None;
+            *slot = Some(connect(&self.config)?);
+        }
+        let conn = slot.as_mut().expect("connected above");
+        let out = block_on(f(conn));
+        if conn.client.is_closed() {
+            *slot = None;
+        }
+        out
+    }
+}
+
+/// Opens one connection; its socket is driven on [`runtime`].
+fn connect(config: &PgConfig) -> Result<Conn, StoreError> {
+    let open_err = |message: String| StoreError::Open {
+        path: config.to_string(),
+        message,
+    };
+    let mut pg = tokio_postgres::Config::new();
+    pg.user(&config.user)
+        .host(&config.host)
+        .port(config.port)
+        .dbname(&config.dbname)
+        .application_name("driftvakt-collector")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    if let Some(password) = config.password().map_err(open_err)? {
+        pg.password(password);
+    }
+    let rt = runtime();
+    let (client, connection) = block_on(rt.spawn(async move { pg.connect(NoTls).await }))
+        .map_err(|e| open_err(e.to_string()))?
+        .map_err(|e| open_err(e.to_string()))?;
+    rt.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(Conn {
+        client,
+        cache: HashMap::new(),
+    })
+}
+
+/// A text column's value as the stores read it.
+pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    Ok(row.try_get(i)?)
+}

@@ -1,0 +1,733 @@
+//! [`Store`] on PostgreSQL: results as compact rows (names, series, observations, runs; see the
+//! module doc of [`crate::store`]), batches, outages, flaps, compaction and statistics. The
+//! same statements as the SQLite store's (`store/sqlite.rs`, `results.rs`, `compact.rs`) in
+//! PostgreSQL's words.
+//!
+//! Concurrency: a batch is one transaction that first inserts its id with
+//! `ON CONFLICT DO NOTHING`; a second collector storing the same batch at the same moment waits
+//! on that row and then finds it, so the batch is stored exactly once. Names and series are
+//! interned with `INSERT … ON CONFLICT … RETURNING`, results with `ON CONFLICT DO NOTHING`, and
+//! rows shared between agents (`dv_seen`, `dv_pending`) are upserted in sorted order, so two
+//! batches never deadlock. Compaction takes its series `FOR UPDATE`.
+
+use super::{get, Pool, Sql};
+use crate::store::{
+    batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, OutageKind,
+    Replacement, Seen, Skipped, Store, StoreError, StoreStats, StoredResult,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio_postgres::GenericClient;
+
+const OK: i64 = 1;
+const DEGRADED: i64 = 2;
+
+/// The PostgreSQL backend of [`Store`].
+pub struct PgStore {
+    pool: Arc<Pool>,
+    /// Name ids known to be committed (ids never change once committed).
+    names: Mutex<HashMap<String, i64>>,
+}
+
+impl PgStore {
+    pub fn new(pool: Arc<Pool>) -> PgStore {
+        PgStore {
+            pool,
+            names: Mutex::default(),
+        }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Name ids: the committed ones and those learned in the current transaction.
+struct Names<'a> {
+    known: &'a HashMap<String, i64>,
+    new: HashMap<String, i64>,
+}
+
+impl Names<'_> {
+    async fn id<C: GenericClient>(
+        &mut self,
+        sql: &mut Sql<'_, C>,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(id) = self.known.get(name).or_else(|| self.new.get(name)) {
+            return Ok(*id);
+        }
+        let row = sql
+            .one(
+                "INSERT INTO dv_names (name) VALUES ($1)
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                &[&name],
+            )
+            .await?;
+        let id: i64 = get(&row, 0)?;
+        self.new.insert(name.to_string(), id);
+        Ok(id)
+    }
+}
+
+fn flags(r: &StoredResult) -> i64 {
+    (if r.ok { OK } else { 0 }) | (if r.degraded { DEGRADED } else { 0 })
+}
+
+/// A stored row's outcome: (ok, degraded, cause).
+type Outcome = (bool, bool, Option<String>);
+
+/// The row at or before `time` in `series`: (time, until, outcome).
+async fn covering<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    series: i64,
+    time: i64,
+) -> Result<Option<(i64, Option<i64>, Outcome)>, StoreError> {
+    let row = sql
+        .opt(
+            "SELECT o.time_ms, o.until_ms, o.flags, n.name FROM dv_obs o
+             LEFT JOIN dv_names n ON n.id = o.cause
+             WHERE o.series = $1 AND o.time_ms <= $2 ORDER BY o.time_ms DESC LIMIT 1",
+            &[&series, &time],
+        )
+        .await?;
+    row.map(|r| {
+        let f: i64 = get(&r, 2)?;
+        Ok((
+            get(&r, 0)?,
+            get(&r, 1)?,
+            (f & OK != 0, f & DEGRADED != 0, get(&r, 3)?),
+        ))
+    })
+    .transpose()
+}
+
+/// What differs between the stored outcome and `r` (the words of the SQLite store).
+fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
+    let (ok, degraded, cause) = stored;
+    if (*ok, *degraded, cause) == (r.ok, r.degraded, &r.cause) {
+        return None;
+    }
+    let outcome = |ok: bool, degraded: bool, cause: &Option<String>| match (ok, cause) {
+        (true, _) if degraded => format!("degraded ({})", cause.as_deref().unwrap_or("")),
+        (true, _) => "ok".to_string(),
+        (false, c) => format!("failed ({})", c.as_deref().unwrap_or("no reason")),
+    };
+    let what = if in_run {
+        "older than the retention horizon, inside a stretch of results the collector keeps only \
+         as a summary"
+    } else {
+        "another result for this device, check and time is stored"
+    };
+    Some(format!(
+        "{what} (stored: {}, this one: {}); the stored one is kept",
+        outcome(*ok, *degraded, cause),
+        outcome(r.ok, r.degraded, &r.cause)
+    ))
+}
+
+/// Per series: its id and compaction mark.
+async fn series_of_result<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    names: &mut Names<'_>,
+    r: &StoredResult,
+) -> Result<(i64, i64), StoreError> {
+    let t = names.id(sql, &r.target).await?;
+    let c = names.id(sql, &r.check).await?;
+    let a = names.id(sql, &r.agent).await?;
+    let row = sql
+        .one(
+            "INSERT INTO dv_series (target, check_name, agent) VALUES ($1, $2, $3)
+             ON CONFLICT (target, check_name, agent) DO UPDATE SET target = EXCLUDED.target
+             RETURNING id, compact_ms",
+            &[&t, &c, &a],
+        )
+        .await?;
+    Ok((get(&row, 0)?, get(&row, 1)?))
+}
+
+/// What [`insert_results`] did.
+type Inserted = (usize, BTreeMap<String, i64>, Vec<Skipped>);
+
+/// Stores `results` in the caller's transaction, leaving out those already stored.
+async fn insert_results<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    names: &mut Names<'_>,
+    results: &[StoredResult],
+) -> Result<Inserted, StoreError> {
+    let mut series_ids: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
+    let mut late: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut latest: BTreeMap<i64, (i64, &str)> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut pending: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut inserted, mut skipped) = (0, Vec::new());
+    for (index, r) in results.iter().enumerate() {
+        let key = (r.target.as_str(), r.check.as_str(), r.agent.as_str());
+        let (series, compact_ms) = match series_ids.get(&key) {
+            Some(s) => *s,
+            None => {
+                let s = series_of_result(sql, names, r).await?;
+                series_ids.insert(key, s);
+                s
+            }
+        };
+        if r.time < compact_ms {
+            if let Some((time, until, stored)) = covering(sql, series, r.time).await? {
+                if time == r.time || until.is_some_and(|u| u >= r.time) {
+                    let conflict = conflict(&stored, r, time != r.time);
+                    skipped.push(Skipped { index, conflict });
+                    continue;
+                }
+            }
+        }
+        let cause = match &r.cause {
+            Some(c) => Some(names.id(sql, c).await?),
+            None => None,
+        };
+        let detail = r.degraded.then_some(r.raw.as_str());
+        let n = sql
+            .exec(
+                "INSERT INTO dv_obs (series, time_ms, flags, cause, detail)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&series, &r.time, &flags(r), &cause, &detail],
+            )
+            .await?;
+        if n == 0 {
+            let (_, _, stored) = covering(sql, series, r.time).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("result of series {series} at {} vanished", r.time))
+            })?;
+            let conflict = conflict(&stored, r, false);
+            skipped.push(Skipped { index, conflict });
+            continue;
+        }
+        inserted += 1;
+        if r.time < compact_ms {
+            let e = late.entry(series).or_insert(r.time);
+            *e = (*e).min(r.time);
+        }
+        let l = latest.entry(series).or_insert((r.time, &r.raw));
+        if r.time >= l.0 {
+            *l = (r.time, &r.raw);
+        }
+        let s = seen.entry(&r.target).or_insert((r.time, r.time));
+        *s = (s.0.min(r.time), s.1.max(r.time));
+        let e = pending.entry(r.target.clone()).or_insert(r.time);
+        *e = (*e).min(r.time);
+    }
+    for (device, (first, last)) in &seen {
+        sql.exec(
+            "INSERT INTO dv_seen (device, first_ms, last_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (device) DO UPDATE
+             SET first_ms = LEAST(dv_seen.first_ms, $2), last_ms = GREATEST(dv_seen.last_ms, $3)",
+            &[device, first, last],
+        )
+        .await?;
+    }
+    for (series, (time, raw)) in &latest {
+        sql.exec(
+            "INSERT INTO dv_latest (series, time_ms, raw) VALUES ($1, $2, $3)
+             ON CONFLICT (series) DO UPDATE SET time_ms = $2, raw = $3
+             WHERE dv_latest.time_ms <= $2",
+            &[series, time, raw],
+        )
+        .await?;
+    }
+    for (series, time) in &late {
+        sql.exec(
+            "UPDATE dv_series SET late_ms = LEAST(coalesce(late_ms, $2), $2) WHERE id = $1",
+            &[series, time],
+        )
+        .await?;
+    }
+    for (device, from) in &pending {
+        sql.exec(
+            "INSERT INTO dv_pending (entity, id, from_ms) VALUES ('device', $1, $2)
+             ON CONFLICT (entity, id) DO UPDATE SET from_ms = LEAST(dv_pending.from_ms, $2)",
+            &[device, from],
+        )
+        .await?;
+    }
+    Ok((inserted, pending, skipped))
+}
+
+/// The series of `device` (of one check, or all): (id, check, agent).
+async fn series_of<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    device: &str,
+    check: Option<&str>,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let rows = match check {
+        Some(check) => {
+            sql.query(
+                "SELECT s.id, c.name, a.name FROM dv_series s
+                 JOIN dv_names c ON c.id = s.check_name
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = $1)
+                   AND s.check_name = (SELECT id FROM dv_names WHERE name = $2)
+                 ORDER BY a.name",
+                &[&device, &check],
+            )
+            .await?
+        }
+        None => {
+            sql.query(
+                "SELECT s.id, c.name, a.name FROM dv_series s
+                 JOIN dv_names c ON c.id = s.check_name
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = $1)
+                 ORDER BY a.name, c.name",
+                &[&device],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?)))
+        .collect()
+}
+
+fn stored_row(
+    r: &tokio_postgres::Row,
+    device: &str,
+    check: &str,
+    agent: &str,
+) -> Result<StoredResult, StoreError> {
+    let time: i64 = get(r, 0)?;
+    let f: i64 = get(r, 1)?;
+    Ok(StoredResult {
+        agent: agent.to_string(),
+        target: device.to_string(),
+        check: check.to_string(),
+        time,
+        ok: f & OK != 0,
+        degraded: f & DEGRADED != 0,
+        cause: get(r, 2)?,
+        until: get::<Option<i64>>(r, 3)?.unwrap_or(time),
+        count: get::<Option<i64>>(r, 4)?.unwrap_or(1) as u32,
+        raw: get::<Option<String>>(r, 5)?.unwrap_or_default(),
+    })
+}
+
+fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
+    Ok(match s {
+        "down" => OutageKind::Down,
+        "unreachable" => OutageKind::Unreachable,
+        "unknown" => OutageKind::Unknown,
+        "degraded" => OutageKind::Degraded,
+        "up" => OutageKind::Up,
+        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
+    })
+}
+
+async fn replace_one<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    r: &Replacement,
+) -> Result<(), StoreError> {
+    let e = r.entity.as_str();
+    sql.exec(
+        "DELETE FROM dv_outages WHERE entity = $1 AND id = $2 AND start_ms >= $3",
+        &[&e, &r.id, &r.from],
+    )
+    .await?;
+    for o in &r.outages {
+        sql.exec(
+            "INSERT INTO dv_outages (entity, id, start_ms, end_ms, kind, cause)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (entity, id, start_ms, kind)
+             DO UPDATE SET end_ms = EXCLUDED.end_ms, cause = EXCLUDED.cause",
+            &[&e, &r.id, &o.start, &o.end, &o.kind.as_str(), &o.cause],
+        )
+        .await?;
+    }
+    if r.entity == EntityKind::Device {
+        sql.exec(
+            "DELETE FROM dv_flaps WHERE device = $1 AND start_ms >= $2",
+            &[&r.id, &r.from],
+        )
+        .await?;
+        for f in &r.flaps {
+            sql.exec(
+                "INSERT INTO dv_flaps (device, agent, start_ms, end_ms, failures)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (device, agent, start_ms)
+                 DO UPDATE SET end_ms = EXCLUDED.end_ms, failures = EXCLUDED.failures",
+                &[&r.id, &f.agent, &f.start, &f.end, &i64::from(f.failures)],
+            )
+            .await?;
+        }
+    }
+    sql.exec(
+        "DELETE FROM dv_pending WHERE entity = $1 AND id = $2",
+        &[&e, &r.id],
+    )
+    .await?;
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn manual_incidents(&self, from: i64, to: i64) -> Result<Vec<ManualIncident>, StoreError> {
+        self.pool
+            .run(async |c| super::tables::incidents_between(&mut c.sql(), from, to).await)
+    }
+
+    fn apply_batch(
+        &self,
+        agent: &str,
+        batch_id: &str,
+        results: &[StoredResult],
+        received: i64,
+    ) -> Result<Applied, StoreError> {
+        let digest = batch_digest(results);
+        let known = self.known().clone();
+        let (applied, new) = self.pool.run(async |c| {
+            let mut tx = c.tx().await?;
+            let mut sql = tx.sql();
+            let fresh = sql
+                .exec(
+                    "INSERT INTO dv_batches (agent, batch_id, received_ms, results, digest)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    &[
+                        &agent,
+                        &batch_id,
+                        &received,
+                        &(results.len() as i64),
+                        &digest,
+                    ],
+                )
+                .await?;
+            sql.exec(
+                "INSERT INTO dv_agents (agent, last_seen_ms) VALUES ($1, $2)
+                 ON CONFLICT (agent) DO UPDATE
+                 SET last_seen_ms = GREATEST(dv_agents.last_seen_ms, $2)",
+                &[&agent, &received],
+            )
+            .await?;
+            if fresh == 0 {
+                let row = sql
+                    .one(
+                        "SELECT digest FROM dv_batches WHERE agent = $1 AND batch_id = $2",
+                        &[&agent, &batch_id],
+                    )
+                    .await?;
+                let stored: Option<String> = get(&row, 0)?;
+                tx.commit().await?;
+                let applied = match stored {
+                    Some(d) if d != digest => Applied::Conflict,
+                    _ => Applied::Duplicate,
+                };
+                return Ok((applied, HashMap::new()));
+            }
+            let mut names = Names {
+                known: &known,
+                new: HashMap::new(),
+            };
+            let (inserted, pending, skipped) =
+                insert_results(&mut sql, &mut names, results).await?;
+            let new = names.new;
+            tx.commit().await?;
+            let applied = Applied::New {
+                inserted,
+                pending,
+                skipped,
+            };
+            Ok((applied, new))
+        })?;
+        self.known().extend(new);
+        Ok(applied)
+    }
+
+    fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        self.pool.run(async |c| {
+            let rows = c
+                .sql()
+                .query(
+                    "SELECT id, from_ms FROM dv_pending WHERE entity = 'device'",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
+        })
+    }
+
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        self.pool.run(async |c| {
+            let row = c
+                .sql()
+                .opt(
+                    "SELECT from_ms FROM dv_pending WHERE entity = 'device' AND id = $1",
+                    &[&device],
+                )
+                .await?;
+            row.map(|r| get(&r, 0)).transpose()
+        })
+    }
+
+    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
+        self.pool.run(async |c| {
+            let row = c
+                .sql()
+                .opt("SELECT first_ms FROM dv_seen WHERE device = $1", &[&device])
+                .await?;
+            row.map(|r| get(&r, 0)).transpose()
+        })
+    }
+
+    fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
+        self.pool.run(async |c| {
+            let mut sql = c.sql();
+            let mut out = Vec::new();
+            for (series, check, agent) in series_of(&mut sql, device, None).await? {
+                let covering = sql
+                    .opt(
+                        "SELECT o.time_ms, o.flags, n.name, o.until_ms, o.count, o.detail
+                         FROM dv_obs o LEFT JOIN dv_names n ON n.id = o.cause
+                         WHERE o.series = $1 AND o.time_ms < $2
+                         ORDER BY o.time_ms DESC LIMIT 1",
+                        &[&series, &from],
+                    )
+                    .await?;
+                if let Some(run) = covering {
+                    let run = stored_row(&run, device, &check, &agent)?;
+                    if run.until >= from {
+                        out.push(run);
+                    }
+                }
+                let rows = sql
+                    .query(
+                        "SELECT o.time_ms, o.flags, n.name, o.until_ms, o.count, o.detail
+                         FROM dv_obs o LEFT JOIN dv_names n ON n.id = o.cause
+                         WHERE o.series = $1 AND o.time_ms >= $2 ORDER BY o.time_ms",
+                        &[&series, &from],
+                    )
+                    .await?;
+                for r in &rows {
+                    out.push(stored_row(r, device, &check, &agent)?);
+                }
+            }
+            out.sort_by_key(|r| r.time);
+            Ok(out)
+        })
+    }
+
+    fn last_ok_before(
+        &self,
+        device: &str,
+        check: &str,
+        before: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.pool.run(async |c| {
+            let mut sql = c.sql();
+            let mut earliest: Option<i64> = Some(before);
+            for (series, _, _) in series_of(&mut sql, device, Some(check)).await? {
+                let reported = sql
+                    .opt(
+                        "SELECT 1 FROM dv_obs WHERE series = $1 AND time_ms < $2 LIMIT 1",
+                        &[&series, &before],
+                    )
+                    .await?;
+                if reported.is_none() {
+                    continue;
+                }
+                let last = sql
+                    .opt(
+                        "SELECT time_ms, until_ms FROM dv_obs
+                         WHERE series = $1 AND time_ms < $2 AND flags & 1 <> 0
+                         ORDER BY time_ms DESC LIMIT 1",
+                        &[&series, &before],
+                    )
+                    .await?;
+                let t = last
+                    .map(|r| -> Result<i64, StoreError> {
+                        let time: i64 = get(&r, 0)?;
+                        let until: Option<i64> = get(&r, 1)?;
+                        Ok(until.unwrap_or(time).min(before - 1))
+                    })
+                    .transpose()?;
+                earliest = match (earliest, t) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    _ => None,
+                };
+            }
+            Ok(earliest)
+        })
+    }
+
+    fn outages(
+        &self,
+        entity: EntityKind,
+        id: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Outage>, StoreError> {
+        self.pool.run(async |c| {
+            let e = entity.as_str();
+            let rows = match id {
+                Some(id) => {
+                    c.sql()
+                        .query(
+                            "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                             WHERE entity = $1 AND id = $2
+                               AND start_ms < $4 AND (end_ms IS NULL OR end_ms > $3)
+                             ORDER BY id, start_ms",
+                            &[&e, &id, &from, &to],
+                        )
+                        .await?
+                }
+                None => {
+                    c.sql()
+                        .query(
+                            "SELECT id, start_ms, end_ms, kind, cause FROM dv_outages
+                             WHERE entity = $1
+                               AND start_ms < $3 AND (end_ms IS NULL OR end_ms > $2)
+                             ORDER BY id, start_ms",
+                            &[&e, &from, &to],
+                        )
+                        .await?
+                }
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(Outage {
+                        entity,
+                        id: get(r, 0)?,
+                        start: get(r, 1)?,
+                        end: get(r, 2)?,
+                        kind: parse_kind(&get::<String>(r, 3)?)?,
+                        cause: get(r, 4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
+        self.pool.run(async |c| {
+            let mut tx = c.tx().await?;
+            for r in replacements {
+                replace_one(&mut tx.sql(), r).await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError> {
+        self.pool.run(async |c| {
+            let rows = c
+                .sql()
+                .query(
+                    "SELECT device, agent, start_ms, end_ms, failures FROM dv_flaps
+                     WHERE ($1::text IS NULL OR device = $1) AND start_ms >= $2 AND start_ms < $3
+                     ORDER BY device, start_ms",
+                    &[&device, &from, &to],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Flap {
+                        device: get(r, 0)?,
+                        agent: get(r, 1)?,
+                        start: get(r, 2)?,
+                        end: get(r, 3)?,
+                        failures: get::<i64>(r, 4)? as u32,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn seen(&self) -> Result<BTreeMap<String, Seen>, StoreError> {
+        self.pool.run(async |c| {
+            let rows = c
+                .sql()
+                .query("SELECT device, first_ms, last_ms FROM dv_seen", &[])
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let seen = Seen {
+                        first: get(r, 1)?,
+                        last: get(r, 2)?,
+                    };
+                    Ok((get(r, 0)?, seen))
+                })
+                .collect()
+        })
+    }
+
+    fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        self.pool.run(async |c| {
+            let rows = c
+                .sql()
+                .query("SELECT agent, last_seen_ms FROM dv_agents", &[])
+                .await?;
+            rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
+        })
+    }
+
+    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
+        self.pool.run(async |c| {
+            let mut sql = c.sql();
+            let mut out = Vec::new();
+            for (series, check, agent) in series_of(&mut sql, device, None).await? {
+                let row = sql
+                    .opt(
+                        "SELECT time_ms, raw FROM dv_latest WHERE series = $1",
+                        &[&series],
+                    )
+                    .await?;
+                if let Some(r) = row {
+                    out.push(StoredResult::single(
+                        &agent,
+                        device,
+                        &check,
+                        get(&r, 0)?,
+                        false,
+                        false,
+                        None,
+                        get(&r, 1)?,
+                    ));
+                }
+            }
+            out.sort_by_key(|r| r.time);
+            Ok(out)
+        })
+    }
+
+    fn compact(
+        &self,
+        horizon: i64,
+        gap_of: &dyn Fn(&str) -> Option<i64>,
+        max_series: usize,
+    ) -> Result<Compacted, StoreError> {
+        self.pool.run(async |c| {
+            let mut tx = c.tx().await?;
+            let done = super::compact::compact(&mut tx.sql(), horizon, gap_of, max_series).await?;
+            tx.commit().await?;
+            Ok(done)
+        })
+    }
+
+    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        self.pool.run(async |c| {
+            let n = c
+                .sql()
+                .exec(
+                    "DELETE FROM dv_batches WHERE (agent, batch_id) IN
+                     (SELECT agent, batch_id FROM dv_batches WHERE received_ms < $1 LIMIT $2)",
+                    &[&before, &(limit as i64)],
+                )
+                .await?;
+            Ok(n as usize)
+        })
+    }
+
+    /// Nothing to do: PostgreSQL's autovacuum makes the space of deleted rows reusable, and the
+    /// files are not shrunk by the collector (a `VACUUM FULL` would lock the tables).
+    fn release_free_pages(&self, _pages: u32) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
+        self.pool
+            .run(async |c| super::compact::stats(&mut c.sql(), full).await)
+    }
+}
