@@ -163,6 +163,7 @@ impl PlannedWindows for FixedWindows {
 pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
     let windows = SqliteWindowStore::open(&dir.join("dv.db")).unwrap();
     ApiState {
+        cluster: None,
         alerts: None,
         app: open_app(dir),
         calendar: Arc::new(CalendarService::new(
