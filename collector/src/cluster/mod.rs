@@ -25,27 +25,37 @@
 //! its alerting, delivery and tick tasks are aborted and it becomes a follower (it may lead
 //! again later through the normal acquire, with a new epoch). A leader frozen (SIGSTOP) past
 //! its lease wakes to find its epoch gone: every fence check fails, its next heartbeat steps it
-//! down, and it sends nothing more.
+//! down, and it begins nothing more (a send it had begun before freezing may finish: below).
 //!
 //! The new leader's acquire puts every outbox row that was claimed but never begun
 //! (`sending`, `send_epoch` NULL) back to pending in the same transaction, so it sends them at
 //! once; the old leader can no longer begin them (its lease check fails). A row *begun* under an
 //! older epoch may have been in the middle of its SMTP conversation when that leader died or
 //! froze: the new leader leaves it alone until its sending lease (`notify.retry.lease`, longer
-//! than the SMTP timeout) runs out, and only then sends it again.
+//! than the SMTP timeout) runs out, and only then sends it again (unless the old leader, woken,
+//! finished it and marked it sent meanwhile).
 //!
 //! # What is guaranteed at the SMTP server
-//! Exactly once, except in one window, where it is at-least-once (never at-most-once: no
-//! notice is dropped): a leader that stops (killed or frozen) after `begin_send` and before its
-//! row is marked sent. If the server had already accepted the message, the new leader sends it
-//! again after `notify.retry.lease`; a frozen leader that wakes after that and completes its
-//! interrupted conversation sends it a second time too. Both copies carry the same
-//! `Message-ID` (derived from the idempotency key), so a mail system or reader can drop the
-//! duplicate. The window is the few milliseconds of one SMTP `DATA` plus one small update;
-//! a freeze or kill anywhere else (between rounds, while claimed, while idle) costs no
-//! duplicate and no loss. Fencing at the SMTP server itself (a token it checks) does not
-//! exist, so no design without it can close this window completely; we chose to keep it narrow
-//! and to prefer a recognisable duplicate over a lost alert.
+//! Exactly once, with one window where it is at-least-once (never at-most-once: no notice is
+//! dropped): a leader that stops (killed or frozen) after `begin_send` and before its row is
+//! marked sent, i.e. during its SMTP conversation.
+//!
+//! - Killed there: the new leader sends the row again once its sending lease
+//!   (`notify.retry.lease`, default 5 min) has run out. A duplicate only if the server had
+//!   already accepted the message in the milliseconds before the kill.
+//! - Frozen there and woken *before* the sending lease runs out: it finishes the conversation
+//!   it began under its lease, marks the row sent, and the new leader never sends it: once.
+//!   (This one send is the only thing a deposed leader still does; it began nothing new.)
+//! - Frozen there for *longer* than the sending lease: the new leader sends it, and the woken
+//!   one may finish its old conversation if the server kept the connection open (servers drop
+//!   an idle client after a few minutes, Postfix's `smtpd_timeout` 300 s): a second copy.
+//!
+//! Both copies carry the same `Message-ID` (derived from the idempotency key), so a mail system
+//! or reader can drop the duplicate. A freeze or kill anywhere else (between rounds, between
+//! claim and `begin_send`, while idle) costs no duplicate and no loss. The SMTP server has no
+//! fencing token to check, so no design can close the window completely; we keep it to one
+//! conversation and prefer a recognisable duplicate over a lost alert. Keep
+//! `notify.retry.lease` at least the server's idle timeout for exactly once across freezes.
 //!
 //! Clocks: the lease's expiry is written with the acquiring node's clock and checked with the
 //! checking node's, so the nodes' clocks must agree (NTP) to well within the lease.
