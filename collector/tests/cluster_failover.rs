@@ -283,6 +283,14 @@ fn failover_after_sigkill_and_sigstop_sends_every_notice_once() {
     // `a` comes back as a follower.
     a.start(dir);
     assert_eq!(a.leader().as_deref(), Some("b"));
+    let metric = |n: &Node, line: &str| {
+        get(n.port, "/metrics").is_some_and(|m| m.lines().any(|l| l == line))
+    };
+    wait("the cluster metrics", Duration::from_secs(10), || {
+        metric(&a, "driftvakt_cluster_nodes 2")
+            && metric(&a, "driftvakt_cluster_leader{node=\"a\"} 0")
+            && metric(&b, "driftvakt_cluster_leader{node=\"b\"} 1")
+    });
 
     // Device 3's alert waits for a refusing SMTP server on `b`; then `b` freezes.
     smtp.refuse("451");
