@@ -117,20 +117,26 @@ impl AssignmentFetcher {
 
     /// Asks the collector; a changed, valid assignment becomes current and is stored.
     pub async fn fetch(&mut self) -> Result<Fetched, AssignmentError> {
+        let at = self.client.current_index();
         let mut request = self
             .client
             .request(reqwest::Method::GET, "/api/v1/assignment");
         if let (Some(etag), Some(_)) = (&self.etag, &self.current) {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| AssignmentError::Http(error_chain(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            self.client.move_on(at, "assignment: no answer");
+            AssignmentError::Http(error_chain(&e))
+        })?;
         match response.status().as_u16() {
             304 if self.current.is_some() => return Ok(Fetched::Unchanged),
             200 => {}
-            other => return Err(AssignmentError::Status(other)),
+            other => {
+                if other >= 500 {
+                    self.client.move_on(at, "assignment: server error");
+                }
+                return Err(AssignmentError::Status(other));
+            }
         }
         let etag = response
             .headers()

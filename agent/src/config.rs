@@ -67,8 +67,13 @@ pub struct AgentSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorSettings {
-    /// Base URL, e.g. `https://collector.kommun.se:8480`.
-    pub url: String,
+    /// Base URL, e.g. `https://collector.kommun.se:8480` (one collector; or `urls`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Several collectors sharing one database: the agent uses one at a time and moves on to
+    /// the next (round robin) when it fails (connection, timeout, 5xx).
+    #[serde(default)]
+    pub urls: Vec<String>,
     /// Bearer token, from the environment or a file.
     pub token: SecretRef,
     /// PEM file with extra CA certificates to trust for the collector.
@@ -95,6 +100,16 @@ pub struct CollectorSettings {
         deserialize_with = "driftvakt_common::config::bounded::assignment_refresh"
     )]
     pub assignment_refresh: Duration,
+}
+
+impl CollectorSettings {
+    /// The collectors' base URLs in order: `urls`, or `url` as a list of one.
+    pub fn urls(&self) -> Vec<String> {
+        match &self.url {
+            Some(url) => vec![url.clone()],
+            None => self.urls.clone(),
+        }
+    }
 }
 
 fn default_batch_size() -> usize {
@@ -230,19 +245,21 @@ impl AgentConfig {
 pub const MIN_SPOOL_BYTES: u64 = 64 << 10;
 
 fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
-    if !(c.url.starts_with("http://") || c.url.starts_with("https://")) {
-        v.error_at_key(
-            "agent.collector.url",
-            format!(
-                "agent.collector.url `{}` must start with http:// or https://",
-                c.url
-            ),
-        );
-    } else if let Err(e) = reqwest::Url::parse(&c.url) {
-        v.error_at_key(
-            "agent.collector.url",
-            format!("agent.collector.url `{}` is not a URL: {e}", c.url),
-        );
+    match (&c.url, c.urls.is_empty()) {
+        (Some(_), false) => v.error_at_key(
+            "agent.collector.urls",
+            "agent.collector has both `url` and `urls`: give one collector as `url` or several as `urls`",
+        ),
+        (None, true) => v.error_at_key(
+            "agent.collector",
+            "agent.collector needs `url` (one collector) or `urls` (several)",
+        ),
+        (Some(url), true) => validate_url(v, "agent.collector.url", url),
+        (None, false) => {
+            for (i, url) in c.urls.iter().enumerate() {
+                validate_url(v, &format!("agent.collector.urls[{i}]"), url);
+            }
+        }
     }
     if c.client_cert.is_some() != c.client_key.is_some() {
         v.error_at_key(
@@ -255,6 +272,17 @@ fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
             "agent.collector.batch_size",
             "agent.collector.batch_size must be between 1 and 10000",
         );
+    }
+}
+
+fn validate_url(v: &mut Validator, key: &str, url: &str) {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        v.error_at_key(
+            key,
+            format!("{key} `{url}` must start with http:// or https://"),
+        );
+    } else if let Err(e) = reqwest::Url::parse(url) {
+        v.error_at_key(key, format!("{key} `{url}` is not a URL: {e}"));
     }
 }
 
@@ -374,6 +402,7 @@ mod tests {
         )
         .unwrap();
         let col = c.file.agent.collector.unwrap();
+        assert_eq!(col.urls(), ["https://c.example:8480"]);
         assert_eq!(col.batch_size, 500);
         assert_eq!(col.push_interval.std().as_secs(), 5);
         assert_eq!(col.assignment_refresh.std().as_secs(), 300);
@@ -405,6 +434,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must start with http"), "{err}");
+        let both = "agent:\n  id: a\n  collector:\n    url: http://a\n    urls: [http://b]\n    token: { env: T }\n";
+        let err = load_str(both).unwrap_err().to_string();
+        assert!(err.contains("both `url` and `urls`"), "{err}");
         let err = load_str("agent:\n  id: a\n  spool:\n    max_bytes: 1KiB\n")
             .unwrap_err()
             .to_string();

@@ -265,6 +265,16 @@ pub struct SpoolMetrics {
     pub push_failures: Family<ReasonLabel, Counter>,
     pub last_successful_push_timestamp_seconds: Gauge<f64, AtomicU64>,
     pub batches_quarantined: Counter,
+    /// 1 for the collector URL in use, 0 for the others.
+    pub collector_in_use: Family<UrlLabel, Gauge>,
+    /// Moves from a failing collector to the next.
+    pub collector_switches: Counter,
+}
+
+/// A collector's base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, prometheus_client::encoding::EncodeLabelSet)]
+pub struct UrlLabel {
+    pub url: String,
 }
 
 impl SpoolMetrics {
@@ -306,7 +316,27 @@ impl SpoolMetrics {
             "Batches the collector refused as malformed, set aside in spool/quarantine.",
             m.batches_quarantined.clone(),
         );
+        registry.register(
+            "driftvakt_agent_collector_in_use",
+            "1 for the collector URL the agent pushes to and fetches from, 0 for the others.",
+            m.collector_in_use.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_collector_switches",
+            "Moves from a failing collector to the next in agent.collector.urls.",
+            m.collector_switches.clone(),
+        );
         m
+    }
+
+    /// Marks `urls[current]` as the collector in use.
+    pub fn collector_in_use(&self, urls: &[String], current: usize) {
+        for (i, url) in urls.iter().enumerate() {
+            let label = UrlLabel { url: url.clone() };
+            self.collector_in_use
+                .get_or_create(&label)
+                .set(i64::from(i == current));
+        }
     }
 
     /// Counts one failed push.

@@ -38,6 +38,16 @@
 //! [`crate::spool`]); failures back off exponentially (from `backoff_initial` doubling up to
 //! `backoff_max`, default 60 s) with full jitter (a random delay between zero and the bound).
 //! TLS is rustls; an extra CA file and a client certificate and key (mutual TLS) are optional.
+//!
+//! # Several collectors
+//! `agent.collector.urls` lists collectors that share one database (`url` is a list of one).
+//! The agent pushes to and fetches its assignment from one at a time; a connection failure, a
+//! timeout or a 5xx moves it on to the next (round robin), and the spool keeps everything
+//! meanwhile: the failed batch is sent to the next collector with the same id, and the shared
+//! database applies a batch id once, whichever node received it. A 4xx is the agent's own
+//! problem (token, body) and does not move it; neither does throttling (408, 429). The URL in
+//! use is logged at every move and shown by `driftvakt_agent_collector_in_use{url}`; moves are
+//! counted in `driftvakt_agent_collector_switches_total`.
 
 use crate::config::{CollectorSettings, Secret};
 use crate::metrics::SpoolMetrics;
@@ -45,6 +55,7 @@ use crate::spool::{write_atomically, Spool, SpoolBatch, SpoolError};
 use driftvakt_common::wire::Batch;
 use rand::Rng;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,12 +80,16 @@ pub enum ClientError {
     Build(#[source] reqwest::Error),
 }
 
-/// An HTTP client for one collector, with its base URL and bearer token.
+/// An HTTP client for the collectors, with their base URLs, the one in use and the bearer
+/// token. Clones share the URL in use, so the pusher and the assignment fetcher move on
+/// together.
 #[derive(Debug, Clone)]
 pub struct CollectorClient {
     http: reqwest::Client,
-    base: String,
+    bases: Arc<[String]>,
+    current: Arc<AtomicUsize>,
     token: Secret,
+    metrics: Option<SpoolMetrics>,
 }
 
 /// The collector's answer to a delivered batch: the wire type both sides share.
@@ -133,15 +148,27 @@ impl CollectorClient {
             builder = builder.identity(identity);
         }
         let http = builder.build().map_err(ClientError::Build)?;
-        Ok(CollectorClient::from_parts(http, &settings.url, token))
+        Ok(CollectorClient::with_urls(http, &settings.urls(), token))
     }
 
     /// A client from an already built `reqwest::Client` (tests, custom TLS).
     pub fn from_parts(http: reqwest::Client, url: &str, token: Secret) -> CollectorClient {
+        CollectorClient::with_urls(http, &[url.to_string()], token)
+    }
+
+    /// A client for several collectors, starting with the first of `urls` (at least one).
+    pub fn with_urls(http: reqwest::Client, urls: &[String], token: Secret) -> CollectorClient {
+        let bases: Vec<String> = urls
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect();
+        assert!(!bases.is_empty(), "a collector client needs a URL");
         CollectorClient {
             http,
-            base: url.trim_end_matches('/').to_string(),
+            bases: bases.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             token,
+            metrics: None,
         }
     }
 
@@ -151,17 +178,87 @@ impl CollectorClient {
         Ok(CollectorClient::from_parts(http, url, token))
     }
 
-    /// A request to `path` under the collector's URL, with the bearer token.
+    /// A plain client for several collectors with default TLS settings.
+    pub fn plain_urls(urls: &[String], token: Secret) -> Result<CollectorClient, ClientError> {
+        let http = client_builder().build().map_err(ClientError::Build)?;
+        Ok(CollectorClient::with_urls(http, urls, token))
+    }
+
+    /// Reports the collector in use in `metrics` (`driftvakt_agent_collector_in_use`) from now on.
+    pub fn with_metrics(mut self, metrics: SpoolMetrics) -> CollectorClient {
+        metrics.collector_in_use(&self.bases, self.current_index());
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The index of the collector in use.
+    pub fn current_index(&self) -> usize {
+        self.current.load(Ordering::SeqCst) % self.bases.len()
+    }
+
+    /// The base URL of the collector in use.
+    pub fn url(&self) -> &str {
+        &self.bases[self.current_index()]
+    }
+
+    /// Moves on to the next collector (round robin) after the one at `failed` failed with
+    /// `why`; nothing when another request already moved on, or with one collector.
+    pub fn move_on(&self, failed: usize, why: &str) {
+        let n = self.bases.len();
+        let next = (failed + 1) % n;
+        if n < 2
+            || self
+                .current
+                .compare_exchange(failed, next, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return;
+        }
+        tracing::warn!(
+            failed = %self.bases[failed],
+            next = %self.bases[next],
+            reason = why,
+            "the collector failed; moving on to the next one (results stay in the spool)"
+        );
+        if let Some(m) = &self.metrics {
+            m.collector_switches.inc();
+            m.collector_in_use(&self.bases, next);
+        }
+    }
+
+    /// A request to `path` under the URL of the collector in use, with the bearer token.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_to(self.current_index(), method, path)
+    }
+
+    fn request_to(
+        &self,
+        at: usize,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.bases[at]))
             .bearer_auth(self.token.expose())
     }
 
-    /// Sends one batch and classifies the answer.
+    /// Sends one batch to the collector in use and classifies the answer; a connection
+    /// failure, a timeout or a 5xx moves on to the next collector (the batch is sent there on
+    /// the next attempt, with the same id).
     pub async fn push(&self, batch: &Batch) -> PushOutcome {
+        let at = self.current_index();
+        let outcome = self.push_to(at, batch).await;
+        if let PushOutcome::Transient { reason, detail } = &outcome {
+            if moves_on(reason) {
+                self.move_on(at, detail);
+            }
+        }
+        outcome
+    }
+
+    async fn push_to(&self, at: usize, batch: &Batch) -> PushOutcome {
         let sent = self
-            .request(reqwest::Method::POST, "/api/v1/results")
+            .request_to(at, reqwest::Method::POST, "/api/v1/results")
             .json(batch)
             .send()
             .await;
@@ -196,6 +293,12 @@ impl CollectorClient {
             },
         }
     }
+}
+
+/// Whether a transient failure is the collector's (connection, timeout, 5xx): then the agent
+/// moves on to the next collector. Throttling (408, 429) and unreadable answers do not move it.
+pub fn moves_on(reason: &str) -> bool {
+    matches!(reason, "connect" | "timeout" | "server_error")
 }
 
 fn client_builder() -> reqwest::ClientBuilder {
@@ -418,7 +521,7 @@ impl Pusher {
             PushOutcome::Unauthorized => {
                 self.metrics.push_failed("unauthorized");
                 tracing::error!(
-                    url = %self.client.base,
+                    url = %self.client.url(),
                     "the collector refused the agent's token (401): check agent.collector.token; results are kept in the spool"
                 );
                 Err(PassError::Push {

@@ -296,7 +296,13 @@ impl Central {
         );
         let spool = Arc::new(spool);
         let client = CollectorClient::new(collector, &config.base_dir())
-            .context("cannot set up the collector client")?;
+            .context("cannot set up the collector client")?
+            .with_metrics(spool_metrics.clone());
+        tracing::info!(
+            url = client.url(),
+            collectors = collector.urls().len(),
+            "collector in use"
+        );
         let new_pusher = || {
             Pusher::new(
                 client.clone(),

@@ -582,3 +582,98 @@ async fn an_invalid_or_foreign_assignment_is_refused_and_the_old_one_kept() {
     assert_eq!(device_ids(&f.config()), ["sw-local", "ap-assigned-1"]);
     assert_eq!(f.etag(), Some("\"v1\""));
 }
+
+fn pusher_to(urls: &[String], spool: Arc<Spool>, dir: &Path, m: &SpoolMetrics) -> Pusher {
+    let client = CollectorClient::plain_urls(urls, Secret::new(TOKEN))
+        .unwrap()
+        .with_metrics(m.clone());
+    Pusher::new(
+        client,
+        spool,
+        AGENT,
+        dir.join("quarantine"),
+        fast(),
+        m.clone(),
+    )
+}
+
+fn in_use(m: &SpoolMetrics, url: &str) -> i64 {
+    m.collector_in_use
+        .get_or_create(&driftvakt_agent::metrics::UrlLabel { url: url.into() })
+        .get()
+}
+
+#[tokio::test]
+async fn the_agent_moves_on_from_a_dead_port_and_a_failing_collector_and_loses_nothing() {
+    let dead = format!("http://{}", free_addr());
+    let (a, url_a) = start();
+    let (b, url_b) = start();
+    *a.fail_with.lock().unwrap() = Some(503);
+    let dir = tempfile::tempdir().unwrap();
+    let m = SpoolMetrics::default();
+    let s = spool(&dir.path().join("spool"), &m);
+    let first = results(45, t0(), ChronoDuration::seconds(30));
+    s.append(&first).unwrap();
+    let urls = vec![dead.clone(), url_a.clone(), url_b.clone()];
+    let p = pusher_to(&urls, s.clone(), dir.path(), &m);
+    assert_eq!(in_use(&m, &dead), 1);
+    // Dead port: connection refused, moves on; A answers 503, moves on; B takes everything.
+    assert!(p.pass().await.is_err());
+    assert_eq!(in_use(&m, &url_a), 1);
+    assert!(p.pass().await.is_err());
+    assert_eq!(in_use(&m, &url_b), 1);
+    assert_eq!(p.pass().await.unwrap(), 5);
+    assert_eq!(applied_results(&b), first);
+    assert_eq!(m.collector_switches.get(), 2);
+    // B fails now, A is back: round robin goes past the dead port to A; the spool kept the rest.
+    *b.fail_with.lock().unwrap() = Some(502);
+    *a.fail_with.lock().unwrap() = None;
+    let more = results(
+        30,
+        t0() + ChronoDuration::hours(1),
+        ChronoDuration::seconds(30),
+    );
+    s.append(&more).unwrap();
+    let task = tokio::spawn(pusher_to(&urls, s.clone(), dir.path(), &m).run());
+    wait_until("everything confirmed", Duration::from_secs(10), || {
+        s.depth() == 0
+    })
+    .await;
+    task.abort();
+    let mut stored = applied_results(&a);
+    stored.extend(applied_results(&b));
+    let mut spooled = first.clone();
+    spooled.extend(more);
+    assert_eq!(stored.len(), spooled.len(), "nothing lost, nothing doubled");
+    assert_eq!(applied_results(&a), spooled[45..]);
+}
+
+#[tokio::test]
+async fn a_refusal_that_is_the_agents_fault_does_not_move_it_on() {
+    let (a, url_a) = start();
+    let (_b, url_b) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = SpoolMetrics::default();
+    let s = spool(&dir.path().join("spool"), &m);
+    s.append(&results(5, t0(), ChronoDuration::seconds(30)))
+        .unwrap();
+    let urls = vec![url_a.clone(), url_b];
+    let client = CollectorClient::plain_urls(&urls, Secret::new("wrong-token-0123456789"))
+        .unwrap()
+        .with_metrics(m.clone());
+    let p = Pusher::new(
+        client,
+        s.clone(),
+        AGENT,
+        dir.path().join("q"),
+        fast(),
+        m.clone(),
+    );
+    assert!(p.pass().await.is_err());
+    assert_eq!(in_use(&m, &url_a), 1, "401 is the agent's own fault");
+    *a.fail_with.lock().unwrap() = Some(429);
+    assert!(p.pass().await.is_err());
+    assert_eq!(in_use(&m, &url_a), 1, "throttling does not move it on");
+    assert_eq!(m.collector_switches.get(), 0);
+    assert_eq!(s.depth(), 5);
+}

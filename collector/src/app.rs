@@ -64,6 +64,11 @@ impl App {
         Ok(app)
     }
 
+    /// The tails while they are in use (see [`state::Tails::share`]).
+    pub fn live_tails(&self) -> Option<&state::Tails> {
+        self.tails.as_deref().filter(|t| t.active())
+    }
+
     /// The injected current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -157,7 +162,7 @@ impl App {
     /// deriving).
     pub fn recompute_pending(&self) -> Result<(), StoreError> {
         let pending = self.store.pending()?;
-        if let Some(t) = &self.tails {
+        if let Some(t) = self.live_tails() {
             t.mark_pending(&pending);
         }
         self.recompute(&pending)
@@ -172,7 +177,7 @@ impl App {
         state::recompute(
             &self.inventory,
             &*self.store,
-            self.tails.as_deref(),
+            self.live_tails(),
             pending,
             || self.write_lock(),
         )

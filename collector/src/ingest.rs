@@ -189,7 +189,7 @@ impl App {
 impl App {
     /// A device's first stored result (Unix ms), from the tails once read.
     fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
-        let Some(tails) = &self.tails else {
+        let Some(tails) = self.live_tails() else {
             return self.store.first_seen(device);
         };
         if let Some(first) = tails.first_seen(device) {

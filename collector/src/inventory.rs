@@ -123,6 +123,51 @@ pub struct CollectorSettings {
     /// How long raw per-probe results are kept (the derived history is kept for good).
     #[serde(default)]
     pub retention: Retention,
+    /// This collector's name among the nodes sharing the database (unique; default: the
+    /// host name).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Leader lease and heartbeat timing of the nodes (see the `cluster` module).
+    #[serde(default)]
+    pub cluster: ClusterTiming,
+}
+
+/// `collector.cluster`: how often a node beats and how long the leader's lease lasts. A dead
+/// leader is replaced within `lease + heartbeat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTiming {
+    /// 1s..10m, default 10s.
+    #[serde(default = "default_lease", deserialize_with = "lease_duration")]
+    pub lease: Duration,
+    /// 100ms..5m, default 2s, and shorter than half the lease.
+    #[serde(default = "default_heartbeat", deserialize_with = "heartbeat_duration")]
+    pub heartbeat: Duration,
+}
+
+impl Default for ClusterTiming {
+    fn default() -> Self {
+        ClusterTiming {
+            lease: default_lease(),
+            heartbeat: default_heartbeat(),
+        }
+    }
+}
+
+fn default_lease() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_heartbeat() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn lease_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    bounded_with(d, driftvakt_common::config::Bounds::new(1000, 600_000))
+}
+
+fn heartbeat_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    bounded_with(d, driftvakt_common::config::Bounds::new(100, 300_000))
 }
 
 /// The handling-time goal of incidents (`collector.handling_goal`).
@@ -286,6 +331,8 @@ impl Default for CollectorSettings {
             grafana_url: None,
             public_url: None,
             retention: Retention::default(),
+            node: None,
+            cluster: ClusterTiming::default(),
         }
     }
 }
@@ -688,6 +735,24 @@ fn validate_settings(v: &mut Validator, file: &InventoryFile) {
             &c.referenced,
             "collector.max_body_bytes must be at least 1024",
         );
+    }
+    if s.cluster.heartbeat.std() * 2 >= s.cluster.lease.std() {
+        v.error_at_key(
+            "collector.cluster.heartbeat",
+            format!(
+                "collector.cluster.heartbeat ({}) must be shorter than half the lease ({}): \
+                 a leader renews at every heartbeat and must get two chances per lease",
+                s.cluster.heartbeat, s.cluster.lease
+            ),
+        );
+    }
+    if let Some(node) = &s.node {
+        if node.is_empty() || node.len() > 100 || node.chars().any(char::is_control) {
+            v.error_at_key(
+                "collector.node",
+                "collector.node must have 1 to 100 characters and no control characters",
+            );
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!   (incidents registered by hand), [`report`] (the
 //!   availability report and its formats), [`notify`] (driftmeddelanden and alerts: policy,
 //!   outbox, transports), [`alerting`] (state turned into the notifier's events, once each),
-//!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector);
+//!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector),
+//!   [`cluster`] (several collectors on one database: heartbeats, the leader lease, fencing);
 //! - [`http`] (every route and the server) and [`cli`] (every subcommand) on top: nothing
 //!   imports them.
 
@@ -24,6 +25,7 @@ pub mod availability;
 pub mod calendar;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod embedded;
 pub mod events;
 pub mod http;

@@ -234,6 +234,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
         start_notifier(&app, calendar.clone(), &mut registry, changed).unwrap();
     tasks.extend(notifier_tasks);
     let state = ApiState {
+        cluster: None,
         alerts,
         app,
         calendar,

@@ -82,6 +82,7 @@ async fn start(dir: &Path) -> Server {
     let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
     let windows = SqliteWindowStore::open(&dir.join("calendar.db")).unwrap();
     let state = ApiState {
+        cluster: None,
         alerts: None,
         app: app.clone(),
         calendar: Arc::new(CalendarService::new(

@@ -341,6 +341,7 @@ async fn serve_api(rig: &Rig) -> Api {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = ApiState {
+        cluster: None,
         app: rig.app.clone(),
         calendar: rig.calendar.clone(),
         operator_token: Some(Secret::new(OPERATOR)),

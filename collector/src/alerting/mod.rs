@@ -31,7 +31,9 @@
 //! # The loops ([`spawn`])
 //! A check after every stored change (the store is wrapped in [`SignallingStore`]) and at least
 //! every 30 s (staleness and windows are functions of time), delivery every few seconds,
-//! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]).
+//! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]). With several
+//! collectors on one database the loops run on the leader only, and each round first asks the
+//! notifier's fence whether this node still leads ([`Notifier::may_act`]).
 
 pub mod conditions;
 pub mod manual;
@@ -308,8 +310,10 @@ async fn check_loop<S, T>(
 {
     loop {
         let a = alerting.clone();
-        match tokio::task::spawn_blocking(move || a.check()).await {
-            Ok(Ok(_)) => deliver_now.notify_one(),
+        let checked = move || a.notifier.may_act().then(|| a.check()).transpose();
+        match tokio::task::spawn_blocking(checked).await {
+            Ok(Ok(Some(_))) => deliver_now.notify_one(),
+            Ok(Ok(None)) => tracing::debug!("alerting check skipped: this node does not lead"),
             Ok(Err(e)) => tracing::error!(error = %e, "alerting check failed"),
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
         }
@@ -354,7 +358,8 @@ where
     loop {
         every.tick().await;
         let n = notifier.clone();
-        match tokio::task::spawn_blocking(move || n.tick()).await {
+        let ticked = move || n.may_act().then(|| n.tick()).transpose();
+        match tokio::task::spawn_blocking(ticked).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "notifier tick failed"),
             Err(e) => tracing::error!(error = %e, "notifier tick task failed"),

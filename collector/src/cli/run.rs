@@ -1,15 +1,18 @@
 //! `driftvakt-collector run`: load the inventory, open the database, serve until SIGTERM.
-//! With a `notify:` section it also runs the notifier ([`start_notifier`]): alerting checks
-//! after every ingest, delivery, the time-driven tick, and the notifier's metrics.
+//! With a `notify:` section it also runs the notifier ([`build_notifier`]): alerting checks
+//! after every ingest, delivery, the time-driven tick, and the notifier's metrics. Every node
+//! beats in the cluster ([`crate::cluster`]); the notifier's loops run only while this node
+//! holds the leader lease, and every send is fenced by it. A clean stop releases the lease.
 
 use super::{calendar_service, CliError, CommonArgs};
 use crate::alerting::{self, Alerting, AppReports, NotifyMetrics, SignallingStore};
 use crate::app::App;
 use crate::clock::Clock;
+use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
-use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Notifier};
-use crate::store::{Database, WindowStore};
+use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
+use crate::store::{Database, NotifyTables, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
@@ -67,7 +70,18 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         calendar.clone(),
         every,
     );
-    let (notifier, alerts) = start_notifier(&app, calendar.clone(), &mut registry, changed)?;
+    let member = cluster_member(&app, &listener)?;
+    let cluster_metrics = ClusterMetrics::register(&mut registry);
+    let fence: Arc<dyn Fence> = member.clone();
+    let parts = build_notifier(&app, calendar.clone(), &mut registry, changed, Some(fence))?;
+    let alerts = parts.as_ref().map(|p| p.acks.clone());
+    let lead: Lead = match parts {
+        Some(p) => Box::new(move || p.spawn()),
+        None => Box::new(Vec::new),
+    };
+    let beat = app.inventory.settings.cluster.heartbeat.std();
+    let shared = watch_for_peers(&app, cluster_metrics.clone(), beat);
+    let heartbeat = crate::cluster::spawn(member.clone(), cluster_metrics, lead);
     let pruner = app.spawn_pruner(std::time::Duration::from_secs(60));
     let state = ApiState {
         alerts,
@@ -75,16 +89,69 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         operator_token: operator_token(&app.inventory)?,
         registry: Arc::new(registry),
         app,
+        cluster: Some(member.clone()),
     };
     let served = serve(state, listener, stop).await;
     for task in embedded
         .into_iter()
-        .chain([metrics, pruner])
-        .chain(notifier)
+        .chain([metrics, pruner, heartbeat, shared])
     {
         task.abort();
     }
+    if let Err(e) = tokio::task::spawn_blocking(move || member.resign()).await {
+        tracing::warn!(error = %e, "the leader lease was not released");
+    }
     served.map_err(CliError::Serve)
+}
+
+/// Turns the in-memory tails off (`state::Tails::share`) once another node beats in the same
+/// database: from then on every re-derivation reads the store, which both nodes write.
+fn watch_for_peers(
+    app: &App,
+    metrics: ClusterMetrics,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if metrics.nodes.get() > 1 {
+                if let Some(t) = &app.tails {
+                    if t.share() {
+                        tracing::info!(
+                            "another collector node shares the database: re-derivation reads \
+                             the store for every device"
+                        );
+                    }
+                }
+                return;
+            }
+        }
+    })
+}
+
+/// This node in the cluster: `collector.node` (default the host name), its listening address,
+/// the lease timing, the cluster's tables in the database.
+fn cluster_member(app: &App, listener: &tokio::net::TcpListener) -> Result<Arc<Member>, CliError> {
+    let settings = &app.inventory.settings;
+    let name = crate::cluster::node_name(settings.node.as_deref());
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let store = Database::open(&settings.database)?.cluster()?;
+    tracing::info!(
+        node = name,
+        "cluster node; the leader runs alerting and the notifier"
+    );
+    Ok(Arc::new(Member::new(
+        name,
+        address,
+        settings.cluster,
+        store,
+        app.clock.clone(),
+    )))
 }
 
 /// The notifier's tasks, and what acknowledges its alerts.
@@ -93,19 +160,57 @@ pub type Started = (
     Option<Arc<dyn Acknowledge>>,
 );
 
-/// Starts the notifier when the inventory has a `notify:` section: alerting checks after every
-/// stored change and every 30 s, delivery every 5 s (SMTP, or `.eml` files in
-/// `notify.outbox_dir`, default `outbox` next to the database), the tick every 30 s, and the
-/// metrics in `registry`. Returns the tasks (abort to stop); none without `notify:`.
+/// Starts the notifier at once, without a cluster fence (see [`build_notifier`]); returns the
+/// tasks (abort to stop); none without `notify:`.
 pub fn start_notifier(
     app: &App,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
     changed: Arc<tokio::sync::Notify>,
 ) -> Result<Started, CliError> {
+    Ok(
+        match build_notifier(app, calendar, registry, changed, None)? {
+            Some(parts) => (parts.spawn(), Some(parts.acks.clone())),
+            None => (Vec::new(), None),
+        },
+    )
+}
+
+/// The notifier and alerting, built and registered but not running: [`NotifierParts::spawn`]
+/// starts their loops (on the leader, at every election).
+pub struct NotifierParts {
+    alerting: Arc<Alerting<Arc<dyn NotifyTables>, ConfiguredTransport>>,
+    changed: Arc<tokio::sync::Notify>,
+    metrics: NotifyMetrics,
+    /// Acknowledges alerts (any node may: it only writes the database).
+    pub acks: Arc<dyn Acknowledge>,
+}
+
+impl NotifierParts {
+    /// Alerting checks after every stored change and every 30 s, delivery every 5 s, the tick
+    /// every 30 s (abort the tasks to stop).
+    pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        alerting::spawn(
+            self.alerting.clone(),
+            self.changed.clone(),
+            self.metrics.clone(),
+        )
+    }
+}
+
+/// Builds the notifier when the inventory has a `notify:` section: SMTP, or `.eml` files in
+/// `notify.outbox_dir` (default `outbox` next to the database), the channels, alerting, and the
+/// metrics in `registry`; every send asks `fence` first when given. `None` without `notify:`.
+pub fn build_notifier(
+    app: &App,
+    calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
+    registry: &mut prometheus_client::registry::Registry,
+    changed: Arc<tokio::sync::Notify>,
+    fence: Option<Arc<dyn Fence>>,
+) -> Result<Option<NotifierParts>, CliError> {
     let Some(mut config) = app.inventory.notify.clone() else {
         tracing::info!("no `notify:` section: no driftmeddelanden or alerts are sent");
-        return Ok((Vec::new(), None));
+        return Ok(None);
     };
     let db = &app.inventory.settings.database;
     config.outbox_dir = alerting::outbox_dir(&config, db);
@@ -137,7 +242,7 @@ pub fn start_notifier(
         calendar: calendar.clone(),
         oncall: open_store()?,
     };
-    let notifier = Notifier::new(
+    let mut notifier = Notifier::new(
         config,
         calendar,
         app.clock.clone(),
@@ -146,12 +251,16 @@ pub fn start_notifier(
     )
     .with_reports(Arc::new(reports))
     .with_channels(channels);
+    if let Some(fence) = fence {
+        notifier = notifier.with_fence(fence);
+    }
     let notifier = Arc::new(notifier);
     let acks: Arc<dyn Acknowledge> = notifier.clone();
     let alerting = Alerting::new(app.clone(), notifier, db).map_err(|e| notify_err(&e))?;
-    let metrics = NotifyMetrics::register(registry);
-    Ok((
-        alerting::spawn(Arc::new(alerting), changed, metrics),
-        Some(acks),
-    ))
+    Ok(Some(NotifierParts {
+        alerting: Arc::new(alerting),
+        changed,
+        metrics: NotifyMetrics::register(registry),
+        acks,
+    }))
 }

@@ -63,6 +63,9 @@ pub struct ApiState {
     pub registry: Arc<prometheus_client::registry::Registry>,
     /// Acknowledges on-call alerts ([`alerts`]); `None` without `notify:`.
     pub alerts: Option<Arc<dyn crate::notify::Acknowledge>>,
+    /// This node among the collectors sharing the database (`cluster` in `/api/v1/status`);
+    /// `None` in tests that run no heartbeat.
+    pub cluster: Option<Arc<crate::cluster::Member>>,
 }
 
 /// The router with all endpoints.

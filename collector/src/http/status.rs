@@ -1,5 +1,6 @@
-//! `GET /api/v1/status` (the current state of everything, from [`crate::state::status`]) and
-//! `GET /metrics`; both read the store, so both render on a blocking thread.
+//! `GET /api/v1/status` (the current state of everything, from [`crate::state::status`], and
+//! the cluster's nodes and leader, from [`crate::cluster`]) and `GET /metrics`; both read the
+//! store, so both render on a blocking thread.
 
 use super::{error, ApiState};
 use axum::extract::State as AxState;
@@ -25,9 +26,25 @@ pub async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
     }
 }
 
+/// `GET /api/v1/status`: the state of everything and, when this node runs a heartbeat, the
+/// cluster (`{node, leader, nodes: [{name, address, started_at, last_heartbeat, leader,
+/// alive}]}`).
 pub async fn get_status(AxState(state): AxState<ApiState>) -> Response {
     let app = state.app.clone();
-    match tokio::task::spawn_blocking(move || app.status()).await {
+    let cluster = state.cluster.clone();
+    let read = move || -> Result<serde_json::Value, String> {
+        let status = app.status().map_err(|e| e.to_string())?;
+        let mut json = serde_json::to_value(status).map_err(|e| e.to_string())?;
+        if let (Some(member), Some(obj)) = (cluster, json.as_object_mut()) {
+            let c = member.status().map_err(|e| e.to_string())?;
+            obj.insert(
+                "cluster".into(),
+                serde_json::to_value(c).map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(json)
+    };
+    match tokio::task::spawn_blocking(read).await {
         Ok(Ok(s)) => Json(s).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

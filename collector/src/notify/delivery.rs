@@ -10,6 +10,11 @@
 //! accepted a message and before the row is marked sent (a single small SQLite update), the
 //! row's lease runs out and it is sent again. The `Message-ID` is derived from the idempotency
 //! key, so such a duplicate carries the same Message-ID and can be recognised and dropped.
+//!
+//! With a [`super::Fence`] (several collectors on one database) a round starts only while this
+//! node holds the leader lease, and each row is marked as begun under the lease's epoch in the
+//! same transaction as a fresh lease check right before it is sent; a row the fence refuses is
+//! given back unsent (see the `cluster` module for what is guaranteed).
 
 use super::config::MAIL;
 use super::transport::{envelope, MailTransport, SendError};
@@ -29,6 +34,8 @@ pub struct DeliveryStats {
     /// Put back for a later attempt.
     pub retried: u32,
     pub failed: u32,
+    /// Not sent because this node no longer holds the leader lease.
+    pub fenced: u32,
     /// Database errors (logged).
     pub store_errors: u32,
 }
@@ -37,6 +44,9 @@ impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
     /// Sends what is due now; call it from a loop (e.g. every few seconds).
     pub async fn deliver_due(&self) -> DeliveryStats {
         let mut stats = DeliveryStats::default();
+        if !self.may_act() {
+            return stats;
+        }
         let now = self.clock.now();
         let lease = now + chrono_duration(self.config.retry.lease.std());
         let rows = match self.store.claim_due(now, lease, BATCH) {
@@ -48,9 +58,26 @@ impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
             }
         };
         for row in rows {
+            if !self.begin_send(&row, &mut stats) {
+                continue;
+            }
             self.deliver_one(&row, &mut stats).await;
         }
         stats
+    }
+
+    /// The fence's last word before `row` leaves: `false` gives it back unsent.
+    fn begin_send(&self, row: &OutboxRow, stats: &mut DeliveryStats) -> bool {
+        let Some(fence) = &self.fence else {
+            return true;
+        };
+        if fence.begin_send(row.id) {
+            return true;
+        }
+        fence.give_back(row.id);
+        stats.fenced += 1;
+        tracing::warn!(id = row.id, "not sent: this node no longer leads");
+        false
     }
 
     async fn deliver_one(&self, row: &OutboxRow, stats: &mut DeliveryStats) {

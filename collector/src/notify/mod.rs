@@ -11,6 +11,10 @@
 //! Device alerts also go through the channels beside mail ([`channel`]: webhook, SMS, Teams,
 //! Alertmanager) as `notify.routes` says, through the same outbox; on-call pages escalate and
 //! are acknowledged ([`escalation`], [`ack`]).
+//!
+//! When several collectors share the database, only the leader runs the notifier's loops, and a
+//! [`Fence`] (the `cluster` module's node) is asked before every send: a node that lost its
+//! lease sends nothing more (see `cluster` for the guarantee).
 
 pub mod ack;
 pub mod channel;
@@ -85,6 +89,21 @@ pub struct Notifier<S, T> {
     pub(crate) templates: Templates,
     pub(crate) reports: Option<Arc<dyn ReportSource>>,
     pub(crate) channels: Arc<Channels>,
+    pub(crate) fence: Option<Arc<dyn Fence>>,
+}
+
+/// What the notifier asks before anything leaves the process when several collectors share the
+/// database (`cluster::Member` implements it). Without one, the notifier acts alone. Failures
+/// of the database answer `false`: when in doubt, do not send.
+pub trait Fence: Send + Sync {
+    /// Whether this node may act now: it still holds the leader lease (a database check, not a
+    /// cached flag).
+    fn may_act(&self) -> bool;
+    /// Marks the claimed outbox row `id` as being sent under this node's lease, in one
+    /// transaction with the lease check; `false`: do not send it.
+    fn begin_send(&self, id: OutboxId) -> bool;
+    /// Gives a claimed row that was not sent back to pending.
+    fn give_back(&self, id: OutboxId);
 }
 
 impl<S: NotifyStore, T> Notifier<S, T> {
@@ -105,7 +124,19 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             templates,
             reports: None,
             channels: Arc::new(Channels::default()),
+            fence: None,
         }
+    }
+
+    /// Sends only while `fence` says this node leads (see [`Fence`]).
+    pub fn with_fence(mut self, fence: Arc<dyn Fence>) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// Whether this node may act now: always without a fence, else the fence's lease check.
+    pub fn may_act(&self) -> bool {
+        self.fence.as_ref().is_none_or(|f| f.may_act())
     }
 
     /// Connects the alert channels beside mail and the acknowledgement links

@@ -28,13 +28,16 @@
 //! the store and seeds it again. After each re-derivation the runs that ended before the
 //! result window it used are dropped ([`Tails::trim`]), so memory stays a few runs per check.
 //!
-//! The tails assume this process is the only writer of the store; a collector sharing its
-//! store with other writers must not use them (it re-reads the store for every device).
+//! The tails assume this process is the only writer of the store. A collector that sees another
+//! node's heartbeat in the store turns them off for good ([`Tails::share`]) and re-reads the
+//! store for every device from then on. (Outages it derived in the seconds before it saw the
+//! other node may miss that node's results; the next re-derivation of the device, by either
+//! node, reads the store and corrects them from its anchor on.)
 
 use super::machine::Observation;
 use crate::store::Outage;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// One series: (agent, check).
@@ -59,6 +62,8 @@ pub struct Tails {
     /// Result windows answered from memory, and read from the store instead.
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Set once another collector node writes the same store: the tails are off for good.
+    shared: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +78,19 @@ struct Inner {
 impl Tails {
     pub fn new() -> Tails {
         Tails::default()
+    }
+
+    /// Whether the tails are in use (no other node shares the store).
+    pub fn active(&self) -> bool {
+        !self.shared.load(Ordering::Relaxed)
+    }
+
+    /// Turns the tails off for good and forgets what they held: another collector node writes
+    /// the same store, so memory no longer sees every result. Returns whether they were on.
+    pub fn share(&self) -> bool {
+        let was_on = !self.shared.swap(true, Ordering::Relaxed);
+        *self.lock() = Inner::default();
+        was_on
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

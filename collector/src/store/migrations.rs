@@ -263,6 +263,24 @@ CREATE VIEW dv_results AS
     JOIN dv_names c ON c.id = s.check_name
     JOIN dv_names a ON a.id = s.agent
     LEFT JOIN dv_names n ON n.id = o.cause;",
+    // 12: a pair (or more) of collectors on one database: each node's heartbeat, the one leader
+    // lease (holder, fencing epoch, expiry; one row, `holder` empty while nobody ever led) and
+    // the epoch under which an outbox row's send began (NULL: claimed, not begun). See
+    // `store::cluster` and the `cluster` module.
+    r"CREATE TABLE cluster_nodes (
+    node          TEXT PRIMARY KEY,
+    address       TEXT NOT NULL,
+    started_ms    INTEGER NOT NULL,
+    heartbeat_ms  INTEGER NOT NULL
+);
+CREATE TABLE cluster_lease (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    holder      TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL
+);
+INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
+ALTER TABLE notify_outbox ADD COLUMN send_epoch INTEGER;",
 ];
 
 /// The schema version this program writes.

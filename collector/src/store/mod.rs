@@ -11,6 +11,8 @@
 //! - [`PageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
 //!   acknowledgement;
 //! - [`AnnouncedStore`]: what alerting has announced;
+//! - [`ClusterStore`] with [`SqliteClusterStore`]: the collectors' heartbeats, the leader lease
+//!   with its fencing epoch, and the fenced steps of the outbox ([`cluster`]);
 //! - [`IncidentStore`] with [`SqliteIncidentStore`]: incidents registered by hand (read by the
 //!   report and alerting through [`Store::manual_incidents`]).
 //!
@@ -37,6 +39,7 @@
 //! of each check's state at the horizon, and they grow with what happens, not with every probe.
 
 pub mod alerting;
+pub mod cluster;
 mod compact;
 pub mod copy;
 pub mod db;
@@ -55,6 +58,7 @@ mod sqlite;
 pub mod windows;
 
 pub use alerting::{Announced, AnnouncedStore};
+pub use cluster::{ClusterStore, LeaseRow, NodeBeat, SqliteClusterStore};
 pub use incidents::{
     IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
 };

@@ -178,7 +178,8 @@ impl OutboxStore for SqliteNotifyStore {
         };
         for id in &ids {
             tx.execute(
-                "UPDATE notify_outbox SET status = 'sending', due_at = ?2, attempts = attempts + 1
+                "UPDATE notify_outbox SET status = 'sending', due_at = ?2, attempts = attempts + 1,
+                     send_epoch = NULL
                  WHERE id = ?1",
                 params![id, text(lease_until)],
             )?;
@@ -233,7 +234,8 @@ impl OutboxStore for SqliteNotifyStore {
         error: &str,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE notify_outbox SET status = 'pending', due_at = ?2, last_error = ?3
+            "UPDATE notify_outbox SET status = 'pending', due_at = ?2, last_error = ?3,
+                 send_epoch = NULL
              WHERE id = ?1 AND status = 'sending'",
             params![id, text(due_at), error],
         )?;

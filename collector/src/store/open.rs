@@ -5,9 +5,9 @@
 
 use super::pg::{self, Pool};
 use super::{
-    AnnouncedStore, IncidentStore, Location, OutboxStore, PageStore, PolicyStore,
-    ServiceUpdateStore, SqliteIncidentStore, SqliteNotifyStore, SqliteStore, SqliteWindowStore,
-    Store, StoreError, WindowStore,
+    AnnouncedStore, ClusterStore, IncidentStore, Location, OutboxStore, PageStore, PolicyStore,
+    ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteStore,
+    SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,5 +94,13 @@ impl Database {
             Database::Sqlite(p) => ServiceUpdateStore::open(p),
             Database::Postgres(pool) => Ok(ServiceUpdateStore::Postgres(pool.clone())),
         }
+    }
+
+    /// The cluster's heartbeats and leader lease.
+    pub fn cluster(&self) -> Result<Arc<dyn ClusterStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteClusterStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgClusterStore::new(pool.clone())),
+        })
     }
 }

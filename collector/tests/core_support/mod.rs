@@ -170,6 +170,7 @@ pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
     let windows: Arc<dyn WindowStore> =
         Arc::new(SqliteWindowStore::open(&dir.join("dv.db")).unwrap());
     ApiState {
+        cluster: None,
         alerts: None,
         app: open_app(dir),
         calendar: Arc::new(CalendarService::new(

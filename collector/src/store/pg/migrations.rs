@@ -258,6 +258,21 @@ CREATE VIEW dv_results AS
     JOIN dv_names c ON c.id = s.check_name
     JOIN dv_names a ON a.id = s.agent
     LEFT JOIN dv_names n ON n.id = o.cause;"#,
+    // 12: the cluster's heartbeats, leader lease and fenced sends (see SQLite's 12).
+    r#"CREATE TABLE cluster_nodes (
+    node          TEXT COLLATE "C" PRIMARY KEY,
+    address       TEXT COLLATE "C" NOT NULL,
+    started_ms    BIGINT NOT NULL,
+    heartbeat_ms  BIGINT NOT NULL
+);
+CREATE TABLE cluster_lease (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    holder      TEXT COLLATE "C" NOT NULL,
+    epoch       BIGINT NOT NULL,
+    expires_ms  BIGINT NOT NULL
+);
+INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
+ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

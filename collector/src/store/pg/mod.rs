@@ -20,6 +20,7 @@
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
+mod cluster;
 mod compact;
 pub mod copy;
 pub mod migrations;
@@ -27,6 +28,7 @@ mod notify;
 mod results;
 mod tables;
 
+pub use cluster::PgClusterStore;
 pub use notify::PgNotifyStore;
 pub use results::PgStore;
 pub(super) use tables::{

@@ -167,7 +167,8 @@ impl OutboxStore for PgNotifyStore {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let sql = format!(
-            "UPDATE notify_outbox SET status = 'sending', due_at = $2, attempts = attempts + 1
+            "UPDATE notify_outbox SET status = 'sending', due_at = $2, attempts = attempts + 1,
+                 send_epoch = NULL
              WHERE id IN (SELECT id FROM notify_outbox
                           WHERE status IN ('pending', 'sending') AND due_at <= $1
                           ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -218,7 +219,8 @@ impl OutboxStore for PgNotifyStore {
         error: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-            "UPDATE notify_outbox SET status = 'pending', due_at = $2, last_error = $3
+            "UPDATE notify_outbox SET status = 'pending', due_at = $2, last_error = $3,
+                 send_epoch = NULL
              WHERE id = $1 AND status = 'sending'",
             &[&id, &text(due_at), &error],
         )?;
