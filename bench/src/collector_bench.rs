@@ -162,6 +162,9 @@ pub(crate) fn blocking_client() -> Result<Http> {
 /// What one ingest run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestRow {
+    /// `sqlite` or `postgres` (rows written before PostgreSQL existed have none: SQLite).
+    #[serde(default = "sqlite")]
+    pub backend: String,
     pub devices: usize,
     pub agents: usize,
     pub batch_size: usize,
@@ -179,6 +182,10 @@ pub struct IngestRow {
     pub load: f64,
 }
 
+fn sqlite() -> String {
+    "sqlite".to_string()
+}
+
 impl IngestRow {
     pub fn results_per_s(&self) -> f64 {
         self.accepted as f64 / self.wall_s
@@ -186,16 +193,32 @@ impl IngestRow {
 }
 
 /// `agents` agents post `batches` batches of `batch_size` results each, all agents at once,
-/// each agent one batch at a time, to a fresh collector with `devices` devices.
+/// each agent one batch at a time, to a fresh collector with `devices` devices, storing in a new
+/// SQLite file.
 pub fn ingest(
     devices: usize,
     agents: usize,
     batch_size: usize,
     batches: usize,
 ) -> Result<IngestRow> {
+    ingest_into(None, devices, agents, batch_size, batches)
+}
+
+/// [`ingest`] into `database` (a `postgres://` URL of an empty database), or a new SQLite
+/// file when `None`.
+pub fn ingest_into(
+    database: Option<&str>,
+    devices: usize,
+    agents: usize,
+    batch_size: usize,
+    batches: usize,
+) -> Result<IngestRow> {
     let dir = tempfile::tempdir()?;
-    let config =
-        collector_gen::write_inventory(dir.path(), devices, agents, &dir.path().join("c.db"))?;
+    let db = match database {
+        Some(url) => std::path::PathBuf::from(url),
+        None => dir.path().join("c.db"),
+    };
+    let config = collector_gen::write_inventory(dir.path(), devices, agents, &db)?;
     let mut proc = CollectorProc::start(&config, &dir.path().join("collector.log"))?;
     proc.wait_ok(&blocking_client()?, "/healthz")?;
     let base = Utc::now() - chrono::Duration::days(10);
@@ -219,6 +242,12 @@ pub fn ingest(
     let mut latencies: Vec<f64> = outcomes.iter().map(|o| o.ms).collect();
     latencies.sort_by(f64::total_cmp);
     Ok(IngestRow {
+        backend: if database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+        .to_string(),
         devices,
         agents,
         batch_size,

@@ -12,6 +12,7 @@ mod collector_longrun;
 mod compare;
 mod lag;
 mod peers;
+mod pg_cluster;
 mod report;
 mod servers;
 mod sys;
@@ -162,6 +163,10 @@ enum Command {
         /// Batches per agent.
         #[arg(long, default_value_t = 10)]
         batches: usize,
+        /// Also on PostgreSQL, beside SQLite: a throwaway cluster (initdb/pg_ctl as the
+        /// `postgres` user in a temp folder, 127.0.0.1 only, fsync on), a new database per size.
+        #[arg(long)]
+        postgres: bool,
     },
     /// One agent posting batches hours late among punctual ones: the punctual agents' batch
     /// latency with and without it; prints one JSON line.
@@ -306,10 +311,18 @@ fn run(command: Command) -> Result<()> {
             agents,
             batch_size,
             batches,
+            postgres,
         } => {
+            let mut cluster = postgres.then(pg_cluster::PgCluster::start).transpose()?;
             for n in devices {
                 let row = collector_bench::ingest(n, agents, batch_size, batches)?;
                 println!("{}", serde_json::to_string(&row)?);
+                if let Some(cluster) = &mut cluster {
+                    let url = cluster.create_database()?;
+                    let row =
+                        collector_bench::ingest_into(Some(&url), n, agents, batch_size, batches)?;
+                    println!("{}", serde_json::to_string(&row)?);
+                }
             }
             Ok(())
         }

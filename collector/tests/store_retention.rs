@@ -2,9 +2,12 @@
 //! and what people read stays exact: a month's report is the same before and after, re-deriving
 //! from the runs gives the stored outages again, a late batch from beyond the horizon still
 //! changes the outages as it should, a replayed batch is applied once across pruning, and a
-//! collector killed while pruning reopens intact.
+//! collector killed while pruning reopens intact. Each on SQLite (`sqlite::…`) and on a
+//! throwaway PostgreSQL (`postgres::…`, `pg_support`).
 
 mod core_support;
+#[macro_use]
+mod pg_support;
 
 use chrono::{DateTime, Duration, Utc};
 use core_support::*;
@@ -13,8 +16,9 @@ use driftvakt_collector::availability::{period_of, NoWindows};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::report::{build, render, Format};
 use driftvakt_collector::state::rederive_device;
-use driftvakt_collector::store::{EntityKind, Outage, SqliteStore, Store, StoredResult};
+use driftvakt_collector::store::{Database, EntityKind, Location, Outage, Store, StoredResult};
 use driftvakt_common::wire::{Batch, ProbeResult};
+use pg_support::{Backend, TestDb};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,13 +26,16 @@ use std::sync::{Arc, Mutex};
 
 const DAY: i64 = 1440;
 
-/// An app over `dir/dv.db` with a clock the test moves.
-fn app_at(dir: &Path, m: i64) -> (App, Arc<Mutex<DateTime<Utc>>>) {
+/// An app over `db` (the inventory in `dir`) with a clock the test moves.
+fn app_at(dir: &Path, db: &TestDb, m: i64) -> (App, Arc<Mutex<DateTime<Utc>>>) {
     let cfg = write_inventory(dir, None);
     let inv = Inventory::load(&cfg).unwrap();
-    let store = SqliteStore::open(&dir.join("dv.db")).unwrap();
     let (now, cell) = clock(minute(m));
-    (App::new(inv, Arc::new(store), now).unwrap(), cell)
+    (App::new(inv, store_of(db), now).unwrap(), cell)
+}
+
+fn store_of(db: &TestDb) -> Arc<dyn Store> {
+    Database::open(&db.location).unwrap().store().unwrap()
 }
 
 fn ingest(app: &App, agent: &str, prefix: &str, results: Vec<ProbeResult>) {
@@ -83,12 +90,12 @@ fn site_history(days: i64) -> Vec<ProbeResult> {
     all
 }
 
-#[test]
-fn pruning_keeps_reports_and_re_derivation_exact() {
+fn pruning_keeps_reports_and_re_derivation_exact(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh(dir.path(), "dv");
     // 2026-03-10 + 36 days = 2026-04-15; the horizon (14 days) is 2026-04-01: all of March is
     // compacted.
-    let (app, clock) = app_at(dir.path(), 0);
+    let (app, clock) = app_at(dir.path(), &db, 0);
     // Day by day, as the agent sends them.
     let all = site_history(36);
     for day in 0..36 {
@@ -161,10 +168,10 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-#[test]
-fn a_late_batch_from_beyond_the_horizon_changes_the_outages() {
+fn a_late_batch_from_beyond_the_horizon_changes_the_outages(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (app, clock) = app_at(dir.path(), 2 * DAY);
+    let db = backend.fresh(dir.path(), "dv");
+    let (app, clock) = app_at(dir.path(), &db, 2 * DAY);
     // a2 probes sw-t for two days, then goes quiet.
     ingest(&app, "a2", "early", history("sw-t", 0, 2 * DAY, |_| false));
     *clock.lock().unwrap() = minute(35 * DAY);
@@ -220,10 +227,10 @@ fn a_late_batch_from_beyond_the_horizon_changes_the_outages() {
     assert_eq!(again.outages, stored);
 }
 
-#[test]
-fn a_replayed_batch_is_applied_once_across_pruning() {
+fn a_replayed_batch_is_applied_once_across_pruning(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (app, clock) = app_at(dir.path(), DAY);
+    let db = backend.fresh(dir.path(), "dv");
+    let (app, clock) = app_at(dir.path(), &db, DAY);
     let old: Vec<ProbeResult> = history("sw", 0, DAY, |m| (100..110).contains(&m));
     let old_batch = Batch {
         agent: "a1".into(),
@@ -283,11 +290,34 @@ fn a_replayed_batch_is_applied_once_across_pruning() {
     assert_eq!(outages(&*app.store, "sw"), before);
 }
 
-#[test]
-fn a_collector_killed_while_pruning_reopens_intact() {
+/// Results held (runs counted by what they hold), and the database's own integrity check
+/// (SQLite's `integrity_check`; PostgreSQL: every observation's series exists).
+fn held_and_integrity(db: &TestDb) -> (u64, String) {
+    const HELD: &str = "SELECT sum(coalesce(count, 1)) FROM dv_obs";
+    const ORPHANS: &str = "SELECT count(*) FROM dv_obs o WHERE NOT EXISTS \
+                           (SELECT 1 FROM dv_series s WHERE s.id = o.series)";
+    match (&db.location, &db.pg) {
+        (Location::Sqlite(path), _) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let check: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            let n: i64 = conn.query_row(HELD, [], |r| r.get(0)).unwrap();
+            (n as u64, check)
+        }
+        (Location::Postgres(_), Some(pg)) => {
+            let n: u64 = pg.cluster.psql(&pg.name, HELD).parse().unwrap();
+            let orphans = pg.cluster.psql(&pg.name, ORPHANS);
+            (n, if orphans == "0" { "ok".into() } else { orphans })
+        }
+        (Location::Postgres(_), None) => unreachable!("a PostgreSQL test database"),
+    }
+}
+
+fn a_collector_killed_while_pruning_reopens_intact(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("dv.db");
-    let cfg = write_inventory(dir.path(), Some(&db));
+    let db = backend.fresh(dir.path(), "dv");
+    let cfg = write_inventory(dir.path(), Some(Path::new(&db.text())));
     // Thirty to fifteen days ago (the binary runs on the wall clock): everything is due for
     // compaction at start.
     let now = Utc::now();
@@ -295,7 +325,7 @@ fn a_collector_killed_while_pruning_reopens_intact() {
     let devices = ["sw", "ap1", "ap2", "ap3", "prn"];
     let mut total = 0u64;
     {
-        let store = SqliteStore::open(&db).unwrap();
+        let store = store_of(&db);
         for day in 0..15 {
             let mut rs = Vec::new();
             for m in day * DAY..(day + 1) * DAY {
@@ -321,18 +351,7 @@ fn a_collector_killed_while_pruning_reopens_intact() {
                 .unwrap();
         }
     }
-    let count = || -> (u64, String) {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        let n: i64 = conn
-            .query_row("SELECT sum(coalesce(count, 1)) FROM dv_obs", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        (n as u64, check)
-    };
+    let count = || held_and_integrity(&db);
     for delay_ms in [0u64, 20, 60, 150] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
             .args(["run", "--config"])
@@ -364,9 +383,8 @@ fn a_collector_killed_while_pruning_reopens_intact() {
     }
     // Reopened, a full pass finishes the work with nothing lost.
     let inv = Inventory::load(&cfg).unwrap();
-    let store = SqliteStore::open(&db).unwrap();
     let (clock, _) = clock(now);
-    let app = App::new(inv, Arc::new(store), clock).unwrap();
+    let app = App::new(inv, store_of(&db), clock).unwrap();
     app.prune().unwrap();
     assert_eq!(count(), (total, "ok".to_string()));
     let stats = app.store.stats(true).unwrap();
@@ -377,11 +395,10 @@ fn a_collector_killed_while_pruning_reopens_intact() {
     assert!(stats.runs > 0 && stats.runs < total / 10, "{stats:?}");
 }
 
-#[test]
-fn db_stats_shows_rows_bytes_oldest_result_and_horizon() {
+fn db_stats_shows_rows_bytes_oldest_result_and_horizon(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("dv.db");
-    let cfg = write_inventory(dir.path(), Some(&db));
+    let db = backend.fresh(dir.path(), "dv");
+    let cfg = write_inventory(dir.path(), Some(Path::new(&db.text())));
     let stats = |now: &str| -> serde_json::Value {
         let out = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
             .args(["db", "stats", "--config"])
@@ -396,13 +413,13 @@ fn db_stats_shows_rows_bytes_oldest_result_and_horizon() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    drop(SqliteStore::open(&db).unwrap());
+    drop(store_of(&db));
     let empty = stats("2026-03-20T00:00:00Z");
     assert!(empty["bytes"].as_u64().unwrap() > 0);
     assert!(empty["oldest_result"].is_null());
     assert_eq!(empty["retention_horizon"], "2026-03-06T00:00:00Z");
     {
-        let store = SqliteStore::open(&db).unwrap();
+        let store = store_of(&db);
         let rs: Vec<StoredResult> = (0..3)
             .map(|m| {
                 let t = ms(minute(m));
@@ -416,3 +433,11 @@ fn db_stats_shows_rows_bytes_oldest_result_and_horizon() {
     assert_eq!(some["rows"]["dv_obs"], 3);
     assert_eq!(some["raw_results"], 3);
 }
+
+both_backends!(
+    pruning_keeps_reports_and_re_derivation_exact,
+    a_late_batch_from_beyond_the_horizon_changes_the_outages,
+    a_replayed_batch_is_applied_once_across_pruning,
+    a_collector_killed_while_pruning_reopens_intact,
+    db_stats_shows_rows_bytes_oldest_result_and_horizon,
+);

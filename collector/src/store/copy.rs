@@ -7,7 +7,7 @@
 //! - the target is opened the usual way (created and migrated to this program's schema when
 //!   new) and must be at the source's schema version and hold no rows in any table;
 //! - every table of the schema is copied ([`TABLES`], in an order that respects the foreign
-//!   keys), with its ids; the schema's bookkeeping (`dv_schema`, SQLite's `user_version` and
+//!   keys), with its ids, except the running cluster's heartbeats and lease ([`RUNTIME`]); the schema's bookkeeping (`dv_schema`, SQLite's `user_version` and
 //!   `sqlite_sequence`) is not a table to copy; a table of the source or target that [`TABLES`]
 //!   does not know stops the copy, so a new migration's table cannot be forgotten;
 //! - all of it in one transaction on the target, in which the rows of every table are counted
@@ -44,6 +44,11 @@ pub const TABLES: &[&str] = &[
     "manual_incident_updates",
     "service_updates",
 ];
+
+/// Tables of the running cluster, known but not copied: which nodes beat and who leads belong
+/// to the collectors running on a database, not to the installation; the target keeps its own
+/// (nobody leading until a collector starts on it).
+pub const RUNTIME: &[&str] = &["cluster_lease", "cluster_nodes"];
 
 /// Rows read and written per step.
 pub const CHUNK: usize = 2_000;
@@ -188,10 +193,10 @@ fn check_versions(source: &mut dyn End, target: &mut dyn End) -> Result<i64, Sto
     Ok(s)
 }
 
-/// The tables of `end` must be exactly [`TABLES`].
+/// The tables of `end` must be exactly [`TABLES`] and [`RUNTIME`].
 fn check_tables(end: &mut dyn End, which: &str) -> Result<(), StoreError> {
     let found = end.tables()?;
-    let known: BTreeSet<&str> = TABLES.iter().copied().collect();
+    let known: BTreeSet<&str> = TABLES.iter().chain(RUNTIME).copied().collect();
     if let Some(t) = found.iter().find(|t| !known.contains(t.as_str())) {
         return Err(refuse(format!(
             "the {which} has table {t}, which db copy does not know: add it to \

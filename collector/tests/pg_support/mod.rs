@@ -255,6 +255,7 @@ impl Backend {
 }
 
 /// `both_backends!(a, b)`: tests `sqlite::a`, `postgres::a`, … each calling `a(Backend::…)`.
+#[allow(unused_macros)]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

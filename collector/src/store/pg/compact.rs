@@ -19,7 +19,7 @@ pub(super) async fn compact<C: GenericClient>(
         .query(
             "SELECT s.id, n.name, s.compact_ms, s.late_ms FROM dv_series s
              JOIN dv_names n ON n.id = s.target
-             WHERE s.compact_ms < $1 - $2 OR s.late_ms IS NOT NULL
+             WHERE s.compact_ms < $1::bigint - $2::bigint OR s.late_ms IS NOT NULL
              ORDER BY s.id LIMIT $3 FOR UPDATE OF s",
             &[&horizon, &SLACK_MS, &(max_series as i64 + 1)],
         )

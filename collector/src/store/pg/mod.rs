@@ -20,6 +20,7 @@
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
+mod batch;
 mod cluster;
 mod compact;
 pub mod copy;

@@ -13,7 +13,7 @@
 use super::{get, Pool, Sql};
 use crate::store::{
     batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, OutageKind,
-    Replacement, Seen, Skipped, Store, StoreError, StoreStats, StoredResult,
+    Replacement, Seen, Store, StoreError, StoreStats, StoredResult,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -43,13 +43,18 @@ impl PgStore {
 }
 
 /// Name ids: the committed ones and those learned in the current transaction.
-struct Names<'a> {
-    known: &'a HashMap<String, i64>,
-    new: HashMap<String, i64>,
+pub(super) struct Names<'a> {
+    pub(super) known: &'a HashMap<String, i64>,
+    pub(super) new: HashMap<String, i64>,
 }
 
 impl Names<'_> {
-    async fn id<C: GenericClient>(
+    /// The id of `name` if known.
+    pub(super) fn get(&self, name: &str) -> Option<i64> {
+        self.known.get(name).or_else(|| self.new.get(name)).copied()
+    }
+
+    pub(super) async fn id<C: GenericClient>(
         &mut self,
         sql: &mut Sql<'_, C>,
         name: &str,
@@ -70,7 +75,7 @@ impl Names<'_> {
     }
 }
 
-fn flags(r: &StoredResult) -> i64 {
+pub(super) fn flags(r: &StoredResult) -> i64 {
     (if r.ok { OK } else { 0 }) | (if r.degraded { DEGRADED } else { 0 })
 }
 
@@ -78,7 +83,7 @@ fn flags(r: &StoredResult) -> i64 {
 type Outcome = (bool, bool, Option<String>);
 
 /// The row at or before `time` in `series`: (time, until, outcome).
-async fn covering<C: GenericClient>(
+pub(super) async fn covering<C: GenericClient>(
     sql: &mut Sql<'_, C>,
     series: i64,
     time: i64,
@@ -103,7 +108,7 @@ async fn covering<C: GenericClient>(
 }
 
 /// What differs between the stored outcome and `r` (the words of the SQLite store).
-fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
+pub(super) fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
     let (ok, degraded, cause) = stored;
     if (*ok, *degraded, cause) == (r.ok, r.degraded, &r.cause) {
         return None;
@@ -124,130 +129,6 @@ fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> 
         outcome(*ok, *degraded, cause),
         outcome(r.ok, r.degraded, &r.cause)
     ))
-}
-
-/// Per series: its id and compaction mark.
-async fn series_of_result<C: GenericClient>(
-    sql: &mut Sql<'_, C>,
-    names: &mut Names<'_>,
-    r: &StoredResult,
-) -> Result<(i64, i64), StoreError> {
-    let t = names.id(sql, &r.target).await?;
-    let c = names.id(sql, &r.check).await?;
-    let a = names.id(sql, &r.agent).await?;
-    let row = sql
-        .one(
-            "INSERT INTO dv_series (target, check_name, agent) VALUES ($1, $2, $3)
-             ON CONFLICT (target, check_name, agent) DO UPDATE SET target = EXCLUDED.target
-             RETURNING id, compact_ms",
-            &[&t, &c, &a],
-        )
-        .await?;
-    Ok((get(&row, 0)?, get(&row, 1)?))
-}
-
-/// What [`insert_results`] did.
-type Inserted = (usize, BTreeMap<String, i64>, Vec<Skipped>);
-
-/// Stores `results` in the caller's transaction, leaving out those already stored.
-async fn insert_results<C: GenericClient>(
-    sql: &mut Sql<'_, C>,
-    names: &mut Names<'_>,
-    results: &[StoredResult],
-) -> Result<Inserted, StoreError> {
-    let mut series_ids: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
-    let mut late: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut latest: BTreeMap<i64, (i64, &str)> = BTreeMap::new();
-    let mut seen: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    let mut pending: BTreeMap<String, i64> = BTreeMap::new();
-    let (mut inserted, mut skipped) = (0, Vec::new());
-    for (index, r) in results.iter().enumerate() {
-        let key = (r.target.as_str(), r.check.as_str(), r.agent.as_str());
-        let (series, compact_ms) = match series_ids.get(&key) {
-            Some(s) => *s,
-            None => {
-                let s = series_of_result(sql, names, r).await?;
-                series_ids.insert(key, s);
-                s
-            }
-        };
-        if r.time < compact_ms {
-            if let Some((time, until, stored)) = covering(sql, series, r.time).await? {
-                if time == r.time || until.is_some_and(|u| u >= r.time) {
-                    let conflict = conflict(&stored, r, time != r.time);
-                    skipped.push(Skipped { index, conflict });
-                    continue;
-                }
-            }
-        }
-        let cause = match &r.cause {
-            Some(c) => Some(names.id(sql, c).await?),
-            None => None,
-        };
-        let detail = r.degraded.then_some(r.raw.as_str());
-        let n = sql
-            .exec(
-                "INSERT INTO dv_obs (series, time_ms, flags, cause, detail)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[&series, &r.time, &flags(r), &cause, &detail],
-            )
-            .await?;
-        if n == 0 {
-            let (_, _, stored) = covering(sql, series, r.time).await?.ok_or_else(|| {
-                StoreError::Corrupt(format!("result of series {series} at {} vanished", r.time))
-            })?;
-            let conflict = conflict(&stored, r, false);
-            skipped.push(Skipped { index, conflict });
-            continue;
-        }
-        inserted += 1;
-        if r.time < compact_ms {
-            let e = late.entry(series).or_insert(r.time);
-            *e = (*e).min(r.time);
-        }
-        let l = latest.entry(series).or_insert((r.time, &r.raw));
-        if r.time >= l.0 {
-            *l = (r.time, &r.raw);
-        }
-        let s = seen.entry(&r.target).or_insert((r.time, r.time));
-        *s = (s.0.min(r.time), s.1.max(r.time));
-        let e = pending.entry(r.target.clone()).or_insert(r.time);
-        *e = (*e).min(r.time);
-    }
-    for (device, (first, last)) in &seen {
-        sql.exec(
-            "INSERT INTO dv_seen (device, first_ms, last_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (device) DO UPDATE
-             SET first_ms = LEAST(dv_seen.first_ms, $2), last_ms = GREATEST(dv_seen.last_ms, $3)",
-            &[device, first, last],
-        )
-        .await?;
-    }
-    for (series, (time, raw)) in &latest {
-        sql.exec(
-            "INSERT INTO dv_latest (series, time_ms, raw) VALUES ($1, $2, $3)
-             ON CONFLICT (series) DO UPDATE SET time_ms = $2, raw = $3
-             WHERE dv_latest.time_ms <= $2",
-            &[series, time, raw],
-        )
-        .await?;
-    }
-    for (series, time) in &late {
-        sql.exec(
-            "UPDATE dv_series SET late_ms = LEAST(coalesce(late_ms, $2), $2) WHERE id = $1",
-            &[series, time],
-        )
-        .await?;
-    }
-    for (device, from) in &pending {
-        sql.exec(
-            "INSERT INTO dv_pending (entity, id, from_ms) VALUES ('device', $1, $2)
-             ON CONFLICT (entity, id) DO UPDATE SET from_ms = LEAST(dv_pending.from_ms, $2)",
-            &[device, from],
-        )
-        .await?;
-    }
-    Ok((inserted, pending, skipped))
 }
 
 /// The series of `device` (of one check, or all): (id, check, agent).
@@ -422,7 +303,7 @@ impl Store for PgStore {
                 new: HashMap::new(),
             };
             let (inserted, pending, skipped) =
-                insert_results(&mut sql, &mut names, results).await?;
+                super::batch::insert_results(&mut sql, &mut names, results).await?;
             let new = names.new;
             tx.commit().await?;
             let applied = Applied::New {
