@@ -5,7 +5,9 @@
 //!   that is not a valid batch (the message names the field and line/column), 401 for a missing
 //!   or wrong token, 403 when the batch names another agent than the token's, 413 past the size
 //!   limit (`collector.max_body_bytes`), 408 when the body is not sent within the body-read
-//!   timeout. The token is checked from the headers before the body is read.
+//!   timeout, 503 with `Retry-After` while the database cannot be reached (the agent keeps the
+//!   batch in its spool and retries, on the next collector if it has several). The token is
+//!   checked from the headers before the body is read.
 //! - `GET /api/v1/report?period=2026-T1` (or `from=..&to=..` RFC 3339) — the report as JSON.
 //! - `GET /api/v1/status` — the current state of every device and service.
 //! - `GET /api/v1/assignment` — the devices an agent in central mode probes ([`assignment`]).

@@ -85,6 +85,10 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("database {path}: {message}")]
     Open { path: String, message: String },
+    /// The database server cannot be reached now (refused, reset, shutting down): worth
+    /// retrying later, unlike the other variants ([`StoreError::is_unavailable`]).
+    #[error("database {path} unreachable: {message}")]
+    Unavailable { path: String, message: String },
     #[error("database schema version {found} is newer than this program ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("db copy: {0}")]
@@ -111,6 +115,27 @@ pub enum StoreError {
         by: String,
         at: DateTime<Utc>,
     },
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (a connection that could not be opened, was
+    /// closed under the request, or a server shutting down or starting up): the request may
+    /// succeed later, so HTTP answers 503 with `Retry-After` rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable { .. } => true,
+            StoreError::Postgres(e) => {
+                // Class 08: connection exception; 57P01-57P03: admin or crash shutdown,
+                // cannot connect now.
+                let code = e.code().map(|c| c.code());
+                e.is_closed()
+                    || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0"))
+                    || std::error::Error::source(e)
+                        .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One result as stored.

@@ -164,12 +164,19 @@ impl PgCluster {
 
     /// Stops at once (as a crash would).
     pub fn pg_ctl_stop(&self) {
+        self.pg_ctl_stop_mode("immediate");
+    }
+
+    /// `pg_ctl stop -m MODE` (`smart`, `fast`: sessions are ended and the server shuts down
+    /// cleanly, `immediate`); [`PgCluster::pg_ctl_start`] starts it again on the same port and
+    /// data folder.
+    pub fn pg_ctl_stop_mode(&self, mode: &str) {
         run(
             as_postgres(&program("pg_ctl"))
                 .arg("-D")
                 .arg(self.data())
-                .args(["-m", "immediate", "-w", "stop"]),
-            "pg_ctl stop",
+                .args(["-m", mode, "-w", "stop"]),
+            &format!("pg_ctl stop -m {mode}"),
         );
     }
 

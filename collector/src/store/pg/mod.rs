@@ -263,10 +263,15 @@ fn connect(config: &PgConfig) -> Result<Conn, StoreError> {
     if let Some(password) = config.password().map_err(open_err)? {
         pg.password(password);
     }
+    // The server refused, reset or is shutting down: unavailable for now, not broken.
+    let unreachable = |message: String| StoreError::Unavailable {
+        path: config.to_string(),
+        message,
+    };
     let rt = runtime();
     let (client, connection) = block_on(rt.spawn(async move { pg.connect(NoTls).await }))
         .map_err(|e| open_err(e.to_string()))?
-        .map_err(|e| open_err(e.to_string()))?;
+        .map_err(|e| unreachable(e.to_string()))?;
     rt.spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection ended: {e}");
