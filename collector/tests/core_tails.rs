@@ -2,14 +2,18 @@
 //! ingest re-derives, never what it derives: random histories (outages, flaps, silence,
 //! degraded checks, agent faults, two agents on one device), ingested batch by batch, with a
 //! late batch and a restart among them, give the same stored outages and flaps as a collector
-//! that reads the store for every device.
+//! that reads the store for every device. On SQLite (`sqlite::…`) and on a throwaway
+//! PostgreSQL (`postgres::…`).
 
 mod core_support;
+#[macro_use]
+mod pg_support;
 
-use core_support::{open_app, result};
+use core_support::{open_app_at, result};
 use driftvakt_collector::app::App;
 use driftvakt_collector::store::{EntityKind, Flap, Outage};
 use driftvakt_common::wire::{Batch, ProbeResult};
+use pg_support::Backend;
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
@@ -138,13 +142,20 @@ fn ingest(app: &App, list: &[(String, Batch)]) {
     }
 }
 
-#[test]
-fn tails_derive_what_the_store_derives() {
-    for seed in [1, 7, 42, 1234, 99_991] {
+fn tails_derive_what_the_store_derives(backend: Backend) {
+    let seeds: &[u64] = match backend {
+        Backend::Sqlite => &[1, 7, 42, 1234, 99_991],
+        Backend::Postgres => &[7, 1234],
+    };
+    for &seed in seeds {
         let list = batches(seed, 12 * 60);
         let (with, without) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let fast = open_app(with.path());
-        let mut slow = open_app(without.path());
+        let (db_fast, db_slow) = (
+            backend.fresh(with.path(), "fast"),
+            backend.fresh(without.path(), "slow"),
+        );
+        let fast = open_app_at(with.path(), &db_fast.location);
+        let mut slow = open_app_at(without.path(), &db_slow.location);
         slow.tails = None;
         // One batch held back and sent late (after half the others); a restart half way (the
         // tails start empty again).
@@ -184,3 +195,5 @@ fn tails_derive_what_the_store_derives() {
         assert_eq!(f, s, "seed {seed}");
     }
 }
+
+both_backends!(tails_derive_what_the_store_derives);

@@ -200,46 +200,101 @@ fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
     })
 }
 
-async fn replace_one<C: GenericClient>(
+/// Replaces the outages (and a device's flaps) from each replacement's `from` on, and clears
+/// their pending marks: four statements over arrays, whatever the number of replacements (a
+/// step of re-derivation writes up to 64 devices at once).
+async fn replace_all<C: GenericClient>(
     sql: &mut Sql<'_, C>,
-    r: &Replacement,
+    replacements: &[Replacement],
 ) -> Result<(), StoreError> {
-    let e = r.entity.as_str();
+    if replacements.is_empty() {
+        return Ok(());
+    }
+    let entity: Vec<&str> = replacements.iter().map(|r| r.entity.as_str()).collect();
+    let id: Vec<&str> = replacements.iter().map(|r| r.id.as_str()).collect();
+    let from: Vec<i64> = replacements.iter().map(|r| r.from).collect();
     sql.exec(
-        "DELETE FROM dv_outages WHERE entity = $1 AND id = $2 AND start_ms >= $3",
-        &[&e, &r.id, &r.from],
+        "DELETE FROM dv_outages o USING unnest($1::text[], $2::text[], $3::bigint[]) AS r (e, i, f)
+         WHERE o.entity = r.e AND o.id = r.i AND o.start_ms >= r.f",
+        &[&entity, &id, &from],
     )
     .await?;
-    for o in &r.outages {
+    insert_outages(sql, replacements).await?;
+    let devices: Vec<&Replacement> = replacements
+        .iter()
+        .filter(|r| r.entity == EntityKind::Device)
+        .collect();
+    if !devices.is_empty() {
+        let id: Vec<&str> = devices.iter().map(|r| r.id.as_str()).collect();
+        let from: Vec<i64> = devices.iter().map(|r| r.from).collect();
         sql.exec(
-            "INSERT INTO dv_outages (entity, id, start_ms, end_ms, kind, cause)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (entity, id, start_ms, kind)
-             DO UPDATE SET end_ms = EXCLUDED.end_ms, cause = EXCLUDED.cause",
-            &[&e, &r.id, &o.start, &o.end, &o.kind.as_str(), &o.cause],
+            "DELETE FROM dv_flaps f USING unnest($1::text[], $2::bigint[]) AS r (i, f)
+             WHERE f.device = r.i AND f.start_ms >= r.f",
+            &[&id, &from],
         )
         .await?;
-    }
-    if r.entity == EntityKind::Device {
-        sql.exec(
-            "DELETE FROM dv_flaps WHERE device = $1 AND start_ms >= $2",
-            &[&r.id, &r.from],
-        )
-        .await?;
-        for f in &r.flaps {
-            sql.exec(
-                "INSERT INTO dv_flaps (device, agent, start_ms, end_ms, failures)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (device, agent, start_ms)
-                 DO UPDATE SET end_ms = EXCLUDED.end_ms, failures = EXCLUDED.failures",
-                &[&r.id, &f.agent, &f.start, &f.end, &i64::from(f.failures)],
-            )
-            .await?;
-        }
+        insert_flaps(sql, &devices).await?;
     }
     sql.exec(
-        "DELETE FROM dv_pending WHERE entity = $1 AND id = $2",
-        &[&e, &r.id],
+        "DELETE FROM dv_pending p USING unnest($1::text[], $2::text[]) AS r (e, i)
+         WHERE p.entity = r.e AND p.id = r.i",
+        &[&entity, &id],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_outages<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    replacements: &[Replacement],
+) -> Result<(), StoreError> {
+    let all: Vec<(&Replacement, &Outage)> = replacements
+        .iter()
+        .flat_map(|r| r.outages.iter().map(move |o| (r, o)))
+        .collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let entity: Vec<&str> = all.iter().map(|(r, _)| r.entity.as_str()).collect();
+    let id: Vec<&str> = all.iter().map(|(r, _)| r.id.as_str()).collect();
+    let start: Vec<i64> = all.iter().map(|(_, o)| o.start).collect();
+    let end: Vec<Option<i64>> = all.iter().map(|(_, o)| o.end).collect();
+    let kind: Vec<&str> = all.iter().map(|(_, o)| o.kind.as_str()).collect();
+    let cause: Vec<Option<&str>> = all.iter().map(|(_, o)| o.cause.as_deref()).collect();
+    sql.exec(
+        "INSERT INTO dv_outages (entity, id, start_ms, end_ms, kind, cause)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                              $6::text[])
+         ON CONFLICT (entity, id, start_ms, kind)
+         DO UPDATE SET end_ms = EXCLUDED.end_ms, cause = EXCLUDED.cause",
+        &[&entity, &id, &start, &end, &kind, &cause],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_flaps<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    devices: &[&Replacement],
+) -> Result<(), StoreError> {
+    let all: Vec<(&str, &Flap)> = devices
+        .iter()
+        .flat_map(|r| r.flaps.iter().map(move |f| (r.id.as_str(), f)))
+        .collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let device: Vec<&str> = all.iter().map(|(d, _)| *d).collect();
+    let agent: Vec<&str> = all.iter().map(|(_, f)| f.agent.as_str()).collect();
+    let start: Vec<i64> = all.iter().map(|(_, f)| f.start).collect();
+    let end: Vec<i64> = all.iter().map(|(_, f)| f.end).collect();
+    let failures: Vec<i64> = all.iter().map(|(_, f)| i64::from(f.failures)).collect();
+    sql.exec(
+        "INSERT INTO dv_flaps (device, agent, start_ms, end_ms, failures)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (device, agent, start_ms)
+         DO UPDATE SET end_ms = EXCLUDED.end_ms, failures = EXCLUDED.failures",
+        &[&device, &agent, &start, &end, &failures],
     )
     .await?;
     Ok(())
@@ -484,9 +539,7 @@ impl Store for PgStore {
     fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
         self.pool.run(async |c| {
             let mut tx = c.tx().await?;
-            for r in replacements {
-                replace_one(&mut tx.sql(), r).await?;
-            }
+            replace_all(&mut tx.sql(), replacements).await?;
             tx.commit().await
         })
     }
