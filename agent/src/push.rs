@@ -110,10 +110,12 @@ pub enum PushOutcome {
     Conflict {
         body: String,
     },
-    /// Try again later; `reason` is the metric label.
+    /// Try again later; `reason` is the metric label; `retry_after` the collector's
+    /// `Retry-After` (seconds form), if it sent one.
     Transient {
         reason: &'static str,
         detail: String,
+        retry_after: Option<Duration>,
     },
 }
 
@@ -248,7 +250,7 @@ impl CollectorClient {
     pub async fn push(&self, batch: &Batch) -> PushOutcome {
         let at = self.current_index();
         let outcome = self.push_to(at, batch).await;
-        if let PushOutcome::Transient { reason, detail } = &outcome {
+        if let PushOutcome::Transient { reason, detail, .. } = &outcome {
             if moves_on(reason) {
                 self.move_on(at, detail);
             }
@@ -273,6 +275,7 @@ impl CollectorClient {
                 Err(e) => PushOutcome::Transient {
                     reason: "bad_response",
                     detail: format!("status {status} with an unreadable body: {e}"),
+                    retry_after: None,
                 },
             },
             401 => PushOutcome::Unauthorized,
@@ -282,6 +285,7 @@ impl CollectorClient {
             408 | 429 => PushOutcome::Transient {
                 reason: "throttled",
                 detail: format!("status {status}"),
+                retry_after: retry_after(&response),
             },
             400..=499 => PushOutcome::Rejected {
                 status,
@@ -290,6 +294,7 @@ impl CollectorClient {
             _ => PushOutcome::Transient {
                 reason: "server_error",
                 detail: format!("status {status}"),
+                retry_after: retry_after(&response),
             },
         }
     }
@@ -327,7 +332,16 @@ fn transport_failure(e: &reqwest::Error) -> PushOutcome {
     PushOutcome::Transient {
         reason,
         detail: error_chain(e),
+        retry_after: None,
     }
+}
+
+/// The `Retry-After` of an answer in its seconds form (a collector whose database is briefly
+/// unreachable sends `503` with it); the date form is not used by the collector.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 /// An error and its causes on one line.
@@ -340,6 +354,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// The wait after a failed pass: the collector's `Retry-After` when it sent one (at most
+/// `max`; the backoff still grows, for failures without it), else the backoff's next delay.
+fn retry_delay(e: &PassError, backoff: &mut Backoff, max: Duration) -> Duration {
+    let jittered = backoff.next_delay();
+    match e {
+        PassError::Push {
+            retry_after: Some(after),
+            ..
+        } => (*after).min(max),
+        _ => jittered,
+    }
 }
 
 /// Exponential backoff with full jitter.
@@ -406,6 +433,8 @@ pub enum PassError {
     Push {
         reason: &'static str,
         detail: String,
+        /// The collector's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -449,7 +478,7 @@ impl Pusher {
                     self.opts.push_interval
                 }
                 Err(e) => {
-                    let delay = backoff.next_delay();
+                    let delay = retry_delay(&e, &mut backoff, self.opts.backoff_max);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "push to the collector failed; results stay in the spool");
                     delay
                 }
@@ -527,11 +556,20 @@ impl Pusher {
                 Err(PassError::Push {
                     reason: "unauthorized",
                     detail: "401 Unauthorized".into(),
+                    retry_after: None,
                 })
             }
-            PushOutcome::Transient { reason, detail } => {
+            PushOutcome::Transient {
+                reason,
+                detail,
+                retry_after,
+            } => {
                 self.metrics.push_failed(reason);
-                Err(PassError::Push { reason, detail })
+                Err(PassError::Push {
+                    reason,
+                    detail,
+                    retry_after,
+                })
             }
         }
     }
@@ -606,6 +644,26 @@ fn file_safe(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_collector_s_retry_after_sets_the_wait() {
+        let max = Duration::from_secs(60);
+        let mut b = Backoff::new(Duration::from_secs(1), max);
+        let asked = |secs| PassError::Push {
+            reason: "server_error",
+            detail: "status 503".into(),
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(retry_delay(&asked(5), &mut b, max), Duration::from_secs(5));
+        assert_eq!(retry_delay(&asked(3600), &mut b, max), max);
+        let plain = PassError::Push {
+            reason: "connect",
+            detail: "refused".into(),
+            retry_after: None,
+        };
+        // Two failures above: the bound is now 4 s.
+        assert!(retry_delay(&plain, &mut b, max) <= Duration::from_secs(4));
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_with_jitter_below_the_bound() {

@@ -18,7 +18,7 @@ use driftvakt_collector::availability::{period_of, NoWindows};
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::report::{build, render, Format};
-use driftvakt_collector::store::SqliteStore;
+use driftvakt_collector::store::{SqliteStore, StoreError};
 use driftvakt_common::wire::{Batch, ProbeResult};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -50,12 +50,15 @@ pub struct LongRun {
     pub outages_stored: usize,
     pub january_report_bytes: usize,
     pub january_report_identical: bool,
-    /// Batch latency beside a pruning pass against without one (see [`pruning_latency`]).
+    /// Batch latency beside the hourly pruning passes of the steady state against without one
+    /// (see [`steady_pruning_latency`]).
+    pub pruning_steady: PruningLatency,
+    /// The same beside one pass catching up [`BACKLOG_MIN`] minutes (see [`pruning_latency`]).
     pub pruning: PruningLatency,
 }
 
-/// Each batch's ingest latency (ms) with no pruning running, and while a pruning pass with a
-/// backlog of [`BACKLOG_MIN`] minutes of every series runs in another thread.
+/// Each batch's ingest latency (ms) with no pruning running, and while a pruning pass runs in
+/// another thread.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PruningLatency {
     pub batches_without: usize,
@@ -64,13 +67,14 @@ pub struct PruningLatency {
     pub batches_during: usize,
     pub p50_ms_during: f64,
     pub p99_ms_during: f64,
-    /// The pruning pass's wall time and the raw rows it merged away.
+    /// The (longest) pruning pass's wall time and the raw rows merged away.
     pub pass_ms: f64,
     pub rows_removed: usize,
 }
 
-/// Minutes of results left uncompacted before the measured pruning pass (half a day).
-const BACKLOG_MIN: i64 = 720;
+/// Minutes of results left uncompacted before the measured pruning pass (two days: a pass long
+/// enough for a few dozen batches beside it).
+const BACKLOG_MIN: i64 = 2 * 1440;
 
 fn start() -> DateTime<Utc> {
     "2026-01-01T00:00:00Z".parse().expect("a valid instant")
@@ -160,6 +164,79 @@ fn timed_batch(
     Ok(t.elapsed().as_secs_f64() * 1000.0)
 }
 
+/// Simulated hours of the steady-state latency phase.
+const STEADY_HOURS: i64 = 48;
+
+/// Batch latency in the steady state `run` has: a pruning pass at the start of every simulated
+/// hour, in another thread (each series' results an hour past the horizon), while the hour's
+/// batches go on; a batch that starts while the pass runs counts as "during".
+fn steady_pruning_latency(
+    app: &App,
+    now: &Mutex<DateTime<Utc>>,
+    devices: usize,
+    mut from: i64,
+    n: &mut u64,
+) -> Result<PruningLatency> {
+    let (mut without, mut during) = (Vec::new(), Vec::new());
+    let (mut pass_ms, mut removed) = (0.0f64, 0);
+    for _ in 0..STEADY_HOURS {
+        let pass = spawn_pass(app);
+        for _ in 0..60 / BATCH_MIN {
+            let running = !pass.is_finished();
+            let ms = timed_batch(app, now, devices, from, n)?;
+            from += BATCH_MIN;
+            if running {
+                during.push(ms);
+            } else {
+                without.push(ms);
+            }
+        }
+        let (ms, pruned) = join_pass(pass)?;
+        pass_ms = pass_ms.max(ms);
+        removed += pruned.removed;
+    }
+    Ok(latency(&mut without, &mut during, pass_ms, removed))
+}
+
+type Pass = std::thread::JoinHandle<Result<(f64, driftvakt_collector::app::Pruned), StoreError>>;
+
+/// One pruning pass in another thread, timed.
+fn spawn_pass(app: &App) -> Pass {
+    let pruner = app.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        pruner
+            .prune()
+            .map(|p| (t.elapsed().as_secs_f64() * 1000.0, p))
+    })
+}
+
+fn join_pass(pass: Pass) -> Result<(f64, driftvakt_collector::app::Pruned)> {
+    Ok(pass
+        .join()
+        .map_err(|_| anyhow::anyhow!("the pruning thread panicked"))??)
+}
+
+fn latency(
+    without: &mut [f64],
+    during: &mut [f64],
+    pass_ms: f64,
+    rows_removed: usize,
+) -> PruningLatency {
+    let (p50_without, p99_without) = p50_p99(without);
+    let (p50_during, p99_during) = p50_p99(during);
+    PruningLatency {
+        batches_without: without.len(),
+        p50_ms_without: p50_without,
+        p99_ms_without: p99_without,
+        batches_during: during.len(),
+        p50_ms_during: p50_during,
+        p99_ms_during: p99_during,
+        pass_ms,
+        rows_removed,
+    }
+}
+
 /// Batch latency beside a pruning pass: [`BACKLOG_MIN`] minutes of batches with no pruning
 /// (the "without" figures), then one pruning pass in another thread, compacting that backlog
 /// of every series, while batches go on (the "during" figures, until the pass ends).
@@ -175,33 +252,14 @@ fn pruning_latency(
         without.push(timed_batch(app, now, devices, from, n)?);
         from += BATCH_MIN;
     }
-    let pruner = app.clone();
-    let pass = std::thread::spawn(move || {
-        let t = Instant::now();
-        pruner
-            .prune()
-            .map(|p| (t.elapsed().as_secs_f64() * 1000.0, p))
-    });
+    let pass = spawn_pass(app);
     let mut during = Vec::new();
     while !pass.is_finished() {
         during.push(timed_batch(app, now, devices, from, n)?);
         from += BATCH_MIN;
     }
-    let (pass_ms, pruned) = pass
-        .join()
-        .map_err(|_| anyhow::anyhow!("the pruning thread panicked"))??;
-    let (p50_without, p99_without) = p50_p99(&mut without);
-    let (p50_during, p99_during) = p50_p99(&mut during);
-    Ok(PruningLatency {
-        batches_without: without.len(),
-        p50_ms_without: p50_without,
-        p99_ms_without: p99_without,
-        batches_during: during.len(),
-        p50_ms_during: p50_during,
-        p99_ms_during: p99_during,
-        pass_ms,
-        rows_removed: pruned.removed,
-    })
+    let (pass_ms, pruned) = join_pass(pass)?;
+    Ok(latency(&mut without, &mut during, pass_ms, pruned.removed))
 }
 
 /// The median and 99th percentile of `v` (sorted here); zeros when empty.
@@ -242,6 +300,7 @@ pub fn run(devices: usize, days: i64, retention_days: i64) -> Result<LongRun> {
         outages_stored: 0,
         january_report_bytes: 0,
         january_report_identical: false,
+        pruning_steady: PruningLatency::default(),
         pruning: PruningLatency::default(),
     };
     let mut january_before = String::new();
@@ -293,7 +352,9 @@ pub fn run(devices: usize, days: i64, retention_days: i64) -> Result<LongRun> {
             eprintln!("day {d}: {s:?}, {rate:.0} results/s");
         }
     }
-    out.pruning = pruning_latency(&app, &now, devices, days * DAY_MIN, &mut n)?;
+    out.pruning_steady = steady_pruning_latency(&app, &now, devices, days * DAY_MIN, &mut n)?;
+    let from = days * DAY_MIN + STEADY_HOURS * 60;
+    out.pruning = pruning_latency(&app, &now, devices, from, &mut n)?;
     let after = january(&app)?;
     out.january_report_bytes = after.len();
     out.january_report_identical = after == january_before;

@@ -12,8 +12,9 @@ use crate::store::{Compacted, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Series compacted per step of a pruning pass (one short transaction each).
-const COMPACT_STEP: usize = 64;
+/// Series compacted per step of a pruning pass (one short transaction each, under the writers'
+/// lock: a few milliseconds for an hour's results of each).
+const COMPACT_STEP: usize = 16;
 /// Batch ids forgotten per step.
 const BATCH_STEP: usize = 2_000;
 /// Free pages returned to the file system per pass (4 KiB each).
@@ -116,7 +117,8 @@ impl App {
             ..Pruned::default()
         };
         loop {
-            let step: Compacted = self.store.compact(horizon, &gap_of, COMPACT_STEP)?;
+            let step: Compacted =
+                self.between_writes(|| self.store.compact(horizon, &gap_of, COMPACT_STEP))?;
             done.series += step.series;
             done.removed += step.removed;
             if !step.more {
@@ -124,14 +126,26 @@ impl App {
             }
         }
         loop {
-            let n = self.store.prune_batches(horizon, BATCH_STEP)?;
+            let n = self.between_writes(|| self.store.prune_batches(horizon, BATCH_STEP))?;
             done.batches += n;
             if n < BATCH_STEP {
                 break;
             }
         }
-        self.store.release_free_pages(RELEASE_PAGES)?;
+        self.between_writes(|| self.store.release_free_pages(RELEASE_PAGES))?;
         Ok(done)
+    }
+
+    /// Runs one step of background work under the writers' lock, then lets a waiting writer
+    /// in: ingest waits for at most one short step, never for a whole pass (without the lock,
+    /// SQLite's busy handler would sleep and retry while the next step takes the file again).
+    fn between_writes<T>(&self, step: impl FnOnce() -> T) -> T {
+        let out = {
+            let _writer = self.write_lock();
+            step()
+        };
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        out
     }
 
     /// Runs [`App::prune`] in the background every `every` (the first pass right away).

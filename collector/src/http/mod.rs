@@ -99,3 +99,20 @@ pub fn router(state: ApiState) -> Router {
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
+
+/// Seconds a client is asked to wait while the database cannot be reached.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// A store failure as an answer: `503` with `Retry-After` while the database cannot be reached
+/// (PostgreSQL down or restarting: try again, or another node), else `500`.
+pub fn store_failure(e: &crate::store::StoreError) -> Response {
+    if !e.is_unavailable() {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    answer.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    answer
+}

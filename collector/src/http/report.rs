@@ -50,6 +50,7 @@ pub async fn get_report(
         Ok(Err(report::ReportError::Future(_))) => {
             error(StatusCode::BAD_REQUEST, "the period has not started yet")
         }
+        Ok(Err(report::ReportError::Store(e))) => super::store_failure(&e),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

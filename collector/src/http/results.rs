@@ -10,9 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use driftvakt_common::wire::Batch;
 
-/// `Retry-After` of a 503 while the database cannot be reached.
-pub const RETRY_AFTER_SECONDS: &str = "5";
-
 /// The handler: the token is checked from the headers before a byte of the body is read, so an
 /// unauthenticated client is answered `401` without the collector buffering its body.
 pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -> Response {
@@ -47,12 +44,7 @@ pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -
             // Nothing was stored, or the batch was and its re-send is a duplicate: the agent
             // keeps it in its spool and retries (a 5xx also moves it to the next collector).
             tracing::warn!(agent = %agent, "ingest: {e}; answering 503");
-            let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
-            answer.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
-            answer
+            super::store_failure(&e)
         }
         Err(e) => {
             tracing::error!("ingest failed: {e}");

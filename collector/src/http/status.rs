@@ -3,6 +3,7 @@
 //! store, so both render on a blocking thread.
 
 use super::{error, ApiState};
+use crate::store::StoreError;
 use axum::extract::State as AxState;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,21 +33,19 @@ pub async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
 pub async fn get_status(AxState(state): AxState<ApiState>) -> Response {
     let app = state.app.clone();
     let cluster = state.cluster.clone();
-    let read = move || -> Result<serde_json::Value, String> {
-        let status = app.status().map_err(|e| e.to_string())?;
-        let mut json = serde_json::to_value(status).map_err(|e| e.to_string())?;
+    let read = move || -> Result<serde_json::Value, StoreError> {
+        let json_err = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let status = app.status()?;
+        let mut json = serde_json::to_value(status).map_err(json_err)?;
         if let (Some(member), Some(obj)) = (cluster, json.as_object_mut()) {
-            let c = member.status().map_err(|e| e.to_string())?;
-            obj.insert(
-                "cluster".into(),
-                serde_json::to_value(c).map_err(|e| e.to_string())?,
-            );
+            let c = member.status()?;
+            obj.insert("cluster".into(), serde_json::to_value(c).map_err(json_err)?);
         }
         Ok(json)
     };
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(s)) => Json(s).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => super::store_failure(&e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
