@@ -37,7 +37,9 @@
 //! first, `until` the last, `count` how many), as the store keeps results older than its
 //! retention. The store only merges results at most the stale time apart, so a run gives the
 //! same reporting time, failure count, degraded time and segments as its single results: the
-//! rules above read it as its results one by one.
+//! rules above read it as its results one by one. A segment's cause is the one in effect at its
+//! start (per series, its last result at or before it), else the first after it, so it too is
+//! the same for a run as for its results.
 
 pub use crate::availability::{DeviceRules, Need, State};
 use crate::availability::{Span, Spans, FOREVER};
@@ -121,11 +123,14 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
     let unknown = Spans::one(first, FOREVER).subtract(&reporting);
     let degraded = bad.intersect(&reporting).subtract(&down);
     let mut segments = Vec::new();
-    push_segments(&mut segments, &down, State::Down, &obs, |o| {
+    let (stale, slow) = (rules.stale_ms(), rules.slow_stale_ms());
+    push_segments(&mut segments, &down, State::Down, &obs, stale, |o| {
         !o.ok && o.check == rules.primary_check
     });
-    push_segments(&mut segments, &unknown, State::Unknown, &obs, |_| false);
-    push_segments(&mut segments, &degraded, State::Degraded, &obs, |o| {
+    push_segments(&mut segments, &unknown, State::Unknown, &obs, stale, |_| {
+        false
+    });
+    push_segments(&mut segments, &degraded, State::Degraded, &obs, slow, |o| {
         o.degraded || (!o.ok && o.check != rules.primary_check)
     });
     segments.sort_by_key(|s| s.start);
@@ -133,30 +138,60 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
     Derived { segments, flaps }
 }
 
+/// Adds a segment per span, each with its cause (see [`cause_at`]).
 fn push_segments(
     out: &mut Vec<Segment>,
     spans: &Spans,
     state: State,
     obs: &[&Observation],
+    reach: i64,
     is_cause: impl Fn(&Observation) -> bool,
 ) {
-    // A run that starts before a span may still cover its start.
-    let longest = obs.iter().map(|o| o.until - o.time).max().unwrap_or(0);
     for s in spans.as_slice() {
-        let i = obs.partition_point(|o| o.time < s.start.saturating_sub(longest));
-        let cause = obs[i..]
-            .iter()
-            .take_while(|o| o.time < s.end)
-            .filter(|o| o.until >= s.start)
-            .find(|o| is_cause(o))
-            .and_then(|o| o.cause.clone());
         out.push(Segment {
             start: s.start,
             end: s.end,
             state,
-            cause,
+            cause: cause_at(obs, s.start, s.end, reach, &is_cause),
         });
     }
+}
+
+/// A segment's cause: the cause in effect at its start, else the first one after it.
+///
+/// "In effect" is per series (agent and check): its last observation at or before `start`,
+/// when that is a cause and ends at most `reach` (the stale time) before `start`; among several
+/// series, the first by agent and check. Else the first cause observation inside the segment.
+/// Both steps give the same answer whether equal results are single or merged into runs (a
+/// run's cause is each of its results' cause, and it starts where its first result does), so
+/// compaction and the in-memory tails never change a cause.
+fn cause_at(
+    obs: &[&Observation],
+    start: i64,
+    end: i64,
+    reach: i64,
+    is_cause: &impl Fn(&Observation) -> bool,
+) -> Option<String> {
+    let longest = obs.iter().map(|o| o.until - o.time).max().unwrap_or(0);
+    let lo = obs.partition_point(|o| o.time < start.saturating_sub(longest.saturating_add(reach)));
+    let hi = obs.partition_point(|o| o.time <= start);
+    let mut last: BTreeMap<(&str, &str), &Observation> = BTreeMap::new();
+    for o in &obs[lo..hi] {
+        last.insert((o.agent.as_str(), o.check.as_str()), o);
+    }
+    let in_effect = last
+        .values()
+        .find(|o| is_cause(o) && o.until.max(o.time).saturating_add(reach) >= start);
+    in_effect
+        .copied()
+        .or_else(|| {
+            obs[hi..]
+                .iter()
+                .copied()
+                .take_while(|o| o.time < end)
+                .find(|o| is_cause(o))
+        })
+        .and_then(|o| o.cause.clone())
 }
 
 /// Where an agent reports recently: `stale_intervals` intervals after each primary result.
@@ -396,6 +431,58 @@ mod tests {
             cause: Some("permission_denied".into()),
             ..ob(agent, minute, false)
         }
+    }
+
+    /// A TCP result failing with `cause`.
+    fn tcp(minute: i64, cause: &str) -> Observation {
+        Observation {
+            check: "tcp".into(),
+            cause: Some(cause.into()),
+            ..ob("a", minute, false)
+        }
+    }
+
+    #[test]
+    fn a_segment_names_the_cause_in_effect_at_its_start_single_or_merged() {
+        // ICMP down from minute 10 to 14; TCP fails with "timeout" up to minute 15, then
+        // "refused": the degraded segment that starts when ICMP recovers (minute 14) is
+        // caused by the timeout still in effect then, not by the refusal after it.
+        let mut single: Vec<Observation> = (0..25)
+            .map(|m| ob("a", m, !(10..14).contains(&m)))
+            .collect();
+        single.extend((5..16).map(|m| tcp(m, "timeout")));
+        single.extend((16..20).map(|m| tcp(m, "refused")));
+        single.extend((20..25).map(|m| Observation {
+            check: "tcp".into(),
+            ..ob("a", m, true)
+        }));
+        let mut merged: Vec<Observation> = (0..25)
+            .map(|m| ob("a", m, !(10..14).contains(&m)))
+            .collect();
+        merged.push(Observation {
+            until: 15 * MIN,
+            count: 11,
+            ..tcp(5, "timeout")
+        });
+        merged.push(Observation {
+            until: 19 * MIN,
+            count: 4,
+            ..tcp(16, "refused")
+        });
+        merged.push(Observation {
+            check: "tcp".into(),
+            until: 24 * MIN,
+            count: 5,
+            ..ob("a", 20, true)
+        });
+        let (a, b) = (derive(&rules(), &single), derive(&rules(), &merged));
+        assert_eq!(a, b);
+        let after_down = a
+            .segments
+            .iter()
+            .find(|s| s.state == State::Degraded && s.start == 14 * MIN)
+            .expect("degraded from minute 14");
+        assert_eq!(after_down.cause.as_deref(), Some("timeout"));
     }
 
     #[test]

@@ -10,13 +10,10 @@
 //!
 //! # What a tail holds, and why that is exact
 //! - `runs`: every stored result of the device whose run ends at or after `complete_from`, per
-//!   series (agent and check), as the store returned or ingest stored it, except that plain
-//!   successes at most the device's stale time apart are merged into one run (the store's
-//!   compaction rule). The machine reads such a run exactly as its single results (see its
-//!   module doc, "Runs"), and a success is never an outage's cause, so merging them changes
-//!   nothing, while a healthy device costs one run per check however long it stays healthy.
-//!   Failures and findings stay single, as the store keeps them within the retention: which
-//!   one an outage names as its cause depends on where each single result lies.
+//!   series (agent and check), merged into runs of equal outcome at most the device's stale
+//!   time apart: the store's own compaction rule, which the state machine reads exactly as the
+//!   single results (see its module doc, "Runs", and `cause_at` there). A healthy device costs
+//!   one run per check however long it stays healthy, and a device down for weeks one more.
 //! - `outages`: the device's stored outages that start at or after `outages_from`, the anchor
 //!   of its last re-derivation. Every stored outage that starts before that anchor ends at or
 //!   before it (the anchor is moved back over covering outages), so for any later instant the
@@ -307,22 +304,21 @@ impl Tails {
     }
 }
 
-/// Appends `r` to a series' runs, extending the last run when both are plain successes at
-/// most `gap` apart (see the module doc on why only successes).
+/// Appends `r` to a series' runs, extending the last run when it has the same outcome and is
+/// at most `gap` before `r` (the store's compaction rule).
 fn push_run(runs: &mut Vec<Observation>, r: Observation, gap: i64) {
     if let Some(last) = runs.last_mut() {
-        if plain_ok(last) && plain_ok(&r) && r.time > last.until && r.time - last.until <= gap {
+        let same = last.ok == r.ok
+            && last.degraded == r.degraded
+            && last.cause == r.cause
+            && last.agent_fault == r.agent_fault;
+        if same && r.time > last.until && r.time - last.until <= gap {
             last.until = r.until.max(r.time);
             last.count = last.count.saturating_add(r.count.max(1));
             return;
         }
     }
     runs.push(r);
-}
-
-/// A success without findings: never the cause of anything.
-fn plain_ok(r: &Observation) -> bool {
-    r.ok && !r.degraded && r.cause.is_none() && !r.agent_fault
 }
 
 #[cfg(test)]
@@ -366,10 +362,12 @@ mod tests {
         assert_eq!(runs.len(), 2);
         assert_eq!((runs[0].time, runs[0].until, runs[0].count), (0, 120, 3));
         assert_eq!((runs[1].time, runs[1].ok), (180, false));
-        // Failures stay single; a gap longer than the stale time breaks a run.
+        // Equal failures merge too; a gap longer than the stale time breaks a run.
         t.append("sw", vec![obs("a", 240, false), obs("a", 300, true)], 180);
         t.append("sw", vec![obs("a", 1000, true)], 180);
-        assert_eq!(t.results("sw", 0).unwrap().len(), 5);
+        let runs = t.results("sw", 0).unwrap();
+        assert_eq!(runs.len(), 4);
+        assert_eq!((runs[1].time, runs[1].until, runs[1].count), (180, 240, 2));
     }
 
     #[test]
