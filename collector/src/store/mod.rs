@@ -409,3 +409,15 @@ pub trait Store: Send + Sync {
     /// rows (slow on a big file), otherwise only `bytes` and `oldest_result` are filled.
     fn stats(&self, full: bool) -> Result<StoreStats, StoreError>;
 }
+
+/// An outage kind as both backends store it (`OutageKind::as_str`).
+pub(crate) fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
+    Ok(match s {
+        "down" => OutageKind::Down,
+        "unreachable" => OutageKind::Unreachable,
+        "unknown" => OutageKind::Unknown,
+        "degraded" => OutageKind::Degraded,
+        "up" => OutageKind::Up,
+        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
+    })
+}

@@ -90,7 +90,7 @@ fn flags(r: &StoredResult) -> i64 {
 }
 
 /// A stored row's outcome: (ok, degraded, cause).
-type Outcome = (bool, bool, Option<String>);
+pub(super) type Outcome = (bool, bool, Option<String>);
 
 /// Stores `results` (one transaction, the caller's), leaving out those already stored.
 pub(super) fn insert_results(
@@ -211,7 +211,7 @@ pub(super) fn insert_results(
 
 /// What differs between the stored outcome and `r`, if anything; `in_run`: the stored one is a
 /// compacted run covering `r`'s time.
-fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
+pub(super) fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
     let (ok, degraded, cause) = stored;
     if (*ok, *degraded, cause) == (r.ok, r.degraded, &r.cause) {
         return None;

@@ -60,17 +60,6 @@ fn kind_str(k: OutageKind) -> &'static str {
     k.as_str()
 }
 
-fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
-    Ok(match s {
-        "down" => OutageKind::Down,
-        "unreachable" => OutageKind::Unreachable,
-        "unknown" => OutageKind::Unknown,
-        "degraded" => OutageKind::Degraded,
-        "up" => OutageKind::Up,
-        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
-    })
-}
-
 fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     let e = r.entity.as_str();
     tx.prepare_cached("DELETE FROM dv_outages WHERE entity = ?1 AND id = ?2 AND start_ms >= ?3")?
@@ -237,7 +226,7 @@ impl Store for SqliteStore {
                 id,
                 start,
                 end,
-                kind: parse_kind(&kind)?,
+                kind: super::parse_kind(&kind)?,
                 cause,
             });
         }

@@ -12,8 +12,8 @@
 
 use super::{get, Pool, Sql};
 use crate::store::{
-    batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, OutageKind,
-    Replacement, Seen, Store, StoreError, StoreStats, StoredResult,
+    batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, Replacement, Seen,
+    Store, StoreError, StoreStats, StoredResult,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -79,8 +79,10 @@ pub(super) fn flags(r: &StoredResult) -> i64 {
     (if r.ok { OK } else { 0 }) | (if r.degraded { DEGRADED } else { 0 })
 }
 
+use crate::store::parse_kind;
 /// A stored row's outcome: (ok, degraded, cause).
-type Outcome = (bool, bool, Option<String>);
+pub(super) use crate::store::results::conflict;
+use crate::store::results::Outcome;
 
 /// The row at or before `time` in `series`: (time, until, outcome).
 pub(super) async fn covering<C: GenericClient>(
@@ -105,30 +107,6 @@ pub(super) async fn covering<C: GenericClient>(
         ))
     })
     .transpose()
-}
-
-/// What differs between the stored outcome and `r` (the words of the SQLite store).
-pub(super) fn conflict(stored: &Outcome, r: &StoredResult, in_run: bool) -> Option<String> {
-    let (ok, degraded, cause) = stored;
-    if (*ok, *degraded, cause) == (r.ok, r.degraded, &r.cause) {
-        return None;
-    }
-    let outcome = |ok: bool, degraded: bool, cause: &Option<String>| match (ok, cause) {
-        (true, _) if degraded => format!("degraded ({})", cause.as_deref().unwrap_or("")),
-        (true, _) => "ok".to_string(),
-        (false, c) => format!("failed ({})", c.as_deref().unwrap_or("no reason")),
-    };
-    let what = if in_run {
-        "older than the retention horizon, inside a stretch of results the collector keeps only \
-         as a summary"
-    } else {
-        "another result for this device, check and time is stored"
-    };
-    Some(format!(
-        "{what} (stored: {}, this one: {}); the stored one is kept",
-        outcome(*ok, *degraded, cause),
-        outcome(r.ok, r.degraded, &r.cause)
-    ))
 }
 
 /// The series of `device` (of one check, or all): (id, check, agent).
@@ -186,17 +164,6 @@ fn stored_row(
         until: get::<Option<i64>>(r, 3)?.unwrap_or(time),
         count: get::<Option<i64>>(r, 4)?.unwrap_or(1) as u32,
         raw: get::<Option<String>>(r, 5)?.unwrap_or_default(),
-    })
-}
-
-fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
-    Ok(match s {
-        "down" => OutageKind::Down,
-        "unreachable" => OutageKind::Unreachable,
-        "unknown" => OutageKind::Unknown,
-        "degraded" => OutageKind::Degraded,
-        "up" => OutageKind::Up,
-        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
     })
 }
 
