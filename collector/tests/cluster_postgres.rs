@@ -343,6 +343,17 @@ fn postgres_stopped_for_30_s_mid_traffic() {
             "{}: {head}",
             node.name
         );
+        // Status (what dashboards and the other node's operators read) says the same.
+        let (status, head, body) = cluster_support::http(
+            node.port,
+            "GET /api/v1/status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+        )
+        .unwrap_or_else(|| panic!("{} does not answer: {}", node.name, node.log()));
+        assert_eq!(status, 503, "{} status: {head}\n{body}", node.name);
+        assert!(
+            head.to_ascii_lowercase().contains("retry-after: 5"),
+            "{head}"
+        );
     }
     while stopped.elapsed() < Duration::from_secs(30) {
         rig.agent.as_mut().unwrap().assert_running();
