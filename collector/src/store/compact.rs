@@ -4,12 +4,34 @@
 
 use super::results::{DEGRADED, OK};
 use super::{Compacted, StoreError, StoreStats};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 
 /// A series is compacted again once its raw rows reach this far behind the horizon (so a pass
 /// touches each series about once an hour, not on every call).
 pub const SLACK_MS: i64 = 3_600_000;
+
+/// At most this much of a series' backlog is compacted per step (two hours of results): a
+/// series far behind its horizon (a collector started after a long stop, a shortened retention)
+/// is compacted in several short steps, so a batch waiting for the writers' lock waits for one
+/// of them, never for days of results.
+pub const STEP_SPAN_MS: i64 = 2 * 3_600_000;
+
+/// Where one step of a series' compaction ends: the horizon, or [`STEP_SPAN_MS`] past the
+/// series' first raw row after its mark when that comes sooner. A series with late rows behind
+/// its mark is done in one step (its mark must not move back).
+pub(crate) fn step_end(
+    horizon: i64,
+    compact_ms: i64,
+    late_ms: Option<i64>,
+    first_raw: Option<i64>,
+) -> i64 {
+    let full = horizon.max(compact_ms);
+    match (late_ms, first_raw) {
+        (None, Some(first)) => full.min(first.max(compact_ms).saturating_add(STEP_SPAN_MS)),
+        _ => full,
+    }
+}
 
 /// One row or run of a series.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,9 +101,16 @@ pub(super) fn compact(
     )?;
     let mut mark =
         tx.prepare_cached("UPDATE dv_series SET compact_ms = ?2, late_ms = NULL WHERE id = ?1")?;
+    let mut first_raw = tx.prepare_cached(
+        "SELECT time_ms FROM dv_obs WHERE series = ?1 AND time_ms >= ?2 ORDER BY time_ms LIMIT 1",
+    )?;
     for (series, device, compact_ms, late_ms) in list.into_iter().take(max_series) {
         let start = late_ms.map_or(compact_ms, |l| l.min(compact_ms));
-        let end = horizon.max(compact_ms);
+        let first: Option<i64> = first_raw
+            .query_row(params![series, compact_ms], |r| r.get(0))
+            .optional()?;
+        let end = step_end(horizon, compact_ms, late_ms, first);
+        done.more |= end < horizon;
         // Start at the run before `start`, which the first rows may extend.
         let from: i64 = match before.query_row(params![series, start], |r| r.get(0)) {
             Ok(t) => t,
@@ -198,6 +227,23 @@ mod tests {
             count: 1,
             detail: None,
         }
+    }
+
+    #[test]
+    fn a_long_backlog_is_compacted_in_steps_of_two_hours() {
+        const H: i64 = 3_600_000;
+        // Days behind: two hours from the first raw row.
+        assert_eq!(step_end(100 * H, 0, None, Some(10 * H)), 12 * H);
+        // Close to the horizon: the horizon.
+        assert_eq!(step_end(100 * H, 0, None, Some(99 * H)), 100 * H);
+        // Nothing raw after the mark, or late rows behind it: all in one step.
+        assert_eq!(step_end(100 * H, 0, None, None), 100 * H);
+        assert_eq!(
+            step_end(100 * H, 50 * H, Some(5 * H), Some(60 * H)),
+            100 * H
+        );
+        // The mark never moves back.
+        assert_eq!(step_end(10 * H, 50 * H, None, Some(60 * H)), 50 * H);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! so two collectors never compact one series at once.
 
 use super::{get, Sql};
-use crate::store::compact::{merge, Row, SLACK_MS};
+use crate::store::compact::{merge, step_end, Row, SLACK_MS};
 use crate::store::results::{DEGRADED, OK};
 use crate::store::{Compacted, StoreError, StoreStats};
 use tokio_postgres::GenericClient;
@@ -32,7 +32,17 @@ pub(super) async fn compact<C: GenericClient>(
         let (series, device): (i64, String) = (get(row, 0)?, get(row, 1)?);
         let (compact_ms, late_ms): (i64, Option<i64>) = (get(row, 2)?, get(row, 3)?);
         let start = late_ms.map_or(compact_ms, |l| l.min(compact_ms));
-        let end = horizon.max(compact_ms);
+        let first = sql
+            .opt(
+                "SELECT time_ms FROM dv_obs WHERE series = $1 AND time_ms >= $2
+                 ORDER BY time_ms LIMIT 1",
+                &[&series, &compact_ms],
+            )
+            .await?
+            .map(|r| get::<i64>(&r, 0))
+            .transpose()?;
+        let end = step_end(horizon, compact_ms, late_ms, first);
+        done.more |= end < horizon;
         let removed = compact_series(sql, series, start, end, gap_of(&device).unwrap_or(0)).await?;
         done.series += 1;
         done.removed += removed;
