@@ -80,7 +80,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         None => Box::new(Vec::new),
     };
     let beat = app.inventory.settings.cluster.heartbeat.std();
-    let shared = watch_for_peers(&app, cluster_metrics.clone(), beat);
+    let shared = watch_for_peers(&app, member.clone(), cluster_metrics.clone(), beat);
     let heartbeat = crate::cluster::spawn(member.clone(), cluster_metrics, lead);
     let pruner = app.spawn_pruner(std::time::Duration::from_secs(60));
     let state = ApiState {
@@ -105,9 +105,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
 }
 
 /// Turns the in-memory tails off (`state::Tails::share`) once another node beats in the same
-/// database: from then on every re-derivation reads the store, which both nodes write.
+/// database (or a twin under this node's name): from then on every re-derivation reads the
+/// store, which both write.
 fn watch_for_peers(
     app: &App,
+    member: Arc<Member>,
     metrics: ClusterMetrics,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
@@ -116,7 +118,7 @@ fn watch_for_peers(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if metrics.nodes.get() > 1 {
+            if metrics.nodes.get() > 1 || member.has_twin() {
                 if let Some(t) = &app.tails {
                     if t.share() {
                         tracing::info!(

@@ -42,6 +42,8 @@ pub struct Member {
     store: Arc<dyn ClusterStore>,
     clock: Arc<dyn Clock>,
     role: Mutex<Role>,
+    /// Set once another live process beats under this node's name (see [`Member::beat`]).
+    twin: std::sync::atomic::AtomicBool,
 }
 
 impl Member {
@@ -61,7 +63,37 @@ impl Member {
             store,
             clock,
             role: Mutex::new(Role::Follower),
+            twin: Default::default(),
         }
+    }
+
+    /// Whether another live collector process beats under this node's name (a copied
+    /// configuration): both write one row, so neither shows up as a second node.
+    pub fn has_twin(&self) -> bool {
+        self.twin.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Looks at this name's row before writing it: a row started at another time whose last
+    /// heartbeat came after this process started was written by a twin (a crashed earlier
+    /// run of this node beat before this one started). Logged once, as an error.
+    fn notice_twin(&self) -> Result<(), StoreError> {
+        let twin = self.store.nodes()?.into_iter().find(|n| {
+            n.name == self.name
+                && n.started_at != self.started_at
+                && n.last_heartbeat > self.started_at
+        });
+        if let Some(t) = twin {
+            if !self.twin.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::error!(
+                    node = %self.name,
+                    other_address = %t.address,
+                    other_started_at = %t.started_at,
+                    "another collector process beats under this node's name: give each node its \
+                     own collector.node (the lease still fences every send)"
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -92,8 +124,8 @@ impl Member {
             last_heartbeat: now,
         };
         let step = self
-            .store
-            .heartbeat(&beat)
+            .notice_twin()
+            .and_then(|()| self.store.heartbeat(&beat))
             .and_then(|()| match self.role() {
                 Role::Follower => self.try_lead(now),
                 Role::Leader { epoch, .. } => self.keep_lead(epoch, now),
@@ -242,6 +274,32 @@ mod tests {
 
     fn memory() -> Arc<dyn ClusterStore> {
         Arc::new(SqliteClusterStore::open_in_memory().unwrap())
+    }
+
+    #[test]
+    fn a_twin_under_the_same_name_is_noticed_and_a_restart_is_not() {
+        let store = memory();
+        let clock = Stepping::at(0);
+        let node = |at: i64| {
+            clock.set(at);
+            let c: Arc<dyn Clock> = clock.clone();
+            Member::new("a".into(), "127.0.0.1:0".into(), timing(), store.clone(), c)
+        };
+        let first = node(0);
+        first.beat().unwrap();
+        // The same node started again after a crash: its old row beat before it started.
+        let again = node(30);
+        again.beat().unwrap();
+        assert!(!again.has_twin());
+        // A second process with a copied configuration while `again` runs.
+        let twin = node(31);
+        twin.beat().unwrap();
+        clock.set(32);
+        again.beat().unwrap();
+        assert!(again.has_twin(), "the row was written after `again` started");
+        clock.set(33);
+        twin.beat().unwrap();
+        assert!(twin.has_twin(), "and after the twin started");
     }
 
     #[test]
