@@ -296,7 +296,10 @@ mod tests {
         twin.beat().unwrap();
         clock.set(32);
         again.beat().unwrap();
-        assert!(again.has_twin(), "the row was written after `again` started");
+        assert!(
+            again.has_twin(),
+            "the row was written after `again` started"
+        );
         clock.set(33);
         twin.beat().unwrap();
         assert!(twin.has_twin(), "and after the twin started");

@@ -55,7 +55,10 @@ fn status_of(e: &AckError) -> StatusCode {
 }
 
 fn ack_error(e: &AckError) -> Response {
-    error(status_of(e), e.to_string())
+    match e {
+        AckError::Store(s) => super::store_failure(s),
+        _ => error(status_of(e), e.to_string()),
+    }
 }
 
 fn page_json(p: &Page) -> Response {

@@ -38,6 +38,9 @@ pub fn routes() -> Router<ApiState> {
 }
 
 fn answer(e: IncidentError) -> Response {
+    if let IncidentError::Store(s) = &e {
+        return super::store_failure(s);
+    }
     let status = match &e {
         IncidentError::Invalid(_) => StatusCode::BAD_REQUEST,
         IncidentError::Unknown(_) => StatusCode::NOT_FOUND,
@@ -52,7 +55,7 @@ fn answer(e: IncidentError) -> Response {
 fn open(s: &ApiState) -> Result<Arc<dyn IncidentStore>, Response> {
     Database::open(&s.app.inventory.settings.database)
         .and_then(|db| db.incidents())
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| super::store_failure(&e))
 }
 
 /// Runs `f` on the store off the async threads.
@@ -176,7 +179,7 @@ async fn quiet(
     .await;
     match result {
         Ok(Ok(q)) => Json(q).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => super::store_failure(&e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

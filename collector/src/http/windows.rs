@@ -217,8 +217,14 @@ fn changed(
 }
 
 /// `404` for a window that does not exist, `400` for what the operator typed wrong, `409` for a
-/// change the calendar's rules refuse now, `500` for the store.
+/// change the calendar's rules refuse now, `503` while the database cannot be reached, `500` for
+/// another store failure.
 fn calendar_error(e: CalendarError) -> Response {
+    if let CalendarError::Store(s) = &e {
+        if s.is_unavailable() {
+            return super::store_failure(s);
+        }
+    }
     let status = match e {
         CalendarError::Store(StoreError::UnknownWindow(_)) => StatusCode::NOT_FOUND,
         CalendarError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
