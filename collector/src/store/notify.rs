@@ -287,13 +287,7 @@ impl OutboxStore for SqliteNotifyStore {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (status, n) = row?;
-            let n = n.max(0) as u64;
-            match status.as_str() {
-                "pending" | "sending" => stats.pending += n,
-                "sent" => stats.sent += n,
-                "failed" => stats.failed += n,
-                _ => stats.cancelled += n,
-            }
+            stats.add(&status, n);
         }
         Ok(stats)
     }

@@ -137,6 +137,19 @@ pub struct OutboxStats {
     pub cancelled: u64,
 }
 
+impl OutboxStats {
+    /// Adds `n` rows of the stored `status`.
+    pub fn add(&mut self, status: &str, n: i64) {
+        let n = n.max(0) as u64;
+        match status {
+            "pending" | "sending" => self.pending += n,
+            "sent" => self.sent += n,
+            "failed" => self.failed += n,
+            _ => self.cancelled += n,
+        }
+    }
+}
+
 /// What the notifier needs from the outbox.
 pub trait OutboxStore: Send + Sync {
     /// Inserts `notice` unless its key exists; `None` when it did.

@@ -209,16 +209,7 @@ impl PageStore for SqliteNotifyStore {
 
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
         let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        if let (Some(at), Some(by)) = (page.acknowledged_at, &page.acknowledged_by) {
-            return Err(AckError::AlreadyAcknowledged {
-                id,
-                at,
-                by: by.clone(),
-            });
-        }
-        if let Some(at) = page.closed_at {
-            return Err(AckError::Over { id, at });
-        }
+        ackable(&page)?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -304,4 +295,20 @@ impl<T: PageStore + ?Sized> PageStore for std::sync::Arc<T> {
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
         (**self).acknowledge(id, at, by)
     }
+}
+
+/// Whether `page` can still be acknowledged: not already, and not over.
+pub(crate) fn ackable(page: &Page) -> Result<(), AckError> {
+    let id = page.id;
+    if let (Some(at), Some(by)) = (page.acknowledged_at, &page.acknowledged_by) {
+        return Err(AckError::AlreadyAcknowledged {
+            id,
+            at,
+            by: by.clone(),
+        });
+    }
+    if let Some(at) = page.closed_at {
+        return Err(AckError::Over { id, at });
+    }
+    Ok(())
 }

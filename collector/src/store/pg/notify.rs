@@ -277,13 +277,7 @@ impl OutboxStore for PgNotifyStore {
         })?;
         let mut stats = OutboxStats::default();
         for (status, n) in counts {
-            let n = n.max(0) as u64;
-            match status.as_str() {
-                "pending" | "sending" => stats.pending += n,
-                "sent" => stats.sent += n,
-                "failed" => stats.failed += n,
-                _ => stats.cancelled += n,
-            }
+            stats.add(&status, n);
         }
         Ok(stats)
     }
@@ -550,16 +544,7 @@ impl PageStore for PgNotifyStore {
 
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
         let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        if let (Some(at), Some(by)) = (page.acknowledged_at, &page.acknowledged_by) {
-            return Err(AckError::AlreadyAcknowledged {
-                id,
-                at,
-                by: by.clone(),
-            });
-        }
-        if let Some(at) = page.closed_at {
-            return Err(AckError::Over { id, at });
-        }
+        crate::store::pages::ackable(&page)?;
         let taken = self.pool.run(async |c| {
             let mut tx = c.tx().await?;
             let mut sql = tx.sql();
