@@ -295,7 +295,8 @@ fn a_target_with_rows_or_another_version_is_refused() {
         &other.name,
         "CREATE TABLE dv_schema (version BIGINT NOT NULL); INSERT INTO dv_schema VALUES (3)",
     );
-    let err = binary(&["db", "copy", "--from", &other.url(), "--to", "x.db"]).unwrap_err();
+    let target = dir.path().join("x.db").to_string_lossy().into_owned();
+    let err = binary(&["db", "copy", "--from", &other.url(), "--to", &target]).unwrap_err();
     assert!(err.contains("schema version 3"), "{err}");
     let missing = dir.path().join("missing.db").to_string_lossy().into_owned();
     let err = binary(&["db", "copy", "--from", &missing, "--to", &pg.url()]).unwrap_err();
