@@ -19,6 +19,7 @@
 
 use super::db::{self, time_text};
 use super::StoreError;
+use crate::availability::ms;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -114,11 +115,8 @@ impl SqliteClusterStore {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+/// A stored Unix-ms instant back as a time; out of range is corrupt data.
+pub(super) fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| StoreError::Corrupt(format!("instant {ms} ms")))

@@ -4,10 +4,11 @@
 //! check and what follows from it are one step for every other node.
 
 use super::{get, Pool};
-use crate::store::cluster::{ClusterStore, LeaseRow, NodeBeat};
+use crate::availability::ms;
+use crate::store::cluster::{instant, ClusterStore, LeaseRow, NodeBeat};
 use crate::store::db::time_text;
 use crate::store::StoreError;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// The cluster's tables in a PostgreSQL database.
@@ -20,16 +21,6 @@ impl PgClusterStore {
     pub fn new(pool: Arc<Pool>) -> PgClusterStore {
         PgClusterStore { pool }
     }
-}
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("instant {ms} ms")))
 }
 
 const HOLDS: &str = "SELECT count(*) FROM cluster_lease
