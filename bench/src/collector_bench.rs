@@ -180,6 +180,13 @@ pub struct IngestRow {
     pub cpu_s: f64,
     pub peak_rss_kib: u64,
     pub load: f64,
+    /// `driftvakt_ingest_memory_tails` at the end of the run: whether re-derivation still
+    /// read recent history from memory (rows written before the gauge existed have none).
+    #[serde(default)]
+    pub tails_on: Option<bool>,
+    /// Lines at ERROR level in the collector's log over the run.
+    #[serde(default)]
+    pub log_errors: Option<usize>,
 }
 
 fn sqlite() -> String {
@@ -219,8 +226,10 @@ pub fn ingest_into(
         None => dir.path().join("c.db"),
     };
     let config = collector_gen::write_inventory(dir.path(), devices, agents, &db)?;
-    let mut proc = CollectorProc::start(&config, &dir.path().join("collector.log"))?;
-    proc.wait_ok(&blocking_client()?, "/healthz")?;
+    let log = dir.path().join("collector.log");
+    let mut proc = CollectorProc::start(&config, &log)?;
+    let http = blocking_client()?;
+    proc.wait_ok(&http, "/healthz")?;
     let base = Utc::now() - chrono::Duration::days(10);
     let bodies: Vec<Vec<Vec<u8>>> = (0..agents)
         .map(|k| {
@@ -239,6 +248,10 @@ pub fn ingest_into(
     let outcomes = rt.block_on(post_all(&proc.url("/api/v1/results"), bodies));
     let wall_s = t0.elapsed().as_secs_f64();
     let cpu_s = proc.cpu_s()? - cpu0;
+    let tails_on = tails_gauge(&proc, &http)?;
+    let log_errors = std::fs::read_to_string(&log)
+        .ok()
+        .map(|l| l.lines().filter(|l| l.contains("ERROR")).count());
     let mut latencies: Vec<f64> = outcomes.iter().map(|o| o.ms).collect();
     latencies.sort_by(f64::total_cmp);
     Ok(IngestRow {
@@ -261,7 +274,21 @@ pub fn ingest_into(
         cpu_s,
         peak_rss_kib: proc.kib("VmHWM")?,
         load,
+        tails_on,
+        log_errors,
     })
+}
+
+/// `driftvakt_ingest_memory_tails` on the collector's `/metrics`, if it is there.
+fn tails_gauge(proc: &CollectorProc, http: &Http) -> Result<Option<bool>> {
+    let (status, body) = http.get(&proc.url("/metrics"))?;
+    if status != 200 {
+        bail!("GET /metrics: {status}");
+    }
+    Ok(String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("driftvakt_ingest_memory_tails "))
+        .map(|v| v.trim() == "1"))
 }
 
 pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {

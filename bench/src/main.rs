@@ -160,9 +160,11 @@ enum Command {
         /// Results per batch.
         #[arg(long, default_value_t = 500)]
         batch_size: usize,
-        /// Batches per agent.
-        #[arg(long, default_value_t = 10)]
-        batches: usize,
+        /// Batches per agent, comma-separated: one run per count and size (`10,400`: a short
+        /// burst beside a sustained run of over a minute at 5,000 devices, past the cluster's
+        /// heartbeat, the pruner and the metrics refresh).
+        #[arg(long, value_delimiter = ',', default_value = "10")]
+        batches: Vec<usize>,
         /// Also on PostgreSQL, beside SQLite: a throwaway cluster (initdb/pg_ctl as the
         /// `postgres` user in a temp folder, 127.0.0.1 only, fsync on), a new database per size.
         #[arg(long)]
@@ -315,13 +317,15 @@ fn run(command: Command) -> Result<()> {
         } => {
             let mut cluster = postgres.then(pg_cluster::PgCluster::start).transpose()?;
             for n in devices {
-                let row = collector_bench::ingest(n, agents, batch_size, batches)?;
-                println!("{}", serde_json::to_string(&row)?);
-                if let Some(cluster) = &mut cluster {
-                    let url = cluster.create_database()?;
-                    let row =
-                        collector_bench::ingest_into(Some(&url), n, agents, batch_size, batches)?;
+                for &b in &batches {
+                    let row = collector_bench::ingest(n, agents, batch_size, b)?;
                     println!("{}", serde_json::to_string(&row)?);
+                    if let Some(cluster) = &mut cluster {
+                        let url = cluster.create_database()?;
+                        let row =
+                            collector_bench::ingest_into(Some(&url), n, agents, batch_size, b)?;
+                        println!("{}", serde_json::to_string(&row)?);
+                    }
                 }
             }
             Ok(())

@@ -352,6 +352,57 @@ fn silence_becomes_unknown_after_three_intervals(backend: Backend) {
     assert_eq!(prn.outages, 0);
 }
 
+fn silence_inside_an_outage_does_not_split_it(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
+    // The printer fails from 10:00; its agent is silent from 10:10 to 10:40 (an upgrade) and
+    // comes back still seeing it fail until 11:00.
+    let all: Vec<_> = day_with("prn", |m| (600..660).contains(&m))
+        .into_iter()
+        .filter(|r| !(r.target == "prn" && (610..640).contains(&minute_of(r))))
+        .collect();
+    ingest_all(&app, all, "d");
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    assert_eq!(prn.outages, 1, "one outage across the silence");
+    assert_eq!(prn.figures.downtime_s, 60.0 * 60.0, "down 10:00-11:00");
+    assert_eq!(prn.figures.unknown_s, 0.0);
+    let stored: Vec<_> = outages(&app, "prn")
+        .into_iter()
+        .filter(|o| o.kind == State::Down)
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (stored[0].start, stored[0].end),
+        (
+            minute(600).timestamp_millis(),
+            Some(minute(660).timestamp_millis())
+        )
+    );
+}
+
+fn silence_then_success_ends_the_outage_at_the_success(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
+    // Failing from 10:00, silent from 10:10; the first result after, at 10:40, succeeds.
+    let all: Vec<_> = day_with("prn", |m| (600..610).contains(&m))
+        .into_iter()
+        .filter(|r| !(r.target == "prn" && (610..640).contains(&minute_of(r))))
+        .collect();
+    ingest_all(&app, all, "d");
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    assert_eq!(prn.outages, 1);
+    assert_eq!(
+        prn.figures.downtime_s,
+        40.0 * 60.0,
+        "down to the first success"
+    );
+    assert_eq!(prn.figures.unknown_s, 0.0);
+}
+
 fn minute_of(r: &ProbeResult) -> i64 {
     (r.time - minute(0)).num_minutes()
 }
@@ -389,5 +440,7 @@ both_backends!(
     restart_mid_history_resumes_without_losing_or_inventing,
     degraded_is_available_but_visible,
     silence_becomes_unknown_after_three_intervals,
+    silence_inside_an_outage_does_not_split_it,
+    silence_then_success_ends_the_outage_at_the_success,
     with_two_agents_down_needs_both,
 );

@@ -114,11 +114,13 @@ fn watch_for_peers(
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     let app = app.clone();
+    metrics.tails.set(i64::from(app.live_tails().is_some()));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if metrics.nodes.get() > 1 || member.has_twin() {
+                metrics.tails.set(0);
                 if let Some(t) = &app.tails {
                     if t.share() {
                         tracing::info!(

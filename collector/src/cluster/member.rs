@@ -5,7 +5,7 @@
 use super::{ClusterStatus, ClusterStore, ClusterTiming, NodeBeat};
 use crate::clock::Clock;
 use crate::store::{OutboxId, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::{Arc, Mutex};
 
 /// Where this node stands, as it believes.
@@ -47,7 +47,9 @@ pub struct Member {
 }
 
 impl Member {
-    /// A follower named `name` listening on `address`, started at the clock's now.
+    /// A follower named `name` listening on `address`, started at the clock's now (to the
+    /// millisecond: the store keeps milliseconds, and [`Member::notice_twin`] compares this
+    /// process's start with the stored one, so a finer start would take its own row for a twin).
     pub fn new(
         name: String,
         address: String,
@@ -58,7 +60,7 @@ impl Member {
         Member {
             name,
             address,
-            started_at: clock.now(),
+            started_at: clock.now().trunc_subsecs(3),
             timing,
             store,
             clock,
@@ -303,6 +305,20 @@ mod tests {
         clock.set(33);
         twin.beat().unwrap();
         assert!(twin.has_twin(), "and after the twin started");
+    }
+
+    #[test]
+    fn a_start_finer_than_a_millisecond_is_not_its_own_twin() {
+        let store = memory();
+        let fine = DateTime::from_timestamp(1_770_000_000, 123_456_789).unwrap();
+        let clock = Arc::new(Stepping(Mutex::new(fine)));
+        let c: Arc<dyn Clock> = clock.clone();
+        let node = Member::new("a".into(), "127.0.0.1:0".into(), timing(), store, c);
+        for step in 1..=5 {
+            *clock.0.lock().unwrap() = fine + chrono::Duration::seconds(2 * step);
+            node.beat().unwrap();
+        }
+        assert!(!node.has_twin(), "its own row, read back in milliseconds");
     }
 
     #[test]

@@ -57,6 +57,18 @@
 //! conversation and prefer a recognisable duplicate over a lost alert. Keep
 //! `notify.retry.lease` at least the server's idle timeout for exactly once across freezes.
 //!
+//! # What is guaranteed at a channel (webhook, SMS gateway, Teams, Alertmanager)
+//! The same as at the SMTP server, with one HTTP request in place of the SMTP conversation and
+//! the request's `Idempotency-Key` (the outbox key) in place of the `Message-ID`. A leader
+//! frozen while its request is in flight wakes to its timer having fired; the answer the
+//! server gave meanwhile is still read (`notify::channel::http::Client`: a timer that fired
+//! late waits two more seconds for it), so a delivered request is marked sent and the new
+//! leader never repeats it. The window that remains: a server that accepted the request but
+//! had not answered by the time the frozen leader woke (or a leader killed after the server
+//! accepted it) gets it a second time, with the same `Idempotency-Key`, from the new leader once
+//! the row's sending lease (`notify.retry.lease`) has run out or the woken leader put it back.
+//! Its length is one request: at most the channel's `timeout` after a leader stops.
+//!
 //! Clocks: the lease's expiry is written with the acquiring node's clock and checked with the
 //! checking node's, so the nodes' clocks must agree (NTP) to well within the lease.
 

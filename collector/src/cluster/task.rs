@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `driftvakt_cluster_leader` | node | 1 on the node that leads, 0 otherwise |
 //! | `driftvakt_cluster_nodes` | | nodes with a heartbeat within the lease |
+//! | `driftvakt_ingest_memory_tails` | | 1 while re-derivation reads recent history from memory, 0 once another node shares the database |
 
 use super::{Change, Member};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -29,6 +30,8 @@ pub struct NodeLabel {
 pub struct ClusterMetrics {
     pub leader: Family<NodeLabel, Gauge>,
     pub nodes: Gauge,
+    /// 1 while the in-memory tails are on (`state::Tails`), 0 once they are off for good.
+    pub tails: Gauge,
 }
 
 impl ClusterMetrics {
@@ -44,6 +47,12 @@ impl ClusterMetrics {
             "driftvakt_cluster_nodes",
             "Collector nodes with a heartbeat within the lease.",
             m.nodes.clone(),
+        );
+        registry.register(
+            "driftvakt_ingest_memory_tails",
+            "1 while re-derivation reads each device's recent history from memory, 0 once another \
+             collector node (or a second process under this node's name) shares the database.",
+            m.tails.clone(),
         );
         m
     }

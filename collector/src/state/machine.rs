@@ -8,7 +8,12 @@
 //! - Per agent, a device is down after `confirm_failures` consecutive failed primary results; the
 //!   outage starts at the FIRST failed result of that run and ends at the first successful one.
 //!   A shorter run that ends in a success is a *flap* (counted, not an outage). A gap of more than
-//!   `stale_intervals` intervals between two results breaks a run.
+//!   `stale_intervals` intervals between two results breaks a run that is not yet confirmed.
+//! - Silence does not end an outage. A confirmed run goes on across a gap of any length (an
+//!   agent upgrade, a restart, a lost uplink to the collector): the device is down through the
+//!   gap, and the outage ends at the first successful result after it, as always. While the gap
+//!   is still open (no result since), the device is down for `stale_intervals` intervals after
+//!   its last result and unknown from there; the first result after the gap decides.
 //! - An agent *reports recently* for `stale_intervals` (3) primary intervals after each result.
 //!   With several agents, a device is down only while every agent that reports recently sees it
 //!   down. When no agent reports recently, the device is *unknown* (never silently up).
@@ -112,8 +117,8 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
             .copied()
             .filter(|o| o.check == rules.primary_check)
             .collect();
-        let active = active_spans(rules, &primary);
-        let (down, agent_flaps) = failure_runs(rules, agent, &primary);
+        let (down, bridged, agent_flaps) = failure_runs(rules, agent, &primary);
+        let active = active_spans(rules, &primary).union(&bridged);
         flaps.extend(agent_flaps);
         not_down = not_down.union(&active.subtract(&down));
         reporting = reporting.union(&active);
@@ -203,26 +208,30 @@ fn active_spans(rules: &DeviceRules, primary: &[&Observation]) -> Spans {
         .collect()
 }
 
-/// Confirmed down intervals and flaps of one agent's primary results (sorted by time).
+/// Confirmed down intervals, the silences they bridged (where the agent counts as reporting
+/// down), and flaps of one agent's primary results (sorted by time).
 fn failure_runs(
     rules: &DeviceRules,
     agent: &str,
     primary: &[&Observation],
-) -> (Spans, Vec<FlapEvent>) {
+) -> (Spans, Spans, Vec<FlapEvent>) {
     let stale = rules.stale_ms();
     let confirm = rules.confirm_failures.max(1);
     let mut down = Vec::new();
+    let mut bridged = Vec::new();
     let mut flaps = Vec::new();
     // (first failure time, failures so far)
     let mut run: Option<(i64, u32)> = None;
     let mut prev: Option<i64> = None;
     for o in primary {
-        if let (Some(p), Some((start, n))) = (prev, run) {
+        if let (Some(p), Some((_, n))) = (prev, run) {
             if o.time - p > stale {
                 if n >= confirm {
-                    down.push(Span::new(start, p + stale));
+                    // Silence inside an outage: the outage goes on to the next result.
+                    bridged.push(Span::new(p, o.time));
+                } else {
+                    run = None;
                 }
-                run = None;
             }
         }
         let until = o.until.max(o.time);
@@ -249,7 +258,11 @@ fn failure_runs(
             down.push(Span::new(start, p + stale));
         }
     }
-    (down.into_iter().collect(), flaps)
+    (
+        down.into_iter().collect(),
+        bridged.into_iter().collect(),
+        flaps,
+    )
 }
 
 /// Where one agent's results say degraded: from a failing non-primary result or a result with

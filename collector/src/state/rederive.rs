@@ -106,7 +106,8 @@ fn rederive_services(
     for s in affected {
         let mut from = earliest.saturating_sub(widest);
         loop {
-            let covering = store.outages(EntityKind::Service, Some(&s.id), from, from + 1)?;
+            // An outage covering or ending at `from` (see `Source::rederive_device`).
+            let covering = store.outages(EntityKind::Service, Some(&s.id), from - 1, from)?;
             match covering.iter().map(|o| o.start).min() {
                 Some(start) if start < from => from = start,
                 _ => break,
@@ -229,8 +230,9 @@ impl Source<'_> {
     /// Re-derives a device's outages and flaps from `earliest` on.
     ///
     /// The re-derivation starts at an *anchor* no later than `earliest` minus the stale time,
-    /// moved back to the start of any stored outage that covers it, so the state just before
-    /// the anchor is plain up. Results are loaded from each agent's last success before the
+    /// moved back to the start of any stored outage that covers it or ends at it (an outage
+    /// followed by silence goes on when the silence is bridged, and must be replaced whole,
+    /// not split at the anchor), so the state just before the anchor is plain up. Results are loaded from each agent's last success before the
     /// anchor (so runs of failures in progress are seen whole); outages from the anchor on
     /// are replaced.
     fn rederive_device(
@@ -253,7 +255,7 @@ impl Source<'_> {
         let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
         let mut anchor = earliest.saturating_sub(stale);
         loop {
-            let covering = self.covering(device, anchor)?;
+            let covering = self.covering(device, anchor - 1)?;
             match covering.iter().map(|o| o.start).min() {
                 Some(start) if start < anchor => anchor = start,
                 _ => break,

@@ -32,7 +32,7 @@ fn default_firing_for() -> Duration {
 pub struct Alertmanager {
     endpoint: String,
     firing_for: chrono::Duration,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 impl Alertmanager {
@@ -84,6 +84,6 @@ impl Channel for Alertmanager {
             .post(&self.endpoint)
             .header("content-type", "application/json")
             .body(payload.to_vec());
-        http::send(req, "alertmanager").await
+        self.client.send(req, "alertmanager").await
     }
 }

@@ -164,7 +164,7 @@ pub struct Sms {
     config: SmsConfig,
     password: Option<Secret>,
     token: Option<Secret>,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 impl Sms {
@@ -234,6 +234,6 @@ impl Channel for Sms {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t.expose());
         }
-        http::send(req, "sms").await
+        self.client.send(req, "sms").await
     }
 }

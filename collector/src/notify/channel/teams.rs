@@ -23,7 +23,7 @@ pub struct TeamsConfig {
 
 pub struct Teams {
     url: Secret,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 impl Teams {
@@ -100,6 +100,6 @@ impl Channel for Teams {
             .post(self.url.expose())
             .header("content-type", "application/json")
             .body(payload.to_vec());
-        http::send(req, "teams").await
+        self.client.send(req, "teams").await
     }
 }

@@ -29,7 +29,7 @@ pub(super) fn default_timeout() -> Duration {
 pub struct Webhook {
     url: String,
     secret: Secret,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 impl Webhook {
@@ -56,6 +56,6 @@ impl Channel for Webhook {
             .header("x-driftvakt-signature", format!("sha256={signature}"))
             .header("idempotency-key", key)
             .body(payload.to_vec());
-        http::send(req, "webhook").await
+        self.client.send(req, "webhook").await
     }
 }
