@@ -41,7 +41,7 @@ async fn with_acks<R: Send + 'static>(
     let acks: Arc<dyn Acknowledge> = acks;
     match tokio::task::spawn_blocking(move || f(acks.as_ref())).await {
         Ok(r) => r.map_err(|e| ack_error(&e)),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(super::task_failed(e)),
     }
 }
 
@@ -56,7 +56,7 @@ fn status_of(e: &AckError) -> StatusCode {
 
 fn ack_error(e: &AckError) -> Response {
     match e {
-        AckError::Store(s) => super::store_failure(s),
+        AckError::Store(_) => super::failure(e),
         _ => error(status_of(e), e.to_string()),
     }
 }
@@ -96,6 +96,14 @@ fn html_error(e: &AckError) -> Response {
             format!("Larmet är redan kvitterat av {}.", escape(by))
         }
         AckError::Over { .. } => "Larmet har redan upphört.".to_string(),
+        AckError::Store(_) if super::unavailable(e) => {
+            let page = html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Kvittera larm",
+                "<p>Databasen kan inte nås just nu; försök igen om en stund.</p>",
+            );
+            return super::retry_later(page);
+        }
         AckError::Store(_) => "Ett fel uppstod; försök igen.".to_string(),
     };
     html(status_of(e), "Kvittera larm", &format!("<p>{text}</p>"))

@@ -42,6 +42,15 @@ impl From<StoreError> for IncidentError {
     }
 }
 
+impl crate::store::StoreCause for IncidentError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            IncidentError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A registration as given (the JSON body of `POST /api/v1/incidents`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -67,6 +67,15 @@ pub enum CalendarError {
     UnknownScope(String, &'static str),
 }
 
+impl crate::store::StoreCause for CalendarError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            CalendarError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The longest ad-hoc window: a planned week of work; longer absences are not service windows.
 pub const MAX_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// The longest reason of an ad-hoc window, in characters.
