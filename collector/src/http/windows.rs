@@ -228,6 +228,7 @@ fn calendar_error(e: CalendarError) -> Response {
         | CalendarError::TooLongWindow { .. }
         | CalendarError::OutOfYears(_)
         | CalendarError::UnknownScope(..)
+        | CalendarError::Unfit(_)
         | CalendarError::EmptyWindow { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::CONFLICT,
     };
