@@ -82,6 +82,7 @@ fn internal(e: PageError) -> Response {
 
 /// The driftinformation of the municipality with slug `kommun`, built off the async threads;
 /// a failure is already the answer ([`super::failure`]: `503` while the database is away).
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
     let Some(municipality) = municipality_of(&s.app.inventory, kommun) else {
         return Err(error(
@@ -209,6 +210,7 @@ struct TeamData<'a> {
     status: &'a crate::pages::team::TeamStatus,
 }
 
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 async fn team(
     State(s): State<ApiState>,
     q: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,

@@ -20,6 +20,7 @@ pub struct ReportQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 pub async fn get_report(
     AxState(state): AxState<ApiState>,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
