@@ -39,6 +39,15 @@ pub enum IngestError {
     Task(String),
 }
 
+impl crate::store::StoreCause for IngestError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            IngestError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A batch's results sorted by [`App::check_results`]: those to store, each with its index in
 /// the batch, and those refused.
 type Checked = (Vec<(usize, StoredResult)>, Vec<Rejected>);

@@ -28,7 +28,7 @@ mod delivery_support;
 mod notify_support;
 mod pg_support;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use cluster_support::{
     agent_config, alerts_about, inventory, received, start_agent, subjects, wait, Devices, Node,
 };
@@ -393,6 +393,165 @@ fn postgres_stopped_for_30_s_mid_traffic() {
     assert!(rig.one_leader().is_some(), "still one leader");
     rig.assert_notices_once(&[0, 1], 1);
     rig.assert_stored_equals_spooled();
+}
+
+/// Every GET route of the router (read from `collector/src/http/`, so a new route cannot be
+/// left out) with the path this test asks for, whether it reads the store, and what it answers
+/// once the database is back (an acknowledgement link for an alert that does not exist: 404).
+fn get_routes(ack_token: &str) -> Vec<(String, String, bool, u16)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut routes = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+                continue;
+            };
+            let (path, handlers) = rest.split_once('"').unwrap();
+            if handlers.contains("get(") {
+                routes.insert(path.to_string());
+            }
+        }
+    }
+    let year = Utc::now().year();
+    let table: Vec<(&str, String, bool, u16)> = vec![
+        ("/healthz", "/healthz".into(), false, 200),
+        ("/metrics", "/metrics".into(), false, 200),
+        (
+            "/api/v1/assignment",
+            "/api/v1/assignment".into(),
+            false,
+            200,
+        ),
+        ("/api/v1/status", "/api/v1/status".into(), true, 200),
+        (
+            "/api/v1/report",
+            format!("/api/v1/report?period={year}"),
+            true,
+            200,
+        ),
+        (
+            "/api/v1/windows",
+            format!("/api/v1/windows?from={year}-01-01&to={year}-12-31"),
+            true,
+            200,
+        ),
+        (
+            "/api/v1/incidents",
+            "/api/v1/incidents?ongoing=true".into(),
+            true,
+            200,
+        ),
+        (
+            "/api/v1/devices/quiet",
+            "/api/v1/devices/quiet".into(),
+            true,
+            200,
+        ),
+        ("/ack/{token}", format!("/ack/{ack_token}"), true, 404),
+        ("/", "/".into(), true, 200),
+        (
+            "/driftinfo/{kommun}",
+            "/driftinfo/tranemo".into(),
+            true,
+            200,
+        ),
+        (
+            "/driftinfo/{kommun}",
+            "/driftinfo/tranemo.json".into(),
+            true,
+            200,
+        ),
+        (
+            "/driftinfo/{kommun}/feed.atom",
+            "/driftinfo/tranemo/feed.atom".into(),
+            true,
+            200,
+        ),
+    ];
+    let covered: BTreeSet<String> = table.iter().map(|(r, ..)| r.to_string()).collect();
+    assert_eq!(
+        covered, routes,
+        "the test asks every GET route of the router"
+    );
+    table
+        .into_iter()
+        .map(|(r, p, store, after)| (r.to_string(), p, store, after))
+        .collect()
+}
+
+/// `GET path` with the agent's token (the assignment needs it; the others ignore it).
+fn get_with_token(port: u16, path: &str) -> (u16, String, String) {
+    cluster_support::http(
+        port,
+        &format!(
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
+            cluster_support::TOKEN
+        ),
+    )
+    .unwrap_or_else(|| panic!("GET {path}: no answer within 2 s"))
+}
+
+/// While PostgreSQL is stopped, every GET route that reads the store answers 503 with
+/// `Retry-After` (reports, windows, the status page, driftinfo and its feed included), and
+/// those that need no store still answer 200; once it is back, they answer as before.
+#[test]
+fn every_route_answers_503_with_retry_after_while_postgres_is_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pg = PgCluster::start();
+    let database = pg.url(&pg.create_database());
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    let smtp = SmtpPeer::start(&dir.join("mail"));
+    let devices = Devices::new(1);
+    let config = inventory(dir, "a", &database, smtp.port, &devices.ports);
+    let key = "ack-key-0123456789abcdef";
+    cluster_support::owner_only(&dir.join("ack.key"), key);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("  ack: { public_url: \"http://127.0.0.1\", key: { file: ack.key } }\n");
+    std::fs::write(&config, text).unwrap();
+    // A valid, unexpired link for alert 1 at step 0 (`notify::ack`'s format).
+    let body = format!("1.0.{}", Utc::now().timestamp() + 3600);
+    let signature = driftvakt_collector::notify::ack::hmac_sha256_hex(
+        key.as_bytes(),
+        format!("driftvakt-ack-v1:{body}").as_bytes(),
+    );
+    let token = format!("{body}.{}", &signature[..32]);
+    let routes = get_routes(&token);
+
+    let mut node = Node::new("a", config);
+    node.start(dir);
+    for (route, path, _, after) in &routes {
+        let (status, _, answer) = get_with_token(node.port, path);
+        assert_eq!(status, *after, "{route}: GET {path} before: {answer}");
+    }
+
+    pg.pg_ctl_stop_mode("fast");
+    for (route, path, store, _) in &routes {
+        let (status, head, answer) = get_with_token(node.port, path);
+        if !*store {
+            assert_eq!(status, 200, "{route} needs no store: GET {path}: {answer}");
+            continue;
+        }
+        assert_eq!(status, 503, "{route}: GET {path}: {head}\n{answer}");
+        assert!(
+            head.to_ascii_lowercase().contains("retry-after: 5"),
+            "{route}: GET {path}: {head}"
+        );
+        println!("PostgreSQL away: GET {path} → 503, Retry-After: 5");
+    }
+    node.proc.as_mut().unwrap().assert_running();
+
+    pg.pg_ctl_start();
+    wait(
+        "the node answers status again",
+        Duration::from_secs(30),
+        || get_with_token(node.port, "/api/v1/status").0 == 200,
+    );
+    for (route, path, _, after) in &routes {
+        let (status, _, answer) = get_with_token(node.port, path);
+        assert_eq!(status, *after, "{route}: GET {path} after: {answer}");
+    }
 }
 
 /// Replays the pair's stored results, in time order and in batches, into a fresh single

@@ -66,8 +66,8 @@ async fn each_channel_gets_the_right_payload_once() {
         text.chars().count()
     );
     assert!(
-        text.starts_with("Larm: Enhet ap-1, Stadshuset - "),
-        "{text}"
+        text.starts_with("10/3 kl. 23.10 Larm: Enhet ap-1, Stadshuset - "),
+        "the time of the fault first: {text}"
     );
     assert!(
         text.contains("svarar inte"),
@@ -88,6 +88,10 @@ async fn each_channel_gets_the_right_payload_once() {
     let facts = content["body"][1]["facts"].as_array().unwrap();
     let titles: Vec<&str> = facts.iter().map(|f| f["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Enhet", "Plats", "Larm", "Sedan", "Detalj", "Hos"]);
+    assert_eq!(
+        facts[0]["value"], "Enhet ap-1 (accesspunkt)",
+        "the class in Swedish"
+    );
     assert_eq!(content["actions"][0]["title"], "Kvittera");
     assert_eq!(content["actions"][0]["url"], ack);
 
@@ -275,6 +279,9 @@ async fn the_ack_link_works_once_and_expires() {
         .to_string();
     let token = url.rsplit("/ack/").next().unwrap().to_string();
     assert!(n.link_page(&token).unwrap().acknowledged_at.is_none());
+    let view = n.link_view(&token).unwrap();
+    assert_eq!(view.contact, "Anna Åström", "whose link it is");
+    assert_eq!(view.paged, ["Anna Åström"], "who has been paged so far");
     let page = n.ack_link(&token).unwrap();
     assert_eq!(page.acknowledged_by.as_deref(), Some("Anna Åström"));
     assert!(matches!(

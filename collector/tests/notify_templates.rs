@@ -201,7 +201,7 @@ async fn a_device_name_with_a_script_tag_is_escaped_in_html_only() {
     assert!(!m.html.contains("<script>"), "{}", m.html);
     assert!(
         m.html.contains(
-            "<td>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;AP&quot; (access_point)</td>"
+            "<td>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;AP&quot; (accesspunkt)</td>"
         ),
         "{}",
         m.html
@@ -216,7 +216,7 @@ async fn a_device_name_with_a_script_tag_is_escaped_in_html_only() {
     // Plain text and the subject keep the name as it is.
     assert!(m
         .text
-        .contains("Enhet:   <script>alert('x')</script> & \"AP\" (access_point)"));
+        .contains("Enhet:   <script>alert('x')</script> & \"AP\" (accesspunkt)"));
     assert!(m.subject.starts_with("Larm: <script>alert('x')</script>"));
 }
 

@@ -4,7 +4,10 @@
 //! update), opened in Debian's headless Chromium, checked with axe-core (from npm) for
 //! WCAG 2.1 A/AA violations, and again with JavaScript off (same content). The Atom feed is
 //! parsed with `feed-rs`, and its entry ids are the same after a restart of the collector.
-//! The editors get an "uppdatering" notice for each update.
+//! The editors get an "uppdatering" notice for each update. Tranemo has no office hours, so the
+//! access point's outage pages on-call: the acknowledgement link's page shows what is
+//! acknowledged (device, site, fault, since when, who was paged) and passes axe too; its
+//! screenshot is the one in the README (`docs/kvittera-larm.png`).
 //!
 //! Chromium is driven over the DevTools protocol (a websocket on 127.0.0.1, port from its
 //! `DevToolsActivePort` file): navigation waits for the load event, axe is injected with
@@ -49,11 +52,21 @@ services:
   - { id: wifi-tranemo, name: Trådlöst nätverk, members: [ap-t1] }
   - { id: print-tranemo, name: Utskrift, members: [prn-t1] }
   - { id: net-ulricehamn, name: Nätverk Ulricehamn, members: [sw-u1] }
+calendar:
+  office_hours:
+    municipalities:
+      Tranemo: { monday: [], tuesday: [], wednesday: [], thursday: [], friday: [], saturday: [], sunday: [] }
 notify:
   from: { default: "IT <it@kommun.example.se>" }
   hold_down: 0s
+  ack: { public_url: "PUBLIC_URL", key: { env: DV_PAGES_ACK } }
   municipalities:
-    Tranemo: { editors: [intranat@tranemo.example.se], service_desk: [sd@kommun.example.se] }
+    Tranemo:
+      editors: [intranat@tranemo.example.se]
+      service_desk: [sd@kommun.example.se]
+      on_call:
+        - { name: Olle Berg, mail: olle.berg@tranemo.example.se }
+        - { name: Anna Åström, mail: anna.astrom@tranemo.example.se }
     Ulricehamn: { editors: [intranat@ulricehamn.example.se], service_desk: [sd@kommun.example.se] }
 agents:
   - { id: remote, token_env: DV_PAGES_AGENT, devices: [sw-t1, ap-t1, prn-t1, sw-u1] }
@@ -86,6 +99,7 @@ fn start_collector(config: &Path, port: u16, log: &Path) -> Proc {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("DV_PAGES_AGENT", AGENT_TOKEN)
         .env("DV_PAGES_OPERATOR", OPERATOR_TOKEN)
+        .env("DV_PAGES_ACK", "pages-ack-key-0123456789abcdef")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(log)
@@ -476,6 +490,31 @@ fn assert_accessible(cdp: &mut Cdp, axe: &str, name: &str) {
     );
 }
 
+/// The path of the acknowledgement link the first on-call contact was mailed (waits up to
+/// 90 s for the alerting check to page).
+fn ack_path(notify: &driftvakt_collector::store::SqliteNotifyStore) -> String {
+    use driftvakt_collector::store::OutboxStore;
+    for _ in 0..900 {
+        let rows = notify.list(None).unwrap();
+        let mailed = rows
+            .iter()
+            .filter(|r| r.kind == "alert" && r.recipient == "olle.berg@tranemo.example.se");
+        for r in mailed {
+            // Quoted-printable soft line breaks may cut the link.
+            let raw = String::from_utf8_lossy(&r.raw).replace("=\r\n", "");
+            if let Some(i) = raw.find("/ack/") {
+                let token: String = raw[i + 5..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_hexdigit() || *c == '.')
+                    .collect();
+                return format!("/ack/{token}");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no on-call alert with an acknowledgement link within 90 s");
+}
+
 #[test]
 fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     let browser = chromium();
@@ -483,9 +522,12 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("driftvakt.db");
     let config = dir.path().join("collector.yaml");
+    let port = free_port();
     std::fs::write(
         &config,
-        INVENTORY.replace("DATABASE", database.to_str().unwrap()),
+        INVENTORY
+            .replace("DATABASE", database.to_str().unwrap())
+            .replace("PUBLIC_URL", &format!("http://127.0.0.1:{port}")),
     )
     .unwrap();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pages_browser");
@@ -493,7 +535,6 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     eprintln!("screenshots: {}", shots.display());
     eprintln!("chromium: {}", browser.display());
 
-    let port = free_port();
     let collector = start_collector(&config, port, &dir.path().join("collector-1.log"));
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
@@ -567,7 +608,8 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     assert!(fragment.contains("Leverantören felsöker, beräknas klart 14.00"));
     let (_, team) = api.get("/?q=ap-t1");
     assert!(
-        team.contains("10.40.1.11") && team.contains("icmp: timeout (3 av 3 paket förlorade)"),
+        team.contains("10.40.1.11")
+            && team.contains("icmp: inget svar inom tidsgränsen (3 av 3 paket förlorade)"),
         "{team}"
     );
     assert!(
@@ -601,7 +643,7 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     assert!(
         entry_titles
             .iter()
-            .any(|t| t.starts_with("Planerat underhåll: IT-tjänster i Tranemo tisdag")),
+            .any(|t| t.starts_with("Planerat underhåll: alla IT-tjänster, tisdag")),
         "{entry_titles:#?}"
     );
     let ids: BTreeSet<(String, String)> = feed
@@ -683,7 +725,8 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
             vec![
                 "ap-t1",
                 "10.40.1.11",
-                "icmp: timeout",
+                "icmp: inget svar inom tidsgränsen",
+                "accesspunkt",
                 "Kommunhuset",
                 "Grafana: Översikt",
             ],
@@ -729,6 +772,38 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
         nojs.screenshot(&shots.join(format!("{name}-utan-js.png")));
         eprintln!("{name}: {} with and without JavaScript alike", url);
     }
+
+    // The acknowledgement page of the access point's on-call page, as a phone shows it: what
+    // is acknowledged, in Swedish, and accessible. Its screenshot is the README's.
+    let ack = ack_path(&notify);
+    cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 390, "height": 640, "deviceScaleFactor": 2, "mobile": true }),
+    );
+    let requests = cdp.open(&format!("{base}{ack}"));
+    assert!(
+        requests.iter().all(|r| r.starts_with(&base)),
+        "{requests:?}"
+    );
+    assert_eq!(cdp.eval("document.documentElement.lang"), "sv");
+    let text = cdp.eval("document.body.innerText");
+    let text = text.as_str().unwrap();
+    for s in [
+        "Accesspunkt matsalen (accesspunkt)",
+        "Länghemskolan, Tranemo",
+        "Enheten svarar inte",
+        "Sedan",
+        "Larmade",
+        "Olle Berg (du)",
+        "Kvittera – jag tar larmet",
+    ] {
+        assert!(
+            text.contains(s),
+            "the ack page does not show {s:?}:\n{text}"
+        );
+    }
+    cdp.screenshot(&shots.join("kvittera-larm.png"));
+    assert_accessible(&mut cdp, &axe, "kvittera-larm");
 
     // Restart: the same feed ids.
     drop(collector);

@@ -1,8 +1,8 @@
 //! Shared between the Driftvakt agent and collector: the probe result as it crosses the wire
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
 //! name file, line and key ([`config`]), the configuration schema both use ([`schema`]: devices,
-//! checks, SNMP credentials, secrets), the stable hash both use ([`hash`]), and the names of the
-//! readings and findings both rely on ([`readings`]).
+//! checks, SNMP credentials, secrets), the stable hash both use ([`hash`]), the names of the
+//! readings and findings both rely on ([`readings`]), and what text XML can carry ([`xml`]).
 
 pub mod config;
 pub mod hash;
@@ -11,6 +11,7 @@ pub mod readings;
 pub mod reply;
 pub mod schema;
 pub mod wire;
+pub mod xml;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,9 +1,14 @@
-//! Swedish names of months and weekdays, and dates, times and durations as Swedish text, for
-//! everything users read (notices, reports, the calendar CLI). One list, so every text spells
-//! them alike.
+//! Every Swedish name a reader meets, in one place: months and weekdays, dates, times and
+//! durations as Swedish text, device classes ("nätverksswitch", "accesspunkt"), the states of
+//! devices and services ("Nere", "Okänt"), alert kinds, the wire's error kinds and the agent's
+//! finding codes. Pages, mails, alerts, channels and reports all name things through here, so
+//! no English machine name ("access_point", "down") reaches a Swedish text and every text spells
+//! them alike. Machine names stay in JSON, CSV columns, metrics and logs.
 
+use crate::availability::State;
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
+use driftvakt_common::DeviceClass;
 
 /// Month names, January first.
 pub const MONTHS: [&str; 12] = [
@@ -57,6 +62,12 @@ pub fn date_sv(t: DateTime<Utc>, tz: Tz) -> String {
     )
 }
 
+/// `t` in `tz`, short (an SMS): "7/12 kl. 03.12".
+pub fn short_date_time_sv(t: DateTime<Utc>, tz: Tz) -> String {
+    let l = t.with_timezone(&tz);
+    format!("{}/{} kl. {}", l.day(), l.month(), time_sv(t, tz))
+}
+
 /// The time of day of `t` in `tz`: "18.00".
 pub fn time_sv(t: DateTime<Utc>, tz: Tz) -> String {
     let l = t.with_timezone(&tz);
@@ -94,4 +105,141 @@ pub fn duration_minutes_sv(minutes: i64) -> String {
 
 fn unit(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Names as a Swedish list: "A", "A och B", "A, B och C".
+pub fn list_sv(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} och {last}", rest.join(", ")),
+    }
+}
+
+/// A device class as a Swedish reader names it, lower case: "nätverksswitch", "accesspunkt".
+pub fn class_sv(c: DeviceClass) -> &'static str {
+    match c {
+        DeviceClass::Switch => "nätverksswitch",
+        DeviceClass::Ups => "UPS",
+        DeviceClass::AccessPoint => "accesspunkt",
+        DeviceClass::Printer => "skrivare",
+        DeviceClass::Screen => "skärm",
+        DeviceClass::Service => "tjänst",
+    }
+}
+
+/// A device class by its configuration name (`access_point`), for what keeps the class as
+/// text (events, the report); a name this version does not know is given as it is.
+pub fn class_name_sv(name: &str) -> &str {
+    DeviceClass::ALL
+        .into_iter()
+        .find(|c| c.as_str() == name)
+        .map_or(name, |c| class_sv(c))
+}
+
+/// A state of a device or service, capitalised as a table cell or badge shows it.
+pub fn state_sv(s: State) -> &'static str {
+    match s {
+        State::Up => "I drift",
+        State::Degraded => "Nedsatt",
+        State::Down => "Nere",
+        State::Unreachable => "Nås inte",
+        State::Unknown => "Okänt",
+    }
+}
+
+/// An alert kind by its tag (`down`, `on_battery`, the on-call cases' `kinds`), lower case.
+pub fn alert_kind_sv(tag: &str) -> &str {
+    match tag {
+        "down" => "svarar inte",
+        "on_battery" => "UPS går på batteri",
+        "runtime_below_minimum" => "för kort UPS-reserv",
+        "supply_low" => "låg nivå förbrukningsmaterial",
+        "cert_expiring" => "certifikatet går snart ut",
+        "battery_replace" => "UPS-batteriet behöver bytas",
+        "self_test_failed" => "UPS-självtestet misslyckades",
+        "agent_fault" => "agenten kan inte mäta",
+        other => other,
+    }
+}
+
+/// Why a check failed or found something, by the wire's error kind or the agent's finding
+/// code, lower case; an unknown one is given as it is.
+pub fn cause_sv(code: &str) -> &str {
+    match code {
+        "timeout" => "inget svar inom tidsgränsen",
+        "connection_refused" => "anslutningen nekades",
+        "unreachable" => "nås inte",
+        "dns_failure" => "namnet kunde inte slås upp",
+        "permission_denied" => "agenten saknar behörighet",
+        "tls_error" => "TLS-fel",
+        "http_status" => "fel HTTP-status",
+        "body_mismatch" => "oväntat svar",
+        "packet_loss" => "paketförlust",
+        "snmp_auth" => "SNMP-inloggningen nekades",
+        "snmp_error" => "SNMP-fel",
+        "no_such_object" => "SNMP-värdet saknas",
+        "config_error" => "fel i kontrollens inställningar",
+        "io_error" => "in- eller utmatningsfel",
+        "agent_resources" => "agenten saknar resurser",
+        "agent_error" => "fel i agenten",
+        "failed" => "fel",
+        "ups_on_battery" => "UPS går på batteri",
+        "ups_runtime_below_minimum" => "för kort UPS-reserv",
+        "ups_battery_low" => "UPS-batteriet är svagt",
+        "ups_battery_replace" => "UPS-batteriet behöver bytas",
+        "ups_self_test_failed" => "UPS-självtestet misslyckades",
+        "printer_supply_low" => "låg nivå förbrukningsmaterial",
+        "printer_down" => "skrivaren är ur funktion",
+        "tls_certificate_expiring" => "certifikatet går snart ut",
+        "tls_certificate_expired" => "certifikatet har gått ut",
+        "uplink_down" => "en upplänk är nere",
+        "uplink_not_found" => "upplänken hittas inte",
+        "rebooted" => "enheten har startat om",
+        other => other,
+    }
+}
+
+/// Several causes as stored (`ups_on_battery,ups_battery_low`), each in Swedish.
+pub fn causes_sv(codes: &str) -> String {
+    codes
+        .split(',')
+        .map(cause_sv)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn every_class_state_and_wire_error_has_a_swedish_name() {
+        for c in DeviceClass::ALL {
+            assert_ne!(class_sv(c), c.as_str().replace('_', " "), "{c}");
+            assert_eq!(class_name_sv(c.as_str()), class_sv(c));
+        }
+        assert_eq!(class_name_sv("access_point"), "accesspunkt");
+        assert_eq!(class_name_sv("switch"), "nätverksswitch");
+        for k in driftvakt_common::wire::ErrorKind::ALL {
+            assert_ne!(cause_sv(k.as_str()), k.as_str(), "{k:?}");
+        }
+        for code in [
+            driftvakt_common::readings::UPS_ON_BATTERY,
+            driftvakt_common::readings::UPS_RUNTIME_BELOW_MINIMUM,
+            driftvakt_common::readings::UPS_BATTERY_LOW,
+            driftvakt_common::readings::UPS_BATTERY_REPLACE,
+            driftvakt_common::readings::UPS_SELF_TEST_FAILED,
+            driftvakt_common::readings::PRINTER_SUPPLY_LOW,
+            driftvakt_common::readings::TLS_CERTIFICATE_EXPIRING,
+        ] {
+            assert_ne!(cause_sv(code), code);
+        }
+        assert_eq!(state_sv(State::Down), "Nere");
+        assert_eq!(alert_kind_sv("down"), "svarar inte");
+        assert_eq!(
+            causes_sv("ups_on_battery,ups_battery_low"),
+            "UPS går på batteri, UPS-batteriet är svagt"
+        );
+    }
 }

@@ -37,15 +37,13 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/v1/devices/quiet", get(quiet))
 }
 
-fn answer(e: IncidentError) -> Response {
-    if let IncidentError::Store(s) = &e {
-        return super::store_failure(s);
-    }
+/// `400`, `404` and `409` for what the operator asked, [`super::failure`] for the store's.
+pub(super) fn answer(e: IncidentError) -> Response {
     let status = match &e {
         IncidentError::Invalid(_) => StatusCode::BAD_REQUEST,
         IncidentError::Unknown(_) => StatusCode::NOT_FOUND,
         IncidentError::Conflict(_) => StatusCode::CONFLICT,
-        IncidentError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        IncidentError::Store(_) => return super::failure(&e),
     };
     error(status, e.to_string())
 }
@@ -55,7 +53,7 @@ fn answer(e: IncidentError) -> Response {
 fn open(s: &ApiState) -> Result<Arc<dyn IncidentStore>, Response> {
     Database::open(&s.app.inventory.settings.database)
         .and_then(|db| db.incidents())
-        .map_err(|e| super::store_failure(&e))
+        .map_err(|e| super::failure(&e))
 }
 
 /// Runs `f` on the store off the async threads.
@@ -66,7 +64,7 @@ async fn blocking<T: Send + 'static>(
     let store = open(s)?;
     tokio::task::spawn_blocking(move || f(&store))
         .await
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(super::task_failed)?
         .map_err(answer)
 }
 
@@ -179,7 +177,7 @@ async fn quiet(
     .await;
     match result {
         Ok(Ok(q)) => Json(q).into_response(),
-        Ok(Err(e)) => super::store_failure(&e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => super::failure(&e),
+        Err(e) => super::task_failed(e),
     }
 }

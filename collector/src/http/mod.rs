@@ -44,7 +44,7 @@ pub mod windows;
 pub use server::{serve, serve_with, shutdown_signal, ServerOptions};
 
 use crate::app::App;
-use crate::store::WindowStore;
+use crate::store::{StoreCause, WindowStore};
 use crate::windows::CalendarService;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -103,16 +103,34 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// Seconds a client is asked to wait while the database cannot be reached.
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
-/// A store failure as an answer: `503` with `Retry-After` while the database cannot be reached
-/// (PostgreSQL down or restarting: try again, or another node), else `500`.
-pub fn store_failure(e: &crate::store::StoreError) -> Response {
-    if !e.is_unavailable() {
+/// A failure as an answer: `503` with `Retry-After` when the store error behind it says the
+/// database cannot be reached (PostgreSQL down or restarting: try again, or another node),
+/// else `500`. Every route answers its failures through this one function, with its service's
+/// own error type ([`StoreCause`]): an error is never turned into text before it gets here, so
+/// no route loses the difference between "the database is away" and "something broke".
+pub fn failure(e: &dyn StoreCause) -> Response {
+    if !unavailable(e) {
         return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
-    let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    retry_later(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+/// Whether `e` is the database being away (answered `503` with `Retry-After`).
+pub fn unavailable(e: &dyn StoreCause) -> bool {
+    e.store_error()
+        .is_some_and(crate::store::StoreError::is_unavailable)
+}
+
+/// `answer` with `Retry-After` ([`RETRY_AFTER_SECONDS`]).
+pub fn retry_later(mut answer: Response) -> Response {
     answer.headers_mut().insert(
         axum::http::header::RETRY_AFTER,
         axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
     );
     answer
+}
+
+/// A blocking task that did not finish (it panicked): `500`.
+pub fn task_failed(e: tokio::task::JoinError) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }

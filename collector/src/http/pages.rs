@@ -16,8 +16,7 @@
 
 use super::{auth, body, error, ApiState};
 use crate::incidents::service::{update_service, ServiceChange};
-use crate::incidents::IncidentError;
-use crate::pages::render::PageTemplates;
+use crate::pages::render::{PageError, PageTemplates};
 use crate::pages::team::{team_status, Filter};
 use crate::pages::{driftinfo, feed, municipality_of, Driftinfo};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
@@ -76,11 +75,14 @@ fn with_type(content_type: &'static str, text: String, public: bool) -> Response
     r
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+/// A page that could not be rendered (a template): `500`.
+fn internal(e: PageError) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// The driftinformation of the municipality with slug `kommun`, built off the async threads.
+/// The driftinformation of the municipality with slug `kommun`, built off the async threads;
+/// a failure is already the answer ([`super::failure`]: `503` while the database is away).
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
     let Some(municipality) = municipality_of(&s.app.inventory, kommun) else {
         return Err(error(
@@ -91,16 +93,15 @@ async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
     tokio::task::spawn_blocking(move || {
         let now = app.now();
-        let calendar = calendar.calendar().map_err(|e| e.to_string())?;
+        let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
         let updates = crate::store::Database::open(&app.inventory.settings.database)
             .and_then(|db| db.service_updates())
             .and_then(|u| u.since(now - Duration::days(31)))
-            .map_err(|e| e.to_string())?;
-        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| e.to_string())
+            .map_err(|e| super::failure(&e))?;
+        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| super::failure(&e))
     })
     .await
-    .map_err(internal)?
-    .map_err(internal)
+    .map_err(super::task_failed)?
 }
 
 #[derive(Serialize)]
@@ -209,6 +210,7 @@ struct TeamData<'a> {
     status: &'a crate::pages::team::TeamStatus,
 }
 
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 async fn team(
     State(s): State<ApiState>,
     q: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
@@ -219,15 +221,19 @@ async fn team(
     };
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
     let built = tokio::task::spawn_blocking(move || {
-        let tz = calendar.calendar().map_err(|e| e.to_string())?.time_zone();
+        let tz = calendar
+            .calendar()
+            .map_err(|e| super::failure(&e))?
+            .time_zone();
         let grafana = app.inventory.settings.grafana_url.clone();
-        team_status(&app, tz, grafana.as_deref(), &filter, app.now()).map_err(|e| e.to_string())
+        team_status(&app, tz, grafana.as_deref(), &filter, app.now())
+            .map_err(|e| super::failure(&e))
     })
     .await;
     let status = match built {
         Ok(Ok(st)) => st,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+        Ok(Err(answer)) => return answer,
+        Err(e) => return super::task_failed(e),
     };
     let t = templates(&s);
     let rendered = t.raw("style.css").and_then(|style| {
@@ -265,21 +271,13 @@ async fn add_update(State(s): State<ApiState>, request: Request) -> Response {
     let result = tokio::task::spawn_blocking(move || {
         let updates = crate::store::Database::open(&app.inventory.settings.database)
             .and_then(|db| db.service_updates())
-            .map_err(IncidentError::Store)?;
+            .map_err(crate::incidents::IncidentError::Store)?;
         update_service(&app.inventory, &*app.store, &updates, &id, &c, app.now())
     })
     .await;
     match result {
         Ok(Ok(u)) => (StatusCode::CREATED, Json(u)).into_response(),
-        Ok(Err(e)) => {
-            let status = match &e {
-                IncidentError::Invalid(_) => StatusCode::BAD_REQUEST,
-                IncidentError::Unknown(_) => StatusCode::NOT_FOUND,
-                IncidentError::Conflict(_) => StatusCode::CONFLICT,
-                IncidentError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            error(status, e.to_string())
-        }
-        Err(e) => internal(e),
+        Ok(Err(e)) => super::incidents::answer(e),
+        Err(e) => super::task_failed(e),
     }
 }

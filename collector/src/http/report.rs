@@ -20,6 +20,7 @@ pub struct ReportQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 pub async fn get_report(
     AxState(state): AxState<ApiState>,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
@@ -36,22 +37,24 @@ pub async fn get_report(
     let app = state.app.clone();
     let calendar = state.calendar.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let windows = calendar
-            .calendar()
-            .map_err(|e| report::ReportError::Calendar(e.to_string()))?;
-        let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
-        let db = crate::store::Database::open(&app.inventory.settings.database)?;
-        report::add_oncall_cases_from(&mut r, &db)?;
-        Ok(r)
+        let windows = calendar.calendar().map_err(|e| super::failure(&e))?;
+        let build = || {
+            let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
+            let db = crate::store::Database::open(&app.inventory.settings.database)?;
+            report::add_oncall_cases_from(&mut r, &db)?;
+            Ok(r)
+        };
+        build().map_err(|e| match e {
+            report::ReportError::Future(_) => {
+                error(StatusCode::BAD_REQUEST, "the period has not started yet")
+            }
+            e => super::failure(&e),
+        })
     })
     .await;
     match result {
         Ok(Ok(r)) => Json(r).into_response(),
-        Ok(Err(report::ReportError::Future(_))) => {
-            error(StatusCode::BAD_REQUEST, "the period has not started yet")
-        }
-        Ok(Err(report::ReportError::Store(e))) => super::store_failure(&e),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(answer)) => answer,
+        Err(e) => super::task_failed(e),
     }
 }

@@ -44,7 +44,7 @@ pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -
             // Nothing was stored, or the batch was and its re-send is a duplicate: the agent
             // keeps it in its spool and retries (a 5xx also moves it to the next collector).
             tracing::warn!(agent = %agent, "ingest: {e}; answering 503");
-            super::store_failure(&e)
+            super::failure(&e)
         }
         Err(e) => {
             tracing::error!("ingest failed: {e}");

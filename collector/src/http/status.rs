@@ -2,10 +2,10 @@
 //! the cluster's nodes and leader, from [`crate::cluster`]) and `GET /metrics`; both read the
 //! store, so both render on a blocking thread.
 
-use super::{error, ApiState};
+use super::ApiState;
 use crate::store::StoreError;
 use axum::extract::State as AxState;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -23,7 +23,7 @@ pub async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
             text,
         )
             .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => super::task_failed(e),
     }
 }
 
@@ -45,7 +45,7 @@ pub async fn get_status(AxState(state): AxState<ApiState>) -> Response {
     };
     match tokio::task::spawn_blocking(read).await {
         Ok(Ok(s)) => Json(s).into_response(),
-        Ok(Err(e)) => super::store_failure(&e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => super::failure(&e),
+        Err(e) => super::task_failed(e),
     }
 }

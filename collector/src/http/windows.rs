@@ -68,7 +68,7 @@ async fn list(
                 .collect();
             Json(out).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => super::failure(&e),
     }
 }
 
@@ -197,7 +197,7 @@ async fn cancel(State(s): State<ApiState>, request: Request) -> Response {
     match s.calendar.cancel_window(id, &by.by) {
         Ok(a) => match s.calendar.calendar() {
             Ok(cal) => Json(adhoc_out(&cal, &a)).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => super::failure(&e),
         },
         Err(e) => calendar_error(e),
     }
@@ -210,7 +210,7 @@ fn changed(
     match r {
         Ok((w, _)) => match s.calendar.calendar() {
             Ok(cal) => Json(window_out(&cal, &w)).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => super::failure(&e),
         },
         Err(e) => calendar_error(e),
     }
@@ -220,19 +220,15 @@ fn changed(
 /// change the calendar's rules refuse now, `503` while the database cannot be reached, `500` for
 /// another store failure.
 fn calendar_error(e: CalendarError) -> Response {
-    if let CalendarError::Store(s) = &e {
-        if s.is_unavailable() {
-            return super::store_failure(s);
-        }
-    }
     let status = match e {
         CalendarError::Store(StoreError::UnknownWindow(_)) => StatusCode::NOT_FOUND,
-        CalendarError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CalendarError::Store(_) => return super::failure(&e),
         CalendarError::Missing(_)
         | CalendarError::TooLong { .. }
         | CalendarError::TooLongWindow { .. }
         | CalendarError::OutOfYears(_)
         | CalendarError::UnknownScope(..)
+        | CalendarError::Unfit(_)
         | CalendarError::EmptyWindow { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::CONFLICT,
     };

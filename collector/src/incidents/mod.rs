@@ -42,6 +42,15 @@ impl From<StoreError> for IncidentError {
     }
 }
 
+impl crate::store::StoreCause for IncidentError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            IncidentError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A registration as given (the JSON body of `POST /api/v1/incidents`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +93,9 @@ pub(crate) fn text(what: &str, s: &str, required: bool) -> Result<String, Incide
             "{what} has more than {MAX_TEXT} characters"
         )));
     }
+    if let Some(why) = driftvakt_common::xml::refusal(what, t) {
+        return Err(IncidentError::Invalid(why));
+    }
     Ok(t.to_string())
 }
 
@@ -93,6 +105,9 @@ pub(crate) fn by(b: &Option<String>) -> Result<String, IncidentError> {
         return Err(IncidentError::Invalid(
             "`by` must have 1–100 characters".into(),
         ));
+    }
+    if let Some(why) = driftvakt_common::xml::refusal("by", b) {
+        return Err(IncidentError::Invalid(why));
     }
     Ok(b.to_string())
 }

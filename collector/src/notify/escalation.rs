@@ -19,10 +19,23 @@ use crate::store::outbox::{NewNotice, OutboxId};
 use crate::store::{AckError, Page};
 use chrono::{DateTime, Utc};
 
+/// What the acknowledgement page shows besides the alert itself: whose link it is and who has
+/// been paged so far.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub page: Page,
+    /// The on-call contact the link was sent to.
+    pub contact: String,
+    /// The contacts paged so far (the escalation chain up to the page's step), in order.
+    pub paged: Vec<String>,
+}
+
 /// What the HTTP API needs to acknowledge alerts (object-safe; the notifier implements it).
 pub trait Acknowledge: Send + Sync {
     /// The page a link is for, if the link is valid and unexpired (nothing changes).
     fn link_page(&self, token: &str) -> Result<Page, AckError>;
+    /// The page a link is for with whose link it is and who has been paged (nothing changes).
+    fn link_view(&self, token: &str) -> Result<LinkView, AckError>;
     /// Acknowledges by link, as the contact the link was sent to.
     fn ack_link(&self, token: &str) -> Result<Page, AckError>;
     /// Acknowledges alert `id` for an operator.
@@ -34,6 +47,19 @@ impl<S: NotifyStore, T: Send + Sync> Acknowledge for Notifier<S, T> {
         let links = self.channels.ack.as_ref().ok_or(AckError::BadToken)?;
         let (id, _) = links.verify(token, self.clock.now())?;
         self.store.page(id)?.ok_or(AckError::Unknown(id))
+    }
+
+    fn link_view(&self, token: &str) -> Result<LinkView, AckError> {
+        let links = self.channels.ack.as_ref().ok_or(AckError::BadToken)?;
+        let (id, step) = links.verify(token, self.clock.now())?;
+        let page = self.store.page(id)?.ok_or(AckError::Unknown(id))?;
+        let contacts = self.config.contacts(municipality(&page.event));
+        let name = |i: u32| contacts.get(i as usize).map(|c| c.name().to_string());
+        Ok(LinkView {
+            contact: name(step).unwrap_or_else(|| "beredskapen".to_string()),
+            paged: (0..=page.step).filter_map(name).collect(),
+            page,
+        })
     }
 
     fn ack_link(&self, token: &str) -> Result<Page, AckError> {

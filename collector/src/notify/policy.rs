@@ -21,6 +21,7 @@ use super::config::{Role, MAIL};
 use super::oncall::{next_office_start, OncallCase};
 use super::render::{self, date_time_sv, duration_sv, MailParts};
 use super::{Notifier, NotifyError, NotifyStore};
+use crate::calendar::swedish::class_name_sv;
 use crate::calendar::{Calendar, Moment, Subject, Window};
 use crate::events::{AlertKind, Event};
 use crate::store::outbox::{NewNotice, OutboxId, Status};
@@ -508,7 +509,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 *since,
                 vec![
                     ("device", device_name.clone()),
-                    ("class", class.clone()),
+                    ("class", class_name_sv(class).to_string()),
                     ("site", site_name.clone()),
                     ("what", kind.swedish()),
                 ],
@@ -870,7 +871,7 @@ pub(super) fn alert_vars(
     };
     vec![
         ("device", device_name.clone()),
-        ("class", class.clone()),
+        ("class", class_name_sv(class).to_string()),
         ("site", site_name.clone()),
         ("municipality", municipality.clone()),
         ("what", kind.swedish()),

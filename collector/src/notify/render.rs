@@ -414,7 +414,16 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             let text = escape_html(&value.to_string()).replace('\n', "<br>\n");
             return out.write_str(&text).map_err(minijinja::Error::from);
         }
-        minijinja::escape_formatter(out, state, value)
+        // Plain text (subjects, text bodies): what XML cannot carry is replaced here too.
+        match value.as_str().map(driftvakt_common::xml::fit) {
+            Some(std::borrow::Cow::Owned(fit)) if value.is_safe() => {
+                minijinja::escape_formatter(out, state, &Value::from_safe_string(fit))
+            }
+            Some(std::borrow::Cow::Owned(fit)) => {
+                minijinja::escape_formatter(out, state, &Value::from(fit))
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        }
     });
     env
 });
@@ -497,7 +506,7 @@ fn known_hint(kind: &str, body: bool) -> String {
 /// Escapes `& < > " '` for HTML text and attributes.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in driftvakt_common::xml::fit(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

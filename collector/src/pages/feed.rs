@@ -4,9 +4,11 @@
 //! Entry ids are `urn:uuid:` names derived (SHA-256, shaped as a version 8 UUID) from the
 //! municipality's slug and the entry's key — the disturbance's subject and start, the update's
 //! row, the window's kind, start and scope — never from a row order or the time of the
-//! request, so they are the same after a restart and for every reader. `updated` is when the
-//! thing happened (an update's time, an outage's start or end, an ad-hoc window's creation, a
-//! recurring window's start), so an unchanged history gives a byte-identical feed.
+//! request, so they are the same after a restart and for every reader. `updated` (and
+//! `published`) is when the entry last changed (an update's time, an outage's start or end; for
+//! planned maintenance when the window was created or activated, see
+//! `public::Maintenance::announced`), never a time ahead: the window's own time is in the
+//! entry's title and summary. An unchanged history gives a byte-identical feed.
 
 use super::public::Driftinfo;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,6 +23,9 @@ pub struct Entry {
     pub category: &'static str,
     pub title: String,
     pub updated: String,
+    /// When the entry was first published: the same instant as `updated` (an entry is
+    /// never revised in place; a change is a new entry).
+    pub published: String,
     pub summary: String,
     /// The fragment on the page (`#storning-...`).
     pub anchor: String,
@@ -76,6 +81,7 @@ pub fn feed(info: &Driftinfo) -> Feed {
                     category,
                     title,
                     updated: rfc3339(at),
+                    published: rfc3339(at),
                     summary,
                     anchor: target.to_string(),
                 },
@@ -126,6 +132,7 @@ pub fn feed(info: &Driftinfo) -> Feed {
     }
     for m in &info.planned {
         let mut summary = format!("{}: {}, {}.", m.title, m.concerns, m.when_text);
+        // The window's time is in the text; the entry's times say when it was announced.
         if !m.reason.is_empty() {
             summary.push(' ');
             summary.push_str(&m.reason);
@@ -135,7 +142,7 @@ pub fn feed(info: &Driftinfo) -> Feed {
             "underhall",
             &m.key,
             &m.anchor,
-            format!("Planerat underhåll: {} {}", m.concerns, m.when_text),
+            format!("Planerat underhåll: {}, {}", m.concerns, m.when_text),
             summary,
         );
     }

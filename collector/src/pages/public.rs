@@ -16,7 +16,7 @@
 
 use crate::app::App;
 use crate::availability::{at, ms, Span};
-use crate::calendar::swedish::{date_sv, date_time_sv, duration_sv, time_sv};
+use crate::calendar::swedish::{class_sv, date_sv, date_time_sv, duration_sv, list_sv, time_sv};
 use crate::calendar::{Calendar, Window, WindowKind, WindowScope};
 use crate::inventory::Inventory;
 use crate::state::{load_timelines, service_timelines, Timeline};
@@ -31,6 +31,8 @@ pub const RESOLVED_DAYS: i64 = 30;
 /// How far ahead planned maintenance is listed.
 pub const PLANNED_DAYS: i64 = 60;
 const DAY_MS: i64 = 86_400_000;
+/// What a window over everything covers.
+const ALL_SERVICES: &str = "alla IT-tjänster";
 
 /// One update of a disturbance.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +78,7 @@ pub struct Maintenance {
     pub anchor: String,
     /// "Ordinarie servicefönster", "Extra servicefönster", "Särskilt servicefönster".
     pub title: String,
-    /// What it concerns ("IT-tjänster i Tranemo", "Utskrift", "Kommunhuset").
+    /// What it covers ("alla IT-tjänster", "alla IT-tjänster på Kommunhuset", "Utskrift").
     pub concerns: String,
     pub reason: String,
     pub start: DateTime<Utc>,
@@ -84,7 +86,8 @@ pub struct Maintenance {
     /// "tisdag 17 mars 2026, 18.00–22.00".
     pub when_text: String,
     pub ongoing: bool,
-    /// When it was made known (an ad-hoc window's creation; a recurring window's start).
+    /// When its entry last changed (an ad-hoc window's creation, a secondary window's
+    /// activation, the day a primary window came within [`PLANNED_DAYS`]): never ahead of now.
     pub announced: DateTime<Utc>,
 }
 
@@ -333,22 +336,39 @@ impl<'a> Sources<'a> {
         (ongoing, resolved)
     }
 
+    /// What window `w` covers, as `municipality`'s page names it: "alla IT-tjänster" (the
+    /// whole municipality or everything), "alla IT-tjänster på Kommunhuset" (a site), the
+    /// service's name, or for one device the services it serves at its site ("Utskrift på
+    /// Kommunhuset"; its class when it serves none: "nätverksswitch på Kommunhuset"). `None`
+    /// when the window does not concern the municipality.
     fn concerns(&self, w: &Window, municipality: &str) -> Option<String> {
         match &w.scope {
-            WindowScope::All => Some(format!("IT-tjänster i {municipality}")),
-            WindowScope::Municipality(m) => {
-                (m == municipality).then(|| format!("IT-tjänster i {municipality}"))
-            }
+            WindowScope::All => Some(ALL_SERVICES.to_string()),
+            WindowScope::Municipality(m) => (m == municipality).then(|| ALL_SERVICES.to_string()),
             WindowScope::Site(s) => self
                 .inv
                 .site(s)
                 .filter(|s| s.municipality == municipality)
-                .map(|s| format!("IT-tjänster på {}", s.name)),
-            WindowScope::Device(d) => self
-                .inv
-                .device(d)
-                .filter(|d| d.municipality == municipality)
-                .map(|d| format!("Utrustning på {}", self.site_name(&d.site))),
+                .map(|s| format!("{ALL_SERVICES} på {}", s.name)),
+            WindowScope::Device(d) => {
+                let d = self
+                    .inv
+                    .device(d)
+                    .filter(|d| d.municipality == municipality)?;
+                let services: Vec<&str> = self
+                    .inv
+                    .services
+                    .iter()
+                    .filter(|s| s.members.contains(&d.id))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let what = if services.is_empty() {
+                    class_sv(d.class).to_string()
+                } else {
+                    list_sv(&services)
+                };
+                Some(format!("{what} på {}", self.site_name(&d.site)))
+            }
             WindowScope::Service(s) => {
                 let service = self.inv.services.iter().find(|x| &x.id == s)?;
                 service
@@ -359,6 +379,25 @@ impl<'a> Sources<'a> {
                     .then(|| service.name.clone())
             }
         }
+    }
+
+    /// When the entry of window `w` last changed: an ad-hoc window's creation, a secondary
+    /// window's activation, and for a primary window (the configuration's, which has no time
+    /// of its own) the day it came within the page's [`PLANNED_DAYS`]. Never the window's own
+    /// start, which lies ahead.
+    fn announced(&self, calendar: &Calendar, w: &Window) -> DateTime<Utc> {
+        let appeared = w.start - Duration::days(PLANNED_DAYS);
+        match w.kind {
+            WindowKind::Adhoc => {
+                w.id.and_then(|id| calendar.adhoc(id))
+                    .map_or(appeared, |a| a.created_at)
+            }
+            WindowKind::Secondary => calendar
+                .activation(w.start.with_timezone(&self.tz).date_naive())
+                .map_or(appeared, |a| a.activated_at),
+            WindowKind::Primary => appeared,
+        }
+        .min(at(self.now))
     }
 
     fn planned(&self, calendar: &Calendar, municipality: &str) -> Vec<Maintenance> {
@@ -374,9 +413,7 @@ impl<'a> Sources<'a> {
                     WindowKind::Secondary => "Extra servicefönster",
                     WindowKind::Adhoc => "Särskilt servicefönster",
                 };
-                let announced =
-                    w.id.and_then(|id| calendar.adhoc(id))
-                        .map_or(w.start, |a| a.created_at);
+                let announced = self.announced(calendar, &w);
                 let key = format!(
                     "window:{}:{}:{}",
                     w.kind.as_str(),

@@ -1,6 +1,8 @@
 //! Rendering the pages with minijinja, the engine of the mails: strict undefined (a misspelt
 //! variable in an override is an error naming the file and line, not an empty cell), HTML
-//! escaping in `.html` templates and XML escaping (the same five characters) in `.atom`.
+//! escaping in `.html` templates and XML escaping (the same five characters) in `.atom`, and
+//! every text made fit for XML first ([`driftvakt_common::xml::fit`]: a control character in a
+//! stored title must not make the feed unreadable).
 //!
 //! The templates are compiled in from `collector/templates/pages/` ([`TEMPLATES`]); a file of
 //! the same name in `notify.templates_dir/pages/` replaces one without rebuilding. The view
@@ -135,7 +137,7 @@ fn convert(json: &serde_json::Value) -> Value {
             (None, Some(f)) => Value::from(f),
             _ => Value::from(n.to_string()),
         },
-        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::String(s) => Value::from(driftvakt_common::xml::fit(s).as_ref()),
         serde_json::Value::Array(a) => Value::from(a.iter().map(convert).collect::<Vec<_>>()),
         serde_json::Value::Object(map) => Value::from(
             map.iter()

@@ -8,7 +8,7 @@
 
 use crate::app::App;
 use crate::availability::ms;
-use crate::calendar::swedish::{date_time_sv, duration_sv};
+use crate::calendar::swedish::{causes_sv, class_sv, date_time_sv, duration_sv, state_sv};
 use crate::state::{status, EntityStatus, State};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -107,15 +107,9 @@ pub struct TeamStatus {
     pub municipalities: Vec<Link>,
 }
 
-/// The state's name in the page (`up`, ...) and in Swedish.
+/// The state's name in the page's markup (`up`, ...) and in Swedish.
 pub fn state_names(s: State) -> (&'static str, &'static str) {
-    match s {
-        State::Up => ("up", "I drift"),
-        State::Degraded => ("degraded", "Nedsatt"),
-        State::Down => ("down", "Nere"),
-        State::Unreachable => ("unreachable", "Nås inte"),
-        State::Unknown => ("unknown", "Okänt"),
-    }
+    (s.as_str(), state_sv(s))
 }
 
 fn severity(s: State) -> u8 {
@@ -157,6 +151,7 @@ fn reason(app: &App, device: &str, s: State, now: i64) -> Result<String, StoreEr
         .clone()
         .or_else(|| parsed.and_then(|p| p.error))
         .unwrap_or_else(|| "fel".to_string());
+    let cause = causes_sv(&cause);
     Ok(if detail.is_empty() {
         format!("{}: {cause}", r.check)
     } else {
@@ -194,13 +189,16 @@ pub fn team_status(
                 root_cause: None,
             });
             let description = d.config.description.clone().unwrap_or_default();
-            let class = serde_json::to_value(d.class)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let class = class_sv(d.class).to_string();
             let haystack = format!(
-                "{} {} {} {} {} {}",
-                d.id, description, d.config.address.value, class, site.name, site.municipality
+                "{} {} {} {} {} {} {}",
+                d.id,
+                description,
+                d.config.address.value,
+                d.class.as_str(),
+                class,
+                site.name,
+                site.municipality
             )
             .to_lowercase();
             if e.state != State::Up {

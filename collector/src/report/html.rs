@@ -3,6 +3,7 @@
 
 use super::{GroupRow, Report};
 use crate::availability::Figures;
+use crate::calendar::swedish::{alert_kind_sv, class_name_sv};
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Stockholm;
 use std::fmt::Write;
@@ -28,7 +29,8 @@ pub fn title(period: &str) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    driftvakt_common::xml::fit(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
@@ -212,7 +214,12 @@ fn oncall(out: &mut String, r: &Report) {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(&c.municipality),
             esc(&c.device_name),
-            esc(&c.kinds.join(", ")),
+            esc(&c
+                .kinds
+                .iter()
+                .map(|k| alert_kind_sv(k))
+                .collect::<Vec<_>>()
+                .join(", ")),
             local(c.start),
             c.end.map(local).unwrap_or_else(|| "pågår".into()),
             hours(c.length_s),
@@ -277,7 +284,7 @@ fn quiet(out: &mut String, r: &Report) {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&d.id),
-            esc(&d.class),
+            esc(class_name_sv(&d.class)),
             esc(&d.site),
             esc(&d.municipality),
             d.last_result.map(local).unwrap_or_else(|| "aldrig".into())

@@ -56,8 +56,15 @@ pub enum ReportError {
     Period(#[from] crate::availability::PeriodError),
     #[error("the period starts after now ({0})")]
     Future(DateTime<Utc>),
-    #[error("calendar: {0}")]
-    Calendar(String),
+}
+
+impl crate::store::StoreCause for ReportError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            ReportError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// The whole report (also the JSON of `GET /api/v1/report`).

@@ -138,6 +138,29 @@ impl StoreError {
     }
 }
 
+/// An error that may stand for a [`StoreError`] (wrapped in a service's own error type): the
+/// HTTP layer asks it whether the database was unreachable, so that every route answers `503`
+/// with `Retry-After` for it, whatever error type its work returns.
+pub trait StoreCause: std::fmt::Display {
+    /// The store error behind this one, if any.
+    fn store_error(&self) -> Option<&StoreError>;
+}
+
+impl StoreCause for StoreError {
+    fn store_error(&self) -> Option<&StoreError> {
+        Some(self)
+    }
+}
+
+impl StoreCause for AckError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            AckError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// One result as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResult {

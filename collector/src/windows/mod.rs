@@ -65,6 +65,18 @@ pub enum CalendarError {
     OutOfYears(String),
     #[error("scope {0}: no such {1} in the inventory")]
     UnknownScope(String, &'static str),
+    /// Text holding a character XML cannot carry (the message names field and character).
+    #[error("{0}")]
+    Unfit(String),
+}
+
+impl crate::store::StoreCause for CalendarError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            CalendarError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// The longest ad-hoc window: a planned week of work; longer absences are not service windows.
@@ -74,12 +86,16 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// The longest operator name (`by`), in characters.
 pub const MAX_BY_CHARS: usize = 100;
 
-/// `value` is not blank and at most `max` characters long.
+/// `value` is not blank, at most `max` characters long, and holds only what the feed, pages
+/// and mails can carry ([`driftvakt_common::xml`]).
 pub fn check_text(value: &str, what: &'static str, max: usize) -> Result<(), CalendarError> {
     require(value, what)?;
     let len = value.chars().count();
     if len > max {
         return Err(CalendarError::TooLong { what, len, max });
+    }
+    if let Some(why) = driftvakt_common::xml::refusal(what, value) {
+        return Err(CalendarError::Unfit(why));
     }
     Ok(())
 }

@@ -3,13 +3,14 @@
 //! (minijinja) gets `to` (E.164), `text`, and the filters `urlencode` (form encoding) and `json`
 //! (a JSON string with quotes).
 //!
-//! The text is the alert's Swedish line, then the acknowledgement link, at most `max_chars`
+//! The text is the time of the fault and the alert's Swedish line, then the acknowledgement link, at most `max_chars`
 //! (default 160) characters of the GSM 03.38 alphabet, so one SMS carries it and å, ä, ö, é and
 //! ü arrive as written: characters outside the alphabet are replaced (– with -, other letters
 //! with their base letter or `?`), the line is shortened with `…`-free `..` when too long, and
 //! the link is never cut.
 
 use super::{http, AlertMessage, Channel, MessageEvent};
+use crate::calendar::swedish::short_date_time_sv;
 use crate::notify::transport::SendError;
 use driftvakt_common::config::{Duration, Validator};
 use driftvakt_common::schema::{Secret, SecretRef};
@@ -182,10 +183,15 @@ impl Sms {
     }
 }
 
-/// The Swedish line of an SMS for `msg`.
+/// The Swedish line of an SMS for `msg`; an alert starts with the time of the fault
+/// ("7/12 kl. 03.12 Larm: …"), where shortening never reaches it.
 fn line(msg: &AlertMessage) -> String {
     match msg.event {
-        MessageEvent::Alert | MessageEvent::Escalated => msg.text.clone(),
+        MessageEvent::Alert | MessageEvent::Escalated => format!(
+            "{} {}",
+            short_date_time_sv(msg.since, chrono_tz::Europe::Stockholm),
+            msg.text
+        ),
         MessageEvent::Acknowledged => format!(
             "Kvitterat av {}: {}",
             msg.contact.as_deref().unwrap_or("?"),

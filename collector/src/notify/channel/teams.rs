@@ -51,7 +51,11 @@ pub fn card(msg: &AlertMessage) -> serde_json::Value {
     let tz = chrono_tz::Europe::Stockholm;
     let (title, color) = headline(msg);
     let mut facts = vec![
-        json!({"title": "Enhet", "value": format!("{} ({})", msg.device_name, msg.class)}),
+        json!({"title": "Enhet", "value": format!(
+            "{} ({})",
+            msg.device_name,
+            crate::calendar::swedish::class_name_sv(&msg.class)
+        )}),
         json!({"title": "Plats", "value": format!("{}, {}", msg.site, msg.municipality)}),
         json!({"title": "Larm", "value": msg.what}),
         json!({"title": "Sedan", "value": date_time_sv(msg.since, tz)}),
