@@ -202,6 +202,7 @@ fn fill_the_rest(location: &Location) {
         municipalities: vec!["Ulricehamn".into()],
         start: at,
         end: Some(at + Duration::hours(2)),
+        cause: Some("sw".into()),
         by: "anna".into(),
     };
     let id = incidents.add(&new, at).unwrap();

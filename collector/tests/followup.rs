@@ -29,7 +29,8 @@ const ON_CALL: &str = "beredskap@tranemo.example.se";
 const DESK: &str = "servicedesk@tranemo.example.se";
 
 /// Tranemo: the e-mail service (a device of class `service`) at Kommunhuset (a crisis site
-/// with a UPS) and a node without a UPS; Ulricehamn: one access point.
+/// with a UPS, a switch and a printer behind it) and a node without a UPS; Ulricehamn: one
+/// access point.
 const INVENTORY: &str = r#"
 collector:
   database: DATABASE
@@ -42,8 +43,12 @@ devices:
   - { id: ups-kommunhuset, class: ups, site: kommunhuset, address: 10.2.0.5, interval: 60s, checks: [icmp] }
   - { id: sw-limmared, class: switch, site: nod-limmared, address: 10.2.1.1, interval: 60s, checks: [icmp], description: "Nodswitch Limmared" }
   - { id: ap-stadshuset, class: access_point, site: stadshuset, address: 10.3.0.11, interval: 60s, checks: [icmp] }
+  - { id: sw-kommunhuset, class: switch, site: kommunhuset, address: 10.2.0.1, interval: 10m, checks: [icmp] }
+  - { id: skrivare-kommunhuset, class: printer, site: kommunhuset, address: 10.2.0.30, interval: 10m, checks: [icmp], parent: sw-kommunhuset }
 services:
   - { id: epost, name: E-post, members: [mail] }
+  - { id: natverk-kommunhuset, name: Nätverk Kommunhuset, members: [sw-kommunhuset] }
+  - { id: utskrift-kommunhuset, name: Utskrift Kommunhuset, members: [skrivare-kommunhuset] }
 agents:
   - { id: a1, token_file: a1.token, municipalities: [Tranemo, Ulricehamn] }
 notify:
@@ -191,6 +196,58 @@ fn icmp(target: &str, time: DateTime<Utc>, ok: bool) -> ProbeResult {
         findings: Vec::new(),
         values: Default::default(),
     }
+}
+
+/// Results of `devices` every `step` from `from` (inclusive) to `until` (exclusive), failing
+/// where `down` says so, ingested in batches of a few hundred with the clock just after each.
+async fn history(
+    rig: &Rig,
+    devices: &[&str],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    step: Duration,
+    down: impl Fn(&str, DateTime<Utc>) -> bool,
+) {
+    let mut batch = Vec::new();
+    let mut t = from;
+    while t < until {
+        for d in devices {
+            batch.push(icmp(d, t, !down(d, t)));
+        }
+        t += step;
+        if batch.len() >= 400 || t >= until {
+            let last = batch.last().map(|r: &ProbeResult| r.time).unwrap();
+            rig.ingest(last + Duration::seconds(30), std::mem::take(&mut batch))
+                .await;
+        }
+    }
+}
+
+/// Runs the collector binary with `args` after `--config` and returns its stdout.
+fn binary(rig: &Rig, args: &[&str]) -> String {
+    let config = rig.tmp.path().join("collector.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
+        .arg(args[0])
+        .arg("--config")
+        .arg(&config)
+        .args(&args[1..])
+        .output()
+        .expect("run driftvakt-collector");
+    assert!(
+        out.status.success(),
+        "driftvakt-collector {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The JSON report from the binary.
+fn binary_report(rig: &Rig, period: &str, now: &str) -> serde_json::Value {
+    let out = binary(
+        rig,
+        &["report", "--period", period, "--format", "json", "--now", now],
+    );
+    serde_json::from_str(&out).unwrap()
 }
 
 fn to<'a>(mails: &'a [Eml], to: &str) -> Vec<&'a Eml> {
@@ -561,4 +618,134 @@ async fn a_fault_in_the_lunch_break_waits_for_the_desk_instead_of_paging() {
         mails[0].text
     );
     assert_eq!(rig.report("2026-T1").oncall_cases, 0);
+}
+
+#[tokio::test]
+async fn a_switch_down_with_a_printer_behind_it_is_one_incident_for_tranemo() {
+    // The switch at Kommunhuset is down from Friday 13 March 2026 09:00 to Monday 16 March
+    // 09:00 (Tranemo time); the printer behind it answers nothing meanwhile either.
+    let (down_from, down_to) = (utc("2026-03-13T08:00:00Z"), utc("2026-03-16T08:00:00Z"));
+    let rig = Rig::start("2026-03-13T06:00:00Z");
+    history(
+        &rig,
+        &["sw-kommunhuset", "skrivare-kommunhuset"],
+        utc("2026-03-13T07:00:00Z"),
+        utc("2026-03-16T10:00:00Z"),
+        Duration::minutes(10),
+        |_, t| t >= down_from && t < down_to,
+    )
+    .await;
+    let now = "2026-03-16T10:00:00Z";
+    let r = binary_report(&rig, "2026-T1", now);
+    let list = r["incidents"]["list"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let one = &list[0];
+    assert_eq!(
+        one["services"],
+        serde_json::json!(["natverk-kommunhuset", "utskrift-kommunhuset"])
+    );
+    assert_eq!(one["name"], "Nätverk Kommunhuset, Utskrift Kommunhuset");
+    assert_eq!(one["municipalities"], serde_json::json!(["Tranemo"]));
+    assert_eq!(one["root_causes"], serde_json::json!(["sw-kommunhuset"]));
+    assert_eq!(one["start"], "2026-03-13T08:00:00Z");
+    assert_eq!(one["end"], "2026-03-16T08:00:00Z");
+    assert_eq!(one["parts"].as_array().unwrap().len(), 2);
+    let tranemo = |r: &serde_json::Value| {
+        r["incidents"]["by_municipality"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["municipality"] == "Tranemo")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(tranemo(&r)["year_to_date"], 1);
+    assert_eq!(r["incidents"]["year_to_date"], 1);
+    // The per-service figures stay: each service had its outage.
+    for s in r["services"].as_array().unwrap() {
+        let expect = if s["id"] == "epost" { 0 } else { 1 };
+        assert_eq!(s["outages"], expect, "{s}");
+    }
+
+    // Registered by hand for the printing service the probes saw down: the same incident.
+    let added = binary(
+        &rig,
+        &[
+            "incident",
+            "add",
+            "--service",
+            "utskrift-kommunhuset",
+            "--start",
+            "2026-03-13T09:00:00Z",
+            "--end",
+            "2026-03-13T12:00:00Z",
+            "--title",
+            "Utskrift Kommunhuset",
+        ],
+    );
+    let printing: serde_json::Value = serde_json::from_str(&added).unwrap();
+    // The telephony behind the switch, linked by naming the switch as its cause.
+    let added = binary(
+        &rig,
+        &[
+            "incident",
+            "add",
+            "--municipality",
+            "Tranemo",
+            "--cause",
+            "sw-kommunhuset",
+            "--start",
+            "2026-03-13T08:05:00Z",
+            "--end",
+            "2026-03-16T08:30:00Z",
+            "--title",
+            "Fast telefoni Kommunhuset",
+        ],
+    );
+    let telephony: serde_json::Value = serde_json::from_str(&added).unwrap();
+    // An unrelated fault at the same time is an incident of its own.
+    binary(
+        &rig,
+        &[
+            "incident",
+            "add",
+            "--municipality",
+            "Tranemo",
+            "--start",
+            "2026-03-14T10:00:00Z",
+            "--end",
+            "2026-03-14T11:00:00Z",
+            "--title",
+            "Inloggning",
+        ],
+    );
+    let r = binary_report(&rig, "2026-T1", now);
+    let list = r["incidents"]["list"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:#?}");
+    let one = list
+        .iter()
+        .find(|i| i["root_causes"] == serde_json::json!(["sw-kommunhuset"]))
+        .unwrap();
+    assert_eq!(
+        one["manual_ids"],
+        serde_json::json!([telephony["id"], printing["id"]])
+    );
+    // From the first start to the last end.
+    assert_eq!(one["start"], "2026-03-13T08:00:00Z");
+    assert_eq!(one["end"], "2026-03-16T08:30:00Z");
+    assert_eq!(one["duration_s"], 3.0 * 86_400.0 + 1_800.0);
+    assert_eq!(tranemo(&r)["year_to_date"], 2);
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
+        .args(["incident", "--config"])
+        .arg(rig.tmp.path().join("collector.yaml"))
+        .args(["add", "--municipality", "Tranemo", "--cause", "sw-nowhere"])
+        .args(["--start", "2026-03-14T10:00:00Z", "--title", "X"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("unknown device `sw-nowhere`"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -56,6 +56,11 @@ pub struct Registration {
     pub title: String,
     #[serde(default)]
     pub description: String,
+    /// The device behind it (an inventory id), when known: the registration is then one
+    /// incident with the outages of that cause the probes saw (see `report::incidents`). A
+    /// registration naming a service the probes saw down at the same time is linked without it.
+    #[serde(default)]
+    pub cause: Option<String>,
     /// Who registers it (default `operator`).
     #[serde(default)]
     pub by: Option<String>,
@@ -145,6 +150,13 @@ pub fn register(
             municipalities.push(m.clone());
         }
     }
+    if let Some(c) = &r.cause {
+        if inv.device(c).is_none() {
+            return Err(IncidentError::Invalid(format!(
+                "unknown device `{c}` as `cause`"
+            )));
+        }
+    }
     instant_ok("start", r.start, now)?;
     if let Some(end) = r.end {
         instant_ok("end", end, now)?;
@@ -159,6 +171,7 @@ pub fn register(
         municipalities,
         start: r.start,
         end: r.end,
+        cause: r.cause.clone(),
         by: by(&r.by)?,
     };
     let id = store.add(&new, now)?;

@@ -22,6 +22,7 @@
 mod csv;
 pub mod handling;
 mod html;
+mod incidents;
 pub mod oncall;
 pub mod quiet;
 mod table;
@@ -169,11 +170,16 @@ pub struct Incidents {
     pub by_municipality: Vec<handling::MunicipalityIncidents>,
 }
 
+/// One incident: every service outage and registration of one cause, overlapping in time
+/// (see [`incidents`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
-    /// The service's id; for an incident registered by hand its services joined with `+`, or
-    /// `manual:ID`.
+    /// The ids of the services it hit joined with `+`; `manual:ID` for an incident registered
+    /// by hand that names no service.
     pub service: String,
+    /// Every service it hit.
+    pub services: Vec<String>,
+    /// The names of its parts, joined with `, `.
     pub name: String,
     pub start: DateTime<Utc>,
     /// `None` while ongoing.
@@ -182,14 +188,21 @@ pub struct Incident {
     pub planned_s: f64,
     /// The municipalities it hits.
     pub municipalities: Vec<String>,
+    /// The devices behind it (a member that was down, or the nearest ancestor down of a member
+    /// that was unreachable; the device a registration names as its cause).
+    pub root_causes: Vec<String>,
     /// Restore time in office hours (the longest over its municipalities).
     pub working_time_s: f64,
     /// One working day (or `collector.handling_goal`) for the municipality measured.
     pub handling_goal_s: f64,
     /// Within the goal in every municipality; `None` while open and still within.
     pub within_goal: Option<bool>,
-    /// The id of an incident registered by hand.
+    /// The id of the (first) incident registered by hand among its parts.
     pub manual_id: Option<i64>,
+    /// Every incident registered by hand among its parts.
+    pub manual_ids: Vec<i64>,
+    /// Its service outages and registrations, by start.
+    pub parts: Vec<IncidentPart>,
     /// Each municipality's measurement.
     pub measured: Vec<handling::Measured>,
 }
@@ -220,6 +233,18 @@ impl Incident {
         };
         self
     }
+}
+
+/// One service outage or registration of an incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentPart {
+    /// The service (probed) or the services a registration names.
+    pub services: Vec<String>,
+    pub name: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub duration_s: f64,
+    pub manual_id: Option<i64>,
 }
 
 /// The municipalities of `members` (devices), each once, in order.
@@ -289,7 +314,7 @@ pub fn build(
     }
     let services_tl = service_timelines(inv, &devices_tl, start, to);
     let mut services = Vec::new();
-    let mut all_incidents = Vec::new();
+    let mut parts = Vec::new();
     for s in &inv.services {
         let tl = &services_tl[&s.id];
         let subject = Subject {
@@ -308,26 +333,9 @@ pub fn build(
         });
         if s.counts_as_incident {
             for span in tl.down.clip(year, to).as_slice() {
-                let one = Spans::one(span.start, span.end);
-                let planned_s = one.intersect(&planned_year).total();
-                if planned_s < span.len() {
-                    all_incidents.push(
-                        Incident {
-                            service: s.id.clone(),
-                            name: s.name.clone(),
-                            start: at(span.start),
-                            end: (span.end < ms(now)).then(|| at(span.end)),
-                            duration_s: secs(span.len()),
-                            planned_s: secs(planned_s),
-                            municipalities: municipalities_of(inv, &s.members),
-                            working_time_s: 0.0,
-                            handling_goal_s: 0.0,
-                            within_goal: None,
-                            manual_id: None,
-                            measured: Vec::new(),
-                        }
-                        .measure(&hours, inv, now),
-                    );
+                let part = incidents::probed(inv, &devices_tl, s, *span, &planned_year, now);
+                if !part.is_planned() {
+                    parts.push(part);
                 }
             }
         }
@@ -345,8 +353,15 @@ pub fn build(
         |id| id.to_string(),
     );
     for m in store.manual_incidents(year, to)? {
-        all_incidents.push(manual_incident(inv, &hours, m, now));
+        let part = manual_part(windows, m, year, now);
+        if !part.is_planned() {
+            parts.push(part);
+        }
     }
+    let mut all_incidents: Vec<Incident> = incidents::group(parts)
+        .into_iter()
+        .map(|g| incidents::incident(g).measure(&hours, inv, now))
+        .collect();
     all_incidents.sort_by(|a, b| (a.start, &a.service).cmp(&(b.start, &b.service)));
     let goal = inv.settings.incident_goal;
     let handling_goal = inv.settings.handling_goal;
@@ -390,33 +405,63 @@ pub fn build(
     })
 }
 
-/// An incident registered by hand, as a report incident.
-fn manual_incident(
-    inv: &Inventory,
-    calendar: &Calendar,
+/// An incident registered by hand, as a part of an incident: planned where it lies in the
+/// windows of the services it names (of its municipalities when it names none).
+fn manual_part(
+    windows: &dyn PlannedWindows,
     m: crate::store::ManualIncident,
+    year: i64,
     now: DateTime<Utc>,
-) -> Incident {
-    let until = m.end.unwrap_or(now).max(m.start);
-    Incident {
-        service: if m.services.is_empty() {
-            format!("manual:{}", m.id)
-        } else {
-            m.services.join("+")
-        },
-        name: m.title,
-        start: m.start,
-        end: m.end,
-        duration_s: (until - m.start).num_milliseconds() as f64 / 1000.0,
-        planned_s: 0.0,
-        municipalities: m.municipalities,
-        working_time_s: 0.0,
-        handling_goal_s: 0.0,
-        within_goal: None,
+) -> incidents::Part {
+    let start = ms(m.start);
+    let end = ms(m.end.unwrap_or(now)).max(start);
+    let planned = manual_planned(windows, &m, year.min(start), end);
+    incidents::Part {
+        span: Span::new(start, end),
+        ongoing: m.end.is_none(),
+        planned: planned.intersect(&Spans::one(start, end)),
+        roots: m.cause.iter().cloned().collect(),
         manual_id: Some(m.id),
-        measured: Vec::new(),
+        services: m.services,
+        name: m.title,
+        municipalities: m.municipalities,
     }
-    .measure(calendar, inv, now)
+}
+
+/// The planned windows of what a registration names, in `[from, to)`.
+fn manual_planned(
+    windows: &dyn PlannedWindows,
+    m: &crate::store::ManualIncident,
+    from: i64,
+    to: i64,
+) -> Spans {
+    let subjects: Vec<Subject> = if m.services.is_empty() {
+        m.municipalities
+            .iter()
+            .map(|x| Subject {
+                municipality: Some(x),
+                ..Subject::default()
+            })
+            .collect()
+    } else {
+        m.services
+            .iter()
+            .map(|x| Subject {
+                service: Some(x),
+                ..Subject::default()
+            })
+            .collect()
+    };
+    // Planned only where every subject it names is in a window.
+    let mut out: Option<Spans> = None;
+    for s in &subjects {
+        let p = planned_spans(windows, s, from, to);
+        out = Some(match out {
+            None => p,
+            Some(o) => o.intersect(&p),
+        });
+    }
+    out.unwrap_or_default()
 }
 
 /// Sets the report's on-call cases: those whose page was sent within the report's period.

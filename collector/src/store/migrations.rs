@@ -281,6 +281,9 @@ CREATE TABLE cluster_lease (
 );
 INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
 ALTER TABLE notify_outbox ADD COLUMN send_epoch INTEGER;",
+    // 13: an incident registered by hand may name the device behind it (its root cause), which
+    // links it to the outages the probes saw of the same cause (`report::incidents`).
+    r"ALTER TABLE manual_incidents ADD COLUMN cause TEXT;",
 ];
 
 /// The schema version this program writes.

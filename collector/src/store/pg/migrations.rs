@@ -273,6 +273,8 @@ CREATE TABLE cluster_lease (
 );
 INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
 ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
+    // 13: the device behind an incident registered by hand (see the SQLite migration 13).
+    r#"ALTER TABLE manual_incidents ADD COLUMN cause TEXT;"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).
