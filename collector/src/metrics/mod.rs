@@ -509,7 +509,7 @@ impl AvailabilityFamilies {
             ),
             incidents: GaugeFamily::new(
                 "driftvakt_incidents_year_to_date",
-                "Service outages this year that count as incidents (not wholly inside service windows).",
+                "Incidents this year, one per cause (service outages not wholly inside service windows and incidents registered by hand), counted once in each municipality they hit.",
             ),
         }
     }

@@ -64,7 +64,7 @@ fn verdict(f: &Figures) -> &'static str {
 }
 
 fn table(out: &mut String, heading: &str, rows: &[(String, &Figures, usize)]) {
-    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar (h)</th></tr>", esc(heading));
+    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar i år (h)</th></tr>", esc(heading));
     for (name, f, outages) in rows {
         let _ = writeln!(
             out,
@@ -134,7 +134,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "<p>Teknisk tillgänglighet {} – {}. Mål: {}&nbsp;% av tiden per år. Planerade avbrott inom servicefönster räknas in i tillgängligheten.</p>",
+        "<p>Teknisk tillgänglighet {} – {}. Mål: {}&nbsp;% av tiden per år. Planerade avbrott inom servicefönster räknas in i tillgängligheten. Incidenter som registrerats för hand (till exempel fast telefoni och e-post, som ingen mätning ser) räknas som avbrott för de tjänster de gäller, eller för hela kommunen när de inte anger någon tjänst.</p>",
         local(r.from),
         local(r.to),
         num(r.target * 100.0, 1)
@@ -160,7 +160,7 @@ pub fn render(r: &Report) -> String {
 
 /// A group table: hours in the group's own time, plus downtime in device-hours.
 fn group_table(out: &mut String, heading: &str, rows: &[GroupRow]) {
-    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Enheter</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar (h)</th><th>Avbrott (enhetstimmar)</th><th>Okänt (enhetstimmar)</th></tr>", esc(heading));
+    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Enheter</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar i år (h)</th><th>Avbrott (enhetstimmar)</th><th>Okänt (enhetstimmar)</th></tr>", esc(heading));
     for g in rows {
         let (f, o) = (&g.figures, &g.own_time);
         let _ = writeln!(

@@ -12,10 +12,18 @@
 //! 78.84 h of error budget at 99.1 %, not 1,000 times that; the flattened seconds stay
 //! device-seconds, and the HTML report labels each.
 //!
-//! An incident is an outage (down time) of a service marked `counts_as_incident` that is not
-//! entirely inside planned service windows, or an incident registered by hand. Incidents are
-//! counted by start time, in total and per municipality ([`handling`]), with their handling
-//! time in working days. On-call cases are billed ([`oncall`]); devices without results for
+//! Incidents registered by hand are downtime too (functions no probe sees: telephony, e-mail,
+//! M365, login): of the services they name, or, naming none, of their municipalities, whose
+//! group figures count the incident as downtime of each of their devices while it is observed
+//! (a 25.8 h telephony outage lowers the municipality's availability by 25.8 h over its
+//! observed time, like a 25.8 h outage of every device would). Device rows stay what the probes
+//! saw. Inside a service window the registered time is planned, like probed downtime.
+//!
+//! An incident is one cause ([`incidents`]): the outages (down time) of services marked
+//! `counts_as_incident` and the incidents registered by hand that overlap and share a root
+//! cause or a service, unless wholly inside planned service windows. Incidents are counted by
+//! start time, in total and once per municipality they hit ([`handling`]), with their handling
+//! time in working days from the first start to the last end. On-call cases are billed ([`oncall`]); devices without results for
 //! `collector.quiet_after` are listed ([`quiet`]); nodes and crisis sites with their UPS units
 //! too (`backup_power`).
 
@@ -28,8 +36,8 @@ pub mod quiet;
 mod table;
 
 use crate::availability::{
-    aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
-    Span, Spans, Subject,
+    aggregate, figures, ms, planned_spans, Exposure, Figures, Period, PlannedWindows, Span, Spans,
+    Subject,
 };
 use crate::calendar::Calendar;
 use crate::inventory::{BackupSite, Inventory};
@@ -99,6 +107,10 @@ pub struct DeviceRow {
     pub flaps: usize,
     #[serde(flatten)]
     pub figures: Figures,
+    /// What the device adds to its site's and municipality's figures: its own downtime and the
+    /// incidents registered by hand for its whole municipality.
+    #[serde(skip)]
+    pub in_group: Figures,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -266,6 +278,19 @@ fn exposure(t: &Timeline) -> Exposure {
     }
 }
 
+/// The spans `[start, end or now)` of the registered incidents `which` selects.
+fn manual_spans(
+    manual: &[crate::store::ManualIncident],
+    now: DateTime<Utc>,
+    which: impl Fn(&crate::store::ManualIncident) -> bool,
+) -> Spans {
+    manual
+        .iter()
+        .filter(|m| which(m))
+        .map(|m| Span::new(ms(m.start), ms(m.end.unwrap_or(now))))
+        .collect()
+}
+
 fn count_overlapping(spans: &[Span], from: i64, to: i64) -> usize {
     spans
         .iter()
@@ -291,6 +316,7 @@ pub fn build(
     // Office hours and holidays (configuration only) for handling times.
     let hours = Calendar::from_config(inv.calendar.clone().unwrap_or_default());
     let devices_tl = load_timelines(inv, store, start, to)?;
+    let manual = store.manual_incidents(year, to)?;
     let mut devices = Vec::new();
     for d in &inv.devices {
         let tl = &devices_tl[&d.id];
@@ -302,6 +328,14 @@ pub fn build(
         };
         let planned = planned_spans(windows, &subject, from, to);
         let year_down = tl.unavailable().clip(year, to).total();
+        // The municipality's registered incidents, where the device is observed.
+        let registered = manual_spans(&manual, now, |m| {
+            m.services.is_empty() && m.municipalities.contains(&d.municipality)
+        })
+        .subtract(&tl.unknown);
+        let mut in_group = exposure(tl);
+        in_group.down = in_group.down.union(&registered);
+        let group_year_down = in_group.down.clip(year, to).total();
         devices.push(DeviceRow {
             id: d.id.clone(),
             class: d.class.as_str().to_string(),
@@ -310,6 +344,7 @@ pub fn build(
             outages: count_overlapping(tl.unavailable().as_slice(), from, to),
             flaps: store.flaps(Some(&d.id), from, to)?.len(),
             figures: figures(&p, target, &exposure(tl), &planned, year_down),
+            in_group: figures(&p, target, &in_group, &planned, group_year_down),
         });
     }
     let services_tl = service_timelines(inv, &devices_tl, start, to);
@@ -323,13 +358,18 @@ pub fn build(
         };
         let planned_year = planned_spans(windows, &subject, start, to);
         let planned = planned_year.clip(from, to);
-        let year_down = tl.down.clip(year, to).total();
+        // Registered incidents naming the service are its downtime too.
+        let mut exposed = exposure(tl);
+        exposed.down = exposed
+            .down
+            .union(&manual_spans(&manual, now, |m| m.services.contains(&s.id)));
+        let year_down = exposed.down.clip(year, to).total();
         services.push(ServiceRow {
             id: s.id.clone(),
             name: s.name.clone(),
-            outages: count_overlapping(tl.down.as_slice(), from, to),
+            outages: count_overlapping(exposed.down.as_slice(), from, to),
             counts_as_incident: s.counts_as_incident,
-            figures: figures(&p, target, &exposure(tl), &planned, year_down),
+            figures: figures(&p, target, &exposed, &planned, year_down),
         });
         if s.counts_as_incident {
             for span in tl.down.clip(year, to).as_slice() {
@@ -352,7 +392,7 @@ pub fn build(
         |d| d.municipality.clone(),
         |id| id.to_string(),
     );
-    for m in store.manual_incidents(year, to)? {
+    for m in manual {
         let part = manual_part(windows, m, year, now);
         if !part.is_planned() {
             parts.push(part);
@@ -507,7 +547,7 @@ fn group_rows(
         .into_iter()
         .map(|id| {
             let rows = &groups[&id];
-            let figs: Vec<&Figures> = rows.iter().map(|r| &r.figures).collect();
+            let figs: Vec<&Figures> = rows.iter().map(|r| &r.in_group).collect();
             GroupRow {
                 name: name(&id),
                 devices: rows.len(),
@@ -518,6 +558,11 @@ fn group_rows(
             }
         })
         .collect()
+}
+
+/// The report's tables as `(name, CSV)`, one per table of the HTML (see `csv`).
+pub fn csv_tables(report: &Report) -> Vec<(&'static str, String)> {
+    csv::tables(report)
 }
 
 /// Renders a report in `format`.
