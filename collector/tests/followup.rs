@@ -36,7 +36,7 @@ collector:
   database: DATABASE
 sites:
   - { id: kommunhuset, name: Kommunhuset Tranemo, municipality: Tranemo, crisis_site: true }
-  - { id: nod-limmared, name: Nod Limmared, municipality: Tranemo, node: true }
+  - { id: nod-limmared, name: Nod Limmared, municipality: Tranemo, node: true, department: Samhällsbyggnad }
   - { id: stadshuset, name: Stadshuset, municipality: Ulricehamn }
 devices:
   - { id: mail, class: service, site: kommunhuset, address: mail.tranemo.example.se, interval: 1h, checks: [icmp] }
@@ -309,7 +309,8 @@ async fn a_service_fault_from_friday_afternoon_to_monday_morning_is_within_one_w
 }
 
 #[tokio::test]
-async fn a_night_page_of_ten_minutes_bills_half_an_hour() {
+async fn a_night_page_of_ten_minutes_bills_half_an_hour_and_calls_without_an_alarm_bill_their_department(
+) {
     // Tuesday 10 March 2026 02:00 in Tranemo: the node switch fails from minute 10.
     let base = utc("2026-03-10T01:00:00Z");
     let rig = Rig::start("2026-03-10T01:00:00Z");
@@ -375,19 +376,116 @@ async fn a_night_page_of_ten_minutes_bills_half_an_hour() {
             listen: None,
             database: None,
         },
-        period: "2026-T1".into(),
+        period: Some("2026-T1".into()),
         format: driftvakt_collector::cli::oncall::OncallFormat::Csv,
         now: None,
+        action: None,
     };
     let csv = driftvakt_collector::cli::oncall::run(&args, rig.clock.clone()).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 3, "{csv}");
+    assert_eq!(lines.len(), 4, "{csv}");
     assert!(
-        lines[1].starts_with("Tranemo,sw-limmared,Nodswitch Limmared,down,"),
+        lines[1].starts_with("Tranemo,Samhällsbyggnad,sw-limmared,Nodswitch Limmared,down,"),
         "{csv}"
     );
     assert!(lines[1].ends_with(",recovered,600,1800"), "{csv}");
-    assert_eq!(lines[2], "Tranemo,total,,,,,,,1800");
+    assert_eq!(lines[2], "Tranemo,Samhällsbyggnad,total,,,,,,,1800");
+    assert_eq!(lines[3], "Tranemo,,total,,,,,,,1800");
+
+    // Calls no alarm raised, registered by hand for a department: over the API (with the
+    // operator token) and with the binary.
+    let api = serve_api(&rig).await;
+    let url = format!("{}/api/v1/oncall", api.base);
+    let body = serde_json::json!({
+        "municipality": "Tranemo",
+        "department": "Barn och utbildning",
+        "start": "2026-03-09T22:00:00Z",
+        "end": "2026-03-09T22:15:00Z",
+        "title": "Skolans passersystem låser ute nattpersonalen",
+        "by": "erik"
+    });
+    let (status, _) = send(reqwest::Method::POST, url.clone(), None, body.clone()).await;
+    assert_eq!(status, 401, "registering needs the operator token");
+    let mut wrong = body.clone();
+    wrong["municipality"] = "Borås".into();
+    let (status, refused) = send(reqwest::Method::POST, url.clone(), Some(OPERATOR), wrong).await;
+    assert_eq!(status, 400);
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown municipality"));
+    let (status, created) = send(reqwest::Method::POST, url.clone(), Some(OPERATOR), body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["department"], "Barn och utbildning");
+    let added = binary(
+        &rig,
+        &[
+            "oncall",
+            "add",
+            "--municipality",
+            "Tranemo",
+            "--department",
+            "Barn och utbildning",
+            "--start",
+            "2026-03-09T23:00:00Z",
+            "--end",
+            "2026-03-09T23:50:00Z",
+            "--title",
+            "Inloggningen på äldreboendet",
+        ],
+    );
+    let added: serde_json::Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(added["department"], "Barn och utbildning");
+
+    // Billed like pages: 15 minutes bill half an hour, 50 minutes bill 50; summed per
+    // municipality and department.
+    let r = rig.report("2026-T1");
+    assert_eq!(r.oncall_cases, 3);
+    let by: Vec<(&str, &str, usize, f64)> = r
+        .oncall
+        .by_department
+        .iter()
+        .map(|d| {
+            (
+                d.municipality.as_str(),
+                d.department.as_str(),
+                d.cases,
+                d.billable_s,
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("Tranemo", "Barn och utbildning", 2, 1_800.0 + 3_000.0),
+            ("Tranemo", "Samhällsbyggnad", 1, 1_800.0)
+        ]
+    );
+    assert_eq!(r.oncall.by_municipality[0].billable_s, 6_600.0);
+    let html = report::render(&r, Format::Html);
+    assert!(
+        html.contains("<tr class=oncall-department><td>Tranemo</td><td>Barn och utbildning</td><td class=n>2</td><td class=n>1,33</td></tr>"),
+        "{html}"
+    );
+    let (status, listed) = send(
+        reqwest::Method::GET,
+        format!("{url}?period=2026-T1"),
+        None,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["billable_s"], 6_600.0);
+    let invoice = binary(&rig, &["oncall", "--period", "2026-T1"]);
+    assert!(
+        invoice.contains("\nTranemo,Barn och utbildning,total,,,,,,,4800\n"),
+        "{invoice}"
+    );
+    assert!(
+        invoice.contains("\nTranemo,,total,,,,,,,6600\n"),
+        "{invoice}"
+    );
+    let _ = api.stop.send(());
 }
 
 struct Api {
@@ -959,6 +1057,7 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
         app: rig.app.clone(),
         calendar: rig.calendar.clone(),
         oncall: db.notify().unwrap(),
+        registered: db.oncall_cases().unwrap(),
     };
     let notifier = Notifier::new(
         config,
@@ -994,6 +1093,7 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
             "tillganglighet-2026-T1-incidenter-per-kommun.csv",
             "tillganglighet-2026-T1-incidenter.csv",
             "tillganglighet-2026-T1-beredskap-per-kommun.csv",
+            "tillganglighet-2026-T1-beredskap-per-verksamhet.csv",
             "tillganglighet-2026-T1-beredskap.csv",
             "tillganglighet-2026-T1-enheter.csv",
         ]

@@ -374,6 +374,8 @@ pub struct AppReports<S> {
     pub calendar: Arc<dyn CalendarSource>,
     /// Where the on-call cases are read.
     pub oncall: S,
+    /// The on-call cases registered by hand.
+    pub registered: Arc<dyn crate::store::OncallCaseStore>,
 }
 
 impl<S: crate::notify::PolicyStore> crate::notify::ReportSource for AppReports<S> {
@@ -387,7 +389,8 @@ impl<S: crate::notify::PolicyStore> crate::notify::ReportSource for AppReports<S
         let inv = &self.app.inventory;
         let mut r = crate::report::build(inv, &*self.app.store, &calendar, &period, now)
             .map_err(|e| e.to_string())?;
-        crate::report::add_oncall_cases(&mut r, &self.oncall).map_err(|e| e.to_string())?;
+        crate::report::add_oncall_cases(&mut r, &self.oncall, &*self.registered)
+            .map_err(|e| e.to_string())?;
         let tables = crate::report::csv_tables(&r)
             .into_iter()
             .map(|(name, csv)| (name.to_string(), csv))

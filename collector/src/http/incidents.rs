@@ -37,7 +37,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/v1/devices/quiet", get(quiet))
 }
 
-fn answer(e: IncidentError) -> Response {
+pub(super) fn answer(e: IncidentError) -> Response {
     if let IncidentError::Store(s) = &e {
         return super::store_failure(s);
     }
@@ -111,7 +111,7 @@ async fn list(
 }
 
 /// Checks the operator token from the headers, then reads and parses the JSON body.
-async fn operator_json<T: serde::de::DeserializeOwned>(
+pub(super) async fn operator_json<T: serde::de::DeserializeOwned>(
     s: &ApiState,
     request: Request,
 ) -> Result<(T, axum::http::request::Parts), Response> {

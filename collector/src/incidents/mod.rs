@@ -5,6 +5,7 @@
 //! and åtgärdat notices for them (`alerting::manual`). Updates of a disturbance the probes
 //! found are checked in [`service`].
 
+pub mod oncall;
 pub mod service;
 
 use crate::availability::check_year;
@@ -102,7 +103,11 @@ pub(crate) fn by(b: &Option<String>) -> Result<String, IncidentError> {
     Ok(b.to_string())
 }
 
-fn instant_ok(what: &str, t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), IncidentError> {
+pub(crate) fn instant_ok(
+    what: &str,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), IncidentError> {
     check_year(t).map_err(|e| IncidentError::Invalid(format!("{what}: {e}")))?;
     if t > now + chrono::Duration::minutes(5) {
         return Err(IncidentError::Invalid(format!(

@@ -229,18 +229,36 @@ fn oncall_by_municipality(r: &Report) -> Table {
     t
 }
 
+fn oncall_by_department(r: &Report) -> Table {
+    let mut t = Table::new("kommun,verksamhet,antal_arenden,debiterbart_h");
+    for d in &r.oncall.by_department {
+        t.rows.push(vec![
+            d.municipality.clone(),
+            d.department.clone(),
+            d.cases.to_string(),
+            hours(d.billable_s),
+        ]);
+    }
+    t
+}
+
 fn oncall_cases(r: &Report) -> Table {
-    let mut t = Table::new("kommun,enhet,larm,borjan,slut,avslutat_av,langd_h,debiterbart_h");
+    let mut t = Table::new(
+        "kommun,verksamhet,enhet,larm,borjan,slut,avslutat_av,langd_h,debiterbart_h,registrerat_id,arende",
+    );
     for c in &r.oncall.cases {
         t.rows.push(vec![
             c.municipality.clone(),
-            c.device_name.clone(),
+            c.department.clone(),
+            c.device_id.clone(),
             c.kinds.join(" "),
             local(c.start),
             c.end.map(local).unwrap_or_default(),
             c.ended_by.to_string(),
             hours(c.length_s),
             hours(c.billable_s),
+            c.manual_id.map(|i| i.to_string()).unwrap_or_default(),
+            c.device_name.clone(),
         ]);
     }
     t
@@ -261,6 +279,7 @@ pub fn tables(r: &Report) -> Vec<(&'static str, String)> {
         ),
         ("incidenter", incidents(r).render()),
         ("beredskap-per-kommun", oncall_by_municipality(r).render()),
+        ("beredskap-per-verksamhet", oncall_by_department(r).render()),
         ("beredskap", oncall_cases(r).render()),
         ("enheter", devices(r).render()),
     ]

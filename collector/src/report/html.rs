@@ -187,7 +187,7 @@ fn oncall(out: &mut String, r: &Report) {
     let o = &r.oncall;
     let _ = writeln!(
         out,
-        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid; en händelse är ett ärende). Debiterbar tid: <span class=n id=oncall-billable>{}</span>&nbsp;h (minsta debiterbara tid {} minuter per ärende).</p>",
+        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid, där en händelse är ett ärende, och samtal utan larm som registrerats för hand). Debiterbar tid: <span class=n id=oncall-billable>{}</span>&nbsp;h (minsta debiterbara tid {} minuter per ärende).</p>",
         r.oncall_cases,
         hours(o.billable_s),
         num(o.minimum_s / 60.0, 0)
@@ -205,14 +205,31 @@ fn oncall(out: &mut String, r: &Report) {
             hours(m.billable_s)
         );
     }
-    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Enhet</th><th>Larm</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Debiterbart (h)</th></tr>\n");
-    for c in &o.cases {
+    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Verksamhet</th><th>Ärenden</th><th>Debiterbart (h)</th></tr>\n");
+    for d in &o.by_department {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr class=oncall-department><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&d.municipality),
+            esc(department(&d.department)),
+            d.cases,
+            hours(d.billable_s)
+        );
+    }
+    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Verksamhet</th><th>Enhet eller ärende</th><th>Larm</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Debiterbart (h)</th></tr>\n");
+    for c in &o.cases {
+        let alarm = if c.manual_id.is_some() {
+            "inget larm (registrerat för hand)".to_string()
+        } else {
+            c.kinds.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(&c.municipality),
+            esc(department(&c.department)),
             esc(&c.device_name),
-            esc(&c.kinds.join(", ")),
+            esc(&alarm),
             local(c.start),
             c.end.map(local).unwrap_or_else(|| "pågår".into()),
             hours(c.length_s),
@@ -220,6 +237,15 @@ fn oncall(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>\n");
+}
+
+/// A department as shown: "ej angiven" when none is known.
+fn department(d: &str) -> &str {
+    if d.is_empty() {
+        "ej angiven"
+    } else {
+        d
+    }
 }
 
 fn backup_power(out: &mut String, r: &Report) {

@@ -83,8 +83,8 @@ pub struct Report {
     pub sites: Vec<GroupRow>,
     pub municipalities: Vec<GroupRow>,
     pub incidents: Incidents,
-    /// On-call cases (pages sent outside office hours, one per event) in the period; filled in
-    /// by [`add_oncall_cases`] from the notifier's table, 0 without it.
+    /// On-call cases (pages sent outside office hours, one per event, and the cases registered
+    /// by hand) in the period; filled in by [`add_oncall_cases`], 0 without it.
     pub oncall_cases: u64,
     /// The same cases with what they bill.
     pub oncall: oncall::Oncall,
@@ -94,6 +94,9 @@ pub struct Report {
     pub backup_power: Vec<BackupSite>,
     #[serde(skip)]
     billing: crate::inventory::OncallBilling,
+    /// Each device's department (its site's), for on-call billing.
+    #[serde(skip)]
+    departments: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,11 +441,52 @@ pub fn build(
             by_municipality,
         },
         oncall_cases: 0,
-        oncall: oncall::bill(&[], &inv.settings.oncall_billing, now),
+        oncall: oncall::bill(
+            &[],
+            &[],
+            &|_| String::new(),
+            &inv.settings.oncall_billing,
+            now,
+        ),
         quiet: quiet::quiet(inv, store, now)?,
         backup_power: inv.backup_power(),
         billing: inv.settings.oncall_billing,
+        departments: departments(inv),
     })
+}
+
+/// The on-call cases of `[from, to)` in `database` (pages and cases registered by hand) with
+/// what they bill as of `now`.
+pub fn oncall_between(
+    inv: &Inventory,
+    database: &crate::store::Database,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<oncall::Oncall, StoreError> {
+    use crate::store::PolicyStore;
+    let cases = database.notify()?.oncall_cases(from, to)?;
+    let manual = database.oncall_cases()?.starting(from, to)?;
+    let deps = departments(inv);
+    let department_of = |d: &str| deps.get(d).cloned().unwrap_or_default();
+    Ok(oncall::bill(
+        &cases,
+        &manual,
+        &department_of,
+        &inv.settings.oncall_billing,
+        now,
+    ))
+}
+
+/// Each device's department: its site's, when set.
+pub fn departments(inv: &Inventory) -> BTreeMap<String, String> {
+    inv.devices
+        .iter()
+        .filter_map(|d| {
+            let dep = inv.site(&d.site)?.department.clone()?;
+            Some((d.id.clone(), dep))
+        })
+        .collect()
 }
 
 /// An incident registered by hand, as a part of an incident: planned where it lies in the
@@ -504,13 +548,18 @@ fn manual_planned(
     out.unwrap_or_default()
 }
 
-/// Sets the report's on-call cases: those whose page was sent within the report's period.
+/// Sets the report's on-call cases: those whose page was sent within the report's period and
+/// those registered by hand that start in it.
 pub fn add_oncall_cases(
     report: &mut Report,
     store: &dyn crate::store::PolicyStore,
+    registered: &dyn crate::store::OncallCaseStore,
 ) -> Result<(), ReportError> {
     let cases = store.oncall_cases(report.from, report.to)?;
-    report.oncall = oncall::bill(&cases, &report.billing, report.now);
+    let manual = registered.starting(report.from, report.to)?;
+    let departments = &report.departments;
+    let department_of = |d: &str| departments.get(d).cloned().unwrap_or_default();
+    report.oncall = oncall::bill(&cases, &manual, &department_of, &report.billing, report.now);
     report.oncall_cases = report.oncall.cases.len() as u64;
     Ok(())
 }
@@ -525,7 +574,7 @@ pub fn add_oncall_cases_from(
         return Ok(());
     }
     let store = database.notify()?;
-    add_oncall_cases(report, &*store)
+    add_oncall_cases(report, &*store, &*database.oncall_cases()?)
 }
 
 fn group_rows(

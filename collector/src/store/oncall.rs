@@ -54,10 +54,7 @@ pub(super) const SELECT: &str = "SELECT id, municipality, department, start_utc,
                                  description, created_by, created_at FROM oncall_manual_cases";
 
 /// A case from its columns in [`SELECT`]'s order, times as text.
-pub(super) fn from_columns(
-    id: i64,
-    texts: [String; 8],
-) -> Result<ManualOncallCase, StoreError> {
+pub(super) fn from_columns(id: i64, texts: [String; 8]) -> Result<ManualOncallCase, StoreError> {
     let [municipality, department, start, end, title, description, by, created] = texts;
     Ok(ManualOncallCase {
         id,
