@@ -356,6 +356,9 @@ pub struct SiteConfig {
     /// sites, the four-hour node reserve); 1..10080.
     #[serde(default)]
     pub required_runtime_minutes: Option<Spanned<u32>>,
+    /// The department (verksamheten) on-call cases of this site's devices are billed to.
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 /// How many members a service needs: `all`, `any` or `{ at_least: N }`.
@@ -428,6 +431,8 @@ pub struct Site {
     pub crisis_site: bool,
     /// Minutes of backup runtime required (nodes and crisis sites; 240 unless set).
     pub required_runtime_minutes: Option<u32>,
+    /// The department (verksamheten) its on-call cases are billed to, when set.
+    pub department: Option<String>,
 }
 
 /// The backup runtime nodes and crisis sites need unless they set their own (four hours).
@@ -1104,6 +1109,10 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
                     .or((s.node || s.crisis_site).then_some(DEFAULT_REQUIRED_RUNTIME_MINUTES)),
                 node: s.node,
                 crisis_site: s.crisis_site,
+                department: s
+                    .department
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty()),
             }
         }));
         devices.extend(f.file.devices);

@@ -95,7 +95,9 @@ async fn outage_outside_office_hours_gives_one_notice_one_page_and_one_recovery(
     let now = rig.clock_now();
     let mut r =
         report::build(&rig.app.inventory, &*rig.app.store, &calendar, &period, now).unwrap();
-    report::add_oncall_cases(&mut r, rig.notifier().store()).unwrap();
+    let db =
+        driftvakt_collector::store::Database::open(&rig.app.inventory.settings.database).unwrap();
+    report::add_oncall_cases(&mut r, rig.notifier().store(), &*db.oncall_cases().unwrap()).unwrap();
     assert_eq!(r.oncall_cases, 1);
     assert_eq!(r.incidents.period, 1);
     assert!(report::render(&r, Format::Table).contains("On-call cases: 1 in period"));

@@ -448,6 +448,12 @@ fn get_routes(ack_token: &str) -> Vec<(String, String, bool, u16)> {
             true,
             200,
         ),
+        (
+            "/api/v1/oncall",
+            format!("/api/v1/oncall?period={year}"),
+            true,
+            200,
+        ),
         ("/ack/{token}", format!("/ack/{ack_token}"), true, 404),
         ("/", "/".into(), true, 200),
         (

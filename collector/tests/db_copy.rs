@@ -202,6 +202,7 @@ fn fill_the_rest(location: &Location) {
         municipalities: vec!["Ulricehamn".into()],
         start: at,
         end: Some(at + Duration::hours(2)),
+        cause: Some("sw".into()),
         by: "anna".into(),
     };
     let id = incidents.add(&new, at).unwrap();
@@ -215,6 +216,16 @@ fn fill_the_rest(location: &Location) {
         .unwrap()
         .add("print", at - Duration::hours(1), at, "bo", "Felsöker")
         .unwrap();
+    let case = driftvakt_collector::store::NewManualOncallCase {
+        municipality: "Ulricehamn".into(),
+        department: "Vård och omsorg".into(),
+        start: at,
+        end: at + Duration::minutes(20),
+        title: "Larmservern på äldreboendet".into(),
+        description: String::new(),
+        by: "anna".into(),
+    };
+    db.oncall_cases().unwrap().add(&case, at).unwrap();
 }
 
 #[test]
@@ -258,7 +269,10 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
         (prn["downtime_s"].as_f64(), prn["flaps"].as_u64()),
         (Some(7200.0), Some(2))
     );
-    assert_eq!(a["oncall_cases"], 1, "{a}");
+    assert_eq!(
+        a["oncall_cases"], 2,
+        "a page and a case registered by hand: {a}"
+    );
     assert_eq!(a, b, "the year's report on PostgreSQL");
     assert_eq!(a, c, "the year's report on the SQLite copy of the copy");
 

@@ -1,6 +1,6 @@
 //! Cron-scheduled reports: the tertial follow-up goes out on the first working day after the
-//! tertial (not on New Year's Day), once, as HTML with the CSV attached, rendered by a
-//! `ReportSource` (a small fake here).
+//! tertial (not on New Year's Day), once, as HTML with each table attached as a CSV file,
+//! rendered by a `ReportSource` (a small fake here; `followup.rs` mails the real report).
 
 mod notify_support;
 
@@ -14,11 +14,21 @@ use std::sync::{Arc, Mutex};
 struct FakeReports(Mutex<Vec<String>>);
 
 impl ReportSource for FakeReports {
-    fn render(&self, period: &str, _now: DateTime<Utc>) -> Result<(String, String), String> {
+    fn render(
+        &self,
+        period: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(String, Vec<(String, String)>), String> {
         self.0.lock().unwrap().push(period.to_string());
         Ok((
             format!("<table><tr><td>Tillgänglighet {period}</td><td>99,4 %</td></tr></table>"),
-            "tjanst;tillganglighet\nTrådlöst nätverk;99.4\n".to_string(),
+            vec![
+                (
+                    "tjanster".into(),
+                    "tjanst,tillganglighet_procent\nTrådlöst nätverk,99.400\n".into(),
+                ),
+                ("kommuner".into(), "kommun,enheter\nTranemo,12\n".into()),
+            ],
         ))
     }
 }
@@ -68,9 +78,15 @@ async fn the_tertial_report_goes_out_on_the_first_working_day_once() {
         "{}",
         m.html
     );
-    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments.len(), 2, "one file per table");
     let (ct, name, body) = &m.attachments[0];
     assert!(ct.starts_with("text/csv"));
-    assert_eq!(name, "tillganglighet-2025-T3.csv");
-    assert!(body.contains("Trådlöst nätverk;99.4"));
+    assert_eq!(name, "tillganglighet-2025-T3-tjanster.csv");
+    assert!(body.contains("Trådlöst nätverk,99.400"));
+    assert_eq!(m.attachments[1].1, "tillganglighet-2025-T3-kommuner.csv");
+    assert!(
+        m.text.contains("tillganglighet-2025-T3-kommuner.csv"),
+        "{}",
+        m.text
+    );
 }

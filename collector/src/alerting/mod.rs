@@ -367,26 +367,37 @@ where
     }
 }
 
-/// The availability report for scheduled report mails (HTML with the CSV attached), with the
-/// period's on-call cases.
+/// The availability report for scheduled report mails (HTML with each table attached as a CSV
+/// file), with the period's on-call cases.
 pub struct AppReports<S> {
     pub app: App,
     pub calendar: Arc<dyn CalendarSource>,
     /// Where the on-call cases are read.
     pub oncall: S,
+    /// The on-call cases registered by hand.
+    pub registered: Arc<dyn crate::store::OncallCaseStore>,
 }
 
 impl<S: crate::notify::PolicyStore> crate::notify::ReportSource for AppReports<S> {
-    fn render(&self, period: &str, now: DateTime<Utc>) -> Result<(String, String), String> {
+    fn render(
+        &self,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<(String, String)>), String> {
         let period = Period::parse(period).map_err(|e| e.to_string())?;
         let calendar = self.calendar.calendar()?;
         let inv = &self.app.inventory;
         let mut r = crate::report::build(inv, &*self.app.store, &calendar, &period, now)
             .map_err(|e| e.to_string())?;
-        crate::report::add_oncall_cases(&mut r, &self.oncall).map_err(|e| e.to_string())?;
+        crate::report::add_oncall_cases(&mut r, &self.oncall, &*self.registered)
+            .map_err(|e| e.to_string())?;
+        let tables = crate::report::csv_tables(&r)
+            .into_iter()
+            .map(|(name, csv)| (name.to_string(), csv))
+            .collect();
         Ok((
             crate::report::render(&r, crate::report::Format::Html),
-            crate::report::render(&r, crate::report::Format::Csv),
+            tables,
         ))
     }
 }

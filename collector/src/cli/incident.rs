@@ -39,6 +39,10 @@ pub enum Action {
         title: String,
         #[arg(long, default_value = "")]
         description: String,
+        /// The device behind it (its root cause): links it to the outages of that device the
+        /// probes saw at the same time, so they count as one incident.
+        #[arg(long)]
+        cause: Option<String>,
         #[arg(long)]
         by: Option<String>,
     },
@@ -88,6 +92,7 @@ pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
             end,
             title,
             description,
+            cause,
             by,
         } => {
             let r = Registration {
@@ -97,6 +102,7 @@ pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
                 end,
                 title,
                 description,
+                cause,
                 by,
             };
             serde_json::to_value(register(&inv, &store, &r, now).map_err(refused)?)?

@@ -147,7 +147,7 @@ fn test_mail(
         rendered: &rendered,
         message_id: &render::message_id(&key, from),
         date: now,
-        csv: None,
+        csv: Vec::new(),
     })?;
     let env = envelope(from, to).map_err(|e| CliError::Send(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

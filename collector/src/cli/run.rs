@@ -245,6 +245,7 @@ pub fn build_notifier(
         app: app.clone(),
         calendar: calendar.clone(),
         oncall: open_store()?,
+        registered: database.oncall_cases().map_err(|e| notify_err(&e))?,
     };
     let mut notifier = Notifier::new(
         config,

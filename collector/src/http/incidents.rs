@@ -109,7 +109,7 @@ async fn list(
 }
 
 /// Checks the operator token from the headers, then reads and parses the JSON body.
-async fn operator_json<T: serde::de::DeserializeOwned>(
+pub(super) async fn operator_json<T: serde::de::DeserializeOwned>(
     s: &ApiState,
     request: Request,
 ) -> Result<(T, axum::http::request::Parts), Response> {

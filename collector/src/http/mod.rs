@@ -34,6 +34,7 @@ pub mod assignment;
 pub mod auth;
 pub mod body;
 pub mod incidents;
+pub mod oncall;
 pub mod pages;
 pub mod report;
 pub mod results;
@@ -82,6 +83,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(status::get_metrics))
         .merge(windows::routes())
         .merge(incidents::routes())
+        .merge(oncall::routes())
         .merge(alerts::routes())
         .merge(pages::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })

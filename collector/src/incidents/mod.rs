@@ -5,6 +5,7 @@
 //! and åtgärdat notices for them (`alerting::manual`). Updates of a disturbance the probes
 //! found are checked in [`service`].
 
+pub mod oncall;
 pub mod service;
 
 use crate::availability::check_year;
@@ -65,6 +66,11 @@ pub struct Registration {
     pub title: String,
     #[serde(default)]
     pub description: String,
+    /// The device behind it (an inventory id), when known: the registration is then one
+    /// incident with the outages of that cause the probes saw (see `report::incidents`). A
+    /// registration naming a service the probes saw down at the same time is linked without it.
+    #[serde(default)]
+    pub cause: Option<String>,
     /// Who registers it (default `operator`).
     #[serde(default)]
     pub by: Option<String>,
@@ -112,7 +118,11 @@ pub(crate) fn by(b: &Option<String>) -> Result<String, IncidentError> {
     Ok(b.to_string())
 }
 
-fn instant_ok(what: &str, t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), IncidentError> {
+pub(crate) fn instant_ok(
+    what: &str,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), IncidentError> {
     check_year(t).map_err(|e| IncidentError::Invalid(format!("{what}: {e}")))?;
     if t > now + chrono::Duration::minutes(5) {
         return Err(IncidentError::Invalid(format!(
@@ -160,6 +170,13 @@ pub fn register(
             municipalities.push(m.clone());
         }
     }
+    if let Some(c) = &r.cause {
+        if inv.device(c).is_none() {
+            return Err(IncidentError::Invalid(format!(
+                "unknown device `{c}` as `cause`"
+            )));
+        }
+    }
     instant_ok("start", r.start, now)?;
     if let Some(end) = r.end {
         instant_ok("end", end, now)?;
@@ -174,6 +191,7 @@ pub fn register(
         municipalities,
         start: r.start,
         end: r.end,
+        cause: r.cause.clone(),
         by: by(&r.by)?,
     };
     let id = store.add(&new, now)?;

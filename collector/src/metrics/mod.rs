@@ -509,7 +509,7 @@ impl AvailabilityFamilies {
             ),
             incidents: GaugeFamily::new(
                 "driftvakt_incidents_year_to_date",
-                "Service outages this year that count as incidents (not wholly inside service windows).",
+                "Incidents this year, one per cause (service outages not wholly inside service windows and incidents registered by hand), counted once in each municipality they hit.",
             ),
         }
     }
@@ -602,8 +602,11 @@ fn add_year(out: &mut AvailabilityFamilies, r: &Report, labels: &LabelIndex) {
         .iter()
         .map(|m| (m.as_str(), 0))
         .collect();
-    for i in &r.incidents.list {
-        *incidents.entry(labels.service(&i.service)).or_default() += 1;
+    // One incident counts once in each municipality it hits.
+    for m in &r.incidents.by_municipality {
+        if let Some(n) = incidents.get_mut(m.municipality.as_str()) {
+            *n = m.year_to_date;
+        }
     }
     for (m, n) in incidents {
         out.incidents.push(&[("municipality", m)], n as f64);

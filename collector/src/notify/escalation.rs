@@ -219,7 +219,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                     limited: true,
                     source: Some(&page.incident_key),
                     oncall_case: case.clone(),
-                    csv: None,
+                    csv: Vec::new(),
                 };
                 ids.extend(self.enqueue(notice)?);
                 continue;

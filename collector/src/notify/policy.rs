@@ -50,7 +50,8 @@ pub(crate) struct Notice<'a> {
     /// The incident it belongs to (for digest bookkeeping).
     pub source: Option<&'a str>,
     pub oncall_case: Option<OncallCase>,
-    pub csv: Option<(String, String)>,
+    /// `(file name, CSV text)` attachments (reports: one per table).
+    pub csv: Vec<(String, String)>,
 }
 
 pub(crate) fn instant_key(t: DateTime<Utc>) -> String {
@@ -277,7 +278,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 limited: true,
                 source: Some(n.source),
                 oncall_case: None,
-                csv: None,
+                csv: Vec::new(),
             };
             ids.extend(self.enqueue(notice)?);
         }
@@ -408,7 +409,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 limited: true,
                 source: Some(key),
                 oncall_case: None,
-                csv: None,
+                csv: Vec::new(),
             };
             ids.extend(self.enqueue(notice)?);
         }
@@ -543,7 +544,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 limited: false,
                 source: None,
                 oncall_case: None,
-                csv: None,
+                csv: Vec::new(),
             };
             ids.extend(self.enqueue(notice)?);
         }
@@ -588,7 +589,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                     limited: false,
                     source: None,
                     oncall_case: None,
-                    csv: None,
+                    csv: Vec::new(),
                 };
                 ids.extend(self.enqueue(notice)?);
             }
@@ -631,7 +632,11 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             rendered: &rendered,
             message_id: &message_id,
             date: now,
-            csv: notice.csv.as_ref().map(|(n, c)| (n.as_str(), c.as_str())),
+            csv: notice
+                .csv
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.as_str()))
+                .collect(),
         })?;
         let new = NewNotice {
             key: notice.key,
@@ -682,7 +687,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             rendered: &rendered,
             message_id: &message_id,
             date: now,
-            csv: None,
+            csv: Vec::new(),
         })?;
         let new = NewNotice {
             key,
@@ -730,7 +735,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             rendered: &rendered,
             message_id: &render::message_id(key, sender),
             date: self.clock.now(),
-            csv: None,
+            csv: Vec::new(),
         })?;
         Ok(self.store.update_pending(id, &rendered.subject, &raw)?)
     }

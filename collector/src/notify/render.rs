@@ -531,25 +531,28 @@ pub struct MailParts<'a> {
     pub rendered: &'a Rendered,
     pub message_id: &'a str,
     pub date: DateTime<Utc>,
-    /// `(file name, CSV text)` for reports.
-    pub csv: Option<(&'a str, &'a str)>,
+    /// `(file name, CSV text)` attachments for reports.
+    pub csv: Vec<(&'a str, &'a str)>,
 }
 
 /// Builds the RFC 5322 message: multipart/alternative (text and HTML), inside
-/// multipart/mixed with the CSV when there is one.
+/// multipart/mixed with the CSV files when there are any.
 pub fn build_message(parts: &MailParts) -> Result<Vec<u8>, RenderError> {
     let from = mailbox(parts.from)?;
     let to = mailbox(parts.to)?;
     let alternative =
         MultiPart::alternative_plain_html(parts.rendered.text.clone(), parts.rendered.html.clone());
-    let body = match parts.csv {
-        None => alternative,
-        Some((name, csv)) => MultiPart::mixed().multipart(alternative).singlepart(
-            Attachment::new(name.to_string()).body(
+    let body = if parts.csv.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for (name, csv) in &parts.csv {
+            mixed = mixed.singlepart(Attachment::new(name.to_string()).body(
                 csv.to_string(),
                 ContentType::parse("text/csv; charset=utf-8").expect("valid content type"),
-            ),
-        ),
+            ));
+        }
+        mixed
     };
     let message = Message::builder()
         .from(from)

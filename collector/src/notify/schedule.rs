@@ -1,5 +1,6 @@
 //! Time-driven mail: announcements of active windows `announce_days_before` days ahead, and
-//! cron-scheduled reports (the availability report as HTML with the CSV attached).
+//! cron-scheduled reports (the availability report as HTML with its tables attached as CSV
+//! files).
 //!
 //! Cron expressions use the `cron` crate's syntax with seconds, `sec min hour day-of-month
 //! month day-of-week [year]`, evaluated in the calendar's time zone (Europe/Stockholm). Each
@@ -18,9 +19,13 @@ use std::str::FromStr;
 
 /// The availability report, rendered elsewhere.
 pub trait ReportSource: Send + Sync {
-    /// The report for `period` (`2026-T1` for a tertial, `2026-02` for a month) as
-    /// `(html, csv)`.
-    fn render(&self, period: &str, now: DateTime<Utc>) -> Result<(String, String), String>;
+    /// The report for `period` (`2026-T1` for a tertial, `2026-02` for a month) as the HTML
+    /// and its tables as `(name, CSV)`; each is attached as `tillganglighet-PERIOD-NAME.csv`.
+    fn render(
+        &self,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<(String, String)>), String>;
 }
 
 /// A resolved report period.
@@ -157,10 +162,18 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 s.name
             )));
         };
-        let (html, csv) = source
+        let (html, tables) = source
             .render(&period.id, now)
             .map_err(|e| NotifyError::Report(format!("{}: {e}", s.name)))?;
-        let file = format!("tillganglighet-{}.csv", period.id);
+        let files: Vec<(String, String)> = tables
+            .into_iter()
+            .map(|(name, csv)| (format!("tillganglighet-{}-{name}.csv", period.id), csv))
+            .collect();
+        let file = files
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut ids = Vec::new();
         for r in missing {
             let notice = Notice {
@@ -177,7 +190,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 limited: false,
                 source: None,
                 oncall_case: None,
-                csv: Some((file.clone(), csv.clone())),
+                csv: files.clone(),
             };
             ids.extend(self.enqueue(notice)?);
         }

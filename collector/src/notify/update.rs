@@ -56,7 +56,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 limited: true,
                 source: None,
                 oncall_case: None,
-                csv: None,
+                csv: Vec::new(),
             };
             ids.extend(self.enqueue(notice)?);
         }

@@ -66,7 +66,7 @@ fn verdict(f: &Figures) -> &'static str {
 }
 
 fn table(out: &mut String, heading: &str, rows: &[(String, &Figures, usize)]) {
-    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar (h)</th></tr>", esc(heading));
+    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar i år (h)</th></tr>", esc(heading));
     for (name, f, outages) in rows {
         let _ = writeln!(
             out,
@@ -136,7 +136,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "<p>Teknisk tillgänglighet {} – {}. Mål: {}&nbsp;% av tiden per år. Planerade avbrott inom servicefönster räknas in i tillgängligheten.</p>",
+        "<p>Teknisk tillgänglighet {} – {}. Mål: {}&nbsp;% av tiden per år. Planerade avbrott inom servicefönster räknas in i tillgängligheten. Incidenter som registrerats för hand (till exempel fast telefoni och e-post, som ingen mätning ser) räknas som avbrott för de tjänster de gäller, eller för hela kommunen när de inte anger någon tjänst.</p>",
         local(r.from),
         local(r.to),
         num(r.target * 100.0, 1)
@@ -162,7 +162,7 @@ pub fn render(r: &Report) -> String {
 
 /// A group table: hours in the group's own time, plus downtime in device-hours.
 fn group_table(out: &mut String, heading: &str, rows: &[GroupRow]) {
-    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Enheter</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar (h)</th><th>Avbrott (enhetstimmar)</th><th>Okänt (enhetstimmar)</th></tr>", esc(heading));
+    let _ = writeln!(out, "<h2>{}</h2>\n<table>\n<tr><th>Namn</th><th>Enheter</th><th>Tillgänglighet</th><th>Avbrott (h)</th><th>Varav planerat (h)</th><th>Oplanerat (h)</th><th>Okänt (h)</th><th>Antal avbrott</th><th>Når målet</th><th>Felbudget kvar i år (h)</th><th>Avbrott (enhetstimmar)</th><th>Okänt (enhetstimmar)</th></tr>", esc(heading));
     for g in rows {
         let (f, o) = (&g.figures, &g.own_time);
         let _ = writeln!(
@@ -189,7 +189,7 @@ fn oncall(out: &mut String, r: &Report) {
     let o = &r.oncall;
     let _ = writeln!(
         out,
-        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid; en händelse är ett ärende). Debiterbar tid: <span class=n id=oncall-billable>{}</span>&nbsp;h (minsta debiterbara tid {} minuter per ärende).</p>",
+        "<h2>Beredskap</h2>\n<p>Beredskapsärenden under perioden: <span class=n id=oncall-cases>{}</span> (larm som gått till it-beredskapen utanför kontorstid, där en händelse är ett ärende, och samtal utan larm som registrerats för hand). Debiterbar tid: <span class=n id=oncall-billable>{}</span>&nbsp;h (minsta debiterbara tid {} minuter per ärende).</p>",
         r.oncall_cases,
         hours(o.billable_s),
         num(o.minimum_s / 60.0, 0)
@@ -207,19 +207,35 @@ fn oncall(out: &mut String, r: &Report) {
             hours(m.billable_s)
         );
     }
-    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Enhet</th><th>Larm</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Debiterbart (h)</th></tr>\n");
-    for c in &o.cases {
+    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Verksamhet</th><th>Ärenden</th><th>Debiterbart (h)</th></tr>\n");
+    for d in &o.by_department {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            esc(&c.municipality),
-            esc(&c.device_name),
-            esc(&c
-                .kinds
+            "<tr class=oncall-department><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&d.municipality),
+            esc(department(&d.department)),
+            d.cases,
+            hours(d.billable_s)
+        );
+    }
+    out.push_str("</table>\n<table>\n<tr><th>Kommun</th><th>Verksamhet</th><th>Enhet eller ärende</th><th>Larm</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Debiterbart (h)</th></tr>\n");
+    for c in &o.cases {
+        let alarm = if c.manual_id.is_some() {
+            "inget larm (registrerat för hand)".to_string()
+        } else {
+            c.kinds
                 .iter()
                 .map(|k| alert_kind_sv(k))
                 .collect::<Vec<_>>()
-                .join(", ")),
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&c.municipality),
+            esc(department(&c.department)),
+            esc(&c.device_name),
+            esc(&alarm),
             local(c.start),
             c.end.map(local).unwrap_or_else(|| "pågår".into()),
             hours(c.length_s),
@@ -227,6 +243,15 @@ fn oncall(out: &mut String, r: &Report) {
         );
     }
     out.push_str("</table>\n");
+}
+
+/// A department as shown: "ej angiven" when none is known.
+fn department(d: &str) -> &str {
+    if d.is_empty() {
+        "ej angiven"
+    } else {
+        d
+    }
 }
 
 fn backup_power(out: &mut String, r: &Report) {

@@ -12,23 +12,32 @@
 //! 78.84 h of error budget at 99.1 %, not 1,000 times that; the flattened seconds stay
 //! device-seconds, and the HTML report labels each.
 //!
-//! An incident is an outage (down time) of a service marked `counts_as_incident` that is not
-//! entirely inside planned service windows, or an incident registered by hand. Incidents are
-//! counted by start time, in total and per municipality ([`handling`]), with their handling
-//! time in working days. On-call cases are billed ([`oncall`]); devices without results for
+//! Incidents registered by hand are downtime too (functions no probe sees: telephony, e-mail,
+//! M365, login): of the services they name, or, naming none, of their municipalities, whose
+//! group figures count the incident as downtime of each of their devices while it is observed
+//! (a 25.8 h telephony outage lowers the municipality's availability by 25.8 h over its
+//! observed time, like a 25.8 h outage of every device would). Device rows stay what the probes
+//! saw. Inside a service window the registered time is planned, like probed downtime.
+//!
+//! An incident is one cause ([`incidents`]): the outages (down time) of services marked
+//! `counts_as_incident` and the incidents registered by hand that overlap and share a root
+//! cause or a service, unless wholly inside planned service windows. Incidents are counted by
+//! start time, in total and once per municipality they hit ([`handling`]), with their handling
+//! time in working days from the first start to the last end. On-call cases are billed ([`oncall`]); devices without results for
 //! `collector.quiet_after` are listed ([`quiet`]); nodes and crisis sites with their UPS units
 //! too (`backup_power`).
 
 mod csv;
 pub mod handling;
 mod html;
+mod incidents;
 pub mod oncall;
 pub mod quiet;
 mod table;
 
 use crate::availability::{
-    aggregate, at, figures, ms, planned_spans, secs, Exposure, Figures, Period, PlannedWindows,
-    Span, Spans, Subject,
+    aggregate, figures, ms, planned_spans, Exposure, Figures, Period, PlannedWindows, Span, Spans,
+    Subject,
 };
 use crate::calendar::Calendar;
 use crate::inventory::{BackupSite, Inventory};
@@ -81,8 +90,8 @@ pub struct Report {
     pub sites: Vec<GroupRow>,
     pub municipalities: Vec<GroupRow>,
     pub incidents: Incidents,
-    /// On-call cases (pages sent outside office hours, one per event) in the period; filled in
-    /// by [`add_oncall_cases`] from the notifier's table, 0 without it.
+    /// On-call cases (pages sent outside office hours, one per event, and the cases registered
+    /// by hand) in the period; filled in by [`add_oncall_cases`], 0 without it.
     pub oncall_cases: u64,
     /// The same cases with what they bill.
     pub oncall: oncall::Oncall,
@@ -92,6 +101,9 @@ pub struct Report {
     pub backup_power: Vec<BackupSite>,
     #[serde(skip)]
     billing: crate::inventory::OncallBilling,
+    /// Each device's department (its site's), for on-call billing.
+    #[serde(skip)]
+    departments: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +117,10 @@ pub struct DeviceRow {
     pub flaps: usize,
     #[serde(flatten)]
     pub figures: Figures,
+    /// What the device adds to its site's and municipality's figures: its own downtime and the
+    /// incidents registered by hand for its whole municipality.
+    #[serde(skip)]
+    pub in_group: Figures,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,11 +192,16 @@ pub struct Incidents {
     pub by_municipality: Vec<handling::MunicipalityIncidents>,
 }
 
+/// One incident: every service outage and registration of one cause, overlapping in time
+/// (see [`incidents`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
-    /// The service's id; for an incident registered by hand its services joined with `+`, or
-    /// `manual:ID`.
+    /// The ids of the services it hit joined with `+`; `manual:ID` for an incident registered
+    /// by hand that names no service.
     pub service: String,
+    /// Every service it hit.
+    pub services: Vec<String>,
+    /// The names of its parts, joined with `, `.
     pub name: String,
     pub start: DateTime<Utc>,
     /// `None` while ongoing.
@@ -189,14 +210,21 @@ pub struct Incident {
     pub planned_s: f64,
     /// The municipalities it hits.
     pub municipalities: Vec<String>,
+    /// The devices behind it (a member that was down, or the nearest ancestor down of a member
+    /// that was unreachable; the device a registration names as its cause).
+    pub root_causes: Vec<String>,
     /// Restore time in office hours (the longest over its municipalities).
     pub working_time_s: f64,
     /// One working day (or `collector.handling_goal`) for the municipality measured.
     pub handling_goal_s: f64,
     /// Within the goal in every municipality; `None` while open and still within.
     pub within_goal: Option<bool>,
-    /// The id of an incident registered by hand.
+    /// The id of the (first) incident registered by hand among its parts.
     pub manual_id: Option<i64>,
+    /// Every incident registered by hand among its parts.
+    pub manual_ids: Vec<i64>,
+    /// Its service outages and registrations, by start.
+    pub parts: Vec<IncidentPart>,
     /// Each municipality's measurement.
     pub measured: Vec<handling::Measured>,
 }
@@ -229,6 +257,18 @@ impl Incident {
     }
 }
 
+/// One service outage or registration of an incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentPart {
+    /// The service (probed) or the services a registration names.
+    pub services: Vec<String>,
+    pub name: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub duration_s: f64,
+    pub manual_id: Option<i64>,
+}
+
 /// The municipalities of `members` (devices), each once, in order.
 fn municipalities_of(inv: &Inventory, members: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -246,6 +286,19 @@ fn exposure(t: &Timeline) -> Exposure {
         unknown: t.unknown.clone(),
         degraded: t.degraded.clone(),
     }
+}
+
+/// The spans `[start, end or now)` of the registered incidents `which` selects.
+fn manual_spans(
+    manual: &[crate::store::ManualIncident],
+    now: DateTime<Utc>,
+    which: impl Fn(&crate::store::ManualIncident) -> bool,
+) -> Spans {
+    manual
+        .iter()
+        .filter(|m| which(m))
+        .map(|m| Span::new(ms(m.start), ms(m.end.unwrap_or(now))))
+        .collect()
 }
 
 fn count_overlapping(spans: &[Span], from: i64, to: i64) -> usize {
@@ -273,6 +326,7 @@ pub fn build(
     // Office hours and holidays (configuration only) for handling times.
     let hours = Calendar::from_config(inv.calendar.clone().unwrap_or_default());
     let devices_tl = load_timelines(inv, store, start, to)?;
+    let manual = store.manual_incidents(year, to)?;
     let mut devices = Vec::new();
     for d in &inv.devices {
         let tl = &devices_tl[&d.id];
@@ -284,6 +338,14 @@ pub fn build(
         };
         let planned = planned_spans(windows, &subject, from, to);
         let year_down = tl.unavailable().clip(year, to).total();
+        // The municipality's registered incidents, where the device is observed.
+        let registered = manual_spans(&manual, now, |m| {
+            m.services.is_empty() && m.municipalities.contains(&d.municipality)
+        })
+        .subtract(&tl.unknown);
+        let mut in_group = exposure(tl);
+        in_group.down = in_group.down.union(&registered);
+        let group_year_down = in_group.down.clip(year, to).total();
         devices.push(DeviceRow {
             id: d.id.clone(),
             class: d.class.as_str().to_string(),
@@ -292,11 +354,12 @@ pub fn build(
             outages: count_overlapping(tl.unavailable().as_slice(), from, to),
             flaps: store.flaps(Some(&d.id), from, to)?.len(),
             figures: figures(&p, target, &exposure(tl), &planned, year_down),
+            in_group: figures(&p, target, &in_group, &planned, group_year_down),
         });
     }
     let services_tl = service_timelines(inv, &devices_tl, start, to);
     let mut services = Vec::new();
-    let mut all_incidents = Vec::new();
+    let mut parts = Vec::new();
     for s in &inv.services {
         let tl = &services_tl[&s.id];
         let subject = Subject {
@@ -305,36 +368,24 @@ pub fn build(
         };
         let planned_year = planned_spans(windows, &subject, start, to);
         let planned = planned_year.clip(from, to);
-        let year_down = tl.down.clip(year, to).total();
+        // Registered incidents naming the service are its downtime too.
+        let mut exposed = exposure(tl);
+        exposed.down = exposed
+            .down
+            .union(&manual_spans(&manual, now, |m| m.services.contains(&s.id)));
+        let year_down = exposed.down.clip(year, to).total();
         services.push(ServiceRow {
             id: s.id.clone(),
             name: s.name.clone(),
-            outages: count_overlapping(tl.down.as_slice(), from, to),
+            outages: count_overlapping(exposed.down.as_slice(), from, to),
             counts_as_incident: s.counts_as_incident,
-            figures: figures(&p, target, &exposure(tl), &planned, year_down),
+            figures: figures(&p, target, &exposed, &planned, year_down),
         });
         if s.counts_as_incident {
             for span in tl.down.clip(year, to).as_slice() {
-                let one = Spans::one(span.start, span.end);
-                let planned_s = one.intersect(&planned_year).total();
-                if planned_s < span.len() {
-                    all_incidents.push(
-                        Incident {
-                            service: s.id.clone(),
-                            name: s.name.clone(),
-                            start: at(span.start),
-                            end: (span.end < ms(now)).then(|| at(span.end)),
-                            duration_s: secs(span.len()),
-                            planned_s: secs(planned_s),
-                            municipalities: municipalities_of(inv, &s.members),
-                            working_time_s: 0.0,
-                            handling_goal_s: 0.0,
-                            within_goal: None,
-                            manual_id: None,
-                            measured: Vec::new(),
-                        }
-                        .measure(&hours, inv, now),
-                    );
+                let part = incidents::probed(inv, &devices_tl, s, *span, &planned_year, now);
+                if !part.is_planned() {
+                    parts.push(part);
                 }
             }
         }
@@ -351,9 +402,16 @@ pub fn build(
         |d| d.municipality.clone(),
         |id| id.to_string(),
     );
-    for m in store.manual_incidents(year, to)? {
-        all_incidents.push(manual_incident(inv, &hours, m, now));
+    for m in manual {
+        let part = manual_part(windows, m, year, now);
+        if !part.is_planned() {
+            parts.push(part);
+        }
     }
+    let mut all_incidents: Vec<Incident> = incidents::group(parts)
+        .into_iter()
+        .map(|g| incidents::incident(g).measure(&hours, inv, now))
+        .collect();
     all_incidents.sort_by(|a, b| (a.start, &a.service).cmp(&(b.start, &b.service)));
     let goal = inv.settings.incident_goal;
     let handling_goal = inv.settings.handling_goal;
@@ -390,49 +448,125 @@ pub fn build(
             by_municipality,
         },
         oncall_cases: 0,
-        oncall: oncall::bill(&[], &inv.settings.oncall_billing, now),
+        oncall: oncall::bill(
+            &[],
+            &[],
+            &|_| String::new(),
+            &inv.settings.oncall_billing,
+            now,
+        ),
         quiet: quiet::quiet(inv, store, now)?,
         backup_power: inv.backup_power(),
         billing: inv.settings.oncall_billing,
+        departments: departments(inv),
     })
 }
 
-/// An incident registered by hand, as a report incident.
-fn manual_incident(
+/// The on-call cases of `[from, to)` in `database` (pages and cases registered by hand) with
+/// what they bill as of `now`.
+pub fn oncall_between(
     inv: &Inventory,
-    calendar: &Calendar,
-    m: crate::store::ManualIncident,
+    database: &crate::store::Database,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Incident {
-    let until = m.end.unwrap_or(now).max(m.start);
-    Incident {
-        service: if m.services.is_empty() {
-            format!("manual:{}", m.id)
-        } else {
-            m.services.join("+")
-        },
-        name: m.title,
-        start: m.start,
-        end: m.end,
-        duration_s: (until - m.start).num_milliseconds() as f64 / 1000.0,
-        planned_s: 0.0,
-        municipalities: m.municipalities,
-        working_time_s: 0.0,
-        handling_goal_s: 0.0,
-        within_goal: None,
-        manual_id: Some(m.id),
-        measured: Vec::new(),
-    }
-    .measure(calendar, inv, now)
+) -> Result<oncall::Oncall, StoreError> {
+    use crate::store::PolicyStore;
+    let cases = database.notify()?.oncall_cases(from, to)?;
+    let manual = database.oncall_cases()?.starting(from, to)?;
+    let deps = departments(inv);
+    let department_of = |d: &str| deps.get(d).cloned().unwrap_or_default();
+    Ok(oncall::bill(
+        &cases,
+        &manual,
+        &department_of,
+        &inv.settings.oncall_billing,
+        now,
+    ))
 }
 
-/// Sets the report's on-call cases: those whose page was sent within the report's period.
+/// Each device's department: its site's, when set.
+pub fn departments(inv: &Inventory) -> BTreeMap<String, String> {
+    inv.devices
+        .iter()
+        .filter_map(|d| {
+            let dep = inv.site(&d.site)?.department.clone()?;
+            Some((d.id.clone(), dep))
+        })
+        .collect()
+}
+
+/// An incident registered by hand, as a part of an incident: planned where it lies in the
+/// windows of the services it names (of its municipalities when it names none).
+fn manual_part(
+    windows: &dyn PlannedWindows,
+    m: crate::store::ManualIncident,
+    year: i64,
+    now: DateTime<Utc>,
+) -> incidents::Part {
+    let start = ms(m.start);
+    let end = ms(m.end.unwrap_or(now)).max(start);
+    let planned = manual_planned(windows, &m, year.min(start), end);
+    incidents::Part {
+        span: Span::new(start, end),
+        ongoing: m.end.is_none(),
+        planned: planned.intersect(&Spans::one(start, end)),
+        roots: m.cause.iter().cloned().collect(),
+        manual_id: Some(m.id),
+        services: m.services,
+        name: m.title,
+        municipalities: m.municipalities,
+    }
+}
+
+/// The planned windows of what a registration names, in `[from, to)`.
+fn manual_planned(
+    windows: &dyn PlannedWindows,
+    m: &crate::store::ManualIncident,
+    from: i64,
+    to: i64,
+) -> Spans {
+    let subjects: Vec<Subject> = if m.services.is_empty() {
+        m.municipalities
+            .iter()
+            .map(|x| Subject {
+                municipality: Some(x),
+                ..Subject::default()
+            })
+            .collect()
+    } else {
+        m.services
+            .iter()
+            .map(|x| Subject {
+                service: Some(x),
+                ..Subject::default()
+            })
+            .collect()
+    };
+    // Planned only where every subject it names is in a window.
+    let mut out: Option<Spans> = None;
+    for s in &subjects {
+        let p = planned_spans(windows, s, from, to);
+        out = Some(match out {
+            None => p,
+            Some(o) => o.intersect(&p),
+        });
+    }
+    out.unwrap_or_default()
+}
+
+/// Sets the report's on-call cases: those whose page was sent within the report's period and
+/// those registered by hand that start in it.
 pub fn add_oncall_cases(
     report: &mut Report,
     store: &dyn crate::store::PolicyStore,
+    registered: &dyn crate::store::OncallCaseStore,
 ) -> Result<(), ReportError> {
     let cases = store.oncall_cases(report.from, report.to)?;
-    report.oncall = oncall::bill(&cases, &report.billing, report.now);
+    let manual = registered.starting(report.from, report.to)?;
+    let departments = &report.departments;
+    let department_of = |d: &str| departments.get(d).cloned().unwrap_or_default();
+    report.oncall = oncall::bill(&cases, &manual, &department_of, &report.billing, report.now);
     report.oncall_cases = report.oncall.cases.len() as u64;
     Ok(())
 }
@@ -447,7 +581,7 @@ pub fn add_oncall_cases_from(
         return Ok(());
     }
     let store = database.notify()?;
-    add_oncall_cases(report, &*store)
+    add_oncall_cases(report, &*store, &*database.oncall_cases()?)
 }
 
 fn group_rows(
@@ -469,7 +603,7 @@ fn group_rows(
         .into_iter()
         .map(|id| {
             let rows = &groups[&id];
-            let figs: Vec<&Figures> = rows.iter().map(|r| &r.figures).collect();
+            let figs: Vec<&Figures> = rows.iter().map(|r| &r.in_group).collect();
             GroupRow {
                 name: name(&id),
                 devices: rows.len(),
@@ -480,6 +614,11 @@ fn group_rows(
             }
         })
         .collect()
+}
+
+/// The report's tables as `(name, CSV)`, one per table of the HTML (see `csv`).
+pub fn csv_tables(report: &Report) -> Vec<(&'static str, String)> {
+    csv::tables(report)
 }
 
 /// Renders a report in `format`.

@@ -1,5 +1,11 @@
 //! On-call cases that can be billed (the framework assignment: cases in on-call time are billed
-//! to the municipality, the smallest billable time is half an hour, followed up per tertial).
+//! to the department (verksamheten) of a municipality, the smallest billable time is half an
+//! hour, followed up per tertial).
+//!
+//! Cases come from the alerting (pages sent outside office hours; billed to the department of
+//! the device's site, `sites[].department`, none when it has none) and from the technicians,
+//! who register the calls no alarm raised by hand (`store::oncall`, with their department). Both
+//! bill alike and are summed per municipality and per municipality and department.
 //!
 //! A case starts with the page and ends when its subject recovered or the page was
 //! acknowledged, whichever came first (still open: now). Pages about the same device whose
@@ -9,7 +15,7 @@
 //! that is set.
 
 use crate::inventory::OncallBilling;
-use crate::store::OncallCase;
+use crate::store::{ManualOncallCase, OncallCase};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,12 +29,19 @@ pub struct Oncall {
     /// Sum over the cases.
     pub billable_s: f64,
     pub by_municipality: Vec<MunicipalityOncall>,
+    /// Per municipality and department (empty department: none known).
+    pub by_department: Vec<DepartmentOncall>,
 }
 
 /// One billable case.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BillableCase {
     pub municipality: String,
+    /// The department (verksamheten) billed; empty when none is known.
+    pub department: String,
+    /// The id of a case registered by hand (its `device_id` is then empty and `device_name`
+    /// its title).
+    pub manual_id: Option<i64>,
     pub device_id: String,
     pub device_name: String,
     /// The alert kinds it paged for (`down`, `on_battery`, ...).
@@ -37,9 +50,18 @@ pub struct BillableCase {
     pub start: DateTime<Utc>,
     /// Recovery or acknowledgement; `None` while neither happened.
     pub end: Option<DateTime<Utc>>,
-    /// `recovered`, `acknowledged` or `ongoing`.
+    /// `recovered`, `acknowledged`, `ongoing`, or `registered` (by hand).
     pub ended_by: &'static str,
     pub length_s: f64,
+    pub billable_s: f64,
+}
+
+/// Cases and billable time of one department of one municipality.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DepartmentOncall {
+    pub municipality: String,
+    pub department: String,
+    pub cases: usize,
     pub billable_s: f64,
 }
 
@@ -72,8 +94,15 @@ pub fn billable(length_s: f64, billing: &OncallBilling) -> f64 {
     s
 }
 
-/// Merges `cases` (pages) into billable cases as of `now`.
-pub fn bill(cases: &[OncallCase], billing: &OncallBilling, now: DateTime<Utc>) -> Oncall {
+/// Merges `cases` (pages; each billed to `department_of` its device) into billable cases as
+/// of `now`, with the cases registered by hand in `manual`.
+pub fn bill(
+    cases: &[OncallCase],
+    manual: &[ManualOncallCase],
+    department_of: &dyn Fn(&str) -> String,
+    billing: &OncallBilling,
+    now: DateTime<Utc>,
+) -> Oncall {
     let mut sorted: Vec<&OncallCase> = cases.iter().collect();
     sorted.sort_by(|a, b| (&a.device_id, a.at).cmp(&(&b.device_id, b.at)));
     let mut out: Vec<BillableCase> = Vec::new();
@@ -104,6 +133,8 @@ pub fn bill(cases: &[OncallCase], billing: &OncallBilling, now: DateTime<Utc>) -
         }
         out.push(BillableCase {
             municipality: c.municipality.clone(),
+            department: department_of(&c.device_id),
+            manual_id: None,
             device_id: c.device_id.clone(),
             device_name: c.device_name.clone(),
             kinds: vec![kind],
@@ -114,6 +145,19 @@ pub fn bill(cases: &[OncallCase], billing: &OncallBilling, now: DateTime<Utc>) -
             billable_s: 0.0,
         });
     }
+    out.extend(manual.iter().map(|m| BillableCase {
+        municipality: m.municipality.clone(),
+        department: m.department.clone(),
+        manual_id: Some(m.id),
+        device_id: String::new(),
+        device_name: m.title.clone(),
+        kinds: vec!["manual".into()],
+        start: m.start,
+        end: Some(m.end),
+        ended_by: "registered",
+        length_s: 0.0,
+        billable_s: 0.0,
+    }));
     for c in &mut out {
         let end = c.end.unwrap_or(now).max(c.start);
         c.length_s = (end - c.start).num_milliseconds() as f64 / 1000.0;
@@ -137,7 +181,28 @@ pub fn bill(cases: &[OncallCase], billing: &OncallBilling, now: DateTime<Utc>) -
             }),
         }
     }
+    let mut by_department: Vec<DepartmentOncall> = Vec::new();
+    for c in &out {
+        match by_department
+            .iter_mut()
+            .find(|d| d.municipality == c.municipality && d.department == c.department)
+        {
+            Some(d) => {
+                d.cases += 1;
+                d.billable_s += c.billable_s;
+            }
+            None => by_department.push(DepartmentOncall {
+                municipality: c.municipality.clone(),
+                department: c.department.clone(),
+                cases: 1,
+                billable_s: c.billable_s,
+            }),
+        }
+    }
+    by_department
+        .sort_by(|a, b| (&a.municipality, &a.department).cmp(&(&b.municipality, &b.department)));
     Oncall {
+        by_department,
         minimum_s: billing.minimum.std().as_secs_f64(),
         round_up_to_s: billing.round_up_to.map(|d| d.std().as_secs_f64()),
         billable_s: out.iter().map(|c| c.billable_s).sum(),
@@ -154,16 +219,18 @@ fn field(s: &str) -> String {
     }
 }
 
-/// The invoice basis as CSV: one row per case, then one total row per municipality.
+/// The invoice basis as CSV: one row per case, then one total row per municipality and
+/// department and one per municipality (its department empty).
 pub fn csv(o: &Oncall) -> String {
     let mut out = String::from(
-        "municipality,device,device_name,kinds,start,end,ended_by,length_s,billable_s\n",
+        "municipality,department,device,device_name,kinds,start,end,ended_by,length_s,billable_s\n",
     );
     for c in &o.cases {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             field(&c.municipality),
+            field(&c.department),
             field(&c.device_id),
             field(&c.device_name),
             field(&c.kinds.join(" ")),
@@ -174,10 +241,19 @@ pub fn csv(o: &Oncall) -> String {
             c.billable_s
         );
     }
+    for d in &o.by_department {
+        let _ = writeln!(
+            out,
+            "{},{},total,,,,,,,{}",
+            field(&d.municipality),
+            field(&d.department),
+            d.billable_s
+        );
+    }
     for m in &o.by_municipality {
         let _ = writeln!(
             out,
-            "{},total,,,,,,,{}",
+            "{},,total,,,,,,,{}",
             field(&m.municipality),
             m.billable_s
         );
@@ -211,7 +287,8 @@ mod tests {
             case("sw", "down", 0, Some(10)),
         ];
         let now = DateTime::from_timestamp(1_773_100_000, 0).unwrap();
-        let o = bill(&cases, &OncallBilling::default(), now);
+        let none = |_: &str| String::new();
+        let o = bill(&cases, &[], &none, &OncallBilling::default(), now);
         assert_eq!(o.cases.len(), 2, "{o:?}");
         let ups = o.cases.iter().find(|c| c.device_id == "ups").unwrap();
         assert_eq!(ups.kinds, ["on_battery", "runtime_below_minimum"]);

@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "manual_incidents",
     "manual_incident_updates",
     "service_updates",
+    "oncall_manual_cases",
 ];
 
 /// Tables of the running cluster, known but not copied: which nodes beat and who leads belong

@@ -29,6 +29,9 @@ pub struct ManualIncident {
     pub start: DateTime<Utc>,
     /// `None` while open.
     pub end: Option<DateTime<Utc>>,
+    /// The device behind it (its root cause), when the operator named one: it makes the
+    /// registration one incident with the outages of that cause the probes saw.
+    pub cause: Option<String>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     /// Updates, oldest first.
@@ -59,6 +62,7 @@ pub struct NewManualIncident {
     pub municipalities: Vec<String>,
     pub start: DateTime<Utc>,
     pub end: Option<DateTime<Utc>>,
+    pub cause: Option<String>,
     pub by: String,
 }
 
@@ -102,7 +106,7 @@ pub(super) fn names(json: &str) -> Result<Vec<String>, StoreError> {
 }
 
 const SELECT: &str = "SELECT id, title, description, services, municipalities, start_utc, \
-                      end_utc, created_by, created_at FROM manual_incidents";
+                      end_utc, created_by, created_at, cause FROM manual_incidents";
 
 /// Incidents matching `filter` (SQL after `WHERE`), with their updates.
 fn query(
@@ -121,6 +125,7 @@ fn query(
         Option<String>,
         String,
         String,
+        Option<String>,
     );
     let raw: Vec<Raw> = stmt
         .query_map(args, |r| {
@@ -134,6 +139,7 @@ fn query(
                 r.get(6)?,
                 r.get(7)?,
                 r.get(8)?,
+                r.get(9)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
@@ -142,7 +148,7 @@ fn query(
     )?;
     raw.into_iter()
         .map(
-            |(id, title, description, services, munis, start, end, by, created)| {
+            |(id, title, description, services, munis, start, end, by, created, cause)| {
                 let ups = updates
                     .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
                     .map(|u| {
@@ -162,6 +168,7 @@ fn query(
                     municipalities: names(&munis)?,
                     start: instant(&start)?,
                     end: end.as_deref().map(instant).transpose()?,
+                    cause,
                     created_by: by,
                     created_at: instant(&created)?,
                     updates: ups,
@@ -188,8 +195,8 @@ impl IncidentStore for SqliteIncidentStore {
         let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
         conn.execute(
             "INSERT INTO manual_incidents (title, description, services, municipalities,
-                 start_utc, end_utc, created_by, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 start_utc, end_utc, created_by, created_at, cause)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 new.title,
                 new.description,
@@ -198,7 +205,8 @@ impl IncidentStore for SqliteIncidentStore {
                 text(new.start),
                 new.end.map(text),
                 new.by,
-                text(now)
+                text(now),
+                new.cause
             ],
         )?;
         Ok(conn.last_insert_rowid())

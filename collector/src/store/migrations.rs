@@ -281,6 +281,23 @@ CREATE TABLE cluster_lease (
 );
 INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
 ALTER TABLE notify_outbox ADD COLUMN send_epoch INTEGER;",
+    // 13: an incident registered by hand may name the device behind it (its root cause), which
+    // links it to the outages the probes saw of the same cause (`report::incidents`).
+    r"ALTER TABLE manual_incidents ADD COLUMN cause TEXT;",
+    // 14: on-call cases registered by hand (calls no alarm raised), billed to a municipality's
+    // department (`store::oncall`).
+    r"CREATE TABLE oncall_manual_cases (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    municipality  TEXT NOT NULL,
+    department    TEXT NOT NULL,
+    start_utc     TEXT NOT NULL,
+    end_utc       TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);",
 ];
 
 /// The schema version this program writes.

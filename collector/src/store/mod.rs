@@ -47,6 +47,7 @@ pub mod incidents;
 mod location;
 pub mod migrations;
 mod notify;
+pub mod oncall;
 mod open;
 pub mod outbox;
 pub mod pages;
@@ -64,6 +65,7 @@ pub use incidents::{
 };
 pub use location::{Location, PgConfig};
 pub use notify::SqliteNotifyStore;
+pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
 pub use open::{Database, NotifyTables};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use pages::{AckError, Page, PageStore};

@@ -5,9 +5,9 @@
 
 use super::pg::{self, Pool};
 use super::{
-    AnnouncedStore, ClusterStore, IncidentStore, Location, OutboxStore, PageStore, PolicyStore,
-    ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteStore,
-    SqliteWindowStore, Store, StoreError, WindowStore,
+    AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OutboxStore, PageStore,
+    PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
+    SqliteOncallCaseStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +77,14 @@ impl Database {
         Ok(match self {
             Database::Sqlite(p) => Arc::new(SqliteIncidentStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgIncidentStore::new(pool.clone())),
+        })
+    }
+
+    /// On-call cases registered by hand.
+    pub fn oncall_cases(&self) -> Result<Arc<dyn OncallCaseStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteOncallCaseStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgOncallCaseStore::new(pool.clone())),
         })
     }
 

@@ -232,11 +232,63 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// A header parameter, also when it is split into RFC 2231 continuations (`name*0=`,
+/// `name*1=`, ...; percent-encoded after `charset''` where the key ends in `*`), as long file
+/// names are.
 fn param(value: &str, name: &str) -> Option<String> {
-    value.split(';').find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().trim_matches('"').to_string())
-    })
+    let pairs: Vec<(String, String)> = value
+        .split(';')
+        .filter_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            Some((
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            ))
+        })
+        .collect();
+    let name = name.to_ascii_lowercase();
+    if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == name) {
+        return Some(v.clone());
+    }
+    let mut out = String::new();
+    for n in 0.. {
+        let plain = format!("{name}*{n}");
+        let Some((k, v)) = pairs
+            .iter()
+            .find(|(k, _)| *k == plain || *k == format!("{plain}*"))
+        else {
+            break;
+        };
+        if k.ends_with('*') {
+            let v = if n == 0 {
+                v.splitn(3, '\'').nth(2).unwrap_or(v)
+            } else {
+                v
+            };
+            out.push_str(&percent_decode(v));
+        } else {
+            out.push_str(v);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn decode_body(body: &str, cte: &str) -> String {

@@ -273,6 +273,21 @@ CREATE TABLE cluster_lease (
 );
 INSERT INTO cluster_lease (id, holder, epoch, expires_ms) VALUES (1, '', 0, 0);
 ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
+    // 13: the device behind an incident registered by hand (see the SQLite migration 13).
+    r#"ALTER TABLE manual_incidents ADD COLUMN cause TEXT;"#,
+    // 14: on-call cases registered by hand (see the SQLite migration 14).
+    r#"CREATE TABLE oncall_manual_cases (
+    id            BIGSERIAL PRIMARY KEY,
+    municipality  TEXT COLLATE "C" NOT NULL,
+    department    TEXT COLLATE "C" NOT NULL,
+    start_utc     TEXT COLLATE "C" NOT NULL,
+    end_utc       TEXT COLLATE "C" NOT NULL,
+    title         TEXT COLLATE "C" NOT NULL,
+    description   TEXT COLLATE "C" NOT NULL,
+    created_by    TEXT COLLATE "C" NOT NULL,
+    created_at    TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

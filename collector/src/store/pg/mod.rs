@@ -26,11 +26,13 @@ mod compact;
 pub mod copy;
 pub mod migrations;
 mod notify;
+mod oncall;
 mod results;
 mod tables;
 
 pub use cluster::PgClusterStore;
 pub use notify::PgNotifyStore;
+pub use oncall::PgOncallCaseStore;
 pub use results::PgStore;
 pub(super) use tables::{
     announced_all, announced_delete, announced_put, service_update_add, service_updates_since,

@@ -197,7 +197,7 @@ impl PgIncidentStore {
 }
 
 const SELECT: &str = "SELECT id, title, description, services, municipalities, start_utc, \
-                      end_utc, created_by, created_at FROM manual_incidents";
+                      end_utc, created_by, created_at, cause FROM manual_incidents";
 
 /// Incidents matching `filter` (SQL after `WHERE`), with their updates.
 async fn query<C: GenericClient>(
@@ -242,6 +242,7 @@ async fn query<C: GenericClient>(
                 .as_deref()
                 .map(instant)
                 .transpose()?,
+            cause: get(r, 9)?,
             created_by: get(r, 7)?,
             created_at: instant(&get::<String>(r, 8)?)?,
             updates,
@@ -273,8 +274,8 @@ impl IncidentStore for PgIncidentStore {
                 .sql()
                 .one(
                     "INSERT INTO manual_incidents (title, description, services, municipalities,
-                         start_utc, end_utc, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                         start_utc, end_utc, created_by, created_at, cause)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                     &[
                         &new.title,
                         &new.description,
@@ -284,6 +285,7 @@ impl IncidentStore for PgIncidentStore {
                         &new.end.map(text),
                         &new.by,
                         &text(now),
+                        &new.cause,
                     ],
                 )
                 .await?;
