@@ -404,9 +404,10 @@ fn get_routes(ack_token: &str) -> Vec<(String, String, bool, u16)> {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         for line in text.lines() {
-            let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+            let Some(at) = line.find(".route(\"") else {
                 continue;
             };
+            let rest = &line[at + ".route(\"".len()..];
             let (path, handlers) = rest.split_once('"').unwrap();
             if handlers.contains("get(") {
                 routes.insert(path.to_string());
