@@ -496,6 +496,8 @@ pub struct Inventory {
     /// The `notify:` section of the main file, validated.
     pub notify: Option<NotifyConfig>,
     device_index: HashMap<String, usize>,
+    /// Ids of the SNMP credentials the main file defines (errors about them get its places).
+    main_credentials: HashSet<String>,
 }
 
 impl Inventory {
@@ -1126,6 +1128,9 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         .unwrap_or_default();
     let calendar = files[0].file.calendar.clone();
     let notify = files[0].file.notify.clone();
+    let main_credentials = (files[0].file.snmp_credentials.iter())
+        .map(|c| c.id.value.clone())
+        .collect();
     let mut sites = Vec::new();
     let mut devices = Vec::new();
     let mut services = Vec::new();
@@ -1178,6 +1183,7 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         calendar,
         notify,
         device_index,
+        main_credentials,
     }
 }
 
@@ -1232,7 +1238,14 @@ impl Inventory {
     /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
     /// (allowed but unwise settings).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
-        let (main, source): (InventoryFile, String) = load_yaml(&self.path)?;
+        // The text only (for places): the inventory was parsed by `load`.
+        let source = std::fs::read_to_string(&self.path).map_err(|e| ConfigError {
+            file: self.path.clone(),
+            line: 0,
+            column: 0,
+            key: None,
+            message: format!("cannot read file: {e}"),
+        })?;
         let mut v = Validator::new(&self.path, &source);
         let base = self.path.parent().unwrap_or(Path::new("."));
         if let Some(r) = &self.settings.operator_token {
@@ -1280,10 +1293,7 @@ impl Inventory {
                     "snmp_credentials `{}` (used by embedded agent `{agent}`): {what}: {e}",
                     cred.id.value
                 );
-                let in_main = main
-                    .snmp_credentials
-                    .iter()
-                    .any(|c| c.id.value == cred.id.value);
+                let in_main = self.main_credentials.contains(&cred.id.value);
                 if in_main {
                     v.error_at(&cred.id.referenced, message);
                 } else {
@@ -1297,17 +1307,15 @@ impl Inventory {
 
     /// Every role's secret (agents' tokens, the operator token, the acknowledgement links' key,
     /// the channels' secrets, the SMTP and database passwords) with the place it is configured.
-    fn role_secrets(&self, source: &str) -> Vec<(RoleSecret, ConfigError)> {
+    fn role_secrets(&self) -> Vec<(RoleSecret, ConfigError)> {
         let base = self.path.parent().unwrap_or(Path::new("."));
-        let main = |key: &str| {
-            let (line, column) = locate_key(source, key).unwrap_or((0, 0));
-            ConfigError {
-                file: self.path.clone(),
-                line,
-                column,
-                key: Some(key.to_string()),
-                message: String::new(),
-            }
+        // Placed in the main file when an error is made ([`Inventory::shared_secrets`]).
+        let main = |key: &str| ConfigError {
+            file: self.path.clone(),
+            line: 0,
+            column: 0,
+            key: Some(key.to_string()),
+            message: String::new(),
         };
         let mut out = Vec::new();
         for a in &self.agents {
@@ -1371,13 +1379,21 @@ impl Inventory {
     /// A secret two roles share, as errors at the later role's place naming both (never the
     /// value).
     fn shared_secrets(&self, source: &str) -> Vec<ConfigError> {
-        let roles = self.role_secrets(source);
+        let roles = self.role_secrets();
+        let place = |p: &ConfigError| {
+            let mut p = p.clone();
+            if let (0, Some(key)) = (p.line, &p.key) {
+                (p.line, p.column) = locate_key(source, key).unwrap_or((0, 0));
+            }
+            p
+        };
         let secrets: Vec<RoleSecret> = roles.iter().map(|(r, _)| r.clone()).collect();
         shared_secrets(&secrets)
             .into_iter()
             .map(|(i, j, why)| {
-                let (this, place) = &roles[i];
+                let (this, this_place) = &roles[i];
                 let (other, other_place) = &roles[j];
+                let other_place = place(other_place);
                 let how = match why {
                     Shared::Value => "has the same secret as".to_string(),
                     Shared::File => format!(
@@ -1389,7 +1405,7 @@ impl Inventory {
                         this.env.as_deref().unwrap_or_default()
                     ),
                 };
-                let mut e = place.clone();
+                let mut e = place(this_place);
                 e.message = format!(
                     "{} {how} {} ({}:{}): every role needs a secret of its own, or whoever \
                      holds one can act as the other (an agent with the operator token could \

@@ -362,3 +362,64 @@ fn a_secret_file_it_cannot_read_names_the_user_it_runs_as() {
         assert!(err.contains("user nobody (uid 65534)"), "{err}");
     }
 }
+
+/// `sites` sites and `devices` access points with a few keys each, one agent for all.
+fn large_inventory(sites: usize, devices: usize) -> String {
+    let mut yaml = String::from("collector:\n  database: data/c.db\nsites:\n");
+    for s in 0..sites {
+        let m = if s % 2 == 0 { "Ulricehamn" } else { "Tranemo" };
+        yaml.push_str(&format!(
+            "  - {{ id: s{s}, name: Plats {s}, municipality: {m} }}\n"
+        ));
+    }
+    yaml.push_str("devices:\n");
+    for i in 0..devices {
+        yaml.push_str(&format!(
+            "  - {{ id: dev-{i}, class: access_point, site: s{}, address: 10.{}.{}.{}, checks: [icmp] }}\n",
+            i % sites,
+            i / 65_536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    yaml.push_str(
+        "agents:\n  - { id: a1, token_file: a1.token, municipalities: [Ulricehamn, Tranemo] }\n",
+    );
+    yaml
+}
+
+#[test]
+fn fifty_thousand_devices_in_one_file_load_and_a_bomb_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    write_secret(dir.path(), "a1.token", TOKEN);
+    let start = Instant::now();
+    let out = check_config(dir.path(), &large_inventory(100, 50_000));
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("ok (100 sites, 50000 devices, 0 services, 1 agents)"),
+        "{summary}"
+    );
+    eprintln!("check-config of 50,000 devices in one file: {took:?}");
+    // Aliases past the budget (a strict schema stops nested "billion laughs" at the first
+    // nested list; common::config's tests show that one refused too).
+    let refs = vec!["*d"; 60_000].join(", ");
+    let bomb = inventory(
+        "  - { id: &d sw-1, class: switch, site: s1, address: 10.0.0.1, checks: [icmp] }\n",
+    )
+    .replace("sites: [s1] }", &format!("devices: [{refs}] }}"));
+    let out = check_config(dir.path(), &bomb);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("c.yaml:"), "{err}");
+    assert!(err.contains("budget breached"), "{err}");
+    assert!(
+        err.contains("split it into several files joined with `include:`"),
+        "{err}"
+    );
+}
