@@ -221,6 +221,9 @@ impl AgentConfig {
         let mut v = Validator::new(path, &source);
         validate_devices(&mut v, &file.devices, &file.snmp_credentials);
         validate_credentials(&mut v, &file.snmp_credentials);
+        if let Some(p) = driftvakt_common::schema::validate::id_problem("agent", &file.agent.id) {
+            v.error_at_key("agent.id", p);
+        }
         if file.agent.concurrency == 0 {
             v.error_at_key("agent.concurrency", "agent.concurrency must be at least 1");
         }

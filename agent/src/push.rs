@@ -9,8 +9,9 @@
 //! answers:
 //! - `200` with `{"accepted": N, "rejected": [{"index": i, "target": "...", "reason": "..."}],
 //!   "duplicate": bool}`. A batch id seen before is acknowledged with `"duplicate": true` and not
-//!   applied twice. Individually rejected results are logged; the batch counts as delivered and
-//!   the spool cursor moves past it.
+//!   applied twice. A batch with rejected results is logged at warn as one line (how many of its
+//!   results were rejected and the first three reasons); the batch counts as delivered and the
+//!   spool cursor moves past it.
 //! - `400` malformed body, `413` body too large, and any other `4xx` except `401`, `408` and
 //!   `429`: the batch is *quarantined*: the whole batch as sent (agent, id and every result) is
 //!   written to `spool.dir/quarantine/{batch_id}.json` (`{batch_id}.N.json` when that name is
@@ -617,15 +618,47 @@ fn log_reply(batch: &Batch, reply: &PushReply) {
     if reply.duplicate {
         tracing::info!(batch_id = %batch.batch_id, "collector already had this batch");
     }
-    for r in &reply.rejected {
+    if let Some(line) = rejections_line(batch, reply) {
         tracing::warn!(
             batch_id = %batch.batch_id,
-            index = r.index,
-            target = %r.target,
-            reason = %r.reason,
-            "collector rejected a result"
+            accepted = reply.accepted,
+            rejected = reply.rejected.len(),
+            "{line}"
         );
     }
+}
+
+/// How many rejected results a batch log line shows.
+const REJECTIONS_SHOWN: usize = 3;
+
+/// One line for a batch the collector stored only in part: how many of its results were
+/// rejected and the first reasons; `None` when none was.
+fn rejections_line(batch: &Batch, reply: &PushReply) -> Option<String> {
+    if reply.rejected.is_empty() {
+        return None;
+    }
+    let first: Vec<String> = reply
+        .rejected
+        .iter()
+        .take(REJECTIONS_SHOWN)
+        .map(|r| {
+            let target: String = r.target.chars().take(64).collect();
+            format!("results[{}] `{target}`: {}", r.index, r.reason)
+        })
+        .collect();
+    let more = reply.rejected.len().saturating_sub(REJECTIONS_SHOWN);
+    Some(format!(
+        "the collector rejected {} of {} results in this batch (they are not stored; the rest \
+         are): {}{}",
+        reply.rejected.len(),
+        batch.results.len(),
+        first.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`.
@@ -677,6 +710,47 @@ mod tests {
         assert_eq!(bounds, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
         b.reset();
         assert_eq!(b.bound(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_batch_with_rejections_is_one_line_with_the_count_and_first_reasons() {
+        let result = |target: &str| driftvakt_common::wire::ProbeResult {
+            target: target.into(),
+            check: "icmp".into(),
+            time: "2026-03-17T17:00:00Z".parse().unwrap(),
+            ok: true,
+            duration_ms: 1.0,
+            error: None,
+            detail: None,
+            findings: vec![],
+            values: Default::default(),
+        };
+        let batch = Batch {
+            agent: "a1".into(),
+            batch_id: "a1-x-1-10".into(),
+            results: (0..10).map(|i| result(&format!("sw-{i}"))).collect(),
+        };
+        let mut reply = PushReply {
+            accepted: 10,
+            rejected: vec![],
+            duplicate: false,
+            duplicate_results: 0,
+        };
+        assert_eq!(rejections_line(&batch, &reply), None);
+        reply.accepted = 5;
+        reply.rejected = (0..5)
+            .map(|i| RejectedResult {
+                index: i,
+                target: format!("sw-{i}"),
+                reason: "older than the collector accepts (raise collector.max_past)".into(),
+            })
+            .collect();
+        let line = rejections_line(&batch, &reply).unwrap();
+        assert!(line.contains("rejected 5 of 10 results"), "{line}");
+        assert!(line.contains("results[0] `sw-0`: older than"), "{line}");
+        assert!(line.contains("results[2] `sw-2`"), "{line}");
+        assert!(!line.contains("results[3]"), "{line}");
+        assert!(line.ends_with("and 2 more"), "{line}");
     }
 
     #[test]

@@ -86,3 +86,22 @@ fn check_config_accepts_the_example_and_names_lines_in_a_broken_file() {
         "{err}"
     );
 }
+
+#[test]
+fn check_config_refuses_a_device_id_the_wire_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agent.yaml");
+    let id = "d".repeat(200);
+    std::fs::write(
+        &file,
+        format!("agent: {{ id: a }}\ndevices:\n  - {{ id: {id}, class: switch, address: 127.0.0.1, checks: [icmp] }}\n"),
+    )
+    .unwrap();
+    let out = agent().arg("check-config").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agent.yaml:3:11: devices[0]: device id `dddddddddddddddddddddddddddddddddddddddd…`: 200 characters, at most 128"),
+        "{err}"
+    );
+}

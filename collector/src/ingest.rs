@@ -6,6 +6,11 @@
 //! common case of appending stays cheap; importing months of history works the same way.
 //! A batch id seen before is acknowledged as a duplicate and not applied twice (the id and the
 //! results are written in one transaction).
+//!
+//! A batch is refused whole (400) only for what belongs to the batch: its agent, its id, the
+//! number of its results. Everything about one result (an id or a name the wire refuses, an
+//! unknown device, a time out of bounds) rejects that result alone, with its reason in the
+//! reply, and its batch-mates are stored.
 
 use crate::app::App;
 use crate::availability::{at, ms};
@@ -82,7 +87,9 @@ impl App {
                 token: agent.to_string(),
             });
         }
-        limits::check_batch(batch)?;
+        // The batch as a whole (agent, id, size) or nothing; each result's own fields apart, so
+        // one bad result is refused alone and its batch-mates are stored.
+        limits::check_envelope(batch)?;
         let now = self.now();
         let (checked, mut rejected) = self.check_results(a, &batch.results, now)?;
         let (indices, stored): (Vec<usize>, Vec<StoredResult>) = checked.into_iter().unzip();
@@ -159,7 +166,9 @@ impl App {
                 earliest.insert(&r.target, first.min(now) - max_past);
             }
             let floor = earliest.get(r.target.as_str()).copied();
+            let invalid = limits::check_result(&format!("results[{index}]"), r).err();
             let reason = match self.inventory.device(&r.target) {
+                _ if invalid.is_some() => invalid.map(|e| format!("invalid result: {e}")),
                 None => Some("unknown device".to_string()),
                 Some(_) if !agent.devices.contains(&r.target) => {
                     Some("device not assigned to this agent".to_string())
@@ -176,7 +185,8 @@ impl App {
                 )),
                 Some(_) if floor.is_some_and(|f| r.time < f) => Some(format!(
                     "time {} is more than {} before the device's first result (or now): \
-                     older than the collector accepts",
+                     older than the collector accepts (raise collector.max_past to import \
+                     older history)",
                     r.time.to_rfc3339(),
                     settings.max_past
                 )),

@@ -4,16 +4,20 @@
 //! may `include:` other files (paths relative to the including file) whose sites, devices,
 //! services, agents and SNMP credentials are merged in. Every problem found is reported, each
 //! with file, line and key: duplicate ids, unknown sites, parents, members and assignments,
-//! parent cycles, and token files that cannot be read or are too short.
+//! parent cycles, token files that cannot be read or are too short, and a secret two roles
+//! share (an agent's token used as the operator token).
 
 use crate::availability::{DeviceRules, Need};
 use crate::notify::NotifyConfig;
 use crate::store::Location as DbLocation;
 use chrono::{DateTime, Utc};
+use driftvakt_common::config::locate_key;
 use driftvakt_common::config::{
     load_yaml, location, ConfigError, ConfigErrors, Duration, Location, Spanned, Validator,
 };
-use driftvakt_common::schema::secret::{check_secret_file_mode, read_secret_file};
+use driftvakt_common::schema::secret::{
+    cannot_read, check_secret_file_mode, read_secret_file, shared_secrets, RoleSecret, Shared,
+};
 use driftvakt_common::schema::{
     class_timing, validate_devices, CheckSpec, DeviceConfig, Secret, SecretRef, SnmpCredentials,
 };
@@ -470,6 +474,17 @@ pub struct Agent {
     pub devices: HashSet<String>,
     /// Runs inside the collector (its token is random and never leaves the process).
     pub embedded: bool,
+    /// Where its token is configured (none for an embedded agent).
+    pub token_source: Option<TokenSource>,
+}
+
+/// Where an agent's token is configured: the place of its `token_file:` or `token_env:` and
+/// the file or variable the token is read from.
+#[derive(Debug, Clone)]
+pub struct TokenSource {
+    pub place: ConfigError,
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
 }
 
 /// The whole inventory, validated.
@@ -486,6 +501,8 @@ pub struct Inventory {
     /// The `notify:` section of the main file, validated.
     pub notify: Option<NotifyConfig>,
     device_index: HashMap<String, usize>,
+    /// Ids of the SNMP credentials the main file defines (errors about them get its places).
+    main_credentials: HashSet<String>,
 }
 
 impl Inventory {
@@ -528,7 +545,10 @@ impl Inventory {
         out
     }
 
-    /// Loads `path` and its includes and validates them; reports every problem found.
+    /// Loads `path` and its includes and validates them; reports every problem found. No two
+    /// roles may share a secret (the same value, file or variable: agents' tokens, the operator
+    /// token, the acknowledgement links' key, the channels' secrets, the SMTP and database
+    /// passwords); secrets that do not resolve are left to [`Inventory::preflight`].
     pub fn load(path: &Path) -> Result<Inventory, ConfigErrors> {
         let files = load_all(path)?;
         let mut errors = Vec::new();
@@ -546,7 +566,12 @@ impl Inventory {
             errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             return Err(ConfigErrors(errors));
         }
+        let main_source = files[0].source.clone();
         let mut inv = resolve(path, files, agents);
+        let shared = inv.shared_secrets(&main_source);
+        if !shared.is_empty() {
+            return Err(ConfigErrors(shared));
+        }
         inv.set_database(inv.settings.database.clone());
         Ok(inv)
     }
@@ -706,6 +731,8 @@ fn validate_file(v: &mut Validator, f: &LoadedFile, index: &GlobalIndex, files: 
 fn check_id(v: &mut Validator, id: &Spanned<String>, what: &str, seen: &mut HashSet<String>) {
     if id.value.trim().is_empty() {
         v.error_at(&id.referenced, format!("{what} id must not be empty"));
+    } else if let Some(p) = driftvakt_common::schema::validate::id_problem(what, &id.value) {
+        v.error_at(&id.referenced, p);
     } else if !seen.insert(id.value.clone()) {
         v.error_at(
             &id.referenced,
@@ -980,6 +1007,11 @@ fn resolve_agents(
                         token,
                         devices: assigned_devices(a, index),
                         embedded: false,
+                        token_source: Some(TokenSource {
+                            place: place_of(f, &loc),
+                            file: a.token_file.as_ref().map(|t| base.join(&t.value)),
+                            env: a.token_env.as_ref().map(|e| e.value.clone()),
+                        }),
                     })
                 }
                 Ok(None) if a.embedded => out.push(Agent {
@@ -987,6 +1019,7 @@ fn resolve_agents(
                     token: random_token(),
                     devices: assigned_devices(a, index),
                     embedded: true,
+                    token_source: None,
                 }),
                 Ok(None) => {}
                 Err((loc, msg)) => v.error_at(&loc, msg),
@@ -997,6 +1030,17 @@ fn resolve_agents(
         }
     }
     out
+}
+
+/// The place of `loc` in `f`, with its key, for an error made later.
+fn place_of(f: &LoadedFile, loc: &Location) -> ConfigError {
+    ConfigError {
+        file: f.path.clone(),
+        line: loc.line(),
+        column: loc.column(),
+        key: driftvakt_common::config::key_path_at(&f.source, loc.line()),
+        message: String::new(),
+    }
 }
 
 /// A token nobody knows, for an embedded agent: it can never be used over HTTP.
@@ -1023,12 +1067,8 @@ fn read_token(a: &AgentEntry, base: &Path) -> Result<Option<Secret>, (Location, 
     let (text, loc, what) = match (&a.token_file, &a.token_env) {
         (Some(file), None) => {
             let path = base.join(&file.value);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                (
-                    file.referenced,
-                    format!("cannot read token file {}: {e}", path.display()),
-                )
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| (file.referenced, cannot_read("token file", &path, &e)))?;
             (
                 text,
                 file.referenced,
@@ -1093,6 +1133,9 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         .unwrap_or_default();
     let calendar = files[0].file.calendar.clone();
     let notify = files[0].file.notify.clone();
+    let main_credentials = (files[0].file.snmp_credentials.iter())
+        .map(|c| c.id.value.clone())
+        .collect();
     let mut sites = Vec::new();
     let mut devices = Vec::new();
     let mut services = Vec::new();
@@ -1149,6 +1192,7 @@ fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -> Inventory
         calendar,
         notify,
         device_index,
+        main_credentials,
     }
 }
 
@@ -1203,7 +1247,14 @@ impl Inventory {
     /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
     /// (allowed but unwise settings).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
-        let (main, source): (InventoryFile, String) = load_yaml(&self.path)?;
+        // The text only (for places): the inventory was parsed by `load`.
+        let source = std::fs::read_to_string(&self.path).map_err(|e| ConfigError {
+            file: self.path.clone(),
+            line: 0,
+            column: 0,
+            key: None,
+            message: format!("cannot read file: {e}"),
+        })?;
         let mut v = Validator::new(&self.path, &source);
         let base = self.path.parent().unwrap_or(Path::new("."));
         if let Some(r) = &self.settings.operator_token {
@@ -1251,10 +1302,7 @@ impl Inventory {
                     "snmp_credentials `{}` (used by embedded agent `{agent}`): {what}: {e}",
                     cred.id.value
                 );
-                let in_main = main
-                    .snmp_credentials
-                    .iter()
-                    .any(|c| c.id.value == cred.id.value);
+                let in_main = self.main_credentials.contains(&cred.id.value);
                 if in_main {
                     v.error_at(&cred.id.referenced, message);
                 } else {
@@ -1264,6 +1312,121 @@ impl Inventory {
         }
         v.finish()?;
         Ok(warnings)
+    }
+
+    /// Every role's secret (agents' tokens, the operator token, the acknowledgement links' key,
+    /// the channels' secrets, the SMTP and database passwords) with the place it is configured.
+    fn role_secrets(&self) -> Vec<(RoleSecret, ConfigError)> {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        // Placed in the main file when an error is made ([`Inventory::shared_secrets`]).
+        let main = |key: &str| ConfigError {
+            file: self.path.clone(),
+            line: 0,
+            column: 0,
+            key: Some(key.to_string()),
+            message: String::new(),
+        };
+        let mut out = Vec::new();
+        for a in &self.agents {
+            let Some(t) = &a.token_source else { continue };
+            let role = RoleSecret {
+                role: format!("agent `{}`'s token", a.id),
+                file: t.file.clone(),
+                env: t.env.clone(),
+                value: Some(a.token.clone()),
+            };
+            out.push((role, t.place.clone()));
+        }
+        let mut refs: Vec<(String, String, &SecretRef)> = Vec::new();
+        if let Some(r) = &self.settings.operator_token {
+            refs.push((
+                "the operator token".into(),
+                "collector.operator_token".into(),
+                r,
+            ));
+        }
+        if let Some(n) = &self.notify {
+            if let Some(ack) = &n.ack {
+                let key = "notify.ack.key".to_string();
+                refs.push(("the acknowledgement links' key".into(), key, &ack.key));
+            }
+            for (name, c) in &n.channels {
+                for (field, r) in c.secrets() {
+                    let role = format!("channel `{name}`'s {field}");
+                    refs.push((role, format!("notify.channels.{name}.{field}"), r));
+                }
+            }
+        }
+        for (role, key, r) in refs {
+            out.push((RoleSecret::from_ref(role, r, base), main(&key)));
+        }
+        let smtp = self.notify.as_ref().and_then(|n| n.smtp.as_ref());
+        if let Some(smtp) = smtp.filter(|s| s.username.is_some()) {
+            let r = SecretRef {
+                env: smtp.password_env.clone(),
+                file: smtp.password_file.clone(),
+            };
+            let key = if r.env.is_some() {
+                "notify.smtp.password_env"
+            } else {
+                "notify.smtp.password_file"
+            };
+            let role = RoleSecret::from_ref("the SMTP password", &r, Path::new(""));
+            out.push((role, main(key)));
+        }
+        if let Some(f) = &self.settings.database_password_file {
+            let r = SecretRef {
+                env: None,
+                file: Some(f.clone()),
+            };
+            let role = RoleSecret::from_ref("the database password", &r, base);
+            out.push((role, main("collector.database_password_file")));
+        }
+        out
+    }
+
+    /// A secret two roles share, as errors at the later role's place naming both (never the
+    /// value).
+    fn shared_secrets(&self, source: &str) -> Vec<ConfigError> {
+        let roles = self.role_secrets();
+        let place = |p: &ConfigError| {
+            let mut p = p.clone();
+            if let (0, Some(key)) = (p.line, &p.key) {
+                (p.line, p.column) = locate_key(source, key).unwrap_or((0, 0));
+            }
+            p
+        };
+        let secrets: Vec<RoleSecret> = roles.iter().map(|(r, _)| r.clone()).collect();
+        shared_secrets(&secrets)
+            .into_iter()
+            .map(|(i, j, why)| {
+                let (this, this_place) = &roles[i];
+                let (other, other_place) = &roles[j];
+                let other_place = place(other_place);
+                let how = match why {
+                    Shared::Value => "has the same secret as".to_string(),
+                    Shared::File => format!(
+                        "is read from the same file ({}) as",
+                        this.file.as_deref().unwrap_or(Path::new("")).display()
+                    ),
+                    Shared::Env => format!(
+                        "is read from the same environment variable ({}) as",
+                        this.env.as_deref().unwrap_or_default()
+                    ),
+                };
+                let mut e = place(this_place);
+                e.message = format!(
+                    "{} {how} {} ({}:{}): every role needs a secret of its own, or whoever \
+                     holds one can act as the other (an agent with the operator token could \
+                     silence every alarm); make a new secret for one of them",
+                    this.role,
+                    other.role,
+                    other_place.file.display(),
+                    other_place.line
+                );
+                e
+            })
+            .collect()
     }
 
     /// The SNMP credentials the embedded agents' devices use, each once, with an agent using it.

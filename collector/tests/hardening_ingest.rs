@@ -1,6 +1,7 @@
 //! Careless and hostile input at ingest, over real HTTP against a server on 127.0.0.1:0: a
 //! batch id reused with other content (a lost spool) is a 409 naming the batch and applies
-//! nothing; every string is bounded (400 naming the field, nothing stored); a result that
+//! nothing; every string is bounded (a batch's own fields: 400 naming the field, nothing
+//! stored; a result's: that result rejected alone, the others stored); a result that
 //! differs from one stored for the same time is rejected with both outcomes, an identical one
 //! is a duplicate result, never "accepted"; results from year 1, 1969 or months before a
 //! device's first are rejected one by one; years out of range are 400s, not panics.
@@ -102,7 +103,7 @@ async fn a_batch_id_reused_with_other_content_is_a_409_and_applies_nothing() {
 }
 
 #[tokio::test]
-async fn every_string_is_bounded_and_a_refused_batch_stores_nothing() {
+async fn every_string_is_bounded_and_one_bad_result_is_refused_alone() {
     let s = Server::start().await;
     let long_id = "x".repeat(300_000);
     let (status, body) = s.post(&long_id, history("sw", 0, 2, |_| false)).await;
@@ -114,15 +115,53 @@ async fn every_string_is_bounded_and_a_refused_batch_stores_nothing() {
     let (status, body) = s.post("", history("sw", 0, 2, |_| false)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid batch: batch_id: must not be empty");
-    let mut wordy = history("sw", 0, 2, |_| true);
+    assert_eq!(s.stored("sw"), 0, "a refused batch stores nothing");
+    // A result whose own field breaks a bound is rejected alone; its batch-mates are stored.
+    let mut wordy = history("sw", 0, 3, |_| true);
     wordy[1].detail = Some("ä".repeat(5_000));
+    wordy[2].target = "y".repeat(200);
     let (status, body) = s.post("b-detail", wordy).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = reply(body);
+    assert_eq!(r.accepted, 1);
+    let reasons: Vec<(usize, &str)> = r
+        .rejected
+        .iter()
+        .map(|x| (x.index, x.reason.as_str()))
+        .collect();
     assert_eq!(
-        body["error"],
-        "invalid batch: results[1].detail: 5000 characters, at most 2048"
+        reasons,
+        [
+            (
+                1,
+                "invalid result: results[1].detail: 5000 characters, at most 2048"
+            ),
+            (
+                2,
+                "invalid result: results[2].target: 200 characters, at most 128"
+            ),
+        ]
     );
-    assert_eq!(s.stored("sw"), 0);
+    assert_eq!(s.stored("sw"), 1);
+    // Control, bidirectional formatting characters and `/` in ids, the same way.
+    let mut odd = history("sw", 10, 14, |_| false);
+    odd[0].target = "sw\u{0}".into();
+    odd[1].check = "icmp\u{202E}".into();
+    odd[2].target = "s1/sw".into();
+    let (status, body) = s.post("b-odd", odd).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = reply(body);
+    let reasons: Vec<&str> = r.rejected.iter().map(|x| x.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "invalid result: results[0].target: must not contain control characters",
+            "invalid result: results[1].check: must not contain bidirectional formatting characters",
+            "invalid result: results[2].target: must not contain `/`",
+        ]
+    );
+    assert_eq!(r.accepted, 1);
+    assert_eq!(s.stored("sw"), 2);
 }
 
 #[tokio::test]

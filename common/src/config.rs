@@ -139,6 +139,7 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<(T, String), Config
 pub fn parse_yaml<T: DeserializeOwned>(source: &str, path: &Path) -> Result<T, ConfigError> {
     let mut options = serde_saphyr::options::Options::default();
     options.strict_booleans = true;
+    options.budget = Some(budget_for(source));
     serde_saphyr::from_str_with_options(source, options).map_err(|e| {
         let (line, column) = e
             .location()
@@ -146,11 +147,13 @@ pub fn parse_yaml<T: DeserializeOwned>(source: &str, path: &Path) -> Result<T, C
             .unwrap_or((0, 0));
         let message = clean_message(&e.without_snippet().to_string());
         let (line, column) = refine_location(source, line, column, &message);
+        let message = explain_budget(hide_content(&message));
         ConfigError {
             file: path.to_path_buf(),
             line,
             column,
-            key: if line > 0 {
+            // A key path is read from the line; not from a line whose key is not shown.
+            key: if line > 0 && !message.contains(NOT_SHOWN) {
                 key_path_at(source, line)
             } else {
                 None
@@ -158,6 +161,91 @@ pub fn parse_yaml<T: DeserializeOwned>(source: &str, path: &Path) -> Result<T, C
             message,
         }
     })
+}
+
+/// The parser's budget for `source`: what a file of its size can hold written out, so a large
+/// inventory in one file loads (50,000 devices with a few keys each are about 600,000 nodes
+/// in 5 MB), while anchors and aliases that expand to more than the file holds (a "billion
+/// laughs" bomb) are still refused. Without aliases a YAML node takes at least two bytes
+/// (`[a,b]`) and an event at least one, so the budget never refuses a file for what it
+/// writes out.
+fn budget_for(source: &str) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(source.len() / 2 + 1);
+    budget.max_events = budget.max_events.max(source.len() + 1);
+    budget
+}
+
+/// A budget breach says what to do.
+fn explain_budget(message: String) -> String {
+    if !message.starts_with("budget breached") {
+        return message;
+    }
+    format!(
+        "{message}: the file expands to more than one YAML file may hold (anchors and aliases \
+         are expanded); write it out without aliases, or split it into several files joined \
+         with `include:` (for example one file of devices per site or municipality)"
+    )
+}
+
+/// What stands in a message for a name that is not repeated.
+const NOT_SHOWN: &str = "(not shown)";
+
+/// Longest key or variant name an error message repeats from the file.
+const SHOWN_NAME: usize = 64;
+
+/// The parser's message without what it quotes of the file's values: a file that is not a
+/// configuration (`include: [/etc/shadow]`) must not have its content printed. A string value
+/// (`invalid type: string "root:$6$…"`) becomes `a string`; a key or variant name
+/// (`unknown field `intervall``) is kept only when it looks like a name (letters, digits, `_`,
+/// `-`, `.`, at most 64 characters). The file and line say where to look.
+fn hide_content(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i]);
+        out.push_str("a string");
+        let after = &rest[i + "string \"".len()..];
+        let mut escaped = false;
+        let end = after.char_indices().find_map(|(k, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(k + 1),
+            _ => None,
+        });
+        rest = &after[end.unwrap_or(after.len())..];
+    }
+    out.push_str(rest);
+    for lead in ["unknown field `", "unknown variant `", "duplicate field `"] {
+        out = hide_name_after(&out, lead);
+    }
+    out
+}
+
+/// Replaces the back-quoted name after `lead` when it does not look like a name.
+fn hide_name_after(message: &str, lead: &str) -> String {
+    let Some(start) = message.find(lead).map(|i| i + lead.len()) else {
+        return message.to_string();
+    };
+    let Some(len) = message[start..].find('`') else {
+        return message.to_string();
+    };
+    let name = &message[start..start + len];
+    let looks_like_name = name.chars().count() <= SHOWN_NAME
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if looks_like_name {
+        return message.to_string();
+    }
+    let head = &message[..start - 1];
+    format!("{head}{NOT_SHOWN}{}", &message[start + len + 1..])
 }
 
 /// Inside tagged enums the parser reports the start of the mapping rather than the offending
@@ -674,6 +762,86 @@ mod tests {
         // Display is unchanged: error messages print it.
         assert_eq!(Duration::from_secs(300).to_string(), "300s");
         assert_eq!(Duration::from_millis(1500).to_string(), "1500ms");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inventory {
+        devices: Vec<std::collections::BTreeMap<String, String>>,
+    }
+
+    #[test]
+    fn a_large_file_loads_and_a_bomb_is_refused_with_what_to_do() {
+        let mut big = String::from("devices:\n");
+        for i in 0..30_000 {
+            big.push_str(&format!(
+                "  - {{ id: sw-{i}, class: switch, site: s{}, address: 10.{}.{}.{} }}\n",
+                i % 100,
+                i / 65_536,
+                (i / 256) % 256,
+                i % 256
+            ));
+        }
+        let inv: Inventory = parse_yaml(&big, Path::new("big.yaml")).unwrap();
+        assert_eq!(inv.devices.len(), 30_000);
+        // Nine levels of ten aliases each: 10^9 strings from a few hundred bytes.
+        let mut bomb = String::from("a0: &a0 [\"lol\"]\n");
+        for level in 1..10 {
+            let refs = vec![format!("*a{}", level - 1); 10].join(",");
+            bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+        }
+        bomb.push_str("devices: [*a9]\n");
+        let e = parse_yaml::<Inventory>(&bomb, Path::new("bomb.yaml")).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.contains("budget breached"), "{shown}");
+        assert!(shown.contains("split it into several files"), "{shown}");
+        assert!(shown.contains("`include:`"), "{shown}");
+    }
+
+    #[test]
+    fn messages_never_repeat_a_files_values() {
+        let shadow = "root:$6$salt$hash:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n";
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct File {
+            #[serde(default)]
+            devices: Vec<String>,
+            #[serde(default)]
+            inner: Option<Inner>,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            count: u32,
+        }
+        let e = parse_yaml::<File>(shadow, Path::new("/etc/shadow")).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with("/etc/shadow:1:"), "{shown}");
+        for secret in ["$6$", "salt", "hash", "root:", "19000"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let env = "DB_PASSWORD: hunter2-secret\n";
+        let shown = parse_yaml::<File>(env, Path::new("x.env"))
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("unknown field `DB_PASSWORD`"), "{shown}");
+        let odd_key = "\"p4ss w0rd!\": 1\n";
+        let shown = parse_yaml::<File>(odd_key, Path::new("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains("p4ss"), "{shown}");
+        assert!(shown.contains("unknown field (not shown)"), "{shown}");
+        let wrong = "inner: just-a-secret-string\n";
+        let shown = parse_yaml::<File>(wrong, Path::new("z"))
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains("just-a-secret"), "{shown}");
+        assert_eq!(
+            hide_content(r#"invalid type: string "a\"b", expected x"#),
+            "invalid type: a string, expected x"
+        );
     }
 
     #[test]

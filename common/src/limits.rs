@@ -38,21 +38,69 @@ pub struct LimitError {
     pub what: String,
 }
 
+/// Bidirectional formatting characters (embeddings, overrides, isolates and marks): text holding
+/// them can read differently from what it is (an id that shows as `sw-1` but is not).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Why `s` cannot be a name of at most `max` characters (an error kind, a finding code, a
+/// value's key), or `None`: it must be non-empty and hold no control characters (NUL included)
+/// and no bidirectional formatting characters.
+pub fn name_problem(s: &str, max: usize) -> Option<String> {
+    let n = s.chars().count();
+    if n > max {
+        Some(format!("{n} characters, at most {max}"))
+    } else if n == 0 {
+        Some("must not be empty".to_string())
+    } else if s.chars().any(char::is_control) {
+        Some("must not contain control characters".to_string())
+    } else if s.chars().any(is_bidi_control) {
+        Some("must not contain bidirectional formatting characters".to_string())
+    } else {
+        None
+    }
+}
+
+/// Why `s` cannot be an id (an agent's, a device's: the `target`, a check's name), or `None`:
+/// what [`name_problem`] refuses, and `/` (ids are parts of paths: `/api/v1/devices/{id}`).
+/// `max` is [`ID`] for agents and devices, [`NAME`] for checks. The collector's and the agent's
+/// configuration checks use this same function, so an id the configuration accepts is never
+/// refused on the wire.
+pub fn id_problem(s: &str, max: usize) -> Option<String> {
+    name_problem(s, max).or_else(|| s.contains('/').then(|| "must not contain `/`".to_string()))
+}
+
 fn chars(path: impl Into<String>, s: &str, max: usize, empty_ok: bool) -> Result<(), LimitError> {
     let n = s.chars().count();
-    let what = if n > max {
+    let what = if empty_ok {
+        if n <= max {
+            return Ok(());
+        }
         format!("{n} characters, at most {max}")
-    } else if n == 0 && !empty_ok {
-        "must not be empty".to_string()
-    } else if !empty_ok && s.chars().any(char::is_control) {
-        "must not contain control characters".to_string()
     } else {
-        return Ok(());
+        match name_problem(s, max) {
+            None => return Ok(()),
+            Some(what) => what,
+        }
     };
     Err(LimitError {
         path: path.into(),
         what,
     })
+}
+
+fn id(path: impl Into<String>, s: &str, max: usize) -> Result<(), LimitError> {
+    match id_problem(s, max) {
+        None => Ok(()),
+        Some(what) => Err(LimitError {
+            path: path.into(),
+            what,
+        }),
+    }
 }
 
 fn count(path: impl Into<String>, n: usize, max: usize, of: &str) -> Result<(), LimitError> {
@@ -65,11 +113,21 @@ fn count(path: impl Into<String>, n: usize, max: usize, of: &str) -> Result<(), 
     })
 }
 
-/// Checks a whole batch against the bounds; the first violation is returned. Ids and names must
-/// be non-empty and free of control characters; free text (details, messages, text values) may
-/// hold line breaks.
+/// Checks a whole batch against the bounds; the first violation is returned. Ids follow
+/// [`id_problem`], names [`name_problem`]; free text (details, messages, text values) may hold
+/// line breaks. The collector uses [`check_envelope`] and [`check_result`] apart, so that one
+/// bad result is refused alone.
 pub fn check_batch(batch: &Batch) -> Result<(), LimitError> {
-    chars("agent", &batch.agent, ID, false)?;
+    check_envelope(batch)?;
+    for (i, r) in batch.results.iter().enumerate() {
+        check_result(&format!("results[{i}]"), r)?;
+    }
+    Ok(())
+}
+
+/// Checks what belongs to the batch as a whole: the agent, the batch id, the number of results.
+pub fn check_envelope(batch: &Batch) -> Result<(), LimitError> {
+    id("agent", &batch.agent, ID)?;
     chars("batch_id", &batch.batch_id, BATCH_ID, false)?;
     if batch.batch_id.chars().any(char::is_whitespace) {
         return Err(LimitError {
@@ -77,17 +135,13 @@ pub fn check_batch(batch: &Batch) -> Result<(), LimitError> {
             what: "must not contain white space".into(),
         });
     }
-    count("results", batch.results.len(), RESULTS, "results")?;
-    for (i, r) in batch.results.iter().enumerate() {
-        check_result(&format!("results[{i}]"), r)?;
-    }
-    Ok(())
+    count("results", batch.results.len(), RESULTS, "results")
 }
 
 /// Checks one result; `at` is its path in the batch.
 pub fn check_result(at: &str, r: &ProbeResult) -> Result<(), LimitError> {
-    chars(format!("{at}.target"), &r.target, ID, false)?;
-    chars(format!("{at}.check"), &r.check, NAME, false)?;
+    id(format!("{at}.target"), &r.target, ID)?;
+    id(format!("{at}.check"), &r.check, NAME)?;
     if let Some(e) = &r.error {
         chars(format!("{at}.error"), e, NAME, false)?;
     }

@@ -20,7 +20,8 @@ use std::sync::Arc;
 /// Service windows, office hours and holidays.
 #[derive(Debug, Args)]
 pub struct CalendarArgs {
-    /// A YAML file with `calendar:` and `database:` keys, the database, a pinned "now".
+    /// The collector's YAML file (or one with `calendar:` and `database:` keys), the database,
+    /// a pinned "now".
     #[command(flatten)]
     pub tool: ToolArgs,
     #[command(subcommand)]
@@ -122,11 +123,24 @@ pub enum TextFormat {
 
 /// Runs a calendar command, writing to `out`.
 pub fn run(args: CalendarArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
-    let file = match &args.tool.config {
-        Some(path) => CalendarFile::load(path)?,
-        None => CalendarFile::default(),
+    let (file, file_database) = match &args.tool.config {
+        Some(path) => match super::collector_file(path)? {
+            Some(inv) => {
+                let file = CalendarFile {
+                    calendar: inv.calendar.clone().unwrap_or_default(),
+                    database: None,
+                };
+                (file, Some(inv.settings.database.clone()))
+            }
+            None => {
+                let file = CalendarFile::load(path)?;
+                let database = super::tool_database(None, file.database.clone())?;
+                (file, database)
+            }
+        },
+        None => (CalendarFile::default(), None),
     };
-    let database = super::tool_database(args.tool.database.clone(), file.database.clone())?;
+    let database = args.tool.database.clone().or(file_database);
     let clock = args.tool.clock(clock);
     let ctx = Context {
         file,

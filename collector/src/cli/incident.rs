@@ -3,7 +3,7 @@
 //! `incident update --service ID --text ..` updates a probed service's ongoing disturbance
 //! (`POST /api/v1/services/{id}/updates`).
 
-use super::{CliError, CommonArgs};
+use super::{CliError, GlobalConfigArgs};
 use crate::clock::Clock;
 use crate::incidents::{change, register, Change, IncidentError, Registration};
 use crate::store::{Database, IncidentStore};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, clap::Args)]
 pub struct IncidentArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub common: GlobalConfigArgs,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -80,7 +80,7 @@ fn refused(e: IncidentError) -> CliError {
 
 /// Runs the action and writes the incident(s) as JSON to `out`.
 pub fn run(args: IncidentArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
-    let inv = args.common.load()?;
+    let inv = args.common.common()?.load()?;
     let db = Database::open(&inv.settings.database)?;
     let store = db.incidents()?;
     let now = clock.now();

@@ -53,12 +53,41 @@ impl CommonArgs {
     }
 }
 
+/// `--config` and `--database` of a command with subcommands that needs the collector's file
+/// (`incident`): accepted before and after the subcommand (`incident --config F add …` and
+/// `incident add --config F …`), as clap allows only optional arguments to be global.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalConfigArgs {
+    /// The collector's YAML file.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database: a SQLite file or postgres://USER@HOST:PORT/DB (overrides
+    /// `collector.database`).
+    #[arg(long, global = true, value_name = "PATH_OR_URL")]
+    pub database: Option<Location>,
+}
+
+impl GlobalConfigArgs {
+    /// As [`CommonArgs`]; `--config` is required.
+    pub fn common(&self) -> Result<CommonArgs, CliError> {
+        let config = self.config.clone().ok_or_else(|| {
+            CliError::Usage("--config FILE (the collector's YAML file) is required".into())
+        })?;
+        Ok(CommonArgs {
+            config,
+            listen: None,
+            database: self.database.clone(),
+        })
+    }
+}
+
 /// Options shared by the tools that work on one section and the database (`calendar`,
 /// `notify`): the YAML file, the database, and a pinned "now".
 #[derive(Debug, Clone, clap::Args)]
 pub struct ToolArgs {
-    /// YAML file with the section's key and `database:` (defaults apply without it).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The collector's YAML file (its `notify:`, `calendar:` and `collector.database`), or a
+    /// file with just the section's key and `database:` (defaults apply without it).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The database, a SQLite file or postgres://USER@HOST:PORT/DB (overrides `database:` in
     /// --config).
@@ -121,6 +150,34 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
     #[error("{0}")]
     Usage(String),
+}
+
+/// Keys only the collector's own file has at its top level.
+const COLLECTOR_KEYS: [&str; 7] = [
+    "collector",
+    "sites",
+    "devices",
+    "services",
+    "agents",
+    "include",
+    "snmp_credentials",
+];
+
+/// The collector's own file, loaded and checked as `run` loads it, when `path` is one (a
+/// top-level key only it has, and no `database:` of a section file); `None` for a file with
+/// just a section and `database:`.
+pub fn collector_file(path: &std::path::Path) -> Result<Option<Inventory>, CliError> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let top: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with([' ', '\t', '#', '-']))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim()))
+        .collect();
+    let collectors = top.iter().any(|k| COLLECTOR_KEYS.contains(k));
+    if !collectors || top.contains(&"database") {
+        return Ok(None);
+    }
+    Ok(Some(Inventory::load(path)?))
 }
 
 /// The database of a tool's YAML file (`database:`, a path or a URL) or of `--database`.

@@ -17,7 +17,8 @@ use std::sync::Arc;
 /// Notices and alerts: the outbox and a test mail.
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
-    /// A YAML file with `notify:` and `database:` keys, the database, a pinned "now".
+    /// The collector's YAML file (or one with `notify:` and `database:` keys), the database, a
+    /// pinned "now".
     #[command(flatten)]
     pub tool: ToolArgs,
     #[command(subcommand)]
@@ -56,14 +57,29 @@ pub enum Format {
 
 /// Runs a notify command, writing to `out`.
 pub fn run(args: NotifyArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Result<(), CliError> {
-    let file = match &args.tool.config {
-        Some(path) => NotifyFile::load(path)?,
-        None => NotifyFile::default(),
+    let (file, file_database) = match &args.tool.config {
+        Some(path) => match super::collector_file(path)? {
+            Some(inv) => {
+                let file = NotifyFile {
+                    notify: inv.notify.clone().unwrap_or_default(),
+                    database: None,
+                    calendar: inv.calendar.clone(),
+                };
+                (file, Some(inv.settings.database.clone()))
+            }
+            None => {
+                let file = NotifyFile::load(path)?;
+                let database = super::tool_database(None, file.database.clone())?;
+                (file, database)
+            }
+        },
+        None => (NotifyFile::default(), None),
     };
     let clock = args.tool.clock(clock);
     match args.command {
         NotifyCommand::Outbox { status, format } => {
-            let database = super::tool_database(args.tool.database, file.database)?
+            let database = (args.tool.database)
+                .or(file_database)
                 .ok_or(CliError::NoDatabase)?;
             if !database.exists() {
                 return Err(CliError::DatabaseMissing(database));

@@ -62,11 +62,13 @@ const READINGS: [&str; 5] = [
 ];
 
 /// The reason codes of `driftvakt_results_rejected_total`.
-pub const REJECT_REASONS: [&str; 5] = [
+pub const REJECT_REASONS: [&str; 7] = [
     "unknown_device",
     "not_assigned",
     "unknown_check",
     "future_time",
+    "past_time",
+    "invalid",
     "other",
 ];
 
@@ -91,6 +93,10 @@ pub fn reject_code(message: &str) -> &'static str {
         "unknown_check"
     } else if message.contains("ahead of the collector's clock") {
         "future_time"
+    } else if message.contains("older than the collector accepts") {
+        "past_time"
+    } else if message.starts_with("invalid result") {
+        "invalid"
     } else {
         "other"
     }
@@ -1123,6 +1129,14 @@ agents:
                 "time 2030-01-01T00:00:00+00:00 is more than 5m ahead of the collector's clock"
             ),
             "future_time"
+        );
+        assert_eq!(
+            reject_code("invalid result: results[0].target: 200 characters, at most 128"),
+            "invalid"
+        );
+        assert_eq!(
+            reject_code("time 2025-01-01T00:00:00+00:00 is more than 30d before the device's first result (or now): older than the collector accepts"),
+            "past_time"
         );
         assert_eq!(reject_code("something new"), "other");
     }

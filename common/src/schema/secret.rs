@@ -96,10 +96,49 @@ impl SecretRef {
 /// Reads a file holding a secret (`what` names it in errors: "token file", "secret file"). A
 /// file that group or others can read is refused ([`check_secret_file_mode`]).
 pub fn read_secret_file(path: &Path, what: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| cannot_read(what, path, &e))?;
     check_secret_file_mode(path, what)?;
     Ok(text)
+}
+
+/// "cannot read token file /etc/driftvakt/agents/a1.token: Permission denied (os error 13)",
+/// and when it is a matter of permission, which user this process runs as and whose the file
+/// must be.
+pub fn cannot_read(what: &str, path: &Path, e: &std::io::Error) -> String {
+    let mut m = format!("cannot read {what} {}: {e}", path.display());
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        m.push_str(&format!(
+            " (this process runs as {}: the file must be readable by that user, e.g. owned by \
+             it with mode 0600)",
+            running_as()
+        ));
+    }
+    m
+}
+
+/// Who this process runs as: `user driftvakt (uid 998)`, or `uid 998` when the user has no
+/// name in `/etc/passwd`.
+pub fn running_as() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = passwd.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?;
+            (id.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        });
+        match name {
+            Some(n) => format!("user {n} (uid {uid})"),
+            None => format!("uid {uid}"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        "the current user".to_string()
+    }
 }
 
 /// Refuses a secret file that group or others can read: its mode has `r` for group or others
@@ -109,8 +148,7 @@ pub fn check_secret_file_mode(path: &Path, what: &str) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|e| cannot_read(what, path, &e))?;
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o044 == 0 {
             return Ok(());
@@ -132,10 +170,108 @@ pub fn check_secret_file_mode(path: &Path, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One role's secret (the operator token, an agent's token, a signing key), for
+/// [`shared_secrets`].
+#[derive(Debug, Clone)]
+pub struct RoleSecret {
+    /// Who uses it, for messages: "the operator token", "agent `a1`'s token".
+    pub role: String,
+    /// The file it is read from, as configured (joined to its base folder), if any.
+    pub file: Option<PathBuf>,
+    /// The environment variable it is read from, if any.
+    pub env: Option<String>,
+    /// Its value, when it resolves (one that does not is reported elsewhere).
+    pub value: Option<Secret>,
+}
+
+impl RoleSecret {
+    /// The role's secret from a reference: `base` is the folder relative files are in.
+    pub fn from_ref(role: impl Into<String>, r: &SecretRef, base: &Path) -> RoleSecret {
+        RoleSecret {
+            role: role.into(),
+            file: r.file.as_ref().map(|f| base.join(f)),
+            env: r.env.clone(),
+            value: r.resolve(base).ok(),
+        }
+    }
+}
+
+/// Why two roles share a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// Both resolve to the same value.
+    Value,
+    /// Both are read from the same file (whatever it holds, or if it cannot be read).
+    File,
+    /// Both are read from the same environment variable.
+    Env,
+}
+
+/// Every role (by index in `roles`) whose secret an earlier role also has, with that earlier
+/// role and why: each role's secret must be its own, or whoever holds one can act as the other
+/// (an agent holding the operator token can silence every alarm). Values are compared without
+/// surrounding white space; files by their canonical path.
+pub fn shared_secrets(roles: &[RoleSecret]) -> Vec<(usize, usize, Shared)> {
+    let canonical = |f: &PathBuf| f.canonicalize().unwrap_or_else(|_| f.clone());
+    let files: Vec<Option<PathBuf>> = roles
+        .iter()
+        .map(|r| r.file.as_ref().map(canonical))
+        .collect();
+    let mut out = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        let earlier = (0..i).find_map(|j| {
+            let o = &roles[j];
+            if files[i].is_some() && files[i] == files[j] {
+                Some((j, Shared::File))
+            } else if r.env.is_some() && r.env == o.env {
+                Some((j, Shared::Env))
+            } else {
+                match (&r.value, &o.value) {
+                    (Some(a), Some(b)) if a.expose().trim() == b.expose().trim() => {
+                        Some((j, Shared::Value))
+                    }
+                    _ => None,
+                }
+            }
+        });
+        if let Some((j, why)) = earlier {
+            out.push((i, j, why));
+        }
+    }
+    out
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_secret_shared_by_two_roles_is_found_by_value_file_or_variable() {
+        let role =
+            |name: &str, file: Option<&str>, env: Option<&str>, value: Option<&str>| RoleSecret {
+                role: name.into(),
+                file: file.map(PathBuf::from),
+                env: env.map(String::from),
+                value: value.map(Secret::new),
+            };
+        let roles = [
+            role("operator", Some("/nonexistent/a1.token"), None, None),
+            role("a1", Some("/nonexistent/a1.token"), None, None),
+            role("a2", None, Some("T2"), Some("token-two-0123456789")),
+            role("ack", None, None, Some("token-two-0123456789\n")),
+            role("webhook", None, Some("T2"), None),
+            role("a3", None, None, Some("token-three-0123456789")),
+        ];
+        assert_eq!(
+            shared_secrets(&roles),
+            [
+                (1, 0, Shared::File),
+                (3, 2, Shared::Value),
+                (4, 2, Shared::Env)
+            ]
+        );
+    }
 
     #[test]
     fn secret_files_readable_by_others_are_refused() {

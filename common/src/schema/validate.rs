@@ -5,7 +5,37 @@ use super::check::CheckSpec;
 use super::credentials::{SnmpCredentials, SnmpVersion};
 use super::device::DeviceConfig;
 use crate::config::Validator;
+use crate::limits;
 use std::collections::HashSet;
+
+/// The wire's rule for an id ([`limits::id_problem`]: length, no control or bidirectional
+/// formatting characters, no `/`), as a configuration message: `device id `…`: 200
+/// characters, at most 128`. `what` names the id (`device`, `agent`, `site`).
+pub fn id_problem(what: &str, id: &str) -> Option<String> {
+    let shown: String = id
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    let shown = if id.chars().count() > 40 {
+        format!("{shown}…")
+    } else {
+        shown
+    };
+    limits::id_problem(id, limits::ID).map(|p| format!("{what} id `{shown}`: {p}"))
+}
+
+/// The wire's rule for a check's name ([`limits::id_problem`] with [`limits::NAME`]).
+pub fn check_name_problem(name: &str) -> Option<String> {
+    let shown = name
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    limits::id_problem(name, limits::NAME).map(|p| format!("check name `{shown}`: {p}"))
+}
 
 /// Checks ids, addresses, parents, check settings and credential references.
 pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[SnmpCredentials]) {
@@ -13,6 +43,8 @@ pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[Sn
     for d in devices {
         if d.id.value.trim().is_empty() {
             v.error_at(&d.id.referenced, "device id must not be empty");
+        } else if let Some(p) = id_problem("device", &d.id.value) {
+            v.error_at(&d.id.referenced, p);
         } else if !seen.insert(d.id.value.as_str()) {
             v.error_at(
                 &d.id.referenced,
@@ -56,6 +88,9 @@ pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[Sn
         }
         for check in d.checks() {
             let common = check.common();
+            if let Some(p) = common.name.as_deref().and_then(check_name_problem) {
+                v.error_at(&place, format!("device `{}`: {p}", d.id.value));
+            }
             let interval = common.interval.or(d.interval);
             let timeout = common.timeout.or(d.timeout);
             let explicit = common.interval.is_some() != common.timeout.is_some();

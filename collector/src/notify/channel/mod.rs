@@ -43,6 +43,23 @@ pub enum ChannelConfig {
 }
 
 impl ChannelConfig {
+    /// The secrets it holds, each with its key under `notify.channels.NAME`
+    /// (`webhook.secret`, `sms.bearer_token`, `teams.url`).
+    pub fn secrets(&self) -> Vec<(&'static str, &driftvakt_common::schema::SecretRef)> {
+        match self {
+            ChannelConfig::Webhook(c) => vec![("webhook.secret", &c.secret)],
+            ChannelConfig::Sms(c) => [
+                ("sms.password", c.password.as_ref()),
+                ("sms.bearer_token", c.bearer_token.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(k, r)| r.map(|r| (k, r)))
+            .collect(),
+            ChannelConfig::Teams(c) => vec![("teams.url", &c.url)],
+            ChannelConfig::Alertmanager(_) => Vec::new(),
+        }
+    }
+
     /// Whether it sends to a person (the on-call contact's phone) rather than to the team.
     pub fn personal(&self) -> bool {
         matches!(self, ChannelConfig::Sms(_))
