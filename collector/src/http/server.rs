@@ -156,6 +156,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let soft = raise_open_file_limit();
+    super::body::tune_allocator();
     let options = ServerOptions::for_open_files(soft);
     serve_with(state, listener, shutdown, options).await
 }
