@@ -731,7 +731,10 @@ mod tests {
             ]
         );
         assert!(old.evicted.load(Ordering::SeqCst) && young.evicted.load(Ordering::SeqCst));
-        assert!(!busy.evicted.load(Ordering::SeqCst), "a request in progress is never evicted");
+        assert!(
+            !busy.evicted.load(Ordering::SeqCst),
+            "a request in progress is never evicted"
+        );
     }
 
     #[test]
