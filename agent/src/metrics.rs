@@ -18,6 +18,7 @@
 //! Spool and delivery ([`SpoolMetrics`]): `driftvakt_agent_spool_results` (results waiting),
 //! `driftvakt_agent_spool_bytes`, `driftvakt_agent_spool_oldest_unsent_age_seconds`,
 //! `driftvakt_agent_spool_dropped_results_total` (dropped because the spool was full),
+//! `driftvakt_agent_spool_resets_total` (the spool folder vanished and was made again),
 //! `driftvakt_agent_push_failures_total{reason}`,
 //! `driftvakt_agent_last_successful_push_timestamp_seconds` and
 //! `driftvakt_agent_batches_quarantined_total`.
@@ -262,6 +263,8 @@ pub struct SpoolMetrics {
     pub bytes: Gauge,
     pub oldest_unsent_age_seconds: Gauge<f64, AtomicU64>,
     pub dropped_results: Counter,
+    /// The spool folder vanished under the running agent and was made again.
+    pub resets: Counter,
     pub push_failures: Family<ReasonLabel, Counter>,
     pub last_successful_push_timestamp_seconds: Gauge<f64, AtomicU64>,
     pub batches_quarantined: Counter,
@@ -300,6 +303,11 @@ impl SpoolMetrics {
             "driftvakt_agent_spool_dropped_results",
             "Results dropped unsent because the spool was full.",
             m.dropped_results.clone(),
+        );
+        registry.register(
+            "driftvakt_agent_spool_resets",
+            "Times the spool folder vanished while the agent ran and was made again (new incarnation).",
+            m.resets.clone(),
         );
         registry.register(
             "driftvakt_agent_push_failures",

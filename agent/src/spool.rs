@@ -44,13 +44,26 @@
 //! collector never mistakes new results for a batch it already has. Losing only the
 //! `incarnation` file while segments survive gives their unconfirmed batches new ids: at worst a
 //! batch that was delivered but not yet confirmed is delivered once more under a new id.
+//!
+//! # A folder removed under the running agent
+//! Every segment stays open (one descriptor each) while the spool holds it, and records are read
+//! through that descriptor, so a segment whose file was unlinked can still be read. Before each
+//! append, read and confirmation the spool checks that its folder is still the one it opened (same
+//! device and inode) and still holds its `incarnation` file; an append or a cursor write failing
+//! with "not found" counts as the same. When the folder is gone or replaced the spool *resets*:
+//! it makes the folder again with a new incarnation, copies every unconfirmed record it still
+//! holds into new segments there (new sequence numbers from 1), counts the reset in
+//! `driftvakt_agent_spool_resets_total` and logs an error. Confirmations of batches read before
+//! the reset are ignored: their results go again under the new incarnation's ids (the collector
+//! keeps one result per device, check and time, so a result delivered twice is stored once).
 
 use crate::metrics::SpoolMetrics;
 use chrono::{DateTime, Utc};
 use driftvakt_common::wire::{Batch, ProbeResult};
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -95,6 +108,13 @@ pub enum SpoolError {
     },
     #[error("spool: cannot encode a result: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+impl SpoolError {
+    /// A file or the folder itself is missing.
+    fn is_not_found(&self) -> bool {
+        matches!(self, SpoolError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
@@ -168,6 +188,9 @@ struct Segment {
     /// Records at or below the cursor.
     acked: u64,
     last_seq: Option<u64>,
+    /// Open for reading while the spool holds the segment, so its records survive the file's
+    /// removal (see *A folder removed under the running agent*).
+    file: Arc<File>,
 }
 
 #[derive(Debug)]
@@ -183,6 +206,8 @@ struct Inner {
     /// Where the first unconfirmed record starts: (segment, offset).
     read: Option<(u64, u64)>,
     oldest_unsent: Option<DateTime<Utc>>,
+    /// The folder's (device, inode) when the spool opened or last made it.
+    folder: Option<(u64, u64)>,
 }
 
 /// The durable spool. All methods block on file I/O; call them from a blocking thread.
@@ -223,6 +248,7 @@ impl Spool {
             acked,
             read: None,
             oldest_unsent: None,
+            folder: folder_identity(dir),
         };
         inner.delete_confirmed()?;
         let spool = Spool {
@@ -255,9 +281,23 @@ impl Spool {
         results: &[R],
     ) -> Result<Option<u64>, SpoolError> {
         let mut inner = self.lock();
+        self.keep_folder(&mut inner)?;
         let mut last = None;
-        for r in results {
-            last = Some(inner.append_one(r.borrow())?);
+        let mut reset = false;
+        let mut next = 0;
+        while let Some(r) = results.get(next) {
+            match inner.append_one(r.borrow()) {
+                Ok(seq) => {
+                    last = Some(seq);
+                    next += 1;
+                }
+                // The folder went between the check and the write: once per call.
+                Err(e) if !reset && e.is_not_found() => {
+                    reset = true;
+                    self.reset(&mut inner, &e.to_string())?;
+                }
+                Err(e) => return Err(e),
+            }
         }
         if let Some(w) = &inner.writer {
             let path = inner
@@ -279,6 +319,7 @@ impl Spool {
     /// open window at the tail only when `allow_partial` (and it is sealed by that).
     pub fn read_batch(&self, allow_partial: bool) -> Result<Option<SpoolBatch>, SpoolError> {
         let mut inner = self.lock();
+        self.keep_folder(&mut inner)?;
         let Some(mut batch) = inner.next_window()? else {
             inner.oldest_unsent = None;
             return Ok(None);
@@ -296,13 +337,19 @@ impl Spool {
     }
 
     /// Records that the collector confirmed `batch` (or that it was quarantined): moves the
-    /// cursor past it and deletes segments entirely below the cursor.
+    /// cursor past it and deletes segments entirely below the cursor. A batch read before the
+    /// spool was reset is not confirmed: its results were copied into the new spool.
     pub fn ack(&self, batch: &SpoolBatch) -> Result<(), SpoolError> {
         let mut inner = self.lock();
-        if batch.last_seq <= inner.acked {
+        self.keep_folder(&mut inner)?;
+        if batch.incarnation != inner.incarnation || batch.last_seq <= inner.acked {
             return Ok(());
         }
-        write_cursor(&inner.dir, batch.last_seq)?;
+        match write_cursor(&inner.dir, batch.last_seq) {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return self.reset(&mut inner, &e.to_string()),
+            Err(e) => return Err(e),
+        }
         inner.acked = batch.last_seq;
         inner.oldest_unsent = None;
         if let Some(seg) = inner.segments.iter_mut().find(|s| s.first == batch.segment) {
@@ -358,13 +405,42 @@ impl Spool {
         let inner = self.lock();
         let mut out = Vec::new();
         for seg in &inner.segments {
-            let mut reader = SegmentReader::open(&seg.path, 0)?;
+            let mut reader = SegmentReader::new(seg, 0);
             while let Some((seq, payload)) = reader.next_valid()? {
                 let result = serde_json::from_slice(&payload)?;
                 out.push(Record { seq, result });
             }
         }
         Ok(out)
+    }
+
+    /// Resets the spool when its folder is gone or is no longer the one it opened.
+    fn keep_folder(&self, inner: &mut Inner) -> Result<(), SpoolError> {
+        match inner.folder_lost() {
+            Some(why) => self.reset(inner, why),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the folder again with a new incarnation and copies the unconfirmed records into it;
+    /// loud, since results may have been lost if the folder went with the agent stopped.
+    fn reset(&self, inner: &mut Inner, why: &str) -> Result<(), SpoolError> {
+        let old = inner.incarnation.clone();
+        let kept = inner.recreate()?;
+        self.metrics.resets.inc();
+        tracing::error!(
+            dir = %inner.dir.display(),
+            cause = why,
+            old_incarnation = %old,
+            incarnation = %inner.incarnation,
+            respooled = kept,
+            "the spool folder {} was removed or replaced while the agent ran: made it again with a \
+             new incarnation and copied the {kept} unconfirmed results the agent still held into \
+             it; they are sent again under new batch ids",
+            inner.dir.display()
+        );
+        self.publish(inner);
+        Ok(())
     }
 
     fn publish(&self, inner: &Inner) {
@@ -384,6 +460,65 @@ impl Inner {
 
     fn bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Why the folder is no longer this spool's, if it is not: gone, another folder in its
+    /// place, or without the incarnation file. A folder the agent cannot inspect counts as kept.
+    fn folder_lost(&self) -> Option<&'static str> {
+        match fs::metadata(&self.dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Some("folder removed"),
+            Ok(m) if self.folder.is_some_and(|f| f != (m.dev(), m.ino())) => {
+                return Some("another folder in its place")
+            }
+            _ => {}
+        }
+        match fs::symlink_metadata(self.dir.join(INCARNATION_FILE)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some("incarnation file removed"),
+            _ => None,
+        }
+    }
+
+    /// Makes the folder and a new incarnation, then appends every unconfirmed record still held
+    /// (read through the open segments) as a new spool; returns how many.
+    fn recreate(&mut self) -> Result<u64, SpoolError> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        // A folder only partly emptied: the old spool's files go, their records are held open.
+        for seg in &self.segments {
+            remove(&seg.path)?;
+        }
+        remove(&self.dir.join(CURSOR_FILE))?;
+        let incarnation = new_incarnation(&self.dir)?;
+        let old = std::mem::take(&mut self.segments);
+        let acked = self.acked;
+        self.incarnation = incarnation;
+        self.writer = None;
+        self.next_seq = 1;
+        self.acked = 0;
+        self.read = None;
+        self.oldest_unsent = None;
+        self.folder = folder_identity(&self.dir);
+        let mut kept = 0;
+        for seg in &old {
+            let mut reader = SegmentReader::new(seg, 0);
+            while let Some((seq, payload)) = reader.next_valid()? {
+                if seq <= acked {
+                    continue;
+                }
+                match serde_json::from_slice::<ProbeResult>(&payload) {
+                    Ok(r) => {
+                        self.append_one(&r)?;
+                        kept += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(seq, error = %e, "spool reset: passing over a record that does not decode")
+                    }
+                }
+            }
+        }
+        if let (Some(w), Some(seg)) = (&self.writer, self.segments.back()) {
+            w.sync_data().map_err(io_err(&seg.path))?;
+        }
+        Ok(kept)
     }
 
     fn append_one(&mut self, result: &ProbeResult) -> Result<u64, SpoolError> {
@@ -424,9 +559,11 @@ impl Inner {
         let path = self.dir.join(format!("seg-{:012}.log", self.next_seq));
         let file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(io_err(&path))?;
+        let writer = file.try_clone().map_err(io_err(&path))?;
         sync_dir(&self.dir)?;
         self.segments.push_back(Segment {
             first: self.next_seq,
@@ -435,8 +572,9 @@ impl Inner {
             count: 0,
             acked: 0,
             last_seq: None,
+            file: Arc::new(file),
         });
-        self.writer = Some(file);
+        self.writer = Some(writer);
         Ok(())
     }
 
@@ -536,7 +674,7 @@ fn read_window(
     acked: u64,
     batch_size: usize,
 ) -> Result<Option<WindowRead>, SpoolError> {
-    let mut reader = SegmentReader::open(&seg.path, offset)?;
+    let mut reader = SegmentReader::new(seg, offset);
     let mut start = offset;
     let mut batch: Option<SpoolBatch> = None;
     loop {
@@ -641,23 +779,39 @@ enum Next {
     Torn(&'static str),
 }
 
-/// Reads records of one segment file in order.
+/// Reads records of one segment file in order, through the segment's open descriptor.
 struct SegmentReader {
-    reader: BufReader<File>,
+    reader: BufReader<ReadAt>,
     path: PathBuf,
     /// Where the next record starts.
     offset: u64,
 }
 
+/// Positional reads (`pread`) of a shared descriptor from `pos` on: no shared file offset.
+struct ReadAt {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 impl SegmentReader {
-    fn open(path: &Path, offset: u64) -> Result<SegmentReader, SpoolError> {
-        let mut file = File::open(path).map_err(io_err(path))?;
-        file.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-        Ok(SegmentReader {
-            reader: BufReader::with_capacity(64 << 10, file),
+    fn new(seg: &Segment, offset: u64) -> SegmentReader {
+        SegmentReader::at(seg.file.clone(), &seg.path, offset)
+    }
+
+    fn at(file: Arc<File>, path: &Path, offset: u64) -> SegmentReader {
+        SegmentReader {
+            reader: BufReader::with_capacity(64 << 10, ReadAt { file, pos: offset }),
             path: path.to_path_buf(),
             offset,
-        })
+        }
     }
 
     fn next(&mut self) -> Result<Next, SpoolError> {
@@ -718,7 +872,8 @@ fn load_segment(
     prev: u64,
     acked: u64,
 ) -> Result<(Segment, Option<Repair>), SpoolError> {
-    let mut reader = SegmentReader::open(&path, 0)?;
+    let file = Arc::new(File::open(&path).map_err(io_err(&path))?);
+    let mut reader = SegmentReader::at(file.clone(), &path, 0);
     let (mut count, mut acked_here, mut last) = (0, 0, None::<u64>);
     let torn = loop {
         match reader.next()? {
@@ -747,6 +902,7 @@ fn load_segment(
         count,
         acked: acked_here,
         last_seq: last,
+        file,
     };
     Ok((seg, repair))
 }
@@ -807,14 +963,25 @@ fn incarnation(dir: &Path) -> Result<String, SpoolError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(&path)(e)),
     }
-    let id = format!("{:016x}", rand::random::<u64>());
-    write_atomically(&path, format!("{id}\n").as_bytes())?;
+    let id = new_incarnation(dir)?;
     if list_segments(dir)?.is_empty() {
         tracing::info!(incarnation = %id, dir = %dir.display(), "new spool");
     } else {
         tracing::warn!(incarnation = %id, dir = %dir.display(), "spool without an incarnation: gave it one; its unconfirmed batches get new ids");
     }
     Ok(id)
+}
+
+/// Writes a fresh random incarnation into `dir` (atomically) and returns it.
+fn new_incarnation(dir: &Path) -> Result<String, SpoolError> {
+    let id = format!("{:016x}", rand::random::<u64>());
+    write_atomically(&dir.join(INCARNATION_FILE), format!("{id}\n").as_bytes())?;
+    Ok(id)
+}
+
+/// A folder's (device, inode), if it can be read.
+fn folder_identity(dir: &Path) -> Option<(u64, u64)> {
+    fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

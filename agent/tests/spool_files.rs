@@ -1,6 +1,7 @@
 //! The spool on real files: append, reopen and replay in order; torn tails cut off without losing
 //! earlier records; a full spool drops its oldest results and counts them; the cursor deletes
-//! confirmed segments; batch ids stay the same across reopening.
+//! confirmed segments; batch ids stay the same across reopening; a folder removed under a running
+//! spool is made again with everything unconfirmed in it.
 
 use chrono::{DateTime, Duration, Utc};
 use driftvakt_agent::metrics::SpoolMetrics;
@@ -311,4 +312,78 @@ fn a_spool_from_before_incarnations_gets_one_and_keeps_its_records() {
     assert_eq!(b.id("ag"), format!("ag-{inc}-1-7"));
     drop(spool);
     assert_eq!(open(dir.path(), opts(10)).incarnation(), inc);
+}
+
+/// Every result in `spool`'s files, read by a fresh open (what a restarted agent finds).
+fn reopened_results(dir: &Path) -> Vec<ProbeResult> {
+    open(dir, opts(10))
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.result)
+        .collect()
+}
+
+#[test]
+fn a_folder_removed_under_a_running_spool_is_made_again_with_the_unconfirmed_results() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool");
+    let metrics = SpoolMetrics::default();
+    // Small segments, so the unconfirmed results span several files (only the last one open
+    // for appending).
+    let o = SpoolOptions {
+        max_bytes: 64 << 20,
+        batch_size: 10,
+        segment_bytes: 4 << 10,
+    };
+    let spool = Spool::open(&dir, o, metrics.clone()).unwrap();
+    spool.append(&results(0..9)).unwrap();
+    let confirmed = spool.read_batch(true).unwrap().unwrap();
+    spool.ack(&confirmed).unwrap();
+    spool.append(&results(9..80)).unwrap();
+    assert!(segments(&dir).len() > 2, "{:?}", segments(&dir));
+    let in_flight = spool.read_batch(true).unwrap().unwrap();
+    let old = spool.incarnation();
+
+    fs::remove_dir_all(&dir).unwrap();
+    spool.append(&results(80..85)).unwrap();
+
+    assert!(dir.is_dir(), "the folder is made again");
+    assert_ne!(spool.incarnation(), old, "a new incarnation");
+    assert_eq!(metrics.resets.get(), 1);
+    assert_eq!(spool.depth(), 76, "every unconfirmed result kept");
+    // Confirming a batch read before the reset confirms nothing of the new spool.
+    spool.ack(&in_flight).unwrap();
+    assert_eq!(spool.depth(), 76);
+    assert_eq!(reopened_results(&dir), results(9..85), "on disk, in order");
+    let first = spool.read_batch(true).unwrap().unwrap();
+    assert_eq!(first.id("ag"), format!("ag-{}-1-9", spool.incarnation()));
+    assert_eq!(first.results, results(9..18));
+}
+
+#[test]
+fn a_folder_removed_before_a_read_is_noticed_by_the_read() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool");
+    let spool = open(&dir, opts(10));
+    spool.append(&results(0..25)).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    let mut sent = Vec::new();
+    while let Some(b) = spool.read_batch(true).unwrap() {
+        sent.extend(b.results.clone());
+        spool.ack(&b).unwrap();
+    }
+    assert_eq!(
+        sent,
+        results(0..25),
+        "every result read once, from the new spool"
+    );
+    assert_eq!(spool.depth(), 0);
+    assert!(dir.join(driftvakt_agent::spool::INCARNATION_FILE).is_file());
+    // Another folder put in its place is not the spool's either.
+    spool.append(&results(25..30)).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    fs::create_dir(&dir).unwrap();
+    spool.append(&results(30..32)).unwrap();
+    assert_eq!(reopened_results(&dir), results(25..32));
 }

@@ -14,7 +14,10 @@
 //! - the same key whose announced interval has ended, with a new one running, is a recovery
 //!   followed by a new outage (missed between two checks): closing, then opening;
 //! - an announced condition whose interval was re-derived away by late results is closed now:
-//!   the notifier then cancels its notices if they were still held, so nobody hears of it.
+//!   the notifier then cancels its notices if they were still held, so nobody hears of it;
+//! - an announced agent fault that still holds but counts other devices now is *revised*
+//!   ([`Notifier::revise_alert`]): its held notices say the count that is true when they are
+//!   sent, and whoever was told gets the new count.
 //!
 //! Because both sides are persisted in the same database, a restart re-derives the same
 //! conditions and finds them announced: nothing is repeated. The two writes (the notifier's
@@ -47,7 +50,9 @@ pub use metrics::NotifyMetrics;
 use crate::app::App;
 use crate::availability::Period;
 use crate::calendar::CalendarSource;
-use crate::notify::{Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore};
+use crate::notify::{
+    AlertKind, Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore,
+};
 use crate::store::{
     Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, Store, StoreError, StoreStats,
     StoredResult,
@@ -85,6 +90,8 @@ pub struct CheckReport {
     pub opened: Vec<String>,
     /// Keys of the announced conditions that ended.
     pub closed: Vec<String>,
+    /// Keys of the announced conditions whose text was revised (an agent fault's count).
+    pub revised: Vec<String>,
     /// Outbox rows the notifier created.
     pub enqueued: usize,
 }
@@ -137,6 +144,9 @@ impl<S: NotifyStore, T> Alerting<S, T> {
             match decide(&snapshot, &a, &current, now) {
                 Action::Keep => {
                     still_open.insert(a.key.clone());
+                    if let Some(event) = current.get(&a.key).and_then(|c| revised(&a.event, c)) {
+                        self.revise(&a, event, &mut report)?;
+                    }
                 }
                 Action::Close(until) => self.close(&a, until, &mut report)?,
             }
@@ -159,6 +169,24 @@ impl<S: NotifyStore, T> Alerting<S, T> {
             event: c.event.clone(),
         })?;
         report.opened.push(c.key.clone());
+        report.enqueued += ids.len();
+        Ok(())
+    }
+
+    fn revise(
+        &self,
+        a: &Announced,
+        event: Event,
+        report: &mut CheckReport,
+    ) -> Result<(), AlertingError> {
+        let ids = self.notifier.revise_alert(event.clone())?;
+        tracing::info!(key = a.key, enqueued = ids.len(), "alert revised");
+        self.announced.put(&Announced {
+            key: a.key.clone(),
+            since: a.since,
+            event,
+        })?;
+        report.revised.push(a.key.clone());
         report.enqueued += ids.len();
         Ok(())
     }
@@ -197,6 +225,24 @@ fn decide(snapshot: &Snapshot, a: &Announced, current: &Conditions, now: DateTim
         (None, Course::Ended(end)) => Action::Close(end.min(now)),
         (None, _) => Action::Close(now),
     }
+}
+
+/// The announced agent fault as it reads now, when its count of devices (or where they are)
+/// changed: `current`'s event with the announced start, which keys its notices.
+fn revised(announced: &Event, current: &Condition) -> Option<Event> {
+    let Event::DeviceAlert {
+        kind: AlertKind::AgentFault { .. },
+        since,
+        ..
+    } = announced
+    else {
+        return None;
+    };
+    let mut event = current.event.clone();
+    if let Event::DeviceAlert { since: s, .. } = &mut event {
+        *s = *since;
+    }
+    (event != *announced).then_some(event)
 }
 
 /// The device of a finding alert's key (`device:ID:KIND` with a kind other than `down`).

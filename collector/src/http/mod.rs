@@ -6,7 +6,8 @@
 //!   or wrong token, 403 when the batch names another agent than the token's, 413 past the size
 //!   limit (`collector.max_body_bytes`), 408 when the body is not sent within the body-read
 //!   timeout, 503 with `Retry-After` while the database cannot be reached (the agent keeps the
-//!   batch in its spool and retries, on the next collector if it has several). The token is
+//!   batch in its spool and retries, on the next collector if it has several) or while the agent
+//!   or all agents have too many body bytes in flight ([`body::BodyBudget`]). The token is
 //!   checked from the headers before the body is read.
 //! - `GET /api/v1/report?period=2026-T1` (or `from=..&to=..` RFC 3339) — the report as JSON.
 //! - `GET /api/v1/status` — the current state of every device and service.
@@ -94,6 +95,7 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(body::BodyBudget::new(limit)))
         .with_state(state)
 }
 

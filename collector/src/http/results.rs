@@ -1,6 +1,9 @@
 //! `POST /api/v1/results`: an agent's batch. The token is checked first (from the headers), then
-//! the body is read (at most `collector.max_body_bytes`, within the body-read timeout) and parsed
-//! (a malformed body gets a 400 naming the field and its line and column) and handed to ingest.
+//! the body is admitted to the budget of bodies in flight ([`body::BodyBudget`]: `503` with
+//! `Retry-After` when the agent or the collector has too much in flight), read (at most
+//! `collector.max_body_bytes`, within the body-read timeout) and parsed (a malformed body gets a
+//! 400 naming the field and its line and column; the buffer is freed once parsed) and handed to
+//! ingest.
 
 use super::{auth, body, error, ApiState};
 use crate::ingest::{IngestError, IngestResponse};
@@ -9,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use driftvakt_common::wire::Batch;
+use std::sync::Arc;
 
 /// The handler: the token is checked from the headers before a byte of the body is read, so an
 /// unauthenticated client is answered `401` without the collector buffering its body.
@@ -19,6 +23,18 @@ pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -
         Err(refusal) => return refusal,
     };
     let limit = state.app.inventory.settings.max_body_bytes;
+    let budget = parts.extensions.get::<Arc<body::BodyBudget>>().cloned();
+    let _room = match budget {
+        Some(b) => {
+            let bytes =
+                body::declared_length(&parts).map_or(limit, |n| n.min(limit as u64) as usize);
+            match b.admit(&agent, bytes).await {
+                Ok(p) => Some(p),
+                Err(answer) => return answer,
+            }
+        }
+        None => None,
+    };
     let body = match body::read(&parts, body, limit).await {
         Ok(b) => b,
         Err(answer) => return answer,
@@ -27,6 +43,8 @@ pub async fn post_results(AxState(state): AxState<ApiState>, request: Request) -
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, describe_json_error(&body, &e)),
     };
+    drop(body); // parsed: the buffer goes before ingest allocates
+
     match state.app.ingest_batch(&agent, batch).await {
         Ok(resp) => Json::<IngestResponse>(resp).into_response(),
         Err(e @ IngestError::AgentMismatch { .. }) => error(StatusCode::FORBIDDEN, e.to_string()),

@@ -9,8 +9,16 @@
 //!
 //! - **Connections:** at most [`ServerOptions::max_connections`] at once (default
 //!   [`MAX_CONNECTIONS`], lowered to the open-file soft limit minus [`FD_RESERVE`] for the
-//!   database, mail and log files). Past it a new connection is accepted and closed at once, with
-//!   a warning at most every [`LOG_EVERY`]; connections already open keep working.
+//!   database, mail and log files). When all are taken, a new connection *evicts* one that holds
+//!   a slot without using it ([`Connections::evict`]): the oldest that has not sent a complete
+//!   request yet, else the one idle the longest between keep-alive requests; a connection with a
+//!   request in progress is never evicted. The new connection waits (at most [`EVICT_WAIT`])
+//!   for the slot to be freed; while [`MAX_WAITING`] wait, the loop accepts nothing more (the
+//!   next ones wait in the kernel's listen queue). Only when nothing can be evicted is a new
+//!   connection closed at once. Either is logged at most every [`LOG_EVERY`]. So strangers
+//!   that open idle or trickling sockets by the thousand cannot keep an agent or `/healthz` out:
+//!   each new connection that sends its request head at once (as agents, probes and browsers
+//!   do) gets in.
 //! - **Request heads:** a new connection must send its first complete request head within
 //!   [`ServerOptions::header_read_timeout`] (default [`HEADER_READ_TIMEOUT`]); a later request on
 //!   a kept-alive connection within that time of its first byte.
@@ -40,6 +48,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -64,6 +73,11 @@ pub const FD_RESERVE: u64 = 64;
 /// At most one warning per this interval about refused connections (and per peer about failed
 /// authentications), the next one saying how many were suppressed.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
+/// How long a new connection waits for the slot of the connection it evicted.
+pub const EVICT_WAIT: Duration = Duration::from_secs(2);
+/// New connections waiting for an evicted connection's slot at once (each holds a descriptor
+/// from the [`FD_RESERVE`]).
+pub const MAX_WAITING: usize = 16;
 
 /// The server's limits and timeouts ([`serve_with`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +156,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let soft = raise_open_file_limit();
+    super::body::tune_allocator();
     let options = ServerOptions::for_open_files(soft);
     serve_with(state, listener, shutdown, options).await
 }
@@ -179,10 +194,21 @@ pub async fn serve_with(
     let router = router(state);
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.max_connections));
+    let conns = Arc::new(Connections::default());
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let waited = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let refusals = RateLimited::new(LOG_EVERY);
     tokio::pin!(shutdown);
-    loop {
+    'accept: loop {
+        // Enough new connections wait for evicted ones' slots: the next stay in the listen
+        // queue (no descriptor) until one of them is in.
+        while waiting.load(Ordering::SeqCst) >= MAX_WAITING {
+            tokio::select! {
+                _ = &mut shutdown => break 'accept,
+                _ = waited.notified() => {}
+            }
+        }
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -197,21 +223,47 @@ pub async fn serve_with(
                 }
             },
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let _ = stream.set_nodelay(true);
+        let (router, options, stop) = (router.clone(), options.clone(), stop_rx.clone());
+        let conns2 = conns.clone();
+        if let Ok(slot) = slots.clone().try_acquire_owned() {
+            tokio::spawn(async move {
+                connection(stream, peer, router, &options, stop, &conns2).await;
+                drop(slot);
+            });
+            continue;
+        }
+        let Some(victim) = conns.evict() else {
             drop(stream);
             if let Some(more) = refusals.hit("limit") {
                 tracing::warn!(
-                    "{} connections open (the limit): closed a new one from {peer}{}",
+                    "{} connections open (the limit), all busy: closed a new one from {peer}{}",
                     options.max_connections,
                     suppressed(more)
                 );
             }
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let (router, options, stop) = (router.clone(), options.clone(), stop_rx.clone());
+        if let Some(more) = refusals.hit("evict") {
+            tracing::warn!(
+                "{} connections open (the limit): closed one from {} that {} to let in a new \
+                 one from {peer}{}",
+                options.max_connections,
+                victim.peer,
+                victim.why,
+                suppressed(more)
+            );
+        }
+        let (slots, waiting, waited) = (slots.clone(), waiting.clone(), waited.clone());
+        waiting.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            connection(stream, peer, router, &options, stop).await;
+            let slot = tokio::time::timeout(EVICT_WAIT, slots.acquire_owned()).await;
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            waited.notify_one();
+            let Ok(Ok(slot)) = slot else {
+                return; // still full (or stopping): the new connection is closed
+            };
+            connection(stream, peer, router, &options, stop, &conns2).await;
             drop(slot);
         });
     }
@@ -237,15 +289,29 @@ pub(crate) fn suppressed(more: u64) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyReadTimeout(pub Duration);
 
-/// Serves one connection until it closes, the watchdog closes it, or shutdown.
+/// Serves one connection until it closes, the watchdog closes it, it is evicted, or shutdown.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: axum::Router,
     options: &ServerOptions,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    conns: &Connections,
 ) {
     let activity = Arc::new(Activity::new(Instant::now()));
+    let id = conns.add(peer, activity.clone());
+    serve_connection(stream, peer, router, options, stop, activity).await;
+    conns.remove(id);
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    options: &ServerOptions,
+    mut stop: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+) {
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -284,7 +350,12 @@ async fn connection(
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = activity.changed.notified() => {}
+            _ = activity.changed.notified() => {
+                if activity.evicted.load(Ordering::SeqCst) {
+                    tracing::debug!("closing the connection from {peer}: evicted for a new one");
+                    return;
+                }
+            }
             _ = tokio::time::sleep_until(deadline.into()) => {
                 if activity.deadline(options).0 <= Instant::now() {
                     tracing::debug!("closing the connection from {peer}: {why}");
@@ -311,8 +382,10 @@ enum Phase {
 /// A connection's phase, updated by its I/O and its requests.
 struct Activity {
     phase: Mutex<Phase>,
-    /// Signalled when the deadline may have moved earlier.
+    /// Signalled when the deadline may have moved earlier, or the connection was evicted.
     changed: Notify,
+    /// Set when the connection is to close for a new one ([`Connections::evict`]).
+    evicted: AtomicBool,
 }
 
 impl Activity {
@@ -324,7 +397,30 @@ impl Activity {
                 served: 0,
             }),
             changed: Notify::new(),
+            evicted: AtomicBool::new(false),
         }
+    }
+
+    /// How much this connection deserves its slot, lower first evicted: `None` while a request
+    /// is in progress (never evicted); else whether it has completed a request, and since when
+    /// it waits.
+    fn eviction_rank(&self) -> Option<(bool, Instant)> {
+        match *self.lock() {
+            Phase::Waiting { since, served, .. } => Some((served > 0, since)),
+            Phase::Busy { .. } => None,
+        }
+    }
+
+    /// Marks the connection evicted unless a request has started on it meanwhile; why it was.
+    fn try_evict(&self) -> Option<&'static str> {
+        let why = match *self.lock() {
+            Phase::Waiting { served: 0, .. } => "had not sent a complete request",
+            Phase::Waiting { .. } => "was idle between requests",
+            Phase::Busy { .. } => return None,
+        };
+        self.evicted.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
+        Some(why)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Phase> {
@@ -395,6 +491,54 @@ impl Activity {
             Phase::Waiting { since, .. } => (since + o.idle_timeout, "idle"),
             Phase::Busy { last_io, .. } => (last_io + o.idle_timeout, "no progress"),
         }
+    }
+}
+
+/// The open connections, for eviction when every slot is taken.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, (SocketAddr, Arc<Activity>)>>,
+    next: AtomicU64,
+}
+
+/// A connection chosen to make room.
+struct Evicted {
+    peer: SocketAddr,
+    why: &'static str,
+}
+
+impl Connections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (SocketAddr, Arc<Activity>)>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, peer: SocketAddr, activity: Arc<Activity>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        self.lock().insert(id, (peer, activity));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Tells the connection that least deserves its slot to close (see the module doc), and
+    /// forgets it; `None` when every connection has a request in progress.
+    fn evict(&self) -> Option<Evicted> {
+        let mut open = self.lock();
+        // A request may start on the chosen one meanwhile: then the next is taken.
+        for _ in 0..8 {
+            let (&id, _) = open
+                .iter()
+                .filter_map(|(id, (_, a))| a.eviction_rank().map(|r| (id, r)))
+                .min_by_key(|(_, r)| *r)?;
+            let (peer, activity) = open.get(&id)?.clone();
+            if let Some(why) = activity.try_evict() {
+                open.remove(&id);
+                return Some(Evicted { peer, why });
+            }
+        }
+        None
     }
 }
 
@@ -558,6 +702,39 @@ mod tests {
         assert_eq!(r.hit("b"), Some(0));
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(r.hit("a"), Some(2));
+    }
+
+    #[test]
+    fn eviction_takes_the_oldest_without_a_request_then_the_longest_idle_never_a_busy_one() {
+        let conns = Connections::default();
+        let t0 = Instant::now();
+        let peer = |n: u8| SocketAddr::from(([127, 0, 0, n], 1000));
+        let busy = Arc::new(Activity::new(t0));
+        busy.request_started();
+        let idle = Arc::new(Activity::new(t0));
+        idle.request_started();
+        idle.response_ready();
+        let old = Arc::new(Activity::new(t0 + Duration::from_millis(5)));
+        let young = Arc::new(Activity::new(t0 + Duration::from_millis(10)));
+        for (n, a) in [(1, &busy), (2, &idle), (3, &young), (4, &old)] {
+            conns.add(peer(n), (*a).clone());
+        }
+        let order: Vec<_> = std::iter::from_fn(|| conns.evict())
+            .map(|e| (e.peer, e.why))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (peer(4), "had not sent a complete request"),
+                (peer(3), "had not sent a complete request"),
+                (peer(2), "was idle between requests"),
+            ]
+        );
+        assert!(old.evicted.load(Ordering::SeqCst) && young.evicted.load(Ordering::SeqCst));
+        assert!(
+            !busy.evicted.load(Ordering::SeqCst),
+            "a request in progress is never evicted"
+        );
     }
 
     #[test]

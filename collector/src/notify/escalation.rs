@@ -242,25 +242,20 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         Ok(ids)
     }
 
-    /// The team-channel notices (not mail, not personal) among `channels` for `event`.
+    /// The team-channel notices (not mail, not personal) among `channels` for `event`; their
+    /// outbox keys are `{base}:{channel}`.
     pub(crate) fn team_notices(
         &self,
-        _key: &str,
+        base: &str,
         event: &Event,
         what: MessageEvent,
         channels: &[String],
         contact: Option<&str>,
         due_at: DateTime<Utc>,
     ) -> Result<Vec<OutboxId>, NotifyError> {
-        let Event::DeviceAlert {
-            device_id,
-            kind,
-            since,
-            ..
-        } = event
-        else {
+        if !matches!(event, Event::DeviceAlert { .. }) {
             return Ok(Vec::new());
-        };
+        }
         let now = self.clock.now();
         let mut ids = Vec::new();
         for ch in channels {
@@ -268,11 +263,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 continue;
             }
             let mut msg = self.message(event, what, "service_desk", now)?;
-            msg.id = format!(
-                "alert:{device_id}:{}:{}:{ch}",
-                kind.tag(),
-                instant_key(*since)
-            );
+            msg.id = format!("{base}:{ch}");
             msg.contact = contact.map(str::to_string);
             ids.extend(self.enqueue_channel(&msg, ch, ch, None, due_at, None)?);
         }

@@ -15,6 +15,11 @@
 //!   waits for the desk.
 //! - Per recipient, at most `rate_limit_per_hour` mails an hour: beyond that (one slot is kept
 //!   for it) notices are collected into one digest ("Sammanfattning: 183 larm").
+//! - An open alert whose text changed (an agent fault's count of unknown devices,
+//!   [`Notifier::revise_alert`]) is *revised*: its notices still held are withdrawn and enqueued
+//!   again with the new text, and whoever was already told gets the new text as a new notice
+//!   (outbox keys carry the revision); a suppressed one is announced with the new text when its
+//!   window ends. A revision never pages on-call again.
 
 use super::channel::MessageEvent;
 use super::config::{Role, MAIL};
@@ -131,6 +136,46 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         self.store
             .put_incident(&incident(key, event, IncidentState::Open, notices, now))?;
         Ok(enqueued)
+    }
+
+    /// Revises the open device alert `event` is about to what `event` says now (the same alert
+    /// with a new text, e.g. an agent fault's count): see the module doc. Returns the new rows;
+    /// nothing when its incident is not open or already says this.
+    pub fn revise_alert(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
+        let Event::DeviceAlert {
+            device_id, kind, ..
+        } = &event
+        else {
+            return Ok(Vec::new());
+        };
+        let key = format!("device:{device_id}:{}", kind.tag());
+        let key = key.as_str();
+        let Some(mut inc) = self.store.incident(key)? else {
+            return Ok(Vec::new());
+        };
+        if inc.event == event || matches!(inc.state, IncidentState::Closing { .. }) {
+            return Ok(Vec::new());
+        }
+        let now = self.clock.now();
+        inc.updated_at = now;
+        if matches!(inc.state, IncidentState::Suppressed { .. }) {
+            inc.event = event;
+            self.store.put_incident(&inc)?;
+            return Ok(Vec::new());
+        }
+        // Held notices are withdrawn; the sent ones stay in the list, so a recovery is still
+        // told to whoever heard of the alert.
+        for &id in &inc.notices {
+            self.store.cancel(id)?;
+        }
+        let revision = format!("rev-{}", instant_key(now));
+        let calendar = self.calendar()?;
+        let ids = self.announce_alert(&calendar, key, &event, now, Some(&revision))?;
+        tracing::info!(key, enqueued = ids.len(), "alert revised");
+        inc.notices.extend(ids.iter().copied());
+        inc.event = event;
+        self.store.put_incident(&inc)?;
+        Ok(ids)
     }
 
     /// Cancels every still-pending notice in `ids`; `true` when none of them had been sent.
@@ -345,19 +390,22 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                 ids = self.tell_editors(notice, vars, now)?;
             }
             Event::DeviceAlert { .. } => {
-                ids = self.announce_alert(calendar, key, event, now)?;
+                ids = self.announce_alert(calendar, key, event, now, None)?;
             }
             _ => {}
         }
         Ok(ids)
     }
 
+    /// The notices of a device alert; `revision` (when the alert's text was revised) goes into
+    /// their outbox keys, and a revision pages nobody.
     fn announce_alert(
         &self,
         calendar: &Calendar,
         key: &str,
         event: &Event,
         now: DateTime<Utc>,
+        revision: Option<&str>,
     ) -> Result<Vec<OutboxId>, NotifyError> {
         let Event::DeviceAlert {
             device_id,
@@ -383,24 +431,27 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             resolved_at: None,
         });
         let due_at = self.held_until(*since, route.not_before.max(now));
+        if route.pages && revision.is_some() {
+            return Ok(Vec::new()); // the page is open; on-call is not woken for a new count
+        }
         if route.pages {
             return self.page_on_call(key, event, &vars, due_at, case);
+        }
+        let mut base = format!("alert:{device_id}:{}:{}", kind.tag(), instant_key(*since));
+        if let Some(rev) = revision {
+            base = format!("{base}:{rev}");
         }
         let channels = self
             .config
             .channels_for(municipality, kind.tag(), route.role);
         let mut ids =
-            self.team_notices(key, event, MessageEvent::Alert, &channels, None, due_at)?;
+            self.team_notices(&base, event, MessageEvent::Alert, &channels, None, due_at)?;
         if !channels.iter().any(|c| c == MAIL) {
             return Ok(ids);
         }
         for r in self.config.recipients(municipality, route.role) {
             let notice = Notice {
-                key: format!(
-                    "alert:{device_id}:{}:{}:{r}",
-                    kind.tag(),
-                    instant_key(*since)
-                ),
+                key: format!("{base}:{r}"),
                 kind: "alert",
                 recipient: &r,
                 municipality: Some(municipality),
