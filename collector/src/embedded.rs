@@ -2,7 +2,8 @@
 //! agent marked `embedded: true`. It probes that agent's devices with the same scheduler and
 //! probers as `driftvakt-agent`, and hands results straight to ingest (no HTTP, no token, no
 //! spool: the results land in the same database in the same process). Its metrics are
-//! registered in the collector's registry, so `/metrics` shows them.
+//! registered in the collector's registry, so `/metrics` shows them. It reads time from the
+//! collector's clock ([`App::clock`]): one process, one clock.
 //!
 //! The orchestration is the agent library's ([`driftvakt_agent::run::start`]); what is the
 //! collector's own is the sink, [`Ingest`], which batches results into ingest.
@@ -67,7 +68,7 @@ pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()
             agent: agent.id.clone(),
         };
         let metrics = metrics.clone().expect("registered above");
-        match driftvakt_agent::run::start(&config, metrics, sink) {
+        match driftvakt_agent::run::start(&config, metrics, sink, app.clock.clone()) {
             Ok(running) => tasks.extend(running.into_tasks()),
             Err(e) => {
                 for t in tasks {
