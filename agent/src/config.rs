@@ -373,6 +373,30 @@ impl AgentConfig {
             self.base_dir().join(path)
         }
     }
+
+    /// The part of the configuration the probers read.
+    pub fn probe_settings(&self) -> ProbeSettings<'_> {
+        ProbeSettings {
+            icmp_receive_buffer: self.file.agent.icmp_receive_buffer,
+            snmp_credentials: &self.file.snmp_credentials,
+            base: self.base_dir(),
+            devices: &self.file.devices,
+        }
+    }
+}
+
+/// What the probers take from the configuration ([`AgentConfig::probe_settings`]): the probers
+/// see these and nothing else of the agent's settings.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings<'a> {
+    /// The receive buffer asked for the shared ICMP sockets, in bytes.
+    pub icmp_receive_buffer: usize,
+    /// The SNMP credentials checks refer to by id.
+    pub snmp_credentials: &'a [SnmpCredentials],
+    /// The folder relative secret files are read from (the configuration file's).
+    pub base: PathBuf,
+    /// The devices to be probed: ICMP says once at start when their checks cannot run.
+    pub devices: &'a [DeviceConfig],
 }
 
 #[cfg(test)]

@@ -12,6 +12,10 @@
 //! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
 //! - [`run`]: the agent process as a library (standalone, central mode, or probing into a sink
 //!   of the caller's, as the collector's embedded agent does).
+//!
+//! Nothing here reads the wall clock: the caller injects the process's one
+//! [`Clock`](driftvakt_common::clock::Clock) (`main.rs` the system clock, the collector its own),
+//! and every time the agent writes down comes from it.
 
 pub mod assignment;
 pub mod config;

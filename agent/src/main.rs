@@ -2,14 +2,17 @@
 //!
 //! With `agent.collector` configured, `run` also spools every result on disk, pushes the spool to
 //! the collector, and probes the devices the collector assigns in addition to the local ones.
-//! The work is done by the library ([`driftvakt_agent::run`]); this is the command line.
+//! The work is done by the library ([`driftvakt_agent::run`]); this is the command line, and the
+//! one place that picks the wall clock ([`SystemClock`]) the library reads time from.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use driftvakt_agent::config::AgentConfig;
+use driftvakt_common::clock::{Clock, SystemClock};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Driftvakt agent: probes switches, UPS units, access points, printers and screens over ICMP,
 /// SNMP, HTTP(S) and TCP.
@@ -59,14 +62,15 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let outcome = match cli.command {
         Command::CheckConfig(args) => {
             check_config(&(args.file.or(args.config)).expect("clap requires FILE or --config"))
         }
         Command::Probe { config, once: _ } => {
-            runtime().and_then(|rt| rt.block_on(probe_once(&config)))
+            runtime().and_then(|rt| rt.block_on(probe_once(&config, clock)))
         }
-        Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(&config))),
+        Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(&config, clock))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,9 +116,9 @@ fn check_config(path: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn probe_once(path: &Path) -> Result<()> {
+async fn probe_once(path: &Path, clock: Arc<dyn Clock>) -> Result<()> {
     let config = load(path)?;
-    let results = driftvakt_agent::run::probe_once(&config).await?;
+    let results = driftvakt_agent::run::probe_once(&config, clock).await?;
     let mut out = std::io::stdout().lock();
     for r in results {
         serde_json::to_writer(&mut out, &*r)?;
@@ -123,7 +127,7 @@ async fn probe_once(path: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn run(path: &Path) -> Result<()> {
+async fn run(path: &Path, clock: Arc<dyn Clock>) -> Result<()> {
     // Installed first: a SIGTERM that arrives while the agent starts (fetching its assignment,
     // opening the spool) is kept and honoured once it runs, instead of killing it mid-setup.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -138,5 +142,5 @@ async fn run(path: &Path) -> Result<()> {
             _ = term.recv() => {}
         }
     };
-    driftvakt_agent::run::run(config, shutdown).await
+    driftvakt_agent::run::run(config, clock, shutdown).await
 }

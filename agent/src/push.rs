@@ -53,6 +53,7 @@
 use crate::config::{CollectorSettings, Secret};
 use crate::metrics::SpoolMetrics;
 use crate::spool::{write_atomically, Spool, SpoolBatch, SpoolError};
+use driftvakt_common::clock::Clock;
 use driftvakt_common::wire::Batch;
 use rand::Rng;
 use std::path::{Path, PathBuf};
@@ -447,6 +448,8 @@ pub struct Pusher {
     quarantine: PathBuf,
     opts: PusherOptions,
     metrics: SpoolMetrics,
+    /// What the spool's age and the last push's time are read from.
+    clock: Arc<dyn Clock>,
 }
 
 impl Pusher {
@@ -458,6 +461,7 @@ impl Pusher {
         quarantine: PathBuf,
         opts: PusherOptions,
         metrics: SpoolMetrics,
+        clock: Arc<dyn Clock>,
     ) -> Pusher {
         Pusher {
             client,
@@ -466,6 +470,7 @@ impl Pusher {
             quarantine,
             opts,
             metrics,
+            clock,
         }
     }
 
@@ -493,14 +498,16 @@ impl Pusher {
     pub async fn pass(&self) -> Result<usize, PassError> {
         let mut done = 0;
         loop {
-            self.blocking(|s| s.refresh_age_metric()).await?;
+            let now = self.clock.now();
+            self.blocking(move |s| s.refresh_age_metric(now)).await?;
             let Some(batch) = self.blocking(|s| s.read_batch(true)).await? else {
                 return Ok(done);
             };
             self.push_one(&batch).await?;
             done += 1;
             if batch.partial {
-                self.blocking(|s| s.refresh_age_metric()).await?;
+                let now = self.clock.now();
+                self.blocking(move |s| s.refresh_age_metric(now)).await?;
                 return Ok(done);
             }
         }
@@ -514,7 +521,7 @@ impl Pusher {
                 self.confirm(batch).await?;
                 self.metrics
                     .last_successful_push_timestamp_seconds
-                    .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+                    .set(self.clock.now().timestamp_millis() as f64 / 1000.0);
                 Ok(())
             }
             PushOutcome::Rejected { status, body } => {

@@ -8,6 +8,10 @@
 //! - the collector's embedded agent calls [`start`] with its own [`ResultSink`], which hands the
 //!   results straight to the collector's ingest (no spool, no HTTP), and metrics registered in the
 //!   collector's registry.
+//!
+//! Every entry point takes the process's one [`Clock`]: results, the spool's age and the push
+//! times are read from it, never from the wall clock directly. `driftvakt-agent`'s `main.rs`
+//! hands in the system clock; the collector hands its embedded agent its own clock.
 
 use crate::assignment::{AssignmentFetcher, Fetched};
 use crate::config::{AgentConfig, CollectorSettings};
@@ -17,6 +21,7 @@ use crate::push::{CollectorClient, Pusher, PusherOptions};
 use crate::scheduler::{self, Scheduler};
 use crate::spool::{self, Spool, SpoolOptions};
 use anyhow::{Context, Result};
+use driftvakt_common::clock::Clock;
 use driftvakt_common::wire::ProbeResult;
 use prometheus_client::registry::Registry;
 use std::collections::HashSet;
@@ -75,18 +80,21 @@ pub fn spawn_sink(sink: impl ResultSink) -> (ResultSender, JoinHandle<()>) {
     (sender, tokio::spawn(sink.consume(results)))
 }
 
-/// The running scheduler, rebuilt when the set of devices changes; the metrics stay.
+/// The running scheduler, rebuilt when the set of devices changes; the metrics and the clock
+/// stay.
 pub struct Probing {
     metrics: AgentMetrics,
     sink: ResultSender,
+    clock: Arc<dyn Clock>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Probing {
-    pub fn new(metrics: AgentMetrics, sink: ResultSender) -> Probing {
+    pub fn new(metrics: AgentMetrics, sink: ResultSender, clock: Arc<dyn Clock>) -> Probing {
         Probing {
             metrics,
             sink,
+            clock,
             task: None,
         }
     }
@@ -94,7 +102,7 @@ impl Probing {
     /// Stops the current scheduler, if any, and starts one for `config`. When it replaces a
     /// running one, the latest-reading metrics of devices no longer probed are dropped.
     pub fn start(&mut self, config: &AgentConfig) -> Result<(), SetupError> {
-        let probers = Arc::new(Probers::new(config)?);
+        let probers = Arc::new(Probers::new(&config.probe_settings(), self.clock.clone())?);
         let jobs = scheduler::plan(config);
         tracing::info!(
             agent = %config.file.agent.id,
@@ -161,15 +169,17 @@ impl Running {
     }
 }
 
-/// Probes `config`'s devices at their intervals, with `metrics`, into `sink`: the agent without
-/// a collector connection (the collector's embedded agent; standalone mode of [`run`]).
+/// Probes `config`'s devices at their intervals, with `metrics`, into `sink`, stamping results
+/// with `clock`: the agent without a collector connection (the collector's embedded agent;
+/// standalone mode of [`run`]).
 pub fn start(
     config: &AgentConfig,
     metrics: AgentMetrics,
     sink: impl ResultSink,
+    clock: Arc<dyn Clock>,
 ) -> Result<Running, SetupError> {
     let (sender, sink) = spawn_sink(sink);
-    let mut probing = Probing::new(metrics, sender);
+    let mut probing = Probing::new(metrics, sender, clock);
     if let Err(e) = probing.start(config) {
         sink.abort();
         return Err(e);
@@ -177,9 +187,13 @@ pub fn start(
     Ok(Running { probing, sink })
 }
 
-/// Probes every check of `config` once; the results in plan order.
-pub async fn probe_once(config: &AgentConfig) -> Result<Vec<Arc<ProbeResult>>> {
-    let probers = Arc::new(Probers::new(config)?);
+/// Probes every check of `config` once, stamping results with `clock`; the results in plan
+/// order.
+pub async fn probe_once(
+    config: &AgentConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<Arc<ProbeResult>>> {
+    let probers = Arc::new(Probers::new(&config.probe_settings(), clock)?);
     let metrics = AgentMetrics::register(&mut Registry::default());
     let jobs = scheduler::plan(config);
     Ok(scheduler::run_once(probers, metrics, jobs, config.file.agent.concurrency).await)
@@ -187,8 +201,13 @@ pub async fn probe_once(config: &AgentConfig) -> Result<Vec<Arc<ProbeResult>>> {
 
 /// The agent process: serves `/metrics` when `agent.listen` is set, probes standalone or in
 /// central mode (by `agent.collector`), and stops cleanly when `shutdown` completes: in central
-/// mode queued results are spooled and the spool is flushed to the collector once more.
-pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+/// mode queued results are spooled and the spool is flushed to the collector once more. Every
+/// time the agent writes down is read from `clock`.
+pub async fn run(
+    config: AgentConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
     let central = config
@@ -208,7 +227,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     match central {
         None => {
             tracing::info!(agent = %config.file.agent.id, "standalone: no collector configured");
-            let running = start(&config, metrics, Drain)?;
+            let running = start(&config, metrics, Drain, clock)?;
             shutdown.await;
             tracing::info!("shutting down");
             for t in running.into_tasks() {
@@ -216,7 +235,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
             }
         }
         Some((collector, spool_metrics)) => {
-            run_central(&config, &collector, metrics, spool_metrics, shutdown).await?;
+            run_central(&config, &collector, metrics, spool_metrics, clock, shutdown).await?;
         }
     }
     Ok(())
@@ -228,10 +247,11 @@ async fn run_central(
     collector: &CollectorSettings,
     metrics: AgentMetrics,
     spool_metrics: SpoolMetrics,
+    clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let setup = Central::start(config, collector, spool_metrics).await?;
-    let mut probing = Probing::new(metrics, setup.sender);
+    let setup = Central::start(config, collector, spool_metrics, clock.clone()).await?;
+    let mut probing = Probing::new(metrics, setup.sender, clock);
     let mut fetcher = setup.fetcher;
     if let Err(e) = probing.start(&fetcher.config()) {
         tracing::error!(error = %format!("{e:#}"), "cannot apply the assignment; probing local devices only");
@@ -283,6 +303,7 @@ impl Central {
         config: &AgentConfig,
         collector: &CollectorSettings,
         spool_metrics: SpoolMetrics,
+        clock: Arc<dyn Clock>,
     ) -> Result<Central> {
         let dir = config.resolve(&config.file.agent.spool.dir);
         let opts = SpoolOptions::new(config.file.agent.spool.max_bytes.0, collector.batch_size);
@@ -311,6 +332,7 @@ impl Central {
                 dir.join("quarantine"),
                 PusherOptions::new(collector.push_interval.std()),
                 spool_metrics.clone(),
+                clock.clone(),
             )
         };
         let pusher = new_pusher();
@@ -364,5 +386,85 @@ async fn refresh_assignment(
                 tracing::warn!(error = %e, "cannot refresh the assignment; keeping the current one")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use std::sync::Mutex;
+
+    /// A sink that hands every result to the test.
+    struct Forward(mpsc::UnboundedSender<Arc<ProbeResult>>);
+
+    impl ResultSink for Forward {
+        async fn consume(self, mut results: ResultReceiver) {
+            while let Some(r) = results.recv().await {
+                let _ = self.0.send(r);
+            }
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    /// An agent probing a TCP port on 127.0.0.1 every 100 ms.
+    fn config(dir: &std::path::Path, port: u16) -> AgentConfig {
+        let path = dir.join("agent.yaml");
+        let yaml = format!(
+            "agent:\n  id: t\ndevices:\n  - id: prn\n    class: printer\n    address: 127.0.0.1\n    \
+             interval: 100ms\n    checks:\n      - kind: tcp\n        port: {port}\n"
+        );
+        std::fs::write(&path, yaml).unwrap();
+        AgentConfig::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A port something listens on for the rest of the test.
+    async fn open_port() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+        port
+    }
+
+    async fn next(results: &mut mpsc::UnboundedReceiver<Arc<ProbeResult>>) -> Arc<ProbeResult> {
+        tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("a result within 10 s")
+            .expect("the sink is open")
+    }
+
+    #[tokio::test]
+    async fn results_are_stamped_by_the_injected_clock_as_it_moves() {
+        let port = open_port().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), port);
+        // A clock the test sets: the agent's results must follow it, not the wall clock.
+        let now = Arc::new(Mutex::new(at("2031-01-01T00:00:00Z")));
+        let read = now.clone();
+        let clock: Arc<dyn Clock> = Arc::new(move || *read.lock().unwrap());
+        let (tx, mut results) = mpsc::unbounded_channel();
+        let metrics = AgentMetrics::register(&mut Registry::default());
+        let running = start(&config, metrics, Forward(tx), clock.clone()).unwrap();
+        for _ in 0..2 {
+            let r = next(&mut results).await;
+            assert!(r.ok, "{r:?}");
+            assert_eq!(r.time, at("2031-01-01T00:00:00Z"), "{r:?}");
+        }
+        *now.lock().unwrap() = at("2031-06-01T12:00:00Z");
+        let moved = loop {
+            let r = next(&mut results).await;
+            if r.time != at("2031-01-01T00:00:00Z") {
+                break r;
+            }
+        };
+        assert_eq!(moved.time, at("2031-06-01T12:00:00Z"), "{moved:?}");
+        assert!(running.stop(Duration::from_secs(5)).await);
+
+        let once = probe_once(&config, clock).await.unwrap();
+        assert_eq!(once.len(), 1);
+        assert_eq!(once[0].time, at("2031-06-01T12:00:00Z"), "{:?}", once[0]);
     }
 }

@@ -5,6 +5,9 @@
 //! bounds concurrency; every probe runs in its own task with its own timeout, so a slow or dead
 //! target never delays the others. A check still running when it is due again skips that round
 //! (counted as an overrun) instead of piling up.
+//!
+//! Results are stamped with the probers' clock (the process's injected one); the tokio clock
+//! here only paces starts and measures lag.
 
 use crate::config::{class_timing, AgentConfig, CheckSpec, DeviceConfig};
 use crate::metrics::{AgentMetrics, DeviceLabels, SeriesKey};
@@ -109,11 +112,11 @@ fn fnv1a(s: &str) -> u64 {
 
 /// Runs one check and records it in the metrics; the result is shared with them, not copied.
 /// A probe that panics gives a failed result with `agent_error` (the agent's fault, not the
-/// device's) instead of taking the job down with it.
+/// device's) instead of taking the job down with it. The result's time is the probers' clock's.
 pub async fn run_job(probers: &Probers, metrics: &AgentMetrics, job: &Job) -> Arc<ProbeResult> {
     use futures::FutureExt;
     metrics.in_flight.inc();
-    let time = chrono::Utc::now();
+    let time = probers.now();
     let started = std::time::Instant::now();
     let run = std::panic::AssertUnwindSafe(probers.run(&job.device, &job.check, job.timeout));
     let result = run.catch_unwind().await.unwrap_or_else(|panic| {

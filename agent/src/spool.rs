@@ -389,11 +389,12 @@ impl Spool {
         Ok(inner.oldest_unsent)
     }
 
-    /// Sets `driftvakt_agent_spool_oldest_unsent_age_seconds` from the clock.
-    pub fn refresh_age_metric(&self) -> Result<(), SpoolError> {
+    /// Sets `driftvakt_agent_spool_oldest_unsent_age_seconds`: the oldest unconfirmed result's
+    /// age at `now` (the caller's clock).
+    pub fn refresh_age_metric(&self, now: DateTime<Utc>) -> Result<(), SpoolError> {
         let age = self
             .oldest_unsent()?
-            .map(|t| (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
             .unwrap_or(0.0);
         self.metrics.oldest_unsent_age_seconds.set(age);
         Ok(())

@@ -5,9 +5,11 @@ mod rig_net;
 
 use driftvakt_agent::config::{AgentConfig, CheckSpec, DeviceConfig};
 use driftvakt_agent::probe::Probers;
+use driftvakt_common::clock::{Clock, FixedClock, SystemClock};
 use driftvakt_common::wire::{ProbeResult, Value};
 use rig_net::{http_server, make_cert, NetnsHost, Reply};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Loads an agent config from YAML text (written to a temp file, like a real one).
@@ -22,10 +24,15 @@ fn config(yaml: &str) -> (AgentConfig, tempfile::TempDir) {
     (cfg, dir)
 }
 
-/// Runs the first check of every device once.
+/// Runs every check of every device once.
 async fn probe_all(yaml: &str) -> Vec<ProbeResult> {
+    probe_all_with(yaml, Arc::new(SystemClock)).await
+}
+
+/// Runs every check of every device once, with `clock` as the agent's clock.
+async fn probe_all_with(yaml: &str, clock: Arc<dyn Clock>) -> Vec<ProbeResult> {
     let (cfg, _dir) = config(yaml);
-    let probers = Probers::new(&cfg).unwrap();
+    let probers = Probers::new(&cfg.probe_settings(), clock).unwrap();
     let mut out = Vec::new();
     for d in &cfg.file.devices {
         for c in d.checks() {
@@ -167,6 +174,39 @@ async fn https_certificate_days_and_trust() {
 }
 
 #[tokio::test]
+async fn certificate_days_and_result_times_come_from_the_agents_clock() {
+    // Valid for ten more days by the wall clock; the agent's clock says it is 20 days later.
+    let cert = make_cert(10);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &cert.cert_pem).unwrap();
+    let port = http_server(Some(&cert), |_| Reply::ok("ok")).await;
+    let yaml = format!(
+        "agent:\n  id: t\ndevices:\n{}",
+        device(
+            "trusted",
+            "screen",
+            "127.0.0.1",
+            &format!(
+                "      - kind: http\n        url: https://127.0.0.1:{port}/\n        ca_file: {}\n",
+                ca.display()
+            )
+        ),
+    );
+    let later = chrono::Utc::now() + chrono::Duration::days(20);
+    let r = probe_all_with(&yaml, Arc::new(FixedClock(later))).await;
+    assert!(r[0].ok, "{:?}", r[0]);
+    assert_eq!(r[0].time, later);
+    let days = num(&r[0], "tls_cert_days_left");
+    assert!((-12.0..=-9.5).contains(&days), "days left {days}");
+    assert_eq!(
+        r[0].findings[0].code, "tls_certificate_expired",
+        "{:?}",
+        r[0]
+    );
+}
+
+#[tokio::test]
 async fn icmp_loopback_rtt_and_loss() {
     let yaml = format!(
         "agent:\n  id: t\ndevices:\n{}{}",
@@ -209,7 +249,7 @@ async fn icmp_six_hundred_concurrent_pingers_lose_nothing() {
         ));
     }
     let (cfg, _dir) = config(&yaml);
-    let probers = std::sync::Arc::new(Probers::new(&cfg).unwrap());
+    let probers = Arc::new(Probers::new(&cfg.probe_settings(), Arc::new(SystemClock)).unwrap());
     let tasks: Vec<_> = cfg
         .file
         .devices
@@ -246,7 +286,7 @@ async fn icmp_namespace_host_before_and_after_link_down() {
         ),
     );
     let (cfg, _dir) = config(&yaml);
-    let probers = Probers::new(&cfg).unwrap();
+    let probers = Probers::new(&cfg.probe_settings(), Arc::new(SystemClock)).unwrap();
     let d = &cfg.file.devices[0];
     let c = d.checks().remove(0);
     let up = probers.run(d, &c, Duration::from_secs(1)).await;

@@ -14,6 +14,7 @@ use driftvakt_agent::config::{AgentConfig, Secret};
 use driftvakt_agent::metrics::{ReasonLabel, SpoolMetrics};
 use driftvakt_agent::push::{CollectorClient, Pusher, PusherOptions};
 use driftvakt_agent::spool::{Spool, SpoolOptions};
+use driftvakt_common::clock::{Clock, FixedClock};
 use driftvakt_common::wire::{Batch, ProbeResult};
 use serde_json::json;
 use std::collections::HashSet;
@@ -165,6 +166,15 @@ fn t0() -> DateTime<Utc> {
     "2026-03-17T06:00:00Z".parse().unwrap()
 }
 
+/// What the pushers' clock says: two hours after [`t0`].
+fn later() -> DateTime<Utc> {
+    t0() + ChronoDuration::hours(2)
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(later()))
+}
+
 fn spool(dir: &Path, metrics: &SpoolMetrics) -> Arc<Spool> {
     Arc::new(Spool::open(dir, SpoolOptions::new(64 << 20, 10), metrics.clone()).unwrap())
 }
@@ -186,6 +196,7 @@ fn pusher(url: &str, token: &str, spool: Arc<Spool>, dir: &Path, m: &SpoolMetric
         dir.join("quarantine"),
         fast(),
         m.clone(),
+        clock(),
     )
 }
 
@@ -246,7 +257,11 @@ async fn results_arrive_in_order_and_a_replay_is_acknowledged_as_duplicate() {
     assert_eq!(n, 10);
     assert_eq!(applied_results(&collector), input);
     assert_eq!(s.depth(), 0);
-    assert!(m.last_successful_push_timestamp_seconds.get() > 0.0);
+    assert_eq!(
+        m.last_successful_push_timestamp_seconds.get(),
+        later().timestamp() as f64,
+        "the last push's time is the pusher's clock's"
+    );
     let ids = collector.requests.lock().unwrap().clone();
     let inc = s.incarnation();
     assert_eq!(ids[0], format!("ulricehamn-1-{inc}-1-9"));
@@ -475,8 +490,8 @@ async fn two_hours_without_collector_then_everything_arrives_in_order_with_its_t
     })
     .await;
     assert_eq!(s.depth(), 720);
-    s.refresh_age_metric().unwrap();
-    assert!(m.oldest_unsent_age_seconds.get() > 3600.0);
+    s.refresh_age_metric(later()).unwrap();
+    assert_eq!(m.oldest_unsent_age_seconds.get(), 7200.0);
     // The collector comes back on the same address.
     let collector = serve(std::net::TcpListener::bind(addr).unwrap());
     wait_until("the spool to drain", Duration::from_secs(20), || {
@@ -594,6 +609,7 @@ fn pusher_to(urls: &[String], spool: Arc<Spool>, dir: &Path, m: &SpoolMetrics) -
         dir.join("quarantine"),
         fast(),
         m.clone(),
+        clock(),
     )
 }
 
@@ -668,6 +684,7 @@ async fn a_refusal_that_is_the_agents_fault_does_not_move_it_on() {
         dir.path().join("q"),
         fast(),
         m.clone(),
+        clock(),
     );
     assert!(p.pass().await.is_err());
     assert_eq!(in_use(&m, &url_a), 1, "401 is the agent's own fault");

@@ -9,6 +9,7 @@ use driftvakt_agent::probe::snmp::client::{ClientCredentials, RequestOptions, Sn
 use driftvakt_agent::probe::snmp::client::{Oid, SnmpSession, SnmpValue};
 use driftvakt_agent::probe::snmp::SnmpProber;
 use driftvakt_agent::probe::FailureReason;
+use driftvakt_common::clock::{Clock, SystemClock};
 use driftvakt_common::wire::Value;
 use rig::{codes, probe, Lab, Snmpd};
 use std::time::{Duration, Instant};
@@ -92,7 +93,8 @@ fn devices(port: u16) -> String {
 
 fn prober(config: &driftvakt_agent::config::AgentConfig) -> SnmpProber {
     let base = config.path.parent().unwrap();
-    SnmpProber::new(&config.file.snmp_credentials, base).expect("credentials resolve")
+    SnmpProber::new(&config.file.snmp_credentials, base, SystemClock.now())
+        .expect("credentials resolve")
 }
 
 fn uptime(o: &driftvakt_agent::probe::Outcome) -> f64 {
@@ -257,7 +259,12 @@ fn missing_secret_names_the_credentials_and_the_place_but_no_value() {
     let cfg = lab.config(
         "agent:\n  id: t\nsnmp_credentials:\n  - id: core-switches\n    version: v3\n    user: u\n    auth_protocol: sha\n    auth_password: { env: DRIFTVAKT_TEST_UNSET_SNMP_PASS }\n",
     );
-    let err = SnmpProber::new(&cfg.file.snmp_credentials, lab.dir.path()).unwrap_err();
+    let err = SnmpProber::new(
+        &cfg.file.snmp_credentials,
+        lab.dir.path(),
+        SystemClock.now(),
+    )
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("core-switches"), "{text}");
     assert!(text.contains("DRIFTVAKT_TEST_UNSET_SNMP_PASS"), "{text}");
@@ -265,9 +272,13 @@ fn missing_secret_names_the_credentials_and_the_place_but_no_value() {
     let cfg = lab.config(
         "agent:\n  id: t\nsnmp_credentials:\n  - id: printers\n    version: v2c\n    community: { file: missing.txt }\n",
     );
-    let text = SnmpProber::new(&cfg.file.snmp_credentials, lab.dir.path())
-        .unwrap_err()
-        .to_string();
+    let text = SnmpProber::new(
+        &cfg.file.snmp_credentials,
+        lab.dir.path(),
+        SystemClock.now(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         text.contains("printers") && text.contains("missing.txt"),
         "{text}"
@@ -277,7 +288,12 @@ fn missing_secret_names_the_credentials_and_the_place_but_no_value() {
     let cfg = lab.config(
         "agent:\n  id: t\nsnmp_credentials:\n  - id: printers\n    version: v2c\n    community: { file: community.txt }\n",
     );
-    let prober = SnmpProber::new(&cfg.file.snmp_credentials, lab.dir.path()).unwrap();
+    let prober = SnmpProber::new(
+        &cfg.file.snmp_credentials,
+        lab.dir.path(),
+        SystemClock.now(),
+    )
+    .unwrap();
     let debug = format!("{prober:?}");
     assert!(!debug.contains("s3cret-community"), "{debug}");
     assert!(debug.contains("printers"), "{debug}");

@@ -64,10 +64,16 @@ pub fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The library's probers for `config`, on the wall clock (the bench measures real time).
+fn probers(config: &AgentConfig) -> Result<Arc<Probers>> {
+    let clock = Arc::new(driftvakt_common::clock::SystemClock);
+    Ok(Arc::new(Probers::new(&config.probe_settings(), clock)?))
+}
+
 /// Probes every target once with at most `spec.concurrency` in flight.
 pub async fn flat_out(spec: &ConfigSpec) -> Result<FlatOutReport> {
     let (_dir, config) = load_config(spec)?;
-    let probers = Arc::new(Probers::new(&config)?);
+    let probers = probers(&config)?;
     let metrics = AgentMetrics::register(&mut Registry::default());
     let jobs = scheduler::plan(&config);
     let cpu0 = sys::self_cpu_seconds();
@@ -142,7 +148,7 @@ pub struct SteadySpec {
 pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
     let (_dir, config) = load_config(&spec.config)?;
     let rss_config_kib = sys::self_status_kib("VmRSS");
-    let probers = Arc::new(Probers::new(&config)?);
+    let probers = probers(&config)?;
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
     let jobs = scheduler::plan(&config);

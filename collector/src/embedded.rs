@@ -2,7 +2,8 @@
 //! agent marked `embedded: true`. It probes that agent's devices with the same scheduler and
 //! probers as `driftvakt-agent`, and hands results straight to ingest (no HTTP, no token, no
 //! spool: the results land in the same database in the same process). Its metrics are
-//! registered in the collector's registry, so `/metrics` shows them.
+//! registered in the collector's registry, so `/metrics` shows them. It reads time from the
+//! collector's clock ([`App::clock`]): one process, one clock.
 //!
 //! The orchestration is the agent library's ([`driftvakt_agent::run::start`]); what is the
 //! collector's own is the sink, [`Ingest`], which batches results into ingest.
@@ -67,7 +68,7 @@ pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()
             agent: agent.id.clone(),
         };
         let metrics = metrics.clone().expect("registered above");
-        match driftvakt_agent::run::start(&config, metrics, sink) {
+        match driftvakt_agent::run::start(&config, metrics, sink, app.clock.clone()) {
             Ok(running) => tasks.extend(running.into_tasks()),
             Err(e) => {
                 for t in tasks {
@@ -130,5 +131,59 @@ async fn forward(app: App, agent: String, mut results: ResultReceiver) {
             Ok(_) => {}
             Err(e) => tracing::error!(agent = %agent, error = %e, "embedded results not stored"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::store::SqliteStore;
+    use chrono::{DateTime, Utc};
+    use std::sync::Arc;
+
+    fn new_year_2031() -> DateTime<Utc> {
+        "2031-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// The collector's clock is the embedded agent's: what it stores is stamped by it.
+    #[tokio::test]
+    async fn the_embedded_agent_reads_the_collectors_clock() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.yaml");
+        let yaml = format!(
+            "sites:\n  - {{ id: s1, municipality: Ulricehamn }}\ndevices:\n  - {{ id: prn, class: printer, \
+             site: s1, address: 127.0.0.1, interval: 1s, checks: [{{ kind: tcp, port: {port} }}] }}\n\
+             agents:\n  - {{ id: emb, embedded: true, devices: [prn] }}\n"
+        );
+        std::fs::write(&path, yaml).unwrap();
+        let inv = Inventory::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let store = SqliteStore::open(&dir.path().join("dv.db")).unwrap();
+        let clock = Arc::new(FixedClock(new_year_2031()));
+        let app = App::new(inv, Arc::new(store), clock).unwrap();
+        let tasks = start_all(&app, &mut Registry::default()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let stored = loop {
+            let latest = app.store.latest("prn").unwrap();
+            if !latest.is_empty() {
+                break latest;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no result from the embedded agent within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for t in tasks {
+            t.abort();
+        }
+        assert_eq!(stored[0].agent, "emb");
+        assert_eq!(stored[0].time, new_year_2031().timestamp_millis());
+        let received: ProbeResult = serde_json::from_str(&stored[0].raw).unwrap();
+        assert!(received.ok, "{received:?}");
+        assert_eq!(received.time, new_year_2031());
     }
 }

@@ -1,12 +1,16 @@
 //! The floor plan, checked: at most eight files at the top of `collector/src`, SQL only under
-//! `store/`, the wall clock only in `clock.rs` and `main.rs`, nothing imports `http/` or `cli/`
-//! except `cli/run` starting the server, and no import cycles between the top-level modules
-//! (see ARCHITECTURE.md). A change that breaks the plan fails here with the place named.
+//! `store/`, nothing imports `http/` or `cli/` except `cli/run` starting the server, and no
+//! import cycles between the top-level modules; in the agent, collector and common alike the
+//! wall clock is read only by `common/src/clock.rs` and the binaries' `main.rs` (one clock per
+//! process), and the agent's probes never see the whole `AgentConfig` (see ARCHITECTURE.md). A
+//! change that breaks the plan fails here with the place named.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+/// The workspace's crates whose sources the clock rule covers.
+const CRATES: [&str; 3] = ["agent", "collector", "common"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -19,14 +23,20 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every source file with its code before `#[cfg(test)]` and without line comments.
+/// Every source file of `collector/src` with its code before `#[cfg(test)]` and without line
+/// comments.
 fn sources() -> Vec<(String, String)> {
+    sources_in(Path::new(SRC))
+}
+
+/// Every source file under `root` (paths relative to it), as [`sources`] gives them.
+fn sources_in(root: &Path) -> Vec<(String, String)> {
     let mut files = Vec::new();
-    rust_files(Path::new(SRC), &mut files);
+    rust_files(root, &mut files);
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(SRC).unwrap().to_string_lossy().into_owned();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&p).unwrap();
             let code = text.split("#[cfg(test)]").next().unwrap_or("");
             let code: String = code
@@ -58,20 +68,70 @@ fn at_most_eight_files_at_the_top() {
     assert!(top.len() <= 8, "{} files at the top: {top:?}", top.len());
 }
 
+/// Every source file of the agent, collector and common crates, named `CRATE/src/PATH`.
+fn workspace_sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    CRATES
+        .iter()
+        .flat_map(|krate| {
+            sources_in(&root.join(krate).join("src"))
+                .into_iter()
+                .map(move |(rel, code)| (format!("{krate}/src/{rel}"), code))
+        })
+        .collect()
+}
+
 #[test]
-fn sql_lives_only_in_the_store_and_the_clock_only_in_clock_and_main() {
+fn sql_lives_only_in_the_store() {
     for (rel, code) in sources() {
         if !rel.starts_with("store/") {
             for word in ["SELECT ", "INSERT INTO", "CREATE TABLE", "DELETE FROM"] {
                 assert!(!code.contains(word), "{rel}: SQL (`{word}`) outside store/");
             }
         }
-        if rel != "clock.rs" && rel != "main.rs" {
+    }
+}
+
+#[test]
+fn the_wall_clock_is_read_only_by_the_clock_and_the_binaries() {
+    let allowed = [
+        "common/src/clock.rs",
+        "agent/src/main.rs",
+        "collector/src/main.rs",
+    ];
+    let sources = workspace_sources();
+    for krate in CRATES {
+        assert!(
+            sources.iter().any(|(rel, _)| rel.starts_with(krate)),
+            "no sources of {krate} found"
+        );
+    }
+    for (rel, code) in sources {
+        if allowed.contains(&rel.as_str()) {
+            continue;
+        }
+        for word in ["Utc::now", "SystemTime::now", "Local::now"] {
             assert!(
-                !code.contains("Utc::now"),
-                "{rel}: the wall clock outside clock.rs"
+                !code.contains(word),
+                "{rel}: reads the wall clock (`{word}`); take the injected Clock \
+                 (common/src/clock.rs) instead"
             );
         }
+    }
+}
+
+#[test]
+fn probes_take_their_own_settings() {
+    let probes: Vec<_> = workspace_sources()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("agent/src/probe/"))
+        .collect();
+    assert!(probes.len() > 5, "the agent's probe sources not found");
+    for (rel, code) in probes {
+        assert!(
+            !code.contains("AgentConfig"),
+            "{rel}: a probe uses AgentConfig; give it ProbeSettings or its own fields"
+        );
     }
 }
 

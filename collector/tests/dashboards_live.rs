@@ -270,6 +270,7 @@ async fn start_remote_agent(
         spool_dir.join("quarantine"),
         PusherOptions::new(Duration::from_millis(500)),
         metrics,
+        Arc::new(SystemClock),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

@@ -6,6 +6,7 @@ mod rig_site;
 
 use driftvakt_agent::config::AgentConfig;
 use driftvakt_agent::probe::Probers;
+use driftvakt_common::clock::SystemClock;
 use rig_site::{Role, Site};
 use std::path::Path;
 use std::time::Duration;
@@ -70,7 +71,7 @@ async fn hosts_answer_until_the_uplink_goes_down_and_again_after() {
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = agent_config(&site, dir.path());
-    let probers = Probers::new(&cfg).unwrap();
+    let probers = Probers::new(&cfg.probe_settings(), std::sync::Arc::new(SystemClock)).unwrap();
     // snmpsim and the HTTP server need a moment after start.
     let ups = &cfg.file.devices[2];
     let snmp = ups.checks()[1].clone();

@@ -2,8 +2,10 @@
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
 //! name file, line and key ([`config`]), the configuration schema both use ([`schema`]: devices,
 //! checks, SNMP credentials, secrets), the stable hash both use ([`hash`]), the names of the
-//! readings and findings both rely on ([`readings`]), and what text XML can carry ([`xml`]).
+//! readings and findings both rely on ([`readings`]), what text XML can carry ([`xml`]), and the
+//! one clock of a process ([`clock`]).
 
+pub mod clock;
 pub mod config;
 pub mod hash;
 pub mod limits;

@@ -6,11 +6,12 @@
 
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
 use crate::config::HttpCheck;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use driftvakt_common::clock::Clock;
 use driftvakt_common::readings;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Settings that need a client of their own.
@@ -23,12 +24,15 @@ struct ClientKey {
 
 pub struct HttpProber {
     clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
+    /// What certificates' days left are counted from.
+    clock: Arc<dyn Clock>,
 }
 
 impl HttpProber {
-    pub fn new() -> Result<HttpProber, SetupError> {
+    pub fn new(clock: Arc<dyn Clock>) -> Result<HttpProber, SetupError> {
         let prober = HttpProber {
             clients: Mutex::new(HashMap::new()),
+            clock,
         };
         // Build the default client now so a broken TLS setup shows at start, not at first probe.
         prober.client(&ClientKey {
@@ -102,7 +106,7 @@ impl Prober for HttpProber {
         let mut out = Outcome::success();
         let status = response.status().as_u16();
         out.number("http_status_code", f64::from(status));
-        let days_left = cert_days_left(&response);
+        let days_left = cert_days_left(&response, self.clock.now());
         if let Some(days) = days_left {
             out.number(readings::TLS_CERT_DAYS_LEFT, days);
         }
@@ -160,13 +164,13 @@ fn judge(
     out
 }
 
-/// Days until the server certificate's notAfter, from the TLS info reqwest keeps.
-fn cert_days_left(response: &reqwest::Response) -> Option<f64> {
+/// Days from `now` until the server certificate's notAfter, from the TLS info reqwest keeps.
+fn cert_days_left(response: &reqwest::Response, now: DateTime<Utc>) -> Option<f64> {
     let info = response.extensions().get::<reqwest::tls::TlsInfo>()?;
     let der = info.peer_certificate()?;
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let not_after = cert.validity().not_after.timestamp();
-    Some((not_after - Utc::now().timestamp()) as f64 / 86_400.0)
+    Some((not_after - now.timestamp()) as f64 / 86_400.0)
 }
 
 /// Turns a reqwest error into a failure reason by walking its sources.

@@ -12,7 +12,7 @@
 //! as an error at start-up when ICMP checks are configured.
 
 use super::{resolve, FailureReason, Outcome, Prober, Target};
-use crate::config::{AgentConfig, CheckSpec, IcmpCheck};
+use crate::config::{CheckSpec, DeviceConfig, IcmpCheck};
 use driftvakt_common::readings;
 use driftvakt_common::wire::Value;
 use std::net::IpAddr;
@@ -68,12 +68,12 @@ impl IcmpProber {
         }
     }
 
-    /// When `config` has ICMP checks for a family whose socket could not be opened, logs one
+    /// When `devices` have ICMP checks for a family whose socket could not be opened, logs one
     /// error saying what to do; returns that line's message. Silent after the first time in
     /// this process, and when every needed socket is open.
-    pub fn report_unusable(&self, config: &AgentConfig) -> Option<String> {
+    pub fn report_unusable(&self, devices: &[DeviceConfig]) -> Option<String> {
         let (mut v4, mut v6) = (0usize, 0usize);
-        for d in &config.file.devices {
+        for d in devices {
             let icmp = d
                 .checks()
                 .iter()

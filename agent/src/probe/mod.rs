@@ -4,7 +4,11 @@
 //! Like blackbox_exporter's `prober/`, every kind has the same shape: it gets the target, its own
 //! check settings and a timeout, and returns an [`Outcome`] that carries success, a
 //! machine-readable [`FailureReason`], findings that make the device degraded, and typed values.
-//! [`Probers::run`] turns that into a timed [`ProbeResult`].
+//! [`Probers::run`] turns that into a timed [`ProbeResult`], stamped by the injected
+//! [`Clock`] (the process's one clock; probers measure durations with `Instant`).
+//!
+//! Probers are built from [`ProbeSettings`], the part of the configuration they read; they never
+//! see the whole agent configuration.
 //!
 //! Adding a kind: a new file here with a type implementing [`Prober`], a variant in
 //! [`CheckSpec`](crate::config::CheckSpec); the compiler then points at every `match` to extend.
@@ -14,12 +18,14 @@ pub mod icmp;
 pub mod snmp;
 pub mod tcp;
 
-use crate::config::{AgentConfig, CheckSpec, DeviceConfig};
-use chrono::Utc;
+use crate::config::{CheckSpec, DeviceConfig, ProbeSettings};
+use chrono::{DateTime, Utc};
+use driftvakt_common::clock::Clock;
 use driftvakt_common::wire::{Finding, ProbeResult, Value};
 use driftvakt_common::DeviceClass;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a probe is aimed at.
@@ -115,32 +121,36 @@ pub enum SetupError {
     Http(String),
 }
 
-/// One prober of each kind, shared by all targets.
+/// One prober of each kind, shared by all targets, and the clock results are stamped with.
 pub struct Probers {
     icmp: icmp::IcmpProber,
     snmp: snmp::SnmpProber,
     http: http::HttpProber,
     tcp: tcp::TcpProber,
+    clock: Arc<dyn Clock>,
 }
 
 impl Probers {
     /// Builds the shared clients. ICMP without privilege does not fail here: its probes fail
-    /// with `permission_denied` and a message saying what to do, and when `config` has ICMP
-    /// checks one error says so in the log (once per process, not once per probe).
-    pub fn new(config: &AgentConfig) -> Result<Probers, SetupError> {
-        let base = config
-            .path
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
-        let icmp = icmp::IcmpProber::new(config.file.agent.icmp_receive_buffer);
-        icmp.report_unusable(config);
+    /// with `permission_denied` and a message saying what to do, and when `settings.devices`
+    /// have ICMP checks one error says so in the log (once per process, not once per probe).
+    /// Every wall-clock time the probers need (result times, certificate days left, SNMP's DES
+    /// salt) comes from `clock`.
+    pub fn new(settings: &ProbeSettings<'_>, clock: Arc<dyn Clock>) -> Result<Probers, SetupError> {
+        let icmp = icmp::IcmpProber::new(settings.icmp_receive_buffer);
+        icmp.report_unusable(settings.devices);
         Ok(Probers {
             icmp,
-            snmp: snmp::SnmpProber::new(&config.file.snmp_credentials, &base)?,
-            http: http::HttpProber::new()?,
+            snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
+            http: http::HttpProber::new(clock.clone())?,
             tcp: tcp::TcpProber,
+            clock,
         })
+    }
+
+    /// The current instant on the probers' clock (what results are stamped with).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Runs one check and times it; a probe never takes longer than `timeout` plus a little.
@@ -151,7 +161,7 @@ impl Probers {
         timeout: Duration,
     ) -> ProbeResult {
         let target = Target { device };
-        let time = Utc::now();
+        let time = self.clock.now();
         let started = Instant::now();
         // Boxed per kind: keeps the future's type shallow (the SNMP one is deep) for callers.
         let work: std::pin::Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match check {

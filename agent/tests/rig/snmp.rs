@@ -15,6 +15,7 @@
 use driftvakt_agent::config::{AgentConfig, CheckSpec, SnmpCheck};
 use driftvakt_agent::probe::snmp::SnmpProber;
 use driftvakt_agent::probe::{Outcome, Prober, Target};
+use driftvakt_common::clock::{Clock, SystemClock};
 use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -403,7 +404,8 @@ pub fn text(o: &Outcome, key: &str) -> String {
 /// A prober for `config`, secrets resolved against its folder.
 pub fn prober_for(config: &AgentConfig) -> SnmpProber {
     let base = config.path.parent().expect("config folder");
-    SnmpProber::new(&config.file.snmp_credentials, base).expect("credentials resolve")
+    SnmpProber::new(&config.file.snmp_credentials, base, SystemClock.now())
+        .expect("credentials resolve")
 }
 
 /// A number value, or a panic naming what is there.

@@ -13,6 +13,7 @@ use async_snmp::transport::{UdpHandle, UdpTransport};
 use async_snmp::{
     Auth, Client, DesSaltState, EngineCache, MasterKeys, PersistedDesSaltState, Retry, UsmConfig,
 };
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -210,12 +211,14 @@ impl ClientCredentials {
         }
     }
 
-    /// SNMPv3 USM: noAuthNoPriv, authNoPriv or authPriv.
+    /// SNMPv3 USM: noAuthNoPriv, authNoPriv or authPriv. `started` (now, on the agent's clock)
+    /// seeds the DES salt.
     pub fn usm(
         user: &str,
         auth: Option<(AuthProtocol, &Secret)>,
         privacy: Option<(PrivProtocol, &Secret)>,
         context_name: Option<&str>,
+        started: DateTime<Utc>,
     ) -> Result<ClientCredentials, ClientError> {
         let mut config = UsmConfig::new(user.as_bytes().to_vec());
         if let Some(context) = context_name {
@@ -229,7 +232,7 @@ impl ClientCredentials {
             }
         };
         let des_salt = match privacy {
-            Some((PrivProtocol::Des, _)) => Some(des_salt_state()?),
+            Some((PrivProtocol::Des, _)) => Some(des_salt_state(started)?),
             _ => None,
         };
         Ok(ClientCredentials {
@@ -277,13 +280,11 @@ fn master_keys(
 }
 
 /// DES needs a salt that never repeats for a key. The agent keeps no state on disk, so each
-/// start takes the current Unix time in seconds as its generating-engine boots epoch: distinct
-/// per start as long as starts are more than a second apart and the clock is not set back.
-fn des_salt_state() -> Result<DesSaltState, ClientError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(1);
+/// start takes the Unix time in seconds it started at as its generating-engine boots epoch:
+/// distinct per start as long as starts are more than a second apart and the clock is not set
+/// back.
+fn des_salt_state(started: DateTime<Utc>) -> Result<DesSaltState, ClientError> {
+    let now = u64::try_from(started.timestamp()).unwrap_or(1);
     let previous = u32::try_from(now.min(i32::MAX as u64 - 1)).unwrap_or(1);
     let previous = PersistedDesSaltState::new(previous).map_err(crypto_error)?;
     DesSaltState::restart(previous, |_| Ok::<(), std::io::Error>(())).map_err(crypto_error)

@@ -10,7 +10,8 @@
 //!   the failure's detail says what to check.
 //!
 //! Credentials are resolved once in [`SnmpProber::new`] (secrets from environment variables or
-//! files); a missing secret is a setup error naming the credentials id and where it looked.
+//! files); a missing secret is a setup error naming the credentials id and where it looked. The
+//! time the prober is built at (from the agent's clock) seeds SNMPv3 DES salts.
 //! Secrets never reach Debug output, logs, errors or results. The prober remembers the last
 //! sysUpTime per target and adds the finding `rebooted` when it goes backwards (not on a 32-bit
 //! wrap; a sysUpTime of 0 is no reading). For UPSes it also remembers the MIB each device
@@ -25,6 +26,7 @@ pub mod ups;
 
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
 use crate::config::{SnmpCheck, SnmpCredentials, SnmpVersion, UpsMib};
+use chrono::{DateTime, Utc};
 use client::{ClientCredentials, ClientError, Oid, RequestOptions, SnmpClient, SnmpSession};
 use diagnose::Silence;
 use futures::future::join_all;
@@ -64,11 +66,17 @@ impl fmt::Debug for SnmpProber {
 
 impl SnmpProber {
     /// Resolves every credential's secrets (relative files against `base`, the config's folder).
-    pub fn new(creds: &[SnmpCredentials], base: &Path) -> Result<SnmpProber, SetupError> {
+    /// `started` is now on the agent's clock: the boots epoch of DES salts (see
+    /// [`ClientCredentials::usm`]).
+    pub fn new(
+        creds: &[SnmpCredentials],
+        base: &Path,
+        started: DateTime<Utc>,
+    ) -> Result<SnmpProber, SetupError> {
         let mut credentials = BTreeMap::new();
         for c in creds {
             let id = c.id.value.clone();
-            credentials.insert(id, resolve_credentials(c, base)?);
+            credentials.insert(id, resolve_credentials(c, base, started)?);
         }
         Ok(SnmpProber {
             credentials,
@@ -129,7 +137,11 @@ impl SnmpProber {
     }
 }
 
-fn resolve_credentials(c: &SnmpCredentials, base: &Path) -> Result<ClientCredentials, SetupError> {
+fn resolve_credentials(
+    c: &SnmpCredentials,
+    base: &Path,
+    started: DateTime<Utc>,
+) -> Result<ClientCredentials, SetupError> {
     let id = &c.id.value;
     let secret = |what: &str, r: &Option<crate::config::SecretRef>| match r {
         Some(r) => r
@@ -153,7 +165,7 @@ fn resolve_credentials(c: &SnmpCredentials, base: &Path) -> Result<ClientCredent
             let privacy = secret("priv_password", &c.priv_password)?;
             let auth = c.auth_protocol.zip(auth.as_ref());
             let privacy = c.priv_protocol.zip(privacy.as_ref());
-            ClientCredentials::usm(user, auth, privacy, c.context_name.as_deref())
+            ClientCredentials::usm(user, auth, privacy, c.context_name.as_deref(), started)
                 .map_err(|e| SetupError::Snmp(format!("snmp_credentials `{id}`: {e}")))
         }
     }
