@@ -193,6 +193,7 @@ fn readers_get_well_formed_swedish_text_that_names_what_it_covers() {
                 municipalities: vec!["Tranemo".into()],
                 start: now - Duration::hours(1),
                 end: None,
+                cause: None,
                 by: "anna".into(),
             },
             now - Duration::hours(1),
