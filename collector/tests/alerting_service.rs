@@ -104,11 +104,16 @@ async fn outage_outside_office_hours_gives_one_notice_one_page_and_one_recovery(
     assert!(report::render(&r, Format::Html).contains("<span class=n id=oncall-cases>1</span>"));
     let json: serde_json::Value = serde_json::from_str(&report::render(&r, Format::Json)).unwrap();
     assert_eq!(json["oncall_cases"], 1);
-    // The same through the database path the API and the CLI use.
+    // The same through the database's own stores, as the API and the CLI open them.
     let mut again =
         report::build(&rig.app.inventory, &*rig.app.store, &calendar, &period, now).unwrap();
     let db = driftvakt_collector::store::Database::open(&rig.db().into()).unwrap();
-    report::add_oncall_cases_from(&mut again, &db).unwrap();
+    report::add_oncall_cases(
+        &mut again,
+        &*db.notify().unwrap(),
+        &*db.oncall_cases().unwrap(),
+    )
+    .unwrap();
     assert_eq!(again.oncall_cases, 1);
 }
 

@@ -1,6 +1,6 @@
 //! The floor plan, checked: at most eight files at the top of `collector/src`, SQL only under
-//! `store/`, nothing imports `http/` or `cli/` except `cli/run` starting the server, and no
-//! import cycles between the top-level modules; in the agent, collector and common alike the
+//! `store/`, the database opened only by the composition root (`cli/`), nothing imports `http/`
+//! or `cli/` except `cli/run` starting the server, and no import cycles between the top-level modules; in the agent, collector and common alike the
 //! wall clock is read only by `common/src/clock.rs` and the binaries' `main.rs` (one clock per
 //! process), and the agent's probes never see the whole `AgentConfig` (see ARCHITECTURE.md). A
 //! change that breaks the plan fails here with the place named.
@@ -116,6 +116,69 @@ fn the_wall_clock_is_read_only_by_the_clock_and_the_binaries() {
                 "{rel}: reads the wall clock (`{word}`); take the injected Clock \
                  (common/src/clock.rs) instead"
             );
+        }
+    }
+}
+
+/// The identifiers just before each `::NAME(` in `code` (`SqliteStore` in
+/// `SqliteStore::open(p)`).
+fn callers_of(code: &str, name: &str) -> Vec<String> {
+    let call = format!("::{name}(");
+    code.match_indices(&call)
+        .map(|(at, _)| {
+            let before = &code[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            before[start..].to_string()
+        })
+        .collect()
+}
+
+/// Whether `code` names the identifier `word` (not as a part of a longer one).
+fn names(code: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back().is_none_or(|c| !ident(c));
+        let after = code[at + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
+#[test]
+fn only_the_composition_root_opens_the_database() {
+    for (rel, code) in sources() {
+        let in_cli = rel.starts_with("cli/");
+        let in_store = rel.starts_with("store/");
+        assert!(
+            in_cli || !code.contains("Database::open"),
+            "{rel}: `Database::open` outside cli/. The composition root (cli/) opens the \
+             database once per process and hands the stores down (`Database::stores`, \
+             `ApiState::stores`, `Alerting::new`); take the store you need as a parameter or \
+             from your state instead of opening it"
+        );
+        assert!(
+            in_cli || in_store || !names(&code, "Database"),
+            "{rel}: names `store::Database` outside cli/ and store/. Below the composition \
+             root code is handed stores (`Arc<dyn …>`, `Stores`), never the database to open \
+             them from"
+        );
+        if in_store {
+            continue;
+        }
+        for name in ["open", "open_in_memory", "shared"] {
+            for caller in callers_of(&code, name) {
+                let opener = caller.ends_with("Store")
+                    || ["Pool", "Handle", "db", "Connection"].contains(&caller.as_str());
+                assert!(
+                    !opener,
+                    "{rel}: `{caller}::{name}(` opens a store outside store/. Only `cli/` \
+                     opens the database (`Database::open`), once, and hands the stores down"
+                );
+            }
         }
     }
 }

@@ -207,10 +207,15 @@ async fn sigkill_then_restart(url: Option<String>) {
         "local time of the incident start"
     );
     let csv = report(&config, &[&now[..], &["--format", "csv"]].concat());
-    assert!(csv.starts_with("kind,id,availability,"));
+    // One table after the other; the devices' table gives the printer its hour down.
+    assert!(csv.starts_with("# tabell: "), "{csv}");
+    assert!(
+        csv.contains("# tabell: enheter\nenhet,typ,plats,kommun,tillganglighet_procent,avbrott_h,"),
+        "{csv}"
+    );
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("device,prn,") && l.contains(",3600,")),
+            .any(|l| l.starts_with("prn,") && l.split(',').nth(5) == Some("1.00")),
         "{csv}"
     );
     let table = report(&config, &[&now[..], &["--format", "table"]].concat());

@@ -24,7 +24,7 @@ use driftvakt_collector::cli::run::start_notifier;
 use driftvakt_collector::clock::SystemClock;
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::store::SqliteStore;
+use driftvakt_collector::store::{Database, Stores};
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
 use prometheus_client::registry::Registry;
@@ -187,8 +187,8 @@ fn load_inventory(dir: &Path) -> Inventory {
 
 /// Stores the history (in batches, as an agent replaying its spool would) and adds the
 /// ad-hoc service window around the planned outage.
-fn simulate(app: &App, now: DateTime<Utc>) {
-    let calendar = calendar_service(&app.inventory, app.clock.clone()).unwrap();
+fn simulate(app: &App, stores: &Stores, now: DateTime<Utc>) {
+    let calendar = calendar_service(&app.inventory, stores.windows.clone(), app.clock.clone());
     calendar
         .add_window(
             now - Span::hours(3),
@@ -211,16 +211,23 @@ fn simulate(app: &App, now: DateTime<Utc>) {
 
 async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>>) {
     let inv = load_inventory(dir);
-    let store = SqliteStore::open(inv.settings.database.sqlite_path().unwrap()).unwrap();
-    let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
+    let stores = Database::open(&inv.settings.database)
+        .unwrap()
+        .stores()
+        .unwrap();
+    let app = App::new(inv, stores.results.clone(), Arc::new(SystemClock)).unwrap();
     let now = Utc::now();
-    let sim = app.clone();
-    tokio::task::spawn_blocking(move || simulate(&sim, now))
+    let (sim, sim_stores) = (app.clone(), stores.clone());
+    tokio::task::spawn_blocking(move || simulate(&sim, &sim_stores, now))
         .await
         .unwrap();
     let mut registry = Registry::default();
     let mut tasks = driftvakt_collector::embedded::start_all(&app, &mut registry).unwrap();
-    let calendar = Arc::new(calendar_service(&app.inventory, app.clock.clone()).unwrap());
+    let calendar = Arc::new(calendar_service(
+        &app.inventory,
+        stores.windows.clone(),
+        app.clock.clone(),
+    ));
     let every = Duration::from_secs(1);
     tasks.push(driftvakt_collector::metrics::start(
         &mut registry,
@@ -231,12 +238,13 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     // The notifier (file transport into the test's folder) and its metrics.
     let changed = Arc::new(tokio::sync::Notify::new());
     let (notifier_tasks, alerts) =
-        start_notifier(&app, calendar.clone(), &mut registry, changed).unwrap();
+        start_notifier(&app, &stores, calendar.clone(), &mut registry, changed).unwrap();
     tasks.extend(notifier_tasks);
     let state = ApiState {
         cluster: None,
         alerts,
         app,
+        stores,
         calendar,
         operator_token: None,
         registry: Arc::new(registry),

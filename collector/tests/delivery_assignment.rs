@@ -14,8 +14,7 @@ use driftvakt_collector::http::assignment::Served;
 use driftvakt_collector::http::serve;
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::store::SqliteStore;
-use driftvakt_collector::store::SqliteWindowStore;
+use driftvakt_collector::store::Database;
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::{default_checks, CheckSpec, Secret};
 use driftvakt_common::DeviceClass;
@@ -78,18 +77,21 @@ struct Server {
 
 async fn start(dir: &Path) -> Server {
     let inv = Inventory::load(&write_inventory(dir, INVENTORY)).unwrap();
-    let store = SqliteStore::open(&dir.join("dv.db")).unwrap();
-    let app = App::new(inv, Arc::new(store), Arc::new(SystemClock)).unwrap();
-    let windows = SqliteWindowStore::open(&dir.join("calendar.db")).unwrap();
+    let stores = Database::open(&dir.join("dv.db").into())
+        .unwrap()
+        .stores()
+        .unwrap();
+    let app = App::new(inv, stores.results.clone(), Arc::new(SystemClock)).unwrap();
     let state = ApiState {
         cluster: None,
         alerts: None,
         app: app.clone(),
         calendar: Arc::new(CalendarService::new(
             Default::default(),
-            Arc::new(windows),
+            stores.windows.clone(),
             Arc::new(SystemClock),
         )),
+        stores,
         operator_token: None,
         registry: Default::default(),
     };

@@ -13,12 +13,12 @@ use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::notify::{Notifier, OutboxStore, SmtpTransport};
 use driftvakt_collector::report::{self, Format, Report};
-use driftvakt_collector::store::{Database, NotifyTables, WindowStore};
+use driftvakt_collector::store::{Database, NotifyTables, Stores, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
 use notify_support::{Eml, ManualClock, SmtpPeer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -71,6 +71,8 @@ struct Rig {
     app: App,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     alerting: Alerting<Arc<dyn NotifyTables>, SmtpTransport>,
+    /// The database's stores, opened once (as `run` opens them).
+    stores: Stores,
     batches: AtomicU64,
 }
 
@@ -95,24 +97,29 @@ impl Rig {
         std::fs::write(dir.join("collector.yaml"), text).unwrap();
         let inv = Inventory::load(&dir.join("collector.yaml")).unwrap();
         let db = inv.settings.database.clone();
-        let database = Database::open(&db).unwrap();
+        let stores = Database::open(&db).unwrap().stores().unwrap();
         let config = inv.notify.clone().unwrap();
         let calendar = Arc::new(CalendarService::new(
             inv.calendar.clone().unwrap_or_default(),
-            database.windows().unwrap(),
+            stores.windows.clone(),
             clock.clone(),
         ));
         let c = clock.clone();
-        let app = App::new(inv, database.store().unwrap(), Arc::new(move || c.now())).unwrap();
+        let app = App::new(inv, stores.results.clone(), Arc::new(move || c.now())).unwrap();
         let transport = SmtpTransport::from_config(config.smtp.as_ref().unwrap()).unwrap();
         let notifier = Notifier::new(
             config,
             calendar.clone(),
             clock.clone(),
-            database.notify().unwrap(),
+            stores.notify.clone(),
             transport,
         );
-        let alerting = Alerting::new(app.clone(), Arc::new(notifier), &db).unwrap();
+        let alerting = Alerting::new(
+            app.clone(),
+            Arc::new(notifier),
+            stores.announced.clone(),
+            stores.service_updates.clone(),
+        );
         Rig {
             tmp,
             peer,
@@ -120,12 +127,9 @@ impl Rig {
             app,
             calendar,
             alerting,
+            stores,
             batches: AtomicU64::new(0),
         }
-    }
-
-    fn db(&self) -> PathBuf {
-        self.tmp.path().join("collector.db")
     }
 
     /// Sets the clock to `now`, ingests `results` through the real ingest path and runs the
@@ -174,8 +178,8 @@ impl Rig {
             self.clock.now(),
         )
         .unwrap();
-        let db = Database::open(&self.db().into()).unwrap();
-        report::add_oncall_cases_from(&mut r, &db).unwrap();
+        let stores = &self.stores;
+        report::add_oncall_cases(&mut r, &*stores.notify, &*stores.oncall_cases).unwrap();
         r
     }
 }
@@ -500,6 +504,7 @@ async fn serve_api(rig: &Rig) -> Api {
     let state = ApiState {
         cluster: None,
         app: rig.app.clone(),
+        stores: rig.stores.clone(),
         calendar: rig.calendar.clone(),
         operator_token: Some(Secret::new(OPERATOR)),
         registry: Default::default(),
@@ -1043,7 +1048,6 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
     );
 
     // The tertial report, mailed on the first working day of May (1 May is a holiday).
-    let db = Database::open(&rig.db().into()).unwrap();
     let mut config = rig.app.inventory.notify.clone().unwrap();
     config.reports.push(ReportSchedule {
         name: "tertial".into(),
@@ -1056,14 +1060,14 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
     let reports = AppReports {
         app: rig.app.clone(),
         calendar: rig.calendar.clone(),
-        oncall: db.notify().unwrap(),
-        registered: db.oncall_cases().unwrap(),
+        oncall: rig.stores.notify.clone(),
+        registered: rig.stores.oncall_cases.clone(),
     };
     let notifier = Notifier::new(
         config,
         rig.calendar.clone(),
         rig.clock.clone(),
-        db.notify().unwrap(),
+        rig.stores.notify.clone(),
         transport,
     )
     .with_reports(Arc::new(reports));

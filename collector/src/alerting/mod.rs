@@ -54,8 +54,8 @@ use crate::notify::{
     AlertKind, Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore,
 };
 use crate::store::{
-    Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, Store, StoreError, StoreStats,
-    StoredResult,
+    Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, ServiceUpdateStore, Store,
+    StoreError, StoreStats, StoredResult,
 };
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,9 +100,9 @@ pub struct CheckReport {
 pub struct Alerting<S, T> {
     app: App,
     notifier: Arc<Notifier<S, T>>,
-    announced: AnnouncedStore,
+    announced: Arc<AnnouncedStore>,
     /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
-    updates: crate::store::ServiceUpdateStore,
+    updates: Arc<ServiceUpdateStore>,
 }
 
 /// What to do with one announced condition.
@@ -112,19 +112,20 @@ enum Action {
 }
 
 impl<S: NotifyStore, T> Alerting<S, T> {
-    /// Alerting for `app`, remembering what it announced in the database at `database`.
+    /// Alerting for `app`, remembering what it announced in `announced` and telling the
+    /// operators' `updates` (both on the database the composition root opened).
     pub fn new(
         app: App,
         notifier: Arc<Notifier<S, T>>,
-        database: &crate::store::Location,
-    ) -> Result<Self, AlertingError> {
-        let db = crate::store::Database::open(database)?;
-        Ok(Alerting {
+        announced: Arc<AnnouncedStore>,
+        updates: Arc<ServiceUpdateStore>,
+    ) -> Self {
+        Alerting {
             app,
             notifier,
-            announced: db.announced()?,
-            updates: db.service_updates()?,
-        })
+            announced,
+            updates,
+        }
     }
 
     pub fn notifier(&self) -> &Arc<Notifier<S, T>> {

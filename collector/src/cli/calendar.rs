@@ -146,6 +146,7 @@ pub fn run(args: CalendarArgs, clock: Arc<dyn Clock>, out: &mut dyn Write) -> Re
         file,
         database,
         clock,
+        opened: Default::default(),
     };
     match args.command {
         CalendarCommand::Windows { from, to, format } => ctx.windows(from, to, format, out),
@@ -223,6 +224,8 @@ struct Context {
     file: CalendarFile,
     database: Option<Location>,
     clock: Arc<dyn Clock>,
+    /// The store once opened (the database is opened once per command).
+    opened: std::cell::OnceCell<Arc<dyn WindowStore>>,
 }
 
 impl Context {
@@ -231,10 +234,14 @@ impl Context {
         let Some(location) = &self.database else {
             return Ok(None);
         };
+        if let Some(store) = self.opened.get() {
+            return Ok(Some(store.clone()));
+        }
         if !create && !location.exists() {
             return Err(CliError::DatabaseMissing(location.clone()));
         }
-        Ok(Some(Database::open(location)?.windows()?))
+        let store = Database::open(location)?.windows()?;
+        Ok(Some(self.opened.get_or_init(|| store).clone()))
     }
 
     fn service(&self) -> Result<CalendarService<Arc<dyn WindowStore>>, CliError> {

@@ -3,6 +3,9 @@
 //! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
 //! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
 //! module.
+//!
+//! This is the composition root: each subcommand opens the database once
+//! ([`crate::store::Database::open`]) and hands the stores it needs down; nothing below `cli/` opens one.
 
 pub mod calendar;
 pub mod check;
@@ -16,7 +19,7 @@ pub mod run;
 use crate::clock::Clock;
 use crate::inventory::Inventory;
 use crate::notify::transport::TransportError;
-use crate::store::{Database, Location, StoreError, WindowStore};
+use crate::store::{Location, StoreError, WindowStore};
 use crate::windows::{CalendarError, CalendarService};
 use chrono::NaiveDate;
 use driftvakt_common::config::{ConfigError, ConfigErrors};
@@ -196,17 +199,12 @@ pub fn tool_database(
     }
 }
 
-/// The calendar with operators' activations and ad-hoc windows, on the collector's database.
+/// The calendar with operators' activations and ad-hoc windows in `windows` (the collector's
+/// database).
 pub fn calendar_service(
     inv: &Inventory,
+    windows: Arc<dyn WindowStore>,
     clock: Arc<dyn Clock>,
-) -> Result<CalendarService<Arc<dyn WindowStore>>, CliError> {
-    let store = Database::open(&inv.settings.database)
-        .and_then(|db| db.windows())
-        .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
-    Ok(CalendarService::new(
-        inv.calendar.clone().unwrap_or_default(),
-        store,
-        clock,
-    ))
+) -> CalendarService<Arc<dyn WindowStore>> {
+    CalendarService::new(inv.calendar.clone().unwrap_or_default(), windows, clock)
 }

@@ -105,7 +105,8 @@ pub fn run(args: &OncallArgs, clock: Arc<dyn Clock>) -> Result<String, CliError>
         return Err(CliError::DatabaseMissing(inv.settings.database.clone()));
     }
     let db = Database::open(&inv.settings.database)?;
-    let o = oncall_between(&inv, &db, p.from, p.to.min(now), now)?;
+    let (alarms, registered) = (db.notify()?, db.oncall_cases()?);
+    let o = oncall_between(&inv, &*alarms, &*registered, p.from, p.to.min(now), now)?;
     Ok(match args.format {
         OncallFormat::Csv => csv(&o),
         OncallFormat::Json => serde_json::to_string_pretty(&o)? + "\n",

@@ -3,7 +3,7 @@
 use super::{CliError, CommonArgs};
 use crate::availability::period_of;
 use crate::clock::{Clock, FixedClock};
-use crate::report::{build, render, Format};
+use crate::report::{add_oncall_cases, build, render, Format};
 use crate::store::Database;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -49,10 +49,13 @@ pub fn report(args: &ReportArgs, clock: Arc<dyn Clock>) -> Result<String, CliErr
     }
     let db = Database::open(&inv.settings.database)?;
     let store = db.store()?;
-    let windows = super::calendar_service(&inv, clock.clone())?
+    let windows = db
+        .windows()
+        .map_err(|e| CliError::Usage(format!("calendar store: {e}")))?;
+    let windows = super::calendar_service(&inv, windows, clock.clone())
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
     let mut r = build(&inv, &*store, &windows, &period, now)?;
-    crate::report::add_oncall_cases_from(&mut r, &db)?;
+    add_oncall_cases(&mut r, &*db.notify()?, &*db.oncall_cases()?)?;
     Ok(render(&r, args.format))
 }

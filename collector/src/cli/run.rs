@@ -1,4 +1,6 @@
 //! `driftvakt-collector run`: load the inventory, open the database, serve until SIGTERM.
+//! The database is opened here, once: its stores ([`Stores`]) go to `App`, the HTTP state,
+//! the cluster member, alerting and the notifier.
 //! With a `notify:` section it also runs the notifier ([`build_notifier`]): alerting checks
 //! after every ingest, delivery, the time-driven tick, and the notifier's metrics. Every node
 //! beats in the cluster ([`crate::cluster`]); the notifier's loops run only while this node
@@ -12,7 +14,7 @@ use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
-use crate::store::{Database, NotifyTables, WindowStore};
+use crate::store::{Database, NotifyTables, Stores, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
@@ -45,12 +47,12 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     for w in super::check::preflight(&inv, clock.as_ref())? {
         tracing::warn!("{w}");
     }
-    let store = Database::open(&inv.settings.database)?.store()?;
+    let mut stores = Database::open(&inv.settings.database)?.stores()?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
     let changed = Arc::new(tokio::sync::Notify::new());
-    let store = SignallingStore::new(store, changed.clone());
-    let app = App::new(inv, Arc::new(store), clock.clone())?;
+    stores.results = Arc::new(SignallingStore::new(stores.results, changed.clone()));
+    let app = App::new(inv, stores.results.clone(), clock.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Listen { addr, source })?;
@@ -62,7 +64,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let mut registry = prometheus_client::registry::Registry::default();
     let embedded = crate::embedded::start_all(&app, &mut registry)
         .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
-    let calendar = Arc::new(calendar_service(&app.inventory, clock)?);
+    let calendar = Arc::new(calendar_service(
+        &app.inventory,
+        stores.windows.clone(),
+        clock,
+    ));
     let every = std::time::Duration::from_secs(args.availability_every);
     let metrics = crate::metrics::start(
         &mut registry,
@@ -70,10 +76,17 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         calendar.clone(),
         every,
     );
-    let member = cluster_member(&app, &listener)?;
+    let member = cluster_member(&app, &listener, stores.cluster.clone());
     let cluster_metrics = ClusterMetrics::register(&mut registry);
     let fence: Arc<dyn Fence> = member.clone();
-    let parts = build_notifier(&app, calendar.clone(), &mut registry, changed, Some(fence))?;
+    let parts = build_notifier(
+        &app,
+        &stores,
+        calendar.clone(),
+        &mut registry,
+        changed,
+        Some(fence),
+    )?;
     let alerts = parts.as_ref().map(|p| p.acks.clone());
     let lead: Lead = match parts {
         Some(p) => Box::new(move || p.spawn()),
@@ -89,6 +102,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         operator_token: operator_token(&app.inventory)?,
         registry: Arc::new(registry),
         app,
+        stores,
         cluster: Some(member.clone()),
     };
     let served = serve(state, listener, stop).await;
@@ -136,26 +150,29 @@ fn watch_for_peers(
 }
 
 /// This node in the cluster: `collector.node` (default the host name), its listening address,
-/// the lease timing, the cluster's tables in the database.
-fn cluster_member(app: &App, listener: &tokio::net::TcpListener) -> Result<Arc<Member>, CliError> {
+/// the lease timing, the cluster's tables in the database (`store`).
+fn cluster_member(
+    app: &App,
+    listener: &tokio::net::TcpListener,
+    store: Arc<dyn crate::store::ClusterStore>,
+) -> Arc<Member> {
     let settings = &app.inventory.settings;
     let name = crate::cluster::node_name(settings.node.as_deref());
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let store = Database::open(&settings.database)?.cluster()?;
     tracing::info!(
         node = name,
         "cluster node; the leader runs alerting and the notifier"
     );
-    Ok(Arc::new(Member::new(
+    Arc::new(Member::new(
         name,
         address,
         settings.cluster,
         store,
         app.clock.clone(),
-    )))
+    ))
 }
 
 /// The notifier's tasks, and what acknowledges its alerts.
@@ -168,12 +185,13 @@ pub type Started = (
 /// tasks (abort to stop); none without `notify:`.
 pub fn start_notifier(
     app: &App,
+    stores: &Stores,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
     changed: Arc<tokio::sync::Notify>,
 ) -> Result<Started, CliError> {
     Ok(
-        match build_notifier(app, calendar, registry, changed, None)? {
+        match build_notifier(app, stores, calendar, registry, changed, None)? {
             Some(parts) => (parts.spawn(), Some(parts.acks.clone())),
             None => (Vec::new(), None),
         },
@@ -203,10 +221,12 @@ impl NotifierParts {
 }
 
 /// Builds the notifier when the inventory has a `notify:` section: SMTP, or `.eml` files in
-/// `notify.outbox_dir` (default `outbox` next to the database), the channels, alerting, and the
-/// metrics in `registry`; every send asks `fence` first when given. `None` without `notify:`.
+/// `notify.outbox_dir` (default `outbox` next to the database), the channels, alerting on
+/// `stores`, and the metrics in `registry`; every send asks `fence` first when given. `None`
+/// without `notify:`.
 pub fn build_notifier(
     app: &App,
+    stores: &Stores,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
     changed: Arc<tokio::sync::Notify>,
@@ -239,19 +259,17 @@ pub fn build_notifier(
     for name in config.channels.keys() {
         tracing::info!("notify: alert channel {name} configured");
     }
-    let database = Database::open(db).map_err(|e| notify_err(&e))?;
-    let open_store = || database.notify().map_err(|e| notify_err(&e));
     let reports = AppReports {
         app: app.clone(),
         calendar: calendar.clone(),
-        oncall: open_store()?,
-        registered: database.oncall_cases().map_err(|e| notify_err(&e))?,
+        oncall: stores.notify.clone(),
+        registered: stores.oncall_cases.clone(),
     };
     let mut notifier = Notifier::new(
         config,
         calendar,
         app.clock.clone(),
-        open_store()?,
+        stores.notify.clone(),
         transport,
     )
     .with_reports(Arc::new(reports))
@@ -261,7 +279,12 @@ pub fn build_notifier(
     }
     let notifier = Arc::new(notifier);
     let acks: Arc<dyn Acknowledge> = notifier.clone();
-    let alerting = Alerting::new(app.clone(), notifier, db).map_err(|e| notify_err(&e))?;
+    let alerting = Alerting::new(
+        app.clone(),
+        notifier,
+        stores.announced.clone(),
+        stores.service_updates.clone(),
+    );
     Ok(Some(NotifierParts {
         alerting: Arc::new(alerting),
         changed,

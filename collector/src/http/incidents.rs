@@ -16,7 +16,7 @@
 use super::{auth, body, error, ApiState};
 use crate::availability::period_of;
 use crate::incidents::{change, register, Change, IncidentError, Registration};
-use crate::store::{Database, IncidentStore};
+use crate::store::IncidentStore;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,6 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// The largest body a change may have.
 const BODY_LIMIT: usize = 32 * 1024;
@@ -48,20 +47,12 @@ pub(super) fn answer(e: IncidentError) -> Response {
     error(status, e.to_string())
 }
 
-/// The store on the collector's database (the same file as every other table).
-#[allow(clippy::result_large_err)] // the error is the answer, returned at once
-fn open(s: &ApiState) -> Result<Arc<dyn IncidentStore>, Response> {
-    Database::open(&s.app.inventory.settings.database)
-        .and_then(|db| db.incidents())
-        .map_err(|e| super::failure(&e))
-}
-
 /// Runs `f` on the store off the async threads.
 async fn blocking<T: Send + 'static>(
     s: &ApiState,
     f: impl FnOnce(&dyn IncidentStore) -> Result<T, IncidentError> + Send + 'static,
 ) -> Result<T, Response> {
-    let store = open(s)?;
+    let store = s.stores.incidents.clone();
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(super::task_failed)?

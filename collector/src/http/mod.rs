@@ -46,7 +46,7 @@ pub mod windows;
 pub use server::{serve, serve_with, shutdown_signal, ServerOptions};
 
 use crate::app::App;
-use crate::store::{StoreCause, WindowStore};
+use crate::store::{StoreCause, Stores, WindowStore};
 use crate::windows::CalendarService;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -56,11 +56,15 @@ use axum::{Json, Router};
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
 
-/// What the handlers share: the app, the calendar (service windows for reports, operators'
-/// changes) and the operator token.
+/// What the handlers share: the app, the stores, the calendar (service windows for reports,
+/// operators' changes) and the operator token. The handlers never open the database: the
+/// composition root (`cli/run`) opened it once and hands the stores in here.
 #[derive(Clone)]
 pub struct ApiState {
     pub app: App,
+    /// The database's stores (incidents, on-call cases, the notifier's tables, service
+    /// updates…); results are read through `app.store`.
+    pub stores: Stores,
     pub calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     pub operator_token: Option<Secret>,
     /// What `/metrics` serves (the collector's metrics and any embedded agent's).

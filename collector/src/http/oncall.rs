@@ -13,7 +13,6 @@ use super::{error, ApiState};
 use crate::availability::period_of;
 use crate::incidents::oncall::{register, OncallRegistration};
 use crate::report::oncall_between;
-use crate::store::Database;
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,13 +31,8 @@ async fn add(State(s): State<ApiState>, request: Request) -> Response {
         Err(answer) => return answer,
     };
     let (inv, now) = (s.app.inventory.clone(), s.app.now());
-    let result = tokio::task::spawn_blocking(move || {
-        let store = Database::open(&inv.settings.database)
-            .and_then(|db| db.oncall_cases())
-            .map_err(crate::incidents::IncidentError::Store)?;
-        register(&inv, &*store, &r, now)
-    })
-    .await;
+    let store = s.stores.oncall_cases.clone();
+    let result = tokio::task::spawn_blocking(move || register(&inv, &*store, &r, now)).await;
     match result {
         Ok(Ok(case)) => (StatusCode::CREATED, Json(case)).into_response(),
         Ok(Err(e)) => answer(e),
@@ -65,10 +59,10 @@ async fn list(
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let inv = s.app.inventory.clone();
+    let (inv, stores) = (s.app.inventory.clone(), s.stores.clone());
     let result = tokio::task::spawn_blocking(move || {
-        let db = Database::open(&inv.settings.database)?;
-        oncall_between(&inv, &db, p.from, p.to.min(now), now)
+        let (alarms, registered) = (&*stores.notify, &*stores.oncall_cases);
+        oncall_between(&inv, alarms, registered, p.from, p.to.min(now), now)
     })
     .await;
     match result {

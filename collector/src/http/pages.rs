@@ -91,12 +91,12 @@ async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
         ));
     };
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
+    let store = s.stores.service_updates.clone();
     tokio::task::spawn_blocking(move || {
         let now = app.now();
         let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
-        let updates = crate::store::Database::open(&app.inventory.settings.database)
-            .and_then(|db| db.service_updates())
-            .and_then(|u| u.since(now - Duration::days(31)))
+        let updates = store
+            .since(now - Duration::days(31))
             .map_err(|e| super::failure(&e))?;
         driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| super::failure(&e))
     })
@@ -267,11 +267,8 @@ async fn add_update(State(s): State<ApiState>, request: Request) -> Response {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")),
     };
-    let app = s.app.clone();
+    let (app, updates) = (s.app.clone(), s.stores.service_updates.clone());
     let result = tokio::task::spawn_blocking(move || {
-        let updates = crate::store::Database::open(&app.inventory.settings.database)
-            .and_then(|db| db.service_updates())
-            .map_err(crate::incidents::IncidentError::Store)?;
         update_service(&app.inventory, &*app.store, &updates, &id, &c, app.now())
     })
     .await;

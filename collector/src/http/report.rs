@@ -34,14 +34,13 @@ pub async fn get_report(
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let app = state.app.clone();
+    let (app, stores) = (state.app.clone(), state.stores.clone());
     let calendar = state.calendar.clone();
     let result = tokio::task::spawn_blocking(move || {
         let windows = calendar.calendar().map_err(|e| super::failure(&e))?;
         let build = || {
             let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
-            let db = crate::store::Database::open(&app.inventory.settings.database)?;
-            report::add_oncall_cases_from(&mut r, &db)?;
+            report::add_oncall_cases(&mut r, &*stores.notify, &*stores.oncall_cases)?;
             Ok(r)
         };
         build().map_err(|e| match e {

@@ -462,18 +462,18 @@ pub fn build(
     })
 }
 
-/// The on-call cases of `[from, to)` in `database` (pages and cases registered by hand) with
-/// what they bill as of `now`.
+/// The on-call cases of `[from, to)`: the notifier's (`alarms`, from pages) and those
+/// `registered` by hand, with what they bill as of `now`.
 pub fn oncall_between(
     inv: &Inventory,
-    database: &crate::store::Database,
+    alarms: &dyn crate::store::PolicyStore,
+    registered: &dyn crate::store::OncallCaseStore,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<oncall::Oncall, StoreError> {
-    use crate::store::PolicyStore;
-    let cases = database.notify()?.oncall_cases(from, to)?;
-    let manual = database.oncall_cases()?.starting(from, to)?;
+    let cases = alarms.oncall_cases(from, to)?;
+    let manual = registered.starting(from, to)?;
     let deps = departments(inv);
     let department_of = |d: &str| deps.get(d).cloned().unwrap_or_default();
     Ok(oncall::bill(
@@ -569,19 +569,6 @@ pub fn add_oncall_cases(
     report.oncall = oncall::bill(&cases, &manual, &department_of, &report.billing, report.now);
     report.oncall_cases = report.oncall.cases.len() as u64;
     Ok(())
-}
-
-/// [`add_oncall_cases`] from the notifier's table in the database at `database`, when the
-/// file exists (a report never creates a database).
-pub fn add_oncall_cases_from(
-    report: &mut Report,
-    database: &crate::store::Database,
-) -> Result<(), ReportError> {
-    if !database.location().exists() {
-        return Ok(());
-    }
-    let store = database.notify()?;
-    add_oncall_cases(report, &*store, &*database.oncall_cases()?)
 }
 
 fn group_rows(

@@ -2,7 +2,8 @@
 //! rest of the collector does not know the database. Two backends: SQLite (one file, the
 //! default: [`db`], [`migrations`]) and PostgreSQL ([`pg`], its migration sequence numbered
 //! like SQLite's); [`Location`] says which, [`Database::open`] opens either and hands out the
-//! stores behind their traits; one [`StoreError`].
+//! stores behind their traits ([`Stores`] all at once); one [`StoreError`]. Only the
+//! composition root (`cli/`) opens the database, once per process.
 //!
 //! - [`Store`] (this file) with [`SqliteStore`]: results, batches, outages, flaps;
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
@@ -66,7 +67,7 @@ pub use incidents::{
 pub use location::{Location, PgConfig};
 pub use notify::SqliteNotifyStore;
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
-pub use open::{Database, NotifyTables};
+pub use open::{Database, NotifyTables, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use pages::{AckError, Page, PageStore};
 pub use policy::{Incident, IncidentState, PolicyStore};

@@ -1,7 +1,12 @@
-//! The one way the rest of the collector opens its database: [`Database::open`] takes a
-//! [`Location`] (a SQLite file or a PostgreSQL URL) and hands out every store on it behind its
-//! trait (`Arc<dyn Store>`, `Arc<dyn WindowStore>`, …), so every command works on both
-//! backends. On PostgreSQL all the stores of one database share one connection pool.
+//! The one way the collector opens its database: [`Database::open`] takes a [`Location`] (a
+//! SQLite file or a PostgreSQL URL) and hands out every store on it behind its trait
+//! (`Arc<dyn Store>`, `Arc<dyn WindowStore>`, …), so every command works on both backends.
+//!
+//! Only the composition root (`cli/`) opens it, once per process, and hands the stores down;
+//! `run` opens them all at once ([`Database::stores`]) for `App`, the HTTP state, alerting
+//! and the notifier. On SQLite each store is one connection of its own (WAL lets readers run
+//! beside the writer; each connection is behind a mutex), opened and migrated when the store
+//! is made; on PostgreSQL all the stores of one database share one connection pool.
 
 use super::pg::{self, Pool};
 use super::{
@@ -16,6 +21,28 @@ use std::sync::Arc;
 pub trait NotifyTables: OutboxStore + PolicyStore + PageStore {}
 
 impl<S: OutboxStore + PolicyStore + PageStore + ?Sized> NotifyTables for S {}
+
+/// Every store on one database, each opened once ([`Database::stores`]). Cheap to clone: the
+/// clones share the stores.
+#[derive(Clone)]
+pub struct Stores {
+    /// Results, batches, outages, flaps (`run` wraps it to signal alerting).
+    pub results: Arc<dyn Store>,
+    /// Operators' service windows.
+    pub windows: Arc<dyn WindowStore>,
+    /// The notifier's outbox, policy state and pages.
+    pub notify: Arc<dyn NotifyTables>,
+    /// Incidents registered by hand.
+    pub incidents: Arc<dyn IncidentStore>,
+    /// On-call cases registered by hand.
+    pub oncall_cases: Arc<dyn OncallCaseStore>,
+    /// What alerting has announced.
+    pub announced: Arc<AnnouncedStore>,
+    /// Updates of service disturbances.
+    pub service_updates: Arc<ServiceUpdateStore>,
+    /// The cluster's heartbeats and leader lease.
+    pub cluster: Arc<dyn ClusterStore>,
+}
 
 /// An opened database (see the module doc). Cheap to clone.
 #[derive(Debug, Clone)]
@@ -36,7 +63,7 @@ impl Database {
                 })?;
                 Ok(Database::Sqlite(path.clone()))
             }
-            Location::Postgres(config) => Ok(Database::Postgres(Pool::shared(config)?)),
+            Location::Postgres(config) => Ok(Database::Postgres(Arc::new(Pool::open(config)?))),
         }
     }
 
@@ -46,6 +73,20 @@ impl Database {
             Database::Sqlite(p) => Location::Sqlite(p.clone()),
             Database::Postgres(pool) => Location::Postgres(pool.config().clone()),
         }
+    }
+
+    /// Every store, each opened once (on SQLite one connection each).
+    pub fn stores(&self) -> Result<Stores, StoreError> {
+        Ok(Stores {
+            results: self.store()?,
+            windows: self.windows()?,
+            notify: self.notify()?,
+            incidents: self.incidents()?,
+            oncall_cases: self.oncall_cases()?,
+            announced: Arc::new(self.announced()?),
+            service_updates: Arc::new(self.service_updates()?),
+            cluster: self.cluster()?,
+        })
     }
 
     /// Results, batches, outages, flaps.

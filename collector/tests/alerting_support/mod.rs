@@ -250,24 +250,29 @@ fn open(
 ) {
     let inv = Inventory::load(&dir.join("collector.yaml")).unwrap();
     let db = inv.settings.database.clone();
-    let database = Database::open(&db).unwrap();
+    let stores = Database::open(&db).unwrap().stores().unwrap();
     let config = inv.notify.clone().expect("the inventory has notify:");
     let calendar = Arc::new(CalendarService::new(
         inv.calendar.clone().unwrap_or_default(),
-        database.windows().unwrap(),
+        stores.windows.clone(),
         clock.clone(),
     ));
     let c = clock.clone();
-    let app = App::new(inv, database.store().unwrap(), Arc::new(move || c.now())).unwrap();
+    let app = App::new(inv, stores.results.clone(), Arc::new(move || c.now())).unwrap();
     let transport = SmtpTransport::from_config(config.smtp.as_ref().unwrap()).unwrap();
     let notifier = Notifier::new(
         config,
         calendar.clone(),
         clock,
-        database.notify().unwrap(),
+        stores.notify.clone(),
         transport,
     );
-    let alerting = Alerting::new(app.clone(), Arc::new(notifier), &db).unwrap();
+    let alerting = Alerting::new(
+        app.clone(),
+        Arc::new(notifier),
+        stores.announced,
+        stores.service_updates,
+    );
     (app, calendar, alerting)
 }
 

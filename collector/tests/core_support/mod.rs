@@ -9,7 +9,6 @@ use driftvakt_collector::clock::{Clock, SystemClock};
 use driftvakt_collector::http::ApiState;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::{Database, Location};
-use driftvakt_collector::store::{SqliteWindowStore, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -164,20 +163,26 @@ impl PlannedWindows for FixedWindows {
     }
 }
 
-/// What the API serves over `dir`'s database: the app of [`open_app`] (its clock at the end of
-/// the test day), the calendar with the default rules and `operator_token`.
+/// What the API serves over `dir`'s database, opened once as `run` opens it: the app of
+/// [`open_app`] (its clock at the end of the test day), the stores, the calendar with the
+/// default rules and `operator_token`.
 pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
-    let windows: Arc<dyn WindowStore> =
-        Arc::new(SqliteWindowStore::open(&dir.join("dv.db")).unwrap());
+    let inv = Inventory::load(&write_inventory(dir, None)).unwrap();
+    let stores = Database::open(&dir.join("dv.db").into())
+        .unwrap()
+        .stores()
+        .unwrap();
+    let (now, _) = clock(minute(24 * 60));
     ApiState {
         cluster: None,
         alerts: None,
-        app: open_app(dir),
+        app: App::new(inv, stores.results.clone(), now).unwrap(),
         calendar: Arc::new(CalendarService::new(
             Default::default(),
-            windows,
+            stores.windows.clone(),
             Arc::new(SystemClock),
         )),
+        stores,
         operator_token: operator_token.map(Secret::new),
         registry: Default::default(),
     }

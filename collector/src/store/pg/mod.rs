@@ -13,9 +13,9 @@
 //!
 //! A [`Pool`] keeps a few connections ([`POOL_SIZE`]), each with its prepared statements. A
 //! connection found closed (the server restarted, the network broke) is dropped and the next call
-//! opens a new one, so PostgreSQL coming back is picked up by the first call after it. Pools are
-//! shared per database within the process ([`Pool::shared`]), so opening a store per request
-//! (as the HTTP routes do) costs nothing.
+//! opens a new one, so PostgreSQL coming back is picked up by the first call after it. The
+//! composition root opens the database once per process ([`super::Database::open`]), so one
+//! pool serves every store of the process.
 //!
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
@@ -41,7 +41,7 @@ pub use tables::{PgIncidentStore, PgWindowStore};
 
 use super::{PgConfig, StoreError};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, NoTls, Row, Statement};
 
@@ -187,21 +187,6 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// The process's pool for `config` (opened and migrated on first use, then shared while
-    /// any store holds it).
-    pub fn shared(config: &PgConfig) -> Result<Arc<Pool>, StoreError> {
-        static POOLS: OnceLock<Mutex<HashMap<String, Weak<Pool>>>> = OnceLock::new();
-        let pools = POOLS.get_or_init(Default::default);
-        let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
-        let key = format!("{config} {:?}", config.password_file);
-        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
-            return Ok(pool);
-        }
-        let pool = Arc::new(Pool::open(config)?);
-        pools.insert(key, Arc::downgrade(&pool));
-        Ok(pool)
-    }
-
     /// A new pool; connects once and brings the schema up to date.
     pub fn open(config: &PgConfig) -> Result<Pool, StoreError> {
         let pool = Pool {
