@@ -110,6 +110,31 @@ fn value_for(option: &str) -> &'static str {
     }
 }
 
+/// Words as a shell splits them: whitespace outside double quotes separates, the quotes go.
+fn shell_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for c in text.chars() {
+        match c {
+            '"' => (quoted, any) = (!quoted, true),
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(word);
+    }
+    out
+}
+
 /// The arguments of a README line, placeholders filled in (`dir` is the temp folder), and
 /// whether the line elides arguments (a lone `...`).
 fn args(text: &str, dir: &Path, copies: &mut usize) -> (Vec<String>, bool) {
@@ -119,7 +144,8 @@ fn args(text: &str, dir: &Path, copies: &mut usize) -> (Vec<String>, bool) {
     let text = text.split(" > ").next().unwrap();
     let mut out: Vec<String> = Vec::new();
     let mut optional = 0;
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let split = shell_words(text);
+    let words: Vec<&str> = split.iter().map(String::as_str).collect();
     for (i, w) in words.iter().enumerate() {
         if w.starts_with('[') {
             optional += 1;
