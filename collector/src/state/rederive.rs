@@ -106,12 +106,17 @@ fn rederive_services(
     for s in affected {
         let mut from = earliest.saturating_sub(widest);
         loop {
-            // An outage covering or ending at `from` (see `Source::rederive_device`).
-            let covering = store.outages(EntityKind::Service, Some(&s.id), from - 1, from)?;
+            let covering = store.outages(EntityKind::Service, Some(&s.id), from, from + 1)?;
             match covering.iter().map(|o| o.start).min() {
                 Some(start) if start < from => from = start,
                 _ => break,
             }
+        }
+        // A down outage that ends where `from` is (the silence after it may be bridged now;
+        // see `Source::rederive_device`).
+        let before = store.outages(EntityKind::Service, Some(&s.id), from - 1, from)?;
+        if let Some(start) = down_ending_at(&before, from) {
+            from = start;
         }
         starts.push((s, from));
     }
@@ -155,6 +160,14 @@ fn rederive_services(
         });
     }
     Ok(out)
+}
+
+/// The start of a down outage among `outages` that ends at `at`.
+fn down_ending_at(outages: &[Outage], at: i64) -> Option<i64> {
+    outages
+        .iter()
+        .find(|o| o.kind == State::Down && o.end == Some(at))
+        .map(|o| o.start)
 }
 
 /// Whether `device` or one of its ancestors is in `changed`.
@@ -230,9 +243,11 @@ impl Source<'_> {
     /// Re-derives a device's outages and flaps from `earliest` on.
     ///
     /// The re-derivation starts at an *anchor* no later than `earliest` minus the stale time,
-    /// moved back to the start of any stored outage that covers it or ends at it (an outage
-    /// followed by silence goes on when the silence is bridged, and must be replaced whole,
-    /// not split at the anchor), so the state just before the anchor is plain up. Results are loaded from each agent's last success before the
+    /// moved back to the start of any stored outage that covers it, and then over a down
+    /// outage that ends exactly there (an outage followed by silence goes on when the silence
+    /// is bridged, and must be replaced whole, not split at the anchor), so the state just
+    /// before the anchor is plain up. Only a down outage is stepped over: walking back over
+    /// every adjacent outage would re-read a flapping device's whole history on every batch. Results are loaded from each agent's last success before the
     /// anchor (so runs of failures in progress are seen whole); outages from the anchor on
     /// are replaced.
     fn rederive_device(
@@ -255,11 +270,14 @@ impl Source<'_> {
         let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);
         let mut anchor = earliest.saturating_sub(stale);
         loop {
-            let covering = self.covering(device, anchor - 1)?;
+            let covering = self.covering(device, anchor)?;
             match covering.iter().map(|o| o.start).min() {
                 Some(start) if start < anchor => anchor = start,
                 _ => break,
             }
+        }
+        if let Some(start) = down_ending_at(&self.covering(device, anchor - 1)?, anchor) {
+            anchor = start;
         }
         let load_from = self
             .last_ok_before(device, &rules.primary_check, anchor)?
