@@ -333,7 +333,11 @@ fn a_secret_file_it_cannot_read_names_the_user_it_runs_as() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let mut cmd = collector();
+    // A copy of the binary in the open folder: the checkout may lie where the service user
+    // cannot reach (a clone under /root).
+    let bin = dir.path().join("driftvakt-collector");
+    std::fs::copy(BIN, &bin).unwrap();
+    let mut cmd = Command::new(&bin);
     cmd.current_dir(dir.path()).args(["check-config", "c.yaml"]);
     // SAFETY: geteuid has no preconditions.
     let (want, uid) = if unsafe { libc::geteuid() } == 0 {
