@@ -105,18 +105,20 @@ fn rederive_services(
     let mut starts = Vec::with_capacity(affected.len());
     for s in affected {
         let mut from = earliest.saturating_sub(widest);
+        // Back over any outage covering `from`, then over a down outage that ends where
+        // `from` is (the silence after it may be bridged now; see `Source::rederive_device`):
+        // one read of the outages around `from` a step.
         loop {
-            let covering = store.outages(EntityKind::Service, Some(&s.id), from, from + 1)?;
-            match covering.iter().map(|o| o.start).min() {
+            let near = store.outages(EntityKind::Service, Some(&s.id), from - 1, from + 1)?;
+            let covering = near
+                .iter()
+                .filter(|o| o.start < from && o.end.is_none_or(|e| e > from))
+                .map(|o| o.start)
+                .min();
+            match covering.or_else(|| down_ending_at(&near, from)) {
                 Some(start) if start < from => from = start,
                 _ => break,
             }
-        }
-        // A down outage that ends where `from` is (the silence after it may be bridged now;
-        // see `Source::rederive_device`).
-        let before = store.outages(EntityKind::Service, Some(&s.id), from - 1, from)?;
-        if let Some(start) = down_ending_at(&before, from) {
-            from = start;
         }
         starts.push((s, from));
     }
