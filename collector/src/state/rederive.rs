@@ -11,7 +11,7 @@
 use super::lineage::ancestors;
 use super::machine::{derive, service_timeline, Observation, State, Timeline};
 use super::tails::Tails;
-use super::timelines::load_timelines_of;
+use super::timelines::{load_timelines_of, timelines_of};
 use crate::availability::FOREVER;
 use crate::inventory::Inventory;
 use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
@@ -62,9 +62,10 @@ pub fn recompute<G>(
             };
             replacements.push(source.rederive_device(inv, device, mark.min(**from))?);
         }
-        store.replace_outages(&replacements)?;
+        let w = writes(tails, &replacements);
+        store.replace_outages(&w)?;
         for r in replacements {
-            let differs = tails.is_none_or(|t| t.replaced(&r.id, r.from, &r.outages));
+            let differs = tails.is_none_or(|t| t.replaced(&r));
             if differs {
                 changed.insert(r.id, r.from);
             }
@@ -74,8 +75,38 @@ pub fn recompute<G>(
         return Ok(());
     }
     let _step = lock();
-    let services = rederive_services(inv, store, &changed)?;
-    store.replace_outages(&services)
+    let services = rederive_services(inv, &source, &changed)?;
+    store.replace_outages(&services)?;
+    if let Some(t) = tails {
+        for r in &services {
+            t.service_replaced(r);
+        }
+    }
+    Ok(())
+}
+
+/// What to write for `replacements`: each as it is, but one that the tails show would leave
+/// the store as it is becomes a bare clearing of its pending mark (nothing deleted or inserted:
+/// the common case of an in-order batch of a healthy device).
+fn writes(tails: Option<&Tails>, replacements: &[Replacement]) -> Vec<Replacement> {
+    replacements
+        .iter()
+        .map(|r| match tails {
+            Some(t) if t.unchanged(r) => keep(r.entity, &r.id),
+            _ => r.clone(),
+        })
+        .collect()
+}
+
+/// A replacement that keeps every stored outage and flap and clears the pending mark.
+fn keep(entity: EntityKind, id: &str) -> Replacement {
+    Replacement {
+        entity,
+        id: id.to_string(),
+        from: FOREVER,
+        outages: Vec::new(),
+        flaps: Vec::new(),
+    }
 }
 
 /// Re-derives the stored outages of services whose members (or their ancestors) changed,
@@ -83,7 +114,7 @@ pub fn recompute<G>(
 /// report and status compute services from device outages themselves.
 fn rederive_services(
     inv: &Inventory,
-    store: &dyn Store,
+    source: &Source,
     changed: &BTreeMap<String, i64>,
 ) -> Result<Vec<Replacement>, StoreError> {
     let affected: Vec<_> = inv
@@ -109,7 +140,7 @@ fn rederive_services(
         // `from` is (the silence after it may be bridged now; see `Source::rederive_device`):
         // one read of the outages around `from` a step.
         loop {
-            let near = store.outages(EntityKind::Service, Some(&s.id), from - 1, from + 1)?;
+            let near = source.service_near(&s.id, from)?;
             let covering = near
                 .iter()
                 .filter(|o| o.start < from && o.end.is_none_or(|e| e > from))
@@ -133,7 +164,7 @@ fn rederive_services(
             needed.extend(ancestors(inv, m).map(|a| a.id.as_str()));
         }
     }
-    let devices = load_timelines_of(inv, store, Some(&needed), load_from, FOREVER)?;
+    let devices = source.timelines(inv, &needed, load_from)?;
     let mut out = Vec::new();
     for (s, from) in starts {
         let members: Vec<&Timeline> = s.members.iter().filter_map(|m| devices.get(m)).collect();
@@ -195,6 +226,55 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The stored outages of service `id` overlapping `[at - 1, at + 1)`.
+    fn service_near(&self, id: &str, at: i64) -> Result<Vec<Outage>, StoreError> {
+        let known = self.tails.and_then(|t| {
+            let mut near = t.service_covering(id, at - 1)?;
+            for o in t.service_covering(id, at)? {
+                if !near.contains(&o) {
+                    near.push(o);
+                }
+            }
+            Some(near)
+        });
+        match known {
+            Some(near) => Ok(near),
+            None => self
+                .store
+                .outages(EntityKind::Service, Some(id), at - 1, at + 1),
+        }
+    }
+
+    /// Effective timelines over `[from, ∞)` of the devices in `ids` (which holds each one's
+    /// ancestors): from the tails when they know every one's outages there, else the store.
+    fn timelines(
+        &self,
+        inv: &Inventory,
+        ids: &BTreeSet<&str>,
+        from: i64,
+    ) -> Result<BTreeMap<String, Timeline>, StoreError> {
+        let Some(tails) = self.tails else {
+            return load_timelines_of(inv, self.store, Some(ids), from, FOREVER);
+        };
+        let mut outages = Vec::new();
+        let mut first_seen = BTreeMap::new();
+        for id in ids {
+            let Some(known) = tails.outages_since(id, from) else {
+                return load_timelines_of(inv, self.store, Some(ids), from, FOREVER);
+            };
+            outages.extend(known);
+            let first = match tails.first_seen(id) {
+                Some(first) => Some(first),
+                None => self.store.first_seen(id)?,
+            };
+            if let Some(first) = first {
+                tails.set_first_seen(id, first);
+                first_seen.insert(id.to_string(), first);
+            }
+        }
+        Ok(timelines_of(inv, ids, outages, &first_seen))
+    }
+
     fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
         match self.tails {
             Some(t) => Ok(t.pending_of(device)),
@@ -260,13 +340,7 @@ impl Source<'_> {
     ) -> Result<Replacement, StoreError> {
         let Some(d) = inv.device(device) else {
             // No longer in the inventory: keep what is stored, clear the pending mark.
-            return Ok(Replacement {
-                entity: EntityKind::Device,
-                id: device.to_string(),
-                from: FOREVER,
-                outages: Vec::new(),
-                flaps: Vec::new(),
-            });
+            return Ok(keep(EntityKind::Device, device));
         };
         let rules = &d.rules;
         let stale = rules.stale_ms().max(rules.slowest_interval_ms * 3);

@@ -32,7 +32,7 @@
 //! node, reads the store and corrects them from its anchor on.)
 
 use super::machine::Observation;
-use crate::store::Outage;
+use crate::store::{Flap, Outage, Replacement};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -49,6 +49,10 @@ struct Tail {
     /// The anchor of the last re-derivation; `outages` are the stored outages from it on.
     outages_from: Option<i64>,
     outages: Vec<Outage>,
+    /// The flaps last written for the device: those ending at or after `flaps_from`, the
+    /// anchor of its last re-derivation.
+    flaps_from: Option<i64>,
+    flaps: Vec<Flap>,
 }
 
 /// Every device's tail, and the in-memory twins of two small store facts ingest reads for
@@ -66,6 +70,8 @@ pub struct Tails {
 #[derive(Debug, Default)]
 struct Inner {
     devices: HashMap<String, Tail>,
+    /// Services' stored outages (only `outages_from` and `outages` are used).
+    services: HashMap<String, Tail>,
     /// Pending marks written by this process and not yet cleared (the store's `pending`).
     pending: HashMap<String, i64>,
     /// First result of each device, as far as known (the store's `first_seen`).
@@ -96,18 +102,7 @@ impl Tails {
 
     /// The stored outages of `device` that overlap `[at, at + 1)`, if known.
     pub fn covering(&self, device: &str, at: i64) -> Option<Vec<Outage>> {
-        let inner = self.lock();
-        let tail = inner.devices.get(device)?;
-        if tail.outages_from? > at {
-            return None;
-        }
-        Some(
-            tail.outages
-                .iter()
-                .filter(|o| o.start <= at && o.end.is_none_or(|e| e > at))
-                .cloned()
-                .collect(),
-        )
+        self.lock().devices.get(device)?.covering(at)
     }
 
     /// The store's `last_ok_before(device, check, before)`, if the tail can answer it (the
@@ -252,24 +247,70 @@ impl Tails {
         tail.complete_from = Some(from);
     }
 
-    /// Records that `device`'s stored outages from `from` on were replaced by `outages` (and its
-    /// pending mark cleared). Returns whether they differ from the outages the tail knew there
-    /// (`true` when it did not know them).
-    pub fn replaced(&self, device: &str, from: i64, outages: &[Outage]) -> bool {
-        let mut inner = self.lock();
-        inner.pending.remove(device);
-        let tail = inner.devices.entry(device.to_string()).or_default();
-        let changed = match tail.outages_from {
-            Some(known) if known <= from => !tail
+    /// Whether writing `r` would leave the store as it is: the tail knows the device's stored
+    /// outages and flaps from an anchor at or before `r.from`, and `r` holds exactly those from
+    /// `r.from` on. (Every stored outage starting at or after the tail's anchor, and every flap
+    /// ending there, was written by the last replacement, which the tail holds.)
+    pub fn unchanged(&self, r: &Replacement) -> bool {
+        let inner = self.lock();
+        let Some(tail) = inner.devices.get(&r.id) else {
+            return false;
+        };
+        let outages_known = tail.outages_from.is_some_and(|known| known <= r.from);
+        let flaps_known = tail.flaps_from.is_some_and(|known| known <= r.from);
+        outages_known
+            && flaps_known
+            && tail
                 .outages
                 .iter()
-                .filter(|o| o.start >= from)
-                .eq(outages.iter()),
-            _ => true,
-        };
-        tail.outages_from = Some(from);
-        tail.outages = outages.to_vec();
+                .filter(|o| o.start >= r.from)
+                .eq(r.outages.iter())
+            && tail
+                .flaps
+                .iter()
+                .filter(|f| f.end >= r.from)
+                .eq(r.flaps.iter())
+    }
+
+    /// Records that the device's stored outages and flaps from `r.from` on were replaced by
+    /// `r`'s (and its pending mark cleared). Returns whether the outages differ from those the
+    /// tail knew there (`true` when it did not know them).
+    pub fn replaced(&self, r: &Replacement) -> bool {
+        let mut inner = self.lock();
+        inner.pending.remove(&r.id);
+        let tail = inner.devices.entry(r.id.clone()).or_default();
+        let changed = tail.replace_outages(r.from, &r.outages);
+        tail.flaps_from = Some(r.from);
+        tail.flaps.clone_from(&r.flaps);
         changed
+    }
+
+    /// [`Tails::replaced`] for a service's stored outages.
+    pub fn service_replaced(&self, r: &Replacement) {
+        let mut inner = self.lock();
+        let tail = inner.services.entry(r.id.clone()).or_default();
+        tail.replace_outages(r.from, &r.outages);
+    }
+
+    /// The stored outages of service `id` that overlap `[at, at + 1)`, if known.
+    pub fn service_covering(&self, id: &str, at: i64) -> Option<Vec<Outage>> {
+        self.lock().services.get(id)?.covering(at)
+    }
+
+    /// The stored outages of `device` that overlap `[from, ∞)`, if the tail holds all of them.
+    pub fn outages_since(&self, device: &str, from: i64) -> Option<Vec<Outage>> {
+        let inner = self.lock();
+        let tail = inner.devices.get(device)?;
+        if tail.outages_from? > from {
+            return None;
+        }
+        Some(
+            tail.outages
+                .iter()
+                .filter(|o| o.end.is_none_or(|e| e > from))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Forgets everything known of `device` (its stored history changed behind the tail).
@@ -303,6 +344,72 @@ impl Tails {
         *e = (*e).min(first);
     }
 }
+
+impl Tail {
+    /// The known stored outages overlapping `[at, at + 1)`, if every such outage is known.
+    fn covering(&self, at: i64) -> Option<Vec<Outage>> {
+        if self.outages_from? > at {
+            return None;
+        }
+        Some(
+            self.outages
+                .iter()
+                .filter(|o| o.start <= at && o.end.is_none_or(|e| e > at))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Follows a replacement of the stored outages from `from` on (those starting there or
+    /// later deleted, `outages` inserted); returns whether they differ from what was known.
+    /// The outages before `from` stay known when they were, back to [`OUTAGES_KEPT_MS`] before
+    /// it, so a service re-derived from a little before its members' anchors reads memory.
+    fn replace_outages(&mut self, from: i64, outages: &[Outage]) -> bool {
+        match self.outages_from {
+            Some(known) if known <= from => {
+                let changed = !self
+                    .outages
+                    .iter()
+                    .filter(|o| o.start >= from)
+                    .eq(outages.iter());
+                self.outages.retain(|o| o.start < from);
+                self.outages.extend(outages.iter().cloned());
+                self.forget_outages_before(from.saturating_sub(OUTAGES_KEPT_MS));
+                changed
+            }
+            _ => {
+                self.outages_from = Some(from);
+                self.outages = outages.to_vec();
+                true
+            }
+        }
+    }
+
+    /// Moves `outages_from` up to `horizon` where that keeps its promise (every stored outage
+    /// starting before it ends at or before it), dropping the outages before it.
+    fn forget_outages_before(&mut self, horizon: i64) {
+        let Some(known) = self.outages_from else {
+            return;
+        };
+        let mut to = horizon;
+        while let Some(start) = self
+            .outages
+            .iter()
+            .filter(|o| o.start < to && o.end.is_none_or(|e| e > to))
+            .map(|o| o.start)
+            .min()
+        {
+            to = start;
+        }
+        if to > known {
+            self.outages.retain(|o| o.start >= to);
+            self.outages_from = Some(to);
+        }
+    }
+}
+
+/// How far before its last anchor a tail keeps knowing a device's stored outages.
+const OUTAGES_KEPT_MS: i64 = 6 * 3_600_000;
 
 /// Appends `r` to a series' runs, extending the last run when it has the same outcome and is
 /// at most `gap` before `r` (the store's compaction rule).
@@ -349,6 +456,26 @@ mod tests {
             end,
             kind: State::Down,
             cause: None,
+        }
+    }
+
+    fn flap(start: i64, end: i64) -> Flap {
+        Flap {
+            device: "sw".into(),
+            agent: "a".into(),
+            start,
+            end,
+            failures: 1,
+        }
+    }
+
+    fn repl(from: i64, outages: &[Outage], flaps: &[Flap]) -> Replacement {
+        Replacement {
+            entity: EntityKind::Device,
+            id: "sw".into(),
+            from,
+            outages: outages.to_vec(),
+            flaps: flaps.to_vec(),
         }
     }
 
@@ -418,13 +545,43 @@ mod tests {
     fn covering_outages_and_changes_are_tracked() {
         let t = Tails::new();
         assert_eq!(t.covering("sw", 10), None);
-        assert!(t.replaced("sw", 0, &[down(5, Some(50))]));
+        assert!(!t.unchanged(&repl(0, &[down(5, Some(50))], &[])));
+        assert!(t.replaced(&repl(0, &[down(5, Some(50))], &[])));
         assert_eq!(t.covering("sw", 10).unwrap(), vec![down(5, Some(50))]);
         assert!(t.covering("sw", 60).unwrap().is_empty());
-        assert!(!t.replaced("sw", 5, &[down(5, Some(50))]));
-        assert!(t.replaced("sw", 5, &[down(5, None)]));
+        assert!(t.unchanged(&repl(5, &[down(5, Some(50))], &[])));
+        // The same outages with a flap the store does not have: a write is due.
+        assert!(!t.unchanged(&repl(5, &[down(5, Some(50))], &[flap(60, 70)])));
+        assert!(!t.replaced(&repl(5, &[down(5, Some(50))], &[flap(60, 70)])));
+        assert!(t.unchanged(&repl(5, &[down(5, Some(50))], &[flap(60, 70)])));
+        // A later anchor sees only the flaps ending after it.
+        assert!(t.unchanged(&repl(71, &[], &[])));
+        // An earlier anchor than the last one: flaps ending before it are not known.
+        assert!(!t.unchanged(&repl(4, &[down(5, Some(50))], &[flap(60, 70)])));
+        // The outages before an anchor stay known (the earlier replacement wrote them).
+        assert_eq!(t.covering("sw", 10).unwrap(), vec![down(5, Some(50))]);
+        assert!(t.replaced(&repl(5, &[down(5, None)], &[])));
         assert_eq!(t.covering("sw", 1000).unwrap(), vec![down(5, None)]);
-        assert_eq!(t.covering("sw", 1), None);
+        assert_eq!(t.covering("sw", 1), Some(Vec::new()));
+        assert_eq!(t.covering("sw", -1), None);
+    }
+
+    #[test]
+    fn outages_are_kept_a_while_and_a_long_one_holds_the_horizon() {
+        let t = Tails::new();
+        let h = 3_600_000;
+        t.replaced(&repl(0, &[down(5, Some(50)), down(100, None)], &[]));
+        // Ten hours on: the closed outage is forgotten, the open one (and all after its
+        // start) stays known.
+        let open = down(100, None);
+        t.replaced(&repl(10 * h, &[], &[]));
+        assert_eq!(t.covering("sw", 99), None);
+        assert_eq!(t.outages_since("sw", 100).unwrap(), vec![open.clone()]);
+        // It ends: from then on six hours before the anchor are kept.
+        t.replaced(&repl(100, &[down(100, Some(11 * h))], &[]));
+        t.replaced(&repl(20 * h, &[], &[]));
+        assert_eq!(t.outages_since("sw", 14 * h).unwrap(), Vec::new());
+        assert_eq!(t.outages_since("sw", 13 * h), None);
     }
 
     #[test]
@@ -433,7 +590,7 @@ mod tests {
         t.mark_pending(&BTreeMap::from([("sw".to_string(), 50)]));
         t.mark_pending(&BTreeMap::from([("sw".to_string(), 20)]));
         assert_eq!(t.pending_of("sw"), Some(20));
-        t.replaced("sw", 0, &[]);
+        t.replaced(&repl(0, &[], &[]));
         assert_eq!(t.pending_of("sw"), None);
     }
 }

@@ -60,6 +60,16 @@ fn kind_str(k: OutageKind) -> &'static str {
     k.as_str()
 }
 
+/// Every replacement in one transaction.
+fn replace_all(conn: &mut Connection, replacements: &[Replacement]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for r in replacements {
+        replace_one(&tx, r)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     let e = r.entity.as_str();
     tx.prepare_cached("DELETE FROM dv_outages WHERE entity = ?1 AND id = ?2 AND start_ms >= ?3")?
@@ -233,14 +243,22 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    /// Devices' replacements commit without waiting for the disk (`synchronous=NORMAL`): they
+    /// are derived from results whose pending marks were committed durably with them, and a
+    /// power loss can only lose a suffix of the log, so what it takes comes back as pending
+    /// marks and is re-derived at the next start. Services' replacements (re-derived from the
+    /// devices' outages, not marked) wait for the disk, and with it for every write before them.
     fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for r in replacements {
-            replace_one(&tx, r)?;
+        let lazy = replacements.iter().all(|r| r.entity == EntityKind::Device);
+        if lazy {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
-        tx.commit()?;
-        Ok(())
+        let written = replace_all(&mut conn, replacements);
+        if lazy {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        written
     }
 
     fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError> {
@@ -248,7 +266,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT device, agent, start_ms, end_ms, failures FROM dv_flaps
              WHERE (?1 IS NULL OR device = ?1) AND start_ms >= ?2 AND start_ms < ?3
-             ORDER BY device, start_ms",
+             ORDER BY device, start_ms, agent",
         )?;
         let rows = stmt.query_map(params![device, from, to], |r| {
             Ok(Flap {

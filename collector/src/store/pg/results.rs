@@ -518,7 +518,7 @@ impl Store for PgStore {
                 .query(
                     "SELECT device, agent, start_ms, end_ms, failures FROM dv_flaps
                      WHERE ($1::text IS NULL OR device = $1) AND start_ms >= $2 AND start_ms < $3
-                     ORDER BY device, start_ms",
+                     ORDER BY device, start_ms, agent",
                     &[&device, &from, &to],
                 )
                 .await?;
