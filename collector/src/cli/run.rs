@@ -72,7 +72,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let every = std::time::Duration::from_secs(args.availability_every);
     let metrics = crate::metrics::start(
         &mut registry,
-        &app.metrics_sources(),
+        &metrics_sources(&app),
         calendar.clone(),
         every,
     );
@@ -291,4 +291,14 @@ pub fn build_notifier(
         metrics: NotifyMetrics::register(registry),
         acks,
     }))
+}
+
+/// What the collector's metrics read: the app's inventory, store, clock and ingest counters.
+fn metrics_sources(app: &App) -> crate::metrics::Sources {
+    crate::metrics::Sources {
+        inventory: app.inventory.clone(),
+        store: app.store.clone(),
+        clock: app.clock.clone(),
+        metrics: app.metrics.clone(),
+    }
 }

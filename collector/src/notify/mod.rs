@@ -18,7 +18,6 @@
 
 pub mod ack;
 pub mod channel;
-pub mod config;
 pub mod delivery;
 pub mod escalation;
 pub mod oncall;
@@ -29,6 +28,8 @@ pub mod transport;
 pub mod update;
 
 pub use crate::events::{AlertKind, Event};
+/// The `notify:` section's types, kept with the rest of the configuration in `inventory`.
+pub use crate::inventory::notify as config;
 pub use crate::store::outbox;
 pub use crate::store::{
     AckError, OutboxId, OutboxRow, OutboxStats, OutboxStore, Page, PageStore, PolicyStore,

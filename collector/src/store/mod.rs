@@ -18,7 +18,7 @@
 //!   report and alerting through [`Store::manual_incidents`]).
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
-//! types it keeps.
+//! types it keeps, and on `inventory` for [`Location`] (configuration, re-exported here).
 //!
 //! What is kept: results (compact rows, see below), seen batch ids (idempotent ingest), derived
 //! outages of devices and services, flaps, per-device first/last result, agents' last contact,
@@ -45,7 +45,6 @@ mod compact;
 pub mod copy;
 pub mod db;
 pub mod incidents;
-mod location;
 pub mod migrations;
 mod notify;
 pub mod oncall;
@@ -59,12 +58,12 @@ pub mod service_updates;
 mod sqlite;
 pub mod windows;
 
+pub use crate::inventory::database::{Location, PgConfig};
 pub use alerting::{Announced, AnnouncedStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat, SqliteClusterStore};
 pub use incidents::{
     IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
 };
-pub use location::{Location, PgConfig};
 pub use notify::SqliteNotifyStore;
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
 pub use open::{Database, NotifyTables, Stores};
