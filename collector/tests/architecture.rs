@@ -295,3 +295,40 @@ fn the_bottom_imports_only_the_bottom() {
         );
     }
 }
+
+/// One meaning per name (ARCHITECTURE.md, "Names"): the five states are `Health` (not a
+/// `State` beside axum's and the `state` module, nor an `OutageKind`); on-call pages are
+/// `OncallPage`s (the web pages are `pages/`); the notifier follows `Failure`s (an incident is the
+/// report's or one registered by hand); the notifier's tables are one `NotifyStore`.
+#[test]
+fn one_meaning_per_name() {
+    let gone = [
+        ("OutageKind", "availability::Health"),
+        ("NotifyTables", "store::NotifyStore"),
+        ("PageStore", "store::OncallPageStore"),
+        ("IncidentState", "store::FailureState"),
+    ];
+    for (rel, code) in sources() {
+        for (old, new) in gone {
+            assert!(!names(&code, old), "{rel}: `{old}` is `{new}` now");
+        }
+        for old in [
+            "enum State",
+            "availability::State",
+            "state::State",
+            "trait NotifyStore",
+        ] {
+            let allowed = old == "trait NotifyStore" && rel == "store/open.rs";
+            assert!(
+                allowed || !code.contains(old),
+                "{rel}: `{old}`: one type under one name (see ARCHITECTURE.md, \"Names\")"
+            );
+        }
+        let page = rel.starts_with("store/") && code.contains("pub struct Page ");
+        let incident = rel == "store/policy.rs" && code.contains("pub struct Incident ");
+        assert!(
+            !page && !incident,
+            "{rel}: an on-call page or a followed failure under a name it shares"
+        );
+    }
+}

@@ -14,7 +14,7 @@ use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
-use crate::store::{Database, NotifyTables, Stores, WindowStore};
+use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
@@ -201,7 +201,7 @@ pub fn start_notifier(
 /// The notifier and alerting, built and registered but not running: [`NotifierParts::spawn`]
 /// starts their loops (on the leader, at every election).
 pub struct NotifierParts {
-    alerting: Arc<Alerting<Arc<dyn NotifyTables>, ConfiguredTransport>>,
+    alerting: Arc<Alerting<Arc<dyn NotifyStore>, ConfiguredTransport>>,
     changed: Arc<tokio::sync::Notify>,
     metrics: NotifyMetrics,
     /// Acknowledges alerts (any node may: it only writes the database).

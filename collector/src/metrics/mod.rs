@@ -31,7 +31,7 @@ use crate::clock::Clock;
 use crate::inventory::Inventory;
 use crate::report::{self, Report, ReportError};
 pub use crate::state::ingested::{reject_code, IngestMetrics, REJECT_REASONS};
-use crate::state::State;
+use crate::state::Health;
 use crate::state::{load_timelines, service_timelines};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Utc};
@@ -51,13 +51,13 @@ use std::time::Duration;
 pub type Labels = Vec<(String, String)>;
 
 /// The numeric code of a state in `driftvakt_device_state` and `driftvakt_service_state`.
-pub fn state_code(state: State) -> f64 {
+pub fn state_code(state: Health) -> f64 {
     match state {
-        State::Up => 0.0,
-        State::Degraded => 1.0,
-        State::Down => 2.0,
-        State::Unreachable => 3.0,
-        State::Unknown => 4.0,
+        Health::Up => 0.0,
+        Health::Degraded => 1.0,
+        Health::Down => 2.0,
+        Health::Unreachable => 3.0,
+        Health::Unknown => 4.0,
     }
 }
 
@@ -515,7 +515,7 @@ impl CollectorMetrics {
         for d in &inv.devices {
             let state = devices
                 .get(&d.id)
-                .map_or(State::Unknown, |t| t.state_at(now));
+                .map_or(Health::Unknown, |t| t.state_at(now));
             let l = [
                 ("device", d.id.as_str()),
                 ("class", d.class.as_str()),
@@ -531,7 +531,7 @@ impl CollectorMetrics {
         for s in &inv.services {
             let state = services
                 .get(&s.id)
-                .map_or(State::Unknown, |t| t.state_at(now));
+                .map_or(Health::Unknown, |t| t.state_at(now));
             let l = [
                 ("service", s.id.as_str()),
                 ("municipality", self.labels.service(&s.id)),
