@@ -13,7 +13,7 @@ use anyhow::{ensure, Result};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use driftvakt_collector::clock::FixedClock;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::state::State;
+use driftvakt_collector::state::Health;
 use driftvakt_collector::store::{Database, EntityKind, Outage, Replacement, Store, StoredResult};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, ProbeResult, Value};
@@ -266,7 +266,7 @@ fn device_outages(id: &str, year: i64, span: i64, n: usize, rng: &mut Rng) -> Re
                 id: id.into(),
                 start,
                 end: Some(start + length),
-                kind: State::Down,
+                kind: Health::Down,
                 cause: Some("timeout".into()),
             }
         })

@@ -6,8 +6,7 @@
 use crate::availability::ms;
 use crate::clock::Clock;
 use crate::inventory::Inventory;
-use crate::metrics::IngestMetrics;
-use crate::state;
+use crate::state::{self, IngestMetrics};
 use crate::store::{Compacted, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -78,16 +77,6 @@ impl App {
     /// The current state of every device and service (see [`state::status`]).
     pub fn status(&self) -> Result<state::Status, StoreError> {
         state::status(&self.inventory, &*self.store, self.now())
-    }
-
-    /// What the collector's metrics read (the same inventory, store, clock and counters).
-    pub fn metrics_sources(&self) -> crate::metrics::Sources {
-        crate::metrics::Sources {
-            inventory: self.inventory.clone(),
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-            metrics: self.metrics.clone(),
-        }
     }
 
     /// The writers' lock: held while a batch is stored and its devices re-derived. A panic

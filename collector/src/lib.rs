@@ -4,8 +4,10 @@
 //!
 //! - pure, no I/O: [`availability`] (interval arithmetic, periods, figures, the five states),
 //!   [`calendar`] (service windows, office hours, Swedish holidays and names), [`events`] (what
-//!   alerting tells the notifier), [`inventory`] (sites, devices, services, agents from strict
-//!   YAML), [`clock`] (the one source of "now");
+//!   alerting tells the notifier), [`clock`] (the one source of "now");
+//! - configuration, importing only the pure modules: [`inventory`] (sites, devices, services,
+//!   agents, the collector's settings, the `notify:` section and the database's location, from
+//!   strict YAML);
 //! - [`store`]: every table and every line of SQL, behind traits, with one migration sequence;
 //! - [`app`]: the [`app::App`] that ties inventory, store and clock together;
 //! - [`state`]: the pure state machine and the one read model (timelines, status, root cause,

@@ -9,7 +9,7 @@ mod alerting_support;
 
 use alerting_support::*;
 use driftvakt_collector::alerting::CheckReport;
-use driftvakt_collector::state::State;
+use driftvakt_collector::state::Health;
 
 /// Tuesday 10 March 2026, 10:00 in Stockholm: office hours.
 const MORNING: &str = "2026-03-10T09:00:00Z";
@@ -39,10 +39,10 @@ async fn an_agent_that_cannot_ping_makes_devices_unknown_and_alerts_the_it_team_
 
     let status = rig.app.status().unwrap();
     for d in &status.devices {
-        assert_eq!(d.state, State::Unknown, "{}", d.id);
+        assert_eq!(d.state, Health::Unknown, "{}", d.id);
     }
     for s in &status.services {
-        assert_ne!(s.state, State::Down, "{}", s.id);
+        assert_ne!(s.state, Health::Down, "{}", s.id);
     }
 
     let mails = rig.deliver_until(1).await;
@@ -71,7 +71,7 @@ async fn an_agent_that_cannot_ping_makes_devices_unknown_and_alerts_the_it_team_
     assert!(opened.is_empty(), "{opened:?}");
     assert_eq!(closed, ["agent:a1:permission_denied"]);
     let status = rig.app.status().unwrap();
-    assert!(status.devices.iter().all(|d| d.state == State::Up));
+    assert!(status.devices.iter().all(|d| d.state == Health::Up));
     let all = rig.settle().await;
     assert!(to(&all, EDITORS).is_empty(), "{:?}", subjects(&all));
     assert!(to(&all, ON_CALL).is_empty(), "{:?}", subjects(&all));

@@ -249,3 +249,86 @@ fn arrows_go_one_way() {
         visit(m, &graph, &mut Vec::new(), &mut done);
     }
 }
+
+/// The top-level modules each module imports (`crate::x` paths, as [`arrows_go_one_way`] reads
+/// them).
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let sources = sources();
+    let modules: BTreeSet<String> = sources.iter().map(|(rel, _)| module_of(rel)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, code) in &sources {
+        let from = module_of(rel);
+        for part in code.split("crate::").skip(1) {
+            let to: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if to != from && modules.contains(&to) {
+                graph.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    graph
+}
+
+/// The bottom of the house (ARCHITECTURE.md): the pure modules and the configuration
+/// (`inventory/`, which reads its files but nothing of the running collector) import only each
+/// other, and the shared core (`app`) sits below what reads it: metrics and reports.
+#[test]
+fn the_bottom_imports_only_the_bottom() {
+    let bottom = ["availability", "calendar", "clock", "events", "inventory"];
+    let graph = imports();
+    for m in bottom {
+        for to in graph.get(m).into_iter().flatten() {
+            assert!(
+                bottom.contains(&to.as_str()),
+                "{m} imports {to}: the pure modules and the configuration import only each \
+                 other ({}); move what {m} needs from {to} down, or the code up",
+                bottom.join(", ")
+            );
+        }
+    }
+    for above in ["metrics", "report", "ingest", "alerting", "notify"] {
+        assert!(
+            !graph.get("app").is_some_and(|to| to.contains(above)),
+            "app imports {above}: the shared core sits below what reads it"
+        );
+    }
+}
+
+/// One meaning per name (ARCHITECTURE.md, "Names"): the five states are `Health` (not a
+/// `State` beside axum's and the `state` module, nor an `OutageKind`); on-call pages are
+/// `OncallPage`s (the web pages are `pages/`); the notifier follows `Failure`s (an incident is the
+/// report's or one registered by hand); the notifier's tables are one `NotifyStore`.
+#[test]
+fn one_meaning_per_name() {
+    let gone = [
+        ("OutageKind", "availability::Health"),
+        ("NotifyTables", "store::NotifyStore"),
+        ("PageStore", "store::OncallPageStore"),
+        ("IncidentState", "store::FailureState"),
+    ];
+    for (rel, code) in sources() {
+        for (old, new) in gone {
+            assert!(!names(&code, old), "{rel}: `{old}` is `{new}` now");
+        }
+        for old in [
+            "enum State",
+            "availability::State",
+            "state::State",
+            "trait NotifyStore",
+        ] {
+            let allowed = old == "trait NotifyStore" && rel == "store/open.rs";
+            assert!(
+                allowed || !code.contains(old),
+                "{rel}: `{old}`: one type under one name (see ARCHITECTURE.md, \"Names\")"
+            );
+        }
+        let page = rel.starts_with("store/") && code.contains("pub struct Page ");
+        let incident = rel == "store/policy.rs" && code.contains("pub struct Incident ");
+        assert!(
+            !page && !incident,
+            "{rel}: an on-call page or a followed failure under a name it shares"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use core_support::*;
 use driftvakt_collector::app::App;
 use driftvakt_collector::availability::{NoWindows, Period, PlannedWindows};
 use driftvakt_collector::report::{build, Report};
-use driftvakt_collector::state::State;
+use driftvakt_collector::state::Health;
 use driftvakt_collector::store::{EntityKind, Outage};
 use driftvakt_common::wire::ProbeResult;
 use pg_support::Backend;
@@ -109,7 +109,7 @@ fn outage_straddling_a_service_window_is_half_planned(backend: Backend) {
         .outages(EntityKind::Service, Some("print"), 0, i64::MAX / 2)
         .unwrap()
         .into_iter()
-        .filter(|o| o.kind == State::Down)
+        .filter(|o| o.kind == Health::Down)
         .map(|o| (o.start, o.end))
         .collect();
     let ms = |m: i64| minute(m).timestamp_millis();
@@ -133,7 +133,7 @@ fn two_failures_are_a_flap_not_an_outage(backend: Backend) {
     assert_eq!(r.incidents.year_to_date, 0);
     assert!(outages(&app, "prn")
         .iter()
-        .all(|o| o.kind == State::Unknown && o.end.is_none()));
+        .all(|o| o.kind == Health::Unknown && o.end.is_none()));
 }
 
 fn parent_down_makes_children_unreachable(backend: Backend) {
@@ -165,16 +165,16 @@ fn parent_down_makes_children_unreachable(backend: Backend) {
     let at_1030 = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
     let s = at_1030.status().unwrap();
     let sw = s.devices.iter().find(|d| d.id == "sw").unwrap();
-    assert_eq!(sw.state, State::Down);
+    assert_eq!(sw.state, Health::Down);
     assert_eq!(sw.since, Some(minute(600)));
     assert_eq!(sw.root_cause, None);
     for ap in ["ap1", "ap2", "ap3"] {
         let d = s.devices.iter().find(|d| d.id == ap).unwrap();
-        assert_eq!(d.state, State::Unreachable, "{ap}");
+        assert_eq!(d.state, Health::Unreachable, "{ap}");
         assert_eq!(d.root_cause.as_deref(), Some("sw"));
     }
     let wifi = s.services.iter().find(|d| d.id == "wifi").unwrap();
-    assert_eq!(wifi.state, State::Down);
+    assert_eq!(wifi.state, Health::Down);
     assert_eq!(wifi.since, Some(minute(600)));
 }
 
@@ -226,7 +226,7 @@ fn late_and_reordered_batches_give_the_same_outages(backend: Backend) {
     assert_eq!(services(&a), services(&b));
     let down: Vec<_> = outages(&b, "prn")
         .into_iter()
-        .filter(|o| o.kind == State::Down)
+        .filter(|o| o.kind == Health::Down)
         .map(|o| (o.start, o.end))
         .collect();
     let ms = |m: i64| minute(m).timestamp_millis();
@@ -276,7 +276,7 @@ fn restart_mid_history_resumes_without_losing_or_inventing(backend: Backend) {
         let mid = App::new((*app.inventory).clone(), app.store.clone(), now).unwrap();
         let s = mid.status().unwrap();
         let prn = s.devices.iter().find(|d| d.id == "prn").unwrap();
-        assert_eq!((prn.state, prn.since), (State::Down, Some(minute(600))));
+        assert_eq!((prn.state, prn.since), (Health::Down, Some(minute(600))));
     } // the app and its database connection are dropped here
     let app = open_app_at(dir.path(), &db.location);
     let (now, _) = clock(minute(640));
@@ -284,7 +284,7 @@ fn restart_mid_history_resumes_without_losing_or_inventing(backend: Backend) {
     let s = later.status().unwrap();
     let prn = s.devices.iter().find(|d| d.id == "prn").unwrap();
     // Results stopped at 10:29; unknown after three intervals, original start kept before.
-    assert_eq!((prn.state, prn.since), (State::Unknown, Some(minute(632))));
+    assert_eq!((prn.state, prn.since), (Health::Unknown, Some(minute(632))));
     ingest_all(&app, second, "second");
     let r = report(&app, &NoWindows);
     let prn = device(&r, "prn");
@@ -320,7 +320,7 @@ fn degraded_is_available_but_visible(backend: Backend) {
     assert_eq!(service(&r, "print").figures.degraded_s, 660.0);
     let degraded: Vec<_> = outages(&app, "prn")
         .into_iter()
-        .filter(|o| o.kind == State::Degraded)
+        .filter(|o| o.kind == Health::Degraded)
         .map(|o| o.cause)
         .collect();
     assert_eq!(
@@ -370,7 +370,7 @@ fn silence_inside_an_outage_does_not_split_it(backend: Backend) {
     assert_eq!(prn.figures.unknown_s, 0.0);
     let stored: Vec<_> = outages(&app, "prn")
         .into_iter()
-        .filter(|o| o.kind == State::Down)
+        .filter(|o| o.kind == Health::Down)
         .collect();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(

@@ -248,9 +248,9 @@ async fn report_status_and_health_over_http() {
     assert_eq!(status, StatusCode::OK, "{text}");
     let st: Status = serde_json::from_str(&text).unwrap();
     let prn = st.devices.iter().find(|d| d.id == "prn").unwrap();
-    assert_eq!(prn.state, driftvakt_collector::state::State::Up);
+    assert_eq!(prn.state, driftvakt_collector::state::Health::Up);
     let never = st.devices.iter().find(|d| d.id == "sw-t").unwrap();
-    assert_eq!(never.state, driftvakt_collector::state::State::Unknown);
+    assert_eq!(never.state, driftvakt_collector::state::Health::Unknown);
     s.stop().await;
 }
 

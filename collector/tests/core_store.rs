@@ -5,7 +5,7 @@
 
 mod pg_support;
 
-use driftvakt_collector::state::State;
+use driftvakt_collector::state::Health;
 use driftvakt_collector::store::pg::{PgStore, Pool};
 use driftvakt_collector::store::{
     Applied, Database, EntityKind, Flap, Location, Outage, Replacement, Seen, Skipped, SqliteStore,
@@ -27,7 +27,7 @@ fn res(agent: &str, target: &str, check: &str, time: i64, ok: bool) -> StoredRes
     )
 }
 
-fn outage(id: &str, start: i64, end: Option<i64>, kind: State) -> Outage {
+fn outage(id: &str, start: i64, end: Option<i64>, kind: Health) -> Outage {
     Outage {
         entity: EntityKind::Device,
         id: id.into(),
@@ -190,9 +190,9 @@ fn outages_replace_and_overlap(s: &dyn Store) {
         id: "d1".into(),
         from: 0,
         outages: vec![
-            outage("d1", 100, Some(200), State::Down),
-            outage("d1", 300, Some(400), State::Degraded),
-            outage("d1", 500, None, State::Unknown),
+            outage("d1", 100, Some(200), Health::Down),
+            outage("d1", 300, Some(400), Health::Degraded),
+            outage("d1", 500, None, Health::Unknown),
         ],
         flaps: vec![Flap {
             device: "d1".into(),
@@ -208,7 +208,7 @@ fn outages_replace_and_overlap(s: &dyn Store) {
         from: 0,
         outages: vec![Outage {
             entity: EntityKind::Service,
-            ..outage("d1", 100, Some(200), State::Down)
+            ..outage("d1", 100, Some(200), Health::Down)
         }],
         flaps: vec![],
     };
@@ -243,7 +243,7 @@ fn outages_replace_and_overlap(s: &dyn Store) {
         entity: EntityKind::Device,
         id: "d1".into(),
         from: 300,
-        outages: vec![outage("d1", 600, Some(700), State::Down)],
+        outages: vec![outage("d1", 600, Some(700), Health::Down)],
         flaps: vec![],
     };
     s.replace_outages(&[again]).unwrap();
@@ -253,8 +253,8 @@ fn outages_replace_and_overlap(s: &dyn Store) {
     assert_eq!(
         all,
         vec![
-            outage("d1", 100, Some(200), State::Down),
-            outage("d1", 600, Some(700), State::Down)
+            outage("d1", 100, Some(200), Health::Down),
+            outage("d1", 600, Some(700), Health::Down)
         ]
     );
     assert_eq!(s.flaps(Some("d1"), 0, 1000).unwrap().len(), 1);

@@ -231,7 +231,12 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     let every = Duration::from_secs(1);
     tasks.push(driftvakt_collector::metrics::start(
         &mut registry,
-        &app.metrics_sources(),
+        &driftvakt_collector::metrics::Sources {
+            inventory: app.inventory.clone(),
+            store: app.store.clone(),
+            clock: app.clock.clone(),
+            metrics: app.metrics.clone(),
+        },
         calendar.clone(),
         every,
     ));

@@ -15,7 +15,7 @@ use driftvakt_collector::events::Event;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::copy::{schema_tables, RUNTIME, TABLES};
 use driftvakt_collector::store::{
-    Announced, Database, Incident, IncidentState, IncidentUpdate, Location, NewManualIncident,
+    Announced, Database, Failure, FailureState, IncidentUpdate, Location, NewManualIncident,
     NewNotice, OncallCase, StoredResult,
 };
 use driftvakt_common::wire::Batch;
@@ -174,10 +174,10 @@ fn fill_the_rest(location: &Location) {
         .add_digest_item(digest.unwrap(), "print", "Utskrift nere")
         .unwrap();
     notify
-        .put_incident(&Incident {
+        .put_failure(&Failure {
             key: "service:print".into(),
             event: service_up(at),
-            state: IncidentState::Open,
+            state: FailureState::Open,
             notices: vec![sent],
             updated_at: at,
         })

@@ -10,7 +10,7 @@
 use driftvakt_collector::app::App;
 use driftvakt_collector::clock::FixedClock;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::state::State;
+use driftvakt_collector::state::Health;
 use driftvakt_collector::store::{OutboxStore, SqliteNotifyStore, SqliteStore};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -120,9 +120,9 @@ fn the_demo_without_ping_privilege_blames_the_agent_not_the_devices() {
     .unwrap();
     let status = app.status().unwrap();
     for d in &status.devices {
-        assert_eq!(d.state, State::Unknown, "{} is not blamed\n{text}", d.id);
+        assert_eq!(d.state, Health::Unknown, "{} is not blamed\n{text}", d.id);
     }
-    assert_eq!(status.services[0].state, State::Unknown);
+    assert_eq!(status.services[0].state, Health::Unknown);
     let outbox = SqliteNotifyStore::open(&db).unwrap().list(None).unwrap();
     let subjects: Vec<&str> = outbox.iter().map(|r| r.subject.as_str()).collect();
     assert!(

@@ -13,7 +13,7 @@ use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::notify::{Notifier, OutboxStore, SmtpTransport};
 use driftvakt_collector::report::{self, Format, Report};
-use driftvakt_collector::store::{Database, NotifyTables, Stores, WindowStore};
+use driftvakt_collector::store::{Database, NotifyStore, Stores, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -70,7 +70,7 @@ struct Rig {
     clock: Arc<ManualClock>,
     app: App,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
-    alerting: Alerting<Arc<dyn NotifyTables>, SmtpTransport>,
+    alerting: Alerting<Arc<dyn NotifyStore>, SmtpTransport>,
     /// The database's stores, opened once (as `run` opens them).
     stores: Stores,
     batches: AtomicU64,

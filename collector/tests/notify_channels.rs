@@ -9,7 +9,7 @@ mod channel_support;
 
 use channel_support::*;
 use driftvakt_collector::notify::{
-    AckError, Acknowledge, OutboxStore, PageStore, PolicyStore, Status,
+    AckError, Acknowledge, OncallPageStore, OutboxStore, PolicyStore, Status,
 };
 
 const NIGHT: &str = "2026-03-10T23:30:00+01:00";

@@ -6,7 +6,7 @@
 mod pg_support;
 
 use chrono::{DateTime, Duration, Utc};
-use driftvakt_collector::store::{Database, Location, NewNotice, NotifyTables, OncallCase, Status};
+use driftvakt_collector::store::{Database, Location, NewNotice, NotifyStore, OncallCase, Status};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -27,7 +27,7 @@ fn notice(key: &str, due: DateTime<Utc>, case: Option<OncallCase>) -> NewNotice 
     }
 }
 
-fn outbox_suite(s: &dyn NotifyTables) {
+fn outbox_suite(s: &dyn NotifyStore) {
     let now = utc("2026-03-10T10:00:00Z");
     let case = OncallCase {
         at: now,

@@ -33,7 +33,7 @@ use crate::availability::{at, ms, Span};
 use crate::inventory::{Device, Inventory};
 use crate::notify::{AlertKind, Event};
 use crate::state::{agent_fault, ancestors, load_timelines, service_timelines};
-use crate::state::{State, Timeline};
+use crate::state::{Health, Timeline};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use driftvakt_common::readings;
@@ -113,10 +113,10 @@ impl<'a> Snapshot<'a> {
         &self.app.inventory
     }
 
-    fn state(&self, device: &str) -> State {
+    fn state(&self, device: &str) -> Health {
         self.devices
             .get(device)
-            .map_or(State::Unknown, |t| t.state_at(self.now))
+            .map_or(Health::Unknown, |t| t.state_at(self.now))
     }
 
     /// The conditions that hold now.
@@ -129,11 +129,11 @@ impl<'a> Snapshot<'a> {
         let mut faults = AgentFaults::default();
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
-                State::Down if self.ancestor_failing(&d.id)? => {}
-                State::Down => out.list.push(self.device_down(d)),
-                State::Degraded => out.list.extend(self.findings(d)?),
-                State::Unknown => self.agent_faults(d, &mut faults)?,
-                State::Up | State::Unreachable => {}
+                Health::Down if self.ancestor_failing(&d.id)? => {}
+                Health::Down => out.list.push(self.device_down(d)),
+                Health::Degraded => out.list.extend(self.findings(d)?),
+                Health::Unknown => self.agent_faults(d, &mut faults)?,
+                Health::Up | Health::Unreachable => {}
             }
         }
         out.list.extend(self.agent_fault_conditions(faults));
@@ -222,14 +222,14 @@ impl<'a> Snapshot<'a> {
             Event::ServiceDown { service_id, .. } => self
                 .services
                 .get(service_id)
-                .is_none_or(|t| t.state_at(self.now) == State::Unknown),
-            Event::SiteDark { node_switch, .. } => self.state(node_switch) == State::Unknown,
+                .is_none_or(|t| t.state_at(self.now) == Health::Unknown),
+            Event::SiteDark { node_switch, .. } => self.state(node_switch) == Health::Unknown,
             // Unreachable is a verdict: its parent is the root cause now, so its own alert ends.
             Event::DeviceAlert {
                 device_id,
                 kind: AlertKind::Down,
                 ..
-            } => self.state(device_id) == State::Unknown,
+            } => self.state(device_id) == Health::Unknown,
             // The agent's own fault is judged from its latest results, never frozen.
             Event::DeviceAlert {
                 kind: AlertKind::AgentFault { .. },
@@ -294,13 +294,13 @@ impl<'a> Snapshot<'a> {
                 continue;
             };
             let key = format!("site:{}", site.id);
-            if self.state(&d.id) != State::Down || out.iter().any(|c| c.key == key) {
+            if self.state(&d.id) != Health::Down || out.iter().any(|c| c.key == key) {
                 continue;
             }
             let children: Vec<String> = inv
                 .devices
                 .iter()
-                .filter(|c| self.state(&c.id) == State::Unreachable)
+                .filter(|c| self.state(&c.id) == Health::Unreachable)
                 .filter(|c| ancestors(inv, &c.id).any(|a| a.id == d.id))
                 .map(|c| c.id.clone())
                 .collect();
@@ -336,7 +336,7 @@ impl<'a> Snapshot<'a> {
             let failing: Vec<&Device> = s
                 .members
                 .iter()
-                .filter(|m| !self.state(m).available() && self.state(m) != State::Unknown)
+                .filter(|m| !self.state(m).available() && self.state(m) != Health::Unknown)
                 .filter_map(|m| inv.device(m))
                 .collect();
             let (mut site_ids, mut site_names) = (Vec::new(), Vec::new());
@@ -373,7 +373,7 @@ impl<'a> Snapshot<'a> {
     fn ancestor_failing(&self, device: &str) -> Result<bool, StoreError> {
         for parent in ancestors(self.inv(), device) {
             let a = &parent.id;
-            if self.state(a) != State::Up && self.state(a) != State::Degraded {
+            if self.state(a) != Health::Up && self.state(a) != Health::Degraded {
                 continue;
             }
             let since = self.now - parent.rules.interval_ms * 2;
@@ -392,11 +392,11 @@ impl<'a> Snapshot<'a> {
     }
 
     fn root_cause(&self, device: &str) -> Option<String> {
-        if self.state(device) == State::Down {
+        if self.state(device) == Health::Down {
             return Some(device.to_string());
         }
         ancestors(self.inv(), device)
-            .find(|a| self.state(&a.id) == State::Down)
+            .find(|a| self.state(&a.id) == Health::Down)
             .map(|a| a.id.clone())
     }
 

@@ -16,11 +16,11 @@
 //! - the error budget is `(1 − target) ×` the length of the calendar year; *used* is the downtime
 //!   from the start of that year to the end of the period (or now, if earlier).
 
+mod health;
 mod rules;
-mod state;
 
+pub use health::Health;
 pub use rules::{DeviceRules, Need};
-pub use state::State;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Stockholm;

@@ -5,7 +5,7 @@
 //! no English machine name ("access_point", "down") reaches a Swedish text and every text spells
 //! them alike. Machine names stay in JSON, CSV columns, metrics and logs.
 
-use crate::availability::State;
+use crate::availability::Health;
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use driftvakt_common::DeviceClass;
@@ -138,13 +138,13 @@ pub fn class_name_sv(name: &str) -> &str {
 }
 
 /// A state of a device or service, capitalised as a table cell or badge shows it.
-pub fn state_sv(s: State) -> &'static str {
+pub fn state_sv(s: Health) -> &'static str {
     match s {
-        State::Up => "I drift",
-        State::Degraded => "Nedsatt",
-        State::Down => "Nere",
-        State::Unreachable => "Nås inte",
-        State::Unknown => "Okänt",
+        Health::Up => "I drift",
+        Health::Degraded => "Nedsatt",
+        Health::Down => "Nere",
+        Health::Unreachable => "Nås inte",
+        Health::Unknown => "Okänt",
     }
 }
 
@@ -235,7 +235,7 @@ mod names {
         ] {
             assert_ne!(cause_sv(code), code);
         }
-        assert_eq!(state_sv(State::Down), "Nere");
+        assert_eq!(state_sv(Health::Down), "Nere");
         assert_eq!(alert_kind_sv("down"), "svarar inte");
         assert_eq!(
             causes_sv("ups_on_battery,ups_battery_low"),

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::notify::render::{self, date_time_sv, MailParts, Templates};
 use crate::notify::transport::{envelope, ConfiguredTransport, MailTransport};
 use crate::notify::{NotifyFile, Status};
-use crate::store::{Database, NotifyTables};
+use crate::store::{Database, NotifyStore};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
@@ -101,7 +101,7 @@ fn to_status(s: StatusArg) -> Status {
 }
 
 fn outbox(
-    store: &dyn NotifyTables,
+    store: &dyn NotifyStore,
     status: Option<Status>,
     format: Format,
     out: &mut dyn Write,

@@ -14,7 +14,7 @@ use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
-use crate::store::{Database, NotifyTables, Stores, WindowStore};
+use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let every = std::time::Duration::from_secs(args.availability_every);
     let metrics = crate::metrics::start(
         &mut registry,
-        &app.metrics_sources(),
+        &metrics_sources(&app),
         calendar.clone(),
         every,
     );
@@ -201,7 +201,7 @@ pub fn start_notifier(
 /// The notifier and alerting, built and registered but not running: [`NotifierParts::spawn`]
 /// starts their loops (on the leader, at every election).
 pub struct NotifierParts {
-    alerting: Arc<Alerting<Arc<dyn NotifyTables>, ConfiguredTransport>>,
+    alerting: Arc<Alerting<Arc<dyn NotifyStore>, ConfiguredTransport>>,
     changed: Arc<tokio::sync::Notify>,
     metrics: NotifyMetrics,
     /// Acknowledges alerts (any node may: it only writes the database).
@@ -291,4 +291,14 @@ pub fn build_notifier(
         metrics: NotifyMetrics::register(registry),
         acks,
     }))
+}
+
+/// What the collector's metrics read: the app's inventory, store, clock and ingest counters.
+fn metrics_sources(app: &App) -> crate::metrics::Sources {
+    crate::metrics::Sources {
+        inventory: app.inventory.clone(),
+        store: app.store.clone(),
+        clock: app.clock.clone(),
+        metrics: app.metrics.clone(),
+    }
 }

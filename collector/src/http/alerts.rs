@@ -16,7 +16,7 @@ use super::{error, ApiState};
 use crate::calendar::swedish::{class_name_sv, date_time_sv, duration_sv};
 use crate::events::Event;
 use crate::notify::escalation::LinkView;
-use crate::notify::{AckError, Acknowledge, Page};
+use crate::notify::{AckError, Acknowledge, OncallPage};
 use crate::windows::CalendarError;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{request::Parts, StatusCode};
@@ -66,7 +66,7 @@ fn ack_error(e: &AckError) -> Response {
     }
 }
 
-fn page_json(p: &Page) -> Response {
+fn page_json(p: &OncallPage) -> Response {
     Json(p).into_response()
 }
 

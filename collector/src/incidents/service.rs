@@ -7,7 +7,7 @@
 
 use super::{by, text, IncidentError};
 use crate::inventory::Inventory;
-use crate::state::{status, State};
+use crate::state::{status, Health};
 use crate::store::{ServiceUpdate, ServiceUpdateStore, Store};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -44,7 +44,7 @@ pub fn update_service(
         .find(|s| s.id == service_id)
         .ok_or_else(|| IncidentError::Invalid(format!("unknown service `{service_id}`")))?;
     let since = match (s.state, s.since) {
-        (State::Down, Some(since)) => since,
+        (Health::Down, Some(since)) => since,
         (state, _) => {
             return Err(IncidentError::Conflict(format!(
                 "service `{service_id}` is not disturbed now (state {state:?}); updates are \

@@ -30,75 +30,34 @@ use crate::calendar::{Calendar, CalendarSource, WindowKind};
 use crate::clock::Clock;
 use crate::inventory::Inventory;
 use crate::report::{self, Report, ReportError};
-use crate::state::State;
+pub use crate::state::ingested::{reject_code, IngestMetrics, REJECT_REASONS};
+use crate::state::Health;
 use crate::state::{load_timelines, service_timelines};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Stockholm;
 use driftvakt_common::readings;
-use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Label pairs of one sample.
 pub type Labels = Vec<(String, String)>;
 
-/// The value keys of a result that become `driftvakt_*` device gauges.
-const READINGS: [&str; 5] = [
-    readings::UPS_RUNTIME_MINUTES,
-    readings::UPS_ON_BATTERY,
-    readings::PRINTER_SUPPLY_RATIO,
-    readings::TLS_CERT_DAYS_LEFT,
-    readings::ICMP_RTT_AVG_SECONDS,
-];
-
-/// The reason codes of `driftvakt_results_rejected_total`.
-pub const REJECT_REASONS: [&str; 7] = [
-    "unknown_device",
-    "not_assigned",
-    "unknown_check",
-    "future_time",
-    "past_time",
-    "invalid",
-    "other",
-];
-
 /// The numeric code of a state in `driftvakt_device_state` and `driftvakt_service_state`.
-pub fn state_code(state: State) -> f64 {
+pub fn state_code(state: Health) -> f64 {
     match state {
-        State::Up => 0.0,
-        State::Degraded => 1.0,
-        State::Down => 2.0,
-        State::Unreachable => 3.0,
-        State::Unknown => 4.0,
-    }
-}
-
-/// The bounded reason code of an ingest rejection message (see `ingest.rs`).
-pub fn reject_code(message: &str) -> &'static str {
-    if message.starts_with("unknown device") {
-        "unknown_device"
-    } else if message.starts_with("device not assigned") {
-        "not_assigned"
-    } else if message.starts_with("unknown check") {
-        "unknown_check"
-    } else if message.contains("ahead of the collector's clock") {
-        "future_time"
-    } else if message.contains("older than the collector accepts") {
-        "past_time"
-    } else if message.starts_with("invalid result") {
-        "invalid"
-    } else {
-        "other"
+        Health::Up => 0.0,
+        Health::Degraded => 1.0,
+        Health::Down => 2.0,
+        Health::Unreachable => 3.0,
+        Health::Unknown => 4.0,
     }
 }
 
@@ -147,135 +106,9 @@ fn encode_families(
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct AgentLabel {
-    agent: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct RejectLabels {
-    agent: String,
-    reason: String,
-}
-
-/// The latest readings of one check of one device: result time (ms) and the kept values.
-type CheckReadings = (i64, BTreeMap<String, Value>);
-
-/// device -> check -> latest readings.
-type LatestMap = HashMap<String, HashMap<String, CheckReadings>>;
-
-/// Ingest counters and each device's latest readings. Cheap to clone (shared inside).
-#[derive(Debug, Clone, Default)]
-pub struct IngestMetrics {
-    ingested: Family<AgentLabel, Counter>,
-    rejected: Family<RejectLabels, Counter>,
-    duplicate: Family<AgentLabel, Counter>,
-    latest: Arc<RwLock<LatestMap>>,
-}
-
-impl IngestMetrics {
-    /// Counters at zero for every agent of the inventory (and every reason), so rates exist
-    /// before the first rejection.
-    pub fn new(inv: &Inventory) -> Self {
-        let m = IngestMetrics::default();
-        for a in &inv.agents {
-            let agent = AgentLabel {
-                agent: a.id.clone(),
-            };
-            let _ = m.ingested.get_or_create(&agent);
-            let _ = m.duplicate.get_or_create(&agent);
-            for reason in REJECT_REASONS {
-                let _ = m.rejected.get_or_create(&RejectLabels {
-                    agent: a.id.clone(),
-                    reason: reason.into(),
-                });
-            }
-        }
-        m
-    }
-
-    /// Registers the counters in `registry` (prometheus-client adds `_total` to the names and a
-    /// full stop to the help).
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "driftvakt_results_ingested",
-            "Probe results stored, by agent",
-            self.ingested.clone(),
-        );
-        registry.register(
-            "driftvakt_results_rejected",
-            "Probe results refused at ingest, by agent and reason",
-            self.rejected.clone(),
-        );
-        registry.register(
-            "driftvakt_batches_duplicate",
-            "Batches whose id was seen before (acknowledged, not applied again), by agent",
-            self.duplicate.clone(),
-        );
-    }
-
-    /// Counts one ingested batch and keeps the readings of its stored results.
-    pub fn observe(&self, agent: &str, results: &[ProbeResult], response: &IngestResponse) {
-        let label = AgentLabel {
-            agent: agent.to_string(),
-        };
-        if response.duplicate {
-            self.duplicate.get_or_create(&label).inc();
-            return;
-        }
-        self.ingested
-            .get_or_create(&label)
-            .inc_by(response.accepted as u64);
-        for r in &response.rejected {
-            let reason = reject_code(&r.reason).to_string();
-            let labels = RejectLabels {
-                agent: agent.to_string(),
-                reason,
-            };
-            self.rejected.get_or_create(&labels).inc();
-        }
-        let refused: BTreeSet<usize> = response.rejected.iter().map(|r| r.index).collect();
-        let stored = results
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !refused.contains(i))
-            .map(|(_, r)| r);
-        self.record(stored);
-    }
-
-    /// Keeps the readings of `results` where they are newer than what is kept.
-    pub fn record<'a>(&self, results: impl IntoIterator<Item = &'a ProbeResult>) {
-        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
-        for r in results {
-            let time = ms(r.time);
-            let checks = latest.entry(r.target.clone()).or_default();
-            if checks.get(&r.check).is_some_and(|(t, _)| *t > time) {
-                continue;
-            }
-            let kept = r
-                .values
-                .iter()
-                .filter(|(k, _)| READINGS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            checks.insert(r.check.clone(), (time, kept));
-        }
-    }
-
-    /// The kept reading `key` of `device` from its most recent check that has it.
-    fn reading(&self, latest: &LatestMap, device: &str, key: &str) -> Option<Value> {
-        latest
-            .get(device)?
-            .values()
-            .filter_map(|(t, values)| values.get(key).map(|v| (*t, v)))
-            .max_by_key(|(t, _)| *t)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 /// What the collector's metrics read: the same inventory, store, clock and ingest counters as
-/// the running collector (`App::metrics_sources` hands them out), so this module never depends
-/// on the app or on ingest.
+/// the running collector (the composition root, `cli/run`, hands them out), so this module never
+/// depends on the app or on ingest.
 #[derive(Clone)]
 pub struct Sources {
     pub inventory: Arc<Inventory>,
@@ -682,7 +515,7 @@ impl CollectorMetrics {
         for d in &inv.devices {
             let state = devices
                 .get(&d.id)
-                .map_or(State::Unknown, |t| t.state_at(now));
+                .map_or(Health::Unknown, |t| t.state_at(now));
             let l = [
                 ("device", d.id.as_str()),
                 ("class", d.class.as_str()),
@@ -698,7 +531,7 @@ impl CollectorMetrics {
         for s in &inv.services {
             let state = services
                 .get(&s.id)
-                .map_or(State::Unknown, |t| t.state_at(now));
+                .map_or(Health::Unknown, |t| t.state_at(now));
             let l = [
                 ("service", s.id.as_str()),
                 ("municipality", self.labels.service(&s.id)),
@@ -771,7 +604,7 @@ impl CollectorMetrics {
     fn reading_families(&self) -> Vec<GaugeFamily> {
         let app = &self.app;
         let metrics = &app.metrics;
-        let latest = metrics.latest.read().unwrap_or_else(|e| e.into_inner());
+        let latest = metrics.latest();
         let mut f = ReadingFamilies::new();
         for d in &app.inventory.devices {
             let place = [
@@ -983,10 +816,19 @@ agents:
         let mut registry = Registry::default();
         let calendar: Arc<dyn CalendarSource> =
             Arc::new(Calendar::from_config(CalendarConfig::default()));
-        let sources = app.metrics_sources();
+        let sources = sources(app);
         let snapshot = register(&mut registry, &sources, calendar.clone());
         refresh(&sources, &*calendar, &snapshot).unwrap();
         driftvakt_agent::metrics::render(&registry)
+    }
+
+    fn sources(app: &App) -> Sources {
+        Sources {
+            inventory: app.inventory.clone(),
+            store: app.store.clone(),
+            clock: app.clock.clone(),
+            metrics: app.metrics.clone(),
+        }
     }
 
     fn has(text: &str, line: &str) {
@@ -1109,35 +951,7 @@ agents:
         let restarted = app(dir.path());
         let ups = r#"driftvakt_ups_runtime_minutes{device="ups",site="s1",municipality="Ulricehamn"} 35.0"#;
         assert!(!rendered(&restarted).contains(ups));
-        seed_latest(&restarted.metrics_sources()).unwrap();
+        seed_latest(&sources(&restarted)).unwrap();
         has(&rendered(&restarted), ups);
-    }
-
-    #[test]
-    fn reject_codes_cover_ingest_messages() {
-        assert_eq!(reject_code("unknown device"), "unknown_device");
-        assert_eq!(
-            reject_code("device not assigned to this agent"),
-            "not_assigned"
-        );
-        assert_eq!(
-            reject_code("unknown check `x` for this device (configured: icmp)"),
-            "unknown_check"
-        );
-        assert_eq!(
-            reject_code(
-                "time 2030-01-01T00:00:00+00:00 is more than 5m ahead of the collector's clock"
-            ),
-            "future_time"
-        );
-        assert_eq!(
-            reject_code("invalid result: results[0].target: 200 characters, at most 128"),
-            "invalid"
-        );
-        assert_eq!(
-            reject_code("time 2025-01-01T00:00:00+00:00 is more than 30d before the device's first result (or now): older than the collector accepts"),
-            "past_time"
-        );
-        assert_eq!(reject_code("something new"), "other");
     }
 }

@@ -2,7 +2,7 @@
 //! `{alert id}.{step}.{expires, Unix seconds}.{signature}`, the signature the first 16 bytes of
 //! HMAC-SHA256 over `driftvakt-ack-v1:{id}.{step}.{expires}` with `notify.ack.key` (so the key
 //! signs nothing else), in hex. It works until it expires and only once: the alert is
-//! acknowledged at most once (see `store::pages`). The step says whose link it was.
+//! acknowledged at most once (see `store::oncall_pages`). The step says whose link it was.
 
 use super::config::AckConfig;
 use crate::store::AckError;

@@ -3,7 +3,7 @@
 //! A device alert that pages on-call goes to the first contact of the municipality's on-call
 //! list through the channels its route names (mail to the contact's address, SMS to their
 //! phone, team channels once), each with an acknowledgement link ([`super::ack`]) when
-//! `notify.ack` is configured. The page is recorded (`store::pages`); unacknowledged after
+//! `notify.ack` is configured. The page is recorded (`store::oncall_pages`); unacknowledged after
 //! `escalate_after`, [`super::Notifier::tick`] sends it to the next contact, and the team
 //! channels hear who has it now; then the next. An acknowledgement (the link, or
 //! `POST /api/v1/alerts/{id}/ack`) or the recovery stops the chain; the acknowledgement is
@@ -16,14 +16,14 @@ use super::policy::{instant_key, Notice};
 use super::{Notifier, NotifyError, NotifyStore};
 use crate::events::Event;
 use crate::store::outbox::{NewNotice, OutboxId};
-use crate::store::{AckError, Page};
+use crate::store::{AckError, OncallPage};
 use chrono::{DateTime, Utc};
 
 /// What the acknowledgement page shows besides the alert itself: whose link it is and who has
 /// been paged so far.
 #[derive(Debug, Clone)]
 pub struct LinkView {
-    pub page: Page,
+    pub page: OncallPage,
     /// The on-call contact the link was sent to.
     pub contact: String,
     /// The contacts paged so far (the escalation chain up to the page's step), in order.
@@ -33,17 +33,17 @@ pub struct LinkView {
 /// What the HTTP API needs to acknowledge alerts (object-safe; the notifier implements it).
 pub trait Acknowledge: Send + Sync {
     /// The page a link is for, if the link is valid and unexpired (nothing changes).
-    fn link_page(&self, token: &str) -> Result<Page, AckError>;
+    fn link_page(&self, token: &str) -> Result<OncallPage, AckError>;
     /// The page a link is for with whose link it is and who has been paged (nothing changes).
     fn link_view(&self, token: &str) -> Result<LinkView, AckError>;
     /// Acknowledges by link, as the contact the link was sent to.
-    fn ack_link(&self, token: &str) -> Result<Page, AckError>;
+    fn ack_link(&self, token: &str) -> Result<OncallPage, AckError>;
     /// Acknowledges alert `id` for an operator.
-    fn ack_operator(&self, id: i64, by: &str) -> Result<Page, AckError>;
+    fn ack_operator(&self, id: i64, by: &str) -> Result<OncallPage, AckError>;
 }
 
 impl<S: NotifyStore, T: Send + Sync> Acknowledge for Notifier<S, T> {
-    fn link_page(&self, token: &str) -> Result<Page, AckError> {
+    fn link_page(&self, token: &str) -> Result<OncallPage, AckError> {
         let links = self.channels.ack.as_ref().ok_or(AckError::BadToken)?;
         let (id, _) = links.verify(token, self.clock.now())?;
         self.store.page(id)?.ok_or(AckError::Unknown(id))
@@ -62,7 +62,7 @@ impl<S: NotifyStore, T: Send + Sync> Acknowledge for Notifier<S, T> {
         })
     }
 
-    fn ack_link(&self, token: &str) -> Result<Page, AckError> {
+    fn ack_link(&self, token: &str) -> Result<OncallPage, AckError> {
         let links = self.channels.ack.as_ref().ok_or(AckError::BadToken)?;
         let (id, step) = links.verify(token, self.clock.now())?;
         let page = self.store.page(id)?.ok_or(AckError::Unknown(id))?;
@@ -74,7 +74,7 @@ impl<S: NotifyStore, T: Send + Sync> Acknowledge for Notifier<S, T> {
         self.acknowledge(id, &by)
     }
 
-    fn ack_operator(&self, id: i64, by: &str) -> Result<Page, AckError> {
+    fn ack_operator(&self, id: i64, by: &str) -> Result<OncallPage, AckError> {
         self.acknowledge(id, by)
     }
 }
@@ -88,7 +88,7 @@ fn municipality(event: &Event) -> &str {
 
 impl<S: NotifyStore, T> Notifier<S, T> {
     /// Acknowledges page `id` now by `by`, and tells the team channels who has it.
-    pub fn acknowledge(&self, id: i64, by: &str) -> Result<Page, AckError> {
+    pub fn acknowledge(&self, id: i64, by: &str) -> Result<OncallPage, AckError> {
         let now = self.clock.now();
         let page = self.store.acknowledge(id, now, by)?;
         tracing::info!(alert = id, by, "alert acknowledged");
@@ -100,7 +100,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
 
     fn tell_acknowledged(
         &self,
-        page: &Page,
+        page: &OncallPage,
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), NotifyError> {
@@ -156,7 +156,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     /// Sends `page` to the contact at `step` through the on-call channels.
     fn page_step(
         &self,
-        page: &Page,
+        page: &OncallPage,
         step: u32,
         vars: &[(&'static str, String)],
         due_at: DateTime<Utc>,
@@ -320,9 +320,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             let vars = self.vars(&page.event, "beredskap")?;
             let ids = self.page_step(&page, step, &vars, now, None)?;
             tracing::info!(alert = page.id, step, "not acknowledged: escalated");
-            if let Some(mut inc) = self.store.incident(&page.incident_key)? {
+            if let Some(mut inc) = self.store.failure(&page.incident_key)? {
                 inc.notices.extend(ids.iter().copied());
-                self.store.put_incident(&inc)?;
+                self.store.put_failure(&inc)?;
             }
             out.extend(ids);
         }

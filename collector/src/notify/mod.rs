@@ -18,7 +18,6 @@
 
 pub mod ack;
 pub mod channel;
-pub mod config;
 pub mod delivery;
 pub mod escalation;
 pub mod oncall;
@@ -29,10 +28,12 @@ pub mod transport;
 pub mod update;
 
 pub use crate::events::{AlertKind, Event};
+/// The `notify:` section's types, kept with the rest of the configuration in `inventory`.
+pub use crate::inventory::notify as config;
 pub use crate::store::outbox;
 pub use crate::store::{
-    AckError, OutboxId, OutboxRow, OutboxStats, OutboxStore, Page, PageStore, PolicyStore,
-    SqliteNotifyStore, Status, StoreError,
+    AckError, NotifyStore, OncallPage, OncallPageStore, OutboxId, OutboxRow, OutboxStats,
+    OutboxStore, PolicyStore, SqliteNotifyStore, Status, StoreError,
 };
 pub use channel::Channels;
 pub use config::{NotifyConfig, NotifyFile, Role};
@@ -61,10 +62,6 @@ pub enum NotifyError {
     #[error("report: {0}")]
     Report(String),
 }
-
-/// Everything the notifier keeps: the outbox and the policy's state.
-pub trait NotifyStore: OutboxStore + PolicyStore + PageStore {}
-impl<S: OutboxStore + PolicyStore + PageStore> NotifyStore for S {}
 
 pub use crate::calendar::CalendarSource;
 
@@ -166,7 +163,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     pub fn tick(&self) -> Result<TickReport, NotifyError> {
         let now = self.clock.now();
         Ok(TickReport {
-            after_window: self.tick_incidents(now)?,
+            after_window: self.tick_failures(now)?,
             announcements: self.tick_announcements(now)?,
             reports: self.tick_reports(now)?,
             escalated: self.tick_escalations(now)?,

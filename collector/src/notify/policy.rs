@@ -1,11 +1,11 @@
 //! Who gets what, and when: the rules between an [`Event`] and the outbox.
 //!
-//! - Every failure is an *incident* keyed by what failed (`service:ID`, `site:ID`,
+//! - Every failure is followed as a [`Failure`] keyed by what failed (`service:ID`, `site:ID`,
 //!   `device:ID:KIND`), persisted so a restart keeps it. Its opening notices are held for the
 //!   hold-down period; a recovery while they are still unsent cancels them and sends nothing.
 //!   A recovery's notices are held too, and a new failure within hold-down cancels them and
-//!   reopens the incident: a flapping service gives one message.
-//! - Inside an active window that applies, nothing is sent; the incident waits as
+//!   reopens the failure: a flapping service gives one message.
+//! - Inside an active window that applies, nothing is sent; the failure waits as
 //!   `Suppressed` and [`super::Notifier::tick`] sends when the window ends if it is still open.
 //! - A dark site (node switch down) gives one notice; `Down` alerts for the devices behind it
 //!   are dropped while it is dark.
@@ -30,10 +30,10 @@ use crate::calendar::swedish::class_name_sv;
 use crate::calendar::{Calendar, Moment, Subject, Window};
 use crate::events::{AlertKind, Event};
 use crate::store::outbox::{NewNotice, OutboxId, Status};
-use crate::store::{Incident, IncidentState};
+use crate::store::{Failure, FailureState};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// What an incident notice to the editors needs beyond its template variables.
+/// What a failure notice to the editors needs beyond its template variables.
 struct EditorNotice<'a> {
     kind: &'static str,
     key_prefix: &'a str,
@@ -52,7 +52,7 @@ pub(crate) struct Notice<'a> {
     pub due_at: DateTime<Utc>,
     /// Subject to the per-recipient rate limit (reports and announcements are not).
     pub limited: bool,
-    /// The incident it belongs to (for digest bookkeeping).
+    /// The failure it belongs to (for digest bookkeeping).
     pub source: Option<&'a str>,
     pub oncall_case: Option<OncallCase>,
     /// `(file name, CSV text)` attachments (reports: one per table).
@@ -68,10 +68,10 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     pub(crate) fn apply(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
         match &event {
             Event::ServiceDown { service_id, .. } => {
-                self.open_incident(format!("service:{service_id}"), event.clone())
+                self.open_failure(format!("service:{service_id}"), event.clone())
             }
             Event::SiteDark { site_id, .. } => {
-                self.open_incident(format!("site:{site_id}"), event.clone())
+                self.open_failure(format!("site:{site_id}"), event.clone())
             }
             Event::DeviceAlert {
                 device_id, kind, ..
@@ -80,19 +80,19 @@ impl<S: NotifyStore, T> Notifier<S, T> {
                     tracing::debug!(device_id, "alert dropped: the site is dark");
                     return Ok(Vec::new());
                 }
-                self.open_incident(format!("device:{device_id}:{}", kind.tag()), event.clone())
+                self.open_failure(format!("device:{device_id}:{}", kind.tag()), event.clone())
             }
             Event::ServiceUp {
                 service_id, until, ..
-            } => self.close_incident(&format!("service:{service_id}"), *until),
+            } => self.close_failure(&format!("service:{service_id}"), *until),
             Event::SiteBack { site_id, until, .. } => {
-                self.close_incident(&format!("site:{site_id}"), *until)
+                self.close_failure(&format!("site:{site_id}"), *until)
             }
             Event::DeviceAlertCleared {
                 device_id,
                 kind,
                 until,
-            } => self.close_incident(&format!("device:{device_id}:{}", kind.tag()), *until),
+            } => self.close_failure(&format!("device:{device_id}:{}", kind.tag()), *until),
             Event::WindowAnnouncement {
                 window,
                 municipalities,
@@ -101,46 +101,46 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     }
 
     fn behind_dark_site(&self, device_id: &str) -> Result<bool, NotifyError> {
-        Ok(self.store.incidents()?.iter().any(|i| {
-            !matches!(i.state, IncidentState::Closing { .. })
+        Ok(self.store.failures()?.iter().any(|i| {
+            !matches!(i.state, FailureState::Closing { .. })
                 && matches!(&i.event, Event::SiteDark { unreachable_children, .. }
                     if unreachable_children.iter().any(|c| c == device_id))
         }))
     }
 
-    fn open_incident(&self, key: String, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
+    fn open_failure(&self, key: String, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
         let now = self.clock.now();
-        if let Some(mut existing) = self.store.incident(&key)? {
-            let IncidentState::Closing { notices, .. } = &existing.state else {
+        if let Some(mut existing) = self.store.failure(&key)? {
+            let FailureState::Closing { notices, .. } = &existing.state else {
                 return Ok(Vec::new()); // already open or suppressed: a repeat
             };
             if self.cancel_all(notices)? {
-                // A flap within hold-down: the recovery was never told, keep the incident open.
-                existing.state = IncidentState::Open;
+                // A flap within hold-down: the recovery was never told, keep the failure open.
+                existing.state = FailureState::Open;
                 existing.updated_at = now;
-                self.store.put_incident(&existing)?;
+                self.store.put_failure(&existing)?;
                 return Ok(Vec::new());
             }
-            self.store.delete_incident(&key)?;
+            self.store.delete_failure(&key)?;
         }
         let calendar = self.calendar()?;
         if let Some(window) = window_for(&calendar, &event, now) {
             tracing::info!(key, until = %window.end, "inside a service window: not announced");
-            let state = IncidentState::Suppressed { until: window.end };
+            let state = FailureState::Suppressed { until: window.end };
             self.store
-                .put_incident(&incident(key, event, state, Vec::new(), now))?;
+                .put_failure(&failure(key, event, state, Vec::new(), now))?;
             return Ok(Vec::new());
         }
         let notices = self.announce_open(&calendar, &key, &event, now)?;
         let enqueued = notices.clone();
         self.store
-            .put_incident(&incident(key, event, IncidentState::Open, notices, now))?;
+            .put_failure(&failure(key, event, FailureState::Open, notices, now))?;
         Ok(enqueued)
     }
 
     /// Revises the open device alert `event` is about to what `event` says now (the same alert
     /// with a new text, e.g. an agent fault's count): see the module doc. Returns the new rows;
-    /// nothing when its incident is not open or already says this.
+    /// nothing when its failure is not open or already says this.
     pub fn revise_alert(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
         let Event::DeviceAlert {
             device_id, kind, ..
@@ -150,17 +150,17 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         };
         let key = format!("device:{device_id}:{}", kind.tag());
         let key = key.as_str();
-        let Some(mut inc) = self.store.incident(key)? else {
+        let Some(mut inc) = self.store.failure(key)? else {
             return Ok(Vec::new());
         };
-        if inc.event == event || matches!(inc.state, IncidentState::Closing { .. }) {
+        if inc.event == event || matches!(inc.state, FailureState::Closing { .. }) {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
         inc.updated_at = now;
-        if matches!(inc.state, IncidentState::Suppressed { .. }) {
+        if matches!(inc.state, FailureState::Suppressed { .. }) {
             inc.event = event;
-            self.store.put_incident(&inc)?;
+            self.store.put_failure(&inc)?;
             return Ok(Vec::new());
         }
         // Held notices are withdrawn; the sent ones stay in the list, so a recovery is still
@@ -174,7 +174,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         tracing::info!(key, enqueued = ids.len(), "alert revised");
         inc.notices.extend(ids.iter().copied());
         inc.event = event;
-        self.store.put_incident(&inc)?;
+        self.store.put_failure(&inc)?;
         Ok(ids)
     }
 
@@ -190,13 +190,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         Ok(none_sent)
     }
 
-    fn close_incident(
-        &self,
-        key: &str,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxId>, NotifyError> {
+    fn close_failure(&self, key: &str, until: DateTime<Utc>) -> Result<Vec<OutboxId>, NotifyError> {
         let now = self.clock.now();
-        let Some(mut inc) = self.store.incident(key)? else {
+        let Some(mut inc) = self.store.failure(key)? else {
             return Ok(Vec::new());
         };
         if let Event::DeviceAlert {
@@ -210,9 +206,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             self.store
                 .resolve_oncall_case(device_id, kind.tag(), *since, until)?;
         }
-        if !matches!(inc.state, IncidentState::Open) {
-            if matches!(inc.state, IncidentState::Suppressed { .. }) {
-                self.store.delete_incident(key)?;
+        if !matches!(inc.state, FailureState::Open) {
+            if matches!(inc.state, FailureState::Suppressed { .. }) {
+                self.store.delete_failure(key)?;
             }
             return Ok(Vec::new());
         }
@@ -221,16 +217,16 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         self.drop_from_digests(key)?;
         if told.is_empty() {
             tracing::info!(key, "recovered before anyone was told: nothing sent");
-            self.store.delete_incident(key)?;
+            self.store.delete_failure(key)?;
             return Ok(Vec::new());
         }
         let notices = self.announce_close(&inc, &told, until, now)?;
-        inc.state = IncidentState::Closing {
+        inc.state = FailureState::Closing {
             at: now,
             notices: notices.clone(),
         };
         inc.updated_at = now;
-        self.store.put_incident(&inc)?;
+        self.store.put_failure(&inc)?;
         Ok(notices)
     }
 
@@ -267,26 +263,26 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         Ok(())
     }
 
-    /// Time-driven incident work: end-of-window re-alerts and forgetting closed incidents.
-    pub(crate) fn tick_incidents(&self, now: DateTime<Utc>) -> Result<Vec<OutboxId>, NotifyError> {
+    /// Time-driven work on failures: end-of-window re-alerts and forgetting closed ones.
+    pub(crate) fn tick_failures(&self, now: DateTime<Utc>) -> Result<Vec<OutboxId>, NotifyError> {
         let mut out = Vec::new();
         let calendar = self.calendar()?;
-        for mut inc in self.store.incidents()? {
+        for mut inc in self.store.failures()? {
             match inc.state {
-                IncidentState::Closing { at, .. } if at + self.hold_down() <= now => {
-                    self.store.delete_incident(&inc.key)?;
+                FailureState::Closing { at, .. } if at + self.hold_down() <= now => {
+                    self.store.delete_failure(&inc.key)?;
                 }
-                IncidentState::Suppressed { until } if until <= now => {
+                FailureState::Suppressed { until } if until <= now => {
                     if let Some(w) = window_for(&calendar, &inc.event, now) {
-                        inc.state = IncidentState::Suppressed { until: w.end };
+                        inc.state = FailureState::Suppressed { until: w.end };
                     } else {
                         tracing::info!(key = inc.key, "window ended, still failing: announcing");
                         inc.notices = self.announce_open(&calendar, &inc.key, &inc.event, now)?;
                         out.extend(inc.notices.iter().copied());
-                        inc.state = IncidentState::Open;
+                        inc.state = FailureState::Open;
                     }
                     inc.updated_at = now;
-                    self.store.put_incident(&inc)?;
+                    self.store.put_failure(&inc)?;
                 }
                 _ => {}
             }
@@ -303,8 +299,8 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         (since + self.hold_down()).max(now)
     }
 
-    /// Enqueues an incident's notice to each of its municipality's editors, held like every
-    /// incident notice, one idempotency key per recipient (`{key_prefix}:{recipient}`).
+    /// Enqueues a failure's notice to each of its municipality's editors, held like every
+    /// failure notice, one idempotency key per recipient (`{key_prefix}:{recipient}`).
     fn tell_editors(
         &self,
         n: EditorNotice<'_>,
@@ -504,7 +500,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
 
     fn announce_close(
         &self,
-        inc: &Incident,
+        inc: &Failure,
         told: &[(String, String)],
         until: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -804,14 +800,14 @@ pub(crate) struct Route {
     text: &'static str,
 }
 
-fn incident(
+fn failure(
     key: String,
     event: Event,
-    state: IncidentState,
+    state: FailureState,
     notices: Vec<OutboxId>,
     now: DateTime<Utc>,
-) -> Incident {
-    Incident {
+) -> Failure {
+    Failure {
         key,
         event,
         state,

@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::availability::ms;
 use crate::calendar::swedish::{causes_sv, class_sv, date_time_sv, duration_sv, state_sv};
-use crate::state::{status, EntityStatus, State};
+use crate::state::{status, EntityStatus, Health};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -108,23 +108,23 @@ pub struct TeamStatus {
 }
 
 /// The state's name in the page's markup (`up`, ...) and in Swedish.
-pub fn state_names(s: State) -> (&'static str, &'static str) {
+pub fn state_names(s: Health) -> (&'static str, &'static str) {
     (s.as_str(), state_sv(s))
 }
 
-fn severity(s: State) -> u8 {
+fn severity(s: Health) -> u8 {
     match s {
-        State::Up => 0,
-        State::Degraded => 1,
-        State::Unknown => 2,
-        State::Unreachable => 3,
-        State::Down => 4,
+        Health::Up => 0,
+        Health::Degraded => 1,
+        Health::Unknown => 2,
+        Health::Unreachable => 3,
+        Health::Down => 4,
     }
 }
 
 /// Why `device` is in state `s`: its latest failed (or degraded) result.
-fn reason(app: &App, device: &str, s: State, now: i64) -> Result<String, StoreError> {
-    if matches!(s, State::Up | State::Unreachable) {
+fn reason(app: &App, device: &str, s: Health, now: i64) -> Result<String, StoreError> {
+    if matches!(s, Health::Up | Health::Unreachable) {
         return Ok(String::new());
     }
     // Each check's latest result is kept whole (raw results only for the retention time, and
@@ -137,7 +137,7 @@ fn reason(app: &App, device: &str, s: State, now: i64) -> Result<String, StoreEr
         .max_by_key(|r| r.time);
     let Some(r) = latest else {
         return Ok(match s {
-            State::Unknown => "Inga resultat".to_string(),
+            Health::Unknown => "Inga resultat".to_string(),
             _ => String::new(),
         });
     };
@@ -180,11 +180,11 @@ pub fn team_status(
     let mut problems = 0;
     for site in &inv.sites {
         let mut devices = Vec::new();
-        let mut worst = State::Up;
+        let mut worst = Health::Up;
         for d in inv.devices.iter().filter(|d| d.site == site.id) {
             let e = by_id(&st.devices, &d.id).unwrap_or(EntityStatus {
                 id: d.id.clone(),
-                state: State::Unknown,
+                state: Health::Unknown,
                 since: None,
                 root_cause: None,
             });
@@ -201,10 +201,10 @@ pub fn team_status(
                 site.municipality
             )
             .to_lowercase();
-            if e.state != State::Up {
+            if e.state != Health::Up {
                 problems += 1;
             }
-            if (!q.is_empty() && !haystack.contains(&q)) || (only_problems && e.state == State::Up)
+            if (!q.is_empty() && !haystack.contains(&q)) || (only_problems && e.state == Health::Up)
             {
                 continue;
             }
@@ -213,7 +213,7 @@ pub fn team_status(
             }
             let (state, state_text) = state_names(e.state);
             let (since_text, duration_text) = since_texts(&e);
-            let unreachable_behind = if e.state == State::Down {
+            let unreachable_behind = if e.state == Health::Down {
                 st.devices
                     .iter()
                     .filter(|o| o.root_cause.as_deref() == Some(d.id.as_str()))
@@ -253,7 +253,7 @@ pub fn team_status(
     let services = st
         .services
         .iter()
-        .filter(|e| !only_problems || e.state != State::Up)
+        .filter(|e| !only_problems || e.state != Health::Up)
         .filter_map(|e| {
             let s = inv.services.iter().find(|s| s.id == e.id)?;
             if !q.is_empty() && !format!("{} {}", s.id, s.name).to_lowercase().contains(&q) {

@@ -46,7 +46,7 @@
 //! start (per series, its last result at or before it), else the first after it, so it too is
 //! the same for a run as for its results.
 
-pub use crate::availability::{DeviceRules, Need, State};
+pub use crate::availability::{DeviceRules, Health, Need};
 use crate::availability::{Span, Spans, FOREVER};
 use std::collections::BTreeMap;
 
@@ -77,7 +77,7 @@ pub struct Segment {
     pub start: i64,
     /// [`FOREVER`] while open.
     pub end: i64,
-    pub state: State,
+    pub state: Health,
     pub cause: Option<String>,
 }
 
@@ -129,15 +129,25 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
     let degraded = bad.intersect(&reporting).subtract(&down);
     let mut segments = Vec::new();
     let (stale, slow) = (rules.stale_ms(), rules.slow_stale_ms());
-    push_segments(&mut segments, &down, State::Down, &obs, stale, |o| {
+    push_segments(&mut segments, &down, Health::Down, &obs, stale, |o| {
         !o.ok && o.check == rules.primary_check
     });
-    push_segments(&mut segments, &unknown, State::Unknown, &obs, stale, |_| {
-        false
-    });
-    push_segments(&mut segments, &degraded, State::Degraded, &obs, slow, |o| {
-        o.degraded || (!o.ok && o.check != rules.primary_check)
-    });
+    push_segments(
+        &mut segments,
+        &unknown,
+        Health::Unknown,
+        &obs,
+        stale,
+        |_| false,
+    );
+    push_segments(
+        &mut segments,
+        &degraded,
+        Health::Degraded,
+        &obs,
+        slow,
+        |o| o.degraded || (!o.ok && o.check != rules.primary_check),
+    );
     segments.sort_by_key(|s| s.start);
     flaps.sort_by_key(|f| f.start);
     Derived { segments, flaps }
@@ -147,7 +157,7 @@ pub fn derive(rules: &DeviceRules, observations: &[Observation]) -> Derived {
 fn push_segments(
     out: &mut Vec<Segment>,
     spans: &Spans,
-    state: State,
+    state: Health,
     obs: &[&Observation],
     reach: i64,
     is_cause: impl Fn(&Observation) -> bool,
@@ -305,24 +315,24 @@ impl Timeline {
     }
 
     /// The state at instant `t`.
-    pub fn state_at(&self, t: i64) -> State {
+    pub fn state_at(&self, t: i64) -> Health {
         if self.unknown.contains(t) {
-            State::Unknown
+            Health::Unknown
         } else if self.unreachable.contains(t) {
-            State::Unreachable
+            Health::Unreachable
         } else if self.down.contains(t) {
-            State::Down
+            Health::Down
         } else if self.degraded.contains(t) {
-            State::Degraded
+            Health::Degraded
         } else {
-            State::Up
+            Health::Up
         }
     }
 
     /// A device's own timeline from its stored segments; `first_seen` is its first result (none:
     /// never seen, unknown throughout). Unknown before the first result.
     pub fn from_segments(segments: &[Segment], first_seen: Option<i64>) -> Timeline {
-        let pick = |st: State| -> Spans {
+        let pick = |st: Health| -> Spans {
             segments
                 .iter()
                 .filter(|s| s.state == st)
@@ -331,10 +341,10 @@ impl Timeline {
         };
         let leading = Spans::one(i64::MIN / 4, first_seen.unwrap_or(FOREVER));
         Timeline {
-            down: pick(State::Down),
-            unreachable: pick(State::Unreachable),
-            unknown: pick(State::Unknown).union(&leading),
-            degraded: pick(State::Degraded),
+            down: pick(Health::Down),
+            unreachable: pick(Health::Unreachable),
+            unknown: pick(Health::Unknown).union(&leading),
+            degraded: pick(Health::Degraded),
         }
     }
 }
@@ -358,18 +368,18 @@ pub fn effective(own: &Timeline, parent: Option<&Timeline>, child_interval_ms: i
 }
 
 /// A service's state from its members' states (see the module doc).
-pub fn service_state(need: Need, members: &[State]) -> State {
+pub fn service_state(need: Need, members: &[Health]) -> Health {
     let k = need.count(members.len());
     let available = members.iter().filter(|s| s.available()).count();
-    let unknown = members.iter().filter(|s| **s == State::Unknown).count();
+    let unknown = members.iter().filter(|s| **s == Health::Unknown).count();
     if available + unknown < k {
-        State::Down
+        Health::Down
     } else if available < k {
-        State::Unknown
-    } else if members.iter().any(|s| *s != State::Up) {
-        State::Degraded
+        Health::Unknown
+    } else if members.iter().any(|s| *s != Health::Up) {
+        Health::Degraded
     } else {
-        State::Up
+        Health::Up
     }
 }
 
@@ -389,7 +399,7 @@ pub fn service_timeline(need: Need, members: &[&Timeline], from: i64, to: i64) -
     }
     cuts.sort_unstable();
     cuts.dedup();
-    let mut out: BTreeMap<State, Vec<Span>> = BTreeMap::new();
+    let mut out: BTreeMap<Health, Vec<Span>> = BTreeMap::new();
     let mut states = Vec::with_capacity(members.len());
     for w in cuts.windows(2) {
         states.clear();
@@ -398,12 +408,12 @@ pub fn service_timeline(need: Need, members: &[&Timeline], from: i64, to: i64) -
         out.entry(st).or_default().push(Span::new(w[0], w[1]));
     }
     let mut take =
-        |st: State| -> Spans { out.remove(&st).unwrap_or_default().into_iter().collect() };
+        |st: Health| -> Spans { out.remove(&st).unwrap_or_default().into_iter().collect() };
     Timeline {
-        down: take(State::Down),
+        down: take(Health::Down),
         unreachable: Spans::empty(),
-        unknown: take(State::Unknown),
-        degraded: take(State::Degraded),
+        unknown: take(Health::Unknown),
+        degraded: take(Health::Degraded),
     }
 }
 
@@ -493,7 +503,7 @@ mod tests {
         let after_down = a
             .segments
             .iter()
-            .find(|s| s.state == State::Degraded && s.start == 14 * MIN)
+            .find(|s| s.state == Health::Degraded && s.start == 14 * MIN)
             .expect("degraded from minute 14");
         assert_eq!(after_down.cause.as_deref(), Some("timeout"));
     }
@@ -507,7 +517,7 @@ mod tests {
             .iter()
             .map(|s| (s.state, s.start, s.end))
             .collect();
-        assert_eq!(states, [(State::Unknown, 0, FOREVER)]);
+        assert_eq!(states, [(Health::Unknown, 0, FOREVER)]);
         assert!(d.flaps.is_empty());
 
         // Up for ten minutes, then the agent loses its privilege: unknown three intervals
@@ -516,7 +526,7 @@ mod tests {
         mixed.extend((10..30).map(|m| fault("a", m)));
         let d = derive(&rules(), &mixed);
         let states: Vec<_> = d.segments.iter().map(|s| (s.state, s.start)).collect();
-        assert_eq!(states, [(State::Unknown, 12 * MIN)]);
+        assert_eq!(states, [(Health::Unknown, 12 * MIN)]);
     }
 
     #[test]
@@ -526,7 +536,7 @@ mod tests {
         let down: Vec<_> = d
             .segments
             .iter()
-            .filter(|s| s.state == State::Down)
+            .filter(|s| s.state == Health::Down)
             .collect();
         assert_eq!(down.len(), 1);
         assert_eq!((down[0].start, down[0].end), (3 * MIN, 7 * MIN));
@@ -534,7 +544,7 @@ mod tests {
         let unknown: Vec<_> = d
             .segments
             .iter()
-            .filter(|s| s.state == State::Unknown)
+            .filter(|s| s.state == Health::Unknown)
             .collect();
         assert_eq!((unknown[0].start, unknown[0].end), (12 * MIN, FOREVER));
     }
@@ -547,7 +557,7 @@ mod tests {
         let down: Vec<_> = d
             .segments
             .iter()
-            .filter(|s| s.state == State::Down)
+            .filter(|s| s.state == Health::Down)
             .map(|s| (s.start / MIN, s.end / MIN))
             .collect();
         assert_eq!(down, vec![(5, 7)]);
@@ -584,9 +594,9 @@ mod tests {
         assert_eq!(
             down,
             [
-                (State::Down, 15, 25),
-                (State::Unknown, 32, 40),
-                (State::Unknown, 47, FOREVER / MIN)
+                (Health::Down, 15, 25),
+                (Health::Unknown, 32, 40),
+                (Health::Unknown, 47, FOREVER / MIN)
             ],
             "{d:?}"
         );
@@ -595,7 +605,7 @@ mod tests {
 
     #[test]
     fn service_rules() {
-        use State::*;
+        use Health::*;
         assert_eq!(service_state(Need::All, &[Up, Down]), Down);
         assert_eq!(service_state(Need::Any, &[Up, Down]), Degraded);
         assert_eq!(service_state(Need::Any, &[Unknown, Down]), Unknown);

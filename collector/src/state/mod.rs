@@ -2,8 +2,10 @@
 //! ([`machine`], its rules in the module doc), and the one read model everything else uses:
 //! re-derivation of stored outages ([`rederive`], with each device's recent history in memory:
 //! [`tails`]), effective timelines ([`timelines`]), current
-//! status with root causes ([`status`]) and the parent chain ([`lineage`]).
+//! status with root causes ([`status`]), the parent chain ([`lineage`]), and what ingest has
+//! taken in, for `/metrics` ([`ingested`]).
 
+pub mod ingested;
 pub mod lineage;
 pub mod machine;
 pub mod rederive;
@@ -11,6 +13,7 @@ pub mod status;
 pub mod tails;
 pub mod timelines;
 
+pub use ingested::IngestMetrics;
 pub use lineage::ancestors;
 pub use machine::*;
 pub use rederive::{agent_fault, observation, recompute, rederive_device};

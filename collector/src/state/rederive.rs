@@ -9,7 +9,7 @@
 //! re-derived only for devices whose outages changed; the outages written are the same.
 
 use super::lineage::ancestors;
-use super::machine::{derive, service_timeline, Observation, State, Timeline};
+use super::machine::{derive, service_timeline, Health, Observation, Timeline};
 use super::tails::Tails;
 use super::timelines::{load_timelines_of, timelines_of};
 use crate::availability::FOREVER;
@@ -171,9 +171,9 @@ fn rederive_services(
         let tl = service_timeline(s.rule.need(), &members, from, FOREVER);
         let mut outages = Vec::new();
         for (set, kind) in [
-            (&tl.down, State::Down),
-            (&tl.unknown, State::Unknown),
-            (&tl.degraded, State::Degraded),
+            (&tl.down, Health::Down),
+            (&tl.unknown, Health::Unknown),
+            (&tl.degraded, Health::Degraded),
         ] {
             outages.extend(set.as_slice().iter().map(|span| Outage {
                 entity: EntityKind::Service,
@@ -199,7 +199,7 @@ fn rederive_services(
 fn down_ending_at(outages: &[Outage], at: i64) -> Option<i64> {
     outages
         .iter()
-        .find(|o| o.kind == State::Down && o.end == Some(at))
+        .find(|o| o.kind == Health::Down && o.end == Some(at))
         .map(|o| o.start)
 }
 

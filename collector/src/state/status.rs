@@ -2,7 +2,7 @@
 //! lasted and, for an unreachable device, the root cause: the nearest ancestor that is down.
 
 use super::lineage::ancestors;
-use super::machine::{State, Timeline};
+use super::machine::{Health, Timeline};
 use super::timelines::{load_timelines, service_timelines};
 use crate::availability::{at, ms, Spans};
 use crate::inventory::Inventory;
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EntityStatus {
     pub id: String,
-    pub state: State,
+    pub state: Health,
     /// When the current non-up state began (within the last 31 days).
     pub since: Option<DateTime<Utc>>,
     /// For an unreachable device: the ancestor that is down (the root cause).
@@ -32,13 +32,13 @@ pub struct Status {
     pub agents_last_seen: std::collections::BTreeMap<String, DateTime<Utc>>,
 }
 
-fn since(t: &Timeline, state: State, now: i64) -> Option<DateTime<Utc>> {
+fn since(t: &Timeline, state: Health, now: i64) -> Option<DateTime<Utc>> {
     let set: &Spans = match state {
-        State::Up => return None,
-        State::Down => &t.down,
-        State::Unreachable => &t.unreachable,
-        State::Unknown => &t.unknown,
-        State::Degraded => &t.degraded,
+        Health::Up => return None,
+        Health::Down => &t.down,
+        Health::Unreachable => &t.unreachable,
+        Health::Unknown => &t.unknown,
+        Health::Degraded => &t.degraded,
     };
     set.as_slice()
         .iter()
@@ -63,7 +63,7 @@ pub fn status(
         .map(|d| {
             let t = &devices[&d.id];
             let state = t.state_at(now);
-            let root_cause = (state == State::Unreachable)
+            let root_cause = (state == Health::Unreachable)
                 .then(|| root_cause(inv, &devices, &d.id, now))
                 .flatten();
             EntityStatus {

@@ -431,7 +431,7 @@ fn push_run(runs: &mut Vec<Observation>, r: Observation, gap: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::availability::State;
+    use crate::availability::Health;
     use crate::store::EntityKind;
 
     fn obs(agent: &str, time: i64, ok: bool) -> Observation {
@@ -454,7 +454,7 @@ mod tests {
             id: "sw".into(),
             start,
             end,
-            kind: State::Down,
+            kind: Health::Down,
             cause: None,
         }
     }

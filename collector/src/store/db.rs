@@ -13,6 +13,7 @@
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
 use super::StoreError;
+pub use crate::inventory::database::check_location;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
@@ -51,20 +52,6 @@ fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.execute_batch("VACUUM")?;
     Ok(())
-}
-
-/// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
-/// never taken for a file path (which would create a folder named `postgres:`): URLs are
-/// parsed into a [`super::Location`] and opened with [`super::Database::open`].
-pub fn check_location(path: &Path) -> Result<(), String> {
-    let text = path.to_string_lossy();
-    match text.split_once("://") {
-        Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
-            "`{scheme}://…` is a database URL, not a SQLite file path: give it as \
-             `collector.database` or `--database`, which accept postgres:// URLs"
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// A private in-memory database with the current schema (tests).

@@ -9,7 +9,7 @@
 //! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
 //! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
 //!   incidents, digests, on-call cases and schedule marks;
-//! - [`PageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
+//! - [`OncallPageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
 //!   acknowledgement;
 //! - [`AnnouncedStore`]: what alerting has announced;
 //! - [`ClusterStore`] with [`SqliteClusterStore`]: the collectors' heartbeats, the leader lease
@@ -18,7 +18,7 @@
 //!   report and alerting through [`Store::manual_incidents`]).
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
-//! types it keeps.
+//! types it keeps, and on `inventory` for [`Location`] (configuration, re-exported here).
 //!
 //! What is kept: results (compact rows, see below), seen batch ids (idempotent ingest), derived
 //! outages of devices and services, flaps, per-device first/last result, agents' last contact,
@@ -45,13 +45,12 @@ mod compact;
 pub mod copy;
 pub mod db;
 pub mod incidents;
-mod location;
 pub mod migrations;
 mod notify;
 pub mod oncall;
+pub mod oncall_pages;
 mod open;
 pub mod outbox;
-pub mod pages;
 pub mod pg;
 pub mod policy;
 mod results;
@@ -59,18 +58,18 @@ pub mod service_updates;
 mod sqlite;
 pub mod windows;
 
+pub use crate::inventory::database::{Location, PgConfig};
 pub use alerting::{Announced, AnnouncedStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat, SqliteClusterStore};
 pub use incidents::{
     IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
 };
-pub use location::{Location, PgConfig};
 pub use notify::SqliteNotifyStore;
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
-pub use open::{Database, NotifyTables, Stores};
+pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
+pub use open::{Database, NotifyStore, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
-pub use pages::{AckError, Page, PageStore};
-pub use policy::{Incident, IncidentState, PolicyStore};
+pub use policy::{Failure, FailureState, PolicyStore};
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::SqliteStore;
 pub use windows::{SqliteWindowStore, WindowStore};
@@ -258,8 +257,7 @@ impl EntityKind {
     }
 }
 
-/// Kind of an outage record.
-pub use crate::availability::State as OutageKind;
+pub use crate::availability::Health;
 
 /// A stored outage (down, unreachable, unknown or degraded interval).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +267,8 @@ pub struct Outage {
     pub start: i64,
     /// `None` while open.
     pub end: Option<i64>,
-    pub kind: OutageKind,
+    /// What the entity was during the outage (never `Up`).
+    pub kind: Health,
     pub cause: Option<String>,
 }
 
@@ -436,14 +435,14 @@ pub trait Store: Send + Sync {
     fn stats(&self, full: bool) -> Result<StoreStats, StoreError>;
 }
 
-/// An outage kind as both backends store it (`OutageKind::as_str`).
-pub(crate) fn parse_kind(s: &str) -> Result<OutageKind, StoreError> {
+/// An outage kind as both backends store it (`Health::as_str`).
+pub(crate) fn parse_kind(s: &str) -> Result<Health, StoreError> {
     Ok(match s {
-        "down" => OutageKind::Down,
-        "unreachable" => OutageKind::Unreachable,
-        "unknown" => OutageKind::Unknown,
-        "degraded" => OutageKind::Degraded,
-        "up" => OutageKind::Up,
+        "down" => Health::Down,
+        "unreachable" => Health::Unreachable,
+        "unknown" => Health::Unknown,
+        "degraded" => Health::Degraded,
+        "up" => Health::Up,
         other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
     })
 }

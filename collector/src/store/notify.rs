@@ -4,7 +4,7 @@
 //! order is time order.
 
 use super::db::{self, time_from_text as instant, time_text as text};
-use super::policy::{Incident, PolicyStore};
+use super::policy::{Failure, PolicyStore};
 use super::StoreError;
 use crate::store::outbox::{
     NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
@@ -313,7 +313,7 @@ impl OutboxStore for SqliteNotifyStore {
 }
 
 impl PolicyStore for SqliteNotifyStore {
-    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError> {
+    fn failure(&self, key: &str) -> Result<Option<Failure>, StoreError> {
         let json: Option<String> = self
             .conn()
             .query_row(
@@ -322,10 +322,10 @@ impl PolicyStore for SqliteNotifyStore {
                 |r| r.get(0),
             )
             .optional()?;
-        json.map(|j| parse_incident(&j)).transpose()
+        json.map(|j| parse_failure(&j)).transpose()
     }
 
-    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+    fn put_failure(&self, incident: &Failure) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
@@ -336,17 +336,17 @@ impl PolicyStore for SqliteNotifyStore {
         Ok(())
     }
 
-    fn delete_incident(&self, key: &str) -> Result<(), StoreError> {
+    fn delete_failure(&self, key: &str) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM notify_incidents WHERE key = ?1", [key])?;
         Ok(())
     }
 
-    fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+    fn failures(&self) -> Result<Vec<Failure>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT incident FROM notify_incidents ORDER BY key")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(|j| parse_incident(&j)))
+        rows.map(|r| r.map_err(StoreError::from).and_then(|j| parse_failure(&j)))
             .collect()
     }
 
@@ -470,6 +470,6 @@ impl PolicyStore for SqliteNotifyStore {
     }
 }
 
-fn parse_incident(json: &str) -> Result<Incident, StoreError> {
+fn parse_failure(json: &str) -> Result<Failure, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
 }

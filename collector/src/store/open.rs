@@ -10,17 +10,20 @@
 
 use super::pg::{self, Pool};
 use super::{
-    AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OutboxStore, PageStore,
-    PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteOncallCaseStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
+    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore,
+    SqliteNotifyStore, SqliteOncallCaseStore, SqliteStore, SqliteWindowStore, Store, StoreError,
+    WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The notifier's tables: outbox, policy state and pages.
-pub trait NotifyTables: OutboxStore + PolicyStore + PageStore {}
+/// Everything the notifier keeps: the outbox, the policy's state (followed failures, digests,
+/// on-call cases, schedule marks) and on-call pages. One trait, re-exported as
+/// `notify::NotifyStore`.
+pub trait NotifyStore: OutboxStore + PolicyStore + OncallPageStore {}
 
-impl<S: OutboxStore + PolicyStore + PageStore + ?Sized> NotifyTables for S {}
+impl<S: OutboxStore + PolicyStore + OncallPageStore + ?Sized> NotifyStore for S {}
 
 /// Every store on one database, each opened once ([`Database::stores`]). Cheap to clone: the
 /// clones share the stores.
@@ -31,7 +34,7 @@ pub struct Stores {
     /// Operators' service windows.
     pub windows: Arc<dyn WindowStore>,
     /// The notifier's outbox, policy state and pages.
-    pub notify: Arc<dyn NotifyTables>,
+    pub notify: Arc<dyn NotifyStore>,
     /// Incidents registered by hand.
     pub incidents: Arc<dyn IncidentStore>,
     /// On-call cases registered by hand.
@@ -106,7 +109,7 @@ impl Database {
     }
 
     /// The notifier's outbox, policy state and pages.
-    pub fn notify(&self) -> Result<Arc<dyn NotifyTables>, StoreError> {
+    pub fn notify(&self) -> Result<Arc<dyn NotifyStore>, StoreError> {
         Ok(match self {
             Database::Sqlite(p) => Arc::new(SqliteNotifyStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgNotifyStore::new(pool.clone())),

@@ -1,4 +1,4 @@
-//! The notifier's policy state next to the outbox: the incidents it follows (opened, suppressed
+//! The notifier's policy state next to the outbox: the failures it follows (opened, suppressed
 //! in a window, closing), the lines of pending digests, the on-call cases and when each report
 //! schedule last ran. [`super::SqliteNotifyStore`] implements [`PolicyStore`].
 
@@ -8,22 +8,23 @@ use crate::store::outbox::{OncallCase, OutboxId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A failure the notifier is following.
+/// A failure the notifier is following, from the event that opened it to its recovery (table
+/// `notify_incidents`; not an incident of the report, nor one registered by hand).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
+pub struct Failure {
     pub key: String,
     /// The event that opened it.
     pub event: Event,
-    pub state: IncidentState,
+    pub state: FailureState,
     /// The opening notices (one per recipient).
     pub notices: Vec<OutboxId>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where an incident is.
+/// Where a followed failure is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum IncidentState {
+pub enum FailureState {
     /// Inside a window until `until`: nothing sent yet.
     Suppressed { until: DateTime<Utc> },
     /// Opening notices enqueued (possibly still held).
@@ -35,12 +36,12 @@ pub enum IncidentState {
     },
 }
 
-/// Incident and digest state next to the outbox.
+/// Failure and digest state next to the outbox.
 pub trait PolicyStore: Send + Sync {
-    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError>;
-    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError>;
-    fn delete_incident(&self, key: &str) -> Result<(), StoreError>;
-    fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    fn failure(&self, key: &str) -> Result<Option<Failure>, StoreError>;
+    fn put_failure(&self, incident: &Failure) -> Result<(), StoreError>;
+    fn delete_failure(&self, key: &str) -> Result<(), StoreError>;
+    fn failures(&self) -> Result<Vec<Failure>, StoreError>;
     /// Adds a line to digest `digest`, remembering which incident (`source`) it came from.
     fn add_digest_item(&self, digest: OutboxId, source: &str, line: &str)
         -> Result<(), StoreError>;
@@ -68,20 +69,20 @@ pub trait PolicyStore: Send + Sync {
 
 /// Shared stores (`Arc<dyn PolicyStore>`) are stores too.
 impl<T: PolicyStore + ?Sized> PolicyStore for std::sync::Arc<T> {
-    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError> {
-        (**self).incident(key)
+    fn failure(&self, key: &str) -> Result<Option<Failure>, StoreError> {
+        (**self).failure(key)
     }
 
-    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        (**self).put_incident(incident)
+    fn put_failure(&self, incident: &Failure) -> Result<(), StoreError> {
+        (**self).put_failure(incident)
     }
 
-    fn delete_incident(&self, key: &str) -> Result<(), StoreError> {
-        (**self).delete_incident(key)
+    fn delete_failure(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete_failure(key)
     }
 
-    fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        (**self).incidents()
+    fn failures(&self) -> Result<Vec<Failure>, StoreError> {
+        (**self).failures()
     }
 
     fn add_digest_item(

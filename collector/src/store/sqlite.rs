@@ -10,8 +10,8 @@
 
 use super::results::{self, Ids, NewIds};
 use super::{
-    batch_digest, compact, Applied, Compacted, EntityKind, Flap, Outage, OutageKind, Replacement,
-    Seen, Store, StoreError, StoreStats, StoredResult,
+    batch_digest, compact, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen,
+    Store, StoreError, StoreStats, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ impl SqliteStore {
     }
 }
 
-fn kind_str(k: OutageKind) -> &'static str {
+fn kind_str(k: Health) -> &'static str {
     k.as_str()
 }
 

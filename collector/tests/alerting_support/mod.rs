@@ -17,7 +17,7 @@ use driftvakt_collector::app::App;
 use driftvakt_collector::clock::Clock;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::notify::{Notifier, SmtpTransport};
-use driftvakt_collector::store::{Database, NotifyTables, WindowStore};
+use driftvakt_collector::store::{Database, NotifyStore, WindowStore};
 use driftvakt_collector::windows::CalendarService;
 use driftvakt_common::wire::{Batch, Finding, ProbeResult, Sample, Value};
 use std::path::{Path, PathBuf};
@@ -75,7 +75,7 @@ pub const ICMP_DEVICES: [&str; 6] = [
     "ap-bibl",
 ];
 
-pub type TestAlerting = Alerting<Arc<dyn NotifyTables>, SmtpTransport>;
+pub type TestAlerting = Alerting<Arc<dyn NotifyStore>, SmtpTransport>;
 
 /// The collector's parts on one database, as `run` wires them.
 pub struct Rig {
@@ -143,7 +143,7 @@ impl Rig {
         self.tmp.path().join("collector.db")
     }
 
-    pub fn notifier(&self) -> &Notifier<Arc<dyn NotifyTables>, SmtpTransport> {
+    pub fn notifier(&self) -> &Notifier<Arc<dyn NotifyStore>, SmtpTransport> {
         self.alerting.notifier()
     }
 

@@ -5,29 +5,11 @@
 //! until Driftvakt resolves it.
 
 use super::{http, AlertMessage, Channel, MessageEvent};
+pub use crate::inventory::channels::AlertmanagerConfig;
 use crate::notify::transport::SendError;
 use chrono::SecondsFormat;
-use driftvakt_common::config::Duration;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::Path;
-
-/// `notify.channels.NAME.alertmanager`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertmanagerConfig {
-    /// Alertmanager's base URL, e.g. `http://127.0.0.1:9093`.
-    pub url: String,
-    #[serde(default = "super::webhook::default_timeout")]
-    pub timeout: Duration,
-    /// How far ahead `endsAt` of a firing alert is. Default 7d.
-    #[serde(default = "default_firing_for")]
-    pub firing_for: Duration,
-}
-
-fn default_firing_for() -> Duration {
-    Duration::from_secs(7 * 86_400)
-}
 
 pub struct Alertmanager {
     endpoint: String,

@@ -2,7 +2,6 @@
 //! of answers into delivered, temporary and permanent. Errors never carry the URL.
 
 use crate::notify::transport::SendError;
-use driftvakt_common::config::Validator;
 use reqwest::{RequestBuilder, StatusCode};
 use std::time::{Duration, Instant};
 
@@ -86,20 +85,6 @@ pub fn classify(status: StatusCode, what: &str) -> Result<(), SendError> {
         Err(SendError::Temporary(msg))
     } else {
         Err(SendError::Permanent(msg))
-    }
-}
-
-/// An `http://` or `https://` URL.
-pub fn check_url(key: &str, url: &str, v: &mut Validator) {
-    if reqwest::Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .is_none()
-    {
-        v.error_at_key(
-            key,
-            format!("invalid URL {url:?}: write http://… or https://…"),
-        );
     }
 }
 

@@ -25,71 +25,12 @@ pub mod webhook;
 
 use super::config::NotifyConfig;
 use super::transport::SendError;
+pub use crate::inventory::channels::ChannelConfig;
 use chrono::{DateTime, Utc};
-use driftvakt_common::config::{Duration, Validator};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
-
-/// `notify.channels.NAME`: one key naming the channel's type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum ChannelConfig {
-    Webhook(webhook::WebhookConfig),
-    Sms(sms::SmsConfig),
-    Teams(teams::TeamsConfig),
-    Alertmanager(alertmanager::AlertmanagerConfig),
-}
-
-impl ChannelConfig {
-    /// The secrets it holds, each with its key under `notify.channels.NAME`
-    /// (`webhook.secret`, `sms.bearer_token`, `teams.url`).
-    pub fn secrets(&self) -> Vec<(&'static str, &driftvakt_common::schema::SecretRef)> {
-        match self {
-            ChannelConfig::Webhook(c) => vec![("webhook.secret", &c.secret)],
-            ChannelConfig::Sms(c) => [
-                ("sms.password", c.password.as_ref()),
-                ("sms.bearer_token", c.bearer_token.as_ref()),
-            ]
-            .into_iter()
-            .filter_map(|(k, r)| r.map(|r| (k, r)))
-            .collect(),
-            ChannelConfig::Teams(c) => vec![("teams.url", &c.url)],
-            ChannelConfig::Alertmanager(_) => Vec::new(),
-        }
-    }
-
-    /// Whether it sends to a person (the on-call contact's phone) rather than to the team.
-    pub fn personal(&self) -> bool {
-        matches!(self, ChannelConfig::Sms(_))
-    }
-
-    pub fn timeout(&self) -> Duration {
-        match self {
-            ChannelConfig::Webhook(c) => c.timeout,
-            ChannelConfig::Sms(c) => c.timeout,
-            ChannelConfig::Teams(c) => c.timeout,
-            ChannelConfig::Alertmanager(c) => c.timeout,
-        }
-    }
-
-    /// Checks what serde cannot; errors under `key`.
-    pub fn validate(&self, key: &str, v: &mut Validator) {
-        match self {
-            ChannelConfig::Webhook(c) => http::check_url(&format!("{key}.webhook.url"), &c.url, v),
-            ChannelConfig::Sms(c) => c.validate(&format!("{key}.sms"), v),
-            ChannelConfig::Teams(_) => {}
-            ChannelConfig::Alertmanager(c) => {
-                http::check_url(&format!("{key}.alertmanager.url"), &c.url, v)
-            }
-        }
-        let t = self.timeout().std().as_secs();
-        if !(1..=300).contains(&t) {
-            v.error_at_key(key, "timeout must be between 1s and 5m");
-        }
-    }
-}
 
 /// What happened, as a channel tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -11,77 +11,12 @@
 
 use super::{http, AlertMessage, Channel, MessageEvent};
 use crate::calendar::swedish::short_date_time_sv;
+pub use crate::inventory::channels::SmsConfig;
 use crate::notify::transport::SendError;
-use driftvakt_common::config::{Duration, Validator};
-use driftvakt_common::schema::{Secret, SecretRef};
+use driftvakt_common::schema::Secret;
 use minijinja::Environment;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// `notify.channels.NAME.sms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmsConfig {
-    pub url: String,
-    /// `POST` (default) or `PUT`.
-    #[serde(default = "default_method")]
-    pub method: String,
-    /// Default `application/x-www-form-urlencoded`.
-    #[serde(default = "default_content_type")]
-    pub content_type: String,
-    /// The request body, e.g. `from=Driftvakt&to={{ to|urlencode }}&message={{ text|urlencode }}`.
-    pub body: String,
-    /// Basic authentication: the user name, with `password`.
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<SecretRef>,
-    /// `Authorization: Bearer` token.
-    #[serde(default)]
-    pub bearer_token: Option<SecretRef>,
-    /// Extra headers (not secret).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// 1s..5m, default 10s.
-    #[serde(default = "super::webhook::default_timeout")]
-    pub timeout: Duration,
-    /// Longest text, in GSM characters; 40..=160, default 160.
-    #[serde(default = "default_max_chars")]
-    pub max_chars: usize,
-}
-
-fn default_method() -> String {
-    "POST".into()
-}
-fn default_content_type() -> String {
-    "application/x-www-form-urlencoded".into()
-}
-fn default_max_chars() -> usize {
-    160
-}
-
-impl SmsConfig {
-    pub fn validate(&self, key: &str, v: &mut Validator) {
-        http::check_url(&format!("{key}.url"), &self.url, v);
-        if !matches!(self.method.as_str(), "POST" | "PUT") {
-            v.error_at_key(&format!("{key}.method"), "write POST or PUT");
-        }
-        let env = env();
-        if let Err(e) = env.template_from_str(&self.body) {
-            v.error_at_key(&format!("{key}.body"), format!("template: {e}"));
-        }
-        if self.password.is_some() != self.username.is_some() {
-            v.error_at_key(key, "give username and password together");
-        }
-        if self.password.is_some() && self.bearer_token.is_some() {
-            v.error_at_key(key, "give username/password or bearer_token, not both");
-        }
-        if !(40..=160).contains(&self.max_chars) {
-            v.error_at_key(&format!("{key}.max_chars"), "must be between 40 and 160");
-        }
-    }
-}
 
 fn env() -> Environment<'static> {
     let mut env = Environment::new();

@@ -3,23 +3,12 @@
 //! alerts. The URL carries its own signature, so it is a secret (`{ env: }` or `{ file: }`).
 
 use super::{http, AlertMessage, Channel, MessageEvent};
+pub use crate::inventory::channels::TeamsConfig;
 use crate::notify::render::date_time_sv;
 use crate::notify::transport::SendError;
-use driftvakt_common::config::Duration;
-use driftvakt_common::schema::{Secret, SecretRef};
-use serde::{Deserialize, Serialize};
+use driftvakt_common::schema::Secret;
 use serde_json::json;
 use std::path::Path;
-
-/// `notify.channels.NAME.teams`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamsConfig {
-    /// The webhook URL: `{ env: NAME }` or `{ file: PATH }`.
-    pub url: SecretRef,
-    #[serde(default = "super::webhook::default_timeout")]
-    pub timeout: Duration,
-}
 
 pub struct Teams {
     url: Secret,

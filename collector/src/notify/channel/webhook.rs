@@ -3,28 +3,11 @@
 //! `Idempotency-Key: <the message id>`, so a receiver can check who sent it and drop a repeat.
 
 use super::{http, AlertMessage, Channel};
+pub use crate::inventory::channels::WebhookConfig;
 use crate::notify::ack::hmac_sha256_hex;
 use crate::notify::transport::SendError;
-use driftvakt_common::config::Duration;
-use driftvakt_common::schema::{Secret, SecretRef};
-use serde::{Deserialize, Serialize};
+use driftvakt_common::schema::Secret;
 use std::path::Path;
-
-/// `notify.channels.NAME.webhook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub url: String,
-    /// The HMAC key: `{ env: NAME }` or `{ file: PATH }`.
-    pub secret: SecretRef,
-    /// 1s..5m, default 10s.
-    #[serde(default = "default_timeout")]
-    pub timeout: Duration,
-}
-
-pub(super) fn default_timeout() -> Duration {
-    Duration::from_secs(10)
-}
 
 pub struct Webhook {
     url: String,

@@ -1,16 +1,16 @@
-//! [`OutboxStore`], [`PolicyStore`] and [`PageStore`] on PostgreSQL: the same tables and
-//! statements as the SQLite notifier store (`store/notify.rs`, `store/pages.rs`). Claiming due
+//! [`OutboxStore`], [`PolicyStore`] and [`OncallPageStore`] on PostgreSQL: the same tables and
+//! statements as the SQLite notifier store (`store/notify.rs`, `store/oncall_pages.rs`). Claiming due
 //! rows takes them `FOR UPDATE SKIP LOCKED`, so two collectors sharing a database never send a
 //! notice twice.
 
 use super::{get, Pool};
 use crate::events::Event;
 use crate::store::db::{time_from_text as instant, time_text as text};
+use crate::store::oncall_pages::{AckError, OncallPage, OncallPageStore};
 use crate::store::outbox::{
     NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
 };
-use crate::store::pages::{AckError, Page, PageStore};
-use crate::store::policy::{Incident, PolicyStore};
+use crate::store::policy::{Failure, PolicyStore};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl PgNotifyStore {
         &self,
         sql: &str,
         p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<Page>, StoreError> {
+    ) -> Result<Vec<OncallPage>, StoreError> {
         self.pool.run(async |c| {
             let rows = c.sql().query(sql, p).await?;
             rows.iter().map(to_page).collect()
@@ -87,9 +87,9 @@ fn to_row(r: &Row) -> Result<OutboxRow, StoreError> {
     })
 }
 
-fn to_page(r: &Row) -> Result<Page, StoreError> {
+fn to_page(r: &Row) -> Result<OncallPage, StoreError> {
     let id: i64 = get(r, 0)?;
-    Ok(Page {
+    Ok(OncallPage {
         id,
         incident_key: get(r, 1)?,
         since: instant(&get::<String>(r, 2)?)?,
@@ -103,7 +103,7 @@ fn to_page(r: &Row) -> Result<Page, StoreError> {
     })
 }
 
-fn parse_incident(json: &str) -> Result<Incident, StoreError> {
+fn parse_failure(json: &str) -> Result<Failure, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
 }
 
@@ -307,7 +307,7 @@ impl OutboxStore for PgNotifyStore {
 }
 
 impl PolicyStore for PgNotifyStore {
-    fn incident(&self, key: &str) -> Result<Option<Incident>, StoreError> {
+    fn failure(&self, key: &str) -> Result<Option<Failure>, StoreError> {
         let json: Option<String> = self.pool.run(async |c| {
             let row = c
                 .sql()
@@ -318,10 +318,10 @@ impl PolicyStore for PgNotifyStore {
                 .await?;
             row.map(|r| get(&r, 0)).transpose()
         })?;
-        json.map(|j| parse_incident(&j)).transpose()
+        json.map(|j| parse_failure(&j)).transpose()
     }
 
-    fn put_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+    fn put_failure(&self, incident: &Failure) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(incident).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.exec(
@@ -332,19 +332,19 @@ impl PolicyStore for PgNotifyStore {
         Ok(())
     }
 
-    fn delete_incident(&self, key: &str) -> Result<(), StoreError> {
+    fn delete_failure(&self, key: &str) -> Result<(), StoreError> {
         self.exec("DELETE FROM notify_incidents WHERE key = $1", &[&key])?;
         Ok(())
     }
 
-    fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+    fn failures(&self) -> Result<Vec<Failure>, StoreError> {
         self.pool.run(async |c| {
             let rows = c
                 .sql()
                 .query("SELECT incident FROM notify_incidents ORDER BY key", &[])
                 .await?;
             rows.iter()
-                .map(|r| parse_incident(&get::<String>(r, 0)?))
+                .map(|r| parse_failure(&get::<String>(r, 0)?))
                 .collect()
         })
     }
@@ -471,14 +471,14 @@ impl PolicyStore for PgNotifyStore {
     }
 }
 
-impl PageStore for PgNotifyStore {
+impl OncallPageStore for PgNotifyStore {
     fn open_page(
         &self,
         incident_key: &str,
         since: DateTime<Utc>,
         event: &Event,
         next_at: Option<DateTime<Utc>>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<OncallPage, StoreError> {
         let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.exec(
             "INSERT INTO notify_pages (incident_key, since, page, step, next_at)
@@ -494,12 +494,12 @@ impl PageStore for PgNotifyStore {
             .ok_or_else(|| StoreError::Corrupt("page not stored".into()))
     }
 
-    fn page(&self, id: i64) -> Result<Option<Page>, StoreError> {
+    fn page(&self, id: i64) -> Result<Option<OncallPage>, StoreError> {
         let sql = format!("SELECT {PAGE_COLUMNS} FROM notify_pages WHERE id = $1");
         Ok(self.pages(&sql, &[&id])?.into_iter().next())
     }
 
-    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<Page>, StoreError> {
+    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<OncallPage>, StoreError> {
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM notify_pages
              WHERE next_at IS NOT NULL AND next_at <= $1
@@ -525,7 +525,7 @@ impl PageStore for PgNotifyStore {
         &self,
         incident_key: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<Page>, StoreError> {
+    ) -> Result<Option<OncallPage>, StoreError> {
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM notify_pages
              WHERE incident_key = $1 AND closed_at IS NULL ORDER BY id DESC LIMIT 1"
@@ -542,9 +542,9 @@ impl PageStore for PgNotifyStore {
         Ok(Some(page))
     }
 
-    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
+    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
         let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        crate::store::pages::ackable(&page)?;
+        crate::store::oncall_pages::ackable(&page)?;
         let taken = self.pool.run(async |c| {
             let mut tx = c.tx().await?;
             let mut sql = tx.sql();

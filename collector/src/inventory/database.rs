@@ -1,6 +1,7 @@
 //! Where the collector's database is: a SQLite file (a path, the default) or a PostgreSQL
 //! database (`postgres://USER@HOST[:PORT]/DB` or `postgresql://…`), as given in
-//! `collector.database` or `--database`. Any other `scheme://` is refused with what this build
+//! `collector.database` or `--database` (configuration, so it lives here; `store` re-exports
+//! it as `store::Location` and opens it). Any other `scheme://` is refused with what this build
 //! supports, so a URL is never taken for a file path.
 //!
 //! # The PostgreSQL password
@@ -189,6 +190,20 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
     match text.split_once(':') {
         Some((host, p)) => Ok((host.to_string(), port(p)?)),
         None => Ok((text.to_string(), 5432)),
+    }
+}
+
+/// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
+/// never taken for a file path (which would create a folder named `postgres:`): URLs are
+/// parsed into a [`Location`] and opened with `store::Database::open`.
+pub fn check_location(path: &Path) -> Result<(), String> {
+    let text = path.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
+            "`{scheme}://…` is a database URL, not a SQLite file path: give it as \
+             `collector.database` or `--database`, which accept postgres:// URLs"
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Notification configuration (`notify:` in the collector's config): recipients per
+//! Notification configuration (`notify:` in the collector's config, re-exported as
+//! `notify::config`): recipients per
 //! municipality and role, the SMTP relay or the demo outbox folder, hold-down, rate limit,
 //! retry, which alert kinds page the on-call person, and cron-scheduled reports. Parsing is
 //! strict (unknown keys are errors) with the shared YAML loader; [`NotifyConfig::validate`]
@@ -45,8 +46,8 @@ pub struct NotifyConfig {
     /// such a configuration is an error.
     pub allow_plaintext_auth: bool,
     /// Alert channels beside mail, by name (`webhook`, `sms`, `teams`, `alertmanager`; see
-    /// [`super::channel`]). Secrets in them come from `{ env: }` or `{ file: }` only.
-    pub channels: BTreeMap<String, super::channel::ChannelConfig>,
+    /// `notify::channel`). Secrets in them come from `{ env: }` or `{ file: }` only.
+    pub channels: BTreeMap<String, super::channels::ChannelConfig>,
     /// Which channels the service desk and on-call get, per municipality and alert kind; the
     /// first matching route wins, and without one both get mail.
     pub routes: Vec<ChannelRoute>,

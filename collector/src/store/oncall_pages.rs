@@ -2,7 +2,7 @@
 //! escalation step it has reached (the index in the municipality's on-call list), when it
 //! escalates next, and who acknowledged it when. Acknowledging also fills
 //! `notify_oncall_cases.acknowledged_at` of the case the page recorded, in one transaction.
-//! [`super::SqliteNotifyStore`] implements [`PageStore`].
+//! [`super::SqliteNotifyStore`] implements [`OncallPageStore`].
 
 use super::db::{time_from_text as instant, time_text as text};
 use super::{SqliteNotifyStore, StoreError};
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// One on-call page and its escalation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page {
+pub struct OncallPage {
     /// The alert id of `POST /api/v1/alerts/{id}/ack`.
     pub id: i64,
     /// The notifier's incident (`device:ID:KIND`).
@@ -54,7 +54,7 @@ pub enum AckError {
 }
 
 /// Pages and their escalation.
-pub trait PageStore: Send + Sync {
+pub trait OncallPageStore: Send + Sync {
     /// Records a page for `incident_key` (idempotent: an existing page for the same incident and
     /// start is returned as it is).
     fn open_page(
@@ -63,10 +63,10 @@ pub trait PageStore: Send + Sync {
         since: DateTime<Utc>,
         event: &Event,
         next_at: Option<DateTime<Utc>>,
-    ) -> Result<Page, StoreError>;
-    fn page(&self, id: i64) -> Result<Option<Page>, StoreError>;
+    ) -> Result<OncallPage, StoreError>;
+    fn page(&self, id: i64) -> Result<Option<OncallPage>, StoreError>;
     /// Unacknowledged, open pages whose `next_at` is at or before `now`.
-    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<Page>, StoreError>;
+    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<OncallPage>, StoreError>;
     fn set_step(
         &self,
         id: i64,
@@ -74,11 +74,14 @@ pub trait PageStore: Send + Sync {
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
     /// Ends the chain of the open page of `incident_key` (it recovered); returns it.
-    fn close_page(&self, incident_key: &str, at: DateTime<Utc>)
-        -> Result<Option<Page>, StoreError>;
+    fn close_page(
+        &self,
+        incident_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<OncallPage>, StoreError>;
     /// Acknowledges page `id` at `at` by `by`, once; fills the on-call case's
     /// `acknowledged_at`.
-    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError>;
+    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError>;
 }
 
 const PAGE_COLUMNS: &str =
@@ -110,9 +113,9 @@ fn raw_page(r: &Row) -> rusqlite::Result<RawPage> {
     ))
 }
 
-fn to_page(r: RawPage) -> Result<Page, StoreError> {
+fn to_page(r: RawPage) -> Result<OncallPage, StoreError> {
     let opt = |s: Option<String>| s.as_deref().map(instant).transpose();
-    Ok(Page {
+    Ok(OncallPage {
         id: r.0,
         incident_key: r.1,
         since: instant(&r.2)?,
@@ -127,7 +130,7 @@ fn to_page(r: RawPage) -> Result<Page, StoreError> {
 }
 
 impl SqliteNotifyStore {
-    fn pages(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Page>, StoreError> {
+    fn pages(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<OncallPage>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map(p, raw_page)?;
@@ -136,14 +139,14 @@ impl SqliteNotifyStore {
     }
 }
 
-impl PageStore for SqliteNotifyStore {
+impl OncallPageStore for SqliteNotifyStore {
     fn open_page(
         &self,
         incident_key: &str,
         since: DateTime<Utc>,
         event: &Event,
         next_at: Option<DateTime<Utc>>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<OncallPage, StoreError> {
         let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
             "INSERT INTO notify_pages (incident_key, since, page, step, next_at)
@@ -159,12 +162,12 @@ impl PageStore for SqliteNotifyStore {
             .ok_or_else(|| StoreError::Corrupt("page not stored".into()))
     }
 
-    fn page(&self, id: i64) -> Result<Option<Page>, StoreError> {
+    fn page(&self, id: i64) -> Result<Option<OncallPage>, StoreError> {
         let sql = format!("SELECT {PAGE_COLUMNS} FROM notify_pages WHERE id = ?1");
         Ok(self.pages(&sql, [id])?.into_iter().next())
     }
 
-    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<Page>, StoreError> {
+    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<OncallPage>, StoreError> {
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM notify_pages
              WHERE next_at IS NOT NULL AND next_at <= ?1
@@ -190,7 +193,7 @@ impl PageStore for SqliteNotifyStore {
         &self,
         incident_key: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<Page>, StoreError> {
+    ) -> Result<Option<OncallPage>, StoreError> {
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM notify_pages
              WHERE incident_key = ?1 AND closed_at IS NULL ORDER BY id DESC LIMIT 1"
@@ -207,7 +210,7 @@ impl PageStore for SqliteNotifyStore {
         Ok(Some(page))
     }
 
-    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
+    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
         let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
         ackable(&page)?;
         let mut conn = self.conn();
@@ -255,23 +258,23 @@ impl PageStore for SqliteNotifyStore {
     }
 }
 
-/// Shared stores (`Arc<dyn PageStore>`) are stores too.
-impl<T: PageStore + ?Sized> PageStore for std::sync::Arc<T> {
+/// Shared stores (`Arc<dyn OncallPageStore>`) are stores too.
+impl<T: OncallPageStore + ?Sized> OncallPageStore for std::sync::Arc<T> {
     fn open_page(
         &self,
         incident_key: &str,
         since: DateTime<Utc>,
         event: &Event,
         next_at: Option<DateTime<Utc>>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<OncallPage, StoreError> {
         (**self).open_page(incident_key, since, event, next_at)
     }
 
-    fn page(&self, id: i64) -> Result<Option<Page>, StoreError> {
+    fn page(&self, id: i64) -> Result<Option<OncallPage>, StoreError> {
         (**self).page(id)
     }
 
-    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<Page>, StoreError> {
+    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<OncallPage>, StoreError> {
         (**self).due_pages(now)
     }
 
@@ -288,17 +291,17 @@ impl<T: PageStore + ?Sized> PageStore for std::sync::Arc<T> {
         &self,
         incident_key: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<Page>, StoreError> {
+    ) -> Result<Option<OncallPage>, StoreError> {
         (**self).close_page(incident_key, at)
     }
 
-    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<Page, AckError> {
+    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
         (**self).acknowledge(id, at, by)
     }
 }
 
 /// Whether `page` can still be acknowledged: not already, and not over.
-pub(crate) fn ackable(page: &Page) -> Result<(), AckError> {
+pub(crate) fn ackable(page: &OncallPage) -> Result<(), AckError> {
     let id = page.id;
     if let (Some(at), Some(by)) = (page.acknowledged_at, &page.acknowledged_by) {
         return Err(AckError::AlreadyAcknowledged {
