@@ -216,6 +216,14 @@ async fn replay(dir: &Path, config: &Path, agent_dir: &Path, kills: usize) -> Pa
     let mut collector = start_collector(config, port, &db, &log("collector-0".into())).await;
     let (agent_config, metrics_port) = drain_agent(agent_dir, port, 3);
     let mut agent = start_agent(&agent_config, &log("agent".into()));
+    // The agent serves /metrics before it opens its spool (a depth of 0 until then): wait
+    // until it has, or "drained" below could be that 0.
+    wait_until(
+        "the agent to open its spool",
+        Duration::from_secs(20),
+        || async { spool_depth(metrics_port).await.is_some_and(|d| d > 0.0) },
+    )
+    .await;
     let mut rng = rand::rng();
     for kill in 1..=kills {
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..300))).await;
