@@ -15,7 +15,8 @@
 //! - [`file`]: one YAML file as written; [`settings`]: `collector:`; [`notify`] and
 //!   [`channels`]: `notify:` (re-exported as `notify::config`); [`database`]: where the
 //!   database is (re-exported as `store::Location`);
-//! - [`load`]: the main file and its includes, in order: [`validate`] (every file, across
+//! - [`files`]: the main file and its includes as read, and the ids they define; [`load`]
+//!   reads them, in order: [`validate`] (every file, across
 //!   files), [`resolve`] (tokens, assignments, device rules), [`secrets`] (no secret shared by
 //!   two roles);
 //! - [`model`]: the resolved [`Inventory`] and its lookups; [`preflight`]: what `run` needs
@@ -25,6 +26,7 @@ pub mod backup;
 pub mod channels;
 pub mod database;
 pub mod file;
+mod files;
 mod load;
 pub mod model;
 pub mod notify;

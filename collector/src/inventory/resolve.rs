@@ -4,7 +4,7 @@
 //! confirmation and staleness) derived.
 
 use super::file::AgentEntry;
-use super::load::{GlobalIndex, LoadedFile};
+use super::files::{GlobalIndex, LoadedFile};
 use super::model::{
     Agent, Device, Inventory, Service, Site, TokenSource, DEFAULT_REQUIRED_RUNTIME_MINUTES,
 };

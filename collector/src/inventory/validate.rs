@@ -4,7 +4,7 @@
 //! municipalities. Every error names file, line and key.
 
 use super::file::{AgentEntry, InventoryFile, Rule, ServiceConfig};
-use super::load::{all_credentials, GlobalIndex, LoadedFile};
+use super::files::{all_credentials, GlobalIndex, LoadedFile};
 use driftvakt_common::config::{location, ConfigError, Spanned, Validator};
 use driftvakt_common::schema::validate_devices;
 use std::collections::HashSet;

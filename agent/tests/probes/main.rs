@@ -1,0 +1,7 @@
+//! The network probes against real peers, one test binary: TCP, HTTP(S) with certificates
+//! made in the test, ICMP on loopback and to a host in a network namespace (`rig_net`), and
+//! the agent without the privilege to ping.
+
+mod icmp_unprivileged;
+mod probes;
+mod rig_net;

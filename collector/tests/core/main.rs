@@ -1,0 +1,16 @@
+//! The core of the collector, one test binary (one link of the crate): configuration, the
+//! store on both backends (results, history, tails, retention, migrations, the notifier's
+//! tables, `db copy`), the HTTP API in process, the binary's own commands and the systemd
+//! units.
+
+mod core_binary;
+mod core_config;
+mod core_history;
+mod core_http;
+mod core_store;
+mod core_tails;
+mod db_copy;
+mod store_migration;
+mod store_notify;
+mod store_retention;
+mod units;

@@ -1,0 +1,8 @@
+//! From agent to collector with the real binaries, one test binary: assignment, central mode,
+//! kills and replays of the agent's spool, and a collector whose database was reset.
+
+mod delivery_assignment;
+mod delivery_central;
+mod delivery_kill;
+mod delivery_replay;
+mod delivery_spool_reset;

@@ -1,0 +1,7 @@
+//! What people read, one test binary: the driftinformation and status pages as text and in a
+//! real browser (Chromium, axe-core), and the Grafana dashboards against a real Prometheus.
+
+mod dashboards_json;
+mod dashboards_live;
+mod pages_browser;
+mod pages_text;

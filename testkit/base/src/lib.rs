@@ -1,0 +1,25 @@
+//! Driftvakt's test kit, shared by the agent's and the collector's integration tests (a
+//! dev-dependency only, never linked into a binary).
+//!
+//! Everything a test needs that is not the code under test: free loopback ports ([`ports`]),
+//! owner-only secret files ([`files`]), a collector inventory builder ([`inventory`]), the real
+//! `driftvakt-collector` and `driftvakt-agent` binaries as child processes killed on drop
+//! ([`process`]), plain HTTP/1.0 over loopback ([`http`]), and the real peers the tests talk to:
+//! an SMTP sink ([`smtp`], aiosmtpd), a throwaway PostgreSQL cluster ([`pg`]), Prometheus
+//! ([`prometheus`]) and Chromium over the DevTools protocol ([`devtools`]); the systemd unit
+//! checks ([`units`]) and the agent's spool read raw ([`spool`]).
+//!
+//! A missing peer fails the test with what to install (never a silent skip); nothing here
+//! talks to anything but 127.0.0.0/8.
+
+pub mod devtools;
+pub mod files;
+pub mod http;
+pub mod inventory;
+pub mod pg;
+pub mod ports;
+pub mod process;
+pub mod prometheus;
+pub mod smtp;
+pub mod spool;
+pub mod units;
