@@ -28,6 +28,9 @@ enum Command {
         /// (switches and UPS units: half).
         #[arg(long, default_value_t = 60)]
         interval: u32,
+        /// Seconds between an agent's pushes.
+        #[arg(long, default_value_t = 15)]
+        push: u32,
     },
 }
 
@@ -39,12 +42,14 @@ fn main() -> anyhow::Result<()> {
             days,
             devices,
             interval,
+            push,
         } => {
             let summary = driftvakt_soak::sim::run(Params {
                 seed,
                 days,
                 devices,
                 interval_s: interval,
+                push_s: push,
             })?;
             println!("{}", serde_json::to_string(&summary)?);
             if !summary.passed() {

@@ -85,6 +85,8 @@ pub struct Params {
     /// The primary check's interval of access points, printers, screens and services;
     /// switches and UPS units are probed twice as often (the classes' default ratio).
     pub interval_s: u32,
+    /// Seconds between an agent's pushes (the agent's `push_interval`).
+    pub push_s: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -775,6 +777,7 @@ mod tests {
             days: 3,
             devices: 50,
             interval_s: 60,
+            push_s: 15,
         };
         let (a, b) = (World::generate(p), World::generate(p));
         assert_eq!(a.dark, b.dark);

@@ -31,8 +31,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-/// How often an agent sends what it probed (simulated time).
-pub const PUSH_MS: Ms = 15_000;
 /// The largest batch the simulated agent sends.
 const BATCH_MAX: usize = 5_000;
 /// Mismatches printed at most.
@@ -243,8 +241,8 @@ pub fn run(params: Params) -> Result<Summary> {
         devices: world.devices.len(),
         services: world.services.len(),
         replay: format!(
-            "scripts/soak sim --seed {} --days {} --devices {} --interval {}",
-            params.seed, params.days, params.devices, params.interval_s
+            "scripts/soak sim --seed {} --days {} --devices {} --interval {} --push {}",
+            params.seed, params.days, params.devices, params.interval_s, params.push_s
         ),
         ..Summary::default()
     };
@@ -264,11 +262,12 @@ fn drive(world: &World, c: &Collector, summary: &mut Summary) -> Result<()> {
     let mut agents: Vec<Agent> = (0..world.agents.len())
         .map(|a| Agent::new(world, a))
         .collect();
+    let push = i64::from(world.params.push_s.max(1)) * 1000;
     let mut now = world.start;
     loop {
-        now = (now + PUSH_MS).min(world.end);
+        let from = now;
+        now = (now + push).min(world.end);
         c.set_now(now);
-        let from = now - PUSH_MS;
         for a in &mut agents {
             step(world, c, a, from, now, summary)?;
         }
