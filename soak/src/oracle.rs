@@ -213,6 +213,14 @@ mod tests {
     }
 
     #[test]
+    fn the_oracle_and_the_schedule_import_nothing_of_the_collector() {
+        let collector = concat!("driftvakt", "_collector");
+        for src in [include_str!("oracle.rs"), include_str!("schedule.rs")] {
+            assert!(!src.contains(collector));
+        }
+    }
+
+    #[test]
     fn three_failures_make_an_outage_and_silence_does_not_end_it() {
         let res = r(&[
             (0, true),

@@ -22,6 +22,7 @@ use crate::schedule::{AgentFault, Ms, Params, World};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use driftvakt_collector::app::App;
+use driftvakt_collector::cluster::Member;
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::{Database, EntityKind, Store};
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -33,6 +34,8 @@ use std::sync::Arc;
 
 /// The largest batch the simulated agent sends.
 const BATCH_MAX: usize = 5_000;
+/// The sub-millisecond part of the simulated clock's "now".
+const SUB_MS_NANOS: i64 = 123_456;
 /// Mismatches printed at most.
 const SHOWN: usize = 8;
 
@@ -55,6 +58,8 @@ pub struct Summary {
     pub outages_seen: usize,
     pub mismatch_count: usize,
     pub mismatches: Vec<String>,
+    /// Whether the collector took itself for a second node (its tails then go off).
+    pub twin_seen: bool,
     pub elapsed_s: f64,
     pub results_per_s: f64,
     pub replay: String,
@@ -62,7 +67,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn passed(&self) -> bool {
-        self.lost == 0 && self.doubled == 0 && self.mismatch_count == 0
+        self.lost == 0 && self.doubled == 0 && self.mismatch_count == 0 && !self.twin_seen
     }
 }
 
@@ -160,6 +165,8 @@ fn result(world: &World, device: usize, t: Ms) -> ProbeResult {
 pub struct Collector {
     pub app: App,
     pub store: Arc<dyn Store>,
+    /// This process as a node of the cluster, beating in the store as `run`'s node does.
+    pub member: Arc<Member>,
     clock: Arc<AtomicI64>,
     _dir: tempfile::TempDir,
 }
@@ -191,19 +198,31 @@ impl Collector {
         let path = dir.path().join("collector.yaml");
         std::fs::write(&path, world.inventory_yaml(dir.path()))?;
         let inv = Inventory::load(&path).map_err(|e| anyhow::anyhow!("inventory: {e}"))?;
-        let store = Database::open(&inv.settings.database)
-            .and_then(|db| db.store())
-            .context("opening the store")?;
+        let db = Database::open(&inv.settings.database).context("opening the database")?;
+        let store = db.store()?;
         let clock = Arc::new(AtomicI64::new(world.start));
         let reader = clock.clone();
+        // A wall clock has more than milliseconds: the simulated one says the millisecond the
+        // harness set and a fixed fraction of it, so code that keeps "now" finer than the
+        // store does meets what it meets in the field.
         let now = move || {
             DateTime::<Utc>::from_timestamp_millis(reader.load(Ordering::Relaxed))
                 .expect("time in range")
+                + chrono::Duration::nanoseconds(SUB_MS_NANOS)
         };
-        let app = App::new(inv, store.clone(), Arc::new(now))?;
+        let clock_dyn: Arc<dyn driftvakt_collector::clock::Clock> = Arc::new(now);
+        let member = Arc::new(Member::new(
+            "soak-node".into(),
+            "127.0.0.1:0".into(),
+            inv.settings.cluster,
+            db.cluster()?,
+            clock_dyn.clone(),
+        ));
+        let app = App::new(inv, store.clone(), clock_dyn)?;
         Ok(Collector {
             app,
             store,
+            member,
             clock,
             _dir: dir,
         })
@@ -211,6 +230,19 @@ impl Collector {
 
     pub fn set_now(&self, t: Ms) {
         self.clock.store(t, Ordering::Relaxed);
+    }
+
+    /// One heartbeat of this node; as `run` does, a second node (or a twin under this node's
+    /// name) turns the in-memory tails off. Returns whether a twin was seen.
+    fn beat(&self) -> Result<bool> {
+        self.member.beat()?;
+        let twin = self.member.has_twin();
+        if twin {
+            if let Some(t) = &self.app.tails {
+                t.share();
+            }
+        }
+        Ok(twin)
     }
 
     fn send(&self, batch: &Batch) -> Result<()> {
@@ -268,6 +300,13 @@ fn drive(world: &World, c: &Collector, summary: &mut Summary) -> Result<()> {
         let from = now;
         now = (now + push).min(world.end);
         c.set_now(now);
+        if c.beat()? && !summary.twin_seen {
+            summary.twin_seen = true;
+            summary.mismatches.push(format!(
+                "the node took itself for a second node at {}: in-memory tails off",
+                DateTime::from_timestamp_millis(now).unwrap_or_default()
+            ));
+        }
         for a in &mut agents {
             step(world, c, a, from, now, summary)?;
         }

@@ -49,5 +49,6 @@ fn every_result_is_stored_once_and_every_outage_is_the_oracles() {
         assert_eq!(s["doubled"], 0, "replay: {replay}\n{s}");
         assert_eq!(s["mismatch_count"], 0, "replay: {replay}\n{s}");
         assert_eq!(s["outages_expected"], s["outages_seen"], "{s}");
+        assert_eq!(s["twin_seen"], false, "the node took itself for two: {s}");
     }
 }
