@@ -202,6 +202,84 @@ pub fn service_down(own: &[Own], members: &[usize], need: Need) -> Vec<Span> {
     out
 }
 
+/// A service's figures over one month (Europe/Stockholm), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MonthFigures {
+    pub downtime_s: f64,
+    pub planned_s: f64,
+    pub unplanned_s: f64,
+}
+
+/// The months (`YYYY-MM`, local) the run touches, each with its bounds in Unix ms.
+pub fn months(world: &World) -> Vec<(String, Span)> {
+    use chrono::{Datelike, NaiveDate, TimeZone};
+    let local = |ms: Ms| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .expect("time")
+            .with_timezone(&chrono_tz::Europe::Stockholm)
+            .date_naive()
+    };
+    let midnight = |d: NaiveDate| {
+        chrono_tz::Europe::Stockholm
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .expect("midnight exists")
+            .timestamp_millis()
+    };
+    let mut out = Vec::new();
+    let (first, last) = (local(world.start), local(world.end - 1));
+    let (mut y, mut m) = (first.year(), first.month());
+    while (y, m) <= (last.year(), last.month()) {
+        let from = midnight(NaiveDate::from_ymd_opt(y, m, 1).expect("date"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        let to = midnight(NaiveDate::from_ymd_opt(y, m, 1).expect("date"));
+        let label = chrono::DateTime::from_timestamp_millis(from)
+            .expect("time")
+            .with_timezone(&chrono_tz::Europe::Stockholm)
+            .format("%Y-%m")
+            .to_string();
+        out.push((
+            label,
+            Span {
+                start: from,
+                end: to,
+            },
+        ));
+    }
+    out
+}
+
+fn overlap(a: Span, b: Span) -> Ms {
+    (a.end.min(b.end) - a.start.max(b.start)).max(0)
+}
+
+/// A service's downtime in `[period.start, min(period.end, now))`, split into planned (inside
+/// the ordinary service windows) and unplanned.
+pub fn month_figures(down: &[Span], period: Span, now: Ms) -> MonthFigures {
+    let clip = Span {
+        start: period.start,
+        end: period.end.min(now),
+    };
+    let windows = crate::schedule::service_windows(clip.start, clip.end);
+    let (mut total, mut planned) = (0, 0);
+    for d in down {
+        let d = Span {
+            start: d.start.max(clip.start),
+            end: d.end.min(clip.end),
+        };
+        if d.end <= d.start {
+            continue;
+        }
+        total += d.end - d.start;
+        planned += windows.iter().map(|w| overlap(d, *w)).sum::<Ms>();
+    }
+    MonthFigures {
+        downtime_s: total as f64 / 1000.0,
+        planned_s: planned as f64 / 1000.0,
+        unplanned_s: (total - planned) as f64 / 1000.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,9 @@ pub struct Summary {
     pub outages_seen: usize,
     pub mismatch_count: usize,
     pub mismatches: Vec<String>,
+    /// Months whose report was compared, and the planned downtime the oracle expects in them.
+    pub months_checked: usize,
+    pub planned_s_expected: f64,
     /// Whether the collector took itself for a second node (its tails then go off).
     pub twin_seen: bool,
     pub elapsed_s: f64,
@@ -167,6 +170,7 @@ pub struct Collector {
     pub store: Arc<dyn Store>,
     /// This process as a node of the cluster, beating in the store as `run`'s node does.
     pub member: Arc<Member>,
+    pub windows: Arc<dyn driftvakt_collector::store::WindowStore>,
     clock: Arc<AtomicI64>,
     _dir: tempfile::TempDir,
 }
@@ -218,11 +222,13 @@ impl Collector {
             db.cluster()?,
             clock_dyn.clone(),
         ));
+        let windows = db.windows()?;
         let app = App::new(inv, store.clone(), clock_dyn)?;
         Ok(Collector {
             app,
             store,
             member,
+            windows,
             clock,
             _dir: dir,
         })
@@ -283,6 +289,7 @@ pub fn run(params: Params) -> Result<Summary> {
     summary.results_made = oracle.results;
     count_results(&world, &*collector.store, &mut summary)?;
     compare_outages(&world, &oracle, &*collector.store, &mut summary)?;
+    compare_months(&world, &oracle, &collector, &mut summary)?;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.results_per_s = summary.results_sent as f64 / summary.elapsed_s.max(1e-9);
     Ok(summary)
@@ -472,6 +479,71 @@ fn compare_outages(
     summary.mismatch_count = all.len();
     let room = SHOWN.saturating_sub(summary.mismatches.len()).max(2);
     summary.mismatches.extend(all.into_iter().take(room));
+    Ok(())
+}
+
+/// Each service's downtime per month, planned and unplanned, in the collector's report against
+/// the oracle's (to the millisecond).
+fn compare_months(
+    world: &World,
+    oracle: &Oracle,
+    c: &Collector,
+    summary: &mut Summary,
+) -> Result<()> {
+    use driftvakt_collector::availability::Period;
+    use driftvakt_collector::windows::CalendarService;
+    let inv = &c.app.inventory;
+    let calendar = CalendarService::new(
+        inv.calendar.clone().unwrap_or_default(),
+        c.windows.clone(),
+        c.app.clock.clone(),
+    )
+    .calendar()
+    .map_err(|e| anyhow::anyhow!("calendar: {e}"))?;
+    let now = c.app.clock.now();
+    let mut wrong = Vec::new();
+    for (label, span) in oracle::months(world) {
+        let period = Period::parse(&label).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        let report = driftvakt_collector::report::build(inv, &*c.store, &calendar, &period, now)
+            .map_err(|e| anyhow::anyhow!("report {label}: {e}"))?;
+        for s in &world.services {
+            let down: Vec<_> = oracle
+                .outages
+                .iter()
+                .filter(|o| o.id == s.id && o.kind == "down")
+                .map(|o| crate::schedule::Span {
+                    start: o.start,
+                    end: o.end.unwrap_or(oracle::OPEN),
+                })
+                .collect();
+            let want = oracle::month_figures(&down, span, world.end);
+            let Some(row) = report.services.iter().find(|r| r.id == s.id) else {
+                wrong.push(format!("report {label}: no row for {}", s.id));
+                continue;
+            };
+            let got = oracle::MonthFigures {
+                downtime_s: row.figures.downtime_s,
+                planned_s: row.figures.planned_downtime_s,
+                unplanned_s: row.figures.unplanned_downtime_s,
+            };
+            let near = |a: f64, b: f64| (a - b).abs() < 0.0005;
+            if !(near(got.downtime_s, want.downtime_s)
+                && near(got.planned_s, want.planned_s)
+                && near(got.unplanned_s, want.unplanned_s))
+            {
+                wrong.push(format!(
+                    "report {label} {}: down/planned/unplanned {:.3}/{:.3}/{:.3} s, oracle {:.3}/{:.3}/{:.3} s",
+                    s.id, got.downtime_s, got.planned_s, got.unplanned_s,
+                    want.downtime_s, want.planned_s, want.unplanned_s
+                ));
+            }
+            summary.planned_s_expected += want.planned_s;
+        }
+        summary.months_checked += 1;
+    }
+    summary.mismatch_count += wrong.len();
+    let room = SHOWN.saturating_sub(summary.mismatches.len()).max(2);
+    summary.mismatches.extend(wrong.into_iter().take(room));
     Ok(())
 }
 
