@@ -610,8 +610,7 @@ impl World {
 
     /// Every probe time of a device's primary check, in order.
     pub fn probe_times(&self, device: usize) -> Vec<Ms> {
-        let mut c = self.cursor(device);
-        std::iter::from_fn(|| c.next()).collect()
+        self.cursor(device).collect()
     }
 
     /// The probe times of a device's primary check, one at a time.
@@ -713,13 +712,6 @@ impl ProbeCursor {
         self.next
     }
 
-    pub fn next(&mut self) -> Option<Ms> {
-        let t = self.next?;
-        self.next = Some(t + self.interval);
-        self.settle();
-        Some(t)
-    }
-
     /// Moves `next` into the agent's run it falls in (past the stops).
     fn settle(&mut self) {
         while let Some(t) = self.next {
@@ -729,6 +721,17 @@ impl ProbeCursor {
             self.run += 1;
             self.next = self.runs.get(self.run).map(|r| r.start + self.offset);
         }
+    }
+}
+
+impl Iterator for ProbeCursor {
+    type Item = Ms;
+
+    fn next(&mut self) -> Option<Ms> {
+        let t = self.next?;
+        self.next = Some(t + self.interval);
+        self.settle();
+        Some(t)
     }
 }
 
