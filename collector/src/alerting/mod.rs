@@ -32,8 +32,9 @@
 //! late that is still going on is announced at once (its hold-down counted from its real start).
 //!
 //! # The loops ([`spawn`])
-//! A check after every stored change (the store is wrapped in [`SignallingStore`]) and at least
-//! every 30 s (staleness and windows are functions of time), delivery every few seconds,
+//! A check after every re-derivation that changed something (the core's signal,
+//! [`App::subscribe`]: ingest tells alerting explicitly, at most every [`MIN_CHECK_GAP`]) and at
+//! least every 30 s (staleness and windows are functions of time), delivery every few seconds,
 //! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]). With several
 //! collectors on one database the loops run on the leader only, and each round first asks the
 //! notifier's fence whether this node still leads ([`Notifier::may_act`]).
@@ -53,16 +54,14 @@ use crate::calendar::CalendarSource;
 use crate::notify::{
     AlertKind, Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore,
 };
-use crate::store::{
-    Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, ServiceUpdateStore, Store,
-    StoreError, StoreStats, StoredResult,
-};
+use crate::state::Changes;
+use crate::store::{ServiceUpdateStore, StoreError};
 use chrono::{DateTime, Datelike, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 /// How often the state is checked even without new results.
@@ -130,6 +129,11 @@ impl<S: NotifyStore, T> Alerting<S, T> {
 
     pub fn notifier(&self) -> &Arc<Notifier<S, T>> {
         &self.notifier
+    }
+
+    /// The core this alerting watches.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// Compares what is wrong now with what was announced and tells the notifier the
@@ -323,13 +327,13 @@ pub fn oncall_this_tertial<S: NotifyStore, T>(
     Ok(notifier.oncall_cases(p.from, p.to)?.len() as u64)
 }
 
-/// Starts the loops: check after stored changes (`changed`; at most every [`MIN_CHECK_GAP`])
-/// and at least every [`CHECK_EVERY`],
+/// Starts the loops: check after re-derivations that changed something (`changes`, from
+/// [`App::subscribe`]; at most every [`MIN_CHECK_GAP`]) and at least every [`CHECK_EVERY`],
 /// delivery every [`DELIVER_EVERY`] (updating `metrics`), tick every [`TICK_EVERY`]. Abort the
 /// returned tasks to stop.
 pub fn spawn<S, T>(
     alerting: Arc<Alerting<S, T>>,
-    changed: Arc<Notify>,
+    changes: watch::Receiver<Changes>,
     metrics: NotifyMetrics,
 ) -> Vec<JoinHandle<()>>
 where
@@ -341,7 +345,7 @@ where
     // round), and every DELIVER_EVERY for retries and held notices that come due.
     let deliver_now = Arc::new(Notify::new());
     vec![
-        tokio::spawn(check_loop(alerting, changed, deliver_now.clone())),
+        tokio::spawn(check_loop(alerting, changes, deliver_now.clone())),
         tokio::spawn(delivery_loop(notifier.clone(), metrics, deliver_now)),
         tokio::spawn(tick_loop(notifier)),
     ]
@@ -349,7 +353,7 @@ where
 
 async fn check_loop<S, T>(
     alerting: Arc<Alerting<S, T>>,
-    changed: Arc<Notify>,
+    mut changes: watch::Receiver<Changes>,
     deliver_now: Arc<Notify>,
 ) where
     S: NotifyStore + 'static,
@@ -365,7 +369,11 @@ async fn check_loop<S, T>(
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
         }
         tokio::time::sleep(MIN_CHECK_GAP).await;
-        let _ = tokio::time::timeout(CHECK_EVERY, changed.notified()).await;
+        // A closed channel (the core is gone) leaves the every-CHECK_EVERY round.
+        match tokio::time::timeout(CHECK_EVERY, changes.changed()).await {
+            Ok(Err(_)) => tokio::time::sleep(CHECK_EVERY).await,
+            Ok(Ok(())) | Err(_) => {}
+        }
     }
 }
 
@@ -446,102 +454,5 @@ impl<S: crate::notify::PolicyStore> crate::notify::ReportSource for AppReports<S
             crate::report::render(&r, crate::report::Format::Html),
             tables,
         ))
-    }
-}
-
-/// A [`Store`] that signals `changed` whenever derived state was replaced (after every
-/// ingest), so the alerting check runs right after new results without a hook in ingest.
-pub struct SignallingStore {
-    inner: Arc<dyn Store>,
-    changed: Arc<Notify>,
-}
-
-impl SignallingStore {
-    pub fn new(inner: Arc<dyn Store>, changed: Arc<Notify>) -> Self {
-        SignallingStore { inner, changed }
-    }
-}
-
-impl Store for SignallingStore {
-    fn apply_batch(
-        &self,
-        agent: &str,
-        batch_id: &str,
-        results: &[StoredResult],
-        received: i64,
-    ) -> Result<Applied, StoreError> {
-        self.inner.apply_batch(agent, batch_id, results, received)
-    }
-    fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        self.inner.pending()
-    }
-    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.pending_of(device)
-    }
-    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.first_seen(device)
-    }
-    fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
-        self.inner.results(device, from)
-    }
-    fn last_ok_before(
-        &self,
-        device: &str,
-        check: &str,
-        before: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.inner.last_ok_before(device, check, before)
-    }
-    fn outages(
-        &self,
-        entity: EntityKind,
-        id: Option<&str>,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Outage>, StoreError> {
-        self.inner.outages(entity, id, from, to)
-    }
-    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
-        self.inner.replace_outages(replacements)?;
-        if !replacements.is_empty() {
-            self.changed.notify_one();
-        }
-        Ok(())
-    }
-    fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError> {
-        self.inner.flaps(device, from, to)
-    }
-    fn seen(&self) -> Result<BTreeMap<String, Seen>, StoreError> {
-        self.inner.seen()
-    }
-    fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        self.inner.agents_seen()
-    }
-    fn manual_incidents(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<crate::store::ManualIncident>, StoreError> {
-        self.inner.manual_incidents(from, to)
-    }
-    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
-        self.inner.latest(device)
-    }
-    fn compact(
-        &self,
-        horizon: i64,
-        gap_of: &dyn Fn(&str) -> Option<i64>,
-        max_series: usize,
-    ) -> Result<Compacted, StoreError> {
-        self.inner.compact(horizon, gap_of, max_series)
-    }
-    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
-        self.inner.prune_batches(before, limit)
-    }
-    fn release_free_pages(&self, pages: u32) -> Result<(), StoreError> {
-        self.inner.release_free_pages(pages)
-    }
-    fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
-        self.inner.stats(full)
     }
 }
