@@ -31,47 +31,39 @@
 //! over tell the intranet editors nothing; it is in the availability report. An outage found
 //! late that is still going on is announced at once (its hold-down counted from its real start).
 //!
-//! # The loops ([`spawn`])
+//! # The check loop ([`spawn`])
 //! A check after every re-derivation that changed something (the core's signal,
 //! [`App::subscribe`]: ingest tells alerting explicitly, at most every [`MIN_CHECK_GAP`]) and at
-//! least every 30 s (staleness and windows are functions of time), delivery every few seconds,
-//! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]). With several
-//! collectors on one database the loops run on the leader only, and each round first asks the
-//! notifier's fence whether this node still leads ([`Notifier::may_act`]).
+//! least every 30 s (staleness and windows are functions of time); the events go to the
+//! notifier, which is then asked to deliver at once. Delivery, the notifier's tick and its
+//! metrics are the notifier's own loops (`notify::run`). With several collectors on one
+//! database the loops run on the leader only, and each check first asks the notifier's fence
+//! whether this node still leads ([`Notifier::may_act`]).
 
 pub mod conditions;
 pub mod manual;
-pub mod metrics;
 pub mod updates;
 
 pub use crate::store::{Announced, AnnouncedStore};
 pub use conditions::{Condition, Conditions, Course, Snapshot};
-pub use metrics::NotifyMetrics;
 
 use crate::app::App;
 use crate::availability::Period;
 use crate::calendar::CalendarSource;
-use crate::notify::{
-    AlertKind, Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore,
-};
+use crate::notify::{AlertKind, Event, Notifier, NotifyError, NotifyStore};
 use crate::state::Changes;
 use crate::store::{ServiceUpdateStore, StoreError};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How often the state is checked even without new results.
 pub const CHECK_EVERY: Duration = Duration::from_secs(30);
 /// The least time between two checks (ingest may come every second).
 pub const MIN_CHECK_GAP: Duration = Duration::from_secs(2);
-/// How often the notifier's time-driven work runs.
-pub const TICK_EVERY: Duration = Duration::from_secs(30);
-/// How often due mails are sent.
-pub const DELIVER_EVERY: Duration = Duration::from_secs(5);
 
 /// Why a check failed.
 #[derive(Debug, thiserror::Error)]
@@ -297,65 +289,23 @@ pub fn closing_event(open: &Event, until: DateTime<Utc>) -> Option<Event> {
     }
 }
 
-/// Where the file transport writes: `notify.outbox_dir`, relative paths (the default is
-/// `outbox`) taken from the database's folder.
-pub fn outbox_dir(config: &NotifyConfig, database: &crate::store::Location) -> PathBuf {
-    if config.outbox_dir.is_absolute() {
-        return config.outbox_dir.clone();
-    }
-    // Next to a SQLite file; in the working folder for PostgreSQL.
-    database
-        .sqlite_path()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."))
-        .join(&config.outbox_dir)
-}
-
-/// The current tertial (Europe/Stockholm) as a period.
-pub fn current_tertial(now: DateTime<Utc>) -> Period {
-    let local = now.with_timezone(&chrono_tz::Europe::Stockholm);
-    let t = crate::notify::oncall::tertial_of_month(local.month());
-    Period::parse(&format!("{}-T{t}", local.year())).expect("a valid tertial")
-}
-
-/// On-call cases in the current tertial.
-pub fn oncall_this_tertial<S: NotifyStore, T>(
-    notifier: &Notifier<S, T>,
-    now: DateTime<Utc>,
-) -> Result<u64, NotifyError> {
-    let p = current_tertial(now);
-    Ok(notifier.oncall_cases(p.from, p.to)?.len() as u64)
-}
-
-/// Starts the loops: check after re-derivations that changed something (`changes`, from
-/// [`App::subscribe`]; at most every [`MIN_CHECK_GAP`]) and at least every [`CHECK_EVERY`],
-/// delivery every [`DELIVER_EVERY`] (updating `metrics`), tick every [`TICK_EVERY`]. Abort the
-/// returned tasks to stop.
+/// Starts the check: after re-derivations that changed something (`changes`, from
+/// [`App::subscribe`]; at most every [`MIN_CHECK_GAP`]) and at least every [`CHECK_EVERY`];
+/// after each check the notifier is asked to deliver at once ([`Notifier::deliver_soon`]; the
+/// notifier runs its own loops, [`crate::notify::spawn`]). Abort the returned task to stop.
 pub fn spawn<S, T>(
     alerting: Arc<Alerting<S, T>>,
     changes: watch::Receiver<Changes>,
-    metrics: NotifyMetrics,
-) -> Vec<JoinHandle<()>>
+) -> JoinHandle<()>
 where
     S: NotifyStore + 'static,
-    T: MailTransport + 'static,
+    T: Send + Sync + 'static,
 {
-    let notifier = alerting.notifier.clone();
-    // Delivery runs at once after a check (a new notice goes out without waiting for the next
-    // round), and every DELIVER_EVERY for retries and held notices that come due.
-    let deliver_now = Arc::new(Notify::new());
-    vec![
-        tokio::spawn(check_loop(alerting, changes, deliver_now.clone())),
-        tokio::spawn(delivery_loop(notifier.clone(), metrics, deliver_now)),
-        tokio::spawn(tick_loop(notifier)),
-    ]
+    tokio::spawn(check_loop(alerting, changes))
 }
 
-async fn check_loop<S, T>(
-    alerting: Arc<Alerting<S, T>>,
-    mut changes: watch::Receiver<Changes>,
-    deliver_now: Arc<Notify>,
-) where
+async fn check_loop<S, T>(alerting: Arc<Alerting<S, T>>, mut changes: watch::Receiver<Changes>)
+where
     S: NotifyStore + 'static,
     T: Send + Sync + 'static,
 {
@@ -363,7 +313,7 @@ async fn check_loop<S, T>(
         let a = alerting.clone();
         let checked = move || a.notifier.may_act().then(|| a.check()).transpose();
         match tokio::task::spawn_blocking(checked).await {
-            Ok(Ok(Some(_))) => deliver_now.notify_one(),
+            Ok(Ok(Some(_))) => alerting.notifier.deliver_soon(),
             Ok(Ok(None)) => tracing::debug!("alerting check skipped: this node does not lead"),
             Ok(Err(e)) => tracing::error!(error = %e, "alerting check failed"),
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
@@ -373,51 +323,6 @@ async fn check_loop<S, T>(
         match tokio::time::timeout(CHECK_EVERY, changes.changed()).await {
             Ok(Err(_)) => tokio::time::sleep(CHECK_EVERY).await,
             Ok(Ok(())) | Err(_) => {}
-        }
-    }
-}
-
-async fn delivery_loop<S, T>(
-    notifier: Arc<Notifier<S, T>>,
-    metrics: NotifyMetrics,
-    deliver_now: Arc<Notify>,
-) where
-    S: NotifyStore + 'static,
-    T: MailTransport + 'static,
-{
-    let mut every = tokio::time::interval(DELIVER_EVERY);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = deliver_now.notified() => {}
-        }
-        let round = notifier.deliver_due().await;
-        metrics.delivered(round.sent);
-        let counts = notifier.stats().and_then(|s| {
-            let oncall = oncall_this_tertial(&notifier, notifier.clock.now())?;
-            Ok((s, oncall))
-        });
-        match counts {
-            Ok((stats, oncall)) => metrics.update(&stats, oncall),
-            Err(e) => tracing::warn!(error = %e, "notifier metrics not updated"),
-        }
-    }
-}
-
-async fn tick_loop<S, T>(notifier: Arc<Notifier<S, T>>)
-where
-    S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
-{
-    let mut every = tokio::time::interval(TICK_EVERY);
-    loop {
-        every.tick().await;
-        let n = notifier.clone();
-        let ticked = move || n.may_act().then(|| n.tick()).transpose();
-        match tokio::task::spawn_blocking(ticked).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "notifier tick failed"),
-            Err(e) => tracing::error!(error = %e, "notifier tick task failed"),
         }
     }
 }

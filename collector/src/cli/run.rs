@@ -8,13 +8,15 @@
 //! holds the leader lease, and every send is fenced by it. A clean stop releases the lease.
 
 use super::{calendar_service, CliError, CommonArgs};
-use crate::alerting::{self, Alerting, AppReports, NotifyMetrics};
+use crate::alerting::{self, Alerting, AppReports};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
-use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
+use crate::notify::{
+    self, Acknowledge, Channels, ConfiguredTransport, Fence, Notifier, NotifyMetrics,
+};
 use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
@@ -204,7 +206,10 @@ impl NotifierParts {
     /// tasks to stop).
     pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let changes = self.alerting.app().subscribe();
-        alerting::spawn(self.alerting.clone(), changes, self.metrics.clone())
+        let notifier = self.alerting.notifier().clone();
+        let mut tasks = notify::spawn(notifier, self.metrics.clone());
+        tasks.push(alerting::spawn(self.alerting.clone(), changes));
+        tasks
     }
 }
 
@@ -224,7 +229,7 @@ pub fn build_notifier(
         return Ok(None);
     };
     let db = &app.inventory.settings.database;
-    config.outbox_dir = alerting::outbox_dir(&config, db);
+    config.outbox_dir = notify::outbox_dir(&config, db);
     let notify_err = |e: &dyn std::fmt::Display| CliError::Usage(format!("notify: {e}"));
     if let Some(dir) = &config.templates_dir {
         crate::notify::render::check_templates(dir).map_err(|e| notify_err(&e))?;

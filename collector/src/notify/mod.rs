@@ -1,11 +1,14 @@
 //! Driftmeddelanden and alerts: the right mail to the right people, once, in Swedish.
 //!
-//! The collector core turns device and service state into [`Event`]s and calls
+//! Alerting turns device and service state into [`Event`]s and hands them to
 //! [`Notifier::handle`], which decides (see [`policy`]), renders ([`render`]) and *enqueues*
-//! durably in the outbox (`store::outbox`, kept by the store like every table) — it never sends. A loop calls
-//! [`Notifier::deliver_due`] to send what is due through a [`MailTransport`] (SMTP or `.eml`
-//! files, [`transport`]) with retry ([`delivery`]), and [`Notifier::tick`] for time-driven work:
-//! window announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]).
+//! durably in the outbox (`store::outbox`, kept by the store like every table) — it never
+//! sends. The notifier runs its own loops ([`run`], started by [`spawn`]): [`Notifier::deliver_due`]
+//! sends what is due through a [`MailTransport`] (SMTP or `.eml` files in the outbox folder,
+//! [`transport`], [`outbox_dir`]) with retry ([`delivery`]), at once after
+//! [`Notifier::deliver_soon`], and [`Notifier::tick`] does time-driven work: window
+//! announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]). Its
+//! Prometheus metrics are in [`metrics`].
 //! Time comes from an injected [`Clock`], the calendar from a [`CalendarSource`].
 //!
 //! Device alerts also go through the channels beside mail ([`channel`]: webhook, SMS, Teams,
@@ -20,9 +23,11 @@ pub mod ack;
 pub mod channel;
 pub mod delivery;
 pub mod escalation;
+pub mod metrics;
 pub mod oncall;
 pub mod policy;
 pub mod render;
+pub mod run;
 pub mod schedule;
 pub mod transport;
 pub mod update;
@@ -39,9 +44,13 @@ pub use channel::Channels;
 pub use config::{NotifyConfig, NotifyFile, Role};
 pub use delivery::DeliveryStats;
 pub use escalation::Acknowledge;
-pub use oncall::{OncallCase, TertialCount};
+pub use metrics::NotifyMetrics;
+pub use oncall::{current_tertial, OncallCase, TertialCount};
+pub use run::{oncall_this_tertial, spawn, DELIVER_EVERY, TICK_EVERY};
 pub use schedule::ReportSource;
-pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
+pub use transport::{
+    outbox_dir, ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport,
+};
 
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
@@ -87,6 +96,8 @@ pub struct Notifier<S, T> {
     pub(crate) reports: Option<Arc<dyn ReportSource>>,
     pub(crate) channels: Arc<Channels>,
     pub(crate) fence: Option<Arc<dyn Fence>>,
+    /// Wakes the delivery loop ([`Notifier::deliver_soon`]).
+    pub(crate) deliver_now: Arc<tokio::sync::Notify>,
 }
 
 /// What the notifier asks before anything leaves the process when several collectors share the
@@ -122,6 +133,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             reports: None,
             channels: Arc::new(Channels::default()),
             fence: None,
+            deliver_now: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -156,6 +168,12 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let ids = self.apply(event)?;
         tracing::debug!(event = name, enqueued = ids.len(), "event handled");
         Ok(ids)
+    }
+
+    /// Asks the delivery loop ([`spawn`]) for a round now rather than at its next
+    /// [`DELIVER_EVERY`] (kept until the loop next waits).
+    pub fn deliver_soon(&self) {
+        self.deliver_now.notify_one();
     }
 
     /// Time-driven work; call it every minute or so: announcements of coming windows,

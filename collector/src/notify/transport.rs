@@ -148,6 +148,20 @@ impl MailTransport for FileTransport {
     }
 }
 
+/// Where the file transport writes: `notify.outbox_dir`, relative paths (the default is
+/// `outbox`) taken from the database's folder.
+pub fn outbox_dir(config: &NotifyConfig, database: &crate::store::Location) -> PathBuf {
+    if config.outbox_dir.is_absolute() {
+        return config.outbox_dir.clone();
+    }
+    // Next to a SQLite file; in the working folder for PostgreSQL.
+    database
+        .sqlite_path()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .join(&config.outbox_dir)
+}
+
 /// The transport the configuration asks for: SMTP when `smtp:` is set, else the file outbox.
 #[derive(Clone)]
 pub enum ConfiguredTransport {
