@@ -88,9 +88,9 @@ pub struct CheckReport {
 }
 
 /// The core's state wired to a notifier.
-pub struct Alerting<S, T> {
+pub struct Alerting<S> {
     app: App,
-    notifier: Arc<Notifier<S, T>>,
+    notifier: Arc<Notifier<S>>,
     announced: Arc<AnnouncedStore>,
     /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
     updates: Arc<ServiceUpdateStore>,
@@ -102,12 +102,12 @@ enum Action {
     Close(DateTime<Utc>),
 }
 
-impl<S: NotifyStore, T> Alerting<S, T> {
+impl<S: NotifyStore> Alerting<S> {
     /// Alerting for `app`, remembering what it announced in `announced` and telling the
     /// operators' `updates` (both on the database the composition root opened).
     pub fn new(
         app: App,
-        notifier: Arc<Notifier<S, T>>,
+        notifier: Arc<Notifier<S>>,
         announced: Arc<AnnouncedStore>,
         updates: Arc<ServiceUpdateStore>,
     ) -> Self {
@@ -119,7 +119,7 @@ impl<S: NotifyStore, T> Alerting<S, T> {
         }
     }
 
-    pub fn notifier(&self) -> &Arc<Notifier<S, T>> {
+    pub fn notifier(&self) -> &Arc<Notifier<S>> {
         &self.notifier
     }
 
@@ -293,21 +293,16 @@ pub fn closing_event(open: &Event, until: DateTime<Utc>) -> Option<Event> {
 /// [`App::subscribe`]; at most every [`MIN_CHECK_GAP`]) and at least every [`CHECK_EVERY`];
 /// after each check the notifier is asked to deliver at once ([`Notifier::deliver_soon`]; the
 /// notifier runs its own loops, [`crate::notify::spawn`]). Abort the returned task to stop.
-pub fn spawn<S, T>(
-    alerting: Arc<Alerting<S, T>>,
-    changes: watch::Receiver<Changes>,
-) -> JoinHandle<()>
+pub fn spawn<S>(alerting: Arc<Alerting<S>>, changes: watch::Receiver<Changes>) -> JoinHandle<()>
 where
     S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
 {
     tokio::spawn(check_loop(alerting, changes))
 }
 
-async fn check_loop<S, T>(alerting: Arc<Alerting<S, T>>, mut changes: watch::Receiver<Changes>)
+async fn check_loop<S>(alerting: Arc<Alerting<S>>, mut changes: watch::Receiver<Changes>)
 where
     S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
 {
     loop {
         let a = alerting.clone();

@@ -15,7 +15,7 @@ use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{
-    self, Acknowledge, Channels, ConfiguredTransport, Fence, Notifier, NotifyMetrics,
+    self, Acknowledge, Channels, ConfiguredTransport, Fence, MailTransport, Notifier, NotifyMetrics,
 };
 use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
@@ -194,7 +194,7 @@ pub fn start_notifier(
 /// The notifier and alerting, built and registered but not running: [`NotifierParts::spawn`]
 /// starts their loops (on the leader, at every election).
 pub struct NotifierParts {
-    alerting: Arc<Alerting<Arc<dyn NotifyStore>, ConfiguredTransport>>,
+    alerting: Arc<Alerting<Arc<dyn NotifyStore>>>,
     metrics: NotifyMetrics,
     /// Acknowledges alerts (any node may: it only writes the database).
     pub acks: Arc<dyn Acknowledge>,
@@ -234,7 +234,8 @@ pub fn build_notifier(
     if let Some(dir) = &config.templates_dir {
         crate::notify::render::check_templates(dir).map_err(|e| notify_err(&e))?;
     }
-    let transport = ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?;
+    let transport: Arc<dyn MailTransport> =
+        Arc::new(ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?);
     match &config.smtp {
         Some(s) => tracing::info!("notify: mails go to the SMTP relay {}:{}", s.host, s.port),
         None => tracing::info!(

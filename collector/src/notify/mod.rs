@@ -86,12 +86,11 @@ pub struct TickReport {
 }
 
 /// The notifier: decides, renders and enqueues; delivers separately.
-pub struct Notifier<S, T> {
+pub struct Notifier<S> {
     pub(crate) config: NotifyConfig,
     pub(crate) calendar: Arc<dyn CalendarSource>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: S,
-    pub(crate) transport: T,
     pub(crate) templates: Templates,
     pub(crate) reports: Option<Arc<dyn ReportSource>>,
     pub(crate) channels: Arc<Channels>,
@@ -114,13 +113,13 @@ pub trait Fence: Send + Sync {
     fn give_back(&self, id: OutboxId);
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     pub fn new(
         config: NotifyConfig,
         calendar: Arc<dyn CalendarSource>,
         clock: Arc<dyn Clock>,
         store: S,
-        transport: T,
+        mail: Arc<dyn MailTransport>,
     ) -> Self {
         let templates = Templates::new(config.templates_dir.clone());
         Notifier {
@@ -128,10 +127,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             calendar,
             clock,
             store,
-            transport,
             templates,
             reports: None,
-            channels: Arc::new(Channels::default()),
+            channels: Arc::new(Channels::default().with_mail(mail)),
             fence: None,
             deliver_now: Arc::new(tokio::sync::Notify::new()),
         }
@@ -149,9 +147,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     }
 
     /// Connects the alert channels beside mail and the acknowledgement links
-    /// ([`Channels::from_config`]).
+    /// ([`Channels::from_config`]); `mail` stays the one given to [`Notifier::new`].
     pub fn with_channels(mut self, channels: Channels) -> Self {
-        self.channels = Arc::new(channels);
+        self.channels = Arc::new(channels.with_mail_of(&self.channels));
         self
     }
 

@@ -9,7 +9,6 @@
 
 use super::metrics::NotifyMetrics;
 use super::oncall::current_tertial;
-use super::transport::MailTransport;
 use super::{Notifier, NotifyError, NotifyStore};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -22,10 +21,9 @@ pub const TICK_EVERY: Duration = Duration::from_secs(30);
 pub const DELIVER_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts delivery (updating `metrics`) and the tick; abort the returned tasks to stop.
-pub fn spawn<S, T>(notifier: Arc<Notifier<S, T>>, metrics: NotifyMetrics) -> Vec<JoinHandle<()>>
+pub fn spawn<S>(notifier: Arc<Notifier<S>>, metrics: NotifyMetrics) -> Vec<JoinHandle<()>>
 where
     S: NotifyStore + 'static,
-    T: MailTransport + 'static,
 {
     vec![
         tokio::spawn(delivery_loop(notifier.clone(), metrics)),
@@ -34,18 +32,17 @@ where
 }
 
 /// On-call cases in the current tertial.
-pub fn oncall_this_tertial<S: NotifyStore, T>(
-    notifier: &Notifier<S, T>,
+pub fn oncall_this_tertial<S: NotifyStore>(
+    notifier: &Notifier<S>,
     now: DateTime<Utc>,
 ) -> Result<u64, NotifyError> {
     let p = current_tertial(now);
     Ok(notifier.oncall_cases(p.from, p.to)?.len() as u64)
 }
 
-async fn delivery_loop<S, T>(notifier: Arc<Notifier<S, T>>, metrics: NotifyMetrics)
+async fn delivery_loop<S>(notifier: Arc<Notifier<S>>, metrics: NotifyMetrics)
 where
     S: NotifyStore + 'static,
-    T: MailTransport + 'static,
 {
     let mut every = tokio::time::interval(DELIVER_EVERY);
     let now_asked = notifier.deliver_now.clone();
@@ -67,10 +64,9 @@ where
     }
 }
 
-async fn tick_loop<S, T>(notifier: Arc<Notifier<S, T>>)
+async fn tick_loop<S>(notifier: Arc<Notifier<S>>)
 where
     S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
 {
     let mut every = tokio::time::interval(TICK_EVERY);
     loop {

@@ -10,6 +10,7 @@ mod notify_config;
 mod notify_delivery;
 mod notify_loops;
 mod notify_mail;
+mod notify_mail_channel;
 mod notify_reports;
 mod notify_routing;
 mod notify_storm;
