@@ -1,5 +1,5 @@
 //! Alerting: turns the core's device and service state into notifier [`Event`]s, exactly once
-//! per transition, and runs the notifier's loops.
+//! per transition, checking when the core signals a change ([`App::subscribe`]).
 //!
 //! # How transitions are found
 //! [`Alerting::check`] computes what is wrong *now* from the stored state ([`conditions`]:

@@ -3,17 +3,18 @@
 //! Alerting turns device and service state into [`Event`]s and hands them to
 //! [`Notifier::handle`], which decides (see [`policy`]), renders ([`render`]) and *enqueues*
 //! durably in the outbox (`store::outbox`, kept by the store like every table) — it never
-//! sends. The notifier runs its own loops ([`run`], started by [`spawn`]): [`Notifier::deliver_due`]
-//! sends what is due through a [`MailTransport`] (SMTP or `.eml` files in the outbox folder,
-//! [`transport`], [`outbox_dir`]) with retry ([`delivery`]), at once after
-//! [`Notifier::deliver_soon`], and [`Notifier::tick`] does time-driven work: window
-//! announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]). Its
-//! Prometheus metrics are in [`metrics`].
-//! Time comes from an injected [`Clock`], the calendar from a [`CalendarSource`].
+//! sends. The notifier runs its own loops ([`run`], started by [`spawn`]):
+//! [`Notifier::deliver_due`] sends what is due, each row through its channel ([`channel`]), with
+//! retry ([`delivery`]), at once after [`Notifier::deliver_soon`]; [`Notifier::tick`] does
+//! time-driven work: window announcements, end-of-window re-alerts and cron-scheduled reports
+//! ([`schedule`]). Its Prometheus metrics are in [`metrics`]. Time comes from an injected
+//! [`Clock`], the calendar from a [`CalendarSource`].
 //!
-//! Device alerts also go through the channels beside mail ([`channel`]: webhook, SMS, Teams,
-//! Alertmanager) as `notify.routes` says, through the same outbox; on-call pages escalate and
-//! are acknowledged ([`escalation`], [`ack`]).
+//! Every channel is one [`channel::Channel`]: the built-in `mail` (templated messages through
+//! the [`MailTransport`] given to [`Notifier::new`]: SMTP or `.eml` files in the outbox
+//! folder, [`transport`], [`outbox_dir`]) and, as `notify.routes` says for device alerts,
+//! webhook, SMS, Teams and Alertmanager, all through the same outbox; on-call pages escalate
+//! and are acknowledged ([`escalation`], [`ack`]).
 //!
 //! When several collectors share the database, only the leader runs the notifier's loops, and a
 //! [`Fence`] (the `cluster` module's node) is asked before every send: a node that lost its
@@ -114,6 +115,8 @@ pub trait Fence: Send + Sync {
 }
 
 impl<S: NotifyStore> Notifier<S> {
+    /// A notifier on `store` whose `mail` channel sends through `mail` (SMTP, the `.eml`
+    /// folder, or what a test injects).
     pub fn new(
         config: NotifyConfig,
         calendar: Arc<dyn CalendarSource>,
