@@ -315,9 +315,9 @@ where
         }
         tokio::time::sleep(MIN_CHECK_GAP).await;
         // A closed channel (the core is gone) leaves the every-CHECK_EVERY round.
-        match tokio::time::timeout(CHECK_EVERY, changes.changed()).await {
-            Ok(Err(_)) => tokio::time::sleep(CHECK_EVERY).await,
-            Ok(Ok(())) | Err(_) => {}
+        let woken = tokio::time::timeout(CHECK_EVERY, changes.changed()).await;
+        if let Ok(Err(_)) = woken {
+            tokio::time::sleep(CHECK_EVERY).await;
         }
     }
 }
