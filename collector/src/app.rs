@@ -1,15 +1,22 @@
 //! The collector's shared state, [`App`]: the inventory, the one store, the one clock, the lock
-//! that serializes writers, and the ingest counters. Everything that runs (the HTTP server, the
-//! embedded agent, alerting, metrics, the CLI) holds a clone; nothing here reads the wall clock,
-//! "now" always comes from the injected [`Clock`].
+//! that serializes writers, the ingest counters, and the signal of what re-derivation changed.
+//! Everything that runs (the HTTP server, the embedded agent, alerting, metrics, the CLI) holds
+//! a clone; nothing here reads the wall clock, "now" always comes from the injected [`Clock`].
+//!
+//! **The change signal.** After each re-derivation that changed something ([`state::Changes`]:
+//! devices whose outages changed or whose new results failed or carry findings, services
+//! re-derived), [`App::recompute`] publishes it on a `tokio::sync::watch` channel; [`App::subscribe`] gives a receiver (alerting
+//! checks when it fires). A watch keeps only the latest value: a subscriber that was busy sees
+//! the last change, not each one, which is enough for one that re-reads the state anyway.
 
 use crate::availability::ms;
 use crate::clock::Clock;
 use crate::inventory::Inventory;
-use crate::state::{self, IngestMetrics};
+use crate::state::{self, Changes, IngestMetrics};
 use crate::store::{Compacted, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
 
 /// Series compacted per step of a pruning pass (one short transaction each, under the writers'
 /// lock: a few milliseconds for an hour's results of each).
@@ -43,6 +50,8 @@ pub struct App {
     /// Each device's recent results and outages in memory (see [`state::tails`]); `None`
     /// when other writers share the store, so every re-derivation reads it.
     pub tails: Option<Arc<state::Tails>>,
+    /// The latest re-derivation's changes (see the module doc).
+    changes: Arc<watch::Sender<Changes>>,
 }
 
 impl App {
@@ -59,6 +68,7 @@ impl App {
             clock,
             write: Arc::new(Mutex::new(())),
             tails: Some(Arc::new(state::Tails::new())),
+            changes: Arc::new(watch::Sender::new(Changes::default())),
         };
         app.recompute_pending()?;
         Ok(app)
@@ -172,17 +182,38 @@ impl App {
     }
 
     /// Re-derives the given devices and the services they affect, one step at a time under
-    /// the writers' lock (see [`state::recompute`]).
+    /// the writers' lock (see [`state::recompute`]), and signals what changed, if anything, to
+    /// the subscribers ([`App::subscribe`]).
     pub fn recompute(
         &self,
         pending: &std::collections::BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        state::recompute(
+        self.recompute_noting(pending, Changes::default())
+    }
+
+    /// [`App::recompute`], signalling `noted` (what ingest saw in the results) with what the
+    /// re-derivation changed.
+    pub(crate) fn recompute_noting(
+        &self,
+        pending: &std::collections::BTreeMap<String, i64>,
+        mut changes: Changes,
+    ) -> Result<(), StoreError> {
+        changes.merge(state::recompute(
             &self.inventory,
             &*self.store,
             self.live_tails(),
             pending,
             || self.write_lock(),
-        )
+        )?);
+        if !changes.is_empty() {
+            self.changes.send_replace(changes);
+        }
+        Ok(())
+    }
+
+    /// A receiver of what each re-derivation changed from now on (see the module doc): its
+    /// `changed()` resolves after the next re-derivation that changed something.
+    pub fn subscribe(&self) -> watch::Receiver<Changes> {
+        self.changes.subscribe()
     }
 }

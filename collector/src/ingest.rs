@@ -15,7 +15,7 @@
 use crate::app::App;
 use crate::availability::{at, ms};
 use crate::inventory::Agent;
-use crate::state::{observation, Observation};
+use crate::state::{observation, Changes, Observation};
 use crate::store::{Applied, StoreError, StoredResult};
 use chrono::{DateTime, Utc};
 use driftvakt_common::limits::{self, LimitError};
@@ -118,7 +118,7 @@ impl App {
                 pending,
                 skipped,
             } => {
-                self.recompute(&pending)?;
+                self.recompute_noting(&pending, Changes::noted(&stored))?;
                 let mut duplicate_results = 0;
                 for s in skipped {
                     let r = &stored[s.index];

@@ -6,8 +6,9 @@
 //! no I/O and importing only one another; in the agent, collector and common alike the wall
 //! clock (`Utc::now`, `SystemTime::now`, `Local::now`) is read only by `common/src/clock.rs`
 //! and the binaries' `main.rs` (one clock per process), and the agent's probes never see the
-//! whole `AgentConfig` (see ARCHITECTURE.md). A change that breaks the plan fails here with the
-//! place named.
+//! whole `AgentConfig`; no `impl Store for` outside `store/` (ingest signals alerting
+//! explicitly, no decorator of the store; see ARCHITECTURE.md). A change that breaks the plan
+//! fails here with the place named.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -253,6 +254,62 @@ fn only_the_composition_root_opens_the_database() {
             }
         }
     }
+}
+
+/// The traits `code` implements for some type (`impl<T: X> a::b::Store for Y` gives `Store`).
+fn implemented_traits(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in code.match_indices("impl") {
+        let before_ok = at == 0 || !is_ident(code.as_bytes()[at - 1]);
+        let rest = &code[at + 4..];
+        if !before_ok || rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let head = rest.split('{').next().unwrap_or("");
+        // Skip the generics: `impl<…>` (nested brackets counted).
+        let mut depth = 0;
+        let mut start = 0;
+        for (i, c) in head.char_indices() {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ if depth == 0 && !c.is_whitespace() => {
+                    start = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let head = &head[start..];
+        if let Some((path, _)) = head.split_once(" for ") {
+            let last = path.trim().rsplit("::").next().unwrap_or("");
+            out.push(last.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_results_store_is_implemented_only_in_the_store() {
+    for (rel, code) in sources() {
+        if rel.starts_with("store/") {
+            continue;
+        }
+        assert!(
+            !implemented_traits(&code).iter().any(|t| t == "Store"),
+            "{rel}: `impl Store for` outside store/. Only the backends implement the results \
+             store; to react to what ingest changed, subscribe to the core's signal \
+             (`App::subscribe`) instead of wrapping the store"
+        );
+    }
+    let decorator = "pub struct S;\nimpl crate::store::Store for S {\n fn f() {}\n}";
+    assert_eq!(implemented_traits(decorator), ["Store"]);
+    let generic = "impl<T: Store + ?Sized> Store for std::sync::Arc<T> {}";
+    assert_eq!(implemented_traits(generic), ["Store"]);
+    assert_eq!(
+        implemented_traits("impl WindowStore for W {} impl App { fn f() {} }"),
+        ["WindowStore"]
+    );
 }
 
 #[test]

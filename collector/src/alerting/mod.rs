@@ -1,5 +1,5 @@
 //! Alerting: turns the core's device and service state into notifier [`Event`]s, exactly once
-//! per transition, and runs the notifier's loops.
+//! per transition, checking when the core signals a change ([`App::subscribe`]).
 //!
 //! # How transitions are found
 //! [`Alerting::check`] computes what is wrong *now* from the stored state ([`conditions`]:
@@ -31,48 +31,39 @@
 //! over tell the intranet editors nothing; it is in the availability report. An outage found
 //! late that is still going on is announced at once (its hold-down counted from its real start).
 //!
-//! # The loops ([`spawn`])
-//! A check after every stored change (the store is wrapped in [`SignallingStore`]) and at least
-//! every 30 s (staleness and windows are functions of time), delivery every few seconds,
-//! [`Notifier::tick`] every 30 s, and the notifier's metrics ([`metrics`]). With several
-//! collectors on one database the loops run on the leader only, and each round first asks the
-//! notifier's fence whether this node still leads ([`Notifier::may_act`]).
+//! # The check loop ([`spawn`])
+//! A check after every re-derivation that changed something (the core's signal,
+//! [`App::subscribe`]: ingest tells alerting explicitly, at most every [`MIN_CHECK_GAP`]) and at
+//! least every 30 s (staleness and windows are functions of time); the events go to the
+//! notifier, which is then asked to deliver at once. Delivery, the notifier's tick and its
+//! metrics are the notifier's own loops (`notify::run`). With several collectors on one
+//! database the loops run on the leader only, and each check first asks the notifier's fence
+//! whether this node still leads ([`Notifier::may_act`]).
 
 pub mod conditions;
 pub mod manual;
-pub mod metrics;
 pub mod updates;
 
 pub use crate::store::{Announced, AnnouncedStore};
 pub use conditions::{Condition, Conditions, Course, Snapshot};
-pub use metrics::NotifyMetrics;
 
 use crate::app::App;
 use crate::availability::Period;
 use crate::calendar::CalendarSource;
-use crate::notify::{
-    AlertKind, Event, MailTransport, Notifier, NotifyConfig, NotifyError, NotifyStore,
-};
-use crate::store::{
-    Applied, Compacted, EntityKind, Flap, Outage, Replacement, Seen, ServiceUpdateStore, Store,
-    StoreError, StoreStats, StoredResult,
-};
-use chrono::{DateTime, Datelike, Utc};
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use crate::notify::{AlertKind, Event, Notifier, NotifyError, NotifyStore};
+use crate::state::Changes;
+use crate::store::{ServiceUpdateStore, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How often the state is checked even without new results.
 pub const CHECK_EVERY: Duration = Duration::from_secs(30);
 /// The least time between two checks (ingest may come every second).
 pub const MIN_CHECK_GAP: Duration = Duration::from_secs(2);
-/// How often the notifier's time-driven work runs.
-pub const TICK_EVERY: Duration = Duration::from_secs(30);
-/// How often due mails are sent.
-pub const DELIVER_EVERY: Duration = Duration::from_secs(5);
 
 /// Why a check failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +88,9 @@ pub struct CheckReport {
 }
 
 /// The core's state wired to a notifier.
-pub struct Alerting<S, T> {
+pub struct Alerting<S> {
     app: App,
-    notifier: Arc<Notifier<S, T>>,
+    notifier: Arc<Notifier<S>>,
     announced: Arc<AnnouncedStore>,
     /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
     updates: Arc<ServiceUpdateStore>,
@@ -111,12 +102,12 @@ enum Action {
     Close(DateTime<Utc>),
 }
 
-impl<S: NotifyStore, T> Alerting<S, T> {
+impl<S: NotifyStore> Alerting<S> {
     /// Alerting for `app`, remembering what it announced in `announced` and telling the
     /// operators' `updates` (both on the database the composition root opened).
     pub fn new(
         app: App,
-        notifier: Arc<Notifier<S, T>>,
+        notifier: Arc<Notifier<S>>,
         announced: Arc<AnnouncedStore>,
         updates: Arc<ServiceUpdateStore>,
     ) -> Self {
@@ -128,8 +119,13 @@ impl<S: NotifyStore, T> Alerting<S, T> {
         }
     }
 
-    pub fn notifier(&self) -> &Arc<Notifier<S, T>> {
+    pub fn notifier(&self) -> &Arc<Notifier<S>> {
         &self.notifier
+    }
+
+    /// The core this alerting watches.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// Compares what is wrong now with what was announced and tells the notifier the
@@ -293,123 +289,35 @@ pub fn closing_event(open: &Event, until: DateTime<Utc>) -> Option<Event> {
     }
 }
 
-/// Where the file transport writes: `notify.outbox_dir`, relative paths (the default is
-/// `outbox`) taken from the database's folder.
-pub fn outbox_dir(config: &NotifyConfig, database: &crate::store::Location) -> PathBuf {
-    if config.outbox_dir.is_absolute() {
-        return config.outbox_dir.clone();
-    }
-    // Next to a SQLite file; in the working folder for PostgreSQL.
-    database
-        .sqlite_path()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."))
-        .join(&config.outbox_dir)
-}
-
-/// The current tertial (Europe/Stockholm) as a period.
-pub fn current_tertial(now: DateTime<Utc>) -> Period {
-    let local = now.with_timezone(&chrono_tz::Europe::Stockholm);
-    let t = crate::notify::oncall::tertial_of_month(local.month());
-    Period::parse(&format!("{}-T{t}", local.year())).expect("a valid tertial")
-}
-
-/// On-call cases in the current tertial.
-pub fn oncall_this_tertial<S: NotifyStore, T>(
-    notifier: &Notifier<S, T>,
-    now: DateTime<Utc>,
-) -> Result<u64, NotifyError> {
-    let p = current_tertial(now);
-    Ok(notifier.oncall_cases(p.from, p.to)?.len() as u64)
-}
-
-/// Starts the loops: check after stored changes (`changed`; at most every [`MIN_CHECK_GAP`])
-/// and at least every [`CHECK_EVERY`],
-/// delivery every [`DELIVER_EVERY`] (updating `metrics`), tick every [`TICK_EVERY`]. Abort the
-/// returned tasks to stop.
-pub fn spawn<S, T>(
-    alerting: Arc<Alerting<S, T>>,
-    changed: Arc<Notify>,
-    metrics: NotifyMetrics,
-) -> Vec<JoinHandle<()>>
+/// Starts the check: after re-derivations that changed something (`changes`, from
+/// [`App::subscribe`]; at most every [`MIN_CHECK_GAP`]) and at least every [`CHECK_EVERY`];
+/// after each check the notifier is asked to deliver at once ([`Notifier::deliver_soon`]; the
+/// notifier runs its own loops, [`crate::notify::spawn`]). Abort the returned task to stop.
+pub fn spawn<S>(alerting: Arc<Alerting<S>>, changes: watch::Receiver<Changes>) -> JoinHandle<()>
 where
     S: NotifyStore + 'static,
-    T: MailTransport + 'static,
 {
-    let notifier = alerting.notifier.clone();
-    // Delivery runs at once after a check (a new notice goes out without waiting for the next
-    // round), and every DELIVER_EVERY for retries and held notices that come due.
-    let deliver_now = Arc::new(Notify::new());
-    vec![
-        tokio::spawn(check_loop(alerting, changed, deliver_now.clone())),
-        tokio::spawn(delivery_loop(notifier.clone(), metrics, deliver_now)),
-        tokio::spawn(tick_loop(notifier)),
-    ]
+    tokio::spawn(check_loop(alerting, changes))
 }
 
-async fn check_loop<S, T>(
-    alerting: Arc<Alerting<S, T>>,
-    changed: Arc<Notify>,
-    deliver_now: Arc<Notify>,
-) where
+async fn check_loop<S>(alerting: Arc<Alerting<S>>, mut changes: watch::Receiver<Changes>)
+where
     S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
 {
     loop {
         let a = alerting.clone();
         let checked = move || a.notifier.may_act().then(|| a.check()).transpose();
         match tokio::task::spawn_blocking(checked).await {
-            Ok(Ok(Some(_))) => deliver_now.notify_one(),
+            Ok(Ok(Some(_))) => alerting.notifier.deliver_soon(),
             Ok(Ok(None)) => tracing::debug!("alerting check skipped: this node does not lead"),
             Ok(Err(e)) => tracing::error!(error = %e, "alerting check failed"),
             Err(e) => tracing::error!(error = %e, "alerting check task failed"),
         }
         tokio::time::sleep(MIN_CHECK_GAP).await;
-        let _ = tokio::time::timeout(CHECK_EVERY, changed.notified()).await;
-    }
-}
-
-async fn delivery_loop<S, T>(
-    notifier: Arc<Notifier<S, T>>,
-    metrics: NotifyMetrics,
-    deliver_now: Arc<Notify>,
-) where
-    S: NotifyStore + 'static,
-    T: MailTransport + 'static,
-{
-    let mut every = tokio::time::interval(DELIVER_EVERY);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = deliver_now.notified() => {}
-        }
-        let round = notifier.deliver_due().await;
-        metrics.delivered(round.sent);
-        let counts = notifier.stats().and_then(|s| {
-            let oncall = oncall_this_tertial(&notifier, notifier.clock.now())?;
-            Ok((s, oncall))
-        });
-        match counts {
-            Ok((stats, oncall)) => metrics.update(&stats, oncall),
-            Err(e) => tracing::warn!(error = %e, "notifier metrics not updated"),
-        }
-    }
-}
-
-async fn tick_loop<S, T>(notifier: Arc<Notifier<S, T>>)
-where
-    S: NotifyStore + 'static,
-    T: Send + Sync + 'static,
-{
-    let mut every = tokio::time::interval(TICK_EVERY);
-    loop {
-        every.tick().await;
-        let n = notifier.clone();
-        let ticked = move || n.may_act().then(|| n.tick()).transpose();
-        match tokio::task::spawn_blocking(ticked).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "notifier tick failed"),
-            Err(e) => tracing::error!(error = %e, "notifier tick task failed"),
+        // A closed channel (the core is gone) leaves the every-CHECK_EVERY round.
+        let woken = tokio::time::timeout(CHECK_EVERY, changes.changed()).await;
+        if let Ok(Err(_)) = woken {
+            tokio::time::sleep(CHECK_EVERY).await;
         }
     }
 }
@@ -446,102 +354,5 @@ impl<S: crate::notify::PolicyStore> crate::notify::ReportSource for AppReports<S
             crate::report::render(&r, crate::report::Format::Html),
             tables,
         ))
-    }
-}
-
-/// A [`Store`] that signals `changed` whenever derived state was replaced (after every
-/// ingest), so the alerting check runs right after new results without a hook in ingest.
-pub struct SignallingStore {
-    inner: Arc<dyn Store>,
-    changed: Arc<Notify>,
-}
-
-impl SignallingStore {
-    pub fn new(inner: Arc<dyn Store>, changed: Arc<Notify>) -> Self {
-        SignallingStore { inner, changed }
-    }
-}
-
-impl Store for SignallingStore {
-    fn apply_batch(
-        &self,
-        agent: &str,
-        batch_id: &str,
-        results: &[StoredResult],
-        received: i64,
-    ) -> Result<Applied, StoreError> {
-        self.inner.apply_batch(agent, batch_id, results, received)
-    }
-    fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        self.inner.pending()
-    }
-    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.pending_of(device)
-    }
-    fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.first_seen(device)
-    }
-    fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
-        self.inner.results(device, from)
-    }
-    fn last_ok_before(
-        &self,
-        device: &str,
-        check: &str,
-        before: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.inner.last_ok_before(device, check, before)
-    }
-    fn outages(
-        &self,
-        entity: EntityKind,
-        id: Option<&str>,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Outage>, StoreError> {
-        self.inner.outages(entity, id, from, to)
-    }
-    fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
-        self.inner.replace_outages(replacements)?;
-        if !replacements.is_empty() {
-            self.changed.notify_one();
-        }
-        Ok(())
-    }
-    fn flaps(&self, device: Option<&str>, from: i64, to: i64) -> Result<Vec<Flap>, StoreError> {
-        self.inner.flaps(device, from, to)
-    }
-    fn seen(&self) -> Result<BTreeMap<String, Seen>, StoreError> {
-        self.inner.seen()
-    }
-    fn agents_seen(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        self.inner.agents_seen()
-    }
-    fn manual_incidents(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<crate::store::ManualIncident>, StoreError> {
-        self.inner.manual_incidents(from, to)
-    }
-    fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
-        self.inner.latest(device)
-    }
-    fn compact(
-        &self,
-        horizon: i64,
-        gap_of: &dyn Fn(&str) -> Option<i64>,
-        max_series: usize,
-    ) -> Result<Compacted, StoreError> {
-        self.inner.compact(horizon, gap_of, max_series)
-    }
-    fn prune_batches(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
-        self.inner.prune_batches(before, limit)
-    }
-    fn release_free_pages(&self, pages: u32) -> Result<(), StoreError> {
-        self.inner.release_free_pages(pages)
-    }
-    fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
-        self.inner.stats(full)
     }
 }

@@ -16,9 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 pub const RECENT: Duration = Duration::hours(24);
 
 /// Hands the recent updates of ongoing disturbances to `notifier`; returns the rows enqueued.
-pub fn tell<S: NotifyStore, T>(
+pub fn tell<S: NotifyStore>(
     app: &App,
-    notifier: &Notifier<S, T>,
+    notifier: &Notifier<S>,
     store: &ServiceUpdateStore,
     now: DateTime<Utc>,
 ) -> Result<usize, super::AlertingError> {

@@ -2,18 +2,21 @@
 //! The database is opened here, once: its stores ([`Stores`]) go to `App`, the HTTP state,
 //! the cluster member, alerting and the notifier.
 //! With a `notify:` section it also runs the notifier ([`build_notifier`]): alerting checks
-//! after every ingest, delivery, the time-driven tick, and the notifier's metrics. Every node
+//! after every re-derivation that changed something (`App::subscribe`), delivery, the
+//! time-driven tick, and the notifier's metrics. Every node
 //! beats in the cluster ([`crate::cluster`]); the notifier's loops run only while this node
 //! holds the leader lease, and every send is fenced by it. A clean stop releases the lease.
 
 use super::{calendar_service, CliError, CommonArgs};
-use crate::alerting::{self, Alerting, AppReports, NotifyMetrics, SignallingStore};
+use crate::alerting::{self, Alerting, AppReports};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::cluster::{ClusterMetrics, Lead, Member};
 use crate::http::{serve, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
-use crate::notify::{Acknowledge, Channels, ConfiguredTransport, Fence, Notifier};
+use crate::notify::{
+    self, Acknowledge, Channels, ConfiguredTransport, Fence, MailTransport, Notifier, NotifyMetrics,
+};
 use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
 use driftvakt_common::schema::Secret;
@@ -47,11 +50,9 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     for w in super::check::preflight(&inv, clock.as_ref())? {
         tracing::warn!("{w}");
     }
-    let mut stores = Database::open(&inv.settings.database)?.stores()?;
+    let stores = Database::open(&inv.settings.database)?.stores()?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
-    let changed = Arc::new(tokio::sync::Notify::new());
-    stores.results = Arc::new(SignallingStore::new(stores.results, changed.clone()));
     let app = App::new(inv, stores.results.clone(), clock.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -79,14 +80,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let member = cluster_member(&app, &listener, stores.cluster.clone());
     let cluster_metrics = ClusterMetrics::register(&mut registry);
     let fence: Arc<dyn Fence> = member.clone();
-    let parts = build_notifier(
-        &app,
-        &stores,
-        calendar.clone(),
-        &mut registry,
-        changed,
-        Some(fence),
-    )?;
+    let parts = build_notifier(&app, &stores, calendar.clone(), &mut registry, Some(fence))?;
     let alerts = parts.as_ref().map(|p| p.acks.clone());
     let lead: Lead = match parts {
         Some(p) => Box::new(move || p.spawn()),
@@ -188,10 +182,9 @@ pub fn start_notifier(
     stores: &Stores,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
-    changed: Arc<tokio::sync::Notify>,
 ) -> Result<Started, CliError> {
     Ok(
-        match build_notifier(app, stores, calendar, registry, changed, None)? {
+        match build_notifier(app, stores, calendar, registry, None)? {
             Some(parts) => (parts.spawn(), Some(parts.acks.clone())),
             None => (Vec::new(), None),
         },
@@ -201,22 +194,22 @@ pub fn start_notifier(
 /// The notifier and alerting, built and registered but not running: [`NotifierParts::spawn`]
 /// starts their loops (on the leader, at every election).
 pub struct NotifierParts {
-    alerting: Arc<Alerting<Arc<dyn NotifyStore>, ConfiguredTransport>>,
-    changed: Arc<tokio::sync::Notify>,
+    alerting: Arc<Alerting<Arc<dyn NotifyStore>>>,
     metrics: NotifyMetrics,
     /// Acknowledges alerts (any node may: it only writes the database).
     pub acks: Arc<dyn Acknowledge>,
 }
 
 impl NotifierParts {
-    /// Alerting checks after every stored change and every 30 s, delivery every 5 s, the tick
-    /// every 30 s (abort the tasks to stop).
+    /// Alerting checks after every re-derivation that changed something (the core's signal,
+    /// `App::subscribe`) and every 30 s, delivery every 5 s, the tick every 30 s (abort the
+    /// tasks to stop).
     pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        alerting::spawn(
-            self.alerting.clone(),
-            self.changed.clone(),
-            self.metrics.clone(),
-        )
+        let changes = self.alerting.app().subscribe();
+        let notifier = self.alerting.notifier().clone();
+        let mut tasks = notify::spawn(notifier, self.metrics.clone());
+        tasks.push(alerting::spawn(self.alerting.clone(), changes));
+        tasks
     }
 }
 
@@ -229,7 +222,6 @@ pub fn build_notifier(
     stores: &Stores,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     registry: &mut prometheus_client::registry::Registry,
-    changed: Arc<tokio::sync::Notify>,
     fence: Option<Arc<dyn Fence>>,
 ) -> Result<Option<NotifierParts>, CliError> {
     let Some(mut config) = app.inventory.notify.clone() else {
@@ -237,12 +229,13 @@ pub fn build_notifier(
         return Ok(None);
     };
     let db = &app.inventory.settings.database;
-    config.outbox_dir = alerting::outbox_dir(&config, db);
+    config.outbox_dir = notify::outbox_dir(&config, db);
     let notify_err = |e: &dyn std::fmt::Display| CliError::Usage(format!("notify: {e}"));
     if let Some(dir) = &config.templates_dir {
         crate::notify::render::check_templates(dir).map_err(|e| notify_err(&e))?;
     }
-    let transport = ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?;
+    let transport: Arc<dyn MailTransport> =
+        Arc::new(ConfiguredTransport::from_config(&config).map_err(|e| notify_err(&e))?);
     match &config.smtp {
         Some(s) => tracing::info!("notify: mails go to the SMTP relay {}:{}", s.host, s.port),
         None => tracing::info!(
@@ -287,7 +280,6 @@ pub fn build_notifier(
     );
     Ok(Some(NotifierParts {
         alerting: Arc::new(alerting),
-        changed,
         metrics: NotifyMetrics::register(registry),
         acks,
     }))

@@ -16,8 +16,8 @@
 //! same transaction as a fresh lease check right before it is sent; a row the fence refuses is
 //! given back unsent (see the `cluster` module for what is guaranteed).
 
-use super::config::MAIL;
-use super::transport::{envelope, MailTransport, SendError};
+use super::channel::Parcel;
+use super::transport::SendError;
 use super::{Notifier, NotifyStore};
 use crate::store::outbox::OutboxRow;
 use chrono::{DateTime, Utc};
@@ -40,7 +40,7 @@ pub struct DeliveryStats {
     pub store_errors: u32,
 }
 
-impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     /// Sends what is due now; call it from a loop (e.g. every few seconds).
     pub async fn deliver_due(&self) -> DeliveryStats {
         let mut stats = DeliveryStats::default();
@@ -81,19 +81,18 @@ impl<S: NotifyStore, T: MailTransport> Notifier<S, T> {
     }
 
     async fn deliver_one(&self, row: &OutboxRow, stats: &mut DeliveryStats) {
-        let result = if row.channel == MAIL {
-            match envelope(&row.sender, &row.recipient) {
-                Ok(env) => self.transport.send(&env, &row.raw).await,
-                Err(e) => Err(e),
-            }
-        } else {
-            match self.channels.get(&row.channel) {
-                Some(channel) => channel.send(&row.raw, &row.key).await,
-                None => Err(SendError::Permanent(format!(
-                    "channel {} is not configured",
-                    row.channel
-                ))),
-            }
+        let parcel = Parcel {
+            payload: &row.raw,
+            key: &row.key,
+            sender: &row.sender,
+            recipient: &row.recipient,
+        };
+        let result = match self.channels.get(&row.channel) {
+            Some(channel) => channel.send(&parcel).await,
+            None => Err(SendError::Permanent(format!(
+                "channel {} is not configured",
+                row.channel
+            ))),
         };
         let now = self.clock.now();
         let stored = match result {

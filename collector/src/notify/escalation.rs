@@ -9,8 +9,9 @@
 //! `POST /api/v1/alerts/{id}/ack`) or the recovery stops the chain; the acknowledgement is
 //! written into the on-call case and told to the team channels.
 
+use super::channel::Audience;
 use super::channel::{AlertMessage, MessageEvent};
-use super::config::{Role, MAIL};
+use super::config::Role;
 use super::oncall::OncallCase;
 use super::policy::{instant_key, Notice};
 use super::{Notifier, NotifyError, NotifyStore};
@@ -42,7 +43,7 @@ pub trait Acknowledge: Send + Sync {
     fn ack_operator(&self, id: i64, by: &str) -> Result<OncallPage, AckError>;
 }
 
-impl<S: NotifyStore, T: Send + Sync> Acknowledge for Notifier<S, T> {
+impl<S: NotifyStore> Acknowledge for Notifier<S> {
     fn link_page(&self, token: &str) -> Result<OncallPage, AckError> {
         let links = self.channels.ack.as_ref().ok_or(AckError::BadToken)?;
         let (id, _) = links.verify(token, self.clock.now())?;
@@ -86,7 +87,7 @@ fn municipality(event: &Event) -> &str {
     }
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     /// Acknowledges page `id` now by `by`, and tells the team channels who has it.
     pub fn acknowledge(&self, id: i64, by: &str) -> Result<OncallPage, AckError> {
         let now = self.clock.now();
@@ -114,7 +115,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             .config
             .channels_for(municipality, kind.tag(), Role::OnCall)
         {
-            if ch == MAIL || self.channels.personal(&ch) != Some(false) {
+            if self.channels.audience(&ch) != Some(Audience::Team) {
                 continue;
             }
             let mut msg = self.message(&page.event, MessageEvent::Acknowledged, "on_call", now)?;
@@ -201,40 +202,40 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             .config
             .channels_for(municipality, kind.tag(), Role::OnCall)
         {
-            if ch == MAIL {
-                let Some(mail) = contact.mail() else { continue };
-                let mut vars = vars.to_vec();
-                vars.push(("ack_url", ack_url.clone().unwrap_or_default()));
-                let key = match step {
-                    0 => format!("{base}:{mail}"),
-                    n => format!("{base}:{mail}:{n}"),
-                };
-                let notice = Notice {
-                    key,
-                    kind: "alert",
-                    recipient: mail,
-                    municipality: Some(municipality),
-                    vars,
-                    due_at,
-                    limited: true,
-                    source: Some(&page.incident_key),
-                    oncall_case: case.clone(),
-                    csv: Vec::new(),
-                };
-                ids.extend(self.enqueue(notice)?);
-                continue;
-            }
-            let (recipient, to) = match self.channels.personal(&ch) {
+            let (recipient, to) = match self.channels.audience(&ch) {
                 None => {
                     return Err(NotifyError::Config(format!(
                         "channel {ch} is not configured"
                     )))
                 }
-                Some(true) => match contact.phone() {
+                Some(Audience::Mailbox) => {
+                    let Some(mail) = contact.mail() else { continue };
+                    let mut vars = vars.to_vec();
+                    vars.push(("ack_url", ack_url.clone().unwrap_or_default()));
+                    let key = match step {
+                        0 => format!("{base}:{mail}"),
+                        n => format!("{base}:{mail}:{n}"),
+                    };
+                    let notice = Notice {
+                        key,
+                        kind: "alert",
+                        recipient: mail,
+                        municipality: Some(municipality),
+                        vars,
+                        due_at,
+                        limited: true,
+                        source: Some(&page.incident_key),
+                        oncall_case: case.clone(),
+                        csv: Vec::new(),
+                    };
+                    ids.extend(self.enqueue(notice)?);
+                    continue;
+                }
+                Some(Audience::Phone) => match contact.phone() {
                     Some(phone) => (phone.to_string(), Some(phone)),
                     None => continue,
                 },
-                Some(false) => (ch.clone(), None),
+                Some(Audience::Team) => (ch.clone(), None),
             };
             msg.id = format!("{base}:{ch}:{recipient}:{step}");
             ids.extend(self.enqueue_channel(&msg, &ch, &recipient, to, due_at, case.clone())?);
@@ -242,7 +243,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         Ok(ids)
     }
 
-    /// The team-channel notices (not mail, not personal) among `channels` for `event`; their
+    /// The team-channel notices (audience [`Audience::Team`]) among `channels` for `event`; their
     /// outbox keys are `{base}:{channel}`.
     pub(crate) fn team_notices(
         &self,
@@ -259,7 +260,10 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let now = self.clock.now();
         let mut ids = Vec::new();
         for ch in channels {
-            if ch == MAIL || self.channels.personal(ch) == Some(true) {
+            if matches!(
+                self.channels.audience(ch),
+                Some(Audience::Mailbox | Audience::Phone)
+            ) {
                 continue;
             }
             let mut msg = self.message(event, what, "service_desk", now)?;
@@ -298,7 +302,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             instant_key(*since),
             instant_key(until)
         );
-        let to = (self.channels.personal(channel) == Some(true)).then_some(recipient);
+        let to = (self.channels.audience(channel) == Some(Audience::Phone)).then_some(recipient);
         self.enqueue_channel(&msg, channel, recipient, to, due_at, None)
     }
 

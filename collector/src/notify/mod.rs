@@ -1,16 +1,20 @@
 //! Driftmeddelanden and alerts: the right mail to the right people, once, in Swedish.
 //!
-//! The collector core turns device and service state into [`Event`]s and calls
+//! Alerting turns device and service state into [`Event`]s and hands them to
 //! [`Notifier::handle`], which decides (see [`policy`]), renders ([`render`]) and *enqueues*
-//! durably in the outbox (`store::outbox`, kept by the store like every table) — it never sends. A loop calls
-//! [`Notifier::deliver_due`] to send what is due through a [`MailTransport`] (SMTP or `.eml`
-//! files, [`transport`]) with retry ([`delivery`]), and [`Notifier::tick`] for time-driven work:
-//! window announcements, end-of-window re-alerts and cron-scheduled reports ([`schedule`]).
-//! Time comes from an injected [`Clock`], the calendar from a [`CalendarSource`].
+//! durably in the outbox (`store::outbox`, kept by the store like every table) — it never
+//! sends. The notifier runs its own loops ([`run`], started by [`spawn`]):
+//! [`Notifier::deliver_due`] sends what is due, each row through its channel ([`channel`]), with
+//! retry ([`delivery`]), at once after [`Notifier::deliver_soon`]; [`Notifier::tick`] does
+//! time-driven work: window announcements, end-of-window re-alerts and cron-scheduled reports
+//! ([`schedule`]). Its Prometheus metrics are in [`metrics`]. Time comes from an injected
+//! [`Clock`], the calendar from a [`CalendarSource`].
 //!
-//! Device alerts also go through the channels beside mail ([`channel`]: webhook, SMS, Teams,
-//! Alertmanager) as `notify.routes` says, through the same outbox; on-call pages escalate and
-//! are acknowledged ([`escalation`], [`ack`]).
+//! Every channel is one [`channel::Channel`]: the built-in `mail` (templated messages through
+//! the [`MailTransport`] given to [`Notifier::new`]: SMTP or `.eml` files in the outbox
+//! folder, [`transport`], [`outbox_dir`]) and, as `notify.routes` says for device alerts,
+//! webhook, SMS, Teams and Alertmanager, all through the same outbox; on-call pages escalate
+//! and are acknowledged ([`escalation`], [`ack`]).
 //!
 //! When several collectors share the database, only the leader runs the notifier's loops, and a
 //! [`Fence`] (the `cluster` module's node) is asked before every send: a node that lost its
@@ -20,9 +24,11 @@ pub mod ack;
 pub mod channel;
 pub mod delivery;
 pub mod escalation;
+pub mod metrics;
 pub mod oncall;
 pub mod policy;
 pub mod render;
+pub mod run;
 pub mod schedule;
 pub mod transport;
 pub mod update;
@@ -39,9 +45,13 @@ pub use channel::Channels;
 pub use config::{NotifyConfig, NotifyFile, Role};
 pub use delivery::DeliveryStats;
 pub use escalation::Acknowledge;
-pub use oncall::{OncallCase, TertialCount};
+pub use metrics::NotifyMetrics;
+pub use oncall::{current_tertial, OncallCase, TertialCount};
+pub use run::{oncall_this_tertial, spawn, DELIVER_EVERY, TICK_EVERY};
 pub use schedule::ReportSource;
-pub use transport::{ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport};
+pub use transport::{
+    outbox_dir, ConfiguredTransport, FileTransport, MailTransport, SendError, SmtpTransport,
+};
 
 use crate::clock::Clock;
 use chrono::{DateTime, Utc};
@@ -77,16 +87,17 @@ pub struct TickReport {
 }
 
 /// The notifier: decides, renders and enqueues; delivers separately.
-pub struct Notifier<S, T> {
+pub struct Notifier<S> {
     pub(crate) config: NotifyConfig,
     pub(crate) calendar: Arc<dyn CalendarSource>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: S,
-    pub(crate) transport: T,
     pub(crate) templates: Templates,
     pub(crate) reports: Option<Arc<dyn ReportSource>>,
     pub(crate) channels: Arc<Channels>,
     pub(crate) fence: Option<Arc<dyn Fence>>,
+    /// Wakes the delivery loop ([`Notifier::deliver_soon`]).
+    pub(crate) deliver_now: Arc<tokio::sync::Notify>,
 }
 
 /// What the notifier asks before anything leaves the process when several collectors share the
@@ -103,13 +114,15 @@ pub trait Fence: Send + Sync {
     fn give_back(&self, id: OutboxId);
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
+    /// A notifier on `store` whose `mail` channel sends through `mail` (SMTP, the `.eml`
+    /// folder, or what a test injects).
     pub fn new(
         config: NotifyConfig,
         calendar: Arc<dyn CalendarSource>,
         clock: Arc<dyn Clock>,
         store: S,
-        transport: T,
+        mail: Arc<dyn MailTransport>,
     ) -> Self {
         let templates = Templates::new(config.templates_dir.clone());
         Notifier {
@@ -117,11 +130,11 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             calendar,
             clock,
             store,
-            transport,
             templates,
             reports: None,
-            channels: Arc::new(Channels::default()),
+            channels: Arc::new(Channels::default().with_mail(mail)),
             fence: None,
+            deliver_now: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -137,9 +150,9 @@ impl<S: NotifyStore, T> Notifier<S, T> {
     }
 
     /// Connects the alert channels beside mail and the acknowledgement links
-    /// ([`Channels::from_config`]).
+    /// ([`Channels::from_config`]); `mail` stays the one given to [`Notifier::new`].
     pub fn with_channels(mut self, channels: Channels) -> Self {
-        self.channels = Arc::new(channels);
+        self.channels = Arc::new(channels.with_mail_of(&self.channels));
         self
     }
 
@@ -156,6 +169,12 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         let ids = self.apply(event)?;
         tracing::debug!(event = name, enqueued = ids.len(), "event handled");
         Ok(ids)
+    }
+
+    /// Asks the delivery loop ([`spawn`]) for a round now rather than at its next
+    /// [`DELIVER_EVERY`] (kept until the loop next waits).
+    pub fn deliver_soon(&self) {
+        self.deliver_now.notify_one();
     }
 
     /// Time-driven work; call it every minute or so: announcements of coming windows,

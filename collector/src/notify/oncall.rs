@@ -17,6 +17,13 @@ pub struct TertialCount {
     pub count: u64,
 }
 
+/// The current tertial (Europe/Stockholm) as a period (the on-call gauge's period).
+pub fn current_tertial(now: DateTime<Utc>) -> crate::availability::Period {
+    let local = now.with_timezone(&chrono_tz::Europe::Stockholm);
+    let t = tertial_of_month(local.month());
+    crate::availability::Period::parse(&format!("{}-T{t}", local.year())).expect("a valid tertial")
+}
+
 /// The tertial (1–3) of a month (1–12).
 pub fn tertial_of_month(month: u32) -> u8 {
     ((month - 1) / 4 + 1) as u8

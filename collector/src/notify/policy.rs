@@ -22,7 +22,8 @@
 //!   window ends. A revision never pages on-call again.
 
 use super::channel::MessageEvent;
-use super::config::{Role, MAIL};
+use super::channel::{mail, Audience};
+use super::config::Role;
 use super::oncall::{next_office_start, OncallCase};
 use super::render::{self, date_time_sv, duration_sv, MailParts};
 use super::{Notifier, NotifyError, NotifyStore};
@@ -63,7 +64,7 @@ pub(crate) fn instant_key(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     /// Applies the rules to `event`; returns the notices enqueued.
     pub(crate) fn apply(&self, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
         match &event {
@@ -442,7 +443,11 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             .channels_for(municipality, kind.tag(), route.role);
         let mut ids =
             self.team_notices(&base, event, MessageEvent::Alert, &channels, None, due_at)?;
-        if !channels.iter().any(|c| c == MAIL) {
+        let mailbox = Some(Audience::Mailbox);
+        if !channels
+            .iter()
+            .any(|c| self.channels.audience(c) == mailbox)
+        {
             return Ok(ids);
         }
         for r in self.config.recipients(municipality, route.role) {
@@ -572,7 +577,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
         ]);
         let mut ids = Vec::new();
         for (channel, r) in told {
-            if channel != MAIL {
+            if self.channels.audience(channel) != Some(Audience::Mailbox) {
                 let due_at = now + self.hold_down();
                 ids.extend(self.resolved_notice(&inc.event, channel, r, until, due_at)?);
                 continue;
@@ -695,7 +700,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             raw,
             due_at: notice.due_at,
             oncall_case: notice.oncall_case,
-            channel: MAIL.to_string(),
+            channel: mail::NAME.to_string(),
         };
         Ok(self.store.enqueue(&new, now)?)
     }
@@ -746,7 +751,7 @@ impl<S: NotifyStore, T> Notifier<S, T> {
             raw,
             due_at: now + delay,
             oncall_case: None,
-            channel: MAIL.to_string(),
+            channel: mail::NAME.to_string(),
         };
         let id = self.store.enqueue(&new, now)?;
         if let Some(id) = id {

@@ -81,7 +81,7 @@ pub fn is_working_day(calendar: &Calendar, date: NaiveDate) -> bool {
     open && calendar.holiday(date, None).is_none()
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     /// Announces active windows starting within `announce_days_before` days.
     pub(crate) fn tick_announcements(
         &self,

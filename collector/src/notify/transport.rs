@@ -5,11 +5,11 @@
 //! temporary (retry) or permanent (5xx).
 
 use super::config::{NotifyConfig, SmtpConfig, TlsMode};
+use futures::future::BoxFuture;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 
 /// Why a message was not accepted.
@@ -23,13 +23,14 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// Something that can deliver a finished RFC 5322 message.
+/// Something that can deliver a finished RFC 5322 message; the notifier holds one as
+/// `Arc<dyn MailTransport>` (the `mail` channel's), so callers inject any transport.
 pub trait MailTransport: Send + Sync {
-    fn send(
-        &self,
-        envelope: &Envelope,
-        raw: &[u8],
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    fn send<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        raw: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
 /// Why a transport could not be built from the configuration.
@@ -105,12 +106,18 @@ fn password(c: &SmtpConfig) -> Result<String, TransportError> {
 }
 
 impl MailTransport for SmtpTransport {
-    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
-        match self.inner.send_raw(envelope, raw).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Err(e) => Err(SendError::Temporary(e.to_string())),
-        }
+    fn send<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        raw: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            match self.inner.send_raw(envelope, raw).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Err(e) => Err(SendError::Temporary(e.to_string())),
+            }
+        })
     }
 }
 
@@ -139,13 +146,33 @@ impl FileTransport {
 }
 
 impl MailTransport for FileTransport {
-    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
-        self.inner
-            .send_raw(envelope, raw)
-            .await
-            .map(|_| ())
-            .map_err(|e| SendError::Temporary(e.to_string()))
+    fn send<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        raw: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            self.inner
+                .send_raw(envelope, raw)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendError::Temporary(e.to_string()))
+        })
     }
+}
+
+/// Where the file transport writes: `notify.outbox_dir`, relative paths (the default is
+/// `outbox`) taken from the database's folder.
+pub fn outbox_dir(config: &NotifyConfig, database: &crate::store::Location) -> PathBuf {
+    if config.outbox_dir.is_absolute() {
+        return config.outbox_dir.clone();
+    }
+    // Next to a SQLite file; in the working folder for PostgreSQL.
+    database
+        .sqlite_path()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .join(&config.outbox_dir)
 }
 
 /// The transport the configuration asks for: SMTP when `smtp:` is set, else the file outbox.
@@ -165,10 +192,14 @@ impl ConfiguredTransport {
 }
 
 impl MailTransport for ConfiguredTransport {
-    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+    fn send<'a>(
+        &'a self,
+        envelope: &'a Envelope,
+        raw: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), SendError>> {
         match self {
-            ConfiguredTransport::Smtp(t) => t.send(envelope, raw).await,
-            ConfiguredTransport::File(t) => t.send(envelope, raw).await,
+            ConfiguredTransport::Smtp(t) => t.send(envelope, raw),
+            ConfiguredTransport::File(t) => t.send(envelope, raw),
         }
     }
 }

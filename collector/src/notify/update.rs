@@ -25,7 +25,7 @@ pub struct UpdateNotice {
     pub text: String,
 }
 
-impl<S: NotifyStore, T> Notifier<S, T> {
+impl<S: NotifyStore> Notifier<S> {
     /// Enqueues the "uppdatering" to each editor of the update's municipality; an update
     /// already enqueued for a recipient is not enqueued again.
     pub fn announce_update(&self, u: &UpdateNotice) -> Result<Vec<OutboxId>, NotifyError> {

@@ -25,7 +25,52 @@ const CHEAP_PER_STEP: usize = 64;
 /// newest changed time of the call is cheap (a few results per check to re-read).
 const CHEAP_INTERVALS: i64 = 10;
 
-/// Re-derives the given devices (id and earliest changed time), then the services they affect.
+/// What changed in the state, for what reacts to it (alerting subscribes through
+/// `App::subscribe`): each device whose stored outages a [`recompute`] changed, or whose new
+/// results failed or carry findings ([`Changes::noted`]: what is told about a device also reads
+/// its latest results: findings, agent faults, a parent's failing probe), and each service
+/// re-derived, each with the earliest time concerned. Empty when nothing did: a batch of
+/// successful results that leaves every stored outage as it was.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub devices: BTreeMap<String, i64>,
+    pub services: BTreeMap<String, i64>,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty() && self.services.is_empty()
+    }
+
+    /// The devices of `results` that failed or carry findings, from their earliest such result.
+    pub fn noted(results: &[StoredResult]) -> Changes {
+        let mut out = Changes::default();
+        for r in results.iter().filter(|r| !r.ok || r.degraded) {
+            out.note_device(&r.target, r.time);
+        }
+        out
+    }
+
+    /// Adds what `other` changed.
+    pub fn merge(&mut self, other: Changes) {
+        for (id, from) in other.devices {
+            self.note_device(&id, from);
+        }
+        for (id, from) in other.services {
+            let at = self.services.entry(id).or_insert(from);
+            *at = (*at).min(from);
+        }
+    }
+
+    fn note_device(&mut self, id: &str, from: i64) {
+        let at = self.devices.entry(id.to_string()).or_insert(from);
+        *at = (*at).min(from);
+    }
+}
+
+/// Re-derives the given devices (id and earliest changed time), then the services they affect;
+/// returns what changed ([`Changes`]).
 ///
 /// Devices with only recent changes (the common case of in-order batches) are re-derived up to
 /// [`CHEAP_PER_STEP`] per hold of the writers' lock (`lock`) and written in one transaction
@@ -40,7 +85,7 @@ pub fn recompute<G>(
     tails: Option<&Tails>,
     pending: &BTreeMap<String, i64>,
     lock: impl Fn() -> G,
-) -> Result<(), StoreError> {
+) -> Result<Changes, StoreError> {
     let newest = pending.values().max().copied().unwrap_or(0);
     let cheap = |device: &str, from: i64| {
         let interval = inv.device(device).map_or(0, |d| d.rules.interval_ms);
@@ -53,6 +98,7 @@ pub fn recompute<G>(
         .collect::<Vec<_>>();
     let source = Source { store, tails };
     let mut changed = BTreeMap::new();
+    let mut told = Changes::default();
     for step in steps {
         let _step = lock();
         let mut replacements = Vec::with_capacity(step.len());
@@ -65,24 +111,25 @@ pub fn recompute<G>(
         let w = writes(tails, &replacements);
         store.replace_outages(&w)?;
         for r in replacements {
-            let differs = tails.is_none_or(|t| t.replaced(&r));
-            if differs {
+            if tails.is_none_or(|t| t.replaced(&r)) {
+                told.note_device(&r.id, r.from);
                 changed.insert(r.id, r.from);
             }
         }
     }
     if changed.is_empty() {
-        return Ok(());
+        return Ok(told);
     }
     let _step = lock();
     let services = rederive_services(inv, &source, &changed)?;
     store.replace_outages(&services)?;
-    if let Some(t) = tails {
-        for r in &services {
+    for r in &services {
+        if let Some(t) = tails {
             t.service_replaced(r);
         }
+        told.services.insert(r.id.clone(), r.from);
     }
-    Ok(())
+    Ok(told)
 }
 
 /// What to write for `replacements`: each as it is, but one that the tails show would leave
@@ -425,5 +472,48 @@ pub fn observation(r: &StoredResult) -> Observation {
         ok: r.ok,
         degraded: r.degraded,
         cause: r.cause.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(target: &str, time: i64, ok: bool, degraded: bool) -> StoredResult {
+        StoredResult::single(
+            "a1",
+            target,
+            "icmp",
+            time,
+            ok,
+            degraded,
+            None,
+            String::new(),
+        )
+    }
+
+    #[test]
+    fn failed_and_degraded_results_are_noted_from_their_earliest() {
+        let results = [
+            stored("ok", 1, true, false),
+            stored("down", 5, false, false),
+            stored("down", 3, false, false),
+            stored("ups", 7, true, true),
+        ];
+        let noted = Changes::noted(&results);
+        assert_eq!(
+            noted.devices,
+            BTreeMap::from([("down".to_string(), 3), ("ups".to_string(), 7)])
+        );
+        let mut all = Changes::default();
+        all.services.insert("wifi".into(), 9);
+        all.merge(noted);
+        all.merge(Changes {
+            devices: BTreeMap::from([("ups".to_string(), 2)]),
+            services: BTreeMap::from([("wifi".to_string(), 4)]),
+        });
+        assert_eq!(all.devices["ups"], 2);
+        assert_eq!(all.services["wifi"], 4);
+        assert!(!all.is_empty() && Changes::default().is_empty());
     }
 }

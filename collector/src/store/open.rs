@@ -29,7 +29,7 @@ impl<S: OutboxStore + PolicyStore + OncallPageStore + ?Sized> NotifyStore for S 
 /// clones share the stores.
 #[derive(Clone)]
 pub struct Stores {
-    /// Results, batches, outages, flaps (`run` wraps it to signal alerting).
+    /// Results, batches, outages, flaps.
     pub results: Arc<dyn Store>,
     /// Operators' service windows.
     pub windows: Arc<dyn WindowStore>,

@@ -3,9 +3,9 @@
 //! included files; the outbox folder defaults to `outbox` next to the database. The notifier's
 //! metrics carry exactly the names the dashboards query.
 
-use driftvakt_collector::alerting::{outbox_dir, NotifyMetrics};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::notify::OutboxStats;
+use driftvakt_collector::notify::{outbox_dir, NotifyMetrics};
 use std::path::Path;
 
 const BASE: &str = r#"

@@ -72,7 +72,7 @@ pub const ICMP_DEVICES: [&str; 6] = [
     "ap-bibl",
 ];
 
-pub type TestAlerting = Alerting<Arc<dyn NotifyStore>, SmtpTransport>;
+pub type TestAlerting = Alerting<Arc<dyn NotifyStore>>;
 
 /// The collector's parts on one database, as `run` wires them.
 pub struct Rig {
@@ -140,7 +140,7 @@ impl Rig {
         self.tmp.path().join("collector.db")
     }
 
-    pub fn notifier(&self) -> &Notifier<Arc<dyn NotifyStore>, SmtpTransport> {
+    pub fn notifier(&self) -> &Notifier<Arc<dyn NotifyStore>> {
         self.alerting.notifier()
     }
 
@@ -255,7 +255,7 @@ fn open(
         calendar.clone(),
         clock,
         stores.notify.clone(),
-        transport,
+        Arc::new(transport),
     );
     let alerting = Alerting::new(
         app.clone(),

@@ -191,7 +191,7 @@ pub fn channel_yaml(dir: &Path, rx: &Receiver, on_call: &str, service_desk: &str
     )
 }
 
-pub type ChannelNotifier = Notifier<SqliteNotifyStore, FileTransport>;
+pub type ChannelNotifier = Notifier<SqliteNotifyStore>;
 
 /// Parses `yaml` (strictly, like the collector) and builds the notifier with its channels.
 pub fn channel_notifier(yaml: &str, dir: &Path, clock: Arc<ManualClock>) -> ChannelNotifier {

@@ -13,13 +13,13 @@ use std::sync::Arc;
 const DESK: &str = "servicedesk@kommun.example.se";
 const ON_CALL: &str = "beredskap@kommun.example.se";
 
-fn at(now: &str, dir: &std::path::Path) -> Notifier<SqliteNotifyStore, FileTransport> {
+fn at(now: &str, dir: &std::path::Path) -> Notifier<SqliteNotifyStore> {
     Notifier::new(
         config(1),
         Arc::new(default_calendar()),
         Arc::new(FixedClock(utc(now))),
         SqliteNotifyStore::open_in_memory().unwrap(),
-        FileTransport::new(dir).unwrap(),
+        Arc::new(FileTransport::new(dir).unwrap()),
     )
 }
 

@@ -108,10 +108,7 @@ fn file_notifier(
     tmp: &Path,
     templates: Option<PathBuf>,
 ) -> (
-    driftvakt_collector::notify::Notifier<
-        driftvakt_collector::notify::SqliteNotifyStore,
-        ConfiguredTransport,
-    >,
+    driftvakt_collector::notify::Notifier<driftvakt_collector::notify::SqliteNotifyStore>,
     std::sync::Arc<ManualClock>,
     PathBuf,
 ) {

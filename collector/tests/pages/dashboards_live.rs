@@ -239,9 +239,8 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
         every,
     ));
     // The notifier (file transport into the test's folder) and its metrics.
-    let changed = Arc::new(tokio::sync::Notify::new());
     let (notifier_tasks, alerts) =
-        start_notifier(&app, &stores, calendar.clone(), &mut registry, changed).unwrap();
+        start_notifier(&app, &stores, calendar.clone(), &mut registry).unwrap();
     tasks.extend(notifier_tasks);
     let state = ApiState {
         cluster: None,

@@ -68,7 +68,7 @@ struct Rig {
     clock: Arc<ManualClock>,
     app: App,
     calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
-    alerting: Alerting<Arc<dyn NotifyStore>, SmtpTransport>,
+    alerting: Alerting<Arc<dyn NotifyStore>>,
     /// The database's stores, opened once (as `run` opens them).
     stores: Stores,
     batches: AtomicU64,
@@ -110,7 +110,7 @@ impl Rig {
             calendar.clone(),
             clock.clone(),
             stores.notify.clone(),
-            transport,
+            Arc::new(transport),
         );
         let alerting = Alerting::new(
             app.clone(),
@@ -1066,7 +1066,7 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
         rig.calendar.clone(),
         rig.clock.clone(),
         rig.stores.notify.clone(),
-        transport,
+        Arc::new(transport),
     )
     .with_reports(Arc::new(reports));
     rig.clock.set("2026-04-30T12:00:00+02:00");

@@ -89,7 +89,7 @@ pub fn config(port: u16) -> NotifyConfig {
     c
 }
 
-pub type SmtpNotifier = Notifier<SqliteNotifyStore, SmtpTransport>;
+pub type SmtpNotifier = Notifier<SqliteNotifyStore>;
 
 /// A notifier on the database `db`, sending to `config`'s SMTP relay.
 pub fn smtp_notifier(config: NotifyConfig, db: &Path, clock: Arc<ManualClock>) -> SmtpNotifier {
@@ -97,18 +97,19 @@ pub fn smtp_notifier(config: NotifyConfig, db: &Path, clock: Arc<ManualClock>) -
     notifier(config, db, clock, transport)
 }
 
-pub fn notifier<T: MailTransport>(
+/// A notifier on the database `db`, its mail through `transport`.
+pub fn notifier<T: MailTransport + 'static>(
     config: NotifyConfig,
     db: &Path,
     clock: Arc<ManualClock>,
     transport: T,
-) -> Notifier<SqliteNotifyStore, T> {
+) -> Notifier<SqliteNotifyStore> {
     Notifier::new(
         config,
         Arc::new(default_calendar()),
         clock,
         SqliteNotifyStore::open(db).unwrap(),
-        transport,
+        Arc::new(transport),
     )
 }
 
@@ -153,8 +154,8 @@ pub fn device_alert(
 }
 
 /// Runs delivery rounds until `n` messages arrived at `peer` (or panics after 10 s).
-pub async fn deliver_until<T: MailTransport>(
-    notifier: &Notifier<SqliteNotifyStore, T>,
+pub async fn deliver_until(
+    notifier: &Notifier<SqliteNotifyStore>,
     peer: &SmtpPeer,
     n: usize,
 ) -> Vec<Eml> {

@@ -4,7 +4,7 @@
 //! firing alert is sent once with `endsAt` `firing_for` ahead (default 7d), so it stays firing
 //! until Driftvakt resolves it.
 
-use super::{http, AlertMessage, Channel, MessageEvent};
+use super::{http, AlertMessage, Audience, Channel, MessageEvent, Parcel};
 pub use crate::inventory::channels::AlertmanagerConfig;
 use crate::notify::transport::SendError;
 use chrono::SecondsFormat;
@@ -28,6 +28,10 @@ impl Alertmanager {
 }
 
 impl Channel for Alertmanager {
+    fn audience(&self) -> Audience {
+        Audience::Team
+    }
+
     fn render(&self, msg: &AlertMessage, _to: Option<&str>) -> Result<Vec<u8>, String> {
         let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
         let ends = match (msg.event, msg.until) {
@@ -60,7 +64,8 @@ impl Channel for Alertmanager {
         serde_json::to_vec(&alert).map_err(|e| e.to_string())
     }
 
-    async fn send(&self, payload: &[u8], _key: &str) -> Result<(), SendError> {
+    async fn send(&self, parcel: &Parcel<'_>) -> Result<(), SendError> {
+        let payload = parcel.payload;
         let req = self
             .client
             .post(&self.endpoint)

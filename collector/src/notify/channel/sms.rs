@@ -9,7 +9,7 @@
 //! with their base letter or `?`), the line is shortened with `…`-free `..` when too long, and
 //! the link is never cut.
 
-use super::{http, AlertMessage, Channel, MessageEvent};
+use super::{http, AlertMessage, Audience, Channel, MessageEvent, Parcel};
 use crate::calendar::swedish::short_date_time_sv;
 pub use crate::inventory::channels::SmsConfig;
 use crate::notify::transport::SendError;
@@ -137,6 +137,10 @@ fn line(msg: &AlertMessage) -> String {
 }
 
 impl Channel for Sms {
+    fn audience(&self) -> Audience {
+        Audience::Phone
+    }
+
     fn render(&self, msg: &AlertMessage, to: Option<&str>) -> Result<Vec<u8>, String> {
         let to = to.ok_or("an SMS needs a phone number")?;
         let link = match msg.event {
@@ -154,7 +158,9 @@ impl Channel for Sms {
         Ok(body.into_bytes())
     }
 
-    async fn send(&self, payload: &[u8], key: &str) -> Result<(), SendError> {
+    async fn send(&self, parcel: &Parcel<'_>) -> Result<(), SendError> {
+        let payload = parcel.payload;
+        let key = parcel.key;
         let method = if self.config.method == "PUT" {
             reqwest::Method::PUT
         } else {

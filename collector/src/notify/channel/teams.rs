@@ -2,7 +2,7 @@
 //! ("When a Teams webhook request is received") URL, with a "Kvittera" button for on-call
 //! alerts. The URL carries its own signature, so it is a secret (`{ env: }` or `{ file: }`).
 
-use super::{http, AlertMessage, Channel, MessageEvent};
+use super::{http, AlertMessage, Audience, Channel, MessageEvent, Parcel};
 pub use crate::inventory::channels::TeamsConfig;
 use crate::notify::render::date_time_sv;
 use crate::notify::transport::SendError;
@@ -83,11 +83,16 @@ pub fn card(msg: &AlertMessage) -> serde_json::Value {
 }
 
 impl Channel for Teams {
+    fn audience(&self) -> Audience {
+        Audience::Team
+    }
+
     fn render(&self, msg: &AlertMessage, _to: Option<&str>) -> Result<Vec<u8>, String> {
         serde_json::to_vec(&card(msg)).map_err(|e| e.to_string())
     }
 
-    async fn send(&self, payload: &[u8], _key: &str) -> Result<(), SendError> {
+    async fn send(&self, parcel: &Parcel<'_>) -> Result<(), SendError> {
+        let payload = parcel.payload;
         let req = self
             .client
             .post(self.url.expose())

@@ -2,7 +2,7 @@
 //! `X-Driftvakt-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>` and
 //! `Idempotency-Key: <the message id>`, so a receiver can check who sent it and drop a repeat.
 
-use super::{http, AlertMessage, Channel};
+use super::{http, AlertMessage, Audience, Channel, Parcel};
 pub use crate::inventory::channels::WebhookConfig;
 use crate::notify::ack::hmac_sha256_hex;
 use crate::notify::transport::SendError;
@@ -26,11 +26,17 @@ impl Webhook {
 }
 
 impl Channel for Webhook {
+    fn audience(&self) -> Audience {
+        Audience::Team
+    }
+
     fn render(&self, msg: &AlertMessage, _to: Option<&str>) -> Result<Vec<u8>, String> {
         serde_json::to_vec(msg).map_err(|e| e.to_string())
     }
 
-    async fn send(&self, payload: &[u8], key: &str) -> Result<(), SendError> {
+    async fn send(&self, parcel: &Parcel<'_>) -> Result<(), SendError> {
+        let payload = parcel.payload;
+        let key = parcel.key;
         let signature = hmac_sha256_hex(self.secret.expose().as_bytes(), payload);
         let req = self
             .client

@@ -8,7 +8,7 @@
 //! | `driftvakt_notify_failed` | gauge | mails refused permanently, kept in the outbox |
 //! | `driftvakt_oncall_cases{period="tertial"}` | gauge | on-call cases in the current tertial |
 
-use crate::notify::OutboxStats;
+use super::OutboxStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
