@@ -23,8 +23,9 @@ use std::collections::BTreeSet;
 pub enum FaultKind {
     /// SIGKILL of an agent; started again (same spool) after the silence.
     AgentKill,
-    /// SIGSTOP of an agent for the silence, then SIGCONT; one of its switches is dark over the
-    /// whole slot, so the silence falls inside an outage (issue 23 item 3).
+    /// SIGSTOP of an agent for the silence, then SIGCONT; one of its switches is dark from the
+    /// slot before to the slot after, so the silence falls inside a confirmed outage (issue 23
+    /// item 3).
     AgentStop,
     /// SIGKILL of the collector, started again (same port, same database) 3 s later.
     CollectorKill,
@@ -114,10 +115,20 @@ impl Plan {
         for i in (1..kinds.len()).rev() {
             kinds.swap(i, rng.range(0, i as i64 + 1) as usize);
         }
+        // The stop inside an outage needs a slot before it whose own fault leaves its agent
+        // alone (its outage starts at that slot's start, so it is confirmed before the stop).
+        if kinds[0] == FaultKind::AgentStop {
+            kinds.swap(0, 1);
+        }
         let lead = self.interval * 3 / 2;
         for s in 1..self.slots - 1 {
             let kind = kinds[(s as usize - 1) % kinds.len()];
-            let agent = rng.range(0, self.world.agents.len() as i64) as usize;
+            let mut agent = rng.range(0, self.world.agents.len() as i64) as usize;
+            if kind == FaultKind::AgentStop {
+                if let Some(prev) = self.faults.last().filter(|f| is_agent_silence(f.kind)) {
+                    agent = (prev.agent + 1) % self.world.agents.len();
+                }
+            }
             let start = s * self.slot + lead;
             let len = match kind {
                 FaultKind::AgentKill | FaultKind::AgentStop => self.silence(),
@@ -140,7 +151,7 @@ impl Plan {
                     .collect();
                 let sw = switches[rng.range(0, switches.len() as i64) as usize];
                 let end = ((s + 2) * self.slot).min((self.slots - 1) * self.slot);
-                self.add_dark(sw, s * self.slot, end);
+                self.add_dark(sw, (s - 1) * self.slot, end);
             }
         }
         // The SMTP sink down from the middle of slot 1 for one and a half slots, and again every

@@ -61,6 +61,8 @@ pub struct RealSummary {
     pub services: usize,
     pub interval_s: u32,
     pub tolerance_ms: Ms,
+    /// The run's start (Unix ms): planned times are relative to it.
+    pub start_ms: Ms,
     pub faults: BTreeMap<String, usize>,
     pub results_made: usize,
     pub stored: usize,
@@ -79,6 +81,9 @@ pub struct RealSummary {
     pub spool_resets: usize,
     pub mails_received: usize,
     pub mismatches: Vec<String>,
+    /// Every mismatch, written to `mismatches.txt` in the kept logs.
+    #[serde(skip)]
+    pub all_mismatches: Vec<String>,
     pub elapsed_s: f64,
     pub logs: String,
     pub replay: String,
@@ -113,6 +118,9 @@ struct Rig {
     mail_dir: PathBuf,
     made: Made,
     spool_deletes: usize,
+    /// Spool resets the agents counted (`driftvakt_agent_spool_resets_total`, read after each
+    /// folder was taken away).
+    spool_resets: usize,
 }
 
 struct AgentProc {
@@ -121,6 +129,8 @@ struct AgentProc {
     metrics_port: u16,
     proc: Option<Proc>,
     starts: usize,
+    /// This process's spool resets already counted.
+    resets_counted: usize,
 }
 
 impl Rig {
@@ -209,6 +219,7 @@ impl Rig {
         let ag = &mut self.agents[a];
         let log = self.dir.join(format!("{}-{}.log", ag.id, ag.starts));
         ag.starts += 1;
+        ag.resets_counted = 0;
         let mut cmd = Command::new(self.bin_dir.join("driftvakt-agent"));
         cmd.args(["run", "--config"]).arg(&config).current_dir(&ag.dir);
         ag.proc = Some(Proc::spawn(&ag.id, &mut cmd, &log)?);
@@ -277,6 +288,11 @@ impl Rig {
                     .join(format!("spool.gone-{}", self.spool_deletes - 1));
                 read_spool(&gone, &mut self.made);
                 std::fs::remove_dir_all(&gone)?;
+                let ag = &mut self.agents[a];
+                let n = metric(ag.metrics_port, "driftvakt_agent_spool_resets_total")
+                    .unwrap_or(0.0) as usize;
+                self.spool_resets += n.saturating_sub(ag.resets_counted);
+                ag.resets_counted = n;
             }
         }
         Ok(())
@@ -362,6 +378,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         mail_dir: dir.join("mail"),
         made: Made::new(),
         spool_deletes: 0,
+        spool_resets: 0,
     };
     for (i, a) in world.agents.iter().enumerate() {
         let adir = dir.join(a);
@@ -373,6 +390,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
             metrics_port: free_port()?,
             proc: None,
             starts: 0,
+            resets_counted: 0,
         });
     }
     rig.start_smtp()?;
@@ -407,11 +425,6 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
             || metric(port, "driftvakt_agent_spool_results") == Some(0.0),
         )?;
     }
-    let spool_resets: f64 = rig
-        .agents
-        .iter()
-        .filter_map(|a| metric(a.metrics_port, "driftvakt_agent_spool_resets_total"))
-        .sum();
     for a in &mut rig.agents {
         if let Some(mut proc) = a.proc.take() {
             proc.terminate(Duration::from_secs(15));
@@ -437,8 +450,9 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         services: world.services.len(),
         interval_s: p.interval_s,
         tolerance_ms: plan.tolerance(),
+        start_ms: epoch0,
         results_made: rig.made.len(),
-        spool_resets: spool_resets as usize,
+        spool_resets: rig.spool_resets,
         replay: format!(
             "scripts/soak real --seed {} --minutes {} --devices {} --interval {}",
             p.seed, p.minutes, p.devices, p.interval_s
@@ -464,6 +478,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     if summary.passed() {
         summary.logs = "(removed)".into();
     } else {
+        std::fs::write(dir.join("mismatches.txt"), summary.all_mismatches.join("\n"))?;
         summary.logs = tmp.keep().display().to_string();
     }
     Ok(summary)
@@ -591,6 +606,7 @@ fn compare(
 }
 
 fn push(summary: &mut RealSummary, line: String) {
+    summary.all_mismatches.push(line.clone());
     if summary.mismatches.len() < SHOWN {
         summary.mismatches.push(line);
     }
