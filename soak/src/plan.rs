@@ -94,7 +94,7 @@ impl Plan {
             faults: Vec::new(),
             smtp_down: Vec::new(),
         };
-        let mut rng = Rng::new(seed ^ 0x5eed_0f_7ea1);
+        let mut rng = Rng::new(seed ^ 0x005e_ed0f_7ea1);
         plan.schedule_faults(&mut rng);
         plan.schedule_dark(&mut rng);
         plan
@@ -311,7 +311,10 @@ impl Plan {
         let mut device = 0;
         for line in base.lines() {
             if line.contains("checks: [icmp]") {
-                let tcp = format!("checks: [{{ kind: tcp, port: {}, timeout: 1s }}]", ports[device]);
+                let tcp = format!(
+                    "checks: [{{ kind: tcp, port: {}, timeout: 1s }}]",
+                    ports[device]
+                );
                 out.push_str(&line.replace("checks: [icmp]", &tcp));
                 device += 1;
             } else {
@@ -356,7 +359,10 @@ pub fn match_with_tolerance(
     let mut missing = Vec::new();
     for e in expected {
         let hit = left.iter().position(|s| {
-            s.id == e.id && s.kind == e.kind && near(Some(s.start), Some(e.start)) && near(s.end, e.end)
+            s.id == e.id
+                && s.kind == e.kind
+                && near(Some(s.start), Some(e.start))
+                && near(s.end, e.end)
         });
         match hit {
             Some(i) => {
@@ -385,7 +391,9 @@ pub fn match_with_tolerance(
 
 /// Service ids are `wifi-`, `print-`, `net-`; devices are the rest.
 fn is_device_like(id: &str) -> bool {
-    !["wifi-", "print-", "net-"].iter().any(|p| id.starts_with(p))
+    !["wifi-", "print-", "net-"]
+        .iter()
+        .any(|p| id.starts_with(p))
 }
 
 #[cfg(test)]
@@ -409,7 +417,11 @@ mod tests {
             assert!(p.slot - f.end % p.slot >= 2 * p.interval, "{f:?}");
         }
         let kinds: BTreeSet<String> = p.faults.iter().map(|f| format!("{:?}", f.kind)).collect();
-        assert_eq!(kinds.len(), 5, "every kind of fault in ten minutes: {kinds:?}");
+        assert_eq!(
+            kinds.len(),
+            5,
+            "every kind of fault in ten minutes: {kinds:?}"
+        );
     }
 
     #[test]

@@ -165,7 +165,12 @@ impl Rig {
             .arg("--dir")
             .arg(&self.mail_dir)
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::options().create(true).append(true).open(&log)?)
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            )
             .spawn()
             .with_context(|| format!("cannot start {PYTHON} {SMTP_SINK}"))?;
         let mut line = String::new();
@@ -221,7 +226,9 @@ impl Rig {
         ag.starts += 1;
         ag.resets_counted = 0;
         let mut cmd = Command::new(self.bin_dir.join("driftvakt-agent"));
-        cmd.args(["run", "--config"]).arg(&config).current_dir(&ag.dir);
+        cmd.args(["run", "--config"])
+            .arg(&config)
+            .current_dir(&ag.dir);
         ag.proc = Some(Proc::spawn(&ag.id, &mut cmd, &log)?);
         Ok(())
     }
@@ -289,8 +296,8 @@ impl Rig {
                 read_spool(&gone, &mut self.made);
                 std::fs::remove_dir_all(&gone)?;
                 let ag = &mut self.agents[a];
-                let n = metric(ag.metrics_port, "driftvakt_agent_spool_resets_total")
-                    .unwrap_or(0.0) as usize;
+                let n = metric(ag.metrics_port, "driftvakt_agent_spool_resets_total").unwrap_or(0.0)
+                    as usize;
                 self.spool_resets += n.saturating_sub(ag.resets_counted);
                 ag.resets_counted = n;
             }
@@ -364,7 +371,10 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         write_secret(&dir.join(format!("{a}.token")), &token(i, a))?;
     }
     let config = dir.join("collector.yaml");
-    std::fs::write(&config, plan.inventory_yaml(&dir, &devices.ports, smtp_port))?;
+    std::fs::write(
+        &config,
+        plan.inventory_yaml(&dir, &devices.ports, smtp_port),
+    )?;
     let mut rig = Rig {
         dir: dir.clone(),
         bin_dir: p.bin_dir.clone(),
@@ -478,7 +488,10 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     if summary.passed() {
         summary.logs = "(removed)".into();
     } else {
-        std::fs::write(dir.join("mismatches.txt"), summary.all_mismatches.join("\n"))?;
+        std::fs::write(
+            dir.join("mismatches.txt"),
+            summary.all_mismatches.join("\n"),
+        )?;
         summary.logs = tmp.keep().display().to_string();
     }
     Ok(summary)
@@ -561,8 +574,7 @@ fn compare(
         })
         .filter(|o| o.start < stop_rel - stale)
         .collect();
-    let (missing, unexpected, races) =
-        match_with_tolerance(&expected, &relative, plan.tolerance());
+    let (missing, unexpected, races) = match_with_tolerance(&expected, &relative, plan.tolerance());
     summary.outages_expected = expected.len();
     summary.outages_seen = relative.len();
     summary.outage_mismatches = missing.len() + unexpected.len();
@@ -590,7 +602,12 @@ fn compare(
     let exact: BTreeSet<Expected> = exact.into_iter().filter(|o| !ended(o)).collect();
     let wrong: Vec<String> = exact
         .difference(&seen)
-        .map(|e| format!("exact: missing {} {} {}..{:?}", e.id, e.kind, e.start, e.end))
+        .map(|e| {
+            format!(
+                "exact: missing {} {} {}..{:?}",
+                e.id, e.kind, e.start, e.end
+            )
+        })
         .chain(seen.difference(&exact).map(|e| {
             format!(
                 "exact: unexpected {} {} {}..{:?}",
@@ -689,7 +706,10 @@ fn count_results(
                 summary.doubled += r.count.max(1) as usize;
                 push(
                     summary,
-                    format!("stored twice or never made: {} {} ({} results)", d.id, r.time, r.count),
+                    format!(
+                        "stored twice or never made: {} {} ({} results)",
+                        d.id, r.time, r.count
+                    ),
                 );
             }
         }
@@ -709,7 +729,10 @@ fn count_results(
 /// ERROR lines in the logs: those the plan causes (a spool folder taken away; pushes and mails
 /// failing while the collector or the SMTP server is away) and the rest.
 fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> {
-    let spool_deleted = plan.faults.iter().any(|f| f.kind == FaultKind::SpoolDeleted);
+    let spool_deleted = plan
+        .faults
+        .iter()
+        .any(|f| f.kind == FaultKind::SpoolDeleted);
     let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
@@ -718,7 +741,11 @@ fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> 
     logs.sort();
     for log in logs {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let name = log.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = log
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         for line in text.lines() {
             if line.contains(TWIN) {
                 summary.twin_seen = true;
@@ -727,7 +754,8 @@ fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> 
             if !line.contains(" ERROR ") {
                 continue;
             }
-            let caused = spool_deleted && line.contains("was removed or replaced while the agent ran");
+            let caused =
+                spool_deleted && line.contains("was removed or replaced while the agent ran");
             if caused {
                 summary.errors_expected += 1;
             } else {
@@ -738,4 +766,3 @@ fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> 
     }
     Ok(())
 }
-

@@ -45,7 +45,10 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         "SpoolDeleted",
         "SmtpDown",
     ] {
-        assert!(s["faults"][kind].as_u64().unwrap_or(0) >= 1, "no {kind}: {s}");
+        assert!(
+            s["faults"][kind].as_u64().unwrap_or(0) >= 1,
+            "no {kind}: {s}"
+        );
     }
     assert_eq!(s["lost"], 0, "{s}");
     assert_eq!(s["doubled"], 0, "{s}");
