@@ -6,8 +6,14 @@
 //! - [`oracle`]: what the collector should conclude, from the world alone, written apart from
 //!   the collector's code (it imports none of it);
 //! - [`sim`]: simulated time: the real collector library in this process under a settable
-//!   clock, fed the agents' batches, compared with the oracle at the end.
+//!   clock, fed the agents' batches, compared with the oracle at the end;
+//! - [`plan`], [`procs`], [`real`]: real time: the real agent and collector binaries as
+//!   processes, devices as loopback listeners, process faults on a grid of slots, compared with
+//!   the plan (within a tolerance) and exactly with the oracle on the results the agents made.
 
 pub mod oracle;
+pub mod plan;
+pub mod procs;
+pub mod real;
 pub mod schedule;
 pub mod sim;

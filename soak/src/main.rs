@@ -32,6 +32,18 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         push: u32,
     },
+    /// Real time: the real agent and collector binaries, loopback devices, process faults.
+    Real {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 24)]
+        devices: usize,
+        /// Seconds between probes of every device.
+        #[arg(long, default_value_t = 5)]
+        interval: u32,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +69,40 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Real {
+            seed,
+            minutes,
+            devices,
+            interval,
+        } => {
+            let summary = driftvakt_soak::real::run(driftvakt_soak::real::RealParams {
+                seed,
+                minutes,
+                devices,
+                interval_s: interval,
+                bin_dir: bin_dir()?,
+            })?;
+            println!("{}", serde_json::to_string(&summary)?);
+            if !summary.passed() {
+                eprintln!(
+                    "soak failed; logs in {}; replay with: {}",
+                    summary.logs, summary.replay
+                );
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
+}
+
+/// Where the agent and collector binaries are: `SOAK_BIN_DIR`, else beside this executable.
+fn bin_dir() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("SOAK_BIN_DIR") {
+        return Ok(d.into());
+    }
+    let exe = std::env::current_exe()?;
+    Ok(exe
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default())
 }

@@ -1,0 +1,230 @@
+//! The real-time run's peers and processes: loopback TCP listeners that follow the plan (a
+//! device answers while its listener is open), child processes started, signalled and reaped
+//! by their own PIDs only, a minimal HTTP GET for `/metrics` and `/healthz`, and the agent's
+//! spool read raw.
+
+use crate::schedule::{Ms, World};
+use anyhow::{bail, Context, Result};
+use driftvakt_common::wire::ProbeResult;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A free loopback port (the kernel's pick; released at once).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The devices as loopback listeners: one thread per device opens its port while the plan says
+/// it answers and closes it (connection refused) while it or a parent is dark.
+pub struct Devices {
+    pub ports: Vec<u16>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Devices {
+    /// Picks a port per device; nothing listens until [`Devices::follow`].
+    pub fn new(n: usize) -> Result<Devices> {
+        let ports = (0..n).map(|_| free_port()).collect::<Result<Vec<_>>>()?;
+        Ok(Devices {
+            ports,
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        })
+    }
+
+    /// Starts following the world: device `d` listens at `t0 + t` exactly while
+    /// `world.answers(d, t)`.
+    pub fn follow(&mut self, world: &Arc<World>, t0: Instant) {
+        for (d, port) in self.ports.iter().copied().enumerate() {
+            let (world, stop) = (world.clone(), self.stop.clone());
+            self.threads.push(std::thread::spawn(move || {
+                listen_while(&world, d, port, t0, &stop);
+            }));
+        }
+    }
+}
+
+impl Drop for Devices {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn listen_while(world: &World, d: usize, port: u16, t0: Instant, stop: &AtomicBool) {
+    let mut listener: Option<TcpListener> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let t = t0.elapsed().as_millis() as Ms;
+        if world.answers(d, t) {
+            if listener.is_none() {
+                match TcpListener::bind(("127.0.0.1", port)) {
+                    Ok(l) => {
+                        let _ = l.set_nonblocking(true);
+                        listener = Some(l);
+                    }
+                    Err(e) => eprintln!("soak: device {d} cannot listen on {port}: {e}"),
+                }
+            }
+            if let Some(l) = &listener {
+                while let Ok((conn, _)) = l.accept() {
+                    drop(conn);
+                }
+            }
+        } else {
+            listener = None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process started by the harness: its log is `log`; it is killed (SIGKILL, by its PID)
+/// when dropped.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, log: &Path) -> Result<Proc> {
+        let child = cmd
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on the PID of a child this process started and has not reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, sig);
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `limit` (SIGKILL after it); whether it exited in time.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        self.signal(libc::SIGCONT);
+        self.signal(libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        false
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.kill();
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status and body, or `None` when nothing answers within
+/// `timeout`.
+pub fn http_get(port: u16, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    Some((status, body.to_string()))
+}
+
+/// A metric's value on `/metrics` (summed over label sets).
+pub fn metric(port: u16, name: &str) -> Option<f64> {
+    let (status, body) = http_get(port, "/metrics", Duration::from_secs(2))?;
+    if status != 200 {
+        return None;
+    }
+    let values: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// Waits until `done`, polling every 100 ms; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > limit {
+            bail!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// The results made, keyed by (target, check, time in ms): every record of every segment file
+/// in a spool folder, read raw (`len u32 LE | crc32 u32 LE | seq u64 LE | JSON`); a torn or
+/// half-written tail ends a file.
+pub fn read_spool(dir: &Path, into: &mut BTreeMap<(String, String, Ms), bool>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "log") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let mut at = 0;
+        while at + 8 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let Some(payload) = bytes.get(at + 8..at + 8 + len) else {
+                break;
+            };
+            if len < 8 || crc32fast::hash(payload).to_le_bytes() != bytes[at + 4..at + 8] {
+                break;
+            }
+            let Ok(r) = serde_json::from_slice::<ProbeResult>(&payload[8..]) else {
+                break;
+            };
+            into.insert((r.target, r.check, r.time.timestamp_millis()), r.ok);
+            at += 8 + len;
+        }
+    }
+}

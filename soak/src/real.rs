@@ -1,0 +1,768 @@
+//! Real time: the real `driftvakt-collector` and `driftvakt-agent` binaries as processes, the
+//! devices as loopback TCP listeners opened and closed by the plan ([`crate::plan`]), a real
+//! SMTP server (aiosmtpd, `tests/smtp/smtp_sink.py`), and the plan's process faults: agents
+//! SIGKILLed and restarted or SIGSTOPped inside an outage, the collector SIGKILLed and restarted
+//! or SIGSTOPped, an agent's spool folder taken away while it runs, the SMTP server down.
+//!
+//! What the agents made is read from their spools (the agent writes every result there before
+//! it pushes it): the live folders every few seconds, each folder before an agent is started
+//! again, a taken-away folder before it is deleted, and all of them at the end. At the end the
+//! agents are stopped, started once more without checks so they only deliver what they hold,
+//! the collector is stopped and its SQLite store opened (through the collector's own `Store`).
+//! Checked:
+//!
+//! - every result made is stored exactly once (`lost`, `doubled`);
+//! - the stored outages match the plan's (devices down and unknown, services down), each edge
+//!   within the plan's tolerance (`outages_expected`, `outages_seen`, `outage_mismatches`);
+//! - the stored outages equal, to the millisecond, what the oracle computes from the results
+//!   made (`exact_mismatches`);
+//! - no `ERROR` in any log that the plan did not cause (`errors_unexpected`), and never
+//!   "another collector process beats" (issue 23 item 1, `twin_seen`).
+
+use crate::oracle::{self, Expected};
+use crate::plan::{match_with_tolerance, Fault, FaultKind, Plan};
+use crate::procs::{free_port, http_get, metric, read_spool, wait_until, Devices, Proc};
+use crate::schedule::{Ms, World, STALE_INTERVALS};
+use anyhow::{bail, Context, Result};
+use driftvakt_collector::inventory::Inventory;
+use driftvakt_collector::store::{Database, EntityKind, Store};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Mismatches printed at most.
+const SHOWN: usize = 10;
+const PYTHON: &str = "/usr/bin/python3";
+const SMTP_SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/smtp/smtp_sink.py");
+/// What the collector logs when it takes itself for a second node (issue 23 item 1).
+const TWIN: &str = "another collector process beats";
+
+/// What a real-time run is made of.
+#[derive(Debug, Clone)]
+pub struct RealParams {
+    pub seed: u64,
+    pub minutes: f64,
+    pub devices: usize,
+    pub interval_s: u32,
+    /// Where `driftvakt-agent` and `driftvakt-collector` are.
+    pub bin_dir: PathBuf,
+}
+
+/// The line printed at the end of a real-time run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RealSummary {
+    pub seed: u64,
+    pub minutes: f64,
+    pub devices: usize,
+    pub services: usize,
+    pub interval_s: u32,
+    pub tolerance_ms: Ms,
+    /// The run's start (Unix ms): planned times are relative to it.
+    pub start_ms: Ms,
+    pub faults: BTreeMap<String, usize>,
+    pub results_made: usize,
+    pub stored: usize,
+    pub lost: usize,
+    pub doubled: usize,
+    pub outages_expected: usize,
+    pub outages_seen: usize,
+    pub outage_mismatches: usize,
+    /// Service outages shorter than the tolerance at a planned edge: two members' edges
+    /// crossing in real time (the exact check covers them).
+    pub edge_races: usize,
+    pub exact_mismatches: usize,
+    pub errors_expected: usize,
+    pub errors_unexpected: usize,
+    pub twin_seen: bool,
+    pub spool_resets: usize,
+    pub mails_received: usize,
+    pub mismatches: Vec<String>,
+    /// Every mismatch, written to `mismatches.txt` in the kept logs.
+    #[serde(skip)]
+    pub all_mismatches: Vec<String>,
+    pub elapsed_s: f64,
+    pub logs: String,
+    pub replay: String,
+}
+
+impl RealSummary {
+    pub fn passed(&self) -> bool {
+        self.lost == 0
+            && self.doubled == 0
+            && self.outage_mismatches == 0
+            && self.exact_mismatches == 0
+            && self.errors_unexpected == 0
+            && !self.twin_seen
+            && self.results_made > 0
+    }
+}
+
+/// The agents' results made: (target, check, time in ms) → ok.
+type Made = BTreeMap<(String, String, Ms), bool>;
+
+/// Everything running, and where it lives.
+struct Rig {
+    dir: PathBuf,
+    bin_dir: PathBuf,
+    config: PathBuf,
+    collector_port: u16,
+    collector: Option<Proc>,
+    collector_starts: usize,
+    agents: Vec<AgentProc>,
+    smtp_port: u16,
+    smtp: Option<Proc>,
+    mail_dir: PathBuf,
+    made: Made,
+    spool_deletes: usize,
+    /// Spool resets the agents counted (`driftvakt_agent_spool_resets_total`, read after each
+    /// folder was taken away).
+    spool_resets: usize,
+}
+
+struct AgentProc {
+    id: String,
+    dir: PathBuf,
+    metrics_port: u16,
+    proc: Option<Proc>,
+    starts: usize,
+    /// This process's spool resets already counted.
+    resets_counted: usize,
+}
+
+impl Rig {
+    fn start_collector(&mut self) -> Result<()> {
+        let log = self
+            .dir
+            .join(format!("collector-{}.log", self.collector_starts));
+        self.collector_starts += 1;
+        let mut cmd = Command::new(self.bin_dir.join("driftvakt-collector"));
+        cmd.args(["run", "--config"])
+            .arg(&self.config)
+            .args(["--listen", &format!("127.0.0.1:{}", self.collector_port)]);
+        self.collector = Some(Proc::spawn("collector", &mut cmd, &log)?);
+        Ok(())
+    }
+
+    fn wait_collector(&mut self) -> Result<()> {
+        let port = self.collector_port;
+        wait_until("the collector's /healthz", Duration::from_secs(90), || {
+            http_get(port, "/healthz", Duration::from_secs(1)).is_some_and(|(s, _)| s == 200)
+        })
+    }
+
+    fn start_smtp(&mut self) -> Result<()> {
+        if !Path::new(PYTHON).exists() {
+            bail!("{PYTHON} is missing: the soak needs Debian's Python with python3-aiosmtpd");
+        }
+        let log = self.dir.join("smtp.log");
+        let mut child = Command::new(PYTHON)
+            .arg(SMTP_SINK)
+            .args(["--port", &self.smtp_port.to_string()])
+            .arg("--dir")
+            .arg(&self.mail_dir)
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?,
+            )
+            .spawn()
+            .with_context(|| format!("cannot start {PYTHON} {SMTP_SINK}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().context("stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        if !line.starts_with("READY") {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "the SMTP server did not start (is python3-aiosmtpd installed? \
+                 `apt-get install python3-aiosmtpd`); see {}",
+                log.display()
+            );
+        }
+        self.smtp = Some(Proc {
+            name: "smtp".into(),
+            child,
+            log,
+        });
+        Ok(())
+    }
+
+    /// Writes the agent's YAML: central mode, its metrics on `metrics_port`, devices overridden
+    /// without checks when `drain` (it then only delivers its spool).
+    fn write_agent(&self, a: usize, drain: Option<&World>) -> Result<PathBuf> {
+        let ag = &self.agents[a];
+        let mut devices = String::from(" []");
+        if let Some(world) = drain {
+            devices = String::new();
+            for d in world.devices.iter().filter(|d| d.agent == a) {
+                devices.push_str(&format!(
+                    "\n  - {{ id: {}, class: {}, address: 127.0.0.1, checks: [] }}",
+                    d.id,
+                    d.class.as_str()
+                ));
+            }
+        }
+        let yaml = format!(
+            "agent:\n  id: {id}\n  listen: 127.0.0.1:{metrics}\n  collector:\n    url: http://127.0.0.1:{port}\n    token: {{ file: token }}\n    batch_size: 50\n    push_interval: 500ms\n    assignment_refresh: 10s\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:{devices}\n",
+            id = ag.id,
+            metrics = ag.metrics_port,
+            port = self.collector_port,
+        );
+        let path = ag.dir.join("agent.yaml");
+        std::fs::write(&path, yaml)?;
+        Ok(path)
+    }
+
+    fn start_agent(&mut self, a: usize, drain: Option<&World>) -> Result<()> {
+        let config = self.write_agent(a, drain)?;
+        let ag = &mut self.agents[a];
+        let log = self.dir.join(format!("{}-{}.log", ag.id, ag.starts));
+        ag.starts += 1;
+        ag.resets_counted = 0;
+        let mut cmd = Command::new(self.bin_dir.join("driftvakt-agent"));
+        cmd.args(["run", "--config"])
+            .arg(&config)
+            .current_dir(&ag.dir);
+        ag.proc = Some(Proc::spawn(&ag.id, &mut cmd, &log)?);
+        Ok(())
+    }
+
+    fn snapshot_spools(&mut self) {
+        for a in &self.agents {
+            read_spool(&a.dir.join("spool"), &mut self.made);
+        }
+    }
+
+    fn signal_agent(&self, a: usize, sig: libc::c_int) {
+        if let Some(p) = &self.agents[a].proc {
+            p.signal(sig);
+        }
+    }
+
+    /// The fault's first half at its start, its second at its end.
+    fn fault(&mut self, f: &Fault, at_end: bool, world: &World) -> Result<()> {
+        let a = f.agent;
+        match (f.kind, at_end) {
+            (FaultKind::AgentKill, false) => {
+                if let Some(mut p) = self.agents[a].proc.take() {
+                    p.kill();
+                }
+                self.snapshot_spools();
+            }
+            (FaultKind::AgentKill, true) => {
+                self.snapshot_spools();
+                self.start_agent(a, None)?;
+            }
+            (FaultKind::AgentStop, false) => self.signal_agent(a, libc::SIGSTOP),
+            (FaultKind::AgentStop, true) => self.signal_agent(a, libc::SIGCONT),
+            (FaultKind::CollectorKill, false) => {
+                if let Some(mut p) = self.collector.take() {
+                    p.kill();
+                }
+            }
+            (FaultKind::CollectorKill, true) => self.start_collector()?,
+            (FaultKind::CollectorStop, false) => {
+                if let Some(p) = &self.collector {
+                    p.signal(libc::SIGSTOP);
+                }
+            }
+            (FaultKind::CollectorStop, true) => {
+                if let Some(p) = &self.collector {
+                    p.signal(libc::SIGCONT);
+                }
+            }
+            (FaultKind::SpoolDeleted, false) => {
+                let spool = self.agents[a].dir.join("spool");
+                let gone = self.agents[a]
+                    .dir
+                    .join(format!("spool.gone-{}", self.spool_deletes));
+                self.spool_deletes += 1;
+                // A rename takes the folder away from the agent as a deletion does, and keeps
+                // its records readable for the count of results made.
+                std::fs::rename(&spool, &gone)
+                    .with_context(|| format!("taking away {}", spool.display()))?;
+            }
+            (FaultKind::SpoolDeleted, true) => {
+                let _ = world;
+                let gone = self.agents[a]
+                    .dir
+                    .join(format!("spool.gone-{}", self.spool_deletes - 1));
+                read_spool(&gone, &mut self.made);
+                std::fs::remove_dir_all(&gone)?;
+                let ag = &mut self.agents[a];
+                let n = metric(ag.metrics_port, "driftvakt_agent_spool_resets_total").unwrap_or(0.0)
+                    as usize;
+                self.spool_resets += n.saturating_sub(ag.resets_counted);
+                ag.resets_counted = n;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One thing to do at a time of the run.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Fault(Fault, bool),
+    SmtpDown,
+    SmtpUp,
+}
+
+fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
+    let mut out = Vec::new();
+    for f in &plan.faults {
+        out.push((f.start, Action::Fault(*f, false)));
+        out.push((f.end, Action::Fault(*f, true)));
+    }
+    for s in &plan.smtp_down {
+        out.push((s.start, Action::SmtpDown));
+        out.push((s.end, Action::SmtpUp));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, format!("{text}\n"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn now_ms() -> Ms {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Ms)
+        .unwrap_or(0)
+}
+
+/// Runs the plan with the real binaries and compares.
+pub fn run(p: RealParams) -> Result<RealSummary> {
+    let started = Instant::now();
+    for bin in ["driftvakt-agent", "driftvakt-collector"] {
+        let path = p.bin_dir.join(bin);
+        if !path.is_file() {
+            bail!(
+                "{} is missing: build the binaries first (`cargo build -p driftvakt-agent -p \
+                 driftvakt-collector`, as scripts/test and scripts/soak do), or point \
+                 SOAK_BIN_DIR at them",
+                path.display()
+            );
+        }
+    }
+    let run_ms = (p.minutes * 60_000.0) as Ms;
+    let plan = Plan::generate(p.seed, run_ms, p.devices, p.interval_s);
+    let world = Arc::new(plan.world.clone());
+    let base = std::env::var_os("SOAK_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let tmp = tempfile::Builder::new()
+        .prefix("driftvakt-soak-real")
+        .tempdir_in(base)?;
+    let dir = tmp.path().to_path_buf();
+    let mut devices = Devices::new(world.devices.len())?;
+    let smtp_port = free_port()?;
+    for (i, a) in world.agents.iter().enumerate() {
+        write_secret(&dir.join(format!("{a}.token")), &token(i, a))?;
+    }
+    let config = dir.join("collector.yaml");
+    std::fs::write(
+        &config,
+        plan.inventory_yaml(&dir, &devices.ports, smtp_port),
+    )?;
+    let mut rig = Rig {
+        dir: dir.clone(),
+        bin_dir: p.bin_dir.clone(),
+        config: config.clone(),
+        collector_port: free_port()?,
+        collector: None,
+        collector_starts: 0,
+        agents: Vec::new(),
+        smtp_port,
+        smtp: None,
+        mail_dir: dir.join("mail"),
+        made: Made::new(),
+        spool_deletes: 0,
+        spool_resets: 0,
+    };
+    for (i, a) in world.agents.iter().enumerate() {
+        let adir = dir.join(a);
+        std::fs::create_dir_all(&adir)?;
+        write_secret(&adir.join("token"), &token(i, a))?;
+        rig.agents.push(AgentProc {
+            id: a.clone(),
+            dir: adir,
+            metrics_port: free_port()?,
+            proc: None,
+            starts: 0,
+            resets_counted: 0,
+        });
+    }
+    rig.start_smtp()?;
+    rig.start_collector()?;
+    rig.wait_collector()?;
+
+    // The run's clock: ms after t0 (monotonic), and the same instant in Unix ms.
+    let t0 = Instant::now();
+    let epoch0 = now_ms();
+    devices.follow(&world, t0);
+    for a in 0..rig.agents.len() {
+        rig.start_agent(a, None)?;
+    }
+    drive(&plan, &world, &mut rig, t0)?;
+
+    // The end: agents stopped, then started without checks until their spools are delivered.
+    let stop_rel = t0.elapsed().as_millis() as Ms;
+    for a in &mut rig.agents {
+        if let Some(mut proc) = a.proc.take() {
+            proc.terminate(Duration::from_secs(15));
+        }
+    }
+    rig.snapshot_spools();
+    for a in 0..rig.agents.len() {
+        rig.start_agent(a, Some(&world))?;
+    }
+    for a in &rig.agents {
+        let port = a.metrics_port;
+        wait_until(
+            &format!("{}'s spool to be delivered", a.id),
+            Duration::from_secs(180),
+            || metric(port, "driftvakt_agent_spool_results") == Some(0.0),
+        )?;
+    }
+    for a in &mut rig.agents {
+        if let Some(mut proc) = a.proc.take() {
+            proc.terminate(Duration::from_secs(15));
+        }
+    }
+    rig.snapshot_spools();
+    // Mails queued while the SMTP server was down go out on the notifier's retry.
+    std::thread::sleep(Duration::from_secs(5));
+    if let Some(mut c) = rig.collector.take() {
+        if !c.terminate(Duration::from_secs(30)) {
+            eprintln!("soak: the collector did not stop within 30 s on SIGTERM");
+        }
+    }
+    if let Some(mut s) = rig.smtp.take() {
+        s.terminate(Duration::from_secs(5));
+    }
+    drop(devices);
+
+    let mut summary = RealSummary {
+        seed: p.seed,
+        minutes: p.minutes,
+        devices: world.devices.len(),
+        services: world.services.len(),
+        interval_s: p.interval_s,
+        tolerance_ms: plan.tolerance(),
+        start_ms: epoch0,
+        results_made: rig.made.len(),
+        spool_resets: rig.spool_resets,
+        replay: format!(
+            "scripts/soak real --seed {} --minutes {} --devices {} --interval {}",
+            p.seed, p.minutes, p.devices, p.interval_s
+        ),
+        ..RealSummary::default()
+    };
+    for f in &plan.faults {
+        *summary.faults.entry(format!("{:?}", f.kind)).or_default() += 1;
+    }
+    summary
+        .faults
+        .insert("SmtpDown".into(), plan.smtp_down.len());
+    compare(&plan, &config, &rig.made, epoch0, stop_rel, &mut summary)?;
+    check_logs(&plan, &dir, &mut summary)?;
+    summary.mails_received = std::fs::read_dir(&rig.mail_dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0);
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    if summary.passed() {
+        summary.logs = "(removed)".into();
+    } else {
+        std::fs::write(
+            dir.join("mismatches.txt"),
+            summary.all_mismatches.join("\n"),
+        )?;
+        summary.logs = tmp.keep().display().to_string();
+    }
+    Ok(summary)
+}
+
+fn token(i: usize, agent: &str) -> String {
+    format!("soak-token-{i}-{agent}-0123456789")
+}
+
+/// Follows the timeline until the run's end: faults, the SMTP server, spool snapshots.
+fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
+    let end = plan.slots * plan.slot;
+    let mut next_snapshot = 0;
+    for (at, action) in timeline(plan) {
+        wait_for(t0, at, rig, &mut next_snapshot)?;
+        match action {
+            Action::Fault(f, at_end) => rig.fault(&f, at_end, world)?,
+            Action::SmtpDown => {
+                if let Some(mut s) = rig.smtp.take() {
+                    s.terminate(Duration::from_secs(5));
+                }
+            }
+            Action::SmtpUp => rig.start_smtp()?,
+        }
+    }
+    wait_for(t0, end, rig, &mut next_snapshot)
+}
+
+/// Sleeps until `at` ms after `t0`, reading the spools every 5 s and checking that the
+/// processes that should run do.
+fn wait_for(t0: Instant, at: Ms, rig: &mut Rig, next_snapshot: &mut Ms) -> Result<()> {
+    loop {
+        let now = t0.elapsed().as_millis() as Ms;
+        if now >= *next_snapshot {
+            rig.snapshot_spools();
+            *next_snapshot = now + 5_000;
+            for a in &mut rig.agents {
+                if let Some(p) = &mut a.proc {
+                    if !p.running() {
+                        bail!("{} exited; see {}", a.id, p.log.display());
+                    }
+                }
+            }
+        }
+        if now >= at {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(((at - now) as u64).clamp(1, 100)));
+    }
+}
+
+/// The store against the results made and the plan.
+fn compare(
+    plan: &Plan,
+    config: &Path,
+    made: &Made,
+    epoch0: Ms,
+    stop_rel: Ms,
+    summary: &mut RealSummary,
+) -> Result<()> {
+    let inv = Inventory::load(config).map_err(|e| anyhow::anyhow!("inventory: {e}"))?;
+    let db = Database::open(&inv.settings.database).context("opening the collector's store")?;
+    let store = db.store()?;
+    let world = &plan.world;
+    count_results(world, &*store, made, summary)?;
+    let seen = stored_outages(&*store)?;
+    let stale = plan.interval * STALE_INTERVALS;
+    // Open unknown outages after the agents stopped are the run's end, not the run.
+    let ended = |o: &Expected| o.kind == "unknown" && o.end.is_none();
+    let seen: BTreeSet<Expected> = seen.into_iter().filter(|o| !ended(o)).collect();
+
+    // Against the plan, each edge within the tolerance (times relative to the run's start).
+    let expected = plan.expected();
+    let relative: BTreeSet<Expected> = seen
+        .iter()
+        .map(|o| Expected {
+            start: o.start - epoch0,
+            end: o.end.map(|e| e - epoch0),
+            ..o.clone()
+        })
+        .filter(|o| o.start < stop_rel - stale)
+        .collect();
+    let (missing, unexpected, races) = match_with_tolerance(&expected, &relative, plan.tolerance());
+    summary.outages_expected = expected.len();
+    summary.outages_seen = relative.len();
+    summary.outage_mismatches = missing.len() + unexpected.len();
+    summary.edge_races = races.len();
+    let show = |what: &str, e: &Expected| {
+        format!(
+            "{what} {} {} {:.1}s..{} (run time)",
+            e.id,
+            e.kind,
+            e.start as f64 / 1000.0,
+            e.end
+                .map(|t| format!("{:.1}s", t as f64 / 1000.0))
+                .unwrap_or("open".into())
+        )
+    };
+    for m in &missing {
+        push(summary, show("planned, not stored:", m));
+    }
+    for u in &unexpected {
+        push(summary, show("stored, not planned:", u));
+    }
+
+    // Exactly: the oracle on the results made.
+    let exact = exact_oracle(world, made);
+    let exact: BTreeSet<Expected> = exact.into_iter().filter(|o| !ended(o)).collect();
+    let wrong: Vec<String> = exact
+        .difference(&seen)
+        .map(|e| {
+            format!(
+                "exact: missing {} {} {}..{:?}",
+                e.id, e.kind, e.start, e.end
+            )
+        })
+        .chain(seen.difference(&exact).map(|e| {
+            format!(
+                "exact: unexpected {} {} {}..{:?}",
+                e.id, e.kind, e.start, e.end
+            )
+        }))
+        .collect();
+    summary.exact_mismatches = wrong.len();
+    for w in wrong {
+        push(summary, w);
+    }
+    Ok(())
+}
+
+fn push(summary: &mut RealSummary, line: String) {
+    summary.all_mismatches.push(line.clone());
+    if summary.mismatches.len() < SHOWN {
+        summary.mismatches.push(line);
+    }
+}
+
+/// The oracle's outages computed from the results the agents made (Unix ms).
+fn exact_oracle(world: &World, made: &Made) -> BTreeSet<Expected> {
+    let mut own = Vec::new();
+    let mut out = BTreeSet::new();
+    for d in &world.devices {
+        let results: Vec<(Ms, bool)> = made
+            .range((d.id.clone(), String::new(), Ms::MIN)..)
+            .take_while(|((t, _, _), _)| *t == d.id)
+            .map(|((_, _, time), ok)| (*time, *ok))
+            .collect();
+        let o = oracle::own_timeline(d.interval_ms, &results);
+        for (spans, kind) in [(&o.down, "down"), (&o.unknown, "unknown")] {
+            for s in spans.iter() {
+                out.insert(Expected {
+                    id: d.id.clone(),
+                    kind,
+                    start: s.start,
+                    end: (s.end != oracle::OPEN).then_some(s.end),
+                });
+            }
+        }
+        own.push(o);
+    }
+    for s in &world.services {
+        for span in oracle::service_down(&own, &s.members, s.need) {
+            out.insert(Expected {
+                id: s.id.clone(),
+                kind: "down",
+                start: span.start,
+                end: (span.end != oracle::OPEN).then_some(span.end),
+            });
+        }
+    }
+    out
+}
+
+fn stored_outages(store: &dyn Store) -> Result<BTreeSet<Expected>> {
+    let (lo, hi) = (i64::MIN / 4, i64::MAX / 4);
+    let mut seen = BTreeSet::new();
+    for (entity, kinds) in [
+        (EntityKind::Device, &["down", "unknown"][..]),
+        (EntityKind::Service, &["down"][..]),
+    ] {
+        for o in store.outages(entity, None, lo, hi)? {
+            let kind = format!("{:?}", o.kind).to_lowercase();
+            let Some(k) = kinds.iter().find(|k| **k == kind) else {
+                continue;
+            };
+            seen.insert(Expected {
+                id: o.id,
+                kind: k,
+                start: o.start,
+                end: o.end,
+            });
+        }
+    }
+    Ok(seen)
+}
+
+/// Every result made stored exactly once.
+fn count_results(
+    world: &World,
+    store: &dyn Store,
+    made: &Made,
+    summary: &mut RealSummary,
+) -> Result<()> {
+    for d in &world.devices {
+        let stored = store.results(&d.id, i64::MIN / 4)?;
+        summary.stored += stored.iter().map(|r| r.count as usize).sum::<usize>();
+        let mut seen = BTreeSet::new();
+        for r in &stored {
+            let key = (d.id.clone(), r.check.clone(), r.time);
+            let known = made.get(&key) == Some(&r.ok);
+            if r.count != 1 || !seen.insert(key) || !known {
+                summary.doubled += r.count.max(1) as usize;
+                push(
+                    summary,
+                    format!(
+                        "stored twice or never made: {} {} ({} results)",
+                        d.id, r.time, r.count
+                    ),
+                );
+            }
+        }
+        for ((target, check, time), _) in made
+            .range((d.id.clone(), String::new(), Ms::MIN)..)
+            .take_while(|((t, _, _), _)| *t == d.id)
+        {
+            if !seen.contains(&(target.clone(), check.clone(), *time)) {
+                summary.lost += 1;
+                push(summary, format!("lost: {target} {check} {time}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ERROR lines in the logs: those the plan causes (a spool folder taken away; pushes and mails
+/// failing while the collector or the SMTP server is away) and the rest.
+fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> {
+    let spool_deleted = plan
+        .faults
+        .iter()
+        .any(|f| f.kind == FaultKind::SpoolDeleted);
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let name = log
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        for line in text.lines() {
+            if line.contains(TWIN) {
+                summary.twin_seen = true;
+                push(summary, format!("{name}: {line}"));
+            }
+            if !line.contains(" ERROR ") {
+                continue;
+            }
+            let caused =
+                spool_deleted && line.contains("was removed or replaced while the agent ran");
+            if caused {
+                summary.errors_expected += 1;
+            } else {
+                summary.errors_unexpected += 1;
+                push(summary, format!("{name}: {line}"));
+            }
+        }
+    }
+    Ok(())
+}

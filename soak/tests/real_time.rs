@@ -1,0 +1,63 @@
+//! The CI-sized real-time soak: about two and a half minutes of the real `driftvakt-agent` and
+//! `driftvakt-collector` binaries (debug builds beside `driftvakt-soak` in the target folder;
+//! `cargo test --workspace` builds them, as scripts/test runs it), 24 loopback devices probed
+//! every 2 s, and the process faults of the plan: an agent SIGKILLed and restarted, an agent
+//! SIGSTOPped inside an outage, the collector SIGKILLed and SIGSTOPped, a spool folder taken
+//! away under a running agent, the SMTP server down. Every result made must be stored exactly
+//! once, every outage must match the plan and, exactly, the oracle on the results made, and no
+//! log may hold an ERROR the plan did not cause.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
+    let soak = Path::new(env!("CARGO_BIN_EXE_driftvakt-soak"));
+    for bin in ["driftvakt-agent", "driftvakt-collector"] {
+        let path = soak.with_file_name(bin);
+        assert!(
+            path.is_file(),
+            "{} is missing: run `cargo build -p driftvakt-agent -p driftvakt-collector` first \
+             (`cargo test --workspace`, as scripts/test runs it, builds it)",
+            path.display()
+        );
+    }
+    let out = Command::new(soak)
+        .args(["real", "--seed", "2", "--minutes", "2.4"])
+        .args(["--devices", "24", "--interval", "2"])
+        .output()
+        .expect("driftvakt-soak runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    let s: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{stderr}"));
+    assert!(s["results_made"].as_u64().unwrap() > 1_000, "{s}");
+    assert!(s["outages_expected"].as_u64().unwrap() >= 5, "{s}");
+    for kind in [
+        "AgentKill",
+        "AgentStop",
+        "CollectorKill",
+        "CollectorStop",
+        "SpoolDeleted",
+        "SmtpDown",
+    ] {
+        assert!(
+            s["faults"][kind].as_u64().unwrap_or(0) >= 1,
+            "no {kind}: {s}"
+        );
+    }
+    assert_eq!(s["lost"], 0, "{s}");
+    assert_eq!(s["doubled"], 0, "{s}");
+    assert_eq!(s["results_made"], s["stored"], "{s}");
+    assert_eq!(s["outage_mismatches"], 0, "{s}");
+    assert_eq!(s["exact_mismatches"], 0, "{s}");
+    assert_eq!(s["twin_seen"], false, "{s}");
+    assert_eq!(s["errors_unexpected"], 0, "{s}");
+    assert!(s["spool_resets"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["mails_received"].as_u64().unwrap() >= 1, "{s}");
+    assert!(out.status.success(), "{s}\n{stderr}");
+}
