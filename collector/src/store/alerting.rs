@@ -4,8 +4,8 @@
 //! deleted right after it has enqueued the closing one; the notifier's own incident table and
 //! idempotency keys make a repeat of either call (a crash in between) harmless.
 
-use super::db;
 use super::pg::{self, Pool};
+use super::sqlite as db;
 use super::StoreError;
 use crate::events::Event;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -41,12 +41,10 @@
 
 pub mod alerting;
 pub mod cluster;
+pub mod columns;
 mod compact;
 pub mod copy;
-pub mod db;
 pub mod incidents;
-pub mod migrations;
-mod notify;
 pub mod oncall;
 pub mod oncall_pages;
 mod open;
@@ -55,24 +53,24 @@ pub mod pg;
 pub mod policy;
 mod results;
 pub mod service_updates;
-mod sqlite;
+pub mod sqlite;
 pub mod windows;
 
 pub use crate::inventory::database::{Location, PgConfig};
 pub use alerting::{Announced, AnnouncedStore};
-pub use cluster::{ClusterStore, LeaseRow, NodeBeat, SqliteClusterStore};
-pub use incidents::{
-    IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
-};
-pub use notify::SqliteNotifyStore;
-pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
+pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
+pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
+pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore};
 pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
-pub use open::{Database, NotifyStore, Stores};
+pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use policy::{Failure, FailureState, PolicyStore};
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
-pub use sqlite::SqliteStore;
-pub use windows::{SqliteWindowStore, WindowStore};
+pub use sqlite::{
+    SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteStore,
+    SqliteWindowStore,
+};
+pub use windows::WindowStore;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -433,16 +431,4 @@ pub trait Store: Send + Sync {
     /// Rows per table, bytes on disk and the oldest raw result; `full` counts every table's
     /// rows (slow on a big file), otherwise only `bytes` and `oldest_result` are filled.
     fn stats(&self, full: bool) -> Result<StoreStats, StoreError>;
-}
-
-/// An outage kind as both backends store it (`Health::as_str`).
-pub(crate) fn parse_kind(s: &str) -> Result<Health, StoreError> {
-    Ok(match s {
-        "down" => Health::Down,
-        "unreachable" => Health::Unreachable,
-        "unknown" => Health::Unknown,
-        "degraded" => Health::Degraded,
-        "up" => Health::Up,
-        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
-    })
 }

@@ -8,7 +8,9 @@
 //! beside the writer; each connection is behind a mutex), opened and migrated when the store
 //! is made; on PostgreSQL all the stores of one database share one connection pool.
 
+use super::copy::{self, CopyReport, End};
 use super::pg::{self, Pool};
+use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
     OutboxStore, PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore,
@@ -60,7 +62,7 @@ impl Database {
     pub fn open(location: &Location) -> Result<Database, StoreError> {
         match location {
             Location::Sqlite(path) => {
-                super::db::check_location(path).map_err(|message| StoreError::Open {
+                super::sqlite::check_location(path).map_err(|message| StoreError::Open {
                     path: path.display().to_string(),
                     message,
                 })?;
@@ -154,5 +156,41 @@ impl Database {
             Database::Sqlite(p) => Arc::new(SqliteClusterStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgClusterStore::new(pool.clone())),
         })
+    }
+}
+
+/// `db copy`: copies everything from `from` into `to` (see [`super::copy`]).
+pub fn copy_database(from: &Location, to: &Location) -> Result<CopyReport, StoreError> {
+    copy::check_distinct(from, to)?;
+    copy::copy_ends(from, to, copy_source(from)?, copy_target(to)?)
+}
+
+/// The tables of the schema at `location` (for the test that keeps [`copy::TABLES`] complete).
+pub fn schema_tables(location: &Location) -> Result<Vec<String>, StoreError> {
+    copy_source(location)?.tables()
+}
+
+fn copy_source(location: &Location) -> Result<Box<dyn End>, StoreError> {
+    match location {
+        Location::Sqlite(path) => {
+            if !path.is_file() {
+                return Err(copy::refuse(format!(
+                    "the source {} does not exist",
+                    path.display()
+                )));
+            }
+            Ok(Box::new(SqliteEnd::read_only(path)?))
+        }
+        Location::Postgres(config) => Ok(Box::new(pg::copy::PgEnd::connect(config)?)),
+    }
+}
+
+fn copy_target(location: &Location) -> Result<Box<dyn End>, StoreError> {
+    match location {
+        Location::Sqlite(path) => {
+            // Created with its folder and migrated the usual way.
+            Ok(Box::new(SqliteEnd::migrated(path)?))
+        }
+        Location::Postgres(config) => Ok(Box::new(pg::copy::PgEnd::migrated(config)?)),
     }
 }

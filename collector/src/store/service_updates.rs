@@ -6,8 +6,9 @@
 //! Readers match an update to an outage by time (`at` inside the outage), so an outage whose
 //! start moved with late results keeps its updates.
 
-use super::db::{self, time_from_text as instant, time_text as text};
+use super::columns::{time_from_text as instant, time_text as text};
 use super::pg::{self, Pool};
+use super::sqlite as db;
 use super::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::params;

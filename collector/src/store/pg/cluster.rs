@@ -5,8 +5,9 @@
 
 use super::{get, Pool};
 use crate::availability::ms;
-use crate::store::cluster::{instant, ClusterStore, LeaseRow, NodeBeat};
-use crate::store::db::time_text;
+use crate::store::cluster::{ClusterStore, LeaseRow, NodeBeat};
+use crate::store::columns::instant_ms as instant;
+use crate::store::columns::time_text;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

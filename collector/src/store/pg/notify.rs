@@ -5,7 +5,7 @@
 
 use super::{get, Pool};
 use crate::events::Event;
-use crate::store::db::{time_from_text as instant, time_text as text};
+use crate::store::columns::{time_from_text as instant, time_text as text};
 use crate::store::oncall_pages::{AckError, OncallPage, OncallPageStore};
 use crate::store::outbox::{
     NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,

@@ -79,7 +79,7 @@ pub(super) fn flags(r: &StoredResult) -> i64 {
     (if r.ok { OK } else { 0 }) | (if r.degraded { DEGRADED } else { 0 })
 }
 
-use crate::store::parse_kind;
+use crate::store::columns::parse_kind;
 /// A stored row's outcome: (ok, degraded, cause).
 pub(super) use crate::store::results::conflict;
 use crate::store::results::Outcome;

@@ -6,11 +6,12 @@
 
 use super::{get, Pool, Sql};
 use crate::calendar::{Activation, AdhocWindow, NewAdhocWindow};
-use crate::store::db::{time_from_text as instant, time_text as text};
+use crate::store::columns::{instant_secs as instant_text, parse_date};
+use crate::store::columns::{names, time_from_text as instant, time_text as text};
 use crate::store::incidents::{
-    names, IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident,
+    IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SELECT,
 };
-use crate::store::windows::{adhoc_from_row, instant_text, parse_date, WindowStore};
+use crate::store::windows::{adhoc_from_row, WindowStore};
 use crate::store::{Announced, ServiceUpdate, StoreError};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use std::sync::Arc;
@@ -195,9 +196,6 @@ impl PgIncidentStore {
         PgIncidentStore { pool }
     }
 }
-
-const SELECT: &str = "SELECT id, title, description, services, municipalities, start_utc, \
-                      end_utc, created_by, created_at, cause FROM manual_incidents";
 
 /// Incidents matching `filter` (SQL after `WHERE`), with their updates.
 async fn query<C: GenericClient>(

@@ -3,12 +3,13 @@
 //! `notify_schedule_marks`. Instants are stored as RFC 3339 UTC with milliseconds, so text
 //! order is time order.
 
-use super::db::{self, time_from_text as instant, time_text as text};
-use super::policy::{Failure, PolicyStore};
-use super::StoreError;
+use super::Handle;
+use crate::store::columns::{time_from_text as instant, time_text as text};
 use crate::store::outbox::{
     NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
 };
+use crate::store::policy::{Failure, PolicyStore};
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -20,21 +21,21 @@ const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, me
 /// The notifier's tables in one SQLite database.
 #[derive(Debug)]
 pub struct SqliteNotifyStore {
-    conn: db::Handle,
+    conn: Handle,
 }
 
 impl SqliteNotifyStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteNotifyStore {
-            conn: db::Handle::open(path)?,
+            conn: Handle::open(path)?,
         })
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Ok(SqliteNotifyStore {
-            conn: db::Handle::in_memory()?,
+            conn: Handle::in_memory()?,
         })
     }
 

@@ -11,10 +11,28 @@
 //! switched once, at its first open by this version, with a `VACUUM` (it rewrites the file, so
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
-use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
+mod batch;
+mod cluster;
+mod compact;
+pub mod copy;
+mod incidents;
+pub mod migrations;
+mod notify;
+mod oncall;
+mod oncall_pages;
+mod results;
+mod windows;
+
+pub use cluster::{send_epoch_of, SqliteClusterStore};
+pub use incidents::SqliteIncidentStore;
+pub use notify::SqliteNotifyStore;
+pub use oncall::SqliteOncallCaseStore;
+pub use results::SqliteStore;
+pub use windows::SqliteWindowStore;
+
 use super::StoreError;
 pub use crate::inventory::database::check_location;
-use chrono::{DateTime, SecondsFormat, Utc};
+use migrations::{MIGRATIONS, SCHEMA_VERSION};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -112,19 +130,6 @@ impl Handle {
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         lock(&self.0)
     }
-}
-
-/// An instant as the stores write it into text columns: RFC 3339 UTC with milliseconds, so
-/// text order is time order.
-pub fn time_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// An instant read back from a text column (any RFC 3339); a bad value is corrupt data.
-pub fn time_from_text(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
 }
 
 /// The connection behind a mutex; a panic while it was held leaves SQLite consistent, so a
