@@ -50,6 +50,10 @@ pub enum AckError {
     Store(#[from] StoreError),
 }
 
+/// The columns of `notify_pages` both backends read, in the order they decode them.
+pub(crate) const PAGE_COLUMNS: &str =
+    "id, incident_key, since, page, step, next_at, acknowledged_at, acknowledged_by, closed_at";
+
 /// Pages and their escalation.
 pub trait OncallPageStore: Send + Sync {
     /// Records a page for `incident_key` (idempotent: an existing page for the same incident and

@@ -32,6 +32,10 @@ pub struct OncallCase {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// The columns of `notify_outbox` both backends read, in the order they decode them.
+pub(crate) const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, \
+                                  status, created_at, due_at, attempts, last_error, sent_at, raw, channel";
+
 /// A row id in the outbox.
 pub type OutboxId = i64;
 

@@ -20,24 +20,28 @@
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
+mod announced;
 mod batch;
 mod cluster;
 mod compact;
 pub mod copy;
+mod incidents;
 pub mod migrations;
 mod notify;
 mod oncall;
+mod oncall_pages;
 mod results;
-mod tables;
+mod service_updates;
+mod windows;
 
+pub(super) use announced::{announced_all, announced_delete, announced_put};
 pub use cluster::PgClusterStore;
+pub use incidents::PgIncidentStore;
 pub use notify::PgNotifyStore;
 pub use oncall::PgOncallCaseStore;
 pub use results::PgStore;
-pub(super) use tables::{
-    announced_all, announced_delete, announced_put, service_update_add, service_updates_since,
-};
-pub use tables::{PgIncidentStore, PgWindowStore};
+pub(super) use service_updates::{service_update_add, service_updates_since};
+pub use windows::PgWindowStore;
 
 use super::{PgConfig, StoreError};
 use std::collections::HashMap;

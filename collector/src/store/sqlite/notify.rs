@@ -6,17 +6,14 @@
 use super::Handle;
 use crate::store::columns::{time_from_text as instant, time_text as text};
 use crate::store::outbox::{
-    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
+    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
 };
-use crate::store::policy::{Failure, PolicyStore};
+use crate::store::policy::{parse_failure, Failure, PolicyStore};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::MutexGuard;
-
-const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
-                       created_at, due_at, attempts, last_error, sent_at, raw, channel";
 
 /// The notifier's tables in one SQLite database.
 #[derive(Debug)]
@@ -469,8 +466,4 @@ impl PolicyStore for SqliteNotifyStore {
         )?;
         Ok(())
     }
-}
-
-fn parse_failure(json: &str) -> Result<Failure, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
 }

@@ -3,13 +3,10 @@
 use super::SqliteNotifyStore;
 use crate::events::Event;
 use crate::store::columns::{time_from_text as instant, time_text as text};
-use crate::store::oncall_pages::{ackable, AckError, OncallPage, OncallPageStore};
+use crate::store::oncall_pages::{ackable, AckError, OncallPage, OncallPageStore, PAGE_COLUMNS};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
-
-const PAGE_COLUMNS: &str =
-    "id, incident_key, since, page, step, next_at, acknowledged_at, acknowledged_by, closed_at";
 
 type RawPage = (
     i64,
