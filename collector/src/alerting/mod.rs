@@ -100,9 +100,9 @@ pub struct CheckReport {
 pub struct Alerting<S, T> {
     app: App,
     notifier: Arc<Notifier<S, T>>,
-    announced: Arc<AnnouncedStore>,
+    announced: Arc<dyn AnnouncedStore>,
     /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
-    updates: Arc<ServiceUpdateStore>,
+    updates: Arc<dyn ServiceUpdateStore>,
 }
 
 /// What to do with one announced condition.
@@ -117,8 +117,8 @@ impl<S: NotifyStore, T> Alerting<S, T> {
     pub fn new(
         app: App,
         notifier: Arc<Notifier<S, T>>,
-        announced: Arc<AnnouncedStore>,
-        updates: Arc<ServiceUpdateStore>,
+        announced: Arc<dyn AnnouncedStore>,
+        updates: Arc<dyn ServiceUpdateStore>,
     ) -> Self {
         Alerting {
             app,

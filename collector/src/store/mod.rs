@@ -39,7 +39,7 @@
 //! network costs one row per check for as long as it stays healthy: the runs are the checkpoint
 //! of each check's state at the horizon, and they grow with what happens, not with every probe.
 
-pub mod alerting;
+pub mod announced;
 pub mod cluster;
 pub mod columns;
 mod compact;
@@ -57,7 +57,7 @@ pub mod sqlite;
 pub mod windows;
 
 pub use crate::inventory::database::{Location, PgConfig};
-pub use alerting::{Announced, AnnouncedStore};
+pub use announced::{Announced, AnnouncedStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
 pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore};
@@ -67,8 +67,8 @@ pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, Outbox
 pub use policy::{Failure, FailureState, PolicyStore};
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
-    SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteStore,
-    SqliteWindowStore,
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
+    SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
 };
 pub use windows::WindowStore;
 

@@ -13,9 +13,9 @@ use super::pg::{self, Pool};
 use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore,
-    SqliteNotifyStore, SqliteOncallCaseStore, SqliteStore, SqliteWindowStore, Store, StoreError,
-    WindowStore,
+    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore,
+    SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteServiceUpdateStore,
+    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,9 +42,9 @@ pub struct Stores {
     /// On-call cases registered by hand.
     pub oncall_cases: Arc<dyn OncallCaseStore>,
     /// What alerting has announced.
-    pub announced: Arc<AnnouncedStore>,
+    pub announced: Arc<dyn AnnouncedStore>,
     /// Updates of service disturbances.
-    pub service_updates: Arc<ServiceUpdateStore>,
+    pub service_updates: Arc<dyn ServiceUpdateStore>,
     /// The cluster's heartbeats and leader lease.
     pub cluster: Arc<dyn ClusterStore>,
 }
@@ -88,8 +88,8 @@ impl Database {
             notify: self.notify()?,
             incidents: self.incidents()?,
             oncall_cases: self.oncall_cases()?,
-            announced: Arc::new(self.announced()?),
-            service_updates: Arc::new(self.service_updates()?),
+            announced: self.announced()?,
+            service_updates: self.service_updates()?,
             cluster: self.cluster()?,
         })
     }
@@ -135,19 +135,19 @@ impl Database {
     }
 
     /// What alerting has announced.
-    pub fn announced(&self) -> Result<AnnouncedStore, StoreError> {
-        match self {
-            Database::Sqlite(p) => AnnouncedStore::open(p),
-            Database::Postgres(pool) => Ok(AnnouncedStore::Postgres(pool.clone())),
-        }
+    pub fn announced(&self) -> Result<Arc<dyn AnnouncedStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteAnnouncedStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgAnnouncedStore::new(pool.clone())),
+        })
     }
 
     /// Updates of service disturbances.
-    pub fn service_updates(&self) -> Result<ServiceUpdateStore, StoreError> {
-        match self {
-            Database::Sqlite(p) => ServiceUpdateStore::open(p),
-            Database::Postgres(pool) => Ok(ServiceUpdateStore::Postgres(pool.clone())),
-        }
+    pub fn service_updates(&self) -> Result<Arc<dyn ServiceUpdateStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteServiceUpdateStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgServiceUpdateStore::new(pool.clone())),
+        })
     }
 
     /// The cluster's heartbeats and leader lease.

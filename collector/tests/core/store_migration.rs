@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use driftvakt_collector::store::sqlite::migrations::SCHEMA_VERSION;
 use driftvakt_collector::store::sqlite::schema_version;
 use driftvakt_collector::store::{
-    AnnouncedStore, EntityKind, OutboxStore, SqliteNotifyStore, SqliteStore, SqliteWindowStore,
-    Status, Store, WindowStore,
+    AnnouncedStore, EntityKind, OutboxStore, SqliteAnnouncedStore, SqliteNotifyStore, SqliteStore,
+    SqliteWindowStore, Status, Store, WindowStore,
 };
 use std::path::{Path, PathBuf};
 
@@ -98,7 +98,7 @@ fn a_release_0_1_0_database_migrates_with_nothing_lost() {
     );
 
     // What alerting had announced.
-    let announced = AnnouncedStore::open(&path).unwrap();
+    let announced = SqliteAnnouncedStore::open(&path).unwrap();
     let keys: Vec<String> = announced
         .all()
         .unwrap()

@@ -34,13 +34,13 @@ mod results;
 mod service_updates;
 mod windows;
 
-pub(super) use announced::{announced_all, announced_delete, announced_put};
+pub use announced::PgAnnouncedStore;
 pub use cluster::PgClusterStore;
 pub use incidents::PgIncidentStore;
 pub use notify::PgNotifyStore;
 pub use oncall::PgOncallCaseStore;
 pub use results::PgStore;
-pub(super) use service_updates::{service_update_add, service_updates_since};
+pub use service_updates::PgServiceUpdateStore;
 pub use windows::PgWindowStore;
 
 use super::{PgConfig, StoreError};

@@ -11,6 +11,7 @@
 //! switched once, at its first open by this version, with a `VACUUM` (it rewrites the file, so
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
+mod announced;
 mod batch;
 mod cluster;
 mod compact;
@@ -21,13 +22,16 @@ mod notify;
 mod oncall;
 mod oncall_pages;
 mod results;
+mod service_updates;
 mod windows;
 
+pub use announced::SqliteAnnouncedStore;
 pub use cluster::{send_epoch_of, SqliteClusterStore};
 pub use incidents::SqliteIncidentStore;
 pub use notify::SqliteNotifyStore;
 pub use oncall::SqliteOncallCaseStore;
 pub use results::SqliteStore;
+pub use service_updates::SqliteServiceUpdateStore;
 pub use windows::SqliteWindowStore;
 
 use super::StoreError;
@@ -130,6 +134,12 @@ impl Handle {
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         lock(&self.0)
     }
+}
+
+/// SQL written once for both backends, with PostgreSQL's placeholders (`$1`), in SQLite's
+/// (`?1`: the same numbered parameter). Such SQL has no other `$`.
+pub(crate) fn placeholders(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 /// The connection behind a mutex; a panic while it was held leaves SQLite consistent, so a
