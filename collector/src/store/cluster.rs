@@ -17,7 +17,10 @@
 //!
 //! Times are Unix milliseconds from the caller's clock (nodes keep their clocks in step, NTP).
 
+use super::columns::time_text;
+use super::exec::{Arg, Transact};
 use super::StoreError;
+use crate::availability::ms;
 use chrono::{DateTime, Utc};
 
 /// One node's row: who it is, where it listens, since when, and its last sign of life.
@@ -87,4 +90,41 @@ pub trait ClusterStore: Send + Sync {
     /// Puts a claimed, unbegun row back to pending, due at `now` (the lease was lost between
     /// claim and send).
     fn give_back(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// [`ClusterStore::acquire`], written once for every backend: in one transaction, the lease is
+/// taken when it has expired or `node` holds it, its epoch always raised; then the outbox rows
+/// claimed but never begun (`sending` without a `send_epoch`) go back to pending, so the new
+/// leader sends them at once.
+pub(crate) fn acquire<S: Transact + ?Sized>(
+    store: &S,
+    node: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<LeaseRow>, StoreError> {
+    let now_text = time_text(now);
+    let epoch = store.transaction(|tx| {
+        let taken = tx.exec(
+            "UPDATE cluster_lease SET holder = $1, epoch = epoch + 1, expires_ms = $3
+             WHERE id = 1 AND (expires_ms <= $2 OR holder = $1)",
+            &[Arg::Text(node), Arg::Int(ms(now)), Arg::Int(ms(until))],
+        )?;
+        if taken == 0 {
+            return Ok(None);
+        }
+        let epoch = tx
+            .int("SELECT epoch FROM cluster_lease WHERE id = 1", &[])?
+            .ok_or_else(|| StoreError::Corrupt("the lease row is missing".into()))?;
+        tx.exec(
+            "UPDATE notify_outbox SET status = 'pending', due_at = $1
+             WHERE status = 'sending' AND send_epoch IS NULL",
+            &[Arg::Text(&now_text)],
+        )?;
+        Ok(Some(epoch))
+    })?;
+    Ok(epoch.map(|epoch| LeaseRow {
+        holder: node.to_string(),
+        epoch,
+        expires_at: until,
+    }))
 }

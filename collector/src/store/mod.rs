@@ -44,6 +44,7 @@ pub mod cluster;
 pub mod columns;
 mod compact;
 pub mod copy;
+pub mod exec;
 pub mod incidents;
 pub mod oncall;
 pub mod oncall_pages;

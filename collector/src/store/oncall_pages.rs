@@ -3,6 +3,10 @@
 //! escalates next, and who acknowledged it when. Acknowledging also fills
 //! `notify_oncall_cases.acknowledged_at` of the case the page recorded, in one transaction.
 
+use super::columns::{
+    opt_time_from_text as opt_instant, time_from_text as instant, time_text as text,
+};
+use super::exec::{Arg, Cells, Exec, Transact};
 use super::StoreError;
 use crate::events::Event;
 use chrono::{DateTime, Utc};
@@ -141,4 +145,86 @@ pub(crate) fn ackable(page: &OncallPage) -> Result<(), AckError> {
         return Err(AckError::Over { id, at });
     }
     Ok(())
+}
+
+/// [`OncallPageStore::acknowledge`], written once for every backend: page `id` is acknowledged
+/// at `at` by `by` at most once, and its on-call case's `acknowledged_at` is filled in the same
+/// transaction; a page taken meanwhile (acknowledged, or recovered) says by whom or since when.
+pub(crate) fn acknowledge<S: OncallPageStore + Transact + ?Sized>(
+    store: &S,
+    id: i64,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<OncallPage, AckError> {
+    let mut page = store.page(id)?.ok_or(AckError::Unknown(id))?;
+    ackable(&page)?;
+    if !store.transaction(|tx| take_acknowledgement(tx, &page, at, by))? {
+        let now = store.page(id)?.ok_or(AckError::Unknown(id))?;
+        return Err(
+            match (now.acknowledged_at, now.acknowledged_by, now.closed_at) {
+                (Some(at), Some(by), _) => AckError::AlreadyAcknowledged { id, at, by },
+                (_, _, Some(at)) => AckError::Over { id, at },
+                _ => AckError::Unknown(id),
+            },
+        );
+    }
+    page.acknowledged_at = Some(at);
+    page.acknowledged_by = Some(by.to_string());
+    page.next_at = None;
+    Ok(page)
+}
+
+/// Inside the transaction: marks `page` acknowledged unless it was acknowledged or closed
+/// meanwhile (then `false`, nothing written), and fills its on-call case's `acknowledged_at`.
+fn take_acknowledgement(
+    tx: &mut dyn Exec,
+    page: &OncallPage,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<bool, StoreError> {
+    let at = text(at);
+    let taken = tx.exec(
+        "UPDATE notify_pages SET acknowledged_at = $2, acknowledged_by = $3, next_at = NULL
+         WHERE id = $1 AND acknowledged_at IS NULL AND closed_at IS NULL",
+        &[Arg::Int(page.id), Arg::Text(&at), Arg::Text(by)],
+    )?;
+    if taken != 1 {
+        return Ok(false);
+    }
+    if let Event::DeviceAlert {
+        device_id,
+        kind,
+        since,
+        ..
+    } = &page.event
+    {
+        tx.exec(
+            "UPDATE notify_oncall_cases SET acknowledged_at = $4
+             WHERE device_id = $1 AND kind = $2 AND since = $3 AND acknowledged_at IS NULL",
+            &[
+                Arg::Text(device_id),
+                Arg::Text(kind.tag()),
+                Arg::Text(&text(*since)),
+                Arg::Text(&at),
+            ],
+        )?;
+    }
+    Ok(true)
+}
+
+/// A page read back ([`PAGE_COLUMNS`], in order).
+pub(crate) fn decode(r: &dyn Cells) -> Result<OncallPage, StoreError> {
+    let id = r.int(0)?;
+    Ok(OncallPage {
+        id,
+        incident_key: r.text(1)?,
+        since: instant(&r.text(2)?)?,
+        event: serde_json::from_str(&r.text(3)?)
+            .map_err(|e| StoreError::Corrupt(format!("page {id}: {e}")))?,
+        step: r.int(4)? as u32,
+        next_at: opt_instant(r.opt_text(5)?)?,
+        acknowledged_at: opt_instant(r.opt_text(6)?)?,
+        acknowledged_by: r.opt_text(7)?,
+        closed_at: opt_instant(r.opt_text(8)?)?,
+    })
 }

@@ -8,13 +8,12 @@ use crate::store::columns::{
     opt_time_from_text as opt_instant, time_from_text as instant, time_text as text,
 };
 use crate::store::outbox::{
-    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
+    self, NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
 };
 use crate::store::policy::{parse_failure, Failure, PolicyStore};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tokio_postgres::Row;
 
 /// The notifier's tables on PostgreSQL.
 pub struct PgNotifyStore {
@@ -33,7 +32,7 @@ impl PgNotifyStore {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         self.pool.run(async |c| {
             let rows = c.sql().query(sql, p).await?;
-            rows.iter().map(to_row).collect()
+            rows.iter().map(|r| outbox::decode(r)).collect()
         })
     }
 
@@ -44,26 +43,6 @@ impl PgNotifyStore {
     ) -> Result<u64, StoreError> {
         self.pool.run(async |c| c.sql().exec(sql, p).await)
     }
-}
-
-fn to_row(r: &Row) -> Result<OutboxRow, StoreError> {
-    Ok(OutboxRow {
-        id: get(r, 0)?,
-        key: get(r, 1)?,
-        kind: get(r, 2)?,
-        recipient: get(r, 3)?,
-        sender: get(r, 4)?,
-        subject: get(r, 5)?,
-        message_id: get(r, 6)?,
-        status: get::<String>(r, 7)?.parse().map_err(StoreError::Corrupt)?,
-        created_at: instant(&get::<String>(r, 8)?)?,
-        due_at: instant(&get::<String>(r, 9)?)?,
-        attempts: get::<i64>(r, 10)? as u32,
-        last_error: get(r, 11)?,
-        sent_at: opt_instant(get(r, 12)?)?,
-        raw: get(r, 13)?,
-        channel: get(r, 14)?,
-    })
 }
 
 impl OutboxStore for PgNotifyStore {

@@ -1,14 +1,12 @@
 //! [`OncallPageStore`] on PostgreSQL, on [`PgNotifyStore`] (see [`crate::store::oncall_pages`]).
 
-use super::{get, PgNotifyStore};
+use super::PgNotifyStore;
 use crate::events::Event;
-use crate::store::columns::{
-    opt_time_from_text as opt_instant, time_from_text as instant, time_text as text,
-};
-use crate::store::oncall_pages::{AckError, OncallPage, OncallPageStore, PAGE_COLUMNS};
+use crate::store::columns::time_text as text;
+use crate::store::exec::{Exec, Transact};
+use crate::store::oncall_pages::{self, AckError, OncallPage, OncallPageStore, PAGE_COLUMNS};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
 impl PgNotifyStore {
     fn pages(
@@ -18,25 +16,9 @@ impl PgNotifyStore {
     ) -> Result<Vec<OncallPage>, StoreError> {
         self.pool.run(async |c| {
             let rows = c.sql().query(sql, p).await?;
-            rows.iter().map(to_page).collect()
+            rows.iter().map(|r| oncall_pages::decode(r)).collect()
         })
     }
-}
-
-fn to_page(r: &Row) -> Result<OncallPage, StoreError> {
-    let id: i64 = get(r, 0)?;
-    Ok(OncallPage {
-        id,
-        incident_key: get(r, 1)?,
-        since: instant(&get::<String>(r, 2)?)?,
-        event: serde_json::from_str(&get::<String>(r, 3)?)
-            .map_err(|e| StoreError::Corrupt(format!("page {id}: {e}")))?,
-        step: get::<i64>(r, 4)? as u32,
-        next_at: opt_instant(get(r, 5)?)?,
-        acknowledged_at: opt_instant(get(r, 6)?)?,
-        acknowledged_by: get(r, 7)?,
-        closed_at: opt_instant(get(r, 8)?)?,
-    })
 }
 
 impl OncallPageStore for PgNotifyStore {
@@ -111,53 +93,15 @@ impl OncallPageStore for PgNotifyStore {
     }
 
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
-        let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        crate::store::oncall_pages::ackable(&page)?;
-        let taken = self.pool.run(async |c| {
-            let mut tx = c.tx().await?;
-            let mut sql = tx.sql();
-            let n = sql
-                .exec(
-                    "UPDATE notify_pages
-                     SET acknowledged_at = $2, acknowledged_by = $3, next_at = NULL
-                     WHERE id = $1 AND acknowledged_at IS NULL AND closed_at IS NULL",
-                    &[&id, &text(at), &by],
-                )
-                .await?;
-            if n != 1 {
-                return Ok(false);
-            }
-            if let Event::DeviceAlert {
-                device_id,
-                kind,
-                since,
-                ..
-            } = &page.event
-            {
-                sql.exec(
-                    "UPDATE notify_oncall_cases SET acknowledged_at = $4
-                     WHERE device_id = $1 AND kind = $2 AND since = $3
-                       AND acknowledged_at IS NULL",
-                    &[device_id, &kind.tag(), &text(*since), &text(at)],
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(true)
-        })?;
-        if !taken {
-            let now = self.page(id)?.ok_or(AckError::Unknown(id))?;
-            return Err(
-                match (now.acknowledged_at, now.acknowledged_by, now.closed_at) {
-                    (Some(at), Some(by), _) => AckError::AlreadyAcknowledged { id, at, by },
-                    (_, _, Some(at)) => AckError::Over { id, at },
-                    _ => AckError::Unknown(id),
-                },
-            );
-        }
-        page.acknowledged_at = Some(at);
-        page.acknowledged_by = Some(by.to_string());
-        page.next_at = None;
-        Ok(page)
+        oncall_pages::acknowledge(self, id, at, by)
+    }
+}
+
+impl Transact for PgNotifyStore {
+    fn transaction<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.pool.transaction(f)
     }
 }

@@ -2,8 +2,9 @@
 
 use super::Handle;
 use crate::availability::ms;
-use crate::store::cluster::{ClusterStore, LeaseRow, NodeBeat};
+use crate::store::cluster::{self, ClusterStore, LeaseRow, NodeBeat};
 use crate::store::columns::{instant_ms as instant, time_text};
+use crate::store::exec::{Exec, Transact};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -33,6 +34,15 @@ impl SqliteClusterStore {
 
 const HOLDS: &str = "SELECT count(*) FROM cluster_lease
                      WHERE id = 1 AND holder = ?1 AND epoch = ?2 AND expires_ms > ?3";
+
+impl Transact for SqliteClusterStore {
+    fn transaction<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        super::transaction(&mut self.conn.lock(), f)
+    }
+}
 
 impl ClusterStore for SqliteClusterStore {
     fn heartbeat(&self, n: &NodeBeat) -> Result<(), StoreError> {
@@ -90,30 +100,7 @@ impl ClusterStore for SqliteClusterStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<LeaseRow>, StoreError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let taken = tx.execute(
-            "UPDATE cluster_lease SET holder = ?1, epoch = epoch + 1, expires_ms = ?3
-             WHERE id = 1 AND (expires_ms <= ?2 OR holder = ?1)",
-            params![node, ms(now), ms(until)],
-        )?;
-        if taken == 0 {
-            return Ok(None);
-        }
-        let epoch: i64 = tx.query_row("SELECT epoch FROM cluster_lease WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        tx.execute(
-            "UPDATE notify_outbox SET status = 'pending', due_at = ?1
-             WHERE status = 'sending' AND send_epoch IS NULL",
-            [time_text(now)],
-        )?;
-        tx.commit()?;
-        Ok(Some(LeaseRow {
-            holder: node.to_string(),
-            epoch,
-            expires_at: until,
-        }))
+        cluster::acquire(self, node, now, until)
     }
 
     fn renew(

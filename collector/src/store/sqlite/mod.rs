@@ -34,10 +34,12 @@ pub use results::SqliteStore;
 pub use service_updates::SqliteServiceUpdateStore;
 pub use windows::SqliteWindowStore;
 
+use super::exec::{Arg, Cells, Exec};
 use super::StoreError;
 pub use crate::inventory::database::check_location;
 use migrations::{MIGRATIONS, SCHEMA_VERSION};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -146,4 +148,75 @@ pub(crate) fn placeholders(sql: &str) -> String {
 /// poisoned lock is taken over rather than propagated.
 pub fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` in one IMMEDIATE transaction on `conn` (see [`crate::store::exec`]).
+pub(crate) fn transaction<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&mut SqliteExec(&tx))?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// [`Exec`] on an open SQLite transaction.
+struct SqliteExec<'a>(&'a rusqlite::Transaction<'a>);
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Int(v) => ToSqlOutput::from(*v),
+            Arg::Text(s) => ToSqlOutput::from(*s),
+        })
+    }
+}
+
+impl Exec for SqliteExec<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args))? as u64)
+    }
+
+    fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
+        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
+        Ok(stmt
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(i)?)
+    }
+}
+
+/// Every row of `sql` (with `p`), each decoded by `decode`.
+pub(crate) fn decoded<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    decode: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
 }

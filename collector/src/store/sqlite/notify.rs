@@ -6,12 +6,12 @@
 use super::Handle;
 use crate::store::columns::{time_from_text as instant, time_text as text};
 use crate::store::outbox::{
-    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
+    self, NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
 };
 use crate::store::policy::{parse_failure, Failure, PolicyStore};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::MutexGuard;
 
@@ -41,72 +41,8 @@ impl SqliteNotifyStore {
     }
 
     fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
-        let raw = stmt.query_map(params, raw_row)?;
-        raw.map(|r| r.map_err(StoreError::from).and_then(to_row))
-            .collect()
+        super::decoded(&self.conn(), sql, params, outbox::decode)
     }
-}
-
-type RawRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    u32,
-    Option<String>,
-    Option<String>,
-    Vec<u8>,
-    String,
-);
-
-fn raw_row(r: &Row) -> rusqlite::Result<RawRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-        r.get(13)?,
-        r.get(14)?,
-    ))
-}
-
-fn to_row(r: RawRow) -> Result<OutboxRow, StoreError> {
-    let (id, key, kind, recipient, sender, subject, message_id, status, created, due, attempts) =
-        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10);
-    Ok(OutboxRow {
-        id,
-        key,
-        kind,
-        recipient,
-        sender,
-        subject,
-        message_id,
-        status: status.parse().map_err(StoreError::Corrupt)?,
-        created_at: instant(&created)?,
-        due_at: instant(&due)?,
-        attempts,
-        last_error: r.11,
-        sent_at: r.12.as_deref().map(instant).transpose()?,
-        raw: r.13,
-        channel: r.14,
-    })
 }
 
 impl OutboxStore for SqliteNotifyStore {

@@ -2,61 +2,16 @@
 
 use super::SqliteNotifyStore;
 use crate::events::Event;
-use crate::store::columns::{time_from_text as instant, time_text as text};
-use crate::store::oncall_pages::{ackable, AckError, OncallPage, OncallPageStore, PAGE_COLUMNS};
+use crate::store::columns::time_text as text;
+use crate::store::exec::{Exec, Transact};
+use crate::store::oncall_pages::{self, AckError, OncallPage, OncallPageStore, PAGE_COLUMNS};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Row};
-
-type RawPage = (
-    i64,
-    String,
-    String,
-    String,
-    u32,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn raw_page(r: &Row) -> rusqlite::Result<RawPage> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
-}
-
-fn to_page(r: RawPage) -> Result<OncallPage, StoreError> {
-    let opt = |s: Option<String>| s.as_deref().map(instant).transpose();
-    Ok(OncallPage {
-        id: r.0,
-        incident_key: r.1,
-        since: instant(&r.2)?,
-        event: serde_json::from_str(&r.3)
-            .map_err(|e| StoreError::Corrupt(format!("page {}: {e}", r.0)))?,
-        step: r.4,
-        next_at: opt(r.5)?,
-        acknowledged_at: opt(r.6)?,
-        acknowledged_by: r.7,
-        closed_at: opt(r.8)?,
-    })
-}
+use rusqlite::params;
 
 impl SqliteNotifyStore {
     fn pages(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<OncallPage>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map(p, raw_page)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(to_page))
-            .collect()
+        super::decoded(&self.conn(), sql, p, oncall_pages::decode)
     }
 }
 
@@ -132,49 +87,15 @@ impl OncallPageStore for SqliteNotifyStore {
     }
 
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
-        let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        ackable(&page)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let n = tx
-            .execute(
-                "UPDATE notify_pages SET acknowledged_at = ?2, acknowledged_by = ?3, next_at = NULL
-                 WHERE id = ?1 AND acknowledged_at IS NULL AND closed_at IS NULL",
-                params![id, text(at), by],
-            )
-            .map_err(StoreError::from)?;
-        if n != 1 {
-            drop(tx);
-            drop(conn);
-            let now = self.page(id)?.ok_or(AckError::Unknown(id))?;
-            return Err(
-                match (now.acknowledged_at, now.acknowledged_by, now.closed_at) {
-                    (Some(at), Some(by), _) => AckError::AlreadyAcknowledged { id, at, by },
-                    (_, _, Some(at)) => AckError::Over { id, at },
-                    _ => AckError::Unknown(id),
-                },
-            );
-        }
-        if let Event::DeviceAlert {
-            device_id,
-            kind,
-            since,
-            ..
-        } = &page.event
-        {
-            tx.execute(
-                "UPDATE notify_oncall_cases SET acknowledged_at = ?4
-                 WHERE device_id = ?1 AND kind = ?2 AND since = ?3 AND acknowledged_at IS NULL",
-                params![device_id, kind.tag(), text(*since), text(at)],
-            )
-            .map_err(StoreError::from)?;
-        }
-        tx.commit().map_err(StoreError::from)?;
-        page.acknowledged_at = Some(at);
-        page.acknowledged_by = Some(by.to_string());
-        page.next_at = None;
-        Ok(page)
+        oncall_pages::acknowledge(self, id, at, by)
+    }
+}
+
+impl Transact for SqliteNotifyStore {
+    fn transaction<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        super::transaction(&mut self.conn(), f)
     }
 }
