@@ -1,21 +1,26 @@
 //! Storage: every table of the collector and every line of SQL, behind narrow traits, so the
-//! rest of the collector does not know the database. Two backends: SQLite (one file, the
-//! default: [`db`], [`migrations`]) and PostgreSQL ([`pg`], its migration sequence numbered
-//! like SQLite's); [`Location`] says which, [`Database::open`] opens either and hands out the
-//! stores behind their traits ([`Stores`] all at once); one [`StoreError`]. Only the
-//! composition root (`cli/`) opens the database, once per process.
+//! rest of the collector does not know the database. Two backends with the same file names:
+//! SQLite ([`sqlite`]: one file, the default) and PostgreSQL ([`pg`]), each with its own
+//! migration sequence, numbered alike; neither imports the other. What both share is written
+//! once in the neutral files of this folder: each table group's trait and types, column lists,
+//! row decoding ([`exec::Cells`]), value codecs ([`columns`]) and the multi-step protocols
+//! written over the executor seam ([`exec`]). [`Location`] says which backend,
+//! [`Database::open`] opens either and hands out the stores behind their traits ([`Stores`]
+//! all at once); one [`StoreError`]. Only the composition root (`cli/`) opens the database,
+//! once per process.
 //!
-//! - [`Store`] (this file) with [`SqliteStore`]: results, batches, outages, flaps;
-//! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
-//! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
-//!   incidents, digests, on-call cases and schedule marks;
-//! - [`OncallPageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
+//! - [`Store`] (this file; `SqliteStore`, `PgStore`): results, batches, outages, flaps;
+//! - [`WindowStore`]: operators' decisions on service windows;
+//! - [`OutboxStore`] and [`PolicyStore`] (`SqliteNotifyStore`, `PgNotifyStore`): the notifier's
+//!   outbox, incidents, digests, on-call cases and schedule marks;
+//! - [`OncallPageStore`] (the same two): on-call pages, their escalation step and
 //!   acknowledgement;
-//! - [`AnnouncedStore`]: what alerting has announced;
-//! - [`ClusterStore`] with [`SqliteClusterStore`]: the collectors' heartbeats, the leader lease
-//!   with its fencing epoch, and the fenced steps of the outbox ([`cluster`]);
-//! - [`IncidentStore`] with [`SqliteIncidentStore`]: incidents registered by hand (read by the
-//!   report and alerting through [`Store::manual_incidents`]).
+//! - [`AnnouncedStore`]: what alerting has announced; [`ServiceUpdateStore`]: updates of
+//!   service disturbances;
+//! - [`ClusterStore`]: the collectors' heartbeats, the leader lease with its fencing epoch, and
+//!   the fenced steps of the outbox ([`cluster`]);
+//! - [`IncidentStore`]: incidents registered by hand (read by the report and alerting through
+//!   [`Store::manual_incidents`]); [`OncallCaseStore`]: on-call cases registered by hand.
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
 //! types it keeps, and on `inventory` for [`Location`] (configuration, re-exported here).
@@ -26,7 +31,7 @@
 //! recomputations (devices whose results changed but whose outages are not yet re-derived;
 //! written in the same transaction as the results, so a crash in between is repaired at
 //! start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend; every backend
-//! must pass the suite in `tests/core_store.rs`.
+//! must pass the suites in `tests/core/core_store.rs` and `tests/core/store_notify.rs`.
 //!
 //! # Results: raw within the retention, runs before it
 //! A result is kept as one small row per probe (agent, device and check interned into one

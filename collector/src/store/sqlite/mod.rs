@@ -1,8 +1,9 @@
-//! Opening the collector's SQLite database. Every table lives in the same file, opened the same
+//! The SQLite backend: opening the collector's database, the executor of [`crate::store::exec`], and
+//! one file per table group (named like `pg/`'s). Every table lives in the same file, opened the same
 //! way: WAL (readers never block the writer), `synchronous=FULL` (what was acknowledged survives a
 //! power cut; only devices' re-derived outages, which pending marks bring back, commit lazily: see
 //! `SqliteStore::replace_outages`), foreign keys on, a 5 s busy timeout for the moments two writers meet, and the
-//! schema brought up to date by the one migration sequence ([`super::migrations`]) before the
+//! schema brought up to date by the one migration sequence ([`migrations`]) before the
 //! connection is handed out. A database written by a newer program is refused.
 //!
 //! Incremental auto-vacuum: pages freed by compaction are reused first and can be returned to the
