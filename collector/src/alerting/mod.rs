@@ -91,9 +91,9 @@ pub struct CheckReport {
 pub struct Alerting<S> {
     app: App,
     notifier: Arc<Notifier<S>>,
-    announced: Arc<AnnouncedStore>,
+    announced: Arc<dyn AnnouncedStore>,
     /// Operators' updates of probed disturbances (told as "uppdatering", [`updates`]).
-    updates: Arc<ServiceUpdateStore>,
+    updates: Arc<dyn ServiceUpdateStore>,
 }
 
 /// What to do with one announced condition.
@@ -108,8 +108,8 @@ impl<S: NotifyStore> Alerting<S> {
     pub fn new(
         app: App,
         notifier: Arc<Notifier<S>>,
-        announced: Arc<AnnouncedStore>,
-        updates: Arc<ServiceUpdateStore>,
+        announced: Arc<dyn AnnouncedStore>,
+        updates: Arc<dyn ServiceUpdateStore>,
     ) -> Self {
         Alerting {
             app,

@@ -19,7 +19,7 @@ pub const RECENT: Duration = Duration::hours(24);
 pub fn tell<S: NotifyStore>(
     app: &App,
     notifier: &Notifier<S>,
-    store: &ServiceUpdateStore,
+    store: &dyn ServiceUpdateStore,
     now: DateTime<Utc>,
 ) -> Result<usize, super::AlertingError> {
     let after = now - RECENT;

@@ -94,7 +94,7 @@ pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
 
 /// `db copy`: the copy, then its table of rows.
 fn copy(a: &CopyArgs) -> Result<String, CliError> {
-    let done = crate::store::copy::copy(&a.from, &a.to)?;
+    let done = crate::store::copy_database(&a.from, &a.to)?;
     Ok(match a.format {
         StatsFormat::Json => serde_json::to_string_pretty(&done)? + "\n",
         StatsFormat::Table => copy_table(&done),

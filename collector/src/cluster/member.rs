@@ -454,7 +454,7 @@ mod tests {
         assert!(b.begin_send_now(two));
         let epoch_of = |id| {
             let s = SqliteClusterStore::open(&db).unwrap();
-            crate::store::cluster::send_epoch_of(&s, id).unwrap()
+            crate::store::sqlite::send_epoch_of(&s, id).unwrap()
         };
         assert_eq!(epoch_of(two), Some(2));
         assert_eq!(epoch_of(one), Some(1));

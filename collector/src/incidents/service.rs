@@ -25,7 +25,7 @@ pub struct ServiceChange {
 pub fn update_service(
     inv: &Inventory,
     store: &dyn Store,
-    updates: &ServiceUpdateStore,
+    updates: &dyn ServiceUpdateStore,
     service_id: &str,
     c: &ServiceChange,
     now: DateTime<Utc>,

@@ -17,12 +17,11 @@
 //!
 //! Times are Unix milliseconds from the caller's clock (nodes keep their clocks in step, NTP).
 
-use super::db::{self, time_text};
+use super::columns::time_text;
+use super::exec::{Arg, Transact};
 use super::StoreError;
 use crate::availability::ms;
-use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
-use std::path::Path;
+use chrono::{DateTime, Utc};
 
 /// One node's row: who it is, where it listens, since when, and its last sign of life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,234 +92,39 @@ pub trait ClusterStore: Send + Sync {
     fn give_back(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
-/// [`ClusterStore`] on the collector's SQLite file.
-#[derive(Debug)]
-pub struct SqliteClusterStore {
-    conn: db::Handle,
-}
-
-impl SqliteClusterStore {
-    /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteClusterStore {
-            conn: db::Handle::open(path)?,
-        })
-    }
-
-    /// A private in-memory database (tests).
-    pub fn open_in_memory() -> Result<Self, StoreError> {
-        Ok(SqliteClusterStore {
-            conn: db::Handle::in_memory()?,
-        })
-    }
-}
-
-/// A stored Unix-ms instant back as a time; out of range is corrupt data.
-pub(super) fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("instant {ms} ms")))
-}
-
-const HOLDS: &str = "SELECT count(*) FROM cluster_lease
-                     WHERE id = 1 AND holder = ?1 AND epoch = ?2 AND expires_ms > ?3";
-
-impl ClusterStore for SqliteClusterStore {
-    fn heartbeat(&self, n: &NodeBeat) -> Result<(), StoreError> {
-        self.conn.lock().execute(
-            "INSERT INTO cluster_nodes (node, address, started_ms, heartbeat_ms)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (node) DO UPDATE SET address = excluded.address,
-                 started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms",
-            params![n.name, n.address, ms(n.started_at), ms(n.last_heartbeat)],
-        )?;
-        Ok(())
-    }
-
-    fn nodes(&self) -> Result<Vec<NodeBeat>, StoreError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT node, address, started_ms, heartbeat_ms FROM cluster_nodes ORDER BY node",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (name, address, started, beat) = r?;
-            Ok(NodeBeat {
-                name,
-                address,
-                started_at: instant(started)?,
-                last_heartbeat: instant(beat)?,
-            })
-        })
-        .collect()
-    }
-
-    fn lease(&self) -> Result<LeaseRow, StoreError> {
-        let (holder, epoch, expires) = self.conn.lock().query_row(
-            "SELECT holder, epoch, expires_ms FROM cluster_lease WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)),
-        )?;
-        Ok(LeaseRow {
-            holder,
-            epoch,
-            expires_at: instant(expires)?,
-        })
-    }
-
-    fn acquire(
-        &self,
-        node: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<LeaseRow>, StoreError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let taken = tx.execute(
-            "UPDATE cluster_lease SET holder = ?1, epoch = epoch + 1, expires_ms = ?3
-             WHERE id = 1 AND (expires_ms <= ?2 OR holder = ?1)",
-            params![node, ms(now), ms(until)],
+/// [`ClusterStore::acquire`], written once for every backend: in one transaction, the lease is
+/// taken when it has expired or `node` holds it, its epoch always raised; then the outbox rows
+/// claimed but never begun (`sending` without a `send_epoch`) go back to pending, so the new
+/// leader sends them at once.
+pub(crate) fn acquire<S: Transact + ?Sized>(
+    store: &S,
+    node: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<LeaseRow>, StoreError> {
+    let now_text = time_text(now);
+    let epoch = store.transaction(|tx| {
+        let taken = tx.exec(
+            "UPDATE cluster_lease SET holder = $1, epoch = epoch + 1, expires_ms = $3
+             WHERE id = 1 AND (expires_ms <= $2 OR holder = $1)",
+            &[Arg::Text(node), Arg::Int(ms(now)), Arg::Int(ms(until))],
         )?;
         if taken == 0 {
             return Ok(None);
         }
-        let epoch: i64 = tx.query_row("SELECT epoch FROM cluster_lease WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        tx.execute(
-            "UPDATE notify_outbox SET status = 'pending', due_at = ?1
+        let epoch = tx
+            .int("SELECT epoch FROM cluster_lease WHERE id = 1", &[])?
+            .ok_or_else(|| StoreError::Corrupt("the lease row is missing".into()))?;
+        tx.exec(
+            "UPDATE notify_outbox SET status = 'pending', due_at = $1
              WHERE status = 'sending' AND send_epoch IS NULL",
-            [time_text(now)],
+            &[Arg::Text(&now_text)],
         )?;
-        tx.commit()?;
-        Ok(Some(LeaseRow {
-            holder: node.to_string(),
-            epoch,
-            expires_at: until,
-        }))
-    }
-
-    fn renew(
-        &self,
-        node: &str,
-        epoch: i64,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let n = self.conn.lock().execute(
-            "UPDATE cluster_lease SET expires_ms = ?4
-             WHERE id = 1 AND holder = ?1 AND epoch = ?2 AND expires_ms > ?3",
-            params![node, epoch, ms(now), ms(until)],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn release(&self, node: &str, epoch: i64) -> Result<(), StoreError> {
-        self.conn.lock().execute(
-            "UPDATE cluster_lease SET expires_ms = 0 WHERE id = 1 AND holder = ?1 AND epoch = ?2",
-            params![node, epoch],
-        )?;
-        Ok(())
-    }
-
-    fn holds(&self, node: &str, epoch: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let n: i64 = self
-            .conn
-            .lock()
-            .query_row(HOLDS, params![node, epoch, ms(now)], |r| r.get(0))?;
-        Ok(n == 1)
-    }
-
-    fn begin_send(
-        &self,
-        id: i64,
-        node: &str,
-        epoch: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let holds: i64 = tx.query_row(HOLDS, params![node, epoch, ms(now)], |r| r.get(0))?;
-        if holds != 1 {
-            return Ok(false);
-        }
-        let marked = tx.execute(
-            "UPDATE notify_outbox SET send_epoch = ?2 WHERE id = ?1 AND status = 'sending'",
-            params![id, epoch],
-        )?;
-        tx.commit()?;
-        Ok(marked == 1)
-    }
-
-    fn give_back(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.lock().execute(
-            "UPDATE notify_outbox SET status = 'pending', due_at = ?2
-             WHERE id = ?1 AND status = 'sending' AND send_epoch IS NULL",
-            params![id, time_text(now)],
-        )?;
-        Ok(())
-    }
-}
-
-/// The outbox row's `send_epoch` (tests of the fenced steps).
-pub fn send_epoch_of(store: &SqliteClusterStore, id: i64) -> Result<Option<i64>, StoreError> {
-    Ok(store
-        .conn
-        .lock()
-        .query_row(
-            "SELECT send_epoch FROM notify_outbox WHERE id = ?1",
-            [id],
-            |r| r.get::<_, Option<i64>>(0),
-        )
-        .optional()?
-        .flatten())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_770_000_000 + s, 0).unwrap()
-    }
-
-    #[test]
-    fn acquire_renew_release_and_holds() {
-        let s = SqliteClusterStore::open_in_memory().unwrap();
-        let a = s.acquire("a", t(0), t(10)).unwrap().unwrap();
-        assert_eq!(a.epoch, 1);
-        assert!(s.acquire("b", t(5), t(15)).unwrap().is_none());
-        assert!(s.holds("a", 1, t(9)).unwrap());
-        assert!(!s.holds("a", 1, t(10)).unwrap(), "expired at its instant");
-        assert!(s.renew("a", 1, t(8), t(18)).unwrap());
-        assert!(s.acquire("b", t(11), t(21)).unwrap().is_none());
-        let b = s.acquire("b", t(18), t(28)).unwrap().unwrap();
-        assert_eq!(b.epoch, 2);
-        assert!(!s.renew("a", 1, t(19), t(29)).unwrap());
-        s.release("b", 2).unwrap();
-        assert_eq!(s.acquire("a", t(20), t(30)).unwrap().unwrap().epoch, 3);
-        assert_eq!(s.lease().unwrap().leader_at(t(25)), Some("a"));
-    }
-
-    #[test]
-    fn heartbeats_are_upserted() {
-        let s = SqliteClusterStore::open_in_memory().unwrap();
-        let mut n = NodeBeat {
-            name: "a".into(),
-            address: "127.0.0.1:1".into(),
-            started_at: t(0),
-            last_heartbeat: t(0),
-        };
-        s.heartbeat(&n).unwrap();
-        n.last_heartbeat = t(2);
-        s.heartbeat(&n).unwrap();
-        assert_eq!(s.nodes().unwrap(), vec![n]);
-    }
+        Ok(Some(epoch))
+    })?;
+    Ok(epoch.map(|epoch| LeaseRow {
+        holder: node.to_string(),
+        epoch,
+        expires_at: until,
+    }))
 }

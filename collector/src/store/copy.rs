@@ -15,8 +15,6 @@
 //!   (SQLite's `AUTOINCREMENT` keeps its own counter as rows with ids are inserted).
 
 use super::{Location, StoreError};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeSet;
 
 /// Every table of the schema, in copy order (a table after those its foreign keys name).
@@ -110,19 +108,28 @@ pub struct CopyReport {
     pub tables: Vec<Counted>,
 }
 
-fn refuse(message: String) -> StoreError {
+pub(super) fn refuse(message: String) -> StoreError {
     StoreError::Copy(message)
 }
 
-/// Copies everything from `from` into `to` (see the module doc).
-pub fn copy(from: &Location, to: &Location) -> Result<CopyReport, StoreError> {
+/// Refuses to copy a database onto itself.
+pub(super) fn check_distinct(from: &Location, to: &Location) -> Result<(), StoreError> {
     if from == to {
         return Err(refuse(format!(
             "--from and --to are the same database ({from})"
         )));
     }
-    let mut source = open_source(from)?;
-    let mut target = open_target(to)?;
+    Ok(())
+}
+
+/// Copies everything from `source` (at `from`) into `target` (at `to`), both opened by
+/// [`super::copy_database`] (see the module doc).
+pub(super) fn copy_ends(
+    from: &Location,
+    to: &Location,
+    mut source: Box<dyn End>,
+    mut target: Box<dyn End>,
+) -> Result<CopyReport, StoreError> {
     let version = check_versions(&mut *source, &mut *target)?;
     check_tables(&mut *source, "source")?;
     check_tables(&mut *target, "target")?;
@@ -224,40 +231,6 @@ fn check_empty(target: &mut dyn End) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The tables of the schema at `location` (for the test that keeps [`TABLES`] complete).
-pub fn schema_tables(location: &Location) -> Result<Vec<String>, StoreError> {
-    open_source(location)?.tables()
-}
-
-fn open_source(location: &Location) -> Result<Box<dyn End>, StoreError> {
-    match location {
-        Location::Sqlite(path) => {
-            if !path.is_file() {
-                return Err(refuse(format!(
-                    "the source {} does not exist",
-                    path.display()
-                )));
-            }
-            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            Ok(Box::new(SqliteEnd { conn }))
-        }
-        Location::Postgres(config) => Ok(Box::new(super::pg::copy::PgEnd::connect(config)?)),
-    }
-}
-
-fn open_target(location: &Location) -> Result<Box<dyn End>, StoreError> {
-    match location {
-        Location::Sqlite(path) => {
-            // Created with its folder and migrated the usual way.
-            drop(super::SqliteStore::open(path)?);
-            Ok(Box::new(SqliteEnd {
-                conn: super::db::open(path)?,
-            }))
-        }
-        Location::Postgres(config) => Ok(Box::new(super::pg::copy::PgEnd::migrated(config)?)),
-    }
-}
-
 /// `"a", "b"` for SQL (names come from [`TABLES`] and the schema, never from input).
 pub fn column_list(columns: &[String]) -> String {
     columns
@@ -265,116 +238,4 @@ pub fn column_list(columns: &[String]) -> String {
         .map(|c| format!("\"{c}\""))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A SQLite file as either end.
-struct SqliteEnd {
-    conn: Connection,
-}
-
-impl End for SqliteEnd {
-    fn version(&mut self) -> Result<i64, StoreError> {
-        super::db::schema_version(&self.conn)
-    }
-
-    fn tables(&mut self) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
-             ORDER BY name",
-        )?;
-        let names = st.query_map([], |r| r.get(0))?;
-        Ok(names.collect::<Result<_, _>>()?)
-    }
-
-    fn columns(&mut self, table: &str) -> Result<Vec<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-        let names = st.query_map([], |r| r.get(1))?;
-        Ok(names.collect::<Result<_, _>>()?)
-    }
-
-    fn count(&mut self, table: &str) -> Result<u64, StoreError> {
-        let n: i64 =
-            self.conn
-                .query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
-                    r.get(0)
-                })?;
-        Ok(n as u64)
-    }
-
-    fn begin_read(&mut self) -> Result<(), StoreError> {
-        // The first read of the transaction fixes the snapshot for the rest.
-        self.conn.execute_batch("BEGIN DEFERRED")?;
-        self.count(TABLES[0])?;
-        Ok(())
-    }
-
-    fn read(&mut self, table: &str, columns: &[String], sink: &mut Sink) -> Result<(), StoreError> {
-        let sql = format!("SELECT {} FROM \"{table}\"", column_list(columns));
-        let mut st = self.conn.prepare(&sql)?;
-        let mut rows = st.query([])?;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while let Some(r) = rows.next()? {
-            let row = (0..columns.len())
-                .map(|i| from_sqlite(r.get(i)?, table, &columns[i]))
-                .collect::<Result<Row, StoreError>>()?;
-            chunk.push(row);
-            if chunk.len() == CHUNK {
-                sink(std::mem::take(&mut chunk))?;
-            }
-        }
-        if !chunk.is_empty() {
-            sink(chunk)?;
-        }
-        Ok(())
-    }
-
-    fn begin_write(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
-    }
-
-    fn insert(&mut self, table: &str, columns: &[String], rows: &[Row]) -> Result<(), StoreError> {
-        let marks = vec!["?"; columns.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO \"{table}\" ({}) VALUES ({marks})",
-            column_list(columns)
-        );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        for row in rows {
-            st.execute(rusqlite::params_from_iter(row.iter().map(to_sqlite)))?;
-        }
-        Ok(())
-    }
-
-    fn finish_table(&mut self, _table: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("COMMIT")?)
-    }
-}
-
-fn from_sqlite(v: SqlValue, table: &str, column: &str) -> Result<Value, StoreError> {
-    Ok(match v {
-        SqlValue::Null => Value::Null,
-        SqlValue::Integer(i) => Value::Int(i),
-        SqlValue::Text(s) => Value::Text(s),
-        SqlValue::Blob(b) => Value::Bytes(b),
-        SqlValue::Real(x) => {
-            return Err(StoreError::Corrupt(format!(
-                "{table}.{column} holds a real number ({x}), which no column of the schema has"
-            )))
-        }
-    })
-}
-
-fn to_sqlite(v: &Value) -> SqlValue {
-    match v {
-        Value::Null => SqlValue::Null,
-        Value::Int(i) => SqlValue::Integer(*i),
-        Value::Text(s) => SqlValue::Text(s.clone()),
-        Value::Bytes(b) => SqlValue::Blob(b.clone()),
-    }
 }

@@ -1,21 +1,26 @@
 //! Storage: every table of the collector and every line of SQL, behind narrow traits, so the
-//! rest of the collector does not know the database. Two backends: SQLite (one file, the
-//! default: [`db`], [`migrations`]) and PostgreSQL ([`pg`], its migration sequence numbered
-//! like SQLite's); [`Location`] says which, [`Database::open`] opens either and hands out the
-//! stores behind their traits ([`Stores`] all at once); one [`StoreError`]. Only the
-//! composition root (`cli/`) opens the database, once per process.
+//! rest of the collector does not know the database. Two backends with the same file names:
+//! SQLite ([`sqlite`]: one file, the default) and PostgreSQL ([`pg`]), each with its own
+//! migration sequence, numbered alike; neither imports the other. What both share is written
+//! once in the neutral files of this folder: each table group's trait and types, column lists,
+//! row decoding ([`exec::Cells`]), value codecs ([`columns`]) and the multi-step protocols
+//! written over the executor seam ([`exec`]). [`Location`] says which backend,
+//! [`Database::open`] opens either and hands out the stores behind their traits ([`Stores`]
+//! all at once); one [`StoreError`]. Only the composition root (`cli/`) opens the database,
+//! once per process.
 //!
-//! - [`Store`] (this file) with [`SqliteStore`]: results, batches, outages, flaps;
-//! - [`WindowStore`] with [`SqliteWindowStore`]: operators' decisions on service windows;
-//! - [`OutboxStore`] and [`PolicyStore`] with [`SqliteNotifyStore`]: the notifier's outbox,
-//!   incidents, digests, on-call cases and schedule marks;
-//! - [`OncallPageStore`] with [`SqliteNotifyStore`]: on-call pages, their escalation step and
+//! - [`Store`] (this file; `SqliteStore`, `PgStore`): results, batches, outages, flaps;
+//! - [`WindowStore`]: operators' decisions on service windows;
+//! - [`OutboxStore`] and [`PolicyStore`] (`SqliteNotifyStore`, `PgNotifyStore`): the notifier's
+//!   outbox, incidents, digests, on-call cases and schedule marks;
+//! - [`OncallPageStore`] (the same two): on-call pages, their escalation step and
 //!   acknowledgement;
-//! - [`AnnouncedStore`]: what alerting has announced;
-//! - [`ClusterStore`] with [`SqliteClusterStore`]: the collectors' heartbeats, the leader lease
-//!   with its fencing epoch, and the fenced steps of the outbox ([`cluster`]);
-//! - [`IncidentStore`] with [`SqliteIncidentStore`]: incidents registered by hand (read by the
-//!   report and alerting through [`Store::manual_incidents`]).
+//! - [`AnnouncedStore`]: what alerting has announced; [`ServiceUpdateStore`]: updates of
+//!   service disturbances;
+//! - [`ClusterStore`]: the collectors' heartbeats, the leader lease with its fencing epoch, and
+//!   the fenced steps of the outbox ([`cluster`]);
+//! - [`IncidentStore`]: incidents registered by hand (read by the report and alerting through
+//!   [`Store::manual_incidents`]); [`OncallCaseStore`]: on-call cases registered by hand.
 //!
 //! The store depends only on the pure modules (`availability`, `calendar`, `events`) for the
 //! types it keeps, and on `inventory` for [`Location`] (configuration, re-exported here).
@@ -26,7 +31,7 @@
 //! recomputations (devices whose results changed but whose outages are not yet re-derived;
 //! written in the same transaction as the results, so a crash in between is repaired at
 //! start-up). Times are Unix milliseconds. [`SqliteStore`] is the default backend; every backend
-//! must pass the suite in `tests/core_store.rs`.
+//! must pass the suites in `tests/core/core_store.rs` and `tests/core/store_notify.rs`.
 //!
 //! # Results: raw within the retention, runs before it
 //! A result is kept as one small row per probe (agent, device and check interned into one
@@ -39,14 +44,13 @@
 //! network costs one row per check for as long as it stays healthy: the runs are the checkpoint
 //! of each check's state at the horizon, and they grow with what happens, not with every probe.
 
-pub mod alerting;
+pub mod announced;
 pub mod cluster;
+pub mod columns;
 mod compact;
 pub mod copy;
-pub mod db;
+pub mod exec;
 pub mod incidents;
-pub mod migrations;
-mod notify;
 pub mod oncall;
 pub mod oncall_pages;
 mod open;
@@ -55,24 +59,24 @@ pub mod pg;
 pub mod policy;
 mod results;
 pub mod service_updates;
-mod sqlite;
+pub mod sqlite;
 pub mod windows;
 
 pub use crate::inventory::database::{Location, PgConfig};
-pub use alerting::{Announced, AnnouncedStore};
-pub use cluster::{ClusterStore, LeaseRow, NodeBeat, SqliteClusterStore};
-pub use incidents::{
-    IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident, SqliteIncidentStore,
-};
-pub use notify::SqliteNotifyStore;
-pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore, SqliteOncallCaseStore};
+pub use announced::{Announced, AnnouncedStore};
+pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
+pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
+pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore};
 pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
-pub use open::{Database, NotifyStore, Stores};
+pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use policy::{Failure, FailureState, PolicyStore};
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
-pub use sqlite::SqliteStore;
-pub use windows::{SqliteWindowStore, WindowStore};
+pub use sqlite::{
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
+    SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
+};
+pub use windows::WindowStore;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -433,16 +437,4 @@ pub trait Store: Send + Sync {
     /// Rows per table, bytes on disk and the oldest raw result; `full` counts every table's
     /// rows (slow on a big file), otherwise only `bytes` and `oldest_result` are filled.
     fn stats(&self, full: bool) -> Result<StoreStats, StoreError>;
-}
-
-/// An outage kind as both backends store it (`Health::as_str`).
-pub(crate) fn parse_kind(s: &str) -> Result<Health, StoreError> {
-    Ok(match s {
-        "down" => Health::Down,
-        "unreachable" => Health::Unreachable,
-        "unknown" => Health::Unknown,
-        "degraded" => Health::Degraded,
-        "up" => Health::Up,
-        other => return Err(StoreError::Corrupt(format!("outage kind `{other}`"))),
-    })
 }

@@ -2,13 +2,14 @@
 //! escalation step it has reached (the index in the municipality's on-call list), when it
 //! escalates next, and who acknowledged it when. Acknowledging also fills
 //! `notify_oncall_cases.acknowledged_at` of the case the page recorded, in one transaction.
-//! [`super::SqliteNotifyStore`] implements [`OncallPageStore`].
 
-use super::db::{time_from_text as instant, time_text as text};
-use super::{SqliteNotifyStore, StoreError};
+use super::columns::{
+    opt_time_from_text as opt_instant, time_from_text as instant, time_text as text,
+};
+use super::exec::{Arg, Cells, Exec, Transact};
+use super::StoreError;
 use crate::events::Event;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Row};
 use serde::Serialize;
 
 /// One on-call page and its escalation.
@@ -53,6 +54,10 @@ pub enum AckError {
     Store(#[from] StoreError),
 }
 
+/// The columns of `notify_pages` both backends read, in the order they decode them.
+pub(crate) const PAGE_COLUMNS: &str =
+    "id, incident_key, since, page, step, next_at, acknowledged_at, acknowledged_by, closed_at";
+
 /// Pages and their escalation.
 pub trait OncallPageStore: Send + Sync {
     /// Records a page for `incident_key` (idempotent: an existing page for the same incident and
@@ -82,180 +87,6 @@ pub trait OncallPageStore: Send + Sync {
     /// Acknowledges page `id` at `at` by `by`, once; fills the on-call case's
     /// `acknowledged_at`.
     fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError>;
-}
-
-const PAGE_COLUMNS: &str =
-    "id, incident_key, since, page, step, next_at, acknowledged_at, acknowledged_by, closed_at";
-
-type RawPage = (
-    i64,
-    String,
-    String,
-    String,
-    u32,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn raw_page(r: &Row) -> rusqlite::Result<RawPage> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
-}
-
-fn to_page(r: RawPage) -> Result<OncallPage, StoreError> {
-    let opt = |s: Option<String>| s.as_deref().map(instant).transpose();
-    Ok(OncallPage {
-        id: r.0,
-        incident_key: r.1,
-        since: instant(&r.2)?,
-        event: serde_json::from_str(&r.3)
-            .map_err(|e| StoreError::Corrupt(format!("page {}: {e}", r.0)))?,
-        step: r.4,
-        next_at: opt(r.5)?,
-        acknowledged_at: opt(r.6)?,
-        acknowledged_by: r.7,
-        closed_at: opt(r.8)?,
-    })
-}
-
-impl SqliteNotifyStore {
-    fn pages(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<OncallPage>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map(p, raw_page)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(to_page))
-            .collect()
-    }
-}
-
-impl OncallPageStore for SqliteNotifyStore {
-    fn open_page(
-        &self,
-        incident_key: &str,
-        since: DateTime<Utc>,
-        event: &Event,
-        next_at: Option<DateTime<Utc>>,
-    ) -> Result<OncallPage, StoreError> {
-        let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.conn().execute(
-            "INSERT INTO notify_pages (incident_key, since, page, step, next_at)
-             VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (incident_key, since) DO NOTHING",
-            params![incident_key, text(since), json, next_at.map(text)],
-        )?;
-        let sql = format!(
-            "SELECT {PAGE_COLUMNS} FROM notify_pages WHERE incident_key = ?1 AND since = ?2"
-        );
-        self.pages(&sql, params![incident_key, text(since)])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Corrupt("page not stored".into()))
-    }
-
-    fn page(&self, id: i64) -> Result<Option<OncallPage>, StoreError> {
-        let sql = format!("SELECT {PAGE_COLUMNS} FROM notify_pages WHERE id = ?1");
-        Ok(self.pages(&sql, [id])?.into_iter().next())
-    }
-
-    fn due_pages(&self, now: DateTime<Utc>) -> Result<Vec<OncallPage>, StoreError> {
-        let sql = format!(
-            "SELECT {PAGE_COLUMNS} FROM notify_pages
-             WHERE next_at IS NOT NULL AND next_at <= ?1
-               AND acknowledged_at IS NULL AND closed_at IS NULL ORDER BY id"
-        );
-        self.pages(&sql, [text(now)])
-    }
-
-    fn set_step(
-        &self,
-        id: i64,
-        step: u32,
-        next_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE notify_pages SET step = ?2, next_at = ?3 WHERE id = ?1",
-            params![id, step, next_at.map(text)],
-        )?;
-        Ok(())
-    }
-
-    fn close_page(
-        &self,
-        incident_key: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<OncallPage>, StoreError> {
-        let sql = format!(
-            "SELECT {PAGE_COLUMNS} FROM notify_pages
-             WHERE incident_key = ?1 AND closed_at IS NULL ORDER BY id DESC LIMIT 1"
-        );
-        let Some(mut page) = self.pages(&sql, [incident_key])?.into_iter().next() else {
-            return Ok(None);
-        };
-        self.conn().execute(
-            "UPDATE notify_pages SET closed_at = ?2, next_at = NULL WHERE id = ?1",
-            params![page.id, text(at)],
-        )?;
-        page.closed_at = Some(at);
-        page.next_at = None;
-        Ok(Some(page))
-    }
-
-    fn acknowledge(&self, id: i64, at: DateTime<Utc>, by: &str) -> Result<OncallPage, AckError> {
-        let mut page = self.page(id)?.ok_or(AckError::Unknown(id))?;
-        ackable(&page)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let n = tx
-            .execute(
-                "UPDATE notify_pages SET acknowledged_at = ?2, acknowledged_by = ?3, next_at = NULL
-                 WHERE id = ?1 AND acknowledged_at IS NULL AND closed_at IS NULL",
-                params![id, text(at), by],
-            )
-            .map_err(StoreError::from)?;
-        if n != 1 {
-            drop(tx);
-            drop(conn);
-            let now = self.page(id)?.ok_or(AckError::Unknown(id))?;
-            return Err(
-                match (now.acknowledged_at, now.acknowledged_by, now.closed_at) {
-                    (Some(at), Some(by), _) => AckError::AlreadyAcknowledged { id, at, by },
-                    (_, _, Some(at)) => AckError::Over { id, at },
-                    _ => AckError::Unknown(id),
-                },
-            );
-        }
-        if let Event::DeviceAlert {
-            device_id,
-            kind,
-            since,
-            ..
-        } = &page.event
-        {
-            tx.execute(
-                "UPDATE notify_oncall_cases SET acknowledged_at = ?4
-                 WHERE device_id = ?1 AND kind = ?2 AND since = ?3 AND acknowledged_at IS NULL",
-                params![device_id, kind.tag(), text(*since), text(at)],
-            )
-            .map_err(StoreError::from)?;
-        }
-        tx.commit().map_err(StoreError::from)?;
-        page.acknowledged_at = Some(at);
-        page.acknowledged_by = Some(by.to_string());
-        page.next_at = None;
-        Ok(page)
-    }
 }
 
 /// Shared stores (`Arc<dyn OncallPageStore>`) are stores too.
@@ -314,4 +145,86 @@ pub(crate) fn ackable(page: &OncallPage) -> Result<(), AckError> {
         return Err(AckError::Over { id, at });
     }
     Ok(())
+}
+
+/// [`OncallPageStore::acknowledge`], written once for every backend: page `id` is acknowledged
+/// at `at` by `by` at most once, and its on-call case's `acknowledged_at` is filled in the same
+/// transaction; a page taken meanwhile (acknowledged, or recovered) says by whom or since when.
+pub(crate) fn acknowledge<S: OncallPageStore + Transact + ?Sized>(
+    store: &S,
+    id: i64,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<OncallPage, AckError> {
+    let mut page = store.page(id)?.ok_or(AckError::Unknown(id))?;
+    ackable(&page)?;
+    if !store.transaction(|tx| take_acknowledgement(tx, &page, at, by))? {
+        let now = store.page(id)?.ok_or(AckError::Unknown(id))?;
+        return Err(
+            match (now.acknowledged_at, now.acknowledged_by, now.closed_at) {
+                (Some(at), Some(by), _) => AckError::AlreadyAcknowledged { id, at, by },
+                (_, _, Some(at)) => AckError::Over { id, at },
+                _ => AckError::Unknown(id),
+            },
+        );
+    }
+    page.acknowledged_at = Some(at);
+    page.acknowledged_by = Some(by.to_string());
+    page.next_at = None;
+    Ok(page)
+}
+
+/// Inside the transaction: marks `page` acknowledged unless it was acknowledged or closed
+/// meanwhile (then `false`, nothing written), and fills its on-call case's `acknowledged_at`.
+fn take_acknowledgement(
+    tx: &mut dyn Exec,
+    page: &OncallPage,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<bool, StoreError> {
+    let at = text(at);
+    let taken = tx.exec(
+        "UPDATE notify_pages SET acknowledged_at = $2, acknowledged_by = $3, next_at = NULL
+         WHERE id = $1 AND acknowledged_at IS NULL AND closed_at IS NULL",
+        &[Arg::Int(page.id), Arg::Text(&at), Arg::Text(by)],
+    )?;
+    if taken != 1 {
+        return Ok(false);
+    }
+    if let Event::DeviceAlert {
+        device_id,
+        kind,
+        since,
+        ..
+    } = &page.event
+    {
+        tx.exec(
+            "UPDATE notify_oncall_cases SET acknowledged_at = $4
+             WHERE device_id = $1 AND kind = $2 AND since = $3 AND acknowledged_at IS NULL",
+            &[
+                Arg::Text(device_id),
+                Arg::Text(kind.tag()),
+                Arg::Text(&text(*since)),
+                Arg::Text(&at),
+            ],
+        )?;
+    }
+    Ok(true)
+}
+
+/// A page read back ([`PAGE_COLUMNS`], in order).
+pub(crate) fn decode(r: &dyn Cells) -> Result<OncallPage, StoreError> {
+    let id = r.int(0)?;
+    Ok(OncallPage {
+        id,
+        incident_key: r.text(1)?,
+        since: instant(&r.text(2)?)?,
+        event: serde_json::from_str(&r.text(3)?)
+            .map_err(|e| StoreError::Corrupt(format!("page {id}: {e}")))?,
+        step: r.int(4)? as u32,
+        next_at: opt_instant(r.opt_text(5)?)?,
+        acknowledged_at: opt_instant(r.opt_text(6)?)?,
+        acknowledged_by: r.opt_text(7)?,
+        closed_at: opt_instant(r.opt_text(8)?)?,
+    })
 }

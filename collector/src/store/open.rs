@@ -8,12 +8,14 @@
 //! beside the writer; each connection is behind a mutex), opened and migrated when the store
 //! is made; on PostgreSQL all the stores of one database share one connection pool.
 
+use super::copy::{self, CopyReport, End};
 use super::pg::{self, Pool};
+use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteClusterStore, SqliteIncidentStore,
-    SqliteNotifyStore, SqliteOncallCaseStore, SqliteStore, SqliteWindowStore, Store, StoreError,
-    WindowStore,
+    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore,
+    SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteServiceUpdateStore,
+    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,9 +42,9 @@ pub struct Stores {
     /// On-call cases registered by hand.
     pub oncall_cases: Arc<dyn OncallCaseStore>,
     /// What alerting has announced.
-    pub announced: Arc<AnnouncedStore>,
+    pub announced: Arc<dyn AnnouncedStore>,
     /// Updates of service disturbances.
-    pub service_updates: Arc<ServiceUpdateStore>,
+    pub service_updates: Arc<dyn ServiceUpdateStore>,
     /// The cluster's heartbeats and leader lease.
     pub cluster: Arc<dyn ClusterStore>,
 }
@@ -60,7 +62,7 @@ impl Database {
     pub fn open(location: &Location) -> Result<Database, StoreError> {
         match location {
             Location::Sqlite(path) => {
-                super::db::check_location(path).map_err(|message| StoreError::Open {
+                super::sqlite::check_location(path).map_err(|message| StoreError::Open {
                     path: path.display().to_string(),
                     message,
                 })?;
@@ -86,8 +88,8 @@ impl Database {
             notify: self.notify()?,
             incidents: self.incidents()?,
             oncall_cases: self.oncall_cases()?,
-            announced: Arc::new(self.announced()?),
-            service_updates: Arc::new(self.service_updates()?),
+            announced: self.announced()?,
+            service_updates: self.service_updates()?,
             cluster: self.cluster()?,
         })
     }
@@ -133,19 +135,19 @@ impl Database {
     }
 
     /// What alerting has announced.
-    pub fn announced(&self) -> Result<AnnouncedStore, StoreError> {
-        match self {
-            Database::Sqlite(p) => AnnouncedStore::open(p),
-            Database::Postgres(pool) => Ok(AnnouncedStore::Postgres(pool.clone())),
-        }
+    pub fn announced(&self) -> Result<Arc<dyn AnnouncedStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteAnnouncedStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgAnnouncedStore::new(pool.clone())),
+        })
     }
 
     /// Updates of service disturbances.
-    pub fn service_updates(&self) -> Result<ServiceUpdateStore, StoreError> {
-        match self {
-            Database::Sqlite(p) => ServiceUpdateStore::open(p),
-            Database::Postgres(pool) => Ok(ServiceUpdateStore::Postgres(pool.clone())),
-        }
+    pub fn service_updates(&self) -> Result<Arc<dyn ServiceUpdateStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteServiceUpdateStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgServiceUpdateStore::new(pool.clone())),
+        })
     }
 
     /// The cluster's heartbeats and leader lease.
@@ -154,5 +156,41 @@ impl Database {
             Database::Sqlite(p) => Arc::new(SqliteClusterStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgClusterStore::new(pool.clone())),
         })
+    }
+}
+
+/// `db copy`: copies everything from `from` into `to` (see [`super::copy`]).
+pub fn copy_database(from: &Location, to: &Location) -> Result<CopyReport, StoreError> {
+    copy::check_distinct(from, to)?;
+    copy::copy_ends(from, to, copy_source(from)?, copy_target(to)?)
+}
+
+/// The tables of the schema at `location` (for the test that keeps [`copy::TABLES`] complete).
+pub fn schema_tables(location: &Location) -> Result<Vec<String>, StoreError> {
+    copy_source(location)?.tables()
+}
+
+fn copy_source(location: &Location) -> Result<Box<dyn End>, StoreError> {
+    match location {
+        Location::Sqlite(path) => {
+            if !path.is_file() {
+                return Err(copy::refuse(format!(
+                    "the source {} does not exist",
+                    path.display()
+                )));
+            }
+            Ok(Box::new(SqliteEnd::read_only(path)?))
+        }
+        Location::Postgres(config) => Ok(Box::new(pg::copy::PgEnd::connect(config)?)),
+    }
+}
+
+fn copy_target(location: &Location) -> Result<Box<dyn End>, StoreError> {
+    match location {
+        Location::Sqlite(path) => {
+            // Created with its folder and migrated the usual way.
+            Ok(Box::new(SqliteEnd::migrated(path)?))
+        }
+        Location::Postgres(config) => Ok(Box::new(pg::copy::PgEnd::migrated(config)?)),
     }
 }

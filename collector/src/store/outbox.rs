@@ -5,6 +5,8 @@
 //! collector's database (table `notify_outbox`). An on-call case is recorded with the page that
 //! reports it.
 
+use super::columns::{opt_time_from_text as opt_instant, time_from_text as instant};
+use super::exec::Cells;
 use super::StoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,10 @@ pub struct OncallCase {
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
 }
+
+/// The columns of `notify_outbox` both backends read, in the order they decode them.
+pub(crate) const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, \
+                                  status, created_at, due_at, attempts, last_error, sent_at, raw, channel";
 
 /// A row id in the outbox.
 pub type OutboxId = i64;
@@ -259,4 +265,25 @@ impl<T: OutboxStore + ?Sized> OutboxStore for std::sync::Arc<T> {
     fn pending_digest(&self, recipient: &str) -> Result<Option<OutboxRow>, StoreError> {
         (**self).pending_digest(recipient)
     }
+}
+
+/// An outbox row read back ([`COLUMNS`], in order).
+pub(crate) fn decode(r: &dyn Cells) -> Result<OutboxRow, StoreError> {
+    Ok(OutboxRow {
+        id: r.int(0)?,
+        key: r.text(1)?,
+        kind: r.text(2)?,
+        recipient: r.text(3)?,
+        sender: r.text(4)?,
+        subject: r.text(5)?,
+        message_id: r.text(6)?,
+        status: r.text(7)?.parse().map_err(StoreError::Corrupt)?,
+        created_at: instant(&r.text(8)?)?,
+        due_at: instant(&r.text(9)?)?,
+        attempts: r.int(10)? as u32,
+        last_error: r.opt_text(11)?,
+        sent_at: opt_instant(r.opt_text(12)?)?,
+        raw: r.bytes(13)?,
+        channel: r.text(14)?,
+    })
 }

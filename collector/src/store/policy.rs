@@ -128,3 +128,8 @@ impl<T: PolicyStore + ?Sized> PolicyStore for std::sync::Arc<T> {
         (**self).set_schedule_mark(name, at)
     }
 }
+
+/// A followed failure read back from its JSON column.
+pub(crate) fn parse_failure(json: &str) -> Result<Failure, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
+}

@@ -5,15 +5,12 @@
 //!
 //! Readers match an update to an outage by time (`at` inside the outage), so an outage whose
 //! start moved with late results keeps its updates.
+//! [`ServiceUpdateStore`] is the trait; `SqliteServiceUpdateStore` and `PgServiceUpdateStore` keep it.
 
-use super::db::{self, time_from_text as instant, time_text as text};
-use super::pg::{self, Pool};
+use super::columns::time_from_text as instant;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
-use std::path::Path;
-use std::sync::Arc;
 
 /// One update of a service disturbance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,20 +24,16 @@ pub struct ServiceUpdate {
     pub text: String,
 }
 
-/// The `service_updates` table on the collector's database (SQLite or PostgreSQL).
-pub enum ServiceUpdateStore {
-    Sqlite(db::Handle),
-    Postgres(Arc<Pool>),
-}
+/// The `service_updates` table.
+pub trait ServiceUpdateStore: Send + Sync {
+    /// Appends `update` (its `id` is ignored); returns the id it got.
+    fn insert(&self, update: &ServiceUpdate) -> Result<i64, StoreError>;
 
-impl ServiceUpdateStore {
-    /// The table in the SQLite database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(ServiceUpdateStore::Sqlite(db::Handle::open(path)?))
-    }
+    /// Every update written at or after `from`, oldest first.
+    fn since(&self, from: DateTime<Utc>) -> Result<Vec<ServiceUpdate>, StoreError>;
 
     /// Appends an update; returns it with its id.
-    pub fn add(
+    fn add(
         &self,
         service_id: &str,
         since: DateTime<Utc>,
@@ -56,55 +49,37 @@ impl ServiceUpdateStore {
             by: by.to_string(),
             text: body.to_string(),
         };
-        let conn = match self {
-            ServiceUpdateStore::Sqlite(h) => h.lock(),
-            ServiceUpdateStore::Postgres(pool) => {
-                update.id = pg::service_update_add(pool, &update)?;
-                return Ok(update);
-            }
-        };
-        conn.execute(
-            "INSERT INTO service_updates (service_id, since, at, by, text)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![service_id, text(since), text(at), by, body],
-        )?;
-        update.id = conn.last_insert_rowid();
+        update.id = self.insert(&update)?;
         Ok(update)
     }
+}
 
-    /// Every update written at or after `from`, oldest first.
-    pub fn since(&self, from: DateTime<Utc>) -> Result<Vec<ServiceUpdate>, StoreError> {
-        let conn = match self {
-            ServiceUpdateStore::Sqlite(h) => h.lock(),
-            ServiceUpdateStore::Postgres(pool) => return pg::service_updates_since(pool, from),
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, service_id, since, at, by, text FROM service_updates
-             WHERE at >= ?1 ORDER BY at, id",
-        )?;
-        let rows = stmt
-            .query_map([text(from)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(id, service_id, since, at, by, text)| {
-                Ok(ServiceUpdate {
-                    id,
-                    service_id,
-                    since: instant(&since)?,
-                    at: instant(&at)?,
-                    by,
-                    text,
-                })
-            })
-            .collect()
+/// Shared stores (`Arc<dyn ServiceUpdateStore>`) are stores too.
+impl<T: ServiceUpdateStore + ?Sized> ServiceUpdateStore for std::sync::Arc<T> {
+    fn insert(&self, update: &ServiceUpdate) -> Result<i64, StoreError> {
+        (**self).insert(update)
     }
+
+    fn since(&self, from: DateTime<Utc>) -> Result<Vec<ServiceUpdate>, StoreError> {
+        (**self).since(from)
+    }
+}
+
+/// The columns both backends select, in the order [`decode`] takes them.
+pub(crate) const SELECT_SINCE: &str =
+    "SELECT id, service_id, since, at, by, text FROM service_updates
+     WHERE at >= $1 ORDER BY at, id";
+
+/// A row read back: (id, service, since, at, by, text).
+pub(crate) fn decode(
+    (id, service_id, since, at, by, text): (i64, String, String, String, String, String),
+) -> Result<ServiceUpdate, StoreError> {
+    Ok(ServiceUpdate {
+        id,
+        service_id,
+        since: instant(&since)?,
+        at: instant(&at)?,
+        by,
+        text,
+    })
 }

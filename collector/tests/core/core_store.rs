@@ -326,7 +326,7 @@ fn postgres_keeps_everything_across_reopen() {
     let version = db.cluster.psql(&db.name, "SELECT version FROM dv_schema");
     assert_eq!(
         version,
-        driftvakt_collector::store::migrations::SCHEMA_VERSION.to_string()
+        driftvakt_collector::store::sqlite::migrations::SCHEMA_VERSION.to_string()
     );
 }
 

@@ -12,7 +12,8 @@ use driftvakt_collector::app::App;
 use driftvakt_collector::calendar::{NewAdhocWindow, WindowScope};
 use driftvakt_collector::events::Event;
 use driftvakt_collector::inventory::Inventory;
-use driftvakt_collector::store::copy::{schema_tables, RUNTIME, TABLES};
+use driftvakt_collector::store::copy::{RUNTIME, TABLES};
+use driftvakt_collector::store::schema_tables;
 use driftvakt_collector::store::{
     Announced, Database, Failure, FailureState, IncidentUpdate, Location, NewManualIncident,
     NewNotice, OncallCase, StoredResult,

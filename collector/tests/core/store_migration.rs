@@ -3,11 +3,11 @@
 //! today's store, is migrated to the current schema version, and keeps every row.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use driftvakt_collector::store::db::schema_version;
-use driftvakt_collector::store::migrations::SCHEMA_VERSION;
+use driftvakt_collector::store::sqlite::migrations::SCHEMA_VERSION;
+use driftvakt_collector::store::sqlite::schema_version;
 use driftvakt_collector::store::{
-    AnnouncedStore, EntityKind, OutboxStore, SqliteNotifyStore, SqliteStore, SqliteWindowStore,
-    Status, Store, WindowStore,
+    AnnouncedStore, EntityKind, OutboxStore, SqliteAnnouncedStore, SqliteNotifyStore, SqliteStore,
+    SqliteWindowStore, Status, Store, WindowStore,
 };
 use std::path::{Path, PathBuf};
 
@@ -98,7 +98,7 @@ fn a_release_0_1_0_database_migrates_with_nothing_lost() {
     );
 
     // What alerting had announced.
-    let announced = AnnouncedStore::open(&path).unwrap();
+    let announced = SqliteAnnouncedStore::open(&path).unwrap();
     let keys: Vec<String> = announced
         .all()
         .unwrap()
@@ -120,7 +120,7 @@ fn migrating_twice_changes_nothing_and_a_newer_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_fixture(dir.path());
     drop(SqliteStore::open(&path).unwrap());
-    let conn = driftvakt_collector::store::db::open(&path).unwrap();
+    let conn = driftvakt_collector::store::sqlite::open(&path).unwrap();
     assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();

@@ -1,13 +1,17 @@
 //! The notifier's tables (outbox, policy state) and what alerting announced, the same
 //! assertions on SQLite and on a throwaway PostgreSQL (the test kit's `pg`): idempotent enqueue,
 //! claiming with a lease, sent rows recording their on-call case once, cancelling only pending
-//! rows, digests, schedule marks.
+//! rows, digests, schedule marks; the protocols written once for both backends (acknowledging
+//! an on-call page with its case, taking the leader lease and resetting the outbox).
 
 use driftvakt_collector_testkit::backends::PgLocation;
 use driftvakt_collector_testkit::pg;
 
 use chrono::{DateTime, Duration, Utc};
-use driftvakt_collector::store::{Database, Location, NewNotice, NotifyStore, OncallCase, Status};
+use driftvakt_collector::notify::{AlertKind, Event};
+use driftvakt_collector::store::{
+    AckError, ClusterStore, Database, Location, NewNotice, NotifyStore, OncallCase, Status,
+};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -90,9 +94,128 @@ fn outbox_suite(s: &dyn NotifyStore) {
     );
 }
 
+fn device_alert(device: &str, since: DateTime<Utc>) -> Event {
+    Event::DeviceAlert {
+        device_id: device.into(),
+        device_name: format!("UPS {device}"),
+        class: "ups".into(),
+        site_id: "stadshuset".into(),
+        site_name: "Stadshuset".into(),
+        municipality: "Tranemo".into(),
+        kind: AlertKind::Down,
+        since,
+        detail: "Svarar inte på ping".into(),
+    }
+}
+
+/// An on-call page is acknowledged once, with its case, and never once it is over.
+fn acknowledge_suite(s: &dyn NotifyStore) {
+    let now = utc("2026-03-11T10:00:00Z");
+    let since = now - Duration::minutes(5);
+    let case = OncallCase {
+        at: now,
+        device_id: "ups2".into(),
+        device_name: "UPS ups2".into(),
+        kind: "down".into(),
+        municipality: "Tranemo".into(),
+        since,
+        acknowledged_at: None,
+        resolved_at: None,
+    };
+    let id = s
+        .enqueue(&notice("page-ups2", now, Some(case)), now)
+        .unwrap()
+        .unwrap();
+    s.claim_due(now, now + Duration::minutes(2), 10).unwrap();
+    s.mark_sent(id, now).unwrap();
+    let key = "device:ups2:down";
+    let page = s
+        .open_page(key, since, &device_alert("ups2", since), Some(now))
+        .unwrap();
+    let at = now + Duration::minutes(3);
+    let taken = s.acknowledge(page.id, at, "anna").unwrap();
+    assert_eq!(
+        (
+            taken.acknowledged_at,
+            taken.acknowledged_by.as_deref(),
+            taken.next_at
+        ),
+        (Some(at), Some("anna"), None)
+    );
+    assert_eq!(s.page(page.id).unwrap().unwrap(), taken);
+    let cases = s
+        .oncall_cases(now - Duration::days(1), now + Duration::days(1))
+        .unwrap();
+    let acked = cases.iter().find(|c| c.device_id == "ups2").unwrap();
+    assert_eq!(acked.acknowledged_at, Some(at));
+    match s.acknowledge(page.id, at + Duration::minutes(1), "bo") {
+        Err(AckError::AlreadyAcknowledged { by, at: when, .. }) => {
+            assert_eq!((by.as_str(), when), ("anna", at))
+        }
+        other => panic!("acknowledged twice: {other:?}"),
+    }
+    let other = s
+        .open_page(
+            "device:ups3:down",
+            since,
+            &device_alert("ups3", since),
+            None,
+        )
+        .unwrap();
+    s.close_page("device:ups3:down", now).unwrap().unwrap();
+    assert!(matches!(
+        s.acknowledge(other.id, at, "anna"),
+        Err(AckError::Over { .. })
+    ));
+    assert!(matches!(
+        s.acknowledge(other.id + 100, at, "anna"),
+        Err(AckError::Unknown(_))
+    ));
+}
+
+/// Taking the lease raises its epoch and puts the rows claimed but never begun back to pending.
+fn lease_suite(cluster: &dyn ClusterStore, outbox: &dyn NotifyStore) {
+    let now = utc("2026-03-12T10:00:00Z");
+    let id = outbox
+        .enqueue(&notice("lease", now, None), now)
+        .unwrap()
+        .unwrap();
+    let claimed: Vec<_> = outbox
+        .claim_due(now, now + Duration::minutes(5), 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(claimed.contains(&id), "{claimed:?}");
+    let until = now + Duration::seconds(30);
+    let first = cluster
+        .acquire("a", now, until)
+        .unwrap()
+        .expect("a free lease");
+    for id in claimed {
+        assert_eq!(outbox.get(id).unwrap().unwrap().status, Status::Pending);
+    }
+    assert!(cluster
+        .acquire("b", now + Duration::seconds(1), until)
+        .unwrap()
+        .is_none());
+    let later = until + Duration::seconds(1);
+    let second = cluster
+        .acquire("b", later, later + Duration::seconds(30))
+        .unwrap()
+        .expect("an expired lease");
+    assert_eq!(
+        (second.holder.as_str(), second.epoch),
+        ("b", first.epoch + 1)
+    );
+    assert_eq!(cluster.lease().unwrap(), second);
+}
+
 fn run_on(location: Location) {
     let db = Database::open(&location).unwrap();
     outbox_suite(&*db.notify().unwrap());
+    acknowledge_suite(&*db.notify().unwrap());
+    lease_suite(&*db.cluster().unwrap(), &*db.notify().unwrap());
     let updates = db.service_updates().unwrap();
     let since = utc("2026-03-10T09:00:00Z");
     let u = updates

@@ -9,17 +9,14 @@
 //! Rows shared between batches are written in sorted order (names, series, devices), so two
 //! batches never deadlock.
 
-use super::results::{conflict, covering, flags, Names};
 use super::{get, Sql};
+use crate::store::results::{conflict, flags, Inserted, Outcome, DEGRADED, OK};
 use crate::store::{Skipped, StoreError, StoredResult};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio_postgres::GenericClient;
 
 /// Per series key (target, check, agent name ids): its id and compaction mark.
 type SeriesIds = HashMap<(i64, i64, i64), (i64, i64)>;
-
-/// What [`insert_results`] did: inserted, pending per device, skipped.
-pub(super) type Inserted = (usize, BTreeMap<String, i64>, Vec<Skipped>);
 
 /// Stores `results` in the caller's transaction, leaving out those already stored.
 pub(super) async fn insert_results<C: GenericClient>(
@@ -345,4 +342,62 @@ fn unzip3<A, B, D>(it: impl Iterator<Item = (A, B, D)>) -> (Vec<A>, Vec<B>, Vec<
         d.push(z);
     }
     (a, b, d)
+}
+
+/// Name ids: the committed ones and those learned in the current transaction.
+pub(super) struct Names<'a> {
+    pub(super) known: &'a HashMap<String, i64>,
+    pub(super) new: HashMap<String, i64>,
+}
+
+impl Names<'_> {
+    /// The id of `name` if known.
+    pub(super) fn get(&self, name: &str) -> Option<i64> {
+        self.known.get(name).or_else(|| self.new.get(name)).copied()
+    }
+
+    pub(super) async fn id<C: GenericClient>(
+        &mut self,
+        sql: &mut Sql<'_, C>,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(id) = self.known.get(name).or_else(|| self.new.get(name)) {
+            return Ok(*id);
+        }
+        let row = sql
+            .one(
+                "INSERT INTO dv_names (name) VALUES ($1)
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                &[&name],
+            )
+            .await?;
+        let id: i64 = get(&row, 0)?;
+        self.new.insert(name.to_string(), id);
+        Ok(id)
+    }
+}
+
+/// The row at or before `time` in `series`: (time, until, outcome).
+pub(super) async fn covering<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    series: i64,
+    time: i64,
+) -> Result<Option<(i64, Option<i64>, Outcome)>, StoreError> {
+    let row = sql
+        .opt(
+            "SELECT o.time_ms, o.until_ms, o.flags, n.name FROM dv_obs o
+             LEFT JOIN dv_names n ON n.id = o.cause
+             WHERE o.series = $1 AND o.time_ms <= $2 ORDER BY o.time_ms DESC LIMIT 1",
+            &[&series, &time],
+        )
+        .await?;
+    row.map(|r| {
+        let f: i64 = get(&r, 2)?;
+        Ok((
+            get(&r, 0)?,
+            get(&r, 1)?,
+            (f & OK != 0, f & DEGRADED != 0, get(&r, 3)?),
+        ))
+    })
+    .transpose()
 }

@@ -5,8 +5,10 @@
 
 use super::{get, Pool};
 use crate::availability::ms;
-use crate::store::cluster::{instant, ClusterStore, LeaseRow, NodeBeat};
-use crate::store::db::time_text;
+use crate::store::cluster::{self, ClusterStore, LeaseRow, NodeBeat};
+use crate::store::columns::instant_ms as instant;
+use crate::store::columns::time_text;
+use crate::store::exec::{Exec, Transact};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -25,6 +27,15 @@ impl PgClusterStore {
 
 const HOLDS: &str = "SELECT count(*) FROM cluster_lease
                      WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_ms > $3";
+
+impl Transact for PgClusterStore {
+    fn transaction<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.pool.transaction(f)
+    }
+}
 
 impl ClusterStore for PgClusterStore {
     fn heartbeat(&self, n: &NodeBeat) -> Result<(), StoreError> {
@@ -87,37 +98,7 @@ impl ClusterStore for PgClusterStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<LeaseRow>, StoreError> {
-        let (now_ms, until_ms, now_text) = (ms(now), ms(until), time_text(now));
-        let epoch = self.pool.run(async |c| {
-            let mut tx = c.tx().await?;
-            let taken = tx
-                .sql()
-                .opt(
-                    "UPDATE cluster_lease SET holder = $1, epoch = epoch + 1, expires_ms = $3
-                     WHERE id = 1 AND (expires_ms <= $2 OR holder = $1)
-                     RETURNING epoch",
-                    &[&node, &now_ms, &until_ms],
-                )
-                .await?;
-            let Some(row) = taken else {
-                return Ok(None);
-            };
-            let epoch: i64 = get(&row, 0)?;
-            tx.sql()
-                .exec(
-                    "UPDATE notify_outbox SET status = 'pending', due_at = $1
-                     WHERE status = 'sending' AND send_epoch IS NULL",
-                    &[&now_text],
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(Some(epoch))
-        })?;
-        Ok(epoch.map(|epoch| LeaseRow {
-            holder: node.to_string(),
-            epoch,
-            expires_at: until,
-        }))
+        cluster::acquire(self, node, now, until)
     }
 
     fn renew(

@@ -1,5 +1,5 @@
 //! The PostgreSQL migration sequence: numbered exactly like SQLite's
-//! ([`crate::store::migrations::MIGRATIONS`]): migration `n` makes the same tables, columns and
+//! ([`crate::store::sqlite::migrations::MIGRATIONS`]): migration `n` makes the same tables, columns and
 //! changes as SQLite's `n`, in PostgreSQL's words (`BIGINT` for SQLite's integers, `BIGSERIAL`
 //! for its row ids, `BYTEA` for blobs, `TEXT COLLATE "C"` so text sorts by bytes as in SQLite).
 //! A unit test keeps the two sequences the same length: a migration appended to one must be
@@ -348,7 +348,7 @@ mod tests {
     fn numbered_like_sqlite() {
         assert_eq!(
             super::MIGRATIONS.len(),
-            crate::store::migrations::MIGRATIONS.len(),
+            crate::store::sqlite::migrations::MIGRATIONS.len(),
             "append the PostgreSQL migration with the same number as the SQLite one"
         );
     }

@@ -20,25 +20,30 @@
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
+mod announced;
 mod batch;
 mod cluster;
 mod compact;
 pub mod copy;
+mod incidents;
 pub mod migrations;
 mod notify;
 mod oncall;
+mod oncall_pages;
 mod results;
-mod tables;
+mod service_updates;
+mod windows;
 
+pub use announced::PgAnnouncedStore;
 pub use cluster::PgClusterStore;
+pub use incidents::PgIncidentStore;
 pub use notify::PgNotifyStore;
 pub use oncall::PgOncallCaseStore;
 pub use results::PgStore;
-pub(super) use tables::{
-    announced_all, announced_delete, announced_put, service_update_add, service_updates_since,
-};
-pub use tables::{PgIncidentStore, PgWindowStore};
+pub use service_updates::PgServiceUpdateStore;
+pub use windows::PgWindowStore;
 
+use super::exec::{Arg, Cells, Exec};
 use super::{PgConfig, StoreError};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -220,13 +225,37 @@ impl Pool {
         &self,
         f: impl AsyncFnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        self.with_conn(|conn| block_on(f(conn)))
+    }
+
+    /// Runs `f` in one transaction on a connection (see [`crate::store::exec`]): committed when
+    /// it returns `Ok`, rolled back otherwise.
+    pub fn transaction<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with_conn(|conn| {
+            block_on(conn.client.batch_execute("BEGIN"))?;
+            let mut tx = PgExec { conn, open: true };
+            let out = f(&mut tx)?;
+            tx.open = false;
+            block_on(tx.conn.client.batch_execute("COMMIT"))?;
+            Ok(out)
+        })
+    }
+
+    /// Runs `f` on a connection, as [`Pool::run`] does.
+    fn with_conn<R>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let mut slot = self.slot();
         if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
             *slot = None;
             *slot = Some(connect(&self.config)?);
         }
         let conn = slot.as_mut().expect("connected above");
-        let out = block_on(f(conn));
+        let out = f(conn);
         if conn.client.is_closed() {
             *slot = None;
         }
@@ -270,10 +299,65 @@ fn connect(config: &PgConfig) -> Result<Conn, StoreError> {
     })
 }
 
+/// [`Exec`] on a connection inside `BEGIN`; rolled back when dropped before the commit (an error
+/// or a panic in the protocol), so the connection goes back to the pool outside a transaction.
+struct PgExec<'a> {
+    conn: &'a mut Conn,
+    open: bool,
+}
+
+impl PgExec<'_> {
+    fn params<'p>(args: &'p [Arg<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
+        args.iter()
+            .map(|a| match a {
+                Arg::Int(v) => v as &(dyn ToSql + Sync),
+                Arg::Text(s) => s as &(dyn ToSql + Sync),
+            })
+            .collect()
+    }
+}
+
+impl Exec for PgExec<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        block_on(self.conn.sql().exec(sql, &Self::params(args)))
+    }
+
+    fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
+        let row = block_on(self.conn.sql().opt(sql, &Self::params(args)))?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+}
+
+impl Drop for PgExec<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = block_on(self.conn.client.batch_execute("ROLLBACK"));
+        }
+    }
+}
+
 /// A text column's value as the stores read it.
 pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     i: usize,
 ) -> Result<T, StoreError> {
     Ok(row.try_get(i)?)
+}
+
+impl Cells for Row {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        get(self, i)
+    }
+
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        get(self, i)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        get(self, i)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        get(self, i)
+    }
 }

@@ -2,7 +2,7 @@
 //! statements and text formats as SQLite's (`store::oncall`).
 
 use super::{get, Pool};
-use crate::store::db::time_text as text;
+use crate::store::columns::time_text as text;
 use crate::store::oncall::{
     from_columns, ManualOncallCase, NewManualOncallCase, OncallCaseStore, SELECT,
 };

@@ -1,6 +1,6 @@
 //! [`Store`] on PostgreSQL: results as compact rows (names, series, observations, runs; see the
 //! module doc of [`crate::store`]), batches, outages, flaps, compaction and statistics. The
-//! same statements as the SQLite store's (`store/sqlite.rs`, `results.rs`, `compact.rs`) in
+//! same statements as the SQLite store's (`sqlite/results.rs`, `batch.rs`, `compact.rs`) in
 //! PostgreSQL's words.
 //!
 //! Concurrency: a batch is one transaction that first inserts its id with
@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio_postgres::GenericClient;
 
-const OK: i64 = 1;
-const DEGRADED: i64 = 2;
+use super::batch::Names;
+use crate::store::columns::parse_kind;
+use crate::store::results::{DEGRADED, OK};
 
 /// The PostgreSQL backend of [`Store`].
 pub struct PgStore {
@@ -40,73 +41,6 @@ impl PgStore {
     fn known(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
         self.names.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Name ids: the committed ones and those learned in the current transaction.
-pub(super) struct Names<'a> {
-    pub(super) known: &'a HashMap<String, i64>,
-    pub(super) new: HashMap<String, i64>,
-}
-
-impl Names<'_> {
-    /// The id of `name` if known.
-    pub(super) fn get(&self, name: &str) -> Option<i64> {
-        self.known.get(name).or_else(|| self.new.get(name)).copied()
-    }
-
-    pub(super) async fn id<C: GenericClient>(
-        &mut self,
-        sql: &mut Sql<'_, C>,
-        name: &str,
-    ) -> Result<i64, StoreError> {
-        if let Some(id) = self.known.get(name).or_else(|| self.new.get(name)) {
-            return Ok(*id);
-        }
-        let row = sql
-            .one(
-                "INSERT INTO dv_names (name) VALUES ($1)
-                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                &[&name],
-            )
-            .await?;
-        let id: i64 = get(&row, 0)?;
-        self.new.insert(name.to_string(), id);
-        Ok(id)
-    }
-}
-
-pub(super) fn flags(r: &StoredResult) -> i64 {
-    (if r.ok { OK } else { 0 }) | (if r.degraded { DEGRADED } else { 0 })
-}
-
-use crate::store::parse_kind;
-/// A stored row's outcome: (ok, degraded, cause).
-pub(super) use crate::store::results::conflict;
-use crate::store::results::Outcome;
-
-/// The row at or before `time` in `series`: (time, until, outcome).
-pub(super) async fn covering<C: GenericClient>(
-    sql: &mut Sql<'_, C>,
-    series: i64,
-    time: i64,
-) -> Result<Option<(i64, Option<i64>, Outcome)>, StoreError> {
-    let row = sql
-        .opt(
-            "SELECT o.time_ms, o.until_ms, o.flags, n.name FROM dv_obs o
-             LEFT JOIN dv_names n ON n.id = o.cause
-             WHERE o.series = $1 AND o.time_ms <= $2 ORDER BY o.time_ms DESC LIMIT 1",
-            &[&series, &time],
-        )
-        .await?;
-    row.map(|r| {
-        let f: i64 = get(&r, 2)?;
-        Ok((
-            get(&r, 0)?,
-            get(&r, 1)?,
-            (f & OK != 0, f & DEGRADED != 0, get(&r, 3)?),
-        ))
-    })
-    .transpose()
 }
 
 /// The series of `device` (of one check, or all): (id, check, agent).
@@ -270,7 +204,7 @@ async fn insert_flaps<C: GenericClient>(
 impl Store for PgStore {
     fn manual_incidents(&self, from: i64, to: i64) -> Result<Vec<ManualIncident>, StoreError> {
         self.pool
-            .run(async |c| super::tables::incidents_between(&mut c.sql(), from, to).await)
+            .run(async |c| super::incidents::incidents_between(&mut c.sql(), from, to).await)
     }
 
     fn apply_batch(

@@ -8,10 +8,13 @@
 //! - The schema comes from the one migration sequence of the whole database
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
 
-use super::results::{self, Ids, NewIds};
-use super::{
-    batch_digest, compact, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen,
-    Store, StoreError, StoreStats, StoredResult,
+use super::batch::{insert_results, Ids, NewIds};
+use super::compact;
+use crate::store::columns::parse_kind;
+use crate::store::results::{DEGRADED, OK};
+use crate::store::{
+    batch_digest, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen, Store,
+    StoreError, StoreStats, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -29,7 +32,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        super::db::check_location(path).map_err(|message| StoreError::Open {
+        super::check_location(path).map_err(|message| StoreError::Open {
             path: path.display().to_string(),
             message,
         })?;
@@ -39,7 +42,7 @@ impl SqliteStore {
                 message: format!("cannot create directory: {e}"),
             })?;
         }
-        let conn = super::db::open(path)?;
+        let conn = super::open(path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             ids: Mutex::new(Ids::default()),
@@ -52,7 +55,7 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        super::db::lock(&self.conn)
+        super::lock(&self.conn)
     }
 }
 
@@ -102,7 +105,7 @@ impl Store for SqliteStore {
         &self,
         from: i64,
         to: i64,
-    ) -> Result<Vec<super::ManualIncident>, StoreError> {
+    ) -> Result<Vec<crate::store::ManualIncident>, StoreError> {
         super::incidents::list(&self.conn(), from, to)
     }
 
@@ -141,7 +144,7 @@ impl Store for SqliteStore {
         }
         let ids = self.ids();
         let mut new = NewIds::default();
-        let (inserted, pending, skipped) = results::insert_results(&tx, &ids, &mut new, results)?;
+        let (inserted, pending, skipped) = insert_results(&tx, &ids, &mut new, results)?;
         tx.commit()?;
         drop(ids);
         self.ids().merge(new);
@@ -183,7 +186,7 @@ impl Store for SqliteStore {
     }
 
     fn results(&self, device: &str, from: i64) -> Result<Vec<StoredResult>, StoreError> {
-        results::results(&self.conn(), device, from)
+        results(&self.conn(), device, from)
     }
 
     fn last_ok_before(
@@ -192,7 +195,7 @@ impl Store for SqliteStore {
         check: &str,
         before: i64,
     ) -> Result<Option<i64>, StoreError> {
-        results::last_ok_before(&self.conn(), device, check, before)
+        last_ok_before(&self.conn(), device, check, before)
     }
 
     fn outages(
@@ -236,7 +239,7 @@ impl Store for SqliteStore {
                 id,
                 start,
                 end,
-                kind: super::parse_kind(&kind)?,
+                kind: parse_kind(&kind)?,
                 cause,
             });
         }
@@ -303,7 +306,7 @@ impl Store for SqliteStore {
     }
 
     fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError> {
-        results::latest(&self.conn(), device)
+        latest(&self.conn(), device)
     }
 
     fn compact(
@@ -332,6 +335,141 @@ impl Store for SqliteStore {
     fn stats(&self, full: bool) -> Result<StoreStats, StoreError> {
         compact::stats(&self.conn(), self.path.as_deref(), full)
     }
+}
+
+/// The series of `device` (of one check, or all): (id, check, agent). Two statements, not
+/// `(?2 IS NULL OR ...)`: with that, SQLite plans for the NULL case and scans every series.
+pub(super) fn series_of(
+    conn: &Connection,
+    device: &str,
+    check: Option<&str>,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+    let out = match check {
+        Some(check) => conn
+            .prepare_cached(
+                "SELECT s.id, ?2, a.name FROM dv_series s
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = ?1)
+                   AND s.check_name = (SELECT id FROM dv_names WHERE name = ?2)
+                 ORDER BY a.name",
+            )?
+            .query_map(params![device, check], row)?
+            .collect::<Result<_, _>>()?,
+        None => conn
+            .prepare_cached(
+                "SELECT s.id, c.name, a.name FROM dv_series s
+                 JOIN dv_names c ON c.id = s.check_name
+                 JOIN dv_names a ON a.id = s.agent
+                 WHERE s.target = (SELECT id FROM dv_names WHERE name = ?1)
+                 ORDER BY a.name, c.name",
+            )?
+            .query_map(params![device], row)?
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(out)
+}
+
+/// A device's results (and runs) at or after `from`, and any run covering `from`, by time.
+pub(super) fn results(
+    conn: &Connection,
+    device: &str,
+    from: i64,
+) -> Result<Vec<StoredResult>, StoreError> {
+    let mut covering = conn.prepare_cached(
+        "SELECT o.time_ms, o.flags, n.name, o.until_ms, o.count, o.detail FROM dv_obs o
+         LEFT JOIN dv_names n ON n.id = o.cause
+         WHERE o.series = ?1 AND o.time_ms < ?2 ORDER BY o.time_ms DESC LIMIT 1",
+    )?;
+    let mut after = conn.prepare_cached(
+        "SELECT o.time_ms, o.flags, n.name, o.until_ms, o.count, o.detail FROM dv_obs o
+         LEFT JOIN dv_names n ON n.id = o.cause
+         WHERE o.series = ?1 AND o.time_ms >= ?2 ORDER BY o.time_ms",
+    )?;
+    let mut out = Vec::new();
+    for (series, check, agent) in series_of(conn, device, None)? {
+        let row = |r: &rusqlite::Row| -> rusqlite::Result<StoredResult> {
+            let time: i64 = r.get(0)?;
+            let f: i64 = r.get(1)?;
+            Ok(StoredResult {
+                agent: agent.clone(),
+                target: device.to_string(),
+                check: check.clone(),
+                time,
+                ok: f & OK != 0,
+                degraded: f & DEGRADED != 0,
+                cause: r.get(2)?,
+                until: r.get::<_, Option<i64>>(3)?.unwrap_or(time),
+                count: r.get::<_, Option<u32>>(4)?.unwrap_or(1),
+                raw: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            })
+        };
+        if let Some(run) = covering.query_row(params![series, from], row).optional()? {
+            if run.until >= from {
+                out.push(run);
+            }
+        }
+        let rows = after.query_map(params![series, from], row)?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    out.sort_by_key(|r| r.time);
+    Ok(out)
+}
+
+/// See [`super::Store::last_ok_before`].
+pub(super) fn last_ok_before(
+    conn: &Connection,
+    device: &str,
+    check: &str,
+    before: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut reported =
+        conn.prepare_cached("SELECT 1 FROM dv_obs WHERE series = ?1 AND time_ms < ?2 LIMIT 1")?;
+    let mut last_ok = conn.prepare_cached(
+        "SELECT time_ms, until_ms FROM dv_obs WHERE series = ?1 AND time_ms < ?2 AND flags & 1
+         ORDER BY time_ms DESC LIMIT 1",
+    )?;
+    let mut earliest: Option<i64> = Some(before);
+    for (series, _, _) in series_of(conn, device, Some(check))? {
+        if !reported.exists(params![series, before])? {
+            continue;
+        }
+        let t: Option<i64> = last_ok
+            .query_row(params![series, before], |r| {
+                let time: i64 = r.get(0)?;
+                let until: Option<i64> = r.get(1)?;
+                // Inside a run the last success before `before` is at most `before - 1`.
+                Ok(until.unwrap_or(time).min(before - 1))
+            })
+            .optional()?;
+        earliest = match (earliest, t) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+    }
+    Ok(earliest)
+}
+
+/// The latest result of each series of `device`: its time and raw JSON (the outcome fields are
+/// left default; the raw JSON has them).
+pub(super) fn latest(conn: &Connection, device: &str) -> Result<Vec<StoredResult>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT time_ms, raw FROM dv_latest WHERE series = ?1")?;
+    let mut out = Vec::new();
+    for (series, check, agent) in series_of(conn, device, None)? {
+        let found = stmt
+            .query_row([series], |r| {
+                let (time, raw): (i64, String) = (r.get(0)?, r.get(1)?);
+                Ok(StoredResult::single(
+                    &agent, device, &check, time, false, false, None, raw,
+                ))
+            })
+            .optional()?;
+        out.extend(found);
+    }
+    out.sort_by_key(|r| r.time);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! Opening the collector's SQLite database. Every table lives in the same file, opened the same
+//! The SQLite backend: opening the collector's database, the executor of [`crate::store::exec`], and
+//! one file per table group (named like `pg/`'s). Every table lives in the same file, opened the same
 //! way: WAL (readers never block the writer), `synchronous=FULL` (what was acknowledged survives a
 //! power cut; only devices' re-derived outages, which pending marks bring back, commit lazily: see
 //! `SqliteStore::replace_outages`), foreign keys on, a 5 s busy timeout for the moments two writers meet, and the
-//! schema brought up to date by the one migration sequence ([`super::migrations`]) before the
+//! schema brought up to date by the one migration sequence ([`migrations`]) before the
 //! connection is handed out. A database written by a newer program is refused.
 //!
 //! Incremental auto-vacuum: pages freed by compaction are reused first and can be returned to the
@@ -11,11 +12,35 @@
 //! switched once, at its first open by this version, with a `VACUUM` (it rewrites the file, so
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
-use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
+mod announced;
+mod batch;
+mod cluster;
+mod compact;
+pub mod copy;
+mod incidents;
+pub mod migrations;
+mod notify;
+mod oncall;
+mod oncall_pages;
+mod results;
+mod service_updates;
+mod windows;
+
+pub use announced::SqliteAnnouncedStore;
+pub use cluster::{send_epoch_of, SqliteClusterStore};
+pub use incidents::SqliteIncidentStore;
+pub use notify::SqliteNotifyStore;
+pub use oncall::SqliteOncallCaseStore;
+pub use results::SqliteStore;
+pub use service_updates::SqliteServiceUpdateStore;
+pub use windows::SqliteWindowStore;
+
+use super::exec::{Arg, Cells, Exec};
 use super::StoreError;
 pub use crate::inventory::database::check_location;
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, TransactionBehavior};
+use migrations::{MIGRATIONS, SCHEMA_VERSION};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -114,21 +139,85 @@ impl Handle {
     }
 }
 
-/// An instant as the stores write it into text columns: RFC 3339 UTC with milliseconds, so
-/// text order is time order.
-pub fn time_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// An instant read back from a text column (any RFC 3339); a bad value is corrupt data.
-pub fn time_from_text(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("instant {s:?}: {e}")))
+/// SQL written once for both backends, with PostgreSQL's placeholders (`$1`), in SQLite's
+/// (`?1`: the same numbered parameter). Such SQL has no other `$`.
+pub(crate) fn placeholders(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 /// The connection behind a mutex; a panic while it was held leaves SQLite consistent, so a
 /// poisoned lock is taken over rather than propagated.
 pub fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` in one IMMEDIATE transaction on `conn` (see [`crate::store::exec`]).
+pub(crate) fn transaction<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&mut SqliteExec(&tx))?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// [`Exec`] on an open SQLite transaction.
+struct SqliteExec<'a>(&'a rusqlite::Transaction<'a>);
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Int(v) => ToSqlOutput::from(*v),
+            Arg::Text(s) => ToSqlOutput::from(*s),
+        })
+    }
+}
+
+impl Exec for SqliteExec<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args))? as u64)
+    }
+
+    fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
+        let mut stmt = self.0.prepare_cached(&placeholders(sql))?;
+        Ok(stmt
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(i)?)
+    }
+}
+
+/// Every row of `sql` (with `p`), each decoded by `decode`.
+pub(crate) fn decoded<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    decode: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
 }

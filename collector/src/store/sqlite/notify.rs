@@ -3,38 +3,36 @@
 //! `notify_schedule_marks`. Instants are stored as RFC 3339 UTC with milliseconds, so text
 //! order is time order.
 
-use super::db::{self, time_from_text as instant, time_text as text};
-use super::policy::{Failure, PolicyStore};
-use super::StoreError;
+use super::Handle;
+use crate::store::columns::{time_from_text as instant, time_text as text};
 use crate::store::outbox::{
-    NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status,
+    self, NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status, COLUMNS,
 };
+use crate::store::policy::{parse_failure, Failure, PolicyStore};
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::MutexGuard;
-
-const COLUMNS: &str = "id, idempotency_key, kind, recipient, sender, subject, message_id, status, \
-                       created_at, due_at, attempts, last_error, sent_at, raw, channel";
 
 /// The notifier's tables in one SQLite database.
 #[derive(Debug)]
 pub struct SqliteNotifyStore {
-    conn: db::Handle,
+    conn: Handle,
 }
 
 impl SqliteNotifyStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteNotifyStore {
-            conn: db::Handle::open(path)?,
+            conn: Handle::open(path)?,
         })
     }
 
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Ok(SqliteNotifyStore {
-            conn: db::Handle::in_memory()?,
+            conn: Handle::in_memory()?,
         })
     }
 
@@ -43,72 +41,8 @@ impl SqliteNotifyStore {
     }
 
     fn rows(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxRow>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
-        let raw = stmt.query_map(params, raw_row)?;
-        raw.map(|r| r.map_err(StoreError::from).and_then(to_row))
-            .collect()
+        super::decoded(&self.conn(), sql, params, outbox::decode)
     }
-}
-
-type RawRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    u32,
-    Option<String>,
-    Option<String>,
-    Vec<u8>,
-    String,
-);
-
-fn raw_row(r: &Row) -> rusqlite::Result<RawRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-        r.get(13)?,
-        r.get(14)?,
-    ))
-}
-
-fn to_row(r: RawRow) -> Result<OutboxRow, StoreError> {
-    let (id, key, kind, recipient, sender, subject, message_id, status, created, due, attempts) =
-        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10);
-    Ok(OutboxRow {
-        id,
-        key,
-        kind,
-        recipient,
-        sender,
-        subject,
-        message_id,
-        status: status.parse().map_err(StoreError::Corrupt)?,
-        created_at: instant(&created)?,
-        due_at: instant(&due)?,
-        attempts,
-        last_error: r.11,
-        sent_at: r.12.as_deref().map(instant).transpose()?,
-        raw: r.13,
-        channel: r.14,
-    })
 }
 
 impl OutboxStore for SqliteNotifyStore {
@@ -468,8 +402,4 @@ impl PolicyStore for SqliteNotifyStore {
         )?;
         Ok(())
     }
-}
-
-fn parse_failure(json: &str) -> Result<Failure, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("incident: {e}")))
 }
