@@ -24,16 +24,30 @@ pub fn free_port() -> Result<u16> {
 /// it answers and closes it (connection refused) while it or a parent is dark.
 pub struct Devices {
     pub ports: Vec<u16>,
+    /// Each device's port, held for the run (see [`Devices::new`]).
+    _reserved: Vec<socket2::Socket>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Devices {
-    /// Picks a port per device; nothing listens until [`Devices::follow`].
+    /// Reserves a port per device (bound, not listening: a probe is refused); nothing listens
+    /// until [`Devices::follow`]. The reservation holds the port for the whole run, so no
+    /// other process can take it while a device is dark.
     pub fn new(n: usize) -> Result<Devices> {
-        let ports = (0..n).map(|_| free_port()).collect::<Result<Vec<_>>>()?;
+        let reserved = (0..n)
+            .map(|_| reserve(0))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let ports = reserved
+            .iter()
+            .map(|s| {
+                let addr = s.local_addr()?.as_socket().context("not an IP socket")?;
+                Ok(addr.port())
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Devices {
             ports,
+            _reserved: reserved,
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         })
@@ -51,6 +65,24 @@ impl Devices {
     }
 }
 
+/// A TCP socket bound to 127.0.0.1:`port` with `SO_REUSEADDR`, not listening. Another such
+/// socket may bind the same port and listen beside it (Linux refuses only a second listener).
+fn reserve(port: u16) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    Ok(s)
+}
+
+/// A listener on `port` beside its reservation.
+fn listen_on(port: u16) -> std::io::Result<TcpListener> {
+    let s = reserve(port)?;
+    s.listen(128)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
 impl Drop for Devices {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -66,11 +98,8 @@ fn listen_while(world: &World, d: usize, port: u16, t0: Instant, stop: &AtomicBo
         let t = t0.elapsed().as_millis() as Ms;
         if world.answers(d, t) {
             if listener.is_none() {
-                match TcpListener::bind(("127.0.0.1", port)) {
-                    Ok(l) => {
-                        let _ = l.set_nonblocking(true);
-                        listener = Some(l);
-                    }
+                match listen_on(port) {
+                    Ok(l) => listener = Some(l),
                     Err(e) => eprintln!("soak: device {d} cannot listen on {port}: {e}"),
                 }
             }
