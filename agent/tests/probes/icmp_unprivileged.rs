@@ -2,8 +2,11 @@
 //! every capability) in a fresh network namespace, where `net.ipv4.ping_group_range` is the
 //! kernel's default `1 0` (no unprivileged ping), whatever the host allows. It must say so
 //! once, loudly, with what to do, and every ICMP result must carry `permission_denied`, which
-//! the wire classifies as the agent's fault, not the device's. Needs root (to switch users and
-//! make the namespace), setpriv and unshare (util-linux).
+//! the wire classifies as the agent's fault, not the device's. And where the namespace allows
+//! unprivileged ping (`ping_group_range` wide open, as Debian's and Ubuntu's systemd set it), the
+//! same unprivileged agent pings over datagram ICMP sockets, IPv4 and IPv6, with no hint at all.
+//! Needs root (to switch users and make the namespace), setpriv and unshare (util-linux), ip
+//! (iproute2) and sysctl (procps).
 
 use driftvakt_common::wire::{ErrorKind, ProbeResult};
 use std::os::unix::fs::PermissionsExt;
@@ -71,6 +74,34 @@ fn as_nobody(s: &Setup, args: &[&str]) -> Command {
         "--regid=nogroup",
         "--clear-groups",
         "--",
+    ])
+    .arg(&s.bin)
+    .args(args)
+    .current_dir(s.bin.parent().unwrap())
+    .env("RUST_LOG", "info")
+    .env_remove("NO_COLOR");
+    c
+}
+
+/// [`as_nobody`] in a namespace whose loopback is up and whose `ping_group_range` lets every
+/// group ping: the setup is a shell inside the new namespace, as root, before it drops to nobody.
+fn as_nobody_allowed_to_ping(s: &Setup, args: &[&str]) -> Command {
+    for tool in ["/usr/sbin/ip", "/usr/sbin/sysctl"] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: install iproute2 and procps"
+        );
+    }
+    let mut c = Command::new("/usr/bin/unshare");
+    c.args([
+        "--net",
+        "--",
+        "/bin/sh",
+        "-ec",
+        "/usr/sbin/ip link set lo up; \
+         /usr/sbin/sysctl -q -w net.ipv4.ping_group_range='0 2147483647'; \
+         exec /usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups -- \"$@\"",
+        "sh",
     ])
     .arg(&s.bin)
     .args(args)
@@ -161,4 +192,48 @@ fn run_as_nobody_logs_the_error_once_not_once_per_probe() {
     assert_the_hint(&stderr);
     let errors = stderr.lines().filter(|l| l.contains("ERROR")).count();
     assert_eq!(errors, 1, "one error line in all:\n{stderr}");
+}
+
+#[test]
+fn where_ping_group_range_allows_it_nobody_pings_over_datagram_sockets() {
+    let s = setup();
+    let mut config = std::fs::read_to_string(&s.config).unwrap();
+    config.push_str(
+        "  - id: sw-v6\n    class: switch\n    address: \"::1\"\n    interval: 1s\n    \
+         timeout: 500ms\n    checks: [icmp]\n",
+    );
+    std::fs::write(&s.config, config).unwrap();
+    let path = s.config.display().to_string();
+    let out = as_nobody_allowed_to_ping(&s, &["probe", "--once", "--config", &path])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(
+        hint_lines(&stderr).is_empty(),
+        "no privilege hint where ping is allowed:\n{stderr}"
+    );
+    let results: Vec<ProbeResult> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(results.len(), 4, "{stderr}");
+    for r in &results {
+        assert!(
+            r.ok,
+            "nobody pings {} over a datagram socket: {r:?}",
+            r.target
+        );
+        assert_eq!(r.error, None, "{r:?}");
+        let received = r.values.get("icmp_received");
+        assert!(
+            received.is_some_and(
+                |v| matches!(v, driftvakt_common::wire::Value::Number(n) if *n >= 1.0)
+            ),
+            "echo replies counted for {}: {:?}",
+            r.target,
+            r.values
+        );
+    }
+    assert!(results.iter().any(|r| r.target == "sw-v6"), "IPv6 too");
 }
