@@ -437,9 +437,16 @@ impl Store for PgStore {
         })
     }
 
+    /// Devices' replacements commit without waiting for the WAL to reach the disk
+    /// (`synchronous_commit = off` for that transaction only), as on SQLite: a server crash
+    /// loses only the newest such commits, and the durable pending marks bring them back.
     fn replace_outages(&self, replacements: &[Replacement]) -> Result<(), StoreError> {
+        let lazy = replacements.iter().all(|r| r.entity == EntityKind::Device);
         self.pool.run(async |c| {
             let mut tx = c.tx().await?;
+            if lazy {
+                tx.sql().batch("SET LOCAL synchronous_commit = off").await?;
+            }
             replace_all(&mut tx.sql(), replacements).await?;
             tx.commit().await
         })
