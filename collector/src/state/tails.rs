@@ -14,10 +14,18 @@
 //!   time apart: the store's own compaction rule, which the state machine reads exactly as the
 //!   single results (see its module doc, "Runs", and `cause_at` there). A healthy device costs
 //!   one run per check however long it stays healthy, and a device down for weeks one more.
-//! - `outages`: the device's stored outages that start at or after `outages_from`, the anchor
-//!   of its last re-derivation. Every stored outage that starts before that anchor ends at or
-//!   before it (the anchor is moved back over covering outages), so for any later instant the
-//!   covering outages are among these.
+//! - `outages`: the device's stored outages that start at or after `outages_from`: the anchor
+//!   of its first re-derivation in this process, moved up to six hours before the latest
+//!   anchor as re-derivations go on ([`OUTAGES_KEPT_MS`]). Every stored outage that starts
+//!   before `outages_from` ends at or before it (an anchor is moved back over covering
+//!   outages, and `outages_from` is moved up only past outages that end before it), so for any
+//!   later instant the covering outages are among these, and so are all that overlap a span
+//!   starting at or after it (what a service re-derivation reads).
+//! - `flaps`: the flaps the last re-derivation wrote (ending at or after its anchor), so that
+//!   a re-derivation that would write the same outages and flaps writes nothing
+//!   ([`Tails::unchanged`]).
+//! - Services: each service's stored outages, kept the same way, for the outages around a
+//!   service's re-derivation start.
 //!
 //! Results are appended as ingest stores them ([`Tails::append`]), under the writers' lock,
 //! after the store committed them. A result older than its series' newest run (an agent
