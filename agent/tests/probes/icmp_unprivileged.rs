@@ -39,8 +39,10 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.path().join("driftvakt-agent");
-    std::fs::copy(env!("CARGO_BIN_EXE_driftvakt-agent"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    driftvakt_testkit::files::executable_copy(
+        Path::new(env!("CARGO_BIN_EXE_driftvakt-agent")),
+        &bin,
+    );
     let config = dir.path().join("agent.yaml");
     std::fs::write(
         &config,

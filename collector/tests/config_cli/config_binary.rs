@@ -336,7 +336,7 @@ fn a_secret_file_it_cannot_read_names_the_user_it_runs_as() {
     // A copy of the binary in the open folder: the checkout may lie where the service user
     // cannot reach (a clone under /root).
     let bin = dir.path().join("driftvakt-collector");
-    std::fs::copy(BIN, &bin).unwrap();
+    driftvakt_collector_testkit::files::executable_copy(Path::new(BIN), &bin);
     let mut cmd = Command::new(&bin);
     cmd.current_dir(dir.path()).args(["check-config", "c.yaml"]);
     // SAFETY: geteuid has no preconditions.

@@ -64,8 +64,10 @@ fn the_demo_without_ping_privilege_blames_the_agent_not_the_devices() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.path().join("driftvakt-collector");
-    std::fs::copy(env!("CARGO_BIN_EXE_driftvakt-collector"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    driftvakt_collector_testkit::files::executable_copy(
+        Path::new(env!("CARGO_BIN_EXE_driftvakt-collector")),
+        &bin,
+    );
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     // nobody writes the database and the .eml folder.
