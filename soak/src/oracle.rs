@@ -4,8 +4,10 @@
 //!
 //! - a device's probe fails while it or a parent is dark; three failures in a row
 //!   (`confirm_failures`) make an outage from the first failure to the first success; fewer are
-//!   a flap; a silence of more than three intervals (`stale_intervals`) forgets an unconfirmed
-//!   run but never ends an outage (the outage goes on to the first success after it);
+//!   a flap; a silence of more than three intervals (`stale_intervals`) neither ends nor breaks
+//!   a run: failures on both sides of it count together, and a run confirmed on either side is
+//!   down from its first failure through the silence to the first success after it (an
+//!   unconfirmed run's silence is unknown until then);
 //! - a device without a result for three intervals is unknown from the last result plus three
 //!   intervals to its next result (or for good at the end: the outage of a device still down
 //!   at the end ends three intervals after its last result, and unknown follows);
@@ -56,18 +58,20 @@ pub fn own_timeline(interval: Ms, results: &[(Ms, bool)]) -> Own {
     };
     // The failures in a row so far: (first failure, count).
     let mut run: Option<(Ms, u32)> = None;
+    // Silences inside an unconfirmed run: unknown, unless the run is confirmed later.
+    let mut silences: Vec<Span> = Vec::new();
     let mut prev: Option<Ms> = None;
     for &(t, ok) in results {
         if let Some(p) = prev {
             if t - p > stale {
-                let confirmed = run.is_some_and(|(_, n)| n >= CONFIRM);
-                if !confirmed {
-                    // Nobody knows between the last result's reach and this one.
-                    own.unknown.push(Span {
-                        start: p + stale,
-                        end: t,
-                    });
-                    run = None;
+                let silence = Span {
+                    start: p + stale,
+                    end: t,
+                };
+                match run {
+                    Some((_, n)) if n >= CONFIRM => {}
+                    Some(_) => silences.push(silence),
+                    None => own.unknown.push(silence),
                 }
             }
         }
@@ -77,9 +81,13 @@ pub fn own_timeline(interval: Ms, results: &[(Ms, bool)]) -> Own {
                 Some(_) => own.flaps += 1,
                 None => {}
             }
+            own.unknown.append(&mut silences);
         } else {
             let (start, n) = run.unwrap_or((t, 0));
             run = Some((start, n + 1));
+            if n + 1 >= CONFIRM {
+                silences.clear();
+            }
         }
         prev = Some(t);
     }
@@ -92,6 +100,7 @@ pub fn own_timeline(interval: Ms, results: &[(Ms, bool)]) -> Own {
                 });
             }
         }
+        own.unknown.append(&mut silences);
         own.unknown.push(Span {
             start: p + stale,
             end: OPEN,
@@ -330,10 +339,26 @@ mod tests {
     }
 
     #[test]
-    fn an_unconfirmed_run_is_forgotten_across_a_silence() {
+    fn failures_on_both_sides_of_a_silence_confirm_one_outage() {
         let res = r(&[(0, true), (1, false), (10, false), (11, false), (12, true)]);
         let own = own_timeline(M, &res);
+        assert_eq!(
+            own.down,
+            vec![Span {
+                start: M,
+                end: 12 * M
+            }],
+            "{own:?}"
+        );
+        assert_eq!(own.unknown.len(), 1, "only the end: {own:?}");
+    }
+
+    #[test]
+    fn an_unconfirmed_run_across_a_silence_is_a_flap_and_the_silence_unknown() {
+        let res = r(&[(0, true), (1, false), (10, false), (11, true)]);
+        let own = own_timeline(M, &res);
         assert!(own.down.is_empty(), "{own:?}");
+        assert_eq!(own.flaps, 1);
         assert_eq!(
             own.unknown[0],
             Span {

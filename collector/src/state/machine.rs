@@ -7,13 +7,16 @@
 //!   *degraded*: available for availability, but visible.
 //! - Per agent, a device is down after `confirm_failures` consecutive failed primary results; the
 //!   outage starts at the FIRST failed result of that run and ends at the first successful one.
-//!   A shorter run that ends in a success is a *flap* (counted, not an outage). A gap of more than
-//!   `stale_intervals` intervals between two results breaks a run that is not yet confirmed.
-//! - Silence does not end an outage. A confirmed run goes on across a gap of any length (an
-//!   agent upgrade, a restart, a lost uplink to the collector): the device is down through the
-//!   gap, and the outage ends at the first successful result after it, as always. While the gap
-//!   is still open (no result since), the device is down for `stale_intervals` intervals after
-//!   its last result and unknown from there; the first result after the gap decides.
+//!   A shorter run that ends in a success is a *flap* (counted, not an outage).
+//! - Silence neither ends nor breaks a run of failures: only a success ends it. A run goes on
+//!   across a gap of any length (an agent upgrade, a restart, a lost uplink to the collector),
+//!   and the failures on both sides count towards its confirmation. Once it is confirmed, the
+//!   device is down through every gap inside it, from the run's first failure (also when that
+//!   failure came before the gap and the confirming ones after it: a device that went dark as
+//!   its agent restarted was down from the first failure) to the first successful result, as
+//!   always. While a gap is still open (no result since), the device is down for
+//!   `stale_intervals` intervals after its last result if the run is confirmed, up for them if
+//!   not, and unknown from there; the results after the gap decide.
 //! - An agent *reports recently* for `stale_intervals` (3) primary intervals after each result.
 //!   With several agents, a device is down only while every agent that reports recently sees it
 //!   down. When no agent reports recently, the device is *unknown* (never silently up).
@@ -232,23 +235,23 @@ fn failure_runs(
     let mut flaps = Vec::new();
     // (first failure time, failures so far)
     let mut run: Option<(i64, u32)> = None;
+    // Silences inside the run in progress: bridged if the run is (or becomes) confirmed.
+    let mut gaps: Vec<Span> = Vec::new();
     let mut prev: Option<i64> = None;
     for o in primary {
-        if let (Some(p), Some((_, n))) = (prev, run) {
+        if let (Some(p), Some(_)) = (prev, run) {
             if o.time - p > stale {
-                if n >= confirm {
-                    // Silence inside an outage: the outage goes on to the next result.
-                    bridged.push(Span::new(p, o.time));
-                } else {
-                    run = None;
-                }
+                gaps.push(Span::new(p, o.time));
             }
         }
         let until = o.until.max(o.time);
         let count = o.count.max(1);
         if o.ok {
             match run.take() {
-                Some((start, n)) if n >= confirm => down.push(Span::new(start, o.time)),
+                Some((start, n)) if n >= confirm => {
+                    down.push(Span::new(start, o.time));
+                    bridged.append(&mut gaps);
+                }
                 Some((start, n)) => flaps.push(FlapEvent {
                     agent: agent.to_string(),
                     start,
@@ -257,6 +260,7 @@ fn failure_runs(
                 }),
                 None => {}
             }
+            gaps.clear();
         } else {
             let (start, n) = run.unwrap_or((o.time, 0));
             run = Some((start, n.saturating_add(count)));
@@ -266,6 +270,7 @@ fn failure_runs(
     if let (Some(p), Some((start, n))) = (prev, run) {
         if n >= confirm {
             down.push(Span::new(start, p + stale));
+            bridged.append(&mut gaps);
         }
     }
     (

@@ -376,9 +376,10 @@ impl Source<'_> {
     /// outage that ends exactly there (an outage followed by silence goes on when the silence
     /// is bridged, and must be replaced whole, not split at the anchor), so the state just
     /// before the anchor is plain up. Only a down outage is stepped over: walking back over
-    /// every adjacent outage would re-read a flapping device's whole history on every batch. Results are loaded from each agent's last success before the
-    /// anchor (so runs of failures in progress are seen whole); outages from the anchor on
-    /// are replaced.
+    /// every adjacent outage would re-read a flapping device's whole history on every batch.
+    /// Results are loaded from each agent's last success before the anchor (so runs of failures
+    /// in progress are seen whole); a run confirmed across a silence moves the anchor back to
+    /// its first failure ([`Self::back_to_run_start`]); outages from the anchor on are replaced.
     fn rederive_device(
         &self,
         inv: &Inventory,
@@ -410,7 +411,37 @@ impl Source<'_> {
         if let Some(t) = self.tails {
             t.trim(device, load_from);
         }
-        Ok(replacement(device, anchor, derive(rules, &observations)))
+        let derived = derive(rules, &observations);
+        let anchor = self.back_to_run_start(device, anchor, load_from, &derived)?;
+        Ok(replacement(device, anchor, derived))
+    }
+
+    /// The anchor moved back to the start of a derived down segment that crosses it: a run of
+    /// failures from before a silence, confirmed by failures after it, starts more than the
+    /// stale time before the new results, and must be written from its first failure, not cut
+    /// at the anchor. Kept where the results read do not reach that far, or a stored outage
+    /// covers that start (the state just before the anchor must stay plain up).
+    fn back_to_run_start(
+        &self,
+        device: &str,
+        anchor: i64,
+        load_from: i64,
+        derived: &super::machine::Derived,
+    ) -> Result<i64, StoreError> {
+        let crossing = derived
+            .segments
+            .iter()
+            .filter(|s| s.state == Health::Down && s.start < anchor && s.end > anchor)
+            .map(|s| s.start)
+            .min();
+        let Some(start) = crossing.filter(|s| *s > load_from) else {
+            return Ok(anchor);
+        };
+        let covered = self
+            .covering(device, start)?
+            .iter()
+            .any(|o| o.start < start);
+        Ok(if covered { anchor } else { start })
     }
 }
 

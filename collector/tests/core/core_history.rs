@@ -344,8 +344,8 @@ fn silence_becomes_unknown_after_three_intervals(backend: Backend) {
     assert_eq!(prn.figures.observed_s, DAY - 28.0 * 60.0);
     assert_eq!(prn.figures.downtime_s, 0.0);
     assert_eq!(prn.figures.availability, Some(1.0));
-    // Two failures, then silence: the run is broken by the gap, neither outage nor flap.
-    assert_eq!(prn.flaps, 0);
+    // Two failures, then silence, then a success: a flap (silence does not break a run).
+    assert_eq!(prn.flaps, 1);
     assert_eq!(prn.outages, 0);
 }
 
@@ -370,6 +370,43 @@ fn silence_inside_an_outage_does_not_split_it(backend: Backend) {
         .filter(|o| o.kind == Health::Down)
         .collect();
     assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (stored[0].start, stored[0].end),
+        (
+            minute(600).timestamp_millis(),
+            Some(minute(660).timestamp_millis())
+        )
+    );
+}
+
+fn failures_on_both_sides_of_a_silence_confirm_one_outage(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = backend.fresh(dir.path(), "dv");
+    let app = open_app_at(dir.path(), &db.location);
+    // The printer goes dark at 10:00 as its agent stops: two failures (10:00, 10:01), silence
+    // until 10:30, then failures until the printer answers at 11:00. The confirming failures
+    // come after the silence, in later batches than the first two.
+    let all: Vec<_> = day_with("prn", |m| (600..660).contains(&m))
+        .into_iter()
+        .filter(|r| !(r.target == "prn" && (602..630).contains(&minute_of(r))))
+        .collect();
+    let (before, after): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| minute_of(r) < 630);
+    ingest_all(&app, before, "d");
+    ingest_all(&app, after, "e");
+    let r = report(&app, &NoWindows);
+    let prn = device(&r, "prn");
+    assert_eq!(prn.outages, 1, "one outage from the first failure");
+    assert_eq!(prn.figures.downtime_s, 60.0 * 60.0, "down 10:00-11:00");
+    assert_eq!(prn.figures.unknown_s, 0.0);
+    assert_eq!(prn.flaps, 0);
+    // Down once, and nothing unknown before the day's end (the open unknown after the last
+    // result is the run's end).
+    let stored: Vec<_> = outages(&app, "prn")
+        .into_iter()
+        .filter(|o| o.end.is_some())
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].kind, Health::Down);
     assert_eq!(
         (stored[0].start, stored[0].end),
         (
@@ -438,6 +475,7 @@ both_backends!(
     degraded_is_available_but_visible,
     silence_becomes_unknown_after_three_intervals,
     silence_inside_an_outage_does_not_split_it,
+    failures_on_both_sides_of_a_silence_confirm_one_outage,
     silence_then_success_ends_the_outage_at_the_success,
     with_two_agents_down_needs_both,
 );
