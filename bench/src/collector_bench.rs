@@ -55,9 +55,18 @@ pub struct CollectorProc {
 
 impl CollectorProc {
     pub fn start(config: &Path, log: &Path) -> Result<CollectorProc> {
+        Self::start_binary(None, config, log)
+    }
+
+    /// [`CollectorProc::start`] with the collector binary `bin` (another build) if given.
+    pub fn start_binary(bin: Option<&Path>, config: &Path, log: &Path) -> Result<CollectorProc> {
         let port = free_port()?;
         let started = Instant::now();
-        let child = collector_command()?
+        let mut command = match bin {
+            Some(bin) => Command::new(bin),
+            None => collector_command()?,
+        };
+        let child = command
             .arg("run")
             .arg("--config")
             .arg(config)

@@ -11,6 +11,7 @@ mod collector_late;
 mod collector_longrun;
 mod compare;
 mod lag;
+mod pages;
 mod peers;
 mod pg_cluster;
 mod report;
@@ -199,6 +200,23 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         outages: usize,
     },
+    /// Pages at region scale: `/driftinfo/{kommun}` one at a time and with concurrent
+    /// readers, the team page whole and per municipality; each build named side by side on
+    /// one generated database. Prints one JSON line and a Markdown table.
+    Pages {
+        #[arg(long, default_value_t = 50_000)]
+        devices: usize,
+        #[arg(long, default_value_t = 50_000)]
+        outages: usize,
+        #[arg(long, default_value_t = 100)]
+        readers: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// `LABEL=PATH` of a collector binary, repeated (default: `current=` the one beside
+        /// this binary).
+        #[arg(long = "build")]
+        builds: Vec<String>,
+    },
     /// The collector library's own `run` and `report`, for when the `driftvakt-collector`
     /// binary is not next to this one (as in the smoke test).
     #[command(hide = true)]
@@ -353,6 +371,25 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&row)?);
             Ok(())
         }
+        Command::Pages {
+            devices,
+            outages,
+            readers,
+            seconds,
+            builds,
+        } => {
+            let spec = pages::PagesSpec {
+                devices,
+                outages,
+                readers,
+                seconds,
+                builds: pages_builds(&builds)?,
+            };
+            let rows = pages::pages(&spec)?;
+            println!("{}", serde_json::to_string(&rows)?);
+            println!("{}", pages::table(&rows, &spec));
+            Ok(())
+        }
         Command::CollectorExec { command } => collector_exec(command),
         Command::Serve {
             http_port,
@@ -422,4 +459,22 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `LABEL=PATH` pairs; none: the collector beside this binary, labelled `current`.
+fn pages_builds(builds: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    if builds.is_empty() {
+        let exe = std::env::current_exe()?;
+        return Ok(vec![(
+            "current".to_string(),
+            exe.with_file_name("driftvakt-collector"),
+        )]);
+    }
+    builds
+        .iter()
+        .map(|b| match b.split_once('=') {
+            Some((label, path)) => Ok((label.to_string(), PathBuf::from(path))),
+            None => anyhow::bail!("--build takes LABEL=PATH, not {b}"),
+        })
+        .collect()
 }

@@ -98,6 +98,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         app,
         stores,
         cluster: Some(member.clone()),
+        pages: Arc::default(),
     };
     let served = serve(state, listener, stop).await;
     for task in embedded

@@ -118,7 +118,9 @@ async fn add(State(s): State<ApiState>, request: Request) -> Response {
         Err(answer) => return answer,
     };
     let (inv, now) = (s.app.inventory.clone(), s.app.now());
-    match blocking(&s, move |store| register(&inv, store, &r, now)).await {
+    let registered = blocking(&s, move |store| register(&inv, store, &r, now)).await;
+    s.pages.written();
+    match registered {
         Ok(i) => (StatusCode::CREATED, Json(i)).into_response(),
         Err(answer) => answer,
     }
@@ -134,7 +136,9 @@ async fn update(State(s): State<ApiState>, request: Request) -> Response {
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
     let now = s.app.now();
-    match blocking(&s, move |store| change(store, id, &c, now)).await {
+    let changed = blocking(&s, move |store| change(store, id, &c, now)).await;
+    s.pages.written();
+    match changed {
         Ok(i) => Json(i).into_response(),
         Err(answer) => answer,
     }

@@ -74,6 +74,8 @@ pub struct ApiState {
     /// This node among the collectors sharing the database (`cluster` in `/api/v1/status`);
     /// `None` in tests that run no heartbeat.
     pub cluster: Option<Arc<crate::cluster::Member>>,
+    /// The municipalities' driftinformation as last built ([`crate::pages::cache`]).
+    pub pages: Arc<crate::pages::cache::PageCache<crate::pages::Driftinfo>>,
 }
 
 /// The router with all endpoints.

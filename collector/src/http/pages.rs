@@ -27,6 +27,7 @@ use axum::{Json, Router};
 use chrono::Duration;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What a page may load: only itself.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
@@ -80,28 +81,39 @@ fn internal(e: PageError) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// The driftinformation of the municipality with slug `kommun`, built off the async threads;
-/// a failure is already the answer ([`super::failure`]: `503` while the database is away).
+/// The driftinformation of the municipality with slug `kommun`, as last built
+/// ([`crate::pages::cache`]: built again off the async threads when its rules say so). Every
+/// read first reads the operators' updates (the page's own query, small): a page is served
+/// only while the database answers, and an update written by another process is shown at once
+/// (their count and newest id are the cache's version). A failure is already the answer
+/// ([`super::failure`]: `503` while the database is away).
 #[allow(clippy::result_large_err)] // the error is the answer, returned at once
-async fn load(s: &ApiState, kommun: &str) -> Result<Driftinfo, Response> {
+async fn load(s: &ApiState, kommun: &str) -> Result<Arc<Driftinfo>, Response> {
     let Some(municipality) = municipality_of(&s.app.inventory, kommun) else {
         return Err(error(
             StatusCode::NOT_FOUND,
             format!("no municipality with the slug `{kommun}`"),
         ));
     };
-    let (app, calendar) = (s.app.clone(), s.calendar.clone());
     let store = s.stores.service_updates.clone();
-    tokio::task::spawn_blocking(move || {
-        let now = app.now();
-        let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
-        let updates = store
-            .since(now - Duration::days(31))
-            .map_err(|e| super::failure(&e))?;
-        driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| super::failure(&e))
-    })
-    .await
-    .map_err(super::task_failed)?
+    let since = s.app.now() - Duration::days(31);
+    let updates = tokio::task::spawn_blocking(move || store.since(since))
+        .await
+        .map_err(super::task_failed)?
+        .map_err(|e| super::failure(&e))?;
+    let newest = updates.iter().map(|u| u.id).max().unwrap_or(0) as u64;
+    let version = ((updates.len() as u64) << 32) ^ newest;
+    let (app, calendar) = (s.app.clone(), s.calendar.clone());
+    let build = move || async move {
+        tokio::task::spawn_blocking(move || {
+            let now = app.now();
+            let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
+            driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| super::failure(&e))
+        })
+        .await
+        .map_err(super::task_failed)?
+    };
+    s.pages.get(kommun, version, s.app.subscribe(), build).await
 }
 
 #[derive(Serialize)]
@@ -119,7 +131,7 @@ async fn page(
     if let Some(slug) = kommun.strip_suffix(".json") {
         return match load(&s, slug).await {
             Ok(info) => {
-                let mut r = Json(info).into_response();
+                let mut r = Json(&*info).into_response();
                 r.headers_mut().insert(
                     header::ACCESS_CONTROL_ALLOW_ORIGIN,
                     HeaderValue::from_static("*"),
@@ -134,7 +146,7 @@ async fn page(
         Err(answer) => return answer,
     };
     let t = templates(&s);
-    let body = match t.render("driftinfo_body.html", &info, &[]) {
+    let body = match t.render("driftinfo_body.html", &*info, &[]) {
         Ok(b) => b,
         Err(e) => return internal(e),
     };
@@ -272,6 +284,7 @@ async fn add_update(State(s): State<ApiState>, request: Request) -> Response {
         update_service(&app.inventory, &*app.store, &updates, &id, &c, app.now())
     })
     .await;
+    s.pages.written();
     match result {
         Ok(Ok(u)) => (StatusCode::CREATED, Json(u)).into_response(),
         Ok(Err(e)) => super::incidents::answer(e),

@@ -207,6 +207,7 @@ fn changed(
     s: &ApiState,
     r: Result<(crate::calendar::Window, Option<()>), CalendarError>,
 ) -> Response {
+    s.pages.written();
     match r {
         Ok((w, _)) => match s.calendar.calendar() {
             Ok(cal) => Json(window_out(&cal, &w)).into_response(),

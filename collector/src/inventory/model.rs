@@ -87,6 +87,9 @@ pub struct Inventory {
     /// The `notify:` section of the main file, validated.
     pub notify: Option<NotifyConfig>,
     pub(super) device_index: HashMap<String, usize>,
+    pub(super) site_index: HashMap<String, usize>,
+    /// Ids of the devices that are some device's parent.
+    pub(super) parents: HashSet<String>,
     /// Ids of the SNMP credentials the main file defines (errors about them get its places).
     pub(super) main_credentials: HashSet<String>,
 }
@@ -96,7 +99,11 @@ impl Inventory {
         self.device_index.get(id).map(|&i| &self.devices[i])
     }
     pub fn site(&self, id: &str) -> Option<&Site> {
-        self.sites.iter().find(|s| s.id == id)
+        self.site_index.get(id).map(|&i| &self.sites[i])
+    }
+    /// Whether some device is reached through `id` (names it as its parent).
+    pub fn has_children(&self, id: &str) -> bool {
+        self.parents.contains(id)
     }
     pub fn agent(&self, id: &str) -> Option<&Agent> {
         self.agents.iter().find(|a| a.id == id)

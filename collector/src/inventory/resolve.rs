@@ -231,6 +231,12 @@ pub(super) fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -
         .enumerate()
         .map(|(i, d)| (d.id.clone(), i))
         .collect();
+    let site_index = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+    let parents = devices.iter().filter_map(|d| d.parent.clone()).collect();
     Inventory {
         path: path.to_path_buf(),
         settings,
@@ -242,6 +248,8 @@ pub(super) fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -
         calendar,
         notify,
         device_index,
+        site_index,
+        parents,
         main_credentials,
     }
 }

@@ -10,6 +10,8 @@
 //!   restarts.
 //! - [`team`] builds the operators' view: every site with its devices, state, reason (which
 //!   check, which error), since when and what is unreachable behind what.
+//! - [`cache`] keeps each municipality's driftinformation built between changes, so that
+//!   readers do not each pay for a build (the rules are in its doc).
 //! - [`render`] renders them with minijinja (strict undefined, as the mails), from the
 //!   templates in `collector/templates/pages/`, each overridable from
 //!   `notify.templates_dir/pages/`.
@@ -17,6 +19,7 @@
 //! All of it is read from the same state everything else uses (`state::load_timelines`, the
 //! calendar, the incident tables); nothing here writes.
 
+pub mod cache;
 pub mod feed;
 pub mod public;
 pub mod render;

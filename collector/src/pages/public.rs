@@ -256,12 +256,7 @@ impl<'a> Sources<'a> {
             let Some(site) = self.inv.site(&d.site) else {
                 continue;
             };
-            let has_children = self
-                .inv
-                .devices
-                .iter()
-                .any(|c| c.parent.as_deref() == Some(d.id.as_str()));
-            if !site.node || !has_children || site.municipality != municipality {
+            if !site.node || site.municipality != municipality || !self.inv.has_children(&d.id) {
                 continue;
             }
             let Some(t) = self.devices.get(&d.id) else {

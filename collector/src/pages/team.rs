@@ -3,18 +3,32 @@
 //! device the device it is reached through that is down; services with their state; links to
 //! the Grafana dashboards. For operators: addresses are shown.
 //!
-//! Filter: `q` (text in a device's id, description, address, class, site or municipality) and
-//! `state=problem` (everything not up).
+//! Filter: `q` (text in a device's id, description, address, class, site or municipality),
+//! `state=problem` (everything not up) and `kommun=SLUG` (one municipality).
+//!
+//! **Region scale.** The page never holds the whole region: the sites that match are put on
+//! pages of whole sites of at least [`PAGE_DEVICES`] devices each (`sida=N`), and where more
+//! than [`SERVICES_MAX`] services match, only those not up are listed (the page says how many
+//! are left out). A device's reason is read from the store only for the devices on the page;
+//! everything else is one pass over the inventory and the state, so a page costs the same at
+//! 500 devices as at 50,000 plus that pass.
 
 use crate::app::App;
 use crate::availability::ms;
 use crate::calendar::swedish::{causes_sv, class_sv, date_time_sv, duration_sv, state_sv};
+use crate::inventory::{Device, Inventory, Service, Site};
 use crate::state::{status, EntityStatus, Health};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use driftvakt_common::wire::ProbeResult;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A page holds whole sites until it has at least this many devices.
+pub const PAGE_DEVICES: usize = 500;
+/// Above this many matching services only those not up are listed.
+pub const SERVICES_MAX: usize = 200;
 
 /// How far back the latest result is looked for to give a reason.
 const REASON_LOOKBACK_MS: i64 = 6 * 3_600_000;
@@ -40,6 +54,12 @@ pub struct Filter {
     /// `nej`: no automatic refresh (see the page's template).
     #[serde(default)]
     pub uppdatera: Option<String>,
+    /// A municipality's slug ([`super::slug`]): only its sites and devices.
+    #[serde(default)]
+    pub kommun: Option<String>,
+    /// The page, from 1.
+    #[serde(default)]
+    pub sida: Option<usize>,
 }
 
 /// One device as the team sees it.
@@ -92,6 +112,22 @@ pub struct Link {
     pub url: String,
 }
 
+/// A municipality to filter on.
+#[derive(Debug, Clone, Serialize)]
+pub struct MunicipalityOption {
+    pub slug: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+/// A link to another page of the same view.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLink {
+    pub number: usize,
+    pub url: String,
+    pub current: bool,
+}
+
 /// What `/` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct TeamStatus {
@@ -99,12 +135,27 @@ pub struct TeamStatus {
     pub q: String,
     pub only_problems: bool,
     pub refresh: bool,
+    /// Devices in the chosen municipality (all municipalities: the region), and how many of
+    /// them are not up.
     pub total_devices: usize,
     pub problems: usize,
+    /// Devices that match the filter, on all pages.
+    pub matching_devices: usize,
     pub sites: Vec<SiteRow>,
     pub services: Vec<ServiceRow>,
+    /// Matching services left out because they are up (see [`SERVICES_MAX`]).
+    pub services_hidden: usize,
     pub dashboards: Vec<Link>,
     pub municipalities: Vec<Link>,
+    pub municipality_options: Vec<MunicipalityOption>,
+    /// The chosen municipality's slug, or empty.
+    pub kommun: String,
+    pub page: usize,
+    pub pages: usize,
+    /// Every page's link (empty when there is one page).
+    pub page_links: Vec<PageLink>,
+    pub previous_url: String,
+    pub next_url: String,
 }
 
 /// The state's name in the page's markup (`up`, ...) and in Swedish.
@@ -159,7 +210,49 @@ fn reason(app: &App, device: &str, s: Health, now: i64) -> Result<String, StoreE
     })
 }
 
-/// The team's view at `now`, filtered.
+/// What the filter asks for, resolved once.
+struct Wanted<'a> {
+    q: String,
+    only_problems: bool,
+    kommun: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    fn in_scope(&self, site: &Site) -> bool {
+        self.kommun
+            .is_none_or(|k| super::slug(&site.municipality) == k)
+    }
+
+    fn matches(&self, d: &Device, site: &Site, state: Health) -> bool {
+        if self.only_problems && state == Health::Up {
+            return false;
+        }
+        if self.q.is_empty() {
+            return true;
+        }
+        let description = d.config.description.as_deref().unwrap_or_default();
+        format!(
+            "{} {} {} {} {} {} {}",
+            d.id,
+            description,
+            d.config.address.value,
+            d.class.as_str(),
+            class_sv(d.class),
+            site.name,
+            site.municipality
+        )
+        .to_lowercase()
+        .contains(&self.q)
+    }
+}
+
+/// The matching devices of one site, with their state.
+struct Matched<'a> {
+    site: &'a Site,
+    devices: Vec<(&'a Device, &'a EntityStatus)>,
+}
+
+/// The team's view at `now`, filtered, one page of it.
 pub fn team_status(
     app: &App,
     tz: Tz,
@@ -169,136 +262,254 @@ pub fn team_status(
 ) -> Result<TeamStatus, StoreError> {
     let inv = &app.inventory;
     let st = status(inv, &*app.store, now)?;
-    let by_id = |list: &[EntityStatus], id: &str| list.iter().find(|e| e.id == id).cloned();
-    let q = filter.q.clone().unwrap_or_default().trim().to_lowercase();
-    let only_problems = filter.state.as_deref() == Some("problem");
+    let states: HashMap<&str, &EntityStatus> =
+        st.devices.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut behind: HashMap<&str, Vec<String>> = HashMap::new();
+    for e in &st.devices {
+        if let Some(root) = e.root_cause.as_deref() {
+            behind.entry(root).or_default().push(e.id.clone());
+        }
+    }
+    let wanted = Wanted {
+        q: filter.q.clone().unwrap_or_default().trim().to_lowercase(),
+        only_problems: filter.state.as_deref() == Some("problem"),
+        kommun: filter.kommun.as_deref().filter(|k| !k.is_empty()),
+    };
+    let unknown = EntityStatus {
+        id: String::new(),
+        state: Health::Unknown,
+        since: None,
+        root_cause: None,
+    };
+    let mut by_site: HashMap<&str, Vec<&Device>> = HashMap::new();
+    for d in &inv.devices {
+        by_site.entry(d.site.as_str()).or_default().push(d);
+    }
+    let (mut total, mut problems, mut matched) = (0, 0, Vec::new());
+    for site in inv.sites.iter().filter(|s| wanted.in_scope(s)) {
+        let mut devices = Vec::new();
+        for d in by_site.get(site.id.as_str()).into_iter().flatten() {
+            let e = states.get(d.id.as_str()).copied().unwrap_or(&unknown);
+            total += 1;
+            problems += usize::from(e.state != Health::Up);
+            if wanted.matches(d, site, e.state) {
+                devices.push((*d, e));
+            }
+        }
+        if !devices.is_empty() {
+            matched.push(Matched { site, devices });
+        }
+    }
+    let matching_devices = matched.iter().map(|m| m.devices.len()).sum();
+    let ranges = page_ranges(&matched);
+    let page = filter.sida.unwrap_or(1).clamp(1, ranges.len());
     let since_texts = |e: &EntityStatus| match e.since {
         Some(s) => (date_time_sv(s, tz), duration_sv(now - s)),
         None => (String::new(), String::new()),
     };
     let mut sites = Vec::new();
-    let mut problems = 0;
-    for site in &inv.sites {
-        let mut devices = Vec::new();
-        let mut worst = Health::Up;
-        for d in inv.devices.iter().filter(|d| d.site == site.id) {
-            let e = by_id(&st.devices, &d.id).unwrap_or(EntityStatus {
-                id: d.id.clone(),
-                state: Health::Unknown,
-                since: None,
-                root_cause: None,
-            });
-            let description = d.config.description.clone().unwrap_or_default();
-            let class = class_sv(d.class).to_string();
-            let haystack = format!(
-                "{} {} {} {} {} {} {}",
-                d.id,
-                description,
-                d.config.address.value,
-                d.class.as_str(),
-                class,
-                site.name,
-                site.municipality
-            )
-            .to_lowercase();
-            if e.state != Health::Up {
-                problems += 1;
-            }
-            if (!q.is_empty() && !haystack.contains(&q)) || (only_problems && e.state == Health::Up)
-            {
-                continue;
-            }
-            if severity(e.state) > severity(worst) {
-                worst = e.state;
-            }
-            let (state, state_text) = state_names(e.state);
-            let (since_text, duration_text) = since_texts(&e);
-            let unreachable_behind = if e.state == Health::Down {
-                st.devices
-                    .iter()
-                    .filter(|o| o.root_cause.as_deref() == Some(d.id.as_str()))
-                    .map(|o| o.id.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            devices.push(DeviceRow {
-                id: d.id.clone(),
-                description,
-                class,
-                address: d.config.address.value.clone(),
-                state: state.to_string(),
-                state_text: state_text.to_string(),
-                since_text,
-                duration_text,
-                reason: reason(app, &d.id, e.state, ms(now))?,
-                behind: e.root_cause.clone().unwrap_or_default(),
-                unreachable_behind,
-            });
+    for m in &matched[ranges[page - 1].clone()] {
+        sites.push(site_row(app, m, &behind, &since_texts, now)?);
+    }
+    let (services, services_hidden) = service_rows(app, &st.services, &wanted, &since_texts);
+    let links = page_links(filter, ranges.len(), page);
+    Ok(TeamStatus {
+        now_text: date_time_sv(now, tz),
+        q: filter.q.clone().unwrap_or_default(),
+        only_problems: wanted.only_problems,
+        refresh: filter.uppdatera.as_deref() != Some("nej"),
+        total_devices: total,
+        problems,
+        matching_devices,
+        sites,
+        services,
+        services_hidden,
+        dashboards: dashboards(grafana_url),
+        municipalities: municipality_links(inv),
+        municipality_options: municipality_options(inv, wanted.kommun),
+        kommun: wanted.kommun.unwrap_or_default().to_string(),
+        page,
+        pages: ranges.len(),
+        previous_url: (page > 1)
+            .then(|| links[page - 2].url.clone())
+            .unwrap_or_default(),
+        next_url: links.get(page).map(|l| l.url.clone()).unwrap_or_default(),
+        page_links: if links.len() > 1 { links } else { Vec::new() },
+    })
+}
+
+/// The matched sites split into pages of whole sites, each of at least [`PAGE_DEVICES`]
+/// devices but the last; one empty page when nothing matches.
+fn page_ranges(matched: &[Matched<'_>]) -> Vec<std::ops::Range<usize>> {
+    let (mut out, mut start, mut count) = (Vec::new(), 0, 0);
+    for (i, m) in matched.iter().enumerate() {
+        count += m.devices.len();
+        if count >= PAGE_DEVICES {
+            out.push(start..i + 1);
+            (start, count) = (i + 1, 0);
         }
-        if devices.is_empty() {
-            continue;
+    }
+    if start < matched.len() || out.is_empty() {
+        out.push(start..matched.len());
+    }
+    out
+}
+
+fn site_row(
+    app: &App,
+    m: &Matched<'_>,
+    behind: &HashMap<&str, Vec<String>>,
+    since_texts: &dyn Fn(&EntityStatus) -> (String, String),
+    now: DateTime<Utc>,
+) -> Result<SiteRow, StoreError> {
+    let mut worst = Health::Up;
+    let mut devices = Vec::new();
+    for (d, e) in &m.devices {
+        if severity(e.state) > severity(worst) {
+            worst = e.state;
         }
-        let (state, state_text) = state_names(worst);
-        sites.push(SiteRow {
-            id: site.id.clone(),
-            name: site.name.clone(),
-            municipality: site.municipality.clone(),
-            node: site.node,
+        let (state, state_text) = state_names(e.state);
+        let (since_text, duration_text) = since_texts(e);
+        let unreachable_behind = match e.state {
+            Health::Down => behind.get(d.id.as_str()).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        devices.push(DeviceRow {
+            id: d.id.clone(),
+            description: d.config.description.clone().unwrap_or_default(),
+            class: class_sv(d.class).to_string(),
+            address: d.config.address.value.clone(),
             state: state.to_string(),
             state_text: state_text.to_string(),
-            devices,
+            since_text,
+            duration_text,
+            reason: reason(app, &d.id, e.state, ms(now))?,
+            behind: e.root_cause.clone().unwrap_or_default(),
+            unreachable_behind,
         });
     }
-    let services = st
-        .services
+    let (state, state_text) = state_names(worst);
+    Ok(SiteRow {
+        id: m.site.id.clone(),
+        name: m.site.name.clone(),
+        municipality: m.site.municipality.clone(),
+        node: m.site.node,
+        state: state.to_string(),
+        state_text: state_text.to_string(),
+        devices,
+    })
+}
+
+/// The services that match (in the municipality: with a member there); over
+/// [`SERVICES_MAX`], only those not up. Returns the rows and how many were left out.
+fn service_rows(
+    app: &App,
+    all: &[EntityStatus],
+    wanted: &Wanted<'_>,
+    since_texts: &dyn Fn(&EntityStatus) -> (String, String),
+) -> (Vec<ServiceRow>, usize) {
+    let inv = &app.inventory;
+    let in_scope = |s: &Service| {
+        wanted.kommun.is_none_or(|k| {
+            s.members
+                .iter()
+                .filter_map(|m| inv.device(m))
+                .any(|d| super::slug(&d.municipality) == k)
+        })
+    };
+    let services: HashMap<&str, &Service> =
+        inv.services.iter().map(|s| (s.id.as_str(), s)).collect();
+    let matching: Vec<(&EntityStatus, &Service)> = all
         .iter()
-        .filter(|e| !only_problems || e.state != Health::Up)
-        .filter_map(|e| {
-            let s = inv.services.iter().find(|s| s.id == e.id)?;
-            if !q.is_empty() && !format!("{} {}", s.id, s.name).to_lowercase().contains(&q) {
-                return None;
-            }
+        .filter(|e| !wanted.only_problems || e.state != Health::Up)
+        .filter_map(|e| Some((e, *services.get(e.id.as_str())?)))
+        .filter(|(_, s)| {
+            wanted.q.is_empty()
+                || format!("{} {}", s.id, s.name)
+                    .to_lowercase()
+                    .contains(&wanted.q)
+        })
+        .filter(|(_, s)| in_scope(s))
+        .collect();
+    let many = matching.len() > SERVICES_MAX;
+    let rows: Vec<ServiceRow> = matching
+        .iter()
+        .filter(|(e, _)| !many || e.state != Health::Up)
+        .map(|(e, s)| {
             let (state, state_text) = state_names(e.state);
-            Some(ServiceRow {
+            ServiceRow {
                 id: s.id.clone(),
                 name: s.name.clone(),
                 state: state.to_string(),
                 state_text: state_text.to_string(),
                 since_text: since_texts(e).0,
-            })
+            }
         })
         .collect();
-    let dashboards = grafana_url
-        .map(|base| {
-            let base = base.trim_end_matches('/');
-            DASHBOARDS
-                .iter()
-                .map(|(uid, title)| Link {
-                    title: title.to_string(),
-                    url: format!("{base}/d/{uid}"),
-                })
-                .collect()
+    let hidden = matching.len() - rows.len();
+    (rows, hidden)
+}
+
+/// Links to every page of the view `filter` asks for.
+fn page_links(filter: &Filter, pages: usize, current: usize) -> Vec<PageLink> {
+    (1..=pages)
+        .map(|number| {
+            let mut pairs: Vec<(&str, String)> = Vec::new();
+            for (key, value) in [
+                ("q", &filter.q),
+                ("state", &filter.state),
+                ("kommun", &filter.kommun),
+                ("uppdatera", &filter.uppdatera),
+            ] {
+                if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                    pairs.push((key, v.clone()));
+                }
+            }
+            pairs.push(("sida", number.to_string()));
+            let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+            PageLink {
+                number,
+                url: format!("?{query}"),
+                current: number == current,
+            }
         })
-        .unwrap_or_default();
-    let municipalities = inv
-        .municipalities()
+        .collect()
+}
+
+fn dashboards(grafana_url: Option<&str>) -> Vec<Link> {
+    let Some(base) = grafana_url else {
+        return Vec::new();
+    };
+    let base = base.trim_end_matches('/');
+    DASHBOARDS
+        .iter()
+        .map(|(uid, title)| Link {
+            title: title.to_string(),
+            url: format!("{base}/d/{uid}"),
+        })
+        .collect()
+}
+
+fn municipality_links(inv: &Inventory) -> Vec<Link> {
+    inv.municipalities()
         .into_iter()
         .map(|m| Link {
             url: format!("/driftinfo/{}", super::slug(&m)),
             title: m,
         })
-        .collect();
-    Ok(TeamStatus {
-        now_text: date_time_sv(now, tz),
-        q: filter.q.clone().unwrap_or_default(),
-        only_problems,
-        refresh: filter.uppdatera.as_deref() != Some("nej"),
-        total_devices: inv.devices.len(),
-        problems,
-        sites,
-        services,
-        dashboards,
-        municipalities,
-    })
+        .collect()
+}
+
+fn municipality_options(inv: &Inventory, chosen: Option<&str>) -> Vec<MunicipalityOption> {
+    inv.municipalities()
+        .into_iter()
+        .map(|name| {
+            let slug = super::slug(&name);
+            MunicipalityOption {
+                selected: chosen == Some(slug.as_str()),
+                slug,
+                name,
+            }
+        })
+        .collect()
 }

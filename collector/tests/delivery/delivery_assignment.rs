@@ -92,6 +92,7 @@ async fn start(dir: &Path) -> Server {
         stores,
         operator_token: None,
         registry: Default::default(),
+        pages: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

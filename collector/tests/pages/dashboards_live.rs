@@ -250,6 +250,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
         calendar,
         operator_token: None,
         registry: Arc::new(registry),
+        pages: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

@@ -4,4 +4,5 @@
 mod dashboards_json;
 mod dashboards_live;
 mod pages_browser;
+mod pages_region;
 mod pages_text;

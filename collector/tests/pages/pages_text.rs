@@ -24,8 +24,8 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const AGENT_TOKEN: &str = "text-agent-token-0123456789abcdef";
-const OPERATOR_TOKEN: &str = "text-operator-token-0123456789ab";
+pub(crate) const AGENT_TOKEN: &str = "text-agent-token-0123456789abcdef";
+pub(crate) const OPERATOR_TOKEN: &str = "text-operator-token-0123456789ab";
 
 const INVENTORY: &str = r#"
 collector:
@@ -52,7 +52,7 @@ agents:
 "#;
 
 /// Kills the child when dropped.
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -61,7 +61,7 @@ impl Drop for Proc {
     }
 }
 
-fn start_collector(config: &Path, port: u16, log: &Path) -> Proc {
+pub(crate) fn start_collector(config: &Path, port: u16, log: &Path) -> Proc {
     let log = std::fs::File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
         .args(["run", "--config"])
@@ -85,7 +85,13 @@ fn start_collector(config: &Path, port: u16, log: &Path) -> Proc {
 }
 
 /// One HTTP/1.0 exchange: (status, body).
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
@@ -108,7 +114,7 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     )
 }
 
-fn get(port: u16, path: &str) -> String {
+pub(crate) fn get(port: u16, path: &str) -> String {
     let (status, body) = http(port, "GET", path, None, "");
     assert_eq!(status, 200, "GET {path}: {body}");
     body

@@ -507,6 +507,7 @@ async fn serve_api(rig: &Rig) -> Api {
         operator_token: Some(Secret::new(OPERATOR)),
         registry: Default::default(),
         alerts: None,
+        pages: Default::default(),
     };
     tokio::spawn(serve(state, listener, async {
         let _ = rx.await;

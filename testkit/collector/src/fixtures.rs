@@ -185,5 +185,6 @@ pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
         stores,
         operator_token: operator_token.map(Secret::new),
         registry: Default::default(),
+        pages: Default::default(),
     }
 }
