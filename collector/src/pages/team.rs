@@ -330,8 +330,9 @@ pub fn team_status(
         kommun: wanted.kommun.unwrap_or_default().to_string(),
         page,
         pages: ranges.len(),
-        previous_url: (page > 1)
-            .then(|| links[page - 2].url.clone())
+        previous_url: links
+            .get(page.wrapping_sub(2))
+            .map(|l| l.url.clone())
             .unwrap_or_default(),
         next_url: links.get(page).map(|l| l.url.clone()).unwrap_or_default(),
         page_links: if links.len() > 1 { links } else { Vec::new() },
