@@ -1,0 +1,161 @@
+//! The collector's OCI image: `scripts/image` builds it with buildah from scratch from this
+//! run's binary (stripped; the size limit is for the release build and measured by hand, see
+//! BENCHMARKS.md), into a storage of the test's own; podman runs it as in the README (runc,
+//! the port on 127.0.0.1); its health check passes within 5 s of the start, it runs as nobody
+//! with its config and data as volumes, and the demo inventory is probed (the screen whose
+//! HTTP check asks the collector itself is up, the one whose port is closed goes down).
+
+use super::rig::*;
+use driftvakt_collector_testkit::http::get;
+use driftvakt_collector_testkit::ports::free_port;
+use driftvakt_collector_testkit::process::collector_bin;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const TOOLS: [(&str, &str); 3] = [
+    ("/usr/bin/buildah", "buildah"),
+    ("/usr/bin/podman", "podman"),
+    ("/usr/sbin/runc", "runc"),
+];
+
+/// Global options that keep buildah's and podman's images and containers in `dir`.
+fn storage(dir: &Path) -> Vec<String> {
+    vec![
+        format!("--root={}", dir.join("storage").display()),
+        format!("--runroot={}", dir.join("run").display()),
+        "--storage-driver=vfs".to_string(),
+    ]
+}
+
+/// podman with the test's storage, runc, no systemd (cgroupfs, events in a file).
+fn podman(dir: &Path) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(storage(dir)).args([
+        "--runtime=runc",
+        "--cgroup-manager=cgroupfs",
+        "--events-backend=file",
+    ]);
+    cmd
+}
+
+/// Removes the container and the image even when the test fails.
+struct Cleanup<'a> {
+    dir: &'a Path,
+    container: String,
+    image: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = podman(self.dir)
+            .args(["rm", "--force", "--time=2", &self.container])
+            .output();
+        let _ = podman(self.dir).args(["rmi", "--force", &self.image]).output();
+    }
+}
+
+fn healthcheck(dir: &Path, container: &str) -> Output {
+    podman(dir)
+        .args(["healthcheck", "run", container])
+        .output()
+        .unwrap()
+}
+
+/// The device's state in `/api/v1/status`, if the collector answers and lists it.
+fn device_state(port: u16, device: &str) -> Option<String> {
+    let body = get(port, "/api/v1/status")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let d = v["devices"].as_array()?.iter().find(|d| d["id"] == device)?;
+    Some(d["state"].as_str()?.to_string())
+}
+
+#[test]
+fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
+    require_root("the image test");
+    require_tools(&TOOLS);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tag = format!("localhost/driftvakt-collector:test-{}", std::process::id());
+    let container = format!("driftvakt-test-{}", std::process::id());
+    let bin_dir = collector_bin().parent().unwrap().to_path_buf();
+    let started = Instant::now();
+    let printed = stdout_of(
+        Command::new(repo().join("scripts/image"))
+            .arg("--bin-dir")
+            .arg(&bin_dir)
+            .args(["--tag", &tag, "--"])
+            .args(storage(dir)),
+    );
+    assert_eq!(printed.trim(), tag);
+    let built = started.elapsed();
+    let _cleanup = Cleanup {
+        dir,
+        container: container.clone(),
+        image: tag.clone(),
+    };
+    let config = stdout_of(podman(dir).args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}} {{json .Config.Volumes}} {{json .HealthCheck.Test}}",
+        &tag,
+    ]));
+    assert!(config.starts_with("65534:65534 "), "runs as nobody: {config}");
+    for wanted in ["/etc/driftvakt", "/var/lib/driftvakt", "healthcheck"] {
+        assert!(config.contains(wanted), "{wanted}: {config}");
+    }
+
+    let port = free_port();
+    let run = Instant::now();
+    run_ok(podman(dir).args([
+        "run",
+        "--detach",
+        "--name",
+        &container,
+        "--ulimit=nofile=1024:1024",
+        "--ulimit=nproc=1024:1024",
+        "--sysctl=net.ipv4.ping_group_range=0 2147483647",
+        "--publish",
+        &format!("127.0.0.1:{port}:8480"),
+        &tag,
+    ]));
+    let healthy = loop {
+        let out = healthcheck(dir, &container);
+        if out.status.success() {
+            break run.elapsed();
+        }
+        assert!(
+            run.elapsed() < Duration::from_secs(5),
+            "not healthy within 5 s: {}{}\nlogs: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            stdout_of(podman(dir).args(["logs", &container]))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = device_state(port, "skarm-biblioteket-entre");
+        let down = device_state(port, "skarm-biblioteket-bokning");
+        if up.as_deref() == Some("up") && down.as_deref() == Some("down") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo inventory is not probed: entre {up:?}, bokning {down:?}\nlogs: {}",
+            stdout_of(podman(dir).args(["logs", &container]))
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let probed = run.elapsed();
+    run_ok(podman(dir).args(["stop", "--time=10", &container]));
+    let size = stdout_of(podman(dir).args(["image", "inspect", "--format", "{{.Size}}", &tag]));
+    eprintln!(
+        "image: built {:.1} s ({} bytes, debug binary stripped), healthy {:.2} s after podman run, demo probed after {:.1} s",
+        built.as_secs_f64(),
+        size.trim(),
+        healthy.as_secs_f64(),
+        probed.as_secs_f64()
+    );
+}
