@@ -43,7 +43,12 @@ pub fn run(args: &HealthcheckArgs) -> Result<(), HealthcheckError> {
             .timeout(Duration::from_secs(args.timeout))
             .build()
             .map_err(request)?;
-        let status = client.get(&args.url).send().await.map_err(request)?.status();
+        let status = client
+            .get(&args.url)
+            .send()
+            .await
+            .map_err(request)?
+            .status();
         if status == reqwest::StatusCode::OK {
             Ok(())
         } else {

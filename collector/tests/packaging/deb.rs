@@ -39,7 +39,8 @@ fn package(out: &Path, revision: u32) -> Vec<PathBuf> {
             .arg(&bin_dir)
             .arg("--out")
             .arg(out)
-            .args(["--revision", &revision.to_string()]),
+            .args(["--revision", &revision.to_string()])
+            .args(["--compression", "gzip"]),
     );
     let debs: Vec<PathBuf> = printed.lines().map(PathBuf::from).collect();
     assert_eq!(debs.len(), 2, "scripts/package printed {printed}");
@@ -49,7 +50,7 @@ fn package(out: &Path, revision: u32) -> Vec<PathBuf> {
 /// lintian: no error, and every warning tag named in the README (where each is justified).
 fn lint(debs: &[PathBuf]) {
     let out = Command::new("lintian")
-        .args(["--no-tag-display-limit", "--fail-on", "error"])
+        .args(["--tag-display-limit", "0", "--fail-on", "error"])
         .args(debs)
         .output()
         .unwrap();
@@ -72,7 +73,13 @@ fn lint(debs: &[PathBuf]) {
 /// A throwaway root whose dpkg database knows the packages ours depend on (their entries from
 /// this host's database, no files), so that dpkg checks the dependencies for real.
 fn throwaway_root(root: &Path) {
-    for dir in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/log", "etc", "tmp"] {
+    for dir in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/log",
+        "etc",
+        "tmp",
+    ] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
@@ -104,7 +111,10 @@ fn dpkg(root: &Path, args: &[&str], debs: &[PathBuf]) -> String {
 /// `dpkg-query -W -f FORMAT PACKAGE` in the throwaway root; empty when dpkg knows nothing.
 fn query(root: &Path, format: &str, package: &str) -> String {
     let out = Command::new("dpkg-query")
-        .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
+        .arg(format!(
+            "--admindir={}",
+            root.join("var/lib/dpkg").display()
+        ))
         .args(["-W", "-f", format, package])
         .output()
         .unwrap();
@@ -224,7 +234,12 @@ impl Service {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{} exited {status}:\n{}", self.name, self.log());
+                assert!(
+                    status.success(),
+                    "{} exited {status}:\n{}",
+                    self.name,
+                    self.log()
+                );
                 return;
             }
             assert!(
@@ -260,9 +275,16 @@ fn run_both(root: &Path, user: (u32, u32), ports: (u16, u16), logs: &Path) {
     agent.wait_for("assignment in the spool", || assignment.exists());
     agent.stop();
     collector.stop();
-    for written in ["var/spool/driftvakt/assignment.json", "var/lib/driftvakt/driftvakt.db"] {
+    for written in [
+        "var/spool/driftvakt/assignment.json",
+        "var/lib/driftvakt/driftvakt.db",
+    ] {
         let meta = std::fs::metadata(root.join(written)).unwrap();
-        assert_eq!((meta.uid(), meta.gid()), user, "{written} written as driftvakt");
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            user,
+            "{written} written as driftvakt"
+        );
     }
 }
 
@@ -283,10 +305,16 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
     dpkg(&root, &["--install"], &first);
     let version = env!("CARGO_PKG_VERSION");
     for pkg in PACKAGES {
-        assert_eq!(query(&root, "${Status} ${Version}", pkg), format!("install ok installed {version}-1"));
+        assert_eq!(
+            query(&root, "${Status} ${Version}", pkg),
+            format!("install ok installed {version}-1")
+        );
         assert!(exists(&root, &format!("/usr/bin/{pkg}")), "{pkg}: binary");
         assert!(
-            exists(&root, &format!("/etc/systemd/system/multi-user.target.wants/{pkg}.service")),
+            exists(
+                &root,
+                &format!("/etc/systemd/system/multi-user.target.wants/{pkg}.service")
+            ),
             "{pkg}: the unit is enabled"
         );
         let unit = Unit::read(&root.join(format!("lib/systemd/system/{pkg}.service")));
@@ -295,11 +323,15 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
         copy_libraries(&bin, &root);
     }
     assert_eq!(
-        query(&root, "${Conffiles}", "driftvakt-collector").split_whitespace().next(),
+        query(&root, "${Conffiles}", "driftvakt-collector")
+            .split_whitespace()
+            .next(),
         Some("/etc/driftvakt/collector.yaml")
     );
     assert_eq!(
-        query(&root, "${Conffiles}", "driftvakt-agent").split_whitespace().next(),
+        query(&root, "${Conffiles}", "driftvakt-agent")
+            .split_whitespace()
+            .next(),
         Some("/etc/driftvakt/agent.yaml")
     );
     let user = driftvakt_user(&root);
@@ -328,7 +360,10 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
     dpkg(&root, &["--install"], &second);
     for pkg in PACKAGES {
         assert_eq!(query(&root, "${Version}", pkg), format!("{version}-2"));
-        assert!(exists(&root, &format!("/etc/systemd/system/multi-user.target.wants/{pkg}.service")));
+        assert!(exists(
+            &root,
+            &format!("/etc/systemd/system/multi-user.target.wants/{pkg}.service")
+        ));
     }
     assert_eq!(
         std::fs::read_to_string(root.join("etc/driftvakt/collector.yaml")).unwrap(),
@@ -341,11 +376,22 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
         token
     );
     let after = std::fs::metadata(root.join("var/lib/driftvakt/driftvakt.db")).unwrap();
-    assert_eq!((after.ino(), after.len()), (db.ino(), db.len()), "the database stays");
+    assert_eq!(
+        (after.ino(), after.len()),
+        (db.ino(), db.len()),
+        "the database stays"
+    );
     run_both(&root, user, ports, tmp.path());
 
     // remove keeps data and configuration; purge removes them.
-    dpkg(&root, &["--remove"], &[PathBuf::from("driftvakt-agent"), PathBuf::from("driftvakt-collector")]);
+    dpkg(
+        &root,
+        &["--remove"],
+        &[
+            PathBuf::from("driftvakt-agent"),
+            PathBuf::from("driftvakt-collector"),
+        ],
+    );
     for path in [
         "/etc/driftvakt/collector.yaml",
         "/etc/driftvakt/agent.yaml",
@@ -357,10 +403,20 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
         assert!(exists(&root, path), "remove keeps {path}");
     }
     for pkg in PACKAGES {
-        assert!(!exists(&root, &format!("/usr/bin/{pkg}")), "remove takes /usr/bin/{pkg}");
+        assert!(
+            !exists(&root, &format!("/usr/bin/{pkg}")),
+            "remove takes /usr/bin/{pkg}"
+        );
         assert_eq!(query(&root, "${Status}", pkg), "deinstall ok config-files");
     }
-    dpkg(&root, &["--purge"], &[PathBuf::from("driftvakt-agent"), PathBuf::from("driftvakt-collector")]);
+    dpkg(
+        &root,
+        &["--purge"],
+        &[
+            PathBuf::from("driftvakt-agent"),
+            PathBuf::from("driftvakt-collector"),
+        ],
+    );
     for path in [
         "/etc/driftvakt",
         "/var/lib/driftvakt",

@@ -51,7 +51,9 @@ impl Drop for Cleanup<'_> {
         let _ = podman(self.dir)
             .args(["rm", "--force", "--time=2", &self.container])
             .output();
-        let _ = podman(self.dir).args(["rmi", "--force", &self.image]).output();
+        let _ = podman(self.dir)
+            .args(["rmi", "--force", &self.image])
+            .output();
     }
 }
 
@@ -66,7 +68,10 @@ fn healthcheck(dir: &Path, container: &str) -> Output {
 fn device_state(port: u16, device: &str) -> Option<String> {
     let body = get(port, "/api/v1/status")?;
     let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let d = v["devices"].as_array()?.iter().find(|d| d["id"] == device)?;
+    let d = v["devices"]
+        .as_array()?
+        .iter()
+        .find(|d| d["id"] == device)?;
     Some(d["state"].as_str()?.to_string())
 }
 
@@ -101,7 +106,10 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
         "{{.Config.User}} {{json .Config.Volumes}} {{json .HealthCheck.Test}}",
         &tag,
     ]));
-    assert!(config.starts_with("65534:65534 "), "runs as nobody: {config}");
+    assert!(
+        config.starts_with("65534:65534 "),
+        "runs as nobody: {config}"
+    );
     for wanted in ["/etc/driftvakt", "/var/lib/driftvakt", "healthcheck"] {
         assert!(config.contains(wanted), "{wanted}: {config}");
     }
