@@ -1,20 +1,22 @@
 //! The collector's OCI image: `scripts/image` builds it with buildah from scratch from this
 //! run's binary (stripped; the size limit is for the release build and measured by hand, see
-//! BENCHMARKS.md), into a storage of the test's own; podman runs it as in the README (runc,
-//! the port on 127.0.0.1); its health check passes within 5 s of the start, it runs as nobody
-//! with its config and data as volumes, and the demo inventory is probed (the screen whose
-//! HTTP check asks the collector itself is up, the one whose port is closed goes down).
+//! BENCHMARKS.md), into a storage of the test's own; podman runs it as in the README (runc)
+//! inside a network namespace the test creates, with only its loopback (no bridge, no traffic
+//! leaves it); its health check passes within 5 s of the start, it runs as nobody with its
+//! config and data as volumes, and the demo inventory is probed (the screen whose HTTP check
+//! asks the collector itself is up, the one whose port is closed goes down, the loopback
+//! addresses answer ICMP), read from `/api/v1/status` inside that namespace.
 
 use super::rig::*;
 use driftvakt_collector_testkit::http::get;
-use driftvakt_collector_testkit::ports::free_port;
 use driftvakt_collector_testkit::process::collector_bin;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const TOOLS: [(&str, &str); 3] = [
+const TOOLS: [(&str, &str); 4] = [
     ("/usr/bin/buildah", "buildah"),
+    ("/usr/sbin/ip", "iproute2"),
     ("/usr/bin/podman", "podman"),
     ("/usr/sbin/runc", "runc"),
 ];
@@ -64,16 +66,34 @@ fn healthcheck(dir: &Path, container: &str) -> Output {
         .unwrap()
 }
 
-/// The device's state in `/api/v1/status`, if the collector answers and lists it.
-fn device_state(port: u16, device: &str) -> Option<String> {
-    let body = get(port, "/api/v1/status")?;
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let d = v["devices"]
-        .as_array()?
+/// Every device's state in the collector's `/api/v1/status`, asked inside `netns` (empty when
+/// it does not answer yet).
+fn device_states(netns: &Netns) -> Vec<(String, String)> {
+    let Some(body) = netns.run(|| get(8480, "/api/v1/status")) else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let devices = v["devices"].as_array().cloned().unwrap_or_default();
+    devices
         .iter()
-        .find(|d| d["id"] == device)?;
-    Some(d["state"].as_str()?.to_string())
+        .map(|d| {
+            let field = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+            (field("id"), field("state"))
+        })
+        .collect()
 }
+
+/// What the demo inventory shows once probed: ICMP to loopback addresses up, the printer
+/// without its port degraded, the screen asking the collector up, the closed port down.
+const DEMO: [(&str, &str); 7] = [
+    ("sw-stadshuset-core", "up"),
+    ("ap-stadshuset-1", "up"),
+    ("ap-stadshuset-2", "up"),
+    ("ups-stadshuset", "up"),
+    ("skrivare-stadshuset-plan2", "degraded"),
+    ("skarm-biblioteket-entre", "up"),
+    ("skarm-biblioteket-bokning", "down"),
+];
 
 #[test]
 fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
@@ -94,6 +114,8 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
     );
     assert_eq!(printed.trim(), tag);
     let built = started.elapsed();
+    // Declared before the cleanup, so that the container goes first and the namespace after.
+    let netns = Netns::create(&format!("dvimg{}", std::process::id()));
     let _cleanup = Cleanup {
         dir,
         container: container.clone(),
@@ -114,18 +136,17 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
         assert!(config.contains(wanted), "{wanted}: {config}");
     }
 
-    let port = free_port();
     let run = Instant::now();
     run_ok(podman(dir).args([
         "run",
         "--detach",
         "--name",
         &container,
+        &format!("--network=ns:{}", netns.path().display()),
         "--ulimit=nofile=1024:1024",
         "--ulimit=nproc=1024:1024",
+        // Datagram ICMP for the unprivileged user, in the container's own namespace only.
         "--sysctl=net.ipv4.ping_group_range=0 2147483647",
-        "--publish",
-        &format!("127.0.0.1:{port}:8480"),
         &tag,
     ]));
     let healthy = loop {
@@ -142,16 +163,21 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    let mut want: Vec<(String, String)> = DEMO
+        .iter()
+        .map(|(id, state)| (id.to_string(), state.to_string()))
+        .collect();
+    want.sort();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let up = device_state(port, "skarm-biblioteket-entre");
-        let down = device_state(port, "skarm-biblioteket-bokning");
-        if up.as_deref() == Some("up") && down.as_deref() == Some("down") {
+        let mut states = device_states(&netns);
+        states.sort();
+        if states == want {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the demo inventory is not probed: entre {up:?}, bokning {down:?}\nlogs: {}",
+            "the demo inventory is not probed as expected within 60 s: {states:?}\nlogs: {}",
             stdout_of(podman(dir).args(["logs", &container]))
         );
         std::thread::sleep(Duration::from_millis(500));

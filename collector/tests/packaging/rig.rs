@@ -143,3 +143,52 @@ pub fn copy_libraries(bin: &Path, root: &Path) {
             .unwrap_or_else(|e| panic!("cannot copy {lib} into {}: {e}", root.display()));
     }
 }
+
+/// A network namespace of the test's own with only its loopback up (`ip netns add`); deleted
+/// when dropped. A container joined to it reaches nothing but itself.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    pub fn create(name: &str) -> Netns {
+        run_ok(Command::new("ip").args(["netns", "add", name]));
+        let netns = Netns {
+            name: name.to_string(),
+        };
+        run_ok(Command::new("ip").args(["-n", name, "link", "set", "lo", "up"]));
+        netns
+    }
+
+    /// `/run/netns/NAME`, for `podman run --network ns:PATH`.
+    pub fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
+    /// `f` on a thread of its own that has entered the namespace (setns affects only the
+    /// calling thread), so its sockets are the namespace's.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let file = std::fs::File::open(self.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", self.path().display()));
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: setns on this thread with a namespace file it holds open.
+                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                    f()
+                })
+                .join()
+                .unwrap()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
