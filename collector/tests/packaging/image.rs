@@ -183,6 +183,23 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let probed = run.elapsed();
+    // The health check fails, naming the URL and the answer, where /healthz is not 200.
+    let out = podman(dir)
+        .args([
+            "exec",
+            &container,
+            "/usr/bin/driftvakt-collector",
+            "healthcheck",
+        ])
+        .args(["--url", "http://127.0.0.1:8480/no-such-page"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("/no-such-page: answered 404"),
+        "healthcheck on a 404: {} {said}",
+        out.status
+    );
     run_ok(podman(dir).args(["stop", "--time=10", &container]));
     let size = stdout_of(podman(dir).args(["image", "inspect", "--format", "{{.Size}}", &tag]));
     eprintln!(
