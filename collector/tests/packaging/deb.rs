@@ -437,3 +437,125 @@ fn the_packages_install_run_upgrade_remove_and_purge() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// The throwaway root made ready for maintainer scripts run chrooted, as apt runs them on a
+/// host: `bin`, `sbin`, `lib`, `lib64` link into `usr` (which `dpkg_chrooted` overlays on this
+/// host's), `/dev/null` and `/dev/urandom`, `/run/systemd/system` (systemd "runs", so the
+/// scripts act on the units), and a `policy-rc.d` (Debian's hook for exactly this) that
+/// writes each action `deb-systemd-invoke` asks for into `/tmp/invoked` and forbids it (101).
+fn chroot_ready(top: &Path) {
+    let root = top.join("root");
+    throwaway_root(&root);
+    for link in ["bin", "sbin", "lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{link}"), root.join(link)).unwrap();
+    }
+    for dir in ["usr", "dev", "run/systemd/system"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    for (name, minor) in [("null", 3), ("urandom", 9)] {
+        run_ok(
+            Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(root.join("dev").join(name))
+                .args(["c", "1", &minor.to_string()]),
+        );
+    }
+    let policy = top.join("usr/sbin/policy-rc.d");
+    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(top.join("work")).unwrap();
+    std::fs::write(
+        &policy,
+        "#!/bin/sh\necho \"$1 $2\" >> /tmp/invoked\nexit 101\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// dpkg on `top/root` with the maintainer scripts chrooted into it (`DPKG_ROOT` empty), in a
+/// private mount namespace where the root's `/usr` is this host's overlaid by `top/usr`: the
+/// scripts find sh, sed, systemd-sysusers and deb-systemd-helper, and what dpkg unpacks into
+/// `/usr` lands in `top/usr`, never in this host's.
+fn dpkg_chrooted(top: &Path, args: &[&str], debs: &[PathBuf]) -> String {
+    let script = r#"set -eu
+top=$1; shift
+mount -t overlay overlay -o "lowerdir=/usr,upperdir=$top/usr,workdir=$top/work" "$top/root/usr"
+exec dpkg --root="$top/root" "$@""#;
+    stdout_of(
+        Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(top)
+            .args(args)
+            .args(debs)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null()),
+    )
+}
+
+/// The actions policy-rc.d saw since the last call, sorted.
+fn invoked(top: &Path) -> Vec<String> {
+    let log = top.join("root/tmp/invoked");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// Both units, each with `action`.
+fn both(action: &str) -> Vec<String> {
+    vec![
+        format!("driftvakt-agent.service {action}"),
+        format!("driftvakt-collector.service {action}"),
+    ]
+}
+
+#[test]
+fn the_units_start_on_install_restart_on_upgrade_and_stop_on_remove() {
+    require_root("the maintainer scripts test");
+    require_tools(&TOOLS);
+    require_tools(&[
+        ("/usr/bin/unshare", "util-linux"),
+        ("/usr/bin/mount", "mount"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let first = package(&tmp.path().join("1"), 1);
+    let second = package(&tmp.path().join("2"), 2);
+    let top = tmp.path().join("chroot");
+    chroot_ready(&top);
+    let root = top.join("root");
+
+    dpkg_chrooted(&top, &["--install"], &first);
+    assert_eq!(invoked(&top), both("start"), "install starts both units");
+    let user = driftvakt_user(&root);
+    assert_owned(&root, "/etc/driftvakt/agent.token", user, 0o600);
+    assert_owned(&root, "/etc/driftvakt/agents/local.token", user, 0o600);
+    assert_owned(&root, "/var/lib/driftvakt", user, 0o750);
+    assert_owned(&root, "/var/spool/driftvakt", user, 0o750);
+
+    dpkg_chrooted(&top, &["--install"], &second);
+    assert_eq!(invoked(&top), both("restart"), "an upgrade restarts both");
+
+    let names = [
+        PathBuf::from("driftvakt-agent"),
+        PathBuf::from("driftvakt-collector"),
+    ];
+    dpkg_chrooted(&top, &["--remove"], &names);
+    assert_eq!(invoked(&top), both("stop"), "remove stops both");
+    dpkg_chrooted(&top, &["--purge"], &names);
+    assert!(invoked(&top).is_empty(), "purge asks for nothing more");
+    for path in [
+        "/etc/driftvakt",
+        "/var/lib/driftvakt",
+        "/var/spool/driftvakt",
+    ] {
+        assert!(!exists(&root, path), "purge removes {path}");
+    }
+}
