@@ -5,7 +5,10 @@
 //! `ExecStartPre=` and `ExecStart=` run chrooted as the `driftvakt` user with the installed
 //! configuration (the agent fetching its assignment from the collector with the token the
 //! packages made), an upgrade keeps an operator's edited conffiles and the data, `remove` keeps
-//! data and configuration and `purge` removes them. No network: dpkg only reads the files.
+//! data and configuration and `purge` removes them. A second test installs, upgrades, removes
+//! and purges with the maintainer scripts chrooted, as apt runs them on a host that runs
+//! systemd, and reads from a recording `policy-rc.d` that install starts both units, an
+//! upgrade restarts them and remove stops them. No network: dpkg only reads the files.
 
 use super::rig::*;
 use driftvakt_collector_testkit::http::http_status;
