@@ -143,7 +143,7 @@ impl Default for SpoolSettings {
 }
 
 fn default_spool_dir() -> PathBuf {
-    PathBuf::from("/var/lib/driftvakt/spool")
+    PathBuf::from("/var/spool/driftvakt")
 }
 fn default_spool_max() -> ByteSize {
     ByteSize(256 << 20)

@@ -35,6 +35,8 @@ enum Command {
     Oncall(cli::oncall::OncallArgs),
     /// The database: rows, bytes on disk, oldest raw result, retention horizon.
     Db(cli::db::DbArgs),
+    /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
+    Healthcheck(cli::healthcheck::HealthcheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Oncall(args) => print!("{}", cli::oncall::run(&args, Arc::new(SystemClock))?),
         Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
+        Command::Healthcheck(args) => cli::healthcheck::run(&args)?,
     }
     Ok(())
 }

@@ -103,7 +103,7 @@ impl IcmpProber {
         let message = if reason == FailureReason::PermissionDenied {
             let exe = std::env::current_exe()
                 .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "/usr/local/bin/driftvakt-agent".into());
+                .unwrap_or_else(|_| "/usr/bin/driftvakt-agent".into());
             // SAFETY: getgid has no preconditions.
             let gid = unsafe { libc::getgid() };
             format!(

@@ -8,7 +8,7 @@ use driftvakt_testkit::ports::free_port;
 use driftvakt_testkit::units::*;
 use std::path::Path;
 
-const INSTALLED_BIN: &str = "/usr/local/bin/driftvakt-agent";
+const INSTALLED_BIN: &str = "/usr/bin/driftvakt-agent";
 const INSTALLED_CONFIG: &str = "/etc/driftvakt/agent.yaml";
 
 fn bin() -> &'static Path {

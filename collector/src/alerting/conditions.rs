@@ -516,7 +516,7 @@ fn agent_fault_advice(agent: &str, error: &str, devices: usize) -> String {
     let what = match ErrorKind::parse(error) {
         Some(ErrorKind::PermissionDenied) => {
             "saknar behörighet att skicka ICMP (ping). Åtgärd: kör agenten som root, ge \
-             programmet CAP_NET_RAW (`setcap cap_net_raw+ep /usr/local/bin/driftvakt-agent`, \
+             programmet CAP_NET_RAW (`setcap cap_net_raw+ep /usr/bin/driftvakt-agent`, \
              eller AmbientCapabilities=CAP_NET_RAW i systemd-enheten) eller tillåt ping för \
              agentens grupp med sysctl net.ipv4.ping_group_range, och starta om agenten."
         }

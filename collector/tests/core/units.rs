@@ -9,7 +9,7 @@ use driftvakt_collector_testkit::ports::free_port;
 use driftvakt_collector_testkit::units::*;
 use std::path::Path;
 
-const INSTALLED_BIN: &str = "/usr/local/bin/driftvakt-collector";
+const INSTALLED_BIN: &str = "/usr/bin/driftvakt-collector";
 const INSTALLED_CONFIG: &str = "/etc/driftvakt/collector.yaml";
 
 fn bin() -> &'static Path {
