@@ -75,7 +75,7 @@ pub struct ApiState {
     /// `None` in tests that run no heartbeat.
     pub cluster: Option<Arc<crate::cluster::Member>>,
     /// The municipalities' driftinformation as last built ([`crate::pages::cache`]).
-    pub pages: Arc<crate::pages::cache::PageCache<crate::pages::Driftinfo>>,
+    pub pages: Arc<crate::pages::cache::PageCache<pages::DriftinfoPage>>,
 }
 
 /// The router with all endpoints.

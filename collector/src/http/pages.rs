@@ -19,6 +19,7 @@ use crate::incidents::service::{update_service, ServiceChange};
 use crate::pages::render::{PageError, PageTemplates};
 use crate::pages::team::{team_status, Filter};
 use crate::pages::{driftinfo, feed, municipality_of, Driftinfo};
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +28,7 @@ use axum::{Json, Router};
 use chrono::Duration;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What a page may load: only itself.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
@@ -52,8 +53,9 @@ fn templates(s: &ApiState) -> PageTemplates {
     PageTemplates::new(dir)
 }
 
-fn with_type(content_type: &'static str, text: String, public: bool) -> Response {
-    let mut r = (StatusCode::OK, text).into_response();
+fn with_type(content_type: &'static str, text: impl Into<Body>, public: bool) -> Response {
+    let body: Body = text.into();
+    let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -88,7 +90,7 @@ fn internal(e: PageError) -> Response {
 /// (their count and newest id are the cache's version). A failure is already the answer
 /// ([`super::failure`]: `503` while the database is away).
 #[allow(clippy::result_large_err)] // the error is the answer, returned at once
-async fn load(s: &ApiState, kommun: &str) -> Result<Arc<Driftinfo>, Response> {
+async fn load(s: &ApiState, kommun: &str) -> Result<Arc<DriftinfoPage>, Response> {
     let Some(municipality) = municipality_of(&s.app.inventory, kommun) else {
         return Err(error(
             StatusCode::NOT_FOUND,
@@ -108,12 +110,71 @@ async fn load(s: &ApiState, kommun: &str) -> Result<Arc<Driftinfo>, Response> {
         tokio::task::spawn_blocking(move || {
             let now = app.now();
             let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
-            driftinfo(&app, &calendar, &updates, &municipality, now).map_err(|e| super::failure(&e))
+            driftinfo(&app, &calendar, &updates, &municipality, now)
+                .map(DriftinfoPage::new)
+                .map_err(|e| super::failure(&e))
         })
         .await
         .map_err(super::task_failed)?
     };
     s.pages.get(kommun, version, s.app.subscribe(), build).await
+}
+
+/// A municipality's driftinformation as built, with each of its renderings made once, on
+/// first use, and then served to every reader of that build.
+pub struct DriftinfoPage {
+    info: Driftinfo,
+    json: OnceLock<Bytes>,
+    embed: OnceLock<Result<Bytes, String>>,
+    /// The whole page with automatic refresh (`[0]`) and without (`[1]`).
+    page: [OnceLock<Result<Bytes, String>>; 2],
+}
+
+impl DriftinfoPage {
+    fn new(info: Driftinfo) -> Self {
+        DriftinfoPage {
+            info,
+            json: OnceLock::new(),
+            embed: OnceLock::new(),
+            page: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| Bytes::from(serde_json::to_vec(&self.info).unwrap_or_default()))
+            .clone()
+    }
+
+    fn embed(&self, t: &PageTemplates) -> Result<Bytes, String> {
+        self.embed
+            .get_or_init(|| {
+                t.render("driftinfo_body.html", &self.info, &[])
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    fn page(&self, t: &PageTemplates, refresh: bool) -> Result<Bytes, String> {
+        self.page[usize::from(!refresh)]
+            .get_or_init(|| {
+                let body = String::from_utf8_lossy(&self.embed(t)?).into_owned();
+                let style = t.raw("style.css").map_err(|e| e.to_string())?;
+                let script = t.raw("refresh.js").map_err(|e| e.to_string())?;
+                t.render(
+                    "driftinfo.html",
+                    &PageData {
+                        info: &self.info,
+                        refresh,
+                    },
+                    &[("body", body), ("style", style), ("script", script)],
+                )
+                .map(Bytes::from)
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
 }
 
 #[derive(Serialize)]
@@ -130,44 +191,23 @@ async fn page(
 ) -> Response {
     if let Some(slug) = kommun.strip_suffix(".json") {
         return match load(&s, slug).await {
-            Ok(info) => {
-                let mut r = Json(&*info).into_response();
-                r.headers_mut().insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
-                r
-            }
+            Ok(built) => with_type("application/json", built.json(), true),
             Err(answer) => answer,
         };
     }
-    let info = match load(&s, &kommun).await {
-        Ok(info) => info,
+    let built = match load(&s, &kommun).await {
+        Ok(built) => built,
         Err(answer) => return answer,
     };
     let t = templates(&s);
-    let body = match t.render("driftinfo_body.html", &*info, &[]) {
-        Ok(b) => b,
-        Err(e) => return internal(e),
+    let rendered = if q.get("embed").is_some_and(|v| v == "1" || v == "true") {
+        built.embed(&t)
+    } else {
+        built.page(&t, q.get("uppdatera").is_none_or(|v| v != "nej"))
     };
-    if q.get("embed").is_some_and(|v| v == "1" || v == "true") {
-        return with_type("text/html; charset=utf-8", body, true);
-    }
-    let refresh = q.get("uppdatera").is_none_or(|v| v != "nej");
-    let rendered = t.raw("style.css").and_then(|style| {
-        let script = t.raw("refresh.js")?;
-        t.render(
-            "driftinfo.html",
-            &PageData {
-                info: &info,
-                refresh,
-            },
-            &[("body", body), ("style", style), ("script", script)],
-        )
-    });
     match rendered {
         Ok(html) => with_type("text/html; charset=utf-8", html, true),
-        Err(e) => internal(e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -200,15 +240,16 @@ async fn atom(
     Path(kommun): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let info = match load(&s, &kommun).await {
-        Ok(info) => info,
+    let built = match load(&s, &kommun).await {
+        Ok(built) => built,
         Err(answer) => return answer,
     };
+    let info = &built.info;
     let data = FeedData {
         municipality: &info.municipality,
         slug: &info.slug,
         base: base_url(&s, &headers),
-        feed: feed::feed(&info),
+        feed: feed::feed(info),
     };
     match templates(&s).render("feed.atom", &data, &[]) {
         Ok(xml) => with_type("application/atom+xml; charset=utf-8", xml, true),
