@@ -15,7 +15,8 @@ impl Inventory {
     /// What `run` needs beyond a well-formed inventory, checked without starting anything: every
     /// secret reference resolves (operator token, SMTP password, SNMP credentials of embedded
     /// agents; files must not be readable by group or others), the database's folder exists or
-    /// can be created, and every report schedule fires in the five years after `now`. Errors
+    /// can be created, the TLS certificate, key and client CA are usable (`collector.tls`, see
+    /// [`super::tls`]; expiry within 30 days is a warning), and every report schedule fires in the five years after `now`. Errors
     /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
     /// (allowed but unwise settings).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
@@ -38,6 +39,16 @@ impl Inventory {
             v.error_at_key("collector.database", e);
         }
         let mut warnings = Vec::new();
+        if let Some(tls) = &self.settings.tls {
+            match tls.resolved(base).check(now) {
+                Ok(w) => warnings.extend(w),
+                Err(errors) => {
+                    for (key, e) in errors {
+                        v.error_at_key(key, e);
+                    }
+                }
+            }
+        }
         if let Some(n) = &self.notify {
             n.validate(&mut v, Some(now));
             if let Some(smtp) = n.smtp.as_ref().filter(|s| s.username.is_some()) {
