@@ -76,15 +76,18 @@ pub struct CollectorSettings {
     pub urls: Vec<String>,
     /// Bearer token, from the environment or a file.
     pub token: SecretRef,
-    /// PEM file with extra CA certificates to trust for the collector.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS; needs `client_key`.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// Private key (PEM) of `client_cert`.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
+    /// PEM file of the private CA that signed the collector's certificate: with it, only that
+    /// CA is trusted for `https://` URLs; without it, the system's store (`/etc/ssl/certs`, or
+    /// `SSL_CERT_FILE`). (`ca_file` is its older name.)
+    #[serde(default, alias = "ca_file")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, naming this agent's id (subject common name or
+    /// SAN); needs `key`. (`client_cert` is its older name.)
+    #[serde(default, alias = "client_cert")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of `cert`. (`client_key` is its older name.)
+    #[serde(default, alias = "client_key")]
+    pub key: Option<PathBuf>,
     /// Results per pushed batch (also fixes the batch boundaries in the spool).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -264,10 +267,10 @@ fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
             }
         }
     }
-    if c.client_cert.is_some() != c.client_key.is_some() {
+    if c.cert.is_some() != c.key.is_some() {
         v.error_at_key(
             "agent.collector",
-            "agent.collector needs both `client_cert` and `client_key`, or neither",
+            "agent.collector needs both `cert` and `key` (the client certificate), or neither",
         );
     }
     if !(1..=10_000).contains(&c.batch_size) {
@@ -303,11 +306,7 @@ impl AgentConfig {
             if let Err(e) = c.token.resolve(&base) {
                 v.error_at_key("agent.collector.token", e);
             }
-            let files = [
-                ("ca_file", &c.ca_file),
-                ("client_cert", &c.client_cert),
-                ("client_key", &c.client_key),
-            ];
+            let files = [("ca", &c.ca), ("cert", &c.cert), ("key", &c.key)];
             for (key, file) in files {
                 let Some(file) = file else { continue };
                 let path = self.resolve(file);
@@ -444,8 +443,8 @@ mod tests {
         let cases = [
             ("    token: abc\n", "secrets are not written in the config"),
             (
-                "    token: { env: T }\n    client_cert: a.pem\n",
-                "both `client_cert` and `client_key`",
+                "    token: { env: T }\n    cert: a.pem\n",
+                "both `cert` and `key`",
             ),
             (
                 "    token: { env: T }\n    batch_size: 0\n",

@@ -334,7 +334,15 @@ async fn connection(
     let Some(tls) = tls else {
         let service = service(router, peer, body_timeout, activity.clone(), None);
         let conn = http1(options).serve_connection(TokioIo::new(stream), service);
-        drive(conn, |c| c.graceful_shutdown(), peer, options, stop, &activity).await;
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
         conns.remove(id);
         return;
     };
@@ -350,10 +358,26 @@ async fn connection(
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder.timer(TokioTimer::new());
         let conn = builder.serve_connection(io, service);
-        drive(conn, |c| c.graceful_shutdown(), peer, options, stop, &activity).await;
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
     } else {
         let conn = http1(options).serve_connection(io, service);
-        drive(conn, |c| c.graceful_shutdown(), peer, options, stop, &activity).await;
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
     }
     conns.remove(id);
 }
@@ -387,7 +411,10 @@ async fn handshake(
     };
     let limit = FAILURES.get_or_init(|| RateLimited::new(LOG_EVERY));
     if let Some(more) = limit.hit(peer.ip()) {
-        tracing::warn!("TLS handshake with {peer} failed: {why}{}", suppressed(more));
+        tracing::warn!(
+            "TLS handshake with {peer} failed: {why}{}",
+            suppressed(more)
+        );
     }
     None
 }

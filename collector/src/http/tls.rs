@@ -16,7 +16,9 @@
 //!   expires, by the process's clock.
 
 use crate::clock::Clock;
-use crate::inventory::tls::{read_certificates, subject_names, CertPair, TlsFileError, TlsSettings};
+use crate::inventory::tls::{
+    read_certificates, subject_names, CertPair, TlsFileError, TlsSettings,
+};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -201,7 +203,9 @@ impl TlsServer {
                         }
                     }
                 }
-                metrics.days_left.set(served.current().days_left(clock.now()));
+                metrics
+                    .days_left
+                    .set(served.current().days_left(clock.now()));
             }
         }))
     }

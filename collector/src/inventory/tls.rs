@@ -79,8 +79,8 @@ impl CertPair {
             },
             e => invalid(key, e),
         })?;
-        let signer = rustls::crypto::ring::sign::any_supported_type(&der)
-            .map_err(|e| invalid(key, e))?;
+        let signer =
+            rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| invalid(key, e))?;
         let (not_before, not_after) = validity(cert, &chain[0])?;
         let certified = CertifiedKey::new(chain, signer);
         certified.keys_match().map_err(|_| TlsFileError::Mismatch {
@@ -187,7 +187,7 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(certs)
 }
 
-/// The names a certificate gives its subject: the common name, then the DNS names.
+/// The names a certificate gives its subject: the common name, then the DNS names (each once).
 pub fn subject_names(der: &CertificateDer<'_>) -> Vec<String> {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
         return Vec::new();
@@ -199,8 +199,13 @@ pub fn subject_names(der: &CertificateDer<'_>) -> Vec<String> {
         .collect();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {
-            if let x509_parser::extensions::GeneralName::DNSName(dns) = name {
-                names.push(dns.to_string());
+            match name {
+                x509_parser::extensions::GeneralName::DNSName(dns)
+                    if !names.iter().any(|n| n == dns) =>
+                {
+                    names.push(dns.to_string())
+                }
+                _ => {}
             }
         }
     }
