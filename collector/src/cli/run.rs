@@ -126,12 +126,8 @@ fn start_tls(
 ) -> Result<(Option<Arc<TlsServer>>, Option<tokio::task::JoinHandle<()>>), CliError> {
     let settings = &app.inventory.settings;
     let Some(files) = &settings.tls else {
-        if !settings.listen.ip().is_loopback() {
-            tracing::warn!(
-                "listening on {} in plain HTTP: agents' tokens and results cross the network \
-                 unencrypted; set collector.tls (see the README's TLS section)",
-                settings.listen
-            );
+        if let Some(w) = plain_http_warning(settings.listen) {
+            tracing::warn!("{w}");
         }
         return Ok((None, None));
     };
@@ -148,6 +144,16 @@ fn start_tls(
         .map_err(CliError::Serve)?;
     tracing::info!("serving HTTPS (HTTP/2 and HTTP/1.1)");
     Ok((Some(server), Some(reloader)))
+}
+
+/// The warning for plain HTTP on `listen`: none on loopback.
+fn plain_http_warning(listen: std::net::SocketAddr) -> Option<String> {
+    (!listen.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {listen} in plain HTTP: agents' tokens and results cross the network \
+             unencrypted; set collector.tls (see the README's TLS section)"
+        )
+    })
 }
 
 /// Turns the in-memory tails off (`state::Tails::share`) once another node beats in the same
@@ -330,5 +336,24 @@ fn metrics_sources(app: &App) -> crate::metrics::Sources {
         store: app.store.clone(),
         clock: app.clock.clone(),
         metrics: app.metrics.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_warning;
+
+    #[test]
+    fn plain_http_is_a_warning_beyond_loopback_only() {
+        for quiet in ["127.0.0.1:8480", "[::1]:8480", "127.0.0.2:80"] {
+            assert_eq!(plain_http_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0:8480", "[::]:8480", "192.0.2.7:8480"] {
+            let w = plain_http_warning(loud.parse().unwrap()).unwrap();
+            assert!(
+                w.contains("plain HTTP") && w.contains("collector.tls"),
+                "{w}"
+            );
+        }
     }
 }

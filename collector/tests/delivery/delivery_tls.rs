@@ -680,3 +680,54 @@ async fn a_renewed_certificate_is_served_to_new_connections_while_open_ones_keep
     );
     collector.assert_running();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_ca_the_agent_trusts_the_system_store_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    pki.ca("ca");
+    pki.issue_for_days("ca", "server", "localhost", 10);
+    let db = dir.path().join("dv.db");
+    let port = free_port();
+    let trusted = client(&pki, Some("ca"), None);
+    let config = inventory(dir.path(), &pki, &db, false);
+    let _collector =
+        start_tls_collector(&config, port, &dir.path().join("collector.log"), &trusted).await;
+
+    // The system store (rustls-native-certs: SSL_CERT_FILE, else /etc/ssl/certs) has the test
+    // CA: agent a trusts the collector. Agent b uses the real store, which does not.
+    let start = |id: &str, token: &str, env: Option<PathBuf>| {
+        let config = write_tls_agent(dir.path(), id, token, port, &[]);
+        let mut cmd = Command::new(agent_bin());
+        cmd.args(["run", "--config"]).arg(config);
+        cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        if let Some(file) = env {
+            cmd.env("SSL_CERT_FILE", file);
+        }
+        Proc::spawn(
+            "agent",
+            &mut cmd,
+            &dir.path().join(format!("agent-{id}.log")),
+        )
+    };
+    let _a = start("a", TOKEN_A, Some(pki.pem("ca")));
+    let mut b = start("b", TOKEN_B, None);
+    wait_until(
+        "agent a's results stored",
+        Duration::from_secs(20),
+        || async { stored_count(&db, "a") >= 3 },
+    )
+    .await;
+    let line = log_line(
+        &mut b,
+        &[
+            "push to the collector failed",
+            "invalid peer certificate",
+            "UnknownIssuer",
+        ],
+        Duration::from_secs(20),
+    )
+    .await;
+    eprintln!("agent b: {line}");
+    assert_eq!(stored_count(&db, "b"), 0);
+}
