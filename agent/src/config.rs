@@ -8,7 +8,9 @@
 //! references are errors that name file, line and key. Secrets (SNMP communities, v3 passwords)
 //! are read from environment variables or files named here and never appear in logs or errors.
 
+use chrono::{DateTime, Utc};
 use driftvakt_common::config::{load_yaml, ConfigErrors, Duration, Validator};
+use driftvakt_common::tls;
 use driftvakt_common::DeviceClass;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -295,28 +297,20 @@ fn validate_url(v: &mut Validator, key: &str, url: &str) {
 impl AgentConfig {
     /// What `run` needs beyond a well-formed file, checked without starting anything: the
     /// collector's token resolves (a token file must not be readable by group or others), its
-    /// CA and client certificate files exist, the SNMP credentials the devices use resolve, and
-    /// the spool folder exists or can be created. Errors name file, line, column and key; `Ok`
-    /// lists warnings (none yet).
-    pub fn preflight(&self) -> Result<Vec<String>, ConfigErrors> {
+    /// CA file holds certificates and its client certificate and key are a usable pair at `now`
+    /// ([`Self::check_tls_files`]), the SNMP credentials the devices use resolve, and the spool
+    /// folder exists or can be created. Errors name file, line, column and key; `Ok` lists
+    /// warnings (a client certificate expiring within 30 days).
+    pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
         let source = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut v = Validator::new(&self.path, &source);
         let base = self.base_dir();
+        let mut warnings = Vec::new();
         if let Some(c) = &self.file.agent.collector {
             if let Err(e) = c.token.resolve(&base) {
                 v.error_at_key("agent.collector.token", e);
             }
-            let files = [("ca", &c.ca), ("cert", &c.cert), ("key", &c.key)];
-            for (key, file) in files {
-                let Some(file) = file else { continue };
-                let path = self.resolve(file);
-                if let Err(e) = std::fs::metadata(&path) {
-                    v.error_at_key(
-                        &format!("agent.collector.{key}"),
-                        format!("cannot read {}: {e}", path.display()),
-                    );
-                }
-            }
+            warnings.extend(self.check_tls_files(c, now, &mut v));
             let spool = self.resolve(&self.file.agent.spool.dir);
             if let Err(e) = driftvakt_common::config::folder_can_be_created(&spool) {
                 v.error_at_key("agent.spool.dir", format!("spool {e}"));
@@ -353,7 +347,39 @@ impl AgentConfig {
             }
         }
         v.finish()?;
-        Ok(Vec::new())
+        Ok(warnings)
+    }
+
+    /// `agent.collector.ca` holds certificates; `cert` and `key` are a usable pair at `now`
+    /// (`driftvakt_common::tls::check_pair`: the key belongs to the certificate, which has not
+    /// expired). Errors go to `v`; returns the warnings (expiry within 30 days, a key everyone
+    /// may read).
+    fn check_tls_files(
+        &self,
+        c: &CollectorSettings,
+        now: DateTime<Utc>,
+        v: &mut Validator,
+    ) -> Vec<String> {
+        if let Some(ca) = &c.ca {
+            if let Err(e) = tls::read_certificates(&self.resolve(ca)) {
+                v.error_at_key("agent.collector.ca", e.to_string());
+            }
+        }
+        let (Some(cert), Some(key)) = (&c.cert, &c.key) else {
+            return Vec::new();
+        };
+        let (cert, key) = (self.resolve(cert), self.resolve(key));
+        let found = tls::check_pair(
+            &cert,
+            &key,
+            now,
+            "agent.collector.cert",
+            "agent.collector.key",
+        );
+        for (key, e) in found.errors {
+            v.error_at_key(&key, e);
+        }
+        found.warnings
     }
 
     /// The folder relative paths in the file are resolved against.

@@ -44,7 +44,7 @@ impl Inventory {
                 Ok(w) => warnings.extend(w),
                 Err(errors) => {
                     for (key, e) in errors {
-                        v.error_at_key(key, e);
+                        v.error_at_key(&key, e);
                     }
                 }
             }

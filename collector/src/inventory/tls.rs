@@ -7,18 +7,15 @@
 //! file holds at least one certificate (the server's first, then its chain), the key file one
 //! private key (PKCS#8, PKCS#1 or SEC1), the key belongs to the first certificate, and that
 //! certificate is not expired (nor valid only in the future). One that expires within
-//! [`EXPIRY_WARNING_DAYS`] is allowed, with a warning.
+//! [`EXPIRY_WARNING_DAYS`] is allowed, with a warning. The file checks are shared with the
+//! agent (`driftvakt_common::tls`).
 
 use chrono::{DateTime, Utc};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::sign::CertifiedKey;
+pub use driftvakt_common::tls::{
+    check_pair, read_certificates, subject_names, CertPair, TlsFileError, EXPIRY_WARNING_DAYS,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// A certificate expiring within this many days is a warning of `check-config` and `run`.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// `collector.tls`: serve HTTPS (HTTP/1.1 and HTTP/2) instead of plain HTTP.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -36,87 +33,6 @@ pub struct TlsSettings {
     pub client_ca: Option<PathBuf>,
 }
 
-/// A certificate file, key file or CA file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsFileError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} holds no PEM certificate")]
-    NoCertificate { path: PathBuf },
-    #[error("{path} holds no PEM private key")]
-    NoKey { path: PathBuf },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-    #[error("the key {key} does not belong to the certificate {cert}")]
-    Mismatch { cert: PathBuf, key: PathBuf },
-    #[error("the certificate {path} expired at {at} (renew it)")]
-    Expired { path: PathBuf, at: DateTime<Utc> },
-    #[error("the certificate {path} is valid only from {at}")]
-    NotYetValid { path: PathBuf, at: DateTime<Utc> },
-}
-
-/// A certificate chain with its key, checked to belong together, and its validity.
-#[derive(Debug, Clone)]
-pub struct CertPair {
-    pub key: Arc<CertifiedKey>,
-    pub not_before: DateTime<Utc>,
-    pub not_after: DateTime<Utc>,
-}
-
-impl CertPair {
-    /// Reads and checks `cert` and `key` (see the module doc; the validity against `now` is
-    /// [`CertPair::check_validity`]'s).
-    pub fn load(cert: &Path, key: &Path) -> Result<CertPair, TlsFileError> {
-        let chain = read_certificates(cert)?;
-        let key_pem = read(key)?;
-        let der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
-            rustls::pki_types::pem::Error::NoItemsFound => TlsFileError::NoKey {
-                path: key.to_path_buf(),
-            },
-            e => invalid(key, e),
-        })?;
-        let signer =
-            rustls::crypto::ring::sign::any_supported_type(&der).map_err(|e| invalid(key, e))?;
-        let (not_before, not_after) = validity(cert, &chain[0])?;
-        let certified = CertifiedKey::new(chain, signer);
-        certified.keys_match().map_err(|_| TlsFileError::Mismatch {
-            cert: cert.to_path_buf(),
-            key: key.to_path_buf(),
-        })?;
-        Ok(CertPair {
-            key: Arc::new(certified),
-            not_before,
-            not_after,
-        })
-    }
-
-    /// An error when the certificate is expired or not yet valid at `now`.
-    pub fn check_validity(&self, path: &Path, now: DateTime<Utc>) -> Result<(), TlsFileError> {
-        if now >= self.not_after {
-            return Err(TlsFileError::Expired {
-                path: path.to_path_buf(),
-                at: self.not_after,
-            });
-        }
-        if now < self.not_before {
-            return Err(TlsFileError::NotYetValid {
-                path: path.to_path_buf(),
-                at: self.not_before,
-            });
-        }
-        Ok(())
-    }
-
-    /// Days until the certificate expires (negative once it has), at `now`.
-    pub fn days_left(&self, now: DateTime<Utc>) -> f64 {
-        (self.not_after - now).num_seconds() as f64 / 86_400.0
-    }
-}
-
 impl TlsSettings {
     /// The files resolved against the inventory's folder `base`.
     pub fn resolved(&self, base: &Path) -> TlsSettings {
@@ -130,140 +46,25 @@ impl TlsSettings {
     /// What `check-config` and `run` check (the paths resolved): the pair is usable at `now`
     /// and the client CA file holds certificates. `Err((key, message))` per problem; `Ok`
     /// the warnings (expiry within [`EXPIRY_WARNING_DAYS`], a key others may read).
-    pub fn check(&self, now: DateTime<Utc>) -> Result<Vec<String>, Vec<(&'static str, String)>> {
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        match CertPair::load(&self.cert, &self.key) {
-            Ok(pair) => match pair.check_validity(&self.cert, now) {
-                Ok(()) => {
-                    let days = pair.days_left(now);
-                    if days < EXPIRY_WARNING_DAYS as f64 {
-                        warnings.push(format!(
-                            "collector.tls.cert: the certificate {} expires in {:.0} days \
-                             ({}): renew it",
-                            self.cert.display(),
-                            days.floor(),
-                            pair.not_after.format("%Y-%m-%d %H:%M UTC")
-                        ));
-                    }
-                }
-                Err(e) => errors.push(("collector.tls.cert", e.to_string())),
-            },
-            Err(e @ (TlsFileError::Mismatch { .. } | TlsFileError::NoKey { .. })) => {
-                errors.push(("collector.tls.key", e.to_string()))
-            }
-            Err(e) if error_path(&e) == Some(self.key.as_path()) => {
-                errors.push(("collector.tls.key", e.to_string()))
-            }
-            Err(e) => errors.push(("collector.tls.cert", e.to_string())),
-        }
-        if let Some(w) = readable_by_others(&self.key) {
-            warnings.push(w);
-        }
+    pub fn check(&self, now: DateTime<Utc>) -> Result<Vec<String>, Vec<(String, String)>> {
+        let mut found = check_pair(
+            &self.cert,
+            &self.key,
+            now,
+            "collector.tls.cert",
+            "collector.tls.key",
+        );
         if let Some(ca) = &self.client_ca {
             if let Err(e) = read_certificates(ca) {
-                errors.push(("collector.tls.client_ca", e.to_string()));
+                found
+                    .errors
+                    .push(("collector.tls.client_ca".to_string(), e.to_string()));
             }
         }
-        if errors.is_empty() {
-            Ok(warnings)
+        if found.errors.is_empty() {
+            Ok(found.warnings)
         } else {
-            Err(errors)
+            Err(found.errors)
         }
     }
-}
-
-/// Every certificate of a PEM file, at least one.
-pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
-    let pem = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(path, e))?;
-    if certs.is_empty() {
-        return Err(TlsFileError::NoCertificate {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(certs)
-}
-
-/// The names a certificate gives its subject: the common name, then the DNS names (each once).
-pub fn subject_names(der: &CertificateDer<'_>) -> Vec<String> {
-    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = cert
-        .subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok().map(str::to_string))
-        .collect();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                x509_parser::extensions::GeneralName::DNSName(dns)
-                    if !names.iter().any(|n| n == dns) =>
-                {
-                    names.push(dns.to_string())
-                }
-                _ => {}
-            }
-        }
-    }
-    names
-}
-
-fn validity(
-    path: &Path,
-    der: &CertificateDer<'_>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), TlsFileError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| invalid(path, e))?;
-    let at = |t: x509_parser::time::ASN1Time| {
-        DateTime::from_timestamp(t.timestamp(), 0).ok_or_else(|| {
-            invalid(
-                path,
-                format!("validity date out of range: {}", t.timestamp()),
-            )
-        })
-    };
-    Ok((
-        at(cert.validity().not_before)?,
-        at(cert.validity().not_after)?,
-    ))
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, TlsFileError> {
-    std::fs::read(path).map_err(|source| TlsFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn invalid(path: &Path, e: impl std::fmt::Display) -> TlsFileError {
-    TlsFileError::Invalid {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
-fn error_path(e: &TlsFileError) -> Option<&Path> {
-    match e {
-        TlsFileError::Read { path, .. }
-        | TlsFileError::NoCertificate { path }
-        | TlsFileError::NoKey { path }
-        | TlsFileError::Invalid { path, .. } => Some(path),
-        _ => None,
-    }
-}
-
-/// A warning when others than the owner and group may read the key file.
-fn readable_by_others(key: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(key).ok()?.permissions().mode();
-    (mode & 0o004 != 0).then(|| {
-        format!(
-            "collector.tls.key: {} is readable by everyone (mode {:o}): make it 0600 or 0640",
-            key.display(),
-            mode & 0o777
-        )
-    })
 }

@@ -731,3 +731,97 @@ async fn without_a_ca_the_agent_trusts_the_system_store_only() {
     eprintln!("agent b: {line}");
     assert_eq!(stored_count(&db, "b"), 0);
 }
+
+/// `check-config` of the collector (`config`) or an agent (`agent`): exit status and stderr.
+fn check_config(program: PathBuf, config: &Path) -> (bool, String) {
+    let out = Command::new(program)
+        .arg("check-config")
+        .arg(config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.success(), err)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_checks_the_certificate_files_of_collector_and_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    pki.ca("ca");
+    pki.issue_for_days("ca", "server", "localhost", 10);
+    pki.issue_for_days("ca", "client-a", "a", 100);
+    pki.issue_for_days("ca", "stray", "stray", 100);
+    let now = Utc::now();
+    pki.issue(
+        "ca",
+        "expired",
+        "a",
+        now - Span::days(40),
+        now - Span::days(1),
+    );
+    let db = dir.path().join("dv.db");
+    let config = inventory(dir.path(), &pki, &db, true);
+
+    // Expiring in 10 days: a warning, not an error.
+    let (ok, err) = check_config(collector_bin(), &config);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning: collector.tls.cert: the certificate")
+            && err.contains("expires in 9 days"),
+        "{err}"
+    );
+    // A key that is not the certificate's: an error at collector.tls.key, with file and line.
+    std::fs::copy(pki.key("stray"), pki.key("server")).unwrap();
+    let (ok, err) = check_config(collector_bin(), &config);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("collector.yaml:3:")
+            && err.contains(": collector.tls.key: the key")
+            && err.contains("does not belong to the certificate"),
+        "{err}"
+    );
+
+    // The agent: its client certificate and key, and its CA file.
+    let agent = |cert: &str, key: &str, ca: PathBuf| {
+        write_tls_agent(
+            dir.path(),
+            "a",
+            TOKEN_A,
+            free_port(),
+            &[
+                key_line("ca", ca),
+                key_line("cert", pki.pem(cert)),
+                key_line("key", pki.key(key)),
+            ],
+        )
+    };
+    let (ok, err) = check_config(agent_bin(), &agent("client-a", "client-a", pki.pem("ca")));
+    assert!(ok && !err.contains("warning"), "{err}");
+    let (ok, err) = check_config(agent_bin(), &agent("expired", "expired", pki.pem("ca")));
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("agent.yaml:7:5: agent.collector.cert: the certificate")
+            && err.contains("expired at"),
+        "{err}"
+    );
+    let (ok, err) = check_config(agent_bin(), &agent("client-a", "stray", pki.pem("ca")));
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("agent.yaml:8:5: agent.collector.key: the key"),
+        "{err}"
+    );
+    let (ok, err) = check_config(agent_bin(), &agent("client-a", "client-a", pki.key("ca")));
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("agent.yaml:6:5: agent.collector.ca:")
+            && err.contains("holds no PEM certificate"),
+        "{err}"
+    );
+    pki.issue_for_days("ca", "soon", "a", 5);
+    let (ok, err) = check_config(agent_bin(), &agent("soon", "soon", pki.pem("ca")));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning: agent.collector.cert: the certificate"),
+        "{err}"
+    );
+}
