@@ -116,7 +116,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
 }
 
 /// HTTPS when `collector.tls` is set: the certificate in service, its reloader (SIGHUP, changed
-/// files) and `driftvakt_tls_cert_days_left`. Without it, a warning when the collector listens
+/// files) and `driftvakt_collector_tls_cert_days_left`. Without it, a warning when the collector listens
 /// in plain HTTP beyond loopback (agents' tokens and results would cross the network in clear).
 #[allow(clippy::type_complexity)]
 fn start_tls(

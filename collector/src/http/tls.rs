@@ -12,7 +12,7 @@
 //!   subject go with each request ([`ClientCertificate`]), and the agent routes accept a token
 //!   only together with a certificate naming that agent (`auth::agent`). Browsers and
 //!   Prometheus need none.
-//! - **Metric:** `driftvakt_tls_cert_days_left`, the days until the served certificate
+//! - **Metric:** `driftvakt_collector_tls_cert_days_left`, the days until the served certificate
 //!   expires, by the process's clock.
 
 use crate::clock::Clock;
@@ -104,7 +104,7 @@ impl Served {
     }
 }
 
-/// `driftvakt_tls_cert_days_left`.
+/// `driftvakt_collector_tls_cert_days_left`.
 #[derive(Debug, Clone, Default)]
 pub struct TlsMetrics {
     pub days_left: Gauge<f64, AtomicU64>,
@@ -115,7 +115,7 @@ impl TlsMetrics {
     pub fn register(registry: &mut Registry) -> TlsMetrics {
         let m = TlsMetrics::default();
         registry.register(
-            "driftvakt_tls_cert_days_left",
+            "driftvakt_collector_tls_cert_days_left",
             "Days until the collector's own TLS certificate expires (negative once it has).",
             m.days_left.clone(),
         );

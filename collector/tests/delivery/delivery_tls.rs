@@ -8,7 +8,7 @@
 //! certificate and a client certificate of another agent are each refused, with a clear line in
 //! the agent's log and in the collector's; a renewed certificate is served to the next
 //! connection after SIGHUP and after the files change, while an open connection keeps working;
-//! `driftvakt_tls_cert_days_left` follows the certificate served.
+//! `driftvakt_collector_tls_cert_days_left` follows the certificate served.
 
 use chrono::{DateTime, Duration as Span, Utc};
 use driftvakt_collector_testkit::files::owner_only;
@@ -267,7 +267,7 @@ async fn log_line(proc: &mut Proc, parts: &[&str], limit: Duration) -> String {
     }
 }
 
-/// `driftvakt_tls_cert_days_left` from the collector's `/metrics`.
+/// `driftvakt_collector_tls_cert_days_left` from the collector's `/metrics`.
 async fn days_left(client: &reqwest::Client, port: u16) -> f64 {
     let text = client
         .get(format!("https://127.0.0.1:{port}/metrics"))
@@ -278,8 +278,8 @@ async fn days_left(client: &reqwest::Client, port: u16) -> f64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix("driftvakt_tls_cert_days_left "))
-        .unwrap_or_else(|| panic!("no driftvakt_tls_cert_days_left in {text}"))
+        .find_map(|l| l.strip_prefix("driftvakt_collector_tls_cert_days_left "))
+        .unwrap_or_else(|| panic!("no driftvakt_collector_tls_cert_days_left in {text}"))
         .trim()
         .parse()
         .unwrap()
