@@ -73,6 +73,20 @@ impl Pki {
     /// A certificate `name` for `cn` (also its DNS name; servers get 127.0.0.1 too) signed by
     /// `ca`, valid from `from` to `until`; its key owner-only.
     fn issue(&self, ca: &str, name: &str, cn: &str, from: DateTime<Utc>, until: DateTime<Utc>) {
+        let san = format!("DNS:{cn}, IP:127.0.0.1");
+        self.issue_for(ca, name, cn, &san, from, until);
+    }
+
+    /// As [`Pki::issue`], with the subject alternative names `san` (`DNS:…, IP:…`).
+    fn issue_for(
+        &self,
+        ca: &str,
+        name: &str,
+        cn: &str,
+        san: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) {
         let csr = self.dir.join(format!("{name}.csr"));
         openssl(
             Command::new("openssl")
@@ -89,7 +103,7 @@ impl Pki {
             &ext,
             format!(
                 "basicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth, clientAuth\n\
-                 subjectAltName = DNS:{cn}, IP:127.0.0.1\n"
+                 subjectAltName = {san}\n"
             ),
         )
         .unwrap();
@@ -823,5 +837,101 @@ async fn check_config_checks_the_certificate_files_of_collector_and_agent() {
     assert!(
         err.contains("warning: agent.collector.cert: the certificate"),
         "{err}"
+    );
+}
+
+/// `driftvakt-collector db stats` against `url`: exit status and stderr.
+fn db_stats(dir: &Path, url: &str) -> (bool, String) {
+    let config = dir.join("pg.yaml");
+    std::fs::write(
+        &config,
+        "sites:\n  - { id: s1, name: Stadshuset, municipality: Ulricehamn }\n",
+    )
+    .unwrap();
+    let out = Command::new(collector_bin())
+        .args(["db", "stats", "--config"])
+        .arg(&config)
+        .args(["--database", url, "--format", "json"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn postgresql_over_tls_with_verify_full_verify_ca_and_require() {
+    use driftvakt_collector_testkit::pg::PgCluster;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    pki.ca("ca");
+    pki.ca("other-ca");
+    pki.issue_for_days("ca", "pg", "localhost", 10);
+    let now = Utc::now();
+    let (from, until) = (now - Span::days(1), now + Span::days(10));
+    pki.issue_for(
+        "ca",
+        "pg-named",
+        "db.kommun.example",
+        "DNS:db.kommun.example",
+        from,
+        until,
+    );
+    let url = |cluster: &PgCluster, db: &str, query: &str| format!("{}{query}", cluster.url(db));
+    let root = |ca: &str| format!("&sslrootcert={}", pki.pem(ca).display());
+
+    // A server whose certificate names 127.0.0.1; clear-text TCP connections are refused.
+    let pg = PgCluster::start_with_tls(&pki.pem("pg"), &pki.key("pg"));
+    let db = pg.create_database();
+    let verified = url(&pg, &db, &format!("?sslmode=verify-full{}", root("ca")));
+    let (ok, err) = db_stats(dir.path(), &verified);
+    assert!(ok, "verify-full: {err}");
+    let tables = "SELECT count(*) > 0 FROM information_schema.tables WHERE table_name = 'dv_names'";
+    assert_eq!(pg.psql(&db, tables), "t", "the schema was made over TLS");
+    let (ok, err) = db_stats(dir.path(), &url(&pg, &db, ""));
+    assert!(
+        !ok && err.contains("no encryption"),
+        "clear text is refused: {err}"
+    );
+    let (ok, err) = db_stats(
+        dir.path(),
+        &url(
+            &pg,
+            &db,
+            &format!("?sslmode=verify-full{}", root("other-ca")),
+        ),
+    );
+    assert!(!ok && err.contains("UnknownIssuer"), "another CA: {err}");
+    let (ok, err) = db_stats(dir.path(), &url(&pg, &db, "?sslmode=require"));
+    assert!(ok, "require without a root certificate: {err}");
+
+    // A server whose certificate names another host: verify-full refuses, verify-ca accepts.
+    let named = PgCluster::start_with_tls(&pki.pem("pg-named"), &pki.key("pg-named"));
+    let db = named.create_database();
+    let (ok, err) = db_stats(
+        dir.path(),
+        &url(&named, &db, &format!("?sslmode=verify-full{}", root("ca"))),
+    );
+    assert!(
+        !ok && err.contains("certificate not valid for name \"127.0.0.1\""),
+        "verify-full, another name: {err}"
+    );
+    let (ok, err) = db_stats(
+        dir.path(),
+        &url(&named, &db, &format!("?sslmode=verify-ca{}", root("ca"))),
+    );
+    assert!(ok, "verify-ca: {err}");
+    let (ok, err) = db_stats(
+        dir.path(),
+        &url(
+            &named,
+            &db,
+            &format!("?sslmode=verify-ca{}", root("other-ca")),
+        ),
+    );
+    assert!(
+        !ok && err.contains("UnknownIssuer"),
+        "verify-ca, another CA: {err}"
     );
 }
