@@ -905,6 +905,27 @@ fn postgresql_over_tls_with_verify_full_verify_ca_and_require() {
     assert!(!ok && err.contains("UnknownIssuer"), "another CA: {err}");
     let (ok, err) = db_stats(dir.path(), &url(&pg, &db, "?sslmode=require"));
     assert!(ok, "require without a root certificate: {err}");
+    // check-config reads the root certificate.
+    let config = dir.path().join("pg-check.yaml");
+    let missing = dir.path().join("missing-ca.pem");
+    std::fs::write(
+        &config,
+        format!(
+            "collector:\n  database: {}\nsites:\n  - {{ id: s1, name: S, municipality: U }}\n",
+            url(
+                &pg,
+                &db,
+                &format!("?sslmode=verify-full&sslrootcert={}", missing.display())
+            )
+        ),
+    )
+    .unwrap();
+    let (ok, err) = check_config(collector_bin(), &config);
+    assert!(
+        !ok && err.contains("pg-check.yaml:2:")
+            && err.contains("collector.database: sslrootcert: cannot read"),
+        "{err}"
+    );
 
     // A server whose certificate names another host: verify-full refuses, verify-ca accepts.
     let named = PgCluster::start_with_tls(&pki.pem("pg-named"), &pki.key("pg-named"));

@@ -6,7 +6,8 @@
 //! cluster and connects nowhere but 127.0.0.1.
 //!
 //! Tests running at once in one binary share a cluster ([`database`]); it stops when the last
-//! of them is done. A missing binary or user fails the test with what to install.
+//! of them is done. [`PgCluster::start_with_tls`] starts one of a test's own with `ssl = on` and
+//! a certificate the test made, refusing clear-text TCP. A missing binary or user fails the test with what to install.
 //! (The collector's `Location` of a database: `driftvakt-collector-testkit`'s `backends`.)
 
 use std::path::{Path, PathBuf};
