@@ -8,7 +8,9 @@
 //! references are errors that name file, line and key. Secrets (SNMP communities, v3 passwords)
 //! are read from environment variables or files named here and never appear in logs or errors.
 
+use chrono::{DateTime, Utc};
 use driftvakt_common::config::{load_yaml, ConfigErrors, Duration, Validator};
+use driftvakt_common::tls;
 use driftvakt_common::DeviceClass;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -76,15 +78,18 @@ pub struct CollectorSettings {
     pub urls: Vec<String>,
     /// Bearer token, from the environment or a file.
     pub token: SecretRef,
-    /// PEM file with extra CA certificates to trust for the collector.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS; needs `client_key`.
-    #[serde(default)]
-    pub client_cert: Option<PathBuf>,
-    /// Private key (PEM) of `client_cert`.
-    #[serde(default)]
-    pub client_key: Option<PathBuf>,
+    /// PEM file of the private CA that signed the collector's certificate: with it, only that
+    /// CA is trusted for `https://` URLs; without it, the system's store (`/etc/ssl/certs`, or
+    /// `SSL_CERT_FILE`). (`ca_file` is its older name.)
+    #[serde(default, alias = "ca_file")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, naming this agent's id (subject common name or
+    /// SAN); needs `key`. (`client_cert` is its older name.)
+    #[serde(default, alias = "client_cert")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of `cert`. (`client_key` is its older name.)
+    #[serde(default, alias = "client_key")]
+    pub key: Option<PathBuf>,
     /// Results per pushed batch (also fixes the batch boundaries in the spool).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -264,10 +269,10 @@ fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
             }
         }
     }
-    if c.client_cert.is_some() != c.client_key.is_some() {
+    if c.cert.is_some() != c.key.is_some() {
         v.error_at_key(
             "agent.collector",
-            "agent.collector needs both `client_cert` and `client_key`, or neither",
+            "agent.collector needs both `cert` and `key` (the client certificate), or neither",
         );
     }
     if !(1..=10_000).contains(&c.batch_size) {
@@ -292,32 +297,20 @@ fn validate_url(v: &mut Validator, key: &str, url: &str) {
 impl AgentConfig {
     /// What `run` needs beyond a well-formed file, checked without starting anything: the
     /// collector's token resolves (a token file must not be readable by group or others), its
-    /// CA and client certificate files exist, the SNMP credentials the devices use resolve, and
-    /// the spool folder exists or can be created. Errors name file, line, column and key; `Ok`
-    /// lists warnings (none yet).
-    pub fn preflight(&self) -> Result<Vec<String>, ConfigErrors> {
+    /// CA file holds certificates and its client certificate and key are a usable pair at `now`
+    /// ([`Self::check_tls_files`]), the SNMP credentials the devices use resolve, and the spool
+    /// folder exists or can be created. Errors name file, line, column and key; `Ok` lists
+    /// warnings (a client certificate expiring within 30 days).
+    pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
         let source = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut v = Validator::new(&self.path, &source);
         let base = self.base_dir();
+        let mut warnings = Vec::new();
         if let Some(c) = &self.file.agent.collector {
             if let Err(e) = c.token.resolve(&base) {
                 v.error_at_key("agent.collector.token", e);
             }
-            let files = [
-                ("ca_file", &c.ca_file),
-                ("client_cert", &c.client_cert),
-                ("client_key", &c.client_key),
-            ];
-            for (key, file) in files {
-                let Some(file) = file else { continue };
-                let path = self.resolve(file);
-                if let Err(e) = std::fs::metadata(&path) {
-                    v.error_at_key(
-                        &format!("agent.collector.{key}"),
-                        format!("cannot read {}: {e}", path.display()),
-                    );
-                }
-            }
+            warnings.extend(self.check_tls_files(c, now, &mut v));
             let spool = self.resolve(&self.file.agent.spool.dir);
             if let Err(e) = driftvakt_common::config::folder_can_be_created(&spool) {
                 v.error_at_key("agent.spool.dir", format!("spool {e}"));
@@ -354,7 +347,39 @@ impl AgentConfig {
             }
         }
         v.finish()?;
-        Ok(Vec::new())
+        Ok(warnings)
+    }
+
+    /// `agent.collector.ca` holds certificates; `cert` and `key` are a usable pair at `now`
+    /// (`driftvakt_common::tls::check_pair`: the key belongs to the certificate, which has not
+    /// expired). Errors go to `v`; returns the warnings (expiry within 30 days, a key everyone
+    /// may read).
+    fn check_tls_files(
+        &self,
+        c: &CollectorSettings,
+        now: DateTime<Utc>,
+        v: &mut Validator,
+    ) -> Vec<String> {
+        if let Some(ca) = &c.ca {
+            if let Err(e) = tls::read_certificates(&self.resolve(ca)) {
+                v.error_at_key("agent.collector.ca", e.to_string());
+            }
+        }
+        let (Some(cert), Some(key)) = (&c.cert, &c.key) else {
+            return Vec::new();
+        };
+        let (cert, key) = (self.resolve(cert), self.resolve(key));
+        let found = tls::check_pair(
+            &cert,
+            &key,
+            now,
+            "agent.collector.cert",
+            "agent.collector.key",
+        );
+        for (key, e) in found.errors {
+            v.error_at_key(&key, e);
+        }
+        found.warnings
     }
 
     /// The folder relative paths in the file are resolved against.
@@ -444,8 +469,8 @@ mod tests {
         let cases = [
             ("    token: abc\n", "secrets are not written in the config"),
             (
-                "    token: { env: T }\n    client_cert: a.pem\n",
-                "both `client_cert` and `client_key`",
+                "    token: { env: T }\n    cert: a.pem\n",
+                "both `cert` and `key`",
             ),
             (
                 "    token: { env: T }\n    batch_size: 0\n",

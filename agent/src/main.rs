@@ -96,7 +96,7 @@ fn load(path: &Path) -> Result<AgentConfig> {
 fn load_checked(path: &Path) -> Result<(AgentConfig, Vec<String>)> {
     let config = load(path)?;
     let warnings = config
-        .preflight()
+        .preflight(chrono::Utc::now())
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     Ok((config, warnings))
 }

@@ -101,8 +101,11 @@ pub use driftvakt_common::reply::{IngestResponse as PushReply, Rejected as Rejec
 #[derive(Debug)]
 pub enum PushOutcome {
     Delivered(PushReply),
-    /// 401: the token is wrong.
-    Unauthorized,
+    /// 401: the token is wrong, or (client certificates on) the connection's certificate does
+    /// not name this agent; `message` is the collector's reason.
+    Unauthorized {
+        message: String,
+    },
     /// A 4xx that will not change on retry: quarantine the batch.
     Rejected {
         status: u16,
@@ -132,8 +135,12 @@ impl CollectorClient {
                 base.join(p)
             }
         };
-        let mut builder = client_builder();
-        if let Some(ca) = &settings.ca_file {
+        // Only the system's store, never roots compiled into the binary; only the private CA
+        // when one is given.
+        let mut builder = client_builder()
+            .tls_built_in_webpki_certs(false)
+            .tls_built_in_native_certs(settings.ca.is_none());
+        if let Some(ca) = &settings.ca {
             let path = resolve(ca);
             let pem = read(&path)?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -142,7 +149,7 @@ impl CollectorClient {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        if let (Some(cert), Some(key)) = (&settings.client_cert, &settings.client_key) {
+        if let (Some(cert), Some(key)) = (&settings.cert, &settings.key) {
             let (cert, key) = (resolve(cert), resolve(key));
             let mut pem = read(&cert)?;
             pem.push(b'\n');
@@ -280,7 +287,9 @@ impl CollectorClient {
                     retry_after: None,
                 },
             },
-            401 => PushOutcome::Unauthorized,
+            401 => PushOutcome::Unauthorized {
+                message: error_message(response).await,
+            },
             409 => PushOutcome::Conflict {
                 body: response.text().await.unwrap_or_default(),
             },
@@ -336,6 +345,15 @@ fn transport_failure(e: &reqwest::Error) -> PushOutcome {
         detail: error_chain(e),
         retry_after: None,
     }
+}
+
+/// The `error` of a JSON error answer (`{"error": ...}`), else its body.
+async fn error_message(response: reqwest::Response) -> String {
+    let body = response.text().await.unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or(body)
 }
 
 /// The `Retry-After` of an answer in its seconds form (a collector whose database is briefly
@@ -555,11 +573,12 @@ impl Pusher {
                 self.metrics.batches_quarantined.inc();
                 Ok(())
             }
-            PushOutcome::Unauthorized => {
+            PushOutcome::Unauthorized { message } => {
                 self.metrics.push_failed("unauthorized");
                 tracing::error!(
                     url = %self.client.url(),
-                    "the collector refused the agent's token (401): check agent.collector.token; results are kept in the spool"
+                    "the collector refused the agent (401: {message}): check agent.collector.token \
+                     and the client certificate (agent.collector.cert); results are kept in the spool"
                 );
                 Err(PassError::Push {
                     reason: "unauthorized",

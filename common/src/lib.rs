@@ -2,8 +2,8 @@
 //! ([`wire`]), the device classes ([`DeviceClass`]), and strict YAML loading with errors that
 //! name file, line and key ([`config`]), the configuration schema both use ([`schema`]: devices,
 //! checks, SNMP credentials, secrets), the stable hash both use ([`hash`]), the names of the
-//! readings and findings both rely on ([`readings`]), what text XML can carry ([`xml`]), and the
-//! one clock of a process ([`clock`]).
+//! readings and findings both rely on ([`readings`]), what text XML can carry ([`xml`]), the
+//! checks of TLS certificate files ([`tls`]), and the one clock of a process ([`clock`]).
 
 pub mod clock;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod limits;
 pub mod readings;
 pub mod reply;
 pub mod schema;
+pub mod tls;
 pub mod wire;
 pub mod xml;
 

@@ -12,7 +12,8 @@ use crate::alerting::{self, Alerting, AppReports};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::cluster::{ClusterMetrics, Lead, Member};
-use crate::http::{serve, shutdown_signal, ApiState};
+use crate::http::tls::{TlsMetrics, TlsServer};
+use crate::http::{serve_tls, shutdown_signal, ApiState};
 use crate::inventory::Inventory;
 use crate::notify::{
     self, Acknowledge, Channels, ConfiguredTransport, Fence, MailTransport, Notifier, NotifyMetrics,
@@ -63,6 +64,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         db
     );
     let mut registry = prometheus_client::registry::Registry::default();
+    let (tls, reloader) = start_tls(&app, &mut registry, clock.clone())?;
     let embedded = crate::embedded::start_all(&app, &mut registry)
         .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
     let calendar = Arc::new(calendar_service(
@@ -100,10 +102,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         cluster: Some(member.clone()),
         pages: Arc::default(),
     };
-    let served = serve(state, listener, stop).await;
+    let served = serve_tls(state, listener, stop, tls).await;
     for task in embedded
         .into_iter()
         .chain([metrics, pruner, heartbeat, shared])
+        .chain(reloader)
     {
         task.abort();
     }
@@ -111,6 +114,47 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::warn!(error = %e, "the leader lease was not released");
     }
     served.map_err(CliError::Serve)
+}
+
+/// HTTPS when `collector.tls` is set: the certificate in service, its reloader (SIGHUP, changed
+/// files) and `driftvakt_collector_tls_cert_days_left`. Without it, a warning when the collector listens
+/// in plain HTTP beyond loopback (agents' tokens and results would cross the network in clear).
+#[allow(clippy::type_complexity)]
+fn start_tls(
+    app: &App,
+    registry: &mut prometheus_client::registry::Registry,
+    clock: Arc<dyn Clock>,
+) -> Result<(Option<Arc<TlsServer>>, Option<tokio::task::JoinHandle<()>>), CliError> {
+    let settings = &app.inventory.settings;
+    let Some(files) = &settings.tls else {
+        if let Some(w) = plain_http_warning(settings.listen) {
+            tracing::warn!("{w}");
+        }
+        return Ok((None, None));
+    };
+    let base = app
+        .inventory
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let server = TlsServer::new(files.resolved(base), clock.now())
+        .map_err(|e| CliError::Usage(format!("collector.tls: {e}")))?;
+    let metrics = TlsMetrics::register(registry);
+    let reloader = server
+        .spawn_reloader(clock, metrics)
+        .map_err(CliError::Serve)?;
+    tracing::info!("serving HTTPS (HTTP/2 and HTTP/1.1)");
+    Ok((Some(server), Some(reloader)))
+}
+
+/// The warning for plain HTTP on `listen`: none on loopback.
+fn plain_http_warning(listen: std::net::SocketAddr) -> Option<String> {
+    (!listen.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {listen} in plain HTTP: agents' tokens and results cross the network \
+             unencrypted; set collector.tls (see the README's TLS section)"
+        )
+    })
 }
 
 /// Turns the in-memory tails off (`state::Tails::share`) once another node beats in the same
@@ -293,5 +337,24 @@ fn metrics_sources(app: &App) -> crate::metrics::Sources {
         store: app.store.clone(),
         clock: app.clock.clone(),
         metrics: app.metrics.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_warning;
+
+    #[test]
+    fn plain_http_is_a_warning_beyond_loopback_only() {
+        for quiet in ["127.0.0.1:8480", "[::1]:8480", "127.0.0.2:80"] {
+            assert_eq!(plain_http_warning(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0:8480", "[::]:8480", "192.0.2.7:8480"] {
+            let w = plain_http_warning(loud.parse().unwrap()).unwrap();
+            assert!(
+                w.contains("plain HTTP") && w.contains("collector.tls"),
+                "{w}"
+            );
+        }
     }
 }

@@ -3,9 +3,14 @@
 //! headers alone, before any body is read, and every refusal is logged with the peer, the route
 //! and the reason (never the token), at most one line per peer address per
 //! [`LOG_EVERY`](super::server::LOG_EVERY).
+//!
+//! With client certificates on (`collector.tls.client_ca`), an agent's token is accepted only
+//! over a connection whose client certificate names that agent (its subject's common name or a
+//! DNS name of its SAN): a stolen token alone, or a certificate of another agent, is refused.
 
 use super::error;
 use super::server::{suppressed, RateLimited, LOG_EVERY};
+use super::tls::ClientCertificate;
 use crate::inventory::{Agent, Inventory};
 use axum::extract::ConnectInfo;
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
@@ -59,10 +64,37 @@ pub fn agent<'a>(
     let Some(token) = bearer(&parts.headers) else {
         return Err(refuse(parts, "agent", "missing bearer token"));
     };
-    match authenticate(inv, token).filter(|a| allow_embedded || !a.embedded) {
-        Some(a) => Ok(a),
-        None => Err(refuse(parts, "agent", "invalid token")),
+    let Some(agent) = authenticate(inv, token).filter(|a| allow_embedded || !a.embedded) else {
+        return Err(refuse(parts, "agent", "invalid token"));
+    };
+    match parts.extensions.get::<ClientCertificate>() {
+        None => Ok(agent),
+        Some(ClientCertificate(None)) => Err(refuse_certificate(
+            parts,
+            format!(
+                "agent {}: no client certificate (collector.tls.client_ca is set)",
+                agent.id
+            ),
+        )),
+        Some(ClientCertificate(Some(names))) if !names.contains(&agent.id) => {
+            Err(refuse_certificate(
+                parts,
+                format!(
+                    "agent {}: the client certificate names {} instead",
+                    agent.id,
+                    names.join(", ")
+                ),
+            ))
+        }
+        Some(_) => Ok(agent),
     }
+}
+
+/// A token whose connection's client certificate does not name its agent: `401` (the agent
+/// keeps its results and says why), logged.
+fn refuse_certificate(parts: &Parts, reason: String) -> Response {
+    log_refusal(parts, "agent", &reason);
+    error(StatusCode::UNAUTHORIZED, reason)
 }
 
 /// Checks the operator token (`Bearer`, any case, constant-time): `Err(answer)` refuses the

@@ -24,8 +24,9 @@
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
 //! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
-//! connections, header, body and idle times ([`server`]); failed authentications are logged
-//! ([`auth`]).
+//! connections, header, body and idle times ([`server`]), over TLS when `collector.tls` is set
+//! ([`tls`]: HTTP/2 and HTTP/1.1, certificates reloaded on SIGHUP, client certificates);
+//! failed authentications are logged ([`auth`]).
 //!
 //! One file per group of routes; [`auth`] holds the token checks they share, [`body`] the body
 //! reading and [`server`] the listener loop. Nothing else in the collector imports this module.
@@ -41,9 +42,10 @@ pub mod report;
 pub mod results;
 pub mod server;
 pub mod status;
+pub mod tls;
 pub mod windows;
 
-pub use server::{serve, serve_with, shutdown_signal, ServerOptions};
+pub use server::{serve, serve_tls, serve_with, shutdown_signal, ServerOptions};
 
 use crate::app::App;
 use crate::store::{StoreCause, Stores, WindowStore};

@@ -38,11 +38,12 @@
 //! The collector raises its open-file soft limit to the hard limit when it starts serving
 //! ([`raise_open_file_limit`]).
 
+use super::tls::{ClientCertificate, TlsServer};
 use super::{router, ApiState};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -170,6 +171,29 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ServerOptions,
 ) -> std::io::Result<()> {
+    serve_listener(state, listener, shutdown, options, None).await
+}
+
+/// As [`serve`], over TLS when `tls` is given (HTTPS; see [`super::tls`]).
+pub async fn serve_tls(
+    state: ApiState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: Option<Arc<TlsServer>>,
+) -> std::io::Result<()> {
+    let soft = raise_open_file_limit();
+    super::body::tune_allocator();
+    let options = ServerOptions::for_open_files(soft);
+    serve_listener(state, listener, shutdown, options, tls).await
+}
+
+async fn serve_listener(
+    state: ApiState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServerOptions,
+    tls: Option<Arc<TlsServer>>,
+) -> std::io::Result<()> {
     tracing::info!(
         "HTTP: at most {} connections; request heads within {:?}, bodies within {:?}, idle \
          connections closed after {:?}",
@@ -226,9 +250,10 @@ pub async fn serve_with(
         let _ = stream.set_nodelay(true);
         let (router, options, stop) = (router.clone(), options.clone(), stop_rx.clone());
         let conns2 = conns.clone();
+        let tls = tls.clone();
         if let Ok(slot) = slots.clone().try_acquire_owned() {
             tokio::spawn(async move {
-                connection(stream, peer, router, &options, stop, &conns2).await;
+                connection(stream, peer, router, &options, stop, &conns2, tls).await;
                 drop(slot);
             });
             continue;
@@ -263,7 +288,7 @@ pub async fn serve_with(
             let Ok(Ok(slot)) = slot else {
                 return; // still full (or stopping): the new connection is closed
             };
-            connection(stream, peer, router, &options, stop, &conns2).await;
+            connection(stream, peer, router, &options, stop, &conns2, tls).await;
             drop(slot);
         });
     }
@@ -297,31 +322,134 @@ async fn connection(
     options: &ServerOptions,
     stop: watch::Receiver<bool>,
     conns: &Connections,
+    tls: Option<Arc<TlsServer>>,
 ) {
     let activity = Arc::new(Activity::new(Instant::now()));
     let id = conns.add(peer, activity.clone());
-    serve_connection(stream, peer, router, options, stop, activity).await;
+    let stream = Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    };
+    let body_timeout = BodyReadTimeout(options.body_read_timeout);
+    let Some(tls) = tls else {
+        let service = service(router, peer, body_timeout, activity.clone(), None);
+        let conn = http1(options).serve_connection(TokioIo::new(stream), service);
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
+        conns.remove(id);
+        return;
+    };
+    let Some(stream) = handshake(&tls, stream, peer, options, &activity).await else {
+        conns.remove(id);
+        return;
+    };
+    let certificate = tls.client_certificate(stream.get_ref().1);
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let service = service(router, peer, body_timeout, activity.clone(), certificate);
+    let io = TokioIo::new(stream);
+    if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        let conn = builder.serve_connection(io, service);
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
+    } else {
+        let conn = http1(options).serve_connection(io, service);
+        drive(
+            conn,
+            |c| c.graceful_shutdown(),
+            peer,
+            options,
+            stop,
+            &activity,
+        )
+        .await;
+    }
     conns.remove(id);
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// The TLS handshake, within the request-head timeout (a client that never finishes it holds
+/// its slot no longer than one that never sends a request) and unless evicted meanwhile;
+/// failures are logged (rate-limited): they are what a wrong CA or an expired certificate
+/// looks like from here.
+async fn handshake(
+    tls: &TlsServer,
+    stream: Tracked,
     peer: SocketAddr,
-    router: axum::Router,
     options: &ServerOptions,
-    mut stop: watch::Receiver<bool>,
-    activity: Arc<Activity>,
-) {
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
-    let body_timeout = BodyReadTimeout(options.body_read_timeout);
-    let act = activity.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+    activity: &Activity,
+) -> Option<tokio_rustls::server::TlsStream<Tracked>> {
+    static FAILURES: std::sync::OnceLock<RateLimited<std::net::IpAddr>> =
+        std::sync::OnceLock::new();
+    let evicted = async {
+        while !activity.evicted.load(Ordering::SeqCst) {
+            activity.changed.notified().await;
+        }
+    };
+    let accept = tokio::time::timeout(options.header_read_timeout, tls.acceptor().accept(stream));
+    let why = tokio::select! {
+        done = accept => match done {
+            Ok(Ok(stream)) => return Some(stream),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("not finished within {:?}", options.header_read_timeout),
+        },
+        _ = evicted => "evicted for a new connection".to_string(),
+    };
+    let limit = FAILURES.get_or_init(|| RateLimited::new(LOG_EVERY));
+    if let Some(more) = limit.hit(peer.ip()) {
+        tracing::warn!(
+            "TLS handshake with {peer} failed: {why}{}",
+            suppressed(more)
+        );
+    }
+    None
+}
+
+fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout.max(options.idle_timeout));
+    builder
+}
+
+/// The router for one connection's requests, each with the peer, the body timeout and the
+/// client certificate's names in its extensions; tells `activity` when requests start and end.
+fn service(
+    router: axum::Router,
+    peer: SocketAddr,
+    body_timeout: BodyReadTimeout,
+    act: Arc<Activity>,
+    certificate: Option<ClientCertificate>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>>
+                 + Send
+                 + 'static,
+> + Clone {
+    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         act.request_started();
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(body_timeout);
+        if let Some(c) = &certificate {
+            req.extensions_mut().insert(c.clone());
+        }
         let mut router = router.clone();
         let act = act.clone();
         async move {
@@ -329,12 +457,20 @@ async fn serve_connection(
             act.response_ready();
             response
         }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout.max(options.idle_timeout));
-    let conn = builder.serve_connection(io, service);
+    })
+}
+
+/// Drives a connection (HTTP/1 or HTTP/2; `graceful` asks it to finish) under the watchdog.
+async fn drive<C>(
+    conn: C,
+    graceful: impl Fn(Pin<&mut C>),
+    peer: SocketAddr,
+    options: &ServerOptions,
+    mut stop: watch::Receiver<bool>,
+    activity: &Activity,
+) where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
     tokio::pin!(conn);
     let mut stopping = false;
     loop {
@@ -348,7 +484,7 @@ async fn serve_connection(
             }
             _ = stop.wait_for(|s| *s), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                graceful(conn.as_mut());
             }
             _ = activity.changed.notified() => {
                 if activity.evicted.load(Ordering::SeqCst) {
@@ -375,8 +511,13 @@ enum Phase {
         first_byte: Option<Instant>,
         served: u64,
     },
-    /// A request is being handled; the connection last moved a byte at `last_io`.
-    Busy { last_io: Instant, served: u64 },
+    /// `active` requests are being handled (more than one only on HTTP/2); the connection last
+    /// moved a byte at `last_io`.
+    Busy {
+        last_io: Instant,
+        served: u64,
+        active: u32,
+    },
 }
 
 /// A connection's phase, updated by its I/O and its requests.
@@ -452,24 +593,37 @@ impl Activity {
 
     fn request_started(&self) {
         let mut p = self.lock();
-        let served = match *p {
-            Phase::Waiting { served, .. } | Phase::Busy { served, .. } => served,
-        };
-        *p = Phase::Busy {
-            last_io: Instant::now(),
-            served,
+        *p = match *p {
+            Phase::Waiting { served, .. } => Phase::Busy {
+                last_io: Instant::now(),
+                served,
+                active: 1,
+            },
+            Phase::Busy { served, active, .. } => Phase::Busy {
+                last_io: Instant::now(),
+                served,
+                active: active + 1,
+            },
         };
     }
 
     fn response_ready(&self) {
         let mut p = self.lock();
-        let served = match *p {
-            Phase::Waiting { served, .. } | Phase::Busy { served, .. } => served,
-        };
-        *p = Phase::Waiting {
-            since: Instant::now(),
-            first_byte: None,
-            served: served + 1,
+        *p = match *p {
+            Phase::Busy {
+                last_io,
+                served,
+                active,
+            } if active > 1 => Phase::Busy {
+                last_io,
+                served: served + 1,
+                active: active - 1,
+            },
+            Phase::Waiting { served, .. } | Phase::Busy { served, .. } => Phase::Waiting {
+                since: Instant::now(),
+                first_byte: None,
+                served: served + 1,
+            },
         };
         drop(p);
         self.changed.notify_one();

@@ -11,6 +11,13 @@
 //! the environment variable `PGPASSWORD` when that is set; without either the server must trust
 //! the connection. [`PgConfig`] holds only where the password comes from, so its `Debug` and
 //! `Display` (and every log line naming the database) never contain it.
+//!
+//! # TLS to the server
+//! `?sslmode=MODE&sslrootcert=FILE` after the database name, as libpq reads them
+//! ([`PgTls`]): `disable` (the default: no TLS), `require` (TLS; the certificate is checked
+//! against `sslrootcert` when one is given, otherwise not at all), `verify-ca` (signed by the CA
+//! in `sslrootcert`) and `verify-full` (that, and the host of the URL named in the certificate).
+//! The store connects with rustls (`store::pg`).
 
 use driftvakt_common::schema::secret::read_secret_file;
 use std::fmt;
@@ -35,6 +42,38 @@ pub struct PgConfig {
     pub dbname: String,
     /// `collector.database_password_file`, resolved against the inventory's folder.
     pub password_file: Option<PathBuf>,
+    /// `sslmode` and `sslrootcert` (boxed: errors carry a `Location`, and stay small).
+    pub tls: Box<PgTls>,
+}
+
+/// TLS to the PostgreSQL server (see the module doc).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgTls {
+    pub mode: SslMode,
+    /// `sslrootcert`: the CA (PEM) the server's certificate must be signed by.
+    pub root_cert: Option<PathBuf>,
+}
+
+/// `sslmode` (libpq's names; `prefer` and `allow` are not offered: they fall back to clear
+/// text without saying so).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SslMode {
+    #[default]
+    Disable,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
 }
 
 impl PgConfig {
@@ -60,7 +99,14 @@ impl fmt::Display for PgConfig {
             f,
             "postgres://{}@{host}:{}/{}",
             self.user, self.port, self.dbname
-        )
+        )?;
+        if self.tls.mode != SslMode::Disable {
+            write!(f, "?sslmode={}", self.tls.mode.name())?;
+        }
+        if let Some(root) = &self.tls.root_cert {
+            write!(f, "&sslrootcert={}", root.display())?;
+        }
+        Ok(())
     }
 }
 
@@ -137,14 +183,57 @@ impl<'de> serde::Deserialize<'de> for Location {
     }
 }
 
-/// `USER@HOST[:PORT]/DB` (after `postgres://`).
-fn parse_pg(rest: &str) -> Result<PgConfig, String> {
-    const FORM: &str = "write postgres://USER@HOST:PORT/DB";
-    if rest.contains('?') || rest.contains('#') {
+/// `sslmode=…&sslrootcert=…` (the part after `?`).
+fn parse_tls(query: &str) -> Result<PgTls, String> {
+    let mut tls = PgTls::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => {
+                tls.mode = match value {
+                    "disable" => SslMode::Disable,
+                    "require" => SslMode::Require,
+                    "verify-ca" => SslMode::VerifyCa,
+                    "verify-full" => SslMode::VerifyFull,
+                    other => {
+                        return Err(format!(
+                            "sslmode `{other}` in the database URL: use disable, require, \
+                             verify-ca or verify-full"
+                        ))
+                    }
+                }
+            }
+            "sslrootcert" if !value.is_empty() => tls.root_cert = Some(PathBuf::from(value)),
+            other => {
+                return Err(format!(
+                    "`{other}` in the database URL: the options are sslmode and sslrootcert"
+                ))
+            }
+        }
+    }
+    let verify = matches!(tls.mode, SslMode::VerifyCa | SslMode::VerifyFull);
+    if verify && tls.root_cert.is_none() {
         return Err(format!(
-            "options after `?` in a database URL are not supported: {FORM}"
+            "sslmode={} needs sslrootcert=FILE (the CA of the server's certificate)",
+            tls.mode.name()
         ));
     }
+    if tls.mode == SslMode::Disable && tls.root_cert.is_some() {
+        return Err("sslrootcert without sslmode: add sslmode=verify-full".to_string());
+    }
+    Ok(tls)
+}
+
+/// `USER@HOST[:PORT]/DB[?sslmode=…&sslrootcert=…]` (after `postgres://`).
+fn parse_pg(rest: &str) -> Result<PgConfig, String> {
+    const FORM: &str = "write postgres://USER@HOST:PORT/DB";
+    if rest.contains('#') {
+        return Err(format!("`#` in a database URL: {FORM}"));
+    }
+    let (rest, tls) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, parse_tls(query)?),
+        None => (rest, PgTls::default()),
+    };
     let (authority, dbname) = rest
         .split_once('/')
         .ok_or_else(|| format!("the database URL names no database: {FORM}"))?;
@@ -168,6 +257,7 @@ fn parse_pg(rest: &str) -> Result<PgConfig, String> {
         port,
         dbname: dbname.to_string(),
         password_file: None,
+        tls: Box::new(tls),
     })
 }
 
@@ -237,6 +327,31 @@ mod tests {
             "{err}"
         );
         assert!("postgres://h/db".parse::<Location>().is_err());
+        let Location::Postgres(tls) =
+            "postgres://dv@db:5432/drift?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+                .parse::<Location>()
+                .unwrap()
+        else {
+            panic!("not postgres")
+        };
+        assert_eq!(tls.tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.tls.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(
+            tls.to_string(),
+            "postgres://dv@db:5432/drift?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+        );
+        for (url, says) in [
+            ("postgres://dv@h/db?sslmode=prefer", "sslmode `prefer`"),
+            ("postgres://dv@h/db?sslmode=verify-ca", "needs sslrootcert"),
+            (
+                "postgres://dv@h/db?sslrootcert=/ca.pem",
+                "sslrootcert without sslmode",
+            ),
+            ("postgres://dv@h/db?connect_timeout=3", "`connect_timeout`"),
+        ] {
+            let err = url.parse::<Location>().unwrap_err();
+            assert!(err.contains(says), "{url}: {err}");
+        }
         assert!("postgres://dv@h:99999/db".parse::<Location>().is_err());
     }
 }

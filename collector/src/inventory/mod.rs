@@ -20,7 +20,8 @@
 //!   files), [`resolve`] (tokens, assignments, device rules), [`secrets`] (no secret shared by
 //!   two roles);
 //! - [`model`]: the resolved [`Inventory`] and its lookups; [`preflight`]: what `run` needs
-//!   beyond that; [`backup`]: the sites that need backup power.
+//!   beyond that; [`backup`]: the sites that need backup power; [`tls`]: `collector.tls`, the
+//!   certificate files and their checks.
 
 pub mod backup;
 pub mod channels;
@@ -36,6 +37,7 @@ mod secrets;
 pub mod settings;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 mod validate;
 
 pub use backup::{BackupSite, BackupUps};

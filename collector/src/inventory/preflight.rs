@@ -15,7 +15,8 @@ impl Inventory {
     /// What `run` needs beyond a well-formed inventory, checked without starting anything: every
     /// secret reference resolves (operator token, SMTP password, SNMP credentials of embedded
     /// agents; files must not be readable by group or others), the database's folder exists or
-    /// can be created, and every report schedule fires in the five years after `now`. Errors
+    /// can be created (PostgreSQL: its `sslrootcert` holds certificates), the TLS certificate, key and client CA are usable (`collector.tls`, see
+    /// [`super::tls`]; expiry within 30 days is a warning), and every report schedule fires in the five years after `now`. Errors
     /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
     /// (allowed but unwise settings).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
@@ -38,6 +39,16 @@ impl Inventory {
             v.error_at_key("collector.database", e);
         }
         let mut warnings = Vec::new();
+        if let Some(tls) = &self.settings.tls {
+            match tls.resolved(base).check(now) {
+                Ok(w) => warnings.extend(w),
+                Err(errors) => {
+                    for (key, e) in errors {
+                        v.error_at_key(&key, e);
+                    }
+                }
+            }
+        }
         if let Some(n) = &self.notify {
             n.validate(&mut v, Some(now));
             if let Some(smtp) = n.smtp.as_ref().filter(|s| s.username.is_some()) {
@@ -115,7 +126,12 @@ impl Inventory {
 fn database_folder_ok(db: &DbLocation) -> Result<(), String> {
     let db = match db {
         DbLocation::Sqlite(path) => path,
-        DbLocation::Postgres(pg) => return pg.password().map(|_| ()),
+        DbLocation::Postgres(pg) => {
+            if let Some(root) = &pg.tls.root_cert {
+                super::tls::read_certificates(root).map_err(|e| format!("sslrootcert: {e}"))?;
+            }
+            return pg.password().map(|_| ());
+        }
     };
     super::database::check_location(db)?;
     let folder = db.parent().unwrap_or(Path::new("."));

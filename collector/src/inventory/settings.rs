@@ -84,6 +84,10 @@ pub struct CollectorSettings {
     /// Leader lease and heartbeat timing of the nodes (see the `cluster` module).
     #[serde(default)]
     pub cluster: ClusterTiming,
+    /// HTTPS instead of plain HTTP (see [`super::tls`]); relative paths from the inventory's
+    /// folder.
+    #[serde(default)]
+    pub tls: Option<super::tls::TlsSettings>,
 }
 
 /// `collector.cluster`: how often a node beats and how long the leader's lease lasts. A dead
@@ -287,6 +291,7 @@ impl Default for CollectorSettings {
             retention: Retention::default(),
             node: None,
             cluster: ClusterTiming::default(),
+            tls: None,
         }
     }
 }

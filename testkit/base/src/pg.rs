@@ -6,7 +6,8 @@
 //! cluster and connects nowhere but 127.0.0.1.
 //!
 //! Tests running at once in one binary share a cluster ([`database`]); it stops when the last
-//! of them is done. A missing binary or user fails the test with what to install.
+//! of them is done. [`PgCluster::start_with_tls`] starts one of a test's own with `ssl = on` and
+//! a certificate the test made, refusing clear-text TCP. A missing binary or user fails the test with what to install.
 //! (The collector's `Location` of a database: `driftvakt-collector-testkit`'s `backends`.)
 
 use std::path::{Path, PathBuf};
@@ -105,6 +106,41 @@ fn postgres_ids() -> (u32, u32) {
 impl PgCluster {
     /// initdb + start; about a second or two.
     pub fn start() -> PgCluster {
+        let cluster = PgCluster::init();
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    /// As [`PgCluster::start`], with `ssl = on` serving `cert` and `key` (copied into the data
+    /// folder, owned by `postgres`), and TCP connections accepted only over TLS (`hostssl`
+    /// trust, `hostnossl` reject).
+    pub fn start_with_tls(cert: &Path, key: &Path) -> PgCluster {
+        let cluster = PgCluster::init();
+        let data = cluster.data();
+        let (uid, gid) = postgres_ids();
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = data.join(name);
+            std::fs::copy(from, &to).unwrap();
+            std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    /// A new cluster's data folder (initdb), not started.
+    fn init() -> PgCluster {
         let (initdb, _) = (program("initdb"), program("pg_ctl"));
         let dir = tempfile::Builder::new()
             .prefix("driftvakt-pg-")
@@ -121,13 +157,11 @@ impl PgCluster {
                 .arg("--no-sync"),
             "initdb",
         );
-        let cluster = PgCluster {
+        PgCluster {
             dir,
             port: crate::ports::free_port(),
             next: AtomicUsize::new(0),
-        };
-        cluster.pg_ctl_start();
-        cluster
+        }
     }
 
     fn data(&self) -> PathBuf {

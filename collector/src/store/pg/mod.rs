@@ -17,6 +17,11 @@
 //! composition root opens the database once per process ([`super::Database::open`]), so one
 //! pool serves every store of the process.
 //!
+//! With `sslmode` in the URL the connection is TLS (rustls through `tokio-postgres-rustls`,
+//! [`tls_connector`]): `verify-full` checks the chain against `sslrootcert` and the host name,
+//! `verify-ca` the chain only, `require` the chain when `sslrootcert` is given and nothing
+//! otherwise (libpq's meaning).
+//!
 //! Text columns use `COLLATE "C"` (byte order, as SQLite compares), so `ORDER BY` on names and
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
@@ -45,8 +50,10 @@ pub use windows::PgWindowStore;
 
 use super::exec::{Arg, Cells, Exec};
 use super::{PgConfig, StoreError};
+use crate::inventory::database::{PgTls, SslMode};
+use crate::inventory::tls::read_certificates;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, NoTls, Row, Statement};
 
@@ -285,18 +292,191 @@ fn connect(config: &PgConfig) -> Result<Conn, StoreError> {
         message,
     };
     let rt = runtime();
-    let (client, connection) = block_on(rt.spawn(async move { pg.connect(NoTls).await }))
-        .map_err(|e| open_err(e.to_string()))?
-        .map_err(|e| unreachable(e.to_string()))?;
+    let client = if config.tls.mode == SslMode::Disable {
+        let (client, connection) = block_on(rt.spawn(async move { pg.connect(NoTls).await }))
+            .map_err(|e| open_err(e.to_string()))?
+            .map_err(|e| unreachable(error_chain(e)))?;
+        drive(rt, connection);
+        client
+    } else {
+        pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls = tls_connector(&config.tls).map_err(open_err)?;
+        let (client, connection) = block_on(rt.spawn(async move { pg.connect(tls).await }))
+            .map_err(|e| open_err(e.to_string()))?
+            .map_err(|e| unreachable(error_chain(e)))?;
+        drive(rt, connection);
+        client
+    };
+    Ok(Conn {
+        client,
+        cache: HashMap::new(),
+    })
+}
+
+/// Drives a connection's socket on `rt` until it ends.
+fn drive(
+    rt: &tokio::runtime::Runtime,
+    connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+) {
     rt.spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection ended: {e}");
         }
     });
-    Ok(Conn {
-        client,
-        cache: HashMap::new(),
-    })
+}
+
+/// The message of a failed connection, with its causes (the server's reason is the cause of
+/// tokio-postgres's "db error", a certificate refused by rustls that of "error performing TLS
+/// handshake").
+fn error_chain(e: tokio_postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The rustls connector for `tls` (not `disable`): the server's certificate checked by the
+/// mode (see the module doc).
+fn tls_connector(tls: &PgTls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::client::WebPkiServerVerifier;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match &tls.root_cert {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in read_certificates(path).map_err(|e| format!("sslrootcert: {e}"))? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+            }
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(roots.into(), provider.clone())
+                    .build()
+                    .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+            if tls.mode == SslMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(AnyName(webpki))
+            }
+        }
+        None => Arc::new(Unverified(provider.clone())),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// `verify-ca` (and `require` with a root certificate): the chain is checked, the name is not.
+#[derive(Debug)]
+struct AnyName(Arc<rustls::client::WebPkiServerVerifier>);
+
+/// `require` without a root certificate: encrypted, the certificate not checked (libpq's
+/// `require`); the handshake's signatures still are.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+mod verifiers {
+    use super::{AnyName, Unverified};
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+
+    impl ServerCertVerifier for AnyName {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            match self
+                .0
+                .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+            {
+                Err(Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.0.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.0.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.supported_verify_schemes()
+        }
+    }
+
+    impl ServerCertVerifier for Unverified {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
 
 /// [`Exec`] on a connection inside `BEGIN`; rolled back when dropped before the commit (an error
