@@ -4,6 +4,14 @@
 //! it as `store::Location` and opens it). Any other `scheme://` is refused with what this build
 //! supports, so a URL is never taken for a file path.
 //!
+//! # Several hosts: a replicated PostgreSQL
+//! `postgres://USER@HOST1:PORT1,HOST2:PORT2/DB?target_session_attrs=read-write` names every
+//! server of a replicated PostgreSQL (pg_auto_failover, Patroni): each connection tries them in
+//! order and keeps the first that accepts writes, so after a failover every collector finds the
+//! new primary by itself. Several hosts need `target_session_attrs=read-write` (a standby would
+//! take the connection and refuse every write); it is the only option accepted after `?`
+//! (`any`, the default, is accepted too, for one host).
+//!
 //! # The PostgreSQL password
 //! One rule: the password is never in the URL (a URL with one is refused, without echoing it).
 //! It is read, at each (re)connection, from the file `collector.database_password_file` when that
@@ -30,11 +38,31 @@ pub enum Location {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgConfig {
     pub user: String,
-    pub host: String,
-    pub port: u16,
+    /// Every server, in the order tried (one for a single server).
+    pub hosts: Vec<PgHost>,
     pub dbname: String,
+    /// `target_session_attrs=read-write`: a connection is kept only on a server that accepts
+    /// writes (the primary).
+    pub read_write: bool,
     /// `collector.database_password_file`, resolved against the inventory's folder.
     pub password_file: Option<PathBuf>,
+}
+
+/// One server of a [`PgConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgHost {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for PgHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl PgConfig {
@@ -51,16 +79,18 @@ impl PgConfig {
 
 impl fmt::Display for PgConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let hosts: Vec<String> = self.hosts.iter().map(PgHost::to_string).collect();
         write!(
             f,
-            "postgres://{}@{host}:{}/{}",
-            self.user, self.port, self.dbname
-        )
+            "postgres://{}@{}/{}",
+            self.user,
+            hosts.join(","),
+            self.dbname
+        )?;
+        if self.read_write {
+            write!(f, "?target_session_attrs=read-write")?;
+        }
+        Ok(())
     }
 }
 
@@ -137,18 +167,21 @@ impl<'de> serde::Deserialize<'de> for Location {
     }
 }
 
-/// `USER@HOST[:PORT]/DB` (after `postgres://`).
+/// `USER@HOST[:PORT][,HOST[:PORT]…]/DB[?target_session_attrs=read-write]` (after
+/// `postgres://`).
 fn parse_pg(rest: &str) -> Result<PgConfig, String> {
     const FORM: &str = "write postgres://USER@HOST:PORT/DB";
-    if rest.contains('?') || rest.contains('#') {
-        return Err(format!(
-            "options after `?` in a database URL are not supported: {FORM}"
-        ));
+    if rest.contains('#') {
+        return Err(format!("a `#` in a database URL is not supported: {FORM}"));
     }
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
     let (authority, dbname) = rest
         .split_once('/')
         .ok_or_else(|| format!("the database URL names no database: {FORM}"))?;
-    let (user, hostport) = authority
+    let (user, hostports) = authority
         .rsplit_once('@')
         .ok_or_else(|| format!("the database URL names no user: {FORM}"))?;
     if user.contains(':') {
@@ -158,21 +191,63 @@ fn parse_pg(rest: &str) -> Result<PgConfig, String> {
                 .to_string(),
         );
     }
-    let (host, port) = split_host_port(hostport)?;
-    if user.is_empty() || host.is_empty() || dbname.is_empty() || dbname.contains('/') {
+    let hosts = hostports
+        .split(',')
+        .map(split_host_port)
+        .collect::<Result<Vec<PgHost>, String>>()?;
+    if user.is_empty()
+        || hosts.iter().any(|h| h.host.is_empty())
+        || dbname.is_empty()
+        || dbname.contains('/')
+    {
         return Err(format!("the database URL is incomplete: {FORM}"));
+    }
+    let read_write = query.map(session_attrs).transpose()?.unwrap_or(false);
+    if hosts.len() > 1 && !read_write {
+        return Err(format!(
+            "the database URL names {} servers but not which one to write to: add \
+             `?target_session_attrs=read-write`, so each connection finds the primary",
+            hosts.len()
+        ));
     }
     Ok(PgConfig {
         user: user.to_string(),
-        host,
-        port,
+        hosts,
         dbname: dbname.to_string(),
+        read_write,
         password_file: None,
     })
 }
 
+/// The URL's options: only `target_session_attrs` (`read-write` or `any`); whether it asks
+/// for a server that accepts writes.
+fn session_attrs(query: &str) -> Result<bool, String> {
+    let mut read_write = false;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("target_session_attrs", "read-write")) => read_write = true,
+            Some(("target_session_attrs", "any")) => read_write = false,
+            Some(("target_session_attrs", other)) => {
+                return Err(format!(
+                    "target_session_attrs `{other}` is not supported: give `read-write` \
+                     (or `any`)"
+                ))
+            }
+            _ => {
+                let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+                return Err(format!(
+                    "the database URL option `{key}` is not supported: only \
+                     `target_session_attrs=read-write` is (the password goes in PGPASSWORD or \
+                     collector.database_password_file)"
+                ));
+            }
+        }
+    }
+    Ok(read_write)
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 5432.
-fn split_host_port(text: &str) -> Result<(String, u16), String> {
+fn split_host_port(text: &str) -> Result<PgHost, String> {
     let port = |p: &str| {
         p.parse::<u16>()
             .map_err(|_| format!("the database URL's port `{p}` is not a port number"))
@@ -181,16 +256,24 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
         let (host, after) = v6
             .split_once(']')
             .ok_or("the database URL's `[` host has no `]`")?;
-        return match after.strip_prefix(':') {
-            Some(p) => Ok((host.to_string(), port(p)?)),
-            None if after.is_empty() => Ok((host.to_string(), 5432)),
-            None => Err(format!("unexpected `{after}` after the host")),
+        let port = match after.strip_prefix(':') {
+            Some(p) => port(p)?,
+            None if after.is_empty() => 5432,
+            None => return Err(format!("unexpected `{after}` after the host")),
         };
+        return Ok(PgHost {
+            host: host.to_string(),
+            port,
+        });
     }
-    match text.split_once(':') {
-        Some((host, p)) => Ok((host.to_string(), port(p)?)),
-        None => Ok((text.to_string(), 5432)),
-    }
+    let (host, port) = match text.split_once(':') {
+        Some((host, p)) => (host, port(p)?),
+        None => (text, 5432),
+    };
+    Ok(PgHost {
+        host: host.to_string(),
+        port,
+    })
 }
 
 /// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
@@ -223,7 +306,7 @@ mod tests {
         else {
             panic!("not postgres")
         };
-        assert_eq!((pg.user.as_str(), pg.port), ("dv", 5433));
+        assert_eq!((pg.user.as_str(), pg.hosts[0].port), ("dv", 5433));
         assert_eq!(pg.to_string(), "postgres://dv@127.0.0.1:5433/drift");
         let v6: Location = "postgres://dv@[::1]/drift".parse().unwrap();
         assert_eq!(v6.to_string(), "postgres://dv@[::1]:5432/drift");
@@ -238,5 +321,33 @@ mod tests {
         );
         assert!("postgres://h/db".parse::<Location>().is_err());
         assert!("postgres://dv@h:99999/db".parse::<Location>().is_err());
+    }
+
+    #[test]
+    fn several_hosts_need_read_write() {
+        let url = "postgres://dv@db-a:5432,[::1]:5433,db-c/drift?target_session_attrs=read-write";
+        let Location::Postgres(pg) = url.parse::<Location>().unwrap() else {
+            panic!("not postgres")
+        };
+        let hosts: Vec<String> = pg.hosts.iter().map(PgHost::to_string).collect();
+        assert_eq!(hosts, ["db-a:5432", "[::1]:5433", "db-c:5432"]);
+        assert!(pg.read_write);
+        assert_eq!(
+            pg.to_string(),
+            "postgres://dv@db-a:5432,[::1]:5433,db-c:5432/drift?target_session_attrs=read-write"
+        );
+        let err = "postgres://dv@a,b/drift".parse::<Location>().unwrap_err();
+        assert!(err.contains("target_session_attrs=read-write"), "{err}");
+        let err = "postgres://dv@a/drift?sslmode=disable"
+            .parse::<Location>()
+            .unwrap_err();
+        assert!(err.contains("`sslmode` is not supported"), "{err}");
+        let err = "postgres://dv@a/drift?target_session_attrs=standby"
+            .parse::<Location>()
+            .unwrap_err();
+        assert!(err.contains("`standby` is not supported"), "{err}");
+        assert!("postgres://dv@a,/drift?target_session_attrs=read-write"
+            .parse::<Location>()
+            .is_err());
     }
 }

@@ -72,6 +72,15 @@ impl Database {
         }
     }
 
+    /// Why a batch confirmed to an agent could be lost on this database (PostgreSQL's
+    /// settings, [`pg::Durability::warnings`]); none for SQLite, which syncs each commit.
+    pub fn durability_warnings(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Database::Sqlite(_) => Ok(Vec::new()),
+            Database::Postgres(pool) => Ok(pool.durability()?.warnings()),
+        }
+    }
+
     /// Where it is (a PostgreSQL URL without password).
     pub fn location(&self) -> Location {
         match self {
