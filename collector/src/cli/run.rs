@@ -54,6 +54,8 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     for w in database.durability_warnings()? {
         tracing::warn!("database {}: {w}", inv.settings.database);
     }
+    // Held while running: `db restore` refuses a SQLite file a collector runs on.
+    let _run_lock = database.run_lock()?;
     let stores = database.stores()?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();

@@ -99,6 +99,11 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("db copy: {0}")]
     Copy(String),
+    /// `db backup` or `db restore` could not go on (the message says why and what to do).
+    #[error("{0}")]
+    Backup(String),
+    #[error("file: {0}")]
+    Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the secondary window on {date} is already activated (by {by} at {at})")]

@@ -445,3 +445,51 @@ impl Cells for Row {
         get(self, i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Durability;
+
+    fn server(fsync: &str, commit: &str, names: &str, standbys: i64) -> Durability {
+        Durability {
+            fsync: fsync.into(),
+            synchronous_commit: commit.into(),
+            synchronous_standby_names: names.into(),
+            standbys,
+        }
+    }
+
+    #[test]
+    fn a_synchronous_standby_or_a_lone_server_keeps_every_confirmed_batch() {
+        assert!(server("on", "on", "", 0).warnings().is_empty());
+        assert!(server("on", "on", "ANY 1 (node_2)", 1)
+            .warnings()
+            .is_empty());
+        assert!(server("on", "remote_apply", "node_2", 1)
+            .warnings()
+            .is_empty());
+        // `local` without standbys loses nothing a crash would not.
+        assert!(server("on", "local", "", 0).warnings().is_empty());
+    }
+
+    #[test]
+    fn each_way_to_lose_a_confirmed_batch_is_named() {
+        let w = server("off", "on", "", 0).warnings();
+        assert!(w.len() == 1 && w[0].starts_with("fsync is off"), "{w:?}");
+        let w = server("on", "off", "", 0).warnings();
+        assert!(
+            w.len() == 1 && w[0].starts_with("synchronous_commit is off"),
+            "{w:?}"
+        );
+        let w = server("on", "local", "node_2", 1).warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("local with 1 standby"),
+            "{w:?}"
+        );
+        let w = server("on", "on", " ", 2).warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("none is synchronous"),
+            "{w:?}"
+        );
+    }
+}
