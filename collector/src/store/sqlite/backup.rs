@@ -281,3 +281,27 @@ impl RunLock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RunLock;
+
+    #[test]
+    fn collectors_share_the_run_lock_and_a_restore_takes_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data/collector.db");
+        let (a, b) = (RunLock::shared(&db).unwrap(), RunLock::shared(&db).unwrap());
+        let refused = RunLock::exclusive(&db).unwrap_err().to_string();
+        assert!(refused.contains("a collector is running on"), "{refused}");
+        assert!(refused.contains("collector.db.lock"), "{refused}");
+        drop((a, b));
+        let restore = RunLock::exclusive(&db).unwrap();
+        let refused = RunLock::shared(&db).unwrap_err().to_string();
+        assert!(
+            refused.contains("a restore (`db restore`) is writing"),
+            "{refused}"
+        );
+        drop(restore);
+        RunLock::shared(&db).unwrap();
+    }
+}
