@@ -5,7 +5,7 @@
 //!
 //! Each `pg_autoctl` (the keeper) runs in a process group of its own, with the postgres it
 //! starts: [`Formation::kill`] SIGKILLs the group, keeper and postgres at once, as a host that
-//! dies (SIGKILL of postgres alone is undone by its keeper within a second, with no failover).
+//! dies (the keeper restarts a postgres killed alone).
 //! The monitor's health checks are shortened (1 s period, 2 s until a node is unhealthy, 5 s
 //! for a lost primary to demote) so a failover fits in a test; the data nodes keep
 //! pg_auto_failover's replication defaults (synchronous: `synchronous_standby_names = 'ANY 1

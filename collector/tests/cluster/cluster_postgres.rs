@@ -90,6 +90,12 @@ impl Rig {
         wait("a leads", Duration::from_secs(10), || {
             rig.a.leader().as_deref() == Some("a")
         });
+        // The throwaway server runs with fsync off: `run` says what that risks.
+        assert!(
+            rig.a.full_log().contains("fsync is off"),
+            "the durability warning: {}",
+            rig.a.log()
+        );
         rig.b.start(&dir);
         let cluster = rig.b.cluster().unwrap();
         assert_eq!(cluster["node"], "b");
