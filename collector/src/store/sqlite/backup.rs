@@ -96,6 +96,12 @@ pub fn restore(from: &Path, db: &Path) -> Result<Copied, StoreError> {
     if !from.is_file() {
         return Err(failed(format!("backup {} does not exist", from.display())));
     }
+    if db.exists() && std::fs::canonicalize(from)? == std::fs::canonicalize(db)? {
+        return Err(failed(format!(
+            "{} is the database itself: give the backup file",
+            from.display()
+        )));
+    }
     let source = open_read_only(from)?;
     check_integrity(&source, from)?;
     check_schema(&source, from)?;
@@ -284,7 +290,34 @@ impl RunLock {
 
 #[cfg(test)]
 mod tests {
-    use super::RunLock;
+    use super::{backup, restore, RunLock};
+
+    #[test]
+    fn restore_refuses_what_is_not_a_backup_and_backup_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("collector.db");
+        drop(crate::store::SqliteStore::open(&db).unwrap());
+        let other = dir.path().join("other.db");
+        rusqlite::Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 3;")
+            .unwrap();
+        let err = restore(&other, &db).unwrap_err().to_string();
+        assert!(err.contains("is not a Driftvakt database"), "{err}");
+        let err = restore(&db, &db).unwrap_err().to_string();
+        assert!(err.contains("is the database itself"), "{err}");
+        let err = backup(&db, &other).unwrap_err().to_string();
+        assert!(err.contains("never overwrites"), "{err}");
+        let copy = dir.path().join("b/copy.db");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        let done = backup(&db, &copy).unwrap();
+        assert!(done.tables.iter().any(|t| t.table == "dv_batches"));
+        assert!(
+            !dir.path().join("b/copy.db-wal").exists(),
+            "one self-contained file"
+        );
+        restore(&copy, &db).unwrap();
+    }
 
     #[test]
     fn collectors_share_the_run_lock_and_a_restore_takes_it_alone() {
