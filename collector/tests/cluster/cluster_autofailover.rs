@@ -12,6 +12,8 @@
 //! are exactly the agent's spooled ones, once; every notice reached the SMTP server once; one
 //! node leads; and the old primary, started again, rejoins as the standby.
 //! No node logs a durability warning at start: this is the layout the README recommends.
+//! The test runs alone in its binary (`rig::alone`): beside it, the other cluster tests' timed
+//! waits ran out on two cores.
 //! `--nocapture` prints the figures.
 
 use crate::autofailover_rig::Formation;
@@ -156,6 +158,7 @@ fn assert_once(stored: &BTreeMap<Key, u32>, wanted: &BTreeSet<Key>, what: &str) 
 
 #[test]
 fn the_primarys_host_dies_under_two_collectors() {
+    let _alone = crate::rig::alone();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let started = Instant::now();
