@@ -6,11 +6,16 @@
 //! `driftvakt-collector db copy --from PATH_OR_URL --to PATH_OR_URL`: moves an installation
 //! between SQLite and PostgreSQL (either way) with nothing lost (see [`crate::store::copy`]),
 //! and prints the rows of every table in both.
+//!
+//! `driftvakt-collector db backup --to FILE` and `db restore --from FILE`: a consistent copy of
+//! the SQLite database while collectors write, and putting one back while none runs (see
+//! [`crate::store::sqlite::backup`]); each prints the rows per table of what it wrote.
 
 use super::{CliError, CommonArgs};
 use crate::availability::{at, ms};
 use crate::clock::{Clock, FixedClock};
 use crate::store::copy::CopyReport;
+use crate::store::sqlite::backup::Copied;
 use crate::store::{Database, Location, StoreStats};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -32,6 +37,35 @@ pub enum DbCommand {
     /// Copies every table into a new or empty database (SQLite file or postgres:// URL), ids
     /// kept, in one transaction, and prints the rows per table in both.
     Copy(CopyArgs),
+    /// Copies the SQLite database into a new file, consistent while collectors write to it
+    /// (SQLite's online backup API). PostgreSQL: pg_dump or pgBackRest (see the README).
+    Backup(BackupArgs),
+    /// Replaces the SQLite database with a backup; refused while a collector runs on it.
+    Restore(RestoreArgs),
+}
+
+/// `db backup` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The backup file to write (a new file; an existing one is never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+}
+
+/// `db restore` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The backup file (written by `db backup`).
+    #[arg(long, value_name = "FILE")]
+    pub from: std::path::PathBuf,
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
 }
 
 /// `db copy` options.
@@ -89,7 +123,41 @@ pub fn run(args: &DbArgs, clock: Arc<dyn Clock>) -> Result<String, CliError> {
     match &args.command {
         DbCommand::Stats(a) => stats(a, clock),
         DbCommand::Copy(a) => copy(a),
+        DbCommand::Backup(a) => backup(a),
+        DbCommand::Restore(a) => restore(a),
     }
+}
+
+/// `db backup`: never creates the database it backs up.
+fn backup(a: &BackupArgs) -> Result<String, CliError> {
+    let inv = a.common.load()?;
+    let location = &inv.settings.database;
+    if !location.exists() {
+        return Err(CliError::DatabaseMissing(location.clone()));
+    }
+    let done = Database::open(location)?.backup_to(&a.to)?;
+    copied_text("backup", &done, a.format)
+}
+
+/// `db restore`.
+fn restore(a: &RestoreArgs) -> Result<String, CliError> {
+    let inv = a.common.load()?;
+    let done = Database::open(&inv.settings.database)?.restore_from(&a.from)?;
+    copied_text("restored", &done, a.format)
+}
+
+fn copied_text(what: &str, c: &Copied, format: StatsFormat) -> Result<String, CliError> {
+    if format == StatsFormat::Json {
+        return Ok(serde_json::to_string_pretty(c)? + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{what} {} -> {} ({} bytes)", c.from, c.to, c.bytes);
+    let _ = writeln!(out, "schema version {}\n", c.schema_version);
+    let _ = writeln!(out, "{:<36} {:>12}", "table", "rows");
+    for t in &c.tables {
+        let _ = writeln!(out, "{:<36} {:>12}", t.table, t.rows);
+    }
+    Ok(out)
 }
 
 /// `db copy`: the copy, then its table of rows.

@@ -51,7 +51,13 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     for w in super::check::preflight(&inv, clock.as_ref())? {
         tracing::warn!("{w}");
     }
-    let stores = Database::open(&inv.settings.database)?.stores()?;
+    let database = Database::open(&inv.settings.database)?;
+    for w in database.durability_warnings()? {
+        tracing::warn!("database {}: {w}", inv.settings.database);
+    }
+    // Held while running: `db restore` refuses a SQLite file a collector runs on.
+    let _run_lock = database.run_lock()?;
+    let stores = database.stores()?;
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
     let app = App::new(inv, stores.results.clone(), clock.clone())?;

@@ -4,6 +4,14 @@
 //! it as `store::Location` and opens it). Any other `scheme://` is refused with what this build
 //! supports, so a URL is never taken for a file path.
 //!
+//! # Several hosts: a replicated PostgreSQL
+//! `postgres://USER@HOST1:PORT1,HOST2:PORT2/DB?target_session_attrs=read-write` names every
+//! server of a replicated PostgreSQL (pg_auto_failover, Patroni): each connection tries them in
+//! order and keeps the first that accepts writes, so after a failover every collector finds the
+//! new primary by itself. Several hosts need `target_session_attrs=read-write` (a standby would
+//! take the connection and refuse every write); `any`, the default, is accepted too, for one
+//! host. The other options after `?` are TLS's (below); nothing else is accepted.
+//!
 //! # The PostgreSQL password
 //! One rule: the password is never in the URL (a URL with one is refused, without echoing it).
 //! It is read, at each (re)connection, from the file `collector.database_password_file` when that
@@ -37,9 +45,12 @@ pub enum Location {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgConfig {
     pub user: String,
-    pub host: String,
-    pub port: u16,
+    /// Every server, in the order tried (one for a single server).
+    pub hosts: Vec<PgHost>,
     pub dbname: String,
+    /// `target_session_attrs=read-write`: a connection is kept only on a server that accepts
+    /// writes (the primary).
+    pub read_write: bool,
     /// `collector.database_password_file`, resolved against the inventory's folder.
     pub password_file: Option<PathBuf>,
     /// `sslmode` and `sslrootcert` (boxed: errors carry a `Location`, and stay small).
@@ -76,6 +87,23 @@ impl SslMode {
     }
 }
 
+/// One server of a [`PgConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgHost {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for PgHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
 impl PgConfig {
     /// The password by the rule of the module doc; the error names where it looked, never the
     /// value.
@@ -90,21 +118,25 @@ impl PgConfig {
 
 impl fmt::Display for PgConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let hosts: Vec<String> = self.hosts.iter().map(PgHost::to_string).collect();
         write!(
             f,
-            "postgres://{}@{host}:{}/{}",
-            self.user, self.port, self.dbname
+            "postgres://{}@{}/{}",
+            self.user,
+            hosts.join(","),
+            self.dbname
         )?;
+        let mut sep = '?';
+        if self.read_write {
+            write!(f, "{sep}target_session_attrs=read-write")?;
+            sep = '&';
+        }
         if self.tls.mode != SslMode::Disable {
-            write!(f, "?sslmode={}", self.tls.mode.name())?;
+            write!(f, "{sep}sslmode={}", self.tls.mode.name())?;
+            sep = '&';
         }
         if let Some(root) = &self.tls.root_cert {
-            write!(f, "&sslrootcert={}", root.display())?;
+            write!(f, "{sep}sslrootcert={}", root.display())?;
         }
         Ok(())
     }
@@ -183,12 +215,15 @@ impl<'de> serde::Deserialize<'de> for Location {
     }
 }
 
-/// `sslmode=…&sslrootcert=…` (the part after `?`).
-fn parse_tls(query: &str) -> Result<PgTls, String> {
+/// The URL's options after `?`: `target_session_attrs` (whether a connection must find a
+/// server that accepts writes), `sslmode` and `sslrootcert`.
+fn parse_options(query: &str) -> Result<(bool, PgTls), String> {
     let mut tls = PgTls::default();
+    let mut read_write = false;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
+            "target_session_attrs" => read_write = session_attrs(value)?,
             "sslmode" => {
                 tls.mode = match value {
                     "disable" => SslMode::Disable,
@@ -206,7 +241,9 @@ fn parse_tls(query: &str) -> Result<PgTls, String> {
             "sslrootcert" if !value.is_empty() => tls.root_cert = Some(PathBuf::from(value)),
             other => {
                 return Err(format!(
-                    "`{other}` in the database URL: the options are sslmode and sslrootcert"
+                    "the database URL option `{other}` is not supported: the options are \
+                     target_session_attrs, sslmode and sslrootcert (the password goes in \
+                     PGPASSWORD or collector.database_password_file)"
                 ))
             }
         }
@@ -221,23 +258,24 @@ fn parse_tls(query: &str) -> Result<PgTls, String> {
     if tls.mode == SslMode::Disable && tls.root_cert.is_some() {
         return Err("sslrootcert without sslmode: add sslmode=verify-full".to_string());
     }
-    Ok(tls)
+    Ok((read_write, tls))
 }
 
-/// `USER@HOST[:PORT]/DB[?sslmode=…&sslrootcert=…]` (after `postgres://`).
+/// `USER@HOST[:PORT][,HOST[:PORT]…]/DB[?target_session_attrs=…&sslmode=…&sslrootcert=…]`
+/// (after `postgres://`).
 fn parse_pg(rest: &str) -> Result<PgConfig, String> {
     const FORM: &str = "write postgres://USER@HOST:PORT/DB";
     if rest.contains('#') {
-        return Err(format!("`#` in a database URL: {FORM}"));
+        return Err(format!("a `#` in a database URL is not supported: {FORM}"));
     }
-    let (rest, tls) = match rest.split_once('?') {
-        Some((rest, query)) => (rest, parse_tls(query)?),
-        None => (rest, PgTls::default()),
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
     };
     let (authority, dbname) = rest
         .split_once('/')
         .ok_or_else(|| format!("the database URL names no database: {FORM}"))?;
-    let (user, hostport) = authority
+    let (user, hostports) = authority
         .rsplit_once('@')
         .ok_or_else(|| format!("the database URL names no user: {FORM}"))?;
     if user.contains(':') {
@@ -247,22 +285,48 @@ fn parse_pg(rest: &str) -> Result<PgConfig, String> {
                 .to_string(),
         );
     }
-    let (host, port) = split_host_port(hostport)?;
-    if user.is_empty() || host.is_empty() || dbname.is_empty() || dbname.contains('/') {
+    let hosts = hostports
+        .split(',')
+        .map(split_host_port)
+        .collect::<Result<Vec<PgHost>, String>>()?;
+    if user.is_empty()
+        || hosts.iter().any(|h| h.host.is_empty())
+        || dbname.is_empty()
+        || dbname.contains('/')
+    {
         return Err(format!("the database URL is incomplete: {FORM}"));
+    }
+    let (read_write, tls) = query.map(parse_options).transpose()?.unwrap_or_default();
+    if hosts.len() > 1 && !read_write {
+        return Err(format!(
+            "the database URL names {} servers but not which one to write to: add \
+             `?target_session_attrs=read-write`, so each connection finds the primary",
+            hosts.len()
+        ));
     }
     Ok(PgConfig {
         user: user.to_string(),
-        host,
-        port,
+        hosts,
         dbname: dbname.to_string(),
+        read_write,
         password_file: None,
         tls: Box::new(tls),
     })
 }
 
+/// `target_session_attrs`: `read-write` (true) or `any`.
+fn session_attrs(value: &str) -> Result<bool, String> {
+    match value {
+        "read-write" => Ok(true),
+        "any" => Ok(false),
+        other => Err(format!(
+            "target_session_attrs `{other}` is not supported: give `read-write` (or `any`)"
+        )),
+    }
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 5432.
-fn split_host_port(text: &str) -> Result<(String, u16), String> {
+fn split_host_port(text: &str) -> Result<PgHost, String> {
     let port = |p: &str| {
         p.parse::<u16>()
             .map_err(|_| format!("the database URL's port `{p}` is not a port number"))
@@ -271,16 +335,24 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
         let (host, after) = v6
             .split_once(']')
             .ok_or("the database URL's `[` host has no `]`")?;
-        return match after.strip_prefix(':') {
-            Some(p) => Ok((host.to_string(), port(p)?)),
-            None if after.is_empty() => Ok((host.to_string(), 5432)),
-            None => Err(format!("unexpected `{after}` after the host")),
+        let port = match after.strip_prefix(':') {
+            Some(p) => port(p)?,
+            None if after.is_empty() => 5432,
+            None => return Err(format!("unexpected `{after}` after the host")),
         };
+        return Ok(PgHost {
+            host: host.to_string(),
+            port,
+        });
     }
-    match text.split_once(':') {
-        Some((host, p)) => Ok((host.to_string(), port(p)?)),
-        None => Ok((text.to_string(), 5432)),
-    }
+    let (host, port) = match text.split_once(':') {
+        Some((host, p)) => (host, port(p)?),
+        None => (text, 5432),
+    };
+    Ok(PgHost {
+        host: host.to_string(),
+        port,
+    })
 }
 
 /// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
@@ -313,7 +385,7 @@ mod tests {
         else {
             panic!("not postgres")
         };
-        assert_eq!((pg.user.as_str(), pg.port), ("dv", 5433));
+        assert_eq!((pg.user.as_str(), pg.hosts[0].port), ("dv", 5433));
         assert_eq!(pg.to_string(), "postgres://dv@127.0.0.1:5433/drift");
         let v6: Location = "postgres://dv@[::1]/drift".parse().unwrap();
         assert_eq!(v6.to_string(), "postgres://dv@[::1]:5432/drift");
@@ -353,5 +425,41 @@ mod tests {
             assert!(err.contains(says), "{url}: {err}");
         }
         assert!("postgres://dv@h:99999/db".parse::<Location>().is_err());
+    }
+
+    #[test]
+    fn several_hosts_need_read_write() {
+        let url = "postgres://dv@db-a:5432,[::1]:5433,db-c/drift?target_session_attrs=read-write";
+        let Location::Postgres(pg) = url.parse::<Location>().unwrap() else {
+            panic!("not postgres")
+        };
+        let hosts: Vec<String> = pg.hosts.iter().map(PgHost::to_string).collect();
+        assert_eq!(hosts, ["db-a:5432", "[::1]:5433", "db-c:5432"]);
+        assert!(pg.read_write);
+        assert_eq!(
+            pg.to_string(),
+            "postgres://dv@db-a:5432,[::1]:5433,db-c:5432/drift?target_session_attrs=read-write"
+        );
+        let err = "postgres://dv@a,b/drift".parse::<Location>().unwrap_err();
+        assert!(err.contains("target_session_attrs=read-write"), "{err}");
+        let err = "postgres://dv@a/drift?application_name=x"
+            .parse::<Location>()
+            .unwrap_err();
+        assert!(err.contains("`application_name` is not supported"), "{err}");
+        // With TLS: every option in one URL, and back.
+        let url = "postgres://dv@db-a:5432,db-b:5432/drift?target_session_attrs=read-write\
+                   &sslmode=verify-full&sslrootcert=/etc/driftvakt/pg-ca.pem";
+        let Location::Postgres(pg) = url.parse::<Location>().unwrap() else {
+            panic!("not postgres")
+        };
+        assert!(pg.read_write && pg.tls.mode == SslMode::VerifyFull);
+        assert_eq!(pg.to_string(), url);
+        let err = "postgres://dv@a/drift?target_session_attrs=standby"
+            .parse::<Location>()
+            .unwrap_err();
+        assert!(err.contains("`standby` is not supported"), "{err}");
+        assert!("postgres://dv@a,/drift?target_session_attrs=read-write"
+            .parse::<Location>()
+            .is_err());
     }
 }

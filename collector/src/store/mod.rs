@@ -99,6 +99,11 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("db copy: {0}")]
     Copy(String),
+    /// `db backup` or `db restore` could not go on (the message says why and what to do).
+    #[error("{0}")]
+    Backup(String),
+    #[error("file: {0}")]
+    Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the secondary window on {date} is already activated (by {by} at {at})")]
@@ -132,15 +137,25 @@ impl StoreError {
             StoreError::Unavailable { .. } => true,
             StoreError::Postgres(e) => {
                 // Class 08: connection exception; 57P01-57P03: admin or crash shutdown,
-                // cannot connect now.
+                // cannot connect now; 25006: a standby (a failover is under way).
                 let code = e.code().map(|c| c.code());
                 e.is_closed()
+                    || self.is_read_only()
                     || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P0"))
                     || std::error::Error::source(e)
                         .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
             }
             _ => false,
         }
+    }
+}
+
+impl StoreError {
+    /// Whether a PostgreSQL server refused a write because it is a standby (SQLSTATE 25006,
+    /// `read_only_sql_transaction`): the connection outlived a failover and must be replaced.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, StoreError::Postgres(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION))
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::copy::{self, CopyReport, End};
 use super::pg::{self, Pool};
+use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
@@ -19,6 +20,10 @@ use super::{
 };
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What `db backup` and `db restore` say about a PostgreSQL database.
+const PG_BACKUP: &str = "db backup and db restore are for SQLite; back up PostgreSQL with its \
+    own tools (pg_dump and pg_restore, or pgBackRest with WAL archiving; see the README)";
 
 /// Everything the notifier keeps: the outbox, the policy's state (followed failures, digests,
 /// on-call cases, schedule marks) and on-call pages. One trait, re-exported as
@@ -69,6 +74,46 @@ impl Database {
                 Ok(Database::Sqlite(path.clone()))
             }
             Location::Postgres(config) => Ok(Database::Postgres(Arc::new(Pool::open(config)?))),
+        }
+    }
+
+    /// Why a batch confirmed to an agent could be lost on this database (PostgreSQL's
+    /// settings, [`pg::Durability::warnings`]); none for SQLite, which syncs each commit.
+    pub fn durability_warnings(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Database::Sqlite(_) => Ok(Vec::new()),
+            Database::Postgres(pool) => Ok(pool.durability()?.warnings()),
+        }
+    }
+
+    /// `db backup`: a consistent copy of a SQLite database into the new file `to`, while
+    /// collectors may write ([`super::sqlite::backup`]). PostgreSQL is backed up with its own
+    /// tools (the error says which).
+    pub fn backup_to(&self, to: &std::path::Path) -> Result<Copied, StoreError> {
+        match self {
+            Database::Sqlite(path) => backup::backup(path, to),
+            Database::Postgres(_) => Err(StoreError::Backup(PG_BACKUP.to_string())),
+        }
+    }
+
+    /// `db restore`: the SQLite database replaced by the backup `from`; refused while a
+    /// collector runs on it.
+    pub fn restore_from(&self, from: &std::path::Path) -> Result<Copied, StoreError> {
+        match self {
+            Database::Sqlite(path) => backup::restore(from, path),
+            Database::Postgres(_) => Err(StoreError::Backup(format!(
+                "{PG_BACKUP}; or `db copy --from {} --to URL` into an empty database",
+                from.display()
+            ))),
+        }
+    }
+
+    /// The lock `run` holds on a SQLite database while it runs, so that `db restore` refuses
+    /// ([`RunLock`]); none on PostgreSQL.
+    pub fn run_lock(&self) -> Result<Option<RunLock>, StoreError> {
+        match self {
+            Database::Sqlite(path) => RunLock::shared(path).map(Some),
+            Database::Postgres(_) => Ok(None),
         }
     }
 

@@ -36,6 +36,7 @@ fn outbox_attempts(db: &Path) -> i64 {
 
 #[test]
 fn failover_after_sigkill_and_sigstop_sends_every_notice_once() {
+    let _runs = crate::rig::with_others();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("mail")).unwrap();
@@ -174,6 +175,7 @@ fn single_node(dir: &Path, smtp: u16, devices: &Devices) -> Node {
 
 #[test]
 fn a_collector_alone_keeps_its_memory_tails_past_its_heartbeats() {
+    let _runs = crate::rig::with_others();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("mail")).unwrap();
@@ -201,6 +203,7 @@ fn a_collector_alone_keeps_its_memory_tails_past_its_heartbeats() {
 
 #[test]
 fn an_agent_restart_inside_an_outage_does_not_split_it() {
+    let _runs = crate::rig::with_others();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("mail")).unwrap();

@@ -90,6 +90,12 @@ impl Rig {
         wait("a leads", Duration::from_secs(10), || {
             rig.a.leader().as_deref() == Some("a")
         });
+        // The throwaway server runs with fsync off: `run` says what that risks.
+        assert!(
+            rig.a.full_log().contains("fsync is off"),
+            "the durability warning: {}",
+            rig.a.log()
+        );
         rig.b.start(&dir);
         let cluster = rig.b.cluster().unwrap();
         assert_eq!(cluster["node"], "b");
@@ -213,6 +219,7 @@ impl Rig {
 /// The leader is SIGKILLed while ap-1 is down (its notice possibly queued on the leader).
 #[test]
 fn sigkill_of_the_leader_mid_outage() {
+    let _runs = crate::rig::with_others();
     let mut rig = Rig::start();
     rig.devices.down(0);
     wait("ap-0's notice", Duration::from_secs(30), || {
@@ -273,6 +280,7 @@ fn sigkill_of_the_leader_mid_outage() {
 /// The leader is frozen past its lease while ap-1 goes down, then woken.
 #[test]
 fn sigstop_of_the_leader_past_its_lease() {
+    let _runs = crate::rig::with_others();
     let mut rig = Rig::start();
     rig.devices.down(0);
     wait("ap-0's notice", Duration::from_secs(30), || {
@@ -315,6 +323,7 @@ fn sigstop_of_the_leader_past_its_lease() {
 /// PostgreSQL is stopped for 30 s while the agent pushes and a device goes down.
 #[test]
 fn postgres_stopped_for_30_s_mid_traffic() {
+    let _runs = crate::rig::with_others();
     let mut rig = Rig::start();
     rig.devices.down(0);
     wait("ap-0's notice", Duration::from_secs(30), || {
@@ -502,6 +511,7 @@ fn get_with_token(port: u16, path: &str) -> (u16, String, String) {
 /// those that need no store still answer 200; once it is back, they answer as before.
 #[test]
 fn every_route_answers_503_with_retry_after_while_postgres_is_away() {
+    let _runs = crate::rig::with_others();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let pg = PgCluster::start();

@@ -15,7 +15,23 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
+
+/// The pg_auto_failover test runs alone ([`alone`]); the others of this binary run side by
+/// side ([`with_others`]). Its three PostgreSQL servers and their keepers beside six collector
+/// nodes on two cores made the others' timed waits (leases, notices) run out.
+static RUNS: RwLock<()> = RwLock::new(());
+
+/// Held by a test that may run beside the others of this binary.
+pub fn with_others() -> RwLockReadGuard<'static, ()> {
+    RUNS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a test that runs alone.
+pub fn alone() -> RwLockWriteGuard<'static, ()> {
+    RUNS.write().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The agent's token (file `agent.token` beside the inventories).
 pub const TOKEN: &str = "cluster-agent-token-0123456789";

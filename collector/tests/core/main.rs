@@ -1,6 +1,6 @@
 //! The core of the collector, one test binary (one link of the crate): configuration, the
 //! store on both backends (results, history, tails, retention, migrations, the notifier's
-//! tables, `db copy`), the HTTP API in process, the binary's own commands and the systemd
+//! tables, `db copy`, `db backup` and `db restore`), the HTTP API in process, the binary's own commands and the systemd
 //! units.
 
 mod core_binary;
@@ -9,6 +9,7 @@ mod core_history;
 mod core_http;
 mod core_store;
 mod core_tails;
+mod db_backup;
 mod db_copy;
 mod store_migration;
 mod store_notify;

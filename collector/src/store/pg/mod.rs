@@ -12,8 +12,10 @@
 //! when called inside an async task, which is why it is not used.)
 //!
 //! A [`Pool`] keeps a few connections ([`POOL_SIZE`]), each with its prepared statements. A
-//! connection found closed (the server restarted, the network broke) is dropped and the next call
-//! opens a new one, so PostgreSQL coming back is picked up by the first call after it. The
+//! connection found closed (the server restarted, the network broke) or on a server that refuses
+//! writes (a former primary, now a standby) is dropped and the next call opens a new one, so
+//! PostgreSQL coming back, or a new primary after a failover (several hosts in the URL with
+//! `target_session_attrs=read-write`), is picked up by the first call after it. The
 //! composition root opens the database once per process ([`super::Database::open`]), so one
 //! pool serves every store of the process.
 //!
@@ -263,10 +265,88 @@ impl Pool {
         }
         let conn = slot.as_mut().expect("connected above");
         let out = f(conn);
-        if conn.client.is_closed() {
+        // A server that became a standby under the connection (a failover the connection
+        // survived) refuses writes: the next call connects again and finds the new primary.
+        if conn.client.is_closed() || out.as_ref().is_err_and(StoreError::is_read_only) {
             *slot = None;
         }
         out
+    }
+}
+
+/// What the server a connection reached says about keeping a committed transaction (see
+/// [`Durability::warnings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// `fsync`.
+    pub fsync: String,
+    /// `synchronous_commit` for this session (the database's and role's settings included).
+    pub synchronous_commit: String,
+    /// `synchronous_standby_names`.
+    pub synchronous_standby_names: String,
+    /// Standbys streaming from this server (`pg_stat_replication`).
+    pub standbys: i64,
+}
+
+impl Durability {
+    /// Why a batch the collector confirmed could be lost on this server: with `fsync` off, a
+    /// crash of the server; with `synchronous_commit` `off`, a crash within the last moments;
+    /// with standbys streaming but none synchronous (`synchronous_standby_names` empty) or with
+    /// `synchronous_commit` `local`, a failover to a standby that had not received it yet.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.fsync == "off" {
+            out.push(
+                "fsync is off: a crash of the database server can lose batches the collector \
+                 already confirmed to agents"
+                    .to_string(),
+            );
+        }
+        match self.synchronous_commit.as_str() {
+            "off" => out.push(
+                "synchronous_commit is off: a crash of the database server can lose the last \
+                 batches the collector confirmed to agents; set it to `on`"
+                    .to_string(),
+            ),
+            "local" if self.standbys > 0 => out.push(format!(
+                "synchronous_commit is local with {} standby(s): a failover can lose batches \
+                 the collector confirmed to agents; set it to `on` (or `remote_apply`)",
+                self.standbys
+            )),
+            _ => {}
+        }
+        if self.standbys > 0 && self.synchronous_standby_names.trim().is_empty() {
+            out.push(format!(
+                "{} standby(s) stream from the database server but none is synchronous \
+                 (synchronous_standby_names is empty): a failover can lose batches the \
+                 collector confirmed to agents",
+                self.standbys
+            ));
+        }
+        out
+    }
+}
+
+impl Pool {
+    /// Reads [`Durability`] from the server the pool reaches now.
+    pub fn durability(&self) -> Result<Durability, StoreError> {
+        self.run(async |c| {
+            let row = c
+                .sql()
+                .one(
+                    "SELECT current_setting('fsync'), current_setting('synchronous_commit'), \
+                     current_setting('synchronous_standby_names'), \
+                     (SELECT count(*) FROM pg_stat_replication)",
+                    &[],
+                )
+                .await?;
+            Ok(Durability {
+                fsync: get(&row, 0)?,
+                synchronous_commit: get(&row, 1)?,
+                synchronous_standby_names: get(&row, 2)?,
+                standbys: get(&row, 3)?,
+            })
+        })
     }
 }
 
@@ -278,11 +358,15 @@ fn connect(config: &PgConfig) -> Result<Conn, StoreError> {
     };
     let mut pg = tokio_postgres::Config::new();
     pg.user(&config.user)
-        .host(&config.host)
-        .port(config.port)
         .dbname(&config.dbname)
         .application_name("driftvakt-collector")
         .connect_timeout(std::time::Duration::from_secs(10));
+    for h in &config.hosts {
+        pg.host(&h.host).port(h.port);
+    }
+    if config.read_write {
+        pg.target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite);
+    }
     if let Some(password) = config.password().map_err(open_err)? {
         pg.password(password);
     }
@@ -539,5 +623,53 @@ impl Cells for Row {
 
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
         get(self, i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Durability;
+
+    fn server(fsync: &str, commit: &str, names: &str, standbys: i64) -> Durability {
+        Durability {
+            fsync: fsync.into(),
+            synchronous_commit: commit.into(),
+            synchronous_standby_names: names.into(),
+            standbys,
+        }
+    }
+
+    #[test]
+    fn a_synchronous_standby_or_a_lone_server_keeps_every_confirmed_batch() {
+        assert!(server("on", "on", "", 0).warnings().is_empty());
+        assert!(server("on", "on", "ANY 1 (node_2)", 1)
+            .warnings()
+            .is_empty());
+        assert!(server("on", "remote_apply", "node_2", 1)
+            .warnings()
+            .is_empty());
+        // `local` without standbys loses nothing a crash would not.
+        assert!(server("on", "local", "", 0).warnings().is_empty());
+    }
+
+    #[test]
+    fn each_way_to_lose_a_confirmed_batch_is_named() {
+        let w = server("off", "on", "", 0).warnings();
+        assert!(w.len() == 1 && w[0].starts_with("fsync is off"), "{w:?}");
+        let w = server("on", "off", "", 0).warnings();
+        assert!(
+            w.len() == 1 && w[0].starts_with("synchronous_commit is off"),
+            "{w:?}"
+        );
+        let w = server("on", "local", "node_2", 1).warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("local with 1 standby"),
+            "{w:?}"
+        );
+        let w = server("on", "on", " ", 2).warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("none is synchronous"),
+            "{w:?}"
+        );
     }
 }

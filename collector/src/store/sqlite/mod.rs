@@ -13,6 +13,7 @@
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
 mod announced;
+pub mod backup;
 mod batch;
 mod cluster;
 mod compact;
