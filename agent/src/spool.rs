@@ -19,11 +19,12 @@
 //! # Durability
 //! Group commit. [`Spool::append`] writes its records with one `write()` (into the page cache)
 //! and syncs (`fdatasync`) only when the last sync is `sync_interval` old or more; the agent's
-//! writer task appends every result queued when one arrives as one call, and syncs what is still
-//! unsynced once `sync_interval` (default 1 s) has passed without another append doing so.
-//! [`Spool::read_batch`] syncs before it hands out a batch, so nothing is pushed (and then
-//! confirmed and deleted) that is not on disk. A SIGKILL loses nothing that was appended: the
-//! page cache belongs to the kernel and survives the process. A power loss loses at most the
+//! writer task appends the results that arrive within [`GATHER`] (0.1 s) of a first one as one
+//! call, and syncs what is still unsynced once `sync_interval` (default 1 s) has passed without
+//! another append doing so. [`Spool::read_batch`] syncs before it hands out a batch, so nothing
+//! is pushed (and then confirmed and deleted) that is not on disk. A SIGKILL loses nothing that
+//! was appended: the page cache belongs to the kernel and survives the process (what it loses
+//! are the probes in flight and at most the last [`GATHER`] of results, still in memory). A power loss loses at most the
 //! results of the last `sync_interval`. `sync_interval: 0s` syncs every append (the behaviour
 //! before group commit: about 4 KiB written to the device per result, since each sync cleans the
 //! page the next result dirties again). A process killed mid-write leaves at most a torn record
@@ -811,10 +812,16 @@ fn seal_after(last: u64, batch_size: usize) -> u64 {
 /// Most results written with one `write()`.
 const MAX_GROUP: usize = 1000;
 
-/// Writes every result from `results` into `spool` until the channel closes: whatever is queued
-/// when a result arrives is appended as one group (one `write()`), and what is still unsynced
-/// is synced once it is `sync_interval` old, also when no further result comes. Syncs the rest
-/// when the channel closes.
+/// How long the writer gathers results after the first one before it writes them as a group.
+/// Results arrive one by one, a few milliseconds apart; writing each at once woke the writer
+/// task and a blocking thread per result, which cost more CPU than the probe itself. A result
+/// waits at most this long in memory before its `write()`.
+pub const GATHER: Duration = Duration::from_millis(100);
+
+/// Writes every result from `results` into `spool` until the channel closes: the results that
+/// arrive within [`GATHER`] of a first one are appended as one group (one `write()`), and what
+/// is still unsynced is synced once it is `sync_interval` old, also when no further result
+/// comes. Syncs the rest when the channel closes.
 pub async fn write_from(
     mut results: tokio::sync::mpsc::Receiver<Arc<ProbeResult>>,
     spool: Arc<Spool>,
@@ -832,6 +839,8 @@ pub async fn write_from(
             },
         };
         let Some(first) = next else { break };
+        // Not woken per result meanwhile: senders only queue while this task sleeps.
+        tokio::time::sleep(GATHER).await;
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match results.try_recv() {
