@@ -160,7 +160,10 @@ mod tests {
             let want = swedish_holidays(d.year()).get(&d).copied();
             assert_eq!(swedish_holiday(d), want, "{d}");
         }
-        assert_eq!(swedish_holiday(date(2027, 5, 6)), Some("Kristi himmelsfärdsdag"));
+        assert_eq!(
+            swedish_holiday(date(2027, 5, 6)),
+            Some("Kristi himmelsfärdsdag")
+        );
         assert_eq!(swedish_holiday(date(2026, 5, 6)), None);
     }
 }
