@@ -157,17 +157,22 @@ impl Proc {
         let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
             .with_context(|| format!("cannot read /proc/{pid}/io"))?;
         let (write_bytes, syscw, wchar) = parse_io(&io)?;
+        let cpu_s = sys::proc_cpu_seconds(pid)?;
+        // Before the scrape: serving /metrics may start a thread and touch a new malloc arena,
+        // which is the measurement's own cost, not the pipeline's.
+        let rss_kib = sys::proc_status_kib(pid, "VmRSS")?;
+        let open_files = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64;
         let (status, body) = http.get(&self.metrics)?;
         if status != 200 {
             bail!("GET {}: {status}", self.metrics);
         }
         Ok(Sample {
-            cpu_s: sys::proc_cpu_seconds(pid)?,
+            cpu_s,
             write_bytes,
             syscw,
             wchar,
-            rss_kib: sys::proc_status_kib(pid, "VmRSS")?,
-            open_files: std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64,
+            rss_kib,
+            open_files,
             count: counter_sum(&String::from_utf8_lossy(&body), self.counter),
         })
     }
