@@ -136,6 +136,13 @@ pub struct SpoolSettings {
     /// Upper bound of the spool's size; when full, the oldest results are dropped (counted).
     #[serde(default = "default_spool_max")]
     pub max_bytes: ByteSize,
+    /// Longest time a spooled result stays unsynced (group commit; a power loss loses at most
+    /// this much). 0s..1m; 0s syncs every write.
+    #[serde(
+        default = "default_spool_sync_interval",
+        deserialize_with = "driftvakt_common::config::bounded::spool_sync_interval"
+    )]
+    pub sync_interval: Duration,
 }
 
 impl Default for SpoolSettings {
@@ -143,6 +150,7 @@ impl Default for SpoolSettings {
         SpoolSettings {
             dir: default_spool_dir(),
             max_bytes: default_spool_max(),
+            sync_interval: default_spool_sync_interval(),
         }
     }
 }
@@ -152,6 +160,9 @@ fn default_spool_dir() -> PathBuf {
 }
 fn default_spool_max() -> ByteSize {
     ByteSize(256 << 20)
+}
+fn default_spool_sync_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// A size in bytes: an integer, or a number with a unit (`B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`,

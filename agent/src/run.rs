@@ -306,7 +306,9 @@ impl Central {
         clock: Arc<dyn Clock>,
     ) -> Result<Central> {
         let dir = config.resolve(&config.file.agent.spool.dir);
-        let opts = SpoolOptions::new(config.file.agent.spool.max_bytes.0, collector.batch_size);
+        let spool_settings = &config.file.agent.spool;
+        let opts = SpoolOptions::new(spool_settings.max_bytes.0, collector.batch_size)
+            .with_sync_interval(spool_settings.sync_interval.std());
         let spool = Spool::open(&dir, opts, spool_metrics.clone())
             .with_context(|| format!("cannot open the spool in {}", dir.display()))?;
         tracing::info!(

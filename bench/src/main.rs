@@ -14,6 +14,7 @@ mod lag;
 mod pages;
 mod peers;
 mod pg_cluster;
+mod pipeline;
 mod report;
 mod servers;
 mod sys;
@@ -171,6 +172,40 @@ enum Command {
         #[arg(long)]
         postgres: bool,
     },
+    /// What a running install costs: the real collector and one real agent in central mode,
+    /// loopback ICMP devices at a steady rate; CPU, bytes and write calls per probe and per
+    /// stored result, RSS and open files (see `pipeline.rs`). With `--old-agent` and
+    /// `--old-collector`, an earlier build runs at the same time (its own ports and folder) and
+    /// a ratio old ÷ new is printed. Prints Markdown tables.
+    Pipeline {
+        /// The agent binary (default: `driftvakt-agent` beside this binary).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        /// The collector binary (default: `driftvakt-collector` beside this binary).
+        #[arg(long)]
+        collector: Option<PathBuf>,
+        /// An earlier build's agent, measured side by side (needs `--old-collector`).
+        #[arg(long, requires = "old_collector")]
+        old_agent: Option<PathBuf>,
+        /// An earlier build's collector, measured side by side (needs `--old-agent`).
+        #[arg(long, requires = "old_agent")]
+        old_collector: Option<PathBuf>,
+        #[arg(long, default_value_t = 2000)]
+        devices: usize,
+        #[arg(long, default_value_t = 10)]
+        interval_s: u64,
+        #[arg(long, default_value_t = 60)]
+        warmup_s: u64,
+        /// Measured window.
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Also write the Markdown tables here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write every figure as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// One agent posting batches hours late among punctual ones: the punctual agents' batch
     /// latency with and without it; prints one JSON line.
     CollectorLate {
@@ -324,6 +359,50 @@ fn run(command: Command) -> Result<()> {
             let rt = agent_run::runtime(worker_threads)?;
             let report = rt.block_on(agent_run::steady(&spec))?;
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Pipeline {
+            agent,
+            collector,
+            old_agent,
+            old_collector,
+            devices,
+            interval_s,
+            warmup_s,
+            seconds,
+            out,
+            json,
+        } => {
+            let beside = |name: &str| -> Result<PathBuf> {
+                let exe = std::env::current_exe()?;
+                Ok(exe.parent().map(|d| d.join(name)).unwrap_or_default())
+            };
+            let spec = |label: &str, agent: PathBuf, collector: PathBuf| pipeline::PipelineSpec {
+                label: label.to_string(),
+                agent,
+                collector,
+                devices,
+                interval_s,
+                warmup_s,
+                seconds,
+            };
+            let mut specs = vec![spec(
+                "new",
+                agent.map_or_else(|| beside("driftvakt-agent"), Ok)?,
+                collector.map_or_else(|| beside("driftvakt-collector"), Ok)?,
+            )];
+            if let (Some(a), Some(c)) = (old_agent, old_collector) {
+                specs.insert(0, spec("old", a, c));
+            }
+            let reports = pipeline::run_side_by_side(specs)?;
+            let tables = pipeline::markdown(&reports);
+            println!("{tables}");
+            if let Some(path) = out {
+                std::fs::write(path, &tables)?;
+            }
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&reports)?)?;
+            }
             Ok(())
         }
         Command::CollectorIngest {

@@ -1,6 +1,8 @@
 //! Smoke run of the benchmark harness on a tiny size: the agent alone (no peers), 20 loopback
 //! targets for ICMP, HTTP and TCP, and a few seconds of steady state; then the collector on a
-//! tiny inventory (2 agents x 2 batches, a report over a small history). Seconds, not minutes.
+//! tiny inventory (2 agents x 2 batches, a report over a small history); then `pipeline` with
+//! the real agent and collector binaries, twice side by side, 20 devices for 8 s. Seconds, not
+//! minutes.
 //! ICMP needs root or CAP_NET_RAW, as the agent does.
 
 use serde_json::Value;
@@ -97,4 +99,64 @@ fn harness_measures_the_collector_on_a_tiny_inventory() {
         assert!(t["peak_rss_kib"].as_u64().unwrap() > 0, "{k}: {t}");
     }
     assert!(h["start_status_ms"].as_f64().unwrap() >= h["start_healthz_ms"].as_f64().unwrap());
+}
+
+/// `driftvakt-agent` or `driftvakt-collector` of this build, beside the bench binary (`cargo test
+/// --workspace`, as `scripts/test` runs it, builds them before any test runs); a missing one
+/// fails with what to run.
+fn sibling(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_driftvakt-bench")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build -p driftvakt-agent -p driftvakt-collector` first",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn pipeline_measures_the_real_agent_and_collector_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("pipeline.json");
+    let (agent, collector) = (sibling("driftvakt-agent"), sibling("driftvakt-collector"));
+    let output = Command::new(env!("CARGO_BIN_EXE_driftvakt-bench"))
+        .arg("pipeline")
+        .arg("--agent")
+        .arg(&agent)
+        .arg("--collector")
+        .arg(&collector)
+        .arg("--old-agent")
+        .arg(&agent)
+        .arg("--old-collector")
+        .arg(&collector)
+        .args(["--devices", "20", "--interval-s", "1", "--warmup-s", "3"])
+        .args(["--seconds", "8", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "driftvakt-bench pipeline failed: {}\n{text}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("| old ÷ new |"), "{text}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = report.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run["log_errors"], 0, "{run}");
+        let (a, c) = (&run["agent"], &run["collector"]);
+        // 20 devices a second for 8 s; the collector stores what the pushes (every 5 s) bring.
+        let probes = a["count"].as_f64().unwrap();
+        assert!((100.0..=220.0).contains(&probes), "{run}");
+        assert!(c["count"].as_f64().unwrap() > 0.0, "{run}");
+        for f in [a, c] {
+            assert!(f["cpu_ms_per"].as_f64().unwrap() > 0.0, "{run}");
+            assert!(f["rss_end_kib"].as_u64().unwrap() > 0, "{run}");
+            assert!(f["open_files_end"].as_u64().unwrap() > 3, "{run}");
+        }
+        assert!(a["bytes_per"].as_f64().unwrap() > 0.0, "{run}");
+    }
 }

@@ -604,6 +604,8 @@ pub mod bounds {
     pub const PUSH_INTERVAL: Bounds = Bounds::new(100, H);
     /// `agent.collector.assignment_refresh`: 1s..1d.
     pub const ASSIGNMENT_REFRESH: Bounds = Bounds::new(S, D);
+    /// `agent.spool.sync_interval`: 0s (sync every write)..1m.
+    pub const SPOOL_SYNC_INTERVAL: Bounds = Bounds::new(0, M);
     /// `notify.hold_down`: 0s (announce at once)..1d.
     pub const HOLD_DOWN: Bounds = Bounds::new(0, D);
     /// `notify.digest_delay`: 0s..1d.
@@ -650,6 +652,7 @@ pub mod bounded {
         retention, retention_opt => bounds::RETENTION;
         push_interval, push_interval_opt => bounds::PUSH_INTERVAL;
         assignment_refresh, assignment_refresh_opt => bounds::ASSIGNMENT_REFRESH;
+        spool_sync_interval, spool_sync_interval_opt => bounds::SPOOL_SYNC_INTERVAL;
         hold_down, hold_down_opt => bounds::HOLD_DOWN;
         digest_delay, digest_delay_opt => bounds::DIGEST_DELAY;
         initial_backoff, initial_backoff_opt => bounds::INITIAL_BACKOFF;

@@ -192,6 +192,7 @@ fn a_full_spool_drops_the_oldest_results_and_counts_them() {
         max_bytes: 64 << 10,
         batch_size: 10,
         segment_bytes: 4 << 10,
+        sync_interval: std::time::Duration::ZERO,
     };
     let spool = Spool::open(dir.path(), o, metrics.clone()).unwrap();
     let total = 3000;
@@ -230,6 +231,7 @@ fn confirming_deletes_segments_below_the_cursor_and_survives_reopening() {
         max_bytes: 64 << 20,
         batch_size: 10,
         segment_bytes: 4 << 10,
+        sync_interval: std::time::Duration::ZERO,
     };
     let spool = open(dir.path(), o);
     spool.append(&results(0..300)).unwrap();
@@ -335,6 +337,7 @@ fn a_folder_removed_under_a_running_spool_is_made_again_with_the_unconfirmed_res
         max_bytes: 64 << 20,
         batch_size: 10,
         segment_bytes: 4 << 10,
+        sync_interval: std::time::Duration::ZERO,
     };
     let spool = Spool::open(&dir, o, metrics.clone()).unwrap();
     spool.append(&results(0..9)).unwrap();

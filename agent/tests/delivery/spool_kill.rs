@@ -4,6 +4,11 @@
 //! records of the previous round are an unchanged prefix), have strictly increasing sequence
 //! numbers, and grow again after the restart. One round also tears the last record by hand, as a
 //! power cut could, and the agent must cut it off on start and carry on.
+//!
+//! Group commit: an agent whose spool syncs at most once a minute (and never pushes) is killed
+//! before any sync could have happened; every result its metrics counted as spooled is in the
+//! spool afterwards (a SIGKILL leaves the page cache to the kernel; nothing waits in the
+//! process).
 
 use driftvakt_agent::metrics::SpoolMetrics;
 use driftvakt_agent::spool::{Record, Spool, SpoolOptions};
@@ -16,6 +21,12 @@ use std::time::{Duration, Instant};
 const BATCH: usize = 500;
 
 fn write_config(dir: &Path) -> PathBuf {
+    write_config_with(dir, "push_interval: 1s", "sync_interval: 1s")
+}
+
+/// The kill test's configuration with `push` in `agent.collector` and `spool` in `agent.spool`
+/// (each one `key: value` line).
+fn write_config_with(dir: &Path, push: &str, spool: &str) -> PathBuf {
     std::fs::write(dir.join("token"), "test-token\n").unwrap();
     std::fs::set_permissions(
         dir.join("token"),
@@ -23,8 +34,10 @@ fn write_config(dir: &Path) -> PathBuf {
     )
     .unwrap(); // token files: owner only
     let mut yaml = String::from(
-        "agent:\n  id: kill-test\n  concurrency: 512\n  collector:\n    url: http://127.0.0.1:1\n    token: { file: token }\n    batch_size: 500\n    push_interval: 1s\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:\n",
-    );
+        "agent:\n  id: kill-test\n  concurrency: 512\n  collector:\n    url: http://127.0.0.1:1\n    token: { file: token }\n    batch_size: 500\n    PUSH\n  spool:\n    dir: spool\n    max_bytes: 256MiB\n    SPOOL\ndevices:\n",
+    )
+    .replace("PUSH", push)
+    .replace("    SPOOL\n", &format!("    {spool}\n"));
     for i in 0..150 {
         // Closed loopback ports: each probe ends at once with connection_refused.
         yaml.push_str(&format!(
@@ -173,5 +186,79 @@ fn sigkill_mid_write_loses_nothing_before_the_tail_and_the_agent_carries_on() {
     assert!(
         log4.contains("torn record"),
         "the agent reports the torn tail it cut off:\n{log4}"
+    );
+}
+
+/// A free loopback port (the listener is dropped before the agent binds it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The value of the unlabelled metric `name` on the agent's `/metrics` at `port`, if it answers.
+fn scrape(port: u16, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn sigkill_between_group_commits_loses_no_spooled_result() {
+    let dir = tempfile::tempdir().unwrap();
+    // Never a timed sync (one a minute) and never a push (one an hour; the first pass, at
+    // start, finds the spool empty), so nothing of this run is synced before the kill.
+    let config = write_config_with(dir.path(), "push_interval: 1h", "sync_interval: 1m");
+    let port = free_port();
+    let yaml = std::fs::read_to_string(&config).unwrap().replacen(
+        "  id: kill-test\n",
+        &format!("  id: kill-test\n  listen: 127.0.0.1:{port}\n"),
+        1,
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let log = dir.path().join("agent.log");
+    let started = Instant::now();
+    let mut child = start(&config, &log);
+    let spooled = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "agent exited with {status}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        let n = scrape(port, "driftvakt_agent_spool_results").unwrap_or(0.0) as usize;
+        if n >= 3_000 {
+            break n;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent spooled {n} results in 30 s, wanted 3000:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(55),
+        "the kill came before the first timed sync"
+    );
+    let records = inspect(&dir.path().join("spool"));
+    assert!(
+        records.len() >= spooled,
+        "the spool holds {} results after SIGKILL; the agent had counted {spooled} spooled",
+        records.len()
+    );
+    assert_eq!(
+        segments(&dir.path().join("spool")).len(),
+        1,
+        "one segment: no roll (which syncs) happened"
     );
 }

@@ -71,9 +71,22 @@ pub fn swedish_holidays(year: i32) -> BTreeMap<NaiveDate, &'static str> {
     map
 }
 
-/// The Swedish name of the holiday on `date`, if it is one.
+/// The Swedish name of the holiday on `date`, if it is one. Each thread keeps the last year it
+/// asked about: the availability figures ask about every day of a period, for every device.
 pub fn swedish_holiday(date: NaiveDate) -> Option<&'static str> {
-    swedish_holidays(date.year()).get(&date).copied()
+    thread_local! {
+        static YEAR: std::cell::RefCell<Option<(i32, BTreeMap<NaiveDate, &'static str>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    YEAR.with_borrow_mut(|cached| match cached {
+        Some((year, days)) if *year == date.year() => days.get(&date).copied(),
+        _ => {
+            let days = swedish_holidays(date.year());
+            let found = days.get(&date).copied();
+            *cached = Some((date.year(), days));
+            found
+        }
+    })
 }
 
 /// The first `weekday` on or after `date`.
@@ -131,5 +144,26 @@ mod tests {
         assert_eq!(h.len(), 16);
         assert_eq!(h[&date(2026, 6, 19)], "Midsommarafton");
         assert_eq!(h[&date(2026, 5, 14)], "Kristi himmelsfärdsdag");
+    }
+
+    #[test]
+    fn one_day_at_a_time_across_years_agrees_with_the_year() {
+        // The per-thread cache of one year must follow the asked date's year.
+        for d in [
+            date(2026, 12, 24),
+            date(2027, 12, 24),
+            date(2008, 5, 1),
+            date(2026, 5, 14),
+            date(2027, 5, 14),
+            date(2026, 12, 23),
+        ] {
+            let want = swedish_holidays(d.year()).get(&d).copied();
+            assert_eq!(swedish_holiday(d), want, "{d}");
+        }
+        assert_eq!(
+            swedish_holiday(date(2027, 5, 6)),
+            Some("Kristi himmelsfärdsdag")
+        );
+        assert_eq!(swedish_holiday(date(2026, 5, 6)), None);
     }
 }

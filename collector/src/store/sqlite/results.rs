@@ -119,22 +119,27 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let digest = batch_digest(results);
-        let fresh = tx.execute(
-            "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![agent, batch_id, received, results.len() as i64, digest],
-        )?;
-        tx.execute(
+        let fresh = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                agent,
+                batch_id,
+                received,
+                results.len() as i64,
+                digest
+            ])?;
+        tx.prepare_cached(
             "INSERT INTO dv_agents (agent, last_seen_ms) VALUES (?1, ?2)
              ON CONFLICT (agent) DO UPDATE SET last_seen_ms = max(last_seen_ms, ?2)",
-            params![agent, received],
-        )?;
+        )?
+        .execute(params![agent, received])?;
         if fresh == 0 {
-            let stored: Option<String> = tx.query_row(
-                "SELECT digest FROM dv_batches WHERE agent = ?1 AND batch_id = ?2",
-                params![agent, batch_id],
-                |r| r.get(0),
-            )?;
+            let stored: Option<String> = tx
+                .prepare_cached("SELECT digest FROM dv_batches WHERE agent = ?1 AND batch_id = ?2")?
+                .query_row(params![agent, batch_id], |r| r.get(0))?;
             tx.commit()?;
             // A batch stored before digests were kept cannot be compared: a duplicate.
             return Ok(match stored {
@@ -166,22 +171,16 @@ impl Store for SqliteStore {
     fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT from_ms FROM dv_pending WHERE entity = 'device' AND id = ?1",
-                [device],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT from_ms FROM dv_pending WHERE entity = 'device' AND id = ?1")?
+            .query_row([device], |r| r.get(0))
             .optional()?)
     }
 
     fn first_seen(&self, device: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT first_ms FROM dv_seen WHERE device = ?1",
-                [device],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT first_ms FROM dv_seen WHERE device = ?1")?
+            .query_row([device], |r| r.get(0))
             .optional()?)
     }
 
