@@ -7,6 +7,7 @@
 //! - [`scheduler`]: runs every check at its interval with spread starts and bounded concurrency.
 //! - [`metrics`]: `/metrics` in blackbox/snmp_exporter conventions plus the agent's own health.
 //! - [`server`]: the agent's HTTP listener.
+//! - [`healthcheck`]: `driftvakt-agent healthcheck`, the image's health check of that listener.
 //! - [`push`]: delivery of spooled results to the collector (and the HTTP contract).
 //! - [`assignment`]: the devices the collector assigns to this agent, kept on disk.
 //! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
@@ -19,6 +20,7 @@
 
 pub mod assignment;
 pub mod config;
+pub mod healthcheck;
 pub mod metrics;
 pub mod probe;
 pub mod push;

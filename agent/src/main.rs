@@ -32,6 +32,8 @@ enum Command {
     },
     /// Validate a configuration file and exit (0 when valid).
     CheckConfig(CheckConfigArgs),
+    /// Ask the running agent's /healthz (at the configuration's agent.listen); exit 0 on 200.
+    Healthcheck(driftvakt_agent::healthcheck::HealthcheckArgs),
     /// Probe every check once and print one JSON result a line.
     Probe {
         #[arg(long)]
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Probe { config, once: _ } => {
             runtime().and_then(|rt| rt.block_on(probe_once(&config, clock)))
         }
+        Command::Healthcheck(args) => return healthcheck(&args),
         Command::Run { config } => runtime().and_then(|rt| rt.block_on(run(&config, clock))),
     };
     match outcome {
@@ -77,6 +80,17 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("driftvakt-agent: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit 1 when unhealthy: a container health check reads 1 as unhealthy (2 is reserved).
+fn healthcheck(args: &driftvakt_agent::healthcheck::HealthcheckArgs) -> ExitCode {
+    match driftvakt_agent::healthcheck::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("driftvakt-agent healthcheck: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const TOOLS: [(&str, &str); 4] = [
+pub(super) const TOOLS: [(&str, &str); 4] = [
     ("/usr/bin/buildah", "buildah"),
     ("/usr/sbin/ip", "iproute2"),
     ("/usr/bin/podman", "podman"),
@@ -22,7 +22,7 @@ const TOOLS: [(&str, &str); 4] = [
 ];
 
 /// Global options that keep buildah's and podman's images and containers in `dir`.
-fn storage(dir: &Path) -> Vec<String> {
+pub(super) fn storage(dir: &Path) -> Vec<String> {
     vec![
         format!("--root={}", dir.join("storage").display()),
         format!("--runroot={}", dir.join("run").display()),
@@ -31,7 +31,7 @@ fn storage(dir: &Path) -> Vec<String> {
 }
 
 /// podman with the test's storage, runc, no systemd (cgroupfs, events in a file).
-fn podman(dir: &Path) -> Command {
+pub(super) fn podman(dir: &Path) -> Command {
     let mut cmd = Command::new("podman");
     cmd.args(storage(dir)).args([
         "--runtime=runc",
@@ -42,10 +42,10 @@ fn podman(dir: &Path) -> Command {
 }
 
 /// Removes the container and the image even when the test fails.
-struct Cleanup<'a> {
-    dir: &'a Path,
-    container: String,
-    image: String,
+pub(super) struct Cleanup<'a> {
+    pub dir: &'a Path,
+    pub container: String,
+    pub image: String,
 }
 
 impl Drop for Cleanup<'_> {
@@ -59,7 +59,7 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-fn healthcheck(dir: &Path, container: &str) -> Output {
+pub(super) fn healthcheck(dir: &Path, container: &str) -> Output {
     podman(dir)
         .args(["healthcheck", "run", container])
         .output()
