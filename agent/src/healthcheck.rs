@@ -34,6 +34,13 @@ pub enum HealthcheckError {
     Config(#[from] ConfigErrors),
     #[error("{}: agent.listen is not set, so the agent serves no /healthz to ask", .0.display())]
     NoListener(PathBuf),
+    #[error(transparent)]
+    Ask(#[from] AskError),
+}
+
+/// Why a `/healthz` did not answer 200 ([`ask`]; the collector's `healthcheck` uses it too).
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
     #[error("{url}: {source}")]
     Request { url: String, source: reqwest::Error },
     #[error("{url}: answered {status}")]
@@ -69,26 +76,30 @@ fn url(args: &HealthcheckArgs) -> Result<String, HealthcheckError> {
 
 /// One GET of the agent's `/healthz`; `Ok` when it answered 200.
 pub fn run(args: &HealthcheckArgs) -> Result<(), HealthcheckError> {
-    let url = url(args)?;
+    Ok(ask(&url(args)?, Duration::from_secs(args.timeout))?)
+}
+
+/// One GET of `url` within `timeout`, on a runtime of its own; `Ok` when it answered 200.
+pub fn ask(url: &str, timeout: Duration) -> Result<(), AskError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(HealthcheckError::Runtime)?;
-    let request = |source| HealthcheckError::Request {
-        url: url.clone(),
+        .map_err(AskError::Runtime)?;
+    let request = |source| AskError::Request {
+        url: url.to_string(),
         source,
     };
     rt.block_on(async {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(args.timeout))
+            .timeout(timeout)
             .build()
             .map_err(request)?;
-        let status = client.get(&url).send().await.map_err(request)?.status();
+        let status = client.get(url).send().await.map_err(request)?.status();
         if status == reqwest::StatusCode::OK {
             Ok(())
         } else {
-            Err(HealthcheckError::Status {
-                url: url.clone(),
+            Err(AskError::Status {
+                url: url.to_string(),
                 status,
             })
         }

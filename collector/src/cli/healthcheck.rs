@@ -14,48 +14,10 @@ pub struct HealthcheckArgs {
     pub timeout: u64,
 }
 
-/// Why the collector is not healthy.
-#[derive(Debug, thiserror::Error)]
-pub enum HealthcheckError {
-    #[error("{url}: {source}")]
-    Request { url: String, source: reqwest::Error },
-    #[error("{url}: answered {status}")]
-    Status {
-        url: String,
-        status: reqwest::StatusCode,
-    },
-    #[error("cannot start the runtime: {0}")]
-    Runtime(std::io::Error),
-}
+/// Why the collector is not healthy (the agent's one GET, [`driftvakt_agent::healthcheck::ask`]).
+pub type HealthcheckError = driftvakt_agent::healthcheck::AskError;
 
 /// One GET of `args.url`; `Ok` when it answered 200.
 pub fn run(args: &HealthcheckArgs) -> Result<(), HealthcheckError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(HealthcheckError::Runtime)?;
-    let request = |source| HealthcheckError::Request {
-        url: args.url.clone(),
-        source,
-    };
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(args.timeout))
-            .build()
-            .map_err(request)?;
-        let status = client
-            .get(&args.url)
-            .send()
-            .await
-            .map_err(request)?
-            .status();
-        if status == reqwest::StatusCode::OK {
-            Ok(())
-        } else {
-            Err(HealthcheckError::Status {
-                url: args.url.clone(),
-                status,
-            })
-        }
-    })
+    driftvakt_agent::healthcheck::ask(&args.url, Duration::from_secs(args.timeout))
 }
