@@ -67,7 +67,11 @@ fn main() -> ExitCode {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let outcome = match cli.command {
         Command::CheckConfig(args) => {
-            check_config(&(args.file.or(args.config)).expect("clap requires FILE or --config"))
+            let path = args
+                .file
+                .or(args.config)
+                .expect("clap requires FILE or --config");
+            check_config(&path, &*clock)
         }
         Command::Probe { config, once: _ } => {
             runtime().and_then(|rt| rt.block_on(probe_once(&config, clock)))
@@ -107,16 +111,16 @@ fn load(path: &Path) -> Result<AgentConfig> {
 }
 
 /// Loads the file and makes the checks `run` makes before it starts ([`AgentConfig::preflight`]).
-fn load_checked(path: &Path) -> Result<(AgentConfig, Vec<String>)> {
+fn load_checked(path: &Path, clock: &dyn Clock) -> Result<(AgentConfig, Vec<String>)> {
     let config = load(path)?;
     let warnings = config
-        .preflight(chrono::Utc::now())
+        .preflight(clock.now())
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     Ok((config, warnings))
 }
 
-fn check_config(path: &Path) -> Result<()> {
-    let (config, warnings) = load_checked(path)?;
+fn check_config(path: &Path, clock: &dyn Clock) -> Result<()> {
+    let (config, warnings) = load_checked(path, clock)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -146,7 +150,7 @@ async fn run(path: &Path, clock: Arc<dyn Clock>) -> Result<()> {
     // opening the spool) is kept and honoured once it runs, instead of killing it mid-setup.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
-    let (config, warnings) = load_checked(path)?;
+    let (config, warnings) = load_checked(path, &*clock)?;
     for w in warnings {
         tracing::warn!("{w}");
     }

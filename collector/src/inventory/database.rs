@@ -25,7 +25,8 @@
 //! ([`PgTls`]): `disable` (the default: no TLS), `require` (TLS; the certificate is checked
 //! against `sslrootcert` when one is given, otherwise not at all), `verify-ca` (signed by the CA
 //! in `sslrootcert`) and `verify-full` (that, and the host of the URL named in the certificate).
-//! The store connects with rustls (`store::pg`).
+//! Nothing here connects: `cli/` hands the [`Location`] to the store, which uses rustls
+//! (`store::pg`).
 
 use driftvakt_common::schema::secret::read_secret_file;
 use std::fmt;
@@ -357,7 +358,7 @@ fn split_host_port(text: &str) -> Result<PgHost, String> {
 
 /// `Ok` for a file path; a URL (`postgres://…`, any `scheme://`) is refused here, so it is
 /// never taken for a file path (which would create a folder named `postgres:`): URLs are
-/// parsed into a [`Location`] and opened with `store::Database::open`.
+/// parsed into a [`Location`], which `cli/` hands to the store.
 pub fn check_location(path: &Path) -> Result<(), String> {
     let text = path.to_string_lossy();
     match text.split_once("://") {

@@ -15,8 +15,9 @@ impl Inventory {
     /// What `run` needs beyond a well-formed inventory, checked without starting anything: every
     /// secret reference resolves (operator token, SMTP password, SNMP credentials of embedded
     /// agents; files must not be readable by group or others), the database's folder exists or
-    /// can be created (PostgreSQL: its `sslrootcert` holds certificates), the TLS certificate, key and client CA are usable (`collector.tls`, see
-    /// [`super::tls`]; expiry within 30 days is a warning), and every report schedule fires in the five years after `now`. Errors
+    /// can be created (PostgreSQL: its `sslrootcert` holds certificates), the TLS certificate,
+    /// key and client CA are usable (`collector.tls`, see [`super::tls`]; expiry within 30 days
+    /// is a warning), and every report schedule fires in the five years after `now`. Errors
     /// name file, line, column and key like [`Inventory::load`]'s; the `Ok` value lists warnings
     /// (allowed but unwise settings).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
