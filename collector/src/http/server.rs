@@ -331,23 +331,38 @@ async fn connection(
         activity: activity.clone(),
     };
     let body_timeout = BodyReadTimeout(options.body_read_timeout);
-    let Some(tls) = tls else {
-        let service = service(router, peer, body_timeout, activity.clone(), None);
-        let conn = http1(options).serve_connection(TokioIo::new(stream), service);
-        drive(
-            conn,
-            |c| c.graceful_shutdown(),
-            peer,
-            options,
-            stop,
-            &activity,
-        )
-        .await;
-        conns.remove(id);
-        return;
-    };
-    let Some(stream) = handshake(&tls, stream, peer, options, &activity).await else {
-        conns.remove(id);
+    match tls {
+        None => {
+            let service = service(router, peer, body_timeout, activity.clone(), None);
+            let conn = http1(options).serve_connection(TokioIo::new(stream), service);
+            drive(
+                conn,
+                |c| c.graceful_shutdown(),
+                peer,
+                options,
+                stop,
+                &activity,
+            )
+            .await;
+        }
+        Some(tls) => {
+            let served = (router, body_timeout, stop);
+            tls_connection(&tls, stream, peer, served, options, &activity).await;
+        }
+    }
+    conns.remove(id);
+}
+
+/// The TLS side of [`connection`]: the handshake, then HTTP/2 or HTTP/1.1 as ALPN chose.
+async fn tls_connection(
+    tls: &TlsServer,
+    stream: Tracked,
+    peer: SocketAddr,
+    (router, body_timeout, stop): (axum::Router, BodyReadTimeout, watch::Receiver<bool>),
+    options: &ServerOptions,
+    activity: &Arc<Activity>,
+) {
+    let Some(stream) = handshake(tls, stream, peer, options, activity).await else {
         return;
     };
     let certificate = tls.client_certificate(stream.get_ref().1);
@@ -364,7 +379,7 @@ async fn connection(
             peer,
             options,
             stop,
-            &activity,
+            activity,
         )
         .await;
     } else {
@@ -375,11 +390,10 @@ async fn connection(
             peer,
             options,
             stop,
-            &activity,
+            activity,
         )
         .await;
     }
-    conns.remove(id);
 }
 
 /// The TLS handshake, within the request-head timeout (a client that never finishes it holds
