@@ -16,6 +16,7 @@
 //! The restored database is then run again, every poster replays all of its batches (those in
 //! the backup are recognised as duplicates, the rest stored), and each result is stored once.
 
+use super::db_copy::binary;
 use chrono::{DateTime, Datelike, Duration as Span, DurationRound, Utc};
 use driftvakt_collector_testkit::inventory::Inventory;
 use driftvakt_collector_testkit::ports::free_port;
@@ -24,7 +25,6 @@ use driftvakt_collector_testkit::results_db;
 use driftvakt_common::wire::{Batch, ProbeResult};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,19 +36,6 @@ const PER_BATCH: usize = 10;
 const TOKEN: &str = "backup-poster-token-0123456789";
 /// Longer than the state machine's look-ahead (3 × 1 s to confirm, 3 × 1 s stale).
 const MARGIN_S: i64 = 60;
-
-fn binary(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        Err(text(&out.stderr))
-    }
-}
 
 /// 20 devices `d0`…`d19`, one a poster, every second an icmp result.
 fn inventory(dir: &Path, db: &Path) -> std::path::PathBuf {

@@ -27,7 +27,8 @@ use std::process::Command;
 const DAY: i64 = 1440;
 const NOW: &str = "2026-04-01T00:00:00Z";
 
-fn binary(args: &[&str]) -> Result<String, String> {
+/// Runs the collector binary with `args`: its stdout, or its stderr when it failed.
+pub(crate) fn binary(args: &[&str]) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
         .args(args)
         .output()

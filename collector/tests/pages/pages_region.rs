@@ -7,7 +7,7 @@
 //! - `/driftinfo/{kommun}` is built once and served again until something changes; an
 //!   operator's new incident is on the very next read.
 
-use super::pages_text::{get, http, start_collector, AGENT_TOKEN, OPERATOR_TOKEN};
+use super::pages_text::{get, http, post_batch, result, start_collector, Proc, OPERATOR_TOKEN};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -69,14 +69,6 @@ fn inventory(database: &std::path::Path) -> String {
     y
 }
 
-fn result(target: &str, time: chrono::DateTime<Utc>, ok: bool) -> Value {
-    json!({
-        "target": target, "check": "icmp", "time": time, "ok": ok, "duration_ms": 1.5,
-        "error": if ok { Value::Null } else { json!("timeout") },
-        "values": {}
-    })
-}
-
 /// Every device answered an hour ago and a minute ago; `t0-d1` failed for the last 30 minutes.
 fn post_results(port: u16) {
     let now = Utc::now();
@@ -90,15 +82,18 @@ fn post_results(port: u16) {
     for m in [30, 25, 20, 15, 10, 5] {
         results.push(result("t0-d1", now - Duration::minutes(m), false));
     }
-    let batch = json!({ "agent": "remote", "batch_id": "region-1", "results": results });
-    let (status, body) = http(
-        port,
-        "POST",
-        "/api/v1/results",
-        Some(AGENT_TOKEN),
-        &batch.to_string(),
-    );
-    assert_eq!(status, 200, "{body}");
+    post_batch(port, "region-1", results);
+}
+
+/// The region's collector started, its results posted: the folder, the process, its port.
+fn region() -> (tempfile::TempDir, Proc, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.yaml");
+    std::fs::write(&config, inventory(&dir.path().join("driftvakt.db"))).unwrap();
+    let port = driftvakt_collector_testkit::ports::free_port();
+    let collector = start_collector(&config, port, &dir.path().join("collector.log"));
+    post_results(port);
+    (dir, collector, port)
 }
 
 fn site_ids(page: &str) -> Vec<String> {
@@ -110,12 +105,7 @@ fn site_ids(page: &str) -> Vec<String> {
 
 #[test]
 fn the_team_page_shows_one_page_of_sites_and_one_municipality_at_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("collector.yaml");
-    std::fs::write(&config, inventory(&dir.path().join("driftvakt.db"))).unwrap();
-    let port = driftvakt_collector_testkit::ports::free_port();
-    let _collector = start_collector(&config, port, &dir.path().join("collector.log"));
-    post_results(port);
+    let (_dir, _collector, port) = region();
 
     // The region: the first nine sites (540 devices) on page 1 of 2, the down service listed,
     // the 279 services that are up left out and counted.
@@ -172,12 +162,7 @@ fn the_team_page_shows_one_page_of_sites_and_one_municipality_at_a_time() {
 
 #[test]
 fn the_driftinformation_is_built_once_and_an_operators_incident_is_on_the_next_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("collector.yaml");
-    std::fs::write(&config, inventory(&dir.path().join("driftvakt.db"))).unwrap();
-    let port = driftvakt_collector_testkit::ports::free_port();
-    let _collector = start_collector(&config, port, &dir.path().join("collector.log"));
-    post_results(port);
+    let (_dir, _collector, port) = region();
 
     let read = || -> Value { serde_json::from_str(&get(port, "/driftinfo/tranemo.json")).unwrap() };
     let first = read();

@@ -162,7 +162,20 @@ fn assert_well_formed(xml: &str) {
     );
 }
 
-fn result(target: &str, time: DateTime<Utc>, ok: bool) -> Value {
+/// Posts `results` as agent `remote`'s batch `id`; it must be taken whole.
+pub(crate) fn post_batch(port: u16, id: &str, results: Vec<Value>) {
+    let batch = json!({ "agent": "remote", "batch_id": id, "results": results });
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/results",
+        Some(AGENT_TOKEN),
+        &batch.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+pub(crate) fn result(target: &str, time: DateTime<Utc>, ok: bool) -> Value {
     json!({
         "target": target, "check": "icmp", "time": time, "ok": ok, "duration_ms": 1.5,
         "error": if ok { Value::Null } else { json!("timeout") },
@@ -271,15 +284,7 @@ fn readers_get_well_formed_swedish_text_that_names_what_it_covers() {
         results.push(result("ap-t1", t, t < now - Duration::minutes(40)));
         t += Duration::minutes(5);
     }
-    let batch = json!({ "agent": "remote", "batch_id": "text-1", "results": results });
-    let (status, body) = http(
-        port,
-        "POST",
-        "/api/v1/results",
-        Some(AGENT_TOKEN),
-        &batch.to_string(),
-    );
-    assert_eq!(status, 200, "{body}");
+    post_batch(port, "text-1", results);
 
     // The feed: well-formed, the stored title's vertical tab replaced by a line break.
     let atom = get(port, "/driftinfo/tranemo/feed.atom");
