@@ -5,10 +5,9 @@
 //! `assignment_refresh`.
 
 use driftvakt_collector_testkit::inventory::Inventory;
-use driftvakt_collector_testkit::ports::free_port;
+use driftvakt_collector_testkit::ports::{accepting_port, free_port};
 use driftvakt_collector_testkit::process::*;
 use driftvakt_collector_testkit::results_db::*;
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,18 +23,6 @@ fn inventory(dir: &Path, tcp_port: u16, db: &Path, extra: bool) -> std::path::Pa
     inv.agent(dir, "a", TOKEN_A, "sites: [s1]")
         .agent(dir, "b", TOKEN_B, "devices: [prn1]")
         .write(dir)
-}
-
-/// Accepts and drops connections on a loopback port for the TCP check.
-fn tcp_target() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            drop(conn);
-        }
-    });
-    port
 }
 
 fn stored_for(db: &Path, agent: &str, target: &str) -> i64 {
@@ -69,7 +56,7 @@ async fn wait_up(port: u16, device: &str) {
 async fn agents_probe_what_the_collector_assigns_and_pick_up_a_changed_inventory() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dv.db");
-    let target = tcp_target();
+    let target = accepting_port();
     let port = free_port();
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let mut collector = start_collector(

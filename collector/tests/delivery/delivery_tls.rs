@@ -13,12 +13,11 @@
 use chrono::{DateTime, Duration as Span, Utc};
 use driftvakt_collector_testkit::files::owner_only;
 use driftvakt_collector_testkit::inventory::Inventory;
-use driftvakt_collector_testkit::ports::free_port;
+use driftvakt_collector_testkit::ports::{accepting_port, free_port};
 use driftvakt_collector_testkit::process::*;
 use driftvakt_collector_testkit::results_db::stored_count;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -158,18 +157,6 @@ fn openssl(cmd: &mut Command) {
     );
 }
 
-/// Accepts and drops connections on a loopback port for the TCP check.
-fn tcp_target() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            drop(conn);
-        }
-    });
-    port
-}
-
 /// Agents `a` and `b`, both probing the printer of site s1; the collector serves `server`
 /// (with `client_ca: ca.pem` when `client_ca`).
 fn inventory(dir: &Path, pki: &Pki, db: &Path, client_ca: bool) -> PathBuf {
@@ -187,7 +174,7 @@ fn inventory(dir: &Path, pki: &Pki, db: &Path, client_ca: bool) -> PathBuf {
         .collector("database", db.display())
         .collector("tls", tls)
         .site("s1", "Stadshuset", "Ulricehamn")
-        .tcp_device("prn1", "printer", "s1", tcp_target(), "1s")
+        .tcp_device("prn1", "printer", "s1", accepting_port(), "1s")
         .agent(dir, "a", TOKEN_A, "sites: [s1]")
         .agent(dir, "b", TOKEN_B, "sites: [s1]")
         .write(dir)
@@ -253,7 +240,7 @@ fn write_tls_agent(dir: &Path, id: &str, token: &str, port: u16, tls: &[String])
     let tls: String = tls.iter().map(|l| format!("    {l}\n")).collect();
     let yaml = format!(
         "agent:\n  id: {id}\n  collector:\n    url: https://127.0.0.1:{port}\n    token: {{ file: token }}\n{tls}    batch_size: 5\n    push_interval: 200ms\n    assignment_refresh: 1s\n  spool:\n    dir: spool\ndevices:\n  - {{ id: local-{id}, class: printer, address: 127.0.0.1, checks: [{{ kind: tcp, port: {target}, interval: 200ms, timeout: 150ms }}] }}\n",
-        target = tcp_target()
+        target = accepting_port()
     );
     let path = dir.join("agent.yaml");
     std::fs::write(&path, yaml).unwrap();

@@ -13,7 +13,7 @@
 //! falls back after the burst) nor stop another agent's pushes.
 
 use driftvakt_collector_testkit::inventory::Inventory;
-use driftvakt_collector_testkit::ports::free_port;
+use driftvakt_collector_testkit::ports::{accepting_port, free_port};
 use driftvakt_collector_testkit::process::*;
 use driftvakt_collector_testkit::results_db::*;
 use std::os::unix::process::CommandExt;
@@ -30,17 +30,6 @@ fn inventory(dir: &Path, tcp_port: u16, db: &Path) -> std::path::PathBuf {
         .tcp_device("prn1", "printer", "s1", tcp_port, "1s")
         .agent(dir, "a", TOKEN_A, "sites: [s1]")
         .write(dir)
-}
-
-fn tcp_target() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            drop(conn);
-        }
-    });
-    port
 }
 
 /// The test process needs more than 1,100 descriptors itself.
@@ -135,7 +124,7 @@ async fn idle_connections_and_unauthenticated_bodies_do_not_stop_agent_pushes() 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dv.db");
     let port = free_port();
-    let config = inventory(dir.path(), tcp_target(), &db);
+    let config = inventory(dir.path(), accepting_port(), &db);
     let log = dir.path().join("collector.log");
     let (mut collector, client) = start_limited_collector(&config, port, &db, &log).await;
     let pid = collector.child.id();
@@ -290,7 +279,7 @@ async fn strangers_holding_every_slot_do_not_keep_healthz_or_an_agent_out() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dv.db");
     let port = free_port();
-    let config = inventory(dir.path(), tcp_target(), &db);
+    let config = inventory(dir.path(), accepting_port(), &db);
     let log = dir.path().join("collector.log");
     let (mut collector, client) = start_limited_collector(&config, port, &db, &log).await;
     let health = format!("http://127.0.0.1:{port}/healthz");
@@ -423,7 +412,7 @@ async fn a_burst_of_large_bodies_with_an_agent_token_gives_its_memory_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dv.db");
     let port = free_port();
-    let config = two_agents(dir.path(), tcp_target());
+    let config = two_agents(dir.path(), accepting_port());
     let log = dir.path().join("collector.log");
     let mut collector = start_collector(&config, port, &db, &log).await;
     let pid = collector.child.id();
