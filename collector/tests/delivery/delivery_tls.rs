@@ -30,6 +30,15 @@ struct Pki {
 }
 
 impl Pki {
+    /// An agent's `ca`, `cert` and `key` lines: trusting CA `ca`, showing certificate `client`.
+    fn agent_keys(&self, ca: &str, client: &str) -> Vec<String> {
+        vec![
+            key_line("ca", self.pem(ca)),
+            key_line("cert", self.pem(client)),
+            key_line("key", self.key(client)),
+        ]
+    }
+
     fn new(dir: &Path) -> Pki {
         let dir = dir.join("pki");
         std::fs::create_dir_all(&dir).unwrap();
@@ -304,11 +313,7 @@ async fn an_agent_with_a_client_certificate_pushes_over_tls_and_http2_is_negotia
         "a",
         TOKEN_A,
         port,
-        &[
-            key_line("ca", pki.pem("ca")),
-            key_line("cert", pki.pem("client-a")),
-            key_line("key", pki.key("client-a")),
-        ],
+        &pki.agent_keys("ca", "client-a"),
     );
     let mut agent = start_agent(&agent_config, &dir.path().join("agent-a.log"));
     wait_until(
@@ -387,11 +392,7 @@ async fn a_wrong_ca_and_a_certificate_of_another_agent_are_refused_on_both_sides
         "a",
         TOKEN_A,
         port,
-        &[
-            key_line("ca", pki.pem("other-ca")),
-            key_line("cert", pki.pem("client-a")),
-            key_line("key", pki.key("client-a")),
-        ],
+        &pki.agent_keys("other-ca", "client-a"),
     );
     let mut agent_a = start_agent(&wrong_ca, &dir.path().join("agent-a.log"));
     let line = log_line(
@@ -419,11 +420,7 @@ async fn a_wrong_ca_and_a_certificate_of_another_agent_are_refused_on_both_sides
         "b",
         TOKEN_B,
         port,
-        &[
-            key_line("ca", pki.pem("ca")),
-            key_line("cert", pki.pem("client-a")),
-            key_line("key", pki.key("client-a")),
-        ],
+        &pki.agent_keys("ca", "client-a"),
     );
     let mut agent_b = start_agent(&borrowed, &dir.path().join("agent-b.log"));
     let line = log_line(
