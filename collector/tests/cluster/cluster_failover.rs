@@ -106,10 +106,10 @@ fn failover_after_sigkill_and_sigstop_sends_every_notice_once() {
     wait("b tried ap-3's alert", Duration::from_secs(40), || {
         outbox_attempts(&db) > before
     });
-    // The agent pauses (its spool keeps everything), so `b` freezes outside a transaction of
-    // its own with high likelihood: see the report on SQLite's file lock.
+    // The agent pauses (its spool keeps everything), and `b` freezes outside a write
+    // transaction of its own (a frozen SQLite writer keeps the file's lock).
     signal(&agent, "-STOP");
-    b.signal("-STOP");
+    b.freeze_outside_write_lock(&db);
     let frozen = Instant::now();
     smtp.refuse("");
     let takeover = wait("a leads while b is frozen", Duration::from_secs(15), || {

@@ -228,6 +228,29 @@ impl Node {
         signal(self.proc.as_ref().unwrap(), sig);
     }
 
+    /// SIGSTOP this node at a moment it holds no write lock on the SQLite file `db`.
+    ///
+    /// A process frozen inside a write transaction keeps SQLite's file lock, and no other
+    /// process can write until it runs again: no lease can pass while it sleeps, whatever the
+    /// collector does. That is SQLite's nature, not what the failover test is about, so the
+    /// test freezes, tries the write lock itself, and on a busy file thaws the node for a
+    /// moment and freezes it again.
+    pub fn freeze_outside_write_lock(&self, db: &Path) {
+        for _ in 0..200 {
+            self.signal("-STOP");
+            if write_lock_free(db) {
+                return;
+            }
+            self.signal("-CONT");
+            std::thread::sleep(Duration::from_millis(20 + rand::random::<u64>() % 80));
+        }
+        panic!(
+            "{} held the write lock of {} at 200 freezes",
+            self.name,
+            db.display()
+        );
+    }
+
     /// Name and log tail, for failure messages.
     pub fn log(&self) -> String {
         self.proc.as_ref().map(Proc::describe).unwrap_or_default()
@@ -272,4 +295,13 @@ pub fn subjects(smtp: &SmtpPeer) -> BTreeMap<String, usize> {
         *out.entry(m.subject.clone()).or_insert(0) += 1;
     }
     out
+}
+
+/// Whether a write transaction on `db` can begin at once (nobody holds its write lock).
+fn write_lock_free(db: &Path) -> bool {
+    let Ok(conn) = rusqlite::Connection::open(db) else {
+        return false;
+    };
+    conn.busy_timeout(Duration::ZERO).ok();
+    conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok()
 }
