@@ -9,8 +9,8 @@
 //!   and year and tertial reports over HTTP and from the CLI.
 
 use crate::collector_gen::{self, token};
-use crate::peers::free_port;
 use crate::sys;
+use crate::sys::free_port;
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use driftvakt_collector::inventory::Inventory;

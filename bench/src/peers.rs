@@ -13,7 +13,7 @@ use crate::sys;
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,11 +80,6 @@ fn fping_counts(summary: &str) -> (u64, u64) {
     (probes, failures)
 }
 
-/// A free TCP port on loopback (free when asked; the exporter binds it right after).
-pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A running exporter process, killed on drop.
 pub struct Exporter {
     child: Child,
@@ -103,7 +98,7 @@ impl Exporter {
         let dir = tempfile::tempdir()?;
         let path: PathBuf = dir.path().join("config.yml");
         std::fs::write(&path, config)?;
-        let port = free_port()?;
+        let port = sys::free_port()?;
         let log = std::fs::File::create(dir.path().join("exporter.log"))?;
         let child = Command::new(program)
             .arg(format!("--config.file={}", path.display()))

@@ -5,7 +5,7 @@
 //! so the figures are honest. Stopped (`pg_ctl stop -m fast`) and removed on drop; it never
 //! touches a system cluster.
 
-use crate::peers::free_port;
+use crate::sys::free_port;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -14,8 +14,8 @@
 
 use crate::collector_bench::{blocking_client, Http};
 use crate::collector_gen::token;
-use crate::peers::free_port;
 use crate::sys;
+use crate::sys::free_port;
 use crate::targets::address;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,12 @@
 //! What the benchmark reads from the operating system: CPU time and peak memory of processes
 //! (getrusage, wait4, `/proc/PID/stat`, `/proc/PID/status`), the load average, and a description
-//! of the machine.
+//! of the machine, and a free loopback port.
 //!
 //! CPU time (user + system) is preferred over wall time throughout: other builds run on the
 //! same machine, so wall-clock figures are noisy while CPU seconds of one process are not.
 
 use anyhow::{bail, Context, Result};
+use std::net::TcpListener;
 use std::process::Child;
 
 /// User + system CPU seconds of this process (all threads).
@@ -178,6 +179,11 @@ pub fn machine() -> String {
         "nproc {cpus}, {model}, {mem_gib:.1} GiB memory, Linux {}",
         kernel.trim()
     )
+}
+
+/// A free TCP port on loopback (free when asked; the caller binds it right after).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[cfg(test)]

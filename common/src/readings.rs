@@ -2,7 +2,7 @@
 //!
 //! A probe writes a [`ProbeResult`](crate::wire::ProbeResult) value under one of these keys, or a
 //! finding with one of these codes; the collector turns values into `driftvakt_*` gauges
-//! (`collector/src/metrics.rs`) and findings into alerts (`collector/src/alerting/conditions.rs`).
+//! (`collector/src/metrics.rs`) and findings into alerts (`collector/src/alerting/snapshot.rs`).
 //! The names are part of the wire contract (spooled results and stored history carry them), so
 //! they never change; having them here once keeps producer and consumers from drifting apart.
 //!

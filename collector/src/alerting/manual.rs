@@ -2,7 +2,7 @@
 //! each municipality it hits (key `incident:ID:MUNICIPALITY`), so the editors get the same
 //! störning and åtgärdat notices as for a probed service, once each.
 
-use super::conditions::{Condition, Course};
+use super::condition::{Condition, Course};
 use crate::events::Event;
 use crate::store::ManualIncident;
 use chrono::{DateTime, Utc};

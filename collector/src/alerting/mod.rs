@@ -2,7 +2,7 @@
 //! per transition, checking when the core signals a change ([`App::subscribe`]).
 //!
 //! # How transitions are found
-//! [`Alerting::check`] computes what is wrong *now* from the stored state ([`conditions`]:
+//! [`Alerting::check`] computes what is wrong *now* from the stored state ([`snapshot`]:
 //! services down, dark sites, device alerts, each with its start) and compares it with what
 //! has been announced (table `alerting_state`, [`record`]). A condition not yet announced is
 //! handed to the notifier as its opening event and recorded; an announced one that no longer
@@ -40,12 +40,14 @@
 //! database the loops run on the leader only, and each check first asks the notifier's fence
 //! whether this node still leads ([`Notifier::may_act`]).
 
-pub mod conditions;
+pub mod condition;
 pub mod manual;
+pub mod snapshot;
 pub mod updates;
 
 pub use crate::store::{Announced, AnnouncedStore};
-pub use conditions::{Condition, Conditions, Course, Snapshot};
+pub use condition::{Condition, Conditions, Course};
+pub use snapshot::Snapshot;
 
 use crate::app::App;
 use crate::availability::Period;

@@ -13,7 +13,6 @@
 //! allocator is asked to give freed memory back to the system ([`release_memory`]).
 
 use super::error;
-use super::server::{BodyReadTimeout, BODY_READ_TIMEOUT};
 use axum::body::{Body, Bytes};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::Response;
@@ -22,6 +21,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Default time a client has to send a request body, once the handler starts reading it.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The request-body timeout the accept loop (`super::server`) puts in each request's extensions (handlers use
+/// [`BODY_READ_TIMEOUT`] when it is absent, e.g. under a test's `oneshot`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub Duration);
 
 /// All agents' bodies in flight together: this many times `collector.max_body_bytes`.
 pub const TOTAL_BODIES: usize = 4;

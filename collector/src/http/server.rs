@@ -38,6 +38,7 @@
 //! The collector raises its open-file soft limit to the hard limit when it starts serving
 //! ([`raise_open_file_limit`]).
 
+use super::body::{BodyReadTimeout, BODY_READ_TIMEOUT};
 use super::tls::{ClientCertificate, TlsServer};
 use super::{router, ApiState};
 use axum::body::Body;
@@ -62,8 +63,6 @@ pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 
 /// Default time a client has to send a request head (see the module doc).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a client has to send a request body, once the handler starts reading it.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time a kept-alive connection may wait for its next request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default connection limit, when the open-file limit allows it.
@@ -308,11 +307,6 @@ pub(crate) fn suppressed(more: u64) -> String {
         format!(" ({more} more since the last such warning)")
     }
 }
-
-/// The request-body timeout the accept loop puts in each request's extensions (handlers use
-/// [`BODY_READ_TIMEOUT`] when it is absent, e.g. under a test's `oneshot`).
-#[derive(Debug, Clone, Copy)]
-pub struct BodyReadTimeout(pub Duration);
 
 /// Serves one connection until it closes, the watchdog closes it, it is evicted, or shutdown.
 async fn connection(

@@ -57,13 +57,6 @@ pub fn entry_id(slug: &str, key: &str) -> String {
     )
 }
 
-/// An HTML id for `key` (letters, digits and `-`).
-pub fn anchor(key: &str) -> String {
-    key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect()
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -171,6 +164,5 @@ mod tests {
         );
         assert_eq!(a.len(), "urn:uuid:".len() + 36);
         assert_eq!(&a["urn:uuid:".len() + 14..][..1], "8");
-        assert_eq!(anchor("service:wifi:17"), "service-wifi-17");
     }
 }

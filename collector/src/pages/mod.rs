@@ -53,9 +53,21 @@ pub fn municipality_of(inv: &crate::inventory::Inventory, slug_text: &str) -> Op
         .find(|m| slug(m) == slug_text)
 }
 
+/// An HTML id for `key` (letters, digits and `-`).
+pub fn anchor(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{anchor, slug};
+
+    #[test]
+    fn anchors_are_letters_digits_and_dashes() {
+        assert_eq!(anchor("service:wifi:17"), "service-wifi-17");
+    }
 
     #[test]
     fn slugs_follow_the_rule() {

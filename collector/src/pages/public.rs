@@ -169,7 +169,7 @@ impl<'a> Sources<'a> {
         let until = (span.end <= self.now).then(|| at(span.end));
         let end = until.unwrap_or(at(self.now));
         Disturbance {
-            anchor: super::feed::anchor(&key),
+            anchor: super::anchor(&key),
             key,
             kind,
             title,
@@ -416,7 +416,7 @@ impl<'a> Sources<'a> {
                     w.scope
                 );
                 Some(Maintenance {
-                    anchor: super::feed::anchor(&key),
+                    anchor: super::anchor(&key),
                     key,
                     title: title.to_string(),
                     concerns,

@@ -21,6 +21,7 @@ pub mod client;
 pub mod diagnose;
 pub mod printer;
 pub mod profiles;
+pub mod registry;
 pub mod switch;
 pub mod ups;
 

@@ -1,5 +1,7 @@
-//! Built-in profiles by device class: plain lists of numeric OIDs (no MIB files needed) and a
-//! function that reads the answers into values and findings.
+//! What a built-in profile is, and the profiles of the classes without a file of their own
+//! (the registry by name and device class is [`super::registry`]). Profiles are plain lists of
+//! numeric OIDs (no MIB files needed) and a function that reads the answers into values and
+//! findings.
 //!
 //! A profile names scalars (fetched with one GET) and table columns (each fetched with a bulk
 //! walk). The probe fills a [`Readings`] with what came back — missing objects left out — and
@@ -7,10 +9,8 @@
 //! every quirk is unit-tested without a network.
 
 use super::client::{Oid, SnmpValue};
-use super::{printer, switch, ups};
 use crate::probe::Outcome;
 use driftvakt_common::wire::{Sample, Value};
-use driftvakt_common::DeviceClass;
 use std::collections::BTreeMap;
 
 /// sysDescr.0
@@ -77,38 +77,6 @@ pub struct Profile {
 pub fn never(_: &Readings) -> bool {
     false
 }
-
-impl Profile {
-    /// The built-in profile called `name`.
-    pub fn by_name(name: &str) -> Option<Profile> {
-        ALL.iter().copied().find(|p| p.name == name)
-    }
-
-    /// The default profile of a device class.
-    pub fn for_class(class: DeviceClass) -> Profile {
-        match class {
-            DeviceClass::Switch => switch::PROFILE,
-            DeviceClass::Ups => ups::PROFILE,
-            DeviceClass::Printer => printer::PROFILE,
-            DeviceClass::AccessPoint => ACCESS_POINT,
-            // A function (e-mail, telephony) answering SNMP gets only sysUpTime, as a screen.
-            DeviceClass::Screen | DeviceClass::Service => SCREEN,
-        }
-    }
-
-    /// The names of all built-in profiles, for error messages.
-    pub fn names() -> Vec<&'static str> {
-        ALL.iter().map(|p| p.name).collect()
-    }
-}
-
-const ALL: &[Profile] = &[
-    switch::PROFILE,
-    ups::PROFILE,
-    printer::PROFILE,
-    ACCESS_POINT,
-    SCREEN,
-];
 
 /// Access points: uptime (reboot detection), description and name.
 pub const ACCESS_POINT: Profile = Profile {
@@ -280,19 +248,6 @@ mod tests {
         assert!(!uptime_went_backwards(u32::MAX - 3_000, 2_000));
         // Near 2^32 but large after: a reboot would not look like this; treat as reboot.
         assert!(uptime_went_backwards(u32::MAX - 3_000, 100_000_000));
-    }
-
-    #[test]
-    fn profiles_by_name_and_class() {
-        assert_eq!(Profile::for_class(DeviceClass::Ups).name, "ups");
-        assert_eq!(Profile::for_class(DeviceClass::Screen).name, "screen");
-        assert!(Profile::by_name("printer").is_some());
-        assert!(Profile::by_name("toaster").is_none());
-        for p in ALL {
-            for o in p.scalars.iter().chain(p.columns) {
-                assert!(o.oid.parse::<Oid>().is_ok(), "{}", o.oid);
-            }
-        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What is wrong right now, as *conditions*: one per thing people are told about (a service
+//! What is wrong right now, derived from a [`Snapshot`] of the core's state as *conditions*
+//! ([`super::condition`]): one per thing people are told about (a service
 //! down, a dark site, a device alert of one kind), each with the instant it began and the
 //! [`Event`] that announces it. Derived from the core's stored state at one instant, so the same
 //! stored state always gives the same conditions (after a restart, after a replay).
@@ -28,6 +29,7 @@
 //! the notifier cancels it and nobody hears of it).
 //! "Åtgärdat" is only said when the state says so.
 
+use super::condition::{Condition, Conditions, Course};
 use crate::app::App;
 use crate::availability::{at, ms, Span};
 use crate::inventory::{Device, Inventory};
@@ -45,41 +47,6 @@ const LOOKBACK_MS: i64 = 31 * 86_400_000;
 
 /// The minimum UPS runtime at a network node when the device does not set its own (minutes).
 pub const NODE_MIN_RUNTIME_MINUTES: u32 = 240;
-
-/// Something people are told about, and since when.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Condition {
-    /// `service:ID`, `site:ID` or `device:ID:KIND` (the notifier's incident keys).
-    pub key: String,
-    pub since: DateTime<Utc>,
-    /// The event that announces it.
-    pub event: Event,
-}
-
-/// Whether an announced condition, looked up at the instant it began, is still going on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Course {
-    /// The interval that contains its start reaches now.
-    Ongoing,
-    /// It ended at this instant.
-    Ended(DateTime<Utc>),
-    /// No stored interval contains its start any more (re-derived away by late results), or
-    /// its course is not known (finding alerts).
-    Unknown,
-}
-
-/// Everything wrong at one instant.
-#[derive(Debug, Clone, Default)]
-pub struct Conditions {
-    /// By key, sites first (so a site is dark before its children's alerts are considered).
-    pub list: Vec<Condition>,
-}
-
-impl Conditions {
-    pub fn get(&self, key: &str) -> Option<&Condition> {
-        self.list.iter().find(|c| c.key == key)
-    }
-}
 
 /// The core's state at one instant: effective device timelines and service timelines.
 pub struct Snapshot<'a> {
