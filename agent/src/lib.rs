@@ -20,6 +20,7 @@
 
 pub mod assignment;
 pub mod config;
+pub mod exposition;
 pub mod healthcheck;
 pub mod metrics;
 pub mod probe;

@@ -23,23 +23,22 @@
 //! `driftvakt_agent_last_successful_push_timestamp_seconds` and
 //! `driftvakt_agent_batches_quarantined_total`.
 //!
-//! Per-device series come from the latest result of each check, rendered at scrape time by a
-//! [`Collector`], so a removed device disappears and cardinality stays bounded by the inventory.
+//! Per-device series come from the latest result of each check, written at scrape time by
+//! [`crate::exposition`] (not registered in the registry: serve an [`Exposition`] with
+//! [`AgentMetrics::latest`]), so a removed device disappears and cardinality stays bounded by
+//! the inventory.
+//!
+//! [`Exposition`]: crate::exposition::Exposition
 
-use driftvakt_common::wire::{ProbeResult, Value};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use driftvakt_common::wire::ProbeResult;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
-
-type Labels = Vec<(String, String)>;
 
 /// Labels that identify a device in every per-device series.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,79 +81,17 @@ impl LatestResults {
             .retain(|key, _| keep(&key.device));
     }
 
-    /// Groups every sample by metric name.
-    fn families(&self) -> BTreeMap<String, Vec<(Labels, f64)>> {
-        let mut out: BTreeMap<String, Vec<(Labels, f64)>> = BTreeMap::new();
+    /// The latest results with their devices' labels, ordered by device and check: pointers
+    /// only, taken under the lock (what a scrape writes from, [`crate::exposition`]).
+    pub fn snapshot(&self) -> Vec<(Arc<DeviceLabels>, Arc<ProbeResult>)> {
         let inner = self.inner.read().expect("metrics lock poisoned");
-        for (labels, r) in inner.values() {
-            let base: Labels = vec![
-                ("device".into(), labels.device.clone()),
-                ("check".into(), r.check.clone()),
-                ("class".into(), labels.class.clone()),
-                ("site".into(), labels.site.clone()),
-            ];
-            let mut push = |name: String, extra: &BTreeMap<String, String>, v: f64| {
-                let mut l = base.clone();
-                l.extend(extra.iter().map(|(k, v)| (sanitize(k), v.clone())));
-                out.entry(name).or_default().push((l, v));
-            };
-            let none = BTreeMap::new();
-            push("probe_success".into(), &none, f64::from(u8::from(r.ok)));
-            push(
-                "probe_degraded".into(),
-                &none,
-                f64::from(u8::from(r.degraded())),
-            );
-            push(
-                "probe_duration_seconds".into(),
-                &none,
-                r.duration_ms / 1000.0,
-            );
-            for (key, value) in &r.values {
-                let name = format!("probe_{}", sanitize(key));
-                match value {
-                    Value::Number(n) => push(name, &none, *n),
-                    Value::Bool(b) => push(name, &none, f64::from(u8::from(*b))),
-                    Value::Series(samples) => {
-                        for s in samples {
-                            push(name.clone(), &s.labels, s.value);
-                        }
-                    }
-                    Value::Text(_) => {}
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Collector for LatestResults {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for (name, samples) in self.families() {
-            let help = help_for(&name);
-            let mut metric = encoder.encode_descriptor(&name, &help, None, MetricType::Gauge)?;
-            for (labels, v) in samples {
-                let gauge = ConstGauge::new(v);
-                gauge.encode(metric.encode_family(&labels)?)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn help_for(name: &str) -> String {
-    match name {
-        "probe_success" => {
-            "Whether the last probe of this check succeeded (1) or failed (0).".into()
-        }
-        "probe_degraded" => {
-            "Whether the device answered but a finding marks it degraded (1) or not (0).".into()
-        }
-        "probe_duration_seconds" => "How long the last probe of this check took.".into(),
-        _ => format!(
-            "Value `{}` read by the last probe of this check.",
-            name.trim_start_matches("probe_")
-        ),
+        let mut entries: Vec<_> = inner
+            .iter()
+            .map(|(key, (labels, result))| (key.clone(), labels.clone(), result.clone()))
+            .collect();
+        drop(inner);
+        entries.sort_by(|a, b| (&a.0.device, &a.0.check).cmp(&(&b.0.device, &b.0.check)));
+        entries.into_iter().map(|(_, l, r)| (l, r)).collect()
     }
 }
 
@@ -228,7 +165,6 @@ impl AgentMetrics {
             "Probes running now.",
             m.in_flight.clone(),
         );
-        registry.register_collector(Box::new(m.latest.clone()));
         m
     }
 

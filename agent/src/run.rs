@@ -15,6 +15,7 @@
 
 use crate::assignment::{AssignmentFetcher, Fetched};
 use crate::config::{AgentConfig, CollectorSettings};
+use crate::exposition::Exposition;
 use crate::metrics::{AgentMetrics, SpoolMetrics};
 use crate::probe::{Probers, SetupError};
 use crate::push::{CollectorClient, Pusher, PusherOptions};
@@ -216,13 +217,15 @@ pub async fn run(
         .collector
         .as_ref()
         .map(|c| (c.clone(), SpoolMetrics::register(&mut registry)));
-    let registry = Arc::new(registry);
+    let mut exposition = Exposition::new(registry);
+    exposition.add_latest(metrics.latest.clone());
+    let exposition = Arc::new(exposition);
     if let Some(addr) = config.file.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, "serving /metrics");
-        tokio::spawn(crate::server::serve(listener, registry.clone()));
+        tokio::spawn(crate::server::serve(listener, exposition));
     }
     match central {
         None => {

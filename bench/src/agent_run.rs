@@ -11,6 +11,7 @@ use crate::targets::{agent_yaml, device_index, ConfigSpec, SNMP_COMMUNITY, SNMP_
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use driftvakt_agent::config::AgentConfig;
+use driftvakt_agent::exposition::Exposition;
 use driftvakt_agent::metrics::{render, AgentMetrics};
 use driftvakt_agent::probe::Probers;
 use driftvakt_agent::scheduler::{self, Scheduler};
@@ -191,7 +192,9 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
     let seen = drain.await?;
     let overruns = metrics.overruns.get() - overruns0;
     let hist = agent_lag_histogram(&render(&lag_registry)).minus(&before);
-    let (render_cpu_ms, text) = timed_render(&registry);
+    let mut exposition = Exposition::new(registry);
+    exposition.add_latest(metrics.latest.clone());
+    let (render_cpu_ms, render_bytes) = timed_scrape(&Arc::new(exposition));
     task.abort();
     Ok(SteadyReport {
         targets: spec.config.targets,
@@ -215,7 +218,7 @@ pub async fn steady(spec: &SteadySpec) -> Result<SteadyReport> {
         hist_lag_p50_le_ms: hist.quantile_le(0.5) * 1000.0,
         hist_lag_p99_le_ms: hist.quantile_le(0.99) * 1000.0,
         metrics_render_cpu_ms: render_cpu_ms,
-        metrics_render_bytes: text.len(),
+        metrics_render_bytes: render_bytes,
     })
 }
 
@@ -231,10 +234,10 @@ fn lag_only(metrics: &AgentMetrics) -> Registry {
     registry
 }
 
-fn timed_render(registry: &Registry) -> (f64, String) {
+fn timed_scrape(exposition: &Arc<Exposition>) -> (f64, usize) {
     let cpu0 = sys::self_cpu_seconds();
-    let text = render(registry);
-    ((sys::self_cpu_seconds() - cpu0) * 1000.0, text)
+    let bytes = exposition.chunks().map(|chunk| chunk.len()).sum();
+    ((sys::self_cpu_seconds() - cpu0) * 1000.0, bytes)
 }
 
 /// Offsets of the generated jobs, indexed by device number.

@@ -2,7 +2,8 @@
 //! agent marked `embedded: true`. It probes that agent's devices with the same scheduler and
 //! probers as `driftvakt-agent`, and hands results straight to ingest (no HTTP, no token, no
 //! spool: the results land in the same database in the same process). Its metrics are
-//! registered in the collector's registry, so `/metrics` shows them. It reads time from the
+//! registered in the collector's registry and its per-device series added to what `/metrics`
+//! serves (the collector's [`Exposition`]). It reads time from the
 //! collector's clock ([`App::clock`]): one process, one clock.
 //!
 //! The orchestration is the agent library's ([`driftvakt_agent::run::start`]); what is the
@@ -11,11 +12,11 @@
 use crate::app::App;
 use crate::inventory::{Agent, Inventory};
 use driftvakt_agent::config::{AgentConfig, AgentFile, AgentSettings};
+use driftvakt_agent::exposition::Exposition;
 use driftvakt_agent::metrics::AgentMetrics;
 use driftvakt_agent::probe::SetupError;
 use driftvakt_agent::run::{ResultReceiver, ResultSink};
 use driftvakt_common::wire::{Batch, ProbeResult};
-use prometheus_client::registry::Registry;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -50,7 +51,10 @@ pub fn agent_config(inv: &Inventory, agent: &Agent) -> AgentConfig {
 }
 
 /// Starts every embedded agent of the inventory; returns their tasks (abort to stop).
-pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()>>, SetupError> {
+pub fn start_all(
+    app: &App,
+    exposition: &mut Exposition,
+) -> Result<Vec<JoinHandle<()>>, SetupError> {
     let mut tasks = Vec::new();
     let agents: Vec<Agent> = app
         .inventory
@@ -59,7 +63,11 @@ pub fn start_all(app: &App, registry: &mut Registry) -> Result<Vec<JoinHandle<()
         .filter(|a| a.embedded)
         .cloned()
         .collect();
-    let metrics = (!agents.is_empty()).then(|| AgentMetrics::register(registry));
+    let metrics = (!agents.is_empty()).then(|| {
+        let metrics = AgentMetrics::register(exposition.registry_mut());
+        exposition.add_latest(metrics.latest.clone());
+        metrics
+    });
     for agent in agents {
         let config = agent_config(&app.inventory, &agent);
         tracing::info!(agent = %agent.id, "embedded agent starting");
@@ -164,7 +172,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("dv.db")).unwrap();
         let clock = Arc::new(FixedClock(new_year_2031()));
         let app = App::new(inv, Arc::new(store), clock).unwrap();
-        let tasks = start_all(&app, &mut Registry::default()).unwrap();
+        let tasks = start_all(&app, &mut Exposition::default()).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         let stored = loop {
             let latest = app.store.latest("prn").unwrap();

@@ -20,6 +20,7 @@ use crate::notify::{
 };
 use crate::store::{Database, NotifyStore, Stores, WindowStore};
 use crate::windows::CalendarService;
+use driftvakt_agent::exposition::Exposition;
 use driftvakt_common::schema::Secret;
 use std::sync::Arc;
 
@@ -69,9 +70,9 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         listener.local_addr().map_err(CliError::Serve)?,
         db
     );
-    let mut registry = prometheus_client::registry::Registry::default();
-    let (tls, reloader) = start_tls(&app, &mut registry, clock.clone())?;
-    let embedded = crate::embedded::start_all(&app, &mut registry)
+    let mut exposition = Exposition::default();
+    let (tls, reloader) = start_tls(&app, exposition.registry_mut(), clock.clone())?;
+    let embedded = crate::embedded::start_all(&app, &mut exposition)
         .map_err(|e| CliError::Usage(format!("embedded agent: {e}")))?;
     let calendar = Arc::new(calendar_service(
         &app.inventory,
@@ -79,16 +80,12 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         clock,
     ));
     let every = std::time::Duration::from_secs(args.availability_every);
-    let metrics = crate::metrics::start(
-        &mut registry,
-        &metrics_sources(&app),
-        calendar.clone(),
-        every,
-    );
+    let registry = exposition.registry_mut();
+    let metrics = crate::metrics::start(registry, &metrics_sources(&app), calendar.clone(), every);
     let member = cluster_member(&app, &listener, stores.cluster.clone());
-    let cluster_metrics = ClusterMetrics::register(&mut registry);
+    let cluster_metrics = ClusterMetrics::register(registry);
     let fence: Arc<dyn Fence> = member.clone();
-    let parts = build_notifier(&app, &stores, calendar.clone(), &mut registry, Some(fence))?;
+    let parts = build_notifier(&app, &stores, calendar.clone(), registry, Some(fence))?;
     let alerts = parts.as_ref().map(|p| p.acks.clone());
     let lead: Lead = match parts {
         Some(p) => Box::new(move || p.spawn()),
@@ -102,7 +99,7 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         alerts,
         calendar,
         operator_token: operator_token(&app.inventory)?,
-        registry: Arc::new(registry),
+        exposition: Arc::new(exposition),
         app,
         stores,
         cluster: Some(member.clone()),

@@ -70,7 +70,7 @@ pub struct ApiState {
     pub calendar: Arc<CalendarService<Arc<dyn WindowStore>>>,
     pub operator_token: Option<Secret>,
     /// What `/metrics` serves (the collector's metrics and any embedded agent's).
-    pub registry: Arc<prometheus_client::registry::Registry>,
+    pub exposition: Arc<driftvakt_agent::exposition::Exposition>,
     /// Acknowledges on-call alerts ([`alerts`]); `None` without `notify:`.
     pub alerts: Option<Arc<dyn crate::notify::Acknowledge>>,
     /// This node among the collectors sharing the database (`cluster` in `/api/v1/status`);

@@ -4,25 +4,35 @@
 
 use super::ApiState;
 use crate::store::StoreError;
+use axum::body::Body;
 use axum::extract::State as AxState;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use driftvakt_agent::server::OPENMETRICS;
+use std::convert::Infallible;
 
-/// `GET /metrics`, rendered on a blocking thread: the collector's state gauges read the store.
+/// `GET /metrics`, rendered on a blocking thread (the collector's state gauges read the store)
+/// and streamed in chunks.
 pub async fn get_metrics(AxState(state): AxState<ApiState>) -> Response {
-    let registry = state.registry.clone();
-    let rendered =
-        tokio::task::spawn_blocking(move || driftvakt_agent::metrics::render(&registry)).await;
+    let exposition = state.exposition.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        // The registry's part (which reads the store) is the first chunk: write it here.
+        let mut chunks = exposition.chunks();
+        let first = chunks.next();
+        (first, chunks)
+    })
+    .await;
     match rendered {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
+        Ok((first, rest)) => {
+            let chunks =
+                futures::stream::iter(first.into_iter().chain(rest).map(Ok::<_, Infallible>));
+            (
+                [(header::CONTENT_TYPE, OPENMETRICS)],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
         Err(e) => super::task_failed(e),
     }
 }

@@ -91,7 +91,7 @@ async fn start(dir: &Path) -> Server {
         )),
         stores,
         operator_token: None,
-        registry: Default::default(),
+        exposition: Default::default(),
         pages: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

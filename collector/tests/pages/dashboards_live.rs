@@ -12,6 +12,7 @@
 //! panel query must return data, and a handful of values are checked against the history.
 
 use chrono::{DateTime, Datelike, Duration as Span, Utc};
+use driftvakt_agent::exposition::Exposition;
 use driftvakt_agent::metrics::SpoolMetrics;
 use driftvakt_agent::push::{CollectorClient, Pusher, PusherOptions};
 use driftvakt_agent::spool::{Spool, SpoolOptions};
@@ -219,8 +220,9 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     tokio::task::spawn_blocking(move || simulate(&sim, &sim_stores, now))
         .await
         .unwrap();
-    let mut registry = Registry::default();
-    let mut tasks = driftvakt_collector::embedded::start_all(&app, &mut registry).unwrap();
+    let mut exposition = Exposition::default();
+    let mut tasks = driftvakt_collector::embedded::start_all(&app, &mut exposition).unwrap();
+    let registry = exposition.registry_mut();
     let calendar = Arc::new(calendar_service(
         &app.inventory,
         stores.windows.clone(),
@@ -228,7 +230,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     ));
     let every = Duration::from_secs(1);
     tasks.push(driftvakt_collector::metrics::start(
-        &mut registry,
+        registry,
         &driftvakt_collector::metrics::Sources {
             inventory: app.inventory.clone(),
             store: app.store.clone(),
@@ -240,7 +242,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
     ));
     // The notifier (file transport into the test's folder) and its metrics.
     let (notifier_tasks, alerts) =
-        start_notifier(&app, &stores, calendar.clone(), &mut registry).unwrap();
+        start_notifier(&app, &stores, calendar.clone(), registry).unwrap();
     tasks.extend(notifier_tasks);
     let state = ApiState {
         cluster: None,
@@ -249,7 +251,7 @@ async fn start_collector(dir: &Path) -> (String, Vec<tokio::task::JoinHandle<()>
         stores,
         calendar,
         operator_token: None,
-        registry: Arc::new(registry),
+        exposition: Arc::new(exposition),
         pages: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -285,11 +287,11 @@ async fn start_remote_agent(
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let registry = Arc::new(registry);
+    let exposition = Arc::new(Exposition::new(registry));
     let tasks = vec![
         tokio::spawn(pusher.run()),
         tokio::spawn(async move {
-            let _ = driftvakt_agent::server::serve(listener, registry).await;
+            let _ = driftvakt_agent::server::serve(listener, exposition).await;
         }),
     ];
     (addr, tasks)

@@ -505,7 +505,7 @@ async fn serve_api(rig: &Rig) -> Api {
         stores: rig.stores.clone(),
         calendar: rig.calendar.clone(),
         operator_token: Some(Secret::new(OPERATOR)),
-        registry: Default::default(),
+        exposition: Default::default(),
         alerts: None,
         pages: Default::default(),
     };

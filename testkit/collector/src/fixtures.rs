@@ -184,7 +184,7 @@ pub fn api_state(dir: &Path, operator_token: Option<&str>) -> ApiState {
         )),
         stores,
         operator_token: operator_token.map(Secret::new),
-        registry: Default::default(),
+        exposition: Default::default(),
         pages: Default::default(),
     }
 }
