@@ -11,8 +11,9 @@ use driftvakt_collector::store::{Applied, Database, Location, StoredResult};
 use driftvakt_collector_testkit::backends::{Backend, TestDb};
 use driftvakt_collector_testkit::both_backends;
 use driftvakt_collector_testkit::fixtures::write_inventory;
+use driftvakt_collector_testkit::process::Proc;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_driftvakt-collector");
@@ -52,7 +53,7 @@ fn a_newer_schema_runs_only_when_its_marker_allows_it(backend: Backend) {
     let db = migrated(backend, dir.path());
     let schema = Database::open(&db.location).unwrap().schema().unwrap();
     assert_eq!(schema.version, SCHEMA_VERSION);
-    assert!(SCHEMA_VERSION >= MARKER_SINCE);
+    const { assert!(SCHEMA_VERSION >= MARKER_SINCE) };
     assert_eq!(
         schema.oldest_compatible,
         Some(oldest_compatible(SCHEMA_VERSION)),
@@ -109,33 +110,29 @@ fn a_newer_schema_runs_only_when_its_marker_allows_it(backend: Backend) {
     );
 }
 
-/// `run` on the database (`--database`), its stderr in `log`; the child once `/healthz`
-/// answers, or `None` when it exited first.
-fn run_collector(config: &Path, db: &TestDb, log: &Path) -> Option<std::process::Child> {
+/// `run` on the database (`--database`), its stderr in `log`: the process once `/healthz`
+/// answers (killed when dropped), or `None` when it exited first.
+fn run_collector(config: &Path, db: &TestDb, log: &Path) -> Option<Proc> {
     let port = driftvakt_collector_testkit::ports::free_port();
-    let mut child = Command::new(BIN)
-        .args(["run", "--config"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--config"])
         .arg(config)
         .args(["--database", &db.text()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let mut proc = Proc::spawn("collector", &mut cmd, log);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
+        if proc.child.try_wait().unwrap().is_some() {
             return None;
         }
         if driftvakt_collector_testkit::http::get(port, "/healthz").is_some() {
-            return Some(child);
+            return Some(proc);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = child.kill();
     panic!(
         "the collector neither served nor exited within 20 s: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
+        proc.describe()
     );
 }
 
@@ -145,14 +142,13 @@ fn run_logs_a_compatible_newer_schema_and_refuses_an_incompatible_one(backend: B
     let db = migrated(backend, dir.path());
     set_schema(&db, SCHEMA_VERSION + 1, SCHEMA_VERSION);
     let log = dir.path().join("compatible.log");
-    let mut child = run_collector(&config, &db, &log).unwrap_or_else(|| {
+    let served = run_collector(&config, &db, &log).unwrap_or_else(|| {
         panic!(
             "run refused a compatible newer schema: {}",
             std::fs::read_to_string(&log).unwrap()
         )
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
     let text = std::fs::read_to_string(&log).unwrap();
     let line = text
         .lines()
@@ -165,11 +161,10 @@ fn run_logs_a_compatible_newer_schema_and_refuses_an_incompatible_one(backend: B
 
     set_schema(&db, SCHEMA_VERSION + 2, SCHEMA_VERSION + 1);
     let log = dir.path().join("incompatible.log");
-    if let Some(mut child) = run_collector(&config, &db, &log) {
-        let _ = child.kill();
+    if let Some(served) = run_collector(&config, &db, &log) {
         panic!(
             "run served on an incompatible schema: {}",
-            std::fs::read_to_string(&log).unwrap()
+            served.describe()
         );
     }
     let text = std::fs::read_to_string(&log).unwrap();
