@@ -7,7 +7,8 @@
 //! written over the executor seam ([`exec`]). [`Location`] says which backend,
 //! [`Database::open`] opens either and hands out the stores behind their traits ([`Stores`]
 //! all at once); one [`StoreError`]. Only the composition root (`cli/`) opens the database,
-//! once per process.
+//! once per process. Beside its schema version a database keeps a compatibility marker
+//! ([`schema`]), so that two releases of the pair run side by side on it during an upgrade.
 //!
 //! - [`Store`] (this file; `SqliteStore`, `PgStore`): results, batches, outages, flaps;
 //! - [`WindowStore`]: operators' decisions on service windows;
