@@ -142,3 +142,18 @@ pub fn previous_collector() -> PathBuf {
     );
     bin
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_file_names_a_commit_of_this_history() {
+        let rev = super::previous_release();
+        assert_eq!(super::resolve(&rev).len(), 40, "{rev}");
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in this checkout's git history")]
+    fn a_commit_missing_from_the_history_says_how_to_get_it() {
+        super::resolve("0123456789abcdef0123456789abcdef01234567");
+    }
+}
