@@ -59,6 +59,9 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     // Held while running: `db restore` refuses a SQLite file a collector runs on.
     let _run_lock = database.run_lock()?;
     let stores = database.stores()?;
+    if let Some(note) = database.schema()?.newer_note() {
+        tracing::info!("{note}");
+    }
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
     let app = App::new(inv, stores.results.clone(), clock.clone())?;

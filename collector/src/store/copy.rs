@@ -7,8 +7,8 @@
 //! - the target is opened the usual way (created and migrated to this program's schema when
 //!   new) and must be at the source's schema version and hold no rows in any table;
 //! - every table of the schema is copied ([`TABLES`], in an order that respects the foreign
-//!   keys), with its ids, except the running cluster's heartbeats and lease ([`RUNTIME`]); the schema's bookkeeping (`dv_schema`, SQLite's `user_version` and
-//!   `sqlite_sequence`) is not a table to copy; a table of the source or target that [`TABLES`]
+//!   keys), with its ids, except the running cluster's heartbeats and lease ([`RUNTIME`]); the schema's bookkeeping (`dv_schema` with the version or the
+//!   compatibility marker, SQLite's `user_version` and `sqlite_sequence`) is not a table to copy; a table of the source or target that [`TABLES`]
 //!   does not know stops the copy, so a new migration's table cannot be forgotten;
 //! - all of it in one transaction on the target, in which the rows of every table are counted
 //!   against the source before the commit; PostgreSQL's id sequences are set to `max(id) + 1`

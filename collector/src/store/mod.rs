@@ -7,7 +7,8 @@
 //! written over the executor seam ([`exec`]). [`Location`] says which backend,
 //! [`Database::open`] opens either and hands out the stores behind their traits ([`Stores`]
 //! all at once); one [`StoreError`]. Only the composition root (`cli/`) opens the database,
-//! once per process.
+//! once per process. Beside its schema version a database keeps a compatibility marker
+//! ([`schema`]), so that two releases of the pair run side by side on it during an upgrade.
 //!
 //! - [`Store`] (this file; `SqliteStore`, `PgStore`): results, batches, outages, flaps;
 //! - [`WindowStore`]: operators' decisions on service windows;
@@ -58,6 +59,7 @@ pub mod outbox;
 pub mod pg;
 pub mod policy;
 mod results;
+pub mod schema;
 pub mod service_updates;
 pub mod sqlite;
 pub mod windows;
@@ -71,6 +73,7 @@ pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
 pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use policy::{Failure, FailureState, PolicyStore};
+pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
@@ -97,6 +100,17 @@ pub enum StoreError {
     Unavailable { path: String, message: String },
     #[error("database schema version {found} is newer than this program ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// A newer schema whose compatibility marker ([`schema`]) excludes this program.
+    #[error(
+        "database schema version {found} is newer than this program ({supported}) and needs a \
+         program of schema version {oldest} or later (a later release removed or changed what \
+         this one uses): install that release, or restore the backup taken before the upgrade"
+    )]
+    SchemaIncompatible {
+        found: i64,
+        supported: i64,
+        oldest: i64,
+    },
     #[error("db copy: {0}")]
     Copy(String),
     /// `db backup` or `db restore` could not go on (the message says why and what to do).

@@ -14,9 +14,9 @@ use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore,
-    SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteServiceUpdateStore,
-    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    OutboxStore, PolicyStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
+    SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore,
+    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,6 +114,14 @@ impl Database {
         match self {
             Database::Sqlite(path) => RunLock::shared(path).map(Some),
             Database::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// Its schema as this program finds it, migrated or left newer ([`SchemaState`]).
+    pub fn schema(&self) -> Result<SchemaState, StoreError> {
+        match self {
+            Database::Sqlite(path) => super::sqlite::schema_state(&super::sqlite::open(path)?),
+            Database::Postgres(pool) => pool.run(async |c| pg::migrations::schema_state(c).await),
         }
     }
 

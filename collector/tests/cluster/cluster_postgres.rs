@@ -24,10 +24,10 @@
 //! with what to install.
 
 use crate::rig;
-use driftvakt_collector_testkit::{process, spool};
+use driftvakt_collector_testkit::process;
 
 use crate::rig::{
-    agent_config, alerts_about, inventory, received, start_agent, subjects, wait, Devices, Node,
+    agent_config, alerts_about, inventory, start_agent, subjects, wait, Devices, Node,
 };
 use chrono::{DateTime, Datelike, Utc};
 use driftvakt_collector::store::{Database, Location};
@@ -41,9 +41,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DEVICES: usize = 3;
-
-/// (device, check, time in ms) of one result.
-type Key = (String, String, i64);
 
 /// Two nodes on one PostgreSQL database, the agent pushing to both, aiosmtpd.
 struct Rig {
@@ -117,20 +114,6 @@ impl Rig {
         self.database.parse().unwrap()
     }
 
-    /// Every result stored, through the store API: (device, check, time) → how many rows.
-    fn stored(&self) -> BTreeMap<Key, u32> {
-        let db = Database::open(&self.location()).expect("open the pair's database");
-        let store = db.store().unwrap();
-        let mut out = BTreeMap::new();
-        for device in self.devices.ids() {
-            for r in store.results(&device, 0).unwrap() {
-                assert_eq!(r.agent, "a1");
-                *out.entry((r.target, r.check, r.time)).or_insert(0) += r.count;
-            }
-        }
-        out
-    }
-
     fn stored_total(&self) -> usize {
         // Opening fails while the server is down: nothing stored as far as we can see.
         Database::open(&self.location())
@@ -154,65 +137,22 @@ impl Rig {
         (la == lb && gauges == expected).then_some(la)
     }
 
-    /// The agent stops cleanly (its last flush), then: every result it produced is in its spool
-    /// (nothing was deleted from it), and the stored results are exactly those, each once.
+    /// The agent stops cleanly, and the stored results are exactly its spooled ones, each once
+    /// ([`rig::assert_stored_equals_spooled`]).
     fn assert_stored_equals_spooled(&mut self) -> usize {
-        self.agent
-            .as_mut()
-            .unwrap()
-            .terminate(Duration::from_secs(20));
-        let spool = self.dir().join("agent/spool");
-        let records = spool::spool_records(&spool);
-        assert_eq!(
-            records.first().map(|(seq, _)| *seq),
-            Some(1),
-            "the spool still starts at its first result (no segment was deleted)"
+        let (spool, location, ids) = (
+            self.dir().join("agent/spool"),
+            self.location(),
+            self.devices.ids(),
         );
-        let spooled: Vec<ProbeResult> = records.into_iter().map(|(_, r)| r).collect();
-        let keys = spool::keys(&spooled);
-        assert_eq!(
-            keys.len(),
-            spooled.len(),
-            "the agent produced each key once"
-        );
-        let stored = self.stored();
-        let doubled: Vec<_> = stored.iter().filter(|(_, n)| **n != 1).collect();
-        assert!(
-            doubled.is_empty(),
-            "results stored more than once: {doubled:?}"
-        );
-        let stored: BTreeSet<Key> = stored.into_keys().collect();
-        let lost: Vec<_> = keys.difference(&stored).collect();
-        let extra: Vec<_> = stored.difference(&keys).collect();
-        assert!(
-            lost.is_empty() && extra.is_empty(),
-            "spooled but not stored: {lost:?}\nstored but never spooled: {extra:?}"
-        );
-        println!("stored results = spooled results: {}", keys.len());
-        keys.len()
+        rig::assert_stored_equals_spooled(self.agent.as_mut().unwrap(), &spool, &location, &ids)
     }
 
-    /// Every message the SMTP server received has its own `Message-ID`; each device in
-    /// `down` has exactly `per_device` messages, the others none.
+    /// Each device in `down` has exactly `per_device` notices, the others none, every message
+    /// and subject once ([`rig::assert_notices_once`]).
     fn assert_notices_once(&self, down: &[usize], per_device: usize) {
-        let got = received(&self.smtp);
-        for i in 0..DEVICES {
-            let want = if down.contains(&i) { per_device } else { 0 };
-            assert_eq!(
-                alerts_about(&self.smtp, &format!("ap-{i}")),
-                want,
-                "notices about ap-{i}: {:?}\n{}\n{}",
-                subjects(&self.smtp),
-                self.a.log(),
-                self.b.log()
-            );
-        }
-        assert!(got.values().all(|n| *n == 1), "exactly once: {got:?}");
-        let subjects = subjects(&self.smtp);
-        assert!(
-            subjects.values().all(|n| *n == 1),
-            "each subject once: {subjects:?}"
-        );
+        let logs = format!("{}\n{}", self.a.log(), self.b.log());
+        rig::assert_notices_once(&self.smtp, DEVICES, down, per_device, &logs);
     }
 }
 

@@ -2,16 +2,20 @@
 //! `cluster_postgres` on PostgreSQL): the inventory of a node (devices with a TCP check each,
 //! mail to aiosmtpd, a short lease), the agent's configuration with every node's URL, a
 //! collector node as a child process with its `/api/v1/status` and `/metrics`, devices that go
-//! down when the test closes their listener, plain HTTP/1.0 over 127.0.0.1, signals, and
-//! counting the notices the SMTP server received.
+//! down when the test closes their listener, plain HTTP/1.0 over 127.0.0.1, signals, counting
+//! the notices the SMTP server received, and the two end checks of the pair tests on the store
+//! API: stored results = the agent's spooled ones, each notice once.
 
 use chrono::{Datelike, Utc};
+use driftvakt_collector::store::{Database, Location};
 pub use driftvakt_collector_testkit::files::owner_only;
 pub use driftvakt_collector_testkit::http::{get, http};
 use driftvakt_collector_testkit::process::{agent_bin, collector_bin, read_log, Proc};
 pub use driftvakt_collector_testkit::process::{signal, wait};
 use driftvakt_collector_testkit::smtp::SmtpPeer;
-use std::collections::BTreeMap;
+use driftvakt_collector_testkit::spool;
+use driftvakt_common::wire::ProbeResult;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,6 +161,8 @@ pub struct Node {
     pub port: u16,
     pub config: PathBuf,
     pub proc: Option<Proc>,
+    /// The collector binary it runs: this build's, or an older release's (`cluster_upgrade`).
+    pub bin: PathBuf,
 }
 
 impl Node {
@@ -166,12 +172,13 @@ impl Node {
             port: driftvakt_collector_testkit::ports::free_port(),
             config,
             proc: None,
+            bin: collector_bin(),
         }
     }
 
     /// Starts (or restarts) the process and waits until its `/api/v1/status` answers.
     pub fn start(&mut self, dir: &Path) {
-        let mut cmd = Command::new(collector_bin());
+        let mut cmd = Command::new(&self.bin);
         cmd.args(["run", "--config"])
             .arg(&self.config)
             .args(["--listen", &format!("127.0.0.1:{}", self.port)]);
@@ -304,4 +311,91 @@ fn write_lock_free(db: &Path) -> bool {
     };
     conn.busy_timeout(Duration::ZERO).ok();
     conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok()
+}
+
+/// (device, check, time in ms) of one result.
+pub type Key = (String, String, i64);
+
+/// Every result of `devices` stored in the database at `location`, through the store API:
+/// (device, check, time) → how many rows. (Opening migrates the database to this build's
+/// schema.)
+pub fn stored(location: &Location, devices: &[String]) -> BTreeMap<Key, u32> {
+    let db = Database::open(location).expect("open the pair's database");
+    let store = db.store().unwrap();
+    let mut out = BTreeMap::new();
+    for device in devices {
+        for r in store.results(device, 0).unwrap() {
+            assert_eq!(r.agent, "a1");
+            *out.entry((r.target, r.check, r.time)).or_insert(0) += r.count;
+        }
+    }
+    out
+}
+
+/// The agent stops cleanly (its last flush), then: every result it produced is in its `spool`
+/// (nothing was deleted from it), and the results of `devices` stored at `location` are
+/// exactly those, each once. Returns how many.
+pub fn assert_stored_equals_spooled(
+    agent: &mut Proc,
+    spool: &Path,
+    location: &Location,
+    devices: &[String],
+) -> usize {
+    agent.terminate(Duration::from_secs(20));
+    let records = spool::spool_records(spool);
+    assert_eq!(
+        records.first().map(|(seq, _)| *seq),
+        Some(1),
+        "the spool still starts at its first result (no segment was deleted)"
+    );
+    let spooled: Vec<ProbeResult> = records.into_iter().map(|(_, r)| r).collect();
+    let keys = spool::keys(&spooled);
+    assert_eq!(
+        keys.len(),
+        spooled.len(),
+        "the agent produced each key once"
+    );
+    let stored = stored(location, devices);
+    let doubled: Vec<_> = stored.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "results stored more than once: {doubled:?}"
+    );
+    let stored: BTreeSet<Key> = stored.into_keys().collect();
+    let lost: Vec<_> = keys.difference(&stored).collect();
+    let extra: Vec<_> = stored.difference(&keys).collect();
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "spooled but not stored: {lost:?}\nstored but never spooled: {extra:?}"
+    );
+    println!("stored results = spooled results: {}", keys.len());
+    keys.len()
+}
+
+/// Every message `smtp` received has its own `Message-ID` and subject; of the devices
+/// `ap-0`…`ap-{devices - 1}`, each in `down` has exactly `per_device` messages, the others
+/// none. `logs` go into the failure message.
+pub fn assert_notices_once(
+    smtp: &SmtpPeer,
+    devices: usize,
+    down: &[usize],
+    per_device: usize,
+    logs: &str,
+) {
+    let got = received(smtp);
+    for i in 0..devices {
+        let want = if down.contains(&i) { per_device } else { 0 };
+        assert_eq!(
+            alerts_about(smtp, &format!("ap-{i}")),
+            want,
+            "notices about ap-{i}: {:?}\n{logs}",
+            subjects(smtp),
+        );
+    }
+    assert!(got.values().all(|n| *n == 1), "exactly once: {got:?}");
+    let subjects = subjects(smtp);
+    assert!(
+        subjects.values().all(|n| *n == 1),
+        "each subject once: {subjects:?}"
+    );
 }

@@ -14,4 +14,5 @@ mod db_copy;
 mod store_migration;
 mod store_notify;
 mod store_retention;
+mod store_schema;
 mod units;

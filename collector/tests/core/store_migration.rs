@@ -122,12 +122,19 @@ fn migrating_twice_changes_nothing_and_a_newer_database_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     let conn = driftvakt_collector::store::sqlite::open(&path).unwrap();
     assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+    // A newer schema after a contract migration (its marker excludes this program; the
+    // compatible case is in `store_schema`).
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
+    conn.execute(
+        "UPDATE dv_schema SET oldest_compatible = ?1",
+        [SCHEMA_VERSION + 1],
+    )
+    .unwrap();
     drop(conn);
     let err = SqliteStore::open(&path)
         .err()
-        .expect("a newer schema is refused");
+        .expect("a newer, incompatible schema is refused");
     assert!(
         err.to_string().contains("is newer than this program"),
         "{err}"

@@ -4,7 +4,8 @@
 //! Everything a test needs that is not the code under test: free loopback ports ([`ports`]),
 //! owner-only secret files ([`files`]), a collector inventory builder ([`inventory`]), the real
 //! `driftvakt-collector` and `driftvakt-agent` binaries as child processes killed on drop
-//! ([`process`]), plain HTTP/1.0 over loopback ([`http`]), and the real peers the tests talk to:
+//! ([`process`]), the previous release's collector built from its commit ([`previous`]),
+//! plain HTTP/1.0 over loopback ([`http`]), and the real peers the tests talk to:
 //! an SMTP sink ([`smtp`], aiosmtpd), a throwaway PostgreSQL cluster ([`pg`]), Prometheus
 //! ([`prometheus`]) and Chromium over the DevTools protocol ([`devtools`]); the systemd unit
 //! checks ([`units`]) and the agent's spool read raw ([`spool`]).
@@ -18,6 +19,7 @@ pub mod http;
 pub mod inventory;
 pub mod pg;
 pub mod ports;
+pub mod previous;
 pub mod process;
 pub mod prometheus;
 pub mod smtp;

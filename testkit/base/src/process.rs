@@ -22,6 +22,11 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The target folder cargo builds into (`target`, or `CARGO_TARGET_DIR`): above [`bin_dir`].
+pub fn target_dir() -> PathBuf {
+    bin_dir().parent().expect("the target folder").to_path_buf()
+}
+
 fn binary(name: &str, hint: &str) -> PathBuf {
     let path = bin_dir().join(name);
     assert!(

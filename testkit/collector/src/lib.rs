@@ -9,7 +9,7 @@
 //! - [`results_db`]: the stored results read back.
 
 pub use driftvakt_testkit::{
-    devtools, files, http, inventory, pg, ports, process, prometheus, smtp, spool, units,
+    devtools, files, http, inventory, pg, ports, previous, process, prometheus, smtp, spool, units,
 };
 
 pub mod backends;

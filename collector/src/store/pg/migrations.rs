@@ -5,12 +5,16 @@
 //! A unit test keeps the two sequences the same length: a migration appended to one must be
 //! appended to the other.
 //!
-//! The version is kept in table `dv_schema` (one row), since PostgreSQL has no `user_version`.
+//! The version is kept in table `dv_schema` (one row), since PostgreSQL has no `user_version`;
+//! from migration 15 on, with the schema's compatibility marker beside it
+//! ([`crate::store::schema`]).
 //! Each migration runs in one transaction with its version bump, under a transaction-scoped
 //! advisory lock, so collectors opening the same database at once apply each exactly once.
 
-use super::Conn;
+use super::{Conn, Sql};
+use crate::store::schema::{self, SchemaState};
 use crate::store::StoreError;
+use tokio_postgres::GenericClient;
 
 /// Every migration, in order (see the module doc).
 pub const MIGRATIONS: &[&str] = &[
@@ -288,6 +292,8 @@ ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
     created_at    TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);"#,
+    // 15: the schema's compatibility marker beside the version (see the SQLite migration 15).
+    r#"ALTER TABLE dv_schema ADD COLUMN oldest_compatible BIGINT;"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).
@@ -309,7 +315,36 @@ pub async fn schema_version(c: &mut Conn) -> Result<i64, StoreError> {
     Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
 }
 
-/// Runs the migrations the database lacks, each in one transaction with its version bump.
+/// The database's schema as this program finds it (version and compatibility marker).
+pub async fn schema_state(c: &mut Conn) -> Result<SchemaState, StoreError> {
+    let version = schema_version(c).await?;
+    Ok(SchemaState {
+        version,
+        oldest_compatible: marker(c.sql(), version).await?,
+        supported: SCHEMA_VERSION,
+    })
+}
+
+/// The compatibility marker of a database at `version`, if it has one.
+async fn marker<C: GenericClient>(
+    mut sql: Sql<'_, C>,
+    version: i64,
+) -> Result<Option<i64>, StoreError> {
+    if version < schema::MARKER_SINCE {
+        return Ok(None);
+    }
+    let row = sql
+        .opt("SELECT oldest_compatible FROM dv_schema", &[])
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<_, Option<i64>>(0))
+        .transpose()?
+        .flatten())
+}
+
+/// Runs the migrations the database lacks, each in one transaction with its version bump and
+/// compatibility marker. A newer database is left as it is when its marker lets this program
+/// run on it ([`schema::check_newer`]).
 pub async fn migrate(c: &mut Conn) -> Result<(), StoreError> {
     loop {
         let mut tx = c.tx().await?;
@@ -322,22 +357,27 @@ pub async fn migrate(c: &mut Conn) -> Result<(), StoreError> {
         let row = tx.sql().opt("SELECT version FROM dv_schema", &[]).await?;
         let version: i64 = row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0);
         if version > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+            let oldest = marker(tx.sql(), version).await?;
+            return schema::check_newer(version, oldest, SCHEMA_VERSION);
         }
         let Some(sql) = MIGRATIONS.get(version as usize) else {
             return Ok(());
         };
+        let next = version + 1;
         tx.sql().batch(sql).await?;
         tx.sql().exec("DELETE FROM dv_schema", &[]).await?;
-        tx.sql()
-            .exec(
-                "INSERT INTO dv_schema (version) VALUES ($1)",
-                &[&(version + 1)],
-            )
-            .await?;
+        if next >= schema::MARKER_SINCE {
+            tx.sql()
+                .exec(
+                    "INSERT INTO dv_schema (version, oldest_compatible) VALUES ($1, $2)",
+                    &[&next, &schema::oldest_compatible(next)],
+                )
+                .await?;
+        } else {
+            tx.sql()
+                .exec("INSERT INTO dv_schema (version) VALUES ($1)", &[&next])
+                .await?;
+        }
         tx.commit().await?;
     }
 }

@@ -35,6 +35,7 @@ impl End for SqliteEnd {
     fn tables(&mut self) -> Result<Vec<String>, StoreError> {
         let mut st = self.conn.prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND name <> 'dv_schema'
              ORDER BY name",
         )?;
         let names = st.query_map([], |r| r.get(0))?;

@@ -8,7 +8,11 @@
 //! - release 0.1.0 wrote version 1 (the `dv_` tables) and created the calendar, notifier and
 //!   alerting tables on the side with `CREATE TABLE IF NOT EXISTS`; migrations 2 to 4 bring those
 //!   into the sequence with the same statements, so a 0.1.0 database (see
-//!   `collector/tests/fixtures/release-0.1.0.db`) migrates with nothing lost.
+//!   `collector/tests/fixtures/release-0.1.0.db`) migrates with nothing lost;
+//! - from migration 13 on a migration only adds (expand), so the previous release runs on the
+//!   migrated schema beside this one; one that removes or tightens (contract) is listed in
+//!   `store::schema`'s `CONTRACTS`, which raises the compatibility marker every migration
+//!   writes from 15 on.
 
 /// Every migration, in order.
 pub const MIGRATIONS: &[&str] = &[
@@ -298,6 +302,10 @@ ALTER TABLE notify_outbox ADD COLUMN send_epoch INTEGER;",
     created_at    TEXT NOT NULL
 );
 CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);",
+    // 15: the schema's compatibility marker (`store::schema`): the oldest schema version a
+    // program must know to run on this database, one row, written by every migration from this
+    // one on (the version itself stays in `user_version`). Expand only: release 14 runs on it.
+    r"CREATE TABLE dv_schema (oldest_compatible INTEGER NOT NULL);",
 ];
 
 /// The schema version this program writes.

@@ -5,7 +5,8 @@
 //! `SqliteStore::replace_outages`), foreign keys on, a 5 s busy timeout for the moments two writers meet, statements
 //! prepared once per connection (`prepare_cached`, with room for every statement of a push), and the
 //! schema brought up to date by the one migration sequence ([`migrations`]) before the
-//! connection is handed out. A database written by a newer program is refused.
+//! connection is handed out. A database written by a newer program is refused unless its
+//! compatibility marker says this program may run on it ([`crate::store::schema`]).
 //!
 //! Incremental auto-vacuum: pages freed by compaction are reused first and can be returned to the
 //! file system in small steps (`PRAGMA incremental_vacuum`), so the file stops growing once the
@@ -38,6 +39,7 @@ pub use service_updates::SqliteServiceUpdateStore;
 pub use windows::SqliteWindowStore;
 
 use super::exec::{Arg, Cells, Exec};
+use super::schema::{self, SchemaState};
 use super::StoreError;
 pub use crate::inventory::database::check_location;
 use migrations::{MIGRATIONS, SCHEMA_VERSION};
@@ -103,24 +105,49 @@ pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
 
-/// Runs the migrations the file lacks, each in one IMMEDIATE transaction with its version bump;
-/// the version is read again inside the transaction, so several connections opening the same
-/// file at once apply each migration exactly once.
+/// The schema's compatibility marker ([`schema`]), if the file has one.
+pub fn oldest_compatible(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    if schema_version(conn)? < schema::MARKER_SINCE {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row("SELECT oldest_compatible FROM dv_schema", [], |r| r.get(0))
+        .optional()?)
+}
+
+/// The file's schema as this program finds it.
+pub fn schema_state(conn: &Connection) -> Result<SchemaState, StoreError> {
+    Ok(SchemaState {
+        version: schema_version(conn)?,
+        oldest_compatible: oldest_compatible(conn)?,
+        supported: SCHEMA_VERSION,
+    })
+}
+
+/// Runs the migrations the file lacks, each in one IMMEDIATE transaction with its version bump
+/// and compatibility marker; the version is read again inside the transaction, so several
+/// connections opening the same file at once apply each migration exactly once. A newer file
+/// is left as it is when its marker lets this program run on it ([`schema::check_newer`]).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = schema_version(&tx)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+            return schema::check_newer(version, oldest_compatible(&tx)?, SCHEMA_VERSION);
         }
         let Some(sql) = MIGRATIONS.get(version as usize) else {
             return Ok(());
         };
+        let next = version + 1;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
+        if next >= schema::MARKER_SINCE {
+            tx.execute_batch("DELETE FROM dv_schema")?;
+            tx.execute(
+                "INSERT INTO dv_schema (oldest_compatible) VALUES (?1)",
+                [schema::oldest_compatible(next)],
+            )?;
+        }
+        tx.pragma_update(None, "user_version", next)?;
         tx.commit()?;
     }
 }
