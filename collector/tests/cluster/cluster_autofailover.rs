@@ -18,8 +18,7 @@
 
 use crate::autofailover_rig::Formation;
 use crate::rig::{
-    agent_config, alerts_about, inventory, owner_only, received, start_agent, subjects, wait,
-    Devices, Node,
+    agent_config, alerts_about, owner_only, received, start_agent, subjects, wait, Devices, Node,
 };
 use chrono::Utc;
 use driftvakt_collector::store::{Database, Location};
@@ -171,8 +170,7 @@ fn the_primarys_host_dies_under_two_collectors() {
     std::fs::create_dir_all(dir.join("mail")).unwrap();
     let smtp = SmtpPeer::start(&dir.join("mail"));
     let mut devices = Devices::new(DEVICES);
-    let mut a = Node::new("a", inventory(dir, "a", &url, smtp.port, &devices.ports));
-    let mut b = Node::new("b", inventory(dir, "b", &url, smtp.port, &devices.ports));
+    let (mut a, mut b) = Node::pair(dir, &url, smtp.port, &devices.ports);
     with_posters(&a.config);
     with_posters(&b.config);
     a.start(dir);

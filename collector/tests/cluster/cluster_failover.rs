@@ -44,14 +44,7 @@ fn failover_after_sigkill_and_sigstop_sends_every_notice_once() {
     let mut devices = Devices::new(DEVICES);
     let db = dir.join("shared.db");
     let database = db.display().to_string();
-    let mut a = Node::new(
-        "a",
-        inventory(dir, "a", &database, smtp.port, &devices.ports),
-    );
-    let mut b = Node::new(
-        "b",
-        inventory(dir, "b", &database, smtp.port, &devices.ports),
-    );
+    let (mut a, mut b) = Node::pair(dir, &database, smtp.port, &devices.ports);
     a.start(dir);
     wait("a leads", Duration::from_secs(10), || {
         a.leader().as_deref() == Some("a")

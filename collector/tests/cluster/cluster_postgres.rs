@@ -65,14 +65,7 @@ impl Rig {
         std::fs::create_dir_all(dir.join("mail")).unwrap();
         let smtp = SmtpPeer::start(&dir.join("mail"));
         let devices = Devices::new(DEVICES);
-        let a = Node::new(
-            "a",
-            inventory(&dir, "a", &database, smtp.port, &devices.ports),
-        );
-        let b = Node::new(
-            "b",
-            inventory(&dir, "b", &database, smtp.port, &devices.ports),
-        );
+        let (a, b) = Node::pair(&dir, &database, smtp.port, &devices.ports);
         let mut rig = Rig {
             agent: None,
             a,

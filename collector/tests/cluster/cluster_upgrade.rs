@@ -16,9 +16,7 @@
 //! takeover, and never two nodes that say they lead. `--nocapture` prints the build time of the
 //! previous release, the takeover and the samples.
 
-use crate::rig::{
-    self, agent_config, alerts_about, get, inventory, start_agent, wait, Devices, Node,
-};
+use crate::rig::{self, agent_config, alerts_about, get, start_agent, wait, Devices, Node};
 use driftvakt_collector::store::sqlite::migrations::SCHEMA_VERSION;
 use driftvakt_collector::store::Location;
 use driftvakt_collector_testkit::pg::PgCluster;
@@ -133,14 +131,7 @@ fn rolling_upgrade_from_the_previous_release_under_load() {
     std::fs::create_dir_all(dir.join("mail")).unwrap();
     let smtp = SmtpPeer::start(&dir.join("mail"));
     let mut devices = Devices::new(DEVICES);
-    let mut a = Node::new(
-        "a",
-        inventory(dir, "a", &database, smtp.port, &devices.ports),
-    );
-    let mut b = Node::new(
-        "b",
-        inventory(dir, "b", &database, smtp.port, &devices.ports),
-    );
+    let (mut a, mut b) = Node::pair(dir, &database, smtp.port, &devices.ports);
     a.bin = old.clone();
     b.bin = old;
 

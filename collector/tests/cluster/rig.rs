@@ -176,6 +176,14 @@ impl Node {
         }
     }
 
+    /// Nodes `a` and `b` on `database`, mailing to `smtp_port`, checking `ports` (not started).
+    pub fn pair(dir: &Path, database: &str, smtp_port: u16, ports: &[u16]) -> (Node, Node) {
+        (
+            Node::new("a", inventory(dir, "a", database, smtp_port, ports)),
+            Node::new("b", inventory(dir, "b", database, smtp_port, ports)),
+        )
+    }
+
     /// Starts (or restarts) the process and waits until its `/api/v1/status` answers.
     pub fn start(&mut self, dir: &Path) {
         let mut cmd = Command::new(&self.bin);
