@@ -63,6 +63,8 @@ pub struct Plan {
     pub faults: Vec<Fault>,
     /// Spans the SMTP sink is down.
     pub smtp_down: Vec<Span>,
+    /// Spans the SMTP sink answers every message with 451 (a temporary refusal).
+    pub smtp_refusing: Vec<Span>,
 }
 
 impl Plan {
@@ -93,6 +95,7 @@ impl Plan {
             slots,
             faults: Vec::new(),
             smtp_down: Vec::new(),
+            smtp_refusing: Vec::new(),
         };
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_7ea1);
         plan.schedule_faults(&mut rng);
@@ -154,16 +157,22 @@ impl Plan {
                 self.add_dark(sw, (s - 1) * self.slot, end);
             }
         }
-        // The SMTP sink down from the middle of slot 1 for one and a half slots, and again every
-        // five slots.
-        let mut s = 1;
-        while s + 2 < self.slots {
-            let start = s * self.slot + self.slot / 2;
-            self.smtp_down.push(Span {
-                start,
-                end: start + self.slot * 3 / 2,
-            });
-            s += 5;
+        // The SMTP sink down for one slot from six intervals into slot 1, and again every five
+        // slots; refusing every message with 451 likewise from slot 3. Their edges lie away
+        // from the dark edges (slot boundaries) and from the confirmations and recoveries a few
+        // intervals after them, so every notice's fate is certain: a notice held while the
+        // server is away goes out when it is back, before the outage it tells of ends.
+        let at = 6 * self.interval;
+        for (first, spans) in [(1, &mut self.smtp_down), (3, &mut self.smtp_refusing)] {
+            let mut s = first;
+            while s + 2 < self.slots {
+                let start = s * self.slot + at;
+                spans.push(Span {
+                    start,
+                    end: start + self.slot,
+                });
+                s += 5;
+            }
         }
     }
 
@@ -332,10 +341,40 @@ impl Plan {
                 "    {m}:\n      editors: [intranat@{slug}.example.se]\n      service_desk: [servicedesk@{slug}.example.se]\n      on_call: [beredskap@{slug}.example.se]\n"
             ));
         }
-        out.push_str("  hold_down: 0s\n");
+        // Every notice its own mail (no digest), retried within seconds of the server's
+        // return, and a fixed audience for the alerts: Tranemo's service desk is always open
+        // (but on holidays), Ulricehamn's never, so its alerts page on-call.
+        out.push_str(
+            "  hold_down: 0s\n  rate_limit_per_hour: 100000\n  \
+             retry: { initial_backoff: 1s, max_backoff: 5s }\n",
+        );
+        out.push_str("calendar:\n  office_hours:\n    municipalities:\n");
+        for (i, m) in self.world.municipalities.iter().enumerate() {
+            let hours = if i == OPEN_DESK {
+                "[\"00:00-24:00\"]"
+            } else {
+                "[]"
+            };
+            out.push_str(&format!("      {m}:\n"));
+            for day in WEEK {
+                out.push_str(&format!("        {day}: {hours}\n"));
+            }
+        }
         out
     }
 }
+
+/// The municipality (index) whose service desk is open around the clock; the other's never is.
+pub const OPEN_DESK: usize = 0;
+const WEEK: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 pub fn is_agent_silence(kind: FaultKind) -> bool {
     matches!(kind, FaultKind::AgentKill | FaultKind::AgentStop)

@@ -16,9 +16,12 @@
 //!   within the plan's tolerance (`outages_expected`, `outages_seen`, `outage_mismatches`);
 //! - the stored outages equal, to the millisecond, what the oracle computes from the results
 //!   made (`exact_mismatches`);
+//! - the mails the SMTP server received equal the notices the mail oracle ([`crate::mails`])
+//!   predicts from the plan, by recipient and subject (`mails_expected`, `mail_mismatches`);
 //! - no `ERROR` in any log that the plan did not cause (`errors_unexpected`), and never
 //!   "another collector process beats" (issue 23 item 1, `twin_seen`).
 
+use crate::mails;
 use crate::oracle::{self, Expected};
 use crate::plan::{match_with_tolerance, Fault, FaultKind, Plan};
 use crate::procs::{free_port, http_get, metric, read_spool, wait_until, Devices, Proc};
@@ -79,7 +82,14 @@ pub struct RealSummary {
     pub errors_unexpected: usize,
     pub twin_seen: bool,
     pub spool_resets: usize,
+    pub mails_expected: usize,
+    /// Distinct messages received (by `Message-ID`).
     pub mails_received: usize,
+    pub mail_mismatches: usize,
+    /// Mails beyond the expected count at instants where two edges were planned at once.
+    pub mail_races: usize,
+    /// Messages received again with a `Message-ID` already seen (SMTP delivers at least once).
+    pub mails_doubled: usize,
     pub mismatches: Vec<String>,
     /// Every mismatch, written to `mismatches.txt` in the kept logs.
     #[serde(skip)]
@@ -95,6 +105,7 @@ impl RealSummary {
             && self.doubled == 0
             && self.outage_mismatches == 0
             && self.exact_mismatches == 0
+            && self.mail_mismatches == 0
             && self.errors_unexpected == 0
             && !self.twin_seen
             && self.results_made > 0
@@ -116,6 +127,8 @@ struct Rig {
     smtp_port: u16,
     smtp: Option<Proc>,
     mail_dir: PathBuf,
+    /// "451" while the SMTP server refuses every message, empty otherwise.
+    refuse_file: PathBuf,
     made: Made,
     spool_deletes: usize,
     /// Spool resets the agents counted (`driftvakt_agent_spool_resets_total`, read after each
@@ -164,6 +177,8 @@ impl Rig {
             .args(["--port", &self.smtp_port.to_string()])
             .arg("--dir")
             .arg(&self.mail_dir)
+            .arg("--refuse-file")
+            .arg(&self.refuse_file)
             .stdout(Stdio::piped())
             .stderr(
                 std::fs::File::options()
@@ -312,6 +327,7 @@ enum Action {
     Fault(Fault, bool),
     SmtpDown,
     SmtpUp,
+    SmtpRefuse(bool),
 }
 
 fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
@@ -323,6 +339,10 @@ fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
     for s in &plan.smtp_down {
         out.push((s.start, Action::SmtpDown));
         out.push((s.end, Action::SmtpUp));
+    }
+    for s in &plan.smtp_refusing {
+        out.push((s.start, Action::SmtpRefuse(true)));
+        out.push((s.end, Action::SmtpRefuse(false)));
     }
     out.sort_by_key(|(t, _)| *t);
     out
@@ -386,6 +406,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         smtp_port,
         smtp: None,
         mail_dir: dir.join("mail"),
+        refuse_file: dir.join("smtp.refuse"),
         made: Made::new(),
         spool_deletes: 0,
         spool_resets: 0,
@@ -441,8 +462,14 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         }
     }
     rig.snapshot_spools();
-    // Mails queued while the SMTP server was down go out on the notifier's retry.
+    // Notices of the last recoveries, and any held while the SMTP server was away, go out.
+    let port = rig.collector_port;
     std::thread::sleep(Duration::from_secs(5));
+    wait_until(
+        "the collector's outbox to be empty",
+        Duration::from_secs(120),
+        || metric(port, "driftvakt_notify_outbox_pending") == Some(0.0),
+    )?;
     if let Some(mut c) = rig.collector.take() {
         if !c.terminate(Duration::from_secs(30)) {
             eprintln!("soak: the collector did not stop within 30 s on SIGTERM");
@@ -475,15 +502,12 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     summary
         .faults
         .insert("SmtpDown".into(), plan.smtp_down.len());
+    summary
+        .faults
+        .insert("SmtpRefusing".into(), plan.smtp_refusing.len());
     compare(&plan, &config, &rig.made, epoch0, stop_rel, &mut summary)?;
     check_logs(&plan, &dir, &mut summary)?;
-    summary.mails_received = std::fs::read_dir(&rig.mail_dir)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .count()
-        })
-        .unwrap_or(0);
+    compare_mails(&plan, &rig.mail_dir, epoch0, &mut summary);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if summary.passed() {
         summary.logs = "(removed)".into();
@@ -515,6 +539,9 @@ fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
                 }
             }
             Action::SmtpUp => rig.start_smtp()?,
+            Action::SmtpRefuse(on) => {
+                std::fs::write(&rig.refuse_file, if on { "451" } else { "" })?;
+            }
         }
     }
     wait_for(t0, end, rig, &mut next_snapshot)
@@ -620,6 +647,21 @@ fn compare(
         push(summary, w);
     }
     Ok(())
+}
+
+/// The mails received against the mail oracle's.
+fn compare_mails(plan: &Plan, mail_dir: &Path, epoch0: Ms, summary: &mut RealSummary) {
+    let expected = mails::expected(plan, epoch0, now_ms());
+    let got = mails::received(mail_dir);
+    let (wrong, races) = mails::compare(&expected, &got);
+    summary.mails_expected = expected.values().map(|e| e.count).sum();
+    summary.mails_received = got.total - got.doubled;
+    summary.mails_doubled = got.doubled;
+    summary.mail_races = races;
+    summary.mail_mismatches = wrong.len();
+    for w in wrong {
+        push(summary, w);
+    }
 }
 
 fn push(summary: &mut RealSummary, line: String) {
