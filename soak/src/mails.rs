@@ -64,6 +64,8 @@ struct Told {
     close: String,
     editors_of: Option<String>,
     municipality: usize,
+    /// A device alert's device: its alarm and recovery also go to the webhook.
+    device: Option<String>,
 }
 
 /// The notices the plan makes, for a run that started at `epoch0` (Unix ms) and ended at
@@ -93,6 +95,7 @@ pub fn expected(plan: &Plan, epoch0: Ms, end_abs: Ms) -> Mails {
             close: format!("Driftmeddelande – åtgärdat: {what}"),
             editors_of: Some(m.clone()),
             municipality: site.municipality,
+            device: None,
         });
     }
     for (i, site) in world.sites.iter().enumerate() {
@@ -107,6 +110,7 @@ pub fn expected(plan: &Plan, epoch0: Ms, end_abs: Ms) -> Mails {
                 close: format!("Driftmeddelande – åtgärdat: Nätverket, {}", site.name),
                 editors_of: Some(m.clone()),
                 municipality: site.municipality,
+                device: None,
             });
         }
     }
@@ -127,6 +131,7 @@ pub fn expected(plan: &Plan, epoch0: Ms, end_abs: Ms) -> Mails {
             close: format!("Larm upphört: {what}"),
             editors_of: None,
             municipality: site.municipality,
+            device: Some(dev.id.clone()),
         });
     }
     let windows = service_windows(epoch0 - 86_400_000, end_abs + 4 * 86_400_000);
@@ -180,18 +185,34 @@ fn add_told(
         for subject in [&t.open, &t.close] {
             out.entry((to.clone(), subject.clone())).or_default().count += 1;
         }
+        for event in hook_events(t) {
+            out.entry((WEBHOOK.into(), event)).or_default().count += 1;
+        }
     }
     if t.races > 0 {
         let to: Vec<String> = match &t.editors_of {
             Some(m) => vec![editors(m)],
             None => vec![service_desk(m), on_call(m)],
         };
-        for to in to {
-            for subject in [&t.open, &t.close] {
-                out.entry((to.clone(), subject.clone())).or_default().races += t.races;
-            }
+        let mails = to
+            .into_iter()
+            .flat_map(|to| [(to.clone(), t.open.clone()), (to, t.close.clone())]);
+        let events = hook_events(t).into_iter().map(|e| (WEBHOOK.to_string(), e));
+        for key in mails.chain(events) {
+            out.entry(key).or_default().races += t.races;
         }
     }
+}
+
+/// The webhook's "recipient" in [`Mails`]: its events are keyed `("webhook", "EVENT DEVICE")`.
+pub const WEBHOOK: &str = "webhook";
+
+/// A device alert's webhook events: `alert` when it opens, `resolved` when it ends.
+fn hook_events(t: &Told) -> Vec<String> {
+    t.device
+        .iter()
+        .flat_map(|d| [format!("alert {d}"), format!("resolved {d}")])
+        .collect()
 }
 
 /// `a` less `b` (both sorted, disjoint).
@@ -361,6 +382,52 @@ pub fn received(dir: &std::path::Path) -> Received {
         }
     }
     r
+}
+
+/// Adds the webhook's requests (Idempotency-Key, JSON body) to `r`, distinct by key.
+pub fn add_hooks(r: &mut Received, hooks: &[(String, serde_json::Value)]) {
+    let mut keys = BTreeSet::new();
+    for (key, body) in hooks {
+        r.total += 1;
+        if !keys.insert(key.clone()) {
+            r.doubled += 1;
+            continue;
+        }
+        let event = body["event"].as_str().unwrap_or("?");
+        let device = body["device_id"].as_str().unwrap_or("?");
+        *r.mails
+            .entry((WEBHOOK.into(), format!("{event} {device}")))
+            .or_default() += 1;
+    }
+}
+
+/// The kind of notice a subject is: störning, åtgärdat, larm, upphört, planerat, the webhook's
+/// alert and resolved, or other.
+pub fn kind(subject: &str) -> &'static str {
+    [
+        ("alert ", "webhook alert"),
+        ("resolved ", "webhook resolved"),
+        ("Driftmeddelande – störning", "störning"),
+        ("Driftmeddelande – åtgärdat", "åtgärdat"),
+        ("Larm upphört", "upphört"),
+        ("Larm:", "larm"),
+        ("Planerat underhåll", "planerat"),
+    ]
+    .iter()
+    .find(|(prefix, _)| subject.starts_with(prefix))
+    .map_or("other", |(_, k)| k)
+}
+
+/// Per kind of notice: (expected, received).
+pub fn by_kind(expected: &Mails, got: &Received) -> BTreeMap<&'static str, (usize, usize)> {
+    let mut out: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
+    for ((_, subject), e) in expected {
+        out.entry(kind(subject)).or_default().0 += e.count;
+    }
+    for ((_, subject), n) in &got.mails {
+        out.entry(kind(subject)).or_default().1 += n;
+    }
+    out
 }
 
 /// The mismatches between what must arrive and what did, and the races used.

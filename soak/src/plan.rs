@@ -65,6 +65,8 @@ pub struct Plan {
     pub smtp_down: Vec<Span>,
     /// Spans the SMTP sink answers every message with 451 (a temporary refusal).
     pub smtp_refusing: Vec<Span>,
+    /// Spans the webhook receiver answers every request with 500.
+    pub webhook_failing: Vec<Span>,
 }
 
 impl Plan {
@@ -96,6 +98,7 @@ impl Plan {
             faults: Vec::new(),
             smtp_down: Vec::new(),
             smtp_refusing: Vec::new(),
+            webhook_failing: Vec::new(),
         };
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_7ea1);
         plan.schedule_faults(&mut rng);
@@ -158,12 +161,17 @@ impl Plan {
             }
         }
         // The SMTP sink down for one slot from six intervals into slot 1, and again every five
-        // slots; refusing every message with 451 likewise from slot 3. Their edges lie away
+        // slots; the webhook receiver answering 500 likewise from slot 2, the SMTP sink
+        // refusing every message with 451 from slot 3. Their edges lie away
         // from the dark edges (slot boundaries) and from the confirmations and recoveries a few
         // intervals after them, so every notice's fate is certain: a notice held while the
         // server is away goes out when it is back, before the outage it tells of ends.
         let at = 6 * self.interval;
-        for (first, spans) in [(1, &mut self.smtp_down), (3, &mut self.smtp_refusing)] {
+        for (first, spans) in [
+            (1, &mut self.smtp_down),
+            (2, &mut self.webhook_failing),
+            (3, &mut self.smtp_refusing),
+        ] {
             let mut s = first;
             while s + 2 < self.slots {
                 let start = s * self.slot + at;
@@ -313,8 +321,15 @@ impl Plan {
     }
 
     /// The inventory as the collector reads it: every device one TCP check on its own loopback
-    /// port, and mail to a local SMTP sink.
-    pub fn inventory_yaml(&self, dir: &std::path::Path, ports: &[u16], smtp_port: u16) -> String {
+    /// port, mail to a local SMTP sink, and the device alerts also to a webhook receiver on
+    /// `hook_port` (its HMAC key in `hook.key` beside the configuration).
+    pub fn inventory_yaml(
+        &self,
+        dir: &std::path::Path,
+        ports: &[u16],
+        smtp_port: u16,
+        hook_port: u16,
+    ) -> String {
         let base = self.world.inventory_yaml(dir);
         let mut out = String::new();
         let mut device = 0;
@@ -348,6 +363,11 @@ impl Plan {
             "  hold_down: 0s\n  rate_limit_per_hour: 100000\n  \
              retry: { initial_backoff: 1s, max_backoff: 5s }\n",
         );
+        out.push_str(&format!(
+            "  channels:\n    hook: {{ webhook: {{ url: \"http://127.0.0.1:{hook_port}/hook\", \
+             secret: {{ file: hook.key }}, timeout: 5s }} }}\n  routes:\n    \
+             - {{ kinds: [down], service_desk: [mail, hook], on_call: [mail, hook] }}\n"
+        ));
         out.push_str("calendar:\n  office_hours:\n    municipalities:\n");
         for (i, m) in self.world.municipalities.iter().enumerate() {
             let hours = if i == OPEN_DESK {

@@ -24,7 +24,9 @@
 use crate::mails;
 use crate::oracle::{self, Expected};
 use crate::plan::{match_with_tolerance, Fault, FaultKind, Plan};
-use crate::procs::{free_port, http_get, metric, read_spool, wait_until, Devices, Proc};
+use crate::procs::{
+    free_port, http_get, metric, read_spool, wait_until, Devices, Proc, WebhookPeer,
+};
 use crate::schedule::{Ms, World, STALE_INTERVALS};
 use anyhow::{bail, Context, Result};
 use driftvakt_collector::inventory::Inventory;
@@ -34,6 +36,7 @@ use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,14 +85,21 @@ pub struct RealSummary {
     pub errors_unexpected: usize,
     pub twin_seen: bool,
     pub spool_resets: usize,
+    /// Mails and webhook requests the mail oracle expects.
     pub mails_expected: usize,
-    /// Distinct messages received (by `Message-ID`).
+    /// Distinct messages received (mails by `Message-ID`, webhook requests by
+    /// `Idempotency-Key`).
     pub mails_received: usize,
     pub mail_mismatches: usize,
     /// Mails beyond the expected count at instants where two edges were planned at once.
     pub mail_races: usize,
     /// Messages received again with a `Message-ID` already seen (SMTP delivers at least once).
     pub mails_doubled: usize,
+    /// Webhook requests answered 500 while the receiver failed (retried by the collector).
+    pub webhook_refused: usize,
+    /// Per kind of notice (störning, åtgärdat, larm, upphört, planerat, webhook alert and
+    /// resolved): expected, received.
+    pub mails_by_kind: BTreeMap<String, (usize, usize)>,
     pub mismatches: Vec<String>,
     /// Every mismatch, written to `mismatches.txt` in the kept logs.
     #[serde(skip)]
@@ -328,6 +338,7 @@ enum Action {
     SmtpDown,
     SmtpUp,
     SmtpRefuse(bool),
+    WebhookFailing(bool),
 }
 
 fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
@@ -339,6 +350,10 @@ fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
     for s in &plan.smtp_down {
         out.push((s.start, Action::SmtpDown));
         out.push((s.end, Action::SmtpUp));
+    }
+    for s in &plan.webhook_failing {
+        out.push((s.start, Action::WebhookFailing(true)));
+        out.push((s.end, Action::WebhookFailing(false)));
     }
     for s in &plan.smtp_refusing {
         out.push((s.start, Action::SmtpRefuse(true)));
@@ -390,10 +405,12 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     for (i, a) in world.agents.iter().enumerate() {
         write_secret(&dir.join(format!("{a}.token")), &token(i, a))?;
     }
+    let hook = WebhookPeer::start()?;
+    write_secret(&dir.join("hook.key"), "soak-webhook-key-0123456789")?;
     let config = dir.join("collector.yaml");
     std::fs::write(
         &config,
-        plan.inventory_yaml(&dir, &devices.ports, smtp_port),
+        plan.inventory_yaml(&dir, &devices.ports, smtp_port, hook.port),
     )?;
     let mut rig = Rig {
         dir: dir.clone(),
@@ -435,7 +452,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     for a in 0..rig.agents.len() {
         rig.start_agent(a, None)?;
     }
-    drive(&plan, &world, &mut rig, t0)?;
+    drive(&plan, &world, &mut rig, &hook, t0)?;
 
     // The end: agents stopped, then started without checks until their spools are delivered.
     let stop_rel = t0.elapsed().as_millis() as Ms;
@@ -505,9 +522,13 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     summary
         .faults
         .insert("SmtpRefusing".into(), plan.smtp_refusing.len());
+    summary
+        .faults
+        .insert("WebhookFailing".into(), plan.webhook_failing.len());
+    summary.webhook_refused = hook.refused();
     compare(&plan, &config, &rig.made, epoch0, stop_rel, &mut summary)?;
     check_logs(&plan, &dir, &mut summary)?;
-    compare_mails(&plan, &rig.mail_dir, epoch0, &mut summary);
+    compare_mails(&plan, &rig.mail_dir, &hook.received(), epoch0, &mut summary);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if summary.passed() {
         summary.logs = "(removed)".into();
@@ -526,7 +547,7 @@ fn token(i: usize, agent: &str) -> String {
 }
 
 /// Follows the timeline until the run's end: faults, the SMTP server, spool snapshots.
-fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
+fn drive(plan: &Plan, world: &World, rig: &mut Rig, hook: &WebhookPeer, t0: Instant) -> Result<()> {
     let end = plan.slots * plan.slot;
     let mut next_snapshot = 0;
     for (at, action) in timeline(plan) {
@@ -539,6 +560,7 @@ fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
                 }
             }
             Action::SmtpUp => rig.start_smtp()?,
+            Action::WebhookFailing(on) => hook.failing.store(on, Ordering::Relaxed),
             Action::SmtpRefuse(on) => {
                 std::fs::write(&rig.refuse_file, if on { "451" } else { "" })?;
             }
@@ -650,14 +672,25 @@ fn compare(
 }
 
 /// The mails received against the mail oracle's.
-fn compare_mails(plan: &Plan, mail_dir: &Path, epoch0: Ms, summary: &mut RealSummary) {
+fn compare_mails(
+    plan: &Plan,
+    mail_dir: &Path,
+    hooks: &[(String, serde_json::Value)],
+    epoch0: Ms,
+    summary: &mut RealSummary,
+) {
     let expected = mails::expected(plan, epoch0, now_ms());
-    let got = mails::received(mail_dir);
+    let mut got = mails::received(mail_dir);
+    mails::add_hooks(&mut got, hooks);
     let (wrong, races) = mails::compare(&expected, &got);
     summary.mails_expected = expected.values().map(|e| e.count).sum();
     summary.mails_received = got.total - got.doubled;
     summary.mails_doubled = got.doubled;
     summary.mail_races = races;
+    summary.mails_by_kind = mails::by_kind(&expected, &got)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     summary.mail_mismatches = wrong.len();
     for w in wrong {
         push(summary, w);
