@@ -27,7 +27,7 @@
 //! pair of notices). Such instants are counted per notice as its allowed *races*; a count
 //! above the expected one by at most them is reported (`mail_races`), not failed.
 
-use crate::plan::{Plan, OPEN_DESK};
+use crate::plan::{is_agent_silence, FaultKind, Plan, OPEN_DESK};
 use crate::schedule::{service_windows, Ms, Span};
 use chrono::{DateTime, Datelike, NaiveDate, Weekday};
 use chrono_tz::Europe::Stockholm;
@@ -168,25 +168,40 @@ fn add_told(
     out: &mut Mails,
 ) {
     let m = &world.municipalities[t.municipality];
+    let mail_away = away(&[&plan.smtp_down, &plan.smtp_refusing]);
+    let hook_away = away(&[&plan.webhook_failing]);
     for s in &t.spans {
-        let (start, end) = (epoch0 + s.start, epoch0 + s.end);
-        // Told a few intervals after its start (confirmation), as the window rule sees it.
-        let seen = start + 4 * plan.interval;
-        let told_at = match windows.iter().find(|w| w.contains(seen)) {
+        // Told once confirmed (later when the agent or the collector was away then), as the
+        // window rule sees it.
+        let seen = told_at(plan, t.municipality, s.start);
+        let (start, end) = (epoch0 + seen.1, epoch0 + s.end);
+        let told = match windows.iter().find(|w| w.contains(start)) {
             Some(w) if end <= w.end => continue,
             Some(w) => w.end,
-            None => seen,
+            None => start,
         };
         let to = match &t.editors_of {
             Some(m) => editors(m),
-            None if t.municipality == OPEN_DESK && !holiday(told_at) => service_desk(m),
+            None if t.municipality == OPEN_DESK && !holiday(told) => service_desk(m),
             None => on_call(m),
         };
-        for subject in [&t.open, &t.close] {
-            out.entry((to.clone(), subject.clone())).or_default().count += 1;
-        }
-        for event in hook_events(t) {
-            out.entry((WEBHOOK.into(), event)).or_default().count += 1;
+        let over = learned_at(plan, t.municipality, s.end, 1);
+        let mails = [(to.clone(), t.open.clone()), (to, t.close.clone())];
+        let events: Vec<(String, String)> = hook_events(t)
+            .into_iter()
+            .map(|e| (WEBHOOK.to_string(), e))
+            .collect();
+        let channels = [(mail_away.as_slice(), mails.to_vec()), (&hook_away, events)];
+        for (spans, keys) in channels {
+            let fate = fate(sent_at(seen, spans), over);
+            for key in keys {
+                let e = out.entry(key).or_default();
+                match fate {
+                    Fate::Told => e.count += 1,
+                    Fate::Unsure => e.races += 1,
+                    Fate::Dropped => {}
+                }
+            }
         }
     }
     if t.races > 0 {
@@ -202,6 +217,86 @@ fn add_told(
             out.entry(key).or_default().races += t.races;
         }
     }
+}
+
+/// Time for a push, the alerting check and a delivery round (ms).
+const SETTLE_MS: Ms = 3_000;
+/// The longest retry backoff the plan configures (`notify.retry.max_backoff`), in ms.
+const BACKOFF_MS: Ms = 5_000;
+
+/// What becomes of an outage's notices on one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// The opening notice goes out before the outage ends: both are told.
+    Told,
+    /// The opening notice is still held (its channel away) when the outage ends: the notifier
+    /// cancels it and nobody hears of it.
+    Dropped,
+    /// Too close to tell.
+    Unsure,
+}
+
+/// An instant known only within bounds: (earliest, latest), ms after the run's start.
+type Between = (Ms, Ms);
+
+/// The notices' fate when the opening one goes out within `sent` and the collector learns
+/// that the outage is over within `over`.
+fn fate(sent: Between, over: Between) -> Fate {
+    const MARGIN_MS: Ms = 1_000;
+    if sent.1 + MARGIN_MS < over.0 {
+        Fate::Told
+    } else if sent.0 > over.1 + MARGIN_MS {
+        Fate::Dropped
+    } else {
+        Fate::Unsure
+    }
+}
+
+/// When the collector tells of an outage of municipality `agent`'s devices that began at
+/// `start`: after its third failed probe.
+fn told_at(plan: &Plan, agent: usize, start: Ms) -> Between {
+    learned_at(plan, agent, start, 3)
+}
+
+/// When the collector learns of an edge of municipality `agent`'s devices at `edge` (ms after
+/// the run's start) that takes `probes` probes to see: at the earliest when the last of them
+/// can be made, at the latest a whole interval for each, a push and a check later. An agent
+/// away (killed, stopped, its clock ahead) or the collector away (killed, stopped) before the
+/// latest moment may delay it until after its return; before the earliest, it surely does.
+fn learned_at(plan: &Plan, agent: usize, edge: Ms, probes: i64) -> Between {
+    let confirm = probes * plan.interval + SETTLE_MS;
+    let (mut early, mut late) = (edge + (probes - 1) * plan.interval, edge + confirm);
+    for f in &plan.faults {
+        if f.start >= late || f.end <= edge {
+            continue;
+        }
+        let after = match f.kind {
+            k if is_agent_silence(k) && f.agent == agent => f.end + 2_000 + confirm,
+            FaultKind::CollectorKill | FaultKind::CollectorStop => f.end + 2_000 + SETTLE_MS,
+            _ => continue,
+        };
+        if f.start < early {
+            early = early.max(f.end);
+        }
+        late = late.max(after);
+    }
+    (early, late)
+}
+
+/// When a notice due within `due` goes out on a channel that is away over `spans`: at once,
+/// or when it is back (within a retry backoff).
+fn sent_at(due: Between, spans: &[Span]) -> Between {
+    let one = |t: Ms| match spans.iter().find(|s| s.contains(t)) {
+        Some(s) => (s.end, s.end + BACKOFF_MS),
+        None => (t, t),
+    };
+    (one(due.0).0, one(due.1).1)
+}
+
+fn away(lists: &[&Vec<Span>]) -> Vec<Span> {
+    let mut all: Vec<Span> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+    all.sort();
+    all
 }
 
 /// The webhook's "recipient" in [`Mails`]: its events are keyed `("webhook", "EVENT DEVICE")`.
@@ -491,6 +586,36 @@ mod tests {
         assert_eq!(subtract(&child, &parent), vec![span(0, 20), span(50, 100)]);
         assert_eq!(coincident(&[&child, &parent]), 0);
         assert_eq!(coincident(&[&[span(0, 50)], &parent]), 1);
+    }
+
+    #[test]
+    fn a_notice_held_past_the_outage_s_end_is_never_sent() {
+        let away = |a, b| vec![Span { start: a, end: b }];
+        // Due 8–10 s, the outage seen over 30–32 s.
+        let fate_of = |spans: &[Span]| fate(sent_at((8_000, 10_000), spans), (30_000, 32_000));
+        assert_eq!(fate_of(&[]), Fate::Told);
+        assert_eq!(fate_of(&away(5_000, 40_000)), Fate::Dropped);
+        assert_eq!(fate_of(&away(5_000, 27_000)), Fate::Unsure);
+        assert_eq!(fate_of(&away(12_000, 40_000)), Fate::Told);
+    }
+
+    #[test]
+    fn an_outage_is_told_after_its_agent_or_the_collector_is_back() {
+        let plan = Plan::generate(2, 168_000, 24, 2);
+        let confirm = 3 * plan.interval + SETTLE_MS;
+        for f in &plan.faults {
+            let slot_start = f.start / plan.slot * plan.slot;
+            let told = told_at(&plan, f.agent, slot_start);
+            // A fault one and a half intervals into the slot comes before the third probe.
+            let expected = match f.kind {
+                FaultKind::SpoolDeleted => (slot_start + 2 * plan.interval, slot_start + confirm),
+                k if is_agent_silence(k) => (f.end, f.end + 2_000 + confirm),
+                _ => (f.end, f.end + 2_000 + SETTLE_MS),
+            };
+            // (later still when the next slot's fault comes before that)
+            assert_eq!(told.0, expected.0, "{f:?}");
+            assert!(told.1 >= expected.1, "{f:?}: {told:?}");
+        }
     }
 
     #[test]

@@ -33,14 +33,19 @@ pub enum FaultKind {
     CollectorStop,
     /// The agent's spool folder taken away while the agent runs (issue 23 item 5).
     SpoolDeleted,
+    /// The agent's wall clock stepped an hour ahead for the silence, then back (libfaketime;
+    /// its monotonic clock, which paces the probes, is left alone). The collector must refuse
+    /// what the agent stamps then (more than `max_future` ahead): to it the agent is silent.
+    ClockStep,
 }
 
-const KINDS: [FaultKind; 5] = [
+const KINDS: [FaultKind; 6] = [
     FaultKind::AgentKill,
     FaultKind::AgentStop,
     FaultKind::CollectorKill,
     FaultKind::CollectorStop,
     FaultKind::SpoolDeleted,
+    FaultKind::ClockStep,
 ];
 
 /// One process fault: what, which agent (for agent faults), from when to when (ms after the run's
@@ -137,7 +142,9 @@ impl Plan {
             }
             let start = s * self.slot + lead;
             let len = match kind {
-                FaultKind::AgentKill | FaultKind::AgentStop => self.silence(),
+                FaultKind::AgentKill | FaultKind::AgentStop | FaultKind::ClockStep => {
+                    self.silence()
+                }
                 FaultKind::CollectorKill => 3_000,
                 FaultKind::CollectorStop => self.silence().min(15_000),
                 FaultKind::SpoolDeleted => 3_000,
@@ -247,7 +254,7 @@ impl Plan {
         merged
     }
 
-    /// The spans each agent is silent (killed or stopped).
+    /// The spans each agent is silent to the collector (killed, stopped, or its clock ahead).
     pub fn silences(&self, agent: usize) -> Vec<Span> {
         self.faults
             .iter()
@@ -396,8 +403,12 @@ const WEEK: [&str; 7] = [
     "sunday",
 ];
 
+/// Whether the collector hears nothing it accepts from the agent during the fault.
 pub fn is_agent_silence(kind: FaultKind) -> bool {
-    matches!(kind, FaultKind::AgentKill | FaultKind::AgentStop)
+    matches!(
+        kind,
+        FaultKind::AgentKill | FaultKind::AgentStop | FaultKind::ClockStep
+    )
 }
 
 /// Matches the stored outages against the plan's: same entity and kind, each edge within
@@ -478,7 +489,7 @@ mod tests {
         let kinds: BTreeSet<String> = p.faults.iter().map(|f| format!("{:?}", f.kind)).collect();
         assert_eq!(
             kinds.len(),
-            5,
+            6,
             "every kind of fault in ten minutes: {kinds:?}"
         );
     }

@@ -43,6 +43,11 @@ use std::time::{Duration, Instant};
 /// Mismatches printed at most.
 const SHOWN: usize = 10;
 const PYTHON: &str = "/usr/bin/python3";
+/// Debian's libfaketime (package `libfaketime`), preloaded into the agents so the plan can step
+/// their wall clock (`ClockStep`); the thread-safe variant, as the agent runs threads.
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// How far a `ClockStep` puts an agent's wall clock ahead (the collector accepts 5 min).
+const CLOCK_AHEAD: &str = "+1h";
 const SMTP_SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/smtp/smtp_sink.py");
 /// What the collector logs when it takes itself for a second node (issue 23 item 1).
 const TWIN: &str = "another collector process beats";
@@ -71,6 +76,10 @@ pub struct RealSummary {
     pub start_ms: Ms,
     pub faults: BTreeMap<String, usize>,
     pub results_made: usize,
+    /// Results an agent stamped while its clock was ahead (`ClockStep`): made, to be refused.
+    pub stamped_ahead: usize,
+    /// Of those, stored (must be 0).
+    pub stored_ahead: usize,
     pub stored: usize,
     pub lost: usize,
     pub doubled: usize,
@@ -113,6 +122,7 @@ impl RealSummary {
     pub fn passed(&self) -> bool {
         self.lost == 0
             && self.doubled == 0
+            && self.stored_ahead == 0
             && self.outage_mismatches == 0
             && self.exact_mismatches == 0
             && self.mail_mismatches == 0
@@ -250,10 +260,18 @@ impl Rig {
         let log = self.dir.join(format!("{}-{}.log", ag.id, ag.starts));
         ag.starts += 1;
         ag.resets_counted = 0;
+        let clock = ag.dir.join("faketime.rc");
+        std::fs::write(&clock, "+0\n")?;
         let mut cmd = Command::new(self.bin_dir.join("driftvakt-agent"));
         cmd.args(["run", "--config"])
             .arg(&config)
-            .current_dir(&ag.dir);
+            .current_dir(&ag.dir)
+            // Only the wall clock is moved (the probes are paced by the monotonic one), and
+            // the file is read at every call so a step takes effect at once.
+            .env("LD_PRELOAD", FAKETIME)
+            .env("FAKETIME_TIMESTAMP_FILE", &clock)
+            .env("FAKETIME_NO_CACHE", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         ag.proc = Some(Proc::spawn(&ag.id, &mut cmd, &log)?);
         Ok(())
     }
@@ -301,6 +319,13 @@ impl Rig {
                 if let Some(p) = &self.collector {
                     p.signal(libc::SIGCONT);
                 }
+            }
+            (FaultKind::ClockStep, at_end) => {
+                let offset = if at_end { "+0" } else { CLOCK_AHEAD };
+                std::fs::write(
+                    self.agents[a].dir.join("faketime.rc"),
+                    format!("{offset}\n"),
+                )?;
             }
             (FaultKind::SpoolDeleted, false) => {
                 let spool = self.agents[a].dir.join("spool");
@@ -389,6 +414,9 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
                 path.display()
             );
         }
+    }
+    if !Path::new(FAKETIME).is_file() {
+        bail!("{FAKETIME} is missing: the soak steps the agents' clocks with Debian's libfaketime (`apt-get install libfaketime`)");
     }
     let run_ms = (p.minutes * 60_000.0) as Ms;
     let plan = Plan::generate(p.seed, run_ms, p.devices, p.interval_s);
@@ -505,7 +533,6 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         interval_s: p.interval_s,
         tolerance_ms: plan.tolerance(),
         start_ms: epoch0,
-        results_made: rig.made.len(),
         spool_resets: rig.spool_resets,
         replay: format!(
             "scripts/soak real --seed {} --minutes {} --devices {} --interval {}",
@@ -526,7 +553,22 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         .faults
         .insert("WebhookFailing".into(), plan.webhook_failing.len());
     summary.webhook_refused = hook.refused();
-    compare(&plan, &config, &rig.made, epoch0, stop_rel, &mut summary)?;
+    // What an agent stamped while its clock was ahead is made, but the collector must refuse
+    // it: it is left out of what must be stored, and must not be.
+    let (made, ahead): (Made, Made) = std::mem::take(&mut rig.made)
+        .into_iter()
+        .partition(|((_, _, t), _)| *t <= epoch0 + stop_rel + 60_000);
+    summary.results_made = made.len();
+    summary.stamped_ahead = ahead.len();
+    compare(
+        &plan,
+        &config,
+        &made,
+        &ahead,
+        epoch0,
+        stop_rel,
+        &mut summary,
+    )?;
     check_logs(&plan, &dir, &mut summary)?;
     compare_mails(&plan, &rig.mail_dir, &hook.received(), epoch0, &mut summary);
     summary.elapsed_s = started.elapsed().as_secs_f64();
@@ -593,10 +635,12 @@ fn wait_for(t0: Instant, at: Ms, rig: &mut Rig, next_snapshot: &mut Ms) -> Resul
 }
 
 /// The store against the results made and the plan.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     plan: &Plan,
     config: &Path,
     made: &Made,
+    ahead: &Made,
     epoch0: Ms,
     stop_rel: Ms,
     summary: &mut RealSummary,
@@ -605,7 +649,7 @@ fn compare(
     let db = Database::open(&inv.settings.database).context("opening the collector's store")?;
     let store = db.store()?;
     let world = &plan.world;
-    count_results(world, &*store, made, summary)?;
+    count_results(world, &*store, made, ahead, summary)?;
     let seen = stored_outages(&*store)?;
     let stale = plan.interval * STALE_INTERVALS;
     // Open unknown outages after the agents stopped are the run's end, not the run.
@@ -768,6 +812,7 @@ fn count_results(
     world: &World,
     store: &dyn Store,
     made: &Made,
+    ahead: &Made,
     summary: &mut RealSummary,
 ) -> Result<()> {
     for d in &world.devices {
@@ -776,6 +821,14 @@ fn count_results(
         let mut seen = BTreeSet::new();
         for r in &stored {
             let key = (d.id.clone(), r.check.clone(), r.time);
+            if ahead.contains_key(&key) {
+                summary.stored_ahead += 1;
+                push(
+                    summary,
+                    format!("stored though stamped an hour ahead: {} {}", d.id, r.time),
+                );
+                continue;
+            }
             let known = made.get(&key) == Some(&r.ok);
             if r.count != 1 || !seen.insert(key) || !known {
                 summary.doubled += r.count.max(1) as usize;

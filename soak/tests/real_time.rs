@@ -1,9 +1,10 @@
-//! The CI-sized real-time soak: about two and a half minutes of the real `driftvakt-agent` and
+//! The CI-sized real-time soak: about three minutes of the real `driftvakt-agent` and
 //! `driftvakt-collector` binaries (debug builds beside `driftvakt-soak` in the target folder;
 //! `cargo test --workspace` builds them, as scripts/test runs it), 24 loopback devices probed
 //! every 2 s, and the process faults of the plan: an agent SIGKILLed and restarted, an agent
 //! SIGSTOPped inside an outage, the collector SIGKILLed and SIGSTOPped, a spool folder taken
-//! away under a running agent, the SMTP server down and refusing. Every result made must be
+//! away under a running agent, an agent's clock an hour ahead, the SMTP server down and
+//! refusing, the webhook receiver answering 500. Every result made must be
 //! stored exactly once, every outage must match the plan and, exactly, the oracle on the results
 //! made, every mail the mail oracle's, and no log may hold an ERROR the plan did not cause.
 
@@ -23,7 +24,7 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         );
     }
     let out = Command::new(soak)
-        .args(["real", "--seed", "2", "--minutes", "2.4"])
+        .args(["real", "--seed", "2", "--minutes", "2.8"])
         .args(["--devices", "24", "--interval", "2"])
         .output()
         .expect("driftvakt-soak runs");
@@ -43,6 +44,7 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         "CollectorKill",
         "CollectorStop",
         "SpoolDeleted",
+        "ClockStep",
         "SmtpDown",
         "SmtpRefusing",
         "WebhookFailing",
@@ -55,6 +57,9 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
     assert_eq!(s["lost"], 0, "{s}");
     assert_eq!(s["doubled"], 0, "{s}");
     assert_eq!(s["results_made"], s["stored"], "{s}");
+    // What the agent stamped an hour ahead is refused, not stored.
+    assert!(s["stamped_ahead"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["stored_ahead"], 0, "{s}");
     assert_eq!(s["outage_mismatches"], 0, "{s}");
     assert_eq!(s["exact_mismatches"], 0, "{s}");
     assert_eq!(s["twin_seen"], false, "{s}");
