@@ -261,7 +261,8 @@ fn told_at(plan: &Plan, agent: usize, start: Ms) -> Between {
 /// When the collector learns of an edge of municipality `agent`'s devices at `edge` (ms after
 /// the run's start) that takes `probes` probes to see: at the earliest when the last of them
 /// can be made, at the latest a whole interval for each, a push and a check later. An agent
-/// away (killed, stopped, its clock ahead) or the collector away (killed, stopped) before the
+/// away (killed, stopped, its clock ahead) or the collector away (killed, stopped, its disk
+/// full) before the
 /// latest moment may delay it until after its return; before the earliest, it surely does.
 fn learned_at(plan: &Plan, agent: usize, edge: Ms, probes: i64) -> Between {
     let confirm = probes * plan.interval + SETTLE_MS;
@@ -272,10 +273,16 @@ fn learned_at(plan: &Plan, agent: usize, edge: Ms, probes: i64) -> Between {
         }
         let after = match f.kind {
             k if is_agent_silence(k) && f.agent == agent => f.end + 2_000 + confirm,
-            FaultKind::CollectorKill | FaultKind::CollectorStop => f.end + 2_000 + SETTLE_MS,
+            // The agents' pushes failed meanwhile: they retry with a backoff doubling from 1 s
+            // (full jitter, its bounds adding up to about the time failed), so the next may come
+            // about as long after the return as the fault lasted.
+            FaultKind::CollectorKill | FaultKind::CollectorStop | FaultKind::DiskFull => {
+                f.end + (f.end - f.start) + 2_000 + SETTLE_MS
+            }
             _ => continue,
         };
-        if f.start < early {
+        // A full disk may not stop every write (a file may still have room).
+        if f.start < early && f.kind != FaultKind::DiskFull {
             early = early.max(f.end);
         }
         late = late.max(after);
@@ -609,8 +616,12 @@ mod tests {
             // A fault one and a half intervals into the slot comes before the third probe.
             let expected = match f.kind {
                 FaultKind::SpoolDeleted => (slot_start + 2 * plan.interval, slot_start + confirm),
+                FaultKind::DiskFull => (
+                    slot_start + 2 * plan.interval,
+                    f.end + (f.end - f.start) + 2_000 + SETTLE_MS,
+                ),
                 k if is_agent_silence(k) => (f.end, f.end + 2_000 + confirm),
-                _ => (f.end, f.end + 2_000 + SETTLE_MS),
+                _ => (f.end, f.end + (f.end - f.start) + 2_000 + SETTLE_MS),
             };
             // (later still when the next slot's fault comes before that)
             assert_eq!(told.0, expected.0, "{f:?}");

@@ -37,15 +37,20 @@ pub enum FaultKind {
     /// its monotonic clock, which paces the probes, is left alone). The collector must refuse
     /// what the agent stamps then (more than `max_future` ahead): to it the agent is silent.
     ClockStep,
+    /// The collector's files may not grow for the silence (its `RLIMIT_FSIZE` lowered to the
+    /// database's size through `prlimit`, `SIGXFSZ` ignored from its start), as on a full
+    /// disk: writes that need space fail. Nothing may be lost, and it recovers by itself.
+    DiskFull,
 }
 
-const KINDS: [FaultKind; 6] = [
+const KINDS: [FaultKind; 7] = [
     FaultKind::AgentKill,
     FaultKind::AgentStop,
     FaultKind::CollectorKill,
     FaultKind::CollectorStop,
     FaultKind::SpoolDeleted,
     FaultKind::ClockStep,
+    FaultKind::DiskFull,
 ];
 
 /// One process fault: what, which agent (for agent faults), from when to when (ms after the run's
@@ -146,7 +151,7 @@ impl Plan {
                     self.silence()
                 }
                 FaultKind::CollectorKill => 3_000,
-                FaultKind::CollectorStop => self.silence().min(15_000),
+                FaultKind::CollectorStop | FaultKind::DiskFull => self.silence().min(15_000),
                 FaultKind::SpoolDeleted => 3_000,
             };
             self.faults.push(Fault {
@@ -489,7 +494,7 @@ mod tests {
         let kinds: BTreeSet<String> = p.faults.iter().map(|f| format!("{:?}", f.kind)).collect();
         assert_eq!(
             kinds.len(),
-            6,
+            7,
             "every kind of fault in ten minutes: {kinds:?}"
         );
     }

@@ -167,6 +167,33 @@ impl Proc {
         false
     }
 
+    /// Limits the size any file of the process may grow to (`RLIMIT_FSIZE`'s soft limit, set
+    /// with prlimit(2) on its PID), or lifts the limit (`None`).
+    pub fn limit_file_size(&self, bytes: Option<u64>) -> Result<()> {
+        let limit = libc::rlimit {
+            rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit(2) on the PID of a child this process started and has not reaped,
+        // with a valid new limit and no old one asked for.
+        let rc = unsafe {
+            libc::prlimit(
+                self.child.id() as libc::pid_t,
+                libc::RLIMIT_FSIZE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != 0 {
+            bail!(
+                "prlimit on {}: {}",
+                self.name,
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

@@ -34,6 +34,7 @@ use driftvakt_collector::store::{Database, EntityKind, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -176,6 +177,15 @@ impl Rig {
         cmd.args(["run", "--config"])
             .arg(&self.config)
             .args(["--listen", &format!("127.0.0.1:{}", self.collector_port)]);
+        // A write past RLIMIT_FSIZE (`DiskFull`) then fails with EFBIG, as on a full disk,
+        // instead of killing the process (an ignored signal stays ignored across exec).
+        // SAFETY: signal(2) is async-signal-safe, and nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
         self.collector = Some(Proc::spawn("collector", &mut cmd, &log)?);
         Ok(())
     }
@@ -326,6 +336,13 @@ impl Rig {
                     self.agents[a].dir.join("faketime.rc"),
                     format!("{offset}\n"),
                 )?;
+            }
+            (FaultKind::DiskFull, at_end) => {
+                if let Some(p) = &self.collector {
+                    let db = self.dir.join("soak.db");
+                    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+                    p.limit_file_size((!at_end).then_some(size))?;
+                }
             }
             (FaultKind::SpoolDeleted, false) => {
                 let spool = self.agents[a].dir.join("spool");
@@ -569,7 +586,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         stop_rel,
         &mut summary,
     )?;
-    check_logs(&plan, &dir, &mut summary)?;
+    check_logs(&plan, &dir, epoch0, &mut summary)?;
     compare_mails(&plan, &rig.mail_dir, &hook.received(), epoch0, &mut summary);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if summary.passed() {
@@ -854,9 +871,25 @@ fn count_results(
     Ok(())
 }
 
+/// Whether a log line's time (its first word, RFC 3339) lies in a `DiskFull` fault or the 10 s
+/// after it (a write that failed then, reported late).
+fn while_disk_full(plan: &Plan, epoch0: Ms, line: &str) -> bool {
+    let Some(t) = line
+        .split_whitespace()
+        .next()
+        .and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok())
+    else {
+        return false;
+    };
+    let t = t.timestamp_millis() - epoch0;
+    plan.faults
+        .iter()
+        .any(|f| f.kind == FaultKind::DiskFull && f.start <= t && t <= f.end + 10_000)
+}
+
 /// ERROR lines in the logs: those the plan causes (a spool folder taken away; pushes and mails
 /// failing while the collector or the SMTP server is away) and the rest.
-fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> {
+fn check_logs(plan: &Plan, dir: &Path, epoch0: Ms, summary: &mut RealSummary) -> Result<()> {
     let spool_deleted = plan
         .faults
         .iter()
@@ -882,8 +915,9 @@ fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> 
             if !line.contains(" ERROR ") {
                 continue;
             }
-            let caused =
-                spool_deleted && line.contains("was removed or replaced while the agent ran");
+            let caused = (spool_deleted
+                && line.contains("was removed or replaced while the agent ran"))
+                || (name.starts_with("collector") && while_disk_full(plan, epoch0, line));
             if caused {
                 summary.errors_expected += 1;
             } else {

@@ -3,7 +3,7 @@
 //! `cargo test --workspace` builds them, as scripts/test runs it), 24 loopback devices probed
 //! every 2 s, and the process faults of the plan: an agent SIGKILLed and restarted, an agent
 //! SIGSTOPped inside an outage, the collector SIGKILLed and SIGSTOPped, a spool folder taken
-//! away under a running agent, an agent's clock an hour ahead, the SMTP server down and
+//! away under a running agent, an agent's clock an hour ahead, the collector's disk full, the SMTP server down and
 //! refusing, the webhook receiver answering 500. Every result made must be
 //! stored exactly once, every outage must match the plan and, exactly, the oracle on the results
 //! made, every mail the mail oracle's, and no log may hold an ERROR the plan did not cause.
@@ -24,7 +24,7 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         );
     }
     let out = Command::new(soak)
-        .args(["real", "--seed", "2", "--minutes", "2.8"])
+        .args(["real", "--seed", "2", "--minutes", "3"])
         .args(["--devices", "24", "--interval", "2"])
         .output()
         .expect("driftvakt-soak runs");
@@ -45,6 +45,7 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         "CollectorStop",
         "SpoolDeleted",
         "ClockStep",
+        "DiskFull",
         "SmtpDown",
         "SmtpRefusing",
         "WebhookFailing",
