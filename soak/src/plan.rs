@@ -369,11 +369,12 @@ impl Plan {
             ));
         }
         // Every notice its own mail (no digest), retried within seconds of the server's
-        // return, and a fixed audience for the alerts: Tranemo's service desk is always open
+        // return (and 10 s after a collector killed while sending it: the shortest lease),
+        // and a fixed audience for the alerts: Tranemo's service desk is always open
         // (but on holidays), Ulricehamn's never, so its alerts page on-call.
         out.push_str(
             "  hold_down: 0s\n  rate_limit_per_hour: 100000\n  \
-             retry: { initial_backoff: 1s, max_backoff: 5s }\n",
+             retry: { initial_backoff: 1s, max_backoff: 5s, lease: 10s }\n",
         );
         out.push_str(&format!(
             "  channels:\n    hook: {{ webhook: {{ url: \"http://127.0.0.1:{hook_port}/hook\", \
