@@ -1,6 +1,7 @@
 //! The real-time run's plan, from a seed: the world's inventory (from [`crate::schedule`]) with
-//! every device probed over TCP at one short interval, the devices' dark spans and the process
-//! faults on a grid of *slots*, and what the collector should store (outages with a tolerance).
+//! every device probed over TCP at one short interval, the devices' dark spans, the process,
+//! clock and disk faults on a grid of *slots*, the spans the SMTP server and the webhook fail,
+//! and what the collector should store (outages with a tolerance).
 //!
 //! Real time has edges the harness cannot place to the millisecond: a probe lands anywhere in
 //! its interval after a listener closes, and a restarted agent starts its scheduler when it is

@@ -1,8 +1,11 @@
 //! Real time: the real `driftvakt-collector` and `driftvakt-agent` binaries as processes, the
 //! devices as loopback TCP listeners opened and closed by the plan ([`crate::plan`]), a real
-//! SMTP server (aiosmtpd, `tests/smtp/smtp_sink.py`), and the plan's process faults: agents
-//! SIGKILLed and restarted or SIGSTOPped inside an outage, the collector SIGKILLed and restarted
-//! or SIGSTOPped, an agent's spool folder taken away while it runs, the SMTP server down.
+//! SMTP server (aiosmtpd, `tests/smtp/smtp_sink.py`), a webhook receiver
+//! ([`crate::procs::WebhookPeer`]), and the plan's faults: agents SIGKILLed and restarted or
+//! SIGSTOPped inside an outage, an agent's wall clock an hour ahead (libfaketime), the collector
+//! SIGKILLed and restarted or SIGSTOPped or its disk full (`RLIMIT_FSIZE`), an agent's spool
+//! folder taken away while it runs, the SMTP server down or refusing (451), the webhook
+//! answering 500.
 //!
 //! What the agents made is read from their spools (the agent writes every result there before
 //! it pushes it): the live folders every few seconds, each folder before an agent is started
@@ -11,13 +14,15 @@
 //! the collector is stopped and its SQLite store opened (through the collector's own `Store`).
 //! Checked:
 //!
-//! - every result made is stored exactly once (`lost`, `doubled`);
+//! - every result made is stored exactly once (`lost`, `doubled`), and none stamped while its
+//!   agent's clock was ahead (`stamped_ahead`, `stored_ahead`);
 //! - the stored outages match the plan's (devices down and unknown, services down), each edge
 //!   within the plan's tolerance (`outages_expected`, `outages_seen`, `outage_mismatches`);
 //! - the stored outages equal, to the millisecond, what the oracle computes from the results
 //!   made (`exact_mismatches`);
-//! - the mails the SMTP server received equal the notices the mail oracle ([`crate::mails`])
-//!   predicts from the plan, by recipient and subject (`mails_expected`, `mail_mismatches`);
+//! - the mails the SMTP server received and the webhook's requests equal the notices the mail
+//!   oracle ([`crate::mails`]) predicts from the plan, by recipient and subject
+//!   (`mails_expected`, `mail_mismatches`);
 //! - no `ERROR` in any log that the plan did not cause (`errors_unexpected`), and never
 //!   "another collector process beats" (issue 23 item 1, `twin_seen`).
 
