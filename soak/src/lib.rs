@@ -9,8 +9,10 @@
 //!   clock, fed the agents' batches, compared with the oracle at the end;
 //! - [`plan`], [`procs`], [`real`]: real time: the real agent and collector binaries as
 //!   processes, devices as loopback listeners, process faults on a grid of slots, compared with
-//!   the plan (within a tolerance) and exactly with the oracle on the results the agents made.
+//!   the plan (within a tolerance) and exactly with the oracle on the results the agents made;
+//!   [`mails`]: the notices the plan makes, against what the SMTP server received.
 
+pub mod mails;
 pub mod oracle;
 pub mod plan;
 pub mod procs;

@@ -302,7 +302,12 @@ mod tests {
     #[test]
     fn the_oracle_and_the_schedule_import_nothing_of_the_collector() {
         let collector = concat!("driftvakt", "_collector");
-        for src in [include_str!("oracle.rs"), include_str!("schedule.rs")] {
+        for src in [
+            include_str!("oracle.rs"),
+            include_str!("schedule.rs"),
+            include_str!("plan.rs"),
+            include_str!("mails.rs"),
+        ] {
             assert!(!src.contains(collector));
         }
     }

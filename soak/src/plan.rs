@@ -1,6 +1,7 @@
 //! The real-time run's plan, from a seed: the world's inventory (from [`crate::schedule`]) with
-//! every device probed over TCP at one short interval, the devices' dark spans and the process
-//! faults on a grid of *slots*, and what the collector should store (outages with a tolerance).
+//! every device probed over TCP at one short interval, the devices' dark spans, the process,
+//! clock and disk faults on a grid of *slots*, the spans the SMTP server and the webhook fail,
+//! and what the collector should store (outages with a tolerance).
 //!
 //! Real time has edges the harness cannot place to the millisecond: a probe lands anywhere in
 //! its interval after a listener closes, and a restarted agent starts its scheduler when it is
@@ -33,14 +34,24 @@ pub enum FaultKind {
     CollectorStop,
     /// The agent's spool folder taken away while the agent runs (issue 23 item 5).
     SpoolDeleted,
+    /// The agent's wall clock stepped an hour ahead for the silence, then back (libfaketime;
+    /// its monotonic clock, which paces the probes, is left alone). The collector must refuse
+    /// what the agent stamps then (more than `max_future` ahead): to it the agent is silent.
+    ClockStep,
+    /// The collector's files may not grow for the silence (its `RLIMIT_FSIZE` lowered to the
+    /// database's size through `prlimit`, `SIGXFSZ` ignored from its start), as on a full
+    /// disk: writes that need space fail. Nothing may be lost, and it recovers by itself.
+    DiskFull,
 }
 
-const KINDS: [FaultKind; 5] = [
+const KINDS: [FaultKind; 7] = [
     FaultKind::AgentKill,
     FaultKind::AgentStop,
     FaultKind::CollectorKill,
     FaultKind::CollectorStop,
     FaultKind::SpoolDeleted,
+    FaultKind::ClockStep,
+    FaultKind::DiskFull,
 ];
 
 /// One process fault: what, which agent (for agent faults), from when to when (ms after the run's
@@ -63,6 +74,10 @@ pub struct Plan {
     pub faults: Vec<Fault>,
     /// Spans the SMTP sink is down.
     pub smtp_down: Vec<Span>,
+    /// Spans the SMTP sink answers every message with 451 (a temporary refusal).
+    pub smtp_refusing: Vec<Span>,
+    /// Spans the webhook receiver answers every request with 500.
+    pub webhook_failing: Vec<Span>,
 }
 
 impl Plan {
@@ -93,6 +108,8 @@ impl Plan {
             slots,
             faults: Vec::new(),
             smtp_down: Vec::new(),
+            smtp_refusing: Vec::new(),
+            webhook_failing: Vec::new(),
         };
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_7ea1);
         plan.schedule_faults(&mut rng);
@@ -131,9 +148,11 @@ impl Plan {
             }
             let start = s * self.slot + lead;
             let len = match kind {
-                FaultKind::AgentKill | FaultKind::AgentStop => self.silence(),
+                FaultKind::AgentKill | FaultKind::AgentStop | FaultKind::ClockStep => {
+                    self.silence()
+                }
                 FaultKind::CollectorKill => 3_000,
-                FaultKind::CollectorStop => self.silence().min(15_000),
+                FaultKind::CollectorStop | FaultKind::DiskFull => self.silence().min(15_000),
                 FaultKind::SpoolDeleted => 3_000,
             };
             self.faults.push(Fault {
@@ -154,16 +173,27 @@ impl Plan {
                 self.add_dark(sw, (s - 1) * self.slot, end);
             }
         }
-        // The SMTP sink down from the middle of slot 1 for one and a half slots, and again every
-        // five slots.
-        let mut s = 1;
-        while s + 2 < self.slots {
-            let start = s * self.slot + self.slot / 2;
-            self.smtp_down.push(Span {
-                start,
-                end: start + self.slot * 3 / 2,
-            });
-            s += 5;
+        // The SMTP sink down for one slot from six intervals into slot 1, and again every five
+        // slots; the webhook receiver answering 500 likewise from slot 2, the SMTP sink
+        // refusing every message with 451 from slot 3. Their edges lie away
+        // from the dark edges (slot boundaries) and from the confirmations and recoveries a few
+        // intervals after them, so every notice's fate is certain: a notice held while the
+        // server is away goes out when it is back, before the outage it tells of ends.
+        let at = 6 * self.interval;
+        for (first, spans) in [
+            (1, &mut self.smtp_down),
+            (2, &mut self.webhook_failing),
+            (3, &mut self.smtp_refusing),
+        ] {
+            let mut s = first;
+            while s + 2 < self.slots {
+                let start = s * self.slot + at;
+                spans.push(Span {
+                    start,
+                    end: start + self.slot,
+                });
+                s += 5;
+            }
         }
     }
 
@@ -230,7 +260,7 @@ impl Plan {
         merged
     }
 
-    /// The spans each agent is silent (killed or stopped).
+    /// The spans each agent is silent to the collector (killed, stopped, or its clock ahead).
     pub fn silences(&self, agent: usize) -> Vec<Span> {
         self.faults
             .iter()
@@ -304,8 +334,15 @@ impl Plan {
     }
 
     /// The inventory as the collector reads it: every device one TCP check on its own loopback
-    /// port, and mail to a local SMTP sink.
-    pub fn inventory_yaml(&self, dir: &std::path::Path, ports: &[u16], smtp_port: u16) -> String {
+    /// port, mail to a local SMTP sink, and the device alerts also to a webhook receiver on
+    /// `hook_port` (its HMAC key in `hook.key` beside the configuration).
+    pub fn inventory_yaml(
+        &self,
+        dir: &std::path::Path,
+        ports: &[u16],
+        smtp_port: u16,
+        hook_port: u16,
+    ) -> String {
         let base = self.world.inventory_yaml(dir);
         let mut out = String::new();
         let mut device = 0;
@@ -332,13 +369,53 @@ impl Plan {
                 "    {m}:\n      editors: [intranat@{slug}.example.se]\n      service_desk: [servicedesk@{slug}.example.se]\n      on_call: [beredskap@{slug}.example.se]\n"
             ));
         }
-        out.push_str("  hold_down: 0s\n");
+        // Every notice its own mail (no digest), retried within seconds of the server's
+        // return (and 10 s after a collector killed while sending it: the shortest lease),
+        // and a fixed audience for the alerts: Tranemo's service desk is always open
+        // (but on holidays), Ulricehamn's never, so its alerts page on-call.
+        out.push_str(
+            "  hold_down: 0s\n  rate_limit_per_hour: 100000\n  \
+             retry: { initial_backoff: 1s, max_backoff: 5s, lease: 10s }\n",
+        );
+        out.push_str(&format!(
+            "  channels:\n    hook: {{ webhook: {{ url: \"http://127.0.0.1:{hook_port}/hook\", \
+             secret: {{ file: hook.key }}, timeout: 5s }} }}\n  routes:\n    \
+             - {{ kinds: [down], service_desk: [mail, hook], on_call: [mail, hook] }}\n"
+        ));
+        out.push_str("calendar:\n  office_hours:\n    municipalities:\n");
+        for (i, m) in self.world.municipalities.iter().enumerate() {
+            let hours = if i == OPEN_DESK {
+                "[\"00:00-24:00\"]"
+            } else {
+                "[]"
+            };
+            out.push_str(&format!("      {m}:\n"));
+            for day in WEEK {
+                out.push_str(&format!("        {day}: {hours}\n"));
+            }
+        }
         out
     }
 }
 
+/// The municipality (index) whose service desk is open around the clock; the other's never is.
+pub const OPEN_DESK: usize = 0;
+const WEEK: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Whether the collector hears nothing it accepts from the agent during the fault.
 pub fn is_agent_silence(kind: FaultKind) -> bool {
-    matches!(kind, FaultKind::AgentKill | FaultKind::AgentStop)
+    matches!(
+        kind,
+        FaultKind::AgentKill | FaultKind::AgentStop | FaultKind::ClockStep
+    )
 }
 
 /// Matches the stored outages against the plan's: same entity and kind, each edge within
@@ -419,7 +496,7 @@ mod tests {
         let kinds: BTreeSet<String> = p.faults.iter().map(|f| format!("{:?}", f.kind)).collect();
         assert_eq!(
             kinds.len(),
-            5,
+            7,
             "every kind of fault in ten minutes: {kinds:?}"
         );
     }

@@ -167,6 +167,33 @@ impl Proc {
         false
     }
 
+    /// Limits the size any file of the process may grow to (`RLIMIT_FSIZE`'s soft limit, set
+    /// with prlimit(2) on its PID), or lifts the limit (`None`).
+    pub fn limit_file_size(&self, bytes: Option<u64>) -> Result<()> {
+        let limit = libc::rlimit {
+            rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit(2) on the PID of a child this process started and has not reaped,
+        // with a valid new limit and no old one asked for.
+        let rc = unsafe {
+            libc::prlimit(
+                self.child.id() as libc::pid_t,
+                libc::RLIMIT_FSIZE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != 0 {
+            bail!(
+                "prlimit on {}: {}",
+                self.name,
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -256,4 +283,120 @@ pub fn read_spool(dir: &Path, into: &mut BTreeMap<(String, String, Ms), bool>) {
             at += 8 + len;
         }
     }
+}
+
+/// A webhook receiver on loopback: records every `POST` it accepts (its `Idempotency-Key` and
+/// JSON body) and answers `200`, or `500` to everything while told to fail.
+pub struct WebhookPeer {
+    pub port: u16,
+    pub failing: Arc<AtomicBool>,
+    received: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    /// Requests answered 500.
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WebhookPeer {
+    pub fn start() -> Result<WebhookPeer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let mut peer = WebhookPeer {
+            port,
+            failing: Arc::new(AtomicBool::new(false)),
+            received: Arc::default(),
+            refused: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        };
+        let (failing, received, refused, stop) = (
+            peer.failing.clone(),
+            peer.received.clone(),
+            peer.refused.clone(),
+            peer.stop.clone(),
+        );
+        peer.thread = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let fail = failing.load(Ordering::Relaxed);
+                        match serve_hook(conn, fail) {
+                            Some(_) if fail => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Some(got) => received.lock().expect("not poisoned").push(got),
+                            None => {}
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }));
+        Ok(peer)
+    }
+
+    /// Every accepted request so far: (Idempotency-Key, body).
+    pub fn received(&self) -> Vec<(String, serde_json::Value)> {
+        self.received.lock().expect("not poisoned").clone()
+    }
+
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for WebhookPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request (headers and a `Content-Length` body) and answers it; the
+/// request's Idempotency-Key and JSON body, when it was whole.
+fn serve_hook(mut conn: TcpStream, fail: bool) -> Option<(String, serde_json::Value)> {
+    conn.set_nonblocking(false).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let len: usize = header("content-length")?.parse().ok()?;
+    while buf.len() < head_end + len {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let status = if fail {
+        "500 Internal Server Error"
+    } else {
+        "200 OK"
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let body = serde_json::from_slice(&buf[head_end..head_end + len]).ok()?;
+    Some((header("idempotency-key").unwrap_or_default(), body))
 }

@@ -1,8 +1,11 @@
 //! Real time: the real `driftvakt-collector` and `driftvakt-agent` binaries as processes, the
 //! devices as loopback TCP listeners opened and closed by the plan ([`crate::plan`]), a real
-//! SMTP server (aiosmtpd, `tests/smtp/smtp_sink.py`), and the plan's process faults: agents
-//! SIGKILLed and restarted or SIGSTOPped inside an outage, the collector SIGKILLed and restarted
-//! or SIGSTOPped, an agent's spool folder taken away while it runs, the SMTP server down.
+//! SMTP server (aiosmtpd, `tests/smtp/smtp_sink.py`), a webhook receiver
+//! ([`crate::procs::WebhookPeer`]), and the plan's faults: agents SIGKILLed and restarted or
+//! SIGSTOPped inside an outage, an agent's wall clock an hour ahead (libfaketime), the collector
+//! SIGKILLed and restarted or SIGSTOPped or its disk full (`RLIMIT_FSIZE`), an agent's spool
+//! folder taken away while it runs, the SMTP server down or refusing (451), the webhook
+//! answering 500.
 //!
 //! What the agents made is read from their spools (the agent writes every result there before
 //! it pushes it): the live folders every few seconds, each folder before an agent is started
@@ -11,17 +14,24 @@
 //! the collector is stopped and its SQLite store opened (through the collector's own `Store`).
 //! Checked:
 //!
-//! - every result made is stored exactly once (`lost`, `doubled`);
+//! - every result made is stored exactly once (`lost`, `doubled`), and none stamped while its
+//!   agent's clock was ahead (`stamped_ahead`, `stored_ahead`);
 //! - the stored outages match the plan's (devices down and unknown, services down), each edge
 //!   within the plan's tolerance (`outages_expected`, `outages_seen`, `outage_mismatches`);
 //! - the stored outages equal, to the millisecond, what the oracle computes from the results
 //!   made (`exact_mismatches`);
+//! - the mails the SMTP server received and the webhook's requests equal the notices the mail
+//!   oracle ([`crate::mails`]) predicts from the plan, by recipient and subject
+//!   (`mails_expected`, `mail_mismatches`);
 //! - no `ERROR` in any log that the plan did not cause (`errors_unexpected`), and never
 //!   "another collector process beats" (issue 23 item 1, `twin_seen`).
 
+use crate::mails;
 use crate::oracle::{self, Expected};
 use crate::plan::{match_with_tolerance, Fault, FaultKind, Plan};
-use crate::procs::{free_port, http_get, metric, read_spool, wait_until, Devices, Proc};
+use crate::procs::{
+    free_port, http_get, metric, read_spool, wait_until, Devices, Proc, WebhookPeer,
+};
 use crate::schedule::{Ms, World, STALE_INTERVALS};
 use anyhow::{bail, Context, Result};
 use driftvakt_collector::inventory::Inventory;
@@ -29,14 +39,21 @@ use driftvakt_collector::store::{Database, EntityKind, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Mismatches printed at most.
 const SHOWN: usize = 10;
 const PYTHON: &str = "/usr/bin/python3";
+/// Debian's libfaketime (package `libfaketime`), preloaded into the agents so the plan can step
+/// their wall clock (`ClockStep`); the thread-safe variant, as the agent runs threads.
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// How far a `ClockStep` puts an agent's wall clock ahead (the collector accepts 5 min).
+const CLOCK_AHEAD: &str = "+1h";
 const SMTP_SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/smtp/smtp_sink.py");
 /// What the collector logs when it takes itself for a second node (issue 23 item 1).
 const TWIN: &str = "another collector process beats";
@@ -65,6 +82,10 @@ pub struct RealSummary {
     pub start_ms: Ms,
     pub faults: BTreeMap<String, usize>,
     pub results_made: usize,
+    /// Results an agent stamped while its clock was ahead (`ClockStep`): made, to be refused.
+    pub stamped_ahead: usize,
+    /// Of those, stored (must be 0).
+    pub stored_ahead: usize,
     pub stored: usize,
     pub lost: usize,
     pub doubled: usize,
@@ -79,7 +100,21 @@ pub struct RealSummary {
     pub errors_unexpected: usize,
     pub twin_seen: bool,
     pub spool_resets: usize,
+    /// Mails and webhook requests the mail oracle expects.
+    pub mails_expected: usize,
+    /// Distinct messages received (mails by `Message-ID`, webhook requests by
+    /// `Idempotency-Key`).
     pub mails_received: usize,
+    pub mail_mismatches: usize,
+    /// Mails beyond the expected count at instants where two edges were planned at once.
+    pub mail_races: usize,
+    /// Messages received again with a `Message-ID` already seen (SMTP delivers at least once).
+    pub mails_doubled: usize,
+    /// Webhook requests answered 500 while the receiver failed (retried by the collector).
+    pub webhook_refused: usize,
+    /// Per kind of notice (störning, åtgärdat, larm, upphört, planerat, webhook alert and
+    /// resolved): expected, received.
+    pub mails_by_kind: BTreeMap<String, (usize, usize)>,
     pub mismatches: Vec<String>,
     /// Every mismatch, written to `mismatches.txt` in the kept logs.
     #[serde(skip)]
@@ -93,8 +128,10 @@ impl RealSummary {
     pub fn passed(&self) -> bool {
         self.lost == 0
             && self.doubled == 0
+            && self.stored_ahead == 0
             && self.outage_mismatches == 0
             && self.exact_mismatches == 0
+            && self.mail_mismatches == 0
             && self.errors_unexpected == 0
             && !self.twin_seen
             && self.results_made > 0
@@ -116,6 +153,8 @@ struct Rig {
     smtp_port: u16,
     smtp: Option<Proc>,
     mail_dir: PathBuf,
+    /// "451" while the SMTP server refuses every message, empty otherwise.
+    refuse_file: PathBuf,
     made: Made,
     spool_deletes: usize,
     /// Spool resets the agents counted (`driftvakt_agent_spool_resets_total`, read after each
@@ -143,6 +182,15 @@ impl Rig {
         cmd.args(["run", "--config"])
             .arg(&self.config)
             .args(["--listen", &format!("127.0.0.1:{}", self.collector_port)]);
+        // A write past RLIMIT_FSIZE (`DiskFull`) then fails with EFBIG, as on a full disk,
+        // instead of killing the process (an ignored signal stays ignored across exec).
+        // SAFETY: signal(2) is async-signal-safe, and nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
         self.collector = Some(Proc::spawn("collector", &mut cmd, &log)?);
         Ok(())
     }
@@ -164,6 +212,8 @@ impl Rig {
             .args(["--port", &self.smtp_port.to_string()])
             .arg("--dir")
             .arg(&self.mail_dir)
+            .arg("--refuse-file")
+            .arg(&self.refuse_file)
             .stdout(Stdio::piped())
             .stderr(
                 std::fs::File::options()
@@ -225,10 +275,18 @@ impl Rig {
         let log = self.dir.join(format!("{}-{}.log", ag.id, ag.starts));
         ag.starts += 1;
         ag.resets_counted = 0;
+        let clock = ag.dir.join("faketime.rc");
+        std::fs::write(&clock, "+0\n")?;
         let mut cmd = Command::new(self.bin_dir.join("driftvakt-agent"));
         cmd.args(["run", "--config"])
             .arg(&config)
-            .current_dir(&ag.dir);
+            .current_dir(&ag.dir)
+            // Only the wall clock is moved (the probes are paced by the monotonic one), and
+            // the file is read at every call so a step takes effect at once.
+            .env("LD_PRELOAD", FAKETIME)
+            .env("FAKETIME_TIMESTAMP_FILE", &clock)
+            .env("FAKETIME_NO_CACHE", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         ag.proc = Some(Proc::spawn(&ag.id, &mut cmd, &log)?);
         Ok(())
     }
@@ -277,6 +335,20 @@ impl Rig {
                     p.signal(libc::SIGCONT);
                 }
             }
+            (FaultKind::ClockStep, at_end) => {
+                let offset = if at_end { "+0" } else { CLOCK_AHEAD };
+                std::fs::write(
+                    self.agents[a].dir.join("faketime.rc"),
+                    format!("{offset}\n"),
+                )?;
+            }
+            (FaultKind::DiskFull, at_end) => {
+                if let Some(p) = &self.collector {
+                    let db = self.dir.join("soak.db");
+                    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+                    p.limit_file_size((!at_end).then_some(size))?;
+                }
+            }
             (FaultKind::SpoolDeleted, false) => {
                 let spool = self.agents[a].dir.join("spool");
                 let gone = self.agents[a]
@@ -312,6 +384,8 @@ enum Action {
     Fault(Fault, bool),
     SmtpDown,
     SmtpUp,
+    SmtpRefuse(bool),
+    WebhookFailing(bool),
 }
 
 fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
@@ -323,6 +397,14 @@ fn timeline(plan: &Plan) -> Vec<(Ms, Action)> {
     for s in &plan.smtp_down {
         out.push((s.start, Action::SmtpDown));
         out.push((s.end, Action::SmtpUp));
+    }
+    for s in &plan.webhook_failing {
+        out.push((s.start, Action::WebhookFailing(true)));
+        out.push((s.end, Action::WebhookFailing(false)));
+    }
+    for s in &plan.smtp_refusing {
+        out.push((s.start, Action::SmtpRefuse(true)));
+        out.push((s.end, Action::SmtpRefuse(false)));
     }
     out.sort_by_key(|(t, _)| *t);
     out
@@ -355,6 +437,9 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
             );
         }
     }
+    if !Path::new(FAKETIME).is_file() {
+        bail!("{FAKETIME} is missing: the soak steps the agents' clocks with Debian's libfaketime (`apt-get install libfaketime`)");
+    }
     let run_ms = (p.minutes * 60_000.0) as Ms;
     let plan = Plan::generate(p.seed, run_ms, p.devices, p.interval_s);
     let world = Arc::new(plan.world.clone());
@@ -370,10 +455,12 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     for (i, a) in world.agents.iter().enumerate() {
         write_secret(&dir.join(format!("{a}.token")), &token(i, a))?;
     }
+    let hook = WebhookPeer::start()?;
+    write_secret(&dir.join("hook.key"), "soak-webhook-key-0123456789")?;
     let config = dir.join("collector.yaml");
     std::fs::write(
         &config,
-        plan.inventory_yaml(&dir, &devices.ports, smtp_port),
+        plan.inventory_yaml(&dir, &devices.ports, smtp_port, hook.port),
     )?;
     let mut rig = Rig {
         dir: dir.clone(),
@@ -386,6 +473,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         smtp_port,
         smtp: None,
         mail_dir: dir.join("mail"),
+        refuse_file: dir.join("smtp.refuse"),
         made: Made::new(),
         spool_deletes: 0,
         spool_resets: 0,
@@ -414,7 +502,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     for a in 0..rig.agents.len() {
         rig.start_agent(a, None)?;
     }
-    drive(&plan, &world, &mut rig, t0)?;
+    drive(&plan, &world, &mut rig, &hook, t0)?;
 
     // The end: agents stopped, then started without checks until their spools are delivered.
     let stop_rel = t0.elapsed().as_millis() as Ms;
@@ -441,8 +529,14 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         }
     }
     rig.snapshot_spools();
-    // Mails queued while the SMTP server was down go out on the notifier's retry.
+    // Notices of the last recoveries, and any held while the SMTP server was away, go out.
+    let port = rig.collector_port;
     std::thread::sleep(Duration::from_secs(5));
+    wait_until(
+        "the collector's outbox to be empty",
+        Duration::from_secs(120),
+        || metric(port, "driftvakt_notify_outbox_pending") == Some(0.0),
+    )?;
     if let Some(mut c) = rig.collector.take() {
         if !c.terminate(Duration::from_secs(30)) {
             eprintln!("soak: the collector did not stop within 30 s on SIGTERM");
@@ -461,7 +555,6 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         interval_s: p.interval_s,
         tolerance_ms: plan.tolerance(),
         start_ms: epoch0,
-        results_made: rig.made.len(),
         spool_resets: rig.spool_resets,
         replay: format!(
             "scripts/soak real --seed {} --minutes {} --devices {} --interval {}",
@@ -475,15 +568,31 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     summary
         .faults
         .insert("SmtpDown".into(), plan.smtp_down.len());
-    compare(&plan, &config, &rig.made, epoch0, stop_rel, &mut summary)?;
-    check_logs(&plan, &dir, &mut summary)?;
-    summary.mails_received = std::fs::read_dir(&rig.mail_dir)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .count()
-        })
-        .unwrap_or(0);
+    summary
+        .faults
+        .insert("SmtpRefusing".into(), plan.smtp_refusing.len());
+    summary
+        .faults
+        .insert("WebhookFailing".into(), plan.webhook_failing.len());
+    summary.webhook_refused = hook.refused();
+    // What an agent stamped while its clock was ahead is made, but the collector must refuse
+    // it: it is left out of what must be stored, and must not be.
+    let (made, ahead): (Made, Made) = std::mem::take(&mut rig.made)
+        .into_iter()
+        .partition(|((_, _, t), _)| *t <= epoch0 + stop_rel + 60_000);
+    summary.results_made = made.len();
+    summary.stamped_ahead = ahead.len();
+    compare(
+        &plan,
+        &config,
+        &made,
+        &ahead,
+        epoch0,
+        stop_rel,
+        &mut summary,
+    )?;
+    check_logs(&plan, &dir, epoch0, &mut summary)?;
+    compare_mails(&plan, &rig.mail_dir, &hook.received(), epoch0, &mut summary);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if summary.passed() {
         summary.logs = "(removed)".into();
@@ -502,7 +611,7 @@ fn token(i: usize, agent: &str) -> String {
 }
 
 /// Follows the timeline until the run's end: faults, the SMTP server, spool snapshots.
-fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
+fn drive(plan: &Plan, world: &World, rig: &mut Rig, hook: &WebhookPeer, t0: Instant) -> Result<()> {
     let end = plan.slots * plan.slot;
     let mut next_snapshot = 0;
     for (at, action) in timeline(plan) {
@@ -515,6 +624,10 @@ fn drive(plan: &Plan, world: &World, rig: &mut Rig, t0: Instant) -> Result<()> {
                 }
             }
             Action::SmtpUp => rig.start_smtp()?,
+            Action::WebhookFailing(on) => hook.failing.store(on, Ordering::Relaxed),
+            Action::SmtpRefuse(on) => {
+                std::fs::write(&rig.refuse_file, if on { "451" } else { "" })?;
+            }
         }
     }
     wait_for(t0, end, rig, &mut next_snapshot)
@@ -544,10 +657,12 @@ fn wait_for(t0: Instant, at: Ms, rig: &mut Rig, next_snapshot: &mut Ms) -> Resul
 }
 
 /// The store against the results made and the plan.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     plan: &Plan,
     config: &Path,
     made: &Made,
+    ahead: &Made,
     epoch0: Ms,
     stop_rel: Ms,
     summary: &mut RealSummary,
@@ -556,7 +671,7 @@ fn compare(
     let db = Database::open(&inv.settings.database).context("opening the collector's store")?;
     let store = db.store()?;
     let world = &plan.world;
-    count_results(world, &*store, made, summary)?;
+    count_results(world, &*store, made, ahead, summary)?;
     let seen = stored_outages(&*store)?;
     let stale = plan.interval * STALE_INTERVALS;
     // Open unknown outages after the agents stopped are the run's end, not the run.
@@ -620,6 +735,32 @@ fn compare(
         push(summary, w);
     }
     Ok(())
+}
+
+/// The mails received against the mail oracle's.
+fn compare_mails(
+    plan: &Plan,
+    mail_dir: &Path,
+    hooks: &[(String, serde_json::Value)],
+    epoch0: Ms,
+    summary: &mut RealSummary,
+) {
+    let expected = mails::expected(plan, epoch0, now_ms());
+    let mut got = mails::received(mail_dir);
+    mails::add_hooks(&mut got, hooks);
+    let (wrong, races) = mails::compare(&expected, &got);
+    summary.mails_expected = expected.values().map(|e| e.count).sum();
+    summary.mails_received = got.total - got.doubled;
+    summary.mails_doubled = got.doubled;
+    summary.mail_races = races;
+    summary.mails_by_kind = mails::by_kind(&expected, &got)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    summary.mail_mismatches = wrong.len();
+    for w in wrong {
+        push(summary, w);
+    }
 }
 
 fn push(summary: &mut RealSummary, line: String) {
@@ -693,6 +834,7 @@ fn count_results(
     world: &World,
     store: &dyn Store,
     made: &Made,
+    ahead: &Made,
     summary: &mut RealSummary,
 ) -> Result<()> {
     for d in &world.devices {
@@ -701,6 +843,14 @@ fn count_results(
         let mut seen = BTreeSet::new();
         for r in &stored {
             let key = (d.id.clone(), r.check.clone(), r.time);
+            if ahead.contains_key(&key) {
+                summary.stored_ahead += 1;
+                push(
+                    summary,
+                    format!("stored though stamped an hour ahead: {} {}", d.id, r.time),
+                );
+                continue;
+            }
             let known = made.get(&key) == Some(&r.ok);
             if r.count != 1 || !seen.insert(key) || !known {
                 summary.doubled += r.count.max(1) as usize;
@@ -726,9 +876,25 @@ fn count_results(
     Ok(())
 }
 
+/// Whether a log line's time (its first word, RFC 3339) lies in a `DiskFull` fault or the 10 s
+/// after it (a write that failed then, reported late).
+fn while_disk_full(plan: &Plan, epoch0: Ms, line: &str) -> bool {
+    let Some(t) = line
+        .split_whitespace()
+        .next()
+        .and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok())
+    else {
+        return false;
+    };
+    let t = t.timestamp_millis() - epoch0;
+    plan.faults
+        .iter()
+        .any(|f| f.kind == FaultKind::DiskFull && f.start <= t && t <= f.end + 10_000)
+}
+
 /// ERROR lines in the logs: those the plan causes (a spool folder taken away; pushes and mails
 /// failing while the collector or the SMTP server is away) and the rest.
-fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> {
+fn check_logs(plan: &Plan, dir: &Path, epoch0: Ms, summary: &mut RealSummary) -> Result<()> {
     let spool_deleted = plan
         .faults
         .iter()
@@ -754,8 +920,9 @@ fn check_logs(plan: &Plan, dir: &Path, summary: &mut RealSummary) -> Result<()> 
             if !line.contains(" ERROR ") {
                 continue;
             }
-            let caused =
-                spool_deleted && line.contains("was removed or replaced while the agent ran");
+            let caused = (spool_deleted
+                && line.contains("was removed or replaced while the agent ran"))
+                || (name.starts_with("collector") && while_disk_full(plan, epoch0, line));
             if caused {
                 summary.errors_expected += 1;
             } else {

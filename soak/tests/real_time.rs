@@ -1,11 +1,12 @@
-//! The CI-sized real-time soak: about two and a half minutes of the real `driftvakt-agent` and
+//! The CI-sized real-time soak: about three minutes of the real `driftvakt-agent` and
 //! `driftvakt-collector` binaries (debug builds beside `driftvakt-soak` in the target folder;
 //! `cargo test --workspace` builds them, as scripts/test runs it), 24 loopback devices probed
 //! every 2 s, and the process faults of the plan: an agent SIGKILLed and restarted, an agent
 //! SIGSTOPped inside an outage, the collector SIGKILLed and SIGSTOPped, a spool folder taken
-//! away under a running agent, the SMTP server down. Every result made must be stored exactly
-//! once, every outage must match the plan and, exactly, the oracle on the results made, and no
-//! log may hold an ERROR the plan did not cause.
+//! away under a running agent, an agent's clock an hour ahead, the collector's disk full, the SMTP server down and
+//! refusing, the webhook receiver answering 500. Every result made must be
+//! stored exactly once, every outage must match the plan and, exactly, the oracle on the results
+//! made, every mail the mail oracle's, and no log may hold an ERROR the plan did not cause.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,7 +24,7 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         );
     }
     let out = Command::new(soak)
-        .args(["real", "--seed", "2", "--minutes", "2.4"])
+        .args(["real", "--seed", "2", "--minutes", "3"])
         .args(["--devices", "24", "--interval", "2"])
         .output()
         .expect("driftvakt-soak runs");
@@ -43,7 +44,11 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
         "CollectorKill",
         "CollectorStop",
         "SpoolDeleted",
+        "ClockStep",
+        "DiskFull",
         "SmtpDown",
+        "SmtpRefusing",
+        "WebhookFailing",
     ] {
         assert!(
             s["faults"][kind].as_u64().unwrap_or(0) >= 1,
@@ -53,11 +58,31 @@ fn real_binaries_under_process_faults_lose_nothing_and_match_the_plan() {
     assert_eq!(s["lost"], 0, "{s}");
     assert_eq!(s["doubled"], 0, "{s}");
     assert_eq!(s["results_made"], s["stored"], "{s}");
+    // What the agent stamped an hour ahead is refused, not stored.
+    assert!(s["stamped_ahead"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["stored_ahead"], 0, "{s}");
     assert_eq!(s["outage_mismatches"], 0, "{s}");
     assert_eq!(s["exact_mismatches"], 0, "{s}");
     assert_eq!(s["twin_seen"], false, "{s}");
     assert_eq!(s["errors_unexpected"], 0, "{s}");
     assert!(s["spool_resets"].as_u64().unwrap() >= 1, "{s}");
-    assert!(s["mails_received"].as_u64().unwrap() >= 1, "{s}");
+    // The mails against the mail oracle: störning and åtgärdat to the editors, Larm and Larm
+    // upphört to the service desk and on-call, each by recipient and subject.
+    assert_eq!(s["mail_mismatches"], 0, "{s}");
+    for kind in ["störning", "åtgärdat", "larm", "upphört"] {
+        assert!(
+            s["mails_by_kind"][kind][0].as_u64().unwrap_or(0) >= 1,
+            "no {kind} expected: {s}"
+        );
+    }
+    for kind in ["webhook alert", "webhook resolved"] {
+        assert!(
+            s["mails_by_kind"][kind][0].as_u64().unwrap_or(0) >= 1,
+            "no {kind} expected: {s}"
+        );
+    }
+    let (expected, races) = (&s["mails_expected"], &s["mail_races"]);
+    let expected = expected.as_u64().unwrap() + races.as_u64().unwrap();
+    assert_eq!(s["mails_received"].as_u64().unwrap(), expected, "{s}");
     assert!(out.status.success(), "{s}\n{stderr}");
 }

@@ -4,7 +4,8 @@
 //!   `device:ID:KIND`), persisted so a restart keeps it. Its opening notices are held for the
 //!   hold-down period; a recovery while they are still unsent cancels them and sends nothing.
 //!   A recovery's notices are held too, and a new failure within hold-down cancels them and
-//!   reopens the failure: a flapping service gives one message.
+//!   reopens the failure: a flapping service gives one message. A new failure after that is a
+//!   new outage: the recovery's notices go out even if their channel still holds them.
 //! - Inside an active window that applies, nothing is sent; the failure waits as
 //!   `Suppressed` and [`super::Notifier::tick`] sends when the window ends if it is still open.
 //! - A dark site (node switch down) gives one notice; `Down` alerts for the devices behind it
@@ -112,10 +113,13 @@ impl<S: NotifyStore> Notifier<S> {
     fn open_failure(&self, key: String, event: Event) -> Result<Vec<OutboxId>, NotifyError> {
         let now = self.clock.now();
         if let Some(mut existing) = self.store.failure(&key)? {
-            let FailureState::Closing { notices, .. } = &existing.state else {
+            let FailureState::Closing { at, notices } = &existing.state else {
                 return Ok(Vec::new()); // already open or suppressed: a repeat
             };
-            if self.cancel_all(notices)? {
+            // Only a recovery shorter than hold-down is a flap; a longer one is told, even
+            // when its notices still wait for their channel (a retry).
+            let within_hold_down = now < *at + self.hold_down();
+            if within_hold_down && self.cancel_all(notices)? {
                 // A flap within hold-down: the recovery was never told, keep the failure open.
                 existing.state = FailureState::Open;
                 existing.updated_at = now;

@@ -1,7 +1,8 @@
 //! Outage and recovery through a real SMTP server (aiosmtpd): the two driftmeddelanden reach
 //! the editors of the municipality with Swedish subjects, dates and durations in both text and
-//! HTML; an outage over before hold-down sends nothing; a flap gives one message; the demo file
-//! transport writes .eml files.
+//! HTML; an outage over before hold-down sends nothing; a flap gives one message; a recovery
+//! that outlasted hold-down is told even when a new outage comes while its notice waits for the
+//! SMTP server; the demo file transport writes .eml files.
 
 use driftvakt_collector::notify::{FileTransport, OutboxStore, Status};
 use driftvakt_collector_testkit::notify::*;
@@ -156,6 +157,68 @@ async fn a_flapping_service_gives_one_message() {
     assert_eq!(mails.len(), 1, "one message for the flapping period");
     assert!(mails[0].subject.starts_with("Driftmeddelande – störning"));
     assert_eq!(n.store().list(Some(Status::Pending)).unwrap().len(), 0);
+}
+
+/// Found by the real-time soak (issue 26): with the SMTP server refusing, a recovery's notice
+/// waited for a retry; a new outage of the same service 20 s later took it for a flap and
+/// cancelled it, so the editors heard of two outages and of one recovery.
+#[tokio::test]
+async fn a_recovery_longer_than_hold_down_is_told_though_a_new_outage_comes_before_it_went_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let peer = SmtpPeer::start(&tmp.path().join("mail"));
+    let clock = ManualClock::at("2026-03-10T14:00:00+01:00");
+    let n = smtp_notifier(config(peer.port), &tmp.path().join("c.db"), clock.clone());
+    n.handle(service_down(
+        "wifi",
+        "stadshuset",
+        "2026-03-10T14:00:00+01:00",
+    ))
+    .unwrap();
+    clock.advance(mins(11));
+    deliver_until(&n, &peer, 1).await;
+
+    // Back at 14:30; its notice is due at 14:40 (hold-down), when the server refuses it.
+    clock.set("2026-03-10T14:30:00+01:00");
+    let up = n
+        .handle(service_up(
+            "wifi",
+            "2026-03-10T14:00:00+01:00",
+            "2026-03-10T14:30:00+01:00",
+        ))
+        .unwrap();
+    assert_eq!(up.len(), 1);
+    peer.refuse("451");
+    clock.set("2026-03-10T14:40:00+01:00");
+    assert_eq!(n.deliver_due().await.sent, 0, "refused");
+
+    // Down again at 14:45: the recovery lasted 15 minutes, longer than hold-down.
+    clock.set("2026-03-10T14:45:00+01:00");
+    let again = n
+        .handle(service_down(
+            "wifi",
+            "stadshuset",
+            "2026-03-10T14:45:00+01:00",
+        ))
+        .unwrap();
+    assert_eq!(again.len(), 1, "a new outage, not a flap");
+    peer.refuse("");
+    clock.advance(mins(30));
+    let mails = deliver_until(&n, &peer, 3).await;
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects.iter().filter(|s| s.contains("åtgärdat")).count(),
+        1,
+        "{subjects:?}"
+    );
+    assert_eq!(
+        subjects.iter().filter(|s| s.contains("störning")).count(),
+        2,
+        "{subjects:?}"
+    );
+    n.tick().unwrap();
+    clock.advance(mins(60));
+    assert_eq!(n.deliver_due().await.sent, 0);
+    assert_eq!(peer.messages().len(), 3);
 }
 
 #[tokio::test]
