@@ -490,6 +490,33 @@ mod tests {
     }
 
     #[test]
+    fn devices_are_read_compactly_and_a_wrong_list_is_placed() {
+        let c = load_str(
+            "agent:\n  id: a\ndevices:\n  - id: d\n    class: screen\n    address: 127.0.0.1\n    \
+             checks:\n      - icmp\n",
+        )
+        .unwrap();
+        let checks = &c.file.devices[0].checks.as_ref().unwrap().value;
+        assert_eq!((checks.len(), checks.capacity()), (1, 1));
+        assert_eq!(c.file.devices.capacity(), 1);
+        let err = load_str("agent:\n  id: a\ndevices: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("agent.yaml:3:") && err.contains("devices"),
+            "{err}"
+        );
+        let err =
+            load_str("agent:\n  id: a\ndevices:\n  - id: d\n    class: lamp\n    address: x\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("agent.yaml:5:") && err.contains("lamp"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_collector_and_spool_sections_load_with_defaults() {
         let c = load_str(
             "agent:\n  id: a\n  collector:\n    url: https://c.example:8480\n    token: { env: T }\n  spool:\n    dir: /tmp/s\n    max_bytes: 1MiB\n",

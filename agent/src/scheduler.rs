@@ -259,6 +259,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn jobs_share_the_configurations_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(
+            &path,
+            "agent:\n  id: a\ndevices:\n  - id: tv\n    class: screen\n    address: 127.0.0.1\n    \
+             checks:\n      - icmp\n      - { kind: tcp, port: 22 }\n  - id: ap\n    \
+             class: access_point\n    address: 127.0.0.2\n",
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        let jobs = plan(&config);
+        // The screen has icmp and tcp, the access point icmp: three jobs, two devices.
+        assert_eq!(jobs.len(), 3);
+        for job in &jobs {
+            let device = config
+                .file
+                .devices
+                .iter()
+                .find(|d| d.id.value == job.device.id.value)
+                .unwrap();
+            assert!(
+                Arc::ptr_eq(device, &job.device),
+                "{} is a copy",
+                job.key.device
+            );
+        }
+        // The configuration and the jobs hold each device: two owners, one copy.
+        assert!(config.file.devices.iter().all(|d| Arc::strong_count(d) > 1));
+    }
+
+    #[test]
     fn offsets_are_stable_and_spread() {
         let a = fnv1a("sw-1\u{0}icmp");
         assert_eq!(a, fnv1a("sw-1\u{0}icmp"));
