@@ -107,22 +107,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn load(path: &Path) -> Result<AgentConfig> {
-    let config =
-        AgentConfig::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"));
-    release_free_memory();
-    config
-}
-
-/// Hands the heap pages nothing uses any more back to the system. Parsing a large configuration
-/// allocates several times the file's size in short-lived parser state; glibc keeps those pages
-/// (they lie between the devices that stay), so without this the agent's resident size carries
-/// the parser's peak for its whole life.
-fn release_free_memory() {
-    // SAFETY: malloc_trim only returns unused pages of glibc's own heap; it touches no memory
-    // in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    AgentConfig::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
 /// Loads the file and makes the checks `run` makes before it starts ([`AgentConfig::preflight`]).
