@@ -22,6 +22,7 @@ use reqwest::header::{ETAG, IF_NONE_MATCH};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// File name of the stored assignment inside the spool folder.
 pub const ASSIGNMENT_FILE: &str = "assignment.json";
@@ -205,7 +206,7 @@ pub fn merge(local: &AgentConfig, assignment: Option<&Assignment>) -> AgentConfi
         if device_ids.contains(&d.id.value) {
             tracing::warn!(device = %d.id.value, "assigned device is also defined locally; the local one is used");
         } else {
-            file.devices.push(d.clone());
+            file.devices.push(Arc::new(d.clone()));
         }
     }
     let cred_ids: HashSet<String> = file

@@ -17,6 +17,7 @@ use driftvakt_agent::metrics::AgentMetrics;
 use driftvakt_agent::probe::SetupError;
 use driftvakt_agent::run::{ResultReceiver, ResultSink};
 use driftvakt_common::wire::{Batch, ProbeResult};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -30,7 +31,7 @@ pub fn agent_config(inv: &Inventory, agent: &Agent) -> AgentConfig {
         .devices
         .iter()
         .filter(|d| agent.devices.contains(&d.id))
-        .map(|d| d.config.clone())
+        .map(|d| Arc::new(d.config.clone()))
         .collect();
     AgentConfig {
         file: AgentFile {

@@ -17,6 +17,7 @@ use driftvakt_common::readings;
 use driftvakt_common::wire::Value;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use surge_ping::{Client, Config, PingIdentifier, PingSequence, SurgeError, ICMP};
 
@@ -71,7 +72,7 @@ impl IcmpProber {
     /// When `devices` have ICMP checks for a family whose socket could not be opened, logs one
     /// error saying what to do; returns that line's message. Silent after the first time in
     /// this process, and when every needed socket is open.
-    pub fn report_unusable(&self, devices: &[DeviceConfig]) -> Option<String> {
+    pub fn report_unusable(&self, devices: &[Arc<DeviceConfig>]) -> Option<String> {
         let (mut v4, mut v6) = (0usize, 0usize);
         for d in devices {
             let icmp = d

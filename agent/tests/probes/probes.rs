@@ -253,7 +253,7 @@ async fn icmp_six_hundred_concurrent_pingers_lose_nothing() {
         .devices
         .iter()
         .cloned()
-        .map(|d: DeviceConfig| {
+        .map(|d: Arc<DeviceConfig>| {
             let p = probers.clone();
             tokio::spawn(async move {
                 let c: CheckSpec = d.checks().remove(0);

@@ -6,6 +6,7 @@ use super::credentials::{SnmpCredentials, SnmpVersion};
 use super::device::DeviceConfig;
 use crate::config::Validator;
 use crate::limits;
+use std::borrow::Borrow;
 use std::collections::HashSet;
 
 /// The wire's rule for an id ([`limits::id_problem`]: length, no control or bidirectional
@@ -38,9 +39,15 @@ pub fn check_name_problem(name: &str) -> Option<String> {
 }
 
 /// Checks ids, addresses, parents, check settings and credential references.
-pub fn validate_devices(v: &mut Validator, devices: &[DeviceConfig], creds: &[SnmpCredentials]) {
+/// Takes the devices as they are held (`DeviceConfig`, or shared as `Arc<DeviceConfig>`).
+pub fn validate_devices<D: Borrow<DeviceConfig>>(
+    v: &mut Validator,
+    devices: &[D],
+    creds: &[SnmpCredentials],
+) {
+    let devices: Vec<&DeviceConfig> = devices.iter().map(Borrow::borrow).collect();
     let mut seen = HashSet::new();
-    for d in devices {
+    for d in devices.iter().copied() {
         if d.id.value.trim().is_empty() {
             v.error_at(&d.id.referenced, "device id must not be empty");
         } else if let Some(p) = id_problem("device", &d.id.value) {
