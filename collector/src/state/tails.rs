@@ -321,9 +321,12 @@ impl Tails {
         )
     }
 
-    /// Forgets everything known of `device` (its stored history changed behind the tail).
+    /// Forgets everything known of `device` (its stored history changed behind the tail, or
+    /// results handed to it were not stored after all): its tail and its first result.
     pub fn forget(&self, device: &str) {
-        self.lock().devices.remove(device);
+        let mut inner = self.lock();
+        inner.devices.remove(device);
+        inner.first_seen.remove(device);
     }
 
     /// Merges pending marks just written to the store (each device's earliest changed time).
