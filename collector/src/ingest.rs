@@ -234,9 +234,12 @@ impl App {
         let tails = self.live_tails();
         let mut derived = Vec::new();
         let mut settle = |applied: &Applied| match (tails, applied) {
-            (Some(tails), Applied::New {
-                pending, skipped, ..
-            }) => {
+            (
+                Some(tails),
+                Applied::New {
+                    pending, skipped, ..
+                },
+            ) => {
                 self.append_to_tails(tails, stored, skipped);
                 let (settled, all) = state::settle(&self.inventory, tails, pending);
                 derived = all;
@@ -244,9 +247,9 @@ impl App {
             }
             _ => Settled::default(),
         };
-        let applied = self
-            .store
-            .apply_batch_settling(agent, batch_id, stored, received, &mut settle);
+        let applied =
+            self.store
+                .apply_batch_settling(agent, batch_id, stored, received, &mut settle);
         let Some(tails) = tails else {
             return Ok((applied?, BTreeMap::new()));
         };

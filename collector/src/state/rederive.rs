@@ -397,13 +397,25 @@ impl Source<'_> {
         from: i64,
     ) -> Result<BTreeMap<String, Timeline>, Miss> {
         let Some(tails) = self.tails else {
-            return Ok(load_timelines_of(inv, self.store()?, Some(ids), from, FOREVER)?);
+            return Ok(load_timelines_of(
+                inv,
+                self.store()?,
+                Some(ids),
+                from,
+                FOREVER,
+            )?);
         };
         let mut outages = Vec::new();
         let mut first_seen = BTreeMap::new();
         for id in ids {
             let Some(known) = tails.outages_since(id, from) else {
-                return Ok(load_timelines_of(inv, self.store()?, Some(ids), from, FOREVER)?);
+                return Ok(load_timelines_of(
+                    inv,
+                    self.store()?,
+                    Some(ids),
+                    from,
+                    FOREVER,
+                )?);
             };
             outages.extend(known);
             let first = match tails.first_seen(id) {
@@ -434,12 +446,7 @@ impl Source<'_> {
         }
     }
 
-    fn last_ok_before(
-        &self,
-        device: &str,
-        check: &str,
-        before: i64,
-    ) -> Result<Option<i64>, Miss> {
+    fn last_ok_before(&self, device: &str, check: &str, before: i64) -> Result<Option<i64>, Miss> {
         match self
             .tails
             .and_then(|t| t.last_ok_before(device, check, before))

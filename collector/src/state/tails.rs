@@ -28,7 +28,11 @@
 //!   service's re-derivation start.
 //!
 //! Results are appended as ingest stores them ([`Tails::append`]), under the writers' lock,
-//! after the store committed them. A result older than its series' newest run (an agent
+//! inside the batch's transaction once the store inserted them (so that [`super::settle`] can
+//! re-derive the batch's devices before the commit); if the transaction does not commit, ingest
+//! forgets those devices ([`Tails::forget`]) and the store answers for them again. The stored
+//! outages and flaps a tail holds change only after the commit ([`Tails::replaced`]). A
+//! result older than its series' newest run (an agent
 //! replaying its spool, a late batch) drops the device's tail: the next re-derivation reads
 //! the store and seeds it again. After each re-derivation the runs that ended before the
 //! result window it used are dropped ([`Tails::trim`]), so memory stays a few runs per check.

@@ -327,7 +327,11 @@ fn a_settled_device_is_written_with_its_batch_and_not_marked(s: &dyn Store) {
         );
     }
     assert_eq!(s.results("s2", 0).unwrap().len(), 2);
-    assert_eq!(s.pending_of("s1").unwrap(), Some(5_000), "the older mark stays");
+    assert_eq!(
+        s.pending_of("s1").unwrap(),
+        Some(5_000),
+        "the older mark stays"
+    );
     assert_eq!(s.pending_of("s2").unwrap(), None);
     assert_eq!(s.pending_of("s3").unwrap(), Some(5_300));
     let again = s
