@@ -257,7 +257,9 @@ pub fn ingest_into(
     let outcomes = rt.block_on(post_all(&proc.url("/api/v1/results"), bodies));
     let wall_s = t0.elapsed().as_secs_f64();
     let cpu_s = proc.cpu_s()? - cpu0;
-    let tails_on = tails_gauge(&proc, &http)?;
+    // A client of its own: the one that waited for `/healthz` holds a keep-alive connection
+    // the collector closed as idle during the run, and reusing it can fail.
+    let tails_on = tails_gauge(&proc, &blocking_client()?)?;
     let log_errors = std::fs::read_to_string(&log)
         .ok()
         .map(|l| l.lines().filter(|l| l.contains("ERROR")).count());

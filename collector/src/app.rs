@@ -188,14 +188,16 @@ impl App {
         &self,
         pending: &std::collections::BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        self.recompute_noting(pending, Changes::default())
+        self.recompute_noting(pending, &Default::default(), Changes::default())
     }
 
     /// [`App::recompute`], signalling `noted` (what ingest saw in the results) with what the
-    /// re-derivation changed.
+    /// re-derivation changed; `settled` are the devices whose outages ingest already changed in
+    /// the batch's transaction (see [`state::recompute`]).
     pub(crate) fn recompute_noting(
         &self,
         pending: &std::collections::BTreeMap<String, i64>,
+        settled: &std::collections::BTreeMap<String, i64>,
         mut changes: Changes,
     ) -> Result<(), StoreError> {
         changes.merge(state::recompute(
@@ -203,6 +205,7 @@ impl App {
             &*self.store,
             self.live_tails(),
             pending,
+            settled,
             || self.write_lock(),
         )?);
         if !changes.is_empty() {

@@ -4,6 +4,9 @@
 //! each affected device's outages are re-derived from the earliest new result on (see
 //! [`App::rederive_device`]). For in-order batches that is a few results per check, so the
 //! common case of appending stays cheap; importing months of history works the same way.
+//! With live tails, the devices of an in-order batch are re-derived from memory inside the
+//! batch's own transaction ([`state::settle`]): results and outages in one commit, no pending
+//! mark; the others are marked pending and re-derived after it ([`state::recompute`]).
 //! A batch id seen before is acknowledged as a duplicate and not applied twice (the id and the
 //! results are written in one transaction).
 //!
@@ -15,8 +18,8 @@
 use crate::app::App;
 use crate::availability::{at, ms};
 use crate::inventory::Agent;
-use crate::state::{observation, Changes, Observation};
-use crate::store::{Applied, StoreError, StoredResult};
+use crate::state::{self, observation, Changes, Observation};
+use crate::store::{Applied, Settled, Skipped, StoreError, StoredResult};
 use chrono::{DateTime, Utc};
 use driftvakt_common::limits::{self, LimitError};
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -93,13 +96,9 @@ impl App {
         let now = self.now();
         let (checked, mut rejected) = self.check_results(a, &batch.results, now)?;
         let (indices, stored): (Vec<usize>, Vec<StoredResult>) = checked.into_iter().unzip();
-        let applied = {
+        let (applied, settled) = {
             let _guard = self.write_lock();
-            let applied = self
-                .store
-                .apply_batch(agent, &batch.batch_id, &stored, ms(now))?;
-            self.follow_tails(&stored, &applied);
-            applied
+            self.store_settling(agent, &batch.batch_id, &stored, ms(now))?
         };
         let response = match applied {
             Applied::Duplicate => IngestResponse {
@@ -118,7 +117,7 @@ impl App {
                 pending,
                 skipped,
             } => {
-                self.recompute_noting(&pending, Changes::noted(&stored))?;
+                self.recompute_noting(&pending, &settled, Changes::noted(&stored))?;
                 let mut duplicate_results = 0;
                 for s in skipped {
                     let r = &stored[s.index];
@@ -221,19 +220,65 @@ impl App {
         Ok(first)
     }
 
-    /// Hands what a batch stored to the tails (under the writers' lock, after the commit): the
-    /// pending marks, and the results inserted (not those skipped as already stored).
-    fn follow_tails(&self, stored: &[StoredResult], applied: &Applied) {
-        let (
-            Some(tails),
-            Applied::New {
-                pending, skipped, ..
-            },
-        ) = (&self.tails, applied)
-        else {
-            return;
+    /// Stores a batch's results (under the writers' lock) and, with live tails, settles in the
+    /// same transaction the devices the tails can re-derive from memory ([`state::settle`]).
+    /// Returns what was applied (its `pending`: the devices left to re-derive) and, per device
+    /// whose stored outages the transaction changed, its replacement's start.
+    fn store_settling(
+        &self,
+        agent: &str,
+        batch_id: &str,
+        stored: &[StoredResult],
+        received: i64,
+    ) -> Result<(Applied, BTreeMap<String, i64>), StoreError> {
+        let tails = self.live_tails();
+        let mut derived = Vec::new();
+        let mut settle = |applied: &Applied| match (tails, applied) {
+            (
+                Some(tails),
+                Applied::New {
+                    pending, skipped, ..
+                },
+            ) => {
+                self.append_to_tails(tails, stored, skipped);
+                let (settled, all) = state::settle(&self.inventory, tails, pending);
+                derived = all;
+                settled
+            }
+            _ => Settled::default(),
         };
-        tails.mark_pending(pending);
+        let applied =
+            self.store
+                .apply_batch_settling(agent, batch_id, stored, received, &mut settle);
+        let Some(tails) = tails else {
+            return Ok((applied?, BTreeMap::new()));
+        };
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                // The results handed to the tails were not stored after all.
+                for r in stored {
+                    tails.forget(&r.target);
+                }
+                return Err(e);
+            }
+        };
+        let mut changed = BTreeMap::new();
+        if let Applied::New { pending, .. } = &applied {
+            tails.mark_pending(pending);
+            for r in &derived {
+                if tails.replaced(r) {
+                    changed.insert(r.id.clone(), r.from);
+                }
+            }
+        }
+        Ok((applied, changed))
+    }
+
+    /// Hands the results a batch inserted (not those skipped as already stored) to the tails,
+    /// inside the batch's transaction: [`App::store_settling`] forgets the devices again if it
+    /// does not commit.
+    fn append_to_tails(&self, tails: &state::Tails, stored: &[StoredResult], skipped: &[Skipped]) {
         let skip: std::collections::HashSet<usize> = skipped.iter().map(|s| s.index).collect();
         let mut by_device: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
         for (i, r) in stored.iter().enumerate() {

@@ -16,7 +16,7 @@ pub mod timelines;
 pub use ingested::IngestMetrics;
 pub use lineage::ancestors;
 pub use machine::*;
-pub use rederive::{agent_fault, observation, recompute, rederive_device, Changes};
+pub use rederive::{agent_fault, observation, recompute, rederive_device, settle, Changes};
 pub use status::{status, EntityStatus, Status};
 pub use tails::Tails;
 pub use timelines::{load_timelines, service_timelines};

@@ -7,6 +7,13 @@
 //! With live tails ([`super::tails`]) the device's covering outages, last success and recent
 //! results come from memory when the tails can answer (in-order batches), and the services are
 //! re-derived only for devices whose outages changed; the outages written are the same.
+//!
+//! An in-order batch's devices do not wait for a pending mark: ingest re-derives them from
+//! the tails inside the batch's own transaction ([`settle`]), so their outages are committed
+//! with their results (one commit, no mark written and cleared, nothing to finish after a
+//! crash). Only the devices the tails cannot answer for (late or out-of-order results, a first
+//! batch after a start, a device with a mark of its own) are marked and go through
+//! [`recompute`].
 
 use super::lineage::ancestors;
 use super::machine::{derive, service_timeline, Health, Observation, Timeline};
@@ -14,7 +21,9 @@ use super::tails::Tails;
 use super::timelines::{load_timelines_of, timelines_of};
 use crate::availability::FOREVER;
 use crate::inventory::Inventory;
-use crate::store::{EntityKind, Flap, Outage, Replacement, Store, StoreError, StoredResult};
+use crate::store::{
+    EntityKind, Flap, Outage, Replacement, Settled, Store, StoreError, StoredResult,
+};
 use driftvakt_common::wire::ErrorKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,11 +88,16 @@ impl Changes {
 /// derived between the steps instead of waiting for all of it. The services are one more step.
 /// Inside a step the store's pending mark decides: a device another writer re-derived since is
 /// skipped, and one with results stored since from an earlier time starts there.
+///
+/// `settled` are the devices whose stored outages a batch's own transaction already changed
+/// ([`settle`], each with its replacement's start): they are not re-derived again, but the
+/// services they affect are.
 pub fn recompute<G>(
     inv: &Inventory,
     store: &dyn Store,
     tails: Option<&Tails>,
     pending: &BTreeMap<String, i64>,
+    settled: &BTreeMap<String, i64>,
     lock: impl Fn() -> G,
 ) -> Result<Changes, StoreError> {
     let newest = pending.values().max().copied().unwrap_or(0);
@@ -96,9 +110,15 @@ pub fn recompute<G>(
         .chunks(CHEAP_PER_STEP)
         .chain(costly.chunks(1))
         .collect::<Vec<_>>();
-    let source = Source { store, tails };
-    let mut changed = BTreeMap::new();
+    let source = Source {
+        store: Some(store),
+        tails,
+    };
+    let mut changed = settled.clone();
     let mut told = Changes::default();
+    for (id, from) in settled {
+        told.note_device(id, *from);
+    }
     for step in steps {
         let _step = lock();
         let mut replacements = Vec::with_capacity(step.len());
@@ -122,6 +142,9 @@ pub fn recompute<G>(
     }
     let _step = lock();
     let services = rederive_services(inv, &source, &changed)?;
+    if services.is_empty() {
+        return Ok(told);
+    }
     store.replace_outages(&services)?;
     for r in &services {
         if let Some(t) = tails {
@@ -145,6 +168,44 @@ fn writes(tails: Option<&Tails>, replacements: &[Replacement]) -> Vec<Replacemen
         .collect()
 }
 
+/// Re-derives in memory, inside a batch's own transaction (the writers' lock held), the devices
+/// of `pending` (those the batch stored results of, each with its earliest) that the tails can
+/// answer for without the store: in-order results of a device with no pending mark of its own,
+/// no earlier than [`CHEAP_INTERVALS`] of its intervals before the batch's newest. Returns
+/// what the store writes with the results ([`Settled`]: the replacements that change the
+/// stored outages or flaps; the others are only settled) and every replacement derived, which
+/// the caller hands to [`Tails::replaced`] once the transaction committed. A device not
+/// settled here is marked pending and goes through [`recompute`].
+pub fn settle(
+    inv: &Inventory,
+    tails: &Tails,
+    pending: &BTreeMap<String, i64>,
+) -> (Settled, Vec<Replacement>) {
+    let newest = pending.values().max().copied().unwrap_or(0);
+    let source = Source {
+        store: None,
+        tails: Some(tails),
+    };
+    let mut settled = Settled::default();
+    let mut derived = Vec::new();
+    for (device, from) in pending {
+        let interval = inv.device(device).map_or(0, |d| d.rules.interval_ms);
+        let cheap = *from >= newest.saturating_sub(interval.saturating_mul(CHEAP_INTERVALS));
+        if !cheap || tails.pending_of(device).is_some() {
+            continue;
+        }
+        let Ok(r) = source.rederive_device(inv, device, *from) else {
+            continue;
+        };
+        if !tails.unchanged(&r) {
+            settled.write.push(r.clone());
+        }
+        settled.devices.insert(r.id.clone());
+        derived.push(r);
+    }
+    (settled, derived)
+}
+
 /// A replacement that keeps every stored outage and flap and clears the pending mark.
 fn keep(entity: EntityKind, id: &str) -> Replacement {
     Replacement {
@@ -163,7 +224,7 @@ fn rederive_services(
     inv: &Inventory,
     source: &Source,
     changed: &BTreeMap<String, i64>,
-) -> Result<Vec<Replacement>, StoreError> {
+) -> Result<Vec<Replacement>, Miss> {
     let affected: Vec<_> = inv
         .services
         .iter()
@@ -262,19 +323,54 @@ pub fn rederive_device(
     device: &str,
     earliest: i64,
 ) -> Result<Replacement, StoreError> {
-    Source { store, tails: None }.rederive_device(inv, device, earliest)
+    let source = Source {
+        store: Some(store),
+        tails: None,
+    };
+    Ok(source.rederive_device(inv, device, earliest)?)
 }
 
 /// Where re-derivation reads: the live tails where they can answer, else the store (and what
-/// the store returned seeds the tails).
+/// the store returned seeds the tails). Without a store (inside a batch's transaction, see
+/// [`settle`]) a question the tails cannot answer is a [`Miss::Memory`].
 struct Source<'a> {
-    store: &'a dyn Store,
+    store: Option<&'a dyn Store>,
     tails: Option<&'a Tails>,
 }
 
+/// Why a read of re-derivation was not answered.
+#[derive(Debug)]
+enum Miss {
+    /// The store failed.
+    Store(StoreError),
+    /// Memory only, and the tails do not know.
+    Memory,
+}
+
+impl From<StoreError> for Miss {
+    fn from(e: StoreError) -> Miss {
+        Miss::Store(e)
+    }
+}
+
+impl From<Miss> for StoreError {
+    /// Only a [`Source`] with a store reads through these; it never misses memory.
+    fn from(m: Miss) -> StoreError {
+        match m {
+            Miss::Store(e) => e,
+            Miss::Memory => StoreError::Corrupt("re-derivation without a store".into()),
+        }
+    }
+}
+
 impl Source<'_> {
+    /// The store, if this source may read it.
+    fn store(&self) -> Result<&dyn Store, Miss> {
+        self.store.ok_or(Miss::Memory)
+    }
+
     /// The stored outages of service `id` overlapping `[at - 1, at + 1)`.
-    fn service_near(&self, id: &str, at: i64) -> Result<Vec<Outage>, StoreError> {
+    fn service_near(&self, id: &str, at: i64) -> Result<Vec<Outage>, Miss> {
         let known = self.tails.and_then(|t| {
             let mut near = t.service_covering(id, at - 1)?;
             for o in t.service_covering(id, at)? {
@@ -286,9 +382,9 @@ impl Source<'_> {
         });
         match known {
             Some(near) => Ok(near),
-            None => self
-                .store
-                .outages(EntityKind::Service, Some(id), at - 1, at + 1),
+            None => Ok(self
+                .store()?
+                .outages(EntityKind::Service, Some(id), at - 1, at + 1)?),
         }
     }
 
@@ -299,20 +395,32 @@ impl Source<'_> {
         inv: &Inventory,
         ids: &BTreeSet<&str>,
         from: i64,
-    ) -> Result<BTreeMap<String, Timeline>, StoreError> {
+    ) -> Result<BTreeMap<String, Timeline>, Miss> {
         let Some(tails) = self.tails else {
-            return load_timelines_of(inv, self.store, Some(ids), from, FOREVER);
+            return Ok(load_timelines_of(
+                inv,
+                self.store()?,
+                Some(ids),
+                from,
+                FOREVER,
+            )?);
         };
         let mut outages = Vec::new();
         let mut first_seen = BTreeMap::new();
         for id in ids {
             let Some(known) = tails.outages_since(id, from) else {
-                return load_timelines_of(inv, self.store, Some(ids), from, FOREVER);
+                return Ok(load_timelines_of(
+                    inv,
+                    self.store()?,
+                    Some(ids),
+                    from,
+                    FOREVER,
+                )?);
             };
             outages.extend(known);
             let first = match tails.first_seen(id) {
                 Some(first) => Some(first),
-                None => self.store.first_seen(id)?,
+                None => self.store()?.first_seen(id)?,
             };
             if let Some(first) = first {
                 tails.set_first_seen(id, first);
@@ -322,43 +430,38 @@ impl Source<'_> {
         Ok(timelines_of(inv, ids, outages, &first_seen))
     }
 
-    fn pending_of(&self, device: &str) -> Result<Option<i64>, StoreError> {
+    fn pending_of(&self, device: &str) -> Result<Option<i64>, Miss> {
         match self.tails {
             Some(t) => Ok(t.pending_of(device)),
-            None => self.store.pending_of(device),
+            None => Ok(self.store()?.pending_of(device)?),
         }
     }
 
-    fn covering(&self, device: &str, at: i64) -> Result<Vec<Outage>, StoreError> {
+    fn covering(&self, device: &str, at: i64) -> Result<Vec<Outage>, Miss> {
         match self.tails.and_then(|t| t.covering(device, at)) {
             Some(found) => Ok(found),
-            None => self
-                .store
-                .outages(EntityKind::Device, Some(device), at, at + 1),
+            None => Ok(self
+                .store()?
+                .outages(EntityKind::Device, Some(device), at, at + 1)?),
         }
     }
 
-    fn last_ok_before(
-        &self,
-        device: &str,
-        check: &str,
-        before: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    fn last_ok_before(&self, device: &str, check: &str, before: i64) -> Result<Option<i64>, Miss> {
         match self
             .tails
             .and_then(|t| t.last_ok_before(device, check, before))
         {
             Some(found) => Ok(found),
-            None => self.store.last_ok_before(device, check, before),
+            None => Ok(self.store()?.last_ok_before(device, check, before)?),
         }
     }
 
-    fn results(&self, device: &str, from: i64, gap: i64) -> Result<Vec<Observation>, StoreError> {
+    fn results(&self, device: &str, from: i64, gap: i64) -> Result<Vec<Observation>, Miss> {
         if let Some(found) = self.tails.and_then(|t| t.results(device, from)) {
             return Ok(found);
         }
         let read: Vec<Observation> = self
-            .store
+            .store()?
             .results(device, from)?
             .iter()
             .map(observation)
@@ -385,7 +488,7 @@ impl Source<'_> {
         inv: &Inventory,
         device: &str,
         earliest: i64,
-    ) -> Result<Replacement, StoreError> {
+    ) -> Result<Replacement, Miss> {
         let Some(d) = inv.device(device) else {
             // No longer in the inventory: keep what is stored, clear the pending mark.
             return Ok(keep(EntityKind::Device, device));
@@ -427,7 +530,7 @@ impl Source<'_> {
         anchor: i64,
         load_from: i64,
         derived: &super::machine::Derived,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, Miss> {
         let crossing = derived
             .segments
             .iter()

@@ -28,7 +28,11 @@
 //!   service's re-derivation start.
 //!
 //! Results are appended as ingest stores them ([`Tails::append`]), under the writers' lock,
-//! after the store committed them. A result older than its series' newest run (an agent
+//! inside the batch's transaction once the store inserted them (so that [`super::settle`] can
+//! re-derive the batch's devices before the commit); if the transaction does not commit, ingest
+//! forgets those devices ([`Tails::forget`]) and the store answers for them again. The stored
+//! outages and flaps a tail holds change only after the commit ([`Tails::replaced`]). A
+//! result older than its series' newest run (an agent
 //! replaying its spool, a late batch) drops the device's tail: the next re-derivation reads
 //! the store and seeds it again. After each re-derivation the runs that ended before the
 //! result window it used are dropped ([`Tails::trim`]), so memory stays a few runs per check.
@@ -321,9 +325,12 @@ impl Tails {
         )
     }
 
-    /// Forgets everything known of `device` (its stored history changed behind the tail).
+    /// Forgets everything known of `device` (its stored history changed behind the tail, or
+    /// results handed to it were not stored after all): its tail and its first result.
     pub fn forget(&self, device: &str) {
-        self.lock().devices.remove(device);
+        let mut inner = self.lock();
+        inner.devices.remove(device);
+        inner.first_seen.remove(device);
     }
 
     /// Merges pending marks just written to the store (each device's earliest changed time).

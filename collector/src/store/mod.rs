@@ -83,7 +83,7 @@ pub use windows::WindowStore;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +325,21 @@ pub struct Replacement {
     pub flaps: Vec<Flap>,
 }
 
+/// What ingest settled inside a batch's own transaction ([`Store::apply_batch_settling`]):
+/// devices re-derived in memory from the batch's results. The store writes `write` in the
+/// batch's transaction and marks none of `devices` pending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Device replacements to write with the results (their pending marks are left alone).
+    pub write: Vec<Replacement>,
+    /// Every device settled: written, or found to leave the stored outages as they are.
+    pub devices: BTreeSet<String>,
+}
+
+/// Settles devices of a batch inside its transaction: called once, after the results were
+/// inserted, with [`Applied::New`] (every device with inserted results in `pending`).
+pub type Settle<'a> = dyn FnMut(&Applied) -> Settled + 'a;
+
 /// The outcome of applying a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -332,7 +347,8 @@ pub enum Applied {
     Duplicate,
     /// The batch id was seen before with other content; nothing was written.
     Conflict,
-    /// Results were stored; per device, the earliest time whose state must be re-derived.
+    /// Results were stored; per device, the earliest time whose state must be re-derived
+    /// (after [`Store::apply_batch_settling`]: only the devices it did not settle).
     /// `skipped` are the results (by index) that were not stored because one with the same
     /// agent, target, check and time already was.
     New {
@@ -384,6 +400,24 @@ pub trait Store: Send + Sync {
         batch_id: &str,
         results: &[StoredResult],
         received: i64,
+    ) -> Result<Applied, StoreError> {
+        self.apply_batch_settling(agent, batch_id, results, received, &mut |_| {
+            Settled::default()
+        })
+    }
+
+    /// [`Store::apply_batch`], settling devices in the same transaction: once the results are
+    /// inserted, `settle` says which devices it re-derived (from memory) and what to write for
+    /// them; those replacements are written with the results (one commit) and those devices
+    /// are not marked pending. The `pending` returned holds only the devices left to
+    /// re-derive. A device's pending mark written before is left as it is.
+    fn apply_batch_settling(
+        &self,
+        agent: &str,
+        batch_id: &str,
+        results: &[StoredResult],
+        received: i64,
+        settle: &mut Settle<'_>,
     ) -> Result<Applied, StoreError>;
 
     /// Devices waiting for re-derivation, with the earliest affected time.

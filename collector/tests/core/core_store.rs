@@ -9,8 +9,8 @@ use driftvakt_collector_testkit::pg;
 use driftvakt_collector::state::Health;
 use driftvakt_collector::store::pg::{PgStore, Pool};
 use driftvakt_collector::store::{
-    Applied, Database, EntityKind, Flap, Location, Outage, Replacement, Seen, Skipped, SqliteStore,
-    Store, StoredResult,
+    Applied, Database, EntityKind, Flap, Location, Outage, Replacement, Seen, Settled, Skipped,
+    SqliteStore, Store, StoredResult,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ pub fn store_suite(s: &dyn Store) {
     a_different_result_at_a_stored_time_is_reported(s);
     results_and_last_success(s);
     outages_replace_and_overlap(s);
+    a_settled_device_is_written_with_its_batch_and_not_marked(s);
 }
 
 fn batches_are_idempotent(s: &dyn Store) {
@@ -264,6 +265,91 @@ fn outages_replace_and_overlap(s: &dyn Store) {
         s.outages(EntityKind::Service, None, 0, 1000).unwrap().len(),
         1
     );
+}
+
+/// `apply_batch_settling`: the devices the caller settles get their outages with the results
+/// and no pending mark; the others are marked; a mark written before stays; a duplicate batch
+/// settles nothing.
+fn a_settled_device_is_written_with_its_batch_and_not_marked(s: &dyn Store) {
+    // s1 has a mark of its own from an earlier batch, left for re-derivation.
+    s.apply_batch("a", "settle-0", &[res("a", "s1", "icmp", 5_000, true)], 9)
+        .unwrap();
+    let rs = vec![
+        res("a", "s1", "icmp", 5_100, false),
+        res("a", "s2", "icmp", 5_200, false),
+        res("a", "s2", "icmp", 5_100, true),
+        res("a", "s3", "icmp", 5_300, true),
+    ];
+    let down = |id: &str| Replacement {
+        entity: EntityKind::Device,
+        id: id.into(),
+        from: 5_000,
+        outages: vec![outage(id, 5_200, None, Health::Down)],
+        flaps: Vec::new(),
+    };
+    let mut seen = None;
+    let applied = s
+        .apply_batch_settling("a", "settle-1", &rs, 10, &mut |applied| {
+            seen = Some(applied.clone());
+            Settled {
+                write: vec![down("s1"), down("s2")],
+                devices: ["s1", "s2"].map(String::from).into(),
+            }
+        })
+        .unwrap();
+    let all = BTreeMap::from([
+        ("s1".to_string(), 5_100),
+        ("s2".to_string(), 5_100),
+        ("s3".to_string(), 5_300),
+    ]);
+    assert_eq!(
+        seen,
+        Some(Applied::New {
+            inserted: 4,
+            pending: all,
+            skipped: Vec::new()
+        }),
+        "the caller settles after every result is inserted"
+    );
+    assert_eq!(
+        applied,
+        Applied::New {
+            inserted: 4,
+            pending: BTreeMap::from([("s3".to_string(), 5_300)]),
+            skipped: Vec::new()
+        }
+    );
+    for id in ["s1", "s2"] {
+        assert_eq!(
+            s.outages(EntityKind::Device, Some(id), 0, i64::MAX / 2)
+                .unwrap(),
+            vec![outage(id, 5_200, None, Health::Down)]
+        );
+    }
+    assert_eq!(s.results("s2", 0).unwrap().len(), 2);
+    assert_eq!(
+        s.pending_of("s1").unwrap(),
+        Some(5_000),
+        "the older mark stays"
+    );
+    assert_eq!(s.pending_of("s2").unwrap(), None);
+    assert_eq!(s.pending_of("s3").unwrap(), Some(5_300));
+    let again = s
+        .apply_batch_settling("a", "settle-1", &rs, 11, &mut |_| {
+            panic!("a duplicate batch settles nothing")
+        })
+        .unwrap();
+    assert_eq!(again, Applied::Duplicate);
+    for id in ["s1", "s3"] {
+        s.replace_outages(&[Replacement {
+            entity: EntityKind::Device,
+            id: id.into(),
+            from: i64::MAX / 2,
+            outages: Vec::new(),
+            flaps: Vec::new(),
+        }])
+        .unwrap();
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! names it lacks interned in one `INSERT … SELECT unnest(…)`, its series looked up (`FOR
 //! SHARE`, so a compaction of the same series waits) and the missing ones created in one more,
 //! its results in one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, and first/last
-//! seen, latest readings, late marks and pending re-derivations each in one upsert over arrays.
+//! seen, latest readings, late marks and pending re-derivations (of the devices the batch's
+//! transaction did not settle) each in one upsert over arrays.
 //! Only a result that collides with a stored one (or falls behind a series' compaction mark)
 //! takes the per-row path that explains why it was skipped.
 //!
@@ -18,7 +19,8 @@ use tokio_postgres::GenericClient;
 /// Per series key (target, check, agent name ids): its id and compaction mark.
 type SeriesIds = HashMap<(i64, i64, i64), (i64, i64)>;
 
-/// Stores `results` in the caller's transaction, leaving out those already stored.
+/// Stores `results` in the caller's transaction, leaving out those already stored; returns the
+/// devices to re-derive (not yet marked: see [`mark_pending`]).
 pub(super) async fn insert_results<C: GenericClient>(
     sql: &mut Sql<'_, C>,
     names: &mut Names<'_>,
@@ -267,8 +269,9 @@ async fn one_row<C: GenericClient>(
     Ok(None)
 }
 
-/// First/last seen, latest readings, late marks and pending re-derivations of the inserted
-/// results, one statement each; returns the pending times per device.
+/// First/last seen, latest readings and late marks of the inserted results, one statement
+/// each; returns the times to re-derive from per device (the caller marks them, see
+/// [`mark_pending`], unless it settles them).
 async fn after<C: GenericClient>(
     sql: &mut Sql<'_, C>,
     results: &[StoredResult],
@@ -321,6 +324,18 @@ async fn after<C: GenericClient>(
         )
         .await?;
     }
+    Ok(pending)
+}
+
+/// Marks `pending`'s devices for re-derivation from their times (keeping an earlier mark), in
+/// one statement.
+pub(super) async fn mark_pending<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    pending: &BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
     let (devices, froms): (Vec<&str>, Vec<i64>) =
         pending.iter().map(|(d, t)| (d.as_str(), *t)).unzip();
     sql.exec(
@@ -331,7 +346,7 @@ async fn after<C: GenericClient>(
         &[&devices, &froms],
     )
     .await?;
-    Ok(pending)
+    Ok(())
 }
 
 fn unzip3<A, B, D>(it: impl Iterator<Item = (A, B, D)>) -> (Vec<A>, Vec<B>, Vec<D>) {

@@ -13,7 +13,7 @@
 use super::{get, Pool, Sql};
 use crate::store::{
     batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, Replacement, Seen,
-    Store, StoreError, StoreStats, StoredResult,
+    Settle, Store, StoreError, StoreStats, StoredResult,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -101,9 +101,9 @@ fn stored_row(
     })
 }
 
-/// Replaces the outages (and a device's flaps) from each replacement's `from` on, and clears
-/// their pending marks: four statements over arrays, whatever the number of replacements (a
-/// step of re-derivation writes up to 64 devices at once).
+/// Replaces the outages (and a device's flaps) from each replacement's `from` on: three
+/// statements over arrays, whatever the number of replacements (a step of re-derivation writes
+/// up to 64 devices at once, a batch's transaction all it settled).
 async fn replace_all<C: GenericClient>(
     sql: &mut Sql<'_, C>,
     replacements: &[Replacement],
@@ -136,6 +136,19 @@ async fn replace_all<C: GenericClient>(
         .await?;
         insert_flaps(sql, &devices).await?;
     }
+    Ok(())
+}
+
+/// Clears the pending marks of `replacements`, in one statement.
+async fn clear_marks<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    replacements: &[Replacement],
+) -> Result<(), StoreError> {
+    if replacements.is_empty() {
+        return Ok(());
+    }
+    let entity: Vec<&str> = replacements.iter().map(|r| r.entity.as_str()).collect();
+    let id: Vec<&str> = replacements.iter().map(|r| r.id.as_str()).collect();
     sql.exec(
         "DELETE FROM dv_pending p USING unnest($1::text[], $2::text[]) AS r (e, i)
          WHERE p.entity = r.e AND p.id = r.i",
@@ -207,12 +220,13 @@ impl Store for PgStore {
             .run(async |c| super::incidents::incidents_between(&mut c.sql(), from, to).await)
     }
 
-    fn apply_batch(
+    fn apply_batch_settling(
         &self,
         agent: &str,
         batch_id: &str,
         results: &[StoredResult],
         received: i64,
+        settle: &mut Settle<'_>,
     ) -> Result<Applied, StoreError> {
         let digest = batch_digest(results);
         let known = self.known().clone();
@@ -258,8 +272,16 @@ impl Store for PgStore {
                 known: &known,
                 new: HashMap::new(),
             };
-            let (inserted, pending, skipped) =
+            let (inserted, mut pending, skipped) =
                 super::batch::insert_results(&mut sql, &mut names, results).await?;
+            let settled = settle(&Applied::New {
+                inserted,
+                pending: pending.clone(),
+                skipped: skipped.clone(),
+            });
+            replace_all(&mut sql, &settled.write).await?;
+            pending.retain(|device, _| !settled.devices.contains(device));
+            super::batch::mark_pending(&mut sql, &pending).await?;
             let new = names.new;
             tx.commit().await?;
             let applied = Applied::New {
@@ -448,6 +470,7 @@ impl Store for PgStore {
                 tx.sql().batch("SET LOCAL synchronous_commit = off").await?;
             }
             replace_all(&mut tx.sql(), replacements).await?;
+            clear_marks(&mut tx.sql(), replacements).await?;
             tx.commit().await
         })
     }

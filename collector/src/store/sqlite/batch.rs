@@ -1,5 +1,6 @@
 //! Storing a batch's results in SQLite: interned names and series ids, the duplicate checks
-//! against stored rows and runs, and the marks a batch leaves (seen, latest, late, pending).
+//! against stored rows and runs, and the marks a batch leaves (seen, latest, late, and pending
+//! for the devices not settled in the batch's transaction).
 
 use crate::store::results::{conflict, flags, Inserted, DEGRADED, OK};
 use crate::store::{Skipped, StoreError, StoredResult};
@@ -73,7 +74,8 @@ impl Ids {
     }
 }
 
-/// Stores `results` (one transaction, the caller's), leaving out those already stored.
+/// Stores `results` (one transaction, the caller's), leaving out those already stored; returns
+/// the devices to re-derive, which the caller marks ([`mark_pending`]) unless it settles them.
 pub(super) fn insert_results(
     tx: &Transaction,
     ids: &Ids,
@@ -180,12 +182,20 @@ pub(super) fn insert_results(
     for (series, time) in &late {
         late_stmt.execute(params![series, time])?;
     }
+    Ok((inserted, pending, skipped))
+}
+
+/// Marks `pending`'s devices for re-derivation from their times (keeping an earlier mark).
+pub(super) fn mark_pending(
+    tx: &Transaction,
+    pending: &BTreeMap<String, i64>,
+) -> Result<(), StoreError> {
     let mut mark = tx.prepare_cached(
         "INSERT INTO dv_pending (entity, id, from_ms) VALUES ('device', ?1, ?2)
          ON CONFLICT (entity, id) DO UPDATE SET from_ms = min(from_ms, ?2)",
     )?;
-    for (device, from) in &pending {
+    for (device, from) in pending {
         mark.execute(params![device, from])?;
     }
-    Ok((inserted, pending, skipped))
+    Ok(())
 }

@@ -8,13 +8,13 @@
 //! - The schema comes from the one migration sequence of the whole database
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
 
-use super::batch::{insert_results, Ids, NewIds};
+use super::batch::{insert_results, mark_pending, Ids, NewIds};
 use super::compact;
 use crate::store::columns::parse_kind;
 use crate::store::results::{DEGRADED, OK};
 use crate::store::{
-    batch_digest, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen, Store,
-    StoreError, StoreStats, StoredResult,
+    batch_digest, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen, Settle,
+    Store, StoreError, StoreStats, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -68,11 +68,13 @@ fn replace_all(conn: &mut Connection, replacements: &[Replacement]) -> Result<()
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for r in replacements {
         replace_one(&tx, r)?;
+        clear_mark(&tx, r)?;
     }
     tx.commit()?;
     Ok(())
 }
 
+/// Replaces `r`'s outages (and a device's flaps) from `r.from` on.
 fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     let e = r.entity.as_str();
     tx.prepare_cached("DELETE FROM dv_outages WHERE entity = ?1 AND id = ?2 AND start_ms >= ?3")?
@@ -95,8 +97,13 @@ fn replace_one(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
             ins.execute(params![r.id, f.agent, f.start, f.end, f.failures])?;
         }
     }
+    Ok(())
+}
+
+/// Clears `r`'s pending mark.
+fn clear_mark(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     tx.prepare_cached("DELETE FROM dv_pending WHERE entity = ?1 AND id = ?2")?
-        .execute(params![e, r.id])?;
+        .execute(params![r.entity.as_str(), r.id])?;
     Ok(())
 }
 
@@ -109,12 +116,13 @@ impl Store for SqliteStore {
         super::incidents::list(&self.conn(), from, to)
     }
 
-    fn apply_batch(
+    fn apply_batch_settling(
         &self,
         agent: &str,
         batch_id: &str,
         results: &[StoredResult],
         received: i64,
+        settle: &mut Settle<'_>,
     ) -> Result<Applied, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -149,7 +157,17 @@ impl Store for SqliteStore {
         }
         let ids = self.ids();
         let mut new = NewIds::default();
-        let (inserted, pending, skipped) = insert_results(&tx, &ids, &mut new, results)?;
+        let (inserted, mut pending, skipped) = insert_results(&tx, &ids, &mut new, results)?;
+        let settled = settle(&Applied::New {
+            inserted,
+            pending: pending.clone(),
+            skipped: skipped.clone(),
+        });
+        for r in &settled.write {
+            replace_one(&tx, r)?;
+        }
+        pending.retain(|device, _| !settled.devices.contains(device));
+        mark_pending(&tx, &pending)?;
         tx.commit()?;
         drop(ids);
         self.ids().merge(new);
