@@ -396,26 +396,23 @@ impl Source<'_> {
         ids: &BTreeSet<&str>,
         from: i64,
     ) -> Result<BTreeMap<String, Timeline>, Miss> {
-        let Some(tails) = self.tails else {
-            return Ok(load_timelines_of(
+        let from_store = || -> Result<BTreeMap<String, Timeline>, Miss> {
+            Ok(load_timelines_of(
                 inv,
                 self.store()?,
                 Some(ids),
                 from,
                 FOREVER,
-            )?);
+            )?)
+        };
+        let Some(tails) = self.tails else {
+            return from_store();
         };
         let mut outages = Vec::new();
         let mut first_seen = BTreeMap::new();
         for id in ids {
             let Some(known) = tails.outages_since(id, from) else {
-                return Ok(load_timelines_of(
-                    inv,
-                    self.store()?,
-                    Some(ids),
-                    from,
-                    FOREVER,
-                )?);
+                return from_store();
             };
             outages.extend(known);
             let first = match tails.first_seen(id) {
