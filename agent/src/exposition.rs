@@ -318,14 +318,14 @@ fn help_for(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::metrics::{AgentMetrics, SeriesKey};
-    use chrono::Utc;
+    use chrono::DateTime;
     use driftvakt_common::wire::Sample;
 
     fn result(device: &str, values: BTreeMap<String, Value>) -> ProbeResult {
         ProbeResult {
             target: device.into(),
             check: "snmp".into(),
-            time: Utc::now(),
+            time: DateTime::from_timestamp(1_796_000_000, 0).unwrap(),
             ok: true,
             duration_ms: 12.5,
             error: None,

@@ -209,6 +209,31 @@ fn client(pki: &Pki, ca: Option<&str>, identity: Option<&str>) -> reqwest::Clien
     b.build().unwrap()
 }
 
+/// A collector serving HTTPS with the test's PKI, on its own database.
+struct TlsCollector {
+    proc: Proc,
+    port: u16,
+    db: PathBuf,
+    config: PathBuf,
+}
+
+impl TlsCollector {
+    /// Writes the inventory (`client_ca`: agents must also show a certificate) and starts the
+    /// collector on a free port; `probe` asks its `/healthz` until it answers.
+    async fn start(dir: &Path, pki: &Pki, client_ca: bool, probe: &reqwest::Client) -> Self {
+        let db = dir.join("dv.db");
+        let port = free_port();
+        let config = inventory(dir, pki, &db, client_ca);
+        let proc = start_tls_collector(&config, port, &dir.join("collector.log"), probe).await;
+        TlsCollector {
+            proc,
+            port,
+            db,
+            config,
+        }
+    }
+}
+
 /// Starts `driftvakt-collector run` with HTTPS on 127.0.0.1:`port`; waits for /healthz.
 async fn start_tls_collector(
     config: &Path,
@@ -302,12 +327,13 @@ async fn an_agent_with_a_client_certificate_pushes_over_tls_and_http2_is_negotia
     pki.ca("ca");
     pki.issue_for_days("ca", "server", "localhost", 10);
     pki.issue_for_days("ca", "client-a", "a", 10);
-    let db = dir.path().join("dv.db");
-    let port = free_port();
     let trusted = client(&pki, Some("ca"), None);
-    let config = inventory(dir.path(), &pki, &db, true);
-    let mut collector =
-        start_tls_collector(&config, port, &dir.path().join("collector.log"), &trusted).await;
+    let TlsCollector {
+        proc: mut collector,
+        port,
+        db,
+        ..
+    } = TlsCollector::start(dir.path(), &pki, true, &trusted).await;
     let agent_config = write_tls_agent(
         dir.path(),
         "a",
@@ -379,12 +405,13 @@ async fn a_wrong_ca_and_a_certificate_of_another_agent_are_refused_on_both_sides
     pki.ca("other-ca");
     pki.issue_for_days("ca", "server", "localhost", 10);
     pki.issue_for_days("ca", "client-a", "a", 10);
-    let db = dir.path().join("dv.db");
-    let port = free_port();
     let trusted = client(&pki, Some("ca"), None);
-    let config = inventory(dir.path(), &pki, &db, true);
-    let mut collector =
-        start_tls_collector(&config, port, &dir.path().join("collector.log"), &trusted).await;
+    let TlsCollector {
+        proc: mut collector,
+        port,
+        db,
+        ..
+    } = TlsCollector::start(dir.path(), &pki, true, &trusted).await;
 
     // Agent a trusts another CA than the one that signed the collector's certificate.
     let wrong_ca = write_tls_agent(
@@ -460,12 +487,13 @@ async fn an_expired_server_certificate_is_refused_on_both_sides() {
         Utc::now() - Span::days(1),
         until,
     );
-    let db = dir.path().join("dv.db");
-    let port = free_port();
-    let config = inventory(dir.path(), &pki, &db, false);
     let any = client(&pki, None, None);
-    let mut collector =
-        start_tls_collector(&config, port, &dir.path().join("collector.log"), &any).await;
+    let TlsCollector {
+        proc: mut collector,
+        port,
+        db,
+        config,
+    } = TlsCollector::start(dir.path(), &pki, false, &any).await;
     let log = read_log(&collector.log);
     assert!(
         log.contains("expires in 0 days"),
@@ -607,12 +635,12 @@ async fn a_renewed_certificate_is_served_to_new_connections_while_open_ones_keep
     pki.ca("ca");
     pki.issue_for_days("ca", "server", "localhost", 10);
     let first = pki.der("server");
-    let db = dir.path().join("dv.db");
-    let port = free_port();
     let trusted = client(&pki, Some("ca"), None);
-    let config = inventory(dir.path(), &pki, &db, false);
-    let mut collector =
-        start_tls_collector(&config, port, &dir.path().join("collector.log"), &trusted).await;
+    let TlsCollector {
+        proc: mut collector,
+        port,
+        ..
+    } = TlsCollector::start(dir.path(), &pki, false, &trusted).await;
     let mut open = Conn::open(&pki, port).await;
     assert_eq!(open.served(), first);
     assert_eq!(open.healthz().await, "HTTP/1.1 200 OK ok");
@@ -685,12 +713,13 @@ async fn without_a_ca_the_agent_trusts_the_system_store_only() {
     let pki = Pki::new(dir.path());
     pki.ca("ca");
     pki.issue_for_days("ca", "server", "localhost", 10);
-    let db = dir.path().join("dv.db");
-    let port = free_port();
     let trusted = client(&pki, Some("ca"), None);
-    let config = inventory(dir.path(), &pki, &db, false);
-    let _collector =
-        start_tls_collector(&config, port, &dir.path().join("collector.log"), &trusted).await;
+    let TlsCollector {
+        proc: _collector,
+        port,
+        db,
+        ..
+    } = TlsCollector::start(dir.path(), &pki, false, &trusted).await;
 
     // The system store (rustls-native-certs: SSL_CERT_FILE, else /etc/ssl/certs) has the test
     // CA: agent a trusts the collector. Agent b uses the real store, which does not.
