@@ -9,7 +9,7 @@
 //! configured listener's /healthz) passes within 5 s and fails, saying why, on a 404 and on a
 //! configuration without `agent.listen`.
 
-use super::image::{healthcheck, podman, storage, Cleanup, TOOLS};
+use super::image::{build, healthcheck, inspect, podman, Cleanup, TOOLS};
 use super::rig::*;
 use driftvakt_collector_testkit::http::get;
 use driftvakt_collector_testkit::inventory::Inventory;
@@ -102,23 +102,8 @@ fn the_agent_image_runs_healthy_and_its_results_reach_the_collector() {
     let tag = format!("localhost/driftvakt-agent:test-{}", std::process::id());
     let container = format!("driftvakt-agent-test-{}", std::process::id());
     let bin_dir = agent_bin().parent().unwrap().to_path_buf();
-    let started = Instant::now();
-    let printed = stdout_of(
-        Command::new(repo().join("scripts/image"))
-            .args(["--agent", "--bin-dir"])
-            .arg(&bin_dir)
-            .args(["--tag", &tag, "--"])
-            .args(storage(dir)),
-    );
-    assert_eq!(printed.trim(), tag);
-    let built = started.elapsed();
-    let config = stdout_of(podman(dir).args([
-        "image",
-        "inspect",
-        "--format",
-        "{{.Config.User}} {{json .Config.Volumes}} {{json .HealthCheck.Test}}",
-        &tag,
-    ]));
+    let built = build(dir, &["--agent"], &bin_dir, &tag);
+    let config = inspect(dir, &tag);
     assert!(
         config.starts_with("65534:65534 "),
         "runs as nobody: {config}"

@@ -95,6 +95,33 @@ const DEMO: [(&str, &str); 7] = [
     ("skarm-biblioteket-bokning", "down"),
 ];
 
+/// Builds image `tag` with `scripts/image` (`args` first, then the binaries of `bin_dir`) into
+/// the test's own storage under `dir`; the script prints the tag. Returns how long it took.
+pub fn build(dir: &Path, args: &[&str], bin_dir: &Path, tag: &str) -> Duration {
+    let started = Instant::now();
+    let printed = stdout_of(
+        Command::new(repo().join("scripts/image"))
+            .args(args)
+            .arg("--bin-dir")
+            .arg(bin_dir)
+            .args(["--tag", tag, "--"])
+            .args(storage(dir)),
+    );
+    assert_eq!(printed.trim(), tag);
+    started.elapsed()
+}
+
+/// The image's user, volumes and health check, as `podman image inspect` formats them.
+pub fn inspect(dir: &Path, tag: &str) -> String {
+    stdout_of(podman(dir).args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}} {{json .Config.Volumes}} {{json .HealthCheck.Test}}",
+        tag,
+    ]))
+}
+
 #[test]
 fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
     require_root("the image test");
@@ -104,16 +131,7 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
     let tag = format!("localhost/driftvakt-collector:test-{}", std::process::id());
     let container = format!("driftvakt-test-{}", std::process::id());
     let bin_dir = collector_bin().parent().unwrap().to_path_buf();
-    let started = Instant::now();
-    let printed = stdout_of(
-        Command::new(repo().join("scripts/image"))
-            .arg("--bin-dir")
-            .arg(&bin_dir)
-            .args(["--tag", &tag, "--"])
-            .args(storage(dir)),
-    );
-    assert_eq!(printed.trim(), tag);
-    let built = started.elapsed();
+    let built = build(dir, &[], &bin_dir, &tag);
     // Declared before the cleanup, so that the container goes first and the namespace after.
     let netns = Netns::create(&format!("dvimg{}", std::process::id()));
     let _cleanup = Cleanup {
@@ -121,13 +139,7 @@ fn the_collector_image_runs_healthy_and_probes_the_demo_inventory() {
         container: container.clone(),
         image: tag.clone(),
     };
-    let config = stdout_of(podman(dir).args([
-        "image",
-        "inspect",
-        "--format",
-        "{{.Config.User}} {{json .Config.Volumes}} {{json .HealthCheck.Test}}",
-        &tag,
-    ]));
+    let config = inspect(dir, &tag);
     assert!(
         config.starts_with("65534:65534 "),
         "runs as nobody: {config}"
