@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 pub use driftvakt_common::schema::{
     class_timing, default_checks, validate_address, validate_credentials, validate_devices,
-    AuthProtocol, CheckCommon, CheckEntry, CheckSpec, DeviceConfig, HttpCheck, IcmpCheck,
-    PrivProtocol, Secret, SecretRef, SnmpCheck, SnmpCredentials, SnmpVersion, TcpCheck, Timing,
-    UpsMib,
+    AuthProtocol, CheckCommon, CheckEntry, CheckSpec, DeviceConfig, DnsCheck, DnsRecord, HttpCheck,
+    IcmpCheck, PrivProtocol, RadiusCheck, Secret, SecretRef, SipCheck, SipTransport, SnmpCheck,
+    SnmpCredentials, SnmpVersion, TcpCheck, Timing, UpsMib,
 };
 
 /// The agent's YAML file.

@@ -98,6 +98,16 @@ pub enum ErrorKind {
     AgentResources,
     /// The agent could not start the probe, or the probe failed inside the agent.
     AgentError,
+    /// A DNS server answered the query with an error code (NXDOMAIN, SERVFAIL, REFUSED, ...).
+    DnsRcode,
+    /// A DNS answer lacks an expected record, or has fewer records than required.
+    AnswerMismatch,
+    /// A SIP server answered OPTIONS with a status other than 200.
+    SipStatus,
+    /// The server refused the test account's login (RADIUS Access-Reject).
+    AuthRejected,
+    /// The peer's answer could not be understood, or failed its integrity check.
+    ProtocolError,
 }
 
 /// Whose fault a failed result is.
@@ -111,7 +121,7 @@ pub enum Fault {
 
 impl ErrorKind {
     /// Every kind, in wire order.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::Timeout,
         ErrorKind::ConnectionRefused,
         ErrorKind::Unreachable,
@@ -128,6 +138,11 @@ impl ErrorKind {
         ErrorKind::IoError,
         ErrorKind::AgentResources,
         ErrorKind::AgentError,
+        ErrorKind::DnsRcode,
+        ErrorKind::AnswerMismatch,
+        ErrorKind::SipStatus,
+        ErrorKind::AuthRejected,
+        ErrorKind::ProtocolError,
     ];
 
     /// The string on the wire.
@@ -149,6 +164,11 @@ impl ErrorKind {
             ErrorKind::IoError => "io_error",
             ErrorKind::AgentResources => "agent_resources",
             ErrorKind::AgentError => "agent_error",
+            ErrorKind::DnsRcode => "dns_rcode",
+            ErrorKind::AnswerMismatch => "answer_mismatch",
+            ErrorKind::SipStatus => "sip_status",
+            ErrorKind::AuthRejected => "auth_rejected",
+            ErrorKind::ProtocolError => "protocol_error",
         }
     }
 
@@ -175,7 +195,12 @@ impl ErrorKind {
             | ErrorKind::SnmpAuth
             | ErrorKind::SnmpError
             | ErrorKind::NoSuchObject
-            | ErrorKind::IoError => Fault::Device,
+            | ErrorKind::IoError
+            | ErrorKind::DnsRcode
+            | ErrorKind::AnswerMismatch
+            | ErrorKind::SipStatus
+            | ErrorKind::AuthRejected
+            | ErrorKind::ProtocolError => Fault::Device,
         }
     }
 

@@ -13,8 +13,11 @@
 //! Adding a kind: a new file here with a type implementing [`Prober`], a variant in
 //! [`CheckSpec`](crate::config::CheckSpec); the compiler then points at every `match` to extend.
 
+pub mod dns;
 pub mod http;
 pub mod icmp;
+pub mod radius;
+pub mod sip;
 pub mod snmp;
 pub mod tcp;
 
@@ -127,6 +130,9 @@ pub struct Probers {
     snmp: snmp::SnmpProber,
     http: http::HttpProber,
     tcp: tcp::TcpProber,
+    dns: dns::DnsProber,
+    sip: sip::SipProber,
+    radius: radius::RadiusProber,
     clock: Arc<dyn Clock>,
 }
 
@@ -144,6 +150,9 @@ impl Probers {
             snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
             http: http::HttpProber::new(clock.clone())?,
             tcp: tcp::TcpProber,
+            dns: dns::DnsProber,
+            sip: sip::SipProber::new(settings.base.clone(), clock.clone())?,
+            radius: radius::RadiusProber::new(settings.base.clone()),
             clock,
         })
     }
@@ -169,6 +178,9 @@ impl Probers {
             CheckSpec::Snmp(s) => Box::pin(self.snmp.probe(&target, s, timeout)),
             CheckSpec::Http(s) => Box::pin(self.http.probe(&target, s, timeout)),
             CheckSpec::Tcp(s) => Box::pin(self.tcp.probe(&target, s, timeout)),
+            CheckSpec::Dns(s) => Box::pin(self.dns.probe(&target, s, timeout)),
+            CheckSpec::Sip(s) => Box::pin(self.sip.probe(&target, s, timeout)),
+            CheckSpec::Radius(s) => Box::pin(self.radius.probe(&target, s, timeout)),
         };
         // A prober should honour its timeout; this is the backstop so no target delays others.
         let grace = timeout + Duration::from_secs(1) + timeout / 2;

@@ -13,6 +13,9 @@ pub enum CheckSpec {
     Snmp(SnmpCheck),
     Http(HttpCheck),
     Tcp(TcpCheck),
+    Dns(DnsCheck),
+    Sip(SipCheck),
+    Radius(RadiusCheck),
 }
 
 /// Settings every check has.
@@ -146,6 +149,16 @@ check_struct!(
     }
 );
 
+// The settings of the `dns`, `sip` and `radius` checks (the municipality's services: name
+// lookup, the switchboard, the wireless network's login).
+#[allow(unused_imports)] // `check_struct!` names `super::absent` from `net`
+use super::absent;
+mod net;
+pub use net::{
+    validate_dns, validate_radius, validate_sip, DnsCheck, DnsRecord, RadiusCheck, SipCheck,
+    SipTransport,
+};
+
 impl CheckSpec {
     /// The check of `kind` with all defaults, if `kind` names one.
     pub fn default_of(kind: &str) -> Option<CheckSpec> {
@@ -154,6 +167,9 @@ impl CheckSpec {
             "snmp" => CheckSpec::Snmp(SnmpCheck::default()),
             "http" => CheckSpec::Http(HttpCheck::default()),
             "tcp" => CheckSpec::Tcp(TcpCheck::default()),
+            "dns" => CheckSpec::Dns(DnsCheck::default()),
+            "sip" => CheckSpec::Sip(SipCheck::default()),
+            "radius" => CheckSpec::Radius(RadiusCheck::default()),
             _ => return None,
         })
     }
@@ -164,6 +180,9 @@ impl CheckSpec {
             CheckSpec::Snmp(_) => "snmp",
             CheckSpec::Http(_) => "http",
             CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::Dns(_) => "dns",
+            CheckSpec::Sip(_) => "sip",
+            CheckSpec::Radius(_) => "radius",
         }
     }
 
@@ -174,6 +193,9 @@ impl CheckSpec {
             CheckSpec::Snmp(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Http(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Tcp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Dns(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Sip(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Radius(c) => (&c.name, c.interval, c.timeout),
         };
         CheckCommon {
             name: name.clone(),
@@ -199,12 +221,14 @@ fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec,
     impl<'de> serde::de::Visitor<'de> for V {
         type Value = CheckSpec;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a check kind (icmp, snmp, http, tcp) or a map with `kind:`")
+            f.write_str(
+                "a check kind (icmp, snmp, http, tcp, dns, sip, radius) or a map with `kind:`",
+            )
         }
         fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CheckSpec, E> {
             CheckSpec::default_of(s).ok_or_else(|| {
                 E::custom(format!(
-                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp"
+                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp, dns, sip, radius"
                 ))
             })
         }

@@ -150,6 +150,9 @@ fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), Str
             )),
             _ => Ok(()),
         },
+        CheckSpec::Dns(d) => super::check::validate_dns(d),
+        CheckSpec::Sip(c) => super::check::validate_sip(c),
+        CheckSpec::Radius(r) => super::check::validate_radius(r),
         _ => Ok(()),
     }
 }
