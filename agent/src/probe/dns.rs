@@ -241,16 +241,16 @@ fn matches(answer: &str, expected: &str) -> bool {
 fn judge(reply: &Message, spec: &DnsCheck, record: DnsRecord, server: SocketAddr) -> Outcome {
     let code = reply.metadata.response_code;
     if code != ResponseCode::NoError {
+        let name = format!("{code:?}").to_uppercase();
         let mut o = Outcome::failure(
             FailureReason::DnsRcode,
             format!(
-                "{server} answered {code} for {} {}",
+                "{server} answered {name} ({code}) for {} {}",
                 record.as_str(),
                 query_name(spec)
             ),
         );
-        o.values
-            .insert("dns_rcode".into(), Value::Text(code.to_string()));
+        o.values.insert("dns_rcode".into(), Value::Text(name));
         return o;
     }
     let found = answers(reply, record);

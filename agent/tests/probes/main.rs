@@ -1,7 +1,9 @@
 //! The network probes against real peers, one test binary: TCP, HTTP(S) with certificates
 //! made in the test, ICMP on loopback and to a host in a network namespace (`rig_net`), and
-//! the agent without the privilege to ping.
+//! the agent without the privilege to ping; DNS, SIP and RADIUS against unbound, kamailio and
+//! FreeRADIUS started here (`services`).
 
 mod icmp_unprivileged;
 mod probes;
 mod rig_net;
+mod services;

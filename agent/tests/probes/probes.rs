@@ -23,7 +23,7 @@ fn config(yaml: &str) -> (AgentConfig, tempfile::TempDir) {
 }
 
 /// Runs every check of every device once.
-async fn probe_all(yaml: &str) -> Vec<ProbeResult> {
+pub(crate) async fn probe_all(yaml: &str) -> Vec<ProbeResult> {
     probe_all_with(yaml, Arc::new(SystemClock)).await
 }
 
@@ -40,11 +40,11 @@ async fn probe_all_with(yaml: &str, clock: Arc<dyn Clock>) -> Vec<ProbeResult> {
     out
 }
 
-fn device(id: &str, class: &str, address: &str, checks: &str) -> String {
+pub(crate) fn device(id: &str, class: &str, address: &str, checks: &str) -> String {
     format!("  - id: {id}\n    class: {class}\n    address: {address}\n    checks:\n{checks}")
 }
 
-fn num(r: &ProbeResult, k: &str) -> f64 {
+pub(crate) fn num(r: &ProbeResult, k: &str) -> f64 {
     r.number(k)
         .unwrap_or_else(|| panic!("{k} missing in {r:?}"))
 }

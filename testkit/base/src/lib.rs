@@ -7,16 +7,21 @@
 //! ([`process`]), the previous release's collector built from its commit ([`previous`]),
 //! plain HTTP/1.0 over loopback ([`http`]), and the real peers the tests talk to:
 //! an SMTP sink ([`smtp`], aiosmtpd), a throwaway PostgreSQL cluster ([`pg`]), Prometheus
-//! ([`prometheus`]) and Chromium over the DevTools protocol ([`devtools`]); the systemd unit
+//! ([`prometheus`]), Chromium over the DevTools protocol ([`devtools`]), and the servers the
+//! `dns`, `sip` and `radius` probes meet: unbound ([`unbound`]), kamailio ([`kamailio`]) and
+//! FreeRADIUS ([`freeradius`]), each a [`daemon`] in its own folder; the systemd unit
 //! checks ([`units`]) and the agent's spool read raw ([`spool`]).
 //!
 //! A missing peer fails the test with what to install (never a silent skip); nothing here
 //! talks to anything but 127.0.0.0/8.
 
+pub mod daemon;
 pub mod devtools;
 pub mod files;
+pub mod freeradius;
 pub mod http;
 pub mod inventory;
+pub mod kamailio;
 pub mod pg;
 pub mod ports;
 pub mod previous;
@@ -24,4 +29,5 @@ pub mod process;
 pub mod prometheus;
 pub mod smtp;
 pub mod spool;
+pub mod unbound;
 pub mod units;
