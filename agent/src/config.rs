@@ -388,8 +388,42 @@ impl AgentConfig {
                 }
             }
         }
+        self.check_probe_files(&base, &mut v);
         v.finish()?;
         Ok(warnings)
+    }
+
+    /// The files the `radius` and `sip` checks read when they run: the shared secret and the
+    /// password resolve (owner-only files), a `ca_file` holds certificates.
+    fn check_probe_files(&self, base: &Path, v: &mut Validator) {
+        for d in &self.file.devices {
+            let place = d
+                .checks
+                .as_ref()
+                .map(|c| c.referenced)
+                .unwrap_or(d.id.referenced);
+            for check in d.checks() {
+                let problems: Vec<String> = match &check {
+                    CheckSpec::Radius(r) => [("secret", &r.secret), ("password", &r.password)]
+                        .into_iter()
+                        .filter_map(|(what, r)| match r.as_ref().map(|r| r.resolve(base)) {
+                            Some(Err(e)) => Some(format!("radius check {what}: {e}")),
+                            _ => None,
+                        })
+                        .collect(),
+                    CheckSpec::Sip(c) => c
+                        .ca_file
+                        .iter()
+                        .filter_map(|f| tls::read_certificates(&self.resolve(f)).err())
+                        .map(|e| format!("sip check ca_file: {e}"))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for p in problems {
+                    v.error_at(&place, format!("device `{}`: {p}", d.id.value));
+                }
+            }
+        }
     }
 
     /// `agent.collector.ca` holds certificates; `cert` and `key` are a usable pair at `now`

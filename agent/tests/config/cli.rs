@@ -105,3 +105,31 @@ fn check_config_refuses_a_device_id_the_wire_refuses() {
         "{err}"
     );
 }
+
+#[test]
+fn check_config_refuses_radius_secrets_and_a_sip_ca_file_that_run_could_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = dir.path().join("radius.secret");
+    std::fs::write(&open, "delad-hemlighet\n").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = dir.path().join("agent.yaml");
+    std::fs::write(
+        &file,
+        "agent: { id: a }\ndevices:\n  - id: nps-1\n    class: service\n    address: 127.0.0.1\n    checks:\n      - kind: radius\n        user: wifitest\n        secret: { file: radius.secret }\n        password: { file: missing.password }\n  - id: vx-1\n    class: service\n    address: 127.0.0.1\n    checks:\n      - { kind: sip, transport: tls, ca_file: no-such-ca.pem }\n",
+    )
+    .unwrap();
+    let out = agent().arg("check-config").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "agent.yaml:7:7: devices[0].checks[0].kind: device `nps-1`: radius check secret: secret file",
+        "has mode 0644: group and others can read it",
+        "device `nps-1`: radius check password: cannot read secret file",
+        "agent.yaml:15:7: devices[1].checks[0]: device `vx-1`: sip check ca_file: cannot read",
+        "no-such-ca.pem",
+    ] {
+        assert!(err.contains(expected), "{expected}\nin\n{err}");
+    }
+}

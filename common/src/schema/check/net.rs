@@ -32,13 +32,13 @@ check_struct!(
 /// The record types a `dns` check asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum DnsRecord {
-    #[serde(rename = "A", alias = "a")]
+    #[serde(rename = "A")]
     A,
-    #[serde(rename = "AAAA", alias = "aaaa")]
+    #[serde(rename = "AAAA")]
     Aaaa,
-    #[serde(rename = "SRV", alias = "srv")]
+    #[serde(rename = "SRV")]
     Srv,
-    #[serde(rename = "MX", alias = "mx")]
+    #[serde(rename = "MX")]
     Mx,
 }
 
