@@ -7,7 +7,10 @@
 
 use crate::lag::{agent_lag_histogram, LagHistogram};
 use crate::sys;
-use crate::targets::{agent_yaml, device_index, ConfigSpec, SNMP_COMMUNITY, SNMP_COMMUNITY_FILE};
+use crate::targets::{
+    agent_yaml, device_index, ConfigSpec, RADIUS_PASSWORD, RADIUS_PASSWORD_FILE, RADIUS_SECRET,
+    RADIUS_SECRET_FILE, SNMP_COMMUNITY, SNMP_COMMUNITY_FILE,
+};
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use driftvakt_agent::config::AgentConfig;
@@ -43,11 +46,17 @@ fn load_config(spec: &ConfigSpec) -> Result<(tempfile::TempDir, AgentConfig)> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("agent.yaml");
     std::fs::write(&path, agent_yaml(spec))?;
-    let community = dir.path().join(SNMP_COMMUNITY_FILE);
-    std::fs::write(&community, SNMP_COMMUNITY)?;
-    // Secret files are refused unless only their owner can read them.
-    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
-    std::fs::set_permissions(&community, mode)?;
+    for (name, value) in [
+        (SNMP_COMMUNITY_FILE, SNMP_COMMUNITY),
+        (RADIUS_SECRET_FILE, RADIUS_SECRET),
+        (RADIUS_PASSWORD_FILE, RADIUS_PASSWORD),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, value)?;
+        // Secret files are refused unless only their owner can read them.
+        let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&file, mode)?;
+    }
     let config = AgentConfig::load(&path).map_err(|e| anyhow!("generated config: {e}"))?;
     Ok((dir, config))
 }

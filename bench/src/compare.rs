@@ -135,6 +135,9 @@ fn rows_for(
         Kind::Tcp => servers.tcp,
         // SNMP has rows of its own (`snmp_rows`), against snmpd.
         Kind::Snmp => return Ok(Vec::new()),
+        Kind::Dns | Kind::Sip | Kind::Radius => {
+            return Ok(vec![median_of(spec.repeat, || service_row(spec, kind, n))?])
+        }
     };
     let repeat = spec.repeat;
     let mut rows = vec![median_of(repeat, || agent_flat_out(spec, kind, n, port))?];
@@ -192,6 +195,50 @@ fn agent_flat_out(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result
     })
 }
 
+/// Probes in flight against the one server of a `dns`, `sip` or `radius` row: a single unbound,
+/// kamailio or FreeRADIUS worker drops what a thousand at once would send.
+const SERVICE_CONCURRENCY: usize = 50;
+
+/// The agent's `dns`, `sip` or `radius` probes, `n` of them, against one server started from
+/// Debian's package for the row (the test kit's peers, as the probe tests use them).
+fn service_row(spec: &CompareSpec, kind: Kind, n: usize) -> Result<Row> {
+    use driftvakt_testkit::{freeradius, kamailio, unbound};
+    use crate::targets::{DNS_RECORD, DNS_ZONE, RADIUS_PASSWORD, RADIUS_SECRET, RADIUS_USER};
+    enum Peer {
+        Dns(unbound::UnboundPeer),
+        Sip(kamailio::KamailioPeer),
+        Radius(freeradius::FreeradiusPeer),
+    }
+    let program = match kind {
+        Kind::Dns => unbound::UNBOUND,
+        Kind::Sip => kamailio::KAMAILIO,
+        _ => freeradius::FREERADIUS,
+    };
+    if !std::path::Path::new(program).exists() {
+        return Ok(Row::pending(kind.as_str(), "driftvakt", n, &format!("{program} not installed")));
+    }
+    let peer = match kind {
+        Kind::Dns => Peer::Dns(unbound::UnboundPeer::start(DNS_ZONE, &[DNS_RECORD])),
+        Kind::Sip => {
+            let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+            Peer::Sip(kamailio::KamailioPeer::start(&cert.cert.pem(), &cert.signing_key.serialize_pem()))
+        }
+        _ => Peer::Radius(freeradius::FreeradiusPeer::start(RADIUS_SECRET, RADIUS_USER, RADIUS_PASSWORD)),
+    };
+    let port = match &peer {
+        Peer::Dns(p) => p.port,
+        Peer::Sip(p) => p.port,
+        Peer::Radius(p) => p.port,
+    };
+    let capped = CompareSpec {
+        concurrency: spec.concurrency.min(SERVICE_CONCURRENCY),
+        ..spec.clone()
+    };
+    let row = agent_flat_out(&capped, kind, n, port);
+    drop(peer);
+    row
+}
+
 /// Runs `cmd` to the end, returning its standard output and resource usage.
 fn run_child(mut cmd: Command) -> Result<(String, sys::ChildUsage)> {
     let mut child = cmd
@@ -221,7 +268,9 @@ fn blackbox(spec: &CompareSpec, kind: Kind, n: usize, port: u16) -> Result<Row> 
         .map(|ip| match kind {
             Kind::Icmp => format!("/probe?module=icmp&target={ip}"),
             Kind::Http => format!("/probe?module=http_2xx&target=http://{ip}:{port}/"),
-            Kind::Tcp | Kind::Snmp => format!("/probe?module=tcp_connect&target={ip}:{port}"),
+            Kind::Tcp | Kind::Snmp | Kind::Dns | Kind::Sip | Kind::Radius => {
+                format!("/probe?module=tcp_connect&target={ip}:{port}")
+            }
         })
         .collect();
     exporter.drive(

@@ -37,6 +37,12 @@ pub enum Kind {
     /// The switch profile (ifTable/ifXTable walks) against one snmpd: every "target" is one walk
     /// of the same device.
     Snmp,
+    /// An A query to one unbound (a local zone): every "target" is one query to it.
+    Dns,
+    /// SIP OPTIONS over UDP to one kamailio.
+    Sip,
+    /// A RADIUS PAP Access-Request (Accept) to one FreeRADIUS.
+    Radius,
 }
 
 impl Kind {
@@ -46,7 +52,16 @@ impl Kind {
             Kind::Http => "http",
             Kind::Tcp => "tcp",
             Kind::Snmp => "snmp",
+            Kind::Dns => "dns",
+            Kind::Sip => "sip",
+            Kind::Radius => "radius",
         }
+    }
+
+    /// Whether every target is the same server on `host` (SNMP, DNS, SIP, RADIUS), not a
+    /// loopback address of its own.
+    pub fn one_server(self) -> bool {
+        matches!(self, Kind::Snmp | Kind::Dns | Kind::Sip | Kind::Radius)
     }
 }
 
@@ -71,6 +86,18 @@ pub struct ConfigSpec {
 pub const SNMP_COMMUNITY: &str = "public";
 pub const SNMP_COMMUNITY_FILE: &str = "community";
 
+/// The RADIUS server's shared secret, the test account and its password, and the files the
+/// agent reads the secret and password from (relative to the generated configuration).
+pub const RADIUS_SECRET: &str = "bench-radius-secret";
+pub const RADIUS_USER: &str = "bench";
+pub const RADIUS_PASSWORD: &str = "bench-password";
+pub const RADIUS_SECRET_FILE: &str = "radius.secret";
+pub const RADIUS_PASSWORD_FILE: &str = "radius.password";
+
+/// The DNS zone the benchmark's unbound serves, and the one record asked for.
+pub const DNS_ZONE: &str = "bench.test.";
+pub const DNS_RECORD: &str = "www.bench.test. IN A 192.0.2.10";
+
 /// The agent YAML for `spec`: one device per target, each with one check.
 pub fn agent_yaml(spec: &ConfigSpec) -> String {
     let mut out = format!("agent:\n  id: bench\n  concurrency: {}\n", spec.concurrency);
@@ -81,15 +108,16 @@ pub fn agent_yaml(spec: &ConfigSpec) -> String {
         );
     }
     out.push_str("devices:\n");
-    let class = if spec.kind == Kind::Snmp {
-        "switch"
-    } else {
-        "screen"
+    let class = match spec.kind {
+        Kind::Snmp => "switch",
+        Kind::Dns | Kind::Sip | Kind::Radius => "service",
+        _ => "screen",
     };
     for i in 0..spec.targets {
-        let ip = match spec.kind {
-            Kind::Snmp => spec.host,
-            _ => address(i),
+        let ip = if spec.kind.one_server() {
+            spec.host
+        } else {
+            address(i)
         };
         let _ = write!(
             out,
@@ -116,6 +144,15 @@ fn check_yaml(spec: &ConfigSpec, ip: Ipv4Addr) -> String {
         Kind::Tcp => format!("      - kind: tcp\n        port: {}\n", spec.port),
         Kind::Snmp => format!(
             "      - kind: snmp\n        credentials: bench\n        port: {}\n        retries: 1\n",
+            spec.port
+        ),
+        Kind::Dns => format!(
+            "      - kind: dns\n        query: www.bench.test\n        expect: [192.0.2.10]\n        port: {}\n",
+            spec.port
+        ),
+        Kind::Sip => format!("      - kind: sip\n        port: {}\n", spec.port),
+        Kind::Radius => format!(
+            "      - kind: radius\n        port: {}\n        user: {RADIUS_USER}\n        secret: {{ file: {RADIUS_SECRET_FILE} }}\n        password: {{ file: {RADIUS_PASSWORD_FILE} }}\n",
             spec.port
         ),
     }

@@ -1,5 +1,6 @@
 //! Driftvakt's test kit, shared by the agent's and the collector's integration tests (a
-//! dev-dependency only, never linked into a binary).
+//! dev-dependency, and a dependency of the soak and bench harnesses; never linked into a binary
+//! that ships).
 //!
 //! Everything a test needs that is not the code under test: free loopback ports ([`ports`]),
 //! owner-only secret files ([`files`]), a collector inventory builder ([`inventory`]), the real
