@@ -202,8 +202,8 @@ const SERVICE_CONCURRENCY: usize = 50;
 /// The agent's `dns`, `sip` or `radius` probes, `n` of them, against one server started from
 /// Debian's package for the row (the test kit's peers, as the probe tests use them).
 fn service_row(spec: &CompareSpec, kind: Kind, n: usize) -> Result<Row> {
-    use driftvakt_testkit::{freeradius, kamailio, unbound};
     use crate::targets::{DNS_RECORD, DNS_ZONE, RADIUS_PASSWORD, RADIUS_SECRET, RADIUS_USER};
+    use driftvakt_testkit::{freeradius, kamailio, unbound};
     enum Peer {
         Dns(unbound::UnboundPeer),
         Sip(kamailio::KamailioPeer),
@@ -215,15 +215,27 @@ fn service_row(spec: &CompareSpec, kind: Kind, n: usize) -> Result<Row> {
         _ => freeradius::FREERADIUS,
     };
     if !std::path::Path::new(program).exists() {
-        return Ok(Row::pending(kind.as_str(), "driftvakt", n, &format!("{program} not installed")));
+        return Ok(Row::pending(
+            kind.as_str(),
+            "driftvakt",
+            n,
+            &format!("{program} not installed"),
+        ));
     }
     let peer = match kind {
         Kind::Dns => Peer::Dns(unbound::UnboundPeer::start(DNS_ZONE, &[DNS_RECORD])),
         Kind::Sip => {
             let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
-            Peer::Sip(kamailio::KamailioPeer::start(&cert.cert.pem(), &cert.signing_key.serialize_pem()))
+            Peer::Sip(kamailio::KamailioPeer::start(
+                &cert.cert.pem(),
+                &cert.signing_key.serialize_pem(),
+            ))
         }
-        _ => Peer::Radius(freeradius::FreeradiusPeer::start(RADIUS_SECRET, RADIUS_USER, RADIUS_PASSWORD)),
+        _ => Peer::Radius(freeradius::FreeradiusPeer::start(
+            RADIUS_SECRET,
+            RADIUS_USER,
+            RADIUS_PASSWORD,
+        )),
     };
     let port = match &peer {
         Peer::Dns(p) => p.port,
