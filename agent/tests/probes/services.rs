@@ -120,6 +120,29 @@ async fn dns_answers_missing_answers_error_codes_and_a_stopped_server() {
 }
 
 #[tokio::test]
+async fn a_dns_answer_too_long_for_udp_is_asked_again_over_tcp() {
+    // 40 A records do not fit in 512 bytes (the probe sends no EDNS): unbound sets TC.
+    let records: Vec<String> = (1..=40)
+        .map(|i| format!("many.kommun.test. IN A 192.0.2.{i}"))
+        .collect();
+    let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+    let unbound = UnboundPeer::start("kommun.test.", &refs);
+    let r = probe_all(&agent(&[service(
+        "many",
+        "dns",
+        &[
+            "query: many.kommun.test".into(),
+            "min_answers: 40".into(),
+            "expect: [192.0.2.40]".into(),
+            format!("port: {}", unbound.port),
+        ],
+    )]))
+    .await;
+    assert!(r[0].ok, "{:?}", r[0]);
+    assert_eq!(num(&r[0], "dns_answers"), 40.0);
+}
+
+#[tokio::test]
 async fn sip_options_over_udp_tcp_and_tls_then_a_stopped_switchboard() {
     let cert = make_cert(30);
     let mut kamailio = KamailioPeer::start(&cert.cert_pem, &cert.key_pem);
