@@ -1,0 +1,185 @@
+//! `driftvakt-collector inventory`: the inventory register (see `crate::register`).
+//!
+//! - `list --format json|csv`: every device with its register and the monitoring facts (state,
+//!   last seen, availability this year) when the database exists;
+//! - `renewals --within 180d`: renewal, warranty and depreciation dates in the window or passed;
+//! - `billing --period 2026-T3 --format csv|json`: the billing basis of a tertial, after
+//!   recording the YAML's register as of today (Europe/Stockholm) in the database;
+//! - `import --csv FILE`: an include file (YAML) on stdout, what was skipped on stderr.
+
+use super::{CliError, GlobalConfigArgs};
+use crate::availability::Period;
+use crate::clock::{Clock, FixedClock};
+use crate::inventory::Inventory;
+use crate::register::{self, billing, list, renewals};
+use crate::report::quiet::quiet;
+use crate::store::Database;
+use chrono::{DateTime, Datelike, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegisterFormat {
+    Csv,
+    Json,
+}
+
+/// `inventory` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub config: GlobalConfigArgs,
+    /// Compute as if it were this instant (RFC 3339).
+    #[arg(long, global = true)]
+    pub now: Option<DateTime<Utc>>,
+    #[command(subcommand)]
+    pub action: InventoryAction,
+}
+
+/// What to do.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum InventoryAction {
+    /// Every device with its register and monitoring facts.
+    List {
+        #[arg(long, value_enum, default_value_t = RegisterFormat::Csv)]
+        format: RegisterFormat,
+    },
+    /// Renewal, warranty and depreciation dates within a window from today, or passed.
+    Renewals {
+        /// The window (`180d`, `26w`).
+        #[arg(long, default_value = "180d")]
+        within: String,
+        #[arg(long, value_enum, default_value_t = RegisterFormat::Csv)]
+        format: RegisterFormat,
+    },
+    /// The billing basis of a tertial: units, days active, changes since the previous one.
+    Billing {
+        /// The tertial (2026-T3).
+        #[arg(long)]
+        period: String,
+        #[arg(long, value_enum, default_value_t = RegisterFormat::Csv)]
+        format: RegisterFormat,
+    },
+    /// A CSV with the documented header to an include file (YAML on stdout).
+    Import {
+        #[arg(long)]
+        csv: PathBuf,
+    },
+}
+
+/// Runs `inventory`: the output on `out`, what an import skipped on `err`.
+pub fn run(
+    args: &InventoryArgs,
+    clock: Arc<dyn Clock>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    let clock: Arc<dyn Clock> = match args.now {
+        Some(t) => Arc::new(FixedClock(t)),
+        None => clock,
+    };
+    let now = clock.now();
+    if let InventoryAction::Import { csv } = &args.action {
+        let text = std::fs::read_to_string(csv)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?;
+        let imported = register::import::from_csv(&text)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?;
+        out.write_all(imported.yaml.as_bytes())?;
+        for s in &imported.skipped {
+            writeln!(err, "skipped: {s}")?;
+        }
+        writeln!(
+            err,
+            "{} devices imported, {} skipped",
+            imported.devices,
+            imported.skipped.len()
+        )?;
+        return Ok(());
+    }
+    let inv = args.config.common()?.load()?;
+    let today = register::local_day(now);
+    match &args.action {
+        InventoryAction::List { format } => {
+            let facts = facts(&inv, now, clock.clone())?;
+            let rows = list::rows(&inv, &facts);
+            match format {
+                RegisterFormat::Csv => out.write_all(list::to_csv(&rows).as_bytes())?,
+                RegisterFormat::Json => json(out, &rows)?,
+            }
+        }
+        InventoryAction::Renewals { within, format } => {
+            let window = driftvakt_common::config::parse_duration(within)
+                .map_err(|e| CliError::Usage(format!("--within {within}: {e}")))?;
+            let due = renewals::renewals(&inv, today, window.as_secs() / 86_400);
+            match format {
+                RegisterFormat::Csv => out.write_all(renewals::to_csv(&due).as_bytes())?,
+                RegisterFormat::Json => json(out, &due)?,
+            }
+        }
+        InventoryAction::Billing { period, format } => {
+            let tertial = billing::Tertial::parse(period).map_err(CliError::Usage)?;
+            let db = Database::open(&inv.settings.database)?;
+            let store = db.register()?;
+            register::sync(&*store, &inv, today)?;
+            let quiet: BTreeSet<String> = quiet(&inv, &*db.store()?, now)?
+                .devices
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            let basis = billing::billing(&store.history()?, tertial, today, &quiet);
+            match format {
+                RegisterFormat::Csv => out.write_all(billing::to_csv(&basis).as_bytes())?,
+                RegisterFormat::Json => json(out, &basis)?,
+            }
+        }
+        InventoryAction::Import { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// State, last seen and this year's availability of every device, from the database (none
+/// when it does not exist: a mistyped path must not create one).
+fn facts(
+    inv: &Inventory,
+    now: DateTime<Utc>,
+    clock: Arc<dyn Clock>,
+) -> Result<BTreeMap<String, list::Facts>, CliError> {
+    if !inv.settings.database.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let db = Database::open(&inv.settings.database)?;
+    let store = db.store()?;
+    let status = crate::state::status(inv, &*store, now)?;
+    let seen = store.seen()?;
+    let windows = db.windows()?;
+    let calendar = super::calendar_service(inv, windows, clock)
+        .calendar()
+        .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
+    let year = Period::parse(&now.year().to_string())
+        .map_err(|e| CliError::Usage(format!("year: {e}")))?;
+    let report = crate::report::build(inv, &*store, &calendar, &year, now)?;
+    let availability: BTreeMap<&str, Option<f64>> = report
+        .devices
+        .iter()
+        .map(|d| (d.id.as_str(), d.figures.availability))
+        .collect();
+    let mut out: BTreeMap<String, list::Facts> = BTreeMap::new();
+    for s in status.devices {
+        out.entry(s.id).or_default().state = Some(s.state.as_str().to_string());
+    }
+    for d in &inv.devices {
+        let f = out.entry(d.id.clone()).or_default();
+        f.last_seen = seen.get(&d.id).map(|s| crate::availability::at(s.last));
+        f.availability_year = availability.get(d.id.as_str()).copied().flatten();
+    }
+    Ok(out)
+}
