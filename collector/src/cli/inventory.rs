@@ -8,13 +8,12 @@
 //! - `import --csv FILE`: an include file (YAML) on stdout, what was skipped on stderr.
 
 use super::{CliError, GlobalConfigArgs};
-use crate::availability::Period;
 use crate::clock::{Clock, FixedClock};
 use crate::inventory::Inventory;
 use crate::register::{self, billing, list, renewals};
 use crate::report::quiet::quiet;
 use crate::store::Database;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -140,14 +139,8 @@ pub fn run(
     Ok(())
 }
 
-fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
-    Ok(())
-}
-
-/// State, last seen and this year's availability of every device, from the database (none
-/// when it does not exist: a mistyped path must not create one).
+/// The monitoring facts of `inv`'s devices, from the database (none when it does not exist: a
+/// mistyped path must not create one).
 fn facts(
     inv: &Inventory,
     now: DateTime<Utc>,
@@ -157,29 +150,14 @@ fn facts(
         return Ok(BTreeMap::new());
     }
     let db = Database::open(&inv.settings.database)?;
-    let store = db.store()?;
-    let status = crate::state::status(inv, &*store, now)?;
-    let seen = store.seen()?;
-    let windows = db.windows()?;
-    let calendar = super::calendar_service(inv, windows, clock)
+    let calendar = super::calendar_service(inv, db.windows()?, clock)
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
-    let year = Period::parse(&now.year().to_string())
-        .map_err(|e| CliError::Usage(format!("year: {e}")))?;
-    let report = crate::report::build(inv, &*store, &calendar, &year, now)?;
-    let availability: BTreeMap<&str, Option<f64>> = report
-        .devices
-        .iter()
-        .map(|d| (d.id.as_str(), d.figures.availability))
-        .collect();
-    let mut out: BTreeMap<String, list::Facts> = BTreeMap::new();
-    for s in status.devices {
-        out.entry(s.id).or_default().state = Some(s.state.as_str().to_string());
-    }
-    for d in &inv.devices {
-        let f = out.entry(d.id.clone()).or_default();
-        f.last_seen = seen.get(&d.id).map(|s| crate::availability::at(s.last));
-        f.availability_year = availability.get(d.id.as_str()).copied().flatten();
-    }
-    Ok(out)
+    Ok(register::facts::facts(inv, &*db.store()?, &calendar, now)?)
+}
+
+fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
