@@ -129,11 +129,19 @@ pub fn register(devices: usize, repeat: usize) -> Result<RegisterRow> {
     {
         write_inventory(dir.path(), devices, step)?;
         let now = format!("{day}T08:00:00Z");
-        command(&args(dir.path(), &now, billing("2026-T2", RegisterFormat::Csv))?)?;
+        command(&args(
+            dir.path(),
+            &now,
+            billing("2026-T2", RegisterFormat::Csv),
+        )?)?;
     }
     let now = "2026-12-07T08:00:00Z";
     let history_rows = {
-        let t3 = command(&args(dir.path(), now, billing("2026-T3", RegisterFormat::Json))?)?;
+        let t3 = command(&args(
+            dir.path(),
+            now,
+            billing("2026-T3", RegisterFormat::Json),
+        )?)?;
         let v: serde_json::Value = serde_json::from_str(&t3)?;
         v["lines"].as_array().map_or(0, Vec::len) + v["changes"].as_array().map_or(0, Vec::len)
     };

@@ -158,7 +158,10 @@ pub fn billing(
     quiet: &BTreeSet<String>,
 ) -> Billing {
     let from = period.start();
-    let until = period.end().min(today.succ_opt().unwrap_or(today)).max(from);
+    let until = period
+        .end()
+        .min(today.succ_opt().unwrap_or(today))
+        .max(from);
     let mut lines = Vec::new();
     let mut changes = Vec::new();
     for (device, t) in timelines(history) {
@@ -194,7 +197,10 @@ fn device_lines(
         if !state.is_active() {
             continue;
         }
-        let end = starts.get(i + 1).map(|(d, _)| **d).unwrap_or(NaiveDate::MAX);
+        let end = starts
+            .get(i + 1)
+            .map(|(d, _)| **d)
+            .unwrap_or(NaiveDate::MAX);
         let (a, b) = ((**start).max(from), end.min(until));
         if a < b {
             *days
@@ -338,7 +344,10 @@ mod tests {
         assert_eq!(t3.start(), NaiveDate::from_ymd_opt(2026, 9, 1).unwrap());
         assert_eq!(t3.end(), NaiveDate::from_ymd_opt(2027, 1, 1).unwrap());
         assert_eq!(t3.previous().to_string(), "2026-T2");
-        assert_eq!(Tertial::parse("2026-T1").unwrap().previous().to_string(), "2025-T3");
+        assert_eq!(
+            Tertial::parse("2026-T1").unwrap().previous().to_string(),
+            "2025-T3"
+        );
         assert_eq!(
             Tertial::of(NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()).to_string(),
             "2026-T2"

@@ -3,7 +3,7 @@
 //! as the report counts them).
 
 use super::list::Facts;
-use crate::availability::{at, PlannedWindows, Period};
+use crate::availability::{at, Period, PlannedWindows};
 use crate::inventory::Inventory;
 use crate::report::{build, ReportError};
 use crate::store::Store;

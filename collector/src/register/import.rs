@@ -115,9 +115,13 @@ pub fn from_csv(text: &str) -> Result<Imported, String> {
 /// What would make the row's device refuse to load.
 fn check(row: &Row) -> Result<(), String> {
     let id = row.get("id").ok_or("no id")?;
-    let class = row.get("class").ok_or_else(|| format!("`{id}`: no class"))?;
+    let class = row
+        .get("class")
+        .ok_or_else(|| format!("`{id}`: no class"))?;
     parse_class(class).ok_or_else(|| format!("`{id}`: unknown class `{class}`"))?;
-    let address = row.get("address").ok_or_else(|| format!("`{id}`: no address"))?;
+    let address = row
+        .get("address")
+        .ok_or_else(|| format!("`{id}`: no address"))?;
     validate_address(address).map_err(|e| format!("`{id}`: {e}"))?;
     if let Some(s) = row.get("status") {
         Status::parse(s).ok_or_else(|| format!("`{id}`: unknown status `{s}`"))?;
@@ -144,7 +148,9 @@ fn check(row: &Row) -> Result<(), String> {
     }
     if let (Some(p), Some(w)) = (row.get("purchased"), row.get("warranty_until")) {
         if w < p {
-            return Err(format!("`{id}`: warranty_until {w} is before purchased {p}"));
+            return Err(format!(
+                "`{id}`: warranty_until {w} is before purchased {p}"
+            ));
         }
     }
     Ok(())
@@ -162,7 +168,11 @@ fn quoted(s: &str) -> String {
 /// The value as written: strings quoted, numbers, dates, classes and statuses as they are.
 fn value(key: &str, v: &str) -> String {
     match key {
-        "class" | "status" | "purchased" | "warranty_until" | "depreciation_months"
+        "class"
+        | "status"
+        | "purchased"
+        | "warranty_until"
+        | "depreciation_months"
         | "renew_after_months" => v.to_string(),
         "price" => {
             let p: f64 = v.parse().expect("checked");
@@ -184,9 +194,20 @@ fn yaml(devices: &BTreeMap<String, Row>) -> String {
     out.push_str("devices:\n");
     for row in devices.values() {
         let mut first = true;
-        for key in ["id", "class", "site", "address", "parent", "description", "status"] {
+        for key in [
+            "id",
+            "class",
+            "site",
+            "address",
+            "parent",
+            "description",
+            "status",
+        ] {
             // `active` is the default: left out, so a listed register imports back the same.
-            if let Some(v) = row.get(key).filter(|v| !(key == "status" && *v == "active")) {
+            if let Some(v) = row
+                .get(key)
+                .filter(|v| !(key == "status" && *v == "active"))
+            {
                 let lead = if first { "  - " } else { "    " };
                 first = false;
                 let _ = writeln!(out, "{lead}{key}: {}", value(key, v));

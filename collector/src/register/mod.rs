@@ -33,7 +33,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 /// The Europe/Stockholm date of `now`: the day registers and bills count in.
 pub fn local_day(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&chrono_tz::Europe::Stockholm).date_naive()
+    now.with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive()
 }
 
 /// Records in `store` every device whose municipality, owner or status in `inv` differs from

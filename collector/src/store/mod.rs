@@ -81,7 +81,8 @@ pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
+    SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore,
+    SqliteWindowStore,
 };
 pub use windows::WindowStore;
 

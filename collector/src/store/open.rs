@@ -16,7 +16,8 @@ use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
     OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
     SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore,
-    SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store,
+    StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -342,7 +342,10 @@ async fn the_inventory_register_needs_the_operator_token() {
     assert!(text.starts_with("id,class,site,address,"), "{text}");
     let (status, text) = get("/api/v1/inventory/billing?period=2026-T1&format=csv", token).await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(text.starts_with("record,period,municipality,owner,device,days"), "{text}");
+    assert!(
+        text.starts_with("record,period,municipality,owner,device,days"),
+        "{text}"
+    );
     let (status, text) = get("/api/v1/inventory/billing?period=2026-T4", token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(text.contains("2026-T3"), "{text}");

@@ -49,7 +49,11 @@ fn register_suite(s: &dyn RegisterStore) {
     assert_eq!(
         got,
         [
-            ("tv1".into(), day("2026-05-01"), "Barn och utbildning".into()),
+            (
+                "tv1".into(),
+                day("2026-05-01"),
+                "Barn och utbildning".into()
+            ),
             ("tv1".into(), day("2026-06-15"), "Vård och omsorg".into()),
             ("tv1".into(), day("2026-06-15"), "Socialtjänsten".into()),
             ("tv2".into(), day("2026-05-01"), "Kultur och fritid".into()),
@@ -143,7 +147,14 @@ fn billing_uses_the_register_as_it_was_in_each_tertial() {
     let lines: Vec<(&str, &str, &str, i64)> = t2
         .lines
         .iter()
-        .map(|l| (l.municipality.as_str(), l.owner.as_str(), l.device.as_str(), l.days))
+        .map(|l| {
+            (
+                l.municipality.as_str(),
+                l.owner.as_str(),
+                l.device.as_str(),
+                l.days,
+            )
+        })
         .collect();
     assert_eq!(
         lines,
@@ -171,7 +182,10 @@ fn billing_uses_the_register_as_it_was_in_each_tertial() {
         ]
     );
     let moved = &t2.changes[3];
-    assert_eq!((moved.from_owner.as_str(), moved.to_owner.as_str()), (bou, "Vård och omsorg"));
+    assert_eq!(
+        (moved.from_owner.as_str(), moved.to_owner.as_str()),
+        (bou, "Vård och omsorg")
+    );
     assert_eq!(t2.changes[5].to_status, "decommissioned");
     let totals: Vec<(&str, usize, i64)> = t2
         .totals
@@ -180,7 +194,11 @@ fn billing_uses_the_register_as_it_was_in_each_tertial() {
         .collect();
     assert_eq!(
         totals,
-        [(bou, 2, 53 + 45), ("Kultur och fritid", 1, 70), ("Vård och omsorg", 1, 78)]
+        [
+            (bou, 2, 53 + 45),
+            ("Kultur och fritid", 1, 70),
+            ("Vård och omsorg", 1, 78)
+        ]
     );
 
     let quiet = BTreeSet::from(["ap1".to_string()]);
@@ -189,7 +207,13 @@ fn billing_uses_the_register_as_it_was_in_each_tertial() {
         .lines
         .iter()
         .map(|l| {
-            (l.municipality.as_str(), l.owner.as_str(), l.device.as_str(), l.days, l.quiet)
+            (
+                l.municipality.as_str(),
+                l.owner.as_str(),
+                l.device.as_str(),
+                l.days,
+                l.quiet,
+            )
         })
         .collect();
     assert_eq!(
@@ -215,9 +239,19 @@ fn billing_uses_the_register_as_it_was_in_each_tertial() {
     assert_eq!(t3.previous, "2026-T2");
 
     // While the tertial runs, days count up to today.
-    let running = billing(&history, Tertial::parse("2026-T3").unwrap(), day("2026-10-01"), &none);
+    let running = billing(
+        &history,
+        Tertial::parse("2026-T3").unwrap(),
+        day("2026-10-01"),
+        &none,
+    );
     assert_eq!(running.until, day("2026-10-02"));
-    let tv1: i64 = running.lines.iter().filter(|l| l.device == "tv1").map(|l| l.days).sum();
+    let tv1: i64 = running
+        .lines
+        .iter()
+        .filter(|l| l.device == "tv1")
+        .map(|l| l.days)
+        .sum();
     assert_eq!(tv1, 31);
 }
 
@@ -258,30 +292,60 @@ fn renewals_fall_due_48_months_after_a_leap_day() {
 
 /// A CSV of `n` devices using every register column, quotes, commas and non-ASCII text.
 fn big_csv(n: usize) -> String {
-    let owners = ["Barn och utbildning", "Vård och omsorg", "Kultur, fritid", "Samhällsbyggnad"];
+    let owners = [
+        "Barn och utbildning",
+        "Vård och omsorg",
+        "Kultur, fritid",
+        "Samhällsbyggnad",
+    ];
     let statuses = ["", "active", "planned", "in_stock", "decommissioned"];
     let classes = ["screen", "access_point", "switch", "printer", "ups"];
     let mut out = import::COLUMNS.join(",") + "\n";
     for i in 0..n {
-        let purchased = NaiveDate::from_ymd_opt(2020, 2, 29).unwrap() + chrono::Days::new(i as u64 % 1500);
+        let purchased =
+            NaiveDate::from_ymd_opt(2020, 2, 29).unwrap() + chrono::Days::new(i as u64 % 1500);
         let row = [
             format!("dev-{i:05}"),
             classes[i % 5].to_string(),
             if i % 2 == 0 { "s1" } else { "t1" }.to_string(),
             format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256),
             String::new(),
-            if i % 7 == 0 { format!("\"Rum {i}, \"\"plan 2\"\"\"") } else { String::new() },
+            if i % 7 == 0 {
+                format!("\"Rum {i}, \"\"plan 2\"\"\"")
+            } else {
+                String::new()
+            },
             statuses[i % 5].to_string(),
             format!("SN{i:08}"),
-            if i % 3 == 0 { "Samsung QM55C".into() } else { String::new() },
+            if i % 3 == 0 {
+                "Samsung QM55C".into()
+            } else {
+                String::new()
+            },
             format!("UH-{i}"),
-            if i % 11 == 0 { String::new() } else { format!("\"{}\"", owners[i % 4]) },
+            if i % 11 == 0 {
+                String::new()
+            } else {
+                format!("\"{}\"", owners[i % 4])
+            },
             purchased.to_string(),
-            if i % 4 == 0 { format!("{}.5", 1000 + i) } else { format!("{}", 2000 + i) },
+            if i % 4 == 0 {
+                format!("{}.5", 1000 + i)
+            } else {
+                format!("{}", 2000 + i)
+            },
             "60".into(),
             (purchased + chrono::Days::new(1095)).to_string(),
-            if i % 5 == 0 { "Kommunförsäkring 2024/17".into() } else { String::new() },
-            if i % 6 == 0 { "36".into() } else { String::new() },
+            if i % 5 == 0 {
+                "Kommunförsäkring 2024/17".into()
+            } else {
+                String::new()
+            },
+            if i % 6 == 0 {
+                "36".into()
+            } else {
+                String::new()
+            },
         ];
         out += &row.join(",");
         out.push('\n');

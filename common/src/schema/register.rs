@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where a unit is in its life. Only [`Status::Active`] is probed and billed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Delivered and in use: probed, reported and billed.
