@@ -50,14 +50,14 @@ fn device(i: usize, step: usize) -> Option<String> {
     if step >= 3 && i % 100 == 1 {
         return None;
     }
-    let moved = step >= 1 && i % 20 == 0; // 5 % change owner on 2026-06-15
+    let moved = step >= 1 && i.is_multiple_of(20); // 5 % change owner on 2026-06-15
     let owner = OWNERS[(i + usize::from(moved)) % OWNERS.len()];
     let status = match i % 50 {
         2 if step >= 2 => "decommissioned", // 2 % decommissioned on 2026-07-10
         3 if step < 2 => "planned",         // 2 % delivered on 2026-07-10
         _ => "active",
     };
-    let site = if step >= 3 && i % 33 == 0 {
+    let site = if step >= 3 && i.is_multiple_of(33) {
         (i + 1) % 10 // 3 % move to another site on 2026-09-20
     } else {
         i % 10

@@ -5,7 +5,8 @@
 //! - `renewals --within 180d`: renewal, warranty and depreciation dates in the window or passed;
 //! - `billing --period 2026-T3 --format csv|json`: the billing basis of a tertial, after
 //!   recording the YAML's register as of today (Europe/Stockholm) in the database;
-//! - `import --csv FILE`: an include file (YAML) on stdout, what was skipped on stderr.
+//! - `import --csv FILE` or `import --netbox URL --token-file F [--filter K=V]…`: an include
+//!   file (YAML) on stdout, what was skipped on stderr.
 
 use super::{CliError, GlobalConfigArgs};
 use crate::clock::{Clock, FixedClock};
@@ -62,10 +63,20 @@ pub enum InventoryAction {
         #[arg(long, value_enum, default_value_t = RegisterFormat::Csv)]
         format: RegisterFormat,
     },
-    /// A CSV with the documented header to an include file (YAML on stdout).
+    /// A CSV with the documented header, or NetBox's devices, to an include file (YAML on
+    /// stdout).
     Import {
+        #[arg(long, required_unless_present = "netbox", conflicts_with = "netbox")]
+        csv: Option<PathBuf>,
+        /// NetBox's base URL (https://netbox.example.org).
+        #[arg(long, requires = "token_file")]
+        netbox: Option<String>,
+        /// A file holding NetBox's API token.
         #[arg(long)]
-        csv: PathBuf,
+        token_file: Option<PathBuf>,
+        /// A NetBox filter (`site=ulricehamn`, `tenant=bou`); repeatable.
+        #[arg(long)]
+        filter: Vec<String>,
     },
 }
 
@@ -81,11 +92,23 @@ pub fn run(
         None => clock,
     };
     let now = clock.now();
-    if let InventoryAction::Import { csv } = &args.action {
-        let text = std::fs::read_to_string(csv)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?;
-        let imported = register::import::from_csv(&text)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?;
+    if let InventoryAction::Import {
+        csv,
+        netbox,
+        token_file,
+        filter,
+    } = &args.action
+    {
+        let imported = match (csv, netbox, token_file) {
+            (Some(csv), _, _) => {
+                let text = std::fs::read_to_string(csv)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?;
+                register::import::from_csv(&text)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", csv.display())))?
+            }
+            (None, Some(url), Some(token)) => from_netbox(url, token, filter)?,
+            _ => return Err(CliError::Usage("give --csv FILE or --netbox URL".into())),
+        };
         out.write_all(imported.yaml.as_bytes())?;
         for s in &imported.skipped {
             writeln!(err, "skipped: {s}")?;
@@ -137,6 +160,22 @@ pub fn run(
         InventoryAction::Import { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// NetBox's devices at `url`, imported.
+fn from_netbox(
+    url: &str,
+    token_file: &std::path::Path,
+    filter: &[String],
+) -> Result<register::import::Imported, CliError> {
+    let token = std::fs::read_to_string(token_file)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", token_file.display())))?;
+    let devices = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(register::netbox::fetch(url, token.trim(), filter))
+        .map_err(|e| CliError::Usage(format!("netbox: {e}")))?;
+    Ok(register::netbox::import(&devices))
 }
 
 /// The monitoring facts of `inv`'s devices, from the database (none when it does not exist: a

@@ -61,7 +61,7 @@ pub struct Imported {
 }
 
 /// One device as imported: its keys' values, checked.
-type Row = BTreeMap<&'static str, String>;
+pub type Row = BTreeMap<&'static str, String>;
 
 /// Imports `text` (see the module doc).
 pub fn from_csv(text: &str) -> Result<Imported, String> {
@@ -113,7 +113,7 @@ pub fn from_csv(text: &str) -> Result<Imported, String> {
 }
 
 /// What would make the row's device refuse to load.
-fn check(row: &Row) -> Result<(), String> {
+pub fn check(row: &Row) -> Result<(), String> {
     let id = row.get("id").ok_or("no id")?;
     let class = row
         .get("class")
@@ -183,7 +183,7 @@ fn value(key: &str, v: &str) -> String {
 }
 
 /// The include file for `devices`.
-fn yaml(devices: &BTreeMap<String, Row>) -> String {
+pub fn yaml(devices: &BTreeMap<String, Row>) -> String {
     let mut out = String::from(
         "# Written by `driftvakt-collector inventory import`; one device per entry, by id.\n",
     );

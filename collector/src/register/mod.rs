@@ -14,7 +14,8 @@
 //!   tertial, what changed since the previous one, quiet units flagged;
 //! - [`list`]: the register with the monitoring facts ([`facts`]: state, last seen,
 //!   availability this year from `state` and `report`);
-//! - [`csv`]: CSV reading and writing; [`import`]: CSV to a deterministic include file.
+//! - [`csv`]: CSV reading and writing; [`import`]: CSV to a deterministic include file;
+//!   [`netbox`]: NetBox's REST API to the same.
 //!
 //! It sits beside `metrics/` and `pages/`: it reads the inventory, the register's table and,
 //! for [`facts`], `state` and `report`; only `cli/` and `http/` import it.
@@ -25,6 +26,7 @@ pub mod facts;
 pub mod history;
 pub mod import;
 pub mod list;
+pub mod netbox;
 pub mod renewals;
 
 use crate::inventory::Inventory;

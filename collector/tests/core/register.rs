@@ -378,3 +378,185 @@ fn a_csv_of_2000_devices_imports_loads_and_round_trips() {
     assert!(again.skipped.is_empty(), "{:?}", again.skipped);
     assert_eq!(again.yaml, imported.yaml);
 }
+
+/// One NetBox device object as the API returns it (the fields the import reads, and others).
+fn netbox_device(
+    n: u32,
+    name: &str,
+    status: &str,
+    role: &str,
+    ip: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": n,
+        "url": format!("http://netbox/api/dcim/devices/{n}/"),
+        "name": name,
+        "status": { "value": status, "label": status },
+        "role": { "id": 3, "slug": role, "name": role },
+        "site": { "id": 1, "slug": "s1", "name": "Stadshuset" },
+        "tenant": { "id": 9, "name": "Barn och utbildning", "slug": "bou" },
+        "primary_ip": ip.map(|a| serde_json::json!({ "id": n, "family": 4, "address": a })),
+        "serial": format!("SN-{n}"),
+        "asset_tag": null,
+        "device_type": { "id": 2, "model": "Aruba AP-515", "slug": "ap-515" },
+        "custom_fields": {
+            "purchased": "2024-02-29",
+            "price": 4990,
+            "warranty_until": null,
+            "renew_after_months": if n == 1 { serde_json::json!(36) } else { serde_json::Value::Null },
+        },
+        "comments": "",
+    })
+}
+
+/// Serves NetBox's paginated answers (`pages(base)`, by `offset`) on 127.0.0.1; records the
+/// requests' `Authorization` headers.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn netbox_server(pages: impl FnOnce(&str) -> Vec<serde_json::Value>) -> (String, Seen) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pages = pages(&base);
+    let seen = Seen::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                let (name, value) = h.split_once(':').unwrap();
+                if name.eq_ignore_ascii_case("authorization") {
+                    log.lock().unwrap().push(request.clone() + value.trim());
+                }
+            }
+            let offset: usize = request
+                .split(['?', '&', ' '])
+                .find_map(|p| p.strip_prefix("offset="))
+                .map_or(0, |o| o.parse().unwrap());
+            let body = pages[offset / 3].to_string();
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn netbox_devices_import_from_every_page_with_every_status() {
+    use driftvakt_collector::cli::inventory::{run, InventoryAction, InventoryArgs};
+    use driftvakt_collector::cli::GlobalConfigArgs;
+    use driftvakt_collector::clock::SystemClock;
+    let ip = |n: u8| format!("10.0.0.{n}/24");
+    let devices = [
+        netbox_device(1, "ap-aulan", "active", "access-point", Some(&ip(1))),
+        netbox_device(2, "ap-matsalen", "offline", "access_point", Some(&ip(2))),
+        netbox_device(3, "skarm-entre", "planned", "screen", Some(&ip(3))),
+        netbox_device(4, "skarm-kontor", "staged", "screen", Some(&ip(4))),
+        netbox_device(5, "sw-kallare", "failed", "switch", Some(&ip(5))),
+        netbox_device(6, "sw-gammal", "decommissioning", "switch", Some(&ip(6))),
+        netbox_device(7, "ap-lager", "inventory", "access-point", Some(&ip(7))),
+        netbox_device(8, "brandvagg", "active", "firewall", Some(&ip(8))),
+        netbox_device(9, "ap-utan-ip", "active", "access-point", None),
+    ];
+    // Three per page, linked by `next` as NetBox links them.
+    let (base, seen) = netbox_server(|base| {
+        devices
+            .chunks(3)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let next = (i < 2)
+                    .then(|| format!("{base}/api/dcim/devices/?limit=3&offset={}", 3 * (i + 1)));
+                serde_json::json!({ "count": 9, "next": next, "previous": null, "results": chunk })
+            })
+            .collect()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("netbox.token");
+    std::fs::write(&token, "0123456789abcdef\n").unwrap();
+    let args = InventoryArgs {
+        config: GlobalConfigArgs {
+            config: None,
+            database: None,
+        },
+        now: None,
+        action: InventoryAction::Import {
+            csv: None,
+            netbox: Some(base.clone()),
+            token_file: Some(token),
+            filter: vec!["tenant=bou".into()],
+        },
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    run(&args, std::sync::Arc::new(SystemClock), &mut out, &mut err).unwrap();
+    let (yaml, report) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(
+        requests[0].starts_with("GET /api/dcim/devices/?limit=500&tenant=bou "),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.ends_with("Token 0123456789abcdef")),
+        "{requests:?}"
+    );
+
+    // Kept: active probed; offline, planned, staged, failed kept but not probed.
+    std::fs::write(dir.path().join("netbox.yaml"), &yaml).unwrap();
+    let main = dir.path().join("main.yaml");
+    std::fs::write(&main, format!("include: [netbox.yaml]\n{SITES}")).unwrap();
+    let inv = Inventory::load(&main).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let statuses: Vec<(&str, &str)> = inv
+        .devices
+        .iter()
+        .map(|d| (d.id.as_str(), d.config.status().as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ap-aulan", "active"),
+            ("ap-matsalen", "in_stock"),
+            ("skarm-entre", "planned"),
+            ("skarm-kontor", "planned"),
+            ("sw-kallare", "in_stock"),
+        ]
+    );
+    let ap = inv.device("ap-aulan").unwrap();
+    assert_eq!(ap.config.address.value, "10.0.0.1");
+    assert_eq!(ap.class.as_str(), "access_point");
+    let r = ap.config.register.as_ref().unwrap();
+    assert_eq!(r.owner(), Some("Barn och utbildning"));
+    assert_eq!(r.serial.as_deref(), Some("SN-1"));
+    assert_eq!(r.model.as_deref(), Some("Aruba AP-515"));
+    assert_eq!(r.purchased(), Some(day("2024-02-29")));
+    assert_eq!(r.price(), Some(4990.0));
+    assert_eq!(r.renew_after_months(ap.class), Some(36));
+    // Dropped, each with why.
+    for why in [
+        "`sw-gammal`: status `decommissioning` is dropped",
+        "`ap-lager`: status `inventory` is dropped",
+        "`brandvagg`: role `firewall` is not a class",
+        "`ap-utan-ip`: no primary IP",
+        "5 devices imported, 4 skipped",
+    ] {
+        assert!(report.contains(why), "{why}: {report}");
+    }
+}
