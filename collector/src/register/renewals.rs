@@ -5,7 +5,7 @@
 //! Decommissioned units are left out.
 
 use crate::inventory::{Device, Inventory};
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use driftvakt_common::schema::Status;
 use serde::Serialize;
 
@@ -50,6 +50,21 @@ pub struct Renewal {
 /// it); `None` past chrono's range.
 pub fn add_months(start: NaiveDate, months: u32) -> Option<NaiveDate> {
     start.checked_add_months(Months::new(months))
+}
+
+/// Whole calendar months from `purchased` to `today` (0 before a month has passed or before
+/// the purchase).
+pub fn age_months(purchased: NaiveDate, today: NaiveDate) -> u32 {
+    if today <= purchased {
+        return 0;
+    }
+    let rough =
+        (today.year() - purchased.year()) * 12 + today.month() as i32 - purchased.month() as i32;
+    let rough = rough.max(0) as u32;
+    match add_months(purchased, rough) {
+        Some(d) if d > today => rough.saturating_sub(1),
+        _ => rough,
+    }
 }
 
 /// A device's dates: renewal, warranty end, depreciation end (those its register gives).
@@ -162,5 +177,17 @@ mod tests {
         // Not a multiple of four years: the leap day becomes the last day of February.
         assert_eq!(add_months(day("2024-02-29"), 36), Some(day("2027-02-28")));
         assert_eq!(add_months(day("2023-10-31"), 4), Some(day("2024-02-29")));
+    }
+
+    #[test]
+    fn age_counts_whole_months() {
+        let p = day("2024-02-29");
+        assert_eq!(age_months(p, day("2024-02-28")), 0);
+        assert_eq!(age_months(p, day("2024-03-28")), 0);
+        assert_eq!(age_months(p, day("2024-03-29")), 1);
+        assert_eq!(age_months(p, day("2025-02-28")), 12);
+        assert_eq!(age_months(p, day("2028-02-28")), 47);
+        assert_eq!(age_months(p, day("2028-02-29")), 48);
+        assert_eq!(age_months(day("2024-01-31"), day("2024-02-29")), 1);
     }
 }
