@@ -192,7 +192,12 @@ fn facts(
     let calendar = super::calendar_service(inv, db.windows()?, clock)
         .calendar()
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
-    Ok(register::facts::facts(inv, &*db.store()?, &calendar, now)?)
+    Ok(crate::report::facts::facts(
+        inv,
+        &*db.store()?,
+        &calendar,
+        now,
+    )?)
 }
 
 fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), CliError> {

@@ -69,7 +69,7 @@ async fn get_list(State(s): State<ApiState>, request: Request) -> Response {
     let (app, calendar) = (s.app.clone(), s.calendar.clone());
     let rows = tokio::task::spawn_blocking(move || {
         let calendar = calendar.calendar().map_err(|e| super::failure(&e))?;
-        let facts = register::facts::facts(&app.inventory, &*app.store, &calendar, app.now())
+        let facts = crate::report::facts::facts(&app.inventory, &*app.store, &calendar, app.now())
             .map_err(|e| super::failure(&e))?;
         Ok::<_, Response>(list::rows(&app.inventory, &facts))
     })

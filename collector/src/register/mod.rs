@@ -12,17 +12,16 @@
 //! - [`renewals`]: renewal, warranty and depreciation dates falling in a window (or passed);
 //! - [`billing`]: per municipality and owner, the active units with their days active in a
 //!   tertial, what changed since the previous one, quiet units flagged;
-//! - [`list`]: the register with the monitoring facts ([`facts`]: state, last seen,
-//!   availability this year from `state` and `report`);
+//! - [`list`]: the register with the monitoring facts its caller hands in (`report::facts`:
+//!   state, last seen, availability this year);
 //! - [`csv`]: CSV reading and writing; [`import`]: CSV to a deterministic include file;
 //!   [`netbox`]: NetBox's REST API to the same.
 //!
-//! It sits beside `metrics/` and `pages/`: it reads the inventory, the register's table and,
-//! for [`facts`], `state` and `report`; only `cli/` and `http/` import it.
+//! It reads only the inventory and the register's table (`inventory/`, `store/`); `report/`
+//! (its "Livscykel" section), `metrics/`, `cli/` and `http/` import it.
 
 pub mod billing;
 pub mod csv;
-pub mod facts;
 pub mod history;
 pub mod import;
 pub mod list;

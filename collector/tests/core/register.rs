@@ -282,6 +282,18 @@ fn renewals_fall_due_48_months_after_a_leap_day() {
             ("tv".to_string(), "warranty", day("2027-02-28"), true),
         ]
     );
+    // The report's "Livscykel": past renewal on 2028-03-01, warranties ending within 180 days.
+    let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let l = driftvakt_collector::report::lifecycle::lifecycle(&inv, at("2028-02-29T23:30:00Z"));
+    let ids = |v: &[renewals::Renewal]| v.iter().map(|r| r.device.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&l.past_renewal),
+        ["tv"],
+        "the first Stockholm day after the renewal"
+    );
+    let l = driftvakt_collector::report::lifecycle::lifecycle(&inv, at("2026-09-01T12:00:00Z"));
+    assert!(l.past_renewal.is_empty());
+    assert_eq!(ids(&l.warranty_ending), ["tv"]);
     let within_181 = due(181);
     assert_eq!(within_181.len(), 3);
     assert_eq!(

@@ -1,11 +1,11 @@
-//! What monitoring knows of each device for `inventory list`: its state now, when it was last
+//! What monitoring knows of each device for `inventory list` (`crate::register::list`): its state now, when it was last
 //! heard from, and its availability this year (the report's figure, planned windows counted
 //! as the report counts them).
 
-use super::list::Facts;
+use super::{build, ReportError};
 use crate::availability::{at, Period, PlannedWindows};
 use crate::inventory::Inventory;
-use crate::report::{build, ReportError};
+use crate::register::list::Facts;
 use crate::store::Store;
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::BTreeMap;
