@@ -48,12 +48,15 @@ fn device_labels(device: &DeviceConfig) -> DeviceLabels {
 }
 
 /// Resolves every (device, check) to a job: check settings override the device's, which
-/// override the config's per-class defaults, which override the built-in class defaults.
+/// override the config's per-class defaults, which override the built-in class defaults. Only
+/// active devices (`status: active`, the default) are probed: planned, in-stock and
+/// decommissioned units are kept for the register.
 pub fn plan(config: &AgentConfig) -> Vec<Job> {
     config
         .file
         .devices
         .iter()
+        .filter(|d| d.is_active())
         .flat_map(|d| {
             let device = d.clone();
             let labels = Arc::new(device_labels(d));
@@ -288,6 +291,31 @@ mod tests {
         }
         // The configuration and the jobs hold each device: two owners, one copy.
         assert!(config.file.devices.iter().all(|d| Arc::strong_count(d) > 1));
+    }
+
+    #[test]
+    fn only_active_devices_are_probed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.yaml");
+        let mut yaml = String::from("agent:\n  id: a\ndevices:\n");
+        for (i, status) in ["active", "planned", "in_stock", "decommissioned"]
+            .iter()
+            .enumerate()
+        {
+            yaml += &format!(
+                "  - {{ id: d{i}, class: screen, address: 127.0.0.{}, status: {status} }}\n",
+                i + 1
+            );
+        }
+        yaml += "  - { id: plain, class: screen, address: 127.0.0.9 }\n";
+        std::fs::write(&path, yaml).unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        let mut probed: Vec<String> = plan(&config)
+            .iter()
+            .map(|j| j.device.id.value.clone())
+            .collect();
+        probed.sort();
+        assert_eq!(probed, ["d0", "plain"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod pages;
 mod peers;
 mod pg_cluster;
 mod pipeline;
+mod register;
 mod report;
 mod servers;
 mod sys;
@@ -227,6 +228,14 @@ enum Command {
         days: i64,
         #[arg(long, default_value_t = 14)]
         retention_days: i64,
+    },
+    /// The inventory register at scale: `inventory renewals`, `billing` and `list` over a
+    /// history of changes; prints one JSON line and a Markdown table.
+    Register {
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
     },
     /// A year of history, then restart, status, /metrics and reports; prints one JSON line.
     CollectorReport {
@@ -443,6 +452,12 @@ fn run(command: Command) -> Result<()> {
         } => {
             let row = collector_longrun::run(devices, days, retention_days)?;
             println!("{}", serde_json::to_string(&row)?);
+            Ok(())
+        }
+        Command::Register { devices, repeat } => {
+            let row = register::register(devices, repeat)?;
+            println!("{}", serde_json::to_string(&row)?);
+            print!("{}", register::table(&row));
             Ok(())
         }
         Command::CollectorReport { devices, outages } => {

@@ -17,7 +17,8 @@
 //!   availability report and its formats), [`notify`] (driftmeddelanden and alerts: policy,
 //!   outbox, transports), [`alerting`] (state turned into the notifier's events, once each),
 //!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector),
-//!   [`cluster`] (several collectors on one database: heartbeats, the leader lease, fencing);
+//!   [`cluster`] (several collectors on one database: heartbeats, the leader lease, fencing),
+//!   [`register`] (the inventory register: renewals, billing per tertial, CSV import);
 //! - [`http`] (every route and the server) and [`cli`] (every subcommand) on top: nothing
 //!   imports them.
 
@@ -37,6 +38,7 @@ pub mod inventory;
 pub mod metrics;
 pub mod notify;
 pub mod pages;
+pub mod register;
 pub mod report;
 pub mod state;
 pub mod store;

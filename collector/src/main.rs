@@ -33,6 +33,8 @@ enum Command {
     Incident(cli::incident::IncidentArgs),
     /// On-call cases of a period with what they bill (the invoice basis).
     Oncall(cli::oncall::OncallArgs),
+    /// The inventory register: list, renewals, billing per tertial, import from CSV.
+    Inventory(cli::inventory::InventoryArgs),
     /// The database: rows, bytes on disk, oldest raw result, retention horizon.
     Db(cli::db::DbArgs),
     /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
@@ -79,6 +81,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::incident::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
         Command::Oncall(args) => print!("{}", cli::oncall::run(&args, Arc::new(SystemClock))?),
+        Command::Inventory(args) => cli::inventory::run(
+            &args,
+            Arc::new(SystemClock),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )?,
         Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
         Command::Healthcheck(args) => cli::healthcheck::run(&args)?,
     }

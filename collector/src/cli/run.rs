@@ -62,6 +62,15 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     if let Some(note) = database.schema()?.newer_note() {
         tracing::info!("{note}");
     }
+    // The register's past: the YAML's owners and statuses as of today, where they changed.
+    let recorded = crate::register::sync(
+        &*stores.register,
+        &inv,
+        crate::register::local_day(clock.now()),
+    )?;
+    if !recorded.is_empty() {
+        tracing::info!(devices = recorded.len(), "register changes recorded");
+    }
     let addr = inv.settings.listen;
     let db = inv.settings.database.clone();
     let app = App::new(inv, stores.results.clone(), clock.clone())?;

@@ -18,7 +18,9 @@
 //! - `interval` is always written out (the class's built-in interval when the device has none:
 //!   the interval the collector derives staleness from); `timeout` only when set;
 //! - `parent` only when the parent is assigned to the same agent too (the agent only accepts
-//!   parents it knows, and does not use them for probing).
+//!   parents it knows, and does not use them for probing);
+//! - only active devices (`status: active`, the default) are assigned, without their `status`
+//!   and `register:` (the register is the collector's; an older agent would refuse the keys).
 //!
 //! `snmp_credentials` holds the credentials those checks name, as *references* (`{env: NAME}` or
 //! `{file: PATH}`, resolved on the agent host), never secret values. The inventory has no
@@ -98,7 +100,7 @@ pub fn assignment(inventory: &Inventory, agent: &Agent) -> Assignment {
     let devices: Vec<&DeviceConfig> = inventory
         .devices
         .iter()
-        .filter(|d| agent.devices.contains(&d.id))
+        .filter(|d| agent.devices.contains(&d.id) && d.config.is_active())
         .map(|d| &d.config)
         .collect();
     let assigned: HashSet<&str> = devices.iter().map(|d| d.id.value.as_str()).collect();
@@ -167,6 +169,9 @@ fn resolve_device(
             .clone()
             .filter(|p| assigned.contains(p.value.as_str())),
         checks: Some(checks),
+        // The register is the collector's: an agent (of any release) needs none of it.
+        status: None,
+        register: None,
         ..d.clone()
     }
 }

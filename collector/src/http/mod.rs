@@ -11,6 +11,8 @@
 //!   checked from the headers before the body is read.
 //! - `GET /api/v1/report?period=2026-T1` (or `from=..&to=..` RFC 3339) — the report as JSON.
 //! - `GET /api/v1/status` — the current state of every device and service.
+//! - `GET /api/v1/inventory[/renewals|/billing]` — the inventory register, its renewals and a
+//!   tertial's billing basis; the operator token ([`inventory`]).
 //! - `GET /api/v1/assignment` — the devices an agent in central mode probes ([`assignment`]).
 //! - `GET|POST|DELETE /api/v1/windows…` — service windows; changes need the operator token
 //!   ([`windows`]).
@@ -36,6 +38,7 @@ pub mod assignment;
 pub mod auth;
 pub mod body;
 pub mod incidents;
+pub mod inventory;
 pub mod oncall;
 pub mod pages;
 pub mod report;
@@ -93,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(windows::routes())
         .merge(incidents::routes())
         .merge(oncall::routes())
+        .merge(inventory::routes())
         .merge(alerts::routes())
         .merge(pages::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })

@@ -455,6 +455,7 @@ fn add_year(out: &mut AvailabilityFamilies, r: &Report, labels: &LabelIndex) {
 impl Collector for CollectorMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut families = self.settings_families();
+        families.push(self.age_family());
         match self.state_families() {
             Ok(f) => families.extend(f),
             Err(e) => tracing::warn!(error = %e, "state metrics not rendered"),
@@ -478,6 +479,31 @@ impl Collector for CollectorMetrics {
 }
 
 impl CollectorMetrics {
+    /// Each device's age in whole months since its register's purchase date (devices without
+    /// one have no sample); the labels of `driftvakt_device_state`.
+    fn age_family(&self) -> GaugeFamily {
+        let inv = &self.app.inventory;
+        let today = crate::register::local_day(self.app.now());
+        let mut age = GaugeFamily::new(
+            "driftvakt_device_age_months",
+            "Whole months since the device was purchased (register.purchased).",
+        );
+        for d in &inv.devices {
+            let purchased = d.config.register.as_ref().and_then(|r| r.purchased());
+            if let Some(months) = purchased.map(|p| crate::register::renewals::age_months(p, today))
+            {
+                let l = [
+                    ("device", d.id.as_str()),
+                    ("class", d.class.as_str()),
+                    ("site", d.site.as_str()),
+                    ("municipality", d.municipality.as_str()),
+                ];
+                age.push(&l, f64::from(months));
+            }
+        }
+        age
+    }
+
     fn settings_families(&self) -> Vec<GaugeFamily> {
         let settings = &self.app.inventory.settings;
         let mut target = GaugeFamily::new(
@@ -732,7 +758,7 @@ sites:
   - { id: s1, municipality: Ulricehamn, node: true }
   - { id: s2, municipality: Tranemo }
 devices:
-  - { id: sw, class: switch, site: s1, address: 10.0.0.1, interval: 60s, checks: [icmp] }
+  - { id: sw, class: switch, site: s1, address: 10.0.0.1, interval: 60s, checks: [icmp], register: { purchased: 2022-03-11 } }
   - { id: ap, class: access_point, site: s1, address: 10.0.0.2, parent: sw, interval: 60s, checks: [icmp] }
   - { id: ups, class: ups, site: s1, address: 10.0.0.3, interval: 60s, checks: [icmp, snmp] }
   - { id: prn, class: printer, site: s2, address: 10.1.0.1, interval: 60s, checks: [icmp, snmp] }
@@ -859,6 +885,12 @@ agents:
             &text,
             r#"driftvakt_device_state{device="prn",class="printer",site="s2",municipality="Tranemo"} 2.0"#,
         );
+        // Purchased 2022-03-11, now 2026-03-10: a day short of 48 months.
+        has(
+            &text,
+            r#"driftvakt_device_age_months{device="sw",class="switch",site="s1",municipality="Ulricehamn"} 47.0"#,
+        );
+        assert_eq!(text.matches("driftvakt_device_age_months{").count(), 1);
         has(
             &text,
             r#"driftvakt_device_state{device="ups",class="ups",site="s1",municipality="Ulricehamn"} 1.0"#,

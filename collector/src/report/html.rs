@@ -156,6 +156,7 @@ pub fn render(r: &Report) -> String {
     oncall(&mut out, r);
     backup_power(&mut out, r);
     quiet(&mut out, r);
+    lifecycle(&mut out, r);
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -287,6 +288,39 @@ fn backup_power(out: &mut String, r: &Report) {
             esc(&b.name),
             esc(&b.municipality),
             b.required_runtime_minutes
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+fn lifecycle(out: &mut String, r: &Report) {
+    let l = &r.lifecycle;
+    let _ = writeln!(
+        out,
+        "<h2>Livscykel</h2>\n<p>Enheter som passerat förnyelsedatum: {}. Garantier som löper ut inom {} dagar: {}.</p>",
+        l.past_renewal.len(),
+        l.within_days,
+        l.warranty_ending.len()
+    );
+    let rows: Vec<_> = l.past_renewal.iter().chain(&l.warranty_ending).collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<table>\n<tr><th>Enhet</th><th>Typ</th><th>Kommun</th><th>Ägare</th><th>Gäller</th><th>Datum</th></tr>\n");
+    for d in rows {
+        let what = match d.due {
+            crate::register::renewals::Due::Renewal => "förnyelse",
+            crate::register::renewals::Due::Warranty => "garantin löper ut",
+            crate::register::renewals::Due::Depreciation => "avskriven",
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{what}</td><td>{}</td></tr>",
+            esc(&d.device),
+            esc(class_name_sv(&d.class)),
+            esc(&d.municipality),
+            esc(&d.owner),
+            d.date
         );
     }
     out.push_str("</table>\n");

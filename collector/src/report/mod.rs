@@ -28,9 +28,11 @@
 //! too (`backup_power`).
 
 mod csv;
+pub mod facts;
 pub mod handling;
 mod html;
 mod incidents;
+pub mod lifecycle;
 pub mod oncall;
 pub mod quiet;
 mod table;
@@ -97,6 +99,8 @@ pub struct Report {
     pub oncall: oncall::Oncall,
     /// Devices without a result for `collector.quiet_after`.
     pub quiet: quiet::Quiet,
+    /// Devices past renewal and warranties ending ("Livscykel").
+    pub lifecycle: lifecycle::Lifecycle,
     /// Network nodes and crisis sites with their UPS units (and those without one).
     pub backup_power: Vec<BackupSite>,
     #[serde(skip)]
@@ -456,6 +460,7 @@ pub fn build(
             now,
         ),
         quiet: quiet::quiet(inv, store, now)?,
+        lifecycle: lifecycle::lifecycle(inv, now),
         backup_power: inv.backup_power(),
         billing: inv.settings.oncall_billing,
         departments: departments(inv),

@@ -117,5 +117,12 @@ pub fn render(r: &Report) -> String {
         r.quiet.after_days,
         r.quiet.devices.len()
     );
+    let _ = writeln!(
+        out,
+        "Lifecycle: {} past renewal, {} warranties ending within {} days",
+        r.lifecycle.past_renewal.len(),
+        r.lifecycle.warranty_ending.len(),
+        r.lifecycle.within_days
+    );
     out
 }

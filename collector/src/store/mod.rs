@@ -16,6 +16,8 @@
 //!   outbox, incidents, digests, on-call cases and schedule marks;
 //! - [`OncallPageStore`] (the same two): on-call pages, their escalation step and
 //!   acknowledgement;
+//! - [`RegisterStore`]: the inventory register's past (owner, status and municipality of a device
+//!   from a day on: [`register`]);
 //! - [`AnnouncedStore`]: what alerting has announced; [`ServiceUpdateStore`]: updates of
 //!   service disturbances;
 //! - [`ClusterStore`]: the collectors' heartbeats, the leader lease with its fencing epoch, and
@@ -58,6 +60,7 @@ mod open;
 pub mod outbox;
 pub mod pg;
 pub mod policy;
+pub mod register;
 mod results;
 pub mod schema;
 pub mod service_updates;
@@ -73,11 +76,13 @@ pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
 pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
 pub use outbox::{NewNotice, OncallCase, OutboxId, OutboxRow, OutboxStats, OutboxStore, Status};
 pub use policy::{Failure, FailureState, PolicyStore};
+pub use register::{RegisterChange, RegisterStore};
 pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
+    SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore,
+    SqliteWindowStore,
 };
 pub use windows::WindowStore;
 

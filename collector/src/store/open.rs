@@ -14,9 +14,10 @@ use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
     AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
+    OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
     SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore,
-    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store,
+    StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct Stores {
     pub service_updates: Arc<dyn ServiceUpdateStore>,
     /// The cluster's heartbeats and leader lease.
     pub cluster: Arc<dyn ClusterStore>,
+    /// The inventory register's past.
+    pub register: Arc<dyn RegisterStore>,
 }
 
 /// An opened database (see the module doc). Cheap to clone.
@@ -144,6 +147,7 @@ impl Database {
             announced: self.announced()?,
             service_updates: self.service_updates()?,
             cluster: self.cluster()?,
+            register: self.register()?,
         })
     }
 
@@ -184,6 +188,14 @@ impl Database {
         Ok(match self {
             Database::Sqlite(p) => Arc::new(SqliteOncallCaseStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgOncallCaseStore::new(pool.clone())),
+        })
+    }
+
+    /// The inventory register's past.
+    pub fn register(&self) -> Result<Arc<dyn RegisterStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteRegisterStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgRegisterStore::new(pool.clone())),
         })
     }
 

@@ -303,3 +303,53 @@ async fn operators_activate_a_secondary_window_with_their_token() {
         .unwrap();
     assert_eq!(withdrawn.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_inventory_register_needs_the_operator_token() {
+    let s = Server::start().await;
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", s.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    for path in [
+        "/api/v1/inventory",
+        "/api/v1/inventory/renewals",
+        "/api/v1/inventory/billing?period=2026-T1",
+    ] {
+        let (status, text) = get(path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {text}");
+    }
+    let token = Some(OPERATOR_TOKEN);
+    let (status, text) = get("/api/v1/inventory", token).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let rows: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sw = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "sw")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(sw["register"]["status"], "active", "{text}");
+    assert!(sw["state"].is_string(), "{text}");
+    let (status, text) = get("/api/v1/inventory?format=csv", token).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.starts_with("id,class,site,address,"), "{text}");
+    let (status, text) = get("/api/v1/inventory/billing?period=2026-T1&format=csv", token).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.starts_with("record,period,municipality,owner,device,days"),
+        "{text}"
+    );
+    let (status, text) = get("/api/v1/inventory/billing?period=2026-T4", token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("2026-T3"), "{text}");
+    let (status, text) = get("/api/v1/inventory/renewals?within=soon", token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    s.stop().await;
+}

@@ -228,6 +228,16 @@ fn fill_the_rest(location: &Location) {
         by: "anna".into(),
     };
     db.oncall_cases().unwrap().add(&case, at).unwrap();
+    db.register()
+        .unwrap()
+        .record(&[driftvakt_collector::store::RegisterChange {
+            device: "sw".into(),
+            day: "2026-05-01".parse().unwrap(),
+            municipality: "Ulricehamn".into(),
+            owner: "Barn och utbildning".into(),
+            status: "active".into(),
+        }])
+        .unwrap();
 }
 
 #[test]

@@ -253,6 +253,34 @@ fn an_omitted_credentials_reference_is_resolved_to_the_only_credentials() {
     assert_eq!(a.snmp_credentials.len(), 1);
 }
 
+#[test]
+fn only_active_devices_are_assigned_and_without_their_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("sites: [{ id: s, municipality: M }]\ndevices:\n");
+    for (i, status) in ["active", "planned", "in_stock", "decommissioned"]
+        .iter()
+        .enumerate()
+    {
+        text += &format!(
+            "  - {{ id: d{i}, class: screen, site: s, address: 127.0.0.{}, status: {status}, \
+             register: {{ owner: Barn och utbildning, purchased: 2024-02-29 }} }}\n",
+            i + 1
+        );
+    }
+    text += "  - { id: plain, class: screen, site: s, address: 127.0.0.9 }\n";
+    text += "agents: [{ id: a, token_file: a.token, sites: [s] }]\n";
+    let inv = Inventory::load(&write_inventory(dir.path(), &text)).unwrap();
+    let served = Served::build(&inv, inv.agent("a").unwrap());
+    let body = String::from_utf8(served.body.clone()).unwrap();
+    assert!(
+        !body.contains("register") && !body.contains("status"),
+        "{body}"
+    );
+    let a: Assignment = serde_json::from_slice(&served.body).unwrap();
+    let ids: Vec<&str> = a.devices.iter().map(|d| d.id.value.as_str()).collect();
+    assert_eq!(ids, ["d0", "plain"]);
+}
+
 /// The agent's fetcher against the real endpoint: first a new assignment, then 304, and the
 /// merged configuration validates (parents, credentials) with a local device of its own.
 #[tokio::test(flavor = "multi_thread")]

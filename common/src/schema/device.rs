@@ -1,6 +1,7 @@
 //! A device of the inventory (`devices:`), its per-class timing and its default checks.
 
 use super::check::{CheckEntry, CheckSpec, IcmpCheck, SnmpCheck};
+use super::register::{Register, Status};
 use crate::config::{Duration, Spanned};
 use crate::DeviceClass;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,12 @@ pub struct DeviceConfig {
     /// Free text shown in notices and dashboards.
     #[serde(default, skip_serializing_if = "super::absent")]
     pub description: Option<String>,
+    /// Where the unit is in its life (default `active`): only active devices are probed.
+    #[serde(default, skip_serializing_if = "super::absent")]
+    pub status: Option<Status>,
+    /// The inventory register's facts (owner, purchase, warranty, renewal, ...).
+    #[serde(default, skip_serializing_if = "super::absent")]
+    pub register: Option<Register>,
 }
 
 impl DeviceConfig {
@@ -70,6 +77,16 @@ impl DeviceConfig {
             Some(c) => c.value.iter().map(|e| e.0.clone()).collect(),
             None => default_checks(self.class),
         }
+    }
+
+    /// The device's status (`active` unless set).
+    pub fn status(&self) -> Status {
+        self.status.unwrap_or_default()
+    }
+
+    /// Whether the device is probed (and billed): its status is `active`.
+    pub fn is_active(&self) -> bool {
+        self.status().is_active()
     }
 }
 

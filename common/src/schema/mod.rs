@@ -10,6 +10,7 @@
 //! - [`check`]: [`CheckSpec`] and one struct per probe kind.
 //! - [`credentials`]: [`SnmpCredentials`] and the SNMP protocol enums.
 //! - [`secret`]: [`SecretRef`] (where a secret is) and [`Secret`] (its value, never printed).
+//! - [`register`]: a device's `status` and its `register:` facts (the inventory register).
 //! - [`validate`]: checks across values (ids, parents, references, addresses).
 //!
 //! Every type here also serializes (to what it deserializes from): optional settings that are
@@ -19,6 +20,7 @@
 pub mod check;
 pub mod credentials;
 pub mod device;
+pub mod register;
 pub mod secret;
 pub mod validate;
 
@@ -28,6 +30,7 @@ pub use check::{
 };
 pub use credentials::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpVersion};
 pub use device::{class_timing, default_checks, DeviceConfig, Timing};
+pub use register::{default_renew_after_months, validate_register, Register, Status};
 pub use secret::{Secret, SecretRef};
 pub use validate::{validate_address, validate_credentials, validate_devices};
 

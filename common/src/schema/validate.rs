@@ -61,6 +61,9 @@ pub fn validate_devices<D: Borrow<DeviceConfig>>(
         if let Err(msg) = validate_address(&d.address.value) {
             v.error_at(&d.address.referenced, msg);
         }
+        if let Some(r) = &d.register {
+            super::register::validate_register(v, &d.id.value, r);
+        }
     }
     let ids: HashSet<&str> = devices.iter().map(|d| d.id.value.as_str()).collect();
     let cred_ids: HashSet<&str> = creds.iter().map(|c| c.id.value.as_str()).collect();

@@ -294,6 +294,16 @@ ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
 CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);"#,
     // 15: the schema's compatibility marker beside the version (see the SQLite migration 15).
     r#"ALTER TABLE dv_schema ADD COLUMN oldest_compatible BIGINT;"#,
+    // 16: the inventory register's past (see the SQLite migration 16).
+    r#"CREATE TABLE register_changes (
+    id            BIGSERIAL PRIMARY KEY,
+    device        TEXT COLLATE "C" NOT NULL,
+    day           TEXT COLLATE "C" NOT NULL,
+    municipality  TEXT COLLATE "C" NOT NULL,
+    owner         TEXT COLLATE "C" NOT NULL,
+    status        TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX register_changes_device ON register_changes (device, day);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

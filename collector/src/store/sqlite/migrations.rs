@@ -306,6 +306,18 @@ CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);",
     // program must know to run on this database, one row, written by every migration from this
     // one on (the version itself stays in `user_version`). Expand only: release 14 runs on it.
     r"CREATE TABLE dv_schema (oldest_compatible INTEGER NOT NULL);",
+    // 16: the inventory register's past (`store::register`): a device's municipality, owner
+    // and status from a day on, so billing for a period uses the register as it was then.
+    // Expand only: a new table.
+    r"CREATE TABLE register_changes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    device        TEXT NOT NULL,
+    day           TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    status        TEXT NOT NULL
+);
+CREATE INDEX register_changes_device ON register_changes (device, day);",
 ];
 
 /// The schema version this program writes.
