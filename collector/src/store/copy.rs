@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "manual_incident_updates",
     "service_updates",
     "oncall_manual_cases",
+    "intefunktion_cases",
 ];
 
 /// Tables of the running cluster, known but not copied: which nodes beat and who leads belong

@@ -52,6 +52,7 @@ mod compact;
 pub mod copy;
 pub mod exec;
 pub mod incidents;
+pub mod intefunktion;
 pub mod oncall;
 pub mod oncall_pages;
 mod open;
@@ -68,6 +69,7 @@ pub use crate::inventory::database::{Location, PgConfig};
 pub use announced::{Announced, AnnouncedStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
 pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
+pub use intefunktion::{IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase};
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore};
 pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
 pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
@@ -77,7 +79,7 @@ pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
+    SqliteIntefunktionStore, SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
 };
 pub use windows::WindowStore;
 

@@ -294,6 +294,19 @@ ALTER TABLE notify_outbox ADD COLUMN send_epoch BIGINT;"#,
 CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);"#,
     // 15: the schema's compatibility marker beside the version (see the SQLite migration 15).
     r#"ALTER TABLE dv_schema ADD COLUMN oldest_compatible BIGINT;"#,
+    // 16: intefunktion cases registered by hand (see the SQLite migration 16).
+    r#"CREATE TABLE intefunktion_cases (
+    id            BIGSERIAL PRIMARY KEY,
+    service_id    TEXT COLLATE "C" NOT NULL,
+    municipality  TEXT COLLATE "C" NOT NULL,
+    start_utc     TEXT COLLATE "C" NOT NULL,
+    end_utc       TEXT COLLATE "C",
+    title         TEXT COLLATE "C" NOT NULL,
+    description   TEXT COLLATE "C" NOT NULL,
+    created_by    TEXT COLLATE "C" NOT NULL,
+    created_at    TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

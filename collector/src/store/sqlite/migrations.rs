@@ -306,6 +306,20 @@ CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);",
     // program must know to run on this database, one row, written by every migration from this
     // one on (the version itself stays in `user_version`). Expand only: release 14 runs on it.
     r"CREATE TABLE dv_schema (oldest_compatible INTEGER NOT NULL);",
+    // 16: intefunktion cases registered by hand by the service desk, about one function (a
+    // service of `kind: function`) of a municipality (`store::intefunktion`). Expand only.
+    r"CREATE TABLE intefunktion_cases (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id    TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    start_utc     TEXT NOT NULL,
+    end_utc       TEXT,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
 ];
 
 /// The schema version this program writes.
