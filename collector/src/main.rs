@@ -33,6 +33,8 @@ enum Command {
     Incident(cli::incident::IncidentArgs),
     /// On-call cases of a period with what they bill (the invoice basis).
     Oncall(cli::oncall::OncallArgs),
+    /// Intefunktion cases the service desk registers by hand: add, close.
+    Intefunktion(cli::intefunktion::IntefunktionArgs),
     /// The database: rows, bytes on disk, oldest raw result, retention horizon.
     Db(cli::db::DbArgs),
     /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
@@ -79,6 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::incident::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
         }
         Command::Oncall(args) => print!("{}", cli::oncall::run(&args, Arc::new(SystemClock))?),
+        Command::Intefunktion(args) => {
+            print!("{}", cli::intefunktion::run(&args, Arc::new(SystemClock))?)
+        }
         Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
         Command::Healthcheck(args) => cli::healthcheck::run(&args)?,
     }

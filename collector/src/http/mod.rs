@@ -36,6 +36,7 @@ pub mod assignment;
 pub mod auth;
 pub mod body;
 pub mod incidents;
+pub mod intefunktion;
 pub mod oncall;
 pub mod pages;
 pub mod report;
@@ -93,6 +94,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(windows::routes())
         .merge(incidents::routes())
         .merge(oncall::routes())
+        .merge(intefunktion::routes())
         .merge(alerts::routes())
         .merge(pages::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
