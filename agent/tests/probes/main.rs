@@ -2,6 +2,7 @@
 //! made in the test, ICMP on loopback and to a host in a network namespace (`rig_net`), and
 //! the agent without the privilege to ping.
 
+mod http_functions;
 mod icmp_unprivileged;
 mod probes;
 mod rig_net;
