@@ -332,6 +332,7 @@ impl<'a> Snapshot<'a> {
                     site_names,
                     since,
                     cause_device: failing.first().and_then(|d| self.root_cause(&d.id)),
+                    function: s.function.as_ref().map(|f| f.item.swedish().to_string()),
                 },
             });
         }

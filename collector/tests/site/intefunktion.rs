@@ -2,7 +2,8 @@
 //! as an agent posts them, a function (`kind: function`, the agreement's login item) down from
 //! Friday 15:00 to Monday 09:00 in Tranemo, the service desk's own case about it registered
 //! over the real API (linked, not a second case), and the binary's tertial report (JSON and
-//! CSV): one case for Tranemo of 2.50 working hours, within one working day.
+//! CSV): one case for Tranemo of 2.50 working hours, within one working day. And a function
+//! going down now, mailed by the real binary to its municipality's service desk.
 
 use chrono::{DateTime, Duration, Utc};
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -185,5 +186,79 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     assert!(
         html.contains("<td>Datorarbetsplats och inloggning – Inloggning (registrerad)</td>"),
         "{html}"
+    );
+}
+
+/// A function going down now reaches the service desk (an intefunktion case is theirs) with
+/// the störning notice the editors get, naming the function's municipality; the real binary
+/// sends it through a real SMTP server.
+#[tokio::test]
+async fn a_function_going_down_is_mailed_to_the_service_desk_of_its_municipality() {
+    use driftvakt_collector::clock::{Clock, SystemClock};
+    use driftvakt_collector_testkit::smtp::SmtpPeer;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let database = dir.join("collector.db");
+    let peer = SmtpPeer::start(&dir.join("mail"));
+    let notify = format!(
+        "notify:\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none, timeout: 5s }}\n  from:\n    \
+         default: \"IT Tranemo <it@tranemo.example.se>\"\n  municipalities:\n    Tranemo:\n      \
+         editors: [intranat@tranemo.example.se]\n      service_desk: [servicedesk@tranemo.example.se]\n  \
+         hold_down: 0s\n",
+        peer.port
+    );
+    // The printers' server stands in Ulricehamn; the function serves Tranemo.
+    let config = Inventory::new()
+        .collector("database", database.display())
+        .site("kommunhuset", "Kommunhuset Tranemo", "Tranemo")
+        .site("stadshuset", "Stadshuset Ulricehamn", "Ulricehamn")
+        .device(
+            "{ id: print-server, class: service, site: stadshuset, address: 127.0.0.1, \
+             interval: 60s, checks: [{ kind: tcp, port: 9100 }] }",
+        )
+        .service(
+            "{ id: utskrift-tranemo, name: Utskrift Tranemo, kind: function, function: printing, \
+             municipality: Tranemo, members: [print-server] }",
+        )
+        .agent(dir, "a1", AGENT, "municipalities: [Ulricehamn]")
+        .section(&notify)
+        .write(dir);
+    let port = free_port();
+    let mut collector = start_collector(&config, port, &database, &dir.join("collector.log")).await;
+    let now = SystemClock.now();
+    let results: Vec<ProbeResult> = (0..6)
+        .map(|m| {
+            let mut r = ldap(now - Duration::minutes(6 - m), m == 0);
+            r.target = "print-server".into();
+            r
+        })
+        .collect();
+    let batch = Batch {
+        agent: "a1".into(),
+        batch_id: "a1-1-0".into(),
+        results,
+    };
+    let body = serde_json::to_string(&batch).unwrap();
+    let (status, _, answer) = post_json(port, "/api/v1/results", AGENT, &body).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let mut desk = Vec::new();
+    for _ in 0..300 {
+        desk = peer
+            .messages()
+            .into_iter()
+            .filter(|m| m.to() == "servicedesk@tranemo.example.se")
+            .collect();
+        if !desk.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    collector.terminate(std::time::Duration::from_secs(10));
+    let mails: Vec<String> = peer.messages().iter().map(|m| format!("{} {}", m.to(), m.subject)).collect();
+    assert_eq!(desk.len(), 1, "the desk's mail, of {mails:?}");
+    assert!(desk[0].subject.contains("Utskrift Tranemo"), "{}", desk[0].subject);
+    assert!(
+        mails.iter().any(|m| m.starts_with("intranat@tranemo.example.se")),
+        "the editors are told too: {mails:?}"
     );
 }
