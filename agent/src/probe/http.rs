@@ -9,10 +9,10 @@
 
 use super::{resolve, FailureReason, Outcome, Prober, SetupError, Target};
 use crate::config::HttpCheck;
-use driftvakt_common::schema::{ExpectBlock, JsonValue, LoginForm};
 use chrono::{DateTime, Utc};
 use driftvakt_common::clock::Clock;
 use driftvakt_common::readings;
+use driftvakt_common::schema::{ExpectBlock, JsonValue, LoginForm};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -130,8 +130,9 @@ impl Prober for HttpProber {
         if let Some(days) = days_left {
             out.number(readings::TLS_CERT_DAYS_LEFT, days);
         }
-        let wants_body =
-            spec.body_contains.is_some() || spec.expect_block.is_some() || spec.json_value.is_some();
+        let wants_body = spec.body_contains.is_some()
+            || spec.expect_block.is_some()
+            || spec.json_value.is_some();
         let body = if wants_body {
             match response.text().await {
                 Ok(b) => Some(b),
@@ -201,7 +202,10 @@ async fn login(
     if cookies.is_empty() {
         return Err(Outcome::failure(
             FailureReason::LoginFailed,
-            format!("login at {} (status {status}) set no session cookie", form.url),
+            format!(
+                "login at {} (status {status}) set no session cookie",
+                form.url
+            ),
         ));
     }
     Ok(cookies.join("; "))
@@ -216,10 +220,7 @@ fn refused_is_blocked(e: &reqwest::Error, url: &str) -> Outcome {
         | Some(FailureReason::IoError) => {
             let mut out = Outcome::success();
             out.number("http_blocked", 1.0);
-            out.detail = Some(format!(
-                "blocked: {}",
-                failed.detail.unwrap_or_default()
-            ));
+            out.detail = Some(format!("blocked: {}", failed.detail.unwrap_or_default()));
             out
         }
         _ => failed,
@@ -254,7 +255,9 @@ fn judge_block(mut out: Outcome, block: &ExpectBlock, status: u16, body: &str) -
 /// The time at `j.pointer` in the JSON `body`, at most `j.max_age` old as of `now`.
 fn judge_age(mut out: Outcome, j: &JsonValue, body: &str, now: DateTime<Utc>) -> Outcome {
     let parsed: Result<serde_json::Value, _> = serde_json::from_str(body);
-    let at = parsed.ok().and_then(|v| v.pointer(&j.pointer).and_then(time_of));
+    let at = parsed
+        .ok()
+        .and_then(|v| v.pointer(&j.pointer).and_then(time_of));
     let Some(at) = at else {
         out.ok = false;
         out.error = Some(FailureReason::BodyMismatch);

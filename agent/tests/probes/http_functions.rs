@@ -101,7 +101,11 @@ async fn the_web_filter_blocks_its_test_urls_and_a_missing_block_fails_as_not_bl
     // The filter as a proxy-like server: its block page for one test URL, 451 for another,
     // the page itself for a URL it should have blocked.
     let port = server(|r| match r.path.as_str() {
-        "/porr.example" => (200, String::new(), "<h1>Webbplatsen är blockerad</h1>".into()),
+        "/porr.example" => (
+            200,
+            String::new(),
+            "<h1>Webbplatsen är blockerad</h1>".into(),
+        ),
         "/spel.example" => (451, String::new(), "Unavailable".into()),
         _ => (200, String::new(), "<h1>Välkommen till sidan</h1>".into()),
     })
@@ -114,15 +118,32 @@ async fn the_web_filter_blocks_its_test_urls_and_a_missing_block_fails_as_not_bl
     let url = |p: &str| format!("        url: http://127.0.0.1:{port}{p}\n");
     let r = probe_all_with(
         &yaml(&[
-            device("page", "service", "127.0.0.1", &http_check(&(url("/porr.example") + block))),
-            device("status", "service", "127.0.0.1", &http_check(&(url("/spel.example") + block))),
+            device(
+                "page",
+                "service",
+                "127.0.0.1",
+                &http_check(&(url("/porr.example") + block)),
+            ),
+            device(
+                "status",
+                "service",
+                "127.0.0.1",
+                &http_check(&(url("/spel.example") + block)),
+            ),
             device(
                 "refused",
                 "service",
                 "127.0.0.1",
-                &http_check(&format!("        url: http://127.0.0.1:{refused}/\n{block}")),
+                &http_check(&format!(
+                    "        url: http://127.0.0.1:{refused}/\n{block}"
+                )),
             ),
-            device("through", "service", "127.0.0.1", &http_check(&(url("/vanlig.example") + block))),
+            device(
+                "through",
+                "service",
+                "127.0.0.1",
+                &http_check(&(url("/vanlig.example") + block)),
+            ),
         ]),
         Arc::new(FixedClock(utc("2026-11-27T14:00:00Z"))),
     )
@@ -139,7 +160,11 @@ async fn the_web_filter_blocks_its_test_urls_and_a_missing_block_fails_as_not_bl
 #[tokio::test]
 async fn a_json_time_older_than_its_maximum_age_fails_as_value_too_old() {
     let port = server(|r| match r.path.as_str() {
-        "/av" => (200, String::new(), r#"{"definitions": {"updated": "2026-11-27T13:00:00Z"}}"#.into()),
+        "/av" => (
+            200,
+            String::new(),
+            r#"{"definitions": {"updated": "2026-11-27T13:00:00Z"}}"#.into(),
+        ),
         "/backup" => (200, String::new(), r#"{"last": 1764028800}"#.into()),
         _ => (200, String::new(), r#"{"other": 1}"#.into()),
     })
@@ -152,10 +177,25 @@ async fn a_json_time_older_than_its_maximum_age_fails_as_value_too_old() {
     let clock: Arc<dyn Clock> = Arc::new(FixedClock(utc("2026-11-27T14:00:00Z")));
     let r = probe_all_with(
         &yaml(&[
-            device("av", "service", "127.0.0.1", &check("/av", "/definitions/updated", "1d")),
+            device(
+                "av",
+                "service",
+                "127.0.0.1",
+                &check("/av", "/definitions/updated", "1d"),
+            ),
             // 1764028800 is 2025-11-25T00:00:00Z: a year and more without a backup.
-            device("backup", "service", "127.0.0.1", &check("/backup", "/last", "2d")),
-            device("missing", "service", "127.0.0.1", &check("/none", "/definitions/updated", "1d")),
+            device(
+                "backup",
+                "service",
+                "127.0.0.1",
+                &check("/backup", "/last", "2d"),
+            ),
+            device(
+                "missing",
+                "service",
+                "127.0.0.1",
+                &check("/none", "/definitions/updated", "1d"),
+            ),
         ]),
         clock,
     )
@@ -171,11 +211,15 @@ async fn a_json_time_older_than_its_maximum_age_fails_as_value_too_old() {
 #[tokio::test]
 async fn a_login_form_opens_the_session_and_a_wrong_password_fails_as_login_failed() {
     let port = server(|r| match (r.method.as_str(), r.path.as_str()) {
-        ("POST", "/login") if r.body == "username=svc-driftvakt&password=r%C3%A4tt+l%C3%B6senord" => (
-            302,
-            "Set-Cookie: session=abc123; Path=/; HttpOnly\r\nLocation: /guides\r\n".into(),
-            String::new(),
-        ),
+        ("POST", "/login")
+            if r.body == "username=svc-driftvakt&password=r%C3%A4tt+l%C3%B6senord" =>
+        {
+            (
+                302,
+                "Set-Cookie: session=abc123; Path=/; HttpOnly\r\nLocation: /guides\r\n".into(),
+                String::new(),
+            )
+        }
         ("POST", "/login") => (401, String::new(), "Fel lösenord".into()),
         ("GET", "/guides") if r.cookie == "session=abc123" => {
             (200, String::new(), "<h1>Guider</h1>".into())

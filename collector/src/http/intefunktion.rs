@@ -10,7 +10,9 @@
 
 use super::incidents::{answer, operator_json};
 use super::{error, ApiState};
-use crate::incidents::intefunktion::{close, register, IntefunktionClose, IntefunktionRegistration};
+use crate::incidents::intefunktion::{
+    close, register, IntefunktionClose, IntefunktionRegistration,
+};
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -127,8 +127,7 @@ mod tests {
             FunctionItem::ALL.iter().map(|i| i.as_str()).collect();
         assert_eq!(names.len(), 14);
         for i in FunctionItem::ALL {
-            let back: FunctionItem =
-                serde_json::from_value(serde_json::json!(i.as_str())).unwrap();
+            let back: FunctionItem = serde_json::from_value(serde_json::json!(i.as_str())).unwrap();
             assert_eq!(back, i);
             assert!(!i.swedish().is_empty());
         }

@@ -43,8 +43,8 @@ pub mod tls;
 mod validate;
 
 pub use backup::{BackupSite, BackupUps};
-pub use functions::{Function, FunctionItem, ServiceKind};
 pub use file::{AgentEntry, CalendarSection, InventoryFile, Rule, ServiceConfig, SiteConfig};
+pub use functions::{Function, FunctionItem, ServiceKind};
 pub use model::{
     Agent, Device, Inventory, Service, Site, TokenSource, DEFAULT_REQUIRED_RUNTIME_MINUTES,
 };

@@ -286,7 +286,10 @@ fn validate_function(v: &mut Validator, s: &ServiceConfig, index: &GlobalIndex) 
     match &s.municipality {
         None => {
             if let Some(p) = place {
-                v.error_at(p, "a function names the `municipality:` whose users it serves");
+                v.error_at(
+                    p,
+                    "a function names the `municipality:` whose users it serves",
+                );
             }
         }
         Some(m) if !index.municipalities.contains(&m.value) => {

@@ -78,8 +78,9 @@ pub use policy::{Failure, FailureState, PolicyStore};
 pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
-    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteIntefunktionStore, SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore,
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
+    SqliteNotifyStore, SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore,
+    SqliteWindowStore,
 };
 pub use windows::WindowStore;
 

@@ -13,10 +13,11 @@ use super::pg::{self, Pool};
 use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
-    AnnouncedStore, ClusterStore, IncidentStore, IntefunktionStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
-    SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteIntefunktionStore, SqliteOncallCaseStore,
-    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    AnnouncedStore, ClusterStore, IncidentStore, IntefunktionStore, Location, OncallCaseStore,
+    OncallPageStore, OutboxStore, PolicyStore, SchemaState, ServiceUpdateStore,
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
+    SqliteNotifyStore, SqliteOncallCaseStore, SqliteServiceUpdateStore, SqliteStore,
+    SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;

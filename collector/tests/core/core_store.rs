@@ -528,7 +528,12 @@ fn intefunktion_suite(s: &dyn driftvakt_collector::store::IntefunktionStore) {
         .unwrap();
     let got = s.get(open).unwrap().unwrap();
     assert_eq!(
-        (got.function.as_str(), got.municipality.as_str(), got.start, got.end),
+        (
+            got.function.as_str(),
+            got.municipality.as_str(),
+            got.start,
+            got.end
+        ),
         ("utskrift-tranemo", "Tranemo", start, None)
     );
     assert_eq!(got.created_by, "anna");
@@ -538,7 +543,10 @@ fn intefunktion_suite(s: &dyn driftvakt_collector::store::IntefunktionStore) {
         s.between(from, to).unwrap().iter().map(|c| c.id).collect()
     };
     assert_eq!(ids(start, start + Duration::days(1)), [open, closed]);
-    assert_eq!(ids(start + Duration::hours(3), start + Duration::days(1)), [open]);
+    assert_eq!(
+        ids(start + Duration::hours(3), start + Duration::days(1)),
+        [open]
+    );
     assert_eq!(ids(start - Duration::days(1), start), Vec::<i64>::new());
     s.close(open, start + Duration::hours(66)).unwrap();
     assert_eq!(
@@ -566,6 +574,9 @@ fn sqlite_passes_the_intefunktion_suite() {
 #[test]
 fn postgres_passes_the_intefunktion_suite() {
     let db = pg::database();
-    let store = Database::open(&db.location()).unwrap().intefunktion().unwrap();
+    let store = Database::open(&db.location())
+        .unwrap()
+        .intefunktion()
+        .unwrap();
     intefunktion_suite(&*store);
 }

@@ -6,12 +6,12 @@
 //! going down now, mailed by the real binary to its municipality's service desk.
 
 use chrono::{DateTime, Duration, Utc};
-use driftvakt_common::wire::{Batch, ProbeResult};
 use driftvakt_collector_testkit::files::secret_file;
 use driftvakt_collector_testkit::http::{http, post_json};
 use driftvakt_collector_testkit::inventory::Inventory;
 use driftvakt_collector_testkit::ports::free_port;
 use driftvakt_collector_testkit::process::start_collector;
+use driftvakt_common::wire::{Batch, ProbeResult};
 
 const AGENT: &str = "intefunktion-agent-token-0123456789";
 const OPERATOR: &str = "intefunktion-operator-token-0123456789";
@@ -118,14 +118,20 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     .unwrap();
     assert_eq!(status, 200, "{body}");
     let live: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(live["intefunktion"]["cases"].as_array().unwrap().len(), 1, "{live}");
+    assert_eq!(
+        live["intefunktion"]["cases"].as_array().unwrap().len(),
+        1,
+        "{live}"
+    );
     collector.terminate(std::time::Duration::from_secs(10));
 
     // The tertial report from the binary, as of the day after.
     let now = "2026-12-01T12:00:00Z";
     let json: serde_json::Value = serde_json::from_str(&binary(
         &config,
-        &["report", "--period", "2026-T3", "--format", "json", "--now", now],
+        &[
+            "report", "--period", "2026-T3", "--format", "json", "--now", now,
+        ],
     ))
     .unwrap();
     let f = &json["intefunktion"];
@@ -146,7 +152,11 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     assert_eq!(c["within_goal"], true);
     let tranemo = &f["by_municipality"][0];
     assert_eq!(
-        (&tranemo["municipality"], &tranemo["tertial"], &tranemo["cases"]),
+        (
+            &tranemo["municipality"],
+            &tranemo["tertial"],
+            &tranemo["cases"]
+        ),
         (&"Tranemo".into(), &"2026-T3".into(), &1.into())
     );
     assert_eq!(tranemo["handling"]["within"], 1);
@@ -155,7 +165,9 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
 
     let csv = binary(
         &config,
-        &["report", "--period", "2026-T3", "--format", "csv", "--now", now],
+        &[
+            "report", "--period", "2026-T3", "--format", "csv", "--now", now,
+        ],
     );
     let table = |name: &str| -> Vec<String> {
         let head = format!("# tabell: {name}\n");
@@ -181,7 +193,9 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     );
     let html = binary(
         &config,
-        &["report", "--period", "2026-T3", "--format", "html", "--now", now],
+        &[
+            "report", "--period", "2026-T3", "--format", "html", "--now", now,
+        ],
     );
     assert!(
         html.contains("<td>Datorarbetsplats och inloggning – Inloggning (registrerad)</td>"),
@@ -254,11 +268,21 @@ async fn a_function_going_down_is_mailed_to_the_service_desk_of_its_municipality
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     collector.terminate(std::time::Duration::from_secs(10));
-    let mails: Vec<String> = peer.messages().iter().map(|m| format!("{} {}", m.to(), m.subject)).collect();
+    let mails: Vec<String> = peer
+        .messages()
+        .iter()
+        .map(|m| format!("{} {}", m.to(), m.subject))
+        .collect();
     assert_eq!(desk.len(), 1, "the desk's mail, of {mails:?}");
-    assert!(desk[0].subject.contains("Utskrift Tranemo"), "{}", desk[0].subject);
     assert!(
-        mails.iter().any(|m| m.starts_with("intranat@tranemo.example.se")),
+        desk[0].subject.contains("Utskrift Tranemo"),
+        "{}",
+        desk[0].subject
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.starts_with("intranat@tranemo.example.se")),
         "the editors are told too: {mails:?}"
     );
 }

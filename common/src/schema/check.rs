@@ -137,11 +137,11 @@ check_struct!(
         /// Days of certificate validity under which the device is degraded (default 14).
         cert_min_days: Option<u32>,
         /// The web filter's test: `url` (a listed test address) must be blocked.
-        expect_block: Option<ExpectBlock>,
+        expect_block: Option<Box<ExpectBlock>>,
         /// A time in the JSON body that must be recent (antivirus definitions, last backup).
-        json_value: Option<JsonValue>,
+        json_value: Option<Box<JsonValue>>,
         /// Log in with a form first; the session's cookies go with the GET of `url`.
-        login: Option<LoginForm>,
+        login: Option<Box<LoginForm>>,
     }
 );
 
