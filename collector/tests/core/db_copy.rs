@@ -228,6 +228,16 @@ fn fill_the_rest(location: &Location) {
         by: "anna".into(),
     };
     db.oncall_cases().unwrap().add(&case, at).unwrap();
+    let intefunktion = driftvakt_collector::store::NewIntefunktionCase {
+        function: "utskrift".into(),
+        municipality: "Ulricehamn".into(),
+        start: at,
+        end: None,
+        title: "Ingen kan skriva ut".into(),
+        description: String::new(),
+        by: "anna".into(),
+    };
+    db.intefunktion().unwrap().add(&intefunktion, at).unwrap();
 }
 
 #[test]
