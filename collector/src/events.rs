@@ -24,6 +24,10 @@ pub enum Event {
         since: DateTime<Utc>,
         /// The device found to be the root cause, if known.
         cause_device: Option<String>,
+        /// For a function (`kind: function`): the agreement's item in Swedish; the service desk
+        /// is told too, since an intefunktion case is theirs to handle.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        function: Option<String>,
     },
     /// The service works again.
     ServiceUp {

@@ -35,6 +35,8 @@ enum Command {
     Oncall(cli::oncall::OncallArgs),
     /// The inventory register: list, renewals, billing per tertial, import from CSV.
     Inventory(cli::inventory::InventoryArgs),
+    /// Intefunktion cases the service desk registers by hand: add, close.
+    Intefunktion(cli::intefunktion::IntefunktionArgs),
     /// The database: rows, bytes on disk, oldest raw result, retention horizon.
     Db(cli::db::DbArgs),
     /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
@@ -87,6 +89,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         )?,
+        Command::Intefunktion(args) => {
+            print!("{}", cli::intefunktion::run(&args, Arc::new(SystemClock))?)
+        }
         Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
         Command::Healthcheck(args) => cli::healthcheck::run(&args)?,
     }

@@ -87,6 +87,12 @@ pub enum ErrorKind {
     TlsError,
     HttpStatus,
     BodyMismatch,
+    /// The web filter let a test URL through that it should block.
+    NotBlocked,
+    /// A time the device reports (antivirus definitions, the last backup) is older than allowed.
+    ValueTooOld,
+    /// A login form refused the service account.
+    LoginFailed,
     PacketLoss,
     SnmpAuth,
     SnmpError,
@@ -121,7 +127,7 @@ pub enum Fault {
 
 impl ErrorKind {
     /// Every kind, in wire order.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::Timeout,
         ErrorKind::ConnectionRefused,
         ErrorKind::Unreachable,
@@ -130,6 +136,9 @@ impl ErrorKind {
         ErrorKind::TlsError,
         ErrorKind::HttpStatus,
         ErrorKind::BodyMismatch,
+        ErrorKind::NotBlocked,
+        ErrorKind::ValueTooOld,
+        ErrorKind::LoginFailed,
         ErrorKind::PacketLoss,
         ErrorKind::SnmpAuth,
         ErrorKind::SnmpError,
@@ -156,6 +165,9 @@ impl ErrorKind {
             ErrorKind::TlsError => "tls_error",
             ErrorKind::HttpStatus => "http_status",
             ErrorKind::BodyMismatch => "body_mismatch",
+            ErrorKind::NotBlocked => "not_blocked",
+            ErrorKind::ValueTooOld => "value_too_old",
+            ErrorKind::LoginFailed => "login_failed",
             ErrorKind::PacketLoss => "packet_loss",
             ErrorKind::SnmpAuth => "snmp_auth",
             ErrorKind::SnmpError => "snmp_error",
@@ -191,6 +203,9 @@ impl ErrorKind {
             | ErrorKind::TlsError
             | ErrorKind::HttpStatus
             | ErrorKind::BodyMismatch
+            | ErrorKind::NotBlocked
+            | ErrorKind::ValueTooOld
+            | ErrorKind::LoginFailed
             | ErrorKind::PacketLoss
             | ErrorKind::SnmpAuth
             | ErrorKind::SnmpError

@@ -1,6 +1,9 @@
 //! HTTP(S) probe with reqwest over rustls: expected status codes, an optional body substring,
 //! a redirect policy, and the TLS certificate's days remaining as a value (a finding under the
-//! configured minimum).
+//! configured minimum). For the agreement's functions it can also expect a block (the web
+//! filter refuses a listed test URL or answers its block page; else `not_blocked`), check that
+//! a time in a JSON body is recent (antivirus definitions, the last backup; else
+//! `value_too_old`), and log in with a form first (else `login_failed`).
 //!
 //! Clients are shared: one per distinct TLS/redirect setting, built on first use.
 
@@ -9,6 +12,7 @@ use crate::config::HttpCheck;
 use chrono::{DateTime, Utc};
 use driftvakt_common::clock::Clock;
 use driftvakt_common::readings;
+use driftvakt_common::schema::{ExpectBlock, JsonValue, LoginForm};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -99,8 +103,24 @@ impl Prober for HttpProber {
             Err(e) => return Outcome::failure(FailureReason::ConfigError, e.to_string()),
         };
         let started = Instant::now();
-        let response = match client.get(&url).timeout(timeout).send().await {
+        let mut request = client.get(&url).timeout(timeout);
+        if let Some(form) = &spec.login {
+            let login_key = ClientKey {
+                follow_redirects: false,
+                ..key.clone()
+            };
+            let login_client = match self.client(&login_key) {
+                Ok(c) => c,
+                Err(e) => return Outcome::failure(FailureReason::ConfigError, e.to_string()),
+            };
+            match login(&login_client, form, timeout).await {
+                Ok(cookie) => request = request.header(reqwest::header::COOKIE, cookie),
+                Err(o) => return o,
+            }
+        }
+        let response = match request.send().await {
             Ok(r) => r,
+            Err(e) if spec.expect_block.is_some() => return refused_is_blocked(&e, &url),
             Err(e) => return classify(&e, &url),
         };
         let mut out = Outcome::success();
@@ -110,7 +130,10 @@ impl Prober for HttpProber {
         if let Some(days) = days_left {
             out.number(readings::TLS_CERT_DAYS_LEFT, days);
         }
-        let body = if spec.body_contains.is_some() {
+        let wants_body = spec.body_contains.is_some()
+            || spec.expect_block.is_some()
+            || spec.json_value.is_some();
+        let body = if wants_body {
             match response.text().await {
                 Ok(b) => Some(b),
                 Err(e) => return classify(&e, &url),
@@ -119,7 +142,159 @@ impl Prober for HttpProber {
             None
         };
         out.number("http_duration_seconds", started.elapsed().as_secs_f64());
-        judge(out, spec, status, body.as_deref(), days_left)
+        if let Some(block) = &spec.expect_block {
+            return judge_block(out, block, status, body.as_deref().unwrap_or(""));
+        }
+        let out = judge(out, spec, status, body.as_deref(), days_left);
+        match (&spec.json_value, out.ok) {
+            (Some(j), true) => judge_age(out, j, body.as_deref().unwrap_or(""), self.clock.now()),
+            _ => out,
+        }
+    }
+}
+
+/// Posts the login form; the session's cookies (`name=value; …`) or a `login_failed` outcome.
+async fn login(
+    client: &reqwest::Client,
+    form: &LoginForm,
+    timeout: Duration,
+) -> Result<String, Outcome> {
+    let password = match tokio::fs::read_to_string(&form.password_file).await {
+        Ok(p) => p.trim_end_matches(['\r', '\n']).to_string(),
+        Err(e) => {
+            let detail = format!("cannot read {}: {e}", form.password_file.display());
+            return Err(Outcome::failure(FailureReason::ConfigError, detail));
+        }
+    };
+    let fields = [
+        (
+            form.username_field.as_deref().unwrap_or("username"),
+            form.username.as_str(),
+        ),
+        (
+            form.password_field.as_deref().unwrap_or("password"),
+            password.as_str(),
+        ),
+    ];
+    let response = client
+        .post(&form.url)
+        .timeout(timeout)
+        .form(&fields)
+        .send()
+        .await
+        .map_err(|e| classify(&e, &form.url))?;
+    let status = response.status().as_u16();
+    if status >= 400 {
+        return Err(Outcome::failure(
+            FailureReason::LoginFailed,
+            format!("login at {} answered status {status}", form.url),
+        ));
+    }
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::trim)
+        .filter(|c| c.contains('='))
+        .collect();
+    if cookies.is_empty() {
+        return Err(Outcome::failure(
+            FailureReason::LoginFailed,
+            format!(
+                "login at {} (status {status}) set no session cookie",
+                form.url
+            ),
+        ));
+    }
+    Ok(cookies.join("; "))
+}
+
+/// A test URL the filter refused (connection refused or reset, a failed handshake) is blocked;
+/// a timeout or a name that does not resolve says nothing about the filter and fails as usual.
+fn refused_is_blocked(e: &reqwest::Error, url: &str) -> Outcome {
+    let failed = classify(e, url);
+    match failed.error {
+        Some(FailureReason::ConnectionRefused | FailureReason::TlsError)
+        | Some(FailureReason::IoError) => {
+            let mut out = Outcome::success();
+            out.number("http_blocked", 1.0);
+            out.detail = Some(format!("blocked: {}", failed.detail.unwrap_or_default()));
+            out
+        }
+        _ => failed,
+    }
+}
+
+/// The filter answered: blocked when the status is a block status (default 403 and 451) or the
+/// body is its block page.
+fn judge_block(mut out: Outcome, block: &ExpectBlock, status: u16, body: &str) -> Outcome {
+    let statuses: &[u16] = if block.status.is_empty() {
+        &[403, 451]
+    } else {
+        &block.status
+    };
+    let page = block
+        .body_contains
+        .as_deref()
+        .is_some_and(|needle| body.contains(needle));
+    if statuses.contains(&status) || page {
+        out.number("http_blocked", 1.0);
+        return out;
+    }
+    out.number("http_blocked", 0.0);
+    out.ok = false;
+    out.error = Some(FailureReason::NotBlocked);
+    out.detail = Some(format!(
+        "the test URL was not blocked (status {status}, no block page)"
+    ));
+    out
+}
+
+/// The time at `j.pointer` in the JSON `body`, at most `j.max_age` old as of `now`.
+fn judge_age(mut out: Outcome, j: &JsonValue, body: &str, now: DateTime<Utc>) -> Outcome {
+    let parsed: Result<serde_json::Value, _> = serde_json::from_str(body);
+    let at = parsed
+        .ok()
+        .and_then(|v| v.pointer(&j.pointer).and_then(time_of));
+    let Some(at) = at else {
+        out.ok = false;
+        out.error = Some(FailureReason::BodyMismatch);
+        out.detail = Some(format!(
+            "no time (RFC 3339 or Unix seconds) at {} in the JSON body",
+            j.pointer
+        ));
+        return out;
+    };
+    let age = (now - at).num_milliseconds() as f64 / 1000.0;
+    out.number("http_json_value_age_seconds", age);
+    let max = j.max_age.std().as_secs_f64();
+    if age > max {
+        out.ok = false;
+        out.error = Some(FailureReason::ValueTooOld);
+        out.detail = Some(format!(
+            "{} is {:.1} h old ({}), more than {:.1} h",
+            j.pointer,
+            age / 3600.0,
+            at.to_rfc3339(),
+            max / 3600.0
+        ));
+    }
+    out
+}
+
+/// A JSON value as a time: RFC 3339 text or Unix seconds.
+fn time_of(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+    match v {
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        serde_json::Value::Number(n) => {
+            let ms = (n.as_f64()? * 1000.0) as i64;
+            DateTime::from_timestamp_millis(ms)
+        }
+        _ => None,
     }
 }
 

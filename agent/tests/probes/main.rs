@@ -3,6 +3,7 @@
 //! the agent without the privilege to ping; DNS, SIP and RADIUS against unbound, kamailio and
 //! FreeRADIUS started here (`services`).
 
+mod http_functions;
 mod icmp_unprivileged;
 mod probes;
 mod rig_net;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Loads an agent config from YAML text (written to a temp file, like a real one).
-fn config(yaml: &str) -> (AgentConfig, tempfile::TempDir) {
+pub(crate) fn config(yaml: &str) -> (AgentConfig, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.yaml");
     std::fs::File::create(&path)
@@ -28,7 +28,7 @@ pub(crate) async fn probe_all(yaml: &str) -> Vec<ProbeResult> {
 }
 
 /// Runs every check of every device once, with `clock` as the agent's clock.
-async fn probe_all_with(yaml: &str, clock: Arc<dyn Clock>) -> Vec<ProbeResult> {
+pub(crate) async fn probe_all_with(yaml: &str, clock: Arc<dyn Clock>) -> Vec<ProbeResult> {
     let (cfg, _dir) = config(yaml);
     let probers = Probers::new(&cfg.probe_settings(), clock).unwrap();
     let mut out = Vec::new();

@@ -29,6 +29,7 @@ pub fn conditions(incidents: &[ManualIncident], now: DateTime<Utc>) -> Vec<Condi
                     site_names: Vec::new(),
                     since: i.start,
                     cause_device: None,
+                    function: None,
                 },
             });
         }

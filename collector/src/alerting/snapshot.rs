@@ -323,11 +323,16 @@ impl<'a> Snapshot<'a> {
                 event: Event::ServiceDown {
                     service_id: s.id.clone(),
                     service_name: s.name.clone(),
-                    municipality: first.map(|d| d.municipality.clone()).unwrap_or_default(),
+                    // A function concerns its own municipality, wherever its servers stand.
+                    municipality: match &s.function {
+                        Some(f) => f.municipality.clone(),
+                        None => first.map(|d| d.municipality.clone()).unwrap_or_default(),
+                    },
                     site_ids,
                     site_names,
                     since,
                     cause_device: failing.first().and_then(|d| self.root_cause(&d.id)),
+                    function: s.function.as_ref().map(|f| f.item.swedish().to_string()),
                 },
             });
         }

@@ -1,5 +1,5 @@
 //! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`,
-//! `incident`, `oncall`, `db`, `healthcheck`, `inventory`), the
+//! `incident`, `oncall`, `intefunktion`, `db`, `healthcheck`, `inventory`), the
 //! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
 //! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
 //! module.
@@ -13,6 +13,7 @@ pub mod db;
 pub mod healthcheck;
 pub mod incident;
 pub mod inventory;
+pub mod intefunktion;
 pub mod notify;
 pub mod oncall;
 pub mod report;

@@ -3,7 +3,7 @@
 use super::{CliError, CommonArgs};
 use crate::availability::period_of;
 use crate::clock::{Clock, FixedClock};
-use crate::report::{add_oncall_cases, build, render, Format};
+use crate::report::{add_intefunktion_cases, add_oncall_cases, build, render, Format};
 use crate::store::Database;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -57,5 +57,6 @@ pub fn report(args: &ReportArgs, clock: Arc<dyn Clock>) -> Result<String, CliErr
         .map_err(|e| CliError::Usage(format!("calendar: {e}")))?;
     let mut r = build(&inv, &*store, &windows, &period, now)?;
     add_oncall_cases(&mut r, &*db.notify()?, &*db.oncall_cases()?)?;
+    add_intefunktion_cases(&mut r, &inv, &*db.intefunktion()?)?;
     Ok(render(&r, args.format))
 }

@@ -39,6 +39,7 @@ pub mod auth;
 pub mod body;
 pub mod incidents;
 pub mod inventory;
+pub mod intefunktion;
 pub mod oncall;
 pub mod pages;
 pub mod report;
@@ -97,6 +98,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(incidents::routes())
         .merge(oncall::routes())
         .merge(inventory::routes())
+        .merge(intefunktion::routes())
         .merge(alerts::routes())
         .merge(pages::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })

@@ -41,6 +41,7 @@ pub async fn get_report(
         let build = || {
             let mut r = report::build(&app.inventory, &*app.store, &windows, &period, now)?;
             report::add_oncall_cases(&mut r, &*stores.notify, &*stores.oncall_cases)?;
+            report::add_intefunktion_cases(&mut r, &app.inventory, &*stores.intefunktion)?;
             Ok(r)
         };
         build().map_err(|e| match e {

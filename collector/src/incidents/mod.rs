@@ -5,6 +5,7 @@
 //! and åtgärdat notices for them (`alerting::manual`). Updates of a disturbance the probes
 //! found are checked in [`service`].
 
+pub mod intefunktion;
 pub mod oncall;
 pub mod service;
 

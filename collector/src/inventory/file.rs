@@ -1,6 +1,7 @@
 //! One inventory YAML file as written: the sections and entries serde reads, before any
 //! cross-file check ([`super::validate`]) or resolution ([`super::resolve`]).
 
+use super::functions::{FunctionItem, ServiceKind};
 use super::notify::NotifyConfig;
 use super::settings::CollectorSettings;
 use crate::availability::Need;
@@ -95,6 +96,15 @@ pub struct ServiceConfig {
     /// Whether an outage of this service is an incident (counts against the yearly goal).
     #[serde(default = "default_true")]
     pub counts_as_incident: bool,
+    /// `service` (default) or `function`: one of the agreement's "intefunktion" items.
+    #[serde(default)]
+    pub kind: Option<Spanned<ServiceKind>>,
+    /// The item a function measures (`kind: function` only).
+    #[serde(default)]
+    pub function: Option<Spanned<FunctionItem>>,
+    /// The municipality whose users the function serves (`kind: function` only).
+    #[serde(default)]
+    pub municipality: Option<Spanned<String>>,
 }
 
 fn default_true() -> bool {

@@ -19,6 +19,7 @@
 //!   reads them, in order: [`validate`] (every file, across
 //!   files), [`resolve`] (tokens, assignments, device rules), [`secrets`] (no secret shared by
 //!   two roles);
+//! - [`functions`]: the agreement's "intefunktion" items, services of `kind: function`;
 //! - [`model`]: the resolved [`Inventory`] and its lookups; [`preflight`]: what `run` needs
 //!   beyond that; [`backup`]: the sites that need backup power; [`tls`]: `collector.tls`, the
 //!   certificate files and their checks.
@@ -28,6 +29,7 @@ pub mod channels;
 pub mod database;
 pub mod file;
 mod files;
+pub mod functions;
 mod load;
 pub mod model;
 pub mod notify;
@@ -42,6 +44,7 @@ mod validate;
 
 pub use backup::{BackupSite, BackupUps};
 pub use file::{AgentEntry, CalendarSection, InventoryFile, Rule, ServiceConfig, SiteConfig};
+pub use functions::{Function, FunctionItem, ServiceKind};
 pub use model::{
     Agent, Device, Inventory, Service, Site, TokenSource, DEFAULT_REQUIRED_RUNTIME_MINUTES,
 };

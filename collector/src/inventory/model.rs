@@ -2,6 +2,7 @@
 //! every file, with lookups. Built only by [`Inventory::load`].
 
 use super::file::{CalendarSection, Rule};
+use super::functions::Function;
 use super::notify::NotifyConfig;
 use super::settings::CollectorSettings;
 use crate::availability::DeviceRules;
@@ -50,6 +51,8 @@ pub struct Service {
     pub members: Vec<String>,
     pub rule: Rule,
     pub counts_as_incident: bool,
+    /// Set for a service of `kind: function` (an "intefunktion" item).
+    pub function: Option<Function>,
 }
 
 /// An agent, resolved: its token and the devices it may report.
@@ -126,6 +129,12 @@ impl Inventory {
             }
         }
         out
+    }
+    /// The services of `kind: function`.
+    pub fn functions(&self) -> impl Iterator<Item = (&Service, &Function)> {
+        self.services
+            .iter()
+            .filter_map(|s| s.function.as_ref().map(|f| (s, f)))
     }
     /// Municipalities in order of first appearance.
     pub fn municipalities(&self) -> Vec<String> {

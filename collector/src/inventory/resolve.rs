@@ -5,6 +5,7 @@
 
 use super::file::AgentEntry;
 use super::files::{GlobalIndex, LoadedFile};
+use super::functions::Function;
 use super::model::{
     Agent, Device, Inventory, Service, Site, TokenSource, DEFAULT_REQUIRED_RUNTIME_MINUTES,
 };
@@ -215,6 +216,13 @@ pub(super) fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -
             members: s.members.value.into_iter().map(|m| m.value).collect(),
             rule: s.rule.map(|r| r.value).unwrap_or_default(),
             counts_as_incident: s.counts_as_incident,
+            function: match (s.function, s.municipality) {
+                (Some(item), Some(m)) => Some(Function {
+                    item: item.value,
+                    municipality: m.value,
+                }),
+                _ => None,
+            },
         }));
         creds.extend(f.file.snmp_credentials);
     }

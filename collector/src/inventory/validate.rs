@@ -5,6 +5,7 @@
 
 use super::file::{AgentEntry, InventoryFile, Rule, ServiceConfig};
 use super::files::{all_credentials, GlobalIndex, LoadedFile};
+use super::functions::{FunctionItem, ServiceKind};
 use driftvakt_common::config::{location, ConfigError, Spanned, Validator};
 use driftvakt_common::schema::validate_devices;
 use std::collections::HashSet;
@@ -44,6 +45,25 @@ pub(super) fn validate_file(
     for s in &f.file.services {
         check_id(v, &s.id, "service", &mut seen);
         validate_service(v, s, index);
+        validate_function(v, s, index);
+    }
+    let mut items: HashSet<(String, FunctionItem)> = files[..pos]
+        .iter()
+        .flat_map(|g| g.file.services.iter().filter_map(function_of))
+        .collect();
+    for s in &f.file.services {
+        if let (Some(key), Some(item)) = (function_of(s), &s.function) {
+            if !items.insert(key.clone()) {
+                v.error_at(
+                    &item.referenced,
+                    format!(
+                        "{} already has a function `{}`: one service per item and municipality",
+                        key.0,
+                        key.1.as_str()
+                    ),
+                );
+            }
+        }
     }
     let mut seen = earlier(pos, &|g| {
         g.agents.iter().map(|a| a.id.value.clone()).collect()
@@ -227,6 +247,64 @@ pub(super) fn validate_notify(f: &LoadedFile, index: &GlobalIndex, errors: &mut 
     }
     if let Err(e) = v.finish() {
         errors.extend(e.0);
+    }
+}
+
+/// The municipality and item of a function (a service of `kind: function` with both set).
+fn function_of(s: &ServiceConfig) -> Option<(String, FunctionItem)> {
+    let is_function = s.kind.as_ref().map(|k| k.value) == Some(ServiceKind::Function);
+    match (is_function, &s.municipality, &s.function) {
+        (true, Some(m), Some(i)) => Some((m.value.clone(), i.value)),
+        _ => None,
+    }
+}
+
+/// A function names its item and a known municipality; an ordinary service names neither.
+fn validate_function(v: &mut Validator, s: &ServiceConfig, index: &GlobalIndex) {
+    let is_function = s.kind.as_ref().map(|k| k.value) == Some(ServiceKind::Function);
+    if !is_function {
+        if let Some(i) = &s.function {
+            v.error_at(&i.referenced, "`function:` needs `kind: function`");
+        }
+        if let Some(m) = &s.municipality {
+            v.error_at(&m.referenced, "`municipality:` needs `kind: function`");
+        }
+        return;
+    }
+    let place = s.kind.as_ref().map(|k| &k.referenced);
+    if s.function.is_none() {
+        if let Some(p) = place {
+            v.error_at(
+                p,
+                format!(
+                    "a function names its item in `function:` (one of {})",
+                    FunctionItem::ALL.map(|i| i.as_str()).join(", ")
+                ),
+            );
+        }
+    }
+    match &s.municipality {
+        None => {
+            if let Some(p) = place {
+                v.error_at(
+                    p,
+                    "a function names the `municipality:` whose users it serves",
+                );
+            }
+        }
+        Some(m) if !index.municipalities.contains(&m.value) => {
+            let mut known: Vec<&str> = index.municipalities.iter().map(|x| x.as_str()).collect();
+            known.sort();
+            v.error_at(
+                &m.referenced,
+                format!(
+                    "unknown municipality `{}` (the sites have {})",
+                    m.value,
+                    known.join(", ")
+                ),
+            );
+        }
+        Some(_) => {}
     }
 }
 

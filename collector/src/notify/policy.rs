@@ -36,6 +36,7 @@ use crate::store::{Failure, FailureState};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// What a failure notice to the editors needs beyond its template variables.
+#[derive(Clone, Copy)]
 struct EditorNotice<'a> {
     kind: &'static str,
     key_prefix: &'a str,
@@ -331,6 +332,37 @@ impl<S: NotifyStore> Notifier<S> {
         Ok(ids)
     }
 
+    /// Enqueues a function's failure notice to its municipality's service desk too (an
+    /// intefunktion case is theirs), held like the editors' notice, its own key per recipient.
+    fn tell_service_desk(
+        &self,
+        n: EditorNotice<'_>,
+        vars: Vec<(&'static str, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
+        let editors = self.config.recipients(n.municipality, Role::Editors);
+        let mut ids = Vec::new();
+        for r in self.config.recipients(n.municipality, Role::ServiceDesk) {
+            if editors.contains(&r) {
+                continue; // told once already
+            }
+            let notice = Notice {
+                key: format!("{}:desk:{r}", n.key_prefix),
+                kind: n.kind,
+                recipient: &r,
+                municipality: Some(n.municipality),
+                vars: vars.clone(),
+                due_at: self.held_until(n.since, now),
+                limited: true,
+                source: Some(n.source),
+                oncall_case: None,
+                csv: Vec::new(),
+            };
+            ids.extend(self.enqueue(notice)?);
+        }
+        Ok(ids)
+    }
+
     fn announce_open(
         &self,
         calendar: &Calendar,
@@ -348,6 +380,7 @@ impl<S: NotifyStore> Notifier<S> {
                 site_names,
                 site_ids,
                 since,
+                function,
                 ..
             } => {
                 let vars = vec![
@@ -364,7 +397,10 @@ impl<S: NotifyStore> Notifier<S> {
                     since: *since,
                     source: key,
                 };
-                ids = self.tell_editors(notice, vars, now)?;
+                ids = self.tell_editors(notice, vars.clone(), now)?;
+                if function.is_some() {
+                    ids.extend(self.tell_service_desk(notice, vars, now)?);
+                }
             }
             Event::SiteDark {
                 site_id,

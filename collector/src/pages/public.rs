@@ -4,6 +4,9 @@
 //! - A **service** is disturbed while its timeline is down; it concerns the municipalities of
 //!   its unavailable members (of all members once resolved), and is shown with the names of
 //!   their sites.
+//! - A **function** (`kind: function`, an "intefunktion" item) is disturbed while its timeline
+//!   is down; it concerns its own municipality only, wherever its servers stand, and is shown
+//!   with the agreement's item ("Intefunktion: Utskrift på nätverksskrivare").
 //! - A **site is dark** while a device at a `node: true` site that other devices are reached
 //!   through is down ("Nätverket på Stadshuset").
 //! - An **incident registered by hand** concerns the municipalities it names.
@@ -229,6 +232,23 @@ impl<'a> Sources<'a> {
                 } else {
                     hit
                 };
+                // A function is a disturbance of its municipality, wherever its servers stand.
+                if let Some(f) = &s.function {
+                    if f.municipality == municipality {
+                        let key = format!("function:{}:{}", s.id, span.start / 1000);
+                        let updates = self.service_updates(&s.id, span);
+                        all.push(self.disturbance(
+                            key,
+                            "function",
+                            s.name.clone(),
+                            String::new(),
+                            format!("Intefunktion: {}", f.item.swedish()),
+                            span,
+                            updates,
+                        ));
+                    }
+                    continue;
+                }
                 if !hit.iter().any(|d| d.municipality == municipality) {
                     continue;
                 }

@@ -212,6 +212,53 @@ fn incidents(r: &Report) -> Table {
     t
 }
 
+fn intefunktion_by_municipality(r: &Report) -> Table {
+    let mut t = Table::new(
+        "kommun,tertial,antal_arenden,inom_en_arbetsdag,over_en_arbetsdag,pagaende,median_arbetstid_h",
+    );
+    for m in &r.intefunktion.by_municipality {
+        let h = &m.handling;
+        t.rows.push(vec![
+            m.municipality.clone(),
+            m.tertial.clone(),
+            m.cases.to_string(),
+            h.within.to_string(),
+            h.over.to_string(),
+            h.ongoing.to_string(),
+            h.median_working_s.map(hours).unwrap_or_default(),
+        ]);
+    }
+    t
+}
+
+fn intefunktion_cases(r: &Report) -> Table {
+    let mut t = Table::new(
+        "borjan,slut,kommun,tertial,funktion_id,funktion,punkt,oppnat_av,langd_h,arbetstid_h,mal_arbetstid_h,inom_en_arbetsdag,registrerade_id",
+    );
+    for c in &r.intefunktion.cases {
+        let ids: Vec<String> = c.manual_ids.iter().map(i64::to_string).collect();
+        t.rows.push(vec![
+            local(c.start),
+            c.end.map(local).unwrap_or_default(),
+            c.municipality.clone(),
+            c.tertial.clone(),
+            c.function.clone(),
+            c.name.clone(),
+            c.item.as_str().to_string(),
+            c.opened_by.to_string(),
+            hours(c.duration_s),
+            hours(c.working_time_s),
+            hours(c.handling_goal_s),
+            match c.within_goal {
+                None => "pågår".into(),
+                b => yes_no(b),
+            },
+            ids.join(" "),
+        ]);
+    }
+    t
+}
+
 fn oncall_by_municipality(r: &Report) -> Table {
     let mut t = Table::new("kommun,antal_arenden,debiterbart_h");
     for m in &r.oncall.by_municipality {
@@ -278,6 +325,11 @@ pub fn tables(r: &Report) -> Vec<(&'static str, String)> {
             incidents_by_municipality(r).render(),
         ),
         ("incidenter", incidents(r).render()),
+        (
+            "intefunktion-per-kommun",
+            intefunktion_by_municipality(r).render(),
+        ),
+        ("intefunktion", intefunktion_cases(r).render()),
         ("beredskap-per-kommun", oncall_by_municipality(r).render()),
         ("beredskap-per-verksamhet", oncall_by_department(r).render()),
         ("beredskap", oncall_cases(r).render()),

@@ -153,6 +153,7 @@ pub fn render(r: &Report) -> String {
     group_table(&mut out, "Kommuner", &r.municipalities);
     group_table(&mut out, "Platser", &r.sites);
     incidents(&mut out, r);
+    intefunktion(&mut out, r);
     oncall(&mut out, r);
     backup_power(&mut out, r);
     quiet(&mut out, r);
@@ -347,6 +348,56 @@ fn quiet(out: &mut String, r: &Report) {
             esc(&d.site),
             esc(&d.municipality),
             d.last_result.map(local).unwrap_or_else(|| "aldrig".into())
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+/// Intefunktion cases per municipality and tertial, and each case.
+fn intefunktion(out: &mut String, r: &Report) {
+    let f = &r.intefunktion;
+    out.push_str("<h2>Intefunktion</h2>\n<p>Ärenden om intefunktion (något i avtalets lista fungerar inte: inloggning, utskrift, e-post, …) ska hanteras inom en arbetsdag och följas upp per tertial. Ett ärende öppnas när en funktion slutar fungera utanför servicefönster och stängs när den fungerar igen; servicedesken kan också registrera ärenden för hand.</p>\n");
+    out.push_str("<table>\n<tr><th>Kommun</th><th>Tertial</th><th>Ärenden</th><th>Inom en arbetsdag</th><th>Över en arbetsdag</th><th>Pågår</th><th>Median arbetstid (h)</th></tr>\n");
+    for m in &f.by_municipality {
+        let h = &m.handling;
+        let _ = writeln!(
+            out,
+            "<tr class=intefunktion-municipality><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&m.municipality),
+            esc(&m.tertial),
+            m.cases,
+            h.within,
+            h.over,
+            h.ongoing,
+            h.median_working_s.map(hours).unwrap_or_else(|| "–".into())
+        );
+    }
+    out.push_str("</table>\n");
+    if f.cases.is_empty() {
+        return;
+    }
+    out.push_str("<table>\n<tr><th>Funktion</th><th>Kommun</th><th>Början</th><th>Slut</th><th>Längd (h)</th><th>Arbetstid (h)</th><th>Inom en arbetsdag</th></tr>\n");
+    for c in &f.cases {
+        let within = match c.within_goal {
+            Some(true) => "Ja",
+            Some(false) => "<strong>Nej</strong>",
+            None => "pågår",
+        };
+        let by_hand = if c.manual_ids.is_empty() {
+            ""
+        } else {
+            " (registrerad)"
+        };
+        let _ = writeln!(
+            out,
+            "<tr class=intefunktion-case><td>{} – {}{by_hand}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{within}</td></tr>",
+            esc(c.item.swedish()),
+            esc(&c.name),
+            esc(&c.municipality),
+            local(c.start),
+            c.end.map(local).unwrap_or_else(|| "pågår".into()),
+            hours(c.duration_s),
+            hours(c.working_time_s)
         );
     }
     out.push_str("</table>\n");

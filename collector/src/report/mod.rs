@@ -33,6 +33,7 @@ pub mod handling;
 mod html;
 mod incidents;
 pub mod lifecycle;
+pub mod intefunktion;
 pub mod oncall;
 pub mod quiet;
 mod table;
@@ -97,6 +98,9 @@ pub struct Report {
     pub oncall_cases: u64,
     /// The same cases with what they bill.
     pub oncall: oncall::Oncall,
+    /// Intefunktion cases (functions down, and those the service desk registered when
+    /// [`add_intefunktion_cases`] ran) against the one-working-day goal.
+    pub intefunktion: intefunktion::Intefunktion,
     /// Devices without a result for `collector.quiet_after`.
     pub quiet: quiet::Quiet,
     /// Devices past renewal and warranties ending ("Livscykel").
@@ -105,6 +109,9 @@ pub struct Report {
     pub backup_power: Vec<BackupSite>,
     #[serde(skip)]
     billing: crate::inventory::OncallBilling,
+    /// The functions' outages, for [`add_intefunktion_cases`].
+    #[serde(skip)]
+    function_outages: Vec<intefunktion::Outage>,
     /// Each device's department (its site's), for on-call billing.
     #[serde(skip)]
     departments: BTreeMap<String, String>,
@@ -364,6 +371,7 @@ pub fn build(
     let services_tl = service_timelines(inv, &devices_tl, start, to);
     let mut services = Vec::new();
     let mut parts = Vec::new();
+    let mut function_outages = Vec::new();
     for s in &inv.services {
         let tl = &services_tl[&s.id];
         let subject = Subject {
@@ -385,6 +393,10 @@ pub fn build(
             counts_as_incident: s.counts_as_incident,
             figures: figures(&p, target, &exposed, &planned, year_down),
         });
+        if s.function.is_some() {
+            let down = tl.down.clip(start, to);
+            function_outages.extend(intefunktion::outages(&s.id, &down, &planned_year, now));
+        }
         if s.counts_as_incident {
             for span in tl.down.clip(year, to).as_slice() {
                 let part = incidents::probed(inv, &devices_tl, s, *span, &planned_year, now);
@@ -459,6 +471,8 @@ pub fn build(
             &inv.settings.oncall_billing,
             now,
         ),
+        intefunktion: intefunktion::build(inv, &function_outages, &[], p.from, p.to, now),
+        function_outages,
         quiet: quiet::quiet(inv, store, now)?,
         lifecycle: lifecycle::lifecycle(inv, now),
         backup_power: inv.backup_power(),
@@ -573,6 +587,25 @@ pub fn add_oncall_cases(
     let department_of = |d: &str| departments.get(d).cloned().unwrap_or_default();
     report.oncall = oncall::bill(&cases, &manual, &department_of, &report.billing, report.now);
     report.oncall_cases = report.oncall.cases.len() as u64;
+    Ok(())
+}
+
+/// Sets the report's intefunktion cases: the functions' outages with the cases the service
+/// desk registered that overlap the report's period (linked where they meet a probed case).
+pub fn add_intefunktion_cases(
+    report: &mut Report,
+    inv: &Inventory,
+    registered: &dyn crate::store::IntefunktionStore,
+) -> Result<(), ReportError> {
+    let manual = registered.between(report.from, report.to)?;
+    report.intefunktion = intefunktion::build(
+        inv,
+        &report.function_outages,
+        &manual,
+        report.from,
+        report.to,
+        report.now,
+    );
     Ok(())
 }
 

@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "service_updates",
     "oncall_manual_cases",
     "register_changes",
+    "intefunktion_cases",
 ];
 
 /// Tables of the running cluster, known but not copied: which nodes beat and who leads belong

@@ -54,6 +54,7 @@ mod compact;
 pub mod copy;
 pub mod exec;
 pub mod incidents;
+pub mod intefunktion;
 pub mod oncall;
 pub mod oncall_pages;
 mod open;
@@ -71,6 +72,7 @@ pub use crate::inventory::database::{Location, PgConfig};
 pub use announced::{Announced, AnnouncedStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
 pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
+pub use intefunktion::{IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase};
 pub use oncall::{ManualOncallCase, NewManualOncallCase, OncallCaseStore};
 pub use oncall_pages::{AckError, OncallPage, OncallPageStore};
 pub use open::{copy_database, schema_tables, Database, NotifyStore, Stores};
@@ -80,8 +82,9 @@ pub use register::{RegisterChange, RegisterStore};
 pub use schema::SchemaState;
 pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
-    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore,
-    SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore,
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
+    SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
+    SqliteStore,
     SqliteWindowStore,
 };
 pub use windows::WindowStore;

@@ -13,11 +13,11 @@ use super::pg::{self, Pool};
 use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
-    AnnouncedStore, ClusterStore, IncidentStore, Location, OncallCaseStore, OncallPageStore,
-    OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore, SqliteAnnouncedStore,
-    SqliteClusterStore, SqliteIncidentStore, SqliteNotifyStore, SqliteOncallCaseStore,
-    SqliteRegisterStore, SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store,
-    StoreError, WindowStore,
+    AnnouncedStore, ClusterStore, IncidentStore, IntefunktionStore, Location, OncallCaseStore,
+    OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore,
+    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
+    SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
+    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +47,8 @@ pub struct Stores {
     pub incidents: Arc<dyn IncidentStore>,
     /// On-call cases registered by hand.
     pub oncall_cases: Arc<dyn OncallCaseStore>,
+    /// Intefunktion cases registered by hand.
+    pub intefunktion: Arc<dyn IntefunktionStore>,
     /// What alerting has announced.
     pub announced: Arc<dyn AnnouncedStore>,
     /// Updates of service disturbances.
@@ -144,6 +146,7 @@ impl Database {
             notify: self.notify()?,
             incidents: self.incidents()?,
             oncall_cases: self.oncall_cases()?,
+            intefunktion: self.intefunktion()?,
             announced: self.announced()?,
             service_updates: self.service_updates()?,
             cluster: self.cluster()?,
@@ -196,6 +199,14 @@ impl Database {
         Ok(match self {
             Database::Sqlite(p) => Arc::new(SqliteRegisterStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgRegisterStore::new(pool.clone())),
+        })
+    }
+
+    /// Intefunktion cases registered by hand.
+    pub fn intefunktion(&self) -> Result<Arc<dyn IntefunktionStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteIntefunktionStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgIntefunktionStore::new(pool.clone())),
         })
     }
 

@@ -26,6 +26,7 @@ devices:
   - { id: sw-1, class: switch, site: s1, address: 127.0.0.1, checks: [icmp] }
 services:
   - { id: net, name: Nätet, members: [sw-1] }
+  - { id: tranemo-utskrift, name: Utskrift, kind: function, function: printing, municipality: Tranemo, members: [sw-1] }
 agents:
   - { id: a1, token_file: a1.token, sites: [s1] }
 notify:

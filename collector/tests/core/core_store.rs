@@ -498,3 +498,85 @@ fn ingest_rate_on_both_backends() {
     println!("ingest, results per second: SQLite {a:.0}, PostgreSQL {b:.0}");
     assert!(a > 0.0 && b > 0.0);
 }
+
+/// Intefunktion cases registered by hand: every backend must keep, close and find them alike.
+fn intefunktion_suite(s: &dyn driftvakt_collector::store::IntefunktionStore) {
+    use chrono::{DateTime, Duration, Utc};
+    use driftvakt_collector::store::{NewIntefunktionCase, StoreError};
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let start = t("2026-03-13T14:00:00Z");
+    let new = NewIntefunktionCase {
+        function: "utskrift-tranemo".into(),
+        municipality: "Tranemo".into(),
+        start,
+        end: None,
+        title: "Ingen kan skriva ut i Kommunhuset".into(),
+        description: "Anmält av växeln.".into(),
+        by: "anna".into(),
+    };
+    let open = s.add(&new, start + Duration::minutes(5)).unwrap();
+    let closed = s
+        .add(
+            &NewIntefunktionCase {
+                function: "epost-tranemo".into(),
+                start: start + Duration::hours(1),
+                end: Some(start + Duration::hours(2)),
+                ..new.clone()
+            },
+            start,
+        )
+        .unwrap();
+    let got = s.get(open).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.function.as_str(),
+            got.municipality.as_str(),
+            got.start,
+            got.end
+        ),
+        ("utskrift-tranemo", "Tranemo", start, None)
+    );
+    assert_eq!(got.created_by, "anna");
+    assert_eq!(got.created_at, start + Duration::minutes(5));
+    // Open ones overlap everything after their start; closed ones only their own span.
+    let ids = |from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<i64> {
+        s.between(from, to).unwrap().iter().map(|c| c.id).collect()
+    };
+    assert_eq!(ids(start, start + Duration::days(1)), [open, closed]);
+    assert_eq!(
+        ids(start + Duration::hours(3), start + Duration::days(1)),
+        [open]
+    );
+    assert_eq!(ids(start - Duration::days(1), start), Vec::<i64>::new());
+    s.close(open, start + Duration::hours(66)).unwrap();
+    assert_eq!(
+        s.get(open).unwrap().unwrap().end,
+        Some(start + Duration::hours(66))
+    );
+    assert!(matches!(
+        s.close(open, start + Duration::hours(67)),
+        Err(StoreError::IncidentClosed { .. })
+    ));
+    assert!(matches!(
+        s.close(9_999, start),
+        Err(StoreError::UnknownIncident(9_999))
+    ));
+    assert!(s.get(9_999).unwrap().is_none());
+}
+
+#[test]
+fn sqlite_passes_the_intefunktion_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&Location::Sqlite(dir.path().join("dv.db"))).unwrap();
+    intefunktion_suite(&*db.intefunktion().unwrap());
+}
+
+#[test]
+fn postgres_passes_the_intefunktion_suite() {
+    let db = pg::database();
+    let store = Database::open(&db.location())
+        .unwrap()
+        .intefunktion()
+        .unwrap();
+    intefunktion_suite(&*store);
+}

@@ -238,6 +238,16 @@ fn fill_the_rest(location: &Location) {
             status: "active".into(),
         }])
         .unwrap();
+    let intefunktion = driftvakt_collector::store::NewIntefunktionCase {
+        function: "utskrift".into(),
+        municipality: "Ulricehamn".into(),
+        start: at,
+        end: None,
+        title: "Ingen kan skriva ut".into(),
+        description: String::new(),
+        by: "anna".into(),
+    };
+    db.intefunktion().unwrap().add(&intefunktion, at).unwrap();
 }
 
 #[test]

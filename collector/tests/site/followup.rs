@@ -1095,6 +1095,8 @@ async fn the_report_mail_attaches_one_csv_per_table_with_units_and_the_figures_o
             "tillganglighet-2026-T1-platser.csv",
             "tillganglighet-2026-T1-incidenter-per-kommun.csv",
             "tillganglighet-2026-T1-incidenter.csv",
+            "tillganglighet-2026-T1-intefunktion-per-kommun.csv",
+            "tillganglighet-2026-T1-intefunktion.csv",
             "tillganglighet-2026-T1-beredskap-per-kommun.csv",
             "tillganglighet-2026-T1-beredskap-per-verksamhet.csv",
             "tillganglighet-2026-T1-beredskap.csv",

@@ -5,5 +5,6 @@
 mod demo_unprivileged;
 mod e2e_site_dark;
 mod followup;
+mod intefunktion;
 mod rig_site;
 mod site_rig;

@@ -139,8 +139,52 @@ check_struct!(
         ca_file: Option<PathBuf>,
         /// Days of certificate validity under which the device is degraded (default 14).
         cert_min_days: Option<u32>,
+        /// The web filter's test: `url` (a listed test address) must be blocked.
+        expect_block: Option<Box<ExpectBlock>>,
+        /// A time in the JSON body that must be recent (antivirus definitions, last backup).
+        json_value: Option<Box<JsonValue>>,
+        /// Log in with a form first; the session's cookies go with the GET of `url`.
+        login: Option<Box<LoginForm>>,
     }
 );
+
+/// How the web filter shows a block: a refused or reset connection, a TLS failure, a status
+/// in `status` (default 403 and 451), or an answer whose body contains `body_contains` (its
+/// block page). Anything else (the page itself) fails with `not_blocked`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBlock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<u16>,
+}
+
+/// A time in the JSON body, at JSON pointer `pointer` (`/definitions/updated`): RFC 3339 text
+/// or Unix seconds. Older than `max_age` fails with `value_too_old`; its age is the reading
+/// `http_json_value_age_seconds`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonValue {
+    pub pointer: String,
+    pub max_age: Duration,
+}
+
+/// A login form posted (`application/x-www-form-urlencoded`) before the GET: `username_field`
+/// (default `username`) and `password_field` (default `password`) with `username` and the
+/// password read from `password_file`. A refusal (a 4xx/5xx answer, or no session cookie) fails
+/// with `login_failed`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginForm {
+    pub url: String,
+    pub username: String,
+    pub password_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_field: Option<String>,
+}
 
 check_struct!(
     /// TCP connect, e.g. to a printer's port 9100.

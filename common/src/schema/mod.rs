@@ -25,8 +25,8 @@ pub mod secret;
 pub mod validate;
 
 pub use check::{
-    CheckCommon, CheckEntry, CheckSpec, DnsCheck, DnsRecord, HttpCheck, IcmpCheck, RadiusCheck,
-    SipCheck, SipTransport, SnmpCheck, TcpCheck, UpsMib,
+    CheckCommon, CheckEntry, CheckSpec, DnsCheck, DnsRecord, ExpectBlock, HttpCheck, IcmpCheck,
+    JsonValue, LoginForm, RadiusCheck, SipCheck, SipTransport, SnmpCheck, TcpCheck, UpsMib,
 };
 pub use credentials::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpVersion};
 pub use device::{class_timing, default_checks, DeviceConfig, Timing};

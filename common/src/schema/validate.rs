@@ -147,17 +147,52 @@ fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), Str
         },
         CheckSpec::Tcp(t) if t.port.is_none() => Err("tcp check needs `port:`".into()),
         CheckSpec::Icmp(i) if i.count == Some(0) => Err("icmp count must be at least 1".into()),
-        CheckSpec::Http(h) => match &h.url {
-            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!(
-                "http check url `{u}` must start with http:// or https://"
-            )),
-            _ => Ok(()),
-        },
+        CheckSpec::Http(h) => validate_http(h),
         CheckSpec::Dns(d) => super::check::validate_dns(d),
         CheckSpec::Sip(c) => super::check::validate_sip(c),
         CheckSpec::Radius(r) => super::check::validate_radius(r),
         _ => Ok(()),
     }
+}
+
+fn is_http_url(u: &str) -> bool {
+    u.starts_with("http://") || u.starts_with("https://")
+}
+
+fn validate_http(h: &super::check::HttpCheck) -> Result<(), String> {
+    if let Some(u) = h.url.as_deref().filter(|u| !is_http_url(u)) {
+        return Err(format!(
+            "http check url `{u}` must start with http:// or https://"
+        ));
+    }
+    if h.expect_block.is_some() && (h.url.is_none() || h.json_value.is_some()) {
+        return Err(
+            "http check with `expect_block` needs the test `url:` and no `json_value`".into(),
+        );
+    }
+    if let Some(j) = &h.json_value {
+        if !j.pointer.starts_with('/') {
+            return Err(format!(
+                "http check json_value pointer `{}` must start with / (a JSON pointer)",
+                j.pointer
+            ));
+        }
+        if j.max_age.std().is_zero() {
+            return Err("http check json_value max_age must be more than 0s".into());
+        }
+    }
+    if let Some(l) = &h.login {
+        if !is_http_url(&l.url) {
+            return Err(format!(
+                "http check login url `{}` must start with http:// or https://",
+                l.url
+            ));
+        }
+        if l.username.trim().is_empty() {
+            return Err("http check login needs a `username:`".into());
+        }
+    }
+    Ok(())
 }
 
 /// Checks credential ids and that each version has what it needs.

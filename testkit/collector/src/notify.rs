@@ -122,6 +122,7 @@ pub fn service_down(service: &str, site: &str, since: &str) -> Event {
         site_names: vec!["Stadshuset".into()],
         since: utc(since),
         cause_device: None,
+        function: None,
     }
 }
 

@@ -304,6 +304,19 @@ CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);"#,
     status        TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX register_changes_device ON register_changes (device, day);"#,
+    // 17: intefunktion cases registered by hand (see the SQLite migration 17).
+    r#"CREATE TABLE intefunktion_cases (
+    id            BIGSERIAL PRIMARY KEY,
+    service_id    TEXT COLLATE "C" NOT NULL,
+    municipality  TEXT COLLATE "C" NOT NULL,
+    start_utc     TEXT COLLATE "C" NOT NULL,
+    end_utc       TEXT COLLATE "C",
+    title         TEXT COLLATE "C" NOT NULL,
+    description   TEXT COLLATE "C" NOT NULL,
+    created_by    TEXT COLLATE "C" NOT NULL,
+    created_at    TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

@@ -318,6 +318,20 @@ CREATE INDEX oncall_manual_cases_start ON oncall_manual_cases (start_utc);",
     status        TEXT NOT NULL
 );
 CREATE INDEX register_changes_device ON register_changes (device, day);",
+    // 17: intefunktion cases registered by hand by the service desk, about one function (a
+    // service of `kind: function`) of a municipality (`store::intefunktion`). Expand only.
+    r"CREATE TABLE intefunktion_cases (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id    TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    start_utc     TEXT NOT NULL,
+    end_utc       TEXT,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
 ];
 
 /// The schema version this program writes.
