@@ -22,8 +22,8 @@ use std::sync::Arc;
 pub use driftvakt_common::schema::{
     class_timing, default_checks, validate_address, validate_credentials, validate_devices,
     AuthProtocol, CheckCommon, CheckEntry, CheckSpec, DeviceConfig, HttpCheck, IcmpCheck,
-    PrivProtocol, Secret, SecretRef, SnmpCheck, SnmpCredentials, SnmpVersion, TcpCheck, Timing,
-    UpsMib,
+    ImapCheck, LdapCheck, PrivProtocol, Secret, SecretRef, SmbCheck, SmtpAuth, SmtpCheck,
+    SnmpCheck, SnmpCredentials, SnmpVersion, TcpCheck, Timing, TlsMode, UpsMib,
 };
 
 /// The agent's YAML file.
@@ -341,7 +341,8 @@ impl AgentConfig {
     /// collector's token resolves (a token file must not be readable by group or others), its
     /// CA file holds certificates and its client certificate and key are a usable pair at `now`
     /// ([`Self::check_tls_files`]), the SNMP credentials the devices use resolve, and the spool
-    /// folder exists or can be created. Errors name file, line, column and key; `Ok` lists
+    /// folder exists or can be created, and the login checks' passwords (`ldap`, `imap`, `smtp`,
+    /// `smb`) resolve. Errors name file, line, column and key; `Ok` lists
     /// warnings (a client certificate expiring within 30 days).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
         let source = std::fs::read_to_string(&self.path).unwrap_or_default();
@@ -385,6 +386,19 @@ impl AgentConfig {
                         &c.id.referenced,
                         format!("snmp_credentials `{}`: {what}: {e}", c.id.value),
                     );
+                }
+            }
+        }
+        for d in &self.file.devices {
+            for check in d.checks() {
+                for (what, r) in check.secrets() {
+                    if let Err(e) = r.resolve(&base) {
+                        let place = d.checks.as_ref().map_or(d.id.referenced, |c| c.referenced);
+                        v.error_at(
+                            &place,
+                            format!("device `{}`: {} check: {what}: {e}", d.id.value, check.kind()),
+                        );
+                    }
                 }
             }
         }

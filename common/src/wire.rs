@@ -98,6 +98,16 @@ pub enum ErrorKind {
     AgentResources,
     /// The agent could not start the probe, or the probe failed inside the agent.
     AgentError,
+    /// A login probe's account was refused (LDAP bind, IMAP LOGIN, SMTP AUTH, SMB session).
+    AuthFailed,
+    /// The LDAP test account is not a member of the group (the role's permissions).
+    NotMember,
+    /// The server answered outside its protocol or refused a step other than the login (no
+    /// STARTTLS offered, a bad greeting, an unexpected reply).
+    ProtocolError,
+    /// A file step failed: the share or folder is missing, writing, reading back or deleting
+    /// was refused, or what was read back differs from what was written.
+    FileError,
 }
 
 /// Whose fault a failed result is.
@@ -111,7 +121,7 @@ pub enum Fault {
 
 impl ErrorKind {
     /// Every kind, in wire order.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Timeout,
         ErrorKind::ConnectionRefused,
         ErrorKind::Unreachable,
@@ -128,6 +138,10 @@ impl ErrorKind {
         ErrorKind::IoError,
         ErrorKind::AgentResources,
         ErrorKind::AgentError,
+        ErrorKind::AuthFailed,
+        ErrorKind::NotMember,
+        ErrorKind::ProtocolError,
+        ErrorKind::FileError,
     ];
 
     /// The string on the wire.
@@ -149,6 +163,10 @@ impl ErrorKind {
             ErrorKind::IoError => "io_error",
             ErrorKind::AgentResources => "agent_resources",
             ErrorKind::AgentError => "agent_error",
+            ErrorKind::AuthFailed => "auth_failed",
+            ErrorKind::NotMember => "not_member",
+            ErrorKind::ProtocolError => "protocol_error",
+            ErrorKind::FileError => "file_error",
         }
     }
 
@@ -175,7 +193,11 @@ impl ErrorKind {
             | ErrorKind::SnmpAuth
             | ErrorKind::SnmpError
             | ErrorKind::NoSuchObject
-            | ErrorKind::IoError => Fault::Device,
+            | ErrorKind::IoError
+            | ErrorKind::AuthFailed
+            | ErrorKind::NotMember
+            | ErrorKind::ProtocolError
+            | ErrorKind::FileError => Fault::Device,
         }
     }
 

@@ -13,10 +13,17 @@
 //! Adding a kind: a new file here with a type implementing [`Prober`], a variant in
 //! [`CheckSpec`](crate::config::CheckSpec); the compiler then points at every `match` to extend.
 
+mod account;
 pub mod http;
 pub mod icmp;
+pub mod imap;
+pub mod ldap;
+pub mod smb;
+pub mod smtp;
 pub mod snmp;
 pub mod tcp;
+mod textproto;
+mod tls;
 
 use crate::config::{CheckSpec, DeviceConfig, ProbeSettings};
 use chrono::{DateTime, Utc};
@@ -127,6 +134,10 @@ pub struct Probers {
     snmp: snmp::SnmpProber,
     http: http::HttpProber,
     tcp: tcp::TcpProber,
+    ldap: ldap::LdapProber,
+    imap: imap::ImapProber,
+    smtp: smtp::SmtpProber,
+    smb: smb::SmbProber,
     clock: Arc<dyn Clock>,
 }
 
@@ -144,6 +155,10 @@ impl Probers {
             snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
             http: http::HttpProber::new(clock.clone())?,
             tcp: tcp::TcpProber,
+            ldap: ldap::LdapProber { account: account(settings, &clock) },
+            imap: imap::ImapProber { account: account(settings, &clock) },
+            smtp: smtp::SmtpProber { account: account(settings, &clock) },
+            smb: smb::SmbProber { account: account(settings, &clock) },
             clock,
         })
     }
@@ -169,6 +184,10 @@ impl Probers {
             CheckSpec::Snmp(s) => Box::pin(self.snmp.probe(&target, s, timeout)),
             CheckSpec::Http(s) => Box::pin(self.http.probe(&target, s, timeout)),
             CheckSpec::Tcp(s) => Box::pin(self.tcp.probe(&target, s, timeout)),
+            CheckSpec::Ldap(s) => Box::pin(self.ldap.probe(&target, s, timeout)),
+            CheckSpec::Imap(s) => Box::pin(self.imap.probe(&target, s, timeout)),
+            CheckSpec::Smtp(s) => Box::pin(self.smtp.probe(&target, s, timeout)),
+            CheckSpec::Smb(s) => Box::pin(self.smb.probe(&target, s, timeout)),
         };
         // A prober should honour its timeout; this is the backstop so no target delays others.
         let grace = timeout + Duration::from_secs(1) + timeout / 2;
@@ -193,6 +212,14 @@ impl Probers {
         // collector's bounds here, so no result of ours is ever refused for its size.
         driftvakt_common::limits::fit(&mut result);
         result
+    }
+}
+
+/// What the login probes read their passwords and time from.
+fn account(settings: &ProbeSettings<'_>, clock: &Arc<dyn Clock>) -> account::Account {
+    account::Account {
+        base: settings.base.clone(),
+        clock: clock.clone(),
     }
 }
 

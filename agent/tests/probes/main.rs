@@ -1,7 +1,9 @@
 //! The network probes against real peers, one test binary: TCP, HTTP(S) with certificates
 //! made in the test, ICMP on loopback and to a host in a network namespace (`rig_net`), and
-//! the agent without the privilege to ping.
+//! the agent without the privilege to ping, and the login probes against slapd, dovecot,
+//! aiosmtpd and smbd (`logins`).
 
 mod icmp_unprivileged;
+mod logins;
 mod probes;
 mod rig_net;

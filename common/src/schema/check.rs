@@ -13,6 +13,10 @@ pub enum CheckSpec {
     Snmp(SnmpCheck),
     Http(HttpCheck),
     Tcp(TcpCheck),
+    Ldap(LdapCheck),
+    Imap(ImapCheck),
+    Smtp(SmtpCheck),
+    Smb(SmbCheck),
 }
 
 /// Settings every check has.
@@ -43,6 +47,12 @@ macro_rules! check_struct {
         }
     };
 }
+
+// The login checks' structs, built with `check_struct!` (their `super::absent` is this import).
+use super::absent;
+mod login;
+pub use login::{ImapCheck, LdapCheck, SmbCheck, SmtpAuth, SmtpCheck, TlsMode};
+pub(super) use login::{imap_problem, ldap_problem, smb_problem, smtp_problem};
 
 check_struct!(
     /// ICMP echo: `count` requests per probe, RTT min/avg/max and loss.
@@ -154,6 +164,10 @@ impl CheckSpec {
             "snmp" => CheckSpec::Snmp(SnmpCheck::default()),
             "http" => CheckSpec::Http(HttpCheck::default()),
             "tcp" => CheckSpec::Tcp(TcpCheck::default()),
+            "ldap" => CheckSpec::Ldap(LdapCheck::default()),
+            "imap" => CheckSpec::Imap(ImapCheck::default()),
+            "smtp" => CheckSpec::Smtp(SmtpCheck::default()),
+            "smb" => CheckSpec::Smb(SmbCheck::default()),
             _ => return None,
         })
     }
@@ -164,6 +178,10 @@ impl CheckSpec {
             CheckSpec::Snmp(_) => "snmp",
             CheckSpec::Http(_) => "http",
             CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::Ldap(_) => "ldap",
+            CheckSpec::Imap(_) => "imap",
+            CheckSpec::Smtp(_) => "smtp",
+            CheckSpec::Smb(_) => "smb",
         }
     }
 
@@ -174,6 +192,10 @@ impl CheckSpec {
             CheckSpec::Snmp(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Http(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Tcp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Ldap(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Imap(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Smtp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Smb(c) => (&c.name, c.interval, c.timeout),
         };
         CheckCommon {
             name: name.clone(),
@@ -199,12 +221,12 @@ fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec,
     impl<'de> serde::de::Visitor<'de> for V {
         type Value = CheckSpec;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a check kind (icmp, snmp, http, tcp) or a map with `kind:`")
+            f.write_str("a check kind (icmp, snmp, http, tcp, ldap, imap, smtp, smb) or a map with `kind:`")
         }
         fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CheckSpec, E> {
             CheckSpec::default_of(s).ok_or_else(|| {
                 E::custom(format!(
-                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp"
+                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp, ldap, imap, smtp, smb"
                 ))
             })
         }

@@ -23,7 +23,8 @@ pub mod secret;
 pub mod validate;
 
 pub use check::{
-    CheckCommon, CheckEntry, CheckSpec, HttpCheck, IcmpCheck, SnmpCheck, TcpCheck, UpsMib,
+    CheckCommon, CheckEntry, CheckSpec, HttpCheck, IcmpCheck, ImapCheck, LdapCheck, SmbCheck,
+    SmtpAuth, SmtpCheck, SnmpCheck, TcpCheck, TlsMode, UpsMib,
 };
 pub use credentials::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpVersion};
 pub use device::{class_timing, default_checks, DeviceConfig, Timing};
