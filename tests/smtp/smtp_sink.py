@@ -70,7 +70,7 @@ class Accounts:
             pairs = dict(l.rstrip("\n").split(":", 1) for l in f if ":" in l)
         user = auth_data.login.decode()
         ok = pairs.get(user) == auth_data.password.decode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 def tls_context(cert, key):
@@ -95,7 +95,10 @@ def main():
     if a.auth_file:
         options.update(authenticator=Accounts(a.auth_file), auth_required=True)
     if a.tls_cert and a.implicit_tls:
-        options.update(ssl_context=tls_context(a.tls_cert, a.tls_key))
+        # The whole connection is TLS; aiosmtpd only counts STARTTLS as TLS for AUTH.
+        options.update(
+            ssl_context=tls_context(a.tls_cert, a.tls_key), auth_require_tls=False
+        )
     elif a.tls_cert:
         options.update(
             tls_context=tls_context(a.tls_cert, a.tls_key), require_starttls=True

@@ -233,10 +233,10 @@ async fn smb_writes_reads_back_and_deletes_in_the_p_and_g_shares() {
     let mut server = Samba::start(&tmp.path().join("samba"));
     let good = secret_file(tmp.path(), "smb.pw", samba::PASSWORD);
     let bad = secret_file(tmp.path(), "wrong.pw", "not-the-password");
+    let port = server.port;
     let check = |share: &str, folder: &str, pw: &str| {
         format!(
-            "kind: smb, port: {}, share: {share}{folder}, domain: {}, username: {}, password: {{ file: {pw} }}",
-            server.port,
+            "kind: smb, port: {port}, share: {share}{folder}, domain: {}, username: {}, password: {{ file: {pw} }}",
             samba::WORKGROUP,
             samba::USER
         )

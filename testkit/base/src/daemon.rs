@@ -1,6 +1,6 @@
 //! What the login peers (slapd, dovecot, smbd) share: a daemon in the foreground whose stop is
 //! a SIGTERM (so it ends its own children) with SIGKILL after two seconds, waiting for its TCP
-//! ports to accept, and a folder that the daemons' unprivileged helpers can enter.
+//! ports to accept (each in a process group of its own), and a folder that the daemons' unprivileged helpers can enter.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -25,7 +25,11 @@ impl Daemon {
             Path::new(&program).display()
         );
         let out = std::fs::File::create(log).unwrap();
+        // A process group of its own: smbd ends its children with kill(0, SIGTERM), which
+        // would end the test process too.
+        use std::os::unix::process::CommandExt;
         let child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
