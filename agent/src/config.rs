@@ -396,7 +396,11 @@ impl AgentConfig {
                         let place = d.checks.as_ref().map_or(d.id.referenced, |c| c.referenced);
                         v.error_at(
                             &place,
-                            format!("device `{}`: {} check: {what}: {e}", d.id.value, check.kind()),
+                            format!(
+                                "device `{}`: {} check: {what}: {e}",
+                                d.id.value,
+                                check.kind()
+                            ),
                         );
                     }
                 }

@@ -146,7 +146,10 @@ fn quoted(s: &str) -> Result<String, Outcome> {
             "imap: the user name or password holds a line break or NUL",
         ));
     }
-    Ok(format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+    Ok(format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
 }
 
 #[cfg(test)]
@@ -161,7 +164,10 @@ mod tests {
 
     #[test]
     fn capabilities_are_read_from_the_untagged_line() {
-        assert!(has_capability("* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED", "starttls"));
+        assert!(has_capability(
+            "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED",
+            "starttls"
+        ));
         assert!(!has_capability("* OK STARTTLS", "STARTTLS"));
     }
 }

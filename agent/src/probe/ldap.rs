@@ -46,7 +46,9 @@ impl LdapProber {
             TlsMode::Starttls => ("ldap", 389),
         };
         let port = spec.port.unwrap_or(default_port);
-        let password = self.account.secret(spec.bind_password.as_ref(), "bind_password")?;
+        let password = self
+            .account
+            .secret(spec.bind_password.as_ref(), "bind_password")?;
         let config = tls::client_config(
             spec.ca_file.as_deref(),
             spec.insecure_skip_verify.unwrap_or(false),
@@ -68,7 +70,12 @@ impl LdapProber {
         ldap3::drive!(conn);
         out.number("ldap_connect_seconds", seconds(started));
         let cert = ldap.get_peer_certificate().await.ok().flatten();
-        tls::judge_certificate(&mut out, cert.as_deref(), self.account.now(), spec.cert_min_days);
+        tls::judge_certificate(
+            &mut out,
+            cert.as_deref(),
+            self.account.now(),
+            spec.cert_min_days,
+        );
         let bind_dn = spec.bind_dn.as_deref().unwrap_or_default();
         let started = Instant::now();
         ldap.simple_bind(bind_dn, password.expose())
@@ -117,7 +124,9 @@ fn classify(e: &LdapError, step: &str) -> Outcome {
         }
         LdapError::LdapResult { .. } => FailureReason::ProtocolError,
         LdapError::Rustls { .. } | LdapError::DNSName { .. } => FailureReason::TlsError,
-        LdapError::Io { source } => tls::classify_io(source, step).error.unwrap_or(FailureReason::IoError),
+        LdapError::Io { source } => tls::classify_io(source, step)
+            .error
+            .unwrap_or(FailureReason::IoError),
         LdapError::Timeout { .. } => FailureReason::Timeout,
         _ => FailureReason::ProtocolError,
     };

@@ -155,10 +155,18 @@ impl Probers {
             snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
             http: http::HttpProber::new(clock.clone())?,
             tcp: tcp::TcpProber,
-            ldap: ldap::LdapProber { account: account(settings, &clock) },
-            imap: imap::ImapProber { account: account(settings, &clock) },
-            smtp: smtp::SmtpProber { account: account(settings, &clock) },
-            smb: smb::SmbProber { account: account(settings, &clock) },
+            ldap: ldap::LdapProber {
+                account: account(settings, &clock),
+            },
+            imap: imap::ImapProber {
+                account: account(settings, &clock),
+            },
+            smtp: smtp::SmtpProber {
+                account: account(settings, &clock),
+            },
+            smb: smb::SmbProber {
+                account: account(settings, &clock),
+            },
             clock,
         })
     }

@@ -68,7 +68,9 @@ impl SmbProber {
             .and_then(|u| u.with_share(share))
             .map_err(|e| Outcome::failure(FailureReason::ConfigError, format!("smb share: {e}")))?;
         let user = match spec.domain.as_deref() {
-            Some(d) if !d.is_empty() => format!("{d}\\{}", spec.username.as_deref().unwrap_or_default()),
+            Some(d) if !d.is_empty() => {
+                format!("{d}\\{}", spec.username.as_deref().unwrap_or_default())
+            }
             _ => spec.username.clone().unwrap_or_default(),
         };
         let mut out = Outcome::success();
@@ -85,7 +87,9 @@ impl SmbProber {
             _ => name.clone(),
         };
         let file_unc = unc.with_path(&path);
-        let content = format!("Driftvakt skrev denna fil för att prova {share}; den tas bort direkt.\n{name}\n");
+        let content = format!(
+            "Driftvakt skrev denna fil för att prova {share}; den tas bort direkt.\n{name}\n"
+        );
 
         let started = Instant::now();
         write(client, &file_unc, content.as_bytes())
@@ -105,7 +109,11 @@ impl SmbProber {
         if read != content.as_bytes() {
             return Err(Outcome::failure(
                 FailureReason::FileError,
-                format!("{path} read back {} bytes that differ from the {} written", read.len(), content.len()),
+                format!(
+                    "{path} read back {} bytes that differ from the {} written",
+                    read.len(),
+                    content.len()
+                ),
             ));
         }
         out.number("smb_file_bytes", content.len() as f64);
@@ -115,7 +123,10 @@ impl SmbProber {
 
 async fn write(client: &Client, path: &UncPath, data: &[u8]) -> smb::Result<()> {
     let file = client
-        .create_file(path, &FileCreateArgs::make_create_new(Default::default(), Default::default()))
+        .create_file(
+            path,
+            &FileCreateArgs::make_create_new(Default::default(), Default::default()),
+        )
         .await?
         .unwrap_file();
     let written = file.write_at(data, 0).await;
@@ -147,7 +158,9 @@ async fn delete(client: &Client, path: &UncPath) -> smb::Result<()> {
         .create_file(
             path,
             &FileCreateArgs::make_open_existing(
-                FileAccessMask::new().with_generic_read(true).with_delete(true),
+                FileAccessMask::new()
+                    .with_generic_read(true)
+                    .with_delete(true),
             ),
         )
         .await?

@@ -135,7 +135,12 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let last = match mechanism {
         SmtpAuth::Plain => {
-            send(conn, &format!("AUTH PLAIN {}", b64(&format!("\0{user}\0{password}"))), "AUTH").await?;
+            send(
+                conn,
+                &format!("AUTH PLAIN {}", b64(&format!("\0{user}\0{password}"))),
+                "AUTH",
+            )
+            .await?;
             reply(conn, "AUTH PLAIN").await?
         }
         SmtpAuth::Login => {
@@ -210,7 +215,10 @@ async fn expect<S: AsyncRead + Unpin>(
 }
 
 /// One reply: lines `NNN-text` up to the last `NNN text`.
-async fn reply<S: AsyncRead + Unpin>(conn: &mut BufReader<S>, what: &str) -> Result<Reply, Outcome> {
+async fn reply<S: AsyncRead + Unpin>(
+    conn: &mut BufReader<S>,
+    what: &str,
+) -> Result<Reply, Outcome> {
     let mut lines = Vec::new();
     loop {
         let line = read_line(conn, what).await?;
@@ -236,7 +244,10 @@ fn extension(ehlo: &[String], keyword: &str) -> Option<Vec<String>> {
         let rest = || words.map(str::to_string).collect();
         if first.eq_ignore_ascii_case(keyword) {
             Some(rest())
-        } else if first.to_ascii_uppercase().starts_with(&format!("{}=", keyword.to_ascii_uppercase())) {
+        } else if first
+            .to_ascii_uppercase()
+            .starts_with(&format!("{}=", keyword.to_ascii_uppercase()))
+        {
             // The old `AUTH=PLAIN LOGIN` form.
             let mut v: Vec<String> = vec![first[keyword.len() + 1..].to_string()];
             v.extend(rest());
@@ -261,7 +272,10 @@ mod tests {
         assert!(extension(&ehlo, "SMTPUTF8").is_none());
         let offered = extension(&ehlo, "AUTH").unwrap();
         assert_eq!(choose(None, &offered).unwrap(), SmtpAuth::Plain);
-        assert_eq!(choose(Some(SmtpAuth::Login), &offered).unwrap(), SmtpAuth::Login);
+        assert_eq!(
+            choose(Some(SmtpAuth::Login), &offered).unwrap(),
+            SmtpAuth::Login
+        );
         assert!(choose(None, &[]).is_err());
     }
 }

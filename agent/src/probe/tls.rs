@@ -37,10 +37,13 @@ pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<Clien
                     format!("cannot read ca_file {}: {e}", path.display()),
                 )
             })?;
-            let (added, _) = roots.add_parsable_certificates(
-                rustls_pemfile_certs(&pem)
-                    .map_err(|e| Outcome::failure(FailureReason::ConfigError, format!("ca_file {}: {e}", path.display())))?,
-            );
+            let (added, _) =
+                roots.add_parsable_certificates(rustls_pemfile_certs(&pem).map_err(|e| {
+                    Outcome::failure(
+                        FailureReason::ConfigError,
+                        format!("ca_file {}: {e}", path.display()),
+                    )
+                })?);
             if added == 0 {
                 return Err(Outcome::failure(
                     FailureReason::ConfigError,
@@ -53,7 +56,9 @@ pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<Clien
             roots.add_parsable_certificates(found.certs);
         }
     }
-    Ok(Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
+    Ok(Arc::new(
+        builder.with_root_certificates(roots).with_no_client_auth(),
+    ))
 }
 
 /// The certificates of a PEM file.
@@ -72,7 +77,10 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     config: Arc<ClientConfig>,
 ) -> Result<TlsStream<S>, Outcome> {
     let name = ServerName::try_from(host.to_string()).map_err(|e| {
-        Outcome::failure(FailureReason::ConfigError, format!("`{host}` is no TLS server name: {e}"))
+        Outcome::failure(
+            FailureReason::ConfigError,
+            format!("`{host}` is no TLS server name: {e}"),
+        )
     })?;
     tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
@@ -102,7 +110,12 @@ pub fn days_left(der: &[u8], now: DateTime<Utc>) -> Option<f64> {
 
 /// The days left of the stream's server certificate as a value, and a finding under
 /// `min_days` (default 14).
-pub fn judge_certificate(out: &mut Outcome, der: Option<&[u8]>, now: DateTime<Utc>, min_days: Option<u32>) {
+pub fn judge_certificate(
+    out: &mut Outcome,
+    der: Option<&[u8]>,
+    now: DateTime<Utc>,
+    min_days: Option<u32>,
+) {
     let Some(days) = der.and_then(|d| days_left(d, now)) else {
         return;
     };
@@ -150,7 +163,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -159,7 +177,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -48,7 +48,8 @@ fn failed(r: &ProbeResult, reason: &str) {
 }
 
 fn num(r: &ProbeResult, k: &str) -> f64 {
-    r.number(k).unwrap_or_else(|| panic!("{k} missing in {r:?}"))
+    r.number(k)
+        .unwrap_or_else(|| panic!("{k} missing in {r:?}"))
 }
 
 /// A certificate's days left, as the probe reports it, for one valid 30 days.
@@ -75,13 +76,30 @@ async fn ldap_binds_and_proves_group_membership_over_ldaps_and_starttls() {
         )
     };
     let devices = [
-        device("ldaps", &check("implicit", server.ldaps_port, &good, slapd::GROUP_DN)),
-        device("starttls", &check("starttls", server.ldap_port, &good, slapd::GROUP_DN)),
-        device("wrong-password", &check("implicit", server.ldaps_port, &bad, slapd::GROUP_DN)),
-        device("other-group", &check("implicit", server.ldaps_port, &good, slapd::OTHER_GROUP_DN)),
+        device(
+            "ldaps",
+            &check("implicit", server.ldaps_port, &good, slapd::GROUP_DN),
+        ),
+        device(
+            "starttls",
+            &check("starttls", server.ldap_port, &good, slapd::GROUP_DN),
+        ),
+        device(
+            "wrong-password",
+            &check("implicit", server.ldaps_port, &bad, slapd::GROUP_DN),
+        ),
+        device(
+            "other-group",
+            &check("implicit", server.ldaps_port, &good, slapd::OTHER_GROUP_DN),
+        ),
         device(
             "no-group",
-            &check("implicit", server.ldaps_port, &good, "cn=G-Finns-inte,ou=grupper,dc=kommun,dc=test"),
+            &check(
+                "implicit",
+                server.ldaps_port,
+                &good,
+                "cn=G-Finns-inte,ou=grupper,dc=kommun,dc=test",
+            ),
         ),
     ]
     .concat();
@@ -90,18 +108,40 @@ async fn ldap_binds_and_proves_group_membership_over_ldaps_and_starttls() {
         ok(pass);
         thirty_days_left(pass);
         assert_eq!(num(pass, "ldap_member"), 1.0);
-        for step in ["ldap_connect_seconds", "ldap_bind_seconds", "ldap_search_seconds"] {
+        for step in [
+            "ldap_connect_seconds",
+            "ldap_bind_seconds",
+            "ldap_search_seconds",
+        ] {
             assert!((0.0..5.0).contains(&num(pass, step)), "{step}: {pass:?}");
         }
     }
     failed(&r[2], "auth_failed");
     failed(&r[3], "not_member");
-    assert!(r[3].detail.as_deref().unwrap().contains("is not a member of cn=G-Ekonomi"), "{:?}", r[3]);
+    assert!(
+        r[3].detail
+            .as_deref()
+            .unwrap()
+            .contains("is not a member of cn=G-Ekonomi"),
+        "{:?}",
+        r[3]
+    );
     failed(&r[4], "not_member");
-    assert!(r[4].detail.as_deref().unwrap().contains("does not exist"), "{:?}", r[4]);
+    assert!(
+        r[4].detail.as_deref().unwrap().contains("does not exist"),
+        "{:?}",
+        r[4]
+    );
 
     server.stop();
-    let r = probe(tmp.path(), &device("stopped", &check("implicit", server.ldaps_port, &good, slapd::GROUP_DN))).await;
+    let r = probe(
+        tmp.path(),
+        &device(
+            "stopped",
+            &check("implicit", server.ldaps_port, &good, slapd::GROUP_DN),
+        ),
+    )
+    .await;
     failed(&r[0], "connection_refused");
 }
 
@@ -127,7 +167,14 @@ async fn ldap_with_an_expired_certificate_is_a_tls_error_on_both_ways_in() {
     let r = probe(tmp.path(), &devices).await;
     for f in &r {
         failed(f, "tls_error");
-        assert!(f.detail.as_deref().unwrap().to_lowercase().contains("expired"), "{f:?}");
+        assert!(
+            f.detail
+                .as_deref()
+                .unwrap()
+                .to_lowercase()
+                .contains("expired"),
+            "{f:?}"
+        );
     }
 }
 
@@ -151,26 +198,44 @@ async fn imap_logs_in_over_imaps_and_starttls_and_fails_by_reason() {
     let devices = [
         device("imaps", &check("implicit", server.imaps_port, &good)),
         device("starttls", &check("starttls", server.imap_port, &good)),
-        device("wrong-password", &check("implicit", server.imaps_port, &bad)),
+        device(
+            "wrong-password",
+            &check("implicit", server.imaps_port, &bad),
+        ),
         device("expired", &check("implicit", expired.imaps_port, &good)),
-        device("expired-starttls", &check("starttls", expired.imap_port, &good)),
+        device(
+            "expired-starttls",
+            &check("starttls", expired.imap_port, &good),
+        ),
     ]
     .concat();
     let r = probe(tmp.path(), &devices).await;
     for pass in &r[..2] {
         ok(pass);
         thirty_days_left(pass);
-        for step in ["imap_connect_seconds", "imap_tls_seconds", "imap_login_seconds"] {
+        for step in [
+            "imap_connect_seconds",
+            "imap_tls_seconds",
+            "imap_login_seconds",
+        ] {
             assert!((0.0..5.0).contains(&num(pass, step)), "{step}: {pass:?}");
         }
     }
     failed(&r[2], "auth_failed");
-    assert!(!r[2].detail.as_deref().unwrap().contains("not-the-password"), "{:?}", r[2]);
+    assert!(
+        !r[2].detail.as_deref().unwrap().contains("not-the-password"),
+        "{:?}",
+        r[2]
+    );
     failed(&r[3], "tls_error");
     failed(&r[4], "tls_error");
 
     server.stop();
-    let r = probe(tmp.path(), &device("stopped", &check("implicit", server.imaps_port, &good))).await;
+    let r = probe(
+        tmp.path(),
+        &device("stopped", &check("implicit", server.imaps_port, &good)),
+    )
+    .await;
     failed(&r[0], "connection_refused");
 }
 
@@ -196,11 +261,23 @@ async fn smtp_logs_in_with_plain_and_login_over_starttls_and_smtps_and_fails_by_
         )
     };
     let devices = [
-        device("starttls-plain", &check("starttls", submission.port, &good, "")),
-        device("starttls-login", &check("starttls", submission.port, &good, ", auth: login")),
+        device(
+            "starttls-plain",
+            &check("starttls", submission.port, &good, ""),
+        ),
+        device(
+            "starttls-login",
+            &check("starttls", submission.port, &good, ", auth: login"),
+        ),
         device("smtps", &check("implicit", smtps.port, &good, "")),
-        device("wrong-password", &check("starttls", submission.port, &bad, "")),
-        device("wrong-password-login", &check("starttls", submission.port, &bad, ", auth: login")),
+        device(
+            "wrong-password",
+            &check("starttls", submission.port, &bad, ""),
+        ),
+        device(
+            "wrong-password-login",
+            &check("starttls", submission.port, &bad, ", auth: login"),
+        ),
         device("expired", &check("starttls", expired.port, &good, "")),
     ]
     .concat();
@@ -208,22 +285,37 @@ async fn smtp_logs_in_with_plain_and_login_over_starttls_and_smtps_and_fails_by_
     for pass in &r[..3] {
         ok(pass);
         thirty_days_left(pass);
-        for step in ["smtp_connect_seconds", "smtp_tls_seconds", "smtp_login_seconds"] {
+        for step in [
+            "smtp_connect_seconds",
+            "smtp_tls_seconds",
+            "smtp_login_seconds",
+        ] {
             assert!((0.0..5.0).contains(&num(pass, step)), "{step}: {pass:?}");
         }
     }
     failed(&r[3], "auth_failed");
     failed(&r[4], "auth_failed");
     failed(&r[5], "tls_error");
-    assert!(submission.messages().is_empty(), "a login probe sends no mail");
+    assert!(
+        submission.messages().is_empty(),
+        "a login probe sends no mail"
+    );
 
     let stopped = submission.port;
     drop(submission);
-    let r = probe(tmp.path(), &device("stopped", &check("starttls", stopped, &good, ""))).await;
+    let r = probe(
+        tmp.path(),
+        &device("stopped", &check("starttls", stopped, &good, "")),
+    )
+    .await;
     failed(&r[0], "connection_refused");
     // A server that offers no STARTTLS (the plain sink) is refused before any password is sent.
     let plain = SmtpPeer::start(&tmp.path().join("plain"));
-    let r = probe(tmp.path(), &device("no-starttls", &check("starttls", plain.port, &good, ""))).await;
+    let r = probe(
+        tmp.path(),
+        &device("no-starttls", &check("starttls", plain.port, &good, "")),
+    )
+    .await;
     failed(&r[0], "protocol_error");
 }
 
@@ -252,16 +344,29 @@ async fn smb_writes_reads_back_and_deletes_in_the_p_and_g_shares() {
     let r = probe(tmp.path(), &devices).await;
     for pass in &r[..2] {
         ok(pass);
-        for step in ["smb_login_seconds", "smb_write_seconds", "smb_read_seconds", "smb_delete_seconds"] {
+        for step in [
+            "smb_login_seconds",
+            "smb_write_seconds",
+            "smb_read_seconds",
+            "smb_delete_seconds",
+        ] {
             assert!((0.0..5.0).contains(&num(pass, step)), "{step}: {pass:?}");
         }
         assert!(num(pass, "smb_file_bytes") > 10.0);
     }
-    let left = |dir: &Path| std::fs::read_dir(dir).unwrap().filter_map(|e| {
-        let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        name.starts_with("driftvakt-probe-").then_some(name)
-    }).collect::<Vec<_>>();
-    assert!(left(&server.p.join("driftvakt")).is_empty(), "the probe's file was deleted");
+    let left = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.starts_with("driftvakt-probe-").then_some(name)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        left(&server.p.join("driftvakt")).is_empty(),
+        "the probe's file was deleted"
+    );
     assert!(left(&server.g).is_empty(), "the probe's file was deleted");
     failed(&r[2], "auth_failed");
     failed(&r[3], "file_error");

@@ -51,8 +51,8 @@ macro_rules! check_struct {
 // The login checks' structs, built with `check_struct!` (their `super::absent` is this import).
 use super::absent;
 mod login;
-pub use login::{ImapCheck, LdapCheck, SmbCheck, SmtpAuth, SmtpCheck, TlsMode};
 pub(super) use login::{imap_problem, ldap_problem, smb_problem, smtp_problem};
+pub use login::{ImapCheck, LdapCheck, SmbCheck, SmtpAuth, SmtpCheck, TlsMode};
 
 check_struct!(
     /// ICMP echo: `count` requests per probe, RTT min/avg/max and loss.
@@ -221,7 +221,9 @@ fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec,
     impl<'de> serde::de::Visitor<'de> for V {
         type Value = CheckSpec;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a check kind (icmp, snmp, http, tcp, ldap, imap, smtp, smb) or a map with `kind:`")
+            f.write_str(
+                "a check kind (icmp, snmp, http, tcp, ldap, imap, smtp, smb) or a map with `kind:`",
+            )
         }
         fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CheckSpec, E> {
             CheckSpec::default_of(s).ok_or_else(|| {

@@ -17,7 +17,13 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `cmd` (stdout and stderr to `log`) and waits until every port in `ports` accepts
     /// on 127.0.0.1; panics with the log and `install` (what to install) when it does not.
-    pub fn start(name: &str, cmd: &mut Command, log: &Path, ports: &[u16], install: &str) -> Daemon {
+    pub fn start(
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+        ports: &[u16],
+        install: &str,
+    ) -> Daemon {
         let program = cmd.get_program().to_owned();
         assert!(
             Path::new(&program).exists(),

@@ -103,7 +103,12 @@ impl Pki {
             .arg(&ext);
         match validity {
             Validity::Days(d) => cmd.args(["-days", &d.to_string()]),
-            Validity::Expired => cmd.args(["-startdate", "20200101000000Z", "-enddate", "20210101000000Z"]),
+            Validity::Expired => cmd.args([
+                "-startdate",
+                "20200101000000Z",
+                "-enddate",
+                "20210101000000Z",
+            ]),
         };
         run(&mut cmd, "openssl");
         use std::os::unix::fs::PermissionsExt;

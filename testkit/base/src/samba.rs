@@ -36,7 +36,11 @@ impl Samba {
             std::fs::set_permissions(share, std::fs::Permissions::from_mode(0o1777)).unwrap();
         }
         std::fs::create_dir_all(p.join("driftvakt")).unwrap();
-        std::fs::set_permissions(p.join("driftvakt"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+        std::fs::set_permissions(
+            p.join("driftvakt"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
         for sub in ["private", "lock", "state", "cache", "pid", "ncalrpc"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }

@@ -154,7 +154,10 @@ pub(in crate::schema) fn imap_problem(c: &ImapCheck) -> Option<String> {
 pub(in crate::schema) fn smtp_problem(c: &SmtpCheck) -> Option<String> {
     if let Some(h) = &c.helo {
         if h.is_empty() || !h.chars().all(|ch| ch.is_ascii_graphic()) {
-            return Some(format!("smtp check: `helo` `{}` must be one word of ASCII", h.escape_debug()));
+            return Some(format!(
+                "smtp check: `helo` `{}` must be one word of ASCII",
+                h.escape_debug()
+            ));
         }
     }
     account_problem("smtp", c.username.as_deref(), c.password.as_ref())
