@@ -43,7 +43,11 @@ fn main() {
     let smb = Samba::start(&dir.join("samba"));
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp_port = tcp.local_addr().unwrap().port();
-    std::thread::spawn(move || for c in tcp.incoming() { drop(c) });
+    std::thread::spawn(move || {
+        for c in tcp.incoming() {
+            drop(c)
+        }
+    });
     let ca = pki.ca().display().to_string();
     let pw = |name: &str, value: &str| secret_file(dir, name, value);
     let checks = [
@@ -72,12 +76,17 @@ fn main() {
     let devices: String = checks
         .iter()
         .enumerate()
-        .map(|(i, (_, c))| format!("  - {{ id: d{i}, class: service, address: 127.0.0.1, checks: [{{ {c} }}] }}\n"))
+        .map(|(i, (_, c))| {
+            format!("  - {{ id: d{i}, class: service, address: 127.0.0.1, checks: [{{ {c} }}] }}\n")
+        })
         .collect();
     let path = dir.join("agent.yaml");
     std::fs::write(&path, format!("agent:\n  id: bench\ndevices:\n{devices}")).unwrap();
     let cfg = AgentConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let probers = Probers::new(&cfg.probe_settings(), Arc::new(SystemClock)).unwrap();
     println!("| probe | rounds | median wall ms | p90 wall ms | agent CPU ms per probe |");
     println!("|---|---|---|---|---|");
@@ -94,6 +103,10 @@ fn main() {
         let cpu_ms = (cpu_seconds() - cpu0) * 1000.0 / rounds as f64;
         walls.sort_by(f64::total_cmp);
         let at = |q: f64| walls[((walls.len() - 1) as f64 * q) as usize];
-        println!("| {label} | {rounds} | {:.2} | {:.2} | {cpu_ms:.2} |", at(0.5), at(0.9));
+        println!(
+            "| {label} | {rounds} | {:.2} | {:.2} | {cpu_ms:.2} |",
+            at(0.5),
+            at(0.9)
+        );
     }
 }

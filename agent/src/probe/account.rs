@@ -1,6 +1,6 @@
 //! What the login probes (`ldap`, `imap`, `smtp`, `smb`) share besides TLS: the folder their
 //! password files are read from, the clock certificates' days left are counted from, and
-//! reading a password at probe time (a file that changed is read anew; a missing one fails
+//! their TLS client configurations (built once per CA setting), and reading a password at probe time (a file that changed is read anew; a missing one fails
 //! the probe with `config_error`, naming the file, never the value).
 
 use super::{FailureReason, Outcome};
@@ -16,6 +16,8 @@ pub struct Account {
     /// The folder relative secret files are read from (the configuration file's).
     pub base: PathBuf,
     pub clock: Arc<dyn Clock>,
+    /// TLS client configurations, shared by the login probers.
+    pub tls: Arc<super::tls::Configs>,
 }
 
 impl Account {

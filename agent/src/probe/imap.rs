@@ -37,7 +37,7 @@ impl ImapProber {
         });
         let user = spec.username.clone().unwrap_or_default();
         let password = self.account.secret(spec.password.as_ref(), "password")?;
-        let config = tls::client_config(
+        let config = self.account.tls.get(
             spec.ca_file.as_deref(),
             spec.insecure_skip_verify.unwrap_or(false),
         )?;

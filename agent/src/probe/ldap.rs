@@ -49,7 +49,7 @@ impl LdapProber {
         let password = self
             .account
             .secret(spec.bind_password.as_ref(), "bind_password")?;
-        let config = tls::client_config(
+        let config = self.account.tls.get(
             spec.ca_file.as_deref(),
             spec.insecure_skip_verify.unwrap_or(false),
         )?;

@@ -150,23 +150,22 @@ impl Probers {
     pub fn new(settings: &ProbeSettings<'_>, clock: Arc<dyn Clock>) -> Result<Probers, SetupError> {
         let icmp = icmp::IcmpProber::new(settings.icmp_receive_buffer);
         icmp.report_unusable(settings.devices);
+        let login = account(settings, &clock);
         Ok(Probers {
             icmp,
             snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
             http: http::HttpProber::new(clock.clone())?,
             tcp: tcp::TcpProber,
             ldap: ldap::LdapProber {
-                account: account(settings, &clock),
+                account: login.clone(),
             },
             imap: imap::ImapProber {
-                account: account(settings, &clock),
+                account: login.clone(),
             },
             smtp: smtp::SmtpProber {
-                account: account(settings, &clock),
+                account: login.clone(),
             },
-            smb: smb::SmbProber {
-                account: account(settings, &clock),
-            },
+            smb: smb::SmbProber { account: login },
             clock,
         })
     }
@@ -223,11 +222,13 @@ impl Probers {
     }
 }
 
-/// What the login probes read their passwords and time from.
+/// What the login probes read their passwords and time from, and their shared TLS
+/// configurations.
 fn account(settings: &ProbeSettings<'_>, clock: &Arc<dyn Clock>) -> account::Account {
     account::Account {
         base: settings.base.clone(),
         clock: clock.clone(),
+        tls: Arc::default(),
     }
 }
 

@@ -52,7 +52,7 @@ impl SmtpProber {
         let helo = spec.helo.as_deref().unwrap_or("driftvakt-agent");
         let user = spec.username.clone().unwrap_or_default();
         let password = self.account.secret(spec.password.as_ref(), "password")?;
-        let config = tls::client_config(
+        let config = self.account.tls.get(
             spec.ca_file.as_deref(),
             spec.insecure_skip_verify.unwrap_or(false),
         )?;

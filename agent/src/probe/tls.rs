@@ -9,14 +9,45 @@ use driftvakt_common::readings;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 
+/// The client configurations built so far, one per distinct (`ca_file`, `insecure`): the system's
+/// CA store and a CA file are read once per process (as the `http` probe's clients are), not at
+/// every probe.
+#[derive(Default)]
+pub struct Configs(Mutex<HashMap<ConfigKey, Arc<ClientConfig>>>);
+
+/// A check's `ca_file` and `insecure_skip_verify`.
+type ConfigKey = (Option<PathBuf>, bool);
+
+impl Configs {
+    /// The configuration for a check's `ca_file` and `insecure_skip_verify`; one that cannot be
+    /// built (an unreadable CA file) is not kept, so a fixed file is read at the next probe.
+    pub fn get(
+        &self,
+        ca_file: Option<&Path>,
+        insecure: bool,
+    ) -> Result<Arc<ClientConfig>, Outcome> {
+        let key = (ca_file.map(Path::to_path_buf), insecure);
+        if let Some(c) = self.0.lock().expect("tls configs poisoned").get(&key) {
+            return Ok(c.clone());
+        }
+        let config = client_config(ca_file, insecure)?;
+        self.0
+            .lock()
+            .expect("tls configs poisoned")
+            .insert(key, config.clone());
+        Ok(config)
+    }
+}
+
 /// The rustls configuration for a check: trusting `ca_file`'s certificates (else the system's),
 /// or any certificate when `insecure`.
-pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, Outcome> {
+fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, Outcome> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
