@@ -22,8 +22,9 @@ use std::sync::Arc;
 pub use driftvakt_common::schema::{
     class_timing, default_checks, validate_address, validate_credentials, validate_devices,
     AuthProtocol, CheckCommon, CheckEntry, CheckSpec, DeviceConfig, DnsCheck, DnsRecord, HttpCheck,
-    IcmpCheck, PrivProtocol, RadiusCheck, Secret, SecretRef, SipCheck, SipTransport, SnmpCheck,
-    SnmpCredentials, SnmpVersion, TcpCheck, Timing, UpsMib,
+    IcmpCheck, ImapCheck, LdapCheck, PrivProtocol, RadiusCheck, Secret, SecretRef, SipCheck,
+    SipTransport, SmbCheck, SmtpAuth, SmtpCheck, SnmpCheck, SnmpCredentials, SnmpVersion, TcpCheck,
+    Timing, TlsMode, UpsMib,
 };
 
 /// The agent's YAML file.
@@ -341,7 +342,8 @@ impl AgentConfig {
     /// collector's token resolves (a token file must not be readable by group or others), its
     /// CA file holds certificates and its client certificate and key are a usable pair at `now`
     /// ([`Self::check_tls_files`]), the SNMP credentials the devices use resolve, and the spool
-    /// folder exists or can be created. Errors name file, line, column and key; `Ok` lists
+    /// folder exists or can be created, and the login checks' passwords (`ldap`, `imap`, `smtp`,
+    /// `smb`) resolve. Errors name file, line, column and key; `Ok` lists
     /// warnings (a client certificate expiring within 30 days).
     pub fn preflight(&self, now: DateTime<Utc>) -> Result<Vec<String>, ConfigErrors> {
         let source = std::fs::read_to_string(&self.path).unwrap_or_default();
@@ -388,14 +390,31 @@ impl AgentConfig {
                 }
             }
         }
-        self.check_probe_files(&base, &mut v);
+        self.check_probe_files(&mut v);
+        for d in &self.file.devices {
+            for check in d.checks() {
+                for (what, r) in check.secrets() {
+                    if let Err(e) = r.resolve(&base) {
+                        let place = d.checks.as_ref().map_or(d.id.referenced, |c| c.referenced);
+                        v.error_at(
+                            &place,
+                            format!(
+                                "device `{}`: {} check: {what}: {e}",
+                                d.id.value,
+                                check.kind()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
         v.finish()?;
         Ok(warnings)
     }
 
-    /// The files the `radius` and `sip` checks read when they run: the shared secret and the
-    /// password resolve (owner-only files), a `ca_file` holds certificates.
-    fn check_probe_files(&self, base: &Path, v: &mut Validator) {
+    /// The files the checks read when they run, besides their secrets (see
+    /// `CheckSpec::secrets`): a `sip` check's `ca_file` holds certificates.
+    fn check_probe_files(&self, v: &mut Validator) {
         for d in &self.file.devices {
             let place = d
                 .checks
@@ -404,13 +423,6 @@ impl AgentConfig {
                 .unwrap_or(d.id.referenced);
             for check in d.checks() {
                 let problems: Vec<String> = match &check {
-                    CheckSpec::Radius(r) => [("secret", &r.secret), ("password", &r.password)]
-                        .into_iter()
-                        .filter_map(|(what, r)| match r.as_ref().map(|r| r.resolve(base)) {
-                            Some(Err(e)) => Some(format!("radius check {what}: {e}")),
-                            _ => None,
-                        })
-                        .collect(),
                     CheckSpec::Sip(c) => c
                         .ca_file
                         .iter()

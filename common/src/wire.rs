@@ -110,10 +110,18 @@ pub enum ErrorKind {
     AnswerMismatch,
     /// A SIP server answered OPTIONS with a status other than 200.
     SipStatus,
-    /// The server refused the test account's login (RADIUS Access-Reject).
-    AuthRejected,
-    /// The peer's answer could not be understood, or failed its integrity check.
+    /// A login probe's account was refused (LDAP bind, IMAP LOGIN, SMTP AUTH, SMB session,
+    /// RADIUS Access-Reject).
+    AuthFailed,
+    /// The LDAP test account is not a member of the group (the role's permissions).
+    NotMember,
+    /// The server answered outside its protocol or refused a step other than the login (no
+    /// STARTTLS offered, a bad greeting, an unexpected reply, a RADIUS answer failing its
+    /// authenticator).
     ProtocolError,
+    /// A file step failed: the share or folder is missing, writing, reading back or deleting
+    /// was refused, or what was read back differs from what was written.
+    FileError,
 }
 
 /// Whose fault a failed result is.
@@ -127,7 +135,7 @@ pub enum Fault {
 
 impl ErrorKind {
     /// Every kind, in wire order.
-    pub const ALL: [ErrorKind; 24] = [
+    pub const ALL: [ErrorKind; 26] = [
         ErrorKind::Timeout,
         ErrorKind::ConnectionRefused,
         ErrorKind::Unreachable,
@@ -150,8 +158,10 @@ impl ErrorKind {
         ErrorKind::DnsRcode,
         ErrorKind::AnswerMismatch,
         ErrorKind::SipStatus,
-        ErrorKind::AuthRejected,
+        ErrorKind::AuthFailed,
+        ErrorKind::NotMember,
         ErrorKind::ProtocolError,
+        ErrorKind::FileError,
     ];
 
     /// The string on the wire.
@@ -179,8 +189,10 @@ impl ErrorKind {
             ErrorKind::DnsRcode => "dns_rcode",
             ErrorKind::AnswerMismatch => "answer_mismatch",
             ErrorKind::SipStatus => "sip_status",
-            ErrorKind::AuthRejected => "auth_rejected",
+            ErrorKind::AuthFailed => "auth_failed",
+            ErrorKind::NotMember => "not_member",
             ErrorKind::ProtocolError => "protocol_error",
+            ErrorKind::FileError => "file_error",
         }
     }
 
@@ -214,8 +226,10 @@ impl ErrorKind {
             | ErrorKind::DnsRcode
             | ErrorKind::AnswerMismatch
             | ErrorKind::SipStatus
-            | ErrorKind::AuthRejected
-            | ErrorKind::ProtocolError => Fault::Device,
+            | ErrorKind::AuthFailed
+            | ErrorKind::NotMember
+            | ErrorKind::ProtocolError
+            | ErrorKind::FileError => Fault::Device,
         }
     }
 

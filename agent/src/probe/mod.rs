@@ -13,13 +13,20 @@
 //! Adding a kind: a new file here with a type implementing [`Prober`], a variant in
 //! [`CheckSpec`](crate::config::CheckSpec); the compiler then points at every `match` to extend.
 
+mod account;
 pub mod dns;
 pub mod http;
 pub mod icmp;
+pub mod imap;
+pub mod ldap;
 pub mod radius;
 pub mod sip;
+pub mod smb;
+pub mod smtp;
 pub mod snmp;
 pub mod tcp;
+mod textproto;
+mod tls;
 
 use crate::config::{CheckSpec, DeviceConfig, ProbeSettings};
 use chrono::{DateTime, Utc};
@@ -133,6 +140,10 @@ pub struct Probers {
     dns: dns::DnsProber,
     sip: sip::SipProber,
     radius: radius::RadiusProber,
+    ldap: ldap::LdapProber,
+    imap: imap::ImapProber,
+    smtp: smtp::SmtpProber,
+    smb: smb::SmbProber,
     clock: Arc<dyn Clock>,
 }
 
@@ -145,6 +156,7 @@ impl Probers {
     pub fn new(settings: &ProbeSettings<'_>, clock: Arc<dyn Clock>) -> Result<Probers, SetupError> {
         let icmp = icmp::IcmpProber::new(settings.icmp_receive_buffer);
         icmp.report_unusable(settings.devices);
+        let login = account(settings, &clock);
         Ok(Probers {
             icmp,
             snmp: snmp::SnmpProber::new(settings.snmp_credentials, &settings.base, clock.now())?,
@@ -153,6 +165,16 @@ impl Probers {
             dns: dns::DnsProber,
             sip: sip::SipProber::new(settings.base.clone(), clock.clone())?,
             radius: radius::RadiusProber::new(settings.base.clone()),
+            ldap: ldap::LdapProber {
+                account: login.clone(),
+            },
+            imap: imap::ImapProber {
+                account: login.clone(),
+            },
+            smtp: smtp::SmtpProber {
+                account: login.clone(),
+            },
+            smb: smb::SmbProber { account: login },
             clock,
         })
     }
@@ -181,6 +203,10 @@ impl Probers {
             CheckSpec::Dns(s) => Box::pin(self.dns.probe(&target, s, timeout)),
             CheckSpec::Sip(s) => Box::pin(self.sip.probe(&target, s, timeout)),
             CheckSpec::Radius(s) => Box::pin(self.radius.probe(&target, s, timeout)),
+            CheckSpec::Ldap(s) => Box::pin(self.ldap.probe(&target, s, timeout)),
+            CheckSpec::Imap(s) => Box::pin(self.imap.probe(&target, s, timeout)),
+            CheckSpec::Smtp(s) => Box::pin(self.smtp.probe(&target, s, timeout)),
+            CheckSpec::Smb(s) => Box::pin(self.smb.probe(&target, s, timeout)),
         };
         // A prober should honour its timeout; this is the backstop so no target delays others.
         let grace = timeout + Duration::from_secs(1) + timeout / 2;
@@ -205,6 +231,16 @@ impl Probers {
         // collector's bounds here, so no result of ours is ever refused for its size.
         driftvakt_common::limits::fit(&mut result);
         result
+    }
+}
+
+/// What the login probes read their passwords and time from, and their shared TLS
+/// configurations.
+fn account(settings: &ProbeSettings<'_>, clock: &Arc<dyn Clock>) -> account::Account {
+    account::Account {
+        base: settings.base.clone(),
+        clock: clock.clone(),
+        tls: Arc::default(),
     }
 }
 

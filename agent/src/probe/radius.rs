@@ -7,7 +7,7 @@
 //! once.
 //!
 //! Values: `radius_response_seconds`, `radius_code` (2 Accept, 3 Reject, 11 Challenge).
-//! Failure reasons: `auth_rejected` (Access-Reject: wrong account or password; the server's
+//! Failure reasons: `auth_failed` (Access-Reject: wrong account or password; the server's
 //! Reply-Message in the detail), `protocol_error` (an answer that fails its authenticators, i.e.
 //! another shared secret, or is malformed), `timeout` (a server drops requests whose
 //! Message-Authenticator does not verify, so a wrong shared secret shows as no answer; the detail
@@ -280,11 +280,11 @@ fn judge(
     let out = match code {
         ACCESS_ACCEPT => Outcome::success(),
         ACCESS_REJECT => Outcome::failure(
-            FailureReason::AuthRejected,
+            FailureReason::AuthFailed,
             format!("{server} rejected `{user}` (Access-Reject){said}"),
         ),
         ACCESS_CHALLENGE => Outcome::failure(
-            FailureReason::AuthRejected,
+            FailureReason::AuthFailed,
             format!(
                 "{server} challenged `{user}` (Access-Challenge: PAP alone is not accepted){said}"
             ),
@@ -355,6 +355,6 @@ mod tests {
             "nemo",
             server,
         );
-        assert_eq!(reject.error, Some(FailureReason::AuthRejected));
+        assert_eq!(reject.error, Some(FailureReason::AuthFailed));
     }
 }

@@ -124,9 +124,9 @@ fn check_config_refuses_radius_secrets_and_a_sip_ca_file_that_run_could_not_read
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for expected in [
-        "agent.yaml:7:7: devices[0].checks[0].kind: device `nps-1`: radius check secret: secret file",
+        "agent.yaml:7:7: devices[0].checks[0].kind: device `nps-1`: radius check: secret: secret file",
         "has mode 0644: group and others can read it",
-        "device `nps-1`: radius check password: cannot read secret file",
+        "device `nps-1`: radius check: password: cannot read secret file",
         "agent.yaml:15:7: devices[1].checks[0]: device `vx-1`: sip check ca_file: cannot read",
         "no-such-ca.pem",
     ] {

@@ -262,7 +262,7 @@ async fn radius_accept_reject_wrong_secret_and_a_stopped_server() {
     assert_eq!(num(&r[0], "radius_code"), 2.0);
     assert!(num(&r[0], "radius_response_seconds") < 1.0);
     for rejected in &r[1..3] {
-        let detail = failed_with(rejected, "auth_rejected");
+        let detail = failed_with(rejected, "auth_failed");
         assert!(detail.contains("Access-Reject"), "{detail}");
         assert_eq!(num(rejected, "radius_code"), 3.0);
     }

@@ -16,6 +16,10 @@ pub enum CheckSpec {
     Dns(DnsCheck),
     Sip(SipCheck),
     Radius(RadiusCheck),
+    Ldap(LdapCheck),
+    Imap(ImapCheck),
+    Smtp(SmtpCheck),
+    Smb(SmbCheck),
 }
 
 /// Settings every check has.
@@ -46,6 +50,13 @@ macro_rules! check_struct {
         }
     };
 }
+
+// The login and `net` checks' structs, built with `check_struct!` (their `super::absent` is
+// this import).
+use super::absent;
+mod login;
+pub(super) use login::{imap_problem, ldap_problem, smb_problem, smtp_problem};
+pub use login::{ImapCheck, LdapCheck, SmbCheck, SmtpAuth, SmtpCheck, TlsMode};
 
 check_struct!(
     /// ICMP echo: `count` requests per probe, RTT min/avg/max and loss.
@@ -195,8 +206,6 @@ check_struct!(
 
 // The settings of the `dns`, `sip` and `radius` checks (the municipality's services: name
 // lookup, the switchboard, the wireless network's login).
-#[allow(unused_imports)] // `check_struct!` names `super::absent` from `net`
-use super::absent;
 mod net;
 pub use net::{
     validate_dns, validate_radius, validate_sip, DnsCheck, DnsRecord, RadiusCheck, SipCheck,
@@ -214,6 +223,10 @@ impl CheckSpec {
             "dns" => CheckSpec::Dns(DnsCheck::default()),
             "sip" => CheckSpec::Sip(SipCheck::default()),
             "radius" => CheckSpec::Radius(RadiusCheck::default()),
+            "ldap" => CheckSpec::Ldap(LdapCheck::default()),
+            "imap" => CheckSpec::Imap(ImapCheck::default()),
+            "smtp" => CheckSpec::Smtp(SmtpCheck::default()),
+            "smb" => CheckSpec::Smb(SmbCheck::default()),
             _ => return None,
         })
     }
@@ -227,6 +240,10 @@ impl CheckSpec {
             CheckSpec::Dns(_) => "dns",
             CheckSpec::Sip(_) => "sip",
             CheckSpec::Radius(_) => "radius",
+            CheckSpec::Ldap(_) => "ldap",
+            CheckSpec::Imap(_) => "imap",
+            CheckSpec::Smtp(_) => "smtp",
+            CheckSpec::Smb(_) => "smb",
         }
     }
 
@@ -240,6 +257,10 @@ impl CheckSpec {
             CheckSpec::Dns(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Sip(c) => (&c.name, c.interval, c.timeout),
             CheckSpec::Radius(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Ldap(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Imap(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Smtp(c) => (&c.name, c.interval, c.timeout),
+            CheckSpec::Smb(c) => (&c.name, c.interval, c.timeout),
         };
         CheckCommon {
             name: name.clone(),
@@ -266,13 +287,13 @@ fn deserialize_check_entry<'de, D: Deserializer<'de>>(d: D) -> Result<CheckSpec,
         type Value = CheckSpec;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str(
-                "a check kind (icmp, snmp, http, tcp, dns, sip, radius) or a map with `kind:`",
+                "a check kind (icmp, snmp, http, tcp, dns, sip, radius, ldap, imap, smtp, smb) or a map with `kind:`",
             )
         }
         fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CheckSpec, E> {
             CheckSpec::default_of(s).ok_or_else(|| {
                 E::custom(format!(
-                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp, dns, sip, radius"
+                    "unknown check kind `{s}`, expected one of icmp, snmp, http, tcp, dns, sip, radius, ldap, imap, smtp, smb"
                 ))
             })
         }

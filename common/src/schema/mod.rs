@@ -26,7 +26,8 @@ pub mod validate;
 
 pub use check::{
     CheckCommon, CheckEntry, CheckSpec, DnsCheck, DnsRecord, ExpectBlock, HttpCheck, IcmpCheck,
-    JsonValue, LoginForm, RadiusCheck, SipCheck, SipTransport, SnmpCheck, TcpCheck, UpsMib,
+    ImapCheck, JsonValue, LdapCheck, LoginForm, RadiusCheck, SipCheck, SipTransport, SmbCheck,
+    SmtpAuth, SmtpCheck, SnmpCheck, TcpCheck, TlsMode, UpsMib,
 };
 pub use credentials::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpVersion};
 pub use device::{class_timing, default_checks, DeviceConfig, Timing};
@@ -84,6 +85,10 @@ devices:
       - { kind: snmp, credentials: v3, uplinks: [ge-0/0/1], retries: 2 }
       - { kind: http, url: "https://x/", expect_status: [200], ca_file: ca.pem, timeout: 2s }
       - { kind: tcp, port: 9100 }
+      - { kind: ldap, tls: starttls, bind_dn: "cn=svc", bind_password: { file: ldap.pw }, group: "cn=g", member: "cn=m" }
+      - { kind: imap, username: t, password: { env: IMAP_PW } }
+      - { kind: smtp, tls: implicit, auth: login, username: t, password: { file: smtp.pw } }
+      - { kind: smb, share: P, folder: driftvakt, domain: KOMMUN, username: svc, password: { file: smb.pw } }
   - { id: sw, class: switch, address: sw.example.org, parent: "1001", description: Hall }
 "#;
         let file: File = parse_yaml(yaml, Path::new("t.yaml")).unwrap();
@@ -93,6 +98,11 @@ devices:
         assert!(json.contains(r#""spacing":"1m30s250ms""#), "{json}");
         assert!(
             json.contains(r#""priv_password":{"file":"p.txt"}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""bind_password":{"file":"ldap.pw"}"#)
+                && json.contains(r#""tls":"starttls""#),
             "{json}"
         );
         assert!(

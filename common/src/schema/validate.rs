@@ -1,7 +1,7 @@
 //! Checks that need more than one value: unique ids, known parents and credentials, addresses,
 //! each check's settings. Every problem is recorded with its place in the file.
 
-use super::check::CheckSpec;
+use super::check::{imap_problem, ldap_problem, smb_problem, smtp_problem, CheckSpec};
 use super::credentials::{SnmpCredentials, SnmpVersion};
 use super::device::DeviceConfig;
 use crate::config::Validator;
@@ -146,6 +146,10 @@ fn validate_check(check: &CheckSpec, cred_ids: &HashSet<&str>) -> Result<(), Str
             _ => Ok(()),
         },
         CheckSpec::Tcp(t) if t.port.is_none() => Err("tcp check needs `port:`".into()),
+        CheckSpec::Ldap(c) => ldap_problem(c).map_or(Ok(()), Err),
+        CheckSpec::Imap(c) => imap_problem(c).map_or(Ok(()), Err),
+        CheckSpec::Smtp(c) => smtp_problem(c).map_or(Ok(()), Err),
+        CheckSpec::Smb(c) => smb_problem(c).map_or(Ok(()), Err),
         CheckSpec::Icmp(i) if i.count == Some(0) => Err("icmp count must be at least 1".into()),
         CheckSpec::Http(h) => validate_http(h),
         CheckSpec::Dns(d) => super::check::validate_dns(d),

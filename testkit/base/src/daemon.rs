@@ -1,19 +1,25 @@
 //! A server program as a test's child process: its own process group (so servers that fork
-//! workers, like kamailio, go with it), its output in a log file in its throwaway folder,
-//! started when that log shows its ready line, stopped (SIGTERM to the group, then SIGKILL) by
-//! [`Daemon::stop`] or on drop. A missing program fails the test with what to install.
+//! workers, like kamailio and smbd, go with it, and smbd's `kill(0, SIGTERM)` cannot reach the
+//! test), its output in a log file, started when that log shows its ready line
+//! ([`Daemon::start`]) or when its TCP ports accept ([`Daemon::start_listening`]), stopped
+//! (SIGTERM to the group, then SIGKILL) by [`Daemon::stop`] or on drop. A missing program fails
+//! the test with what to install. Also the small helpers the peers' setups share: a folder the
+//! daemons' unprivileged helpers can enter ([`open_dir`]) and a setup command that must succeed
+//! ([`run`]).
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running server and its folder.
+/// A running server (and, for [`Daemon::start`], its throwaway folder).
 pub struct Daemon {
     child: Option<Child>,
-    /// The server's throwaway folder (configuration, log, pid file).
-    pub dir: tempfile::TempDir,
+    /// The server's throwaway folder (configuration, log, pid file), when the daemon owns it.
+    pub dir: Option<tempfile::TempDir>,
     what: String,
+    log: PathBuf,
 }
 
 impl Daemon {
@@ -36,61 +42,88 @@ impl Daemon {
         dir: tempfile::TempDir,
         ready: &str,
     ) -> Daemon {
-        assert!(
-            Path::new(program).exists(),
-            "{program} is missing: install Debian's `{package}` package (scripts/test does it)"
-        );
-        let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
-        let child = Command::new(program)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        let mut daemon = Daemon {
-            child: Some(child),
-            dir,
-            what: what.to_string(),
-        };
+        let log = dir.path().join("daemon.log");
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(dir.path());
+        let mut daemon = Daemon::spawn(what, &mut cmd, &log, package);
+        daemon.dir = Some(dir);
         daemon.wait_for(ready);
         daemon
     }
 
-    /// The server's output so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    /// Starts `cmd` (stdout and stderr to `log`) and waits (at most 20 s) until every port in
+    /// `ports` accepts on 127.0.0.1. `install` is the Debian package for the message when the
+    /// program is missing.
+    pub fn start_listening(
+        what: &str,
+        cmd: &mut Command,
+        log: &Path,
+        ports: &[u16],
+        install: &str,
+    ) -> Daemon {
+        let mut daemon = Daemon::spawn(what, cmd, log, install);
+        let until = Instant::now() + Duration::from_secs(20);
+        for &port in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                daemon.check_alive_until(until, &format!("listen on 127.0.0.1:{port}"));
+            }
+        }
+        daemon
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("daemon.log")
+    fn spawn(what: &str, cmd: &mut Command, log: &Path, package: &str) -> Daemon {
+        let program = PathBuf::from(cmd.get_program());
+        assert!(
+            program.exists(),
+            "{} is missing: install Debian's `{package}` package (scripts/test does it)",
+            program.display()
+        );
+        let out = std::fs::File::create(log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Daemon {
+            child: Some(child),
+            dir: None,
+            what: what.to_string(),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The server's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn wait_for(&mut self, ready: &str) {
         let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            if self.log().contains(ready) {
-                return;
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                panic!(
-                    "{} exited ({status}) before it was ready:\n{}",
-                    self.what,
-                    self.log()
-                );
-            }
-            if Instant::now() > until {
-                self.stop();
-                panic!("{} was not ready within 15 s:\n{}", self.what, self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        while !self.log().contains(ready) {
+            self.check_alive_until(until, "get ready");
         }
+    }
+
+    /// Panics with the log when the server exited or `until` passed; else sleeps a moment.
+    fn check_alive_until(&mut self, until: Instant, what_for: &str) {
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            panic!(
+                "{} exited ({status}) before it could {what_for}:\n{}",
+                self.what,
+                self.log()
+            );
+        }
+        if Instant::now() > until {
+            self.stop();
+            panic!("{} did not {what_for} in time:\n{}", self.what, self.log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 
     /// Stops the server and its workers and waits for them: its ports are closed after this.
@@ -118,4 +151,23 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Makes `dir` enterable by everyone (mode 0755): the daemons' helpers drop privileges.
+pub fn open_dir(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs a setup command; panics with its output when it fails.
+pub fn run(cmd: &mut Command, install: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install Debian's `{install}`)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

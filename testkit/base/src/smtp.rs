@@ -25,6 +25,34 @@ impl SmtpPeer {
     }
 
     pub fn start_on(dir: &Path, port: u16) -> SmtpPeer {
+        Self::start_with(dir, port, &[])
+    }
+
+    /// A submission server for the `smtp` login probe: logins (AUTH PLAIN and LOGIN, over TLS
+    /// only) checked against `accounts` (`user:password` lines), STARTTLS required, or TLS from
+    /// the first byte when `implicit`, with `cert` and `key`.
+    pub fn start_login(
+        dir: &Path,
+        accounts: &Path,
+        cert: &Path,
+        key: &Path,
+        implicit: bool,
+    ) -> SmtpPeer {
+        let mut args = vec![
+            "--auth-file".into(),
+            accounts.display().to_string(),
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ];
+        if implicit {
+            args.push("--implicit-tls".into());
+        }
+        Self::start_with(dir, crate::ports::free_port(), &args)
+    }
+
+    fn start_with(dir: &Path, port: u16, extra: &[String]) -> SmtpPeer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/smtp/smtp_sink.py");
         assert!(
             Path::new(PYTHON).exists(),
@@ -38,6 +66,7 @@ impl SmtpPeer {
             .arg(dir)
             .arg("--refuse-file")
             .arg(&refuse_file)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
