@@ -37,7 +37,7 @@ pub const REJECT_REASONS: [&str; 7] = [
     "other",
 ];
 
-/// The bounded reason code of an ingest rejection message (see `ingest.rs`).
+/// The bounded reason code of an ingest rejection message (see `ingest/`).
 pub fn reject_code(message: &str) -> &'static str {
     if message.starts_with("unknown device") {
         "unknown_device"

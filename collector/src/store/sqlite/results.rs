@@ -3,7 +3,9 @@
 //! - WAL journal: readers (reports, status) do not block the writer.
 //! - `synchronous=FULL`: an acknowledged batch is deleted from the agent's spool, so a batch
 //!   must survive a power cut once acknowledged; `NORMAL` in WAL mode may lose the last
-//!   transactions on power loss. Ingest is batched, so the extra fsync per batch is cheap.
+//!   transactions on power loss. Ingest is batched, and the batches waiting for the writer
+//!   at one moment are stored in one transaction ([`Store::apply_batches_settling`]: group
+//!   commit), so the fsync is paid once per group of batches.
 //! - `busy_timeout` of 5 s, in case an operator opens the file with the sqlite3 shell.
 //! - The schema comes from the one migration sequence of the whole database
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
