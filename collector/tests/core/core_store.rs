@@ -53,8 +53,8 @@ pub fn store_suite(s: &dyn Store) {
 /// Group commit: several batches in one transaction, each applied as alone and in order (a
 /// repeated id in the group is a duplicate of the first), `settle` called per new batch.
 fn a_group_of_batches_is_stored_in_order_in_one_go(s: &dyn Store) {
-    let one = vec![res("g1", "gd1", "icmp", 100, true)];
-    let two = vec![
+    let one = [res("g1", "gd1", "icmp", 100, true)];
+    let two = [
         res("g2", "gd2", "icmp", 100, false),
         res("g2", "gd3", "icmp", 100, true),
     ];
@@ -113,8 +113,8 @@ fn a_group_of_batches_is_stored_in_order_in_one_go(s: &dyn Store) {
 /// stored again without the bad one are new. `poison` makes the batch id `poison` fail.
 fn a_failing_group_stores_nothing(s: &dyn Store, poison: impl FnOnce()) {
     poison();
-    let good = vec![res("p1", "pd1", "icmp", 100, true)];
-    let bad = vec![res("p2", "pd2", "icmp", 100, true)];
+    let good = [res("p1", "pd1", "icmp", 100, true)];
+    let bad = [res("p2", "pd2", "icmp", 100, true)];
     let group = [
         NewBatch {
             agent: "p1",
