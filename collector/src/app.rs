@@ -1,5 +1,6 @@
 //! The collector's shared state, [`App`]: the inventory, the one store, the one clock, the lock
-//! that serializes writers, the ingest counters, and the signal of what re-derivation changed.
+//! that serializes writers with the queue of batches waiting for it (stored together: group
+//! commit), the ingest counters, and the signal of what re-derivation changed.
 //! Everything that runs (the HTTP server, the embedded agent, alerting, metrics, the CLI) holds
 //! a clone; nothing here reads the wall clock, "now" always comes from the injected [`Clock`].
 //!
@@ -26,6 +27,9 @@ const BATCH_STEP: usize = 2_000;
 /// Free pages returned to the file system per pass (4 KiB each).
 const RELEASE_PAGES: u32 = 4_096;
 
+/// Batches stored in one transaction at most (group commit): 32 agents' batches of 500.
+const GROUP_MAX: usize = 32;
+
 /// What one pruning pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -45,6 +49,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Serializes writers (ingest and recomputation).
     write: Arc<Mutex<()>>,
+    /// The batches waiting for the writers' lock, stored together (group commit; see
+    /// [`state::group`]).
+    pub(crate) batches: Arc<state::BatchQueue>,
     /// Ingest counters and each device's latest readings, for `/metrics`.
     pub metrics: IngestMetrics,
     /// Each device's recent results and outages in memory (see [`state::tails`]); `None`
@@ -67,6 +74,7 @@ impl App {
             store,
             clock,
             write: Arc::new(Mutex::new(())),
+            batches: Arc::new(state::BatchQueue::new(GROUP_MAX)),
             tails: Some(Arc::new(state::Tails::new())),
             changes: Arc::new(watch::Sender::new(Changes::default())),
         };

@@ -37,7 +37,7 @@ pub const REJECT_REASONS: [&str; 7] = [
     "other",
 ];
 
-/// The bounded reason code of an ingest rejection message (see `ingest.rs`).
+/// The bounded reason code of an ingest rejection message (see `ingest/`).
 pub fn reject_code(message: &str) -> &'static str {
     if message.starts_with("unknown device") {
         "unknown_device"
@@ -79,6 +79,9 @@ pub struct IngestMetrics {
     ingested: Family<AgentLabel, Counter>,
     rejected: Family<RejectLabels, Counter>,
     duplicate: Family<AgentLabel, Counter>,
+    /// Transactions that stored batches, and the batches they stored (group commit).
+    commits: Counter,
+    committed: Counter,
     latest: Arc<RwLock<LatestMap>>,
 }
 
@@ -121,6 +124,27 @@ impl IngestMetrics {
             "Batches whose id was seen before (acknowledged, not applied again), by agent",
             self.duplicate.clone(),
         );
+        registry.register(
+            "driftvakt_ingest_commits",
+            "Transactions that stored batches (batches waiting together are stored in one)",
+            self.commits.clone(),
+        );
+        registry.register(
+            "driftvakt_ingest_committed_batches",
+            "Batches stored by those transactions",
+            self.committed.clone(),
+        );
+    }
+
+    /// Counts one transaction that stored `batches` batches (group commit).
+    pub fn committed(&self, batches: usize) {
+        self.commits.inc();
+        self.committed.inc_by(batches as u64);
+    }
+
+    /// Transactions that stored batches so far, and the batches they stored.
+    pub fn commits(&self) -> (u64, u64) {
+        (self.commits.get(), self.committed.get())
     }
 
     /// Counts one ingested batch and keeps the readings of its stored results.

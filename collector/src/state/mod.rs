@@ -2,9 +2,11 @@
 //! ([`machine`], its rules in the module doc), and the one read model everything else uses:
 //! re-derivation of stored outages ([`rederive`], with each device's recent history in memory:
 //! [`tails`]), effective timelines ([`timelines`]), current
-//! status with root causes ([`status`]), the parent chain ([`lineage`]), and what ingest has
-//! taken in, for `/metrics` ([`ingested`]).
+//! status with root causes ([`status`]), the parent chain ([`lineage`]), what ingest has
+//! taken in, for `/metrics` ([`ingested`]), and the queue of batches waiting to be stored
+//! together ([`group`]: group commit).
 
+pub mod group;
 pub mod ingested;
 pub mod lineage;
 pub mod machine;
@@ -13,6 +15,7 @@ pub mod status;
 pub mod tails;
 pub mod timelines;
 
+pub use group::{BatchQueue, Queued};
 pub use ingested::IngestMetrics;
 pub use lineage::ancestors;
 pub use machine::*;

@@ -348,6 +348,20 @@ pub struct Settled {
 /// inserted, with [`Applied::New`] (every device with inserted results in `pending`).
 pub type Settle<'a> = dyn FnMut(&Applied) -> Settled + 'a;
 
+/// [`Settle`] for a group of batches ([`Store::apply_batches_settling`]): called once per new
+/// batch, in the group's order, with the batch's index in the group.
+pub type SettleGroup<'a> = dyn FnMut(usize, &Applied) -> Settled + 'a;
+
+/// One batch of a group handed to [`Store::apply_batches_settling`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewBatch<'a> {
+    pub agent: &'a str,
+    pub batch_id: &'a str,
+    pub results: &'a [StoredResult],
+    /// When the collector received it (Unix ms).
+    pub received: i64,
+}
+
 /// The outcome of applying a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -426,7 +440,31 @@ pub trait Store: Send + Sync {
         results: &[StoredResult],
         received: i64,
         settle: &mut Settle<'_>,
-    ) -> Result<Applied, StoreError>;
+    ) -> Result<Applied, StoreError> {
+        let batch = NewBatch {
+            agent,
+            batch_id,
+            results,
+            received,
+        };
+        let mut applied = self.apply_batches_settling(&[batch], &mut |_, a| settle(a))?;
+        applied
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a group of one batch applied none".into()))
+    }
+
+    /// Group commit: [`Store::apply_batch_settling`] for several batches in ONE transaction
+    /// with one commit (one wait for the disk), each batch applied as it would be alone, in
+    /// order (a later batch sees what an earlier one stored: a repeated id in the group is a
+    /// duplicate), `settle` called once per new batch with its index. All or nothing: on an
+    /// error nothing of the group is stored, and the caller may apply the batches one by one
+    /// (so that one bad batch does not take its group-mates down). Returns one [`Applied`]
+    /// per batch, in order.
+    fn apply_batches_settling(
+        &self,
+        batches: &[NewBatch<'_>],
+        settle: &mut SettleGroup<'_>,
+    ) -> Result<Vec<Applied>, StoreError>;
 
     /// Devices waiting for re-derivation, with the earliest affected time.
     fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError>;

@@ -9,8 +9,8 @@ use driftvakt_collector_testkit::pg;
 use driftvakt_collector::state::Health;
 use driftvakt_collector::store::pg::{PgStore, Pool};
 use driftvakt_collector::store::{
-    Applied, Database, EntityKind, Flap, Location, Outage, Replacement, Seen, Settled, Skipped,
-    SqliteStore, Store, StoredResult,
+    Applied, Database, EntityKind, Flap, Location, NewBatch, Outage, Replacement, Seen, Settled,
+    Skipped, SqliteStore, Store, StoredResult,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +47,131 @@ pub fn store_suite(s: &dyn Store) {
     results_and_last_success(s);
     outages_replace_and_overlap(s);
     a_settled_device_is_written_with_its_batch_and_not_marked(s);
+    a_group_of_batches_is_stored_in_order_in_one_go(s);
+}
+
+/// Group commit: several batches in one transaction, each applied as alone and in order (a
+/// repeated id in the group is a duplicate of the first), `settle` called per new batch.
+fn a_group_of_batches_is_stored_in_order_in_one_go(s: &dyn Store) {
+    let one = [res("g1", "gd1", "icmp", 100, true)];
+    let two = [
+        res("g2", "gd2", "icmp", 100, false),
+        res("g2", "gd3", "icmp", 100, true),
+    ];
+    let batch = |agent, batch_id, results| NewBatch {
+        agent,
+        batch_id,
+        results,
+        received: 1000,
+    };
+    let group = [
+        batch("g1", "gb1", &one[..]),
+        batch("g1", "gb1", &one[..]),
+        batch("g2", "gb2", &two[..]),
+    ];
+    let mut called = Vec::new();
+    let applied = s
+        .apply_batches_settling(&group, &mut |i, applied| {
+            called.push(i);
+            assert!(matches!(applied, Applied::New { .. }), "{applied:?}");
+            // The second new batch settles gd3 with the results.
+            let mut settled = Settled::default();
+            if i == 2 {
+                settled.devices.insert("gd3".to_string());
+            }
+            settled
+        })
+        .unwrap();
+    assert_eq!(called, [0, 2]);
+    assert_eq!(
+        applied,
+        [
+            Applied::New {
+                inserted: 1,
+                pending: BTreeMap::from([("gd1".to_string(), 100)]),
+                skipped: vec![],
+            },
+            Applied::Duplicate,
+            Applied::New {
+                inserted: 2,
+                pending: BTreeMap::from([("gd2".to_string(), 100)]),
+                skipped: vec![],
+            },
+        ]
+    );
+    for device in ["gd1", "gd2", "gd3"] {
+        assert_eq!(s.results(device, 0).unwrap().len(), 1, "{device}");
+    }
+    assert_eq!(s.pending_of("gd3").unwrap(), None);
+    assert_eq!(
+        s.apply_batch("g2", "gb2", &two, 2000).unwrap(),
+        Applied::Duplicate
+    );
+}
+
+/// A group whose one batch fails stores nothing of the group (all or nothing); its batches
+/// stored again without the bad one are new. `poison` makes the batch id `poison` fail.
+fn a_failing_group_stores_nothing(s: &dyn Store, poison: impl FnOnce()) {
+    poison();
+    let good = [res("p1", "pd1", "icmp", 100, true)];
+    let bad = [res("p2", "pd2", "icmp", 100, true)];
+    let group = [
+        NewBatch {
+            agent: "p1",
+            batch_id: "pb1",
+            results: &good,
+            received: 1000,
+        },
+        NewBatch {
+            agent: "p2",
+            batch_id: "poison",
+            results: &bad,
+            received: 1000,
+        },
+    ];
+    let err = s
+        .apply_batches_settling(&group, &mut |_, _| Settled::default())
+        .unwrap_err();
+    // PostgreSQL's error shows its server message in the debug form only.
+    assert!(format!("{err:?}").contains("poisoned batch"), "{err:?}");
+    assert!(s.results("pd1", 0).unwrap().is_empty());
+    assert_eq!(s.pending_of("pd1").unwrap(), None);
+    assert!(matches!(
+        s.apply_batch("p1", "pb1", &good, 1000).unwrap(),
+        Applied::New { inserted: 1, .. }
+    ));
+}
+
+/// SQL that makes storing the batch id `poison` fail, on SQLite.
+const SQLITE_POISON: &str = "CREATE TRIGGER poison BEFORE INSERT ON dv_batches
+     WHEN NEW.batch_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned batch'); END;";
+
+/// The same on PostgreSQL.
+const PG_POISON: &str = "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN IF NEW.batch_id = 'poison' THEN RAISE EXCEPTION 'poisoned batch'; END IF;
+     RETURN NEW; END $$;
+     CREATE TRIGGER poison BEFORE INSERT ON dv_batches FOR EACH ROW EXECUTE FUNCTION poison();";
+
+#[test]
+fn sqlite_a_failing_group_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dv.db");
+    let store = SqliteStore::open(&path).unwrap();
+    a_failing_group_stores_nothing(&store, || {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(SQLITE_POISON)
+            .unwrap()
+    });
+}
+
+#[test]
+fn postgres_a_failing_group_stores_nothing() {
+    let db = pg::database();
+    let store = Database::open(&db.location()).unwrap().store().unwrap();
+    a_failing_group_stores_nothing(&*store, || {
+        db.cluster.psql(&db.name, PG_POISON);
+    });
 }
 
 fn batches_are_idempotent(s: &dyn Store) {

@@ -5,6 +5,7 @@
 
 mod core_binary;
 mod core_config;
+mod core_group;
 mod core_history;
 mod core_http;
 mod core_store;

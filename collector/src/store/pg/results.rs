@@ -8,12 +8,15 @@
 //! on that row and then finds it, so the batch is stored exactly once. Names and series are
 //! interned with `INSERT … ON CONFLICT … RETURNING`, results with `ON CONFLICT DO NOTHING`, and
 //! rows shared between agents (`dv_seen`, `dv_pending`) are upserted in sorted order, so two
-//! batches never deadlock. Compaction takes its series `FOR UPDATE`.
+//! batches never deadlock. Compaction takes its series `FOR UPDATE`. A group of batches
+//! ([`Store::apply_batches_settling`]) is one transaction too, whose batches are applied in
+//! their order: two nodes storing the same batches in other groups at once may deadlock, and
+//! PostgreSQL then fails one group, which ingest stores again batch by batch.
 
 use super::{get, Pool, Sql};
 use crate::store::{
-    batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, Outage, Replacement, Seen,
-    Settle, Store, StoreError, StoreStats, StoredResult,
+    batch_digest, Applied, Compacted, EntityKind, Flap, ManualIncident, NewBatch, Outage,
+    Replacement, Seen, Settle, SettleGroup, Store, StoreError, StoreStats, StoredResult,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -214,81 +217,92 @@ async fn insert_flaps<C: GenericClient>(
     Ok(())
 }
 
+/// One batch inside a group's transaction (see [`Store::apply_batches_settling`]): its id
+/// (a duplicate or a conflict stores nothing more), its results, the devices `settle` settled
+/// and the pending marks of the others.
+async fn apply_one<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    names: &mut Names<'_>,
+    b: &NewBatch<'_>,
+    settle: &mut Settle<'_>,
+) -> Result<Applied, StoreError> {
+    let digest = batch_digest(b.results);
+    let fresh = sql
+        .exec(
+            "INSERT INTO dv_batches (agent, batch_id, received_ms, results, digest)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[
+                &b.agent,
+                &b.batch_id,
+                &b.received,
+                &(b.results.len() as i64),
+                &digest,
+            ],
+        )
+        .await?;
+    sql.exec(
+        "INSERT INTO dv_agents (agent, last_seen_ms) VALUES ($1, $2)
+         ON CONFLICT (agent) DO UPDATE
+         SET last_seen_ms = GREATEST(dv_agents.last_seen_ms, $2)",
+        &[&b.agent, &b.received],
+    )
+    .await?;
+    if fresh == 0 {
+        let row = sql
+            .one(
+                "SELECT digest FROM dv_batches WHERE agent = $1 AND batch_id = $2",
+                &[&b.agent, &b.batch_id],
+            )
+            .await?;
+        let stored: Option<String> = get(&row, 0)?;
+        return Ok(match stored {
+            Some(d) if d != digest => Applied::Conflict,
+            _ => Applied::Duplicate,
+        });
+    }
+    let (inserted, mut pending, skipped) =
+        super::batch::insert_results(sql, names, b.results).await?;
+    let settled = settle(&Applied::New {
+        inserted,
+        pending: pending.clone(),
+        skipped: skipped.clone(),
+    });
+    replace_all(sql, &settled.write).await?;
+    pending.retain(|device, _| !settled.devices.contains(device));
+    super::batch::mark_pending(sql, &pending).await?;
+    Ok(Applied::New {
+        inserted,
+        pending,
+        skipped,
+    })
+}
+
 impl Store for PgStore {
     fn manual_incidents(&self, from: i64, to: i64) -> Result<Vec<ManualIncident>, StoreError> {
         self.pool
             .run(async |c| super::incidents::incidents_between(&mut c.sql(), from, to).await)
     }
 
-    fn apply_batch_settling(
+    fn apply_batches_settling(
         &self,
-        agent: &str,
-        batch_id: &str,
-        results: &[StoredResult],
-        received: i64,
-        settle: &mut Settle<'_>,
-    ) -> Result<Applied, StoreError> {
-        let digest = batch_digest(results);
+        batches: &[NewBatch<'_>],
+        settle: &mut SettleGroup<'_>,
+    ) -> Result<Vec<Applied>, StoreError> {
         let known = self.known().clone();
         let (applied, new) = self.pool.run(async |c| {
             let mut tx = c.tx().await?;
             let mut sql = tx.sql();
-            let fresh = sql
-                .exec(
-                    "INSERT INTO dv_batches (agent, batch_id, received_ms, results, digest)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    &[
-                        &agent,
-                        &batch_id,
-                        &received,
-                        &(results.len() as i64),
-                        &digest,
-                    ],
-                )
-                .await?;
-            sql.exec(
-                "INSERT INTO dv_agents (agent, last_seen_ms) VALUES ($1, $2)
-                 ON CONFLICT (agent) DO UPDATE
-                 SET last_seen_ms = GREATEST(dv_agents.last_seen_ms, $2)",
-                &[&agent, &received],
-            )
-            .await?;
-            if fresh == 0 {
-                let row = sql
-                    .one(
-                        "SELECT digest FROM dv_batches WHERE agent = $1 AND batch_id = $2",
-                        &[&agent, &batch_id],
-                    )
-                    .await?;
-                let stored: Option<String> = get(&row, 0)?;
-                tx.commit().await?;
-                let applied = match stored {
-                    Some(d) if d != digest => Applied::Conflict,
-                    _ => Applied::Duplicate,
-                };
-                return Ok((applied, HashMap::new()));
-            }
             let mut names = Names {
                 known: &known,
                 new: HashMap::new(),
             };
-            let (inserted, mut pending, skipped) =
-                super::batch::insert_results(&mut sql, &mut names, results).await?;
-            let settled = settle(&Applied::New {
-                inserted,
-                pending: pending.clone(),
-                skipped: skipped.clone(),
-            });
-            replace_all(&mut sql, &settled.write).await?;
-            pending.retain(|device, _| !settled.devices.contains(device));
-            super::batch::mark_pending(&mut sql, &pending).await?;
+            let mut applied = Vec::with_capacity(batches.len());
+            for (i, batch) in batches.iter().enumerate() {
+                let one = apply_one(&mut sql, &mut names, batch, &mut |a| settle(i, a)).await?;
+                applied.push(one);
+            }
             let new = names.new;
             tx.commit().await?;
-            let applied = Applied::New {
-                inserted,
-                pending,
-                skipped,
-            };
             Ok((applied, new))
         })?;
         self.known().extend(new);

@@ -3,7 +3,9 @@
 //! - WAL journal: readers (reports, status) do not block the writer.
 //! - `synchronous=FULL`: an acknowledged batch is deleted from the agent's spool, so a batch
 //!   must survive a power cut once acknowledged; `NORMAL` in WAL mode may lose the last
-//!   transactions on power loss. Ingest is batched, so the extra fsync per batch is cheap.
+//!   transactions on power loss. Ingest is batched, and the batches waiting for the writer
+//!   at one moment are stored in one transaction ([`Store::apply_batches_settling`]: group
+//!   commit), so the fsync is paid once per group of batches.
 //! - `busy_timeout` of 5 s, in case an operator opens the file with the sqlite3 shell.
 //! - The schema comes from the one migration sequence of the whole database
 //!   ([`super::migrations`]). This backend's tables are prefixed `dv_`.
@@ -13,8 +15,8 @@ use super::compact;
 use crate::store::columns::parse_kind;
 use crate::store::results::{DEGRADED, OK};
 use crate::store::{
-    batch_digest, Applied, Compacted, EntityKind, Flap, Health, Outage, Replacement, Seen, Settle,
-    Store, StoreError, StoreStats, StoredResult,
+    batch_digest, Applied, Compacted, EntityKind, Flap, Health, NewBatch, Outage, Replacement,
+    Seen, Settle, SettleGroup, Store, StoreError, StoreStats, StoredResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -107,6 +109,62 @@ fn clear_mark(tx: &Transaction, r: &Replacement) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// One batch inside a group's transaction (see [`Store::apply_batches_settling`]): its id
+/// (a duplicate or a conflict stores nothing more), its results, the devices `settle` settled
+/// and the pending marks of the others.
+fn apply_one(
+    tx: &Transaction,
+    ids: &Ids,
+    new: &mut NewIds,
+    b: &NewBatch<'_>,
+    settle: &mut Settle<'_>,
+) -> Result<Applied, StoreError> {
+    let digest = batch_digest(b.results);
+    let fresh = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            b.agent,
+            b.batch_id,
+            b.received,
+            b.results.len() as i64,
+            digest
+        ])?;
+    tx.prepare_cached(
+        "INSERT INTO dv_agents (agent, last_seen_ms) VALUES (?1, ?2)
+         ON CONFLICT (agent) DO UPDATE SET last_seen_ms = max(last_seen_ms, ?2)",
+    )?
+    .execute(params![b.agent, b.received])?;
+    if fresh == 0 {
+        let stored: Option<String> = tx
+            .prepare_cached("SELECT digest FROM dv_batches WHERE agent = ?1 AND batch_id = ?2")?
+            .query_row(params![b.agent, b.batch_id], |r| r.get(0))?;
+        // A batch stored before digests were kept cannot be compared: a duplicate.
+        return Ok(match stored {
+            Some(d) if d != digest => Applied::Conflict,
+            _ => Applied::Duplicate,
+        });
+    }
+    let (inserted, mut pending, skipped) = insert_results(tx, ids, new, b.results)?;
+    let settled = settle(&Applied::New {
+        inserted,
+        pending: pending.clone(),
+        skipped: skipped.clone(),
+    });
+    for r in &settled.write {
+        replace_one(tx, r)?;
+    }
+    pending.retain(|device, _| !settled.devices.contains(device));
+    mark_pending(tx, &pending)?;
+    Ok(Applied::New {
+        inserted,
+        pending,
+        skipped,
+    })
+}
+
 impl Store for SqliteStore {
     fn manual_incidents(
         &self,
@@ -116,66 +174,25 @@ impl Store for SqliteStore {
         super::incidents::list(&self.conn(), from, to)
     }
 
-    fn apply_batch_settling(
+    fn apply_batches_settling(
         &self,
-        agent: &str,
-        batch_id: &str,
-        results: &[StoredResult],
-        received: i64,
-        settle: &mut Settle<'_>,
-    ) -> Result<Applied, StoreError> {
+        batches: &[NewBatch<'_>],
+        settle: &mut SettleGroup<'_>,
+    ) -> Result<Vec<Applied>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let digest = batch_digest(results);
-        let fresh = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO dv_batches (agent, batch_id, received_ms, results, digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                agent,
-                batch_id,
-                received,
-                results.len() as i64,
-                digest
-            ])?;
-        tx.prepare_cached(
-            "INSERT INTO dv_agents (agent, last_seen_ms) VALUES (?1, ?2)
-             ON CONFLICT (agent) DO UPDATE SET last_seen_ms = max(last_seen_ms, ?2)",
-        )?
-        .execute(params![agent, received])?;
-        if fresh == 0 {
-            let stored: Option<String> = tx
-                .prepare_cached("SELECT digest FROM dv_batches WHERE agent = ?1 AND batch_id = ?2")?
-                .query_row(params![agent, batch_id], |r| r.get(0))?;
-            tx.commit()?;
-            // A batch stored before digests were kept cannot be compared: a duplicate.
-            return Ok(match stored {
-                Some(d) if d != digest => Applied::Conflict,
-                _ => Applied::Duplicate,
-            });
-        }
         let ids = self.ids();
         let mut new = NewIds::default();
-        let (inserted, mut pending, skipped) = insert_results(&tx, &ids, &mut new, results)?;
-        let settled = settle(&Applied::New {
-            inserted,
-            pending: pending.clone(),
-            skipped: skipped.clone(),
-        });
-        for r in &settled.write {
-            replace_one(&tx, r)?;
+        let mut applied = Vec::with_capacity(batches.len());
+        for (i, batch) in batches.iter().enumerate() {
+            applied.push(apply_one(&tx, &ids, &mut new, batch, &mut |a| {
+                settle(i, a)
+            })?);
         }
-        pending.retain(|device, _| !settled.devices.contains(device));
-        mark_pending(&tx, &pending)?;
         tx.commit()?;
         drop(ids);
         self.ids().merge(new);
-        Ok(Applied::New {
-            inserted,
-            pending,
-            skipped,
-        })
+        Ok(applied)
     }
 
     fn pending(&self) -> Result<BTreeMap<String, i64>, StoreError> {

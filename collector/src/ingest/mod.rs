@@ -10,6 +10,11 @@
 //! A batch id seen before is acknowledged as a duplicate and not applied twice (the id and the
 //! results are written in one transaction).
 //!
+//! **Group commit.** The batches that wait for the writers' lock at the same moment are stored
+//! together ([`state::group`]): one transaction, one wait for the disk, then each is answered
+//! (only once it is durable). A group that fails is stored again batch by batch, so one bad
+//! batch fails alone.
+//!
 //! A batch is refused whole (400) only for what belongs to the batch: its agent, its id, the
 //! number of its results. Everything about one result (an id or a name the wire refuses, an
 //! unknown device, a time out of bounds) rejects that result alone, with its reason in the
@@ -18,8 +23,8 @@
 use crate::app::App;
 use crate::availability::{at, ms};
 use crate::inventory::Agent;
-use crate::state::{self, observation, Changes, Observation};
-use crate::store::{Applied, Settled, Skipped, StoreError, StoredResult};
+use crate::state::{self, observation, Changes, Observation, Queued};
+use crate::store::{Applied, NewBatch, Settled, Skipped, StoreError, StoredResult};
 use chrono::{DateTime, Utc};
 use driftvakt_common::limits::{self, LimitError};
 use driftvakt_common::wire::{Batch, ProbeResult};
@@ -96,10 +101,19 @@ impl App {
         let now = self.now();
         let (checked, mut rejected) = self.check_results(a, &batch.results, now)?;
         let (indices, stored): (Vec<usize>, Vec<StoredResult>) = checked.into_iter().unzip();
-        let (applied, settled) = {
-            let _guard = self.write_lock();
-            self.store_settling(agent, &batch.batch_id, &stored, ms(now))?
+        let queued = Queued {
+            agent: agent.to_string(),
+            batch_id: batch.batch_id.clone(),
+            results: stored,
+            received: ms(now),
         };
+        let (queued, outcome) = self.batches.submit(
+            queued,
+            || self.write_lock(),
+            |group| self.store_group(group),
+        );
+        let stored = queued.results;
+        let (applied, settled) = outcome?;
         let response = match applied {
             Applied::Duplicate => IngestResponse {
                 accepted: 0,
@@ -220,63 +234,77 @@ impl App {
         Ok(first)
     }
 
-    /// Stores a batch's results (under the writers' lock) and, with live tails, settles in the
-    /// same transaction the devices the tails can re-derive from memory ([`state::settle`]).
-    /// Returns what was applied (its `pending`: the devices left to re-derive) and, per device
-    /// whose stored outages the transaction changed, its replacement's start.
-    fn store_settling(
-        &self,
-        agent: &str,
-        batch_id: &str,
-        stored: &[StoredResult],
-        received: i64,
-    ) -> Result<(Applied, BTreeMap<String, i64>), StoreError> {
+    /// Stores a group of batches (under the writers' lock) in one transaction ([`state::group`])
+    /// and, with live tails, settles in it the devices the tails can re-derive from memory
+    /// ([`state::settle`]). What the tails learn at the commit (pending marks, replaced outages)
+    /// they learn batch by batch inside the transaction, so that a later batch of the group
+    /// sees what an earlier one did; if the transaction does not commit, the group's devices
+    /// are forgotten by the tails, and a group of several is stored again batch by batch, each
+    /// in its own transaction, so one bad batch fails alone. Returns, per batch, what was
+    /// applied (its `pending`: the devices left to re-derive) and, per device whose stored
+    /// outages the transaction changed, its replacement's start.
+    fn store_group(&self, group: &[Queued]) -> Vec<state::group::Stored> {
         let tails = self.live_tails();
-        let mut derived = Vec::new();
-        let mut settle = |applied: &Applied| match (tails, applied) {
+        let mut changed = vec![BTreeMap::new(); group.len()];
+        let mut settle = |i: usize, applied: &Applied| match (tails, applied) {
             (
                 Some(tails),
                 Applied::New {
                     pending, skipped, ..
                 },
             ) => {
-                self.append_to_tails(tails, stored, skipped);
-                let (settled, all) = state::settle(&self.inventory, tails, pending);
-                derived = all;
+                self.append_to_tails(tails, &group[i].results, skipped);
+                let (settled, derived) = state::settle(&self.inventory, tails, pending);
+                let mut left = pending.clone();
+                left.retain(|device, _| !settled.devices.contains(device));
+                tails.mark_pending(&left);
+                for r in &derived {
+                    if tails.replaced(r) {
+                        changed[i].insert(r.id.clone(), r.from);
+                    }
+                }
                 settled
             }
             _ => Settled::default(),
         };
-        let applied =
-            self.store
-                .apply_batch_settling(agent, batch_id, stored, received, &mut settle);
-        let Some(tails) = tails else {
-            return Ok((applied?, BTreeMap::new()));
-        };
-        let applied = match applied {
-            Ok(applied) => applied,
-            Err(e) => {
-                // The results handed to the tails were not stored after all.
-                for r in stored {
-                    tails.forget(&r.target);
-                }
-                return Err(e);
+        let batches: Vec<NewBatch<'_>> = group
+            .iter()
+            .map(|q| NewBatch {
+                agent: &q.agent,
+                batch_id: &q.batch_id,
+                results: &q.results,
+                received: q.received,
+            })
+            .collect();
+        let e = match self.store.apply_batches_settling(&batches, &mut settle) {
+            Ok(applied) => {
+                self.metrics.committed(group.len());
+                return applied.into_iter().zip(changed).map(Ok).collect();
             }
+            Err(e) => e,
         };
-        let mut changed = BTreeMap::new();
-        if let Applied::New { pending, .. } = &applied {
-            tails.mark_pending(pending);
-            for r in &derived {
-                if tails.replaced(r) {
-                    changed.insert(r.id.clone(), r.from);
-                }
+        if let Some(tails) = tails {
+            // The results handed to the tails were not stored after all.
+            for r in group.iter().flat_map(|q| &q.results) {
+                tails.forget(&r.target);
             }
         }
-        Ok((applied, changed))
+        if group.len() == 1 {
+            return vec![Err(e)];
+        }
+        tracing::warn!(
+            batches = group.len(),
+            error = %e,
+            "storing a group of batches in one transaction failed; storing each alone"
+        );
+        group
+            .iter()
+            .flat_map(|q| self.store_group(std::slice::from_ref(q)))
+            .collect()
     }
 
     /// Hands the results a batch inserted (not those skipped as already stored) to the tails,
-    /// inside the batch's transaction: [`App::store_settling`] forgets the devices again if it
+    /// inside the batch's transaction: [`App::store_group`] forgets the devices again if it
     /// does not commit.
     fn append_to_tails(&self, tails: &state::Tails, stored: &[StoredResult], skipped: &[Skipped]) {
         let skip: std::collections::HashSet<usize> = skipped.iter().map(|s| s.index).collect();
