@@ -84,8 +84,7 @@ pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
     SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
-    SqliteStore,
-    SqliteWindowStore,
+    SqliteStore, SqliteWindowStore,
 };
 pub use windows::WindowStore;
 
