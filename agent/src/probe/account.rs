@@ -1,7 +1,8 @@
 //! What the login probes (`ldap`, `imap`, `smtp`, `smb`) share besides TLS: the folder their
-//! password files are read from, the clock certificates' days left are counted from, and
-//! their TLS client configurations (built once per CA setting), and reading a password at probe time (a file that changed is read anew; a missing one fails
-//! the probe with `config_error`, naming the file, never the value).
+//! password files are read from, the clock certificates' days left are counted from, their TLS
+//! client configurations (built once per CA setting), reading a password at probe time (a file
+//! that changed is read anew; a missing one fails the probe with `config_error`, naming the
+//! file, never the value), and the timeout around a whole session ([`within`]).
 
 use super::{FailureReason, Outcome};
 use crate::config::{Secret, SecretRef};
@@ -38,4 +39,20 @@ impl Account {
 /// Seconds since `started`, for a step's value.
 pub fn seconds(started: std::time::Instant) -> f64 {
     started.elapsed().as_secs_f64()
+}
+
+/// Runs a login probe's `session` within `timeout`: its outcome whether it passed (`Ok`) or
+/// failed at a step (`Err`), or `timeout` naming the kind when the server did not answer in time.
+pub async fn within(
+    kind: &str,
+    timeout: std::time::Duration,
+    session: impl std::future::Future<Output = Result<Outcome, Outcome>>,
+) -> Outcome {
+    match tokio::time::timeout(timeout, session).await {
+        Ok(Ok(out)) | Ok(Err(out)) => out,
+        Err(_) => Outcome::failure(
+            FailureReason::Timeout,
+            format!("{kind}: no answer within {timeout:?}"),
+        ),
+    }
 }

@@ -18,13 +18,7 @@ impl Prober for ImapProber {
     type Spec = ImapCheck;
 
     async fn probe(&self, target: &Target<'_>, spec: &ImapCheck, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, self.session(target, spec)).await {
-            Ok(Ok(out)) | Ok(Err(out)) => out,
-            Err(_) => Outcome::failure(
-                FailureReason::Timeout,
-                format!("imap: no answer within {timeout:?}"),
-            ),
-        }
+        super::account::within("imap", timeout, self.session(target, spec)).await
     }
 }
 

@@ -23,13 +23,7 @@ impl Prober for LdapProber {
     type Spec = LdapCheck;
 
     async fn probe(&self, target: &Target<'_>, spec: &LdapCheck, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, self.session(target, spec, timeout)).await {
-            Ok(Ok(out)) | Ok(Err(out)) => out,
-            Err(_) => Outcome::failure(
-                FailureReason::Timeout,
-                format!("ldap: no answer within {timeout:?}"),
-            ),
-        }
+        super::account::within("ldap", timeout, self.session(target, spec, timeout)).await
     }
 }
 

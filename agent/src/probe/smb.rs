@@ -27,13 +27,7 @@ impl Prober for SmbProber {
 
     async fn probe(&self, target: &Target<'_>, spec: &SmbCheck, timeout: Duration) -> Outcome {
         let client = Client::new(client_config(spec, timeout));
-        let out = match tokio::time::timeout(timeout, self.session(&client, target, spec)).await {
-            Ok(Ok(out)) | Ok(Err(out)) => out,
-            Err(_) => Outcome::failure(
-                FailureReason::Timeout,
-                format!("smb: no answer within {timeout:?}"),
-            ),
-        };
+        let out = super::account::within("smb", timeout, self.session(&client, target, spec)).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
         out
     }

@@ -32,13 +32,7 @@ impl Prober for SmtpProber {
     type Spec = SmtpCheck;
 
     async fn probe(&self, target: &Target<'_>, spec: &SmtpCheck, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, self.session(target, spec)).await {
-            Ok(Ok(out)) | Ok(Err(out)) => out,
-            Err(_) => Outcome::failure(
-                FailureReason::Timeout,
-                format!("smtp: no answer within {timeout:?}"),
-            ),
-        }
+        super::account::within("smtp", timeout, self.session(target, spec)).await
     }
 }
 

@@ -313,27 +313,13 @@ impl<S: NotifyStore> Notifier<S> {
         vars: Vec<(&'static str, String)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxId>, NotifyError> {
-        let mut ids = Vec::new();
-        for r in self.config.recipients(n.municipality, Role::Editors) {
-            let notice = Notice {
-                key: format!("{}:{r}", n.key_prefix),
-                kind: n.kind,
-                recipient: &r,
-                municipality: Some(n.municipality),
-                vars: vars.clone(),
-                due_at: self.held_until(n.since, now),
-                limited: true,
-                source: Some(n.source),
-                oncall_case: None,
-                csv: Vec::new(),
-            };
-            ids.extend(self.enqueue(notice)?);
-        }
-        Ok(ids)
+        let editors = self.config.recipients(n.municipality, Role::Editors);
+        self.tell(n, &vars, now, editors.iter(), "")
     }
 
     /// Enqueues a function's failure notice to its municipality's service desk too (an
-    /// intefunktion case is theirs), held like the editors' notice, its own key per recipient.
+    /// intefunktion case is theirs), held like the editors' notice, its own key per recipient
+    /// (`{key_prefix}:desk:{recipient}`); a desk address that is also an editor's is told once.
     fn tell_service_desk(
         &self,
         n: EditorNotice<'_>,
@@ -341,17 +327,28 @@ impl<S: NotifyStore> Notifier<S> {
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxId>, NotifyError> {
         let editors = self.config.recipients(n.municipality, Role::Editors);
+        let desk = self.config.recipients(n.municipality, Role::ServiceDesk);
+        let only_desk = desk.iter().filter(|r| !editors.contains(r));
+        self.tell(n, &vars, now, only_desk, "desk:")
+    }
+
+    /// Enqueues `n` to each of `recipients`, keyed `{key_prefix}:{tag}{recipient}`.
+    fn tell<'r>(
+        &self,
+        n: EditorNotice<'_>,
+        vars: &[(&'static str, String)],
+        now: DateTime<Utc>,
+        recipients: impl Iterator<Item = &'r String>,
+        tag: &str,
+    ) -> Result<Vec<OutboxId>, NotifyError> {
         let mut ids = Vec::new();
-        for r in self.config.recipients(n.municipality, Role::ServiceDesk) {
-            if editors.contains(&r) {
-                continue; // told once already
-            }
+        for r in recipients {
             let notice = Notice {
-                key: format!("{}:desk:{r}", n.key_prefix),
+                key: format!("{}:{tag}{r}", n.key_prefix),
                 kind: n.kind,
-                recipient: &r,
+                recipient: r,
                 municipality: Some(n.municipality),
-                vars: vars.clone(),
+                vars: vars.to_vec(),
                 due_at: self.held_until(n.since, now),
                 limited: true,
                 source: Some(n.source),
