@@ -415,6 +415,21 @@ fn get_routes(ack_token: &str) -> Vec<(String, String, bool, u16)> {
             true,
             200,
         ),
+        // The register's routes (the operator token, see `get_with_token`): the list's
+        // monitoring facts and billing's history are in the store; renewals are the YAML's.
+        ("/api/v1/inventory", "/api/v1/inventory".into(), true, 200),
+        (
+            "/api/v1/inventory/renewals",
+            "/api/v1/inventory/renewals?within=180d".into(),
+            false,
+            200,
+        ),
+        (
+            "/api/v1/inventory/billing",
+            format!("/api/v1/inventory/billing?period={year}-T1"),
+            true,
+            200,
+        ),
     ];
     let covered: BTreeSet<String> = table.iter().map(|(r, ..)| r.to_string()).collect();
     assert_eq!(
@@ -427,14 +442,20 @@ fn get_routes(ack_token: &str) -> Vec<(String, String, bool, u16)> {
         .collect()
 }
 
-/// `GET path` with the agent's token (the assignment needs it; the others ignore it).
+/// The operator token this test configures (the register's routes need it).
+const OPERATOR_TOKEN: &str = "operator-token-0123456789abcdef";
+
+/// `GET path` with the agent's token (the assignment needs it; the others but the register's
+/// ignore it), or the operator's for the register's routes.
 fn get_with_token(port: u16, path: &str) -> (u16, String, String) {
+    let token = if path.starts_with("/api/v1/inventory") {
+        OPERATOR_TOKEN
+    } else {
+        rig::TOKEN
+    };
     rig::http(
         port,
-        &format!(
-            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
-            rig::TOKEN
-        ),
+        &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"),
     )
     .unwrap_or_else(|| panic!("GET {path}: no answer within 2 s"))
 }
@@ -457,6 +478,12 @@ fn every_route_answers_503_with_retry_after_while_postgres_is_away() {
     rig::owner_only(&dir.join("ack.key"), key);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("  ack: { public_url: \"http://127.0.0.1\", key: { file: ack.key } }\n");
+    rig::owner_only(&dir.join("operator.token"), OPERATOR_TOKEN);
+    let text = text.replacen(
+        "collector:\n",
+        "collector:\n  operator_token: { file: operator.token }\n",
+        1,
+    );
     std::fs::write(&config, text).unwrap();
     // A valid, unexpired link for alert 1 at step 0 (`notify::ack`'s format).
     let body = format!("1.0.{}", Utc::now().timestamp() + 3600);
