@@ -87,6 +87,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The ICMP prober's socket registers with the runtime: build the probers inside it.
+    let _inside = rt.enter();
     let probers = Probers::new(&cfg.probe_settings(), Arc::new(SystemClock)).unwrap();
     println!("| probe | rounds | median wall ms | p90 wall ms | agent CPU ms per probe |");
     println!("|---|---|---|---|---|");
