@@ -48,7 +48,7 @@ sites:
   - { id: stadshuset, name: Stadshuset, municipality: Ulricehamn, node: true }
   - { id: kommunhuset, name: Kommunhuset, municipality: Tranemo }
 devices:
-  - { id: sw-core, class: switch, site: stadshuset, address: 10.20.0.2, interval: 300s, checks: [icmp] }
+  - { id: sw-core, class: switch, site: stadshuset, address: 10.20.0.2, interval: 300s, checks: [icmp], register: { purchased: 2021-03-01, owner: IT-enheten } }
   - { id: ap-1, class: access_point, site: stadshuset, address: 10.20.1.11, parent: sw-core, interval: 300s, checks: [icmp] }
   - { id: ap-2, class: access_point, site: stadshuset, address: 10.20.1.12, parent: sw-core, interval: 300s, checks: [icmp] }
   - { id: ups-1, class: ups, site: stadshuset, address: 10.20.0.5, parent: sw-core, interval: 300s, checks: [icmp, snmp] }
