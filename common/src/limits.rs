@@ -226,13 +226,12 @@ pub fn fit(r: &mut ProbeResult) {
 mod tests {
     use super::*;
     use crate::wire::Finding;
-    use chrono::Utc;
 
     fn result() -> ProbeResult {
         ProbeResult {
             target: "sw".into(),
             check: "icmp".into(),
-            time: Utc::now(),
+            time: "2026-03-10T10:00:00Z".parse().unwrap(),
             ok: false,
             duration_ms: 1.0,
             error: Some("timeout".into()),
