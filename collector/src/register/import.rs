@@ -37,19 +37,8 @@ pub const COLUMNS: [&str; 17] = [
 /// Columns of the list that the import ignores.
 pub const IGNORED: [&str; 4] = ["municipality", "state", "last_seen", "availability_year"];
 
-/// The register keys (`register:`), in the order they are written.
-const REGISTER: [&str; 10] = [
-    "serial",
-    "model",
-    "asset_tag",
-    "owner",
-    "purchased",
-    "price",
-    "depreciation_months",
-    "warranty_until",
-    "insurance",
-    "renew_after_months",
-];
+/// The register keys (`register:`), in the order they are written: the columns after `status`.
+const REGISTER: &[&str] = COLUMNS.split_at(7).1;
 
 /// An import's result: the YAML and what was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
