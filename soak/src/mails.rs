@@ -276,13 +276,17 @@ fn learned_at(plan: &Plan, agent: usize, edge: Ms, probes: i64) -> Between {
             // The agents' pushes failed meanwhile: they retry with a backoff doubling from 1 s
             // (full jitter, its bounds adding up to about the time failed), so the next may come
             // about as long after the return as the fault lasted.
-            FaultKind::CollectorKill | FaultKind::CollectorStop | FaultKind::DiskFull => {
-                f.end + (f.end - f.start) + 2_000 + SETTLE_MS
+            // With the pair, a notice may wait for the killed or frozen leader's lease.
+            FaultKind::CollectorKill
+            | FaultKind::CollectorStop
+            | FaultKind::DiskFull
+            | FaultKind::PostgresStop => {
+                f.end + (f.end - f.start) + 2_000 + SETTLE_MS + plan.takeover_ms
             }
             _ => continue,
         };
         // A full disk may not stop every write (a file may still have room).
-        if f.start < early && f.kind != FaultKind::DiskFull {
+        if f.start < early && !matches!(f.kind, FaultKind::DiskFull | FaultKind::PostgresStop) {
             early = early.max(f.end);
         }
         late = late.max(after);

@@ -43,6 +43,11 @@ enum Command {
         /// Seconds between probes of every device.
         #[arg(long, default_value_t = 5)]
         interval: u32,
+        /// Two collector nodes on a throwaway PostgreSQL cluster instead of one on SQLite; the
+        /// collector faults strike the leader, and PostgreSQL is stopped where SQLite's disk
+        /// fills.
+        #[arg(long)]
+        postgres: bool,
     },
 }
 
@@ -74,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             minutes,
             devices,
             interval,
+            postgres,
         } => {
             let summary = driftvakt_soak::real::run(driftvakt_soak::real::RealParams {
                 seed,
@@ -81,6 +87,11 @@ fn main() -> anyhow::Result<()> {
                 devices,
                 interval_s: interval,
                 bin_dir: bin_dir()?,
+                backend: if postgres {
+                    driftvakt_soak::plan::Backend::PostgresPair
+                } else {
+                    driftvakt_soak::plan::Backend::Sqlite
+                },
             })?;
             println!("{}", serde_json::to_string(&summary)?);
             if !summary.passed() {

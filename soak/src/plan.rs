@@ -42,6 +42,25 @@ pub enum FaultKind {
     /// database's size through `prlimit`, `SIGXFSZ` ignored from its start), as on a full
     /// disk: writes that need space fail. Nothing may be lost, and it recovers by itself.
     DiskFull,
+    /// With the PostgreSQL pair (`--postgres`), in `DiskFull`'s place: the database server
+    /// stopped (`pg_ctl stop -m fast`) for the silence, then started again. Ingest answers 503,
+    /// the agents keep their spools, the nodes keep their work for its return.
+    PostgresStop,
+}
+
+/// The pair's leader lease and heartbeat (`collector.cluster`, written into its configuration).
+pub const PAIR_LEASE_MS: Ms = 10_000;
+pub const PAIR_HEARTBEAT_MS: Ms = 2_000;
+
+/// The store the collectors of a real-time run share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// One collector on a SQLite file.
+    #[default]
+    Sqlite,
+    /// Two collector nodes (one leader lease) on one throwaway PostgreSQL cluster; the
+    /// collector faults strike the node that leads at that moment.
+    PostgresPair,
 }
 
 const KINDS: [FaultKind; 7] = [
@@ -78,11 +97,27 @@ pub struct Plan {
     pub smtp_refusing: Vec<Span>,
     /// Spans the webhook receiver answers every request with 500.
     pub webhook_failing: Vec<Span>,
+    /// How long after a collector fault a notice may wait beyond the agents' return: 0 for
+    /// one collector; for the pair, the leader lease and a heartbeat (a killed or frozen leader
+    /// is replaced only when its lease expires).
+    pub takeover_ms: Ms,
 }
 
 impl Plan {
     /// The plan of `seed` over `run_ms` with `devices` devices probed every `interval_s`.
     pub fn generate(seed: u64, run_ms: Ms, devices: usize, interval_s: u32) -> Plan {
+        Plan::generate_for(seed, run_ms, devices, interval_s, Backend::Sqlite)
+    }
+
+    /// [`Plan::generate`] for a backend: the pair's plan has `PostgresStop` where one
+    /// collector's has `DiskFull`, and its notices may wait for a lease to pass.
+    pub fn generate_for(
+        seed: u64,
+        run_ms: Ms,
+        devices: usize,
+        interval_s: u32,
+        backend: Backend,
+    ) -> Plan {
         let interval = i64::from(interval_s.max(1)) * 1000;
         let slot = 10 * interval;
         let slots = (run_ms / slot).max(4);
@@ -110,9 +145,20 @@ impl Plan {
             smtp_down: Vec::new(),
             smtp_refusing: Vec::new(),
             webhook_failing: Vec::new(),
+            takeover_ms: match backend {
+                Backend::Sqlite => 0,
+                Backend::PostgresPair => PAIR_LEASE_MS + PAIR_HEARTBEAT_MS,
+            },
         };
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_7ea1);
         plan.schedule_faults(&mut rng);
+        if backend == Backend::PostgresPair {
+            for f in &mut plan.faults {
+                if f.kind == FaultKind::DiskFull {
+                    f.kind = FaultKind::PostgresStop;
+                }
+            }
+        }
         plan.schedule_dark(&mut rng);
         plan
     }
@@ -152,7 +198,9 @@ impl Plan {
                     self.silence()
                 }
                 FaultKind::CollectorKill => 3_000,
-                FaultKind::CollectorStop | FaultKind::DiskFull => self.silence().min(15_000),
+                FaultKind::CollectorStop | FaultKind::DiskFull | FaultKind::PostgresStop => {
+                    self.silence().min(15_000)
+                }
                 FaultKind::SpoolDeleted => 3_000,
             };
             self.faults.push(Fault {

@@ -28,7 +28,9 @@
 
 use crate::mails;
 use crate::oracle::{self, Expected};
-use crate::plan::{match_with_tolerance, Fault, FaultKind, Plan};
+use crate::plan::{
+    match_with_tolerance, Backend, Fault, FaultKind, Plan, PAIR_HEARTBEAT_MS, PAIR_LEASE_MS,
+};
 use crate::procs::{
     free_port, http_get, metric, read_spool, wait_until, Devices, Proc, WebhookPeer,
 };
@@ -36,6 +38,7 @@ use crate::schedule::{Ms, World, STALE_INTERVALS};
 use anyhow::{bail, Context, Result};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::{Database, EntityKind, Store};
+use driftvakt_testkit::pg::PgCluster;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
@@ -67,12 +70,16 @@ pub struct RealParams {
     pub interval_s: u32,
     /// Where `driftvakt-agent` and `driftvakt-collector` are.
     pub bin_dir: PathBuf,
+    /// One collector on SQLite, or the pair on a throwaway PostgreSQL cluster.
+    pub backend: Backend,
 }
 
 /// The line printed at the end of a real-time run.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RealSummary {
     pub seed: u64,
+    /// `sqlite` (one collector) or `postgres-pair`.
+    pub backend: String,
     pub minutes: f64,
     pub devices: usize,
     pub services: usize,
@@ -100,6 +107,8 @@ pub struct RealSummary {
     pub errors_unexpected: usize,
     pub twin_seen: bool,
     pub spool_resets: usize,
+    /// Collector faults (kill, stop) that struck the node holding the leader lease.
+    pub leaders_struck: usize,
     /// Mails and webhook requests the mail oracle expects.
     pub mails_expected: usize,
     /// Distinct messages received (mails by `Message-ID`, webhook requests by
@@ -145,10 +154,16 @@ type Made = BTreeMap<(String, String, Ms), bool>;
 struct Rig {
     dir: PathBuf,
     bin_dir: PathBuf,
-    config: PathBuf,
-    collector_port: u16,
-    collector: Option<Proc>,
-    collector_starts: usize,
+    /// The collector nodes: one on SQLite, two on PostgreSQL.
+    nodes: Vec<NodeProc>,
+    /// `--database` for every node (the SQLite file or the PostgreSQL URL).
+    database: String,
+    /// The PostgreSQL cluster of the pair.
+    pg: Option<PgCluster>,
+    /// The node a collector fault struck (started again or woken at its end).
+    struck: usize,
+    /// Collector faults that struck the node holding the leader lease.
+    leaders_struck: usize,
     agents: Vec<AgentProc>,
     smtp_port: u16,
     smtp: Option<Proc>,
@@ -162,6 +177,15 @@ struct Rig {
     spool_resets: usize,
 }
 
+/// One collector node: its configuration (its own `collector.node`), port and process.
+struct NodeProc {
+    name: String,
+    config: PathBuf,
+    port: u16,
+    proc: Option<Proc>,
+    starts: usize,
+}
+
 struct AgentProc {
     id: String,
     dir: PathBuf,
@@ -173,15 +197,17 @@ struct AgentProc {
 }
 
 impl Rig {
-    fn start_collector(&mut self) -> Result<()> {
+    fn start_collector(&mut self, n: usize) -> Result<()> {
+        let node = &mut self.nodes[n];
         let log = self
             .dir
-            .join(format!("collector-{}.log", self.collector_starts));
-        self.collector_starts += 1;
+            .join(format!("collector-{}{}.log", node.name, node.starts));
+        node.starts += 1;
         let mut cmd = Command::new(self.bin_dir.join("driftvakt-collector"));
         cmd.args(["run", "--config"])
-            .arg(&self.config)
-            .args(["--listen", &format!("127.0.0.1:{}", self.collector_port)]);
+            .arg(&node.config)
+            .args(["--listen", &format!("127.0.0.1:{}", node.port)])
+            .args(["--database", &self.database]);
         // A write past RLIMIT_FSIZE (`DiskFull`) then fails with EFBIG, as on a full disk,
         // instead of killing the process (an ignored signal stays ignored across exec).
         // SAFETY: signal(2) is async-signal-safe, and nothing else runs between fork and exec.
@@ -191,15 +217,36 @@ impl Rig {
                 Ok(())
             });
         }
-        self.collector = Some(Proc::spawn("collector", &mut cmd, &log)?);
+        node.proc = Some(Proc::spawn("collector", &mut cmd, &log)?);
         Ok(())
     }
 
-    fn wait_collector(&mut self) -> Result<()> {
-        let port = self.collector_port;
+    fn wait_collector(&mut self, n: usize) -> Result<()> {
+        let port = self.nodes[n].port;
         wait_until("the collector's /healthz", Duration::from_secs(90), || {
             http_get(port, "/healthz", Duration::from_secs(1)).is_some_and(|(s, _)| s == 200)
         })
+    }
+
+    /// The node that holds the leader lease now (`driftvakt_cluster_leader` 1), else the first
+    /// that runs: the one a collector fault strikes.
+    fn leader(&self) -> usize {
+        self.lease_holder()
+            .or_else(|| self.nodes.iter().position(|n| n.proc.is_some()))
+            .unwrap_or(0)
+    }
+
+    /// The node whose `/metrics` says it holds the leader lease.
+    fn lease_holder(&self) -> Option<usize> {
+        let leads = |n: &NodeProc| metric(n.port, "driftvakt_cluster_leader") == Some(1.0);
+        self.nodes.iter().position(|n| n.proc.is_some() && leads(n))
+    }
+
+    /// Picks the node a collector fault strikes: the leader.
+    fn strike(&mut self) {
+        let holder = self.lease_holder();
+        self.leaders_struck += usize::from(holder.is_some());
+        self.struck = self.leader();
     }
 
     fn start_smtp(&mut self) -> Result<()> {
@@ -259,10 +306,15 @@ impl Rig {
             }
         }
         let yaml = format!(
-            "agent:\n  id: {id}\n  listen: 127.0.0.1:{metrics}\n  collector:\n    url: http://127.0.0.1:{port}\n    token: {{ file: token }}\n    batch_size: 50\n    push_interval: 500ms\n    assignment_refresh: 10s\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:{devices}\n",
+            "agent:\n  id: {id}\n  listen: 127.0.0.1:{metrics}\n  collector:\n    urls: [{urls}]\n    token: {{ file: token }}\n    batch_size: 50\n    push_interval: 500ms\n    assignment_refresh: 10s\n  spool:\n    dir: spool\n    max_bytes: 256MiB\ndevices:{devices}\n",
             id = ag.id,
             metrics = ag.metrics_port,
-            port = self.collector_port,
+            urls = self
+                .nodes
+                .iter()
+                .map(|n| format!("\"http://127.0.0.1:{}\"", n.port))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         let path = ag.dir.join("agent.yaml");
         std::fs::write(&path, yaml)?;
@@ -320,19 +372,31 @@ impl Rig {
             (FaultKind::AgentStop, false) => self.signal_agent(a, libc::SIGSTOP),
             (FaultKind::AgentStop, true) => self.signal_agent(a, libc::SIGCONT),
             (FaultKind::CollectorKill, false) => {
-                if let Some(mut p) = self.collector.take() {
+                self.strike();
+                if let Some(mut p) = self.nodes[self.struck].proc.take() {
                     p.kill();
                 }
             }
-            (FaultKind::CollectorKill, true) => self.start_collector()?,
+            (FaultKind::CollectorKill, true) => self.start_collector(self.struck)?,
             (FaultKind::CollectorStop, false) => {
-                if let Some(p) = &self.collector {
+                self.strike();
+                if let Some(p) = &self.nodes[self.struck].proc {
                     p.signal(libc::SIGSTOP);
                 }
             }
             (FaultKind::CollectorStop, true) => {
-                if let Some(p) = &self.collector {
+                if let Some(p) = &self.nodes[self.struck].proc {
                     p.signal(libc::SIGCONT);
+                }
+            }
+            (FaultKind::PostgresStop, false) => {
+                if let Some(pg) = &self.pg {
+                    pg.pg_ctl_stop_mode("fast");
+                }
+            }
+            (FaultKind::PostgresStop, true) => {
+                if let Some(pg) = &self.pg {
+                    pg.pg_ctl_start();
                 }
             }
             (FaultKind::ClockStep, at_end) => {
@@ -343,7 +407,7 @@ impl Rig {
                 )?;
             }
             (FaultKind::DiskFull, at_end) => {
-                if let Some(p) = &self.collector {
+                if let Some(p) = &self.nodes[0].proc {
                     let db = self.dir.join("soak.db");
                     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
                     p.limit_file_size((!at_end).then_some(size))?;
@@ -441,7 +505,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         bail!("{FAKETIME} is missing: the soak steps the agents' clocks with Debian's libfaketime (`apt-get install libfaketime`)");
     }
     let run_ms = (p.minutes * 60_000.0) as Ms;
-    let plan = Plan::generate(p.seed, run_ms, p.devices, p.interval_s);
+    let plan = Plan::generate_for(p.seed, run_ms, p.devices, p.interval_s, p.backend);
     let world = Arc::new(plan.world.clone());
     let base = std::env::var_os("SOAK_TMPDIR")
         .map(PathBuf::from)
@@ -458,17 +522,33 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     let hook = WebhookPeer::start()?;
     write_secret(&dir.join("hook.key"), "soak-webhook-key-0123456789")?;
     let config = dir.join("collector.yaml");
-    std::fs::write(
-        &config,
-        plan.inventory_yaml(&dir, &devices.ports, smtp_port, hook.port),
-    )?;
+    let yaml = plan.inventory_yaml(&dir, &devices.ports, smtp_port, hook.port);
+    std::fs::write(&config, &yaml)?;
+    let (pg, database, nodes) = match p.backend {
+        Backend::Sqlite => {
+            let node = NodeProc::new("", config.clone())?;
+            (None, dir.join("soak.db").display().to_string(), vec![node])
+        }
+        Backend::PostgresPair => {
+            let pg = PgCluster::start();
+            let url = pg.url(&pg.create_database());
+            let mut nodes = Vec::new();
+            for name in ["a", "b"] {
+                let path = dir.join(format!("collector-{name}.yaml"));
+                std::fs::write(&path, pair_node_yaml(&yaml, name))?;
+                nodes.push(NodeProc::new(name, path)?);
+            }
+            (Some(pg), url, nodes)
+        }
+    };
     let mut rig = Rig {
         dir: dir.clone(),
         bin_dir: p.bin_dir.clone(),
-        config: config.clone(),
-        collector_port: free_port()?,
-        collector: None,
-        collector_starts: 0,
+        nodes,
+        database: database.clone(),
+        pg,
+        struck: 0,
+        leaders_struck: 0,
         agents: Vec::new(),
         smtp_port,
         smtp: None,
@@ -492,8 +572,10 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         });
     }
     rig.start_smtp()?;
-    rig.start_collector()?;
-    rig.wait_collector()?;
+    for n in 0..rig.nodes.len() {
+        rig.start_collector(n)?;
+        rig.wait_collector(n)?;
+    }
 
     // The run's clock: ms after t0 (monotonic), and the same instant in Unix ms.
     let t0 = Instant::now();
@@ -530,16 +612,20 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     }
     rig.snapshot_spools();
     // Notices of the last recoveries, and any held while the SMTP server was away, go out.
-    let port = rig.collector_port;
     std::thread::sleep(Duration::from_secs(5));
     wait_until(
-        "the collector's outbox to be empty",
+        "the leader's outbox to be empty",
         Duration::from_secs(120),
-        || metric(port, "driftvakt_notify_outbox_pending") == Some(0.0),
+        || {
+            let port = rig.nodes[rig.leader()].port;
+            metric(port, "driftvakt_notify_outbox_pending") == Some(0.0)
+        },
     )?;
-    if let Some(mut c) = rig.collector.take() {
-        if !c.terminate(Duration::from_secs(30)) {
-            eprintln!("soak: the collector did not stop within 30 s on SIGTERM");
+    for node in &mut rig.nodes {
+        if let Some(mut c) = node.proc.take() {
+            if !c.terminate(Duration::from_secs(30)) {
+                eprintln!("soak: the collector did not stop within 30 s on SIGTERM");
+            }
         }
     }
     if let Some(mut s) = rig.smtp.take() {
@@ -549,6 +635,10 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
 
     let mut summary = RealSummary {
         seed: p.seed,
+        backend: match p.backend {
+            Backend::Sqlite => "sqlite".into(),
+            Backend::PostgresPair => "postgres-pair".into(),
+        },
         minutes: p.minutes,
         devices: world.devices.len(),
         services: world.services.len(),
@@ -556,9 +646,18 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         tolerance_ms: plan.tolerance(),
         start_ms: epoch0,
         spool_resets: rig.spool_resets,
+        leaders_struck: rig.leaders_struck,
         replay: format!(
-            "scripts/soak real --seed {} --minutes {} --devices {} --interval {}",
-            p.seed, p.minutes, p.devices, p.interval_s
+            "scripts/soak real --seed {} --minutes {} --devices {} --interval {}{}",
+            p.seed,
+            p.minutes,
+            p.devices,
+            p.interval_s,
+            if p.backend == Backend::PostgresPair {
+                " --postgres"
+            } else {
+                ""
+            }
         ),
         ..RealSummary::default()
     };
@@ -585,6 +684,7 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
     compare(
         &plan,
         &config,
+        &database,
         &made,
         &ahead,
         epoch0,
@@ -604,6 +704,28 @@ pub fn run(p: RealParams) -> Result<RealSummary> {
         summary.logs = tmp.keep().display().to_string();
     }
     Ok(summary)
+}
+
+impl NodeProc {
+    fn new(name: &str, config: PathBuf) -> Result<NodeProc> {
+        Ok(NodeProc {
+            name: name.into(),
+            config,
+            port: free_port()?,
+            proc: None,
+            starts: 0,
+        })
+    }
+}
+
+/// One node's configuration of the pair: the run's, with its own `collector.node` and the
+/// lease the plan expects.
+fn pair_node_yaml(yaml: &str, name: &str) -> String {
+    let lease = format!(
+        "collector:\n  node: soak-{name}\n  cluster: {{ lease: {}ms, heartbeat: {}ms }}\n",
+        PAIR_LEASE_MS, PAIR_HEARTBEAT_MS
+    );
+    yaml.replacen("collector:\n", &lease, 1)
 }
 
 fn token(i: usize, agent: &str) -> String {
@@ -661,14 +783,20 @@ fn wait_for(t0: Instant, at: Ms, rig: &mut Rig, next_snapshot: &mut Ms) -> Resul
 fn compare(
     plan: &Plan,
     config: &Path,
+    database: &str,
     made: &Made,
     ahead: &Made,
     epoch0: Ms,
     stop_rel: Ms,
     summary: &mut RealSummary,
 ) -> Result<()> {
-    let inv = Inventory::load(config).map_err(|e| anyhow::anyhow!("inventory: {e}"))?;
-    let db = Database::open(&inv.settings.database).context("opening the collector's store")?;
+    // The configuration is loaded as the collector loads it (it must be valid), the store
+    // opened where the nodes had it.
+    Inventory::load(config).map_err(|e| anyhow::anyhow!("inventory: {e}"))?;
+    let location = database
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the database {database}: {e}"))?;
+    let db = Database::open(&location).context("opening the collector's store")?;
     let store = db.store()?;
     let world = &plan.world;
     count_results(world, &*store, made, ahead, summary)?;
@@ -887,9 +1015,11 @@ fn while_disk_full(plan: &Plan, epoch0: Ms, line: &str) -> bool {
         return false;
     };
     let t = t.timestamp_millis() - epoch0;
-    plan.faults
-        .iter()
-        .any(|f| f.kind == FaultKind::DiskFull && f.start <= t && t <= f.end + 10_000)
+    plan.faults.iter().any(|f| {
+        matches!(f.kind, FaultKind::DiskFull | FaultKind::PostgresStop)
+            && f.start <= t
+            && t <= f.end + 10_000
+    })
 }
 
 /// ERROR lines in the logs: those the plan causes (a spool folder taken away; pushes and mails
