@@ -17,6 +17,7 @@
 mod announced;
 pub mod backup;
 mod batch;
+mod audit;
 mod cluster;
 mod compact;
 pub mod copy;
@@ -32,6 +33,7 @@ mod service_updates;
 mod windows;
 
 pub use announced::SqliteAnnouncedStore;
+pub use audit::SqliteAuditStore;
 pub use cluster::{send_epoch_of, SqliteClusterStore};
 pub use incidents::SqliteIncidentStore;
 pub use intefunktion::SqliteIntefunktionStore;
