@@ -153,14 +153,19 @@ pub async fn change_incident(
     request: Request,
 ) -> Response {
     let detail = format!("incident {id}");
-    let (parts, form, _) = match enter(&s, &d, request, "incident.change", &detail, Action::Edit).await {
-        Ok(x) => x,
+    let (parts, b) = request.into_parts();
+    let form = match Form::read(&parts, b).await {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let closing = !form.get("stang").is_empty();
-    let what = if closing { "incident.close" } else { "incident.update" };
     // Closing is an operator's; an update is an editor's too.
-    let v = match gate(&s, &d, &parts, &form, what, &detail, if closing { Action::Operate } else { Action::Edit }).await {
+    let closing = !form.get("stang").is_empty();
+    let (what, needs) = if closing {
+        ("incident.close", Action::Operate)
+    } else {
+        ("incident.update", Action::Edit)
+    };
+    let v = match gate(&s, &d, &parts, &form, what, &detail, needs).await {
         Ok(v) => v,
         Err(r) => return r,
     };
