@@ -39,6 +39,7 @@ collector:
   database: DATABASE
   operator_token: { env: DV_PAGES_OPERATOR }
   grafana_url: http://127.0.0.1:9/grafana
+  web: { auth: local, users_file: users.yaml }
 sites:
   - { id: kommunhuset, name: Kommunhuset, municipality: Tranemo, node: true }
   - { id: skolan, name: Länghemskolan, municipality: Tranemo }
@@ -319,6 +320,7 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     eprintln!("screenshots: {}", shots.display());
     eprintln!("chromium: {}", browser.display());
 
+    add_operator(&config);
     let collector = start_collector(&config, port, &dir.path().join("collector-1.log"));
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
@@ -589,6 +591,9 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     cdp.screenshot(&shots.join("kvittera-larm.png"));
     assert_accessible(&mut cdp, &axe, "kvittera-larm");
 
+    cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
+    drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
+
     // Restart: the same feed ids.
     drop(collector);
     let _collector = start_collector(&config, port, &dir.path().join("collector-2.log"));
@@ -605,4 +610,117 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
         ids2.len(),
         shots.display()
     );
+}
+
+const OPERATOR_PASSWORD: &str = "ett riktigt långt lösenord";
+
+/// `driftvakt-collector user add anna --role operator` for the operator web.
+fn add_operator(config: &Path) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
+        .args(["user", "add", "anna", "--role", "operator", "--config"])
+        .arg(config)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{OPERATOR_PASSWORD}").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A session of the operator web: logs in through the form over plain HTTP; the session
+/// cookie's value.
+fn operator_session(port: u16) -> String {
+    use driftvakt_collector_testkit::http::http;
+    let (status, head, page) = http(
+        port,
+        "GET /drift/logga-in HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{page}");
+    let cookie = |head: &str, name: &str| -> String {
+        head.lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: "))
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no cookie {name} in {head}"))
+    };
+    let login = cookie(&head, "dv_login");
+    let body = serde_urlencoded::to_string([
+        ("csrf", login.as_str()),
+        ("namn", "anna"),
+        ("losenord", OPERATOR_PASSWORD),
+    ])
+    .unwrap();
+    let (status, head, _) = http(
+        port,
+        &format!(
+            "POST /drift/logga-in HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: dv_login={login}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "{head}");
+    cookie(&head, "dv_session")
+}
+
+/// The operator web's pages in both browsers: the login page, then (with the session cookie
+/// set as the login sets it: Secure, HttpOnly, SameSite=Strict) the overview, the windows and
+/// the audit log; axe-core finds no WCAG 2.1 A/AA violation on any, nothing is fetched from
+/// elsewhere, and without JavaScript each shows the same forms (the pages have no script).
+fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) {
+    let base = format!("http://127.0.0.1:{port}");
+    let session = operator_session(port);
+    let pages = [
+        ("drift-logga-in", "/drift/logga-in", vec!["Användarnamn", "Lösenord", "Logga in"]),
+        (
+            "drift-oversikt",
+            "/drift/",
+            vec![
+                "Inloggad som anna (operatör)",
+                "Larm som inte är kvitterade",
+                "Trådlöst nätverk",
+                "Publicera uppdatering",
+                "E-post fungerar inte",
+                "Registrera en incident",
+            ],
+        ),
+        (
+            "drift-fonster",
+            "/drift/fonster",
+            vec!["Servicefönster", "Byte av brandväggar.", "Lägg till ett tillfälligt fönster"],
+        ),
+        ("drift-logg", "/drift/logg", vec!["anna", "login", "ok"]),
+    ];
+    for (i, (name, path, must_show)) in pages.iter().enumerate() {
+        if i == 1 {
+            for b in [&mut *cdp, &mut *nojs] {
+                let set = b.call(
+                    "Network.setCookie",
+                    json!({ "name": "dv_session", "value": session, "url": format!("{base}/drift/"),
+                            "path": "/drift", "secure": true, "httpOnly": true, "sameSite": "Strict" }),
+                );
+                assert_eq!(set["success"], true, "{set}");
+            }
+        }
+        let url = format!("{base}{path}");
+        let mut forms = Vec::new();
+        for b in [&mut *cdp, &mut *nojs] {
+            let requests = b.open(&url);
+            assert!(
+                requests.iter().all(|r| r.starts_with(&base)),
+                "{name}: {requests:?}"
+            );
+            let (main, _) = b.html("main");
+            for s in must_show {
+                assert!(main.contains(s), "{name} does not show {s:?}:\n{main}");
+            }
+            forms.push(main.matches("<form").count());
+        }
+        assert_eq!(forms[0], forms[1], "{name}: other forms without JavaScript");
+        assert_eq!(cdp.eval("document.documentElement.lang"), "sv");
+        assert_eq!(cdp.eval("document.scripts.length"), 0, "{name} has a script");
+        cdp.screenshot(&shots.join(format!("{name}.png")));
+        assert_accessible(cdp, axe, name);
+    }
 }
