@@ -117,7 +117,11 @@ fn accounts(inv: &Inventory) -> Result<Vec<String>, CliError> {
     else {
         return Ok(Vec::new());
     };
-    let path = inv.path.parent().unwrap_or(std::path::Path::new(".")).join(file);
+    let path = inv
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(file);
     let accounts = crate::web::accounts::Accounts::load(&path)
         .map_err(|e| CliError::Usage(format!("collector.web.users_file: {e}")))?;
     Ok(if accounts.users.is_empty() {

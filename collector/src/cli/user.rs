@@ -43,7 +43,11 @@ pub enum Action {
 /// The accounts' file of the `--config` file's `collector.web` (`auth: local`).
 fn users_file(args: &UserArgs) -> Result<PathBuf, CliError> {
     let inv = args.common.common()?.load()?;
-    let web = inv.settings.web.as_ref().filter(|w| w.auth == AuthKind::Local);
+    let web = inv
+        .settings
+        .web
+        .as_ref()
+        .filter(|w| w.auth == AuthKind::Local);
     let file = web.and_then(|w| w.users_file.as_ref()).ok_or_else(|| {
         CliError::Usage(
             "the --config file has no `collector.web` with `auth: local` and `users_file:`".into(),

@@ -39,8 +39,7 @@ pub(crate) const SELECT_RECENT: &str =
      ORDER BY id DESC LIMIT $1";
 
 /// The insert both backends run (PostgreSQL appends `RETURNING id`).
-pub(crate) const INSERT: &str =
-    "INSERT INTO audit_log (at, who, action, detail, peer, outcome)
+pub(crate) const INSERT: &str = "INSERT INTO audit_log (at, who, action, detail, peer, outcome)
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// A row as read: (id, at, who, action, detail, peer, outcome).

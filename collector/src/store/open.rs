@@ -13,11 +13,11 @@ use super::pg::{self, Pool};
 use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
-    AnnouncedStore, AuditStore, ClusterStore, IncidentStore, IntefunktionStore, Location, OncallCaseStore,
-    OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore,
-    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
-    SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
-    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    AnnouncedStore, AuditStore, ClusterStore, IncidentStore, IntefunktionStore, Location,
+    OncallCaseStore, OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState,
+    ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore,
+    SqliteIntefunktionStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore,
+    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -206,7 +206,10 @@ mod tests {
         a.save(&path).unwrap();
         let read = Accounts::load(&path).unwrap();
         assert!(read.users[0].hash.starts_with("$argon2id$"));
-        assert_eq!(read.verify("anna", "ett långt lösenord"), Some(Role::Operator));
+        assert_eq!(
+            read.verify("anna", "ett långt lösenord"),
+            Some(Role::Operator)
+        );
         assert_eq!(read.verify("anna", "fel lösenord här"), None);
         assert_eq!(read.verify("okänd", "ett långt lösenord"), None);
     }

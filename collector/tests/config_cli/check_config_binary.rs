@@ -152,6 +152,10 @@ fn an_operator_web_users_file_that_does_not_read() {
     both_refuse(
         &yaml,
         |dir| std::fs::write(dir.join("users.yaml"), "users: [ { name: anna } ]\n").unwrap(),
-        &["collector.web.users_file:", "users.yaml", "missing field `role`"],
+        &[
+            "collector.web.users_file:",
+            "users.yaml",
+            "missing field `role`",
+        ],
     );
 }

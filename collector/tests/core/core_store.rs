@@ -726,8 +726,20 @@ fn audit_suite(s: &dyn driftvakt_collector::store::AuditStore) {
     assert!(second > first);
     let read = s.recent(10).unwrap();
     assert_eq!(read.len(), 2);
-    assert_eq!(read[0], AuditEntry { id: second, ..line(1, "refused: no session") });
-    assert_eq!(read[1], AuditEntry { id: first, ..line(0, "ok") });
+    assert_eq!(
+        read[0],
+        AuditEntry {
+            id: second,
+            ..line(1, "refused: no session")
+        }
+    );
+    assert_eq!(
+        read[1],
+        AuditEntry {
+            id: first,
+            ..line(0, "ok")
+        }
+    );
     assert_eq!(s.recent(1).unwrap().len(), 1);
 }
 

@@ -83,7 +83,11 @@ impl Browser {
         let cookie = if self.cookies.is_empty() {
             String::new()
         } else {
-            let pairs: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pairs: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             format!("Cookie: {}\r\n", pairs.join("; "))
         };
         let form = if method == "POST" {
@@ -167,7 +171,9 @@ fn csrf_of(page: &str) -> String {
 /// The CSRF token in the page's head (pages without a form have it too).
 fn meta_csrf(page: &str) -> String {
     let meta = "<meta name=\"csrf-token\" content=\"";
-    let at = page.find(meta).unwrap_or_else(|| panic!("no CSRF meta in {page}"));
+    let at = page
+        .find(meta)
+        .unwrap_or_else(|| panic!("no CSRF meta in {page}"));
     let rest = &page[at + meta.len()..];
     rest[..rest.find('"').unwrap()].to_string()
 }
@@ -241,7 +247,11 @@ fn audit_page(b: &mut Browser) -> String {
 fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let web = "{ auth: local, users_file: users.yaml, lockout_after: 3 }";
-    std::fs::write(dir.path().join("collector.yaml"), inventory(dir.path(), web)).unwrap();
+    std::fs::write(
+        dir.path().join("collector.yaml"),
+        inventory(dir.path(), web),
+    )
+    .unwrap();
     let config = dir.path().join("collector.yaml");
     for (name, role) in [("anna", "operator"), ("eva", "viewer"), ("redd", "editor")] {
         let out = user(&config, &["add", name, "--role", role], PASSWORD);
@@ -258,7 +268,10 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     assert_eq!(users.matches("$argon2id$").count(), 3, "{users}");
     assert!(!users.contains(PASSWORD));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("users.yaml")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("users.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let port = free_port();
     let _collector = spawn(&config, port, dir.path());
@@ -277,7 +290,10 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
         .lines()
         .find_map(|l| l.strip_prefix("content-security-policy: "))
         .unwrap();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(ongoing(port).is_empty());
 
     // Anna: a wrong password, then the right one.
@@ -323,7 +339,10 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     assert!(page.contains("Telefonin är nere"), "{page}");
     let (status, _, _) = anna.post(
         &format!("/drift/incidenter/{id}"),
-        &[("csrf", &csrf), ("text", "Leverantören felsöker, klart 14.00.")],
+        &[
+            ("csrf", &csrf),
+            ("text", "Leverantören felsöker, klart 14.00."),
+        ],
     );
     assert_eq!(status, 303);
     let open = ongoing(port);
@@ -343,9 +362,21 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     // One störning entry and one uppdatering entry, each once.
     let entries: Vec<&str> = feed.split("<entry>").skip(1).collect();
     let titled = |t: &str| entries.iter().filter(|e| e.contains(t)).count();
-    assert_eq!(titled("<title>Störning: Telefonin är nere (Tranemo)</title>"), 1, "{feed}");
-    assert_eq!(titled("<title>Uppdatering: Telefonin är nere (Tranemo)</title>"), 1, "{feed}");
-    assert_eq!(titled("<summary>Leverantören felsöker, klart 14.00.</summary>"), 1, "{feed}");
+    assert_eq!(
+        titled("<title>Störning: Telefonin är nere (Tranemo)</title>"),
+        1,
+        "{feed}"
+    );
+    assert_eq!(
+        titled("<title>Uppdatering: Telefonin är nere (Tranemo)</title>"),
+        1,
+        "{feed}"
+    );
+    assert_eq!(
+        titled("<summary>Leverantören felsöker, klart 14.00.</summary>"),
+        1,
+        "{feed}"
+    );
 
     // A viewer may read but not post.
     let mut eva = Browser::new(port);
@@ -402,7 +433,10 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     assert!(page.contains("Platser: Kommunhuset<br>"), "{page}");
     let at = page.find("/ta-bort\"").expect("a cancel button");
     let window_id: i64 = page[..at].rsplit('/').next().unwrap().parse().unwrap();
-    let (status, _, _) = anna.post(&format!("/drift/fonster/{window_id}/ta-bort"), &[("csrf", &csrf)]);
+    let (status, _, _) = anna.post(
+        &format!("/drift/fonster/{window_id}/ta-bort"),
+        &[("csrf", &csrf)],
+    );
     assert_eq!(status, 303);
     let (_, _, page) = anna.get("/drift/fonster");
     assert!(!page.contains("Byte av växelns nätaggregat"), "{page}");
@@ -456,12 +490,22 @@ fn trusted_proxy_headers_count_only_from_the_proxy() {
     per.headers = "X-Remote-User: per@KOMMUN\r\nX-Remote-Groups: it, drift\r\n".into();
     let (status, _, page) = per.get("/drift/");
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Inloggad som per@KOMMUN (operatör)"), "{page}");
-    assert!(!page.contains("Logga ut"), "the proxy logs out, not the page");
+    assert!(
+        page.contains("Inloggad som per@KOMMUN (operatör)"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Logga ut"),
+        "the proxy logs out, not the page"
+    );
     let csrf = csrf_of(&page);
     let (status, _, page) = per.post(
         "/drift/incidenter",
-        &[("csrf", &csrf), ("titel", "E-posten är nere"), ("tjanst", "tele-tranemo")],
+        &[
+            ("csrf", &csrf),
+            ("titel", "E-posten är nere"),
+            ("tjanst", "tele-tranemo"),
+        ],
     );
     assert_eq!(status, 303, "{page}");
     let open = ongoing(port);
@@ -476,7 +520,11 @@ fn trusted_proxy_headers_count_only_from_the_proxy() {
     assert!(page.contains("inte från den betrodda proxyn"), "{page}");
     let (status, _, _) = forged.post(
         "/drift/incidenter",
-        &[("csrf", &csrf), ("titel", "Förfalskad"), ("kommun", "Tranemo")],
+        &[
+            ("csrf", &csrf),
+            ("titel", "Förfalskad"),
+            ("kommun", "Tranemo"),
+        ],
     );
     assert_eq!(status, 403);
     assert_eq!(ongoing(port).len(), 1);
@@ -489,7 +537,11 @@ fn trusted_proxy_headers_count_only_from_the_proxy() {
     assert_ne!(it_csrf, csrf, "each person has a token of their own");
     let (status, _, _) = it.post(
         "/drift/incidenter",
-        &[("csrf", &it_csrf), ("titel", "Läsaren"), ("kommun", "Tranemo")],
+        &[
+            ("csrf", &it_csrf),
+            ("titel", "Läsaren"),
+            ("kommun", "Tranemo"),
+        ],
     );
     assert_eq!(status, 403);
     // Per's token is not Ida's.

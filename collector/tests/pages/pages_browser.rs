@@ -594,7 +594,8 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     assert_accessible(&mut cdp, &axe, "kvittera-larm");
 
     cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
-    drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
+    let session = drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
+    drift_actions(port, &session, &ack);
 
     // Restart: the same feed ids.
     drop(collector);
@@ -673,11 +674,15 @@ fn operator_session(port: u16) -> String {
 /// set as the login sets it: Secure, HttpOnly, SameSite=Strict) the overview, the windows and
 /// the audit log; axe-core finds no WCAG 2.1 A/AA violation on any, nothing is fetched from
 /// elsewhere, and without JavaScript each shows the same forms (the pages have no script).
-fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) {
+fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) -> String {
     let base = format!("http://127.0.0.1:{port}");
     let session = operator_session(port);
     let pages = [
-        ("drift-logga-in", "/drift/logga-in", vec!["Användarnamn", "Lösenord", "Logga in"]),
+        (
+            "drift-logga-in",
+            "/drift/logga-in",
+            vec!["Användarnamn", "Lösenord", "Logga in"],
+        ),
         (
             "drift-oversikt",
             "/drift/",
@@ -692,7 +697,11 @@ fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path
         (
             "drift-fonster",
             "/drift/fonster",
-            vec!["Servicefönster", "Byte av brandväggar.", "Lägg till ett tillfälligt fönster"],
+            vec![
+                "Servicefönster",
+                "Byte av brandväggar.",
+                "Lägg till ett tillfälligt fönster",
+            ],
         ),
         ("drift-logg", "/drift/logg", vec!["anna", "login", "ok"]),
     ];
@@ -730,8 +739,67 @@ fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path
             assert!(header.contains("Inloggad som anna (operatör)"), "{header}");
         }
         assert_eq!(cdp.eval("document.documentElement.lang"), "sv");
-        assert_eq!(cdp.eval("document.scripts.length"), 0, "{name} has a script");
+        assert_eq!(
+            cdp.eval("document.scripts.length"),
+            0,
+            "{name} has a script"
+        );
         cdp.screenshot(&shots.join(format!("{name}.png")));
         assert_accessible(cdp, axe, name);
+    }
+    session
+}
+
+/// The operator web's forms on the probed history, as a browser without JavaScript posts
+/// them: an update of the wifi disturbance (the intranet's JSON shows it once), and the
+/// access point's on-call alarm acknowledged (its link then says by whom).
+fn drift_actions(port: u16, session: &str, ack: &str) {
+    use driftvakt_collector_testkit::http::http;
+    let send = |method: &str, path: &str, body: &str| {
+        http(
+            port,
+            &format!(
+                "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: dv_session={session}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .unwrap()
+    };
+    let (status, _, page) = send("GET", "/drift/", "");
+    assert_eq!(status, 200, "{page}");
+    let field = "name=\"csrf\" value=\"";
+    let at = page.find(field).unwrap() + field.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let text = "Ny accesspunkt monteras kl. 15.";
+    let body = serde_urlencoded::to_string([("csrf", csrf), ("text", text)]).unwrap();
+    let (status, _, answer) = send("POST", "/drift/tjanster/wifi-tranemo/uppdatering", &body);
+    assert_eq!(status, 303, "{answer}");
+    let (_, _, json) = http(port, "GET /driftinfo/tranemo.json HTTP/1.0\r\n\r\n").unwrap();
+    let info: Value = serde_json::from_str(&json).unwrap();
+    let wifi = info["ongoing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"] == "Trådlöst nätverk")
+        .unwrap();
+    assert_eq!(wifi["latest_update"]["text"], text, "{json}");
+    let posted = wifi["updates"].as_array().unwrap();
+    assert_eq!(posted.iter().filter(|u| u["text"] == text).count(), 1, "{json}");
+
+    let kvittera = "/kvittera\"";
+    let end = page.find(kvittera).expect("an alarm to acknowledge");
+    let alarm = &page[page[..end].rfind('/').unwrap()..end + "/kvittera".len()];
+    let body = serde_urlencoded::to_string([("csrf", csrf)]).unwrap();
+    let (status, _, answer) = send("POST", &format!("/drift/larm{alarm}"), &body);
+    assert_eq!(status, 303, "{alarm}: {answer}");
+    let (_, _, link) = http(port, &format!("GET {ack} HTTP/1.0\r\n\r\n")).unwrap();
+    assert!(link.contains("Larmet är redan kvitterat av anna."), "{link}");
+    let (_, _, log) = send("GET", "/drift/logg", "");
+    for line in [
+        "<td>anna</td><td>service.update</td><td>service wifi-tranemo: Ny accesspunkt monteras kl. 15.</td>",
+        "<td>anna</td><td>alarm.acknowledge</td>",
+    ] {
+        assert!(log.contains(line), "no {line} in\n{log}");
     }
 }

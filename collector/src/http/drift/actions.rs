@@ -55,7 +55,15 @@ async fn finish(
             see_other(back)
         }
         Err((status, why)) => {
-            audit(s, &v.person.name, what, "", &peer, &format!("refused: {why}")).await;
+            audit(
+                s,
+                &v.person.name,
+                what,
+                "",
+                &peer,
+                &format!("refused: {why}"),
+            )
+            .await;
             notice(
                 s,
                 d,
@@ -87,7 +95,11 @@ fn calendar_refusal(e: CalendarError) -> (StatusCode, String) {
 }
 
 /// A local time from a form (`2026-03-24T18:00`) in the calendar's zone; empty is `None`.
-fn local_time(s: &ApiState, text: &str, what: &str) -> Result<Option<DateTime<Utc>>, (StatusCode, String)> {
+fn local_time(
+    s: &ApiState,
+    text: &str,
+    what: &str,
+) -> Result<Option<DateTime<Utc>>, (StatusCode, String)> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -133,7 +145,11 @@ pub async fn add_incident(
                 by: Some(v.person.name.clone()),
                 ..Registration::default()
             };
-            let (inv, store, now) = (s.app.inventory.clone(), s.stores.incidents.clone(), s.app.now());
+            let (inv, store, now) = (
+                s.app.inventory.clone(),
+                s.stores.incidents.clone(),
+                s.app.now(),
+            );
             blocking(move || {
                 register(&inv, &*store, &r, now)
                     .map(|i| format!("incident {}: {}", i.id, i.title))
@@ -178,7 +194,10 @@ pub async fn change_incident(
     let (store, now) = (s.stores.incidents.clone(), s.app.now());
     let outcome = blocking(move || {
         if c.update.is_none() && c.end.is_none() {
-            return Err((StatusCode::BAD_REQUEST, "write an update or close it".into()));
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "write an update or close it".into(),
+            ));
         }
         change(&*store, id, &c, now)
             .map(|i| format!("incident {}: {}", i.id, i.title))
@@ -229,7 +248,10 @@ pub async fn acknowledge(
         Err(r) => return r,
     };
     let outcome = match s.alerts.clone() {
-        None => Err((StatusCode::SERVICE_UNAVAILABLE, "alerts are not configured".into())),
+        None => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "alerts are not configured".into(),
+        )),
         Some(acks) => {
             let by = v.person.name.clone();
             blocking(move || {
@@ -262,7 +284,10 @@ pub async fn activate_secondary(
         Err(r) => return r,
     };
     let outcome = match form.get("datum").parse::<NaiveDate>() {
-        Err(_) => Err((StatusCode::BAD_REQUEST, "datum: write a date as 2026-03-24".into())),
+        Err(_) => Err((
+            StatusCode::BAD_REQUEST,
+            "datum: write a date as 2026-03-24".into(),
+        )),
         Ok(date) => {
             let (calendar, by) = (s.calendar.clone(), v.person.name.clone());
             blocking(move || {

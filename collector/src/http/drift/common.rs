@@ -106,9 +106,7 @@ impl Drift {
                 None => Denied::NoSession,
             });
         }
-        let name = user
-            .filter(|u| valid_name(u))
-            .ok_or(Denied::NoSession)?;
+        let name = user.filter(|u| valid_name(u)).ok_or(Denied::NoSession)?;
         let groups = header_of(&self.settings.groups_header).unwrap_or("");
         let role = self
             .settings
@@ -149,7 +147,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A `Set-Cookie` value: `Secure; HttpOnly; SameSite=Strict`, path `/drift`; `max_age` 0 deletes.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/drift; Secure; HttpOnly; SameSite=Strict{age}"
     ))
@@ -332,7 +332,14 @@ pub async fn gate(
                 Denied::NoSession => StatusCode::UNAUTHORIZED,
                 _ => StatusCode::FORBIDDEN,
             };
-            return Err(notice(s, d, status, None, "Inte inloggad", &denied.swedish()));
+            return Err(notice(
+                s,
+                d,
+                status,
+                None,
+                "Inte inloggad",
+                &denied.swedish(),
+            ));
         }
     };
     let token = form.get("csrf");

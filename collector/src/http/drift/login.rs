@@ -93,7 +93,15 @@ pub async fn submit(
     }
     let token = cookie(&parts.headers, LOGIN_COOKIE).unwrap_or_default();
     if token.is_empty() || token != form.get("csrf") {
-        audit(&s, &name, "login", "", &peer, "refused: missing or wrong CSRF token").await;
+        audit(
+            &s,
+            &name,
+            "login",
+            "",
+            &peer,
+            "refused: missing or wrong CSRF token",
+        )
+        .await;
         return refuse(
             StatusCode::FORBIDDEN,
             "Formuläret saknade giltig kontrollkod. Försök igen.",
@@ -151,10 +159,9 @@ async fn check(
         return Err(wrong());
     };
     let (user, pass) = (name.to_string(), password.to_string());
-    let verified = tokio::task::spawn_blocking(move || {
-        Accounts::load(&file).map(|a| a.verify(&user, &pass))
-    })
-    .await;
+    let verified =
+        tokio::task::spawn_blocking(move || Accounts::load(&file).map(|a| a.verify(&user, &pass)))
+            .await;
     match verified {
         Ok(Ok(Some(role))) => {
             d.sessions.succeeded(name);

@@ -52,7 +52,10 @@ pub fn routes(state: &ApiState) -> Router<ApiState> {
     Router::new()
         .route("/drift", get(|| async { common::see_other("/drift/") }))
         .route("/drift/", get(views::overview))
-        .route("/drift/fonster", get(views::windows).post(actions::add_window))
+        .route(
+            "/drift/fonster",
+            get(views::windows).post(actions::add_window),
+        )
         .route("/drift/logg", get(views::audit_log))
         .route("/drift/stil.css", get(views::style))
         .route("/drift/logga-in", get(login::form).post(login::submit))
@@ -64,7 +67,10 @@ pub fn routes(state: &ApiState) -> Router<ApiState> {
             post(actions::update_disturbance),
         )
         .route("/drift/larm/{id}/kvittera", post(actions::acknowledge))
-        .route("/drift/fonster/sekundart", post(actions::activate_secondary))
+        .route(
+            "/drift/fonster/sekundart",
+            post(actions::activate_secondary),
+        )
         .route("/drift/fonster/{id}/ta-bort", post(actions::cancel_window))
         .layer(Extension(drift))
 }

@@ -99,7 +99,13 @@ fn visitor_or_login(s: &ApiState, d: &Drift, parts: &Parts) -> Result<Visitor, R
 }
 
 /// A page's frame for `v`.
-fn frame<'a, T: Serialize>(d: &Drift, v: &Visitor, page: &'a str, title: &'a str, data: T) -> Frame<'a, T> {
+fn frame<'a, T: Serialize>(
+    d: &Drift,
+    v: &Visitor,
+    page: &'a str,
+    title: &'a str,
+    data: T,
+) -> Frame<'a, T> {
     Frame {
         page,
         title,
@@ -126,12 +132,14 @@ pub async fn overview(
     };
     let (may_operate, may_edit) = (v.person.may(Action::Operate), v.person.may(Action::Edit));
     let s2 = s.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        build_overview(&s2, may_operate, may_edit)
-    })
-    .await;
+    let built =
+        tokio::task::spawn_blocking(move || build_overview(&s2, may_operate, may_edit)).await;
     match built {
-        Ok(Ok(data)) => page(&s, StatusCode::OK, &frame(&d, &v, "oversikt", "Drift", data)),
+        Ok(Ok(data)) => page(
+            &s,
+            StatusCode::OK,
+            &frame(&d, &v, "oversikt", "Drift", data),
+        ),
         Ok(Err(r)) => r,
         Err(e) => crate::http::task_failed(e),
     }
@@ -317,8 +325,16 @@ pub async fn windows(
     let may_operate = v.person.may(Action::Operate);
     let s2 = s.clone();
     let built = tokio::task::spawn_blocking(move || {
-        let cal = s2.calendar.calendar().map_err(|e| crate::http::failure(&e))?;
-        Ok::<_, Response>(windows_data(&s2.app.inventory, &cal, s2.app.now(), may_operate))
+        let cal = s2
+            .calendar
+            .calendar()
+            .map_err(|e| crate::http::failure(&e))?;
+        Ok::<_, Response>(windows_data(
+            &s2.app.inventory,
+            &cal,
+            s2.app.now(),
+            may_operate,
+        ))
     })
     .await;
     match built {
@@ -332,7 +348,12 @@ pub async fn windows(
     }
 }
 
-fn windows_data(inv: &Inventory, cal: &Calendar, now: DateTime<Utc>, may_operate: bool) -> WindowsData {
+fn windows_data(
+    inv: &Inventory,
+    cal: &Calendar,
+    now: DateTime<Utc>,
+    may_operate: bool,
+) -> WindowsData {
     let tz = cal.time_zone();
     let to = now + chrono::Duration::days(WINDOWS_AHEAD_DAYS);
     let windows = cal
@@ -493,7 +514,11 @@ pub async fn audit_log(
     })
     .await;
     match read {
-        Ok(Ok(data)) => page(&s, StatusCode::OK, &frame(&d, &v, "logg", "Händelselogg", data)),
+        Ok(Ok(data)) => page(
+            &s,
+            StatusCode::OK,
+            &frame(&d, &v, "logg", "Händelselogg", data),
+        ),
         Ok(Err(r)) => r,
         Err(e) => crate::http::task_failed(e),
     }

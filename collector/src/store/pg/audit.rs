@@ -25,7 +25,14 @@ impl AuditStore for PgAuditStore {
                 .sql()
                 .one(
                     &sql,
-                    &[&text(e.at), &e.who, &e.action, &e.detail, &e.peer, &e.outcome],
+                    &[
+                        &text(e.at),
+                        &e.who,
+                        &e.action,
+                        &e.detail,
+                        &e.peer,
+                        &e.outcome,
+                    ],
                 )
                 .await?;
             get(&row, 0)

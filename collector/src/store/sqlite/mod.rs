@@ -15,9 +15,9 @@
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
 mod announced;
+mod audit;
 pub mod backup;
 mod batch;
-mod audit;
 mod cluster;
 mod compact;
 pub mod copy;
