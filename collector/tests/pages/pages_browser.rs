@@ -594,8 +594,7 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     assert_accessible(&mut cdp, &axe, "kvittera-larm");
 
     cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
-    let session = drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
-    drift_actions(port, &session, &ack);
+    drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
 
     // Restart: the same feed ids.
     drop(collector);
@@ -613,6 +612,9 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
         ids2.len(),
         shots.display()
     );
+
+    // After the restart (sessions live in memory: log in again), the operator web's forms.
+    drift_actions(port, &operator_session(port), &ack);
 }
 
 const OPERATOR_PASSWORD: &str = "ett riktigt långt lösenord";
@@ -674,7 +676,7 @@ fn operator_session(port: u16) -> String {
 /// set as the login sets it: Secure, HttpOnly, SameSite=Strict) the overview, the windows and
 /// the audit log; axe-core finds no WCAG 2.1 A/AA violation on any, nothing is fetched from
 /// elsewhere, and without JavaScript each shows the same forms (the pages have no script).
-fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) -> String {
+fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) {
     let base = format!("http://127.0.0.1:{port}");
     let session = operator_session(port);
     let pages = [
@@ -747,7 +749,6 @@ fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path
         cdp.screenshot(&shots.join(format!("{name}.png")));
         assert_accessible(cdp, axe, name);
     }
-    session
 }
 
 /// The operator web's forms on the probed history, as a browser without JavaScript posts
