@@ -2,6 +2,9 @@
 //! down, open incidents; the forms to act on them), `GET /drift/fonster` (service windows with
 //! what falls inside them), `GET /drift/logg` (the audit log) and `GET /drift/stil.css`.
 
+// The errors are the answers (a `Response`), returned at once, as in the other routes.
+#![allow(clippy::result_large_err)]
+
 use super::common::{notice, page, secure_headers, see_other, Drift, Frame, Visitor};
 use crate::availability::Subject;
 use crate::calendar::swedish::{date_time_sv, duration_sv};
