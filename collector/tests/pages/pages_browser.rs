@@ -786,7 +786,11 @@ fn drift_actions(port: u16, session: &str, ack: &str) {
         .unwrap();
     assert_eq!(wifi["latest_update"]["text"], text, "{json}");
     let posted = wifi["updates"].as_array().unwrap();
-    assert_eq!(posted.iter().filter(|u| u["text"] == text).count(), 1, "{json}");
+    assert_eq!(
+        posted.iter().filter(|u| u["text"] == text).count(),
+        1,
+        "{json}"
+    );
 
     let kvittera = "/kvittera\"";
     let end = page.find(kvittera).expect("an alarm to acknowledge");
@@ -795,7 +799,10 @@ fn drift_actions(port: u16, session: &str, ack: &str) {
     let (status, _, answer) = send("POST", &format!("/drift/larm{alarm}"), &body);
     assert_eq!(status, 303, "{alarm}: {answer}");
     let (_, _, link) = http(port, &format!("GET {ack} HTTP/1.0\r\n\r\n")).unwrap();
-    assert!(link.contains("Larmet är redan kvitterat av anna."), "{link}");
+    assert!(
+        link.contains("Larmet är redan kvitterat av anna."),
+        "{link}"
+    );
     let (_, _, log) = send("GET", "/drift/logg", "");
     for line in [
         "<td>anna</td><td>service.update</td><td>service wifi-tranemo: Ny accesspunkt monteras kl. 15.</td>",
