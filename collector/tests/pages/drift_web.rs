@@ -1,7 +1,8 @@
 //! The operator web (`/drift/`) through the real binary: accounts made with `driftvakt-collector
 //! user add`, the login (local) and the proxy's headers (trusted proxy, from a second loopback
 //! address), an incident registered, updated and closed in the forms, the intranet page, its
-//! JSON and its feed showing it once, an ad-hoc window added and cancelled; and the refusals
+//! JSON and its feed showing it once, an ad-hoc window added and cancelled, the next secondary
+//! window activated; and the refusals
 //! (no session, a viewer posting, a missing and a wrong CSRF token, the user header from an
 //! address that is not the proxy, a locked account): each a clear page, nothing changed, and a
 //! line in the audit log (`/drift/logg`).
@@ -441,6 +442,26 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
     let (_, _, page) = anna.get("/drift/fonster");
     assert!(!page.contains("Byte av växelns nätaggregat"), "{page}");
 
+    // The next secondary window: activated from its button, then shown active, by anna.
+    let (_, _, page) = anna.get("/drift/fonster");
+    let button = "Aktivera sekundärt fönster ";
+    let at = page
+        .find(button)
+        .expect("a secondary window in the next two months")
+        + button.len();
+    let date = page[at..at + 10].to_string();
+    let (status, _, answer) = anna.post(
+        "/drift/fonster/sekundart",
+        &[("csrf", &csrf), ("datum", &date)],
+    );
+    assert_eq!(status, 303, "{answer}");
+    let (_, _, page) = anna.get("/drift/fonster");
+    assert!(!page.contains(&format!("{button}{date}")), "{page}");
+    assert!(page.contains("Sekundärt (aktivt)"), "{page}");
+    let (status, _, windows) = anna.get(&format!("/api/v1/windows?from={date}&to={date}"));
+    assert_eq!(status, 200);
+    assert!(windows.contains("\"activated_by\":\"anna\""), "{windows}");
+
     // A locked account: three wrong passwords, then the right one is refused too.
     let mut guess = Browser::new(port);
     for _ in 0..2 {
@@ -467,6 +488,7 @@ fn local_login_registers_updates_and_closes_an_incident_and_refuses_the_rest() {
         "<td>redd</td><td>login</td><td></td><td>127.0.0.1</td><td class=\"nekad\">refused: account locked</td>",
         "<td>anna</td><td>login</td><td></td><td>127.0.0.1</td><td class=\"nekad\">refused: wrong user name or password</td>",
         "<td>anna</td><td>window.cancel</td>",
+        &format!("<td>anna</td><td>window.secondary</td><td>secondary window {date}</td>"),
     ] {
         assert!(log.contains(line), "no line {line} in the audit log:\n{log}");
     }
