@@ -18,7 +18,8 @@
 //!   outbox, transports), [`alerting`] (state turned into the notifier's events, once each),
 //!   [`metrics`] (what Prometheus scrapes), [`embedded`] (the agent inside the collector),
 //!   [`cluster`] (several collectors on one database: heartbeats, the leader lease, fencing),
-//!   [`register`] (the inventory register: renewals, billing per tertial, CSV import);
+//!   [`register`] (the inventory register: renewals, billing per tertial, CSV import), [`web`]
+//!   (the operator web's accounts, sessions and roles);
 //! - [`http`] (every route and the server) and [`cli`] (every subcommand) on top: nothing
 //!   imports them.
 
@@ -42,4 +43,5 @@ pub mod register;
 pub mod report;
 pub mod state;
 pub mod store;
+pub mod web;
 pub mod windows;

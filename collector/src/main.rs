@@ -41,6 +41,8 @@ enum Command {
     Db(cli::db::DbArgs),
     /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
     Healthcheck(cli::healthcheck::HealthcheckArgs),
+    /// The operator web's local accounts: add, passwd, remove, list (passwords from stdin).
+    User(cli::user::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +80,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Notify(args) => {
             cli::notify::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;
+        }
+        Command::User(args) => {
+            cli::user::run(
+                args,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout().lock(),
+            )?;
         }
         Command::Incident(args) => {
             cli::incident::run(args, Arc::new(SystemClock), &mut std::io::stdout().lock())?;

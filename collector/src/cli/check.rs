@@ -3,7 +3,7 @@
 //! are readable, not readable by others, long enough and not shared), then
 //! [`Inventory::preflight`] (operator token, SMTP password, SNMP credentials of embedded agents,
 //! the database's folder, report schedules that fire), then the `notify.templates_dir`
-//! templates. `run` does the same checks first ([`preflight`]), so both refuse a configuration
+//! templates, and the operator web's accounts file. `run` does the same checks first ([`preflight`]), so both refuse a configuration
 //! with the same message.
 
 use super::{CliError, CommonArgs};
@@ -98,10 +98,39 @@ pub fn run(args: &CheckArgs, clock: &dyn Clock) -> Result<Summary, CliError> {
 /// The checks `run` makes before it opens anything: [`Inventory::preflight`] and the notify
 /// templates. Returns the warnings.
 pub fn preflight(inv: &Inventory, clock: &dyn Clock) -> Result<Vec<String>, CliError> {
-    let warnings = inv.preflight(clock.now())?;
+    let mut warnings = inv.preflight(clock.now())?;
+    warnings.extend(accounts(inv)?);
     if let Some(dir) = inv.notify.as_ref().and_then(|n| n.templates_dir.as_deref()) {
         crate::notify::render::check_templates(dir)
             .map_err(|e| CliError::Usage(format!("notify: {e}")))?;
     }
     Ok(warnings)
+}
+
+/// The operator web's accounts (`collector.web`, `auth: local`): the users file must read;
+/// none in it is a warning (nobody can log in yet).
+fn accounts(inv: &Inventory) -> Result<Vec<String>, CliError> {
+    let web = inv.settings.web.as_ref();
+    let Some(file) = web
+        .filter(|w| w.auth == crate::web::AuthKind::Local)
+        .and_then(|w| w.users_file.as_ref())
+    else {
+        return Ok(Vec::new());
+    };
+    let path = inv
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(file);
+    let accounts = crate::web::accounts::Accounts::load(&path)
+        .map_err(|e| CliError::Usage(format!("collector.web.users_file: {e}")))?;
+    Ok(if accounts.users.is_empty() {
+        vec![format!(
+            "collector.web.users_file {} has no accounts: nobody can log in to /drift/ \
+             (driftvakt-collector user add NAME --role operator)",
+            path.display()
+        )]
+    } else {
+        Vec::new()
+    })
 }

@@ -1,5 +1,5 @@
 //! The command line: one file per subcommand (`run`, `report`, `calendar`, `notify`,
-//! `incident`, `oncall`, `intefunktion`, `db`, `healthcheck`, `inventory`), the
+//! `incident`, `oncall`, `intefunktion`, `db`, `healthcheck`, `inventory`, `user`), the
 //! options they share ([`CommonArgs`]) and the one error type they return ([`CliError`]). The
 //! binary's `main.rs` only parses and dispatches; nothing else in the collector imports this
 //! module.
@@ -18,6 +18,7 @@ pub mod notify;
 pub mod oncall;
 pub mod report;
 pub mod run;
+pub mod user;
 
 use crate::clock::Clock;
 use crate::inventory::Inventory;

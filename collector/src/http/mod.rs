@@ -23,6 +23,8 @@
 //!   ([`alerts`]).
 //! - `GET /`, `GET /driftinfo/{kommun}[.json|/feed.atom]` — the team's status page and the
 //!   municipalities' driftinformation; `POST /api/v1/services/{id}/updates` ([`pages`]).
+//! - `GET /drift/…` — the operator web with login (`collector.web`, [`drift`]): incidents,
+//!   updates, windows, acknowledgements and the audit log in the browser.
 //! - `GET /metrics` — what Prometheus scrapes; `GET /healthz` — `ok`.
 //!
 //! Every error is JSON, `{"error": message}` (unknown routes and methods too). The server bounds
@@ -37,6 +39,7 @@ pub mod alerts;
 pub mod assignment;
 pub mod auth;
 pub mod body;
+pub mod drift;
 pub mod incidents;
 pub mod intefunktion;
 pub mod inventory;
@@ -101,6 +104,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(intefunktion::routes())
         .merge(alerts::routes())
         .merge(pages::routes())
+        .merge(drift::routes(&state))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(

@@ -41,6 +41,7 @@ pub mod settings;
 mod testing;
 pub mod tls;
 mod validate;
+pub mod web;
 
 pub use backup::{BackupSite, BackupUps};
 pub use file::{AgentEntry, CalendarSection, InventoryFile, Rule, ServiceConfig, SiteConfig};

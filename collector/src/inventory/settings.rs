@@ -88,6 +88,9 @@ pub struct CollectorSettings {
     /// folder.
     #[serde(default)]
     pub tls: Option<super::tls::TlsSettings>,
+    /// The operator web under `/drift/` (see [`super::web`]); off without it.
+    #[serde(default)]
+    pub web: Option<super::web::WebSettings>,
 }
 
 /// `collector.cluster`: how often a node beats and how long the leader's lease lasts. A dead
@@ -292,6 +295,7 @@ impl Default for CollectorSettings {
             node: None,
             cluster: ClusterTiming::default(),
             tls: None,
+            web: None,
         }
     }
 }

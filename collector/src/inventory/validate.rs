@@ -124,6 +124,9 @@ fn validate_settings(v: &mut Validator, file: &InventoryFile) {
             ),
         );
     }
+    for (key, message) in s.web.iter().flat_map(|w| w.problems()) {
+        v.error_at_key(key, message);
+    }
     if let Some(node) = &s.node {
         if node.is_empty() || node.len() > 100 || node.chars().any(char::is_control) {
             v.error_at_key(

@@ -27,6 +27,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "status.html",
         include_str!("../../templates/pages/status.html"),
     ),
+    (
+        "drift.html",
+        include_str!("../../templates/pages/drift.html"),
+    ),
     ("feed.atom", include_str!("../../templates/pages/feed.atom")),
     ("style.css", include_str!("../../templates/pages/style.css")),
     (

@@ -48,6 +48,7 @@
 //! of each check's state at the horizon, and they grow with what happens, not with every probe.
 
 pub mod announced;
+pub mod audit;
 pub mod cluster;
 pub mod columns;
 mod compact;
@@ -70,6 +71,7 @@ pub mod windows;
 
 pub use crate::inventory::database::{Location, PgConfig};
 pub use announced::{Announced, AnnouncedStore};
+pub use audit::{AuditEntry, AuditStore};
 pub use cluster::{ClusterStore, LeaseRow, NodeBeat};
 pub use incidents::{IncidentStore, IncidentUpdate, ManualIncident, NewManualIncident};
 pub use intefunktion::{IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase};

@@ -13,11 +13,11 @@ use super::pg::{self, Pool};
 use super::sqlite::backup::{self, Copied, RunLock};
 use super::sqlite::copy::SqliteEnd;
 use super::{
-    AnnouncedStore, ClusterStore, IncidentStore, IntefunktionStore, Location, OncallCaseStore,
-    OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore,
-    SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
-    SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
-    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    AnnouncedStore, AuditStore, ClusterStore, IncidentStore, IntefunktionStore, Location,
+    OncallCaseStore, OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState,
+    ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore,
+    SqliteIntefunktionStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore,
+    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +57,8 @@ pub struct Stores {
     pub cluster: Arc<dyn ClusterStore>,
     /// The inventory register's past.
     pub register: Arc<dyn RegisterStore>,
+    /// The audit log of the operator web.
+    pub audit: Arc<dyn AuditStore>,
 }
 
 /// An opened database (see the module doc). Cheap to clone.
@@ -151,6 +153,7 @@ impl Database {
             service_updates: self.service_updates()?,
             cluster: self.cluster()?,
             register: self.register()?,
+            audit: self.audit()?,
         })
     }
 
@@ -207,6 +210,14 @@ impl Database {
         Ok(match self {
             Database::Sqlite(p) => Arc::new(SqliteIntefunktionStore::open(p)?),
             Database::Postgres(pool) => Arc::new(pg::PgIntefunktionStore::new(pool.clone())),
+        })
+    }
+
+    /// The audit log of the operator web.
+    pub fn audit(&self) -> Result<Arc<dyn AuditStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(super::sqlite::SqliteAuditStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgAuditStore::new(pool.clone())),
         })
     }
 

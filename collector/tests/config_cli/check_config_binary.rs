@@ -142,3 +142,20 @@ fn plaintext_auth_allowed_explicitly_is_a_warning() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("ok (1 sites, 0 devices, 0 services, 0 agents, 1 warning)"));
 }
+
+#[test]
+fn an_operator_web_users_file_that_does_not_read() {
+    let yaml = BASE.replace(
+        "  database: data/c.db\n",
+        "  database: data/c.db\n  web: { auth: local, users_file: users.yaml }\n",
+    );
+    both_refuse(
+        &yaml,
+        |dir| std::fs::write(dir.join("users.yaml"), "users: [ { name: anna } ]\n").unwrap(),
+        &[
+            "collector.web.users_file:",
+            "users.yaml",
+            "missing field `role`",
+        ],
+    );
+}

@@ -705,3 +705,54 @@ fn postgres_passes_the_intefunktion_suite() {
         .unwrap();
     intefunktion_suite(&*store);
 }
+
+/// The audit log: appended lines read back newest first, within the limit, as written.
+fn audit_suite(s: &dyn driftvakt_collector::store::AuditStore) {
+    use chrono::{Duration, TimeZone, Utc};
+    use driftvakt_collector::store::AuditEntry;
+    let at = Utc.with_ymd_and_hms(2026, 3, 2, 8, 15, 0).unwrap();
+    let line = |n: i64, outcome: &str| AuditEntry {
+        id: 0,
+        at: at + Duration::minutes(n),
+        who: "anna".into(),
+        action: "incident.register".into(),
+        detail: format!("Telefoni nere {n} – åäö"),
+        peer: "127.0.0.1".into(),
+        outcome: outcome.into(),
+    };
+    assert!(s.recent(10).unwrap().is_empty());
+    let first = s.insert(&line(0, "ok")).unwrap();
+    let second = s.insert(&line(1, "refused: no session")).unwrap();
+    assert!(second > first);
+    let read = s.recent(10).unwrap();
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        read[0],
+        AuditEntry {
+            id: second,
+            ..line(1, "refused: no session")
+        }
+    );
+    assert_eq!(
+        read[1],
+        AuditEntry {
+            id: first,
+            ..line(0, "ok")
+        }
+    );
+    assert_eq!(s.recent(1).unwrap().len(), 1);
+}
+
+#[test]
+fn sqlite_passes_the_audit_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&Location::Sqlite(dir.path().join("dv.db"))).unwrap();
+    audit_suite(&*db.audit().unwrap());
+}
+
+#[test]
+fn postgres_passes_the_audit_suite() {
+    let db = pg::database();
+    let store = Database::open(&db.location()).unwrap().audit().unwrap();
+    audit_suite(&*store);
+}

@@ -248,6 +248,16 @@ fn fill_the_rest(location: &Location) {
         by: "anna".into(),
     };
     db.intefunktion().unwrap().add(&intefunktion, at).unwrap();
+    let line = driftvakt_collector::store::AuditEntry {
+        id: 0,
+        at,
+        who: "anna".into(),
+        action: "incident.register".into(),
+        detail: "incident 1: Ingen kan skriva ut".into(),
+        peer: "127.0.0.1".into(),
+        outcome: "ok".into(),
+    };
+    db.audit().unwrap().insert(&line).unwrap();
 }
 
 #[test]

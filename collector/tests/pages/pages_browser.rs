@@ -7,7 +7,9 @@
 //! The editors get an "uppdatering" notice for each update. Tranemo has no office hours, so the
 //! access point's outage pages on-call: the acknowledgement link's page shows what is
 //! acknowledged (device, site, fault, since when, who was paged) and passes axe too; its
-//! screenshot is the one in the README (`docs/kvittera-larm.png`).
+//! screenshot is the one in the README (`docs/kvittera-larm.png`). The operator web's pages
+//! (`/drift/`: the login, the overview with that alarm, the windows, the audit log) are opened
+//! in both browsers with an operator's session and pass axe too; they have no script at all.
 //!
 //! Chromium is driven over the DevTools protocol (a websocket on 127.0.0.1, port from its
 //! `DevToolsActivePort` file): navigation waits for the load event, axe is injected with
@@ -39,6 +41,7 @@ collector:
   database: DATABASE
   operator_token: { env: DV_PAGES_OPERATOR }
   grafana_url: http://127.0.0.1:9/grafana
+  web: { auth: local, users_file: users.yaml }
 sites:
   - { id: kommunhuset, name: Kommunhuset, municipality: Tranemo, node: true }
   - { id: skolan, name: Länghemskolan, municipality: Tranemo }
@@ -319,6 +322,7 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     eprintln!("screenshots: {}", shots.display());
     eprintln!("chromium: {}", browser.display());
 
+    add_operator(&config);
     let collector = start_collector(&config, port, &dir.path().join("collector-1.log"));
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
@@ -589,6 +593,9 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
     cdp.screenshot(&shots.join("kvittera-larm.png"));
     assert_accessible(&mut cdp, &axe, "kvittera-larm");
 
+    cdp.call("Emulation.clearDeviceMetricsOverride", json!({}));
+    drift_pages(&mut cdp, &mut nojs, &axe, port, &shots);
+
     // Restart: the same feed ids.
     drop(collector);
     let _collector = start_collector(&config, port, &dir.path().join("collector-2.log"));
@@ -605,4 +612,202 @@ fn pages_in_a_real_browser_with_axe_and_the_feed_across_a_restart() {
         ids2.len(),
         shots.display()
     );
+
+    // After the restart (sessions live in memory: log in again), the operator web's forms.
+    drift_actions(port, &operator_session(port), &ack);
+}
+
+const OPERATOR_PASSWORD: &str = "ett riktigt långt lösenord";
+
+/// `driftvakt-collector user add anna --role operator` for the operator web.
+fn add_operator(config: &Path) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftvakt-collector"))
+        .args(["user", "add", "anna", "--role", "operator", "--config"])
+        .arg(config)
+        .env("DV_PAGES_AGENT", AGENT_TOKEN)
+        .env("DV_PAGES_OPERATOR", OPERATOR_TOKEN)
+        .env("DV_PAGES_ACK", "pages-ack-key-0123456789abcdef")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{OPERATOR_PASSWORD}").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A session of the operator web: logs in through the form over plain HTTP; the session
+/// cookie's value.
+fn operator_session(port: u16) -> String {
+    use driftvakt_collector_testkit::http::http;
+    let (status, head, page) = http(
+        port,
+        "GET /drift/logga-in HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{page}");
+    let cookie = |head: &str, name: &str| -> String {
+        head.lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: "))
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no cookie {name} in {head}"))
+    };
+    let login = cookie(&head, "dv_login");
+    let body = serde_urlencoded::to_string([
+        ("csrf", login.as_str()),
+        ("namn", "anna"),
+        ("losenord", OPERATOR_PASSWORD),
+    ])
+    .unwrap();
+    let (status, head, _) = http(
+        port,
+        &format!(
+            "POST /drift/logga-in HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: dv_login={login}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 303, "{head}");
+    cookie(&head, "dv_session")
+}
+
+/// The operator web's pages in both browsers: the login page, then (with the session cookie
+/// set as the login sets it: Secure, HttpOnly, SameSite=Strict) the overview, the windows and
+/// the audit log; axe-core finds no WCAG 2.1 A/AA violation on any, nothing is fetched from
+/// elsewhere, and without JavaScript each shows the same forms (the pages have no script).
+fn drift_pages(cdp: &mut Cdp, nojs: &mut Cdp, axe: &str, port: u16, shots: &Path) {
+    let base = format!("http://127.0.0.1:{port}");
+    let session = operator_session(port);
+    let pages = [
+        (
+            "drift-logga-in",
+            "/drift/logga-in",
+            vec!["Användarnamn", "Lösenord", "Logga in"],
+        ),
+        (
+            "drift-oversikt",
+            "/drift/",
+            vec![
+                "Kvittera larm",
+                "Trådlöst nätverk",
+                "Publicera uppdatering",
+                "E-post fungerar inte",
+                "Registrera en incident",
+            ],
+        ),
+        (
+            "drift-fonster",
+            "/drift/fonster",
+            vec![
+                "Servicefönster",
+                "Byte av brandväggar.",
+                "Lägg till ett tillfälligt fönster",
+            ],
+        ),
+        ("drift-logg", "/drift/logg", vec!["anna", "login", "ok"]),
+    ];
+    for (i, (name, path, must_show)) in pages.iter().enumerate() {
+        if i == 1 {
+            for b in [&mut *cdp, &mut *nojs] {
+                let set = b.call(
+                    "Network.setCookie",
+                    json!({ "name": "dv_session", "value": session, "url": format!("{base}/drift/"),
+                            "path": "/drift", "secure": true, "httpOnly": true, "sameSite": "Strict" }),
+                );
+                assert_eq!(set["success"], true, "{set}");
+            }
+        }
+        let url = format!("{base}{path}");
+        let mut forms = Vec::new();
+        for b in [&mut *cdp, &mut *nojs] {
+            let requests = b.open(&url);
+            // `data:` is the browser's own icon of a date field, not a request anywhere.
+            assert!(
+                requests
+                    .iter()
+                    .all(|r| r.starts_with(&base) || r.starts_with("data:")),
+                "{name}: {requests:?}"
+            );
+            let (main, _) = b.html("main");
+            for s in must_show {
+                assert!(main.contains(s), "{name} does not show {s:?}:\n{main}");
+            }
+            forms.push(main.matches("<form").count());
+        }
+        assert_eq!(forms[0], forms[1], "{name}: other forms without JavaScript");
+        if i > 0 {
+            let (header, _) = cdp.html("header");
+            assert!(header.contains("Inloggad som anna (operatör)"), "{header}");
+        }
+        assert_eq!(cdp.eval("document.documentElement.lang"), "sv");
+        assert_eq!(
+            cdp.eval("document.scripts.length"),
+            0,
+            "{name} has a script"
+        );
+        cdp.screenshot(&shots.join(format!("{name}.png")));
+        assert_accessible(cdp, axe, name);
+    }
+}
+
+/// The operator web's forms on the probed history, as a browser without JavaScript posts
+/// them: an update of the wifi disturbance (the intranet's JSON shows it once), and the
+/// access point's on-call alarm acknowledged (its link then says by whom).
+fn drift_actions(port: u16, session: &str, ack: &str) {
+    use driftvakt_collector_testkit::http::http;
+    let send = |method: &str, path: &str, body: &str| {
+        http(
+            port,
+            &format!(
+                "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nCookie: dv_session={session}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .unwrap()
+    };
+    let (status, _, page) = send("GET", "/drift/", "");
+    assert_eq!(status, 200, "{page}");
+    let field = "name=\"csrf\" value=\"";
+    let at = page.find(field).unwrap() + field.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let text = "Ny accesspunkt monteras kl. 15.";
+    let body = serde_urlencoded::to_string([("csrf", csrf), ("text", text)]).unwrap();
+    let (status, _, answer) = send("POST", "/drift/tjanster/wifi-tranemo/uppdatering", &body);
+    assert_eq!(status, 303, "{answer}");
+    let (_, _, json) = http(port, "GET /driftinfo/tranemo.json HTTP/1.0\r\n\r\n").unwrap();
+    let info: Value = serde_json::from_str(&json).unwrap();
+    let wifi = info["ongoing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"] == "Trådlöst nätverk")
+        .unwrap();
+    assert_eq!(wifi["latest_update"]["text"], text, "{json}");
+    let posted = wifi["updates"].as_array().unwrap();
+    assert_eq!(
+        posted.iter().filter(|u| u["text"] == text).count(),
+        1,
+        "{json}"
+    );
+
+    let kvittera = "/kvittera\"";
+    let end = page.find(kvittera).expect("an alarm to acknowledge");
+    let alarm = &page[page[..end].rfind('/').unwrap()..end + "/kvittera".len()];
+    let body = serde_urlencoded::to_string([("csrf", csrf)]).unwrap();
+    let (status, _, answer) = send("POST", &format!("/drift/larm{alarm}"), &body);
+    assert_eq!(status, 303, "{alarm}: {answer}");
+    let (_, _, link) = http(port, &format!("GET {ack} HTTP/1.0\r\n\r\n")).unwrap();
+    assert!(
+        link.contains("Larmet är redan kvitterat av anna."),
+        "{link}"
+    );
+    let (_, _, log) = send("GET", "/drift/logg", "");
+    for line in [
+        "<td>anna</td><td>service.update</td><td>service wifi-tranemo: Ny accesspunkt monteras kl. 15.</td>",
+        "<td>anna</td><td>alarm.acknowledge</td>",
+    ] {
+        assert!(log.contains(line), "no {line} in\n{log}");
+    }
 }

@@ -317,6 +317,16 @@ CREATE INDEX register_changes_device ON register_changes (device, day);"#,
     created_at    TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
+    // 18: the operator web's audit log (see the SQLite migration 18).
+    r#"CREATE TABLE audit_log (
+    id       BIGSERIAL PRIMARY KEY,
+    at       TEXT COLLATE "C" NOT NULL,
+    who      TEXT COLLATE "C" NOT NULL,
+    action   TEXT COLLATE "C" NOT NULL,
+    detail   TEXT COLLATE "C" NOT NULL,
+    peer     TEXT COLLATE "C" NOT NULL,
+    outcome  TEXT COLLATE "C" NOT NULL
+);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

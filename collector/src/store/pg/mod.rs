@@ -28,6 +28,7 @@
 //! the RFC 3339 instants stored as text give the same order on both backends.
 
 mod announced;
+mod audit;
 mod batch;
 mod cluster;
 mod compact;
@@ -44,6 +45,7 @@ mod service_updates;
 mod windows;
 
 pub use announced::PgAnnouncedStore;
+pub use audit::PgAuditStore;
 pub use cluster::PgClusterStore;
 pub use incidents::PgIncidentStore;
 pub use intefunktion::PgIntefunktionStore;

@@ -332,6 +332,17 @@ CREATE INDEX register_changes_device ON register_changes (device, day);",
     created_at    TEXT NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
+    // 18: the operator web's audit log (`store::audit`): who changed what, when and from
+    // where, refusals too; appended, never edited. Expand only: a new table.
+    r"CREATE TABLE audit_log (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       TEXT NOT NULL,
+    who      TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    peer     TEXT NOT NULL,
+    outcome  TEXT NOT NULL
+);",
 ];
 
 /// The schema version this program writes.

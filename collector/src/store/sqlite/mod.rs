@@ -15,6 +15,7 @@
 //! it needs as much free disk as the file's size and takes a while on a big one).
 
 mod announced;
+mod audit;
 pub mod backup;
 mod batch;
 mod cluster;
@@ -32,6 +33,7 @@ mod service_updates;
 mod windows;
 
 pub use announced::SqliteAnnouncedStore;
+pub use audit::SqliteAuditStore;
 pub use cluster::{send_epoch_of, SqliteClusterStore};
 pub use incidents::SqliteIncidentStore;
 pub use intefunktion::SqliteIntefunktionStore;
