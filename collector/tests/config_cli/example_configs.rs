@@ -72,7 +72,10 @@ fn the_intefunktion_example_has_every_item_once_with_a_check_that_fits() {
         let function = format!("kind: function, function: {item},");
         assert_eq!(text.matches(&function).count(), 1, "{item} once");
         let service = text.lines().find(|l| l.contains(&function)).unwrap();
-        assert!(service.contains(&format!("members: [{device}]")), "{service}");
+        assert!(
+            service.contains(&format!("members: [{device}]")),
+            "{service}"
+        );
         // The device's entry: from its line to the next device's (or the services).
         let from = text
             .find(&format!("- {{ id: {device}, class: service"))
@@ -95,7 +98,11 @@ fn the_readme_shows_the_example_word_for_word() {
     let named = readme
         .find("`configs/examples/intefunktion.yaml`")
         .expect("the README names the file");
-    let open = readme[named..].find("```yaml\n").expect("a yaml block after it") + named + 8;
+    let open = readme[named..]
+        .find("```yaml\n")
+        .expect("a yaml block after it")
+        + named
+        + 8;
     let close = readme[open..].find("\n```").expect("the block ends") + open + 1;
     let block = &readme[open..close];
     if block != file {

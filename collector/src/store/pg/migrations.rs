@@ -317,6 +317,8 @@ CREATE INDEX register_changes_device ON register_changes (device, day);"#,
     created_at    TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
+    // 18: the incident an intefunktion case is linked to (see the SQLite migration 18).
+    r#"ALTER TABLE intefunktion_cases ADD COLUMN incident_id BIGINT;"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

@@ -332,6 +332,9 @@ CREATE INDEX register_changes_device ON register_changes (device, day);",
     created_at    TEXT NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
+    // 18: the incident (`manual_incidents.id`) the service desk linked an intefunktion case
+    // to (`store::intefunktion`). Expand only: a nullable column.
+    r"ALTER TABLE intefunktion_cases ADD COLUMN incident_id INTEGER;",
 ];
 
 /// The schema version this program writes.
