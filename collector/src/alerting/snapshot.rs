@@ -7,6 +7,8 @@
 //! - Service down: the service's timeline is down now (the core's rules: `confirm_failures`
 //!   failures, start at the first failed result). Site names are those of the members that are
 //!   unavailable; the cause device is the root cause of the first of them.
+//!   A function's outage is not announced while a case about it that the service desk
+//!   registered before is open (that case is its announcement, `super::intefunktion`).
 //! - Site dark: a device at a `node: true` site is down and devices behind it are unreachable.
 //!   One condition for the site; the children get none of their own (they are unreachable, not
 //!   down). The down device itself still gets its `down` alert, for the technicians.

@@ -45,6 +45,19 @@ struct EditorNotice<'a> {
     source: &'a str,
 }
 
+/// A function's intefunktion case that closed, for the service desk's notice.
+struct ClosedCase<'a> {
+    /// The failure's id (the service's).
+    id: &'a str,
+    /// The agreement's item, in Swedish.
+    item: &'a str,
+    /// The function's name.
+    name: &'a str,
+    municipality: &'a str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
 /// One notice to render and enqueue.
 pub(crate) struct Notice<'a> {
     pub key: String,
@@ -573,6 +586,42 @@ impl<S: NotifyStore> Notifier<S> {
         Some((only, item.clone(), service_name.clone()))
     }
 
+    /// Enqueues the service desk's `intefunktion_closed` notice of `case` to `r`.
+    fn tell_desk_closed(
+        &self,
+        case: &ClosedCase<'_>,
+        r: &str,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>, NotifyError> {
+        let vars = vec![
+            ("service", case.name.to_string()),
+            ("function", case.item.to_string()),
+            ("municipality", case.municipality.to_string()),
+            ("since", date_time_sv(case.since, tz)),
+            ("until", date_time_sv(case.until, tz)),
+            ("duration", duration_sv(case.until - case.since)),
+        ];
+        let notice = Notice {
+            key: format!(
+                "intefunktion-closed:{}:{}:{}:{r}",
+                case.id,
+                instant_key(case.since),
+                instant_key(case.until)
+            ),
+            kind: "intefunktion_closed",
+            recipient: r,
+            municipality: Some(case.municipality),
+            vars,
+            due_at: now + self.hold_down(),
+            limited: false,
+            source: None,
+            oncall_case: None,
+            csv: Vec::new(),
+        };
+        self.enqueue(notice)
+    }
+
     fn announce_close(
         &self,
         inc: &Failure,
@@ -658,31 +707,15 @@ impl<S: NotifyStore> Notifier<S> {
                 .filter(|(d, ..)| d.contains(r))
                 .map(|(_, i, n)| (i, n))
             {
-                let vars = vec![
-                    ("service", name.clone()),
-                    ("function", item.clone()),
-                    ("municipality", municipality.clone()),
-                    ("since", date_time_sv(since, tz)),
-                    ("until", date_time_sv(until, tz)),
-                    ("duration", duration_sv(until - since)),
-                ];
-                let notice = Notice {
-                    key: format!(
-                        "intefunktion-closed:{id}:{}:{}:{r}",
-                        instant_key(since),
-                        instant_key(until)
-                    ),
-                    kind: "intefunktion_closed",
-                    recipient: r,
-                    municipality: Some(municipality),
-                    vars,
-                    due_at: now + self.hold_down(),
-                    limited: false,
-                    source: None,
-                    oncall_case: None,
-                    csv: Vec::new(),
+                let case = ClosedCase {
+                    id: &id,
+                    item,
+                    name,
+                    municipality,
+                    since,
+                    until,
                 };
-                ids.extend(self.enqueue(notice)?);
+                ids.extend(self.tell_desk_closed(&case, r, tz, now)?);
                 continue;
             }
             let notice = Notice {

@@ -54,11 +54,12 @@ pub struct UpdateView {
 /// A disturbance, ongoing or resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Disturbance {
-    /// `service:ID:START`, `site:ID:START` or `incident:ID`: stable across restarts.
+    /// `service:ID:START`, `function:ID:START`, `intefunktion:ID` (a case the service desk
+    /// registered), `site:ID:START` or `incident:ID`: stable across restarts.
     pub key: String,
     /// The HTML id of its item on the page.
     pub anchor: String,
-    /// `service`, `site` or `incident`.
+    /// `service`, `function`, `site` or `incident`.
     pub kind: &'static str,
     /// What does not work ("Trådlöst nätverk", "Nätverket på Stadshuset", an incident's title).
     pub title: String,

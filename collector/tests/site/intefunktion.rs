@@ -205,6 +205,18 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     assert_eq!(c["working_time_s"], 9_000.0);
     assert_eq!(c["handling_goal_s"], 30_600.0);
     assert_eq!(c["within_goal"], true);
+    // A function down is an avbrott too (`counts_as_incident` defaults to true): one incident
+    // against the yearly goal, with the desk's registration linked to the case, not to it.
+    let incidents = json["incidents"]["list"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{}", json["incidents"]);
+    assert_eq!(
+        incidents[0]["services"],
+        serde_json::json!(["inloggning-tranemo"])
+    );
+    assert_eq!(
+        incidents[0]["municipalities"],
+        serde_json::json!(["Tranemo"])
+    );
     let tranemo = &f["by_municipality"][0];
     assert_eq!(
         (
