@@ -112,6 +112,7 @@ async fn one(State(s): State<ApiState>, Path(id): Path<i64>) -> Response {
     }
 }
 
+#[allow(clippy::result_large_err)] // the error is the answer, returned at once
 async fn list(
     State(state): State<ApiState>,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
