@@ -81,3 +81,104 @@ pub fn course(cases: &[ManualIntefunktionCase], key: &str, now: DateTime<Utc>) -
         None => Course::Unknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::testing::{Folder, BASIC};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn case(id: i64, start: &str, end: Option<&str>) -> ManualIntefunktionCase {
+        ManualIntefunktionCase {
+            id,
+            function: "utskrift".into(),
+            municipality: "Tranemo".into(),
+            start: t(start),
+            end: end.map(t),
+            title: "Ingen kan skriva ut".into(),
+            description: String::new(),
+            created_by: "servicedesk".into(),
+            created_at: t(start),
+            incident: None,
+        }
+    }
+
+    fn inventory(folder: &Folder) -> Inventory {
+        let functions = "  - { id: utskrift, name: Utskrift, kind: function, function: printing, \
+                         municipality: Tranemo, members: [prn] }\n";
+        let text = BASIC.replace(
+            "services:\n  - { id: wifi, members: [sw, ap] }\n",
+            &format!("services:\n  - {{ id: wifi, members: [sw, ap] }}\n{functions}"),
+        );
+        folder.load(&text).unwrap()
+    }
+
+    #[test]
+    fn an_open_case_is_its_function_down_in_its_municipality() {
+        let folder = Folder::new();
+        let inv = inventory(&folder);
+        let now = t("2026-03-13T15:00:00Z");
+        let cases = [
+            case(1, "2026-03-13T14:00:00Z", None),
+            case(2, "2026-03-13T10:00:00Z", Some("2026-03-13T11:00:00Z")),
+            case(3, "2026-03-13T16:00:00Z", None),
+        ];
+        let found = conditions(&inv, &cases, |_| None, now);
+        assert_eq!(
+            found.len(),
+            1,
+            "only the open one that has begun: {found:?}"
+        );
+        assert_eq!(found[0].key, "intefunktion:1");
+        match &found[0].event {
+            Event::ServiceDown {
+                service_id,
+                service_name,
+                municipality,
+                function,
+                case_title,
+                ..
+            } => {
+                assert_eq!(service_id, "intefunktion-1");
+                assert_eq!(service_name, "Utskrift");
+                assert_eq!(municipality, "Tranemo");
+                assert_eq!(function.as_deref(), Some("Utskrift på nätverksskrivare"));
+                assert_eq!(case_title.as_deref(), Some("Ingen kan skriva ut"));
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(course(&cases, "intefunktion:1", now), Course::Ongoing);
+        assert_eq!(
+            course(&cases, "intefunktion:2", now),
+            Course::Ended(t("2026-03-13T11:00:00Z"))
+        );
+        assert_eq!(course(&cases, "intefunktion:9", now), Course::Unknown);
+    }
+
+    #[test]
+    fn a_case_and_a_probed_outage_at_once_are_told_by_whichever_began_first() {
+        let folder = Folder::new();
+        let inv = inventory(&folder);
+        let now = t("2026-03-13T15:00:00Z");
+        let down = Spans::one(ms(t("2026-03-13T14:00:00Z")), ms(now) + 60_000);
+        // Registered while the probes had it down: the probes' case.
+        let after = [case(1, "2026-03-13T14:20:00Z", None)];
+        assert!(conditions(&inv, &after, |_| Some(&down), now).is_empty());
+        assert!(!covers(&after, "utskrift", t("2026-03-13T14:00:00Z"), now));
+        // Registered before the probes saw it: the desk's case, the outage adds nothing.
+        let before = [case(1, "2026-03-13T13:50:00Z", None)];
+        assert_eq!(conditions(&inv, &before, |_| Some(&down), now).len(), 1);
+        assert!(covers(&before, "utskrift", t("2026-03-13T14:00:00Z"), now));
+        assert!(!covers(&before, "wifi", t("2026-03-13T14:00:00Z"), now));
+        // Closed before now: it covers nothing any more.
+        let closed = [case(
+            1,
+            "2026-03-13T13:50:00Z",
+            Some("2026-03-13T14:30:00Z"),
+        )];
+        assert!(!covers(&closed, "utskrift", t("2026-03-13T14:00:00Z"), now));
+    }
+}
