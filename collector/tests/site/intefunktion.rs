@@ -363,6 +363,9 @@ async fn a_function_going_down_and_back_is_a_case_opened_and_closed_for_the_serv
         "{page}"
     );
     assert!(page.contains("Utskrift Tranemo"), "{page}");
+    // Where: the function's municipality, not the server's site in Ulricehamn.
+    assert!(page.contains("<dt>Var</dt><dd>Tranemo</dd>"), "{page}");
+    assert!(!page.contains("Stadshuset"), "{page}");
 
     // It prints again.
     post(1, vec![print_server(SystemClock.now(), true)]);
