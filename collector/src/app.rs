@@ -222,6 +222,17 @@ impl App {
         Ok(())
     }
 
+    /// Signals a change of `service` from `at` on that no re-derivation made (an operator
+    /// registered or changed an intefunktion case about it), so the subscribers (alerting)
+    /// look at once instead of at their next round.
+    pub fn signal_service(&self, service: &str, at: chrono::DateTime<chrono::Utc>) {
+        let mut changes = Changes::default();
+        changes
+            .services
+            .insert(service.to_string(), at.timestamp_millis());
+        self.changes.send_replace(changes);
+    }
+
     /// A receiver of what each re-derivation changed from now on (see the module doc): its
     /// `changed()` resolves after the next re-derivation that changed something.
     pub fn subscribe(&self) -> watch::Receiver<Changes> {

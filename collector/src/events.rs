@@ -28,6 +28,10 @@ pub enum Event {
         /// is told too, since an intefunktion case is theirs to handle.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         function: Option<String>,
+        /// For a function's case the service desk registered by hand: its title ("Ingen kan
+        /// skriva ut").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_title: Option<String>,
     },
     /// The service works again.
     ServiceUp {

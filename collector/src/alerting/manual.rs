@@ -30,6 +30,7 @@ pub fn conditions(incidents: &[ManualIncident], now: DateTime<Utc>) -> Vec<Condi
                     since: i.start,
                     cause_device: None,
                     function: None,
+                    case_title: None,
                 },
             });
         }

@@ -41,6 +41,7 @@
 //! whether this node still leads ([`Notifier::may_act`]).
 
 pub mod condition;
+pub mod intefunktion;
 pub mod manual;
 pub mod snapshot;
 pub mod updates;

@@ -7,6 +7,8 @@
 //! - Service down: the service's timeline is down now (the core's rules: `confirm_failures`
 //!   failures, start at the first failed result). Site names are those of the members that are
 //!   unavailable; the cause device is the root cause of the first of them.
+//!   A function's outage is not announced while a case about it that the service desk
+//!   registered before is open (that case is its announcement, `super::intefunktion`).
 //! - Site dark: a device at a `node: true` site is down and devices behind it are unreachable.
 //!   One condition for the site; the children get none of their own (they are unreachable, not
 //!   down). The down device itself still gets its `down` alert, for the technicians.
@@ -56,6 +58,8 @@ pub struct Snapshot<'a> {
     services: BTreeMap<String, Timeline>,
     /// Incidents registered by hand in the look-back.
     manual: Vec<crate::store::ManualIncident>,
+    /// Intefunktion cases registered by hand in the look-back.
+    cases: Vec<crate::store::ManualIntefunktionCase>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -67,12 +71,14 @@ impl<'a> Snapshot<'a> {
         let devices = load_timelines(inv, &*app.store, from, to)?;
         let services = service_timelines(inv, &devices, from, to);
         let manual = app.store.manual_incidents(from, to)?;
+        let cases = app.store.intefunktion_cases(from, to)?;
         Ok(Snapshot {
             app,
             now,
             devices,
             services,
             manual,
+            cases,
         })
     }
 
@@ -93,6 +99,12 @@ impl<'a> Snapshot<'a> {
         self.services_down(&mut out.list);
         out.list
             .extend(super::manual::conditions(&self.manual, at(self.now)));
+        out.list.extend(super::intefunktion::conditions(
+            self.inv(),
+            &self.cases,
+            |id| self.services.get(id).map(|t| &t.down),
+            at(self.now),
+        ));
         let mut faults = AgentFaults::default();
         for d in self.inv().devices_parents_first() {
             match self.state(&d.id) {
@@ -182,8 +194,8 @@ impl<'a> Snapshot<'a> {
     /// subject is unknown or unreachable, or (findings) does not answer. Such a condition is
     /// left as it is.
     pub fn frozen(&self, key: &str, event: &Event) -> bool {
-        if key.starts_with(super::manual::PREFIX) {
-            return false; // an operator's incident is never unknown
+        if key.starts_with(super::manual::PREFIX) || key.starts_with(super::intefunktion::PREFIX) {
+            return false; // an operator's incident or case is never unknown
         }
         match event {
             Event::ServiceDown { service_id, .. } => self
@@ -214,6 +226,9 @@ impl<'a> Snapshot<'a> {
     pub fn course(&self, key: &str, since: DateTime<Utc>) -> Course {
         if key.starts_with(super::manual::PREFIX) {
             return super::manual::course(&self.manual, key, at(self.now));
+        }
+        if key.starts_with(super::intefunktion::PREFIX) {
+            return super::intefunktion::course(&self.cases, key, at(self.now));
         }
         let mut parts = key.splitn(3, ':');
         let (kind, id, tag) = (parts.next(), parts.next(), parts.next());
@@ -300,6 +315,9 @@ impl<'a> Snapshot<'a> {
                 continue;
             }
             let since = self.start_of(&tl.down);
+            if super::intefunktion::covers(&self.cases, &s.id, since, at(self.now)) {
+                continue; // the service desk's case, registered before, is this one
+            }
             let failing: Vec<&Device> = s
                 .members
                 .iter()
@@ -333,6 +351,7 @@ impl<'a> Snapshot<'a> {
                     since,
                     cause_device: failing.first().and_then(|d| self.root_cause(&d.id)),
                     function: s.function.as_ref().map(|f| f.item.swedish().to_string()),
+                    case_title: None,
                 },
             });
         }

@@ -1,11 +1,15 @@
 //! `driftvakt-collector intefunktion add --function ID --start .. [--end ..] --title ..` (after
 //! `--config`): the service desk registers an intefunktion case about a function (the same
-//! checks as `POST /api/v1/intefunktion`); `intefunktion close ID [--end ..]` closes it. Both
-//! write the case as JSON. The cases with their working time are in the report.
+//! checks as `POST /api/v1/intefunktion`, `--incident N` links it to an incident registered by
+//! hand); `intefunktion close ID [--end ..]` closes it, `intefunktion link ID --incident N`
+//! links it later. Each writes the case as JSON. The cases with their working time are in the
+//! report and `GET /api/v1/intefunktion`.
 
 use super::{CliError, CommonArgs};
 use crate::clock::{Clock, FixedClock};
-use crate::incidents::intefunktion::{close, register, IntefunktionRegistration};
+use crate::incidents::intefunktion::{
+    change, register, IntefunktionChange, IntefunktionRegistration,
+};
 use crate::store::Database;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -42,12 +46,21 @@ pub enum IntefunktionAction {
         description: String,
         #[arg(long)]
         by: Option<String>,
+        /// The incident registered by hand (`incident add`) it belongs to.
+        #[arg(long)]
+        incident: Option<i64>,
     },
     /// Close a case (at now unless `--end`).
     Close {
         id: i64,
         #[arg(long)]
         end: Option<DateTime<Utc>>,
+    },
+    /// Link a case to an incident registered by hand.
+    Link {
+        id: i64,
+        #[arg(long)]
+        incident: i64,
     },
 }
 
@@ -58,7 +71,8 @@ pub fn run(args: &IntefunktionArgs, clock: Arc<dyn Clock>) -> Result<String, Cli
         None => clock,
     };
     let inv = args.common.load()?;
-    let store = Database::open(&inv.settings.database)?.intefunktion()?;
+    let db = Database::open(&inv.settings.database)?;
+    let (store, incidents) = (db.intefunktion()?, db.incidents()?);
     let now = clock.now();
     let case = match &args.action {
         IntefunktionAction::Add {
@@ -68,6 +82,7 @@ pub fn run(args: &IntefunktionArgs, clock: Arc<dyn Clock>) -> Result<String, Cli
             title,
             description,
             by,
+            incident,
         } => {
             let r = IntefunktionRegistration {
                 function: function.clone(),
@@ -76,10 +91,24 @@ pub fn run(args: &IntefunktionArgs, clock: Arc<dyn Clock>) -> Result<String, Cli
                 title: title.clone(),
                 description: description.clone(),
                 by: by.clone(),
+                incident: *incident,
             };
-            register(&inv, &*store, &r, now)
+            register(&inv, &*store, &*incidents, &r, now)
         }
-        IntefunktionAction::Close { id, end } => close(&*store, *id, end.unwrap_or(now), now),
+        IntefunktionAction::Close { id, end } => {
+            let c = IntefunktionChange {
+                end: Some(end.unwrap_or(now)),
+                incident: None,
+            };
+            change(&*store, &*incidents, *id, &c, now)
+        }
+        IntefunktionAction::Link { id, incident } => {
+            let c = IntefunktionChange {
+                end: None,
+                incident: Some(*incident),
+            };
+            change(&*store, &*incidents, *id, &c, now)
+        }
     }
     .map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(serde_json::to_string_pretty(&case)? + "\n")

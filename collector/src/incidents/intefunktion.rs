@@ -3,11 +3,13 @@
 //! before they confirm it. What an operator gives is checked here, once for `POST
 //! /api/v1/intefunktion` and `driftvakt-collector intefunktion add`, then kept by
 //! [`IntefunktionStore`]; the report links a case to the probes' case of the same function at
-//! the same time and measures its working time (`report::intefunktion`).
+//! the same time and measures its working time (`report::intefunktion`). The desk may also
+//! link a case to an incident registered by hand (`manual_incidents`: the avbrott that
+//! counts against the yearly goal), when registering it or later ([`change`]).
 
 use super::{by, instant_ok, text, IncidentError};
 use crate::inventory::Inventory;
-use crate::store::{IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase};
+use crate::store::{IncidentStore, IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -27,19 +29,29 @@ pub struct IntefunktionRegistration {
     /// Who registers it (default `operator`).
     #[serde(default)]
     pub by: Option<String>,
+    /// The incident registered by hand (`POST /api/v1/incidents`) it belongs to.
+    #[serde(default)]
+    pub incident: Option<i64>,
 }
 
-/// A closing as given (the JSON body of `PATCH /api/v1/intefunktion/{id}`).
+/// A change as given (the JSON body of `PATCH /api/v1/intefunktion/{id}`): a closing, a link
+/// to an incident, or both.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IntefunktionClose {
-    pub end: DateTime<Utc>,
+pub struct IntefunktionChange {
+    #[serde(default)]
+    pub end: Option<DateTime<Utc>>,
+    /// The incident registered by hand the case belongs to.
+    #[serde(default)]
+    pub incident: Option<i64>,
 }
 
-/// Checks `r` against the inventory and registers it for the function's municipality.
+/// Checks `r` against the inventory (and its incident against `incidents`) and registers it
+/// for the function's municipality.
 pub fn register(
     inv: &Inventory,
     store: &dyn IntefunktionStore,
+    incidents: &dyn IncidentStore,
     r: &IntefunktionRegistration,
     now: DateTime<Utc>,
 ) -> Result<ManualIntefunktionCase, IncidentError> {
@@ -69,6 +81,10 @@ pub fn register(
         title: text("title", &r.title, true)?,
         description: text("description", &r.description, false)?,
         by: by(&r.by)?,
+        incident: r
+            .incident
+            .map(|i| known_incident(incidents, i))
+            .transpose()?,
     };
     let id = store.add(&new, now)?;
     store.get(id)?.ok_or(IncidentError::Unknown(id))
@@ -88,4 +104,50 @@ pub fn close(
     }
     store.close(id, end)?;
     store.get(id)?.ok_or(IncidentError::Unknown(id))
+}
+
+/// `incident` when an incident registered by hand has that id.
+fn known_incident(incidents: &dyn IncidentStore, incident: i64) -> Result<i64, IncidentError> {
+    match incidents.get(incident)? {
+        Some(_) => Ok(incident),
+        None => Err(IncidentError::Invalid(format!(
+            "no incident with id {incident} (register it with POST /api/v1/incidents first)"
+        ))),
+    }
+}
+
+/// Applies `c` to case `id`: links it to its incident, then closes it at its end (`409` when
+/// it was closed, `400` for a wrong end or unknown incident; nothing is changed then).
+pub fn change(
+    store: &dyn IntefunktionStore,
+    incidents: &dyn IncidentStore,
+    id: i64,
+    c: &IntefunktionChange,
+    now: DateTime<Utc>,
+) -> Result<ManualIntefunktionCase, IncidentError> {
+    let current = store.get(id)?.ok_or(IncidentError::Unknown(id))?;
+    if c.end.is_none() && c.incident.is_none() {
+        return Err(IncidentError::Invalid(
+            "give `end` (close the case), `incident` (link it), or both".into(),
+        ));
+    }
+    if let (Some(_), Some(at)) = (c.end, current.end) {
+        return Err(IncidentError::Conflict(format!(
+            "case {id} was closed at {}",
+            at.to_rfc3339()
+        )));
+    }
+    if let Some(end) = c.end {
+        instant_ok("end", end, now)?;
+        if end <= current.start {
+            return Err(IncidentError::Invalid("end must be after start".into()));
+        }
+    }
+    if let Some(i) = c.incident {
+        store.link(id, known_incident(incidents, i)?)?;
+    }
+    match c.end {
+        Some(end) => close(store, id, end, now),
+        None => store.get(id)?.ok_or(IncidentError::Unknown(id)),
+    }
 }

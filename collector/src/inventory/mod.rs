@@ -38,7 +38,7 @@ mod resolve;
 mod secrets;
 pub mod settings;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod tls;
 mod validate;
 pub mod web;

@@ -45,6 +45,19 @@ struct EditorNotice<'a> {
     source: &'a str,
 }
 
+/// A function's intefunktion case that closed, for the service desk's notice.
+struct ClosedCase<'a> {
+    /// The failure's id (the service's).
+    id: &'a str,
+    /// The agreement's item, in Swedish.
+    item: &'a str,
+    /// The function's name.
+    name: &'a str,
+    municipality: &'a str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
 /// One notice to render and enqueue.
 pub(crate) struct Notice<'a> {
     pub key: String,
@@ -317,9 +330,10 @@ impl<S: NotifyStore> Notifier<S> {
         self.tell(n, &vars, now, editors.iter(), "")
     }
 
-    /// Enqueues a function's failure notice to its municipality's service desk too (an
-    /// intefunktion case is theirs), held like the editors' notice, its own key per recipient
-    /// (`{key_prefix}:desk:{recipient}`); a desk address that is also an editor's is told once.
+    /// Enqueues a function's intefunktion notice to its municipality's service desk (the case
+    /// is theirs), held like the editors' notice, its own key per recipient
+    /// (`{key_prefix}:desk:{recipient}`); a desk address that is also an editor's gets the
+    /// editors' störning only.
     fn tell_service_desk(
         &self,
         n: EditorNotice<'_>,
@@ -378,6 +392,7 @@ impl<S: NotifyStore> Notifier<S> {
                 site_ids,
                 since,
                 function,
+                case_title,
                 ..
             } => {
                 let vars = vec![
@@ -394,9 +409,22 @@ impl<S: NotifyStore> Notifier<S> {
                     since: *since,
                     source: key,
                 };
-                ids = self.tell_editors(notice, vars.clone(), now)?;
-                if function.is_some() {
-                    ids.extend(self.tell_service_desk(notice, vars, now)?);
+                ids = self.tell_editors(notice, vars, now)?;
+                if let Some(item) = function {
+                    let vars = vec![
+                        ("service", service_name.clone()),
+                        ("function", item.clone()),
+                        ("municipality", municipality.clone()),
+                        ("since", date_time_sv(*since, tz)),
+                        ("opened_by", opened_by(case_title.as_deref())),
+                    ];
+                    let prefix = format!("intefunktion-open:{service_id}:{}", instant_key(*since));
+                    let desk = EditorNotice {
+                        kind: "intefunktion_open",
+                        key_prefix: &prefix,
+                        ..notice
+                    };
+                    ids.extend(self.tell_service_desk(desk, vars, now)?);
                 }
             }
             Event::SiteDark {
@@ -540,6 +568,60 @@ impl<S: NotifyStore> Notifier<S> {
         }
     }
 
+    /// For a function's failure: the service desk's recipients that are not editors (told the
+    /// intefunktion notices, [`Self::tell_service_desk`]), the item and the function's name.
+    fn desk_only(&self, event: &Event) -> Option<(Vec<String>, String, String)> {
+        let Event::ServiceDown {
+            municipality,
+            function: Some(item),
+            service_name,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        let editors = self.config.recipients(municipality, Role::Editors);
+        let desk = self.config.recipients(municipality, Role::ServiceDesk);
+        let only: Vec<String> = desk.into_iter().filter(|r| !editors.contains(r)).collect();
+        Some((only, item.clone(), service_name.clone()))
+    }
+
+    /// Enqueues the service desk's `intefunktion_closed` notice of `case` to `r`.
+    fn tell_desk_closed(
+        &self,
+        case: &ClosedCase<'_>,
+        r: &str,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxId>, NotifyError> {
+        let vars = vec![
+            ("service", case.name.to_string()),
+            ("function", case.item.to_string()),
+            ("municipality", case.municipality.to_string()),
+            ("since", date_time_sv(case.since, tz)),
+            ("until", date_time_sv(case.until, tz)),
+            ("duration", duration_sv(case.until - case.since)),
+        ];
+        let notice = Notice {
+            key: format!(
+                "intefunktion-closed:{}:{}:{}:{r}",
+                case.id,
+                instant_key(case.since),
+                instant_key(case.until)
+            ),
+            kind: "intefunktion_closed",
+            recipient: r,
+            municipality: Some(case.municipality),
+            vars,
+            due_at: now + self.hold_down(),
+            limited: false,
+            source: None,
+            oncall_case: None,
+            csv: Vec::new(),
+        };
+        self.enqueue(notice)
+    }
+
     fn announce_close(
         &self,
         inc: &Failure,
@@ -612,11 +694,28 @@ impl<S: NotifyStore> Notifier<S> {
             ("until", date_time_sv(until, tz)),
             ("duration", duration_sv(until - since)),
         ]);
+        let desk = self.desk_only(&inc.event);
         let mut ids = Vec::new();
         for (channel, r) in told {
             if self.channels.audience(channel) != Some(Audience::Mailbox) {
                 let due_at = now + self.hold_down();
                 ids.extend(self.resolved_notice(&inc.event, channel, r, until, due_at)?);
+                continue;
+            }
+            if let Some((item, name)) = desk
+                .as_ref()
+                .filter(|(d, ..)| d.contains(r))
+                .map(|(_, i, n)| (i, n))
+            {
+                let case = ClosedCase {
+                    id: &id,
+                    item,
+                    name,
+                    municipality,
+                    since,
+                    until,
+                };
+                ids.extend(self.tell_desk_closed(&case, r, tz, now)?);
                 continue;
             }
             let notice = Notice {
@@ -855,6 +954,15 @@ fn failure(
         state,
         notices,
         updated_at: now,
+    }
+}
+
+/// Who opened an intefunktion case, for the service desk's notice: the probes, or the desk
+/// itself with its title.
+fn opened_by(case_title: Option<&str>) -> String {
+    match case_title {
+        Some(t) => format!("registrerat av servicedesken: {t}"),
+        None => "upptäckt av Driftvakts mätningar".to_string(),
     }
 }
 

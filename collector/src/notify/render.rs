@@ -24,6 +24,8 @@ use std::sync::LazyLock;
 pub const KINDS: &[&str] = &[
     "service_down",
     "service_up",
+    "intefunktion_open",
+    "intefunktion_closed",
     "update",
     "site_dark",
     "site_back",
@@ -53,6 +55,27 @@ pub const VARIABLES: &[(&str, &[(&str, &str)])] = &[
             ("service", "Skrivare"),
             ("where", "Stadshuset, Ulricehamn"),
             ("municipality", "Ulricehamn"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("until", "tisdag 17 mars 2026 kl. 19.23"),
+            ("duration", "1 timme 23 minuter"),
+        ],
+    ),
+    (
+        "intefunktion_open",
+        &[
+            ("service", "Utskrift"),
+            ("function", "Utskrift på nätverksskrivare"),
+            ("municipality", "Tranemo"),
+            ("since", "tisdag 17 mars 2026 kl. 18.00"),
+            ("opened_by", "upptäckt av Driftvakts mätningar"),
+        ],
+    ),
+    (
+        "intefunktion_closed",
+        &[
+            ("service", "Utskrift"),
+            ("function", "Utskrift på nätverksskrivare"),
+            ("municipality", "Tranemo"),
             ("since", "tisdag 17 mars 2026 kl. 18.00"),
             ("until", "tisdag 17 mars 2026 kl. 19.23"),
             ("duration", "1 timme 23 minuter"),
@@ -164,6 +187,8 @@ macro_rules! builtin {
 const BUILTIN: &[(&str, [&str; 3])] = &[
     builtin!("service_down"),
     builtin!("service_up"),
+    builtin!("intefunktion_open"),
+    builtin!("intefunktion_closed"),
     builtin!("update"),
     builtin!("site_dark"),
     builtin!("site_back"),

@@ -6,7 +6,11 @@
 //!   their sites.
 //! - A **function** (`kind: function`, an "intefunktion" item) is disturbed while its timeline
 //!   is down; it concerns its own municipality only, wherever its servers stand, and is shown
-//!   with the agreement's item ("Intefunktion: Utskrift på nätverksskrivare").
+//!   with the agreement's item ("Intefunktion: Utskrift på nätverksskrivare"). An
+//!   **intefunktion case the service desk registered** is such a disturbance too, from its
+//!   start to its end; one that meets a down span of its function (touching counts) is the same
+//!   disturbance (one from the first start to the last end, its title in the description), as
+//!   the report links them.
 //! - A **site is dark** while a device at a `node: true` site that other devices are reached
 //!   through is down ("Nätverket på Stadshuset").
 //! - An **incident registered by hand** concerns the municipalities it names.
@@ -23,7 +27,7 @@ use crate::calendar::swedish::{class_sv, date_sv, date_time_sv, duration_sv, lis
 use crate::calendar::{Calendar, Window, WindowKind, WindowScope};
 use crate::inventory::Inventory;
 use crate::state::{load_timelines, service_timelines, Timeline};
-use crate::store::{ManualIncident, ServiceUpdate, StoreError};
+use crate::store::{ManualIncident, ManualIntefunktionCase, ServiceUpdate, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -50,11 +54,12 @@ pub struct UpdateView {
 /// A disturbance, ongoing or resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Disturbance {
-    /// `service:ID:START`, `site:ID:START` or `incident:ID`: stable across restarts.
+    /// `service:ID:START`, `function:ID:START`, `intefunktion:ID` (a case the service desk
+    /// registered), `site:ID:START` or `incident:ID`: stable across restarts.
     pub key: String,
     /// The HTML id of its item on the page.
     pub anchor: String,
-    /// `service`, `site` or `incident`.
+    /// `service`, `function`, `site` or `incident`.
     pub kind: &'static str,
     /// What does not work ("Trådlöst nätverk", "Nätverket på Stadshuset", an incident's title).
     pub title: String,
@@ -114,7 +119,29 @@ struct Sources<'a> {
     devices: BTreeMap<String, Timeline>,
     services: BTreeMap<String, Timeline>,
     manual: Vec<ManualIncident>,
+    /// Intefunktion cases the service desk registered.
+    cases: Vec<ManualIntefunktionCase>,
     updates: &'a [ServiceUpdate],
+}
+
+/// The span of a registered case (open: reaching past any now).
+fn case_span(c: &ManualIntefunktionCase) -> Span {
+    Span::new(ms(c.start), c.end.map_or(i64::MAX, ms))
+}
+
+/// Whether two spans overlap or touch.
+fn meets(a: Span, b: Span) -> bool {
+    a.start <= b.end && b.start <= a.end
+}
+
+/// A function's disturbance as the page describes it: the agreement's item, and the titles
+/// of the service desk's cases about it.
+fn function_text(item: &str, titles: &[&str]) -> String {
+    let mut text = format!("Intefunktion: {item}");
+    if !titles.is_empty() {
+        text.push_str(&format!(". Servicedeskens ärende: {}", titles.join("; ")));
+    }
+    text
 }
 
 impl<'a> Sources<'a> {
@@ -130,6 +157,7 @@ impl<'a> Sources<'a> {
         let devices = load_timelines(inv, &*app.store, from, to)?;
         let services = service_timelines(inv, &devices, from, to);
         let manual = app.store.manual_incidents(from, to)?;
+        let cases = app.store.intefunktion_cases(from, to)?;
         Ok(Sources {
             inv,
             tz,
@@ -137,6 +165,7 @@ impl<'a> Sources<'a> {
             devices,
             services,
             manual,
+            cases,
             updates,
         })
     }
@@ -237,13 +266,23 @@ impl<'a> Sources<'a> {
                     if f.municipality == municipality {
                         let key = format!("function:{}:{}", s.id, span.start / 1000);
                         let updates = self.service_updates(&s.id, span);
+                        let linked: Vec<&ManualIntefunktionCase> = self
+                            .cases
+                            .iter()
+                            .filter(|c| c.function == s.id && meets(case_span(c), span))
+                            .collect();
+                        let whole = linked.iter().fold(span, |u, c| {
+                            let c = case_span(c);
+                            Span::new(u.start.min(c.start), u.end.max(c.end))
+                        });
+                        let titles: Vec<&str> = linked.iter().map(|c| c.title.as_str()).collect();
                         all.push(self.disturbance(
                             key,
                             "function",
                             s.name.clone(),
-                            String::new(),
-                            format!("Intefunktion: {}", f.item.swedish()),
-                            span,
+                            municipality.to_string(),
+                            function_text(f.item.swedish(), &titles),
+                            whole,
                             updates,
                         ));
                     }
@@ -298,6 +337,7 @@ impl<'a> Sources<'a> {
                 );
             }
         }
+        self.registered_cases(municipality, &mut all);
         for i in self
             .manual
             .iter()
@@ -349,6 +389,33 @@ impl<'a> Sources<'a> {
         ongoing.sort_by(|a, b| (a.since, &a.key).cmp(&(b.since, &b.key)));
         resolved.sort_by(|a, b| (b.until, &b.key).cmp(&(a.until, &a.key)));
         (ongoing, resolved)
+    }
+
+    /// The service desk's intefunktion cases of `municipality` that meet no down span of
+    /// their function (those are part of the function's disturbance).
+    fn registered_cases(&self, municipality: &str, all: &mut Vec<Disturbance>) {
+        for c in self.cases.iter().filter(|c| c.municipality == municipality) {
+            let Some((s, f)) = self.inv.functions().find(|(s, _)| s.id == c.function) else {
+                continue;
+            };
+            let span = case_span(c);
+            let probed = self
+                .services
+                .get(&s.id)
+                .is_some_and(|t| Self::spans(t).into_iter().any(|d| meets(span, d)));
+            if probed || span.start > self.now {
+                continue;
+            }
+            all.push(self.disturbance(
+                format!("intefunktion:{}", c.id),
+                "function",
+                s.name.clone(),
+                municipality.to_string(),
+                function_text(f.item.swedish(), &[c.title.as_str()]),
+                span,
+                self.service_updates(&s.id, span),
+            ));
+        }
     }
 
     /// What window `w` covers, as `municipality`'s page names it: "alla IT-tjänster" (the

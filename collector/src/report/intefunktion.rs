@@ -51,6 +51,9 @@ pub struct Case {
     pub opened_by: &'static str,
     /// The cases registered by hand it links.
     pub manual_ids: Vec<i64>,
+    /// The incidents registered by hand (`manual_incidents`) those cases are linked to: the
+    /// avbrott that count against the yearly goal.
+    pub incident_ids: Vec<i64>,
     pub working_time_s: f64,
     pub handling_goal_s: f64,
     /// `None` while open and still within the goal.
@@ -105,6 +108,7 @@ struct Draft {
     ongoing: bool,
     probed: bool,
     manual_ids: Vec<i64>,
+    incident_ids: Vec<i64>,
 }
 
 impl Draft {
@@ -133,6 +137,7 @@ pub fn build(
             ongoing: o.ongoing,
             probed: true,
             manual_ids: Vec::new(),
+            incident_ids: Vec::new(),
         })
         .collect();
     for m in manual {
@@ -142,6 +147,8 @@ pub fn build(
                 d.span = Span::new(d.span.start.min(ms(m.start)), d.span.end.max(end));
                 d.ongoing |= m.end.is_none();
                 d.manual_ids.push(m.id);
+                d.incident_ids
+                    .extend(m.incident.filter(|i| !d.incident_ids.contains(i)));
             }
             None => drafts.push(Draft {
                 function: m.function.clone(),
@@ -149,6 +156,7 @@ pub fn build(
                 ongoing: m.end.is_none(),
                 probed: false,
                 manual_ids: vec![m.id],
+                incident_ids: m.incident.into_iter().collect(),
             }),
         }
     }
@@ -233,6 +241,7 @@ fn case(
         duration_s: secs(d.span.len()),
         opened_by: if d.probed { "probes" } else { "service_desk" },
         manual_ids: d.manual_ids,
+        incident_ids: d.incident_ids,
         working_time_s: m.working_time_s,
         handling_goal_s: m.goal_s,
         within_goal: m.within_goal,

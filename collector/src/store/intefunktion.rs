@@ -1,7 +1,8 @@
 //! Intefunktion cases registered by hand: the service desk's own case about one of the
 //! agreement's functions (a user phoned: nobody can print in Kommunhuset), with the function
 //! (a service of `kind: function`) and its municipality, start, end (none while open), title
-//! and description. Table `intefunktion_cases` (migration 16). The report links a registered
+//! and description, and the incident (`manual_incidents`) it is linked to, if any. Table
+//! `intefunktion_cases` (migrations 17 and 18). The report links a registered
 //! case to the case the probes opened for the same function at the same time (one case), and
 //! measures the rest on their own (`report::intefunktion`).
 
@@ -24,6 +25,8 @@ pub struct ManualIntefunktionCase {
     pub description: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// The incident registered by hand (`manual_incidents.id`) the desk linked it to.
+    pub incident: Option<i64>,
 }
 
 /// A new case, as checked by the caller.
@@ -36,6 +39,8 @@ pub struct NewIntefunktionCase {
     pub title: String,
     pub description: String,
     pub by: String,
+    /// The incident it belongs to (checked by the caller).
+    pub incident: Option<i64>,
 }
 
 /// What the API, the CLI and the report use.
@@ -44,6 +49,8 @@ pub trait IntefunktionStore: Send + Sync {
     fn get(&self, id: i64) -> Result<Option<ManualIntefunktionCase>, StoreError>;
     /// Closes open case `id` at `end` (`IncidentClosed` when it was closed).
     fn close(&self, id: i64, end: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Links case `id` to incident `incident` (`UnknownIncident` when the case is unknown).
+    fn link(&self, id: i64, incident: i64) -> Result<(), StoreError>;
     /// The cases that start before `to` and are open or end after `from`, oldest first.
     fn between(
         &self,
@@ -53,7 +60,8 @@ pub trait IntefunktionStore: Send + Sync {
 }
 
 pub(super) const SELECT: &str = "SELECT id, service_id, municipality, start_utc, end_utc, title, \
-                                 description, created_by, created_at FROM intefunktion_cases";
+                                 description, created_by, created_at, incident_id \
+                                 FROM intefunktion_cases";
 
 /// The filter of [`IntefunktionStore::between`], `$1` = from and `$2` = to as text.
 pub(super) const BETWEEN: &str = "start_utc < $2 AND (end_utc IS NULL OR end_utc > $1)";
@@ -62,11 +70,15 @@ pub(super) const BETWEEN: &str = "start_utc < $2 AND (end_utc IS NULL OR end_utc
 pub(super) const CLOSE: &str =
     "UPDATE intefunktion_cases SET end_utc = $1 WHERE id = $2 AND end_utc IS NULL";
 
+/// The linking statement: `$1` the incident, `$2` the case's id.
+pub(super) const LINK: &str = "UPDATE intefunktion_cases SET incident_id = $1 WHERE id = $2";
+
 /// A case from its columns in [`SELECT`]'s order, times as text (`end` null while open).
 pub(super) fn from_columns(
     id: i64,
     texts: [String; 7],
     end: Option<String>,
+    incident: Option<i64>,
 ) -> Result<ManualIntefunktionCase, StoreError> {
     let [function, municipality, start, title, description, by, created] = texts;
     Ok(ManualIntefunktionCase {
@@ -79,6 +91,7 @@ pub(super) fn from_columns(
         description,
         created_by: by,
         created_at: instant(&created)?,
+        incident,
     })
 }
 

@@ -522,6 +522,16 @@ pub trait Store: Send + Sync {
         let _ = (from, to);
         Ok(Vec::new())
     }
+    /// Intefunktion cases registered by hand overlapping `[from, to)` (see [`intefunktion`]),
+    /// oldest first; a backend without them has none.
+    fn intefunktion_cases(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ManualIntefunktionCase>, StoreError> {
+        let _ = (from, to);
+        Ok(Vec::new())
+    }
     /// The latest result of each check of `device` (per agent) as received, with its raw JSON.
     fn latest(&self, device: &str) -> Result<Vec<StoredResult>, StoreError>;
 

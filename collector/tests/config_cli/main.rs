@@ -5,4 +5,5 @@
 
 mod check_config_binary;
 mod config_binary;
+mod example_configs;
 mod readme_commands;

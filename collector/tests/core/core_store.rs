@@ -638,6 +638,7 @@ fn intefunktion_suite(s: &dyn driftvakt_collector::store::IntefunktionStore) {
         title: "Ingen kan skriva ut i Kommunhuset".into(),
         description: "Anmält av växeln.".into(),
         by: "anna".into(),
+        incident: None,
     };
     let open = s.add(&new, start + Duration::minutes(5)).unwrap();
     let closed = s
@@ -687,6 +688,15 @@ fn intefunktion_suite(s: &dyn driftvakt_collector::store::IntefunktionStore) {
         Err(StoreError::UnknownIncident(9_999))
     ));
     assert!(s.get(9_999).unwrap().is_none());
+    // Linked to an incident registered by hand (and again, to another).
+    assert_eq!(s.get(closed).unwrap().unwrap().incident, None);
+    s.link(closed, 3).unwrap();
+    s.link(closed, 4).unwrap();
+    assert_eq!(s.get(closed).unwrap().unwrap().incident, Some(4));
+    assert!(matches!(
+        s.link(9_999, 3),
+        Err(StoreError::UnknownIncident(9_999))
+    ));
 }
 
 #[test]

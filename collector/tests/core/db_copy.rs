@@ -246,6 +246,7 @@ fn fill_the_rest(location: &Location) {
         title: "Ingen kan skriva ut".into(),
         description: String::new(),
         by: "anna".into(),
+        incident: Some(1),
     };
     db.intefunktion().unwrap().add(&intefunktion, at).unwrap();
     let line = driftvakt_collector::store::AuditEntry {

@@ -3,14 +3,18 @@
 //! Friday 15:00 to Monday 09:00 in Tranemo, the service desk's own case about it registered
 //! over the real API (linked, not a second case), and the binary's tertial report (JSON and
 //! CSV): one case for Tranemo of 2.50 working hours, within one working day. And a function
-//! going down now, mailed by the real binary to its municipality's service desk.
+//! going down now and back, and a case the service desk registers by hand, linked to an
+//! incident and closed: each mailed by the real binary (through a real SMTP server) to the
+//! municipality's service desk as an intefunktion case opened and closed, and shown on the
+//! municipality's intranet page as a disturbance of the function.
 
 use chrono::{DateTime, Duration, Utc};
 use driftvakt_collector_testkit::files::secret_file;
-use driftvakt_collector_testkit::http::{http, post_json};
+use driftvakt_collector_testkit::http::{get, http, post_json};
 use driftvakt_collector_testkit::inventory::Inventory;
 use driftvakt_collector_testkit::ports::free_port;
 use driftvakt_collector_testkit::process::start_collector;
+use driftvakt_collector_testkit::smtp::{Eml, SmtpPeer};
 use driftvakt_common::wire::{Batch, ProbeResult};
 
 const AGENT: &str = "intefunktion-agent-token-0123456789";
@@ -34,6 +38,57 @@ fn ldap(time: DateTime<Utc>, ok: bool) -> ProbeResult {
         findings: Vec::new(),
         values: Default::default(),
     }
+}
+
+/// `PATCH path` with a JSON body and `token` as bearer: (status, body).
+fn patch_json(port: u16, path: &str, token: &str, json: &str) -> (u16, String) {
+    let (status, _, body) = http(
+        port,
+        &format!(
+            "PATCH {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+    )
+    .expect("the collector answers");
+    (status, body)
+}
+
+/// The notify section: editors and service desk of Tranemo, mail to `peer`, no hold-down.
+fn notify_section(peer: &SmtpPeer) -> String {
+    format!(
+        "notify:\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none, timeout: 5s }}\n  from:\n    \
+         default: \"IT Tranemo <it@tranemo.example.se>\"\n  municipalities:\n    Tranemo:\n      \
+         editors: [intranat@tranemo.example.se]\n      service_desk: [servicedesk@tranemo.example.se]\n  \
+         hold_down: 0s\n",
+        peer.port
+    )
+}
+
+/// Waits (up to 60 s) for the service desk's mails whose subject starts with `prefix`.
+async fn desk_mails(peer: &SmtpPeer, prefix: &str) -> Vec<Eml> {
+    for _ in 0..600 {
+        let found: Vec<Eml> = peer
+            .messages()
+            .into_iter()
+            .filter(|m| m.to() == "servicedesk@tranemo.example.se" && m.subject.starts_with(prefix))
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let all: Vec<String> = peer
+        .messages()
+        .iter()
+        .map(|m| format!("{} {}", m.to(), m.subject))
+        .collect();
+    panic!("no mail to the service desk starting {prefix:?}, of {all:?}");
+}
+
+/// Tranemo's intranet page.
+fn tranemo_page(port: u16) -> String {
+    get(port, "/driftinfo/tranemo").expect("the page answers 200")
 }
 
 /// Runs the collector binary with `args` after `--config` and returns its stdout.
@@ -150,6 +205,18 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     assert_eq!(c["working_time_s"], 9_000.0);
     assert_eq!(c["handling_goal_s"], 30_600.0);
     assert_eq!(c["within_goal"], true);
+    // A function down is an avbrott too (`counts_as_incident` defaults to true): one incident
+    // against the yearly goal, with the desk's registration linked to the case, not to it.
+    let incidents = json["incidents"]["list"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{}", json["incidents"]);
+    assert_eq!(
+        incidents[0]["services"],
+        serde_json::json!(["inloggning-tranemo"])
+    );
+    assert_eq!(
+        incidents[0]["municipalities"],
+        serde_json::json!(["Tranemo"])
+    );
     let tranemo = &f["by_municipality"][0];
     assert_eq!(
         (
@@ -203,24 +270,17 @@ async fn a_login_outage_from_friday_afternoon_to_monday_morning_is_one_case_of_t
     );
 }
 
-/// A function going down now reaches the service desk (an intefunktion case is theirs) with
-/// the störning notice the editors get, naming the function's municipality; the real binary
-/// sends it through a real SMTP server.
+/// A function going down now reaches the service desk (an intefunktion case is theirs) as a
+/// case opened, naming the function and its municipality, while the editors get the störning;
+/// the intranet page shows it as a disturbance of the function; when it works again the desk
+/// gets the case closed. The real binary sends them through a real SMTP server.
 #[tokio::test]
-async fn a_function_going_down_is_mailed_to_the_service_desk_of_its_municipality() {
+async fn a_function_going_down_and_back_is_a_case_opened_and_closed_for_the_service_desk() {
     use driftvakt_collector::clock::{Clock, SystemClock};
-    use driftvakt_collector_testkit::smtp::SmtpPeer;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let database = dir.join("collector.db");
     let peer = SmtpPeer::start(&dir.join("mail"));
-    let notify = format!(
-        "notify:\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none, timeout: 5s }}\n  from:\n    \
-         default: \"IT Tranemo <it@tranemo.example.se>\"\n  municipalities:\n    Tranemo:\n      \
-         editors: [intranat@tranemo.example.se]\n      service_desk: [servicedesk@tranemo.example.se]\n  \
-         hold_down: 0s\n",
-        peer.port
-    );
     // The printers' server stands in Ulricehamn; the function serves Tranemo.
     let config = Inventory::new()
         .collector("database", database.display())
@@ -235,54 +295,224 @@ async fn a_function_going_down_is_mailed_to_the_service_desk_of_its_municipality
              municipality: Tranemo, members: [print-server] }",
         )
         .agent(dir, "a1", AGENT, "municipalities: [Ulricehamn]")
-        .section(&notify)
+        .section(&notify_section(&peer))
         .write(dir);
     let port = free_port();
     let mut collector = start_collector(&config, port, &database, &dir.join("collector.log")).await;
-    let now = SystemClock.now();
-    let results: Vec<ProbeResult> = (0..6)
-        .map(|m| {
-            let mut r = ldap(now - Duration::minutes(6 - m), m == 0);
-            r.target = "print-server".into();
-            r
-        })
-        .collect();
-    let batch = Batch {
-        agent: "a1".into(),
-        batch_id: "a1-1-0".into(),
-        results,
+    let print_server = |time, ok| {
+        let mut r = ldap(time, ok);
+        r.target = "print-server".into();
+        r
     };
-    let body = serde_json::to_string(&batch).unwrap();
-    let (status, _, answer) = post_json(port, "/api/v1/results", AGENT, &body).unwrap();
-    assert_eq!(status, 200, "{answer}");
-    let mut desk = Vec::new();
-    for _ in 0..300 {
-        desk = peer
-            .messages()
-            .into_iter()
-            .filter(|m| m.to() == "servicedesk@tranemo.example.se")
-            .collect();
-        if !desk.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let post = |n: usize, results: Vec<ProbeResult>| {
+        let batch = Batch {
+            agent: "a1".into(),
+            batch_id: format!("a1-1-{n}"),
+            results,
+        };
+        let body = serde_json::to_string(&batch).unwrap();
+        let (status, _, answer) = post_json(port, "/api/v1/results", AGENT, &body).unwrap();
+        assert_eq!(status, 200, "{answer}");
+    };
+    let now = SystemClock.now();
+    post(
+        0,
+        (0..6)
+            .map(|m| print_server(now - Duration::minutes(6 - m), m == 0))
+            .collect(),
+    );
+    let opened = desk_mails(&peer, "Intefunktion – nytt ärende").await;
+    assert_eq!(opened.len(), 1);
+    assert_eq!(
+        opened[0].subject,
+        "Intefunktion – nytt ärende: Utskrift Tranemo, Tranemo"
+    );
+    for want in [
+        "Utskrift Tranemo fungerar inte i Tranemo sedan",
+        "Funktion enligt uppdraget: Utskrift på nätverksskrivare",
+        "Ärendet är upptäckt av Driftvakts mätningar.",
+        "inom en arbetsdag",
+    ] {
+        assert!(
+            opened[0].text.contains(want),
+            "{want} in {}",
+            opened[0].text
+        );
     }
-    collector.terminate(std::time::Duration::from_secs(10));
     let mails: Vec<String> = peer
         .messages()
         .iter()
         .map(|m| format!("{} {}", m.to(), m.subject))
         .collect();
-    assert_eq!(desk.len(), 1, "the desk's mail, of {mails:?}");
-    assert!(
-        desk[0].subject.contains("Utskrift Tranemo"),
-        "{}",
-        desk[0].subject
-    );
     assert!(
         mails
             .iter()
-            .any(|m| m.starts_with("intranat@tranemo.example.se")),
-        "the editors are told too: {mails:?}"
+            .any(|m| m.starts_with("intranat@tranemo.example.se")
+                && m.contains("störning: Utskrift Tranemo")),
+        "the editors get the störning: {mails:?}"
+    );
+    assert!(
+        !mails
+            .iter()
+            .any(|m| m.starts_with("servicedesk@") && m.contains("störning")),
+        "the desk gets its own notice, not the editors': {mails:?}"
+    );
+    let page = tranemo_page(port);
+    assert!(
+        page.contains("Intefunktion: Utskrift på nätverksskrivare"),
+        "{page}"
+    );
+    assert!(page.contains("Utskrift Tranemo"), "{page}");
+    // Where: the function's municipality, not the server's site in Ulricehamn.
+    assert!(page.contains("<dt>Var</dt><dd>Tranemo</dd>"), "{page}");
+    assert!(!page.contains("Stadshuset"), "{page}");
+
+    // It prints again.
+    post(1, vec![print_server(SystemClock.now(), true)]);
+    let closed = desk_mails(&peer, "Intefunktion – ärendet avslutat").await;
+    collector.terminate(std::time::Duration::from_secs(10));
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        closed[0].subject,
+        "Intefunktion – ärendet avslutat: Utskrift Tranemo, Tranemo"
+    );
+    assert!(
+        closed[0]
+            .text
+            .contains("Utskrift Tranemo i Tranemo fungerar igen sedan"),
+        "{}",
+        closed[0].text
+    );
+}
+
+/// The service desk registers a case by hand (a user phoned; the probes see nothing): the
+/// desk's mail says the case is open with its title, the intranet page shows the function
+/// disturbed, the desk links it to the incident it registered and closes it (mailed as
+/// closed), and `GET /api/v1/intefunktion` lists it with its link.
+#[tokio::test]
+async fn a_case_registered_by_hand_is_mailed_shown_linked_and_listed() {
+    use driftvakt_collector::clock::{Clock, SystemClock};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let database = dir.join("collector.db");
+    let operator = secret_file(dir, "operator.token", OPERATOR);
+    let peer = SmtpPeer::start(&dir.join("mail"));
+    let config = Inventory::new()
+        .collector("database", database.display())
+        .collector("operator_token", format!("{{ file: {operator} }}"))
+        .site("kommunhuset", "Kommunhuset Tranemo", "Tranemo")
+        .device(
+            "{ id: print-server, class: service, site: kommunhuset, address: 127.0.0.1, \
+             interval: 60s, checks: [{ kind: tcp, port: 9100 }] }",
+        )
+        .service(
+            "{ id: tranemo-utskrift, name: Utskrift, kind: function, function: printing, \
+             municipality: Tranemo, members: [print-server] }",
+        )
+        .agent(dir, "a1", AGENT, "municipalities: [Tranemo]")
+        .section(&notify_section(&peer))
+        .write(dir);
+    let port = free_port();
+    let mut collector = start_collector(&config, port, &database, &dir.join("collector.log")).await;
+    let start = (SystemClock.now() - Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let registration = format!(
+        r#"{{"function": "tranemo-utskrift", "start": "{start}", "title": "Ingen kan skriva ut",
+            "by": "servicedesk"}}"#
+    );
+    let (status, _, created) =
+        post_json(port, "/api/v1/intefunktion", OPERATOR, &registration).unwrap();
+    assert_eq!(status, 201, "{created}");
+    let case: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let id = case["id"].as_i64().unwrap();
+
+    let opened = desk_mails(&peer, "Intefunktion – nytt ärende").await;
+    assert_eq!(
+        opened[0].subject,
+        "Intefunktion – nytt ärende: Utskrift, Tranemo"
+    );
+    assert!(
+        opened[0]
+            .text
+            .contains("Ärendet är registrerat av servicedesken: Ingen kan skriva ut."),
+        "{}",
+        opened[0].text
+    );
+    let page = tranemo_page(port);
+    assert!(
+        page.contains("Intefunktion: Utskrift på nätverksskrivare. Servicedeskens ärende: Ingen kan skriva ut"),
+        "{page}"
+    );
+
+    // The incident it belongs to, registered by the desk, then linked.
+    let incident = format!(
+        r#"{{"municipalities": ["Tranemo"], "start": "{start}", "title": "Utskriftsservern"}}"#
+    );
+    let (status, _, body) = post_json(port, "/api/v1/incidents", OPERATOR, &incident).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let incident_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/intefunktion/{id}");
+    let (status, body) = patch_json(port, &path, OPERATOR, r#"{"incident": 999}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no incident with id 999"), "{body}");
+    let (status, body) = patch_json(port, &path, AGENT, r#"{"incident": 1}"#);
+    assert_eq!(status, 401, "an agent may not link: {body}");
+    let (status, body) = patch_json(
+        port,
+        &path,
+        OPERATOR,
+        &format!(r#"{{"incident": {incident_id}}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let linked: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(linked["incident"], incident_id);
+    assert_eq!(linked["end"], serde_json::Value::Null);
+
+    // The list of the day's cases, measured, with what the desk registered.
+    let today = SystemClock.now().date_naive();
+    let list_path = format!(
+        "/api/v1/intefunktion?from={}T00:00:00Z&to={}T00:00:00Z",
+        today - chrono::Days::new(1),
+        today + chrono::Days::new(1)
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&get(port, &list_path).expect("the list answers 200")).unwrap();
+    let cases = listed["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{listed}");
+    assert_eq!(cases[0]["function"], "tranemo-utskrift");
+    assert_eq!(cases[0]["opened_by"], "service_desk");
+    assert_eq!(cases[0]["manual_ids"], serde_json::json!([id]));
+    assert_eq!(cases[0]["incident_ids"], serde_json::json!([incident_id]));
+    assert_eq!(listed["registered"][0]["title"], "Ingen kan skriva ut");
+    assert_eq!(listed["by_municipality"][0]["municipality"], "Tranemo");
+    let one: serde_json::Value =
+        serde_json::from_str(&get(port, &path).expect("one case answers 200")).unwrap();
+    assert_eq!(one["incident"], incident_id);
+
+    // Closed by the desk: mailed as closed, resolved on the page; a second close is refused.
+    let end = SystemClock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, body) = patch_json(port, &path, OPERATOR, &format!(r#"{{"end": "{end}"}}"#));
+    assert_eq!(status, 200, "{body}");
+    let closed = desk_mails(&peer, "Intefunktion – ärendet avslutat").await;
+    assert_eq!(
+        closed[0].subject,
+        "Intefunktion – ärendet avslutat: Utskrift, Tranemo"
+    );
+    let (status, body) = patch_json(port, &path, OPERATOR, &format!(r#"{{"end": "{end}"}}"#));
+    assert_eq!(status, 409, "{body}");
+    let page = tranemo_page(port);
+    collector.terminate(std::time::Duration::from_secs(10));
+    assert!(
+        page.contains(r#"Åtgärdat</span><span class="dold">:</span> Utskrift</h3>"#),
+        "resolved: {page}"
+    );
+    assert_eq!(
+        desk_mails(&peer, "Intefunktion – nytt ärende").await.len(),
+        1,
+        "opened once"
     );
 }

@@ -123,6 +123,7 @@ pub fn service_down(service: &str, site: &str, since: &str) -> Event {
         since: utc(since),
         cause_device: None,
         function: None,
+        case_title: None,
     }
 }
 

@@ -1,16 +1,16 @@
 //! Intefunktion cases registered by hand on PostgreSQL ([`PgIntefunktionStore`]): the same
 //! table, statements and text formats as SQLite's (`store::intefunktion`).
 
-use super::{get, Pool};
+use super::{get, Pool, Sql};
 use crate::store::columns::time_text as text;
 use crate::store::intefunktion::{
     from_columns, not_closed, IntefunktionStore, ManualIntefunktionCase, NewIntefunktionCase,
-    BETWEEN, CLOSE, SELECT,
+    BETWEEN, CLOSE, LINK, SELECT,
 };
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tokio_postgres::Row;
+use tokio_postgres::{GenericClient, Row};
 
 /// [`IntefunktionStore`] on PostgreSQL.
 pub struct PgIntefunktionStore {
@@ -28,7 +28,24 @@ fn case(r: &Row) -> Result<ManualIntefunktionCase, StoreError> {
     for (t, i) in texts.iter_mut().zip([1, 2, 3, 5, 6, 7, 8]) {
         *t = get(r, i)?;
     }
-    from_columns(get(r, 0)?, texts, get(r, 4)?)
+    from_columns(get(r, 0)?, texts, get(r, 4)?, get(r, 9)?)
+}
+
+/// The cases overlapping `[from, to)` (milliseconds), oldest first: the core store's
+/// [`crate::store::Store::intefunktion_cases`].
+pub(super) async fn cases_between<C: GenericClient>(
+    sql: &mut Sql<'_, C>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<ManualIntefunktionCase>, StoreError> {
+    let at = |ms: i64| text(crate::availability::at(ms));
+    let rows = sql
+        .query(
+            &format!("{SELECT} WHERE {BETWEEN} ORDER BY start_utc, id"),
+            &[&at(from), &at(to)],
+        )
+        .await?;
+    rows.iter().map(case).collect()
 }
 
 impl IntefunktionStore for PgIntefunktionStore {
@@ -38,8 +55,8 @@ impl IntefunktionStore for PgIntefunktionStore {
                 .sql()
                 .one(
                     "INSERT INTO intefunktion_cases (service_id, municipality, start_utc,
-                         end_utc, title, description, created_by, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                         end_utc, title, description, created_by, created_at, incident_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                     &[
                         &new.function,
                         &new.municipality,
@@ -49,6 +66,7 @@ impl IntefunktionStore for PgIntefunktionStore {
                         &new.description,
                         &new.by,
                         &text(now),
+                        &new.incident,
                     ],
                 )
                 .await?;
@@ -74,6 +92,17 @@ impl IntefunktionStore for PgIntefunktionStore {
             return Ok(());
         }
         Err(not_closed(self.get(id)?, id))
+    }
+
+    fn link(&self, id: i64, incident: i64) -> Result<(), StoreError> {
+        let changed = self
+            .pool
+            .run(async |c| c.sql().exec(LINK, &[&incident, &id]).await)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownIncident(id))
+        }
     }
 
     fn between(

@@ -327,6 +327,8 @@ CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
     peer     TEXT COLLATE "C" NOT NULL,
     outcome  TEXT COLLATE "C" NOT NULL
 );"#,
+    // 19: the incident an intefunktion case is linked to (see the SQLite migration 19).
+    r#"ALTER TABLE intefunktion_cases ADD COLUMN incident_id BIGINT;"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

@@ -283,6 +283,15 @@ impl Store for PgStore {
             .run(async |c| super::incidents::incidents_between(&mut c.sql(), from, to).await)
     }
 
+    fn intefunktion_cases(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::store::ManualIntefunktionCase>, StoreError> {
+        self.pool
+            .run(async |c| super::intefunktion::cases_between(&mut c.sql(), from, to).await)
+    }
+
     fn apply_batches_settling(
         &self,
         batches: &[NewBatch<'_>],

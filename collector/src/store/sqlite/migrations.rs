@@ -343,6 +343,9 @@ CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
     peer     TEXT NOT NULL,
     outcome  TEXT NOT NULL
 );",
+    // 19: the incident (`manual_incidents.id`) the service desk linked an intefunktion case
+    // to (`store::intefunktion`). Expand only: a nullable column.
+    r"ALTER TABLE intefunktion_cases ADD COLUMN incident_id INTEGER;",
 ];
 
 /// The schema version this program writes.

@@ -174,6 +174,14 @@ impl Store for SqliteStore {
         super::incidents::list(&self.conn(), from, to)
     }
 
+    fn intefunktion_cases(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::store::ManualIntefunktionCase>, StoreError> {
+        super::intefunktion::list(&self.conn(), from, to)
+    }
+
     fn apply_batches_settling(
         &self,
         batches: &[NewBatch<'_>],
