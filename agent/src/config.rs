@@ -414,7 +414,7 @@ fn validate_traps(v: &mut Validator, t: &TrapSettings, creds: &[SnmpCredentials]
 /// (RFC 3411).
 pub fn parse_engine_id(hex: &str) -> Result<Vec<u8>, String> {
     let digits: String = hex.chars().filter(|c| *c != ':').collect();
-    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!("`{hex}` is not hex digits (two per byte)"));
     }
     let bytes: Vec<u8> = (0..digits.len())

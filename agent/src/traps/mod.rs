@@ -12,7 +12,7 @@
 //!   ([`delivery`]: into the spool and the pusher woken, or into the caller's channel).
 //! - [`limit`]: the flood limit per device and source, and at most one log line a minute
 //!   per sender.
-//! - [`metrics`]: `driftvakt_traps_total{result}`.
+//! - [`metrics`]: the counter `driftvakt_traps_total` by result.
 //!
 //! Traps are never the only truth: the trap itself raises nothing. The poll it triggers is an
 //! ordinary result (findings such as `ups_on_battery` come from it, as from any poll); a trap
