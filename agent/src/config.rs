@@ -95,6 +95,36 @@ pub struct AgentSettings {
     /// Where results wait on disk until the collector confirms them.
     #[serde(default)]
     pub spool: SpoolSettings,
+    /// SNMP traps and informs from the devices; none means no trap receiver.
+    #[serde(default)]
+    pub traps: Option<TrapSettings>,
+}
+
+/// `agent.traps`: the SNMP trap and inform receiver (see [`crate::traps`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapSettings {
+    /// UDP address to receive on, e.g. `0.0.0.0:162` or `[::]:162`.
+    pub listen: SocketAddr,
+    /// v1/v2c communities accepted (each `{ env: NAME }` or `{ file: PATH }`).
+    #[serde(default)]
+    pub communities: Vec<SecretRef>,
+    /// SNMPv3 users accepted: ids of `snmp_credentials` entries of version v3 with
+    /// authentication, as for polling.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// The receiver's SNMPv3 engine id in hex (informs are sent to it); default: made from the
+    /// agent id.
+    #[serde(default)]
+    pub engine_id: Option<String>,
+    /// At most this many traps a minute from one device and source address are acted on; the
+    /// rest are counted as `flooded`. 1..10000.
+    #[serde(default = "default_trap_flood_limit")]
+    pub flood_limit: u32,
+}
+
+fn default_trap_flood_limit() -> u32 {
+    20
 }
 
 /// `agent.collector`: where results go and where the central assignment comes from.
@@ -278,6 +308,9 @@ impl AgentConfig {
         if let Some(c) = &file.agent.collector {
             validate_collector(&mut v, c);
         }
+        if let Some(t) = &file.agent.traps {
+            validate_traps(&mut v, t, &file.snmp_credentials);
+        }
         if file.agent.spool.max_bytes.0 < MIN_SPOOL_BYTES {
             v.error_at_key(
                 "agent.spool.max_bytes",
@@ -324,6 +357,77 @@ fn validate_collector(v: &mut Validator, c: &CollectorSettings) {
             "agent.collector.batch_size must be between 1 and 10000",
         );
     }
+}
+
+fn validate_traps(v: &mut Validator, t: &TrapSettings, creds: &[SnmpCredentials]) {
+    if t.communities.is_empty() && t.users.is_empty() {
+        v.error_at_key(
+            "agent.traps",
+            "agent.traps needs `communities` (v1/v2c) or `users` (v3): a receiver that accepts \
+             any sender's community is not offered",
+        );
+    }
+    for (i, id) in t.users.iter().enumerate() {
+        let key = format!("agent.traps.users[{i}]");
+        match creds.iter().find(|c| &c.id.value == id) {
+            None => v.error_at_key(
+                &key,
+                format!("agent.traps.users: unknown snmp_credentials `{id}`"),
+            ),
+            Some(c) if c.version != SnmpVersion::V3 || c.user.is_none() => v.error_at_key(
+                &key,
+                format!("agent.traps.users: snmp_credentials `{id}` is not an SNMPv3 user"),
+            ),
+            Some(c) if c.auth_protocol.is_none() || c.auth_password.is_none() => v.error_at_key(
+                &key,
+                format!(
+                    "agent.traps.users: snmp_credentials `{id}` has no authentication: \
+                     unauthenticated v3 traps are not accepted"
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(hex) = &t.engine_id {
+        if let Err(e) = parse_engine_id(hex) {
+            v.error_at_key(
+                "agent.traps.engine_id",
+                format!("agent.traps.engine_id: {e}"),
+            );
+        }
+    }
+    if !(1..=10_000).contains(&t.flood_limit) {
+        v.error_at_key(
+            "agent.traps.flood_limit",
+            "agent.traps.flood_limit must be between 1 and 10000",
+        );
+    }
+    if t.listen.port() == 0 {
+        v.error_at_key(
+            "agent.traps.listen",
+            "agent.traps.listen needs a port (162 is the standard one)",
+        );
+    }
+}
+
+/// An SNMPv3 engine id written in hex (`80001f8804...`, colons allowed): 5 to 32 bytes
+/// (RFC 3411).
+pub fn parse_engine_id(hex: &str) -> Result<Vec<u8>, String> {
+    let digits: String = hex.chars().filter(|c| *c != ':').collect();
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{hex}` is not hex digits (two per byte)"));
+    }
+    let bytes: Vec<u8> = (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap_or(0))
+        .collect();
+    if !(5..=32).contains(&bytes.len()) {
+        return Err(format!(
+            "`{hex}` is {} bytes; an engine id is 5 to 32 bytes",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
 }
 
 fn validate_url(v: &mut Validator, key: &str, url: &str) {
@@ -375,6 +479,14 @@ impl AgentConfig {
                 }
             }
         }
+        let trap_users = self.file.agent.traps.iter().flat_map(|t| &t.users);
+        for id in trap_users {
+            if let Some(c) = creds.iter().find(|c| &c.id.value == id) {
+                if !used.iter().any(|u| u.id.value == c.id.value) {
+                    used.push(c);
+                }
+            }
+        }
         for c in used {
             let refs = [
                 ("community", &c.community),
@@ -391,6 +503,16 @@ impl AgentConfig {
             }
         }
         self.check_probe_files(&mut v);
+        if let Some(t) = &self.file.agent.traps {
+            for (i, c) in t.communities.iter().enumerate() {
+                if let Err(e) = c.resolve(&base) {
+                    v.error_at_key(
+                        &format!("agent.traps.communities[{i}]"),
+                        format!("agent.traps community: {e}"),
+                    );
+                }
+            }
+        }
         for d in &self.file.devices {
             for check in d.checks() {
                 for (what, r) in check.secrets() {

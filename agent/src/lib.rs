@@ -11,6 +11,7 @@
 //! - [`push`]: delivery of spooled results to the collector (and the HTTP contract).
 //! - [`assignment`]: the devices the collector assigns to this agent, kept on disk.
 //! - [`spool`]: the durable on-disk queue results wait in until the collector confirms them.
+//! - [`traps`]: SNMP traps and informs: matched to devices, confirmed by an immediate poll.
 //! - [`run`]: the agent process as a library (standalone, central mode, or probing into a sink
 //!   of the caller's, as the collector's embedded agent does).
 //!
@@ -29,3 +30,4 @@ pub mod run;
 pub mod scheduler;
 pub mod server;
 pub mod spool;
+pub mod traps;

@@ -56,11 +56,16 @@ struct CheckConfigArgs {
     config: Option<PathBuf>,
 }
 
+/// The default log filter: info, but not the SNMP library's line per malformed or refused
+/// datagram at the trap receiver (anyone can send those; the agent counts what it accepts).
+const QUIET: &str =
+    "info,async_snmp::notification=error,async_snmp::message=error,async_snmp::ber=error";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| QUIET.into()),
         )
         .init();
     let cli = Cli::parse();

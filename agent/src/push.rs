@@ -468,6 +468,8 @@ pub struct Pusher {
     metrics: SpoolMetrics,
     /// What the spool's age and the last push's time are read from.
     clock: Arc<dyn Clock>,
+    /// Wakes the push loop before `push_interval` (a trap's poll was spooled).
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Pusher {
@@ -489,10 +491,18 @@ impl Pusher {
             opts,
             metrics,
             clock,
+            wake: None,
         }
     }
 
-    /// Pushes forever: a pass every `push_interval`, backing off after failures.
+    /// A pass also runs as soon as `wake` is notified, not only every `push_interval`.
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Pusher {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Pushes forever: a pass every `push_interval` (or when woken, see [`Pusher::with_wake`]),
+    /// backing off after failures.
     pub async fn run(self) {
         let mut backoff = Backoff::new(self.opts.backoff_initial, self.opts.backoff_max);
         loop {
@@ -507,7 +517,13 @@ impl Pusher {
                     delay
                 }
             };
-            tokio::time::sleep(wait).await;
+            match &self.wake {
+                Some(wake) => tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wake.notified() => {}
+                },
+                None => tokio::time::sleep(wait).await,
+            }
         }
     }
 

@@ -21,6 +21,11 @@ use crate::probe::{Probers, SetupError};
 use crate::push::{CollectorClient, Pusher, PusherOptions};
 use crate::scheduler::{self, Scheduler};
 use crate::spool::{self, Spool, SpoolOptions};
+use crate::traps::delivery::Delivery;
+use crate::traps::handle::Handler;
+use crate::traps::metrics::TrapMetrics;
+use crate::traps::receiver::{self, ReceiverSetup};
+use crate::traps::targets::Targets;
 use anyhow::{Context, Result};
 use driftvakt_common::clock::Clock;
 use driftvakt_common::wire::ProbeResult;
@@ -29,7 +34,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 /// The scheduler's side of the results channel.
@@ -88,6 +93,8 @@ pub struct Probing {
     sink: ResultSender,
     clock: Arc<dyn Clock>,
     task: Option<JoinHandle<()>>,
+    /// Where the devices by address are published for the trap receiver, if one runs.
+    targets: Option<watch::Sender<Option<Arc<Targets>>>>,
 }
 
 impl Probing {
@@ -97,7 +104,14 @@ impl Probing {
             sink,
             clock,
             task: None,
+            targets: None,
         }
+    }
+
+    /// Publishes the devices by address to the trap receiver at every (re)start.
+    pub fn with_trap_targets(mut self, targets: watch::Sender<Option<Arc<Targets>>>) -> Probing {
+        self.targets = Some(targets);
+        self
     }
 
     /// Stops the current scheduler, if any, and starts one for `config`. When it replaces a
@@ -105,6 +119,10 @@ impl Probing {
     pub fn start(&mut self, config: &AgentConfig) -> Result<(), SetupError> {
         let probers = Arc::new(Probers::new(&config.probe_settings(), self.clock.clone())?);
         let jobs = scheduler::plan(config);
+        if let Some(t) = &self.targets {
+            let targets = Targets::new(probers.clone(), self.metrics.clone(), &jobs);
+            t.send_replace(Some(Arc::new(targets)));
+        }
         tracing::info!(
             agent = %config.file.agent.id,
             devices = config.file.devices.len(),
@@ -217,6 +235,12 @@ pub async fn run(
         .collector
         .as_ref()
         .map(|c| (c.clone(), SpoolMetrics::register(&mut registry)));
+    let trap_metrics = config
+        .file
+        .agent
+        .traps
+        .as_ref()
+        .map(|_| TrapMetrics::register(&mut registry));
     let mut exposition = Exposition::new(registry);
     exposition.add_latest(metrics.latest.clone());
     let exposition = Arc::new(exposition);
@@ -230,15 +254,22 @@ pub async fn run(
     match central {
         None => {
             tracing::info!(agent = %config.file.agent.id, "standalone: no collector configured");
-            let running = start(&config, metrics, Drain, clock)?;
+            let (sender, sink) = spawn_sink(Drain);
+            let probing = Probing::new(metrics, sender.clone(), clock);
+            let delivery = Delivery::Channel(sender);
+            let (mut probing, traps) =
+                start_traps(&config, trap_metrics, probing, delivery).await?;
+            probing.start(&config)?;
+            let running = Running { probing, sink };
             shutdown.await;
             tracing::info!("shutting down");
-            for t in running.into_tasks() {
+            for t in running.into_tasks().into_iter().chain(traps) {
                 t.abort();
             }
         }
         Some((collector, spool_metrics)) => {
-            run_central(&config, &collector, metrics, spool_metrics, clock, shutdown).await?;
+            let parts = (metrics, spool_metrics, trap_metrics);
+            run_central(&config, &collector, parts, clock, shutdown).await?;
         }
     }
     Ok(())
@@ -248,13 +279,17 @@ pub async fn run(
 async fn run_central(
     config: &AgentConfig,
     collector: &CollectorSettings,
-    metrics: AgentMetrics,
-    spool_metrics: SpoolMetrics,
+    (metrics, spool_metrics, trap_metrics): (AgentMetrics, SpoolMetrics, Option<TrapMetrics>),
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let setup = Central::start(config, collector, spool_metrics, clock.clone()).await?;
-    let mut probing = Probing::new(metrics, setup.sender, clock);
+    let probing = Probing::new(metrics, setup.sender, clock);
+    let delivery = Delivery::Spool {
+        spool: setup.spool.clone(),
+        wake: setup.wake.clone(),
+    };
+    let (mut probing, traps) = start_traps(config, trap_metrics, probing, delivery).await?;
     let mut fetcher = setup.fetcher;
     if let Err(e) = probing.start(&fetcher.config()) {
         tracing::error!(error = %format!("{e:#}"), "cannot apply the assignment; probing local devices only");
@@ -266,6 +301,9 @@ async fn run_central(
         _ = refresh_assignment(&mut fetcher, &mut probing, refresh) => {}
     }
     tracing::info!("shutting down");
+    if let Some(t) = traps {
+        t.abort();
+    }
     // Dropping the scheduler and its sender closes the channel once running probes finish; the
     // spool writer then writes what is queued and ends.
     probing.stop();
@@ -299,6 +337,9 @@ struct Central {
     /// Sends what is left in the spool once at shutdown, after the periodic pusher stopped.
     flush: Pusher,
     fetcher: AssignmentFetcher,
+    /// The spool, for a trap's poll to go in at once, and the pusher's wake-up.
+    spool: Arc<Spool>,
+    wake: Arc<Notify>,
 }
 
 impl Central {
@@ -340,9 +381,10 @@ impl Central {
                 clock.clone(),
             )
         };
-        let pusher = new_pusher();
+        let wake = Arc::new(Notify::new());
+        let pusher = new_pusher().with_wake(wake.clone());
         let flush = new_pusher();
-        let (sender, writer) = spawn_sink(SpoolSink(spool));
+        let (sender, writer) = spawn_sink(SpoolSink(spool.clone()));
         let pusher = tokio::spawn(pusher.run());
         let mut fetcher = AssignmentFetcher::new(client, config.clone(), &dir);
         match fetcher.load_stored() {
@@ -367,8 +409,37 @@ impl Central {
             pusher,
             flush,
             fetcher,
+            spool,
+            wake,
         })
     }
+}
+
+/// Starts the trap receiver when `agent.traps` is set: binds it, and has `probing` publish
+/// the devices by address to it. The receiver's task is returned to be aborted at shutdown.
+async fn start_traps(
+    config: &AgentConfig,
+    metrics: Option<TrapMetrics>,
+    probing: Probing,
+    delivery: Delivery,
+) -> Result<(Probing, Option<JoinHandle<()>>)> {
+    let (Some(settings), Some(metrics)) = (&config.file.agent.traps, metrics) else {
+        return Ok((probing, None));
+    };
+    let spool_dir = config.resolve(&config.file.agent.spool.dir);
+    let setup = ReceiverSetup {
+        settings,
+        credentials: &config.file.snmp_credentials,
+        agent_id: &config.file.agent.id,
+        base: &config.base_dir(),
+        engine_file: spool_dir.is_dir().then(|| spool_dir.join("trap-engine")),
+    };
+    let bound = receiver::bind(&setup).await?;
+    tracing::info!(addr = %bound.local_addr(), "receiving SNMP traps");
+    let (tx, rx) = watch::channel(None);
+    let handler = Arc::new(Handler::new(rx, delivery, metrics, settings.flood_limit));
+    let task = receiver::spawn(bound, handler);
+    Ok((probing.with_trap_targets(tx), Some(task)))
 }
 
 /// Fetches the assignment every `every`; rebuilds the scheduler when it changed.

@@ -20,6 +20,7 @@ mod report;
 mod servers;
 mod sys;
 mod targets;
+mod traps;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -38,6 +39,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// SNMP traps a second through the agent's receiver on one core, and its memory.
+    Traps {
+        /// Traps to send.
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+    },
     /// Run the agent and its peers side by side and print the table.
     Compare {
         /// Target counts (distinct loopback addresses), comma-separated.
@@ -482,6 +489,12 @@ fn run(command: Command) -> Result<()> {
             let rows = pages::pages(&spec)?;
             println!("{}", serde_json::to_string(&rows)?);
             println!("{}", pages::table(&rows, &spec));
+            Ok(())
+        }
+        Command::Traps { count } => {
+            let row = traps::run(count)?;
+            println!("{}", serde_json::to_string(&row)?);
+            print!("{}", traps::table(&row));
             Ok(())
         }
         Command::CollectorExec { command } => collector_exec(command),

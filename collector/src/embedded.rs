@@ -42,6 +42,7 @@ pub fn agent_config(inv: &Inventory, agent: &Agent) -> AgentConfig {
                 icmp_receive_buffer: 4 << 20,
                 collector: None,
                 spool: Default::default(),
+                traps: None,
             },
             defaults: Default::default(),
             snmp_credentials: inv.snmp_credentials.clone(),

@@ -8,3 +8,4 @@ mod delivery_kill;
 mod delivery_replay;
 mod delivery_spool_reset;
 mod delivery_tls;
+mod delivery_traps;

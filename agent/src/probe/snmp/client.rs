@@ -294,7 +294,7 @@ fn crypto_error(e: impl fmt::Display) -> ClientError {
     ClientError::Config(format!("SNMPv3 key setup: {e}"))
 }
 
-fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
+pub fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     use async_snmp::AuthProtocol as A;
     match p {
         AuthProtocol::Md5 => A::Md5,
@@ -307,7 +307,7 @@ fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
 }
 
 /// AES-192/256 use the Blumenthal key extension, as net-snmp's `AES192`/`AES256` do.
-fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
+pub fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
     use async_snmp::PrivProtocol as P;
     match p {
         PrivProtocol::Des => P::Des,
