@@ -42,4 +42,5 @@ pub mod register;
 pub mod report;
 pub mod state;
 pub mod store;
+pub mod topology;
 pub mod windows;

@@ -8,7 +8,7 @@
 
 use crate::rig;
 
-use rig::{prober_for, probe, samples, sim_config, text, Lab, SimDevice, Snmpsim};
+use rig::{probe, prober_for, samples, sim_config, text, Lab, SimDevice, Snmpsim};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,12 +1,15 @@
 //! What ingest has taken in, kept in memory for `/metrics` ([`IngestMetrics`]): results
 //! ingested and rejected by agent (rejections by a bounded reason code), duplicate batches, and
-//! each device's latest readings (UPS, printer supplies, certificates, RTT). Ingest records
+//! each device's latest readings (UPS, printer supplies, certificates, RTT), and each device's
+//! latest LLDP/CDP walk for the topology ([`IngestMetrics::topology_reports`]; in memory only:
+//! after a restart the agents' next walks, within `lldp_interval`, fill it). Ingest records
 //! into it ([`IngestMetrics::observe`]); the `metrics` module registers the counters and renders
 //! the readings. It lives here, beside the other in-memory read model ([`super::tails`]), so the
 //! shared core (`App`) holds it without sitting above `metrics` and `report`.
 
 use crate::availability::ms;
 use crate::inventory::Inventory;
+use crate::topology::Report;
 use driftvakt_common::readings;
 use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
@@ -83,6 +86,8 @@ pub struct IngestMetrics {
     commits: Counter,
     committed: Counter,
     latest: Arc<RwLock<LatestMap>>,
+    /// device -> the latest result that carried a neighbour walk (time, report).
+    walks: Arc<RwLock<HashMap<String, (i64, Report)>>>,
 }
 
 impl IngestMetrics {
@@ -181,6 +186,7 @@ impl IngestMetrics {
         let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
         for r in results {
             let time = ms(r.time);
+            self.record_walk(r, time);
             let checks = latest.entry(r.target.clone()).or_default();
             if checks.get(&r.check).is_some_and(|(t, _)| *t > time) {
                 continue;
@@ -193,6 +199,25 @@ impl IngestMetrics {
                 .collect();
             checks.insert(r.check.clone(), (time, kept));
         }
+    }
+
+    fn record_walk(&self, r: &ProbeResult, time: i64) {
+        let Some(report) = Report::from_values(&r.values) else {
+            return;
+        };
+        let mut walks = self.walks.write().unwrap_or_else(|e| e.into_inner());
+        if walks.get(&r.target).is_none_or(|(t, _)| *t <= time) {
+            walks.insert(r.target.clone(), (time, report));
+        }
+    }
+
+    /// Each device's latest neighbour walk, for the topology.
+    pub fn topology_reports(&self) -> BTreeMap<String, Report> {
+        let walks = self.walks.read().unwrap_or_else(|e| e.into_inner());
+        walks
+            .iter()
+            .map(|(d, (_, r))| (d.clone(), r.clone()))
+            .collect()
     }
 
     /// Each device's kept readings, for one scrape (read with [`IngestMetrics::reading`]).

@@ -12,7 +12,7 @@
 //! device's own chassis id ([`readings::LLDP_CHASSIS_ID`]), which other devices' neighbours
 //! are matched against by the collector. Reading is pure.
 
-use super::profiles::{index_text, sample, Object, Readings};
+use super::profiles::{sample, Object, Readings};
 use super::switch::{interfaces, Interface};
 use crate::probe::Outcome;
 use driftvakt_common::readings;
@@ -238,7 +238,7 @@ fn cdp_neighbors(r: &Readings, ifs: &[Interface]) -> Vec<Sample> {
             Neighbor {
                 protocol: "cdp",
                 if_index: if_index.to_string(),
-                if_name: local.map_or_else(|| index_text(&index[..1]), |i| i.name.clone()),
+                if_name: local.map_or_else(|| if_index.to_string(), |i| i.name.clone()),
                 chassis_id: String::new(),
                 sys_name: id.as_text().unwrap_or_default(),
                 port: column_text(r, "cdp_device_port", index),
@@ -379,7 +379,10 @@ mod tests {
             &mut r,
             "lldp_rem_chassis_id",
             &[
-                ("0.1.1", SnmpValue::Bytes(vec![0, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f])),
+                (
+                    "0.1.1",
+                    SnmpValue::Bytes(vec![0, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f]),
+                ),
                 ("0.2.3", bytes("SG12AB345C")),
                 ("0.7.4", SnmpValue::Bytes(vec![0xaa, 0, 0, 0, 0, 1])),
             ],
@@ -387,14 +390,20 @@ mod tests {
         put(
             &mut r,
             "lldp_rem_sys_name",
-            &[("0.1.1", bytes("dist-1.example.se")), ("0.2.3", bytes("hp-1"))],
+            &[
+                ("0.1.1", bytes("dist-1.example.se")),
+                ("0.2.3", bytes("hp-1")),
+            ],
         );
         put(
             &mut r,
             "lldp_rem_man_addr_if_subtype",
             &[
                 ("0.1.1.1.4.10.0.0.2", SnmpValue::Integer(2)),
-                ("0.1.1.2.16.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1", SnmpValue::Integer(2)),
+                (
+                    "0.1.1.2.16.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1",
+                    SnmpValue::Integer(2),
+                ),
             ],
         );
         let mut out = Outcome::success();
@@ -422,7 +431,11 @@ mod tests {
         put(&mut r, "if_descr", &[("5", bytes("GigabitEthernet0/5"))]);
         put(&mut r, "if_name", &[("5", bytes("Gi0/5"))]);
         put(&mut r, "cdp_device_id", &[("5.1", bytes("core-1(FOC123)"))]);
-        put(&mut r, "cdp_address_type", &[("5.1", SnmpValue::Integer(1))]);
+        put(
+            &mut r,
+            "cdp_address_type",
+            &[("5.1", SnmpValue::Integer(1))],
+        );
         put(
             &mut r,
             "cdp_address",

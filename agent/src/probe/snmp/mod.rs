@@ -138,7 +138,10 @@ impl SnmpProber {
 
     /// Whether neighbours are due on `key` (see [`lldp::due`]).
     fn neighbors_due(&self, key: &str, spec: &SnmpCheck, uptime: Option<u32>) -> bool {
-        let map = self.neighbors_walked.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .neighbors_walked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let last = map.get(key).map(|(at, ticks)| lldp::Walked {
             elapsed: at.elapsed(),
             uptime_ticks: *ticks,
@@ -148,7 +151,10 @@ impl SnmpProber {
     }
 
     fn neighbors_done(&self, key: &str, uptime: Option<u32>) {
-        let mut map = self.neighbors_walked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .neighbors_walked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         map.insert(key.to_string(), (Instant::now(), uptime));
     }
 
