@@ -1,7 +1,8 @@
 //! `GET /api/v1/topology` with the operator token: the links devices reported over LLDP and
 //! CDP, each device's parent with its source (`inventory`, `lldp`, `cdp`), the proposals that
 //! differ from a hand-kept `parent:` (for review; never applied) and the devices whose parent
-//! is not guessed (see [`crate::topology`]).
+//! is not guessed (see [`crate::topology`]), and the latest `moves` (devices whose discovered
+//! parent changed, each with its service-desk `line`).
 
 use super::{auth, ApiState};
 use axum::extract::{Request, State};
@@ -20,5 +21,13 @@ async fn get_topology(State(s): State<ApiState>, request: Request) -> Response {
         return refusal;
     }
     let reports = s.app.metrics.topology_reports();
-    Json(crate::topology::view(&s.app.inventory, &reports)).into_response()
+    let view = crate::topology::view(&s.app.inventory, &reports);
+    let mut json = serde_json::to_value(view).unwrap_or_default();
+    if let Some(obj) = json.as_object_mut() {
+        let moves: Vec<serde_json::Value> = (s.app.metrics.moves().iter())
+            .map(|m| serde_json::json!({"device": m.device, "from": m.from, "to": m.to, "line": m.line()}))
+            .collect();
+        obj.insert("moves".into(), moves.into());
+    }
+    Json(json).into_response()
 }

@@ -280,6 +280,8 @@ pub fn team_status(
         state: Health::Unknown,
         since: None,
         root_cause: None,
+        parent: None,
+        parent_source: None,
     };
     let mut by_site: HashMap<&str, Vec<&Device>> = HashMap::new();
     for d in &inv.devices {

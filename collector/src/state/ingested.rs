@@ -9,7 +9,7 @@
 
 use crate::availability::ms;
 use crate::inventory::Inventory;
-use crate::topology::Report;
+use crate::topology::{Move, Report};
 use driftvakt_common::readings;
 use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
@@ -88,7 +88,14 @@ pub struct IngestMetrics {
     latest: Arc<RwLock<LatestMap>>,
     /// device -> the latest result that carried a neighbour walk (time, report).
     walks: Arc<RwLock<HashMap<String, (i64, Report)>>>,
+    /// Devices whose discovered parent changed, oldest first (the latest [`MOVES_KEPT`]).
+    moves: Arc<RwLock<Vec<Move>>>,
+    /// The discovered parents of the latest topology update (hand-kept or not), to tell moves.
+    found: Arc<RwLock<BTreeMap<String, String>>>,
 }
+
+/// How many moves are kept for `/api/v1/topology`.
+pub const MOVES_KEPT: usize = 100;
 
 impl IngestMetrics {
     /// Counters at zero for every agent of the inventory (and every reason), so rates exist
@@ -209,6 +216,25 @@ impl IngestMetrics {
         if walks.get(&r.target).is_none_or(|(t, _)| *t <= time) {
             walks.insert(r.target.clone(), (time, report));
         }
+    }
+
+    /// Replaces the discovered parents of the latest update; returns the previous ones.
+    pub fn replace_found(&self, found: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut kept = self.found.write().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut kept, found)
+    }
+
+    /// Keeps a move (a device whose discovered parent changed).
+    pub fn record_move(&self, m: Move) {
+        let mut moves = self.moves.write().unwrap_or_else(|e| e.into_inner());
+        moves.push(m);
+        let extra = moves.len().saturating_sub(MOVES_KEPT);
+        moves.drain(..extra);
+    }
+
+    /// The moves kept, oldest first.
+    pub fn moves(&self) -> Vec<Move> {
+        self.moves.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Each device's latest neighbour walk, for the topology.

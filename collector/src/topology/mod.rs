@@ -118,8 +118,24 @@ pub fn discovered(proposals: &BTreeMap<String, Proposal>) -> BTreeMap<String, St
         .collect()
 }
 
+/// [`discovered`] with where each parent was learnt (`lldp`, `cdp`).
+pub fn discovered_with_source(
+    proposals: &BTreeMap<String, Proposal>,
+) -> BTreeMap<String, (String, String)> {
+    proposals
+        .iter()
+        .filter_map(|(d, p)| match p {
+            Proposal::Parent(l) => {
+                let source = l.protocol.unwrap_or(Protocol::Lldp).as_str().to_string();
+                Some((d.clone(), (parent_of(d, l)?, source)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A device whose discovered parent changed between two walks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Move {
     pub device: String,
     pub from: String,
@@ -211,23 +227,29 @@ pub struct View {
     pub parents: Vec<ParentOf>,
     pub proposals: Vec<Review>,
     pub unresolved: Vec<Unresolved>,
+    /// Every device's proposal (not served: the discovered parents are taken from it).
+    #[serde(skip)]
+    pub proposed: BTreeMap<String, Proposal>,
 }
 
 /// The view from the inventory and the devices' latest walks.
 pub fn view(inventory: &crate::inventory::Inventory, reports: &BTreeMap<String, Report>) -> View {
     let known: Vec<Known> = inventory.devices.iter().map(Known::from_device).collect();
-    let roots = roots(inventory, &[]);
+    let roots = roots(inventory, &inventory.topology.root_ids());
     let links = links(&known, reports);
     let proposals = propose(&roots, &links);
+    // With `parents: auto` only `parent:` lines are reviewed; otherwise every device is.
+    let auto = inventory.auto_parents();
     let kept: BTreeMap<String, Option<String>> = inventory
         .devices
         .iter()
-        .filter_map(|d| Some((d.id.clone(), Some(d.parent.clone()?))))
+        .filter(|d| d.parent.is_some() || !auto)
+        .map(|d| (d.id.clone(), d.parent.clone()))
         .collect();
     let parents = inventory
         .devices
         .iter()
-        .filter_map(|d| parent_with_source(d, proposals.get(&d.id)))
+        .filter_map(|d| parent_with_source(d, proposals.get(&d.id), auto))
         .collect();
     let unresolved = proposals
         .iter()
@@ -245,11 +267,16 @@ pub fn view(inventory: &crate::inventory::Inventory, reports: &BTreeMap<String, 
         links,
         parents,
         unresolved,
+        proposed: proposals,
     }
 }
 
 /// The hand-kept parent, else the discovered one.
-fn parent_with_source(d: &crate::inventory::Device, p: Option<&Proposal>) -> Option<ParentOf> {
+fn parent_with_source(
+    d: &crate::inventory::Device,
+    p: Option<&Proposal>,
+    auto: bool,
+) -> Option<ParentOf> {
     let of = |parent: String, source| ParentOf {
         device: d.id.clone(),
         parent,
@@ -258,7 +285,7 @@ fn parent_with_source(d: &crate::inventory::Device, p: Option<&Proposal>) -> Opt
     if let Some(kept) = &d.parent {
         return Some(of(kept.clone(), Source::Inventory));
     }
-    let Some(Proposal::Parent(link)) = p else {
+    let Some(Proposal::Parent(link)) = p.filter(|_| auto) else {
         return None;
     };
     let source = match link.protocol {

@@ -19,6 +19,7 @@ const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 const INVENTORY: &str = r#"
 collector:
   target: 0.991
+topology: { parents: auto }
 sites:
   - { id: nod, name: Noden, municipality: Ulricehamn, node: true }
   - { id: skola, name: Skolan, municipality: Ulricehamn }
