@@ -46,7 +46,7 @@ impl TopologyConfig {
             if !devices.contains_key(&r.value) {
                 v.error_at(
                     &r.referenced,
-                    format!("topology.roots: unknown device `{}`", r.value),
+                    format!("unknown device `{}` among `roots:`", r.value),
                 );
             }
         }
