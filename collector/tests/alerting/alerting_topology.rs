@@ -8,6 +8,7 @@
 
 use crate::rig::*;
 use driftvakt_collector::availability::Health;
+use driftvakt_collector::pages::team::{team_status, Filter};
 use driftvakt_common::wire::{ProbeResult, Sample, Value};
 
 const DEVICES: &str = r#"
@@ -155,6 +156,31 @@ async fn a_distribution_switch_down_behind_lldp_parents_gives_one_notice_and_one
             ("access-1", Some("dist-1")),
             ("ap-1", Some("access-1")),
             ("ap-2", Some("access-1")),
+        ]
+    );
+    // The team page says what each device is reached through, and from where that is known.
+    let team = team_status(
+        &rig.app,
+        chrono_tz::Europe::Stockholm,
+        None,
+        &Filter::default(),
+        rig.clock_now(),
+    )
+    .unwrap();
+    let skolan = team.sites.iter().find(|s| s.id == "skolan").unwrap();
+    let texts: Vec<(&str, &str, &str)> = skolan
+        .devices
+        .iter()
+        .map(|d| (d.id.as_str(), d.parent_text.as_str(), d.behind.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("dist-1", "Ansluten via core-1 (LLDP)", ""),
+            ("dist-2", "Ansluten via core-1 (LLDP)", ""),
+            ("access-1", "Ansluten via dist-1 (LLDP)", "dist-1"),
+            ("ap-1", "Ansluten via access-1 (LLDP)", "dist-1"),
+            ("ap-2", "Ansluten via access-1 (LLDP)", "dist-1"),
         ]
     );
     let mails = rig.deliver_until(2).await;
