@@ -18,6 +18,7 @@ pub mod notify;
 pub mod oncall;
 pub mod report;
 pub mod run;
+pub mod topology;
 
 use crate::clock::Clock;
 use crate::inventory::Inventory;

@@ -112,38 +112,89 @@ impl Inventory {
     /// Whether some device is reached through `id` (names it as its parent, or has it as its
     /// discovered parent).
     pub fn has_children(&self, id: &str) -> bool {
-        self.parents.contains(id) || (self.auto_parents() && self.discovered.is_parent(id))
+        self.parents.contains(id)
+            || self.discovered.is_accepted_parent(id)
+            || (self.auto_parents() && self.discovered.is_parent(id))
     }
     /// Whether discovered parents are used (`topology.parents: auto`).
     pub fn auto_parents(&self) -> bool {
         self.topology.parents == ParentsMode::Auto
     }
-    /// The parent of device `d`: its `parent:` line, else with `topology.parents: auto` the
-    /// discovered one.
+    /// The parent of device `d`: an accepted proposal, else its `parent:` line, else with
+    /// `topology.parents: auto` the discovered one.
     pub fn parent_of(&self, d: &Device) -> Option<String> {
+        if let Some(p) = self.discovered.accepted(&d.id) {
+            return Some(p);
+        }
         match &d.parent {
             Some(p) => Some(p.clone()),
             None if self.auto_parents() => self.discovered.get(&d.id),
             None => None,
         }
     }
-    /// Where the parent of `d` comes from: `inventory` for a `parent:` line, else (with
-    /// `topology.parents: auto`) how the discovered one was learnt (`lldp`, `cdp`).
+    /// Where the parent of `d` comes from: `accepted`, `inventory` for a `parent:` line, else
+    /// (with `topology.parents: auto`) how the discovered one was learnt (`lldp`, `cdp`).
     pub fn parent_source(&self, d: &Device) -> Option<String> {
+        if self.discovered.accepted(&d.id).is_some() {
+            return Some("accepted".into());
+        }
         match &d.parent {
             Some(_) => Some("inventory".into()),
             None if self.auto_parents() => self.discovered.source(&d.id),
             None => None,
         }
     }
-    /// Sets the discovered parents (device -> parent and source), leaving out devices with a
-    /// `parent:` line, unknown parents and any that would close a cycle with the hand-kept ones.
-    pub fn set_discovered(&self, found: BTreeMap<String, (String, String)>) {
-        let kept: BTreeMap<String, String> = self
+    /// The parents not found over LLDP/CDP: accepted proposals, else `parent:` lines.
+    pub fn kept_parents(&self) -> BTreeMap<String, String> {
+        self.devices
+            .iter()
+            .filter_map(|d| {
+                let p = self
+                    .discovered
+                    .accepted(&d.id)
+                    .or_else(|| d.parent.clone())?;
+                Some((d.id.clone(), p))
+            })
+            .collect()
+    }
+    /// Sets the accepted proposals (device -> parent, from the store), leaving out unknown
+    /// devices and parents and any that would close a cycle.
+    pub fn set_accepted(&self, accepted: BTreeMap<String, String>) {
+        let mut kept: BTreeMap<String, String> = self
+            .devices
+            .iter()
+            .filter(|d| !accepted.contains_key(&d.id))
+            .filter_map(|d| Some((d.id.clone(), d.parent.clone()?)))
+            .collect();
+        for (device, parent) in accepted {
+            if self.device(&device).is_none() || self.device(&parent).is_none() {
+                continue;
+            }
+            if !closes_cycle(
+                &device,
+                &parent,
+                &kept,
+                &BTreeMap::new(),
+                self.devices.len(),
+            ) {
+                kept.insert(device.clone(), parent.clone());
+            }
+        }
+        let hand: BTreeMap<String, String> = self
             .devices
             .iter()
             .filter_map(|d| Some((d.id.clone(), d.parent.clone()?)))
             .collect();
+        let chosen = kept
+            .into_iter()
+            .filter(|(d, p)| hand.get(d) != Some(p))
+            .collect();
+        self.discovered.replace_accepted(chosen);
+    }
+    /// Sets the discovered parents (device -> parent and source), leaving out devices with a
+    /// `parent:` line, unknown parents and any that would close a cycle with the hand-kept ones.
+    pub fn set_discovered(&self, found: BTreeMap<String, (String, String)>) {
+        let kept = self.kept_parents();
         let mut chosen: BTreeMap<String, (String, String)> = BTreeMap::new();
         for (device, (parent, source)) in found {
             if kept.contains_key(&device) || self.device(&parent).is_none() {

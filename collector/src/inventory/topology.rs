@@ -53,31 +53,54 @@ impl TopologyConfig {
     }
 }
 
-/// Discovered parents (device -> parent and where it was learnt: `lldp`, `cdp`), shared by
-/// every clone of the inventory.
+/// Parents found over LLDP/CDP (device -> parent and where it was learnt: `lldp`, `cdp`) and
+/// proposals an operator accepted (device -> parent, stored), shared by every clone of the
+/// inventory.
 #[derive(Debug, Clone, Default)]
-pub struct Discovered(Arc<RwLock<BTreeMap<String, (String, String)>>>);
+pub struct Discovered {
+    found: Arc<RwLock<BTreeMap<String, (String, String)>>>,
+    accepted: Arc<RwLock<BTreeMap<String, String>>>,
+}
 
 impl Discovered {
     pub fn get(&self, id: &str) -> Option<String> {
-        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.found.read().unwrap_or_else(|e| e.into_inner());
         map.get(id).map(|(p, _)| p.clone())
     }
 
     /// Where the discovered parent of `id` was learnt.
     pub fn source(&self, id: &str) -> Option<String> {
-        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.found.read().unwrap_or_else(|e| e.into_inner());
         map.get(id).map(|(_, s)| s.clone())
     }
 
+    /// Whether `id` is some device's discovered parent.
     pub fn is_parent(&self, id: &str) -> bool {
-        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.found.read().unwrap_or_else(|e| e.into_inner());
         map.values().any(|(p, _)| p == id)
     }
 
-    /// Replaces the map.
+    /// Replaces the discovered parents.
     pub fn replace(&self, new: BTreeMap<String, (String, String)>) {
-        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.found.write().unwrap_or_else(|e| e.into_inner());
+        *map = new;
+    }
+
+    /// The accepted parent of `id`.
+    pub fn accepted(&self, id: &str) -> Option<String> {
+        let map = self.accepted.read().unwrap_or_else(|e| e.into_inner());
+        map.get(id).cloned()
+    }
+
+    /// Whether `id` is some device's accepted parent.
+    pub fn is_accepted_parent(&self, id: &str) -> bool {
+        let map = self.accepted.read().unwrap_or_else(|e| e.into_inner());
+        map.values().any(|p| p == id)
+    }
+
+    /// Replaces the accepted parents.
+    pub fn replace_accepted(&self, new: BTreeMap<String, String>) {
+        let mut map = self.accepted.write().unwrap_or_else(|e| e.into_inner());
         *map = new;
     }
 }

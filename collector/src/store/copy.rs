@@ -44,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "oncall_manual_cases",
     "register_changes",
     "intefunktion_cases",
+    "topology_accepted",
 ];
 
 /// Tables of the running cluster, known but not copied: which nodes beat and who leads belong

@@ -17,7 +17,8 @@ use super::{
     OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState, ServiceUpdateStore,
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
     SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
-    SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    SqliteStore, SqliteTopologyStore, SqliteWindowStore, Store, StoreError, TopologyStore,
+    WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct Stores {
     pub cluster: Arc<dyn ClusterStore>,
     /// The inventory register's past.
     pub register: Arc<dyn RegisterStore>,
+    /// Topology proposals an operator accepted.
+    pub topology: Arc<dyn TopologyStore>,
 }
 
 /// An opened database (see the module doc). Cheap to clone.
@@ -151,6 +154,15 @@ impl Database {
             service_updates: self.service_updates()?,
             cluster: self.cluster()?,
             register: self.register()?,
+            topology: self.topology()?,
+        })
+    }
+
+    /// Topology proposals an operator accepted.
+    pub fn topology(&self) -> Result<Arc<dyn TopologyStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteTopologyStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgTopologyStore::new(pool.clone())),
         })
     }
 

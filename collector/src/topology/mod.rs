@@ -196,8 +196,10 @@ pub fn roots(inventory: &crate::inventory::Inventory, configured: &[String]) -> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
-    /// `parent:` in the inventory (hand-kept, wins).
+    /// `parent:` in the inventory (hand-kept, wins over discovered ones).
     Inventory,
+    /// A proposal an operator accepted (stored; wins over `parent:`).
+    Accepted,
     Lldp,
     Cdp,
 }
@@ -240,16 +242,17 @@ pub fn view(inventory: &crate::inventory::Inventory, reports: &BTreeMap<String, 
     let proposals = propose(&roots, &links);
     // With `parents: auto` only `parent:` lines are reviewed; otherwise every device is.
     let auto = inventory.auto_parents();
+    let hand = inventory.kept_parents();
     let kept: BTreeMap<String, Option<String>> = inventory
         .devices
         .iter()
-        .filter(|d| d.parent.is_some() || !auto)
-        .map(|d| (d.id.clone(), d.parent.clone()))
+        .filter(|d| hand.contains_key(&d.id) || !auto)
+        .map(|d| (d.id.clone(), hand.get(&d.id).cloned()))
         .collect();
     let parents = inventory
         .devices
         .iter()
-        .filter_map(|d| parent_with_source(d, proposals.get(&d.id), auto))
+        .filter_map(|d| parent_with_source(inventory, d, proposals.get(&d.id), auto))
         .collect();
     let unresolved = proposals
         .iter()
@@ -273,6 +276,7 @@ pub fn view(inventory: &crate::inventory::Inventory, reports: &BTreeMap<String, 
 
 /// The hand-kept parent, else the discovered one.
 fn parent_with_source(
+    inventory: &crate::inventory::Inventory,
     d: &crate::inventory::Device,
     p: Option<&Proposal>,
     auto: bool,
@@ -282,6 +286,9 @@ fn parent_with_source(
         parent,
         source,
     };
+    if let Some(accepted) = inventory.discovered.accepted(&d.id) {
+        return Some(of(accepted, Source::Accepted));
+    }
     if let Some(kept) = &d.parent {
         return Some(of(kept.clone(), Source::Inventory));
     }

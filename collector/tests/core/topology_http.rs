@@ -4,6 +4,8 @@
 //! review, nothing guessed behind the port with two neighbours, and the operator token.
 
 use driftvakt_collector::app::App;
+use driftvakt_collector::cli::topology::{self, TopologyArgs, TopologyCommand};
+use driftvakt_collector::cli::CommonArgs;
 use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::Database;
@@ -19,6 +21,7 @@ const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 const INVENTORY: &str = r#"
 collector:
   target: 0.991
+  operator_token: { file: operator.token }
 topology: { parents: auto }
 sites:
   - { id: nod, name: Noden, municipality: Ulricehamn, node: true }
@@ -43,6 +46,9 @@ fn state(dir: &std::path::Path) -> ApiState {
     let token = dir.join("a1.token");
     std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let operator = dir.join("operator.token");
+    std::fs::write(&operator, format!("{OPERATOR_TOKEN}\n")).unwrap();
+    std::fs::set_permissions(&operator, std::fs::Permissions::from_mode(0o600)).unwrap();
     let path = dir.join("collector.yaml");
     std::fs::write(&path, INVENTORY).unwrap();
     let inv = Inventory::load(&path).unwrap();
@@ -215,5 +221,82 @@ async fn topology_after_ingest_with_sources_review_and_the_operator_token() {
         ambiguous,
         [&serde_json::json!("ap-2"), &serde_json::json!("ap-3")]
     );
+    accepting(&client, &base, dir.path()).await;
     stop.send(()).unwrap();
+}
+
+/// Accepting: the operator token, one device's proposal over the API and the command line,
+/// stored; it then wins over the `parent:` line.
+async fn accepting(client: &reqwest::Client, base: &str, dir: &std::path::Path) {
+    let accept = |body: serde_json::Value, token: Option<&str>| {
+        let mut req = client
+            .post(format!("{base}/api/v1/topology/accept"))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, _) = accept(serde_json::json!({"device": "access-1"}), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) =
+        accept(serde_json::json!({"device": "ap-1"}), Some(OPERATOR_TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = accept(serde_json::json!({}), Some(OPERATOR_TOKEN)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    // The command line asks the same API (`--url` here: the server is on a free port).
+    let cli = |command: TopologyCommand| {
+        let args = TopologyArgs {
+            common: CommonArgs {
+                config: dir.join("collector.yaml"),
+                listen: None,
+                database: None,
+            },
+            url: Some(base.to_string()),
+            command,
+        };
+        tokio::task::spawn_blocking(move || topology::run(&args).unwrap())
+    };
+    let printed = cli(TopologyCommand::Proposals).await.unwrap();
+    assert!(
+        printed.contains("access-1: kept core-1, found dist-1"),
+        "{printed}"
+    );
+    let accept_one = TopologyCommand::Accept {
+        device: Some("access-1".into()),
+        all: false,
+    };
+    let printed = cli(accept_one).await.unwrap();
+    assert_eq!(printed, "accepted: access-1 -> dist-1\n");
+    let store = Database::open(&dir.join("dv.db").into())
+        .unwrap()
+        .topology()
+        .unwrap();
+    let stored: Vec<(String, String)> = (store.accepted().unwrap().into_iter())
+        .map(|a| (a.device, a.parent))
+        .collect();
+    assert_eq!(stored, [("access-1".to_string(), "dist-1".to_string())]);
+    let view: serde_json::Value = client
+        .get(format!("{base}/api/v1/topology"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["proposals"], serde_json::json!([]), "{view:#}");
+    let access = view["parents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["device"] == "access-1")
+        .unwrap();
+    assert_eq!(
+        access,
+        &serde_json::json!({"device": "access-1", "parent": "dist-1", "source": "accepted"})
+    );
 }

@@ -317,6 +317,12 @@ CREATE INDEX register_changes_device ON register_changes (device, day);"#,
     created_at    TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
+    // 18: accepted topology proposals (see the SQLite migration 18).
+    r#"CREATE TABLE topology_accepted (
+    device        TEXT COLLATE "C" PRIMARY KEY,
+    parent        TEXT COLLATE "C" NOT NULL,
+    accepted_at   TEXT COLLATE "C" NOT NULL
+);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

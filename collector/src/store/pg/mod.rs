@@ -41,6 +41,7 @@ mod oncall_pages;
 mod register;
 mod results;
 mod service_updates;
+mod topology;
 mod windows;
 
 pub use announced::PgAnnouncedStore;
@@ -52,6 +53,7 @@ pub use oncall::PgOncallCaseStore;
 pub use register::PgRegisterStore;
 pub use results::PgStore;
 pub use service_updates::PgServiceUpdateStore;
+pub use topology::PgTopologyStore;
 pub use windows::PgWindowStore;
 
 use super::exec::{Arg, Cells, Exec};

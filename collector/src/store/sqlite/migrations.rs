@@ -332,6 +332,13 @@ CREATE INDEX register_changes_device ON register_changes (device, day);",
     created_at    TEXT NOT NULL
 );
 CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
+    // 18: topology proposals an operator accepted (`store::topology`): a device's parent as
+    // reviewed, which wins over its `parent:` line (the YAML is not rewritten). Expand only.
+    r"CREATE TABLE topology_accepted (
+    device        TEXT PRIMARY KEY,
+    parent        TEXT NOT NULL,
+    accepted_at   TEXT NOT NULL
+);",
 ];
 
 /// The schema version this program writes.
