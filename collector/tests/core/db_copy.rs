@@ -248,6 +248,12 @@ fn fill_the_rest(location: &Location) {
         by: "anna".into(),
     };
     db.intefunktion().unwrap().add(&intefunktion, at).unwrap();
+    let accepted = driftvakt_collector::store::AcceptedParent {
+        device: "ap1".into(),
+        parent: "sw".into(),
+        accepted_at: at,
+    };
+    db.topology().unwrap().accept(&accepted).unwrap();
 }
 
 #[test]
