@@ -247,6 +247,30 @@ impl Inventory {
     }
 }
 
+/// Whether `device` with parent `parent` would be its own ancestor.
+fn closes_cycle(
+    device: &str,
+    parent: &str,
+    kept: &BTreeMap<String, String>,
+    chosen: &BTreeMap<String, (String, String)>,
+    bound: usize,
+) -> bool {
+    let mut at = Some(parent.to_string());
+    for _ in 0..=bound {
+        match at {
+            Some(a) if a == device => return true,
+            Some(a) => {
+                at = kept
+                    .get(&a)
+                    .or_else(|| chosen.get(&a).map(|(p, _)| p))
+                    .cloned()
+            }
+            None => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Folder, BASIC};
@@ -284,28 +308,4 @@ mod tests {
         assert!(inv.device("nowhere").is_none());
         assert_eq!(inv.services[0].members, ["sw", "ap"]);
     }
-}
-
-/// Whether `device` with parent `parent` would be its own ancestor.
-fn closes_cycle(
-    device: &str,
-    parent: &str,
-    kept: &BTreeMap<String, String>,
-    chosen: &BTreeMap<String, (String, String)>,
-    bound: usize,
-) -> bool {
-    let mut at = Some(parent.to_string());
-    for _ in 0..=bound {
-        match at {
-            Some(a) if a == device => return true,
-            Some(a) => {
-                at = kept
-                    .get(&a)
-                    .or_else(|| chosen.get(&a).map(|(p, _)| p))
-                    .cloned()
-            }
-            None => return false,
-        }
-    }
-    true
 }
