@@ -281,21 +281,19 @@ impl SnmpProber {
         if is_ups && spec.mib.is_none() {
             self.remember_mib(&key, mib);
         }
+        // A configured MIB that did not answer is still passed on: the warning names it.
+        // Evaluated (and the uptime noted) before the neighbour walk, so concurrent probes of
+        // one device note their uptimes in the order they read them.
+        let mut out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
         let uptime = readings.uptime_ticks();
-        let mut walked = false;
         if self.neighbors_due(&key, spec, uptime) {
             let left = timeout.saturating_sub(started.elapsed());
             if let Some(more) = self.walk_neighbors(&client, &profile, left).await {
                 readings.scalars.extend(more.scalars);
                 readings.columns.extend(more.columns);
                 self.neighbors_done(&key, uptime);
-                walked = true;
+                lldp::read(&readings, &mut out);
             }
-        }
-        // A configured MIB that did not answer is still passed on: the warning names it.
-        let mut out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
-        if walked {
-            lldp::read(&readings, &mut out);
         }
         if is_ups && mib.is_none() && self.first_warning(&key) {
             if let Some(w) = &out.detail {
