@@ -136,9 +136,16 @@ impl SnmpProber {
         set.insert(key.to_string())
     }
 
-    /// Whether neighbours are due on `key` (see [`lldp::due`]).
-    fn neighbors_due(&self, key: &str, spec: &SnmpCheck, uptime: Option<u32>) -> bool {
-        let map = self
+    /// Claims the neighbour walk of `key` when it is due (see [`lldp::due`]): marked as walked
+    /// now, so concurrent probes of the device do not walk too. Returns what was marked before
+    /// (to put back should the walk not finish), `None` when not due.
+    fn claim_neighbors(
+        &self,
+        key: &str,
+        spec: &SnmpCheck,
+        uptime: Option<u32>,
+    ) -> Option<Option<(Instant, Option<u32>)>> {
+        let mut map = self
             .neighbors_walked
             .lock()
             .unwrap_or_else(|e| e.into_inner());
@@ -147,15 +154,22 @@ impl SnmpProber {
             uptime_ticks: *ticks,
         });
         let interval = spec.lldp_interval.map_or(lldp::DEFAULT_INTERVAL, |d| d.0);
-        lldp::due(last, interval, uptime)
+        if !lldp::due(last, interval, uptime) {
+            return None;
+        }
+        Some(map.insert(key.to_string(), (Instant::now(), uptime)))
     }
 
-    fn neighbors_done(&self, key: &str, uptime: Option<u32>) {
+    /// Puts back what was marked before a claimed walk that did not finish.
+    fn unclaim_neighbors(&self, key: &str, before: Option<(Instant, Option<u32>)>) {
         let mut map = self
             .neighbors_walked
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        map.insert(key.to_string(), (Instant::now(), uptime));
+        match before {
+            Some(b) => map.insert(key.to_string(), b),
+            None => map.remove(key),
+        };
     }
 
     /// Walks LLDP/CDP within what is left of the probe's time; `None` when it did not finish.
@@ -286,13 +300,15 @@ impl SnmpProber {
         // one device note their uptimes in the order they read them.
         let mut out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
         let uptime = readings.uptime_ticks();
-        if self.neighbors_due(&key, spec, uptime) {
+        if let Some(before) = self.claim_neighbors(&key, spec, uptime) {
             let left = timeout.saturating_sub(started.elapsed());
-            if let Some(more) = self.walk_neighbors(&client, &profile, left).await {
-                readings.scalars.extend(more.scalars);
-                readings.columns.extend(more.columns);
-                self.neighbors_done(&key, uptime);
-                lldp::read(&readings, &mut out);
+            match self.walk_neighbors(&client, &profile, left).await {
+                Some(more) => {
+                    readings.scalars.extend(more.scalars);
+                    readings.columns.extend(more.columns);
+                    lldp::read(&readings, &mut out);
+                }
+                None => self.unclaim_neighbors(&key, before),
             }
         }
         if is_ups && mib.is_none() && self.first_warning(&key) {
