@@ -4,7 +4,7 @@
 //! `collector.listen`, on 127.0.0.1 when it listens on every address) with
 //! `collector.operator_token`.
 
-use super::{CliError, CommonArgs};
+use super::{CliError, GlobalConfigArgs};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -13,9 +13,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopologyArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub config: GlobalConfigArgs,
     /// The collector's base URL (default from `collector.listen`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub url: Option<String>,
     #[command(subcommand)]
     pub command: TopologyCommand,
@@ -40,7 +40,7 @@ pub enum TopologyCommand {
 
 /// Runs the command; returns what to print.
 pub fn run(args: &TopologyArgs) -> Result<String, CliError> {
-    let inv = args.common.load()?;
+    let inv = args.config.common()?.load()?;
     let token = super::run::operator_token(&inv)?.ok_or_else(|| {
         CliError::Usage("topology needs `collector.operator_token` in the inventory".into())
     })?;

@@ -5,7 +5,7 @@
 
 use driftvakt_collector::app::App;
 use driftvakt_collector::cli::topology::{self, TopologyArgs, TopologyCommand};
-use driftvakt_collector::cli::CommonArgs;
+use driftvakt_collector::cli::GlobalConfigArgs;
 use driftvakt_collector::http::{serve, ApiState};
 use driftvakt_collector::inventory::Inventory;
 use driftvakt_collector::store::Database;
@@ -250,9 +250,8 @@ async fn accepting(client: &reqwest::Client, base: &str, dir: &std::path::Path) 
     // The command line asks the same API (`--url` here: the server is on a free port).
     let cli = |command: TopologyCommand| {
         let args = TopologyArgs {
-            common: CommonArgs {
-                config: dir.join("collector.yaml"),
-                listen: None,
+            config: GlobalConfigArgs {
+                config: Some(dir.join("collector.yaml")),
                 database: None,
             },
             url: Some(base.to_string()),
