@@ -44,4 +44,5 @@ pub mod report;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod topology;
 pub mod windows;

@@ -39,6 +39,8 @@ enum Command {
     Intefunktion(cli::intefunktion::IntefunktionArgs),
     /// The database: rows, bytes on disk, oldest raw result, retention horizon.
     Db(cli::db::DbArgs),
+    /// The topology found over LLDP/CDP: links, proposals, accept DEVICE|--all.
+    Topology(cli::topology::TopologyArgs),
     /// Ask a collector's /healthz; exit 0 when it answers 200 (the container's health check).
     Healthcheck(cli::healthcheck::HealthcheckArgs),
     /// The operator web's local accounts: add, passwd, remove, list (passwords from stdin).
@@ -103,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Db(args) => print!("{}", cli::db::run(&args, Arc::new(SystemClock))?),
         Command::Healthcheck(args) => cli::healthcheck::run(&args)?,
+        Command::Topology(args) => print!("{}", cli::topology::run(&args)?),
     }
     Ok(())
 }

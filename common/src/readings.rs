@@ -30,6 +30,13 @@ pub const IF_OPER_STATUS: &str = "if_oper_status";
 /// Switch: ifAdminStatus per interface (a series); also the name of the SNMP column read.
 pub const IF_ADMIN_STATUS: &str = "if_admin_status";
 
+/// LLDP/CDP: the device's neighbours as last walked, a series with one sample (value 1) per
+/// neighbour, labelled with the `NEIGHBOR_*` labels below. Only in the results of a walk (once
+/// an hour by default, and after a restart); a walk that found none has an empty series.
+pub const NEIGHBORS: &str = "neighbors";
+/// LLDP: the device's own chassis id (lldpLocChassisId), normalised as [`NEIGHBOR_CHASSIS_ID`].
+pub const LLDP_CHASSIS_ID: &str = "lldp_chassis_id";
+
 // Findings (`Finding::code`).
 
 /// UPS: running on battery. Both a value (a flag) and a finding.
@@ -51,3 +58,19 @@ pub const TLS_CERTIFICATE_EXPIRING: &str = "tls_certificate_expiring";
 
 /// The supply's name in [`PRINTER_SUPPLY_RATIO`] samples.
 pub const SUPPLY_LABEL: &str = "supply";
+
+/// [`NEIGHBORS`]: `lldp` or `cdp`.
+pub const NEIGHBOR_PROTOCOL: &str = "protocol";
+/// [`NEIGHBORS`]: the local interface's ifIndex (empty when it could not be mapped).
+pub const NEIGHBOR_IF_INDEX: &str = "ifIndex";
+/// [`NEIGHBORS`]: the local interface's ifName (or the LLDP port id when unmapped).
+pub const NEIGHBOR_IF_NAME: &str = "ifName";
+/// [`NEIGHBORS`]: the neighbour's chassis id: a MAC as `aa:bb:cc:dd:ee:ff`, an address as text,
+/// anything else (a serial, a name) as the text sent.
+pub const NEIGHBOR_CHASSIS_ID: &str = "chassis_id";
+/// [`NEIGHBORS`]: the neighbour's system name (LLDP lldpRemSysName, CDP cdpCacheDeviceId).
+pub const NEIGHBOR_SYS_NAME: &str = "sys_name";
+/// [`NEIGHBORS`]: the neighbour's port (LLDP lldpRemPortId, CDP cdpCacheDevicePort).
+pub const NEIGHBOR_PORT: &str = "port";
+/// [`NEIGHBORS`]: the neighbour's management addresses, comma-separated.
+pub const NEIGHBOR_ADDRESSES: &str = "addresses";

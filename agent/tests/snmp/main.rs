@@ -4,6 +4,7 @@
 mod rig;
 mod snmp_devices;
 mod snmp_failures;
+mod snmp_lldp;
 mod snmp_snmpd;
 mod snmp_snmpsim;
 mod snmp_ups;

@@ -19,6 +19,7 @@ pub mod oncall;
 pub mod report;
 pub mod run;
 pub mod user;
+pub mod topology;
 
 use crate::clock::Clock;
 use crate::inventory::Inventory;

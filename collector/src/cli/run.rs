@@ -34,7 +34,7 @@ pub struct RunArgs {
     pub availability_every: u64,
 }
 
-fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
+pub(super) fn operator_token(inv: &Inventory) -> Result<Option<Secret>, CliError> {
     let Some(r) = &inv.settings.operator_token else {
         return Ok(None);
     };
@@ -59,6 +59,11 @@ pub async fn run(args: RunArgs, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     // Held while running: `db restore` refuses a SQLite file a collector runs on.
     let _run_lock = database.run_lock()?;
     let stores = database.stores()?;
+    // Topology proposals an operator accepted win over `parent:` lines.
+    let accepted = (stores.topology.accepted()?.into_iter())
+        .map(|a| (a.device, a.parent))
+        .collect();
+    inv.set_accepted(accepted);
     if let Some(note) = database.schema()?.newer_note() {
         tracing::info!("{note}");
     }

@@ -50,6 +50,7 @@ pub mod results;
 pub mod server;
 pub mod status;
 pub mod tls;
+pub mod topology;
 pub mod windows;
 
 pub use server::{serve, serve_tls, serve_with, shutdown_signal, ServerOptions};
@@ -105,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(alerts::routes())
         .merge(pages::routes())
         .merge(drift::routes(&state))
+        .merge(topology::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(

@@ -154,7 +154,30 @@ impl App {
             }
         };
         self.metrics.observe(agent, &batch.results, &response);
+        let walked = batch
+            .results
+            .iter()
+            .any(|r| r.values.contains_key(driftvakt_common::readings::NEIGHBORS));
+        if walked && !response.duplicate {
+            self.update_topology();
+        }
         Ok(response)
+    }
+
+    /// Recomputes the discovered parents from every device's latest neighbour walk and sets
+    /// them on the inventory; a device whose discovered parent changed (re-cabled, moved) is
+    /// logged and kept as a move with its service-desk line (see [`crate::topology::moved`]).
+    fn update_topology(&self) {
+        let reports = self.metrics.topology_reports();
+        let view = crate::topology::view(&self.inventory, &reports);
+        self.inventory
+            .set_discovered(crate::topology::discovered_with_source(&view.proposed));
+        let found = crate::topology::discovered(&view.proposed);
+        let before = self.metrics.replace_found(found.clone());
+        for m in crate::topology::moved(&before, &found) {
+            tracing::info!(device = %m.device, from = %m.from, to = %m.to, "{}", m.line());
+            self.metrics.record_move(m);
+        }
     }
 
     /// Sorts a batch's results into those to store (with their index in the batch) and those

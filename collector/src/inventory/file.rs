@@ -37,6 +37,9 @@ pub struct InventoryFile {
     /// Driftmeddelanden and alerts (main file only); without it the collector sends nothing.
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    /// Parents from LLDP/CDP (main file only).
+    #[serde(default)]
+    pub topology: Option<super::topology::TopologyConfig>,
 }
 
 /// A site: a building or node.

@@ -52,6 +52,9 @@ pub(super) fn load_all(path: &Path) -> Result<Vec<LoadedFile>, ConfigErrors> {
                     if file.notify.is_some() {
                         v.error("`notify:` belongs in the main file only");
                     }
+                    if file.topology.is_some() {
+                        v.error("`topology:` belongs in the main file only");
+                    }
                 }
                 if let Err(e) = v.finish() {
                     errors.extend(e.0);

@@ -28,6 +28,13 @@ impl Inventory {
         }
         let agents = resolve_agents(&files, &index, &mut errors);
         validate_notify(&files[0], &index, &mut errors);
+        if let Some(t) = &files[0].file.topology {
+            let mut v = Validator::new(&files[0].path, &files[0].source);
+            t.validate(&mut v, &index.devices);
+            if let Err(e) = v.finish() {
+                errors.extend(e.0);
+            }
+        }
         if !errors.is_empty() {
             errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             return Err(ConfigErrors(errors));

@@ -22,7 +22,8 @@
 //! - [`functions`]: the agreement's "intefunktion" items, services of `kind: function`;
 //! - [`model`]: the resolved [`Inventory`] and its lookups; [`preflight`]: what `run` needs
 //!   beyond that; [`backup`]: the sites that need backup power; [`tls`]: `collector.tls`, the
-//!   certificate files and their checks.
+//!   certificate files and their checks; [`topology`]: `topology:` (parents from LLDP/CDP)
+//!   and the overlay of discovered parents.
 
 pub mod backup;
 pub mod channels;
@@ -40,6 +41,7 @@ pub mod settings;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tls;
+pub mod topology;
 mod validate;
 pub mod web;
 

@@ -5,11 +5,12 @@ use super::file::{CalendarSection, Rule};
 use super::functions::Function;
 use super::notify::NotifyConfig;
 use super::settings::CollectorSettings;
+use super::topology::{Discovered, ParentsMode, TopologyConfig};
 use crate::availability::DeviceRules;
 use driftvakt_common::config::ConfigError;
 use driftvakt_common::schema::{DeviceConfig, Secret, SnmpCredentials};
 use driftvakt_common::DeviceClass;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 /// A site, resolved.
@@ -89,6 +90,10 @@ pub struct Inventory {
     pub calendar: Option<CalendarSection>,
     /// The `notify:` section of the main file, validated.
     pub notify: Option<NotifyConfig>,
+    /// The `topology:` section of the main file, validated.
+    pub topology: TopologyConfig,
+    /// Parents found over LLDP/CDP (used with `topology.parents: auto`), shared by clones.
+    pub discovered: Discovered,
     pub(super) device_index: HashMap<String, usize>,
     pub(super) site_index: HashMap<String, usize>,
     /// Ids of the devices that are some device's parent.
@@ -104,9 +109,102 @@ impl Inventory {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.site_index.get(id).map(|&i| &self.sites[i])
     }
-    /// Whether some device is reached through `id` (names it as its parent).
+    /// Whether some device is reached through `id` (names it as its parent, or has it as its
+    /// discovered parent).
     pub fn has_children(&self, id: &str) -> bool {
         self.parents.contains(id)
+            || self.discovered.is_accepted_parent(id)
+            || (self.auto_parents() && self.discovered.is_parent(id))
+    }
+    /// Whether discovered parents are used (`topology.parents: auto`).
+    pub fn auto_parents(&self) -> bool {
+        self.topology.parents == ParentsMode::Auto
+    }
+    /// The parent of device `d`: an accepted proposal, else its `parent:` line, else with
+    /// `topology.parents: auto` the discovered one.
+    pub fn parent_of(&self, d: &Device) -> Option<String> {
+        if let Some(p) = self.discovered.accepted(&d.id) {
+            return Some(p);
+        }
+        match &d.parent {
+            Some(p) => Some(p.clone()),
+            None if self.auto_parents() => self.discovered.get(&d.id),
+            None => None,
+        }
+    }
+    /// Where the parent of `d` comes from: `accepted`, `inventory` for a `parent:` line, else
+    /// (with `topology.parents: auto`) how the discovered one was learnt (`lldp`, `cdp`).
+    pub fn parent_source(&self, d: &Device) -> Option<String> {
+        if self.discovered.accepted(&d.id).is_some() {
+            return Some("accepted".into());
+        }
+        match &d.parent {
+            Some(_) => Some("inventory".into()),
+            None if self.auto_parents() => self.discovered.source(&d.id),
+            None => None,
+        }
+    }
+    /// The parents not found over LLDP/CDP: accepted proposals, else `parent:` lines.
+    pub fn kept_parents(&self) -> BTreeMap<String, String> {
+        self.devices
+            .iter()
+            .filter_map(|d| {
+                let p = self
+                    .discovered
+                    .accepted(&d.id)
+                    .or_else(|| d.parent.clone())?;
+                Some((d.id.clone(), p))
+            })
+            .collect()
+    }
+    /// Sets the accepted proposals (device -> parent, from the store), leaving out unknown
+    /// devices and parents and any that would close a cycle.
+    pub fn set_accepted(&self, accepted: BTreeMap<String, String>) {
+        let mut kept: BTreeMap<String, String> = self
+            .devices
+            .iter()
+            .filter(|d| !accepted.contains_key(&d.id))
+            .filter_map(|d| Some((d.id.clone(), d.parent.clone()?)))
+            .collect();
+        for (device, parent) in accepted {
+            if self.device(&device).is_none() || self.device(&parent).is_none() {
+                continue;
+            }
+            if !closes_cycle(
+                &device,
+                &parent,
+                &kept,
+                &BTreeMap::new(),
+                self.devices.len(),
+            ) {
+                kept.insert(device.clone(), parent.clone());
+            }
+        }
+        let hand: BTreeMap<String, String> = self
+            .devices
+            .iter()
+            .filter_map(|d| Some((d.id.clone(), d.parent.clone()?)))
+            .collect();
+        let chosen = kept
+            .into_iter()
+            .filter(|(d, p)| hand.get(d) != Some(p))
+            .collect();
+        self.discovered.replace_accepted(chosen);
+    }
+    /// Sets the discovered parents (device -> parent and source), leaving out devices with a
+    /// `parent:` line, unknown parents and any that would close a cycle with the hand-kept ones.
+    pub fn set_discovered(&self, found: BTreeMap<String, (String, String)>) {
+        let kept = self.kept_parents();
+        let mut chosen: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (device, (parent, source)) in found {
+            if kept.contains_key(&device) || self.device(&parent).is_none() {
+                continue;
+            }
+            if !closes_cycle(&device, &parent, &kept, &chosen, self.devices.len()) {
+                chosen.insert(device, (parent, source));
+            }
+        }
+        self.discovered.replace(chosen);
     }
     pub fn agent(&self, id: &str) -> Option<&Agent> {
         self.agents.iter().find(|a| a.id == id)
@@ -118,7 +216,8 @@ impl Inventory {
         while out.len() < self.devices.len() {
             let before = out.len();
             for d in &self.devices {
-                let ready = d.parent.as_deref().is_none_or(|p| done.contains(p));
+                let parent = self.parent_of(d);
+                let ready = parent.as_deref().is_none_or(|p| done.contains(p));
                 if !done.contains(d.id.as_str()) && ready {
                     done.insert(&d.id);
                     out.push(d);
@@ -146,6 +245,30 @@ impl Inventory {
         }
         out
     }
+}
+
+/// Whether `device` with parent `parent` would be its own ancestor.
+fn closes_cycle(
+    device: &str,
+    parent: &str,
+    kept: &BTreeMap<String, String>,
+    chosen: &BTreeMap<String, (String, String)>,
+    bound: usize,
+) -> bool {
+    let mut at = Some(parent.to_string());
+    for _ in 0..=bound {
+        match at {
+            Some(a) if a == device => return true,
+            Some(a) => {
+                at = kept
+                    .get(&a)
+                    .or_else(|| chosen.get(&a).map(|(p, _)| p))
+                    .cloned()
+            }
+            None => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]

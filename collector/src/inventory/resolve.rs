@@ -184,6 +184,7 @@ pub(super) fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -
         .unwrap_or_default();
     let calendar = files[0].file.calendar.clone();
     let notify = files[0].file.notify.clone();
+    let topology = files[0].file.topology.clone().unwrap_or_default();
     let main_credentials = (files[0].file.snmp_credentials.iter())
         .map(|c| c.id.value.clone())
         .collect();
@@ -255,6 +256,8 @@ pub(super) fn resolve(path: &Path, files: Vec<LoadedFile>, agents: Vec<Agent>) -
         snmp_credentials: creds,
         calendar,
         notify,
+        topology,
+        discovered: Default::default(),
         device_index,
         site_index,
         parents,

@@ -80,6 +80,8 @@ pub struct DeviceRow {
     pub behind: String,
     /// For a down device: the devices unreachable behind it.
     pub unreachable_behind: Vec<String>,
+    /// "Ansluten via dist-1 (LLDP)": its parent and where that comes from, or empty.
+    pub parent_text: String,
 }
 
 /// One site with its devices.
@@ -280,6 +282,8 @@ pub fn team_status(
         state: Health::Unknown,
         since: None,
         root_cause: None,
+        parent: None,
+        parent_source: None,
     };
     let mut by_site: HashMap<&str, Vec<&Device>> = HashMap::new();
     for d in &inv.devices {
@@ -387,6 +391,7 @@ fn site_row(
             reason: reason(app, &d.id, e.state, ms(now))?,
             behind: e.root_cause.clone().unwrap_or_default(),
             unreachable_behind,
+            parent_text: parent_text(&app.inventory, d),
         });
     }
     let (state, state_text) = state_names(worst);
@@ -513,4 +518,17 @@ fn municipality_options(inv: &Inventory, chosen: Option<&str>) -> Vec<Municipali
             }
         })
         .collect()
+}
+
+/// "Ansluten via PARENT (källa)", or empty for a device without a parent.
+fn parent_text(inv: &Inventory, d: &Device) -> String {
+    let Some(parent) = inv.parent_of(d) else {
+        return String::new();
+    };
+    let source = match inv.parent_source(d).as_deref() {
+        Some("lldp") => "LLDP",
+        Some("cdp") => "CDP",
+        _ => "inventariet",
+    };
+    format!("Ansluten via {parent} ({source})")
 }

@@ -1,12 +1,15 @@
 //! What ingest has taken in, kept in memory for `/metrics` ([`IngestMetrics`]): results
 //! ingested and rejected by agent (rejections by a bounded reason code), duplicate batches, and
-//! each device's latest readings (UPS, printer supplies, certificates, RTT). Ingest records
+//! each device's latest readings (UPS, printer supplies, certificates, RTT), and each device's
+//! latest LLDP/CDP walk for the topology ([`IngestMetrics::topology_reports`]; in memory only:
+//! after a restart the agents' next walks, within `lldp_interval`, fill it). Ingest records
 //! into it ([`IngestMetrics::observe`]); the `metrics` module registers the counters and renders
 //! the readings. It lives here, beside the other in-memory read model ([`super::tails`]), so the
 //! shared core (`App`) holds it without sitting above `metrics` and `report`.
 
 use crate::availability::ms;
 use crate::inventory::Inventory;
+use crate::topology::{Move, Report};
 use driftvakt_common::readings;
 use driftvakt_common::reply::IngestResponse;
 use driftvakt_common::wire::{ProbeResult, Value};
@@ -83,7 +86,16 @@ pub struct IngestMetrics {
     commits: Counter,
     committed: Counter,
     latest: Arc<RwLock<LatestMap>>,
+    /// device -> the latest result that carried a neighbour walk (time, report).
+    walks: Arc<RwLock<HashMap<String, (i64, Report)>>>,
+    /// Devices whose discovered parent changed, oldest first (the latest [`MOVES_KEPT`]).
+    moves: Arc<RwLock<Vec<Move>>>,
+    /// The discovered parents of the latest topology update (hand-kept or not), to tell moves.
+    found: Arc<RwLock<BTreeMap<String, String>>>,
 }
+
+/// How many moves are kept for `/api/v1/topology`.
+pub const MOVES_KEPT: usize = 100;
 
 impl IngestMetrics {
     /// Counters at zero for every agent of the inventory (and every reason), so rates exist
@@ -181,6 +193,7 @@ impl IngestMetrics {
         let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
         for r in results {
             let time = ms(r.time);
+            self.record_walk(r, time);
             let checks = latest.entry(r.target.clone()).or_default();
             if checks.get(&r.check).is_some_and(|(t, _)| *t > time) {
                 continue;
@@ -193,6 +206,44 @@ impl IngestMetrics {
                 .collect();
             checks.insert(r.check.clone(), (time, kept));
         }
+    }
+
+    fn record_walk(&self, r: &ProbeResult, time: i64) {
+        let Some(report) = Report::from_values(&r.values) else {
+            return;
+        };
+        let mut walks = self.walks.write().unwrap_or_else(|e| e.into_inner());
+        if walks.get(&r.target).is_none_or(|(t, _)| *t <= time) {
+            walks.insert(r.target.clone(), (time, report));
+        }
+    }
+
+    /// Replaces the discovered parents of the latest update; returns the previous ones.
+    pub fn replace_found(&self, found: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut kept = self.found.write().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut kept, found)
+    }
+
+    /// Keeps a move (a device whose discovered parent changed).
+    pub fn record_move(&self, m: Move) {
+        let mut moves = self.moves.write().unwrap_or_else(|e| e.into_inner());
+        moves.push(m);
+        let extra = moves.len().saturating_sub(MOVES_KEPT);
+        moves.drain(..extra);
+    }
+
+    /// The moves kept, oldest first.
+    pub fn moves(&self) -> Vec<Move> {
+        self.moves.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Each device's latest neighbour walk, for the topology.
+    pub fn topology_reports(&self) -> BTreeMap<String, Report> {
+        let walks = self.walks.read().unwrap_or_else(|e| e.into_inner());
+        walks
+            .iter()
+            .map(|(d, (_, r))| (d.clone(), r.clone()))
+            .collect()
     }
 
     /// Each device's kept readings, for one scrape (read with [`IngestMetrics::reading`]).

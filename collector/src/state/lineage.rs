@@ -1,6 +1,8 @@
-//! A device's lineage: its parent, the parent's parent, and so on up to a root. The inventory
-//! refuses parent cycles at load, but the walk is bounded by the number of devices anyway, so a
-//! cycle can never hang a reader.
+//! A device's lineage: its parent, the parent's parent, and so on up to a root (parents as
+//! [`Inventory::parent_of`] gives them: hand-kept, or discovered with `topology.parents:
+//! auto`). The inventory refuses parent cycles at load and leaves out discovered parents that
+//! would close one, but the walk is bounded by the number of devices anyway, so a cycle can
+//! never hang a reader.
 
 use crate::inventory::{Device, Inventory};
 
@@ -8,7 +10,7 @@ use crate::inventory::{Device, Inventory};
 pub fn ancestors<'a>(inv: &'a Inventory, id: &str) -> Ancestors<'a> {
     Ancestors {
         inv,
-        next: inv.device(id).and_then(|d| d.parent.as_deref()),
+        next: inv.device(id).and_then(|d| inv.parent_of(d)),
         left: inv.devices.len(),
     }
 }
@@ -16,7 +18,7 @@ pub fn ancestors<'a>(inv: &'a Inventory, id: &str) -> Ancestors<'a> {
 /// Iterator returned by [`ancestors`].
 pub struct Ancestors<'a> {
     inv: &'a Inventory,
-    next: Option<&'a str>,
+    next: Option<String>,
     left: usize,
 }
 
@@ -28,8 +30,8 @@ impl<'a> Iterator for Ancestors<'a> {
             return None;
         }
         self.left -= 1;
-        let device = self.inv.device(self.next?)?;
-        self.next = device.parent.as_deref();
+        let device = self.inv.device(self.next.as_deref()?)?;
+        self.next = self.inv.parent_of(device);
         Some(device)
     }
 }

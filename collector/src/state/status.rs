@@ -21,6 +21,13 @@ pub struct EntityStatus {
     /// For an unreachable device: the ancestor that is down (the root cause).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<String>,
+    /// A device's parent: its `parent:` line, or the one found over LLDP/CDP with
+    /// `topology.parents: auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Where `parent` comes from: `inventory`, `lldp` or `cdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_source: Option<String>,
 }
 
 /// `GET /api/v1/status`.
@@ -71,6 +78,8 @@ pub fn status(
                 state,
                 since: since(t, state, now),
                 root_cause,
+                parent: inv.parent_of(d),
+                parent_source: inv.parent_source(d),
             }
         })
         .collect();
@@ -85,6 +94,8 @@ pub fn status(
                 state,
                 since: since(t, state, now),
                 root_cause: None,
+                parent: None,
+                parent_source: None,
             }
         })
         .collect();

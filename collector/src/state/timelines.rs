@@ -63,7 +63,7 @@ pub fn load_timelines_of(
         .devices_parents_first()
         .into_iter()
         .filter(|d| only.is_none_or(|ids| ids.contains(d.id.as_str())));
-    Ok(effective_timelines(order, &segments, &first_seen))
+    Ok(effective_timelines(inv, order, &segments, &first_seen))
 }
 
 /// Effective timelines of the devices in `ids` (which must hold each one's ancestors) from
@@ -76,7 +76,7 @@ pub fn timelines_of(
 ) -> BTreeMap<String, Timeline> {
     let mut order: Vec<&Device> = ids.iter().filter_map(|id| inv.device(id)).collect();
     order.sort_by_key(|d| ancestors(inv, &d.id).count());
-    effective_timelines(order, &segments_by_device(outages), first_seen)
+    effective_timelines(inv, order, &segments_by_device(outages), first_seen)
 }
 
 fn segments_by_device(outages: Vec<Outage>) -> BTreeMap<String, Vec<Segment>> {
@@ -94,6 +94,7 @@ fn segments_by_device(outages: Vec<Outage>) -> BTreeMap<String, Vec<Segment>> {
 
 /// Each device's own timeline with its parent's applied, parents first.
 fn effective_timelines<'a>(
+    inv: &Inventory,
     order: impl IntoIterator<Item = &'a Device>,
     segments: &BTreeMap<String, Vec<Segment>>,
     first_seen: &BTreeMap<String, i64>,
@@ -104,7 +105,7 @@ fn effective_timelines<'a>(
             segments.get(&d.id).map(Vec::as_slice).unwrap_or(&[]),
             first_seen.get(&d.id).copied(),
         );
-        let parent = d.parent.as_ref().and_then(|p| out.get(p));
+        let parent = inv.parent_of(d).and_then(|p| out.get(&p));
         let eff = effective(&own, parent, d.rules.interval_ms);
         out.insert(d.id.clone(), eff);
     }

@@ -45,6 +45,7 @@ pub const TABLES: &[&str] = &[
     "register_changes",
     "intefunktion_cases",
     "audit_log",
+    "topology_accepted",
 ];
 
 /// Tables of the running cluster, known but not copied: which nodes beat and who leads belong

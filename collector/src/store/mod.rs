@@ -19,7 +19,7 @@
 //! - [`RegisterStore`]: the inventory register's past (owner, status and municipality of a device
 //!   from a day on: [`register`]);
 //! - [`AnnouncedStore`]: what alerting has announced; [`ServiceUpdateStore`]: updates of
-//!   service disturbances;
+//!   service disturbances; [`TopologyStore`]: topology proposals an operator accepted;
 //! - [`ClusterStore`]: the collectors' heartbeats, the leader lease with its fencing epoch, and
 //!   the fenced steps of the outbox ([`cluster`]);
 //! - [`IncidentStore`]: incidents registered by hand (read by the report and alerting through
@@ -67,6 +67,7 @@ mod results;
 pub mod schema;
 pub mod service_updates;
 pub mod sqlite;
+pub mod topology;
 pub mod windows;
 
 pub use crate::inventory::database::{Location, PgConfig};
@@ -86,8 +87,9 @@ pub use service_updates::{ServiceUpdate, ServiceUpdateStore};
 pub use sqlite::{
     SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore, SqliteIntefunktionStore,
     SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore, SqliteServiceUpdateStore,
-    SqliteStore, SqliteWindowStore,
+    SqliteStore, SqliteTopologyStore, SqliteWindowStore,
 };
+pub use topology::{AcceptedParent, TopologyStore};
 pub use windows::WindowStore;
 
 use chrono::{DateTime, NaiveDate, Utc};

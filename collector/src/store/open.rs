@@ -17,7 +17,8 @@ use super::{
     OncallCaseStore, OncallPageStore, OutboxStore, PolicyStore, RegisterStore, SchemaState,
     ServiceUpdateStore, SqliteAnnouncedStore, SqliteClusterStore, SqliteIncidentStore,
     SqliteIntefunktionStore, SqliteNotifyStore, SqliteOncallCaseStore, SqliteRegisterStore,
-    SqliteServiceUpdateStore, SqliteStore, SqliteWindowStore, Store, StoreError, WindowStore,
+    SqliteServiceUpdateStore, SqliteStore, SqliteTopologyStore, SqliteWindowStore, Store,
+    StoreError, TopologyStore, WindowStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Stores {
     pub register: Arc<dyn RegisterStore>,
     /// The audit log of the operator web.
     pub audit: Arc<dyn AuditStore>,
+    /// Topology proposals an operator accepted.
+    pub topology: Arc<dyn TopologyStore>,
 }
 
 /// An opened database (see the module doc). Cheap to clone.
@@ -154,6 +157,15 @@ impl Database {
             cluster: self.cluster()?,
             register: self.register()?,
             audit: self.audit()?,
+            topology: self.topology()?,
+        })
+    }
+
+    /// Topology proposals an operator accepted.
+    pub fn topology(&self) -> Result<Arc<dyn TopologyStore>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(p) => Arc::new(SqliteTopologyStore::open(p)?),
+            Database::Postgres(pool) => Arc::new(pg::PgTopologyStore::new(pool.clone())),
         })
     }
 

@@ -8,6 +8,7 @@ mod alerting_restart;
 mod alerting_service;
 mod alerting_signal;
 mod alerting_site;
+mod alerting_topology;
 mod alerting_ups;
 mod alerting_window;
 mod rig;

@@ -89,11 +89,17 @@ pub struct Rig {
 impl Rig {
     /// A fresh rig; minute 0 is `base` (RFC 3339).
     pub fn start(base: &str) -> Rig {
+        Rig::start_with(base, INVENTORY)
+    }
+
+    /// A fresh rig on another inventory (`DATABASE` and `PORT` replaced as in [`INVENTORY`];
+    /// [`notify_section`] gives its `notify:` section).
+    pub fn start_with(base: &str, inventory: &str) -> Rig {
         let tmp = tempfile::tempdir().unwrap();
         let peer = SmtpPeer::start(&tmp.path().join("mail"));
         let clock = ManualClock::at(base);
         let base = clock.now();
-        write_inventory(tmp.path(), peer.port);
+        write_inventory(tmp.path(), peer.port, inventory);
         let (app, calendar, alerting) = open(tmp.path(), clock.clone());
         Rig {
             tmp,
@@ -220,10 +226,15 @@ impl Rig {
     }
 }
 
-fn write_inventory(dir: &Path, port: u16) {
+/// The `notify:` section of the rig's inventory (to the end of the file).
+pub fn notify_section() -> &'static str {
+    &INVENTORY[INVENTORY.find("notify:\n").expect("notify section")..]
+}
+
+fn write_inventory(dir: &Path, port: u16, inventory: &str) {
     owner_only(&dir.join("a1.token"), TOKEN);
     owner_only(&dir.join("community.txt"), "public");
-    let text = INVENTORY
+    let text = inventory
         .replace("DATABASE", &dir.join("collector.db").display().to_string())
         .replace("PORT", &port.to_string());
     std::fs::write(dir.join("collector.yaml"), text).unwrap();

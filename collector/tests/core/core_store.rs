@@ -765,4 +765,42 @@ fn postgres_passes_the_audit_suite() {
     let db = pg::database();
     let store = Database::open(&db.location()).unwrap().audit().unwrap();
     audit_suite(&*store);
+/// Accepted topology proposals: every backend keeps one parent per device, the latest wins.
+fn topology_suite(s: &dyn driftvakt_collector::store::TopologyStore) {
+    use chrono::{DateTime, Utc};
+    use driftvakt_collector::store::AcceptedParent;
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    assert!(s.accepted().unwrap().is_empty());
+    let a = |device: &str, parent: &str, at: &str| AcceptedParent {
+        device: device.into(),
+        parent: parent.into(),
+        accepted_at: t(at),
+    };
+    s.accept(&a("access-1", "dist-1", "2026-03-13T14:00:00Z"))
+        .unwrap();
+    s.accept(&a("ap-1", "access-1", "2026-03-13T14:00:00Z"))
+        .unwrap();
+    s.accept(&a("access-1", "dist-2", "2026-03-14T08:30:00Z"))
+        .unwrap();
+    assert_eq!(
+        s.accepted().unwrap(),
+        [
+            a("access-1", "dist-2", "2026-03-14T08:30:00Z"),
+            a("ap-1", "access-1", "2026-03-13T14:00:00Z"),
+        ]
+    );
+}
+
+#[test]
+fn sqlite_passes_the_topology_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&Location::Sqlite(dir.path().join("dv.db"))).unwrap();
+    topology_suite(&*db.topology().unwrap());
+}
+
+#[test]
+fn postgres_passes_the_topology_suite() {
+    let db = pg::database();
+    let store = Database::open(&db.location()).unwrap().topology().unwrap();
+    topology_suite(&*store);
 }

@@ -259,6 +259,12 @@ fn fill_the_rest(location: &Location) {
         outcome: "ok".into(),
     };
     db.audit().unwrap().insert(&line).unwrap();
+    let accepted = driftvakt_collector::store::AcceptedParent {
+        device: "ap1".into(),
+        parent: "sw".into(),
+        accepted_at: at,
+    };
+    db.topology().unwrap().accept(&accepted).unwrap();
 }
 
 #[test]

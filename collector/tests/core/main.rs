@@ -17,4 +17,5 @@ mod store_migration;
 mod store_notify;
 mod store_retention;
 mod store_schema;
+mod topology_http;
 mod units;

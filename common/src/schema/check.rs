@@ -92,6 +92,9 @@ check_struct!(
         /// UPS: which MIB to read (`rfc1628`, `apc`, `eaton`, `mge`, `liebert`). Default: chosen
         /// per device from its sysObjectID and which MIB answers, and remembered.
         mib: Option<UpsMib>,
+        /// How often LLDP and CDP neighbours are walked (default 1h; also after the device
+        /// restarted). The neighbours go to the collector's topology.
+        lldp_interval: Option<Duration>,
     }
 );
 

@@ -15,10 +15,14 @@
 //! Secrets never reach Debug output, logs, errors or results. The prober remembers the last
 //! sysUpTime per target and adds the finding `rebooted` when it goes backwards (not on a 32-bit
 //! wrap; a sysUpTime of 0 is no reading). For UPSes it also remembers the MIB each device
-//! speaks (see [`ups`]) and logs the unknown-MIB warning once per device.
+//! speaks (see [`ups`]) and logs the unknown-MIB warning once per device. Beside any profile
+//! it walks LLDP and CDP neighbours ([`lldp`]) when they are due: first probe, every
+//! `lldp_interval` (1 h) after, and after a restart; a walk that fails or runs out of the
+//! probe's time is left for the next probe and does not fail this one.
 
 pub mod client;
 pub mod diagnose;
+pub mod lldp;
 pub mod printer;
 pub mod profiles;
 pub mod registry;
@@ -37,7 +41,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default UDP port.
 const SNMP_PORT: u16 = 161;
@@ -55,6 +59,8 @@ pub struct SnmpProber {
     ups_mibs: Mutex<HashMap<String, UpsMib>>,
     /// UPS: targets whose unknown-MIB warning has been logged.
     warned: Mutex<HashSet<String>>,
+    /// When neighbours were last walked per target and agent address, and its uptime then.
+    neighbors_walked: Mutex<HashMap<String, (Instant, Option<u32>)>>,
 }
 
 impl fmt::Debug for SnmpProber {
@@ -85,6 +91,7 @@ impl SnmpProber {
             uptimes: Mutex::new(HashMap::new()),
             ups_mibs: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashSet::new()),
+            neighbors_walked: Mutex::new(HashMap::new()),
         })
     }
 
@@ -127,6 +134,64 @@ impl SnmpProber {
     fn first_warning(&self, key: &str) -> bool {
         let mut set = self.warned.lock().unwrap_or_else(|e| e.into_inner());
         set.insert(key.to_string())
+    }
+
+    /// Claims the neighbour walk of `key` when it is due (see [`lldp::due`]): marked as walked
+    /// now, so concurrent probes of the device do not walk too. Returns what was marked before
+    /// (to put back should the walk not finish), `None` when not due.
+    fn claim_neighbors(
+        &self,
+        key: &str,
+        spec: &SnmpCheck,
+        uptime: Option<u32>,
+    ) -> Option<Option<(Instant, Option<u32>)>> {
+        let mut map = self
+            .neighbors_walked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let last = map.get(key).map(|(at, ticks)| lldp::Walked {
+            elapsed: at.elapsed(),
+            uptime_ticks: *ticks,
+        });
+        let interval = spec.lldp_interval.map_or(lldp::DEFAULT_INTERVAL, |d| d.0);
+        if !lldp::due(last, interval, uptime) {
+            return None;
+        }
+        Some(map.insert(key.to_string(), (Instant::now(), uptime)))
+    }
+
+    /// Puts back what was marked before a claimed walk that did not finish.
+    fn unclaim_neighbors(&self, key: &str, before: Option<(Instant, Option<u32>)>) {
+        let mut map = self
+            .neighbors_walked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match before {
+            Some(b) => map.insert(key.to_string(), b),
+            None => map.remove(key),
+        };
+    }
+
+    /// Walks LLDP/CDP within what is left of the probe's time; `None` when it did not finish.
+    async fn walk_neighbors<C: SnmpClient>(
+        &self,
+        client: &C,
+        profile: &Profile,
+        left: Duration,
+    ) -> Option<Readings> {
+        let mut columns: Vec<Object> = lldp::COLUMNS.to_vec();
+        let named = |o: &Object| profile.columns.iter().any(|c| c.key == o.key);
+        columns.extend(lldp::INTERFACE_NAMES.iter().filter(|o| !named(o)));
+        let read = read_objects(client, lldp::SCALARS, &columns);
+        match tokio::time::timeout(left, read).await {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(ClientError::Protocol(_))) => Some(Readings::default()),
+            Ok(Err(e)) => {
+                tracing::debug!("neighbour walk left for the next probe: {e}");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// Remembers this uptime (per target and agent address); returns the previous one when
@@ -218,7 +283,8 @@ impl SnmpProber {
         } else {
             Box::pin(async { read_profile(&client, &profile).await.map(|r| (r, None)) })
         };
-        let (readings, mib) = match tokio::time::timeout(timeout, read).await {
+        let started = Instant::now();
+        let (mut readings, mib) = match tokio::time::timeout(timeout, read).await {
             Ok(Ok(read)) => read,
             Ok(Err(e @ ClientError::Timeout(_))) | Ok(Err(e @ ClientError::Io { .. })) => {
                 return Err(unanswered(peer, creds, spec, Some(&e), timeout, wait).await)
@@ -230,7 +296,21 @@ impl SnmpProber {
             self.remember_mib(&key, mib);
         }
         // A configured MIB that did not answer is still passed on: the warning names it.
-        let out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
+        // Evaluated (and the uptime noted) before the neighbour walk, so concurrent probes of
+        // one device note their uptimes in the order they read them.
+        let mut out = self.evaluate(target, &key, spec, &profile, &readings, mib.or(spec.mib));
+        let uptime = readings.uptime_ticks();
+        if let Some(before) = self.claim_neighbors(&key, spec, uptime) {
+            let left = timeout.saturating_sub(started.elapsed());
+            match self.walk_neighbors(&client, &profile, left).await {
+                Some(more) => {
+                    readings.scalars.extend(more.scalars);
+                    readings.columns.extend(more.columns);
+                    lldp::read(&readings, &mut out);
+                }
+                None => self.unclaim_neighbors(&key, before),
+            }
+        }
         if is_ups && mib.is_none() && self.first_warning(&key) {
             if let Some(w) = &out.detail {
                 tracing::warn!(device = %target.id(), "{w}");

@@ -329,6 +329,12 @@ CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);"#,
 );"#,
     // 19: the incident an intefunktion case is linked to (see the SQLite migration 19).
     r#"ALTER TABLE intefunktion_cases ADD COLUMN incident_id BIGINT;"#,
+    // 20: accepted topology proposals (see the SQLite migration 20).
+    r#"CREATE TABLE topology_accepted (
+    device        TEXT COLLATE "C" PRIMARY KEY,
+    parent        TEXT COLLATE "C" NOT NULL,
+    accepted_at   TEXT COLLATE "C" NOT NULL
+);"#,
 ];
 
 /// The schema version this program writes (the same as SQLite's).

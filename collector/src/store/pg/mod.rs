@@ -42,6 +42,7 @@ mod oncall_pages;
 mod register;
 mod results;
 mod service_updates;
+mod topology;
 mod windows;
 
 pub use announced::PgAnnouncedStore;
@@ -54,6 +55,7 @@ pub use oncall::PgOncallCaseStore;
 pub use register::PgRegisterStore;
 pub use results::PgStore;
 pub use service_updates::PgServiceUpdateStore;
+pub use topology::PgTopologyStore;
 pub use windows::PgWindowStore;
 
 use super::exec::{Arg, Cells, Exec};

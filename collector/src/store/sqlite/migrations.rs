@@ -346,6 +346,13 @@ CREATE INDEX intefunktion_cases_start ON intefunktion_cases (start_utc);",
     // 19: the incident (`manual_incidents.id`) the service desk linked an intefunktion case
     // to (`store::intefunktion`). Expand only: a nullable column.
     r"ALTER TABLE intefunktion_cases ADD COLUMN incident_id INTEGER;",
+    // 20: topology proposals an operator accepted (`store::topology`): a device's parent as
+    // reviewed, which wins over its `parent:` line (the YAML is not rewritten). Expand only.
+    r"CREATE TABLE topology_accepted (
+    device        TEXT PRIMARY KEY,
+    parent        TEXT NOT NULL,
+    accepted_at   TEXT NOT NULL
+);",
 ];
 
 /// The schema version this program writes.

@@ -30,6 +30,7 @@ mod oncall_pages;
 mod register;
 mod results;
 mod service_updates;
+mod topology;
 mod windows;
 
 pub use announced::SqliteAnnouncedStore;
@@ -42,6 +43,7 @@ pub use oncall::SqliteOncallCaseStore;
 pub use register::SqliteRegisterStore;
 pub use results::SqliteStore;
 pub use service_updates::SqliteServiceUpdateStore;
+pub use topology::SqliteTopologyStore;
 pub use windows::SqliteWindowStore;
 
 use super::exec::{Arg, Cells, Exec};
