@@ -43,6 +43,6 @@ pub mod register;
 pub mod report;
 pub mod state;
 pub mod store;
-pub mod web;
 pub mod topology;
+pub mod web;
 pub mod windows;

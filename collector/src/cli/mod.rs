@@ -18,8 +18,8 @@ pub mod notify;
 pub mod oncall;
 pub mod report;
 pub mod run;
-pub mod user;
 pub mod topology;
+pub mod user;
 
 use crate::clock::Clock;
 use crate::inventory::Inventory;

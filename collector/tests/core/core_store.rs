@@ -765,6 +765,8 @@ fn postgres_passes_the_audit_suite() {
     let db = pg::database();
     let store = Database::open(&db.location()).unwrap().audit().unwrap();
     audit_suite(&*store);
+}
+
 /// Accepted topology proposals: every backend keeps one parent per device, the latest wins.
 fn topology_suite(s: &dyn driftvakt_collector::store::TopologyStore) {
     use chrono::{DateTime, Utc};
