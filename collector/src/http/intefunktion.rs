@@ -20,7 +20,6 @@
 use super::incidents::{answer, operator_json};
 use super::report::ReportQuery;
 use super::{error, ApiState};
-use crate::availability::period_of;
 use crate::incidents::intefunktion::{
     change, register, IntefunktionChange, IntefunktionRegistration,
 };
@@ -117,14 +116,10 @@ async fn list(
     State(state): State<ApiState>,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let q = match query {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     let now = state.app.now();
-    let period = match period_of(q.period.as_deref(), q.from, q.to, now) {
+    let period = match ReportQuery::period(query, now) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(answer) => return answer,
     };
     let (app, stores) = (state.app.clone(), state.stores.clone());
     let calendar = state.calendar.clone();

@@ -2,7 +2,7 @@
 //! the same as `driftvakt-collector report --format json`.
 
 use super::{error, ApiState};
-use crate::availability::period_of;
+use crate::availability::{period_of, Period};
 use crate::report;
 use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
@@ -20,19 +20,32 @@ pub struct ReportQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl ReportQuery {
+    /// The period a report query names (`period`, or `from` and `to`) at `now`; a query that
+    /// does not parse or names no period is the 400 to answer.
+    #[allow(clippy::result_large_err)] // the error is the answer, returned at once
+    pub fn period(
+        query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+        now: DateTime<Utc>,
+    ) -> Result<Period, Response> {
+        let q = match query {
+            Ok(Query(q)) => q,
+            Err(e) => return Err(error(StatusCode::BAD_REQUEST, e.body_text())),
+        };
+        period_of(q.period.as_deref(), q.from, q.to, now)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, e))
+    }
+}
+
 #[allow(clippy::result_large_err)] // the error is the answer, returned at once
 pub async fn get_report(
     AxState(state): AxState<ApiState>,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let q = match query {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     let now = state.app.now();
-    let period = match period_of(q.period.as_deref(), q.from, q.to, now) {
+    let period = match ReportQuery::period(query, now) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(answer) => return answer,
     };
     let (app, stores) = (state.app.clone(), state.stores.clone());
     let calendar = state.calendar.clone();
