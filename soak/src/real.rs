@@ -1004,9 +1004,9 @@ fn count_results(
     Ok(())
 }
 
-/// Whether a log line's time (its first word, RFC 3339) lies in a `DiskFull` fault or the 10 s
-/// after it (a write that failed then, reported late).
-fn while_disk_full(plan: &Plan, epoch0: Ms, line: &str) -> bool {
+/// Whether a log line's time (its first word, RFC 3339) lies in a fault of the store
+/// (`DiskFull`, `PostgresStop`) or the 10 s after it (a write that failed then, reported late).
+fn while_store_failing(plan: &Plan, epoch0: Ms, line: &str) -> bool {
     let Some(t) = line
         .split_whitespace()
         .next()
@@ -1052,7 +1052,7 @@ fn check_logs(plan: &Plan, dir: &Path, epoch0: Ms, summary: &mut RealSummary) ->
             }
             let caused = (spool_deleted
                 && line.contains("was removed or replaced while the agent ran"))
-                || (name.starts_with("collector") && while_disk_full(plan, epoch0, line));
+                || (name.starts_with("collector") && while_store_failing(plan, epoch0, line));
             if caused {
                 summary.errors_expected += 1;
             } else {
