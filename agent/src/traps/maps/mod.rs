@@ -58,8 +58,19 @@ pub struct Known {
     pub trap: &'static Trap,
 }
 
-/// The known notification with this OID, if any.
+/// The known notification with this OID, if any. A notification defined as `prefix.N` also
+/// arrives as `prefix.0.N` (a v1 trap with enterprise `prefix`, translated by RFC 3584; UPS
+/// units send RFC 1628's traps so), so an OID whose next-to-last arc is 0 that no map lists
+/// is looked up without that arc; each map lists a notification once, in its MIB's form.
 pub fn lookup(oid: &[u32]) -> Option<Known> {
+    exact(oid).or_else(|| match oid {
+        [prefix @ .., 0, n] => exact(&[prefix, &[*n]].concat()),
+        _ => None,
+    })
+}
+
+/// The notification listed with exactly this OID.
+fn exact(oid: &[u32]) -> Option<Known> {
     MIBS.iter().find_map(|mib| {
         mib.traps.iter().find(|t| t.oid == oid).map(|trap| Known {
             mib: mib.name,

@@ -1,5 +1,6 @@
-//! UPS-MIB (RFC 1628) `upsTraps` (1.3.6.1.2.1.33.2): each as `upsTraps.N` and in the
-//! `upsTraps.0.N` form some devices send (a v1 trap with enterprise `upsTraps`, translated).
+//! UPS-MIB (RFC 1628) `upsTraps` (1.3.6.1.2.1.33.2), as `upsTraps.N`; the `upsTraps.0.N` form
+//! some devices send (a v1 trap with enterprise `upsTraps`, translated) is found by
+//! [`super::lookup`].
 
 use super::{Confirm, Mib, Trap};
 use driftvakt_common::readings;
@@ -13,17 +14,7 @@ pub const MIB: Mib = Mib {
             confirm: Confirm::Finding(readings::UPS_ON_BATTERY),
         },
         Trap {
-            oid: &[1, 3, 6, 1, 2, 1, 33, 2, 0, 1],
-            name: "upsTrapOnBattery",
-            confirm: Confirm::Finding(readings::UPS_ON_BATTERY),
-        },
-        Trap {
             oid: &[1, 3, 6, 1, 2, 1, 33, 2, 2],
-            name: "upsTrapTestCompleted",
-            confirm: Confirm::Answers,
-        },
-        Trap {
-            oid: &[1, 3, 6, 1, 2, 1, 33, 2, 0, 2],
             name: "upsTrapTestCompleted",
             confirm: Confirm::Answers,
         },
@@ -33,17 +24,7 @@ pub const MIB: Mib = Mib {
             confirm: Confirm::Answers,
         },
         Trap {
-            oid: &[1, 3, 6, 1, 2, 1, 33, 2, 0, 3],
-            name: "upsTrapAlarmEntryAdded",
-            confirm: Confirm::Answers,
-        },
-        Trap {
             oid: &[1, 3, 6, 1, 2, 1, 33, 2, 4],
-            name: "upsTrapAlarmEntryRemoved",
-            confirm: Confirm::Answers,
-        },
-        Trap {
-            oid: &[1, 3, 6, 1, 2, 1, 33, 2, 0, 4],
             name: "upsTrapAlarmEntryRemoved",
             confirm: Confirm::Answers,
         },
